@@ -1,0 +1,52 @@
+# tandem: the two commands of the quick start, and a few more.
+#   make          build (release, -O2) into build/, binaries in build/bin/
+#   make run      install missing packages, build, start the system (today: tandem-broker)
+#   make test     install missing packages, build with ASan+UBSan into build-asan/, run every test
+#   make fuzz     longer libFuzzer runs (FUZZ_SECONDS=300)
+#   make bench    the benchmarks under bench/ (see docs/benchmarks.md)
+CC       ?= cc
+JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
+BUILD    := build
+ASAN     := build-asan
+RUN_DIR  := var
+LISTEN   ?= 127.0.0.1:9092
+
+.PHONY: all deps build run test fuzz bench format clean install
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+build:
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+run: deps build
+	@mkdir -p $(RUN_DIR)/broker
+	exec $(BUILD)/bin/tandem-broker --listen $(LISTEN) --data-dir $(RUN_DIR)/broker
+
+test: deps
+	@cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
+	    -DTANDEM_SANITIZE=ON -DTANDEM_FUZZ=ON >/dev/null
+	@cmake --build $(ASAN) -j $(JOBS)
+	cd $(ASAN) && ctest --output-on-failure --timeout 600 -j $(JOBS)
+
+fuzz: deps
+	@cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
+	    -DTANDEM_SANITIZE=ON -DTANDEM_FUZZ=ON >/dev/null
+	@cmake --build $(ASAN) -j $(JOBS)
+	FUZZ_SECONDS=$${FUZZ_SECONDS:-300} tests/fuzz/run.sh $(ASAN)/bin
+
+bench: build
+	@scripts/deps.sh bench
+	bench/broker/run.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+install: build
+	cmake --install $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN)

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Installs what building, running and testing tandem needs, and nothing that is already there.
+# Debian 12 packages through apt-get (sudo when not root); npm packages for the kafkajs tests.
+#   scripts/deps.sh            build + run + test dependencies
+#   scripts/deps.sh bench      also what the benchmarks compare against (nats-server, wrk)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
+      libcmocka-dev librdkafka-dev kcat zlib1g-dev libzstd-dev liblz4-dev
+      python3 curl procps)
+if [ "${1:-}" = bench ]; then
+    pkgs+=(nats-server wrk)
+fi
+command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
+command -v npm >/dev/null 2>&1 || pkgs+=(npm)
+
+missing=()
+for p in "${pkgs[@]}"; do
+    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    case "$status" in
+    *" installed") ;;
+    *) missing+=("$p") ;;
+    esac
+done
+
+if [ "${#missing[@]}" -gt 0 ]; then
+    SUDO=""
+    [ "$(id -u)" -eq 0 ] || SUDO=sudo
+    echo "deps: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get update -qq
+    $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# kafkajs for the integration tests (an independent second Kafka client implementation).
+if [ -f tests/integration/package.json ] && [ ! -d tests/integration/node_modules/kafkajs ]; then
+    echo "deps: npm ci in tests/integration"
+    (cd tests/integration && npm ci --no-audit --no-fund --loglevel=error)
+fi

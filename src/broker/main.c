@@ -1,0 +1,5 @@
+/* tandem-broker entry point (being built). */
+int main(void)
+{
+    return 0;
+}
