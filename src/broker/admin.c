@@ -1,0 +1,264 @@
+/*
+ * The small administrative APIs: ListOffsets, CreateTopics, DeleteTopics, InitProducerId.
+ *
+ * CreateTopics follows Kafka's rules on one node: NumPartitions -1 means num.partitions;
+ * ReplicationFactor must be -1 or 1 (INVALID_REPLICATION_FACTOR otherwise); manual Assignments
+ * are accepted when every replica is this node; Configs are topic configs (retention.ms, ...)
+ * validated by log_config_set (INVALID_CONFIG); ValidateOnly checks without creating.
+ * InitProducerId hands out a new producer id with epoch 0 for idempotent producers;
+ * transactional ids are refused, since tandem-broker has no transaction coordinator.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "broker.h"
+#include "common/log.h"
+#include "protocol/kafka.h"
+#include "tandem/error.h"
+
+void handle_list_offsets(struct request *req)
+{
+    struct broker *b = req->b;
+    int16_t ver = req->hdr.request_api_version;
+    struct list_offsets_req in;
+    if (kafka_parse_list_offsets_request(&req->body, ver, &req->arena, &in)) {
+        request_fail(req, "malformed ListOffsets request");
+        return;
+    }
+    struct list_offsets_resp resp = {.ntopics = in.ntopics};
+    resp.topics = arena_array(&req->arena, (size_t)in.ntopics, sizeof(*resp.topics));
+    if (in.ntopics && !resp.topics) {
+        request_fail(req, "ListOffsets request too large");
+        return;
+    }
+    for (int32_t i = 0; i < in.ntopics; i++) {
+        const struct list_offsets_req_topic *ti = &in.topics[i];
+        struct list_offsets_resp_topic *to = &resp.topics[i];
+        int16_t terr;
+        struct topic *t = broker_topic(b, ti->name, false, &terr);
+        to->name = ti->name;
+        to->partitions = arena_array(&req->arena, (size_t)ti->npartitions, sizeof(*to->partitions));
+        to->npartitions = to->partitions ? ti->npartitions : 0;
+        for (int32_t j = 0; j < to->npartitions; j++) {
+            const struct list_offsets_req_partition *pi = &ti->partitions[j];
+            struct list_offsets_resp_partition *po = &to->partitions[j];
+            po->partition_index = pi->partition_index;
+            po->timestamp = -1;
+            po->offset = -1;
+            po->leader_epoch = 0;
+            if (!t || pi->partition_index < 0 || pi->partition_index >= t->npartitions) {
+                po->error_code = t ? KAFKA_UNKNOWN_TOPIC_OR_PARTITION : terr;
+                po->leader_epoch = -1;
+                continue;
+            }
+            struct plog *l = t->partitions[pi->partition_index];
+            if (pi->timestamp == KAFKA_TIMESTAMP_LATEST) {
+                po->offset = plog_end_offset(l);
+            } else if (pi->timestamp == KAFKA_TIMESTAMP_EARLIEST) {
+                po->offset = plog_start_offset(l);
+            } else if (pi->timestamp >= 0) {
+                int64_t off, ts;
+                if (plog_offset_for_time(l, pi->timestamp, &off, &ts) == 0) {
+                    po->offset = off;
+                    po->timestamp = ts;
+                }
+            } else {
+                po->error_code = KAFKA_INVALID_REQUEST; /* e.g. -3 (max timestamp, v7+) */
+            }
+            if (ver == 0) {
+                int64_t *old = arena_alloc(&req->arena, sizeof(int64_t));
+                if (old && po->offset >= 0 && pi->max_num_offsets > 0) {
+                    *old = po->offset;
+                    po->old_style_offsets = old;
+                    po->nold_style_offsets = 1;
+                }
+            }
+        }
+    }
+    struct kw w;
+    request_begin_response(req, &w);
+    kafka_encode_list_offsets_response(&w, ver, &resp);
+    request_respond(req, &w);
+}
+
+/* Checks one CreateTopics entry; fills keys/values for its configs. Returns a Kafka error and
+ * sets *msg. */
+static int16_t check_create(struct broker *b, struct request *req,
+                            const struct create_topics_req_topic *ti, char *name, int32_t *nparts,
+                            const char ***keys, const char ***values, const char **msg)
+{
+    if (ti->name.len <= 0 || !topic_name_valid(ti->name.p, (size_t)ti->name.len)) {
+        *msg = "topic names are 1-249 characters of [a-zA-Z0-9._-], not '.' or '..'";
+        return KAFKA_INVALID_TOPIC_EXCEPTION;
+    }
+    memcpy(name, ti->name.p, (size_t)ti->name.len);
+    name[ti->name.len] = '\0';
+    if (logmgr_find(b->logs, ti->name.p, (size_t)ti->name.len)) {
+        *msg = "topic already exists";
+        return KAFKA_TOPIC_ALREADY_EXISTS;
+    }
+    if (ti->nassignments > 0) {
+        if (ti->num_partitions != -1 || ti->replication_factor != -1) {
+            *msg = "give either assignments or partitions and replication factor";
+            return KAFKA_INVALID_REQUEST;
+        }
+        for (int32_t i = 0; i < ti->nassignments; i++) {
+            const struct create_topics_assignment *a = &ti->assignments[i];
+            if (a->partition_index != i || a->nbroker_ids != 1 ||
+                a->broker_ids[0] != (int32_t)b->cfg->node_id) {
+                *msg = "assignments must list partitions 0..n-1, each on this single broker";
+                return KAFKA_INVALID_REPLICA_ASSIGNMENT;
+            }
+        }
+        *nparts = ti->nassignments;
+    } else {
+        *nparts = ti->num_partitions == -1 ? (int32_t)b->cfg->num_partitions : ti->num_partitions;
+        if (*nparts <= 0 || *nparts > 100000) {
+            *msg = "number of partitions must be between 1 and 100000";
+            return KAFKA_INVALID_PARTITIONS;
+        }
+        if (ti->replication_factor != -1 && ti->replication_factor != 1) {
+            *msg = "tandem-broker is a single node: replication factor must be 1";
+            return KAFKA_INVALID_REPLICATION_FACTOR;
+        }
+    }
+    *keys = arena_array(&req->arena, (size_t)ti->nconfigs + 1, sizeof(char *));
+    *values = arena_array(&req->arena, (size_t)ti->nconfigs + 1, sizeof(char *));
+    if (!*keys || !*values) {
+        *msg = "too many configs";
+        return KAFKA_INVALID_CONFIG;
+    }
+    struct log_config probe = b->cfg->log;
+    for (int32_t i = 0; i < ti->nconfigs; i++) {
+        const struct create_topics_config *c = &ti->configs[i];
+        char *k = arena_alloc(&req->arena, (size_t)(c->name.len > 0 ? c->name.len : 0) + 1);
+        char *v = arena_alloc(&req->arena, (size_t)(c->value.len > 0 ? c->value.len : 0) + 1);
+        if (!k || !v || c->name.len <= 0 || c->value.len < 0) {
+            *msg = "config entries need a name and a value";
+            return KAFKA_INVALID_CONFIG;
+        }
+        memcpy(k, c->name.p, (size_t)c->name.len);
+        memcpy(v, c->value.p, (size_t)c->value.len);
+        (*keys)[i] = k;
+        (*values)[i] = v;
+        if (log_config_set(&probe, k, v)) {
+            *msg = "unknown topic config or bad value";
+            return KAFKA_INVALID_CONFIG;
+        }
+    }
+    return KAFKA_NONE;
+}
+
+void handle_create_topics(struct request *req)
+{
+    struct broker *b = req->b;
+    int16_t ver = req->hdr.request_api_version;
+    struct create_topics_req in;
+    if (kafka_parse_create_topics_request(&req->body, ver, &req->arena, &in)) {
+        request_fail(req, "malformed CreateTopics request");
+        return;
+    }
+    struct create_topics_resp resp = {.ntopics = in.ntopics};
+    resp.topics = arena_array(&req->arena, (size_t)in.ntopics, sizeof(*resp.topics));
+    if (in.ntopics && !resp.topics) {
+        request_fail(req, "CreateTopics request too large");
+        return;
+    }
+    for (int32_t i = 0; i < in.ntopics; i++) {
+        const struct create_topics_req_topic *ti = &in.topics[i];
+        struct create_topics_resp_topic *to = &resp.topics[i];
+        char name[256];
+        int32_t nparts = 0;
+        const char **keys = NULL, **values = NULL, *msg = NULL;
+        to->name = ti->name;
+        to->error_code = check_create(b, req, ti, name, &nparts, &keys, &values, &msg);
+        if (to->error_code == KAFKA_NONE && !in.validate_only) {
+            struct topic *t;
+            int rc = logmgr_create_topic(b->logs, name, nparts, keys, values, ti->nconfigs, &t);
+            if (rc) {
+                to->error_code = rc == TANDEM_EEXIST   ? KAFKA_TOPIC_ALREADY_EXISTS
+                                 : rc == TANDEM_EINVAL ? KAFKA_INVALID_CONFIG
+                                                       : KAFKA_KAFKA_STORAGE_ERROR;
+                msg = tandem_strerror(rc);
+            } else {
+                log_info("topic created", "\"topic\":\"%s\",\"partitions\":%d", name, nparts);
+            }
+        }
+        to->error_message = msg ? (struct kstr){msg, (int32_t)strlen(msg)} : KSTR_NULL;
+    }
+    struct kw w;
+    request_begin_response(req, &w);
+    kafka_encode_create_topics_response(&w, ver, &resp);
+    request_respond(req, &w);
+}
+
+void handle_delete_topics(struct request *req)
+{
+    struct broker *b = req->b;
+    int16_t ver = req->hdr.request_api_version;
+    struct delete_topics_req in;
+    if (kafka_parse_delete_topics_request(&req->body, ver, &req->arena, &in)) {
+        request_fail(req, "malformed DeleteTopics request");
+        return;
+    }
+    struct delete_topics_resp resp = {.nresponses = in.ntopic_names};
+    resp.responses = arena_array(&req->arena, (size_t)in.ntopic_names, sizeof(*resp.responses));
+    if (in.ntopic_names && !resp.responses) {
+        request_fail(req, "DeleteTopics request too large");
+        return;
+    }
+    for (int32_t i = 0; i < in.ntopic_names; i++) {
+        struct kstr name = in.topic_names[i];
+        resp.responses[i].name = name;
+        int16_t err;
+        struct topic *t = broker_topic(b, name, false, &err);
+        if (!t) {
+            resp.responses[i].error_code = err;
+            continue;
+        }
+        for (int32_t p = 0; p < t->npartitions; p++)
+            flusher_forget(b->flusher, t->partitions[p]);
+        produce_forget_topic(b, t);
+        char nm[256];
+        snprintf(nm, sizeof(nm), "%s", t->name);
+        int rc = logmgr_delete_topic(b->logs, nm); /* parked fetches look topics up by name */
+        resp.responses[i].error_code = rc ? KAFKA_KAFKA_STORAGE_ERROR : KAFKA_NONE;
+        if (rc == 0)
+            log_info("topic deleted", "\"topic\":\"%s\"", nm);
+    }
+    struct kw w;
+    request_begin_response(req, &w);
+    kafka_encode_delete_topics_response(&w, ver, &resp);
+    request_respond(req, &w);
+    produce_complete_durable(b); /* produces that only waited on the deleted topic */
+}
+
+void handle_init_producer_id(struct request *req)
+{
+    struct broker *b = req->b;
+    int16_t ver = req->hdr.request_api_version;
+    struct init_producer_id_req in;
+    if (kafka_parse_init_producer_id_request(&req->body, ver, &req->arena, &in)) {
+        request_fail(req, "malformed InitProducerId request");
+        return;
+    }
+    struct init_producer_id_resp resp = {.producer_id = -1, .producer_epoch = -1};
+    if (in.transactional_id.len >= 0) {
+        resp.error_code = KAFKA_INVALID_REQUEST; /* no transaction coordinator here */
+    } else {
+        int64_t id;
+        int rc = broker_next_producer_id(b, &id);
+        if (rc) {
+            resp.error_code = KAFKA_KAFKA_STORAGE_ERROR;
+        } else {
+            resp.producer_id = id;
+            resp.producer_epoch = 0;
+            log_info("producer id assigned", "\"producer_id\":%" PRId64, id);
+        }
+    }
+    struct kw w;
+    request_begin_response(req, &w);
+    kafka_encode_init_producer_id_response(&w, ver, &resp);
+    request_respond(req, &w);
+}

@@ -1,0 +1,58 @@
+/*
+ * tandem-broker configuration.
+ *
+ * One table (config.c) lists every setting once: its Kafka-style key ("log.retention.ms"), type,
+ * default and meaning. The same key is accepted three ways, later ones winning:
+ *   1. a config file (--config FILE): `key=value` lines, `#` comments;
+ *   2. an environment variable: TANDEM_BROKER_ + key upper-cased with dots as underscores
+ *      (TANDEM_BROKER_LOG_RETENTION_MS);
+ *   3. a flag: `--` + key with dots as dashes (--log-retention-ms 3600000, or --key=value).
+ * `tandem-broker --help` prints the table, so the help can never disagree with the parser.
+ */
+#ifndef TANDEM_BROKER_CONFIG_H
+#define TANDEM_BROKER_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "log/log.h"
+
+struct broker_config {
+    char *listen;          /* host:port, port 0 = kernel-chosen */
+    char *data_dir;        /* where topics live */
+    char *port_file;       /* if set, the bound port is written there once listening */
+    char *advertised_host; /* host given to clients in Metadata; default: the listen host */
+    int64_t node_id;
+    int64_t num_partitions; /* for auto-created topics and CreateTopics with -1 */
+    bool auto_create_topics;
+    int64_t flush_interval_ms;           /* background fdatasync period; 0 = never */
+    int64_t retention_check_interval_ms; /* how often retention and segment age run */
+    int64_t socket_request_max_bytes;    /* frame size cap */
+    int64_t connections_max_idle_ms;
+    int64_t max_connections;
+    int64_t fetch_max_wait_cap_ms; /* upper bound on a Fetch's MaxWaitMs */
+    char *log_level;
+    struct log_config log; /* topic defaults: segment, retention, message size */
+};
+
+/* Fills defaults. */
+void broker_config_init(struct broker_config *c);
+void broker_config_cleanup(struct broker_config *c);
+
+/* Sets one key; returns 0, TANDEM_ENOENT (unknown key) or TANDEM_EINVAL (bad value). */
+int broker_config_set(struct broker_config *c, const char *key, const char *value);
+
+/* Reads a config file. On error writes "FILE:LINE: message" into err and returns < 0. */
+int broker_config_load_file(struct broker_config *c, const char *path, char *err, size_t errlen);
+
+/* Applies TANDEM_BROKER_* environment variables, then argv flags (argv[0] skipped). Handles
+ * --config FILE first so flags override it. Sets *help when --help was given.
+ * On error writes a message into err and returns < 0. */
+int broker_config_from_args(struct broker_config *c, int argc, char **argv, bool *help, char *err,
+                            size_t errlen);
+
+/* Prints the settings table (flag, default, meaning). */
+void broker_config_usage(FILE *out);
+
+#endif

@@ -1,0 +1,64 @@
+/*
+ * The dispatch table: [ApiKey] = { MinVersion, MaxVersion, handler }.
+ *
+ * ApiVersions is answered from this same table, so what tandem advertises is exactly what it
+ * implements. Two rules from KAFKA-NOTES.md shape the numbers:
+ *   - MinVersion is 0 for every API: librdkafka 2.0.2 checks features against single versions
+ *     (Produce v0 for compression, FindCoordinator v0 for groups, ...) and silently disables them
+ *     otherwise.
+ *   - MaxVersion stays below each API's first flexible version (Produce 9, Fetch 12, ListOffsets 6,
+ *     Metadata 9, CreateTopics 5, DeleteTopics 4, InitProducerId 2), except ApiVersions v3, whose
+ *     request is flexible and whose response header still has no tagged fields.
+ */
+#include "broker.h"
+
+static const struct api_entry table[KAFKA_API_KEY_MAX] = {
+    [KAFKA_PRODUCE] = {0, 8, handle_produce, "Produce"},
+    [KAFKA_FETCH] = {0, 11, handle_fetch, "Fetch"},
+    [KAFKA_LIST_OFFSETS] = {0, 5, handle_list_offsets, "ListOffsets"},
+    [KAFKA_METADATA] = {0, 8, handle_metadata, "Metadata"},
+    [KAFKA_API_VERSIONS] = {0, 3, handle_api_versions, "ApiVersions"},
+    [KAFKA_CREATE_TOPICS] = {0, 4, handle_create_topics, "CreateTopics"},
+    [KAFKA_DELETE_TOPICS] = {0, 3, handle_delete_topics, "DeleteTopics"},
+    [KAFKA_INIT_PRODUCER_ID] = {0, 1, handle_init_producer_id, "InitProducerId"},
+};
+
+const struct api_entry *dispatch_lookup(int16_t api_key)
+{
+    if (api_key < 0 || api_key >= KAFKA_API_KEY_MAX || !table[api_key].handler)
+        return NULL;
+    return &table[api_key];
+}
+
+int dispatch_versions(struct api_version_range *out)
+{
+    int n = 0;
+    for (int16_t k = 0; k < KAFKA_API_KEY_MAX; k++)
+        if (table[k].handler)
+            out[n++] = (struct api_version_range){k, table[k].min_version, table[k].max_version};
+    return n;
+}
+
+/*
+ * ApiVersions. An unsupported ApiVersions version is answered (by broker.c, before this handler)
+ * at v0 with UNSUPPORTED_VERSION and the full list, so the client can retry at a version it shares.
+ */
+void handle_api_versions(struct request *req)
+{
+    struct api_versions_req in;
+    if (kafka_parse_api_versions_request(&req->body, req->hdr.request_api_version, &req->arena,
+                                         &in)) {
+        request_fail(req, "malformed ApiVersions request");
+        return;
+    }
+    struct api_version_range ranges[KAFKA_API_KEY_MAX];
+    struct api_versions_resp resp = {
+        .error_code = KAFKA_NONE,
+        .napi_keys = dispatch_versions(ranges),
+        .api_keys = ranges,
+    };
+    struct kw w;
+    request_begin_response(req, &w);
+    kafka_encode_api_versions_response(&w, req->hdr.request_api_version, &resp);
+    request_respond(req, &w);
+}

@@ -1,0 +1,189 @@
+/*
+ * Fetch: serve whole record batches straight from segment files, long-polling when empty.
+ *
+ * Model: a fetch is evaluated by fetch_try(). For each requested partition it takes a log_slice
+ * (fd, position, length of whole batches, starting with the batch that holds FetchOffset, which
+ * may begin before it; clients skip the earlier records). The response carries the slices as
+ * splices, so the connection sends the bytes with sendfile(2) and they never pass through user
+ * space. Limits: PartitionMaxBytes per partition and MaxBytes overall, except that the first
+ * non-empty partition always returns at least one whole batch even if larger (KIP-74).
+ *
+ * If less than MinBytes is available and MaxWaitMs > 0, the request parks: it copies its frame
+ * (request_keep), re-parses it, and waits on the broker's parked list. Appends set a flag; the
+ * loop's before-sleep hook then re-evaluates parked fetches (fetch_wake_parked), and a timer
+ * answers with whatever is there when MaxWaitMs runs out. On one node the high watermark and the
+ * last stable offset are the log end offset (KAFKA-NOTES: kafkajs reads READ_COMMITTED).
+ * Fetch sessions (KIP-227) are declined by answering SessionId 0: clients keep sending full
+ * fetches, which is what librdkafka 2.0.2 does anyway.
+ */
+#include <stdlib.h>
+
+#include "broker.h"
+#include "common/mem.h"
+#include "tandem/error.h"
+
+static void release_slices(struct fetch_resp *resp)
+{
+    for (int32_t i = 0; i < resp->ntopics; i++)
+        for (int32_t j = 0; j < resp->topics[i].npartitions; j++) {
+            struct fetch_resp_partition *p = &resp->topics[i].partitions[j];
+            if (p->records_ext) {
+                log_slice_release((struct log_slice *)p->records_ext);
+                free((void *)p->records_ext);
+                p->records_ext = NULL;
+            }
+        }
+}
+
+static void fill_partition(struct broker *b, const struct fetch_req_partition *pi, struct topic *t,
+                           struct fetch_resp_partition *po, int64_t *total, int64_t limit)
+{
+    po->partition_index = pi->partition;
+    po->high_watermark = -1;
+    po->last_stable_offset = -1;
+    po->log_start_offset = -1;
+    po->naborted = -1;
+    po->preferred_read_replica = -1;
+    po->records = (struct kbytes){(const uint8_t *)"", 0};
+    if (!t || pi->partition < 0 || pi->partition >= t->npartitions) {
+        po->error_code = KAFKA_UNKNOWN_TOPIC_OR_PARTITION;
+        return;
+    }
+    struct plog *l = t->partitions[pi->partition];
+    po->high_watermark = plog_end_offset(l);
+    po->last_stable_offset = po->high_watermark;
+    po->log_start_offset = plog_start_offset(l);
+    if (pi->partition_max_bytes <= 0 || *total >= limit)
+        return;
+    int64_t room = limit - *total;
+    uint32_t max = (uint32_t)(room < pi->partition_max_bytes ? room : pi->partition_max_bytes);
+    struct log_slice s;
+    int rc = plog_read(l, pi->fetch_offset, max, &s);
+    if (rc == TANDEM_ERANGE) {
+        po->error_code = KAFKA_OFFSET_OUT_OF_RANGE;
+        return;
+    }
+    if (rc) {
+        po->error_code = KAFKA_KAFKA_STORAGE_ERROR;
+        return;
+    }
+    if (s.len == 0 || (*total > 0 && s.len > max)) { /* only the first may exceed (KIP-74) */
+        if (s.len)
+            log_slice_release(&s);
+        return;
+    }
+    struct log_slice *heap = xmalloc(sizeof(*heap));
+    *heap = s;
+    po->records_ext = heap;
+    po->records_ext_len = s.len;
+    *total += s.len;
+    (void)b;
+}
+
+/* Builds the response; answers and returns true when it is time to, else releases and returns
+ * false. */
+static bool fetch_try(struct request *req, bool force)
+{
+    struct broker *b = req->b;
+    struct fetch_req *in = req->state;
+    struct fetch_resp resp = {.ntopics = in->ntopics};
+    resp.topics = arena_array(&req->arena, (size_t)in->ntopics, sizeof(*resp.topics));
+    if (in->ntopics && !resp.topics)
+        force = true, resp.ntopics = 0;
+    int64_t total = 0, limit = in->max_bytes > 0 ? in->max_bytes : 0;
+    bool error = false;
+    for (int32_t i = 0; i < resp.ntopics; i++) {
+        const struct fetch_req_topic *ti = &in->topics[i];
+        struct fetch_resp_topic *to = &resp.topics[i];
+        int16_t err;
+        struct topic *t = broker_topic(b, ti->topic, false, &err);
+        to->topic = ti->topic;
+        to->partitions = arena_array(&req->arena, (size_t)ti->npartitions, sizeof(*to->partitions));
+        to->npartitions = to->partitions ? ti->npartitions : 0;
+        for (int32_t j = 0; j < to->npartitions; j++) {
+            fill_partition(b, &ti->partitions[j], t, &to->partitions[j], &total, limit);
+            if (to->partitions[j].error_code)
+                error = true;
+        }
+    }
+    if (!force && !error && in->max_wait_ms > 0 && total < in->min_bytes) {
+        release_slices(&resp);
+        return false;
+    }
+    struct kw w;
+    request_begin_response(req, &w);
+    kafka_encode_fetch_response(&w, req->hdr.request_api_version, &resp);
+    request_respond(req, &w);
+    return true;
+}
+
+static void unpark(struct broker *b, struct request *req)
+{
+    if (req->prev)
+        req->prev->next = req->next;
+    else
+        b->parked = req->next;
+    if (req->next)
+        req->next->prev = req->prev;
+    req->next = req->prev = NULL;
+}
+
+static void on_fetch_timeout(void *arg)
+{
+    struct request *req = arg;
+    req->timer_id = 0;
+    unpark(req->b, req);
+    fetch_try(req, true);
+}
+
+void fetch_wake_parked(struct broker *b, bool force)
+{
+    struct request *req = b->parked, *next;
+    for (; req; req = next) {
+        next = req->next;
+        unpark(b, req);
+        uint64_t timer = req->timer_id;
+        if (fetch_try(req, force || conn_is_closed(req->conn))) {
+            loop_timer_cancel(b->loop, timer);
+            continue;
+        }
+        req->next = b->parked; /* still waiting: put it back */
+        if (b->parked)
+            b->parked->prev = req;
+        b->parked = req;
+    }
+}
+
+void handle_fetch(struct request *req)
+{
+    struct broker *b = req->b;
+    int16_t ver = req->hdr.request_api_version;
+    struct fetch_req *in = arena_alloc(&req->arena, sizeof(*in));
+    if (!in || kafka_parse_fetch_request(&req->body, ver, &req->arena, in)) {
+        request_fail(req, "malformed Fetch request");
+        return;
+    }
+    req->state = in;
+    if (fetch_try(req, b->stopping))
+        return;
+
+    /* Park: own the frame, re-parse so the request's strings point into our copy. */
+    request_keep(req);
+    arena_cleanup(&req->arena);
+    arena_init(&req->arena, 0);
+    in = arena_alloc(&req->arena, sizeof(*in));
+    if (!in || kafka_parse_fetch_request(&req->body, ver, &req->arena, in)) {
+        request_fail(req, "malformed Fetch request");
+        return;
+    }
+    req->state = in;
+    int64_t wait = in->max_wait_ms;
+    if (wait > b->cfg->fetch_max_wait_cap_ms)
+        wait = b->cfg->fetch_max_wait_cap_ms;
+    req->timer_id = loop_timer_add(b->loop, wait, on_fetch_timeout, req);
+    req->prev = NULL;
+    req->next = b->parked;
+    if (b->parked)
+        b->parked->prev = req;
+    b->parked = req;
+}
