@@ -10,7 +10,7 @@ pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
       libcmocka-dev librdkafka-dev kcat zlib1g-dev libzstd-dev liblz4-dev
       python3 curl procps)
 if [ "${1:-}" = bench ]; then
-    pkgs+=(nats-server wrk)
+    pkgs+=(nats-server wrk libnats-dev)
 fi
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
 command -v npm >/dev/null 2>&1 || pkgs+=(npm)

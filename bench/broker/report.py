@@ -1,0 +1,91 @@
+#!/usr/bin/env python3
+"""Prints the broker benchmark's table of medians (Markdown) from the raw CSV that run.sh wrote.
+
+    bench/broker/report.py bench/results/broker-<stamp>.csv
+
+One row per metric, columns tandem-broker, nats-jetstream, ratio (tandem / nats), target and
+whether tandem-broker meets it. Each cell is the median over the repetitions that produced the
+metric, followed by "(n/R)" when some repetitions failed to produce it; "-" when none did.
+"""
+import csv
+import statistics
+import sys
+from collections import defaultdict
+
+# (metric in the CSV, label, scale applied to the value, format, target, "ge" or "le" or None)
+ROWS = [
+    ("produce_acks1_rps", "produce acks=1, records/s", 1, "{:,.0f}", 1_000_000, "ge"),
+    ("produce_acks1_mbps", "produce acks=1, MB/s (payload)", 1, "{:,.1f}", 100, "ge"),
+    ("produce_acksall_rps", "produce acks=all, records/s", 1, "{:,.0f}", 300_000, "ge"),
+    ("produce_acksall_mbps", "produce acks=all, MB/s (payload)", 1, "{:,.1f}", None, None),
+    ("consume_rps", "consume from start, records/s", 1, "{:,.0f}", None, None),
+    ("consume_mbps", "consume from start, MB/s (payload)", 1, "{:,.1f}", None, None),
+    ("lat_half_rate", "half load: rate, records/s", 1, "{:,.0f}", None, None),
+    ("lat_half_p50_us", "half load: latency p50, ms", 1e-3, "{:,.2f}", None, None),
+    ("lat_half_p99_us", "half load: latency p99, ms", 1e-3, "{:,.2f}", 3, "le"),
+    ("lat_half_p999_us", "half load: latency p99.9, ms", 1e-3, "{:,.2f}", None, None),
+    ("lat_fixed_rate", "fixed load: rate, records/s", 1, "{:,.0f}", None, None),
+    ("lat_fixed_p50_us", "fixed load: latency p50, ms", 1e-3, "{:,.2f}", None, None),
+    ("lat_fixed_p99_us", "fixed load: latency p99, ms", 1e-3, "{:,.2f}", None, None),
+    ("lat_fixed_p999_us", "fixed load: latency p99.9, ms", 1e-3, "{:,.2f}", None, None),
+    ("rss_idle_kb", "RSS idle after start, MB", 1 / 1024, "{:,.1f}", 5, "le"),
+    ("rss_after_kb", "RSS idle after the run, MB", 1 / 1024, "{:,.1f}", 5, "le"),
+    ("ready_ms", "exec to ready, ms", 1, "{:,.1f}", 50, "le"),
+    ("startup_ms_self", "startup_ms (self-reported), ms", 1, "{:,.1f}", None, None),
+    ("sigterm_exit_code", "exit code after SIGTERM", 1, "{:.0f}", None, None),
+]
+SERVERS = [("tandem", "tandem-broker"), ("nats", "nats-jetstream")]
+
+
+def load(path):
+    values = defaultdict(list)
+    reps = set()
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            reps.add((row["server"], row["rep"]))
+            try:
+                values[(row["server"], row["metric"])].append(float(row["value"]))
+            except ValueError:
+                pass
+    return values, reps
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit("usage: report.py RESULTS.csv")
+    values, reps = load(sys.argv[1])
+    nreps = {s: len([r for r in reps if r[0] == s]) for s, _ in SERVERS}
+    print("| metric (median of runs) | " + " | ".join(n for _, n in SERVERS) +
+          " | ratio | target | tandem meets it |")
+    print("|---|" + "---:|" * len(SERVERS) + "---:|---|---|")
+    for metric, label, scale, fmt, target, sense in ROWS:
+        med = {}
+        cells = []
+        for s, _ in SERVERS:
+            v = values.get((s, metric), [])
+            if not v:
+                cells.append("-")
+                continue
+            med[s] = statistics.median(v) * scale
+            cell = fmt.format(med[s])
+            if len(v) < nreps[s]:
+                cell += f" ({len(v)}/{nreps[s]})"
+            cells.append(cell)
+        if not any(c != "-" for c in cells):
+            continue
+        ratio = "-"
+        if "tandem" in med and med.get("nats"):
+            ratio = f"{med['tandem'] / med['nats']:.2f}"
+        tgt, ok = "", ""
+        if target is not None:
+            tgt = ("≥ " if sense == "ge" else "≤ ") + f"{target:,}"
+            if "tandem" in med:
+                good = med["tandem"] >= target if sense == "ge" else med["tandem"] <= target
+                ok = "pass" if good else "**fail**"
+            else:
+                ok = "**no result**"
+        print(f"| {label} | " + " | ".join(cells) + f" | {ratio} | {tgt} | {ok} |")
+
+
+if __name__ == "__main__":
+    main()

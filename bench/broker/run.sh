@@ -1,0 +1,297 @@
+#!/usr/bin/env bash
+# The broker benchmark: tandem-broker against nats-server with JetStream file storage, the same
+# workload through each one's own C client (kbench: librdkafka; nbench: nats.c), side by side.
+#
+#   make bench                      build (release), install nats-server/wrk/libnats-dev, run this
+#   bench/broker/run.sh             run against an existing build in build/ (BUILD_DIR=... to change)
+#
+# For each repetition (REPEAT, default 3) and each server (SERVERS="tandem nats"), interleaved so
+# that drift on a shared machine hits both alike, this script:
+#   1. starts the server on a free 127.0.0.1 port with a fresh data directory under $TMPDIR and
+#      measures the time from exec to ready (tandem: the port file; NATS: "Server is ready"),
+#   2. reads VmRSS from /proc/PID/status 0.5 s after ready (idle RSS),
+#   3. produces COUNT records of SIZE bytes with acks=1, then with acks=all (two topics),
+#   4. consumes COUNT records of the acks=1 topic from the beginning,
+#   5. measures produce-to-consume latency at half of this repetition's acks=1 rate, then at a
+#      fixed FIXED_RATE that both servers sustain,
+#   6. reads VmRSS again 1 s after the last client left, stops the server with SIGTERM.
+# Every step runs under `timeout`. Raw results go to bench/results/broker-<stamp>.csv (one row per
+# measurement) and the table of medians (report.py) to bench/results/broker-<stamp>.md.
+# PERF=1 also records `perf record -g` of tandem-broker during the first repetition's produce
+# steps into bench/results/perf/ (not committed).
+set -euo pipefail
+export LC_ALL=C
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+
+BUILD_DIR=${BUILD_DIR:-build}
+BIN=$ROOT/$BUILD_DIR/bin
+REPEAT=${REPEAT:-3}
+COUNT=${COUNT:-1000000}
+SIZE=${SIZE:-100}
+PARTITIONS=${PARTITIONS:-1}
+LINGER_MS=${LINGER_MS:-5}
+LAT_LINGER_MS=${LAT_LINGER_MS:-0}
+LAT_SECONDS=${LAT_SECONDS:-4}
+LAT_WARMUP=${LAT_WARMUP:-1}
+FIXED_RATE=${FIXED_RATE:-50000}
+MAX_PENDING=${MAX_PENDING:-4096}
+STEP_TIMEOUT=${STEP_TIMEOUT:-90}
+SERVERS=${SERVERS:-"tandem nats"}
+PERF=${PERF:-0}
+RESULTS=${RESULTS:-$ROOT/bench/results}
+
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+work=$(mktemp -d "${TMPDIR:-/tmp}/tandem-bench.XXXXXX")
+csv=$RESULTS/broker-$stamp.csv
+md=$RESULTS/broker-$stamp.md
+mkdir -p "$RESULTS"
+
+pids=()
+perf_pid=
+cleanup() {
+    local p
+    [ -z "$perf_pid" ] || kill -INT "$perf_pid" 2>/dev/null || true
+    for p in "${pids[@]}"; do
+        kill -TERM "$p" 2>/dev/null || true
+    done
+    sleep 0.2
+    for p in "${pids[@]}"; do
+        kill -KILL "$p" 2>/dev/null || true
+    done
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+log() { echo "bench: $*" >&2; }
+now_us() { echo "${EPOCHREALTIME/./}"; }
+
+need() {
+    [ -x "$1" ] || { log "missing $1 ($2)"; return 1; }
+}
+need "$BIN/kbench" "librdkafka-dev; run make bench" || SERVERS=${SERVERS//tandem/}
+need "$BIN/tandem-broker" "build the broker first" || SERVERS=${SERVERS//tandem/}
+if ! need "$BIN/nbench" "libnats-dev; run make bench" || ! command -v nats-server >/dev/null; then
+    log "nats-server or nbench missing: scripts/deps.sh bench, then make bench again (nbench is"
+    log "built only when libnats-dev was installed before the build)"
+    SERVERS=${SERVERS//nats/}
+fi
+[ -n "${SERVERS// /}" ] || { log "nothing to run"; exit 1; }
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_for FILE PATTERN TIMEOUT_US PID: returns 0 as soon as FILE contains PATTERN (an empty
+# pattern means "is not empty"). Spins on shell builtins for the first 100,000 checks (no fork,
+# so the measured start-up time is not rounded up to a sleep), then polls every 5 ms.
+wait_for() {
+    local f=$1 pat=$2 limit=$(($(now_us) + $3)) pid=$4 n=0 buf= chunk fd
+    exec {fd}<"$f"
+    while :; do
+        if IFS= read -r chunk <&"$fd"; then
+            buf+=$chunk
+            if [[ -n $buf && ( -z $pat || $buf == *"$pat"* ) ]]; then
+                exec {fd}<&-
+                return 0
+            fi
+            buf=
+            continue
+        fi
+        buf+=$chunk
+        if [[ -n $buf && ( -z $pat || $buf == *"$pat"* ) ]]; then
+            exec {fd}<&-
+            return 0
+        fi
+        if ((++n % 1000 == 0)); then
+            if (($(now_us) > limit)) || ! kill -0 "$pid" 2>/dev/null; then
+                exec {fd}<&-
+                return 1
+            fi
+            ((n < 100000)) || sleep 0.005
+        fi
+    done
+}
+
+rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo NA; }
+
+# Appends one measurement: server rep metric value unit.
+emit() { echo "$stamp,$1,$2,$3,$4,$5" >>"$csv"; }
+
+server_pid=
+server_addr=
+server_dir=
+
+start_tandem() {
+    local rep=$1 t0 t1
+    server_dir=$work/tandem-$rep
+    mkdir -p "$server_dir/data"
+    : >"$server_dir/port"
+    : >"$server_dir/log"
+    t0=$(now_us)
+    "$BIN/tandem-broker" --listen 127.0.0.1:0 --data-dir "$server_dir/data" \
+        --port-file "$server_dir/port" --num-partitions "$PARTITIONS" \
+        >>"$server_dir/log" 2>&1 &
+    server_pid=$!
+    pids+=("$server_pid")
+    if ! wait_for "$server_dir/port" "" 10000000 "$server_pid"; then
+        log "tandem-broker did not write its port file; log:"
+        tail -5 "$server_dir/log" >&2
+        return 1
+    fi
+    t1=$(now_us)
+    emit tandem "$rep" ready_ms "$(awk -v d=$((t1 - t0)) 'BEGIN { printf "%.2f", d / 1000 }')" ms
+    wait_for "$server_dir/log" '"ready"' 5000000 "$server_pid" || log "no ready line from tandem-broker"
+    local sm
+    sm=$(sed -n 's/.*"msg":"ready".*"startup_ms":\([0-9.]*\).*/\1/p' "$server_dir/log" | head -1)
+    [ -z "$sm" ] || emit tandem "$rep" startup_ms_self "$sm" ms
+    server_addr=127.0.0.1:$(tr -dc 0-9 <"$server_dir/port")
+}
+
+start_nats() {
+    local rep=$1 t0 t1 port
+    server_dir=$work/nats-$rep
+    mkdir -p "$server_dir/data"
+    : >"$server_dir/log"
+    port=$(free_port)
+    t0=$(now_us)
+    nats-server -js -sd "$server_dir/data" -a 127.0.0.1 -p "$port" >>"$server_dir/log" 2>&1 &
+    server_pid=$!
+    pids+=("$server_pid")
+    if ! wait_for "$server_dir/log" "Server is ready" 10000000 "$server_pid"; then
+        log "nats-server did not become ready; log:"
+        tail -5 "$server_dir/log" >&2
+        return 1
+    fi
+    t1=$(now_us)
+    emit nats "$rep" ready_ms "$(awk -v d=$((t1 - t0)) 'BEGIN { printf "%.2f", d / 1000 }')" ms
+    server_addr=nats://127.0.0.1:$port
+}
+
+stop_server() {
+    local server=$1 rep=$2 i rc=0
+    kill -TERM "$server_pid" 2>/dev/null || true
+    for ((i = 0; i < 100; i++)); do
+        kill -0 "$server_pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if kill -0 "$server_pid" 2>/dev/null; then
+        log "$server did not exit within 10 s of SIGTERM; killing it"
+        kill -KILL "$server_pid" 2>/dev/null || true
+    fi
+    wait "$server_pid" 2>/dev/null || rc=$?
+    emit "$server" "$rep" sigterm_exit_code "$rc" code
+    local keep=() p
+    for p in "${pids[@]}"; do
+        [ "$p" = "$server_pid" ] || keep+=("$p")
+    done
+    pids=("${keep[@]}")
+    cp "$server_dir/log" "$work/$server-$rep.server.log" 2>/dev/null || true
+    rm -rf "$server_dir"
+}
+
+# client SERVER STEP ARGS...: runs kbench or nbench under timeout, prints its result line.
+declare -A R
+client() {
+    local server=$1 step=$2 prog=kbench out rc=0
+    shift 2
+    [ "$server" = tandem ] || prog=nbench
+    R=()
+    out=$(timeout -k 5 "$STEP_TIMEOUT" "$BIN/$prog" "$@" --server "$server_addr" \
+        --timeout $((STEP_TIMEOUT - 15)) 2>>"$work/$server.$step.err") || rc=$?
+    local kv
+    for kv in $out; do
+        R[${kv%%=*}]=${kv#*=}
+    done
+    if [ "$rc" -ne 0 ]; then
+        log "$server $step failed (exit $rc): $(tail -2 "$work/$server.$step.err" | tr '\n' ' ')"
+        return 1
+    fi
+    log "$server $step: $out"
+}
+
+perf_start() {
+    [ "$PERF" = 1 ] && [ "$1" = tandem ] && [ "$2" = 1 ] || return 0
+    command -v perf >/dev/null || { log "PERF=1 but perf is not installed"; return 0; }
+    mkdir -p "$RESULTS/perf"
+    perf record -g -p "$server_pid" -o "$RESULTS/perf/$stamp-$3.data" >/dev/null 2>&1 &
+    perf_pid=$!
+    sleep 0.3
+}
+
+perf_stop() {
+    [ -n "$perf_pid" ] || return 0
+    kill -INT "$perf_pid" 2>/dev/null || true
+    wait "$perf_pid" 2>/dev/null || true
+    perf_pid=
+}
+
+run_server() {
+    local server=$1 rep=$2 acks half
+    "start_$server" "$rep" || { emit "$server" "$rep" start_failed 1 flag; return 0; }
+    sleep 0.5
+    emit "$server" "$rep" rss_idle_kb "$(rss_kb "$server_pid")" kB
+
+    for acks in 1 all; do
+        perf_start "$server" "$rep" "produce-acks$acks"
+        if client "$server" "produce-acks$acks" produce --topic "acks$acks" --count "$COUNT" \
+            --size "$SIZE" --acks "$acks" --linger-ms "$LINGER_MS" --max-pending "$MAX_PENDING"; then
+            emit "$server" "$rep" "produce_acks${acks}_rps" "${R[records_per_s]}" records/s
+            emit "$server" "$rep" "produce_acks${acks}_mbps" "${R[mb_per_s]}" MB/s
+            [ "$acks" = all ] || half=$((R[records_per_s] / 2))
+        fi
+        perf_stop
+    done
+
+    if client "$server" consume consume --topic acks1 --count "$COUNT" --size "$SIZE"; then
+        emit "$server" "$rep" consume_rps "${R[records_per_s]}" records/s
+        emit "$server" "$rep" consume_mbps "${R[mb_per_s]}" MB/s
+    fi
+
+    local name rate
+    for name in half fixed; do
+        rate=$FIXED_RATE
+        if [ "$name" = half ]; then
+            [ -n "${half:-}" ] || continue
+            rate=$half
+        fi
+        if client "$server" "latency-$name" latency --topic "lat$name" --rate "$rate" \
+            --seconds "$LAT_SECONDS" --warmup "$LAT_WARMUP" --size "$SIZE" \
+            --linger-ms "$LAT_LINGER_MS" --max-pending "$MAX_PENDING"; then
+            emit "$server" "$rep" "lat_${name}_rate" "$rate" records/s
+            emit "$server" "$rep" "lat_${name}_achieved" "${R[achieved_rate]}" records/s
+            emit "$server" "$rep" "lat_${name}_p50_us" "${R[p50_us]}" us
+            emit "$server" "$rep" "lat_${name}_p99_us" "${R[p99_us]}" us
+            emit "$server" "$rep" "lat_${name}_p999_us" "${R[p999_us]}" us
+        fi
+    done
+
+    sleep 1
+    emit "$server" "$rep" rss_after_kb "$(rss_kb "$server_pid")" kB
+    stop_server "$server" "$rep"
+}
+
+echo "run,server,rep,metric,value,unit" >"$csv"
+{
+    echo "date: $stamp"
+    echo "git: $(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet 2>/dev/null || echo ' (dirty)')"
+    echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r)"
+    echo "data dirs: $(df -P "$work" | awk 'NR == 2 { print $1 }') ($(stat -f -c %T "$work"))"
+    echo "clients: librdkafka $(pkg-config --modversion rdkafka 2>/dev/null || echo '?'), nats.c $(pkg-config --modversion libnats 2>/dev/null || echo '?'); server: $(nats-server --version 2>/dev/null || echo 'nats-server ?')"
+    echo "workload: COUNT=$COUNT SIZE=$SIZE PARTITIONS=$PARTITIONS LINGER_MS=$LINGER_MS LAT_LINGER_MS=$LAT_LINGER_MS LAT_SECONDS=$LAT_SECONDS LAT_WARMUP=$LAT_WARMUP FIXED_RATE=$FIXED_RATE MAX_PENDING=$MAX_PENDING REPEAT=$REPEAT"
+} >"$md"
+cat "$md" >&2
+
+t_start=$(now_us)
+for ((rep = 1; rep <= REPEAT; rep++)); do
+    for server in $SERVERS; do
+        log "repetition $rep/$REPEAT: $server"
+        run_server "$server" "$rep"
+    done
+done
+log "done in $((($(now_us) - t_start) / 1000000)) s; raw results: ${csv#"$ROOT"/}"
+
+echo >>"$md"
+python3 "$ROOT/bench/broker/report.py" "$csv" >>"$md"
+cat "$md"
