@@ -1,0 +1,146 @@
+/*
+ * Storage: topics, partitions and their segment logs (Kafka's log model, one node).
+ *
+ * CONTRACT (the broker relies on exactly this; internals are free):
+ *
+ * Layout under the data dir:
+ *   <data-dir>/<topic>-<partition>/00000000000000000000.log        record batches, verbatim
+ *   <data-dir>/<topic>-<partition>/00000000000000000000.index      sparse offset index
+ *   <data-dir>/<topic>-<partition>/00000000000000000000.timeindex  sparse time index
+ *   <data-dir>/<topic>.topic                                       topic config (key=value lines)
+ * File names are the segment's base offset, 20 digits, as in Kafka.
+ *
+ * Threads: every function is called from the broker's loop thread, except plog_sync(),
+ * plog_durable_offset() and log_slice_release(), which the flusher thread may call at any time
+ * concurrently with appends, rolls and retention on the loop thread. (A plog is not freed while
+ * the flusher may use it: the broker stops the flusher from touching a partition before it
+ * deletes its topic, see logmgr_delete_topic.)
+ *
+ * Offsets: log start offset (first offset still stored), log end offset (next offset to be
+ * assigned; on one node this is also the high watermark and the last stable offset).
+ */
+#ifndef TANDEM_LOG_LOG_H
+#define TANDEM_LOG_LOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct log_config {
+    uint64_t segment_bytes;        /* roll when the active .log would exceed this (1 GiB) */
+    int64_t segment_ms;            /* roll when the active segment is older than this (7 d) */
+    int64_t retention_bytes;       /* per partition; -1 = unlimited (default -1) */
+    int64_t retention_ms;          /* -1 = forever (default 7 d) */
+    uint32_t index_interval_bytes; /* an index entry every this many bytes (4096) */
+    uint32_t max_message_bytes;    /* largest batch accepted (1 MiB + 12 bytes like Kafka) */
+    bool log_append_time;          /* message.timestamp.type=LogAppendTime */
+};
+
+/* Fills Kafka's defaults. */
+void log_config_defaults(struct log_config *cfg);
+/* Applies one Kafka topic config ("retention.ms", "retention.bytes", "segment.bytes",
+ * "segment.ms", "max.message.bytes", "message.timestamp.type", "cleanup.policy" (only
+ * "delete"), "index.interval.bytes"); unknown keys or bad values return TANDEM_EINVAL. */
+int log_config_set(struct log_config *cfg, const char *key, const char *value);
+
+/* ---- one partition's log --------------------------------------------------------------------- */
+
+struct plog;
+
+/* A read of stored bytes: whole batches, a byte range of one segment file. The slice holds a
+ * reference on the segment, so the file stays readable (even after retention deletes it) until
+ * log_slice_release(). */
+struct log_slice {
+    int fd;
+    off_t pos;
+    uint32_t len;
+    void *seg; /* opaque reference */
+};
+
+void log_slice_release(struct log_slice *s);
+
+/* Result of an append. */
+struct log_append_info {
+    int64_t base_offset;     /* offset given to the first record (the original's for a dup) */
+    int64_t log_append_time; /* -1 unless the topic uses LogAppendTime */
+    int64_t log_start_offset;
+};
+
+/*
+ * Appends one validated batch (see kbatch_validate). The log sets baseOffset and
+ * partitionLeaderEpoch in the caller's buffer (hence non-const; and LogAppendTime with a new CRC
+ * when configured), writes it to the active segment with write(2) (so the bytes reached the OS
+ * when this returns), adds index entries, and rolls the segment first when needed.
+ * Idempotence: when the batch's producerId >= 0 the per-producer state is checked first:
+ *   - same epoch, baseSequence == last sequence + 1 (or 0 after an epoch bump): appended;
+ *   - a batch equal to one of the last 5 appended for that producer (same epoch, base and last
+ *     sequence): returns TANDEM_EDUPSEQ with info->base_offset of the original, nothing written;
+ *   - a sequence gap or unknown producer with non-zero sequence: TANDEM_EOUTOFORDER;
+ *   - an epoch lower than the known one: TANDEM_EFENCED.
+ * Other returns: TANDEM_ETOOLARGE (size > max_message_bytes), TANDEM_EIO (write failed; the
+ * segment is truncated back so the log is unchanged).
+ */
+int plog_append(struct plog *l, uint8_t *batch, size_t len, struct log_append_info *info);
+
+/*
+ * Finds the batches to serve a fetch at `offset`: starting with the batch that contains offset
+ * (which may start before it), whole batches of one segment up to max_bytes, but always at least
+ * one whole batch. Returns 0 with s->len == 0 when offset == log end offset;
+ * TANDEM_ERANGE when offset < log start offset or > log end offset.
+ */
+int plog_read(struct plog *l, int64_t offset, uint32_t max_bytes, struct log_slice *s);
+
+/* Offset for ListOffsets by time: the first offset whose batch maxTimestamp >= ts, and that
+ * batch's timestamp. TANDEM_ENOENT when none (caller answers -1). */
+int plog_offset_for_time(struct plog *l, int64_t ts, int64_t *offset, int64_t *timestamp);
+
+int64_t plog_start_offset(const struct plog *l);
+int64_t plog_end_offset(const struct plog *l);
+uint64_t plog_size_bytes(const struct plog *l);
+
+/* Makes every byte appended so far durable (fdatasync of each segment with unsynced data) and
+ * returns the end offset it covered in *durable. Thread-safe against the loop thread. */
+int plog_sync(struct plog *l, int64_t *durable);
+/* The highest end offset known to be on stable storage. Thread-safe. */
+int64_t plog_durable_offset(struct plog *l);
+
+/* Deletes whole segments past retention (never the active one); rolls an aged active segment.
+ * Returns how many segments were deleted. */
+int plog_maintain(struct plog *l, int64_t now_ms);
+
+/* ---- topics ---------------------------------------------------------------------------------- */
+
+struct topic {
+    char *name;
+    int32_t npartitions;
+    struct plog **partitions;
+    struct log_config cfg;
+};
+
+struct logmgr;
+
+/* Opens (creating if needed) a data dir, loads every topic and recovers every partition:
+ * checks every batch after the last known-good point (lengths, CRC-32C), truncates a torn or
+ * corrupt tail, rebuilds missing or damaged indexes, rebuilds producer state, logs what it did.
+ * defaults is copied. */
+int logmgr_open(const char *data_dir, const struct log_config *defaults, struct logmgr **out);
+void logmgr_close(struct logmgr *m); /* syncs and closes everything */
+
+struct topic *logmgr_find(struct logmgr *m, const char *name, size_t name_len);
+/* Calls fn for each topic, in name order. */
+void logmgr_foreach(struct logmgr *m, void (*fn)(struct topic *t, void *arg), void *arg);
+int logmgr_topic_count(const struct logmgr *m);
+
+/* Creates a topic; configs are n key/value pairs applied over the defaults (see
+ * log_config_set). TANDEM_EEXIST, TANDEM_EINVAL (bad name, partitions < 1, bad config). */
+int logmgr_create_topic(struct logmgr *m, const char *name, int32_t npartitions,
+                        const char *const *keys, const char *const *values, int nconfigs,
+                        struct topic **out);
+/* Removes a topic and its files. TANDEM_ENOENT if unknown. */
+int logmgr_delete_topic(struct logmgr *m, const char *name);
+
+/* Kafka's topic name rules: 1..249 chars of [a-zA-Z0-9._-], not "." or "..". */
+bool topic_name_valid(const char *name, size_t len);
+
+#endif

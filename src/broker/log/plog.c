@@ -1,0 +1,399 @@
+/*
+ * One partition's log: append, read, time lookup, durability, rolling and retention.
+ *
+ * Appends go to the active (last) segment at its tracked size with pwrite; the new size, the
+ * segment's next offset and the partition's end offset are published under plog.lock so the
+ * flusher sees a consistent (segment list, sizes, end offset) triple. A failed write is cut
+ * back with ftruncate and reported as TANDEM_EIO, leaving the log as it was.
+ *
+ * Durability. plog_sync (flusher thread) takes the lock only to note, for each segment with
+ * bytes beyond synced_size, a reference and the size to reach, and the end offset they cover;
+ * the fdatasync calls run without the lock, so appends never wait for the disk. The durable
+ * offset then advances (atomic, monotonic). Rolling syncs the old segment and its indexes and
+ * fsyncs the directory on the loop thread, once per segment.bytes, which is what lets recovery
+ * trust every segment but the last.
+ *
+ * Retention (plog_maintain) removes whole segments from the front, never the active one: while
+ * the partition minus the oldest segment is still >= retention.bytes, or while the oldest
+ * segment's largest timestamp (its file time when no batch has one) is older than retention.ms.
+ * A removed segment is unlinked at once; slices still holding it keep reading its open fd.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "common/mem.h"
+#include "log/log_int.h"
+#include "tandem/error.h"
+
+static struct segment *active_seg(const struct plog *l)
+{
+    return l->segs[l->nsegs - 1];
+}
+
+int64_t plog_start_offset(const struct plog *l)
+{
+    return l->segs[0]->base_offset;
+}
+
+int64_t plog_end_offset(const struct plog *l)
+{
+    return l->end_offset;
+}
+
+uint64_t plog_size_bytes(const struct plog *l)
+{
+    return l->total_bytes;
+}
+
+int64_t plog_durable_offset(struct plog *l)
+{
+    return atomic_load_explicit(&l->durable, memory_order_acquire);
+}
+
+void plog_prune_snapshots(const char *dir, int64_t keep_from)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    for (;;) {
+        struct dirent *de = readdir(d);
+        if (!de)
+            break;
+        char *end = NULL;
+        long long off = strtoll(de->d_name, &end, 10);
+        if (end == de->d_name + 20 && strcmp(end, ".snapshot") == 0 && off < keep_from)
+            unlinkat(dirfd(d), de->d_name, 0);
+    }
+    closedir(d);
+}
+
+int plog_roll(struct plog *l)
+{
+    struct segment *old = active_seg(l), *s = NULL;
+    seg_index_finish(old);
+    if (fdatasync(old->fd) || fdatasync(old->fd_index) || fdatasync(old->fd_timeindex)) {
+        log_error("sync before roll failed", "\"partition\":\"%s\",\"errno\":%d", l->name, errno);
+        return TANDEM_EIO;
+    }
+    if (producers_snapshot_write(&l->producers, l->dir, l->end_offset))
+        log_warn("producer snapshot failed", "\"partition\":\"%s\",\"errno\":%d", l->name, errno);
+    int rc = seg_open(l->dir, l->end_offset, true, &s);
+    if (rc)
+        return rc;
+    if (log_fsync_dir(l->dir)) {
+        seg_unlink(s);
+        seg_unref(s);
+        return TANDEM_EIO;
+    }
+    seg_close_index_fds(old);
+    pthread_mutex_lock(&l->lock);
+    if (l->nsegs == l->segs_cap) {
+        l->segs_cap *= 2;
+        l->segs = xrealloc(l->segs, (size_t)l->segs_cap * sizeof(*l->segs));
+    }
+    l->segs[l->nsegs++] = s;
+    if (old->synced_size < old->size)
+        old->synced_size = old->size;
+    pthread_mutex_unlock(&l->lock);
+    plog_prune_snapshots(l->dir, l->end_offset);
+    log_debug("segment rolled", "\"partition\":\"%s\",\"base_offset\":%" PRId64, l->name,
+              s->base_offset);
+    return 0;
+}
+
+static bool need_roll(const struct plog *l, size_t len, int32_t delta, int64_t now)
+{
+    const struct segment *s = active_seg(l);
+    if (s->size == 0)
+        return false;
+    return s->size + len > l->cfg->segment_bytes || now - s->created_ms > l->cfg->segment_ms ||
+           s->size + len > UINT32_MAX ||
+           l->end_offset + delta - s->base_offset > (int64_t)UINT32_MAX;
+}
+
+int plog_append(struct plog *l, uint8_t *batch, size_t len, struct log_append_info *info)
+{
+    struct kbatch b;
+    int64_t dup = -1;
+    info->base_offset = -1;
+    info->log_append_time = -1;
+    info->log_start_offset = plog_start_offset(l);
+    if (len > l->cfg->max_message_bytes)
+        return TANDEM_ETOOLARGE;
+    int rc = kbatch_parse_header(batch, len, &b);
+    if (rc)
+        return rc;
+    if (kbatch_size(&b) != len)
+        return TANDEM_EINVAL;
+    rc = producers_check(&l->producers, &b, &dup);
+    if (rc == TANDEM_EDUPSEQ)
+        info->base_offset = dup;
+    if (rc)
+        return rc;
+    int64_t now = log_now_ms();
+    if (need_roll(l, len, b.last_offset_delta, now)) {
+        rc = plog_roll(l);
+        if (rc)
+            return rc;
+    }
+    struct segment *s = active_seg(l);
+    b.base_offset = l->end_offset;
+    kbatch_set_base_offset(batch, b.base_offset);
+    kbatch_set_leader_epoch(batch, 0);
+    if (l->cfg->log_append_time) {
+        kbatch_set_log_append_time(batch, len, now);
+        b.max_timestamp = now;
+        info->log_append_time = now;
+    }
+    uint64_t pos = s->size;
+    rc = seg_write(s, batch, len);
+    if (rc)
+        return rc;
+    if (pos == 0)
+        s->created_ms = now;
+    int64_t next = b.base_offset + b.last_offset_delta + 1;
+    pthread_mutex_lock(&l->lock);
+    s->size += len;
+    s->next_offset = next;
+    l->end_offset = next;
+    l->total_bytes += len;
+    pthread_mutex_unlock(&l->lock);
+    seg_index_batch(s, &b, pos, len, l->cfg->index_interval_bytes);
+    producers_update(&l->producers, &b);
+    info->base_offset = b.base_offset;
+    return 0;
+}
+
+/* The segment holding offset (start <= offset < end). */
+static struct segment *find_segment(const struct plog *l, int64_t offset)
+{
+    int lo = 0, hi = l->nsegs; /* first segment with base > offset */
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (l->segs[mid]->base_offset <= offset)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    int i = lo > 0 ? lo - 1 : 0;
+    while (i + 1 < l->nsegs && l->segs[i]->next_offset <= offset) /* skips empty segments */
+        i++;
+    return l->segs[i];
+}
+
+/* Largest indexed position <= limit (0 when none). */
+static uint64_t index_pos_floor(const struct segment *s, uint64_t limit)
+{
+    uint32_t lo = 0, hi = s->nidx;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (s->idx[mid].pos <= limit)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo == 0 ? 0 : s->idx[lo - 1].pos;
+}
+
+int plog_read(struct plog *l, int64_t offset, uint32_t max_bytes, struct log_slice *out)
+{
+    struct kbatch b;
+    out->fd = -1;
+    out->pos = 0;
+    out->len = 0;
+    out->seg = NULL;
+    if (offset < plog_start_offset(l) || offset > l->end_offset)
+        return TANDEM_ERANGE;
+    if (offset == l->end_offset)
+        return 0;
+    struct segment *s = find_segment(l, offset);
+    uint64_t pos = seg_index_lookup(s, offset);
+    for (;;) { /* the batch containing offset */
+        int rc = seg_read_header(s, pos, &b);
+        if (rc)
+            return rc == TANDEM_EIO ? rc : TANDEM_ECORRUPT;
+        if (b.base_offset + b.last_offset_delta >= offset)
+            break;
+        pos += kbatch_size(&b);
+    }
+    uint64_t start = pos, end = pos + kbatch_size(&b);
+    uint64_t limit = start + max_bytes;
+    uint64_t jump = index_pos_floor(s, limit); /* batches before it all fit */
+    if (jump > end)
+        end = jump;
+    while (end < s->size) {
+        if (seg_read_header(s, end, &b) || end + kbatch_size(&b) > limit)
+            break;
+        end += kbatch_size(&b);
+    }
+    seg_ref(s);
+    out->fd = s->fd;
+    out->pos = (off_t)start;
+    out->len = (uint32_t)(end - start);
+    out->seg = s;
+    return 0;
+}
+
+void log_slice_release(struct log_slice *s)
+{
+    if (!s || !s->seg)
+        return;
+    seg_unref(s->seg);
+    s->seg = NULL;
+    s->fd = -1;
+    s->len = 0;
+}
+
+int plog_offset_for_time(struct plog *l, int64_t ts, int64_t *offset, int64_t *timestamp)
+{
+    for (int i = 0; i < l->nsegs; i++) {
+        struct segment *s = l->segs[i];
+        if (s->size == 0 || s->max_ts == INT64_MIN || s->max_ts < ts)
+            continue;
+        uint64_t pos = seg_index_lookup(s, seg_time_lookup(s, ts));
+        while (pos < s->size) {
+            struct kbatch b;
+            if (seg_read_header(s, pos, &b))
+                break;
+            if (b.max_timestamp >= ts) {
+                *offset = b.base_offset;
+                *timestamp = b.max_timestamp;
+                return 0;
+            }
+            pos += kbatch_size(&b);
+        }
+    }
+    return TANDEM_ENOENT;
+}
+
+struct sync_item {
+    struct segment *seg;
+    uint64_t size;
+};
+
+int plog_sync(struct plog *l, int64_t *durable)
+{
+    struct sync_item local[8], *items = local;
+    int n = 0, rc = 0;
+    pthread_mutex_lock(&l->lock);
+    int64_t end = l->end_offset;
+    if (l->nsegs > 8)
+        items = xmalloc((size_t)l->nsegs * sizeof(*items));
+    for (int i = 0; i < l->nsegs; i++) {
+        struct segment *s = l->segs[i];
+        if (s->size > s->synced_size) {
+            seg_ref(s);
+            items[n++] = (struct sync_item){s, s->size};
+        }
+    }
+    pthread_mutex_unlock(&l->lock);
+    for (int i = 0; i < n; i++) {
+        if (fdatasync(items[i].seg->fd)) {
+            log_error("fdatasync failed", "\"partition\":\"%s\",\"errno\":%d", l->name, errno);
+            rc = TANDEM_EIO;
+            items[i].size = 0;
+        }
+    }
+    pthread_mutex_lock(&l->lock);
+    for (int i = 0; i < n; i++) {
+        if (items[i].size > items[i].seg->synced_size)
+            items[i].seg->synced_size = items[i].size;
+    }
+    pthread_mutex_unlock(&l->lock);
+    for (int i = 0; i < n; i++)
+        seg_unref(items[i].seg);
+    if (items != local)
+        free(items);
+    if (rc == 0) {
+        int64_t cur = atomic_load_explicit(&l->durable, memory_order_relaxed);
+        while (cur < end && !atomic_compare_exchange_weak(&l->durable, &cur, end)) {
+        }
+    }
+    *durable = plog_durable_offset(l);
+    return rc;
+}
+
+/* The time retention.ms compares: the largest timestamp, else the file's modification time. */
+static int64_t seg_age_ts(const struct segment *s)
+{
+    struct stat st;
+    if (s->max_ts >= 0)
+        return s->max_ts;
+    if (fstat(s->fd, &st))
+        return INT64_MAX;
+    return (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+}
+
+int plog_maintain(struct plog *l, int64_t now_ms)
+{
+    const struct log_config *cfg = l->cfg;
+    struct segment *a = active_seg(l);
+    int deleted = 0;
+    if (a->size > 0 && now_ms - a->created_ms > cfg->segment_ms && plog_roll(l))
+        log_warn("time-based roll failed", "\"partition\":\"%s\"", l->name);
+    while (l->nsegs > 1) {
+        struct segment *s = l->segs[0];
+        bool by_size =
+            cfg->retention_bytes >= 0 && l->total_bytes - s->size >= (uint64_t)cfg->retention_bytes;
+        bool by_time = cfg->retention_ms >= 0 && now_ms - seg_age_ts(s) > cfg->retention_ms;
+        if (!by_size && !by_time)
+            break;
+        pthread_mutex_lock(&l->lock);
+        memmove(l->segs, l->segs + 1, (size_t)(l->nsegs - 1) * sizeof(*l->segs));
+        l->nsegs--;
+        l->total_bytes -= s->size;
+        pthread_mutex_unlock(&l->lock);
+        log_info("segment deleted by retention",
+                 "\"partition\":\"%s\",\"base_offset\":%" PRId64 ",\"bytes\":%" PRIu64
+                 ",\"reason\":\"%s\",\"log_start_offset\":%" PRId64,
+                 l->name, s->base_offset, s->size, by_size ? "retention.bytes" : "retention.ms",
+                 l->segs[0]->base_offset);
+        seg_unlink(s);
+        seg_unref(s);
+        deleted++;
+    }
+    return deleted;
+}
+
+void plog_free(struct plog *l)
+{
+    if (!l)
+        return;
+    for (int i = 0; i < l->nsegs; i++)
+        seg_unref(l->segs[i]);
+    free(l->segs);
+    producers_cleanup(&l->producers);
+    pthread_mutex_destroy(&l->lock);
+    free(l->dir);
+    free(l->name);
+    free(l);
+}
+
+int plog_close(struct plog *l)
+{
+    struct segment *a = active_seg(l);
+    int rc = 0;
+    seg_index_finish(a);
+    for (int i = 0; i < l->nsegs; i++) {
+        struct segment *s = l->segs[i];
+        if (s->synced_size < s->size && fdatasync(s->fd))
+            rc = TANDEM_EIO;
+    }
+    if (fdatasync(a->fd_index) || fdatasync(a->fd_timeindex))
+        rc = TANDEM_EIO;
+    if (rc == 0 &&
+        (producers_snapshot_write(&l->producers, l->dir, l->end_offset) || log_fsync_dir(l->dir)))
+        rc = TANDEM_EIO;
+    if (rc)
+        log_error("partition close could not sync", "\"partition\":\"%s\",\"errno\":%d", l->name,
+                  errno);
+    plog_free(l);
+    return rc;
+}
