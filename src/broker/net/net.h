@@ -57,8 +57,8 @@ int loop_new(struct loop **out);
  * closed (they belong to their owners). Servers must be freed first. NULL is a no-op. */
 void loop_free(struct loop *l);
 /* Runs iterations until loop_stop() is called; returns 0 (the stop request is consumed, so
- * loop_run() may be called again). A loop_stop() made before loop_run() makes it return after
- * one iteration. */
+ * loop_run() may be called again), or TANDEM_EIO if epoll_wait fails other than with EINTR. A
+ * loop_stop() made before loop_run() makes it return after one iteration. */
 int loop_run(struct loop *l);
 /* Runs exactly one iteration, waiting at most max_wait_ms for events (-1: until the next timer
  * or event; 0: poll). For tests and embedders that step the loop. Returns 0, or TANDEM_EIO if
