@@ -181,6 +181,13 @@ static int consumer_new(const struct bench_opts *o, rd_kafka_t **out)
     rc = rc ? rc : conf_set(conf, "enable.auto.commit", "false");
     rc = rc ? rc : conf_set(conf, "enable.partition.eof", "false");
     rc = rc ? rc : conf_set(conf, "auto.offset.reset", "earliest");
+    /* librdkafka 2.0.2 stops fetching a partition once queued.min.messages (100,000) records
+     * wait in its queue and looks again only after a fixed 1 s backoff (made configurable as
+     * fetch.queue.backoff.ms in 2.1): a reader of 1,000,000 records would sit idle for whole
+     * seconds whatever the broker. A queue larger than any run avoids that client artifact
+     * (librdkafka issue #2879 and PR #4275 describe it). */
+    rc = rc ? rc : conf_set(conf, "queued.min.messages", "10000000");
+    rc = rc ? rc : conf_set(conf, "queued.max.messages.kbytes", "2097151");
     if (rc != 0) {
         rd_kafka_conf_destroy(conf);
         return rc;

@@ -12,8 +12,10 @@
 #   2. reads VmRSS from /proc/PID/status 0.5 s after ready (idle RSS),
 #   3. produces COUNT records of SIZE bytes with acks=1, then with acks=all (two topics),
 #   4. consumes COUNT records of the acks=1 topic from the beginning,
-#   5. measures produce-to-consume latency at half of this repetition's acks=1 rate, then at a
-#      fixed FIXED_RATE that both servers sustain,
+#   5. measures produce-to-consume latency at three rates: "target", half the target acks=1 rate
+#      (HALF_TARGET_RATE = 500,000/s) or half of this repetition's measured acks=1 rate when that
+#      is lower; "half", half of the measured acks=1 rate; "fixed", FIXED_RATE (50,000/s), which
+#      both servers sustain,
 #   6. reads VmRSS again 1 s after the last client left, stops the server with SIGTERM.
 # Every step runs under `timeout`. Raw results go to bench/results/broker-<stamp>.csv (one row per
 # measurement) and the table of medians (report.py) to bench/results/broker-<stamp>.md.
@@ -35,6 +37,7 @@ LAT_LINGER_MS=${LAT_LINGER_MS:-0}
 LAT_SECONDS=${LAT_SECONDS:-4}
 LAT_WARMUP=${LAT_WARMUP:-1}
 FIXED_RATE=${FIXED_RATE:-50000}
+HALF_TARGET_RATE=${HALF_TARGET_RATE:-500000}
 MAX_PENDING=${MAX_PENDING:-4096}
 STEP_TIMEOUT=${STEP_TIMEOUT:-90}
 SERVERS=${SERVERS:-"tandem nats"}
@@ -83,30 +86,29 @@ free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# wait_for FILE PATTERN TIMEOUT_US PID: returns 0 as soon as FILE contains PATTERN (an empty
-# pattern means "is not empty"). Spins on shell builtins for the first 100,000 checks (no fork,
-# so the measured start-up time is not rounded up to a sleep), then polls every 5 ms.
+# wait_for FILE PATTERN TIMEOUT_US PID: returns 0 as soon as FILE contains PATTERN, 1 at the
+# timeout or when PID died. An empty PATTERN means "FILE exists and is not empty", checked by
+# path (a port file may be written aside and renamed into place); otherwise FILE is read through
+# one descriptor as it grows. Spins on shell builtins for the first 100,000 checks (no fork, so
+# a start-up time is not rounded up to a sleep), then polls every 5 ms.
 wait_for() {
-    local f=$1 pat=$2 limit=$(($(now_us) + $3)) pid=$4 n=0 buf= chunk fd
-    exec {fd}<"$f"
+    local f=$1 pat=$2 limit=$(($(now_us) + $3)) pid=$4 n=0 buf= chunk fd=
     while :; do
-        if IFS= read -r chunk <&"$fd"; then
-            buf+=$chunk
-            if [[ -n $buf && ( -z $pat || $buf == *"$pat"* ) ]]; then
-                exec {fd}<&-
-                return 0
-            fi
-            buf=
-            continue
-        fi
-        buf+=$chunk
-        if [[ -n $buf && ( -z $pat || $buf == *"$pat"* ) ]]; then
-            exec {fd}<&-
-            return 0
+        if [ -z "$pat" ]; then
+            [[ ! -s $f ]] || return 0
+        else
+            [ -n "$fd" ] || exec {fd}<"$f"
+            while IFS= read -r chunk <&"$fd"; do
+                buf+=$chunk
+                [[ $buf != *"$pat"* ]] || { exec {fd}<&-; return 0; }
+                buf=
+            done
+            buf+=$chunk # a partial last line: keep it for the next read
+            [[ $buf != *"$pat"* ]] || { exec {fd}<&-; return 0; }
         fi
         if ((++n % 1000 == 0)); then
             if (($(now_us) > limit)) || ! kill -0 "$pid" 2>/dev/null; then
-                exec {fd}<&-
+                [ -z "$fd" ] || exec {fd}<&-
                 return 1
             fi
             ((n < 100000)) || sleep 0.005
@@ -127,7 +129,6 @@ start_tandem() {
     local rep=$1 t0 t1
     server_dir=$work/tandem-$rep
     mkdir -p "$server_dir/data"
-    : >"$server_dir/port"
     : >"$server_dir/log"
     t0=$(now_us)
     "$BIN/tandem-broker" --listen 127.0.0.1:0 --data-dir "$server_dir/data" \
@@ -249,22 +250,34 @@ run_server() {
         emit "$server" "$rep" consume_mbps "${R[mb_per_s]}" MB/s
     fi
 
-    local name rate
-    for name in half fixed; do
-        rate=$FIXED_RATE
-        if [ "$name" = half ]; then
-            [ -n "${half:-}" ] || continue
-            rate=$half
+    # Latency at three rates (see the header); a rate already measured in this repetition is
+    # not run twice, its results are recorded again under the new name.
+    local name rate k
+    local -A done_rate=()
+    for name in target half fixed; do
+        case $name in
+        target)
+            rate=${half:-}
+            if [ -n "$rate" ] && ((rate > HALF_TARGET_RATE)); then
+                rate=$HALF_TARGET_RATE
+            fi
+            ;;
+        half) rate=${half:-} ;;
+        fixed) rate=$FIXED_RATE ;;
+        esac
+        [ -n "$rate" ] || continue
+        if [ -z "${done_rate[$rate]:-}" ]; then
+            client "$server" "latency-$name" latency --topic "lat$name" --rate "$rate" \
+                --seconds "$LAT_SECONDS" --warmup "$LAT_WARMUP" --size "$SIZE" \
+                --linger-ms "$LAT_LINGER_MS" --max-pending "$MAX_PENDING" || continue
+            done_rate[$rate]="${R[achieved_rate]} ${R[p50_us]} ${R[p99_us]} ${R[p999_us]}"
         fi
-        if client "$server" "latency-$name" latency --topic "lat$name" --rate "$rate" \
-            --seconds "$LAT_SECONDS" --warmup "$LAT_WARMUP" --size "$SIZE" \
-            --linger-ms "$LAT_LINGER_MS" --max-pending "$MAX_PENDING"; then
-            emit "$server" "$rep" "lat_${name}_rate" "$rate" records/s
-            emit "$server" "$rep" "lat_${name}_achieved" "${R[achieved_rate]}" records/s
-            emit "$server" "$rep" "lat_${name}_p50_us" "${R[p50_us]}" us
-            emit "$server" "$rep" "lat_${name}_p99_us" "${R[p99_us]}" us
-            emit "$server" "$rep" "lat_${name}_p999_us" "${R[p999_us]}" us
-        fi
+        read -r -a k <<<"${done_rate[$rate]}"
+        emit "$server" "$rep" "lat_${name}_rate" "$rate" records/s
+        emit "$server" "$rep" "lat_${name}_achieved" "${k[0]}" records/s
+        emit "$server" "$rep" "lat_${name}_p50_us" "${k[1]}" us
+        emit "$server" "$rep" "lat_${name}_p99_us" "${k[2]}" us
+        emit "$server" "$rep" "lat_${name}_p999_us" "${k[3]}" us
     done
 
     sleep 1
@@ -279,7 +292,7 @@ echo "run,server,rep,metric,value,unit" >"$csv"
     echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r)"
     echo "data dirs: $(df -P "$work" | awk 'NR == 2 { print $1 }') ($(stat -f -c %T "$work"))"
     echo "clients: librdkafka $(pkg-config --modversion rdkafka 2>/dev/null || echo '?'), nats.c $(pkg-config --modversion libnats 2>/dev/null || echo '?'); server: $(nats-server --version 2>/dev/null || echo 'nats-server ?')"
-    echo "workload: COUNT=$COUNT SIZE=$SIZE PARTITIONS=$PARTITIONS LINGER_MS=$LINGER_MS LAT_LINGER_MS=$LAT_LINGER_MS LAT_SECONDS=$LAT_SECONDS LAT_WARMUP=$LAT_WARMUP FIXED_RATE=$FIXED_RATE MAX_PENDING=$MAX_PENDING REPEAT=$REPEAT"
+    echo "workload: COUNT=$COUNT SIZE=$SIZE PARTITIONS=$PARTITIONS LINGER_MS=$LINGER_MS LAT_LINGER_MS=$LAT_LINGER_MS LAT_SECONDS=$LAT_SECONDS LAT_WARMUP=$LAT_WARMUP HALF_TARGET_RATE=$HALF_TARGET_RATE FIXED_RATE=$FIXED_RATE MAX_PENDING=$MAX_PENDING REPEAT=$REPEAT"
 } >"$md"
 cat "$md" >&2
 
