@@ -219,19 +219,17 @@ void handle_delete_topics(struct request *req)
         }
         for (int32_t p = 0; p < t->npartitions; p++)
             flusher_forget(b->flusher, t->partitions[p]);
-        produce_forget_topic(b, t);
+        broker_forget_topic(b, t);
         char nm[256];
         snprintf(nm, sizeof(nm), "%s", t->name);
         int rc = logmgr_delete_topic(b->logs, nm); /* parked fetches look topics up by name */
         resp.responses[i].error_code = rc ? KAFKA_KAFKA_STORAGE_ERROR : KAFKA_NONE;
-        if (rc == 0)
-            log_info("topic deleted", "\"topic\":\"%s\"", nm);
     }
     struct kw w;
     request_begin_response(req, &w);
     kafka_encode_delete_topics_response(&w, ver, &resp);
     request_respond(req, &w);
-    produce_complete_durable(b); /* produces that only waited on the deleted topic */
+    broker_complete_durable(b); /* produces that only waited on the deleted topic */
 }
 
 void handle_init_producer_id(struct request *req)

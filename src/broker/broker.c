@@ -138,10 +138,10 @@ void request_free(struct request *req)
     if (req->slot)
         conn_cancel(req->conn, req->slot);
     arena_cleanup(&req->arena);
-    if (req->frame_owned) {
+    if (req->frame_owned)
         free(req->frame);
+    if (req->conn_held)
         conn_unref(req->conn);
-    }
     free(req);
 }
 
@@ -173,7 +173,15 @@ void request_keep(struct request *req)
     req->frame = copy;
     req->frame_owned = true;
     kr_init(&req->body, copy + req->body_off, req->frame_len - req->body_off);
-    conn_ref(req->conn);
+    request_hold_conn(req);
+}
+
+void request_hold_conn(struct request *req)
+{
+    if (!req->conn_held) {
+        conn_ref(req->conn);
+        req->conn_held = true;
+    }
 }
 
 /* An unsupported ApiVersions version is answered at v0 with UNSUPPORTED_VERSION and the list of
@@ -304,6 +312,7 @@ static void on_maintain_timer(void *arg)
     struct broker *b = arg;
     int64_t now = wall_ms();
     logmgr_foreach(b->logs, maintain_one, &now);
+    groups_maintain(b);
     b->maintain_timer =
         loop_timer_add(b->loop, b->cfg->retention_check_interval_ms, on_maintain_timer, b);
 }
@@ -412,6 +421,11 @@ int broker_init(struct broker *b, struct broker_config *cfg)
         snprintf(err, sizeof(err), "cannot read broker identity: %s", tandem_strerror(rc));
         goto fail_msg;
     }
+    rc = groups_init(b);
+    if (rc) {
+        snprintf(err, sizeof(err), "cannot open the offsets log: %s", tandem_strerror(rc));
+        goto fail_msg;
+    }
     rc = loop_new(&b->loop);
     if (rc)
         goto fail;
@@ -465,10 +479,12 @@ int broker_run(struct broker *b)
 void broker_cleanup(struct broker *b)
 {
     if (b->flusher) {
+        flusher_mark_offsets(b->flusher);
         flusher_stop(b->flusher);
         b->flusher = NULL;
     }
-    produce_complete_durable(b); /* the final sync made them durable; their conns are closing */
+    broker_complete_durable(b); /* the final sync made them durable; their conns are closing */
+    groups_cleanup(b);
     if (b->server) {
         server_free(b->server);
         b->server = NULL;

@@ -27,6 +27,18 @@
 
 struct flusher;
 struct pending_produce;
+struct gc;
+struct offsets_log;
+
+/* Something a held response waits for: a partition's log or the offsets log to be durable up
+ * to `end` (an offset for a partition, a byte position for the offsets log). */
+enum durable_kind { DURABLE_NONE = 0, DURABLE_PLOG, DURABLE_OFFSETS };
+
+struct durable_need {
+    enum durable_kind kind; /* DURABLE_NONE once satisfied by other means (topic deleted) */
+    struct plog *log;
+    int64_t end;
+};
 
 struct broker {
     struct broker_config *cfg;
@@ -38,9 +50,13 @@ struct broker {
     char cluster_id[32];
     char *host; /* advertised host */
 
-    struct pending_produce *pending_head, *pending_tail; /* acks=-1 waiting for durability */
-    struct request *parked;                              /* long-polling fetches */
-    bool data_appended;                                  /* since the last wake of parked fetches */
+    struct pending_produce *pending_head, *pending_tail; /* responses waiting for a sync */
+    struct gc *gc;                                       /* the group coordinator */
+    struct offsets_log *olog;                            /* committed offsets on disk */
+    uint64_t group_timer;
+    int64_t group_timer_at;
+    struct request *parked; /* long-polling fetches */
+    bool data_appended;     /* since the last wake of parked fetches */
 
     int64_t next_producer_id, producer_id_block_end;
 
@@ -62,6 +78,7 @@ struct request {
     uint8_t *frame; /* owned only when frame_owned (a parked fetch keeps its frame) */
     size_t frame_len;
     bool frame_owned;
+    bool conn_held;  /* a reference on conn is held (answer comes later) */
     struct kr body;  /* the request body, after the header */
     size_t body_off; /* where the body starts in frame */
 
@@ -92,6 +109,9 @@ void request_fail(struct request *req, const char *why);
  * (to be parsed again) and takes a reference on the connection. */
 void request_keep(struct request *req);
 
+/* Keeps the connection referenced until the request is freed (for answers that come later but
+ * need nothing from the frame). */
+void request_hold_conn(struct request *req);
 /* Looks a topic up, creating it when auto-creation is on and the name is valid. *err gets the
  * Kafka error for a NULL result. */
 struct topic *broker_topic(struct broker *b, struct kstr name, bool auto_create, int16_t *err);
@@ -130,10 +150,30 @@ void handle_init_producer_id(struct request *req);
 /* fetch.c: re-evaluates parked fetches (after appends, or all of them when stopping). */
 void fetch_wake_parked(struct broker *b, bool force);
 
-/* produce.c: answers acks=-1 produces whose partitions are now durable. */
-void produce_complete_durable(struct broker *b);
+/* durable.c: holds an encoded response (w is consumed; req is freed) until every need is met. */
+void broker_hold_until_durable(struct broker *b, struct request *req, struct kw *w,
+                               const struct durable_need *needs, int nneeds);
+/* Sends held responses whose needs are now durable (after each sync round). */
+void broker_complete_durable(struct broker *b);
 /* Drops references to a topic's partitions before the topic is deleted. */
-void produce_forget_topic(struct broker *b, struct topic *t);
+void broker_forget_topic(struct broker *b, struct topic *t);
+
+/* groups.c */
+void handle_find_coordinator(struct request *req);
+void handle_join_group(struct request *req);
+void handle_sync_group(struct request *req);
+void handle_heartbeat(struct request *req);
+void handle_leave_group(struct request *req);
+void handle_offset_commit(struct request *req);
+void handle_offset_fetch(struct request *req);
+void handle_list_groups(struct request *req);
+void handle_describe_groups(struct request *req);
+void handle_delete_groups(struct request *req);
+/* Opens the offsets log and the coordinator; closes them. */
+int groups_init(struct broker *b);
+void groups_cleanup(struct broker *b);
+/* Periodic: expire old offsets of empty groups, compact the offsets log. */
+void groups_maintain(struct broker *b);
 
 /* ---- flusher.c --------------------------------------------------------------------------- */
 
@@ -142,6 +182,8 @@ void produce_forget_topic(struct broker *b, struct topic *t);
 int flusher_start(struct broker *b, struct flusher **out);
 /* Asks for a sync of l (loop thread). Cheap; coalesces. */
 void flusher_mark(struct flusher *f, struct plog *l);
+/* Asks for a sync of the offsets log. */
+void flusher_mark_offsets(struct flusher *f);
 /* Waits until the flusher no longer uses l (before its topic is deleted). */
 void flusher_forget(struct flusher *f, struct plog *l);
 /* Syncs what is marked, stops the thread. */

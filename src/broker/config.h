@@ -33,6 +33,12 @@ struct broker_config {
     int64_t max_connections;
     int64_t fetch_max_wait_cap_ms; /* upper bound on a Fetch's MaxWaitMs */
     char *log_level;
+    int64_t group_initial_rebalance_delay_ms;
+    int64_t group_min_session_timeout_ms;
+    int64_t group_max_session_timeout_ms;
+    int64_t group_max_size;
+    int64_t offsets_retention_ms;
+    int64_t offset_metadata_max_bytes;
     struct log_config log; /* topic defaults: segment, retention, message size */
 };
 

@@ -22,6 +22,7 @@
 #include "broker.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "group/offsets_log.h"
 #include "tandem/error.h"
 
 struct flusher {
@@ -32,6 +33,7 @@ struct flusher {
     pthread_cond_t idle_cond; /* a sync round finished */
     struct plog **marked;
     int nmarked, cap;
+    bool offsets_marked; /* the offsets log needs a sync */
     bool syncing;
     bool stop;
     int efd;
@@ -44,23 +46,30 @@ static void *flusher_main(void *arg)
     int cap = 0;
     pthread_mutex_lock(&f->mu);
     for (;;) {
-        while (f->nmarked == 0 && !f->stop)
+        while (f->nmarked == 0 && !f->offsets_marked && !f->stop)
             pthread_cond_wait(&f->cond, &f->mu);
-        if (f->nmarked == 0 && f->stop)
+        if (f->nmarked == 0 && !f->offsets_marked && f->stop)
             break;
+        bool offsets = f->offsets_marked;
+        f->offsets_marked = false;
         if (cap < f->nmarked) {
             cap = f->cap;
             batch = xrealloc(batch, (size_t)cap * sizeof(*batch));
         }
         int n = f->nmarked;
-        memcpy(batch, f->marked, (size_t)n * sizeof(*batch));
+        if (n)
+            memcpy(batch, f->marked, (size_t)n * sizeof(*batch));
         f->nmarked = 0;
         f->syncing = true;
         pthread_mutex_unlock(&f->mu);
 
-        for (int i = 0; i < n; i++) {
+        for (int i = 0; i <= n; i++) {
             int64_t durable;
-            int rc = plog_sync(batch[i], &durable);
+            int rc = 0;
+            if (i < n)
+                rc = plog_sync(batch[i], &durable);
+            else if (offsets)
+                rc = offsets_log_sync(f->b->olog);
             if (rc) {
                 /* Like Kafka on a log-dir failure: an unsyncable log cannot keep promises. */
                 log_error("fdatasync failed; stopping", "\"error\":\"%s\"", tandem_strerror(rc));
@@ -86,7 +95,7 @@ static void on_synced(void *arg)
     uint64_t v;
     while (read(f->efd, &v, sizeof(v)) == (ssize_t)sizeof(v))
         ;
-    produce_complete_durable(f->b);
+    broker_complete_durable(f->b);
 }
 
 int flusher_start(struct broker *b, struct flusher **out)
@@ -123,6 +132,16 @@ void flusher_mark(struct flusher *f, struct plog *l)
             f->marked = xrealloc(f->marked, (size_t)f->cap * sizeof(*f->marked));
         }
         f->marked[f->nmarked++] = l;
+        pthread_cond_signal(&f->cond);
+    }
+    pthread_mutex_unlock(&f->mu);
+}
+
+void flusher_mark_offsets(struct flusher *f)
+{
+    pthread_mutex_lock(&f->mu);
+    if (!f->offsets_marked) {
+        f->offsets_marked = true;
         pthread_cond_signal(&f->cond);
     }
     pthread_mutex_unlock(&f->mu);

@@ -11,8 +11,8 @@
  *
  * acks=0: no response at all (answering would desynchronise the client).
  * acks=1: answered once write(2) returned, i.e. the bytes reached the OS.
- * acks=-1: the response is encoded at once but held in a pending list until the flusher thread
- * has fdatasync'ed every partition the request wrote to; one sync covers every batch appended
+ * acks=-1: the response is encoded at once but held (durable.c) until the flusher thread has
+ * fdatasync'ed every partition the request wrote to; one sync covers every batch appended
  * before it (group commit).
  */
 #include <inttypes.h>
@@ -24,20 +24,6 @@
 #include "common/mem.h"
 #include "protocol/record_batch.h"
 #include "tandem/error.h"
-
-struct durable_need {
-    struct plog *log; /* NULL once its topic was deleted */
-    int64_t end_offset;
-};
-
-struct pending_produce {
-    struct pending_produce *next;
-    struct conn *conn;
-    struct conn_slot *slot;
-    struct kw w;
-    int nneeds;
-    struct durable_need needs[];
-};
 
 /* Validates every batch of one partition's records. Returns the Kafka error (NONE if all good)
  * and a message. */
@@ -127,8 +113,9 @@ static void produce_partition(struct broker *b, struct topic *t,
         off += used;
     }
     if (!first) {
+        need->kind = DURABLE_PLOG;
         need->log = l;
-        need->end_offset = plog_end_offset(l);
+        need->end = plog_end_offset(l);
         broker_note_append(b);
     }
 }
@@ -199,7 +186,7 @@ void handle_produce(struct request *req)
                 continue;
             }
             produce_partition(b, t, pi, po, &needs[nneeds]);
-            if (needs[nneeds].log)
+            if (needs[nneeds].kind == DURABLE_PLOG)
                 nneeds++;
         }
     }
@@ -216,58 +203,5 @@ void handle_produce(struct request *req)
         return;
     }
     /* acks=-1: hold the response until every written partition is durable. */
-    struct pending_produce *pp = xmalloc(sizeof(*pp) + (size_t)nneeds * sizeof(pp->needs[0]));
-    pp->next = NULL;
-    pp->conn = req->conn;
-    pp->slot = req->slot;
-    pp->w = w;
-    pp->nneeds = nneeds;
-    memcpy(pp->needs, needs, (size_t)nneeds * sizeof(needs[0]));
-    conn_ref(pp->conn);
-    req->slot = NULL;
-    if (b->pending_tail)
-        b->pending_tail->next = pp;
-    else
-        b->pending_head = pp;
-    b->pending_tail = pp;
-    for (int i = 0; i < nneeds; i++)
-        flusher_mark(b->flusher, needs[i].log);
-    request_free(req);
-}
-
-static bool pending_durable(const struct pending_produce *pp)
-{
-    for (int i = 0; i < pp->nneeds; i++)
-        if (pp->needs[i].log && plog_durable_offset(pp->needs[i].log) < pp->needs[i].end_offset)
-            return false;
-    return true;
-}
-
-void produce_complete_durable(struct broker *b)
-{
-    struct pending_produce **pp = &b->pending_head, *prev = NULL;
-    while (*pp) {
-        struct pending_produce *cur = *pp;
-        if (!pending_durable(cur)) {
-            prev = cur;
-            pp = &cur->next;
-            continue;
-        }
-        *pp = cur->next;
-        if (b->pending_tail == cur)
-            b->pending_tail = prev;
-        conn_fill(cur->conn, cur->slot, &cur->w);
-        kw_cleanup(&cur->w);
-        conn_unref(cur->conn);
-        free(cur);
-    }
-}
-
-void produce_forget_topic(struct broker *b, struct topic *t)
-{
-    for (struct pending_produce *pp = b->pending_head; pp; pp = pp->next)
-        for (int i = 0; i < pp->nneeds; i++)
-            for (int32_t p = 0; p < t->npartitions; p++)
-                if (pp->needs[i].log == t->partitions[p])
-                    pp->needs[i].log = NULL;
+    broker_hold_until_durable(b, req, &w, needs, nneeds);
 }
