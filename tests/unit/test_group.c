@@ -1,0 +1,358 @@
+/*
+ * The group coordinator's state machine (group/group.c), driven with a fake clock and fake
+ * requests: every JoinGroup/SyncGroup answer is captured, so each test checks exactly which
+ * request was answered, when, and with what.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "group/group.h"
+#include "protocol/kafka.h"
+#include "tandem/error.h"
+
+/* A fake request: what the coordinator answered. */
+struct fake {
+    int answered;
+    int16_t error;
+    int32_t generation;
+    char member_id[128];
+    char leader[128];
+    char protocol[64];
+    int nmembers;
+    char assignment[64];
+};
+
+static void join_done(void *req, const struct gc_join_result *r, void *arg)
+{
+    struct fake *f = req;
+    f->answered++;
+    f->error = r->error_code;
+    f->generation = r->generation_id;
+    snprintf(f->member_id, sizeof(f->member_id), "%s", r->member_id);
+    snprintf(f->leader, sizeof(f->leader), "%s", r->leader);
+    snprintf(f->protocol, sizeof(f->protocol), "%s", r->protocol_name);
+    f->nmembers = r->nmembers;
+}
+
+static void sync_done(void *req, int16_t err, const uint8_t *a, size_t len, void *arg)
+{
+    struct fake *f = req;
+    f->answered++;
+    f->error = err;
+    snprintf(f->assignment, sizeof(f->assignment), "%.*s", (int)len, a ? (const char *)a : "");
+}
+
+static struct gc *new_gc(void)
+{
+    struct gc_config cfg;
+    gc_config_defaults(&cfg);
+    cfg.initial_rebalance_delay_ms = 100;
+    struct gc_callbacks cb = {.join_done = join_done, .sync_done = sync_done};
+    return gc_new(&cfg, &cb);
+}
+
+static struct kstr S(const char *s) {
+    return s ? (struct kstr){s, (int32_t)strlen(s)} : KSTR_NULL;
+}
+
+static void
+join(struct gc *gc, struct fake *f, const char *member, const char *instance, const char *proto,
+     bool v4, int64_t now)
+{
+    struct gc_protocol p[2] = {{S(proto), {(const uint8_t *)"meta", 4}},
+                               {S("range"), {(const uint8_t *)"m2", 2}}};
+    struct gc_join_params jp = {
+        .group_id = S("g"),
+        .member_id = S(member ? member : ""),
+        .group_instance_id = S(instance),
+        .client_id = S("client"),
+        .client_host = S("/127.0.0.1"),
+        .protocol_type = S("consumer"),
+        .session_timeout_ms = 6000,
+        .rebalance_timeout_ms = 10000,
+        .nprotocols = 2,
+        .protocols = p,
+        .require_known_member_id = v4,
+    };
+    memset(f, 0, sizeof(*f));
+    gc_join(gc, &jp, f, now);
+}
+
+static void sync_(struct gc *gc, struct fake *f, const char *member, int32_t gen, int n,
+                  const struct gc_assignment *a, int64_t now)
+{
+    memset(f, 0, sizeof(*f));
+    gc_sync(gc, S("g"), gen, S(member), KSTR_NULL, n, a, f, now);
+}
+
+/* Two members join an empty group: answered together after the initial delay, one leader. */
+static void test_two_members_rebalance(void **state)
+{
+    struct gc *gc = new_gc();
+    struct fake a, b;
+    join(gc, &a, NULL, NULL, "roundrobin", false, 0);
+    assert_int_equal(a.answered, 0); /* initial delay */
+    join(gc, &b, NULL, NULL, "roundrobin", false, 10);
+    assert_int_equal(b.answered, 0);
+    gc_tick(gc, 50);
+    assert_int_equal(a.answered, 0);
+    gc_tick(gc, 100);
+    assert_int_equal(a.answered, 1);
+    assert_int_equal(b.answered, 1);
+    assert_int_equal(a.error, KAFKA_NONE);
+    assert_int_equal(a.generation, 1);
+    assert_int_equal(b.generation, 1);
+    assert_string_equal(a.protocol, "roundrobin");
+    assert_string_equal(a.leader, a.member_id); /* the first member leads */
+    assert_int_equal(a.nmembers, 2);
+    assert_int_equal(b.nmembers, 0); /* followers get no member list */
+
+    /* follower syncs first and waits; the leader's sync answers both */
+    char leader[128], follower[128];
+    strcpy(leader, a.member_id);
+    strcpy(follower, b.member_id);
+    struct fake sa, sb;
+    sync_(gc, &sb, follower, 1, 0, NULL, 120);
+    assert_int_equal(sb.answered, 0);
+    struct gc_assignment as[2] = {{S(leader), {(const uint8_t *)"P0", 2}},
+                                  {S(follower), {(const uint8_t *)"P1", 2}}};
+    sync_(gc, &sa, leader, 1, 2, as, 130);
+    assert_int_equal(sa.answered, 1);
+    assert_int_equal(sb.answered, 1);
+    assert_string_equal(sa.assignment, "P0");
+    assert_string_equal(sb.assignment, "P1");
+    assert_int_equal(gc_heartbeat(gc, S("g"), 1, S(follower), KSTR_NULL, 200), KAFKA_NONE);
+    assert_int_equal(gc_heartbeat(gc, S("g"), 0, S(follower), KSTR_NULL, 200),
+                     KAFKA_ILLEGAL_GENERATION);
+    assert_int_equal(gc_heartbeat(gc, S("g"), 1, S("nobody"), KSTR_NULL, 200),
+                     KAFKA_UNKNOWN_MEMBER_ID);
+    gc_free(gc);
+}
+
+/* JoinGroup v4+: an unknown member first gets MEMBER_ID_REQUIRED with its id. */
+static void test_member_id_required(void **state)
+{
+    struct gc *gc = new_gc();
+    struct fake a;
+    join(gc, &a, NULL, NULL, "range", true, 0);
+    assert_int_equal(a.answered, 1);
+    assert_int_equal(a.error, KAFKA_MEMBER_ID_REQUIRED);
+    assert_true(strncmp(a.member_id, "client-", 7) == 0);
+    char id[128];
+    strcpy(id, a.member_id);
+    join(gc, &a, id, NULL, "range", true, 10);
+    gc_tick(gc, 200);
+    assert_int_equal(a.answered, 1);
+    assert_int_equal(a.error, KAFKA_NONE);
+    assert_string_equal(a.member_id, id);
+    gc_free(gc);
+}
+
+/* A member that stops heartbeating is removed after its session timeout; the other is told to
+ * rejoin (REBALANCE_IN_PROGRESS) and gets the next generation alone. */
+static void test_session_expiry(void **state)
+{
+    struct gc *gc = new_gc();
+    struct fake a, b, s;
+    join(gc, &a, NULL, NULL, "range", false, 0);
+    join(gc, &b, NULL, NULL, "range", false, 0);
+    gc_tick(gc, 100);
+    char ida[128], idb[128];
+    strcpy(ida, a.member_id);
+    strcpy(idb, b.member_id);
+    struct gc_assignment as[1] = {{S(ida), {(const uint8_t *)"x", 1}}};
+    sync_(gc, &s, ida, 1, 1, as, 110);
+    assert_int_equal(s.error, KAFKA_NONE);
+    /* a keeps heartbeating, b is silent */
+    for (int64_t t = 1000; t <= 6000; t += 1000)
+        assert_int_equal(gc_heartbeat(gc, S("g"), 1, S(ida), KSTR_NULL, t), KAFKA_NONE);
+    gc_tick(gc, 6200); /* b's deadline: 110 + 6000 */
+    assert_int_equal(gc_heartbeat(gc, S("g"), 1, S(ida), KSTR_NULL, 6300),
+                     KAFKA_REBALANCE_IN_PROGRESS);
+    assert_int_equal(gc_heartbeat(gc, S("g"), 1, S(idb), KSTR_NULL, 6300), KAFKA_UNKNOWN_MEMBER_ID);
+    join(gc, &a, ida, NULL, "range", false, 6400);
+    assert_int_equal(a.answered, 1); /* the only member rejoined: completes at once */
+    assert_int_equal(a.generation, 2);
+    assert_string_equal(a.leader, ida);
+    gc_free(gc);
+}
+
+/* LeaveGroup triggers a rebalance at once; a leaver's pending sync is answered. */
+static void test_leave(void **state)
+{
+    struct gc *gc = new_gc();
+    struct fake a, b;
+    join(gc, &a, NULL, NULL, "range", false, 0);
+    join(gc, &b, NULL, NULL, "range", false, 0);
+    gc_tick(gc, 100);
+    char ida[128], idb[128];
+    strcpy(ida, a.member_id);
+    strcpy(idb, b.member_id);
+    struct fake sb;
+    sync_(gc, &sb, idb, 1, 0, NULL, 110);
+    assert_int_equal(gc_leave(gc, S("g"), S(ida), KSTR_NULL, 120), KAFKA_NONE);
+    assert_int_equal(sb.answered, 1);
+    assert_int_equal(sb.error, KAFKA_REBALANCE_IN_PROGRESS);
+    assert_int_equal(gc_leave(gc, S("g"), S(ida), KSTR_NULL, 130), KAFKA_UNKNOWN_MEMBER_ID);
+    join(gc, &b, idb, NULL, "range", false, 140);
+    assert_int_equal(b.answered, 1);
+    assert_int_equal(b.generation, 2);
+    assert_string_equal(b.leader, idb);
+    gc_free(gc);
+}
+
+/* A member whose protocols share nothing with the group is refused. */
+static void test_inconsistent_protocol(void **state)
+{
+    struct gc *gc = new_gc();
+    struct fake a, b;
+    join(gc, &a, NULL, NULL, "range", false, 0);
+    struct gc_protocol p = {S("other"), {(const uint8_t *)"", 0}};
+    struct gc_join_params jp = {.group_id = S("g"),
+                                .member_id = S(""),
+                                .group_instance_id = KSTR_NULL,
+                                .client_id = S("c"),
+                                .client_host = S("h"),
+                                .protocol_type = S("consumer"),
+                                .session_timeout_ms = 6000,
+                                .rebalance_timeout_ms = 6000,
+                                .nprotocols = 1,
+                                .protocols = &p};
+    memset(&b, 0, sizeof(b));
+    gc_join(gc, &jp, &b, 10);
+    assert_int_equal(b.answered, 1);
+    assert_int_equal(b.error, KAFKA_INCONSISTENT_GROUP_PROTOCOL);
+    jp.protocols = NULL;
+    jp.nprotocols = 0;
+    jp.session_timeout_ms = 10;
+    memset(&b, 0, sizeof(b));
+    gc_join(gc, &jp, &b, 10);
+    assert_int_equal(b.error, KAFKA_INVALID_SESSION_TIMEOUT);
+    gc_free(gc); /* a's pending join is answered at free */
+    assert_int_equal(a.answered, 1);
+    assert_int_equal(a.error, KAFKA_COORDINATOR_NOT_AVAILABLE);
+}
+
+/* Static members (KIP-345): a restart with the same instance id takes over without a
+ * rebalance, and the old member id is fenced. */
+static void test_static_member(void **state)
+{
+    struct gc *gc = new_gc();
+    struct fake a, b, s;
+    join(gc, &a, NULL, "inst-a", "range", true, 0); /* static: no MEMBER_ID_REQUIRED */
+    join(gc, &b, NULL, "inst-b", "range", true, 0);
+    gc_tick(gc, 100);
+    assert_int_equal(a.error, KAFKA_NONE);
+    char ida[128], idb[128];
+    strcpy(ida, a.member_id);
+    strcpy(idb, b.member_id);
+    struct gc_assignment as[2] = {{S(ida), {(const uint8_t *)"A", 1}},
+                                  {S(idb), {(const uint8_t *)"B", 1}}};
+    const char *leader = strcmp(a.leader, ida) == 0 ? ida : idb;
+    const char *follower = leader == ida ? idb : ida;
+    const char *finst = leader == ida ? "inst-b" : "inst-a";
+    sync_(gc, &s, leader, 1, 2, as, 110);
+    assert_int_equal(s.error, KAFKA_NONE);
+    /* the follower restarts: same instance id, new member id, same generation, no rebalance */
+    struct fake r;
+    join(gc, &r, NULL, finst, "range", true, 200);
+    assert_int_equal(r.answered, 1);
+    assert_int_equal(r.error, KAFKA_NONE);
+    assert_int_equal(r.generation, 1);
+    assert_string_not_equal(r.member_id, follower);
+    assert_int_equal(gc_heartbeat(gc, S("g"), 1, S(follower), S(finst), 210),
+                     KAFKA_FENCED_INSTANCE_ID);
+    assert_int_equal(gc_heartbeat(gc, S("g"), 1, S(r.member_id), S(finst), 210), KAFKA_NONE);
+    struct fake rs;
+    memset(&rs, 0, sizeof(rs));
+    gc_sync(gc, S("g"), 1, S(r.member_id), S(finst), 0, NULL, &rs, 220);
+    assert_int_equal(rs.error, KAFKA_NONE);
+    assert_string_equal(rs.assignment, leader == ida ? "B" : "A"); /* kept its assignment */
+    gc_free(gc);
+}
+
+/* Offsets: simple commits for member-less groups, member checks otherwise, and listing. */
+static void test_offsets(void **state)
+{
+    struct gc *gc = new_gc();
+    struct group *g;
+    assert_int_equal(gc_commit_check(gc, S("simple"), -1, S(""), KSTR_NULL, 0, &g), KAFKA_NONE);
+    gc_offset_put(g, "t", 1, 0, 42, 3, 1000, "meta", 4);
+    gc_offset_put(g, "t", 1, 1, 7, -1, 1000, NULL, -1);
+    gc_offset_put(g, "t", 1, 0, 43, 3, 1001, "m2", 2); /* overwrite */
+    const struct gc_offset *o = gc_offset_get(gc, S("simple"), S("t"), 0);
+    assert_non_null(o);
+    assert_int_equal(o->offset, 43);
+    assert_string_equal(o->metadata, "m2");
+    o = gc_offset_get(gc, S("simple"), S("t"), 1);
+    assert_null(o->metadata);
+    assert_null(gc_offset_get(gc, S("simple"), S("t"), 2));
+    assert_null(gc_offset_get(gc, S("other"), S("t"), 0));
+    for (int p = 0; p < 1000; p++) /* grow the table */
+        gc_offset_put(g, "big", 3, p, p, -1, 1000, NULL, -1);
+    assert_int_equal(gc_offset_count(gc), 1002);
+    assert_int_equal(gc_offset_get(gc, S("simple"), S("big"), 777)->offset, 777);
+
+    assert_int_equal(gc_commit_check(gc, S(""), -1, S(""), KSTR_NULL, 0, &g),
+                     KAFKA_INVALID_GROUP_ID);
+    assert_int_equal(gc_commit_check(gc, S("nogroup"), 3, S("m"), KSTR_NULL, 0, &g),
+                     KAFKA_ILLEGAL_GENERATION);
+    struct fake a;
+    join(gc, &a, NULL, NULL, "range", false, 0);
+    gc_tick(gc, 100);
+    assert_int_equal(gc_commit_check(gc, S("g"), 1, S("stranger"), KSTR_NULL, 100, &g),
+                     KAFKA_UNKNOWN_MEMBER_ID);
+    assert_int_equal(gc_commit_check(gc, S("g"), 1, S(a.member_id), KSTR_NULL, 100, &g),
+                     KAFKA_REBALANCE_IN_PROGRESS); /* CompletingRebalance */
+    assert_int_equal(gc_commit_check(gc, S("g"), -1, S(""), KSTR_NULL, 100, &g),
+                     KAFKA_UNKNOWN_MEMBER_ID); /* simple commit to a group with members */
+    assert_int_equal(gc_delete(gc, S("g")), KAFKA_NON_EMPTY_GROUP);
+    assert_int_equal(gc_delete(gc, S("simple")), KAFKA_NONE);
+    assert_int_equal(gc_delete(gc, S("simple")), KAFKA_GROUP_ID_NOT_FOUND);
+    gc_free(gc);
+}
+
+static int cleared;
+static void on_clear(const char *group, void *arg)
+{
+    cleared++;
+}
+
+static void test_offset_expiry(void **state)
+{
+    struct gc *gc = new_gc();
+    struct group *g;
+    assert_int_equal(gc_commit_check(gc, S("old"), -1, S(""), KSTR_NULL, 0, &g), KAFKA_NONE);
+    gc_offset_put(g, "t", 1, 0, 1, -1, 1000, NULL, -1);
+    assert_int_equal(gc_commit_check(gc, S("new"), -1, S(""), KSTR_NULL, 0, &g), KAFKA_NONE);
+    gc_offset_put(g, "t", 1, 0, 1, -1, 9000, NULL, -1);
+    cleared = 0;
+    assert_int_equal(gc_expire_offsets(gc, 10000, 5000, on_clear, NULL), 1);
+    assert_int_equal(cleared, 1);
+    assert_null(gc_offset_get(gc, S("old"), S("t"), 0));
+    assert_non_null(gc_offset_get(gc, S("new"), S("t"), 0));
+    assert_int_equal(gc_expire_offsets(gc, 10000, -1, on_clear, NULL), 0);
+    gc_free(gc);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_two_members_rebalance),
+        cmocka_unit_test(test_member_id_required),
+        cmocka_unit_test(test_session_expiry),
+        cmocka_unit_test(test_leave),
+        cmocka_unit_test(test_inconsistent_protocol),
+        cmocka_unit_test(test_static_member),
+        cmocka_unit_test(test_offsets),
+        cmocka_unit_test(test_offset_expiry),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
