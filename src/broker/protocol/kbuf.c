@@ -113,7 +113,12 @@ static struct kstr kr_take_str(struct kr *r, int64_t len)
 {
     if (len < 0)
         return KSTR_NULL;
-    if (len > INT32_MAX || !kr_need(r, (size_t)len))
+    if (len > INT32_MAX) { /* a compact length no buffer can hold: malformed, not null */
+        r->err = TANDEM_EPROTO;
+        r->p = r->end;
+        return KSTR_NULL;
+    }
+    if (!kr_need(r, (size_t)len))
         return KSTR_NULL;
     struct kstr s = {(const char *)r->p, (int32_t)len};
     r->p += len;
