@@ -160,10 +160,12 @@ int kc_check_message(const struct kc_opts *o, const rd_kafka_message_t *m, int64
     snprintf(seqs, sizeof(seqs), "%" PRId64, seq);
     if (kc_expect_header(m, hdrs, "seq", seqs, seq) < 0 ||
         kc_expect_header(m, hdrs, "tag", o->tag, seq) < 0 ||
-        kc_expect_header(m, hdrs, "nil", NULL, seq) < 0)
+        (!o->no_null_header && kc_expect_header(m, hdrs, "nil", NULL, seq) < 0))
         return -1;
-    if (hdrs && rd_kafka_header_cnt(hdrs) != 3) {
-        fprintf(stderr, "seq %" PRId64 ": %zu headers, want 3\n", seq, rd_kafka_header_cnt(hdrs));
+    size_t want_hdrs = o->no_null_header ? 2 : 3;
+    if (hdrs && rd_kafka_header_cnt(hdrs) != want_hdrs) {
+        fprintf(stderr, "seq %" PRId64 ": %zu headers, want %zu\n", seq, rd_kafka_header_cnt(hdrs),
+                want_hdrs);
         return -1;
     }
     if (o->ts_base >= 0) {
@@ -194,7 +196,7 @@ static void usage(void)
             "  admin create  -p N [-c key=value]... [--expect ERROR_NAME]\n"
             "  admin delete  [--expect ERROR_NAME]\n"
             "  admin exists | admin absent   (all-topics Metadata)\n"
-            "common: --tag T (record content), --timeout SECS, --debug CTX\n");
+            "common: --tag T (record content), --timeout SECS, --debug CTX, --no-null-header\n");
     exit(2);
 }
 
@@ -218,14 +220,21 @@ int main(int argc, char **argv)
         action = argv[2];
         first = 3;
     }
-    static const struct option longopts[] = {
-        {"acks", required_argument, NULL, 'a'},       {"codec", required_argument, NULL, 'z'},
-        {"from", required_argument, NULL, 'f'},       {"size", required_argument, NULL, 'S'},
-        {"ts-base", required_argument, NULL, 'T'},    {"rate", required_argument, NULL, 'r'},
-        {"timeout", required_argument, NULL, 'w'},    {"tag", required_argument, NULL, 'g'},
-        {"acked-file", required_argument, NULL, 'A'}, {"stop-file", required_argument, NULL, 'X'},
-        {"expect", required_argument, NULL, 'e'},     {"debug", required_argument, NULL, 'd'},
-        {"check-offsets", no_argument, NULL, 'O'},    {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"acks", required_argument, NULL, 'a'},
+                                             {"codec", required_argument, NULL, 'z'},
+                                             {"from", required_argument, NULL, 'f'},
+                                             {"size", required_argument, NULL, 'S'},
+                                             {"ts-base", required_argument, NULL, 'T'},
+                                             {"rate", required_argument, NULL, 'r'},
+                                             {"timeout", required_argument, NULL, 'w'},
+                                             {"tag", required_argument, NULL, 'g'},
+                                             {"acked-file", required_argument, NULL, 'A'},
+                                             {"stop-file", required_argument, NULL, 'X'},
+                                             {"expect", required_argument, NULL, 'e'},
+                                             {"debug", required_argument, NULL, 'd'},
+                                             {"check-offsets", no_argument, NULL, 'O'},
+                                             {"no-null-header", no_argument, NULL, 'N'},
+                                             {NULL, 0, NULL, 0}};
     optind = first;
     int c;
     while ((c = getopt_long(argc, argv, "b:t:n:s:p:c:", longopts, NULL)) != -1) {
@@ -287,6 +296,9 @@ int main(int argc, char **argv)
             break;
         case 'O':
             o.check_offsets = true;
+            break;
+        case 'N':
+            o.no_null_header = true;
             break;
         default:
             usage();

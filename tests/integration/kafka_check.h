@@ -46,6 +46,7 @@ struct kc_opts {
     int timeout_s;          /* overall limit of the subcommand */
     int partitions;         /* admin create */
     bool check_offsets;     /* consume: offsets are 0,1,2,... per partition from the start */
+    bool no_null_header;    /* consume: records carry no "nil" header (kafkajs cannot send one) */
     const char *configs[KC_MAX_CONFIGS]; /* admin create: key=value */
     int nconfigs;
 };

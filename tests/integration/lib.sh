@@ -61,6 +61,25 @@ fail() {
     exit 1
 }
 
+# Records a failure but lets the test go on checking (finish reports them all).
+FAILURES=()
+record_failure() {
+    log "FAILED CHECK: $*"
+    FAILURES+=("$*")
+}
+
+# Ends a test: fails when record_failure was called, else logs PASS.
+finish() {
+    if [ "${#FAILURES[@]}" -gt 0 ]; then
+        local f
+        for f in "${FAILURES[@]}"; do
+            log "failed check: $f"
+        done
+        fail "${#FAILURES[@]} check(s) failed"
+    fi
+    log "PASS"
+}
+
 # Runs a command with a time limit (SIGTERM, then SIGKILL 5 s later).
 within() {
     local secs=$1
@@ -94,7 +113,7 @@ _cleanup() {
     done
     [ -n "$BROKER_PID" ] && _kill_pid "$BROKER_PID"
     for p in "${_WATCHDOG_PIDS[@]}"; do
-        kill -KILL "$p" 2>/dev/null
+        kill -TERM "$p" 2>/dev/null
     done
     wait 2>/dev/null
     if [ "$rc" -ne 0 ]; then
@@ -107,15 +126,17 @@ _cleanup() {
     exit "$rc"
 }
 trap _cleanup EXIT
-trap 'log "interrupted"; exit 130' INT TERM
+trap 'log "interrupted by a signal (or the deadline of ${TEST_DEADLINE}s)"; exit 130' INT TERM
 
-# The deadline: SIGTERM to this script (its trap cleans up) after TEST_DEADLINE seconds.
+# The deadline: SIGTERM to this script (its trap cleans up) after TEST_DEADLINE seconds. The
+# watchdogs hold none of the test's output pipes (CTest waits for those to close) and take
+# their sleep with them when the exit trap stops them.
 (
+    trap 'kill "$sp" 2>/dev/null; exit 0' TERM
     sleep "$TEST_DEADLINE" &
-    wait $!
-    echo "[$TEST_NAME] deadline of ${TEST_DEADLINE}s reached" >&2
-    kill -TERM $$ 2>/dev/null
-) &
+    sp=$!
+    wait "$sp" && kill -TERM $$ 2>/dev/null
+) >/dev/null 2>&1 </dev/null &
 _WATCHDOG_PIDS+=($!)
 
 # start_broker [--data-dir DIR] [--listen HOST:PORT] [broker flags...]
@@ -152,10 +173,10 @@ start_broker() {
     local me=$$ bpid=$BROKER_PID
     (
         while kill -0 "$me" 2>/dev/null && kill -0 "$bpid" 2>/dev/null; do
-            sleep 1
+            sleep 0.5
         done
         kill -KILL "$bpid" 2>/dev/null
-    ) &
+    ) >/dev/null 2>&1 </dev/null &
     _WATCHDOG_PIDS+=($!)
     local deadline=$((SECONDS + START_TIMEOUT)) port=""
     while :; do
@@ -239,4 +260,25 @@ topic_log_checksum() {
     local topic=$1
     (cd "$BROKER_DIR" && find . -path "./$topic-*" -name '*.log' -type f | LC_ALL=C sort |
         xargs -r sha256sum) | sha256sum | cut -d' ' -f1
+}
+
+# Prints the codec ids (0 none, 1 gzip, 2 snappy, 3 lz4, 4 zstd) of every record batch stored in
+# TOPIC's partition PART, one line "codec count" each, by walking the .log segment files
+# (OFFSET 8: batchLength; OFFSET 21: attributes, bits 0-2 the codec).
+stored_codecs() {
+    python3 - "$BROKER_DIR/$1-$2" <<'PY'
+import glob, struct, sys
+from collections import Counter
+seen = Counter()
+for f in sorted(glob.glob(sys.argv[1] + "/*.log")):
+    data = open(f, "rb").read()
+    pos = 0
+    while pos + 61 <= len(data):
+        (length,) = struct.unpack_from(">i", data, pos + 8)
+        (attrs,) = struct.unpack_from(">h", data, pos + 21)
+        seen[attrs & 7] += 1
+        pos += 12 + length
+for codec, n in sorted(seen.items()):
+    print(codec, n)
+PY
 }
