@@ -34,11 +34,13 @@ ROWS = [
     ("lat_fixed_p999_us", "fixed load: latency p99.9, ms", 1e-3, "{:,.2f}", None, None),
     ("rss_idle_kb", "RSS idle after start, MB", 1 / 1024, "{:,.1f}", 5, "le"),
     ("rss_after_kb", "RSS idle after the run, MB", 1 / 1024, "{:,.1f}", 5, "le"),
+    ("rss_peak_kb", "RSS peak during the run (VmHWM), MB", 1 / 1024, "{:,.1f}", None, None),
     ("ready_ms", "exec to ready, ms", 1, "{:,.1f}", 50, "le"),
     ("startup_ms_self", "startup_ms (self-reported), ms", 1, "{:,.1f}", None, None),
     ("sigterm_exit_code", "exit code after SIGTERM", 1, "{:.0f}", None, None),
 ]
 SERVERS = [("tandem", "tandem-broker"), ("nats", "nats-jetstream")]
+EXTRA = ("mock", "librdkafka mock (client ceiling)")
 
 
 def load(path):
@@ -54,28 +56,35 @@ def load(path):
     return values, reps
 
 
+def median_cell(values, server, metric, scale, fmt, nreps):
+    """Returns (median or None, cell text)."""
+    v = values.get((server, metric), [])
+    if not v:
+        return None, "-"
+    med = statistics.median(v) * scale
+    cell = fmt.format(med)
+    if len(v) < nreps:
+        cell += f" ({len(v)}/{nreps})"
+    return med, cell
+
+
 def main():
     if len(sys.argv) != 2:
         sys.exit("usage: report.py RESULTS.csv")
     values, reps = load(sys.argv[1])
-    nreps = {s: len([r for r in reps if r[0] == s]) for s, _ in SERVERS}
+    nreps = {s: len([r for r in reps if r[0] == s]) for s, _ in SERVERS + [EXTRA]}
     print("| metric (median of runs) | " + " | ".join(n for _, n in SERVERS) +
-          " | ratio | target | tandem meets it |")
-    print("|---|" + "---:|" * len(SERVERS) + "---:|---|---|")
+          f" | ratio | target | tandem meets it | {EXTRA[1]} |")
+    print("|---|" + "---:|" * len(SERVERS) + "---:|---|---|---:|")
     for metric, label, scale, fmt, target, sense in ROWS:
-        med = {}
-        cells = []
+        med, cells = {}, []
         for s, _ in SERVERS:
-            v = values.get((s, metric), [])
-            if not v:
-                cells.append("-")
-                continue
-            med[s] = statistics.median(v) * scale
-            cell = fmt.format(med[s])
-            if len(v) < nreps[s]:
-                cell += f" ({len(v)}/{nreps[s]})"
+            m, cell = median_cell(values, s, metric, scale, fmt, nreps[s])
+            if m is not None:
+                med[s] = m
             cells.append(cell)
-        if not any(c != "-" for c in cells):
+        extra = median_cell(values, EXTRA[0], metric, scale, fmt, nreps[EXTRA[0]])
+        if not med and extra[0] is None:
             continue
         ratio = "-"
         if "tandem" in med and med.get("nats") and metric != "sigterm_exit_code":
@@ -88,7 +97,8 @@ def main():
                 ok = "pass" if good else "**fail**"
             else:
                 ok = "**no result**"
-        print(f"| {label} | " + " | ".join(cells) + f" | {ratio} | {tgt} | {ok} |")
+        xcell = extra[1] if extra[0] is not None else ""
+        print(f"| {label} | " + " | ".join(cells) + f" | {ratio} | {tgt} | {ok} | {xcell} |")
 
 
 if __name__ == "__main__":

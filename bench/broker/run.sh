@@ -17,6 +17,8 @@
 #      is lower; "half", half of the measured acks=1 rate; "fixed", FIXED_RATE (50,000/s), which
 #      both servers sustain,
 #   6. reads VmRSS again 1 s after the last client left, stops the server with SIGTERM.
+# Each repetition also measures the producer's own ceiling: kbench into librdkafka's in-process
+# mock cluster (column "librdkafka mock").
 # Every step runs under `timeout`. Raw results go to bench/results/broker-<stamp>.csv (one row per
 # measurement) and the table of medians (report.py) to bench/results/broker-<stamp>.md.
 # PERF=1 also records `perf record -g` of tandem-broker during the first repetition's produce
@@ -116,7 +118,8 @@ wait_for() {
     done
 }
 
-rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo NA; }
+# rss_kb PID [FIELD]: VmRSS (or VmHWM, the peak) in kB from /proc/PID/status.
+rss_kb() { awk -v f="${2:-VmRSS}:" '$1 == f { print $2 }' "/proc/$1/status" 2>/dev/null || echo NA; }
 
 # Appends one measurement: server rep metric value unit.
 emit() { echo "$stamp,$1,$2,$3,$4,$5" >>"$csv"; }
@@ -282,6 +285,7 @@ run_server() {
 
     sleep 1
     emit "$server" "$rep" rss_after_kb "$(rss_kb "$server_pid")" kB
+    emit "$server" "$rep" rss_peak_kb "$(rss_kb "$server_pid" VmHWM)" kB
     stop_server "$server" "$rep"
 }
 
@@ -296,8 +300,30 @@ echo "run,server,rep,metric,value,unit" >"$csv"
 } >"$md"
 cat "$md" >&2
 
+# The client's own ceiling: librdkafka producing into its in-process mock cluster (RAM only, no
+# durability, nothing to validate), the fastest any broker could be measured by this producer.
+mock_ceiling() {
+    local rep=$1 acks
+    [ -x "$BIN/kbench" ] || return 0
+    for acks in 1 all; do
+        R=()
+        local out kv
+        out=$(timeout -k 5 "$STEP_TIMEOUT" "$BIN/kbench" produce --mock --topic "acks$acks" \
+            --count "$COUNT" --size "$SIZE" --acks "$acks" --linger-ms "$LINGER_MS" \
+            --timeout $((STEP_TIMEOUT - 15)) 2>/dev/null) || { log "mock produce failed"; continue; }
+        for kv in $out; do
+            R[${kv%%=*}]=${kv#*=}
+        done
+        log "mock produce-acks$acks: $out"
+        emit mock "$rep" "produce_acks${acks}_rps" "${R[records_per_s]}" records/s
+        emit mock "$rep" "produce_acks${acks}_mbps" "${R[mb_per_s]}" MB/s
+    done
+}
+
 t_start=$(now_us)
 for ((rep = 1; rep <= REPEAT; rep++)); do
+    log "repetition $rep/$REPEAT: librdkafka mock (client ceiling)"
+    mock_ceiling "$rep"
     for server in $SERVERS; do
         log "repetition $rep/$REPEAT: $server"
         run_server "$server" "$rep"
