@@ -165,6 +165,8 @@ start_broker() {
     rm -f "$portfile"
     echo "{\"test\":\"$TEST_NAME\",\"start\":$_STARTS,\"listen\":\"$listen\",\"args\":\"$*\"}" \
         >>"$BROKER_LOG"
+    local logstart
+    logstart=$(wc -l <"$BROKER_LOG")
     "$TANDEM_BROKER" --listen "$listen" --data-dir "$dir" --port-file "$portfile" "$@" \
         2>>"$BROKER_LOG" >/dev/null &
     BROKER_PID=$!
@@ -197,6 +199,11 @@ start_broker() {
     BROKER_PORT=$port
     BROKER="127.0.0.1:$port"
     export BROKER BROKER_PORT BROKER_PID BROKER_DIR
+    # The contract: a JSON line with "msg":"ready" and the bound port on stderr.
+    while ! tail -n "+$((logstart + 1))" "$BROKER_LOG" | grep '"msg":"ready"' | grep -q "\"port\":$port[,}]"; do
+        [ "$SECONDS" -lt "$deadline" ] || fail "no {\"msg\":\"ready\",\"port\":$port} log line"
+        sleep 0.05
+    done
     log "broker pid $BROKER_PID listening on $BROKER, data dir $BROKER_DIR"
 }
 
@@ -218,7 +225,17 @@ stop_broker() {
     wait "$pid" || rc=$?
     BROKER_PID=""
     [ "$rc" -eq 0 ] || fail "broker exited with code $rc after SIGTERM (expected 0)"
+    check_sanitizers
     log "broker stopped cleanly"
+}
+
+# Fails if any broker run so far printed a sanitizer report (runs killed with SIGKILL included).
+check_sanitizers() {
+    if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$BROKER_LOG"; then
+        grep -nE -A8 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$BROKER_LOG" |
+            head -40 >&2
+        fail "the broker printed a sanitizer report"
+    fi
 }
 
 # kill9_broker: SIGKILL, no questions asked (a crash).
