@@ -12,7 +12,9 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "broker.h"
 #include "common/log.h"
@@ -116,6 +118,9 @@ int groups_init(struct broker *b)
     cfg.max_session_timeout_ms = (int32_t)b->cfg->group_max_session_timeout_ms;
     cfg.max_group_size = (int32_t)b->cfg->group_max_size;
     cfg.max_metadata_bytes = (int32_t)b->cfg->offset_metadata_max_bytes;
+    if (getrandom(&cfg.member_id_seed, sizeof(cfg.member_id_seed), 0) !=
+        (ssize_t)sizeof(cfg.member_id_seed))
+        cfg.member_id_seed = (uint64_t)wall_ms() ^ ((uint64_t)getpid() << 32);
     struct gc_callbacks cb = {.join_done = join_done, .sync_done = sync_done, .arg = b};
     b->gc = gc_new(&cfg, &cb);
     int rc = offsets_log_open(b->cfg->data_dir, b->gc, &b->olog);
@@ -421,8 +426,9 @@ void handle_offset_fetch(struct request *req)
         return;
     }
     struct offset_fetch_resp resp = {.error_code = KAFKA_NONE};
-    if (in.group_id.len <= 0) {
-        resp.error_code = KAFKA_INVALID_GROUP_ID;
+    int16_t gerr = in.group_id.len <= 0 ? KAFKA_INVALID_GROUP_ID : KAFKA_NONE;
+    if (gerr && (ver >= 2 || in.ntopics < 0)) {
+        resp.error_code = gerr;  /* v2+ has a group-level error code */
     } else if (in.ntopics < 0) { /* v2+: every committed offset of the group */
         struct fetch_all fa = {.req = req, .cap = (int32_t)gc_offset_count(b->gc)};
         fa.topics = arena_array(&req->arena, (size_t)(fa.cap ? fa.cap : 1), sizeof(*fa.topics));
@@ -448,7 +454,7 @@ void handle_offset_fetch(struct request *req)
                     .committed_offset = o ? o->offset : -1,
                     .committed_leader_epoch = o ? o->leader_epoch : -1,
                     .metadata = o && o->metadata ? cstr(o->metadata) : KSTR(""),
-                    .error_code = KAFKA_NONE,
+                    .error_code = gerr, /* v0-1 carry group errors per partition */
                 };
             }
         }

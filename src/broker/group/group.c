@@ -29,6 +29,7 @@ void gc_config_defaults(struct gc_config *c)
     c->initial_rebalance_delay_ms = 100;
     c->max_metadata_bytes = 4096;
     c->max_group_size = 10000;
+    c->member_id_seed = 0;
 }
 
 char *kstr_dup(struct kstr s)

@@ -48,6 +48,7 @@ struct gc_config {
     int32_t initial_rebalance_delay_ms; /* group.initial.rebalance.delay.ms */
     int32_t max_metadata_bytes;         /* offset.metadata.max.bytes */
     int32_t max_group_size;             /* group.max.size */
+    uint64_t member_id_seed;            /* random per start, so member ids never repeat */
 };
 
 void gc_config_defaults(struct gc_config *c);
