@@ -3,6 +3,7 @@
 #   - a consumer processes exactly 1000 of 3000 records and commits (manual, synchronous); the
 #     broker restarts (SIGTERM, same data dir and port); rd_kafka_committed gives the same
 #     offsets, and a consumer of the group resumes exactly at them (no record twice, none lost);
+#   - commits acknowledged just before a kill -9 of the broker are there after it restarts;
 #   - ListConsumerGroups and the legacy rd_kafka_list_groups (ListGroups, then DescribeGroups for
 #     the state) show the group before and after the restart; DescribeConsumerGroups shows an empty group as Empty and an active
 #     one as Stable with its member and assignment;
@@ -66,6 +67,18 @@ done <"$TMP_ROOT/after.txt"
 both=$(cat "$TMP_ROOT/run1.rec" "$TMP_ROOT/run2.rec" | awk '{print $3}' | sort -n -u | wc -l)
 [ "$both" -eq 3000 ] || fail "the two runs processed $both distinct values of 3000 in 3000 records"
 log "resumed exactly at the committed offsets: 1..3000, each once"
+
+# An acknowledged commit survives a crash: commit, then at once kill -9 and start again.
+within 60 "$GCHECK" produce -b "$BROKER" -t rs -s 3001 -n 300 || fail "produce 3001..3300"
+consume_exactly 300 "$TMP_ROOT/run3.rec"
+kill9_broker
+start_broker --data-dir "$BROKER_DIR" --listen "$BROKER" "${FLAGS[@]}"
+wait_metadata 20
+committed "$TMP_ROOT/crashed.txt"
+within 30 "$GCHECK" ends -b "$BROKER" -t rs >"$TMP_ROOT/ends.txt" || fail "end offsets of rs"
+diff "$TMP_ROOT/crashed.txt" "$TMP_ROOT/ends.txt" >&2 ||
+    fail "committed offsets after kill -9 are not the end offsets: $(tr '\n' ' ' <"$TMP_ROOT/crashed.txt")"
+log "commits acknowledged just before a kill -9 are there after the restart"
 
 # An active group (one member) next to the empty one.
 gc_start live -t rs -g rg-live --session-ms 6000
