@@ -11,7 +11,8 @@
  *      something it cannot reproduce is a bug);
  *   3. the same body is parsed as a RESPONSE of that API at every version; when it parses, the
  *      broker's encoder must reproduce a stable encoding the same way;
- *   4. every Produce partition's records, and the whole input, go through kbatch_validate.
+ *   4. every Produce partition's records, and the whole input, go through kbatch_validate, and
+ *      again with the CRC field fixed up, so the record walk behind the CRC check is reached.
  * ASan/UBSan catch out-of-bounds reads; __builtin_trap() reports broken invariants.
  */
 #include <stddef.h>
@@ -31,6 +32,21 @@ static void check(int ok)
         __builtin_trap();
 }
 
+/* The same with a correct CRC, so that the fuzzer reaches the record walk behind the CRC check. */
+static void validate_with_good_crc(const uint8_t *p, size_t len)
+{
+    struct kbatch b;
+    size_t used = 0;
+    if (len < KBATCH_HEADER_SIZE || kbatch_parse_header(p, len, &b) != 0 || kbatch_size(&b) > len)
+        return;
+    uint8_t *copy = malloc(kbatch_size(&b));
+    memcpy(copy, p, kbatch_size(&b));
+    put_be32(copy + 17, kbatch_compute_crc(copy, kbatch_size(&b)));
+    if (kbatch_validate(copy, kbatch_size(&b), &b, &used) == 0)
+        check(used == kbatch_size(&b) && b.records_count == b.last_offset_delta + 1);
+    free(copy);
+}
+
 /* Walks the record batches in a Produce partition the way the broker does. */
 static void validate_records(struct kbytes rec)
 {
@@ -38,8 +54,10 @@ static void validate_records(struct kbytes rec)
     while (rec.len > 0 && off < (size_t)rec.len) {
         struct kbatch b;
         size_t used = 0;
-        if (kbatch_validate(rec.p + off, (size_t)rec.len - off, &b, &used) != 0)
+        if (kbatch_validate(rec.p + off, (size_t)rec.len - off, &b, &used) != 0) {
+            validate_with_good_crc(rec.p + off, (size_t)rec.len - off);
             return;
+        }
         check(used >= KBATCH_HEADER_SIZE && used <= (size_t)rec.len - off);
         off += used;
     }
@@ -125,6 +143,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct kbatch b;
     size_t used;
     (void)kbatch_validate(data, size, &b, &used);
+    validate_with_good_crc(data, size);
 
     struct kafka_req_header h;
     size_t hl;
