@@ -9,6 +9,7 @@
 
 #include <cmocka.h>
 
+#include "broker.h"
 #include "test_codec_util.h"
 
 static void test_header_versions(void **state)
@@ -45,7 +46,10 @@ static void test_codec_versions(void **state)
     assert_int_equal(hi, 11);
     assert_int_equal(kafka_codec_versions(KAFKA_API_VERSIONS, &lo, &hi), 0);
     assert_int_equal(hi, 3);
-    assert_int_equal(kafka_codec_versions(KAFKA_JOIN_GROUP, &lo, &hi), TANDEM_ENOENT);
+    assert_int_equal(kafka_codec_versions(KAFKA_JOIN_GROUP, &lo, &hi), 0);
+    assert_int_equal(hi, 5);
+    assert_int_equal(kafka_codec_versions(43 /* ElectLeaders: not implemented */, &lo, &hi),
+                     TANDEM_ENOENT);
     /* a parser refuses versions outside its range */
     struct kr r;
     struct arena a;
@@ -55,6 +59,28 @@ static void test_codec_versions(void **state)
     assert_int_equal(kafka_parse_metadata_request(&r, 9, &a, &m), TANDEM_EUNSUPPORTED);
     assert_int_equal(kafka_parse_metadata_request(&r, -1, &a, &m), TANDEM_EUNSUPPORTED);
     arena_cleanup(&a);
+}
+
+/* What the broker advertises (its dispatch table, which ApiVersions answers from) must be
+ * implemented by the codecs for every version, and stay below each first flexible version. */
+static void test_advertised_within_codecs(void **state)
+{
+    struct api_version_range r[KAFKA_API_KEY_MAX];
+    int n = dispatch_versions(r);
+    assert_true(n >= 18);
+    for (int i = 0; i < n; i++) {
+        int16_t lo, hi;
+        assert_int_equal(kafka_codec_versions(r[i].api_key, &lo, &hi), 0);
+        assert_int_equal(r[i].min_version, 0); /* KAFKA-NOTES: librdkafka needs v0 in range */
+        assert_true(lo <= r[i].min_version && r[i].max_version <= hi);
+        for (int16_t v = 0; v <= r[i].max_version; v++) {
+            int hv = kafka_request_header_version(r[i].api_key, v);
+            if (r[i].api_key == KAFKA_API_VERSIONS && v == 3)
+                assert_int_equal(hv, 2);
+            else
+                assert_int_equal(hv, 1);
+        }
+    }
 }
 
 static void test_request_header(void **state)
@@ -194,9 +220,13 @@ static void test_hostile_counts(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_header_versions), cmocka_unit_test(test_codec_versions),
-        cmocka_unit_test(test_request_header),  cmocka_unit_test(test_response_header_and_frame),
-        cmocka_unit_test(test_arena),           cmocka_unit_test(test_hostile_counts),
+        cmocka_unit_test(test_header_versions),
+        cmocka_unit_test(test_codec_versions),
+        cmocka_unit_test(test_request_header),
+        cmocka_unit_test(test_response_header_and_frame),
+        cmocka_unit_test(test_advertised_within_codecs),
+        cmocka_unit_test(test_arena),
+        cmocka_unit_test(test_hostile_counts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -204,9 +204,25 @@ static const struct {
     int16_t min;
     int16_t max;
 } codec_versions[] = {
-    {KAFKA_PRODUCE, 0, 8},       {KAFKA_FETCH, 0, 11},           {KAFKA_LIST_OFFSETS, 0, 5},
-    {KAFKA_METADATA, 0, 8},      {KAFKA_API_VERSIONS, 0, 3},     {KAFKA_CREATE_TOPICS, 0, 4},
-    {KAFKA_DELETE_TOPICS, 0, 3}, {KAFKA_INIT_PRODUCER_ID, 0, 1},
+    {KAFKA_PRODUCE, 0, 8},
+    {KAFKA_FETCH, 0, 11},
+    {KAFKA_LIST_OFFSETS, 0, 5},
+    {KAFKA_METADATA, 0, 8},
+    {KAFKA_API_VERSIONS, 0, 3},
+    {KAFKA_CREATE_TOPICS, 0, 4},
+    {KAFKA_DELETE_TOPICS, 0, 3},
+    {KAFKA_INIT_PRODUCER_ID, 0, 1},
+    /* consumer groups: messages_group.c */
+    {KAFKA_FIND_COORDINATOR, 0, 2},
+    {KAFKA_JOIN_GROUP, 0, 5},
+    {KAFKA_SYNC_GROUP, 0, 3},
+    {KAFKA_HEARTBEAT, 0, 3},
+    {KAFKA_LEAVE_GROUP, 0, 3},
+    {KAFKA_OFFSET_COMMIT, 0, 7},
+    {KAFKA_OFFSET_FETCH, 0, 5},
+    {KAFKA_LIST_GROUPS, 0, 2},
+    {KAFKA_DESCRIBE_GROUPS, 0, 4},
+    {KAFKA_DELETE_GROUPS, 0, 1},
 };
 
 int kafka_codec_versions(int16_t api_key, int16_t *min_version, int16_t *max_version)
