@@ -186,12 +186,26 @@ static struct gmember *find_instance(struct group *g, struct kstr instance)
     return NULL;
 }
 
+/* splitmix64: spreads a counter into well-mixed bits. */
+static uint64_t mix64(uint64_t x)
+{
+    x += 0x9E3779B97F4A7C15ull;
+    x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+    x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+    return x ^ (x >> 31);
+}
+
+/* Kafka's form: "<client.id>-<uuid>". The uuid mixes a per-start random seed with a counter,
+ * so ids are unique within a run and never repeat across restarts. */
 static char *new_member_id(struct gc *gc, struct kstr client_id)
 {
     char buf[512];
     int n = client_id.len > 0 ? (client_id.len < 200 ? client_id.len : 200) : 0;
-    snprintf(buf, sizeof(buf), "%.*s-%08x-%04x-%012llx", n, n ? client_id.p : "", (unsigned)rand(),
-             (unsigned)(gc->member_seq & 0xffff), (unsigned long long)++gc->member_seq);
+    uint64_t seq = ++gc->member_seq;
+    uint64_t hi = mix64(gc->cfg.member_id_seed ^ seq), lo = mix64(hi ^ seq);
+    snprintf(buf, sizeof(buf), "%.*s-%08x-%04x-%04x-%04x-%012llx", n, n ? client_id.p : "",
+             (unsigned)(hi >> 32), (unsigned)(hi >> 16) & 0xffff, (unsigned)hi & 0xffff,
+             (unsigned)(lo >> 48), (unsigned long long)(lo & 0xffffffffffffull));
     return xstrndup(buf, strlen(buf));
 }
 
