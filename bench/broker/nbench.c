@@ -8,18 +8,18 @@
  *
  * The stream. Every mode first creates (or finds) stream T with file storage, one subject T,
  * no limits. JetStream acknowledges a publish once the message is written to the stream's
- * block file, without fsync (nats-server 2.9 has no per-message sync option; it syncs files
- * every 2 minutes by default), and there is no replica on a single server. So an ack here
- * promises what Kafka's acks=1 on one broker promises; the "acks" column of the output is
- * only a label copied from --acks.
+ * block file, without fsync (nats-server 2.9 has no per-message sync option; its file store
+ * syncs every 2 minutes, defaultSyncInterval in server/filestore.go), and there is no replica on a
+ * single server. So an ack here promises what Kafka's acks=1 on one broker promises; the "acks"
+ * column of the output is only a label copied from --acks.
  *
  * produce: js_PublishAsync with at most P publishes awaiting their ack (jsOptions
  * PublishAsync.MaxPending; a full window blocks the publisher). One synchronous publish
  * first as warm-up. Throughput is N divided by the time from the first publish to the last
  * ack, and the run fails unless all N acks are positive.
  *
- * consume: an ordered push consumer (ephemeral, no acks, flow control: the fastest way
- * nats.c offers to read a whole stream) from the first message; throughput is N divided by
+ * consume: an ordered push consumer (ephemeral, no acks, flow control, no client-side
+ * pending limits) from the first message; throughput is N divided by
  * the time from subscribing to the N-th message.
  *
  * latency: as in kbench. A second connection holds an ephemeral push consumer with

@@ -44,6 +44,7 @@ MAX_PENDING=${MAX_PENDING:-4096}
 STEP_TIMEOUT=${STEP_TIMEOUT:-90}
 SERVERS=${SERVERS:-"tandem nats"}
 PERF=${PERF:-0}
+BROKER_ARGS=${BROKER_ARGS:-} # extra tandem-broker flags, e.g. "--log-flush-interval-ms 0"
 RESULTS=${RESULTS:-$ROOT/bench/results}
 
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
@@ -135,7 +136,7 @@ start_tandem() {
     : >"$server_dir/log"
     t0=$(now_us)
     "$BIN/tandem-broker" --listen 127.0.0.1:0 --data-dir "$server_dir/data" \
-        --port-file "$server_dir/port" --num-partitions "$PARTITIONS" \
+        --port-file "$server_dir/port" --num-partitions "$PARTITIONS" $BROKER_ARGS \
         >>"$server_dir/log" 2>&1 &
     server_pid=$!
     pids+=("$server_pid")
@@ -296,7 +297,7 @@ echo "run,server,rep,metric,value,unit" >"$csv"
     echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r)"
     echo "data dirs: $(df -P "$work" | awk 'NR == 2 { print $1 }') ($(stat -f -c %T "$work"))"
     echo "clients: librdkafka $(pkg-config --modversion rdkafka 2>/dev/null || echo '?'), nats.c $(pkg-config --modversion libnats 2>/dev/null || echo '?'); server: $(nats-server --version 2>/dev/null || echo 'nats-server ?')"
-    echo "workload: COUNT=$COUNT SIZE=$SIZE PARTITIONS=$PARTITIONS LINGER_MS=$LINGER_MS LAT_LINGER_MS=$LAT_LINGER_MS LAT_SECONDS=$LAT_SECONDS LAT_WARMUP=$LAT_WARMUP HALF_TARGET_RATE=$HALF_TARGET_RATE FIXED_RATE=$FIXED_RATE MAX_PENDING=$MAX_PENDING REPEAT=$REPEAT"
+    echo "workload: COUNT=$COUNT SIZE=$SIZE PARTITIONS=$PARTITIONS LINGER_MS=$LINGER_MS LAT_LINGER_MS=$LAT_LINGER_MS LAT_SECONDS=$LAT_SECONDS LAT_WARMUP=$LAT_WARMUP HALF_TARGET_RATE=$HALF_TARGET_RATE FIXED_RATE=$FIXED_RATE MAX_PENDING=$MAX_PENDING REPEAT=$REPEAT${BROKER_ARGS:+ BROKER_ARGS=\"$BROKER_ARGS\"}"
 } >"$md"
 cat "$md" >&2
 
