@@ -38,8 +38,9 @@ fuzz: deps
 	@cmake --build $(ASAN) -j $(JOBS)
 	FUZZ_SECONDS=$${FUZZ_SECONDS:-300} tests/fuzz/run.sh $(ASAN)/bin
 
-bench: build
+bench:
 	@scripts/deps.sh bench
+	@$(MAKE) --no-print-directory build
 	bench/broker/run.sh
 
 format:
