@@ -14,7 +14,8 @@
  *   - a response built from an accepted request (as a coordinator would answer it) encodes and
  *     parses back with the client parser.
  * Seeds: tests/fuzz/corpus/group/ (frames captured from librdkafka, see tests/vectors/group, and
- * one encoded sample per API and version).
+ * one encoded sample per API and version). The per-API dispatch to the codecs is shared with the
+ * unit test: tests/common/codec_group_dispatch.h.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -24,174 +25,15 @@
 #include "protocol/messages_group.h"
 #include "protocol/messages_group_client.h"
 #include "tandem/error.h"
+#include "../common/codec_group_dispatch.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define ARENA_CAP (1u << 20)
 
-static const struct {
-    int16_t api, max;
-} apis[] = {
-    {KAFKA_FIND_COORDINATOR, 2}, {KAFKA_JOIN_GROUP, 5},  {KAFKA_SYNC_GROUP, 3},
-    {KAFKA_HEARTBEAT, 3},        {KAFKA_LEAVE_GROUP, 3}, {KAFKA_OFFSET_COMMIT, 7},
-    {KAFKA_OFFSET_FETCH, 5},     {KAFKA_LIST_GROUPS, 2}, {KAFKA_DESCRIBE_GROUPS, 4},
-    {KAFKA_DELETE_GROUPS, 1},
-};
-
-union req {
-    struct find_coordinator_req find_coordinator;
-    struct join_group_req join_group;
-    struct sync_group_req sync_group;
-    struct heartbeat_req heartbeat;
-    struct leave_group_req leave_group;
-    struct offset_commit_req offset_commit;
-    struct offset_fetch_req offset_fetch;
-    struct describe_groups_req describe_groups;
-    struct delete_groups_req delete_groups;
-};
-
-union resp {
-    struct find_coordinator_resp find_coordinator;
-    struct join_group_resp join_group;
-    struct sync_group_resp sync_group;
-    struct heartbeat_resp heartbeat;
-    struct leave_group_resp leave_group;
-    struct offset_commit_resp offset_commit;
-    struct offset_fetch_resp offset_fetch;
-    struct list_groups_resp list_groups;
-    struct describe_groups_resp describe_groups;
-    struct delete_groups_resp delete_groups;
-};
-
-static int parse_req(int16_t api, int16_t v, struct kr *r, struct arena *a, union req *o)
-{
-    switch (api) {
-    case KAFKA_FIND_COORDINATOR:
-        return kafka_parse_find_coordinator_request(r, v, a, &o->find_coordinator);
-    case KAFKA_JOIN_GROUP:
-        return kafka_parse_join_group_request(r, v, a, &o->join_group);
-    case KAFKA_SYNC_GROUP:
-        return kafka_parse_sync_group_request(r, v, a, &o->sync_group);
-    case KAFKA_HEARTBEAT:
-        return kafka_parse_heartbeat_request(r, v, a, &o->heartbeat);
-    case KAFKA_LEAVE_GROUP:
-        return kafka_parse_leave_group_request(r, v, a, &o->leave_group);
-    case KAFKA_OFFSET_COMMIT:
-        return kafka_parse_offset_commit_request(r, v, a, &o->offset_commit);
-    case KAFKA_OFFSET_FETCH:
-        return kafka_parse_offset_fetch_request(r, v, a, &o->offset_fetch);
-    case KAFKA_LIST_GROUPS:
-        return kafka_parse_list_groups_request(r, v, a);
-    case KAFKA_DESCRIBE_GROUPS:
-        return kafka_parse_describe_groups_request(r, v, a, &o->describe_groups);
-    case KAFKA_DELETE_GROUPS:
-        return kafka_parse_delete_groups_request(r, v, a, &o->delete_groups);
-    }
-    return TANDEM_ENOENT;
-}
-
-static void encode_req(int16_t api, int16_t v, struct kw *w, const union req *o)
-{
-    switch (api) {
-    case KAFKA_FIND_COORDINATOR:
-        kafka_encode_find_coordinator_request(w, v, &o->find_coordinator);
-        break;
-    case KAFKA_JOIN_GROUP:
-        kafka_encode_join_group_request(w, v, &o->join_group);
-        break;
-    case KAFKA_SYNC_GROUP:
-        kafka_encode_sync_group_request(w, v, &o->sync_group);
-        break;
-    case KAFKA_HEARTBEAT:
-        kafka_encode_heartbeat_request(w, v, &o->heartbeat);
-        break;
-    case KAFKA_LEAVE_GROUP:
-        kafka_encode_leave_group_request(w, v, &o->leave_group);
-        break;
-    case KAFKA_OFFSET_COMMIT:
-        kafka_encode_offset_commit_request(w, v, &o->offset_commit);
-        break;
-    case KAFKA_OFFSET_FETCH:
-        kafka_encode_offset_fetch_request(w, v, &o->offset_fetch);
-        break;
-    case KAFKA_LIST_GROUPS:
-        kafka_encode_list_groups_request(w, v);
-        break;
-    case KAFKA_DESCRIBE_GROUPS:
-        kafka_encode_describe_groups_request(w, v, &o->describe_groups);
-        break;
-    case KAFKA_DELETE_GROUPS:
-        kafka_encode_delete_groups_request(w, v, &o->delete_groups);
-        break;
-    }
-}
-
-static int parse_resp(int16_t api, int16_t v, struct kr *r, struct arena *a, union resp *o)
-{
-    switch (api) {
-    case KAFKA_FIND_COORDINATOR:
-        return kafka_parse_find_coordinator_response(r, v, a, &o->find_coordinator);
-    case KAFKA_JOIN_GROUP:
-        return kafka_parse_join_group_response(r, v, a, &o->join_group);
-    case KAFKA_SYNC_GROUP:
-        return kafka_parse_sync_group_response(r, v, a, &o->sync_group);
-    case KAFKA_HEARTBEAT:
-        return kafka_parse_heartbeat_response(r, v, a, &o->heartbeat);
-    case KAFKA_LEAVE_GROUP:
-        return kafka_parse_leave_group_response(r, v, a, &o->leave_group);
-    case KAFKA_OFFSET_COMMIT:
-        return kafka_parse_offset_commit_response(r, v, a, &o->offset_commit);
-    case KAFKA_OFFSET_FETCH:
-        return kafka_parse_offset_fetch_response(r, v, a, &o->offset_fetch);
-    case KAFKA_LIST_GROUPS:
-        return kafka_parse_list_groups_response(r, v, a, &o->list_groups);
-    case KAFKA_DESCRIBE_GROUPS:
-        return kafka_parse_describe_groups_response(r, v, a, &o->describe_groups);
-    case KAFKA_DELETE_GROUPS:
-        return kafka_parse_delete_groups_response(r, v, a, &o->delete_groups);
-    }
-    return TANDEM_ENOENT;
-}
-
-static void encode_resp(int16_t api, int16_t v, struct kw *w, const union resp *o)
-{
-    switch (api) {
-    case KAFKA_FIND_COORDINATOR:
-        kafka_encode_find_coordinator_response(w, v, &o->find_coordinator);
-        break;
-    case KAFKA_JOIN_GROUP:
-        kafka_encode_join_group_response(w, v, &o->join_group);
-        break;
-    case KAFKA_SYNC_GROUP:
-        kafka_encode_sync_group_response(w, v, &o->sync_group);
-        break;
-    case KAFKA_HEARTBEAT:
-        kafka_encode_heartbeat_response(w, v, &o->heartbeat);
-        break;
-    case KAFKA_LEAVE_GROUP:
-        kafka_encode_leave_group_response(w, v, &o->leave_group);
-        break;
-    case KAFKA_OFFSET_COMMIT:
-        kafka_encode_offset_commit_response(w, v, &o->offset_commit);
-        break;
-    case KAFKA_OFFSET_FETCH:
-        kafka_encode_offset_fetch_response(w, v, &o->offset_fetch);
-        break;
-    case KAFKA_LIST_GROUPS:
-        kafka_encode_list_groups_response(w, v, &o->list_groups);
-        break;
-    case KAFKA_DESCRIBE_GROUPS:
-        kafka_encode_describe_groups_response(w, v, &o->describe_groups);
-        break;
-    case KAFKA_DELETE_GROUPS:
-        kafka_encode_delete_groups_response(w, v, &o->delete_groups);
-        break;
-    }
-}
-
 /* Builds the response a coordinator could give to an accepted request, from arena memory.
  * Returns false when the arena is out of room. */
-static bool answer(int16_t api, const union req *q, struct arena *a, union resp *o)
+static bool answer(int16_t api, const union group_req *q, struct arena *a, union group_resp *o)
 {
     memset(o, 0, sizeof(*o));
     switch (api) {
@@ -321,15 +163,15 @@ static void run_request(int16_t api, int16_t v, int16_t max, const uint8_t *p, s
     struct arena a;
     struct kr r;
     struct kw w;
-    union req q;
-    union resp o, back;
+    union group_req q;
+    union group_resp o, back;
     arena_init(&a, ARENA_CAP);
     kw_init(&w, 0);
     kr_init(&r, p, n);
-    int rc = parse_req(api, v, &r, &a, &q);
+    int rc = group_parse_req(api, v, &r, &a, &q);
     check_rc(rc, v, max);
     if (rc == 0) {
-        encode_req(api, v, &w, &q);
+        group_encode_req(api, v, &w, &q);
         if (api == KAFKA_DESCRIBE_GROUPS && v >= 3 && n > 0) {
             /* include_authorized_operations, the last byte: any non-zero byte reads as true
              * (as in Kafka's readers) and is written back as 1 */
@@ -342,9 +184,9 @@ static void run_request(int16_t api, int16_t v, int16_t max, const uint8_t *p, s
         }
         if (answer(api, &q, &a, &o)) {
             kw_reset(&w);
-            encode_resp(api, v, &w, &o);
+            group_encode_resp(api, v, &w, &o);
             kr_init(&r, w.buf, w.len);
-            if (parse_resp(api, v, &r, &a, &back) != 0)
+            if (group_parse_resp(api, v, &r, &a, &back) != 0)
                 abort();
         }
     }
@@ -357,14 +199,14 @@ static void run_response(int16_t api, int16_t v, int16_t max, const uint8_t *p, 
     struct arena a;
     struct kr r;
     struct kw w;
-    union resp o;
+    union group_resp o;
     arena_init(&a, ARENA_CAP);
     kw_init(&w, 0);
     kr_init(&r, p, n);
-    int rc = parse_resp(api, v, &r, &a, &o);
+    int rc = group_parse_resp(api, v, &r, &a, &o);
     check_rc(rc, v, max);
     if (rc == 0) {
-        encode_resp(api, v, &w, &o);
+        group_encode_resp(api, v, &w, &o);
         same_bytes(&w, p, n);
     }
     kw_cleanup(&w);
@@ -381,10 +223,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         body = data + used;
         n = size - used;
     }
-    for (size_t i = 0; i < sizeof(apis) / sizeof(apis[0]); i++) {
-        for (int16_t v = -1; v <= apis[i].max + 1; v++) {
-            run_request(apis[i].api, v, apis[i].max, body, n);
-            run_response(apis[i].api, v, apis[i].max, body, n);
+    for (size_t i = 0; i < sizeof(group_apis) / sizeof(group_apis[0]); i++) {
+        for (int16_t v = -1; v <= group_apis[i].max + 1; v++) {
+            run_request(group_apis[i].api, v, group_apis[i].max, body, n);
+            run_response(group_apis[i].api, v, group_apis[i].max, body, n);
         }
     }
     return 0;

@@ -26,171 +26,9 @@
 #include "protocol/messages_group.h"
 #include "protocol/messages_group_client.h"
 #include "test_codec_util.h"
+#include "../common/codec_group_dispatch.h"
 
 #define VEC TANDEM_VECTORS_DIR "/group"
-
-/* ---- dispatch over the group APIs -------------------------------------------------------------
- */
-
-union group_req {
-    struct find_coordinator_req find_coordinator;
-    struct join_group_req join_group;
-    struct sync_group_req sync_group;
-    struct heartbeat_req heartbeat;
-    struct leave_group_req leave_group;
-    struct offset_commit_req offset_commit;
-    struct offset_fetch_req offset_fetch;
-    struct describe_groups_req describe_groups;
-    struct delete_groups_req delete_groups;
-};
-
-union group_resp {
-    struct find_coordinator_resp find_coordinator;
-    struct join_group_resp join_group;
-    struct sync_group_resp sync_group;
-    struct heartbeat_resp heartbeat;
-    struct leave_group_resp leave_group;
-    struct offset_commit_resp offset_commit;
-    struct offset_fetch_resp offset_fetch;
-    struct list_groups_resp list_groups;
-    struct describe_groups_resp describe_groups;
-    struct delete_groups_resp delete_groups;
-};
-
-static const struct {
-    int16_t api, max;
-} apis[] = {
-    {KAFKA_FIND_COORDINATOR, 2}, {KAFKA_JOIN_GROUP, 5},  {KAFKA_SYNC_GROUP, 3},
-    {KAFKA_HEARTBEAT, 3},        {KAFKA_LEAVE_GROUP, 3}, {KAFKA_OFFSET_COMMIT, 7},
-    {KAFKA_OFFSET_FETCH, 5},     {KAFKA_LIST_GROUPS, 2}, {KAFKA_DESCRIBE_GROUPS, 4},
-    {KAFKA_DELETE_GROUPS, 1},
-};
-
-static int parse_req(int16_t api, int16_t v, struct kr *r, struct arena *a, union group_req *o)
-{
-    switch (api) {
-    case KAFKA_FIND_COORDINATOR:
-        return kafka_parse_find_coordinator_request(r, v, a, &o->find_coordinator);
-    case KAFKA_JOIN_GROUP:
-        return kafka_parse_join_group_request(r, v, a, &o->join_group);
-    case KAFKA_SYNC_GROUP:
-        return kafka_parse_sync_group_request(r, v, a, &o->sync_group);
-    case KAFKA_HEARTBEAT:
-        return kafka_parse_heartbeat_request(r, v, a, &o->heartbeat);
-    case KAFKA_LEAVE_GROUP:
-        return kafka_parse_leave_group_request(r, v, a, &o->leave_group);
-    case KAFKA_OFFSET_COMMIT:
-        return kafka_parse_offset_commit_request(r, v, a, &o->offset_commit);
-    case KAFKA_OFFSET_FETCH:
-        return kafka_parse_offset_fetch_request(r, v, a, &o->offset_fetch);
-    case KAFKA_LIST_GROUPS:
-        return kafka_parse_list_groups_request(r, v, a);
-    case KAFKA_DESCRIBE_GROUPS:
-        return kafka_parse_describe_groups_request(r, v, a, &o->describe_groups);
-    case KAFKA_DELETE_GROUPS:
-        return kafka_parse_delete_groups_request(r, v, a, &o->delete_groups);
-    }
-    return TANDEM_ENOENT;
-}
-
-static void encode_req(int16_t api, int16_t v, struct kw *w, const union group_req *o)
-{
-    switch (api) {
-    case KAFKA_FIND_COORDINATOR:
-        kafka_encode_find_coordinator_request(w, v, &o->find_coordinator);
-        break;
-    case KAFKA_JOIN_GROUP:
-        kafka_encode_join_group_request(w, v, &o->join_group);
-        break;
-    case KAFKA_SYNC_GROUP:
-        kafka_encode_sync_group_request(w, v, &o->sync_group);
-        break;
-    case KAFKA_HEARTBEAT:
-        kafka_encode_heartbeat_request(w, v, &o->heartbeat);
-        break;
-    case KAFKA_LEAVE_GROUP:
-        kafka_encode_leave_group_request(w, v, &o->leave_group);
-        break;
-    case KAFKA_OFFSET_COMMIT:
-        kafka_encode_offset_commit_request(w, v, &o->offset_commit);
-        break;
-    case KAFKA_OFFSET_FETCH:
-        kafka_encode_offset_fetch_request(w, v, &o->offset_fetch);
-        break;
-    case KAFKA_LIST_GROUPS:
-        kafka_encode_list_groups_request(w, v);
-        break;
-    case KAFKA_DESCRIBE_GROUPS:
-        kafka_encode_describe_groups_request(w, v, &o->describe_groups);
-        break;
-    case KAFKA_DELETE_GROUPS:
-        kafka_encode_delete_groups_request(w, v, &o->delete_groups);
-        break;
-    }
-}
-
-static int parse_resp(int16_t api, int16_t v, struct kr *r, struct arena *a, union group_resp *o)
-{
-    switch (api) {
-    case KAFKA_FIND_COORDINATOR:
-        return kafka_parse_find_coordinator_response(r, v, a, &o->find_coordinator);
-    case KAFKA_JOIN_GROUP:
-        return kafka_parse_join_group_response(r, v, a, &o->join_group);
-    case KAFKA_SYNC_GROUP:
-        return kafka_parse_sync_group_response(r, v, a, &o->sync_group);
-    case KAFKA_HEARTBEAT:
-        return kafka_parse_heartbeat_response(r, v, a, &o->heartbeat);
-    case KAFKA_LEAVE_GROUP:
-        return kafka_parse_leave_group_response(r, v, a, &o->leave_group);
-    case KAFKA_OFFSET_COMMIT:
-        return kafka_parse_offset_commit_response(r, v, a, &o->offset_commit);
-    case KAFKA_OFFSET_FETCH:
-        return kafka_parse_offset_fetch_response(r, v, a, &o->offset_fetch);
-    case KAFKA_LIST_GROUPS:
-        return kafka_parse_list_groups_response(r, v, a, &o->list_groups);
-    case KAFKA_DESCRIBE_GROUPS:
-        return kafka_parse_describe_groups_response(r, v, a, &o->describe_groups);
-    case KAFKA_DELETE_GROUPS:
-        return kafka_parse_delete_groups_response(r, v, a, &o->delete_groups);
-    }
-    return TANDEM_ENOENT;
-}
-
-static void encode_resp(int16_t api, int16_t v, struct kw *w, const union group_resp *o)
-{
-    switch (api) {
-    case KAFKA_FIND_COORDINATOR:
-        kafka_encode_find_coordinator_response(w, v, &o->find_coordinator);
-        break;
-    case KAFKA_JOIN_GROUP:
-        kafka_encode_join_group_response(w, v, &o->join_group);
-        break;
-    case KAFKA_SYNC_GROUP:
-        kafka_encode_sync_group_response(w, v, &o->sync_group);
-        break;
-    case KAFKA_HEARTBEAT:
-        kafka_encode_heartbeat_response(w, v, &o->heartbeat);
-        break;
-    case KAFKA_LEAVE_GROUP:
-        kafka_encode_leave_group_response(w, v, &o->leave_group);
-        break;
-    case KAFKA_OFFSET_COMMIT:
-        kafka_encode_offset_commit_response(w, v, &o->offset_commit);
-        break;
-    case KAFKA_OFFSET_FETCH:
-        kafka_encode_offset_fetch_response(w, v, &o->offset_fetch);
-        break;
-    case KAFKA_LIST_GROUPS:
-        kafka_encode_list_groups_response(w, v, &o->list_groups);
-        break;
-    case KAFKA_DESCRIBE_GROUPS:
-        kafka_encode_describe_groups_response(w, v, &o->describe_groups);
-        break;
-    case KAFKA_DELETE_GROUPS:
-        kafka_encode_delete_groups_response(w, v, &o->delete_groups);
-        break;
-    }
-}
 
 /* ---- comparison helpers -----------------------------------------------------------------------
  */
@@ -625,7 +463,8 @@ static void check_cuts(int16_t api, int16_t v, bool request, const uint8_t *buf,
         union group_resp resp;
         arena_init(&a, 0);
         kr_init(&r, b, cut);
-        int rc = request ? parse_req(api, v, &r, &a, &req) : parse_resp(api, v, &r, &a, &resp);
+        int rc = request ? group_parse_req(api, v, &r, &a, &req)
+                         : group_parse_resp(api, v, &r, &a, &resp);
         if (rc != TANDEM_EPROTO)
             fail_msg("api %d v%d %s cut at %zu of %zu: rc %d", api, v, request ? "req" : "resp",
                      cut, len, rc);
@@ -645,17 +484,17 @@ static void round_trip(int16_t api, int16_t v)
     kw_init(&w, 0);
 
     sample_req(api, v, &want_req);
-    encode_req(api, v, &w, &want_req);
+    group_encode_req(api, v, &w, &want_req);
     kr_init(&r, w.buf, w.len);
-    assert_int_equal(parse_req(api, v, &r, &a, &got_req), 0);
+    assert_int_equal(group_parse_req(api, v, &r, &a, &got_req), 0);
     check_req(api, v, &want_req, &got_req);
     check_cuts(api, v, true, w.buf, w.len);
 
     kw_reset(&w);
     sample_resp(api, &want_resp);
-    encode_resp(api, v, &w, &want_resp);
+    group_encode_resp(api, v, &w, &want_resp);
     kr_init(&r, w.buf, w.len);
-    assert_int_equal(parse_resp(api, v, &r, &a, &got_resp), 0);
+    assert_int_equal(group_parse_resp(api, v, &r, &a, &got_resp), 0);
     check_resp(api, v, &want_resp, &got_resp);
     check_cuts(api, v, false, w.buf, w.len);
 
@@ -666,11 +505,11 @@ static void round_trip(int16_t api, int16_t v)
 static void test_round_trips(void **state)
 {
     (void)state;
-    for (size_t i = 0; i < sizeof(apis) / sizeof(apis[0]); i++) {
-        for (int16_t v = 0; v <= apis[i].max; v++)
-            round_trip(apis[i].api, v);
+    for (size_t i = 0; i < sizeof(group_apis) / sizeof(group_apis[0]); i++) {
+        for (int16_t v = 0; v <= group_apis[i].max; v++)
+            round_trip(group_apis[i].api, v);
         /* one past the range, and negative: unsupported, for both parsers */
-        const int16_t bad[] = {-1, (int16_t)(apis[i].max + 1)};
+        const int16_t bad[] = {-1, (int16_t)(group_apis[i].max + 1)};
         for (size_t j = 0; j < 2; j++) {
             uint8_t zero[64] = {0};
             struct arena a;
@@ -679,9 +518,11 @@ static void test_round_trips(void **state)
             union group_resp resp;
             arena_init(&a, 0);
             kr_init(&r, zero, sizeof(zero));
-            assert_int_equal(parse_req(apis[i].api, bad[j], &r, &a, &req), TANDEM_EUNSUPPORTED);
+            assert_int_equal(group_parse_req(group_apis[i].api, bad[j], &r, &a, &req),
+                             TANDEM_EUNSUPPORTED);
             kr_init(&r, zero, sizeof(zero));
-            assert_int_equal(parse_resp(apis[i].api, bad[j], &r, &a, &resp), TANDEM_EUNSUPPORTED);
+            assert_int_equal(group_parse_resp(group_apis[i].api, bad[j], &r, &a, &resp),
+                             TANDEM_EUNSUPPORTED);
             arena_cleanup(&a);
         }
     }
@@ -695,7 +536,7 @@ static int reparse(int16_t api, int16_t v, const struct kw *w, struct arena *a, 
 {
     struct kr r;
     kr_init(&r, w->buf, w->len);
-    return parse_req(api, v, &r, a, o);
+    return group_parse_req(api, v, &r, a, o);
 }
 
 static void test_offset_fetch_all_topics(void **state)
@@ -900,12 +741,12 @@ static void cap_load(struct cap *c, const char *stem)
     arena_init(&c->arena, 0);
     struct kr r;
     kr_init(&r, c->buf + hl, c->len - hl);
-    if (parse_req(api, v, &r, &c->arena, &c->req) != 0)
+    if (group_parse_req(api, v, &r, &c->arena, &c->req) != 0)
         fail_msg("%s: does not parse", path);
     struct kw w;
     kw_init(&w, 0);
     kafka_encode_request_header(&w, &c->h);
-    encode_req(api, v, &w, &c->req);
+    group_encode_req(api, v, &w, &c->req);
     if (w.len != c->len || memcmp(w.buf, c->buf, c->len) != 0)
         fail_msg("%s: re-encoded request differs", path);
     check_cuts(api, v, true, c->buf + hl, c->len - hl);
@@ -919,11 +760,11 @@ static void cap_load(struct cap *c, const char *stem)
     assert_int_equal(kafka_parse_response_header(&r, 0, &corr), 0);
     assert_int_equal(corr, c->h.correlation_id);
     size_t rhl = (size_t)(r.p - resp);
-    if (parse_resp(api, v, &r, &c->arena, &c->resp) != 0)
+    if (group_parse_resp(api, v, &r, &c->arena, &c->resp) != 0)
         fail_msg("%s: does not parse", path);
     kw_reset(&w);
     kafka_encode_response_header(&w, 0, corr);
-    encode_resp(api, v, &w, &c->resp);
+    group_encode_resp(api, v, &w, &c->resp);
     if (w.len != rlen || memcmp(w.buf, resp, rlen) != 0)
         fail_msg("%s: re-encoded response differs", path);
     check_cuts(api, v, false, resp + rhl, rlen - rhl);
