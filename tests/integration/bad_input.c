@@ -35,11 +35,8 @@
  * Exit 0 when the broker behaved on every case, 1 with the first failing case named otherwise.
  */
 #include <arpa/inet.h>
-#include <errno.h>
 #include <inttypes.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +48,7 @@
 #include "protocol/kafka.h"
 #include "protocol/kbuf.h"
 #include "protocol/record_batch.h"
+#include "raw_kafka.h"
 
 #define IO_TIMEOUT_MS 10000
 
@@ -68,102 +66,6 @@ static int32_t g_corr = 1000;
             goto fail;                                        \
         }                                                     \
     } while (0)
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int conn_open(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    if (connect(fd, (struct sockaddr *)&g_addr, sizeof(g_addr)) < 0) {
-        fprintf(stderr, "bad-input: connect: %s\n", strerror(errno));
-        close(fd);
-        return -1;
-    }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    return fd;
-}
-
-static int send_all(int fd, const void *p, size_t n)
-{
-    const uint8_t *b = p;
-    while (n > 0) {
-        ssize_t k = send(fd, b, n, MSG_NOSIGNAL);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k <= 0)
-            return -1;
-        b += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
-/* Reads exactly n bytes within the deadline. Returns 0, 1 when the peer closed (EOF or reset),
- * -1 on timeout. */
-static int recv_exact(int fd, uint8_t *p, size_t n, int64_t deadline)
-{
-    while (n > 0) {
-        int64_t left = deadline - now_ms();
-        if (left <= 0)
-            return -1;
-        struct pollfd pfd = {fd, POLLIN, 0};
-        int pr = poll(&pfd, 1, (int)left);
-        if (pr < 0 && errno == EINTR)
-            continue;
-        if (pr <= 0)
-            return -1;
-        ssize_t k = recv(fd, p, n, 0);
-        if (k < 0 && errno == EINTR)
-            continue;
-        if (k == 0 || (k < 0 && (errno == ECONNRESET || errno == EPIPE)))
-            return 1;
-        if (k < 0)
-            return -1;
-        p += k;
-        n -= (size_t)k;
-    }
-    return 0;
-}
-
-/* Reads one response frame into buf (cap bytes). Returns its length, -1 on timeout, -2 when the
- * broker closed the connection, -3 when the frame is larger than cap. */
-static int recv_frame(int fd, uint8_t *buf, size_t cap)
-{
-    int64_t deadline = now_ms() + IO_TIMEOUT_MS;
-    uint8_t hdr[4];
-    int r = recv_exact(fd, hdr, 4, deadline);
-    if (r)
-        return r > 0 ? -2 : -1;
-    uint32_t size = be32(hdr);
-    if (size > cap)
-        return -3;
-    r = recv_exact(fd, buf, size, deadline);
-    if (r)
-        return r > 0 ? -2 : -1;
-    return (int)size;
-}
-
-/* Waits until the broker closes fd, discarding anything it sends. 0 when closed in time. */
-static int wait_closed(int fd, int timeout_ms)
-{
-    int64_t deadline = now_ms() + timeout_ms;
-    uint8_t sink[4096];
-    for (;;) {
-        int r = recv_exact(fd, sink, 1, deadline);
-        if (r == 1)
-            return 0;
-        if (r < 0)
-            return -1;
-    }
-}
 
 static void req_begin(struct kw *w, int16_t key, int16_t version, int32_t corr)
 {
@@ -220,14 +122,14 @@ static int alive(const char *after, bool verbose)
 {
     struct kw w;
     uint8_t buf[65536];
-    int rc = -1, fd = conn_open();
+    int rc = -1, fd = raw_connect(&g_addr, "bad-input");
     kw_init(&w, 64);
     CHECK(fd >= 0, "after %s: cannot connect to the broker", after);
     int32_t corr = g_corr++;
     req_begin(&w, KAFKA_API_VERSIONS, 0, corr);
     req_end(&w);
-    CHECK(send_all(fd, w.buf, w.len) == 0, "after %s: send ApiVersions", after);
-    int n = recv_frame(fd, buf, sizeof(buf));
+    CHECK(raw_send_all(fd, w.buf, w.len) == 0, "after %s: send ApiVersions", after);
+    int n = raw_recv_frame(fd, buf, sizeof(buf), IO_TIMEOUT_MS);
     CHECK(n >= 4, "after %s: ApiVersions v0 got no response (%d)", after, n);
     struct kr r;
     kr_init(&r, buf, (size_t)n);
@@ -251,11 +153,11 @@ static int case_garbage(unsigned seed)
     for (int c = 0; c < 3; c++) {
         for (size_t i = 0; i < sizeof(junk); i++)
             junk[i] = (uint8_t)rand();
-        int fd = conn_open();
+        int fd = raw_connect(&g_addr, "bad-input");
         CHECK(fd >= 0, "garbage: connect");
-        send_all(fd, junk, sizeof(junk)); /* the broker may close before we finish */
+        raw_send_all(fd, junk, sizeof(junk)); /* the broker may close before we finish */
         shutdown(fd, SHUT_WR);
-        int closed = wait_closed(fd, IO_TIMEOUT_MS);
+        int closed = raw_wait_closed(fd, IO_TIMEOUT_MS);
         close(fd);
         CHECK(closed == 0,
               "garbage: the broker kept the connection open for %d ms after "
@@ -270,13 +172,14 @@ fail:
 static int case_truncated(void)
 {
     uint8_t frame[54] = {0, 0, 0, 100, 0, 3, 0, 1, 0, 0, 0, 7, 0, 4, 'b', 'a', 'd', '!'};
-    int fd = conn_open();
+    int fd = raw_connect(&g_addr, "bad-input");
     CHECK(fd >= 0, "truncated: connect");
-    CHECK(send_all(fd, frame, sizeof(frame)) == 0, "truncated: send");
+    CHECK(raw_send_all(fd, frame, sizeof(frame)) == 0, "truncated: send");
     close(fd);
-    int held = conn_open(); /* a half-sent frame left open while others are served */
+    int held =
+        raw_connect(&g_addr, "bad-input"); /* a half-sent frame left open while others are served */
     CHECK(held >= 0, "truncated: connect");
-    CHECK(send_all(held, frame, sizeof(frame)) == 0, "truncated: send");
+    CHECK(raw_send_all(held, frame, sizeof(frame)) == 0, "truncated: send");
     int rc = alive("truncated frames", false);
     close(held);
     return rc;
@@ -292,10 +195,10 @@ static int case_sizes(void)
         uint8_t frame[4 + 16];
         memset(frame, 0x41, sizeof(frame));
         put_be32(frame, sizes[i]);
-        int fd = conn_open();
+        int fd = raw_connect(&g_addr, "bad-input");
         CHECK(fd >= 0, "sizes: connect");
-        send_all(fd, frame, sizeof(frame));
-        int closed = wait_closed(fd, 5000);
+        raw_send_all(fd, frame, sizeof(frame));
+        int closed = raw_wait_closed(fd, 5000);
         close(fd);
         CHECK(closed == 0,
               "sizes: a frame size prefix of %" PRId32 " (0x%08" PRIx32 ") did not "
@@ -355,7 +258,7 @@ static void fix_crc(struct kw *b)
 }
 
 /* Sends Produce v3 of `records` to topic/0 on fd, returns the partition's error code, or
- * -1000 - n for transport failures (n from recv_frame), -2000 for an unparsable response. */
+ * -1000 - n for transport failures (n from raw_recv_frame), -2000 for an unparsable response. */
 static int produce_v3(int fd, const char *topic, const uint8_t *records, size_t len,
                       int64_t *base_offset)
 {
@@ -374,11 +277,11 @@ static int produce_v3(int fd, const char *topic, const uint8_t *records, size_t 
     kw_i32(&w, 0);
     kw_bytes(&w, (struct kbytes){records, (int32_t)len});
     req_end(&w);
-    if (send_all(fd, w.buf, w.len) < 0) {
+    if (raw_send_all(fd, w.buf, w.len) < 0) {
         rc = -1002;
         goto out;
     }
-    int n = recv_frame(fd, buf, sizeof(buf));
+    int n = raw_recv_frame(fd, buf, sizeof(buf), IO_TIMEOUT_MS);
     if (n < 0) {
         rc = -1000 + n;
         goto out;
@@ -410,7 +313,7 @@ static int case_crc(void)
 {
     struct kw b;
     int64_t base = -1;
-    int fd = conn_open();
+    int fd = raw_connect(&g_addr, "bad-input");
     kw_init(&b, 128);
     CHECK(fd >= 0, "crc: connect");
     make_batch(&b);
@@ -462,14 +365,14 @@ static int case_versions(void)
     struct kw w;
     uint8_t buf[65536];
     kw_init(&w, 64);
-    int fd = conn_open();
+    int fd = raw_connect(&g_addr, "bad-input");
     CHECK(fd >= 0, "versions: connect");
     int32_t corr = g_corr++;
     req_begin(&w, KAFKA_API_VERSIONS, 127, corr);
     kw_empty_tagged_fields(&w);
     req_end(&w);
-    CHECK(send_all(fd, w.buf, w.len) == 0, "versions: send");
-    int n = recv_frame(fd, buf, sizeof(buf));
+    CHECK(raw_send_all(fd, w.buf, w.len) == 0, "versions: send");
+    int n = raw_recv_frame(fd, buf, sizeof(buf), IO_TIMEOUT_MS);
     CHECK(n >= 6,
           "versions: ApiVersions v127 got no response (%d; -2 = closed): want "
           "UNSUPPORTED_VERSION (35) in a v0 body",
@@ -486,8 +389,8 @@ static int case_versions(void)
     corr = g_corr++;
     req_begin(&w, KAFKA_API_VERSIONS, 0, corr);
     req_end(&w);
-    CHECK(send_all(fd, w.buf, w.len) == 0, "versions: send v0");
-    n = recv_frame(fd, buf, sizeof(buf));
+    CHECK(raw_send_all(fd, w.buf, w.len) == 0, "versions: send v0");
+    n = raw_recv_frame(fd, buf, sizeof(buf), IO_TIMEOUT_MS);
     CHECK(n >= 6, "versions: ApiVersions v0 after v127 on the same connection got %d", n);
     kr_init(&r, buf, (size_t)n);
     CHECK(kr_i32(&r) == corr && kr_i16(&r) == 0, "versions: ApiVersions v0 after v127 failed");
@@ -495,12 +398,12 @@ static int case_versions(void)
     fd = -1;
     static const int16_t keys[][2] = {{9999, 0}, {67, 0}, {-1, 0}, {KAFKA_METADATA, 99}};
     for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-        fd = conn_open();
+        fd = raw_connect(&g_addr, "bad-input");
         CHECK(fd >= 0, "versions: connect");
         req_begin(&w, keys[i][0], keys[i][1], g_corr++);
         req_end(&w);
-        send_all(fd, w.buf, w.len);
-        n = recv_frame(fd, buf, sizeof(buf));
+        raw_send_all(fd, w.buf, w.len);
+        n = raw_recv_frame(fd, buf, sizeof(buf), IO_TIMEOUT_MS);
         fprintf(stderr, "bad-input: api key %d version %d: %s\n", keys[i][0], keys[i][1],
                 n == -2  ? "connection closed"
                 : n >= 0 ? "an error response"

@@ -58,8 +58,6 @@
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +70,7 @@
 #include "protocol/kbuf.h"
 #include "protocol/messages_client.h"
 #include "protocol/messages_group_client.h"
+#include "raw_kafka.h"
 
 #define IO_TIMEOUT_MS 15000
 #define RESP_CAP      (1 << 20)
@@ -94,43 +93,6 @@ static uint8_t g_resp[RESP_CAP];
     CHECK((got) == (want), "%s: error %d (%s), want %d (%s)", what, (int)(got), \
           kafka_error_name((int16_t)(got)), (int)(want), kafka_error_name((int16_t)(want)))
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int conn_open(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    if (fd < 0)
-        return -1;
-    if (connect(fd, (struct sockaddr *)&g_addr, sizeof(g_addr)) != 0) {
-        close(fd);
-        return -1;
-    }
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    return fd;
-}
-
-static int recv_exact(int fd, uint8_t *p, size_t n, int64_t deadline)
-{
-    size_t got = 0;
-    while (got < n) {
-        int left = (int)(deadline - now_ms());
-        struct pollfd pfd = {.fd = fd, .events = POLLIN};
-        if (left <= 0 || poll(&pfd, 1, left) <= 0)
-            return -1;
-        ssize_t k = recv(fd, p + got, n - got, 0);
-        if (k <= 0)
-            return -1;
-        got += (size_t)k;
-    }
-    return 0;
-}
-
 /* Starts a request frame: size placeholder and header v1. Returns the size's offset. */
 static size_t req_begin(struct kw *w, int16_t key, int16_t version)
 {
@@ -147,28 +109,17 @@ static size_t req_begin(struct kw *w, int16_t key, int16_t version)
 static int send_frame(int fd, struct kw *w, size_t at)
 {
     kafka_frame_end(w, at);
-    size_t off = 0;
-    while (off < w->len) {
-        ssize_t k = send(fd, w->buf + off, w->len - off, MSG_NOSIGNAL);
-        if (k <= 0)
-            return -1;
-        off += (size_t)k;
-    }
-    return 0;
+    return raw_send_all(fd, w->buf, w->len);
 }
 
 /* Reads the response with correlation id corr into g_resp; r is set to its body. A response may
  * be held by the coordinator (JoinGroup waits for the rebalance), hence the long timeout. */
 static int recv_resp(int fd, int32_t corr, struct kr *r)
 {
-    int64_t deadline = now_ms() + IO_TIMEOUT_MS;
-    uint8_t sz[4];
-    if (recv_exact(fd, sz, 4, deadline))
+    int n = raw_recv_frame(fd, g_resp, RESP_CAP, IO_TIMEOUT_MS);
+    if (n < 4)
         return -1;
-    uint32_t n = be32(sz);
-    if (n < 4 || n > RESP_CAP || recv_exact(fd, g_resp, n, deadline))
-        return -1;
-    kr_init(r, g_resp, n);
+    kr_init(r, g_resp, (size_t)n);
     int32_t got = 0;
     if (kafka_parse_response_header(r, 0, &got) || got != corr)
         return -1;
@@ -618,7 +569,7 @@ static int case_rebalance(int fd, struct kw *w)
     char G[128];
     gname(G, sizeof(G), "rebalance");
     struct member a = {.session_ms = 30000}, b = {.session_ms = 30000};
-    int fd2 = conn_open();
+    int fd2 = raw_connect(&g_addr, "group-bad");
     int32_t pa = -1, pb = -1;
     CHECK(fd2 >= 0, "second connection");
     int rc = join(fd, w, G, &a);
@@ -701,7 +652,7 @@ static int case_rebalance_timeout(int fd, struct kw *w)
     gname(G, sizeof(G), "slow");
     struct member a = {.session_ms = 30000, .rebalance_ms = 1500};
     struct member b = {.session_ms = 30000, .rebalance_ms = 1500};
-    int fd2 = conn_open();
+    int fd2 = raw_connect(&g_addr, "group-bad");
     CHECK(fd2 >= 0, "second connection");
     int rc = join(fd, w, G, &a);
     CHECK_CODE(rc, KAFKA_MEMBER_ID_REQUIRED, "JoinGroup of A");
@@ -711,9 +662,9 @@ static int case_rebalance_timeout(int fd, struct kw *w)
     CHECK_CODE(rc, KAFKA_NONE, "SyncGroup of A alone");
     rc = join(fd2, w, G, &b);
     CHECK_CODE(rc, KAFKA_MEMBER_ID_REQUIRED, "JoinGroup of B");
-    int64_t t0 = now_ms();
+    int64_t t0 = raw_now_ms();
     rc = join(fd2, w, G, &b); /* A never rejoins */
-    int64_t took = now_ms() - t0;
+    int64_t took = raw_now_ms() - t0;
     CHECK_CODE(rc, KAFKA_NONE, "JoinGroup of B while A does not rejoin");
     CHECK(b.leader && b.nmembers == 1 && b.generation == a.generation + 1,
           "B after the rebalance timeout: leader %d, %d members, generation %d (want 1, 1, %d)",
@@ -741,7 +692,9 @@ static int hold(void)
     char J[128], S[128];
     gname(J, sizeof(J), "held-join");
     gname(S, sizeof(S), "held-sync");
-    int fds[3] = {conn_open(), conn_open(), conn_open()};
+    int fds[3];
+    for (int i = 0; i < 3; i++)
+        fds[i] = raw_connect(&g_addr, "group-bad");
     struct member a = {.session_ms = 60000, .rebalance_ms = 60000};
     struct member b = {.session_ms = 60000, .rebalance_ms = 60000};
     struct member l = {.session_ms = 60000, .rebalance_ms = 60000};
@@ -766,16 +719,7 @@ static int hold(void)
     printf("HELD\n");
     for (int i = 0; i < 3; i++) {
         /* Whatever the broker answers first, it must then close the connection. */
-        int64_t deadline = now_ms() + 30000;
-        for (;;) {
-            uint8_t buf[4096];
-            struct pollfd pfd = {.fd = fds[i], .events = POLLIN};
-            int left = (int)(deadline - now_ms());
-            CHECK(left > 0 && poll(&pfd, 1, left) > 0, "hold: connection %d still open after 30 s",
-                  i);
-            if (recv(fds[i], buf, sizeof(buf), 0) <= 0)
-                break;
-        }
+        CHECK(raw_wait_closed(fds[i], 30000) == 0, "hold: connection %d still open after 30 s", i);
     }
     printf("CLOSED_BY_BROKER\n");
     rc = 0;
@@ -791,7 +735,7 @@ static int run(void)
 {
     struct kw w;
     kw_init(&w, 4096);
-    int fd = conn_open();
+    int fd = raw_connect(&g_addr, "group-bad");
     int rc = -1;
     CHECK(fd >= 0, "connect");
     static const struct {

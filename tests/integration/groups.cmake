@@ -5,7 +5,7 @@
 add_executable(group-check group_check.c)
 target_link_libraries(group-check PRIVATE PkgConfig::RDKAFKA)
 
-add_executable(group-bad group_bad.c)
+add_executable(group-bad group_bad.c raw_kafka.c)
 target_link_libraries(group-bad PRIVATE tandem_broker_core)
 
 # name  timeout(s)  heavy(1: never two heavy tests at once; see CMakeLists.txt)
