@@ -17,43 +17,8 @@
 
 #include "test_log_util.h"
 
-struct fx {
-    char *dir;
-    struct logmgr *m;
-    struct topic *t;
-    struct plog *l;
-};
-
-static int setup(void **state)
-{
-    quiet_logs();
-    struct fx *f = calloc(1, sizeof(*f));
-    f->dir = tmpdir_new();
-    struct log_config d;
-    log_config_defaults(&d);
-    assert_int_equal(logmgr_open(f->dir, &d, &f->m), 0);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fx *f = *state;
-    if (f->m)
-        logmgr_close(f->m);
-    tmpdir_free(f->dir);
-    free(f);
-    return 0;
-}
-
-static void make_topic(struct fx *f, int n, const char *const *keys, const char *const *values)
-{
-    assert_int_equal(logmgr_create_topic(f->m, "t", 1, keys, values, n, &f->t), 0);
-    f->l = f->t->partitions[0];
-}
-
 /* Appends a batch; returns its base offset; *out (if given) receives the stored bytes. */
-static int64_t append(struct fx *f, struct tbatch_opts o, uint8_t **out, size_t *out_len)
+static int64_t append(struct log_fx *f, struct tbatch_opts o, uint8_t **out, size_t *out_len)
 {
     size_t len;
     uint8_t *b = tbatch(o, &len);
@@ -70,8 +35,8 @@ static int64_t append(struct fx *f, struct tbatch_opts o, uint8_t **out, size_t 
 
 static void test_append_read_identical(void **state)
 {
-    struct fx *f = *state;
-    make_topic(f, 0, NULL, NULL);
+    struct log_fx *f = *state;
+    log_fx_make_topic(f, 0, NULL, NULL);
     uint8_t *b[3];
     size_t len[3], total = 0;
     for (int i = 0; i < 3; i++) {
@@ -104,9 +69,9 @@ static void test_append_read_identical(void **state)
 
 static void test_read_positions(void **state)
 {
-    struct fx *f = *state;
+    struct log_fx *f = *state;
     const char *k[] = {"index.interval.bytes"}, *v[] = {"0"};
-    make_topic(f, 1, k, v);
+    log_fx_make_topic(f, 1, k, v);
     size_t len[20];
     uint8_t *b[20];
     for (int i = 0; i < 20; i++)
@@ -143,10 +108,10 @@ static void test_read_positions(void **state)
 
 static void test_too_large_and_append_time(void **state)
 {
-    struct fx *f = *state;
+    struct log_fx *f = *state;
     const char *k[] = {"max.message.bytes", "message.timestamp.type"};
     const char *v[] = {"500", "LogAppendTime"};
-    make_topic(f, 2, k, v);
+    log_fx_make_topic(f, 2, k, v);
     size_t len;
     uint8_t *b = tbatch(TBATCH(.nrec = 10, .value_len = 100), &len);
     struct log_append_info info;
@@ -165,7 +130,7 @@ static void test_too_large_and_append_time(void **state)
     free(b);
 }
 
-static int count_segments(struct fx *f)
+static int count_segments(struct log_fx *f)
 {
     char p[4096];
     snprintf(p, sizeof(p), "%s/t-0", f->dir);
@@ -174,9 +139,9 @@ static int count_segments(struct fx *f)
 
 static void test_roll_by_size(void **state)
 {
-    struct fx *f = *state;
+    struct log_fx *f = *state;
     const char *k[] = {"segment.bytes"}, *v[] = {"1000"};
-    make_topic(f, 1, k, v);
+    log_fx_make_topic(f, 1, k, v);
     size_t len = 0;
     for (int i = 0; i < 10; i++) {
         uint8_t *b;
@@ -199,9 +164,9 @@ static void test_roll_by_size(void **state)
 
 static void test_roll_by_age(void **state)
 {
-    struct fx *f = *state;
+    struct log_fx *f = *state;
     const char *k[] = {"segment.ms"}, *v[] = {"20"};
-    make_topic(f, 1, k, v);
+    log_fx_make_topic(f, 1, k, v);
     append(f, TBATCH(.nrec = 1, .ts = tnow_ms()), NULL, NULL);
     append(f, TBATCH(.nrec = 1, .ts = tnow_ms()), NULL, NULL);
     assert_int_equal(count_segments(f), 1);
@@ -220,9 +185,9 @@ static void test_roll_by_age(void **state)
 
 static void test_retention_bytes(void **state)
 {
-    struct fx *f = *state;
+    struct log_fx *f = *state;
     const char *k[] = {"segment.bytes", "retention.bytes"}, *v[] = {"1000", "2000"};
-    make_topic(f, 2, k, v);
+    log_fx_make_topic(f, 2, k, v);
     size_t len = 0;
     uint8_t *first = NULL;
     for (int i = 0; i < 30; i++) {
@@ -257,9 +222,9 @@ static void test_retention_bytes(void **state)
 
 static void test_retention_ms(void **state)
 {
-    struct fx *f = *state;
+    struct log_fx *f = *state;
     const char *k[] = {"segment.bytes", "retention.ms"}, *v[] = {"1000", "60000"};
-    make_topic(f, 2, k, v);
+    log_fx_make_topic(f, 2, k, v);
     int64_t now = tnow_ms();
     for (int i = 0; i < 9; i++) /* 3 segments of old data */
         append(f, TBATCH(.nrec = 2, .ts = now - 3600000, .value_len = 100), NULL, NULL);
@@ -277,9 +242,9 @@ static void test_retention_ms(void **state)
 
 static void test_offset_for_time(void **state)
 {
-    struct fx *f = *state;
+    struct log_fx *f = *state;
     const char *k[] = {"segment.bytes", "index.interval.bytes"}, *v[] = {"2000", "300"};
-    make_topic(f, 2, k, v);
+    log_fx_make_topic(f, 2, k, v);
     int64_t off, ts;
     assert_int_equal(plog_offset_for_time(f->l, 0, &off, &ts), TANDEM_ENOENT);
     for (int i = 0; i < 40; i++) /* batch i: offsets 3i..3i+2, maxTimestamp 1000i + 2 */
@@ -302,9 +267,9 @@ static void test_offset_for_time(void **state)
 
 static void test_non_monotonic_time(void **state)
 {
-    struct fx *f = *state;
+    struct log_fx *f = *state;
     const char *k[] = {"index.interval.bytes"}, *v[] = {"0"};
-    make_topic(f, 1, k, v);
+    log_fx_make_topic(f, 1, k, v);
     int64_t tss[] = {500, 100, 900, 300, 1200, 50};
     for (int i = 0; i < 6; i++)
         append(f, TBATCH(.nrec = 1, .ts = tss[i]), NULL, NULL);
@@ -322,8 +287,8 @@ static void test_non_monotonic_time(void **state)
  * for ENOSPC) is cut back and reported; the log is unchanged and the next append succeeds. */
 static void test_write_failure(void **state)
 {
-    struct fx *f = *state;
-    make_topic(f, 0, NULL, NULL);
+    struct log_fx *f = *state;
+    log_fx_make_topic(f, 0, NULL, NULL);
     uint8_t *first;
     size_t len;
     append(f, TBATCH(.nrec = 2, .value_len = 100), &first, &len);
@@ -354,16 +319,16 @@ static void test_write_failure(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_append_read_identical, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_read_positions, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_too_large_and_append_time, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_roll_by_size, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_roll_by_age, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_retention_bytes, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_retention_ms, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_offset_for_time, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_non_monotonic_time, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_write_failure, setup, teardown),
+        LOG_FX_TEST(test_append_read_identical),
+        LOG_FX_TEST(test_read_positions),
+        LOG_FX_TEST(test_too_large_and_append_time),
+        LOG_FX_TEST(test_roll_by_size),
+        LOG_FX_TEST(test_roll_by_age),
+        LOG_FX_TEST(test_retention_bytes),
+        LOG_FX_TEST(test_retention_ms),
+        LOG_FX_TEST(test_offset_for_time),
+        LOG_FX_TEST(test_non_monotonic_time),
+        LOG_FX_TEST(test_write_failure),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

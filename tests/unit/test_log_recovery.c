@@ -17,42 +17,7 @@
 #include "log/log_int.h"
 #include "test_log_util.h"
 
-struct fx {
-    char *dir;
-    struct logmgr *m;
-    struct plog *l;
-};
-
-static int setup(void **state)
-{
-    quiet_logs();
-    struct fx *f = calloc(1, sizeof(*f));
-    f->dir = tmpdir_new();
-    struct log_config d;
-    log_config_defaults(&d);
-    assert_int_equal(logmgr_open(f->dir, &d, &f->m), 0);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    struct fx *f = *state;
-    if (f->m)
-        logmgr_close(f->m);
-    tmpdir_free(f->dir);
-    free(f);
-    return 0;
-}
-
-static void make_topic(struct fx *f, int n, const char *const *keys, const char *const *values)
-{
-    struct topic *t;
-    assert_int_equal(logmgr_create_topic(f->m, "t", 1, keys, values, n, &t), 0);
-    f->l = t->partitions[0];
-}
-
-static void reopen(struct fx *f, bool crash, bool drop_snapshots)
+static void reopen(struct log_fx *f, bool crash, bool drop_snapshots)
 {
     char p[4096];
     logmgr_close(f->m);
@@ -72,7 +37,7 @@ static void reopen(struct fx *f, bool crash, bool drop_snapshots)
     f->l = t->partitions[0];
 }
 
-static int append_rc(struct fx *f, struct tbatch_opts o, int64_t *base)
+static int append_rc(struct log_fx *f, struct tbatch_opts o, int64_t *base)
 {
     size_t len;
     uint8_t *b = tbatch(o, &len);
@@ -83,7 +48,7 @@ static int append_rc(struct fx *f, struct tbatch_opts o, int64_t *base)
     return rc;
 }
 
-static size_t append(struct fx *f, struct tbatch_opts o)
+static size_t append(struct log_fx *f, struct tbatch_opts o)
 {
     size_t len;
     uint8_t *b = tbatch(o, &len);
@@ -93,7 +58,7 @@ static size_t append(struct fx *f, struct tbatch_opts o)
     return len;
 }
 
-static uint8_t *read_all(struct fx *f, uint32_t *len)
+static uint8_t *read_all(struct log_fx *f, uint32_t *len)
 {
     struct log_slice s;
     assert_int_equal(plog_read(f->l, plog_start_offset(f->l), 1u << 30, &s), 0);
@@ -103,16 +68,16 @@ static uint8_t *read_all(struct fx *f, uint32_t *len)
     return b;
 }
 
-static void seg_path(struct fx *f, int64_t base, const char *ext, char *buf, size_t size)
+static void seg_path(struct log_fx *f, int64_t base, const char *ext, char *buf, size_t size)
 {
     snprintf(buf, size, "%s/t-0/%020lld%s", f->dir, (long long)base, ext);
 }
 
 static void test_restart_restores(void **state)
 {
-    struct fx *f = *state;
+    struct log_fx *f = *state;
     const char *k[] = {"retention.ms", "segment.bytes"}, *v[] = {"123456789", "1000"};
-    make_topic(f, 2, k, v);
+    log_fx_make_topic(f, 2, k, v);
     assert_int_equal(logmgr_create_topic(f->m, "u", 3, NULL, NULL, 0, NULL), 0);
     for (int i = 0; i < 10; i++)
         append(f, TBATCH(.nrec = 2, .ts = tnow_ms(), .value_len = 100));
@@ -142,8 +107,8 @@ static void test_restart_restores(void **state)
 
 static void test_torn_tail(void **state)
 {
-    struct fx *f = *state;
-    make_topic(f, 0, NULL, NULL);
+    struct log_fx *f = *state;
+    log_fx_make_topic(f, 0, NULL, NULL);
     size_t len = 0;
     for (int i = 0; i < 5; i++)
         len = append(f, TBATCH(.nrec = 2, .value_len = 30));
@@ -170,8 +135,8 @@ static void test_torn_tail(void **state)
 
 static void test_corrupt_tail(void **state)
 {
-    struct fx *f = *state;
-    make_topic(f, 0, NULL, NULL);
+    struct log_fx *f = *state;
+    log_fx_make_topic(f, 0, NULL, NULL);
     size_t len = 0;
     for (int i = 0; i < 5; i++)
         len = append(f, TBATCH(.nrec = 2, .value_len = 30));
@@ -209,9 +174,9 @@ static uint8_t *slurp(const char *path, long *n)
 
 static void test_rebuild_index(void **state)
 {
-    struct fx *f = *state;
+    struct log_fx *f = *state;
     const char *k[] = {"segment.bytes", "index.interval.bytes"}, *v[] = {"1000", "0"};
-    make_topic(f, 2, k, v);
+    log_fx_make_topic(f, 2, k, v);
     for (int i = 0; i < 10; i++)
         append(f, TBATCH(.nrec = 2, .ts = 1000 * i, .value_len = 100));
     logmgr_close(f->m);
@@ -254,8 +219,8 @@ static void test_rebuild_index(void **state)
 
 static void test_idempotence(void **state)
 {
-    struct fx *f = *state;
-    make_topic(f, 0, NULL, NULL);
+    struct log_fx *f = *state;
+    log_fx_make_topic(f, 0, NULL, NULL);
     int64_t base;
     assert_int_equal(append_rc(f, TBATCH(.nrec = 3, .pid = 7, .seq = 0), &base), 0);
     assert_int_equal(base, 0);
@@ -288,7 +253,7 @@ static void test_idempotence(void **state)
     assert_int_equal(plog_end_offset(f->l), 12);
 }
 
-static void check_state_after(struct fx *f)
+static void check_state_after(struct log_fx *f)
 {
     int64_t base;
     assert_int_equal(append_rc(f, TBATCH(.nrec = 2, .pid = 42, .epoch = 3, .seq = 8), &base),
@@ -302,9 +267,9 @@ static void check_state_after(struct fx *f)
 
 static void test_idempotence_survives_reopen(void **state)
 {
-    struct fx *f = *state;
+    struct log_fx *f = *state;
     const char *k[] = {"segment.bytes"}, *v[] = {"400"};
-    make_topic(f, 1, k, v);
+    log_fx_make_topic(f, 1, k, v);
     for (int i = 0; i < 5; i++) /* batch i: offsets 2i, 2i+1; spans several segments */
         append(f, TBATCH(.nrec = 2, .pid = 42, .epoch = 3, .seq = 2 * i, .value_len = 60));
     check_state_after(f);
@@ -349,12 +314,9 @@ static void test_sequence_wrap(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_restart_restores, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_torn_tail, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_corrupt_tail, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rebuild_index, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_idempotence, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_idempotence_survives_reopen, setup, teardown),
+        LOG_FX_TEST(test_restart_restores),   LOG_FX_TEST(test_torn_tail),
+        LOG_FX_TEST(test_corrupt_tail),       LOG_FX_TEST(test_rebuild_index),
+        LOG_FX_TEST(test_idempotence),        LOG_FX_TEST(test_idempotence_survives_reopen),
         cmocka_unit_test(test_sequence_wrap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

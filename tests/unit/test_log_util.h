@@ -1,7 +1,8 @@
 /*
  * Helpers shared by the storage tests (tests/unit/test_log_*.c): a record batch v2 encoder that
  * produces valid batches (correct lengths and CRC-32C, as a producer would send them), a
- * temporary data dir, and small file utilities.
+ * temporary data dir, small file utilities, and a cmocka fixture (struct log_fx) of a log manager
+ * open on a fresh data dir with topic "t" of one partition. Include it after <cmocka.h>.
  */
 #ifndef TANDEM_TEST_LOG_UTIL_H
 #define TANDEM_TEST_LOG_UTIL_H
@@ -142,6 +143,50 @@ static inline uint8_t *slice_bytes(const struct log_slice *s)
 static inline void quiet_logs(void)
 {
     log_setup("test", getenv("TANDEM_TEST_LOGS") ? LOG_DEBUG : LOG_ERROR);
+}
+
+/* ---- cmocka fixture: a log manager on a fresh data dir ---------------------------------------
+ */
+
+struct log_fx {
+    char *dir;
+    struct logmgr *m; /* NULL once a test closed it for good */
+    struct plog *l;   /* partition 0 of topic "t", after log_fx_make_topic */
+};
+
+/* cmocka setup: a fresh data dir opened with the default configs; *state is the fixture. */
+static inline int log_fx_setup(void **state)
+{
+    quiet_logs();
+    struct log_fx *f = calloc(1, sizeof(*f));
+    f->dir = tmpdir_new();
+    struct log_config d;
+    log_config_defaults(&d);
+    assert_int_equal(logmgr_open(f->dir, &d, &f->m), 0);
+    *state = f;
+    return 0;
+}
+
+static inline int log_fx_teardown(void **state)
+{
+    struct log_fx *f = *state;
+    if (f->m)
+        logmgr_close(f->m);
+    tmpdir_free(f->dir);
+    free(f);
+    return 0;
+}
+
+/* A cmocka test run with this fixture. */
+#define LOG_FX_TEST(fn) cmocka_unit_test_setup_teardown(fn, log_fx_setup, log_fx_teardown)
+
+/* Creates topic "t" with one partition and the n configs keys[i]=values[i]; sets f->l. */
+static inline void log_fx_make_topic(struct log_fx *f, int n, const char *const *keys,
+                                     const char *const *values)
+{
+    struct topic *t;
+    assert_int_equal(logmgr_create_topic(f->m, "t", 1, keys, values, n, &t), 0);
+    f->l = t->partitions[0];
 }
 
 #endif
