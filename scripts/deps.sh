@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
-      libcmocka-dev librdkafka-dev kcat zlib1g-dev libzstd-dev liblz4-dev
+      libcmocka-dev librdkafka-dev kcat zlib1g-dev libzstd-dev liblz4-dev libjansson-dev
       python3 curl procps)
 if [ "${1:-}" = bench ]; then
     pkgs+=(nats-server wrk libnats-dev)

@@ -1,0 +1,39 @@
+/*
+ * What the pure pieces of libtandem share: hex digits and percent-decoding.
+ *
+ * Private to src/lib/core/ (built -fvisibility=hidden, nothing here is exported). Everything
+ * works on borrowed (pointer, length) slices and writes into caller buffers; nothing allocates.
+ */
+#ifndef TANDEM_LIB_CORE_INT_H
+#define TANDEM_LIB_CORE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* The value of one hex digit (either case), or -1. */
+static inline int core_hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/*
+ * Percent-decodes s[0..n) (RFC 3986 §2.1) into out, NUL-terminated; with plus_is_space, '+'
+ * becomes ' ' (application/x-www-form-urlencoded, WHATWG URL §5.1). On success stores the decoded
+ * length (without the NUL) in *out_len and returns 0. Returns TANDEM_EINVAL for a '%' not followed
+ * by two hex digits or for "%00" (a NUL would silently truncate every C string built from the
+ * value), TANDEM_ETOOLARGE when out (cap bytes, room for the NUL included) is too small.
+ */
+int core_pct_decode(const char *s, size_t n, bool plus_is_space, char *out, size_t cap,
+                    size_t *out_len);
+
+/* True when the percent-decoding of raw[0..n) (no '+' rule) equals lit[0..lit_len) exactly;
+ * false for malformed escapes. Does not write anywhere. */
+bool core_pct_equal(const char *raw, size_t n, const char *lit, size_t lit_len);
+
+#endif
