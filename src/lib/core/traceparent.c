@@ -1,0 +1,158 @@
+/*
+ * W3C traceparent codec and id generation (Trace Context Level 1, §3.2 and §4).
+ *
+ * Parsing is strict where the spec is strict (lowercase hex only, §3.2.2.2 HEXDIGLC; version ff
+ * and all-zero ids invalid) and forward compatible where it asks to be: a version this code does
+ * not know is read with the version-00 layout, provided its first 55 characters have that shape
+ * and are followed by the end or a '-' (§3.2.4, "Versioning of traceparent"). Ids come from
+ * getrandom(2); an all-zero draw (probability 2^-64 or 2^-128) is drawn again.
+ */
+#include "tandem/trace.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/random.h>
+
+static const char hexlc[] = "0123456789abcdef";
+
+static int hexlc_val(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1; /* upper case is invalid here (HEXDIGLC) */
+}
+
+/* Decodes 2n lowercase hex characters into n bytes. */
+static bool hex_decode(const char *s, uint8_t *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        int hi = hexlc_val(s[2 * i]), lo = hexlc_val(s[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return false;
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return true;
+}
+
+static void hex_encode(const uint8_t *in, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hexlc[in[i] >> 4];
+        out[2 * i + 1] = hexlc[in[i] & 0xf];
+    }
+    out[2 * n] = '\0';
+}
+
+static bool all_zero(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (p[i])
+            return false;
+    }
+    return true;
+}
+
+int tandem_traceparent_parse(const char *s, size_t len, struct tandem_traceparent *out)
+{
+    struct tandem_traceparent tp;
+    while (len > 0 && (s[0] == ' ' || s[0] == '\t')) {
+        s++;
+        len--;
+    }
+    while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+        len--;
+    if (len < TANDEM_TRACEPARENT_LEN)
+        return TANDEM_EINVAL;
+    if (!hex_decode(s, &tp.version, 1) || tp.version == 0xff)
+        return TANDEM_EINVAL; /* §3.2.2.1: version ff is forbidden */
+    if (tp.version == 0 && len != TANDEM_TRACEPARENT_LEN)
+        return TANDEM_EINVAL;
+    if (tp.version != 0 && len > TANDEM_TRACEPARENT_LEN && s[TANDEM_TRACEPARENT_LEN] != '-')
+        return TANDEM_EINVAL; /* §3.2.4: flags must be followed by the end or a dash */
+    if (s[2] != '-' || s[35] != '-' || s[52] != '-')
+        return TANDEM_EINVAL;
+    if (!hex_decode(s + 3, tp.trace_id, 16) || !hex_decode(s + 36, tp.parent_id, 8) ||
+        !hex_decode(s + 53, &tp.flags, 1))
+        return TANDEM_EINVAL;
+    if (all_zero(tp.trace_id, 16) || all_zero(tp.parent_id, 8))
+        return TANDEM_EINVAL; /* §3.2.2.3, §3.2.2.4 */
+    *out = tp;
+    return 0;
+}
+
+bool tandem_traceparent_valid(const char *s, size_t len)
+{
+    struct tandem_traceparent tp;
+    return tandem_traceparent_parse(s, len, &tp) == 0;
+}
+
+int tandem_traceparent_format(const struct tandem_traceparent *tp,
+                              char out[TANDEM_TRACEPARENT_SIZE])
+{
+    if (all_zero(tp->trace_id, 16) || all_zero(tp->parent_id, 8))
+        return TANDEM_EINVAL;
+    out[0] = '0';
+    out[1] = '0';
+    out[2] = '-';
+    hex_encode(tp->trace_id, 16, out + 3);
+    out[35] = '-';
+    hex_encode(tp->parent_id, 8, out + 36);
+    out[52] = '-';
+    hex_encode(&tp->flags, 1, out + 53);
+    return 0;
+}
+
+/* Fills p[0..n) with random bytes, not all zero. */
+static int random_id(uint8_t *p, size_t n)
+{
+    for (int attempt = 0; attempt < 4; attempt++) {
+        size_t got = 0;
+        while (got < n) {
+            ssize_t r = getrandom(p + got, n - got, 0);
+            if (r < 0 && errno == EINTR)
+                continue;
+            if (r <= 0)
+                return TANDEM_EIO;
+            got += (size_t)r;
+        }
+        if (!all_zero(p, n))
+            return 0;
+    }
+    return TANDEM_EIO;
+}
+
+int tandem_trace_new(bool sampled, struct tandem_traceparent *out)
+{
+    struct tandem_traceparent tp = {.version = 0, .flags = sampled ? TANDEM_TRACE_FLAG_SAMPLED : 0};
+    int rc = random_id(tp.trace_id, sizeof(tp.trace_id));
+    if (rc == 0)
+        rc = random_id(tp.parent_id, sizeof(tp.parent_id));
+    if (rc != 0)
+        return rc;
+    *out = tp;
+    return 0;
+}
+
+int tandem_trace_child(const struct tandem_traceparent *parent, struct tandem_traceparent *child)
+{
+    struct tandem_traceparent tp = *parent;
+    int rc = random_id(tp.parent_id, sizeof(tp.parent_id));
+    if (rc != 0)
+        return rc;
+    tp.version = 0;
+    tp.flags &= TANDEM_TRACE_FLAG_SAMPLED;
+    *child = tp;
+    return 0;
+}
+
+void tandem_trace_id_hex(const uint8_t id[16], char out[33])
+{
+    hex_encode(id, 16, out);
+}
+
+void tandem_span_id_hex(const uint8_t id[8], char out[17])
+{
+    hex_encode(id, 8, out);
+}

@@ -1,0 +1,131 @@
+/*
+ * traceparent tests (src/lib/core/traceparent.c): the W3C Trace Context examples (§3.2.2.5's
+ * sampled/unsampled pair and §3.2's 4bf92f35... example), the invalid values the spec names,
+ * forward compatibility with higher versions (§3.2.4), and id generation.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "tandem/trace.h"
+
+#define T1 "0af7651916cd43dd8448eb211c80319c"
+#define P1 "b7ad6b7169203331"
+
+static const struct {
+    const char *in;
+    int rc;
+    uint8_t version, flags;
+    const char *trace_id, *parent_id, *out; /* out: what format writes back */
+} cases[] = {
+    {"00-" T1 "-" P1 "-01", 0, 0, 0x01, T1, P1, "00-" T1 "-" P1 "-01"},
+    {"00-" T1 "-" P1 "-00", 0, 0, 0x00, T1, P1, "00-" T1 "-" P1 "-00"},
+    {"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", 0, 0, 0x01,
+     "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7",
+     "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+    {" 00-" T1 "-" P1 "-01\t", 0, 0, 0x01, T1, P1, "00-" T1 "-" P1 "-01"}, /* OWS trimmed */
+    {"00-" T1 "-" P1 "-ff", 0, 0, 0xff, T1, P1, "00-" T1 "-" P1 "-ff"},
+    /* higher versions: parsed with the 00 layout, extra fields ignored, sent back as 00 */
+    {"01-" T1 "-" P1 "-01", 0, 1, 0x01, T1, P1, "00-" T1 "-" P1 "-01"},
+    {"cc-" T1 "-" P1 "-01-what-the-future-will-be-like", 0, 0xcc, 0x01, T1, P1,
+     "00-" T1 "-" P1 "-01"},
+    {"fe-" T1 "-" P1 "-09-", 0, 0xfe, 0x09, T1, P1, "00-" T1 "-" P1 "-09"},
+    /* invalid */
+    {"cc-" T1 "-" P1 "-01what", TANDEM_EINVAL, 0, 0, NULL, NULL, NULL},
+    {"00-" T1 "-" P1 "-01-", TANDEM_EINVAL, 0, 0, NULL, NULL, NULL}, /* 00 is exactly 55 */
+    {"00-" T1 "-" P1 "-01-extra", TANDEM_EINVAL, 0, 0, NULL, NULL, NULL},
+    {"ff-" T1 "-" P1 "-01", TANDEM_EINVAL, 0, 0, NULL, NULL, NULL},
+    {"00-00000000000000000000000000000000-" P1 "-01", TANDEM_EINVAL, 0, 0, NULL, NULL, NULL},
+    {"00-" T1 "-0000000000000000-01", TANDEM_EINVAL, 0, 0, NULL, NULL, NULL},
+    {"00-0AF7651916CD43DD8448EB211C80319C-" P1 "-01", TANDEM_EINVAL, 0, 0, NULL, NULL, NULL},
+    {"00-" T1 "-B7AD6B7169203331-01", TANDEM_EINVAL, 0, 0, NULL, NULL, NULL},
+    {"0G-" T1 "-" P1 "-01", TANDEM_EINVAL, 0, 0, NULL, NULL, NULL},
+    {"00-" T1 "-" P1 "-0x", TANDEM_EINVAL, 0, 0, NULL, NULL, NULL},
+    {"00_" T1 "-" P1 "-01", TANDEM_EINVAL, 0, 0, NULL, NULL, NULL},
+    {"00-" T1 "_" P1 "-01", TANDEM_EINVAL, 0, 0, NULL, NULL, NULL},
+    {"00-" T1 "-" P1 "_01", TANDEM_EINVAL, 0, 0, NULL, NULL, NULL},
+    {"00-" T1 "-" P1 "-1", TANDEM_EINVAL, 0, 0, NULL, NULL, NULL},
+    {"00-0af7651916cd43dd8448eb211c80319-" P1 "-01", TANDEM_EINVAL, 0, 0, NULL, NULL, NULL},
+    {"", TANDEM_EINVAL, 0, 0, NULL, NULL, NULL},
+};
+
+static void test_parse_format(void **state)
+{
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct tandem_traceparent tp;
+        memset(&tp, 0xaa, sizeof(tp));
+        print_message("traceparent %zu: '%s'\n", i, cases[i].in);
+        int rc = tandem_traceparent_parse(cases[i].in, strlen(cases[i].in), &tp);
+        assert_int_equal(rc, cases[i].rc);
+        assert_int_equal(tandem_traceparent_valid(cases[i].in, strlen(cases[i].in)), rc == 0);
+        if (rc != 0)
+            continue;
+        assert_int_equal(tp.version, cases[i].version);
+        assert_int_equal(tp.flags, cases[i].flags);
+        char t[33], p[17], out[TANDEM_TRACEPARENT_SIZE];
+        tandem_trace_id_hex(tp.trace_id, t);
+        tandem_span_id_hex(tp.parent_id, p);
+        assert_string_equal(t, cases[i].trace_id);
+        assert_string_equal(p, cases[i].parent_id);
+        assert_int_equal(tandem_traceparent_format(&tp, out), 0);
+        assert_string_equal(out, cases[i].out);
+    }
+}
+
+static void test_format_rejects_zero_ids(void **state)
+{
+    struct tandem_traceparent tp = {0};
+    char out[TANDEM_TRACEPARENT_SIZE];
+    assert_int_equal(tandem_traceparent_format(&tp, out), TANDEM_EINVAL);
+    tp.trace_id[15] = 1;
+    assert_int_equal(tandem_traceparent_format(&tp, out), TANDEM_EINVAL);
+    tp.parent_id[0] = 0x80;
+    assert_int_equal(tandem_traceparent_format(&tp, out), 0);
+    assert_string_equal(out, "00-00000000000000000000000000000001-8000000000000000-00");
+}
+
+static void test_new_and_child(void **state)
+{
+    struct tandem_traceparent a, b, c;
+    char s[TANDEM_TRACEPARENT_SIZE];
+    assert_int_equal(tandem_trace_new(true, &a), 0);
+    assert_int_equal(tandem_trace_new(false, &b), 0);
+    assert_int_equal(a.version, 0);
+    assert_int_equal(a.flags, TANDEM_TRACE_FLAG_SAMPLED);
+    assert_int_equal(b.flags, 0);
+    assert_memory_not_equal(a.trace_id, b.trace_id, 16); /* 2^-128 chance of a false failure */
+    assert_int_equal(tandem_traceparent_format(&a, s), 0);
+    assert_true(tandem_traceparent_valid(s, strlen(s)));
+
+    /* a child of a received higher-version context with unknown flags */
+    const char *in = "cc-" T1 "-" P1 "-ff-more";
+    struct tandem_traceparent parent;
+    assert_int_equal(tandem_traceparent_parse(in, strlen(in), &parent), 0);
+    assert_int_equal(tandem_trace_child(&parent, &c), 0);
+    assert_int_equal(c.version, 0);
+    assert_int_equal(c.flags, 0x01);
+    assert_memory_equal(c.trace_id, parent.trace_id, 16);
+    assert_memory_not_equal(c.parent_id, parent.parent_id, 8);
+    assert_int_equal(tandem_traceparent_format(&c, s), 0);
+    assert_memory_equal(s, "00-" T1 "-", 36);
+    assert_string_equal(s + 52, "-01");
+
+    /* in place */
+    struct tandem_traceparent d = c;
+    assert_int_equal(tandem_trace_child(&d, &d), 0);
+    assert_memory_equal(d.trace_id, c.trace_id, 16);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_format),
+        cmocka_unit_test(test_format_rejects_zero_ids),
+        cmocka_unit_test(test_new_and_child),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
