@@ -9,16 +9,18 @@
  * run.sh parses it. Diagnostics go to stderr. A program exits 0 only when every record it
  * was asked to move was acknowledged (produce) or received (consume, latency).
  *
- * Record payload (every mode writes it; only latency mode reads it back):
+ * Record payload (every mode writes it; latency and group-failover read it back):
  *
  *   OFFSET SIZE FIELD
  *   0      8    send_ns: CLOCK_MONOTONIC nanoseconds when the record was handed to the client
  *   8      8    seq: 0-based sequence number of the record within the run
- *   16     n-16 filler bytes ('x')
+ *   16     4    partition the producer chose (group-failover; filler 'xxxx' otherwise)
+ *   20     n-20 filler bytes ('x')
  *
- * Both fields are host byte order: producer and consumer are threads of one process, so the
- * monotonic clock is shared and produce-to-consume latency is now - send_ns, with no clock
- * skew. Records smaller than 16 bytes are not allowed.
+ * All fields are host byte order: producer and consumers run on one machine (threads of one
+ * process, or in group-failover processes on it), so the monotonic clock is shared and
+ * produce-to-consume latency is now - send_ns, with no clock skew. Records smaller than 20
+ * bytes are not allowed.
  *
  * Histogram. Log-linear buckets over nanoseconds: values below 2^HIST_SUB_BITS are exact,
  * above that every power of two is split into 2^HIST_SUB_BITS buckets, so any reported
@@ -37,7 +39,7 @@
 
 #include "tandem/error.h"
 
-#define BENCH_HDR_SIZE 16
+#define BENCH_HDR_SIZE 20
 
 static inline uint64_t bench_now_ns(void)
 {
@@ -56,7 +58,7 @@ static inline void bench_sleep_ns(uint64_t ns)
 
 /* Options common to both benchmarks; each program reads the ones it uses. */
 struct bench_opts {
-    const char *mode;    /* produce | consume | latency */
+    const char *mode;    /* produce | consume | latency | group-... (see each program) */
     const char *server;  /* host:port (Kafka) or nats://host:port (NATS) */
     const char *topic;   /* Kafka topic, NATS stream and subject */
     const char *acks;    /* Kafka: 0, 1 or all */
@@ -70,6 +72,11 @@ struct bench_opts {
     long long max_pending; /* NATS: async publishes in flight */
     double timeout;        /* whole run, seconds */
     int mock;              /* Kafka: librdkafka's in-process mock cluster */
+    long long partitions;  /* Kafka produce: create the topic with this many, spread records */
+    long long members;     /* group modes: consumers in the group (NATS: pull workers) */
+    const char *group;     /* group modes: group.id (NATS: durable name); default per run */
+    long long session_timeout_ms;    /* Kafka group modes: 0 = librdkafka's default */
+    long long heartbeat_interval_ms; /* Kafka group modes: 0 = librdkafka's default */
 };
 
 static inline void bench_opts_init(struct bench_opts *o)
@@ -86,6 +93,7 @@ static inline void bench_opts_init(struct bench_opts *o)
     o->warmup = 1;
     o->max_pending = 4096;
     o->timeout = 120;
+    o->members = 1;
 }
 
 static inline int bench_parse_ll(const char *s, long long min, long long *out)
@@ -153,6 +161,16 @@ static inline int bench_opts_parse(struct bench_opts *o, int argc, char **argv)
             rc = bench_parse_ll(v, 1, &o->max_pending);
         else if (strcmp(k, "--timeout") == 0)
             rc = bench_parse_d(v, &o->timeout);
+        else if (strcmp(k, "--partitions") == 0)
+            rc = bench_parse_ll(v, 1, &o->partitions);
+        else if (strcmp(k, "--members") == 0)
+            rc = bench_parse_ll(v, 1, &o->members);
+        else if (strcmp(k, "--group") == 0)
+            o->group = v;
+        else if (strcmp(k, "--session-timeout-ms") == 0)
+            rc = bench_parse_ll(v, 1, &o->session_timeout_ms);
+        else if (strcmp(k, "--heartbeat-interval-ms") == 0)
+            rc = bench_parse_ll(v, 1, &o->heartbeat_interval_ms);
         else
             rc = TANDEM_EINVAL;
         if (rc != 0) {
@@ -183,6 +201,21 @@ static inline int bench_payload_send_ns(const void *p, size_t len, uint64_t *sen
     if (p == NULL || len < BENCH_HDR_SIZE)
         return TANDEM_ECORRUPT;
     memcpy(send_ns, p, 8);
+    return 0;
+}
+
+/* Writes the partition field (group-failover). */
+static inline void bench_payload_stamp_partition(uint8_t *buf, int32_t partition)
+{
+    memcpy(buf + 16, &partition, 4);
+}
+
+/* Reads the partition field back; TANDEM_ECORRUPT when the payload is too short. */
+static inline int bench_payload_partition(const void *p, size_t len, int32_t *partition)
+{
+    if (p == NULL || len < BENCH_HDR_SIZE)
+        return TANDEM_ECORRUPT;
+    memcpy(partition, (const uint8_t *)p + 16, 4);
     return 0;
 }
 

@@ -1,11 +1,17 @@
 /*
- * kbench: the Kafka side of the broker benchmark, a librdkafka client in three modes.
+ * kbench: the Kafka side of the broker benchmark, a librdkafka client in several modes.
  *
  *   kbench produce --server H:P --topic T --count N --size S --acks 1|all [--linger-ms L]
  *                  [--batch-size B]
  *   kbench consume --server H:P --topic T --count N
  *   kbench latency --server H:P --topic T --rate R --seconds D [--warmup W] [--linger-ms L]
+ *   kbench group-catchup | group-failover ...   consumer groups: kbench_group.c,
+ *                                               kbench_failover.c
  *   (--mock instead of --server runs against librdkafka's in-process mock cluster)
+ *
+ * produce --partitions P first creates the topic with P partitions (CreateTopics) and sends
+ * record i to partition i % P (the consumer-group benchmarks' backlog); without it the topic is
+ * auto-created and librdkafka's partitioner chooses.
  *
  * produce: one producer, compression none, no keys. One warm-up record is produced and
  * flushed first (connection, metadata and topic auto-creation are not part of the figure);
@@ -33,13 +39,7 @@
 #include <stdatomic.h>
 #include <unistd.h>
 
-#include "bench_util.h"
-
-struct produce_state {
-    atomic_ullong delivered;
-    atomic_ullong errors;
-    atomic_ullong last_dr_ns;
-};
+#include "kbench_int.h"
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
@@ -53,7 +53,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     atomic_store(&st->last_dr_ns, bench_now_ns());
 }
 
-static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v)
+int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v)
 {
     char err[256];
     if (rd_kafka_conf_set(conf, k, v, err, sizeof(err)) != RD_KAFKA_CONF_OK) {
@@ -64,7 +64,7 @@ static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v)
 }
 
 /* Sets the connection properties shared by producers and consumers. */
-static int conf_common(rd_kafka_conf_t *conf, const struct bench_opts *o)
+int conf_common(rd_kafka_conf_t *conf, const struct bench_opts *o)
 {
     if (o->server == NULL) {
         fprintf(stderr, "kbench: --server or --mock is required\n");
@@ -73,7 +73,7 @@ static int conf_common(rd_kafka_conf_t *conf, const struct bench_opts *o)
     return conf_set(conf, "bootstrap.servers", o->server);
 }
 
-static int producer_new(const struct bench_opts *o, struct produce_state *st, rd_kafka_t **out)
+int producer_new(const struct bench_opts *o, struct produce_state *st, rd_kafka_t **out)
 {
     char num[32], err[256];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -101,13 +101,13 @@ fail:
     return rc;
 }
 
-/* Hands one record to librdkafka, waiting for room in its queue. */
-static int produce_one(rd_kafka_t *rk, const struct bench_opts *o, const uint8_t *buf)
+int produce_one(rd_kafka_t *rk, const struct bench_opts *o, const uint8_t *buf, int32_t partition)
 {
     for (;;) {
-        rd_kafka_resp_err_t err = rd_kafka_producev(
-            rk, RD_KAFKA_V_TOPIC(o->topic), RD_KAFKA_V_VALUE((void *)buf, (size_t)o->size),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        rd_kafka_resp_err_t err =
+            rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(o->topic), RD_KAFKA_V_PARTITION(partition),
+                              RD_KAFKA_V_VALUE((void *)buf, (size_t)o->size),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
         if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
             return 0;
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -118,11 +118,10 @@ static int produce_one(rd_kafka_t *rk, const struct bench_opts *o, const uint8_t
     }
 }
 
-/* Produces one record and waits for its delivery report. */
-static int produce_warmup(rd_kafka_t *rk, const struct bench_opts *o, struct produce_state *st,
-                          const uint8_t *buf)
+int produce_warmup(rd_kafka_t *rk, const struct bench_opts *o, struct produce_state *st,
+                   const uint8_t *buf)
 {
-    int rc = produce_one(rk, o, buf);
+    int rc = produce_one(rk, o, buf, o->partitions > 0 ? 0 : RD_KAFKA_PARTITION_UA);
     if (rc != 0)
         return rc;
     rd_kafka_flush(rk, (int)(o->timeout * 1000));
@@ -143,13 +142,15 @@ static int run_produce(const struct bench_opts *o)
     if (rc != 0)
         goto fail;
     bench_payload_init(buf, (size_t)o->size);
-    rc = produce_warmup(rk, o, &st, buf);
+    rc = o->partitions > 0 ? topic_create(rk, o) : 0;
+    rc = rc ? rc : produce_warmup(rk, o, &st, buf);
     if (rc != 0)
         goto fail;
     uint64_t start = bench_now_ns();
     for (long long i = 0; i < o->count; i++) {
+        int32_t part = o->partitions > 0 ? (int32_t)(i % o->partitions) : RD_KAFKA_PARTITION_UA;
         bench_payload_stamp(buf, 0, (uint64_t)i);
-        rc = produce_one(rk, o, buf);
+        rc = produce_one(rk, o, buf, part);
         if (rc != 0)
             goto fail;
         if ((i & 1023) == 0)
@@ -169,6 +170,18 @@ fail:
     return rc;
 }
 
+/* librdkafka 2.0.2 stops fetching a partition once queued.min.messages (100,000) records wait
+ * in its queue and looks again only after a fixed 1 s backoff (made configurable as
+ * fetch.queue.backoff.ms in 2.1): a reader of 1,000,000 records would sit idle for whole seconds
+ * whatever the broker. A queue larger than any run avoids that client artifact (librdkafka issue
+ * #2879 and PR #4275 describe it). Every consumer of this benchmark, group members included,
+ * gets these two settings. */
+int conf_consumer_queue(rd_kafka_conf_t *conf)
+{
+    int rc = conf_set(conf, "queued.min.messages", "10000000");
+    return rc ? rc : conf_set(conf, "queued.max.messages.kbytes", "2097151");
+}
+
 static int consumer_new(const struct bench_opts *o, rd_kafka_t **out)
 {
     char err[256], group[64];
@@ -181,13 +194,7 @@ static int consumer_new(const struct bench_opts *o, rd_kafka_t **out)
     rc = rc ? rc : conf_set(conf, "enable.auto.commit", "false");
     rc = rc ? rc : conf_set(conf, "enable.partition.eof", "false");
     rc = rc ? rc : conf_set(conf, "auto.offset.reset", "earliest");
-    /* librdkafka 2.0.2 stops fetching a partition once queued.min.messages (100,000) records
-     * wait in its queue and looks again only after a fixed 1 s backoff (made configurable as
-     * fetch.queue.backoff.ms in 2.1): a reader of 1,000,000 records would sit idle for whole
-     * seconds whatever the broker. A queue larger than any run avoids that client artifact
-     * (librdkafka issue #2879 and PR #4275 describe it). */
-    rc = rc ? rc : conf_set(conf, "queued.min.messages", "10000000");
-    rc = rc ? rc : conf_set(conf, "queued.max.messages.kbytes", "2097151");
+    rc = rc ? rc : conf_consumer_queue(conf);
     if (rc != 0) {
         rd_kafka_conf_destroy(conf);
         return rc;
@@ -203,8 +210,8 @@ static int consumer_new(const struct bench_opts *o, rd_kafka_t **out)
 
 /* Builds the list of every partition of o->topic, each at `offset`, or at its high watermark
  * when at_end is set. */
-static int partitions_of(rd_kafka_t *rk, const struct bench_opts *o, int64_t offset, int at_end,
-                         rd_kafka_topic_partition_list_t **out)
+int partitions_of(rd_kafka_t *rk, const struct bench_opts *o, int64_t offset, int at_end,
+                  rd_kafka_topic_partition_list_t **out)
 {
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, o->topic, NULL);
@@ -333,7 +340,7 @@ static int latency_send(rd_kafka_t *rk, const struct bench_opts *o, uint8_t *buf
         uint64_t due = bench_pacer_due(&p, bench_now_ns());
         for (; i < due; i++) {
             bench_payload_stamp(buf, bench_now_ns(), i);
-            int rc = produce_one(rk, o, buf);
+            int rc = produce_one(rk, o, buf, RD_KAFKA_PARTITION_UA);
             if (rc != 0)
                 return rc;
         }
@@ -426,6 +433,12 @@ static int run_mode(const struct bench_opts *o)
         return run_consume(o);
     if (strcmp(o->mode, "latency") == 0)
         return run_latency(o);
+    if (strcmp(o->mode, "group-catchup") == 0)
+        return run_group_catchup(o);
+    if (strcmp(o->mode, "group-failover") == 0)
+        return run_group_failover(o);
+    if (strcmp(o->mode, "group-member") == 0)
+        return run_group_member(o);
     fprintf(stderr, "kbench: unknown mode %s\n", o->mode);
     return TANDEM_EINVAL;
 }
@@ -435,10 +448,14 @@ int main(int argc, char **argv)
     struct bench_opts o;
     bench_opts_init(&o);
     if (bench_opts_parse(&o, argc, argv) != 0) {
-        fprintf(stderr, "usage: kbench produce|consume|latency (--server H:P | --mock) "
-                        "[--topic T] [--count N] [--size S] [--acks 0|1|all] [--linger-ms L]\n"
+        fprintf(stderr, "usage: kbench produce|consume|latency|group-catchup|group-failover "
+                        "(--server H:P | --mock)\n"
+                        "       [--topic T] [--count N] [--size S] [--acks 0|1|all] "
+                        "[--linger-ms L] [--partitions P]\n"
                         "       [--batch-size B] [--rate R] [--seconds D] [--warmup W] "
-                        "[--timeout S]\n");
+                        "[--timeout S]\n"
+                        "       [--members M] [--group G] [--session-timeout-ms T] "
+                        "[--heartbeat-interval-ms H]\n");
         return 2;
     }
     rd_kafka_t *mock_owner = NULL;

@@ -5,6 +5,7 @@
  *   nbench produce --server nats://H:P --topic T --count N --size S [--max-pending P]
  *   nbench consume --server nats://H:P --topic T --count N
  *   nbench latency --server nats://H:P --topic T --rate R --seconds D [--warmup W]
+ *   nbench group-catchup --server nats://H:P --topic T --members M [--group DURABLE]
  *
  * The stream. Every mode first creates (or finds) stream T with file storage, one subject T,
  * no limits. JetStream acknowledges a publish once the message is written to the stream's
@@ -27,11 +28,21 @@
  * connection publishes R records/s asynchronously in 100 µs ticks. Latency is measured in
  * the subscription's callback.
  *
+ * group-catchup: the analogue of kbench group-catchup (a consumer group sharing a backlog):
+ * M worker threads, each with its own connection, pull from ONE durable pull consumer, the
+ * JetStream way to share work. It is not the same contract as a Kafka group: NATS hands out
+ * individual messages (no partitions, no order between workers) and each message is acked
+ * (natsMsg_Ack, asynchronous) where a Kafka consumer commits one offset per partition now and
+ * then. The stream is filled first with `nbench produce`. The clock runs from js_AddConsumer
+ * (the analogue of the group join) to the last message of the stream's backlog counted by any
+ * worker (messages are counted per fetched batch, as they are handed to the application).
+ *
  * Output: one key=value line on stdout (bench_util.h); exit status 0 on full success.
  */
 #include <nats/nats.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <unistd.h>
 
 #include "bench_util.h"
 
@@ -372,6 +383,141 @@ fail:
     return rc;
 }
 
+/* group-catchup: M workers (threads, each its own connection) pull from ONE durable pull
+ * consumer (AckExplicit, every message acked with natsMsg_Ack, MaxAckPending raised to the
+ * backlog so the server's default of 1,000 outstanding acks does not throttle it); the
+ * clock runs from creating the consumer to the last message of the backlog. */
+struct pull_group {
+    const struct bench_opts *o;
+    const char *durable;
+    uint64_t backlog;
+    uint64_t deadline_ns;
+    atomic_ullong received, bad, done_ns;
+};
+
+struct pull_worker {
+    struct pull_group *g;
+    pthread_t tid;
+    int rc;
+};
+
+static void *pull_worker_run(void *arg)
+{
+    struct pull_worker *w = arg;
+    struct pull_group *g = w->g;
+    struct conn c = {0};
+    natsSubscription *sub = NULL;
+    jsSubOptions so;
+    jsErrCode jerr = 0;
+    w->rc = conn_open(&c, g->o, NULL);
+    if (w->rc != 0)
+        return NULL;
+    jsSubOptions_Init(&so);
+    so.Stream = g->o->topic;
+    so.Consumer = g->durable;
+    natsStatus s = js_PullSubscribe(&sub, c.js, g->o->topic, g->durable, NULL, &so, &jerr);
+    if (s != NATS_OK) {
+        w->rc = nats_fail("pull subscribe", s, jerr);
+        goto out;
+    }
+    while (atomic_load(&g->done_ns) == 0 && bench_now_ns() < g->deadline_ns) {
+        natsMsgList list = {0};
+        s = natsSubscription_Fetch(&list, sub, 1000, 500, &jerr);
+        if (s == NATS_TIMEOUT)
+            continue;
+        if (s != NATS_OK) {
+            w->rc = nats_fail("fetch", s, jerr);
+            break;
+        }
+        for (int i = 0; i < list.Count; i++) {
+            if (natsMsg_GetDataLength(list.Msgs[i]) != (int)g->o->size)
+                atomic_fetch_add(&g->bad, 1);
+            natsMsg_Ack(list.Msgs[i], NULL);
+        }
+        uint64_t n = (uint64_t)list.Count;
+        uint64_t before = atomic_fetch_add(&g->received, n);
+        if (before < g->backlog && before + n >= g->backlog)
+            atomic_store(&g->done_ns, bench_now_ns());
+        natsMsgList_Destroy(&list);
+    }
+out:
+    if (sub != NULL) {
+        natsSubscription_Unsubscribe(sub);
+        natsSubscription_Destroy(sub);
+    }
+    conn_close(&c);
+    return NULL;
+}
+
+/* Reads the backlog (messages in the stream) and creates the durable pull consumer. */
+static int pull_group_prepare(struct conn *c, struct pull_group *g, int create)
+{
+    jsErrCode jerr = 0;
+    if (!create) {
+        jsStreamInfo *si = NULL;
+        natsStatus s = js_GetStreamInfo(&si, c->js, g->o->topic, NULL, &jerr);
+        if (s != NATS_OK)
+            return nats_fail("stream info", s, jerr);
+        g->backlog = si->State.Msgs;
+        jsStreamInfo_Destroy(si);
+        return g->backlog > 0 ? 0 : TANDEM_ENOENT;
+    }
+    jsConsumerConfig cc;
+    jsConsumerInfo *ci = NULL;
+    jsConsumerConfig_Init(&cc);
+    cc.Durable = g->durable;
+    cc.AckPolicy = js_AckExplicit;
+    cc.DeliverPolicy = js_DeliverAll;
+    cc.MaxAckPending = (int64_t)g->backlog;
+    natsStatus s = js_AddConsumer(&ci, c->js, g->o->topic, &cc, NULL, &jerr);
+    if (s != NATS_OK)
+        return nats_fail("add consumer", s, jerr);
+    jsConsumerInfo_Destroy(ci);
+    return 0;
+}
+
+static int run_group_catchup(const struct bench_opts *o)
+{
+    char durable[96];
+    struct conn c = {0};
+    struct pull_group g = {.o = o, .durable = o->group};
+    int n = (int)o->members, started = 0;
+    struct pull_worker *ws = calloc((size_t)n, sizeof(*ws));
+    int rc = ws ? conn_open(&c, o, NULL) : TANDEM_ENOMEM;
+    if (g.durable == NULL) {
+        snprintf(durable, sizeof(durable), "nbench-catchup-%ld-%d", (long)getpid(), n);
+        g.durable = durable;
+    }
+    rc = rc ? rc : pull_group_prepare(&c, &g, 0);
+    if (rc != 0)
+        goto fail;
+    uint64_t start = bench_now_ns();
+    g.deadline_ns = start + (uint64_t)(o->timeout * 1e9);
+    rc = pull_group_prepare(&c, &g, 1);
+    for (; rc == 0 && started < n; started++) {
+        ws[started].g = &g;
+        if (pthread_create(&ws[started].tid, NULL, pull_worker_run, &ws[started]) != 0)
+            rc = TANDEM_ENOMEM;
+    }
+    for (int i = 0; i < started; i++) {
+        pthread_join(ws[i].tid, NULL);
+        rc = rc ? rc : ws[i].rc;
+    }
+    uint64_t done = atomic_load(&g.done_ns);
+    double secs = done > start ? (double)(done - start) / 1e9 : 0;
+    double rps = secs > 0 ? (double)g.backlog / secs : 0;
+    printf("mode=group-catchup members=%d records=%llu received=%llu errors=%llu seconds=%.4f "
+           "records_per_s=%.0f mb_per_s=%.2f\n",
+           n, (unsigned long long)g.backlog, (unsigned long long)atomic_load(&g.received),
+           (unsigned long long)atomic_load(&g.bad), secs, rps, rps * (double)o->size / 1e6);
+    if (rc == 0 && done == 0)
+        rc = TANDEM_ETIMEDOUT;
+fail:
+    conn_close(&c);
+    free(ws);
+    return rc;
+}
+
 static int run_mode(const struct bench_opts *o)
 {
     if (strcmp(o->mode, "produce") == 0)
@@ -380,6 +526,8 @@ static int run_mode(const struct bench_opts *o)
         return run_consume(o);
     if (strcmp(o->mode, "latency") == 0)
         return run_latency(o);
+    if (strcmp(o->mode, "group-catchup") == 0)
+        return run_group_catchup(o);
     fprintf(stderr, "nbench: unknown mode %s\n", o->mode);
     return TANDEM_EINVAL;
 }
@@ -389,10 +537,12 @@ int main(int argc, char **argv)
     struct bench_opts o;
     bench_opts_init(&o);
     if (bench_opts_parse(&o, argc, argv) != 0) {
-        fprintf(stderr, "usage: nbench produce|consume|latency --server nats://H:P [--topic T] "
-                        "[--count N] [--size S]\n"
-                        "       [--max-pending P] [--rate R] [--seconds D] [--warmup W] "
-                        "[--timeout S]\n");
+        fprintf(
+            stderr,
+            "usage: nbench produce|consume|latency|group-catchup --server nats://H:P [--topic T] "
+            "[--count N] [--size S]\n"
+            "       [--max-pending P] [--rate R] [--seconds D] [--warmup W] "
+            "[--timeout S]\n");
         return 2;
     }
     int rc = run_mode(&o);

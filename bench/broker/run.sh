@@ -19,6 +19,18 @@
 #   6. reads VmRSS again 1 s after the last client left, stops the server with SIGTERM.
 # Each repetition also measures the producer's own ceiling: kbench into librdkafka's in-process
 # mock cluster (column "librdkafka mock").
+# Consumer groups (docs/benchmarks.md, "Consumer groups"), in the same server start after step 5:
+#   G1. GROUP_COUNT records into a topic of GROUP_PARTITIONS partitions (tandem: created with
+#       CreateTopics, record i to partition i % P; NATS: a second stream), then a catch-up from
+#       the beginning by ONE consumer alone in a fresh group and by a group of GROUP_MEMBERS
+#       (threads, each its own client; NATS: workers sharing one durable pull consumer), in
+#       alternating order per repetition,
+#   G2. tandem only: failover of a member process killed with SIGKILL in a group of
+#       GROUP_MEMBERS processes under FAILOVER_RATE records/s, with session.timeout.ms
+#       FAILOVER_SESSION_MS and heartbeat.interval.ms FAILOVER_HEARTBEAT_MS; FAILOVER_DEFAULT=1
+#       also runs it with librdkafka's defaults (45 s session, adds about a minute per
+#       repetition).
+# ONLY=base runs steps 3-5 without the group steps, ONLY=group the group steps without 3-5.
 # Every step runs under `timeout`. Raw results go to bench/results/broker-<stamp>.csv (one row per
 # measurement) and the table of medians (report.py) to bench/results/broker-<stamp>.md.
 # PERF=1 also records `perf record -g` of tandem-broker during the first repetition's produce
@@ -43,6 +55,15 @@ HALF_TARGET_RATE=${HALF_TARGET_RATE:-500000}
 MAX_PENDING=${MAX_PENDING:-4096}
 STEP_TIMEOUT=${STEP_TIMEOUT:-90}
 SERVERS=${SERVERS:-"tandem nats"}
+ONLY=${ONLY:-}
+GROUP_COUNT=${GROUP_COUNT:-$COUNT}
+GROUP_PARTITIONS=${GROUP_PARTITIONS:-6}
+GROUP_MEMBERS=${GROUP_MEMBERS:-3}
+FAILOVER_RATE=${FAILOVER_RATE:-10000}
+FAILOVER_SESSION_MS=${FAILOVER_SESSION_MS:-6000}
+FAILOVER_HEARTBEAT_MS=${FAILOVER_HEARTBEAT_MS:-1000}
+FAILOVER_SETTLE=${FAILOVER_SETTLE:-6}
+FAILOVER_DEFAULT=${FAILOVER_DEFAULT:-0}
 PERF=${PERF:-0}
 BROKER_ARGS=${BROKER_ARGS:-} # extra tandem-broker flags, e.g. "--log-flush-interval-ms 0"
 RESULTS=${RESULTS:-$ROOT/bench/results}
@@ -84,6 +105,10 @@ if ! need "$BIN/nbench" "libnats-dev; run make bench" || ! command -v nats-serve
     SERVERS=${SERVERS//nats/}
 fi
 [ -n "${SERVERS// /}" ] || { log "nothing to run"; exit 1; }
+case $ONLY in
+"" | base | group) ;;
+*) log "ONLY=$ONLY: expected base or group"; exit 2 ;;
+esac
 
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
@@ -197,14 +222,15 @@ stop_server() {
 }
 
 # client SERVER STEP ARGS...: runs kbench or nbench under timeout, prints its result line.
+# CLIENT_TIMEOUT=S before the call gives that step S seconds instead of STEP_TIMEOUT.
 declare -A R
 client() {
-    local server=$1 step=$2 prog=kbench out rc=0
+    local server=$1 step=$2 prog=kbench out rc=0 tmo=${CLIENT_TIMEOUT:-$STEP_TIMEOUT}
     shift 2
     [ "$server" = tandem ] || prog=nbench
     R=()
-    out=$(timeout -k 5 "$STEP_TIMEOUT" "$BIN/$prog" "$@" --server "$server_addr" \
-        --timeout $((STEP_TIMEOUT - 15)) 2>>"$work/$server.$step.err") || rc=$?
+    out=$(timeout -k 5 "$tmo" "$BIN/$prog" "$@" --server "$server_addr" \
+        --timeout $((tmo - 15)) 2>>"$work/$server.$step.err") || rc=$?
     local kv
     for kv in $out; do
         R[${kv%%=*}]=${kv#*=}
@@ -237,6 +263,17 @@ run_server() {
     "start_$server" "$rep" || { emit "$server" "$rep" start_failed 1 flag; return 0; }
     sleep 0.5
     emit "$server" "$rep" rss_idle_kb "$(rss_kb "$server_pid")" kB
+    [ "$ONLY" = group ] || run_base "$server" "$rep"
+    [ "$ONLY" = base ] || run_group "$server" "$rep"
+    sleep 1
+    emit "$server" "$rep" rss_after_kb "$(rss_kb "$server_pid")" kB
+    emit "$server" "$rep" rss_peak_kb "$(rss_kb "$server_pid" VmHWM)" kB
+    stop_server "$server" "$rep"
+}
+
+# Steps 3-5 (see the header).
+run_base() {
+    local server=$1 rep=$2 acks half
 
     for acks in 1 all; do
         perf_start "$server" "$rep" "produce-acks$acks"
@@ -283,11 +320,48 @@ run_server() {
         emit "$server" "$rep" "lat_${name}_p99_us" "${k[2]}" us
         emit "$server" "$rep" "lat_${name}_p999_us" "${k[3]}" us
     done
+}
 
-    sleep 1
-    emit "$server" "$rep" rss_after_kb "$(rss_kb "$server_pid")" kB
-    emit "$server" "$rep" rss_peak_kb "$(rss_kb "$server_pid" VmHWM)" kB
-    stop_server "$server" "$rep"
+# G1 and G2 (see the header).
+run_group() {
+    local server=$1 rep=$2 who m order
+    local args=(--topic grp --count "$GROUP_COUNT" --size "$SIZE" --linger-ms "$LINGER_MS")
+    [ "$server" = tandem ] && args+=(--partitions "$GROUP_PARTITIONS" --acks 1)
+    [ "$server" = nats ] && args+=(--max-pending "$MAX_PENDING")
+    client "$server" group-produce produce "${args[@]}" || return 0
+    order="single group"
+    ((rep % 2 == 1)) || order="group single"
+    for who in $order; do
+        m=1
+        [ "$who" = single ] || m=$GROUP_MEMBERS
+        client "$server" "group-catchup-$who" group-catchup --topic grp --members "$m" \
+            --size "$SIZE" || continue
+        emit "$server" "$rep" "grp_${who}_rps" "${R[records_per_s]}" records/s
+        [ -z "${R[first_record_ms]:-}" ] ||
+            emit "$server" "$rep" "grp_${who}_first_ms" "${R[first_record_ms]}" ms
+        [ -z "${R[drain_records_per_s]:-}" ] ||
+            emit "$server" "$rep" "grp_${who}_drain_rps" "${R[drain_records_per_s]}" records/s
+        [ -z "${R[duplicates]:-}" ] || emit "$server" "$rep" "grp_${who}_dups" "${R[duplicates]}" records
+    done
+
+    [ "$server" = tandem ] || return 0 # no NATS analogue (docs/benchmarks.md)
+    local name st hb
+    for name in fast default; do
+        st=$FAILOVER_SESSION_MS hb=$FAILOVER_HEARTBEAT_MS
+        if [ "$name" = default ]; then
+            [ "$FAILOVER_DEFAULT" = 1 ] || continue
+            st=45000 hb=3000 # librdkafka 2.0.2's defaults, passed as such so the row says so
+        fi
+        CLIENT_TIMEOUT=$((st / 1000 + FAILOVER_SETTLE + 60)) client "$server" "failover-$name" \
+            group-failover --topic "fo$name" --partitions "$GROUP_PARTITIONS" \
+            --members "$GROUP_MEMBERS" --rate "$FAILOVER_RATE" --size "$SIZE" \
+            --session-timeout-ms "$st" --heartbeat-interval-ms "$hb" \
+            --warmup "$FAILOVER_SETTLE" || continue
+        emit "$server" "$rep" "fo_${name}_session_ms" "$st" ms
+        emit "$server" "$rep" "fo_${name}_detect_ms" "${R[detect_ms]}" ms
+        emit "$server" "$rep" "fo_${name}_reassign_ms" "${R[reassign_ms]}" ms
+        emit "$server" "$rep" "fo_${name}_recovered_ms" "${R[recovered_ms]}" ms
+    done
 }
 
 echo "run,server,rep,metric,value,unit" >"$csv"
@@ -297,6 +371,7 @@ echo "run,server,rep,metric,value,unit" >"$csv"
     echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r)"
     echo "data dirs: $(df -P "$work" | awk 'NR == 2 { print $1 }') ($(stat -f -c %T "$work"))"
     echo "clients: librdkafka $(pkg-config --modversion rdkafka 2>/dev/null || echo '?'), nats.c $(pkg-config --modversion libnats 2>/dev/null || echo '?'); server: $(nats-server --version 2>/dev/null || echo 'nats-server ?')"
+    echo "groups: ONLY=${ONLY:-all} GROUP_COUNT=$GROUP_COUNT GROUP_PARTITIONS=$GROUP_PARTITIONS GROUP_MEMBERS=$GROUP_MEMBERS FAILOVER_RATE=$FAILOVER_RATE FAILOVER_SESSION_MS=$FAILOVER_SESSION_MS FAILOVER_HEARTBEAT_MS=$FAILOVER_HEARTBEAT_MS FAILOVER_SETTLE=$FAILOVER_SETTLE FAILOVER_DEFAULT=$FAILOVER_DEFAULT"
     echo "workload: COUNT=$COUNT SIZE=$SIZE PARTITIONS=$PARTITIONS LINGER_MS=$LINGER_MS LAT_LINGER_MS=$LAT_LINGER_MS LAT_SECONDS=$LAT_SECONDS LAT_WARMUP=$LAT_WARMUP HALF_TARGET_RATE=$HALF_TARGET_RATE FIXED_RATE=$FIXED_RATE MAX_PENDING=$MAX_PENDING REPEAT=$REPEAT${BROKER_ARGS:+ BROKER_ARGS=\"$BROKER_ARGS\"}"
 } >"$md"
 cat "$md" >&2
@@ -324,7 +399,7 @@ mock_ceiling() {
 t_start=$(now_us)
 for ((rep = 1; rep <= REPEAT; rep++)); do
     log "repetition $rep/$REPEAT: librdkafka mock (client ceiling)"
-    mock_ceiling "$rep"
+    [ "$ONLY" = group ] || mock_ceiling "$rep"
     for server in $SERVERS; do
         log "repetition $rep/$REPEAT: $server"
         run_server "$server" "$rep"
