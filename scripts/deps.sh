@@ -8,9 +8,9 @@ cd "$(dirname "$0")/.."
 
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
       libcmocka-dev librdkafka-dev kcat zlib1g-dev libzstd-dev liblz4-dev libjansson-dev
-      python3 curl procps)
+      python3 curl procps libhttp-parser-dev)
 if [ "${1:-}" = bench ]; then
-    pkgs+=(nats-server wrk libnats-dev)
+    pkgs+=(nats-server wrk libnats-dev nginx)
 fi
 command -v node >/dev/null 2>&1 || pkgs+=(nodejs)
 command -v npm >/dev/null 2>&1 || pkgs+=(npm)

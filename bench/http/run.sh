@@ -1,0 +1,154 @@
+#!/usr/bin/env bash
+# HTTP server benchmark: libtandem's HTTP core (bench/http/hello.c, one worker thread) against
+# nginx returning the same 27-byte JSON body, in one run, interleaved.
+#
+#   bench/http/run.sh                 3 rounds x 10 s per server (RUNS=, DURATION=, CONNS=)
+#
+# Each measurement: the server pinned to core 0 (taskset -c 0), wrk pinned to core 1
+# (taskset -c 1 wrk -t1 -c$CONNS -d${DURATION}s, keep-alive), GET /hello. Server CPU is utime +
+# stime from /proc/PID/stat of every server process (nginx: master + worker) before and after
+# wrk, divided by the requests wrk completed. Prints a table of medians with ratios to nginx and
+# writes the raw rows to bench/results/http-<UTC time>.csv and the table to .md.
+# Waits (up to WAIT_QUIET seconds, default 900) for the 1-minute load average to drop below 0.5.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+RUNS=${RUNS:-3}
+DURATION=${DURATION:-10}
+CONNS=${CONNS:-32}
+WAIT_QUIET=${WAIT_QUIET:-900}
+BUILD=${BUILD:-$ROOT/build-bench-http}
+
+for tool in wrk nginx taskset; do
+    command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] ||
+        { echo "bench/http: $tool missing (scripts/deps.sh bench)" >&2; exit 1; }
+done
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+
+# An optimized build without sanitizers, in its own directory.
+cmake -S "$ROOT" -B "$BUILD" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$BUILD" -j2 --target hello_http >/dev/null
+HELLO=$BUILD/bin/hello_http
+
+TMP=$(mktemp -d /tmp/tandem-httpbench.XXXXXX)
+SERVER_PID=""
+stop_server() {
+    if [ -n "$SERVER_PID" ]; then
+        kill -TERM "$SERVER_PID" 2>/dev/null || true
+        wait "$SERVER_PID" 2>/dev/null || true
+        SERVER_PID=""
+    fi
+}
+trap 'stop_server; rm -rf "$TMP"' EXIT
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+wait_port() {
+    for _ in $(seq 100); do
+        (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+        sleep 0.05
+    done
+    echo "bench/http: nothing listening on $1" >&2
+    return 1
+}
+# utime + stime (clock ticks) of a pid and its children
+cpu_ticks() {
+    local total=0 p
+    for p in $1 $(pgrep -P "$1" || true); do
+        [ -r "/proc/$p/stat" ] || continue
+        total=$((total + $(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$p/stat")))
+    done
+    echo "$total"
+}
+
+start_nginx() { # port
+    mkdir -p "$TMP/nginx/logs"
+    cat >"$TMP/nginx/nginx.conf" <<CONF
+daemon off;
+master_process on;
+worker_processes 1;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    keepalive_timeout 65;
+    keepalive_requests 1000000;
+    server {
+        listen 127.0.0.1:$1;
+        location / {
+            default_type application/json;
+            return 200 '{"message":"Hello, World!"}';
+        }
+    }
+}
+CONF
+    taskset -c 0 "$NGINX" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/logs/error.log" &
+    SERVER_PID=$!
+}
+start_tandem() { # port
+    taskset -c 0 "$HELLO" --port "$1" --workers 1 >"$TMP/tandem.out" &
+    SERVER_PID=$!
+}
+
+wait_quiet() {
+    local waited=0 load
+    while :; do
+        load=$(cut -d' ' -f1 /proc/loadavg)
+        if awk -v l="$load" 'BEGIN { exit !(l < 0.5) }'; then
+            return 0
+        fi
+        if [ "$waited" -ge "$WAIT_QUIET" ]; then
+            echo "bench/http: WARNING load $load still >= 0.5 after ${waited}s; measuring anyway" >&2
+            return 0
+        fi
+        [ $((waited % 60)) -eq 0 ] && echo "bench/http: waiting for a quiet machine (load $load)" >&2
+        sleep 10
+        waited=$((waited + 10))
+    done
+}
+
+STAMP=$(date -u +%Y%m%dT%H%M%SZ)
+CSV=$ROOT/bench/results/http-$STAMP.csv
+mkdir -p "$ROOT/bench/results"
+echo "server,run,requests,seconds,rps,cpu_ticks,clk_tck,cpu_us_per_req,load1" >"$CSV"
+TCK=$(getconf CLK_TCK)
+
+measure() { # server run
+    local port url before after out reqs secs rps
+    port=$(free_port)
+    "start_$1" "$port"
+    wait_port "$port"
+    url="http://127.0.0.1:$port/hello"
+    [ "$(curl -s "$url")" = '{"message":"Hello, World!"}' ] ||
+        { echo "bench/http: $1 answers something else" >&2; exit 1; }
+    taskset -c 1 wrk -t1 -c"$CONNS" -d1s "$url" >/dev/null # warm-up
+    before=$(cpu_ticks "$SERVER_PID")
+    out=$(taskset -c 1 wrk -t1 -c"$CONNS" -d"${DURATION}s" "$url")
+    after=$(cpu_ticks "$SERVER_PID")
+    stop_server
+    if grep -q "Non-2xx\|Socket errors" <<<"$out"; then
+        echo "bench/http: $1 had errors:" >&2
+        echo "$out" >&2
+        exit 1
+    fi
+    reqs=$(awk '/requests in/ { print $1 }' <<<"$out")
+    secs=$(awk '/requests in/ { sub(/s,$/, "", $4); print $4 }' <<<"$out")
+    rps=$(awk '/Requests\/sec/ { print $2 }' <<<"$out")
+    awk -v s="$1" -v r="$2" -v n="$reqs" -v t="$secs" -v q="$rps" -v c=$((after - before)) \
+        -v k="$TCK" -v l="$(cut -d' ' -f1 /proc/loadavg)" \
+        'BEGIN { printf "%s,%d,%d,%s,%s,%d,%d,%.3f,%s\n", s, r, n, t, q, c, k, c * 1e6 / k / n, l }' \
+        >>"$CSV"
+    tail -1 "$CSV" >&2
+}
+
+wait_quiet
+for run in $(seq "$RUNS"); do
+    measure nginx "$run"
+    measure tandem "$run"
+done
+
+python3 "$ROOT/bench/http/report.py" "$CSV" "taskset -c 1 wrk -t1 -c$CONNS -d${DURATION}s" \
+    | tee "${CSV%.csv}.md"
+echo "raw: $CSV"

@@ -1,0 +1,103 @@
+/*
+ * tandem/http.h: libtandem's HTTP/1.1 server core.
+ *
+ * MODEL. A server owns N worker threads. Each worker has its own epoll loop and its own
+ * listening socket, bound with SO_REUSEPORT to the same address and port, so the kernel spreads
+ * new connections across workers and a connection lives on one thread for its whole life:
+ * nothing on the request path is shared or locked.
+ *
+ * A connection carries requests one after another (keep-alive); a client may pipeline them
+ * (send several before reading). The server parses one request, hands it to the handler, and
+ * only parses the next once the handler has answered, so responses always leave in request
+ * order. A handler answers with tandem_http_respond() (or tandem_http_problem()), either before
+ * it returns or later from the same worker thread: the request object stays valid until it has
+ * been answered, even if the client has gone away meanwhile.
+ *
+ * Errors the core detects itself are answered with an RFC 9457 application/problem+json body
+ * and the connection is closed: 400 malformed request, 408 request not complete within
+ * request_timeout_ms (slowloris), 413 body above max_body_bytes, 431 request line + headers
+ * above max_header_bytes. A connection with no request in progress is closed silently after
+ * idle_timeout_ms. See docs/internals/http.md.
+ */
+#ifndef TANDEM_HTTP_H
+#define TANDEM_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tandem/error.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct tandem_http_server;
+
+/* The request view a handler gets. Every string is NUL-terminated and borrowed from the request
+ * object: valid until the request has been answered. */
+struct tandem_http_request {
+    const char *method; /* "GET", "POST", ... as sent (upper case) */
+    const char *path;   /* "/users/42" (the target before '?', not percent-decoded) */
+    const char *query;  /* "a=1&b=2" (after '?', without it), "" when there is none */
+    const char *body;   /* the body (chunked bodies de-chunked), NUL-terminated; "" if none */
+    size_t body_len;
+    int http_minor;   /* 1 for HTTP/1.1, 0 for HTTP/1.0 */
+    uint64_t conn_id; /* unique per worker, for logs */
+    int worker;       /* 0 .. workers-1: the worker thread this request runs on */
+};
+
+/* Called on the worker thread for each complete request. The handler must answer it exactly
+ * once, now or later on the same thread (see tandem_http_respond). */
+typedef void (*tandem_http_handler_fn)(struct tandem_http_request *req, void *arg);
+
+struct tandem_http_config {
+    const char *host;           /* address to bind, "127.0.0.1" (NULL: "127.0.0.1") */
+    int port;                   /* 0: the kernel chooses one (see tandem_http_server_port) */
+    int workers;                /* worker threads (0: 1) */
+    size_t max_header_bytes;    /* request line + headers; above: 431 (0: 8192) */
+    size_t max_body_bytes;      /* above: 413 (0: 1 MiB) */
+    int64_t request_timeout_ms; /* first byte of a request to its last; above: 408 (0: 10000) */
+    int64_t idle_timeout_ms;    /* keep-alive connection with no request (0: 60000) */
+    int max_connections;        /* per worker; beyond it new connections are closed (0: 10000) */
+    tandem_http_handler_fn handler;
+    void *arg;
+};
+
+/* Binds cfg->workers listening sockets and starts the workers. cfg is copied. Returns 0,
+ * TANDEM_EINVAL (no handler, bad host), TANDEM_EIO (socket/bind/listen/thread failed). */
+TANDEM_EXPORT int tandem_http_server_start(const struct tandem_http_config *cfg,
+                                           struct tandem_http_server **out);
+/* The bound port. */
+TANDEM_EXPORT int tandem_http_server_port(const struct tandem_http_server *s);
+/* Stops every worker, closes every connection, joins the threads and frees the server. Requests
+ * not yet answered are dropped (their memory freed). Call it from a thread that is not a worker.
+ * NULL is a no-op. */
+TANDEM_EXPORT void tandem_http_server_stop(struct tandem_http_server *s);
+
+/* Case-insensitive header lookup; returns the value of the first header named name (leading and
+ * trailing white space removed) or NULL. Borrowed like the request's strings. */
+TANDEM_EXPORT const char *tandem_http_header(const struct tandem_http_request *req,
+                                             const char *name);
+
+/* Adds a response header for the coming tandem_http_respond (Content-Length, Date, Server and
+ * Connection are written by the core). name and value are copied. Returns 0, TANDEM_EINVAL (CR
+ * or LF in either: header injection) or TANDEM_ETOOLARGE (more than 4 KiB of extra headers). */
+TANDEM_EXPORT int tandem_http_add_header(struct tandem_http_request *req, const char *name,
+                                         const char *value);
+
+/* Answers req: status line, headers, Content-Type (if content_type is not NULL) and body (body
+ * is copied; omitted for HEAD, whose Content-Length is still body_len). Afterwards req is gone.
+ * Must run on req's worker thread. Returns 0 or TANDEM_EINVAL (status outside 100..599). */
+TANDEM_EXPORT int tandem_http_respond(struct tandem_http_request *req, int status,
+                                      const char *content_type, const void *body, size_t body_len);
+
+/* Answers req with an RFC 9457 problem: {"type":"about:blank","title":<reason phrase>,
+ * "status":status,"detail":detail} as application/problem+json (detail is JSON-escaped; NULL
+ * omits it). */
+TANDEM_EXPORT int tandem_http_problem(struct tandem_http_request *req, int status,
+                                      const char *detail);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,133 @@
+/*
+ * http_int.h: the private pieces of libtandem's HTTP server core, bottom-up.
+ *
+ *   parse.c     bytes -> one request (Debian's http-parser, nodejs/http-parser 2.9, does the
+ *               HTTP/1.1 grammar; this file assembles the request object and enforces the
+ *               limits). Pure: no sockets, no clocks; the fuzz target drives it directly.
+ *   response.c  one answer -> bytes (status line, headers, body; problem+json bodies).
+ *   worker.c    one thread: an epoll loop, its listening socket, its connections, timeouts.
+ *   server.c    the public start/stop: sockets bound with SO_REUSEPORT, one thread each.
+ *
+ * A request object (struct hreq) is the arena of one request: the request line and headers are
+ * copied into `head` (each string NUL-terminated) as the parser reports them, so a request may
+ * arrive in any number of reads. A connection owns at most one hreq at a time, which it re-uses
+ * request after request; the hreq outlives its connection only while a handler still has to
+ * answer it.
+ */
+#ifndef TANDEM_LIB_HTTP_INT_H
+#define TANDEM_LIB_HTTP_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <http_parser.h>
+
+#include "tandem/http.h"
+
+#define HTTP_MAX_HEADERS    64   /* more: 431 */
+#define HTTP_MAX_EXTRA_HDRS 4096 /* bytes of handler-added response headers */
+
+struct hlimits {
+    size_t max_header_bytes; /* raw bytes from the request's first byte to the end of headers */
+    size_t max_body_bytes;
+};
+
+struct hconn;
+
+struct hreq {
+    struct tandem_http_request view; /* what the handler sees; must stay the first member */
+    struct hconn *conn;              /* NULL once the connection has gone away */
+    char *head;                      /* arena: target, then name\0value\0 pairs */
+    size_t head_len, head_cap;
+    uint32_t hdr_name[HTTP_MAX_HEADERS], hdr_value[HTTP_MAX_HEADERS]; /* offsets in head */
+    int nhdr;
+    char *body; /* NUL-terminated; capacity body_cap + 1 */
+    size_t body_len, body_cap;
+    char *extra; /* handler-added response headers, "Name: value\r\n"... */
+    size_t extra_len, extra_cap;
+    bool keep_alive; /* after the response (http_should_keep_alive, no Upgrade) */
+    bool is_head;
+    bool answered;
+};
+
+/* Allocates a request whose arena fits lim->max_header_bytes. Never fails (xmalloc). */
+struct hreq *hreq_new(const struct hlimits *lim);
+void hreq_free(struct hreq *r);
+
+/* The incremental parser of one connection. */
+struct hparse {
+    http_parser p;
+    const struct hlimits *lim;
+    struct hreq *req; /* filled by hparse_feed */
+    size_t head_raw;  /* raw bytes of the current request seen before its headers ended */
+    int last;         /* which callback ran last (URL, FIELD, VALUE), to join fragments */
+    bool started;     /* the first byte of a request has been seen */
+    bool headers_done;
+    bool done;      /* a complete request is in req */
+    int err_status; /* 400, 413 or 431 once hparse_feed failed */
+    const char *err_detail;
+};
+
+/* Starts a connection's parser. */
+void hparse_init(struct hparse *hp, const struct hlimits *lim);
+/* Starts the next request into r (reset; r must have been made with the same limits). */
+void hparse_begin(struct hparse *hp, struct hreq *r);
+/* Feeds bytes. Returns 0 when a request is complete (*used: bytes consumed, the rest belongs to
+ * the next request; call hparse_begin before feeding it), TANDEM_EAGAIN when every byte was
+ * consumed and the request is not complete yet, or TANDEM_EPROTO when the bytes are not an
+ * acceptable request: hp->err_status is then 400, 413 or 431 and hp->err_detail says why; the
+ * connection cannot continue. */
+int hparse_feed(struct hparse *hp, const char *data, size_t len, size_t *used);
+
+/* ---- response.c ----------------------------------------------------------------------------- */
+
+/* A growable output buffer: bytes [off, len) are still to be sent. */
+struct hbuf {
+    char *p;
+    size_t off, len, cap;
+};
+void hbuf_append(struct hbuf *b, const void *data, size_t n);
+void hbuf_cleanup(struct hbuf *b);
+
+/* Appends a whole response to out. date is the 29-byte IMF-fixdate; extra is
+ * "Name: value\r\n"... (may be NULL). When close is true "Connection: close" is sent; when
+ * keep_alive_10 is true "Connection: keep-alive" (HTTP/1.0 clients). head_only omits the body. */
+struct hresp {
+    int status;
+    const char *content_type;
+    const void *body;
+    size_t body_len;
+    const char *extra;
+    size_t extra_len;
+    bool close, keep_alive_10, head_only;
+};
+void hresp_write(struct hbuf *out, const struct hresp *r, const char *date);
+/* Formats the RFC 9457 body for status (detail JSON-escaped, NULL omits it) into buf; returns
+ * its length (truncated to cap - 1, always NUL-terminated). */
+size_t hproblem_format(char *buf, size_t cap, int status, const char *detail);
+/* The reason phrase of a status ("Not Found"), "Unknown" if none. (tandem_core has the public
+ * tandem_http_reason; this core does not depend on it.) */
+const char *hreason(int status);
+/* Writes the IMF-fixdate of unix time t ("Sun, 06 Nov 1994 08:49:37 GMT", 29 bytes + NUL). */
+void hdate_format(char out[30], int64_t t);
+
+/* ---- worker.c ------------------------------------------------------------------------------- */
+
+struct hworker;
+struct hserver_shared {
+    struct tandem_http_config cfg; /* defaults filled in */
+    struct hlimits lim;
+};
+/* Creates a worker around an already listening non-blocking socket (the worker owns it). */
+int hworker_new(const struct hserver_shared *sh, int index, int listen_fd, struct hworker **out);
+/* The thread body: runs the loop until hworker_wake_stop. */
+void *hworker_main(void *w);
+/* Asks the worker's loop to stop (thread-safe). */
+void hworker_wake_stop(struct hworker *w);
+/* Closes every connection and frees the worker (after its thread was joined). */
+void hworker_free(struct hworker *w);
+/* Called by tandem_http_respond: queues the answer on req's connection. */
+void hworker_answer(struct hreq *r, const struct hresp *resp);
+
+#endif

@@ -1,0 +1,193 @@
+/*
+ * test_http_parse: the pure request parser of libtandem's HTTP core (src/lib/http/parse.c).
+ * Every request is also fed split at every byte boundary, since reads may cut it anywhere.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "http_int.h"
+
+static const struct hlimits lim = {.max_header_bytes = 1024, .max_body_bytes = 64};
+
+/* Feeds data in pieces of at most `step` bytes; returns hparse_feed's final code, *used the
+ * bytes consumed in total. */
+static int feed_steps(struct hparse *hp, const char *data, size_t len, size_t step, size_t *used)
+{
+    size_t at = 0;
+    int rc = TANDEM_EAGAIN;
+    while (at < len) {
+        size_t n = len - at < step ? len - at : step;
+        size_t u = 0;
+        rc = hparse_feed(hp, data + at, n, &u);
+        at += u;
+        if (rc != TANDEM_EAGAIN) {
+            break;
+        }
+    }
+    *used = at;
+    return rc;
+}
+
+static void test_get_every_split(void **state)
+{
+    static const char req[] = "GET /users/42?a=1&b=2 HTTP/1.1\r\nHost: x\r\n"
+                              "X-Long-Name:   padded value  \r\nEmpty:\r\n\r\n";
+    for (size_t step = 1; step <= sizeof(req) - 1; step++) {
+        struct hparse hp;
+        struct hreq *r = hreq_new(&lim);
+        hparse_init(&hp, &lim);
+        hparse_begin(&hp, r);
+        size_t used = 0;
+        assert_int_equal(feed_steps(&hp, req, sizeof(req) - 1, step, &used), 0);
+        assert_int_equal(used, sizeof(req) - 1);
+        assert_string_equal(r->view.method, "GET");
+        assert_string_equal(r->view.path, "/users/42");
+        assert_string_equal(r->view.query, "a=1&b=2");
+        assert_string_equal(tandem_http_header(&r->view, "host"), "x");
+        assert_string_equal(tandem_http_header(&r->view, "X-LONG-NAME"), "padded value");
+        assert_string_equal(tandem_http_header(&r->view, "Empty"), "");
+        assert_null(tandem_http_header(&r->view, "Missing"));
+        assert_true(r->keep_alive);
+        assert_int_equal(r->view.body_len, 0);
+        hreq_free(r);
+    }
+}
+
+static void test_chunked_every_split(void **state)
+{
+    static const char req[] = "POST /e HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                              "5\r\nhello\r\n6;ext=1\r\n world\r\n0\r\nTrailer: t\r\n\r\n";
+    for (size_t step = 1; step <= sizeof(req) - 1; step++) {
+        struct hparse hp;
+        struct hreq *r = hreq_new(&lim);
+        hparse_init(&hp, &lim);
+        hparse_begin(&hp, r);
+        size_t used = 0;
+        assert_int_equal(feed_steps(&hp, req, sizeof(req) - 1, step, &used), 0);
+        assert_int_equal(r->view.body_len, 11);
+        assert_string_equal(r->view.body, "hello world");
+        assert_null(tandem_http_header(&r->view, "Trailer")); /* trailers are dropped */
+        assert_string_equal(tandem_http_header(&r->view, "host"), "x");
+        hreq_free(r);
+    }
+}
+
+static void test_pipelined_one_at_a_time(void **state)
+{
+    static const char two[] =
+        "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
+        "POST /b HTTP/1.1\r\nContent-Length: 3\r\nConnection: close\r\n\r\nxyz";
+    struct hparse hp;
+    struct hreq *r = hreq_new(&lim);
+    hparse_init(&hp, &lim);
+    hparse_begin(&hp, r);
+    size_t used = 0;
+    assert_int_equal(hparse_feed(&hp, two, sizeof(two) - 1, &used), 0);
+    assert_string_equal(r->view.path, "/a");
+    size_t first = used;
+    assert_int_equal(first, strlen("GET /a HTTP/1.1\r\nHost: x\r\n\r\n"));
+    hparse_begin(&hp, r);
+    assert_int_equal(hparse_feed(&hp, two + first, sizeof(two) - 1 - first, &used), 0);
+    assert_int_equal(first + used, sizeof(two) - 1);
+    assert_string_equal(r->view.method, "POST");
+    assert_string_equal(r->view.body, "xyz");
+    assert_false(r->keep_alive);
+    hreq_free(r);
+}
+
+static int parse_status(const char *req, size_t step)
+{
+    struct hparse hp;
+    struct hreq *r = hreq_new(&lim);
+    hparse_init(&hp, &lim);
+    hparse_begin(&hp, r);
+    size_t used = 0;
+    int rc = feed_steps(&hp, req, strlen(req), step, &used);
+    hreq_free(r);
+    return rc == 0 ? 200 : rc == TANDEM_EAGAIN ? 0 : hp.err_status;
+}
+
+static void test_limits_and_errors(void **state)
+{
+    char big[2048];
+    int n = snprintf(big, sizeof(big), "GET / HTTP/1.1\r\nX: ");
+    memset(big + n, 'a', sizeof(big) - (size_t)n - 1);
+    big[sizeof(big) - 1] = '\0';
+    char many[2048] = "GET / HTTP/1.1\r\n";
+    for (int i = 0; i < HTTP_MAX_HEADERS + 1; i++) {
+        strncat(many, "a:b\r\n", sizeof(many) - strlen(many) - 1);
+    }
+    strncat(many, "\r\n", sizeof(many) - strlen(many) - 1);
+    for (size_t step = 1; step <= 4096; step *= 4) {
+        assert_int_equal(parse_status(big, step), 431);
+        assert_int_equal(parse_status(many, step), 431);
+        assert_int_equal(parse_status("POST / HTTP/1.1\r\nContent-Length: 65\r\n\r\n", step), 413);
+        assert_int_equal(parse_status("POST / HTTP/1.1\r\nContent-Length: 64\r\n\r\n", step), 0);
+        assert_int_equal(parse_status("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                      "40\r\n0123456789012345678901234567890123456789"
+                                      "012345678901234567890123\r\n1\r\nx\r\n0\r\n\r\n",
+                                      step),
+                         413);
+        assert_int_equal(parse_status("GARBAGE\r\n\r\n", step), 400);
+        assert_int_equal(parse_status("GET / HTTP/1.1\r\nContent-Length: 1\r\n"
+                                      "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+                                      step),
+                         400); /* request smuggling: both lengths */
+        assert_int_equal(parse_status("GET / HTTP/1.1\r\nContent-Length: 1x\r\n\r\n", step), 400);
+        assert_int_equal(parse_status("GET / HTTP/1.1\r\nHost: x\r\n\r\n", step), 200);
+    }
+}
+
+static void test_head_and_http10(void **state)
+{
+    struct hparse hp;
+    struct hreq *r = hreq_new(&lim);
+    hparse_init(&hp, &lim);
+    hparse_begin(&hp, r);
+    size_t used = 0;
+    static const char h[] = "HEAD /x HTTP/1.0\r\n\r\n";
+    assert_int_equal(hparse_feed(&hp, h, sizeof(h) - 1, &used), 0);
+    assert_true(r->is_head);
+    assert_false(r->keep_alive);
+    assert_int_equal(r->view.http_minor, 0);
+    hreq_free(r);
+}
+
+static void test_problem_and_headers(void **state)
+{
+    char buf[256];
+    size_t n = hproblem_format(buf, sizeof(buf), 413, "a \"quoted\"\n detail");
+    assert_string_equal(buf, "{\"type\":\"about:blank\",\"title\":\"Content Too Large\",\"status\":"
+                             "413,\"detail\":\"a \\\"quoted\\\"\\u000a detail\"}");
+    assert_int_equal(n, strlen(buf));
+    char small[70];
+    hproblem_format(small, sizeof(small), 404, "long detail that does not fit");
+    assert_int_equal(small[strlen(small) - 1], '}');
+
+    struct hreq *r = hreq_new(&lim);
+    assert_int_equal(tandem_http_add_header(&r->view, "Allow", "GET, HEAD"), 0);
+    assert_int_equal(tandem_http_add_header(&r->view, "X", "a\r\nInjected: 1"), TANDEM_EINVAL);
+    assert_int_equal(tandem_http_add_header(&r->view, "Bad:Name", "v"), TANDEM_EINVAL);
+    assert_int_equal(r->extra_len, strlen("Allow: GET, HEAD\r\n"));
+    hreq_free(r);
+
+    char date[30];
+    hdate_format(date, 784111777);
+    assert_string_equal(date, "Sun, 06 Nov 1994 08:49:37 GMT");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_get_every_split),         cmocka_unit_test(test_chunked_every_split),
+        cmocka_unit_test(test_pipelined_one_at_a_time), cmocka_unit_test(test_limits_and_errors),
+        cmocka_unit_test(test_head_and_http10),         cmocka_unit_test(test_problem_and_headers),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
