@@ -57,7 +57,8 @@ static void test_standard_bodies(void **state)
     assert_string_equal(tandem_http_reason(304), "Not Modified");
 }
 
-/* RFC 9457 §3, the first example (an out-of-credit problem with two extension members). */
+/* RFC 9457 §3's first example (an out-of-credit problem with two extension members), with the
+ * response's status 403 added as the "status" member. */
 static const char rfc_example[] = "{\"type\":\"https://example.com/probs/out-of-credit\","
                                   "\"title\":\"You do not have enough credit.\",\"status\":403,"
                                   "\"detail\":\"Your current balance is 30, but that costs 50.\","
