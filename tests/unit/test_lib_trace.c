@@ -1,8 +1,7 @@
 /*
  * traceparent tests (src/lib/core/traceparent.c): the W3C Trace Context examples (§3.2.3's
  * sampled/unsampled pair and the 4bf92f35... value the spec uses throughout), the invalid values
- * the spec names,
- * forward compatibility with higher versions (§3.2.4), and id generation.
+ * the spec names, forward compatibility with higher versions (§3.2.4), and id generation.
  */
 #include <setjmp.h>
 #include <stdarg.h>
