@@ -53,7 +53,7 @@ typedef void (*tandem_http_handler_fn)(struct tandem_http_request *req, void *ar
 struct tandem_http_config {
     const char *host;           /* address to bind, "127.0.0.1" (NULL: "127.0.0.1") */
     int port;                   /* 0: the kernel chooses one (see tandem_http_server_port) */
-    int workers;                /* worker threads (0: 1) */
+    int workers;                /* worker threads (0: one per online CPU) */
     size_t max_header_bytes;    /* request line + headers; above: 431 (0: 8192) */
     size_t max_body_bytes;      /* above: 413 (0: 1 MiB) */
     int64_t request_timeout_ms; /* first byte of a request to its last; above: 408 (0: 10000) */

@@ -218,6 +218,25 @@ static void test_chunked_body_and_head(void **state)
     assert_non_null(strstr(buf, "Content-Length: 11\r\n"));
     assert_non_null(strstr(buf, "\r\n\r\nhello world"));
 
+    /* Expect: 100-continue gets its interim answer before the body is sent */
+    send_str(fd, "POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                 "Content-Length: 5\r\n\r\n");
+    size_t got = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < 50 && strstr(buf, "\r\n\r\n") == NULL; i++) {
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 100) > 0) {
+            ssize_t n = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
+            assert_true(n > 0);
+            got += (size_t)n;
+            buf[got] = '\0';
+        }
+    }
+    assert_string_equal(buf, "HTTP/1.1 100 Continue\r\n\r\n");
+    send_str(fd, "abcde");
+    read_responses(fd, buf, sizeof(buf), 1, 2000, &closed);
+    assert_non_null(strstr(buf, "\r\n\r\nabcde"));
+
     /* HEAD: the GET's Content-Length, no body; the next response follows directly */
     send_str(fd, "HEAD / HTTP/1.1\r\nHost: x\r\n\r\nGET /n/after HTTP/1.1\r\nHost: x\r\n\r\n");
     size_t len = 0;

@@ -64,8 +64,9 @@ struct hparse {
     int last;         /* which callback ran last (URL, FIELD, VALUE), to join fragments */
     bool started;     /* the first byte of a request has been seen */
     bool headers_done;
-    bool done;      /* a complete request is in req */
-    int err_status; /* 400, 413 or 431 once hparse_feed failed */
+    bool done;            /* a complete request is in req */
+    bool expect_continue; /* headers asked for "Expect: 100-continue" and a body follows */
+    int err_status;       /* 400, 413 or 431 once hparse_feed failed */
     const char *err_detail;
 };
 

@@ -26,6 +26,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "common/mem.h"
 #include "http_int.h"
@@ -184,6 +185,10 @@ static int on_headers_complete(http_parser *p)
         *q = '\0';
         r->view.query = q + 1;
     }
+    const char *expect = tandem_http_header(&r->view, "expect");
+    hp->expect_continue = expect != NULL && p->http_minor >= 1 &&
+                          strcasecmp(expect, "100-continue") == 0 &&
+                          ((p->flags & F_CHUNKED) || p->content_length > 0);
     r->view.method = http_method_str((enum http_method)p->method);
     r->view.http_minor = p->http_minor;
     r->is_head = p->method == HTTP_HEAD;
@@ -252,7 +257,7 @@ void hparse_begin(struct hparse *hp, struct hreq *r)
     hp->req = r;
     hp->head_raw = 0;
     hp->last = LAST_NONE;
-    hp->started = hp->headers_done = hp->done = false;
+    hp->started = hp->headers_done = hp->done = hp->expect_continue = false;
     r->head_len = 0;
     r->nhdr = 0;
     r->body_len = 0;

@@ -59,7 +59,8 @@ static int listen_on(const char *host, int port, int *out_fd, int *out_port)
 static void config_defaults(struct tandem_http_config *c)
 {
     c->host = c->host ? c->host : "127.0.0.1";
-    c->workers = c->workers > 0 ? c->workers : 1;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    c->workers = c->workers > 0 ? c->workers : (cpus > 0 ? (int)cpus : 1);
     c->max_header_bytes = c->max_header_bytes ? c->max_header_bytes : 8192;
     c->max_body_bytes = c->max_body_bytes ? c->max_body_bytes : (1u << 20);
     c->request_timeout_ms = c->request_timeout_ms > 0 ? c->request_timeout_ms : 10000;

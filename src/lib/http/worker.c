@@ -248,6 +248,10 @@ static void conn_process(struct hconn *c)
         int rc = hparse_feed(&c->hp, c->in + c->in_off, c->in_len - c->in_off, &used);
         c->in_off += used;
         if (rc == TANDEM_EAGAIN) {
+            if (c->hp.expect_continue) { /* RFC 9110 section 10.1.1: the client waits for it */
+                hbuf_append(&c->out, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+                c->hp.expect_continue = false;
+            }
             break;
         }
         if (rc != 0) {
