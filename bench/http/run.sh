@@ -7,7 +7,7 @@
 # Each measurement: the server pinned to core 0 (taskset -c 0), wrk pinned to core 1
 # (taskset -c 1 wrk -t1 -c$CONNS -d${DURATION}s, keep-alive), GET /hello. Server CPU is utime +
 # stime from /proc/PID/stat of every server process (nginx: master + worker) before and after
-# wrk, divided by the requests wrk completed. Prints a table of medians with ratios to nginx and
+# wrk, divided by the requests wrk completed (user_ticks: the utime part alone). Prints a table of medians with ratios to nginx and
 # writes the raw rows to bench/results/http-<UTC time>.csv and the table to .md.
 # Waits (up to WAIT_QUIET seconds, default 900) for the 1-minute load average to drop below 0.5.
 set -euo pipefail
@@ -52,14 +52,16 @@ wait_port() {
     echo "bench/http: nothing listening on $1" >&2
     return 1
 }
-# utime + stime (clock ticks) of a pid and its children
+# "utime stime" (clock ticks) of a pid and its children
 cpu_ticks() {
-    local total=0 p
+    local u=0 s=0 p t
     for p in $1 $(pgrep -P "$1" || true); do
         [ -r "/proc/$p/stat" ] || continue
-        total=$((total + $(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$p/stat")))
+        t=$(awk '{ sub(/^.*\) /, ""); print $12, $13 }' "/proc/$p/stat")
+        u=$((u + ${t% *}))
+        s=$((s + ${t#* }))
     done
-    echo "$total"
+    echo "$u $s"
 }
 
 start_nginx() { # port
@@ -112,7 +114,7 @@ wait_quiet() {
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 CSV=$ROOT/bench/results/http-$STAMP.csv
 mkdir -p "$ROOT/bench/results"
-echo "server,run,requests,seconds,rps,cpu_ticks,clk_tck,cpu_us_per_req,load1" >"$CSV"
+echo "server,run,requests,seconds,rps,cpu_ticks,clk_tck,cpu_us_per_req,user_ticks,load1" >"$CSV"
 TCK=$(getconf CLK_TCK)
 
 measure() { # server run
@@ -136,9 +138,10 @@ measure() { # server run
     reqs=$(awk '/requests in/ { print $1 }' <<<"$out")
     secs=$(awk '/requests in/ { sub(/s,$/, "", $4); print $4 }' <<<"$out")
     rps=$(awk '/Requests\/sec/ { print $2 }' <<<"$out")
-    awk -v s="$1" -v r="$2" -v n="$reqs" -v t="$secs" -v q="$rps" -v c=$((after - before)) \
-        -v k="$TCK" -v l="$(cut -d' ' -f1 /proc/loadavg)" \
-        'BEGIN { printf "%s,%d,%d,%s,%s,%d,%d,%.3f,%s\n", s, r, n, t, q, c, k, c * 1e6 / k / n, l }' \
+    local u0=${before% *} s0=${before#* } u1=${after% *} s1=${after#* }
+    awk -v s="$1" -v r="$2" -v n="$reqs" -v t="$secs" -v q="$rps" -v c=$((u1 + s1 - u0 - s0)) \
+        -v u=$((u1 - u0)) -v k="$TCK" -v l="$(cut -d' ' -f1 /proc/loadavg)" \
+        'BEGIN { printf "%s,%d,%d,%s,%s,%d,%d,%.3f,%d,%s\n", s, r, n, t, q, c, k, c * 1e6 / k / n, u, l }' \
         >>"$CSV"
     tail -1 "$CSV" >&2
 }
