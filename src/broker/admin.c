@@ -9,6 +9,7 @@
  * transactional ids are refused, since tandem-broker has no transaction coordinator.
  */
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -82,11 +83,49 @@ void handle_list_offsets(struct request *req)
     request_respond(req, &w);
 }
 
+/* Kafka topic configs that are valid but have no effect on a single-node broker that stores
+ * batches verbatim (replication, compaction tuning, recompression, preallocation, ...). They are
+ * accepted, logged and not stored, so admin clients and tools that always send them work.
+ * Anything else unknown is INVALID_CONFIG, as in Kafka. */
+static bool config_ignored(const char *key)
+{
+    static const char *const ignored[] = {
+        "compression.type",
+        "delete.retention.ms",
+        "file.delete.delay.ms",
+        "flush.messages",
+        "flush.ms",
+        "follower.replication.throttled.replicas",
+        "leader.replication.throttled.replicas",
+        "local.retention.bytes",
+        "local.retention.ms",
+        "max.compaction.lag.ms",
+        "message.downconversion.enable",
+        "message.format.version",
+        "message.timestamp.difference.max.ms",
+        "message.timestamp.before.max.ms",
+        "message.timestamp.after.max.ms",
+        "min.cleanable.dirty.ratio",
+        "min.compaction.lag.ms",
+        "min.insync.replicas",
+        "preallocate",
+        "remote.storage.enable",
+        "segment.index.bytes",
+        "segment.jitter.ms",
+        "unclean.leader.election.enable",
+    };
+    for (size_t i = 0; i < sizeof(ignored) / sizeof(ignored[0]); i++)
+        if (strcmp(key, ignored[i]) == 0)
+            return true;
+    return false;
+}
+
 /* Checks one CreateTopics entry; fills keys/values for its configs. Returns a Kafka error and
  * sets *msg. */
 static int16_t check_create(struct broker *b, struct request *req,
                             const struct create_topics_req_topic *ti, char *name, int32_t *nparts,
-                            const char ***keys, const char ***values, const char **msg)
+                            const char ***keys, const char ***values, int32_t *nconfigs,
+                            const char **msg)
 {
     if (ti->name.len <= 0 || !topic_name_valid(ti->name.p, (size_t)ti->name.len)) {
         *msg = "topic names are 1-249 characters of [a-zA-Z0-9._-], not '.' or '..'";
@@ -130,6 +169,7 @@ static int16_t check_create(struct broker *b, struct request *req,
         return KAFKA_INVALID_CONFIG;
     }
     struct log_config probe = b->cfg->log;
+    int32_t kept = 0;
     for (int32_t i = 0; i < ti->nconfigs; i++) {
         const struct create_topics_config *c = &ti->configs[i];
         char *k = arena_alloc(&req->arena, (size_t)(c->name.len > 0 ? c->name.len : 0) + 1);
@@ -140,13 +180,20 @@ static int16_t check_create(struct broker *b, struct request *req,
         }
         memcpy(k, c->name.p, (size_t)c->name.len);
         memcpy(v, c->value.p, (size_t)c->value.len);
-        (*keys)[i] = k;
-        (*values)[i] = v;
+        if (config_ignored(k)) {
+            log_info("topic config accepted without effect", "\"topic\":\"%s\",\"config\":\"%s\"",
+                     name, k);
+            continue;
+        }
+        (*keys)[kept] = k;
+        (*values)[kept] = v;
+        kept++;
         if (log_config_set(&probe, k, v)) {
             *msg = "unknown topic config or bad value";
             return KAFKA_INVALID_CONFIG;
         }
     }
+    *nconfigs = kept;
     return KAFKA_NONE;
 }
 
@@ -169,13 +216,13 @@ void handle_create_topics(struct request *req)
         const struct create_topics_req_topic *ti = &in.topics[i];
         struct create_topics_resp_topic *to = &resp.topics[i];
         char name[256];
-        int32_t nparts = 0;
+        int32_t nparts = 0, nconfigs = 0;
         const char **keys = NULL, **values = NULL, *msg = NULL;
         to->name = ti->name;
-        to->error_code = check_create(b, req, ti, name, &nparts, &keys, &values, &msg);
+        to->error_code = check_create(b, req, ti, name, &nparts, &keys, &values, &nconfigs, &msg);
         if (to->error_code == KAFKA_NONE && !in.validate_only) {
             struct topic *t;
-            int rc = logmgr_create_topic(b->logs, name, nparts, keys, values, ti->nconfigs, &t);
+            int rc = logmgr_create_topic(b->logs, name, nparts, keys, values, nconfigs, &t);
             if (rc) {
                 to->error_code = rc == TANDEM_EEXIST   ? KAFKA_TOPIC_ALREADY_EXISTS
                                  : rc == TANDEM_EINVAL ? KAFKA_INVALID_CONFIG

@@ -24,6 +24,12 @@ admin create -t adm-badcfg -p 1 -c retention.ms=soon --expect INVALID_CONFIG ||
     fail "CreateTopics with retention.ms=soon"
 admin create -t adm-badkey -p 1 -c no.such.config=1 --expect INVALID_CONFIG ||
     fail "CreateTopics with an unknown config key"
+# Valid Kafka configs without effect on one node are accepted (librdkafka's test 0081 sends them).
+admin create -t adm-kafkacfg -p 1 -c compression.type=lz4 -c min.insync.replicas=1 \
+    -c retention.ms=60000 || fail "CreateTopics with compression.type and min.insync.replicas"
+admin exists -t adm-kafkacfg -p 1 || fail "adm-kafkacfg was not created"
+grep -qx 'retention.ms=60000' "$BROKER_DIR/adm-kafkacfg.topic" ||
+    fail "adm-kafkacfg.topic lost retention.ms next to ignored configs"
 admin create -t 'bad/name' -p 1 --expect TOPIC_EXCEPTION ||
     fail "CreateTopics with an invalid name (INVALID_TOPIC_EXCEPTION, 17)"
 admin absent -t adm-badcfg || fail "a rejected topic exists"

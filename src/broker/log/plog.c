@@ -251,6 +251,26 @@ void log_slice_release(struct log_slice *s)
     s->len = 0;
 }
 
+/* The record-level answer inside a batch whose maxTimestamp >= ts. A compressed batch is not
+ * decompressed: its base offset and maxTimestamp answer (the first record of the batch may be
+ * earlier than ts; consumers then skip records they do not need). */
+static int batch_find_timestamp(struct segment *s, uint64_t pos, const struct kbatch *b, int64_t ts,
+                                int64_t *offset, int64_t *timestamp)
+{
+    if ((b->attributes & KBATCH_ATTR_CODEC_MASK) != KCODEC_NONE) {
+        *offset = b->base_offset;
+        *timestamp = b->max_timestamp;
+        return 0;
+    }
+    size_t size = kbatch_size(b);
+    uint8_t *buf = xmalloc(size);
+    int rc = log_pread_all(s->fd, buf, size, (off_t)pos);
+    if (rc == 0)
+        rc = kbatch_find_timestamp(buf, size, ts, offset, timestamp);
+    free(buf);
+    return rc;
+}
+
 int plog_offset_for_time(struct plog *l, int64_t ts, int64_t *offset, int64_t *timestamp)
 {
     for (int i = 0; i < l->nsegs; i++) {
@@ -263,9 +283,9 @@ int plog_offset_for_time(struct plog *l, int64_t ts, int64_t *offset, int64_t *t
             if (seg_read_header(s, pos, &b))
                 break;
             if (b.max_timestamp >= ts) {
-                *offset = b.base_offset;
-                *timestamp = b.max_timestamp;
-                return 0;
+                int rc = batch_find_timestamp(s, pos, &b, ts, offset, timestamp);
+                if (rc != TANDEM_ENOENT)
+                    return rc;
             }
             pos += kbatch_size(&b);
         }

@@ -108,6 +108,47 @@ int kbatch_validate(const uint8_t *p, size_t len, struct kbatch *out, size_t *us
     return 0;
 }
 
+int kbatch_find_timestamp(const uint8_t *p, size_t len, int64_t ts, int64_t *offset,
+                          int64_t *timestamp)
+{
+    struct kbatch b;
+    int rc = kbatch_parse_header(p, len, &b);
+    if (rc)
+        return rc == TANDEM_EAGAIN ? TANDEM_ECORRUPT : rc;
+    if (kbatch_size(&b) > len)
+        return TANDEM_ECORRUPT;
+    if (b.attributes & KBATCH_ATTR_LOG_APPEND_TS) {
+        if (b.max_timestamp < ts)
+            return TANDEM_ENOENT;
+        *offset = b.base_offset;
+        *timestamp = b.max_timestamp;
+        return 0;
+    }
+    if ((b.attributes & KBATCH_ATTR_CODEC_MASK) != KCODEC_NONE)
+        return TANDEM_EUNSUPPORTED;
+    struct kr r;
+    kr_init(&r, p + KBATCH_HEADER_SIZE, kbatch_size(&b) - KBATCH_HEADER_SIZE);
+    for (int32_t i = 0; i < b.records_count; i++) {
+        int32_t rec_len = kr_varint(&r);
+        if (r.err || rec_len < 0 || (size_t)rec_len > kr_left(&r))
+            return TANDEM_ECORRUPT;
+        struct kr rec;
+        kr_init(&rec, r.p, (size_t)rec_len);
+        r.p += rec_len;
+        (void)kr_i8(&rec); /* attributes */
+        int64_t rec_ts = b.base_timestamp + kr_varlong(&rec);
+        int32_t delta = kr_varint(&rec);
+        if (rec.err)
+            return TANDEM_ECORRUPT;
+        if (rec_ts >= ts) {
+            *offset = b.base_offset + delta;
+            *timestamp = rec_ts;
+            return 0;
+        }
+    }
+    return TANDEM_ENOENT;
+}
+
 void kbatch_set_base_offset(uint8_t *p, int64_t base_offset)
 {
     put_be64(p, (uint64_t)base_offset);

@@ -80,6 +80,16 @@ int kbatch_parse_header(const uint8_t *p, size_t len, struct kbatch *out);
  */
 int kbatch_validate(const uint8_t *p, size_t len, struct kbatch *out, size_t *used);
 
+/*
+ * Finds the first record of a whole, uncompressed batch whose timestamp is >= ts (ListOffsets by
+ * time, as Kafka's FileRecords.searchForTimestamp): its offset and timestamp. With LogAppendTime
+ * every record carries the batch's maxTimestamp. Returns 0, TANDEM_ENOENT when no record
+ * qualifies, TANDEM_EUNSUPPORTED for a compressed batch (its records are not readable without
+ * decompression), TANDEM_ECORRUPT for malformed records.
+ */
+int kbatch_find_timestamp(const uint8_t *p, size_t len, int64_t ts, int64_t *offset,
+                          int64_t *timestamp);
+
 /* Computes the CRC field's value for the batch at p (size bytes). */
 uint32_t kbatch_compute_crc(const uint8_t *p, size_t size);
 
