@@ -1,0 +1,522 @@
+/*
+ * The event consumer: one librdkafka high-level consumer in a group, one thread of ours.
+ *
+ * Model. The thread loops: rd_kafka_consumer_poll, hand the record to the handler, and when the
+ * record is done (handler OK, or the dead letter acknowledged) store offset + 1 for its
+ * partition (enable.auto.offset.store=false) and commit the stored offsets: asynchronously, at
+ * most every 100 records or 200 ms, and synchronously whenever it matters (partitions revoked,
+ * stop). librdkafka's auto-commit is off, so an offset never reaches the group before its record
+ * is done: at-least-once.
+ *
+ * Invariants.
+ *   - One record at a time, in poll order, so the records of a partition are handled in order.
+ *     A retried record keeps the thread (backoff with jitter between attempts); it does not poll
+ *     meanwhile, so max.poll.interval.ms is raised above the worst case of all waits (codec.c).
+ *   - The rebalance callback runs inside rd_kafka_consumer_poll / rd_kafka_consumer_close on this
+ *     thread, so never during a handler: on revoke it commits synchronously before giving the
+ *     partitions up, and every handled offset is committed before another member gets them.
+ *   - A dead letter goes through a private idempotent producer (acks=all) whose reports this
+ *     thread polls; the offset is stored only once the broker acknowledged it. When that fails
+ *     it is retried (backoff) until it succeeds or stop is asked; an abandoned record stays
+ *     uncommitted and is redelivered.
+ *   - Stop: the flag is read between records and in backoff waits; the thread commits, closes
+ *     (LeaveGroup), destroys librdkafka and signals done. If the stopper gave up waiting, the
+ *     thread frees the consumer itself ("orphaned").
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "common/log.h"
+#include "events_int.h"
+
+#define MAX_IN_HEADERS     64
+#define COMMIT_EVERY       100
+#define COMMIT_INTERVAL_MS 200
+#define LAG_INTERVAL_MS    500
+#define DLQ_TIMEOUT_MS     "30000"
+
+struct tandem_consumer {
+    rd_kafka_t *rk;
+    rd_kafka_t *dlq;
+    struct events_consumer_settings s;
+    char *suffix;
+    tandem_event_handler_fn handler;
+    void *arg;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool stop, done, orphaned; /* under mu */
+    uint64_t rng;
+    unsigned uncommitted; /* records stored since the last commit; thread only */
+    int64_t last_commit_ms, last_lag_ms;
+    atomic_uint_fast64_t consumed, retried, dead_lettered, committed;
+    atomic_int_fast64_t lag;
+};
+
+enum outcome { DONE, ABANDON };
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static bool stopping(struct tandem_consumer *c)
+{
+    pthread_mutex_lock(&c->mu);
+    bool s = c->stop;
+    pthread_mutex_unlock(&c->mu);
+    return s;
+}
+
+/* Sleeps ms unless stop is asked first; returns false when stopping. */
+static bool wait_or_stop(struct tandem_consumer *c, int64_t ms)
+{
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    dl.tv_sec += ms / 1000;
+    dl.tv_nsec += (long)(ms % 1000) * 1000000;
+    if (dl.tv_nsec >= 1000000000) {
+        dl.tv_sec++;
+        dl.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&c->mu);
+    while (!c->stop && pthread_cond_timedwait(&c->cv, &c->mu, &dl) == 0)
+        ;
+    bool go_on = !c->stop;
+    pthread_mutex_unlock(&c->mu);
+    return go_on;
+}
+
+static uint32_t rng_next(struct tandem_consumer *c)
+{
+    c->rng ^= c->rng << 13; /* xorshift64 (Marsaglia 2003); jitter only */
+    c->rng ^= c->rng >> 7;
+    c->rng ^= c->rng << 17;
+    return (uint32_t)(c->rng >> 32);
+}
+
+/* Commits the stored offsets: async when there are new ones; sync always (that also waits for
+ * the async commits in flight to be overtaken, so all handled offsets are in the group after). */
+static void commit(struct tandem_consumer *c, bool sync)
+{
+    if (c->uncommitted == 0 && !sync)
+        return;
+    rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, NULL, sync ? 0 : 1);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+        log_warn("events: commit failed", "\"error\":\"%s\"", rd_kafka_err2name(err));
+    c->uncommitted = 0;
+    c->last_commit_ms = now_ms();
+}
+
+static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                      rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+    struct tandem_consumer *c = opaque;
+    if (offsets == NULL)
+        return;
+    for (int i = 0; i < offsets->cnt; i++)
+        if (offsets->elems[i].err == RD_KAFKA_RESP_ERR_NO_ERROR && offsets->elems[i].offset >= 0)
+            atomic_fetch_add(&c->committed, 1);
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    struct tandem_consumer *c = opaque;
+    bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        if (coop)
+            rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
+        else
+            rd_kafka_assign(rk, parts);
+        return;
+    }
+    /* Revoked (or lost): commit what was handled before anyone else may read these. */
+    if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS && !rd_kafka_assignment_lost(rk))
+        commit(c, true);
+    if (coop)
+        rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts));
+    else
+        rd_kafka_assign(rk, NULL);
+}
+
+struct dlq_report {
+    bool done;
+    rd_kafka_resp_err_t err;
+};
+
+static void on_dlq_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    struct dlq_report *r = m->_private;
+    r->err = m->err;
+    r->done = true;
+}
+
+/* Produces m to its dead-letter topic and waits for the broker's answer. Returns 0 or -1. */
+static int dead_letter_once(struct tandem_consumer *c, const rd_kafka_message_t *m, int attempts,
+                            bool permanent)
+{
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    size_t tl = strlen(topic), sl = strlen(c->suffix);
+    char *dlq_topic = malloc(tl + sl + 1);
+    if (dlq_topic == NULL)
+        return -1;
+    memcpy(dlq_topic, topic, tl);
+    memcpy(dlq_topic + tl, c->suffix, sl + 1);
+    rd_kafka_headers_t *orig = NULL;
+    rd_kafka_headers_t *h = rd_kafka_message_headers(m, &orig) == RD_KAFKA_RESP_ERR_NO_ERROR
+                                ? rd_kafka_headers_copy(orig)
+                                : rd_kafka_headers_new(EVENTS_DLQ_HEADERS);
+    struct events_dlq d;
+    struct tandem_kafka_header dh[EVENTS_DLQ_HEADERS];
+    events_dlq_headers(&d, topic, m->partition, m->offset, attempts, permanent, dh);
+    for (int i = 0; i < EVENTS_DLQ_HEADERS; i++)
+        rd_kafka_header_add(h, dh[i].name, -1, dh[i].value, (ssize_t)dh[i].value_len);
+    struct dlq_report r = {false, RD_KAFKA_RESP_ERR_NO_ERROR};
+    rd_kafka_resp_err_t err = rd_kafka_producev(
+        c->dlq, RD_KAFKA_V_TOPIC(dlq_topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_VALUE(m->payload, m->len),
+        RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_OPAQUE(&r), RD_KAFKA_V_END);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_headers_destroy(h);
+        r.done = true;
+        r.err = err;
+    }
+    while (!r.done) /* bounded by message.timeout.ms */
+        rd_kafka_poll(c->dlq, 100);
+    if (r.err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        char b[256];
+        log_warn("events: dead letter not delivered", "\"topic\":%s,\"error\":\"%s\"",
+                 log_json_str(b, sizeof(b), dlq_topic), rd_kafka_err2name(r.err));
+    }
+    free(dlq_topic);
+    return r.err == RD_KAFKA_RESP_ERR_NO_ERROR ? 0 : -1;
+}
+
+static enum outcome dead_letter(struct tandem_consumer *c, const rd_kafka_message_t *m,
+                                int attempts, bool permanent)
+{
+    for (int tries = 1;; tries++) {
+        if (dead_letter_once(c, m, attempts, permanent) == 0) {
+            atomic_fetch_add(&c->dead_lettered, 1);
+            return DONE;
+        }
+        int64_t ms =
+            events_backoff_ms(tries, c->s.backoff_initial_ms, c->s.backoff_max_ms, rng_next(c));
+        if (!wait_or_stop(c, ms))
+            return ABANDON;
+    }
+}
+
+/* Fills ev from m; *buf gets the decode buffer (free it after the handler). */
+static void event_of(const rd_kafka_message_t *m, struct tandem_event *ev, char **buf)
+{
+    memset(ev, 0, sizeof(*ev));
+    ev->topic = rd_kafka_topic_name(m->rkt);
+    ev->partition = m->partition;
+    ev->offset = m->offset;
+    ev->key = m->key;
+    ev->key_len = m->key_len;
+    ev->data = m->payload;
+    ev->data_len = m->len;
+    *buf = NULL;
+    struct tandem_kafka_header h[MAX_IN_HEADERS];
+    size_t n = 0;
+    rd_kafka_headers_t *hdrs = NULL;
+    if (rd_kafka_message_headers(m, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        const char *name;
+        const void *val;
+        size_t size;
+        while (n < MAX_IN_HEADERS &&
+               rd_kafka_header_get_all(hdrs, n, &name, &val, &size) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            h[n].name = name;
+            h[n].value = val;
+            h[n].value_len = size;
+            n++;
+        }
+    }
+    size_t len = events_decode_buf_size(h, n);
+    *buf = malloc(len);
+    if (*buf != NULL)
+        events_record_decode(h, n, *buf, len, ev);
+}
+
+static enum outcome handle(struct tandem_consumer *c, const rd_kafka_message_t *m)
+{
+    struct tandem_event ev;
+    char *buf;
+    event_of(m, &ev, &buf);
+    atomic_fetch_add(&c->consumed, 1);
+    enum outcome o = DONE;
+    for (int attempt = 1;; attempt++) {
+        ev.attempt = attempt;
+        if (attempt > 1)
+            atomic_fetch_add(&c->retried, 1);
+        int r = c->handler(&ev, c->arg);
+        if (r == TANDEM_EVENT_OK)
+            break;
+        if (r == TANDEM_EVENT_RETRY && attempt < c->s.max_attempts) {
+            int64_t ms = events_backoff_ms(attempt, c->s.backoff_initial_ms, c->s.backoff_max_ms,
+                                           rng_next(c));
+            if (wait_or_stop(c, ms))
+                continue;
+            o = ABANDON;
+            break;
+        }
+        o = dead_letter(c, m, attempt, r != TANDEM_EVENT_RETRY);
+        break;
+    }
+    free(buf);
+    if (o == DONE) {
+        rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(l, ev.topic, m->partition)->offset = m->offset + 1;
+        rd_kafka_resp_err_t err = rd_kafka_offsets_store(c->rk, l);
+        if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+            log_warn("events: offset store failed", "\"error\":\"%s\"", rd_kafka_err2name(err));
+        rd_kafka_topic_partition_list_destroy(l);
+        c->uncommitted++;
+    }
+    return o;
+}
+
+static void update_lag(struct tandem_consumer *c)
+{
+    rd_kafka_topic_partition_list_t *parts = NULL;
+    if (rd_kafka_assignment(c->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return;
+    rd_kafka_position(c->rk, parts);
+    int64_t lag = 0;
+    for (int i = 0; i < parts->cnt; i++) {
+        int64_t lo, hi;
+        rd_kafka_topic_partition_t *p = &parts->elems[i];
+        if (p->offset < 0 || rd_kafka_get_watermark_offsets(c->rk, p->topic, p->partition, &lo,
+                                                            &hi) != RD_KAFKA_RESP_ERR_NO_ERROR)
+            continue;
+        if (hi > p->offset)
+            lag += hi - p->offset;
+    }
+    rd_kafka_topic_partition_list_destroy(parts);
+    atomic_store(&c->lag, lag);
+}
+
+static void consumer_free(struct tandem_consumer *c)
+{
+    pthread_cond_destroy(&c->cv);
+    pthread_mutex_destroy(&c->mu);
+    free(c->suffix);
+    free(c);
+}
+
+static void *consumer_thread(void *arg)
+{
+    struct tandem_consumer *c = arg;
+    while (!stopping(c)) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 100);
+        enum outcome o = DONE;
+        if (m != NULL && m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            o = handle(c, m);
+        } else if (m != NULL && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            log_warn("events: consumer error", "\"error\":\"%s\"", rd_kafka_err2name(m->err));
+        }
+        if (m != NULL)
+            rd_kafka_message_destroy(m);
+        if (o == ABANDON)
+            break;
+        int64_t now = now_ms();
+        if (c->uncommitted >= COMMIT_EVERY || now - c->last_commit_ms >= COMMIT_INTERVAL_MS)
+            commit(c, false);
+        if (now - c->last_lag_ms >= LAG_INTERVAL_MS) {
+            update_lag(c);
+            c->last_lag_ms = now;
+        }
+    }
+    /* The drain: commit what was handled, leave the group (revoke commits again), close. */
+    commit(c, true);
+    rd_kafka_consumer_close(c->rk);
+    rd_kafka_destroy(c->rk);
+    rd_kafka_flush(c->dlq, 5000);
+    rd_kafka_destroy(c->dlq);
+    pthread_mutex_lock(&c->mu);
+    c->done = true;
+    bool orphaned = c->orphaned;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+    if (orphaned)
+        consumer_free(c);
+    return NULL;
+}
+
+static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value)
+{
+    char errstr[256];
+    if (rd_kafka_conf_set(conf, name, value, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
+        char a[128], b[300];
+        log_error("events: bad consumer setting", "\"name\":%s,\"error\":%s",
+                  log_json_str(a, sizeof(a), name), log_json_str(b, sizeof(b), errstr));
+        return TANDEM_EINVAL;
+    }
+    return 0;
+}
+
+/* Creates one librdkafka handle of type with the settings kv[n][2]. */
+static int kafka_new(rd_kafka_type_t type, const char *(*kv)[2], size_t n, void *opaque,
+                     rd_kafka_t **out)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    for (size_t i = 0; i < n; i++) {
+        if (conf_set(conf, kv[i][0], kv[i][1]) != 0) {
+            rd_kafka_conf_destroy(conf);
+            return TANDEM_EINVAL;
+        }
+    }
+    rd_kafka_conf_set_opaque(conf, opaque);
+    if (type == RD_KAFKA_CONSUMER) {
+        rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+        rd_kafka_conf_set_offset_commit_cb(conf, on_commit);
+    } else {
+        rd_kafka_conf_set_dr_msg_cb(conf, on_dlq_delivery);
+    }
+    char errstr[256];
+    *out = rd_kafka_new(type, conf, errstr, sizeof(errstr));
+    if (*out == NULL) {
+        char b[300];
+        log_error("events: rd_kafka_new failed", "\"error\":%s",
+                  log_json_str(b, sizeof(b), errstr));
+        rd_kafka_conf_destroy(conf);
+        return TANDEM_EIO;
+    }
+    return 0;
+}
+
+static int subscribe(struct tandem_consumer *c, const struct tandem_consumer_config *cfg)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(cfg->ntopics);
+    for (int i = 0; i < cfg->ntopics; i++)
+        rd_kafka_topic_partition_list_add(l, cfg->topics[i], RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(c->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    return err == RD_KAFKA_RESP_ERR_NO_ERROR ? 0 : TANDEM_EINVAL;
+}
+
+int tandem_consumer_start(const struct tandem_consumer_config *cfg, struct tandem_consumer **out)
+{
+    struct events_consumer_settings s;
+    if (out == NULL || events_consumer_settings(cfg, &s) != 0)
+        return TANDEM_EINVAL;
+    struct tandem_consumer *c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return TANDEM_ENOMEM;
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    c->s = s;
+    c->handler = cfg->handler;
+    c->arg = cfg->arg;
+    int rc = TANDEM_ENOMEM;
+    c->suffix = strdup(s.dead_letter_suffix);
+    if (c->suffix == NULL)
+        goto fail;
+    if (getrandom(&c->rng, sizeof(c->rng), 0) != (ssize_t)sizeof(c->rng) || c->rng == 0)
+        c->rng = 0x9e3779b97f4a7c15u;
+    char session[16], poll[16];
+    snprintf(session, sizeof(session), "%d", s.session_timeout_ms);
+    snprintf(poll, sizeof(poll), "%d", s.max_poll_interval_ms);
+    const char *client = cfg->client_id ? cfg->client_id : "tandem";
+    const char *ckv[][2] = {
+        {"bootstrap.servers", cfg->brokers},
+        {"group.id", cfg->group_id},
+        {"client.id", client},
+        {"enable.auto.commit", "false"},
+        {"enable.auto.offset.store", "false"},
+        {"auto.offset.reset", "earliest"},
+        {"session.timeout.ms", session},
+        {"max.poll.interval.ms", poll},
+    };
+    const char *pkv[][2] = {
+        {"bootstrap.servers", cfg->brokers},
+        {"client.id", client},
+        {"enable.idempotence", "true"},
+        {"acks", "all"},
+        {"linger.ms", "0"},
+        {"message.timeout.ms", DLQ_TIMEOUT_MS},
+    };
+    rc = kafka_new(RD_KAFKA_CONSUMER, ckv, sizeof(ckv) / sizeof(ckv[0]), c, &c->rk);
+    if (rc != 0)
+        goto fail;
+    rd_kafka_poll_set_consumer(c->rk);
+    rc = kafka_new(RD_KAFKA_PRODUCER, pkv, sizeof(pkv) / sizeof(pkv[0]), c, &c->dlq);
+    if (rc != 0)
+        goto fail;
+    rc = subscribe(c, cfg);
+    if (rc != 0)
+        goto fail;
+    c->last_commit_ms = c->last_lag_ms = now_ms();
+    if (pthread_create(&c->thread, NULL, consumer_thread, c) != 0) {
+        rc = TANDEM_EIO;
+        goto fail;
+    }
+    *out = c;
+    return 0;
+fail:
+    if (c->rk != NULL) {
+        rd_kafka_consumer_close(c->rk);
+        rd_kafka_destroy(c->rk);
+    }
+    if (c->dlq != NULL)
+        rd_kafka_destroy(c->dlq);
+    consumer_free(c);
+    return rc;
+}
+
+int tandem_consumer_stop(struct tandem_consumer *c, int timeout_ms)
+{
+    if (c == NULL)
+        return 0;
+    struct timespec dl;
+    clock_gettime(CLOCK_REALTIME, &dl);
+    if (timeout_ms >= 0) {
+        dl.tv_sec += timeout_ms / 1000;
+        dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+        if (dl.tv_nsec >= 1000000000) {
+            dl.tv_sec++;
+            dl.tv_nsec -= 1000000000;
+        }
+    }
+    pthread_mutex_lock(&c->mu);
+    c->stop = true;
+    pthread_cond_broadcast(&c->cv);
+    while (!c->done) {
+        if (timeout_ms < 0)
+            pthread_cond_wait(&c->cv, &c->mu);
+        else if (pthread_cond_timedwait(&c->cv, &c->mu, &dl) != 0)
+            break;
+    }
+    if (!c->done) {
+        c->orphaned = true; /* the thread frees c when it is done */
+        pthread_detach(c->thread);
+        pthread_mutex_unlock(&c->mu);
+        return TANDEM_ETIMEDOUT;
+    }
+    pthread_mutex_unlock(&c->mu);
+    pthread_join(c->thread, NULL);
+    consumer_free(c);
+    return 0;
+}
+
+void tandem_consumer_stats(struct tandem_consumer *c, struct tandem_event_stats *out)
+{
+    memset(out, 0, sizeof(*out));
+    out->consumed = atomic_load(&c->consumed);
+    out->retried = atomic_load(&c->retried);
+    out->dead_lettered = atomic_load(&c->dead_lettered);
+    out->committed = atomic_load(&c->committed);
+    out->lag = atomic_load(&c->lag);
+}

@@ -1,0 +1,11 @@
+# libtandem integration tests (lib_*.sh), included from CMakeLists.txt after its RDKAFKA_FOUND
+# check and its tandem_it_tests(). lib-events-check drives include/tandem/events.h against a real
+# tandem-broker. Run them alone with
+#   ctest -R integration/lib_ --output-on-failure
+if(TARGET tandem_events)
+  add_executable(lib-events-check lib_events_check.c)
+  target_link_libraries(lib-events-check PRIVATE tandem_events PkgConfig::RDKAFKA
+                                                 Threads::Threads)
+  # name  timeout(s)  heavy(1: never two heavy tests at once; see CMakeLists.txt)
+  tandem_it_tests(lib-events-check "" "lib_events 240 1")
+endif()
