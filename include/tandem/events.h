@@ -67,7 +67,7 @@ struct tandem_event_out {
     const char *subject;     /* CloudEvents subject; NULL: none */
     const char *id;          /* CloudEvents id; NULL: a new random (version 4) UUID */
     const char *traceparent; /* a valid W3C traceparent sent as is; NULL: a new trace */
-    const void *data;        /* the JSON body; NULL with data_len 0: an empty value */
+    const void *data;        /* the JSON body; NULL with data_len 0: no value (null) */
     size_t data_len;
 };
 
