@@ -25,8 +25,9 @@
 #       the beginning by ONE consumer alone in a fresh group and by a group of GROUP_MEMBERS
 #       (threads, each its own client; NATS: workers sharing one durable pull consumer), in
 #       alternating order per repetition,
-#   G2. tandem only: failover of a member process killed with SIGKILL in a group of
-#       GROUP_MEMBERS processes under FAILOVER_RATE records/s, with session.timeout.ms
+#   G2. tandem only: failover of a member process killed with SIGKILL (after FAILOVER_SETTLE s
+#       of steady state) in a group of GROUP_MEMBERS processes under FAILOVER_RATE records/s,
+#       time until its partitions are consumed again, with session.timeout.ms
 #       FAILOVER_SESSION_MS and heartbeat.interval.ms FAILOVER_HEARTBEAT_MS; FAILOVER_DEFAULT=1
 #       also runs it with librdkafka's defaults (45 s session, adds about a minute per
 #       repetition).
