@@ -44,6 +44,8 @@ struct tandem_http_request {
     int http_minor;   /* 1 for HTTP/1.1, 0 for HTTP/1.0 */
     uint64_t conn_id; /* unique per worker, for logs */
     int worker;       /* 0 .. workers-1: the worker thread this request runs on */
+    void *user;       /* free for the application (libtandem's runtime keeps its per-request
+                         context here); NULL when the handler is called */
 };
 
 /* Called on the worker thread for each complete request. The handler must answer it exactly
@@ -61,6 +63,12 @@ struct tandem_http_config {
     int max_connections;        /* per worker; beyond it new connections are closed (0: 10000) */
     tandem_http_handler_fn handler;
     void *arg;
+    /* Optional (NULL: none). Called on the worker thread exactly once for every request that
+     * reached the handler: when it is answered (status = the answer's status, before the answer
+     * is written, so tandem_http_add_header still works; the connection may be gone already) or
+     * when it is dropped unanswered by tandem_http_server_stop (status 0). Lets a runtime count,
+     * time and log every answer and free what it hung on req->user. */
+    void (*on_done)(struct tandem_http_request *req, int status, void *arg);
 };
 
 /* Binds cfg->workers listening sockets and starts the workers. cfg is copied. Returns 0,
@@ -69,6 +77,12 @@ TANDEM_EXPORT int tandem_http_server_start(const struct tandem_http_config *cfg,
                                            struct tandem_http_server **out);
 /* The bound port. */
 TANDEM_EXPORT int tandem_http_server_port(const struct tandem_http_server *s);
+/* Graceful drain (for SIGTERM): every worker stops accepting (its listening socket is closed),
+ * closes its idle connections and lets the others finish the request they are receiving or that
+ * is at the handler; each answer from then on carries "Connection: close". Returns 0 once every
+ * connection is closed, or TANDEM_ETIMEDOUT after timeout_ms with some still open. Call
+ * tandem_http_server_stop afterwards in either case (it drops what is left). Not from a worker. */
+TANDEM_EXPORT int tandem_http_server_drain(struct tandem_http_server *s, int64_t timeout_ms);
 /* Stops every worker, closes every connection, joins the threads and frees the server. Requests
  * not yet answered are dropped (their memory freed). Call it from a thread that is not a worker.
  * NULL is a no-op. */
@@ -86,7 +100,8 @@ TANDEM_EXPORT int tandem_http_add_header(struct tandem_http_request *req, const 
                                          const char *value);
 
 /* Answers req: status line, headers, Content-Type (if content_type is not NULL) and body (body
- * is copied; omitted for HEAD, whose Content-Length is still body_len). Afterwards req is gone.
+ * is copied; omitted for HEAD, whose Content-Length is still body_len; omitted with no
+ * Content-Length at all for 204 and 304, RFC 9110 §8.6). Afterwards req is gone.
  * Must run on req's worker thread. Returns 0 or TANDEM_EINVAL (status outside 100..599). */
 TANDEM_EXPORT int tandem_http_respond(struct tandem_http_request *req, int status,
                                       const char *content_type, const void *body, size_t body_len);

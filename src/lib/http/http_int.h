@@ -36,9 +36,10 @@ struct hlimits {
 struct hconn;
 
 struct hreq {
-    struct tandem_http_request view; /* what the handler sees; must stay the first member */
-    struct hconn *conn;              /* NULL once the connection has gone away */
-    char *head;                      /* arena: target, then name\0value\0 pairs */
+    struct tandem_http_request view;      /* what the handler sees; must stay the first member */
+    struct hconn *conn;                   /* NULL once the connection has gone away */
+    const struct tandem_http_config *cfg; /* set at dispatch (for cfg->on_done) */
+    char *head;                           /* arena: target, then name\0value\0 pairs */
     size_t head_len, head_cap;
     uint32_t hdr_name[HTTP_MAX_HEADERS], hdr_value[HTTP_MAX_HEADERS]; /* offsets in head */
     int nhdr;
@@ -124,6 +125,11 @@ struct hserver_shared {
 int hworker_new(const struct hserver_shared *sh, int index, int listen_fd, struct hworker **out);
 /* The thread body: runs the loop until hworker_wake_stop. */
 void *hworker_main(void *w);
+/* Asks the worker's loop to drain: close its listening socket and idle connections, close the
+ * others after their answer (thread-safe). hworker_conns: its open connections, as last
+ * published by its loop (thread-safe). */
+void hworker_wake_drain(struct hworker *w);
+int hworker_conns(struct hworker *w);
 /* Asks the worker's loop to stop (thread-safe). */
 void hworker_wake_stop(struct hworker *w);
 /* Closes every connection and frees the worker (after its thread was joined). */

@@ -141,10 +141,13 @@ void hresp_write(struct hbuf *out, const struct hresp *r, const char *date)
         PUT(out, "\r\nContent-Type: ");
         hbuf_append(out, r->content_type, strlen(r->content_type));
     }
-    PUT(out, "\r\nContent-Length: ");
-    char digits[24];
-    char *d = utoa_end(digits, r->body_len);
-    hbuf_append(out, d, (size_t)(digits + 24 - d));
+    bool no_body = r->status == 204 || r->status == 304; /* RFC 9110 section 8.6 */
+    if (!no_body) {
+        PUT(out, "\r\nContent-Length: ");
+        char digits[24];
+        char *d = utoa_end(digits, r->body_len);
+        hbuf_append(out, d, (size_t)(digits + 24 - d));
+    }
     if (r->close) {
         PUT(out, "\r\nConnection: close");
     } else if (r->keep_alive_10) {
@@ -155,7 +158,7 @@ void hresp_write(struct hbuf *out, const struct hresp *r, const char *date)
         hbuf_append(out, r->extra, r->extra_len);
     }
     PUT(out, "\r\n");
-    if (!r->head_only && r->body_len > 0) {
+    if (!r->head_only && !no_body && r->body_len > 0) {
         hbuf_append(out, r->body, r->body_len);
     }
 }
@@ -223,6 +226,9 @@ int tandem_http_respond(struct tandem_http_request *req, int status, const char 
     struct hreq *r = (struct hreq *)req;
     if (status < 100 || status > 599 || r->answered) {
         return TANDEM_EINVAL;
+    }
+    if (r->cfg != NULL && r->cfg->on_done != NULL) {
+        r->cfg->on_done(req, status, r->cfg->arg);
     }
     struct hresp resp = {
         .status = status,

@@ -6,6 +6,10 @@
  * on an accept queue or a lock (the model nginx uses with `reuseport`). With port 0 the first
  * socket gets a port from the kernel and the others bind to that port.
  *
+ * Draining asks each worker (through the same eventfd, with a flag saying which) to close its
+ * listening socket and idle connections, then polls the workers' published connection counts
+ * every 10 ms until they are all zero or the timeout passes.
+ *
  * Stopping writes each worker's eventfd, joins the threads, then frees the workers (closing
  * their connections) on the calling thread.
  */
@@ -16,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -112,6 +117,27 @@ fail:
 int tandem_http_server_port(const struct tandem_http_server *s)
 {
     return s->port;
+}
+
+int tandem_http_server_drain(struct tandem_http_server *s, int64_t timeout_ms)
+{
+    for (int i = 0; i < s->nthreads; i++) {
+        hworker_wake_drain(s->workers[i]);
+    }
+    struct timespec nap = {.tv_sec = 0, .tv_nsec = 10 * 1000000};
+    for (int64_t waited = 0;; waited += 10) {
+        int open = 0;
+        for (int i = 0; i < s->nthreads; i++) {
+            open += hworker_conns(s->workers[i]);
+        }
+        if (open == 0 && waited >= 20) { /* 20 ms: every loop has seen the drain request */
+            return 0;
+        }
+        if (waited >= timeout_ms) {
+            return TANDEM_ETIMEDOUT;
+        }
+        nanosleep(&nap, NULL);
+    }
 }
 
 void tandem_http_server_stop(struct tandem_http_server *s)

@@ -31,6 +31,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -79,6 +80,10 @@ struct hworker {
     int index;
     int ep, lfd, efd;
     bool stopping;
+    bool draining;          /* no listening socket any more; every answer closes */
+    atomic_bool stop_req;   /* set by hworker_wake_stop before it writes efd */
+    atomic_bool drain_req;  /* set by hworker_wake_drain before it writes efd */
+    atomic_int nconns_seen; /* nconns, published for hworker_conns (other threads) */
     int nconns;
     uint64_t next_id;
     int64_t now_ms;
@@ -227,6 +232,8 @@ static void conn_dispatch(struct hconn *c)
 {
     struct hreq *r = c->req;
     r->conn = c;
+    r->cfg = &c->w->sh->cfg;
+    r->view.user = NULL;
     r->view.conn_id = c->id;
     r->view.worker = c->w->index;
     c->pending = true;
@@ -274,7 +281,7 @@ void hworker_answer(struct hreq *r, const struct hresp *resp_in)
         return;
     }
     struct hresp resp = *resp_in;
-    resp.close = !r->keep_alive || c->w->stopping;
+    resp.close = !r->keep_alive || c->w->stopping || c->w->draining;
     resp.keep_alive_10 = !resp.close && r->view.http_minor == 0;
     resp.head_only = r->is_head;
     hresp_write(&c->out, &resp, c->w->date);
@@ -448,6 +455,42 @@ static int next_timeout(const struct hworker *w)
     return best > 1000000 ? 1000000 : (int)best;
 }
 
+/* Drain: stop accepting, close the connections that have no request under way; the others
+ * close after their answer (resp.close in hworker_answer) or by their request timeout. */
+static void drain_begin(struct hworker *w)
+{
+    w->draining = true;
+    epoll_ctl(w->ep, EPOLL_CTL_DEL, w->lfd, NULL);
+    close(w->lfd);
+    w->lfd = -1;
+    struct hconn *next;
+    for (struct hconn *c = w->all; c != NULL; c = next) {
+        next = c->anext;
+        if (c->pending || c->hp.started || c->lingering) {
+            continue; /* its answer closes it (hworker_answer), or it is closing already */
+        }
+        if (unsent(c) == 0) {
+            conn_close(c);
+        } else {
+            c->closing = true; /* flush the answers it has, then a lingering close */
+            conn_flush(c);
+            conn_update(c);
+        }
+    }
+}
+
+static void wake_event(struct hworker *w)
+{
+    uint64_t v;
+    ssize_t n = read(w->efd, &v, sizeof(v));
+    (void)n;
+    if (atomic_load(&w->stop_req)) {
+        w->stopping = true;
+    } else if (atomic_load(&w->drain_req) && !w->draining) {
+        drain_begin(w);
+    }
+}
+
 void *hworker_main(void *arg)
 {
     struct hworker *w = arg;
@@ -461,7 +504,7 @@ void *hworker_main(void *arg)
             if (p == &tag_listen) {
                 accept_all(w);
             } else if (p == &tag_stop) {
-                w->stopping = true;
+                wake_event(w);
             } else {
                 conn_event(p, evs[i].events);
             }
@@ -472,6 +515,7 @@ void *hworker_main(void *arg)
             w->grave = c->anext;
             conn_free(c);
         }
+        atomic_store(&w->nconns_seen, w->nconns);
     }
     return NULL;
 }
@@ -503,8 +547,22 @@ fail:
     return TANDEM_EIO;
 }
 
+void hworker_wake_drain(struct hworker *w)
+{
+    atomic_store(&w->drain_req, true);
+    uint64_t one = 1;
+    ssize_t n = write(w->efd, &one, sizeof(one));
+    (void)n;
+}
+
+int hworker_conns(struct hworker *w)
+{
+    return atomic_load(&w->nconns_seen);
+}
+
 void hworker_wake_stop(struct hworker *w)
 {
+    atomic_store(&w->stop_req, true);
     uint64_t one = 1;
     ssize_t n = write(w->efd, &one, sizeof(one));
     (void)n;
@@ -521,6 +579,9 @@ void hworker_free(struct hworker *w)
         struct hreq *r = c->req;
         conn_close(c);
         if (pending) {
+            if (w->sh->cfg.on_done != NULL) {
+                w->sh->cfg.on_done(&r->view, 0, w->sh->cfg.arg);
+            }
             hreq_free(r); /* nobody will answer it now */
         }
     }
