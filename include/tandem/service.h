@@ -1,0 +1,172 @@
+/*
+ * tandem/service.h: libtandem's runtime, what turns a handful of handlers into a service.
+ *
+ * MODEL. A service is one process: tandem_service_new reads its configuration (flags, then
+ * TANDEM_* environment variables, then defaults), the program registers routes, ready checks,
+ * drain hooks and metrics sources, and tandem_service_run serves HTTP on TANDEM_WORKERS worker
+ * threads (tandem/http.h) until SIGTERM or SIGINT, then drains and returns 0.
+ *
+ *   flag          environment        key          default
+ *   --listen      TANDEM_LISTEN      "listen"     127.0.0.1:8101  (IPv4 host:port; port 0 = any)
+ *   --brokers     TANDEM_BROKERS     "brokers"    127.0.0.1:9092
+ *   --data-dir    TANDEM_DATA_DIR    "data-dir"   var/<name>
+ *   --workers     TANDEM_WORKERS     "workers"    1               (event-loop threads, 1..256)
+ *   --log-level   TANDEM_LOG_LEVEL   "log-level"  info            (debug, info, warn, error)
+ *
+ * A flag beats the environment, which beats the default. Flags are written --name=value or
+ * --name value. --help prints every option (with the service's own, tandem_service_option).
+ *
+ * Every request: its W3C traceparent is taken from the request, or a new trace is started when it
+ * has none or an invalid one; handlers read it with tandem_request_traceparent; the response
+ * carries it back in a traceparent header; one JSON access-log line per request names the trace
+ * id, route, method, status and duration. Routing uses tandem/router.h: an unknown path is a 404,
+ * a known path with another method a 405 with Allow, both as application/problem+json.
+ *
+ * Built-in routes: GET /healthz (200 {"status":"ok"} while the process serves), GET /readyz (200
+ * {"status":"ready"} when every ready check passes, else 503 problem+json naming the failing
+ * checks) and GET /metrics (Prometheus text format 0.0.4).
+ *
+ * Threads: handlers, ready checks, metrics sources run on worker threads, several at once when
+ * there are several workers. Registration (routes, checks, hooks, sources, options) happens
+ * before tandem_service_run, on one thread. All strings passed in are copied unless said.
+ */
+#ifndef TANDEM_SERVICE_H
+#define TANDEM_SERVICE_H
+
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "tandem/error.h"
+#include "tandem/http.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct tandem_service;
+struct tandem_metrics_writer;
+
+/*
+ * Creates a service called name (letters, digits, '-', '_'; used in logs and the default data
+ * directory) configured from argv (argv[0] is skipped) and the environment, as in the table
+ * above. Sets up JSON-line logging to stderr. Returns 0 and *out (free with
+ * tandem_service_free), or TANDEM_EINVAL after logging why (a bad value, a flag without a value).
+ * Flags it does not know are kept for tandem_service_option; any still unknown when
+ * tandem_service_run starts are an error there.
+ */
+TANDEM_EXPORT int tandem_service_new(const char *name, int argc, char **argv,
+                                     struct tandem_service **out);
+
+/*
+ * Declares a service-specific option key: flag --key, environment TANDEM_<KEY> (upper case, '-'
+ * as '_'), value def when neither is given (may be NULL). Resolved at once from the argv and
+ * environment given to tandem_service_new. Returns 0, TANDEM_EEXIST (key already declared) or
+ * TANDEM_EINVAL (key not made of lower-case letters, digits and '-').
+ */
+TANDEM_EXPORT int tandem_service_option(struct tandem_service *s, const char *key, const char *def,
+                                        const char *help);
+
+/* The value of an option ("listen", "brokers", "data-dir", "workers", "log-level", or a declared
+ * key); NULL for an unknown key or an option without value. Borrowed from s. After
+ * tandem_service_run has bound its socket, "listen" holds the bound port (port 0 resolved). */
+TANDEM_EXPORT const char *tandem_service_config(const struct tandem_service *s, const char *key);
+
+/* A route handler: same contract as tandem_http_handler_fn (answer exactly once, now or later on
+ * the same worker thread), with the route's arg. */
+typedef void (*tandem_route_fn)(struct tandem_http_request *req, void *arg);
+
+/*
+ * Routes method + pattern (tandem/router.h templates: "/posts/{id}", "/files/{path...}") to fn.
+ * HEAD is answered by the GET route. Returns 0, TANDEM_EINVAL (bad method or pattern, or the
+ * service is already running) or TANDEM_EEXIST (already routed).
+ */
+TANDEM_EXPORT int tandem_route(struct tandem_service *s, const char *method, const char *pattern,
+                               tandem_route_fn fn, void *arg);
+
+/* The percent-decoded value of the pattern's {name} for req, or NULL. Borrowed: valid until req
+ * is answered. Only for requests dispatched by a tandem_service. */
+TANDEM_EXPORT const char *tandem_param(const struct tandem_http_request *req, const char *name);
+
+/* req's trace context as a traceparent value (55 characters): the request's own when it sent a
+ * valid one, else the new trace started for it. Send it on downstream calls and events.
+ * Borrowed: valid until req is answered. */
+TANDEM_EXPORT const char *tandem_request_traceparent(const struct tandem_http_request *req);
+
+/*
+ * The request body parsed as JSON (a new reference: json_decref it). When the Content-Type is not
+ * application/json (or a +json type) the request is answered 415 and NULL returned; when the body
+ * is not valid JSON it is answered 400 (problem+json, detail with jansson's line and column) and
+ * NULL returned. In both cases req is gone: the handler just returns.
+ */
+TANDEM_EXPORT json_t *tandem_json_body(struct tandem_http_request *req);
+
+/* Answers req with status and body as compact JSON (application/json). body is stolen (decref'd
+ * here, also on error); NULL sends an empty body. Returns 0, TANDEM_ENOMEM, or what
+ * tandem_http_respond returns. */
+TANDEM_EXPORT int tandem_respond_json(struct tandem_http_request *req, int status, json_t *body);
+
+/* Answers req with an RFC 9457 problem (status 400..599, detail may be NULL). */
+TANDEM_EXPORT int tandem_respond_problem(struct tandem_http_request *req, int status,
+                                         const char *detail);
+
+/*
+ * Answers a cacheable representation: ETag (strong, from the body's bytes, tandem/cache.h) and,
+ * when cache_control is not NULL, that Cache-Control value. When the request's If-None-Match
+ * matches, a GET/HEAD is answered 304 Not Modified (same ETag and Cache-Control, no body) and any
+ * other method 412. Otherwise 200 with content_type and body (copied). Returns as
+ * tandem_http_respond.
+ */
+TANDEM_EXPORT int tandem_respond_cached(struct tandem_http_request *req, const char *content_type,
+                                        const void *body, size_t len, const char *cache_control);
+
+/* Adds a ready check: /readyz calls check(arg) (0 = ready) for each, on a worker thread; keep it
+ * quick (a connect with a short timeout). name appears in the 503 answer. */
+TANDEM_EXPORT void tandem_service_ready_check(struct tandem_service *s, const char *name,
+                                              int (*check)(void *arg), void *arg);
+
+/* Adds a drain hook: after HTTP has drained (no listening socket, in-flight requests answered
+ * or the drain timeout passed), tandem_service_run calls the hooks in reverse order of
+ * registration, on its own thread (consumers stop, producers flush, databases close). */
+TANDEM_EXPORT void tandem_service_on_stop(struct tandem_service *s, void (*fn)(void *arg),
+                                          void *arg);
+
+/* Adds a metrics source: every scrape of /metrics calls emit(w, arg) after the HTTP metrics, on a
+ * worker thread; emit writes its series with tandem_metrics_counter/gauge. */
+TANDEM_EXPORT void
+tandem_service_metrics_source(struct tandem_service *s,
+                              void (*emit)(struct tandem_metrics_writer *w, void *arg), void *arg);
+
+/* Write one sample: "name{labels} value". The # HELP and # TYPE lines are written before the
+ * first sample of a name (consecutive samples of one name share them). labels is the inside of
+ * the braces, already escaped ("topic=\"posts\",partition=\"0\""), or NULL. */
+TANDEM_EXPORT void tandem_metrics_counter(struct tandem_metrics_writer *w, const char *name,
+                                          const char *help, const char *labels, double value);
+TANDEM_EXPORT void tandem_metrics_gauge(struct tandem_metrics_writer *w, const char *name,
+                                        const char *help, const char *labels, double value);
+
+/*
+ * Serves until SIGTERM or SIGINT (blocked in every thread, taken with sigwait here), then drains:
+ * stops accepting, lets in-flight requests finish (at most drain-timeout, 10 s), runs the
+ * on_stop hooks, and returns 0. Logs {"msg":"ready","listen":"127.0.0.1:PORT",...} once the
+ * socket is bound. With --help: prints the options and returns 0 without serving. Returns
+ * TANDEM_EINVAL (an unknown flag) or TANDEM_EIO (cannot listen) without serving.
+ */
+TANDEM_EXPORT int tandem_service_run(struct tandem_service *s);
+
+/* Frees the service (after tandem_service_run returned, or instead of it). NULL is a no-op. */
+TANDEM_EXPORT void tandem_service_free(struct tandem_service *s);
+
+/*
+ * Logs one JSON line at info level: {"ts":...,"level":"info","comp":<service>,"msg":msg,
+ * "trace_id":..., fields}. req may be NULL (no trace id). fields_fmt is a printf format making
+ * zero or more JSON members ("\"user\":%d"), or NULL; strings from outside must be escaped.
+ */
+TANDEM_EXPORT void tandem_log_info(const struct tandem_http_request *req, const char *msg,
+                                   const char *fields_fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,344 @@
+/*
+ * service.c: libtandem's runtime: configuration, routes, the request path, the built-in
+ * endpoints, and run-until-SIGTERM with a bounded drain.
+ *
+ * THE REQUEST PATH. The http core (tandem/http.h) calls svc_dispatch on a worker thread for each
+ * request. It allocates the request's context (struct svc_req, on req->user: the trace context,
+ * the route match and its decoded parameters, the start time), takes the traceparent from the
+ * request or starts a trace, and matches the router (tandem/router.h): a route's handler is
+ * called, a miss is answered 404, a wrong method 405 with Allow, a bad path 400/414, all as
+ * problem+json. Whenever the request is answered, by whichever function, the core calls
+ * svc_done first: it adds the traceparent header, counts and times the request in this
+ * worker's stats (metrics.c), writes the access-log line and frees the context.
+ *
+ * SHUTDOWN. SIGTERM and SIGINT are blocked before the workers start (threads inherit the mask),
+ * so only tandem_service_run's sigwait ever takes them. Then: tandem_http_server_drain (stop
+ * accepting, close idle connections, let requests in flight be answered, at most drain-timeout),
+ * tandem_http_server_stop, the on_stop hooks in reverse order, return 0.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "common/mem.h"
+#include "service_int.h"
+#include "tandem/problem.h"
+
+static const char *env_get(const char *name)
+{
+    return getenv(name);
+}
+
+const char *svc_name(const struct tandem_service *s)
+{
+    return s->name;
+}
+
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void answer_problem(struct tandem_http_request *req, int status, const char *detail)
+{
+    char *body = NULL;
+    size_t len = 0;
+    if (tandem_problem_body(status, detail, &body, &len) != 0) {
+        tandem_http_problem(req, status, detail); /* the core's own encoder */
+        return;
+    }
+    tandem_http_respond(req, status, TANDEM_PROBLEM_CONTENT_TYPE, body, len);
+    free(body);
+}
+
+/* ---- the request path ------------------------------------------------------------------------ */
+
+static void trace_context(struct svc_req *x, const struct tandem_http_request *req)
+{
+    struct tandem_traceparent tp;
+    const char *h = tandem_http_header(req, "traceparent");
+    if (h == NULL || tandem_traceparent_parse(h, strlen(h), &tp) != 0) {
+        if (tandem_trace_new(true, &tp) != 0) {
+            memset(&tp, 0x11, sizeof(tp)); /* no randomness: a fixed, valid context */
+            tp.version = 0;
+            tp.flags = 0;
+        }
+    }
+    tandem_traceparent_format(&tp, x->traceparent);
+    tandem_trace_id_hex(tp.trace_id, x->trace_id);
+}
+
+void svc_dispatch(struct tandem_http_request *req, void *arg)
+{
+    struct tandem_service *s = arg;
+    size_t plen = strlen(req->path);
+    size_t buf_len = plen + TANDEM_ROUTE_MAX_PARAMS + 1;
+    struct svc_req *x = xmalloc(sizeof(*x) + buf_len);
+    x->svc = s;
+    x->start_ns = now_ns();
+    x->method = svc_method_index(req->method);
+    x->route = (int)s->nroutes;
+    trace_context(x, req);
+    req->user = x;
+    int rc = tandem_router_match(s->router, req->method, strlen(req->method), req->path, plen,
+                                 x->buf, buf_len, &x->m);
+    if (rc == 0) {
+        struct svc_route *r = x->m.handler;
+        x->route = r->index;
+        r->fn(req, r->arg);
+        return;
+    }
+    if (rc == TANDEM_EUNSUPPORTED) {
+        tandem_http_add_header(req, "Allow", x->m.allow);
+        char detail[128];
+        snprintf(detail, sizeof(detail), "%s is not allowed here; allowed: %s", req->method,
+                 x->m.allow);
+        answer_problem(req, 405, detail);
+    } else if (rc == TANDEM_ENOENT) {
+        answer_problem(req, 404, "no route for this path");
+    } else {
+        answer_problem(req, x->m.status >= 400 ? x->m.status : 400, "bad request path");
+    }
+}
+
+void svc_done(struct tandem_http_request *req, int status, void *arg)
+{
+    struct tandem_service *s = arg;
+    struct svc_req *x = svc_req_of(req);
+    if (x == NULL) {
+        return;
+    }
+    uint64_t ns = now_ns() - x->start_ns;
+    if (status != 0) {
+        tandem_http_add_header(req, "traceparent", x->traceparent);
+        svc_stats_record(&s->stats[req->worker], x->route, x->method, status, ns);
+    }
+    char route[256], path[512], method[64];
+    log_info("request",
+             "\"trace_id\":\"%s\",\"method\":%s,\"path\":%s,\"route\":%s,\"status\":%d,"
+             "\"duration_ms\":%.3f,\"worker\":%d",
+             x->trace_id, log_json_str(method, sizeof(method), req->method),
+             log_json_str(path, sizeof(path), req->path),
+             log_json_str(route, sizeof(route), s->route_names[x->route]), status, (double)ns / 1e6,
+             req->worker);
+    req->user = NULL;
+    free(x);
+}
+
+/* ---- built-in endpoints ---------------------------------------------------------------------- */
+
+static void healthz(struct tandem_http_request *req, void *arg)
+{
+    static const char ok[] = "{\"status\":\"ok\"}";
+    tandem_http_respond(req, 200, "application/json", ok, sizeof(ok) - 1);
+}
+
+static void readyz(struct tandem_http_request *req, void *arg)
+{
+    struct tandem_service *s = arg;
+    json_t *failing = json_array();
+    for (size_t i = 0; i < s->nchecks; i++) {
+        int (*check)(void *) = (int (*)(void *))s->checks[i].fn;
+        if (check(s->checks[i].arg) != 0) {
+            json_array_append_new(failing, json_string(s->checks[i].name));
+        }
+    }
+    if (json_array_size(failing) == 0) {
+        json_decref(failing);
+        static const char ready[] = "{\"status\":\"ready\"}";
+        tandem_http_respond(req, 200, "application/json", ready, sizeof(ready) - 1);
+        return;
+    }
+    char detail[256] = "not ready:";
+    size_t n = strlen(detail);
+    for (size_t i = 0; i < json_array_size(failing); i++) {
+        int w = snprintf(detail + n, sizeof(detail) - n, "%s %s", i ? "," : "",
+                         json_string_value(json_array_get(failing, i)));
+        n = w > 0 && (size_t)w < sizeof(detail) - n ? n + (size_t)w : n;
+    }
+    struct tandem_problem *p = NULL;
+    char *list = json_dumps(failing, JSON_COMPACT);
+    char *body = NULL;
+    size_t len = 0;
+    json_decref(failing);
+    if (list == NULL || tandem_problem_new(503, detail, &p) != 0 ||
+        tandem_problem_set_json(p, "failing", list) != 0 ||
+        tandem_problem_encode(p, &body, &len) != 0) {
+        answer_problem(req, 503, detail);
+    } else {
+        tandem_http_respond(req, 503, TANDEM_PROBLEM_CONTENT_TYPE, body, len);
+    }
+    free(list);
+    free(body);
+    tandem_problem_free(p);
+}
+
+static void metrics(struct tandem_http_request *req, void *arg)
+{
+    struct tandem_service *s = arg;
+    struct tandem_metrics_writer w;
+    svc_writer_init(&w);
+    svc_metrics_http(&w, s->stats, s->workers, s->nroutes, s->route_names);
+    for (size_t i = 0; i < s->nsources; i++) {
+        void (*emit)(struct tandem_metrics_writer *, void *) =
+            (void (*)(struct tandem_metrics_writer *, void *))s->sources[i].fn;
+        emit(&w, s->sources[i].arg);
+    }
+    tandem_http_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", w.p, w.len);
+    svc_writer_cleanup(&w);
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------------- */
+
+static bool name_valid(const char *n)
+{
+    if (n == NULL || *n == '\0' || strlen(n) > 64) {
+        return false;
+    }
+    for (; *n != '\0'; n++) {
+        if (!((*n >= 'a' && *n <= 'z') || (*n >= 'A' && *n <= 'Z') || (*n >= '0' && *n <= '9') ||
+              *n == '-' || *n == '_')) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* Declares the runtime's options and checks their values. */
+static int builtin_options(struct tandem_service *s)
+{
+    char data_dir[96];
+    snprintf(data_dir, sizeof(data_dir), "var/%s", s->name);
+    struct svc_config *c = &s->cfg;
+    svc_config_declare(c, "listen", "127.0.0.1:8101", "address to serve HTTP on (host:port)");
+    svc_config_declare(c, "brokers", "127.0.0.1:9092", "Kafka bootstrap servers");
+    svc_config_declare(c, "data-dir", data_dir, "directory for this service's data");
+    svc_config_declare(c, "workers", "1", "event-loop threads serving HTTP");
+    svc_config_declare(c, "log-level", "info", "debug, info, warn or error");
+    svc_config_declare(c, "drain-timeout", "10", "seconds to finish requests after SIGTERM");
+    char host[64];
+    int port;
+    long v;
+    enum log_level lvl;
+    const char *bad = NULL;
+    if (svc_parse_listen(svc_config_get(c, "listen"), host, sizeof(host), &port) != 0) {
+        bad = "listen";
+    } else if (svc_parse_int(svc_config_get(c, "workers"), 1, 256, &v) != 0) {
+        bad = "workers";
+    } else if (log_level_parse(svc_config_get(c, "log-level"), &lvl) != 0) {
+        bad = "log-level";
+    } else if (svc_parse_int(svc_config_get(c, "drain-timeout"), 0, 3600, &v) != 0) {
+        bad = "drain-timeout";
+    } else if (*svc_config_get(c, "data-dir") == '\0') {
+        bad = "data-dir";
+    }
+    if (bad != NULL) {
+        char esc[256];
+        log_error("invalid configuration", "\"option\":\"%s\",\"value\":%s", bad,
+                  log_json_str(esc, sizeof(esc), svc_config_get(c, bad)));
+        return TANDEM_EINVAL;
+    }
+    log_setup(s->name, lvl);
+    return 0;
+}
+
+int tandem_service_new(const char *name, int argc, char **argv, struct tandem_service **out)
+{
+    if (!name_valid(name)) {
+        return TANDEM_EINVAL;
+    }
+    struct tandem_service *s = xcalloc(1, sizeof(*s));
+    s->name = xstrndup(name, strlen(name));
+    log_setup(s->name, LOG_INFO);
+    const char *bad = NULL;
+    int rc = svc_config_init(&s->cfg, argc, argv, env_get, &bad);
+    if (rc != 0) {
+        char esc[256];
+        log_error("bad command line (flags are --name value or --name=value)", "\"arg\":%s",
+                  log_json_str(esc, sizeof(esc), bad));
+        goto fail;
+    }
+    rc = builtin_options(s);
+    if (rc != 0) {
+        goto fail;
+    }
+    rc = tandem_router_new(&s->router);
+    if (rc != 0) {
+        goto fail;
+    }
+    tandem_route(s, "GET", "/healthz", healthz, s);
+    tandem_route(s, "GET", "/readyz", readyz, s);
+    tandem_route(s, "GET", "/metrics", metrics, s);
+    *out = s;
+    return 0;
+fail:
+    tandem_service_free(s);
+    return rc;
+}
+
+int tandem_service_option(struct tandem_service *s, const char *key, const char *def,
+                          const char *help)
+{
+    return svc_config_declare(&s->cfg, key, def, help);
+}
+
+const char *tandem_service_config(const struct tandem_service *s, const char *key)
+{
+    return svc_config_get(&s->cfg, key);
+}
+
+int tandem_route(struct tandem_service *s, const char *method, const char *pattern,
+                 tandem_route_fn fn, void *arg)
+{
+    if (s->running || fn == NULL || method == NULL || pattern == NULL) {
+        return TANDEM_EINVAL;
+    }
+    struct svc_route *r = xcalloc(1, sizeof(*r));
+    r->fn = fn;
+    r->arg = arg;
+    r->index = (int)s->nroutes;
+    int rc = tandem_router_add(s->router, method, pattern, r);
+    if (rc != 0) {
+        free(r);
+        return rc;
+    }
+    r->method = xstrndup(method, strlen(method));
+    r->pattern = xstrndup(pattern, strlen(pattern));
+    s->routes = xrealloc(s->routes, (s->nroutes + 1) * sizeof(*s->routes));
+    s->routes[s->nroutes++] = r;
+    return 0;
+}
+
+static void hook_add(struct svc_hook **list, size_t *n, const char *name, void *fn, void *arg)
+{
+    *list = xrealloc(*list, (*n + 1) * sizeof(**list));
+    (*list)[*n].name = name ? xstrndup(name, strlen(name)) : NULL;
+    (*list)[*n].fn = fn;
+    (*list)[*n].arg = arg;
+    (*n)++;
+}
+
+void tandem_service_ready_check(struct tandem_service *s, const char *name, int (*check)(void *arg),
+                                void *arg)
+{
+    hook_add(&s->checks, &s->nchecks, name ? name : "check", (void *)check, arg);
+}
+
+void tandem_service_on_stop(struct tandem_service *s, void (*fn)(void *arg), void *arg)
+{
+    hook_add(&s->stops, &s->nstops, NULL, (void *)fn, arg);
+}
+
+void tandem_service_metrics_source(struct tandem_service *s,
+                                   void (*emit)(struct tandem_metrics_writer *w, void *arg),
+                                   void *arg)
+{
+    hook_add(&s->sources, &s->nsources, NULL, (void *)emit, arg);
+}

@@ -1,0 +1,166 @@
+/*
+ * service_int.h: what the files of libtandem's runtime share.
+ *
+ *   config.c   flags + TANDEM_* environment -> option values (pure: argv and a getenv function in,
+ *              strings out; unit-tested).
+ *   metrics.c  per-worker request counters and latency histograms, merged at scrape time; the
+ *              Prometheus text writer.
+ *   service.c  the runtime: routes, the request path (dispatch, trace context, access log,
+ *              on_done), built-in endpoints, run and drain.
+ *   respond.c  helpers handlers call: params, JSON bodies, cached answers, logging.
+ *
+ * Per-request context (struct svc_req) hangs on tandem_http_request.user from dispatch until
+ * the http core reports the request done (answered or dropped), where it is freed.
+ */
+#ifndef TANDEM_LIB_SERVICE_INT_H
+#define TANDEM_LIB_SERVICE_INT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tandem/router.h"
+#include "tandem/service.h"
+#include "tandem/trace.h"
+
+/* ---- config.c -------------------------------------------------------------------------------- */
+
+struct svc_arg {
+    char *key, *value;
+    bool used;
+};
+
+struct svc_opt {
+    char *key, *env, *help, *value;
+    const char *source; /* "flag", "env", "default" */
+};
+
+struct svc_config {
+    struct svc_arg *args; /* every --key value from argv, in order */
+    size_t nargs;
+    struct svc_opt *opts;
+    size_t nopts;
+    bool help;
+    const char *(*getenv_fn)(const char *name);
+};
+
+/* Splits argv[1..argc) into --key value / --key=value pairs (and --help). Returns 0 or
+ * TANDEM_EINVAL (a positional argument, or a flag without a value; *bad names it). */
+int svc_config_init(struct svc_config *c, int argc, char **argv,
+                    const char *(*getenv_fn)(const char *), const char **bad);
+/* Declares key and resolves it: last --key flag, else TANDEM_<KEY>, else def. Returns 0,
+ * TANDEM_EEXIST or TANDEM_EINVAL (bad key). */
+int svc_config_declare(struct svc_config *c, const char *key, const char *def, const char *help);
+/* The value of key or NULL. */
+const char *svc_config_get(const struct svc_config *c, const char *key);
+/* Replaces key's value (declared keys only). */
+void svc_config_set(struct svc_config *c, const char *key, const char *value);
+/* The first flag no option consumed, or NULL. */
+const char *svc_config_unknown(const struct svc_config *c);
+void svc_config_cleanup(struct svc_config *c);
+/* Splits "host:port" (IPv4 dotted quad, port 0..65535) into host (NUL-terminated, host_len bytes)
+ * and *port. Returns 0 or TANDEM_EINVAL. */
+int svc_parse_listen(const char *s, char *host, size_t host_len, int *port);
+/* Parses a decimal integer in [min, max]. Returns 0 or TANDEM_EINVAL. */
+int svc_parse_int(const char *s, long min, long max, long *out);
+
+/* ---- metrics.c ------------------------------------------------------------------------------- */
+
+#define SVC_NBUCKETS  14 /* latency buckets (seconds), +Inf apart */
+#define SVC_NMETHODS  8  /* GET HEAD POST PUT PATCH DELETE OPTIONS other */
+#define SVC_STAT_SLOT 512
+
+extern const double svc_buckets[SVC_NBUCKETS];
+extern const char *const svc_methods[SVC_NMETHODS];
+
+/* One (route, method, status) counter. key = 0: empty; written by one worker, read by scrapes. */
+struct svc_slot {
+    _Atomic uint32_t key;
+    _Atomic uint64_t count;
+};
+
+struct svc_hist {
+    _Atomic uint64_t bucket[SVC_NBUCKETS]; /* not cumulative; summed at scrape */
+    _Atomic uint64_t count;
+    _Atomic uint64_t sum_ns;
+};
+
+/* Per worker: written only by that worker's thread (relaxed atomics, no locks). */
+struct svc_stats {
+    struct svc_slot slots[SVC_STAT_SLOT];
+    _Atomic uint64_t dropped; /* table full */
+    struct svc_hist *hist;    /* [nroutes + 1]: the last one is "unmatched" */
+};
+
+int svc_method_index(const char *method);
+void svc_stats_init(struct svc_stats *st, size_t nroutes);
+void svc_stats_cleanup(struct svc_stats *st);
+void svc_stats_record(struct svc_stats *st, int route, int method, int status, uint64_t ns);
+
+struct tandem_metrics_writer {
+    char *p;
+    size_t len, cap;
+    char last[128]; /* the name whose HELP/TYPE was written last */
+};
+void svc_writer_init(struct tandem_metrics_writer *w);
+void svc_writer_cleanup(struct tandem_metrics_writer *w);
+void svc_writer_append(struct tandem_metrics_writer *w, const char *s, size_t n);
+/* Writes tandem_http_requests_total and tandem_http_request_duration_seconds merged over
+ * nworkers stats; route_name(i) names route i (nroutes: "unmatched"). */
+void svc_metrics_http(struct tandem_metrics_writer *w, struct svc_stats *stats, int nworkers,
+                      size_t nroutes, const char *const *route_names);
+
+/* ---- service.c ------------------------------------------------------------------------------- */
+
+struct svc_route {
+    char *method, *pattern;
+    tandem_route_fn fn;
+    void *arg;
+    int index;
+};
+
+struct svc_req {
+    struct tandem_service *svc;
+    struct tandem_route_match m;
+    char traceparent[TANDEM_TRACEPARENT_SIZE];
+    char trace_id[33];
+    int route;  /* index, or nroutes for unmatched */
+    int method; /* svc_method_index */
+    uint64_t start_ns;
+    char buf[]; /* captured parameter values: path length + TANDEM_ROUTE_MAX_PARAMS + 1 */
+};
+
+struct svc_hook {
+    char *name;
+    void *fn; /* check, stop or emit function, per list */
+    void *arg;
+};
+
+struct tandem_service {
+    char *name;
+    struct svc_config cfg;
+    struct tandem_router *router;
+    struct svc_route **routes;
+    size_t nroutes;
+    const char **route_names; /* [nroutes + 1], built by run (the last is "unmatched") */
+    struct svc_hook *checks, *stops, *sources;
+    size_t nchecks, nstops, nsources;
+    int workers;
+    struct svc_stats *stats; /* [workers] */
+    struct tandem_http_server *http;
+    bool running;
+};
+
+/* service.c: the http core's callbacks (run.c starts the server with them). */
+void svc_dispatch(struct tandem_http_request *req, void *arg);
+void svc_done(struct tandem_http_request *req, int status, void *arg);
+
+/* The runtime's context of a dispatched request. */
+static inline struct svc_req *svc_req_of(const struct tandem_http_request *req)
+{
+    return (struct svc_req *)req->user;
+}
+const char *svc_name(const struct tandem_service *s);
+
+#endif
