@@ -1,0 +1,201 @@
+/*
+ * libtandem runtime end to end inside one process (src/lib/service/): a service with its own
+ * routes runs on a thread, requests go over real 127.0.0.1 sockets. Covers what example-hello
+ * cannot show: {param} captures, JSON bodies (415 for another media type, 400 with jansson's
+ * position for malformed JSON, echo of a valid one), a failing ready check (503 naming it),
+ * a metrics source, tandem_service_option, and SIGTERM: on_stop hooks in reverse order, run
+ * returns 0. SIGTERM is blocked in this process so only the service's sigwait takes it.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "tandem/service.h"
+
+static int port;
+static atomic_int db_down;
+static char stops[8];
+static int nstops;
+
+static void get_item(struct tandem_http_request *req, void *arg)
+{
+    tandem_log_info(req, "item asked", "\"id\":\"%s\"", tandem_param(req, "id"));
+    tandem_respond_json(req, 200, json_pack("{s:s}", "id", tandem_param(req, "id")));
+}
+
+static void echo(struct tandem_http_request *req, void *arg)
+{
+    json_t *in = tandem_json_body(req);
+    if (in == NULL) {
+        return;
+    }
+    tandem_respond_json(req, 201, in);
+}
+
+static int db_check(void *arg)
+{
+    return atomic_load(&db_down) ? -1 : 0;
+}
+
+static void emit(struct tandem_metrics_writer *w, void *arg)
+{
+    tandem_metrics_counter(w, "test_events_produced_total", "Events.", "topic=\"t\"", 42);
+}
+
+static void on_stop(void *arg)
+{
+    stops[nstops++] = *(const char *)arg;
+}
+
+static void *run_thread(void *arg)
+{
+    intptr_t rc = tandem_service_run(arg);
+    return (void *)rc;
+}
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+    socklen_t sl = sizeof(sa);
+    getsockname(fd, (struct sockaddr *)&sa, &sl);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+/* One request on a fresh connection (Connection: close); the whole answer into out. */
+static int request(const char *raw, char *out, size_t cap)
+{
+    for (int attempt = 0; attempt < 100; attempt++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in sa = {.sin_family = AF_INET,
+                                 .sin_port = htons((uint16_t)port),
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+            close(fd);
+            usleep(20000); /* the service is still starting */
+            continue;
+        }
+        assert_int_equal(send(fd, raw, strlen(raw), 0), (ssize_t)strlen(raw));
+        size_t n = 0;
+        ssize_t r;
+        while (n + 1 < cap && (r = recv(fd, out + n, cap - 1 - n, 0)) > 0) {
+            n += (size_t)r;
+        }
+        out[n] = '\0';
+        close(fd);
+        return atoi(out + 9);
+    }
+    fail_msg("cannot connect to port %d", port);
+    return 0;
+}
+
+static int call(const char *method, const char *path, const char *ctype, const char *body,
+                char *out, size_t cap)
+{
+    char raw[2048];
+    snprintf(
+        raw, sizeof(raw),
+        "%s %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n%s%s%sContent-Length: %zu\r\n\r\n%s",
+        method, path, ctype ? "Content-Type: " : "", ctype ? ctype : "", ctype ? "\r\n" : "",
+        strlen(body), body);
+    return request(raw, out, cap);
+}
+
+static void test_service(void **state)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+    port = free_port();
+    char listen[32];
+    snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+    char *argv[] = {"t",           "--listen",   listen,
+                    "--workers=2", "--data-dir", "/tmp/tandem-unit-svc",
+                    "--colour",    "red",        NULL};
+    struct tandem_service *s = NULL;
+    assert_int_equal(tandem_service_new("unit", 8, argv, &s), 0);
+    assert_int_equal(tandem_service_option(s, "colour", "blue", "a colour"), 0);
+    assert_int_equal(tandem_service_option(s, "shape", "round", "a shape"), 0);
+    assert_string_equal(tandem_service_config(s, "colour"), "red");
+    assert_string_equal(tandem_service_config(s, "shape"), "round");
+    assert_string_equal(tandem_service_config(s, "workers"), "2");
+    assert_string_equal(tandem_service_config(s, "brokers"), "127.0.0.1:9092");
+    assert_int_equal(tandem_route(s, "GET", "/items/{id}", get_item, NULL), 0);
+    assert_int_equal(tandem_route(s, "POST", "/echo", echo, NULL), 0);
+    assert_int_equal(tandem_route(s, "POST", "/echo", echo, NULL), TANDEM_EEXIST);
+    assert_int_equal(tandem_route(s, "GET", "no-slash", echo, NULL), TANDEM_EINVAL);
+    tandem_service_ready_check(s, "database", db_check, NULL);
+    tandem_service_metrics_source(s, emit, NULL);
+    tandem_service_on_stop(s, on_stop, "a");
+    tandem_service_on_stop(s, on_stop, "b");
+
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, run_thread, s), 0);
+    static char out[65536];
+
+    assert_int_equal(call("GET", "/items/a%20b", NULL, "", out, sizeof(out)), 200);
+    assert_non_null(strstr(out, "\r\n\r\n{\"id\":\"a b\"}"));
+    assert_int_equal(
+        call("POST", "/echo", "application/json; charset=utf-8", "{\"x\":[1,2]}", out, sizeof(out)),
+        201);
+    assert_non_null(strstr(out, "\r\n\r\n{\"x\":[1,2]}"));
+    assert_int_equal(call("POST", "/echo", "application/merge-patch+json", "[]", out, sizeof(out)),
+                     201);
+    assert_int_equal(call("POST", "/echo", "text/plain", "{}", out, sizeof(out)), 415);
+    assert_non_null(strstr(out, "application/problem+json"));
+    assert_int_equal(call("POST", "/echo", "application/json", "{\"x\":", out, sizeof(out)), 400);
+    assert_non_null(strstr(out, "\"status\":400"));
+    assert_non_null(strstr(out, "malformed JSON"));
+    assert_non_null(strstr(out, "line 1"));
+    assert_int_equal(call("GET", "/echo", NULL, "", out, sizeof(out)), 405);
+    assert_non_null(strstr(out, "Allow: POST\r\n"));
+
+    assert_int_equal(call("GET", "/readyz", NULL, "", out, sizeof(out)), 200);
+    atomic_store(&db_down, 1);
+    assert_int_equal(call("GET", "/readyz", NULL, "", out, sizeof(out)), 503);
+    assert_non_null(strstr(out, "\"failing\":[\"database\"]"));
+    assert_non_null(strstr(out, "application/problem+json"));
+
+    assert_int_equal(call("GET", "/metrics", NULL, "", out, sizeof(out)), 200);
+    assert_non_null(strstr(out, "test_events_produced_total{topic=\"t\"} 42\n"));
+    assert_non_null(strstr(
+        out, "tandem_http_requests_total{route=\"/echo\",method=\"POST\",status=\"415\"} 1"));
+    assert_non_null(strstr(
+        out, "tandem_http_requests_total{route=\"/items/{id}\",method=\"GET\",status=\"200\"} 1"));
+    assert_non_null(strstr(
+        out, "tandem_http_requests_total{route=\"/readyz\",method=\"GET\",status=\"503\"} 1"));
+
+    kill(getpid(), SIGTERM);
+    void *rc = NULL;
+    pthread_join(th, &rc);
+    assert_int_equal((intptr_t)rc, 0);
+    assert_int_equal(nstops, 2);
+    assert_memory_equal(stops, "ba", 2); /* reverse order of registration */
+    tandem_service_free(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_service),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
