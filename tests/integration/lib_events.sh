@@ -8,6 +8,8 @@
 #              exhausted records in <topic>.dlq with the tandem_* error headers; consumption
 #              goes on after them
 #   drain      tandem_consumer_stop while a handler runs: it finishes, its offset is committed
+#   abandon    tandem_consumer_stop while a record waits for a retry: no wait, no commit
+#   unreachable a producer with no broker: flush times out, free reports TANDEM_ECLOSED
 # and here: a consumer killed with kill -9 mid-stream; a new one resumes at the committed offset,
 # handles again what had been handled but not committed, and nothing is lost.
 . "$(dirname "$0")/lib.sh"
@@ -19,7 +21,7 @@ start_broker --group-initial-rebalance-delay-ms 100
 wait_metadata 20
 
 within 20 "$GCHECK" create -b "$BROKER" -t rt -p 4 || fail "create topic rt"
-for t in retry drain crash; do
+for t in retry drain abandon crash; do
     within 20 "$GCHECK" create -b "$BROKER" -t $t -p 1 || fail "create topic $t"
 done
 
@@ -29,6 +31,10 @@ log "retry and dead letters"
 within 90 "$EC" retry -b "$BROKER" -t retry -g retry-group || record_failure "retry"
 log "drain at stop"
 within 60 "$EC" drain -b "$BROKER" -t drain -g drain-group || record_failure "drain"
+log "stop during a retry's backoff"
+within 60 "$EC" abandon -b "$BROKER" -t abandon -g abandon-group || record_failure "abandon"
+log "a producer with no broker"
+within 40 "$EC" unreachable -b 127.0.0.1:1 -t nowhere || record_failure "unreachable"
 
 # --- kill -9 mid-stream, then a restart -----------------------------------------------------
 N=2000

@@ -16,6 +16,10 @@
  *                                   with tandem_consumer_stop and prints STOPPED
  *   drain     -b B -t T -g G        stop() while a handler is in progress: it finishes and its
  *                                   offset is committed
+ *   abandon   -b B -t T -g G        stop() while a record waits 5 s for its retry: stop returns at
+ *                                   once, the record is not retried nor committed
+ *   unreachable -b B -t T           a producer whose broker never answers: flush times out, free
+ *                                   drops the records and each callback gets TANDEM_ECLOSED
  *   committed -b B -t T -g G -p P   prints the group's committed offset of partition P
  */
 #include <inttypes.h>
@@ -211,7 +215,8 @@ static int roundtrip_handler(const struct tandem_event *ev, void *arg)
     return TANDEM_EVENT_OK;
 }
 
-static struct tandem_consumer *start(tandem_event_handler_fn fn, void *arg, int max_attempts)
+static struct tandem_consumer *start(tandem_event_handler_fn fn, void *arg, int max_attempts,
+                                     int64_t backoff_ms)
 {
     const char *topics[] = {topic};
     struct tandem_consumer_config cfg = {.brokers = brokers,
@@ -221,8 +226,8 @@ static struct tandem_consumer *start(tandem_event_handler_fn fn, void *arg, int 
                                          .handler = fn,
                                          .arg = arg,
                                          .max_attempts = max_attempts,
-                                         .backoff_initial_ms = 50,
-                                         .backoff_max_ms = 400,
+                                         .backoff_initial_ms = backoff_ms,
+                                         .backoff_max_ms = backoff_ms * 8,
                                          .session_timeout_ms = 6000,
                                          .client_id = "it"};
     struct tandem_consumer *c;
@@ -240,7 +245,7 @@ static int cmd_roundtrip(void)
     struct seen s = {0};
     for (int k = 0; k < 10; k++)
         s.last_seq[k] = -1;
-    struct tandem_consumer *c = start(roundtrip_handler, &s, 0);
+    struct tandem_consumer *c = start(roundtrip_handler, &s, 0, 50);
     int64_t deadline = now_ms() + 60000;
     while (atomic_load(&s.count) < nevents && now_ms() < deadline)
         sleep_ms(50);
@@ -365,7 +370,7 @@ static int cmd_retry(void)
 {
     publish_n(5, false);
     struct retry_state s = {.offsets = offsets_handle()};
-    struct tandem_consumer *c = start(retry_handler, &s, 3);
+    struct tandem_consumer *c = start(retry_handler, &s, 3, 50);
     int64_t deadline = now_ms() + 60000;
     while (atomic_load(&s.handled) < 5 && now_ms() < deadline)
         sleep_ms(50);
@@ -420,7 +425,7 @@ static int drain_handler(const struct tandem_event *ev, void *arg)
 static int cmd_drain(void)
 {
     publish_n(5, false);
-    struct tandem_consumer *c = start(drain_handler, NULL, 0);
+    struct tandem_consumer *c = start(drain_handler, NULL, 0, 50);
     int64_t deadline = now_ms() + 60000;
     while (!atomic_load(&in_handler) && now_ms() < deadline)
         sleep_ms(5);
@@ -434,6 +439,69 @@ static int cmd_drain(void)
     CHECK(off == 3, "committed %" PRId64 " after stop, want 3", off);
     rd_kafka_destroy(rk);
     printf("drain: ok\n");
+    return failures ? 1 : 0;
+}
+
+/* --- stop during a retry's backoff; a producer that cannot reach its broker --------------- */
+
+static atomic_int waiting;
+
+static int abandon_handler(const struct tandem_event *ev, void *arg)
+{
+    if (seq_of(ev) != 1)
+        return TANDEM_EVENT_OK;
+    atomic_store(&waiting, ev->attempt);
+    return TANDEM_EVENT_RETRY;
+}
+
+static int cmd_abandon(void)
+{
+    publish_n(2, false);
+    struct tandem_consumer *c = start(abandon_handler, NULL, 5, 5000);
+    int64_t deadline = now_ms() + 60000;
+    while (!atomic_load(&waiting) && now_ms() < deadline)
+        sleep_ms(5);
+    sleep_ms(100);
+    int64_t t0 = now_ms();
+    int rc = tandem_consumer_stop(c, 20000);
+    int64_t took = now_ms() - t0;
+    CHECK(rc == 0, "stop: %s", tandem_strerror(rc));
+    CHECK(took < 2500, "stop took %" PRId64 " ms: it waited for the backoff", took);
+    CHECK(atomic_load(&waiting) == 1, "retried %d times despite stop", waiting);
+    rd_kafka_t *rk = offsets_handle();
+    int64_t off = committed_of(rk, 0);
+    CHECK(off == 1, "committed %" PRId64 ", want 1 (the retried record stays uncommitted)", off);
+    rd_kafka_destroy(rk);
+    printf("abandon: stop took %" PRId64 " ms\n", took);
+    return failures ? 1 : 0;
+}
+
+static atomic_int closed_reports;
+
+static void on_closed(int err, const char *t, int32_t part, int64_t off, void *opaque)
+{
+    if (err == TANDEM_ECLOSED && part == -1 && off == -1)
+        atomic_fetch_add(&closed_reports, 1);
+}
+
+/* brokers names a port nobody listens on: flush times out, free drops the records and every
+ * callback still runs (TANDEM_ECLOSED). */
+static int cmd_unreachable(void)
+{
+    struct tandem_events_config cfg = {.brokers = brokers, .source = "/it/src"};
+    struct tandem_producer *p;
+    CHECK(tandem_producer_new(&cfg, &p) == 0, "tandem_producer_new");
+    struct tandem_event_out ev = {.topic = topic, .type = "it.event", .data = "1", .data_len = 1};
+    for (int i = 0; i < 3; i++)
+        CHECK(tandem_publish(p, &ev, on_closed, NULL) == 0, "publish %d", i);
+    CHECK(tandem_producer_flush(p, 300) == TANDEM_ETIMEDOUT, "flush did not time out");
+    struct tandem_event_stats st;
+    tandem_producer_stats(p, &st);
+    CHECK(st.produced == 3 && st.delivered == 0, "stats %" PRIu64 "/%" PRIu64, st.produced,
+          st.delivered);
+    tandem_producer_free(p);
+    CHECK(atomic_load(&closed_reports) == 3, "%d ECLOSED reports, want 3", closed_reports);
+    printf("unreachable: ok\n");
     return failures ? 1 : 0;
 }
 
@@ -464,7 +532,7 @@ static int cmd_consume(void)
     fprintf(out, "START\n");
     fflush(out);
     signal(SIGTERM, on_term);
-    struct tandem_consumer *c = start(consume_handler, NULL, 0);
+    struct tandem_consumer *c = start(consume_handler, NULL, 0, 50);
     while (!got_term)
         sleep_ms(20);
     struct tandem_event_stats st;
@@ -503,6 +571,8 @@ int main(int argc, char **argv)
     if (brokers == NULL || topic == NULL)
         goto usage;
     const char *cmd = argv[1];
+    if (strcmp(cmd, "unreachable") == 0)
+        return cmd_unreachable();
     if (strcmp(cmd, "produce") == 0) {
         publish_n(nevents, false);
         return failures ? 1 : 0;
@@ -515,6 +585,8 @@ int main(int argc, char **argv)
         return cmd_retry();
     if (strcmp(cmd, "drain") == 0)
         return cmd_drain();
+    if (strcmp(cmd, "abandon") == 0)
+        return cmd_abandon();
     if (strcmp(cmd, "consume") == 0 && outfile != NULL)
         return cmd_consume();
     if (strcmp(cmd, "committed") == 0) {
@@ -524,7 +596,8 @@ int main(int argc, char **argv)
         return 0;
     }
 usage:
-    fprintf(stderr, "usage: lib-events-check roundtrip|retry|produce|consume|drain|committed "
+    fprintf(stderr, "usage: lib-events-check roundtrip|retry|produce|consume|drain|abandon|"
+                    "unreachable|committed "
                     "-b B -t T [-g G] [-n N] [-o FILE] [-d MS] [-p P]\n");
     return 2;
 }

@@ -128,6 +128,15 @@ static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             atomic_fetch_add(&c->committed, 1);
 }
 
+static void error_free(rd_kafka_error_t *e)
+{
+    if (e != NULL) {
+        log_warn("events: incremental rebalance failed", "\"error\":\"%s\"",
+                 rd_kafka_error_name(e));
+        rd_kafka_error_destroy(e);
+    }
+}
+
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -135,7 +144,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         if (coop)
-            rd_kafka_error_destroy(rd_kafka_incremental_assign(rk, parts));
+            error_free(rd_kafka_incremental_assign(rk, parts));
         else
             rd_kafka_assign(rk, parts);
         return;
@@ -144,7 +153,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS && !rd_kafka_assignment_lost(rk))
         commit(c, true);
     if (coop)
-        rd_kafka_error_destroy(rd_kafka_incremental_unassign(rk, parts));
+        error_free(rd_kafka_incremental_unassign(rk, parts));
     else
         rd_kafka_assign(rk, NULL);
 }
