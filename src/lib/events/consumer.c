@@ -35,6 +35,7 @@
 
 #include "common/log.h"
 #include "events_int.h"
+#include "kafka_int.h"
 
 #define MAX_IN_HEADERS     64
 #define COMMIT_EVERY       100
@@ -364,25 +365,13 @@ static void *consumer_thread(void *arg)
     return NULL;
 }
 
-static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value)
-{
-    char errstr[256];
-    if (rd_kafka_conf_set(conf, name, value, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
-        char a[128], b[300];
-        log_error("events: bad consumer setting", "\"name\":%s,\"error\":%s",
-                  log_json_str(a, sizeof(a), name), log_json_str(b, sizeof(b), errstr));
-        return TANDEM_EINVAL;
-    }
-    return 0;
-}
-
 /* Creates one librdkafka handle of type with the settings kv[n][2]. */
 static int kafka_new(rd_kafka_type_t type, const char *(*kv)[2], size_t n, void *opaque,
                      rd_kafka_t **out)
 {
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_t *conf = events_conf_new();
     for (size_t i = 0; i < n; i++) {
-        if (conf_set(conf, kv[i][0], kv[i][1]) != 0) {
+        if (events_conf_set(conf, kv[i][0], kv[i][1]) != 0) {
             rd_kafka_conf_destroy(conf);
             return TANDEM_EINVAL;
         }

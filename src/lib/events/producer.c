@@ -23,6 +23,7 @@
 
 #include "common/log.h"
 #include "events_int.h"
+#include "kafka_int.h"
 
 struct tandem_producer {
     rd_kafka_t *rk;
@@ -88,25 +89,13 @@ static void *delivery_thread(void *arg)
     return NULL;
 }
 
-static int conf_set(rd_kafka_conf_t *conf, const char *name, const char *value)
-{
-    char errstr[256];
-    if (rd_kafka_conf_set(conf, name, value, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK) {
-        char a[128], b[300];
-        log_error("events: bad producer setting", "\"name\":%s,\"error\":%s",
-                  log_json_str(a, sizeof(a), name), log_json_str(b, sizeof(b), errstr));
-        return TANDEM_EINVAL;
-    }
-    return 0;
-}
-
 int tandem_producer_new(const struct tandem_events_config *cfg, struct tandem_producer **out)
 {
     if (cfg == NULL || cfg->brokers == NULL || cfg->brokers[0] == '\0' || cfg->source == NULL ||
         cfg->source[0] == '\0' || out == NULL)
         return TANDEM_EINVAL;
     struct tandem_producer *p = calloc(1, sizeof(*p));
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    rd_kafka_conf_t *conf = events_conf_new();
     int rc = TANDEM_ENOMEM;
     if (p == NULL || conf == NULL)
         goto fail;
@@ -124,7 +113,7 @@ int tandem_producer_new(const struct tandem_events_config *cfg, struct tandem_pr
         {"partitioner", "murmur2_random"}, /* the Java client's: same key, same partition */
     };
     for (size_t i = 0; i < sizeof(kv) / sizeof(kv[0]); i++) {
-        rc = conf_set(conf, kv[i][0], kv[i][1]);
+        rc = events_conf_set(conf, kv[i][0], kv[i][1]);
         if (rc != 0)
             goto fail;
     }
