@@ -11,7 +11,9 @@
 #   abandon    tandem_consumer_stop while a record waits for a retry: no wait, no commit
 #   unreachable a producer with no broker: flush times out, free reports TANDEM_ECLOSED
 # and here: a consumer killed with kill -9 mid-stream; a new one resumes at the committed offset,
-# handles again what had been handled but not committed, and nothing is lost.
+# handles again what had been handled but not committed, and nothing is lost. And a second member
+# joining mid-stream: the partitions move with their handled offsets committed in the rebalance
+# callback, so no record is handled twice.
 . "$(dirname "$0")/lib.sh"
 
 EC="$TANDEM_TEST_BIN/lib-events-check"
@@ -21,6 +23,7 @@ start_broker --group-initial-rebalance-delay-ms 100
 wait_metadata 20
 
 within 20 "$GCHECK" create -b "$BROKER" -t rt -p 4 || fail "create topic rt"
+within 20 "$GCHECK" create -b "$BROKER" -t reb -p 4 || fail "create topic reb"
 for t in retry drain abandon crash; do
     within 20 "$GCHECK" create -b "$BROKER" -t $t -p 1 || fail "create topic $t"
 done
@@ -88,6 +91,47 @@ if [ "$committed" -le "$last1" ]; then
 fi
 final=$(within 20 "$EC" committed -b "$BROKER" -t crash -g crash-group -p 0)
 [ "$final" -eq $N ] || record_failure "final committed offset $final, want $N"
+# --- a rebalance mid-stream: exactly once when nobody crashes -----------------------------------
+within 60 "$EC" produce -b "$BROKER" -t reb -n 1000 || fail "produce 1000 to reb"
+RA="$TMP_ROOT/reb-a.rec"
+RB="$TMP_ROOT/reb-b.rec"
+: >"$RA"
+: >"$RB"
+rlines() { cat "$@" | awk '!/START/ {n++} END {print n + 0}'; }
+rdistinct() { cat "$RA" "$RB" | grep -v START | cut -d' ' -f1 | sort -u | wc -l; }
+"$EC" consume -b "$BROKER" -t reb -g reb-group -o "$RA" -d 5 \
+    >"$TMP_ROOT/ra.out" 2>"$TMP_ROOT/ra.err" &
+pa=$!
+track $pa
+deadline=$((SECONDS + 40))
+while [ "$(rlines "$RA")" -lt 200 ]; do
+    [ "$SECONDS" -lt "$deadline" ] || fail "member a handled < 200 records in 40 s"
+    sleep 0.05
+done
+"$EC" consume -b "$BROKER" -t reb -g reb-group -o "$RB" -d 5 \
+    >"$TMP_ROOT/rb.out" 2>"$TMP_ROOT/rb.err" &
+pb=$!
+track $pb
+log "member b joins after $(rlines "$RA") records"
+deadline=$((SECONDS + 60))
+while [ "$(rdistinct)" -lt 1000 ]; do
+    [ "$SECONDS" -lt "$deadline" ] || break
+    sleep 0.2
+done
+kill -TERM $pa $pb
+for p in $pa $pb; do
+    within 30 tail --pid=$p -f /dev/null || true
+    wait $p || record_failure "a rebalance member exited non-zero"
+done
+log "rebalance: $(rdistinct) distinct records; a handled $(rlines "$RA"), b $(rlines "$RB")"
+[ "$(rdistinct)" -eq 1000 ] || record_failure "rebalance: $(rdistinct) of 1000 records handled"
+[ "$(rlines "$RA" "$RB")" -eq 1000 ] ||
+    record_failure "rebalance: $(($(rlines "$RA" "$RB") - 1000)) records handled twice"
+[ "$(rlines "$RB")" -gt 0 ] || record_failure "member b never got a partition"
+for m in ra rb; do
+    grep -q '^STOPPED rc=0' "$TMP_ROOT/$m.out" || record_failure "member $m did not stop cleanly"
+done
+
 if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$TMP_ROOT"/*.err; then
     record_failure "a sanitizer report in a test program's stderr"
 fi
