@@ -154,6 +154,9 @@ TANDEM_EXPORT void tandem_metrics_gauge(struct tandem_metrics_writer *w, const c
  */
 TANDEM_EXPORT int tandem_service_run(struct tandem_service *s);
 
+/* The version of libtandem.so ("0.1.0"); only in the shared library (not in the static parts). */
+TANDEM_EXPORT const char *tandem_version(void);
+
 /* Frees the service (after tandem_service_run returned, or instead of it). NULL is a no-op. */
 TANDEM_EXPORT void tandem_service_free(struct tandem_service *s);
 

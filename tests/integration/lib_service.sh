@@ -16,7 +16,13 @@ cleanup() {
     [ "${KEEP_TMP:-0}" = 1 ] || rm -rf "$TMP"
 }
 trap cleanup EXIT
-( sleep "${TEST_DEADLINE:-80}"; echo "lib_service: deadline passed" >&2; kill -TERM $$ ) &
+# watchdog: its sleep holds no pipe of ours, so killing the subshell at exit ends it for CTest
+(
+    sleep "${TEST_DEADLINE:-80}" </dev/null >/dev/null 2>&1 &
+    wait $!
+    echo "lib_service: deadline passed" >&2
+    kill -TERM $$
+) &
 PIDS+=($!)
 disown $!
 

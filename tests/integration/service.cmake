@@ -8,3 +8,15 @@ if(TARGET example-hello)
     LABELS integration
     ENVIRONMENT "EXAMPLE_HELLO=$<TARGET_FILE:example-hello>;TEST_DEADLINE=80")
 endif()
+
+# libtandem.so + tandem.pc installed, and the example built from them alone (lib_install.sh).
+if(TARGET tandem)
+  if(TANDEM_SANITIZE)
+    set(san "-fsanitize=address,undefined")
+  endif()
+  add_test(NAME integration/lib_install COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/lib_install.sh)
+  set_tests_properties(integration/lib_install PROPERTIES
+    TIMEOUT 120
+    LABELS integration
+    ENVIRONMENT "TANDEM_BUILD_DIR=${CMAKE_BINARY_DIR};TANDEM_SRC_DIR=${CMAKE_SOURCE_DIR};CC=${CMAKE_C_COMPILER};TANDEM_SAN_CFLAGS=${san}")
+endif()

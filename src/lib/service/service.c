@@ -16,12 +16,9 @@
  * accepting, close idle connections, let requests in flight be answered, at most drain-timeout),
  * tandem_http_server_stop, the on_stop hooks in reverse order, return 0.
  */
-#include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 
 #include "common/log.h"
