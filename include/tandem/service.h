@@ -125,6 +125,11 @@ TANDEM_EXPORT int tandem_respond_cached(struct tandem_http_request *req, const c
 TANDEM_EXPORT void tandem_service_ready_check(struct tandem_service *s, const char *name,
                                               int (*check)(void *arg), void *arg);
 
+/* Adds the ready check "broker": ready when one of the --brokers addresses (IPv4 host:port,
+ * comma-separated) accepts a TCP connection within 500 ms. Services that produce or consume
+ * events register it (the events module does so for them). */
+TANDEM_EXPORT void tandem_service_ready_brokers(struct tandem_service *s);
+
 /* Adds a drain hook: after HTTP has drained (no listening socket, in-flight requests answered
  * or the drain timeout passed), tandem_service_run calls the hooks in reverse order of
  * registration, on its own thread (consumers stop, producers flush, databases close). */

@@ -3,8 +3,9 @@
  * routes runs on a thread, requests go over real 127.0.0.1 sockets. Covers what example-hello
  * cannot show: {param} captures, JSON bodies (415 for another media type, 400 with jansson's
  * position for malformed JSON, echo of a valid one), a failing ready check (503 naming it),
- * a metrics source, tandem_service_option, and SIGTERM: on_stop hooks in reverse order, run
- * returns 0. SIGTERM is blocked in this process so only the service's sigwait takes it.
+ * the broker reachability check, a metrics source, tandem_service_option, and SIGTERM: on_stop
+ * hooks in reverse order, run returns 0. SIGTERM is blocked in this process so only the service's
+ * sigwait takes it.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -77,6 +78,11 @@ static int free_port(void)
     return ntohs(sa.sin_port);
 }
 
+static int listen_fd(int fd)
+{
+    return listen(fd, 8);
+}
+
 /* One request on a fresh connection (Connection: close); the whole answer into out. */
 static int request(const char *raw, char *out, size_t cap)
 {
@@ -125,24 +131,34 @@ static void test_service(void **state)
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
     port = free_port();
-    char listen[32];
+    char listen[32], brokers[64];
     snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
-    char *argv[] = {"t",           "--listen",   listen,
-                    "--workers=2", "--data-dir", "/tmp/tandem-unit-svc",
-                    "--colour",    "red",        NULL};
+    /* a fake broker: a listening socket (the check only connects); the first address is closed */
+    int bfd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in bsa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t bsl = sizeof(bsa);
+    assert_int_equal(bind(bfd, (struct sockaddr *)&bsa, sizeof(bsa)), 0);
+    assert_int_equal(listen_fd(bfd), 0);
+    getsockname(bfd, (struct sockaddr *)&bsa, &bsl);
+    snprintf(brokers, sizeof(brokers), "127.0.0.1:%d,127.0.0.1:%d", free_port(),
+             ntohs(bsa.sin_port));
+    char *argv[] = {
+        "t",        "--listen", listen,      "--workers=2", "--data-dir", "/tmp/tandem-unit-svc",
+        "--colour", "red",      "--brokers", brokers,       NULL};
     struct tandem_service *s = NULL;
-    assert_int_equal(tandem_service_new("unit", 8, argv, &s), 0);
+    assert_int_equal(tandem_service_new("unit", 10, argv, &s), 0);
     assert_int_equal(tandem_service_option(s, "colour", "blue", "a colour"), 0);
     assert_int_equal(tandem_service_option(s, "shape", "round", "a shape"), 0);
     assert_string_equal(tandem_service_config(s, "colour"), "red");
     assert_string_equal(tandem_service_config(s, "shape"), "round");
     assert_string_equal(tandem_service_config(s, "workers"), "2");
-    assert_string_equal(tandem_service_config(s, "brokers"), "127.0.0.1:9092");
+    assert_string_equal(tandem_service_config(s, "brokers"), brokers);
     assert_int_equal(tandem_route(s, "GET", "/items/{id}", get_item, NULL), 0);
     assert_int_equal(tandem_route(s, "POST", "/echo", echo, NULL), 0);
     assert_int_equal(tandem_route(s, "POST", "/echo", echo, NULL), TANDEM_EEXIST);
     assert_int_equal(tandem_route(s, "GET", "no-slash", echo, NULL), TANDEM_EINVAL);
     tandem_service_ready_check(s, "database", db_check, NULL);
+    tandem_service_ready_brokers(s);
     tandem_service_metrics_source(s, emit, NULL);
     tandem_service_on_stop(s, on_stop, "a");
     tandem_service_on_stop(s, on_stop, "b");
@@ -172,6 +188,9 @@ static void test_service(void **state)
     atomic_store(&db_down, 1);
     assert_int_equal(call("GET", "/readyz", NULL, "", out, sizeof(out)), 503);
     assert_non_null(strstr(out, "\"failing\":[\"database\"]"));
+    close(bfd); /* the broker goes away */
+    assert_int_equal(call("GET", "/readyz", NULL, "", out, sizeof(out)), 503);
+    assert_non_null(strstr(out, "\"failing\":[\"database\",\"broker\"]"));
     assert_non_null(strstr(out, "application/problem+json"));
 
     assert_int_equal(call("GET", "/metrics", NULL, "", out, sizeof(out)), 200);
@@ -181,7 +200,7 @@ static void test_service(void **state)
     assert_non_null(strstr(
         out, "tandem_http_requests_total{route=\"/items/{id}\",method=\"GET\",status=\"200\"} 1"));
     assert_non_null(strstr(
-        out, "tandem_http_requests_total{route=\"/readyz\",method=\"GET\",status=\"503\"} 1"));
+        out, "tandem_http_requests_total{route=\"/readyz\",method=\"GET\",status=\"503\"} 2"));
 
     kill(getpid(), SIGTERM);
     void *rc = NULL;

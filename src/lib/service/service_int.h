@@ -65,6 +65,12 @@ int svc_parse_listen(const char *s, char *host, size_t host_len, int *port);
 /* Parses a decimal integer in [min, max]. Returns 0 or TANDEM_EINVAL. */
 int svc_parse_int(const char *s, long min, long max, long *out);
 
+/* ---- ready.c -------------------------------------------------------------------------------- */
+
+/* 0 when one of the brokers in list ("host:port,host:port") accepts a TCP connection within
+ * timeout_ms (each); TANDEM_EIO otherwise. */
+int svc_brokers_reachable(const char *list, int timeout_ms);
+
 /* ---- metrics.c ------------------------------------------------------------------------------- */
 
 #define SVC_NBUCKETS  14 /* latency buckets (seconds), +Inf apart */
