@@ -10,7 +10,8 @@
  *   --listen      TANDEM_LISTEN      "listen"     127.0.0.1:8101  (IPv4 host:port; port 0 = any)
  *   --brokers     TANDEM_BROKERS     "brokers"    127.0.0.1:9092
  *   --data-dir    TANDEM_DATA_DIR    "data-dir"   var/<name>
- *   --workers     TANDEM_WORKERS     "workers"    1               (event-loop threads, 1..256)
+ *   --workers     TANDEM_WORKERS     "workers"    1               (event-loop threads, 0..256; 0 =
+ * one per CPU)
  *   --log-level   TANDEM_LOG_LEVEL   "log-level"  info            (debug, info, warn, error)
  *
  * A flag beats the environment, which beats the default. Flags are written --name=value or

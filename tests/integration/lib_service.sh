@@ -149,7 +149,10 @@ grep '"msg":"ready"' "$TMP/flags.log" | grep -q '"workers":2' || fail "--workers
 grep '"msg":"ready"' "$TMP/flags.log" | grep -q '"brokers":"127.0.0.1:19092"' ||
     fail "--brokers=... lost to env"
 stop
-for bad in "TANDEM_WORKERS=abc" "TANDEM_LISTEN=nohost" "TANDEM_LOG_LEVEL=loud"; do
+TANDEM_WORKERS=0 start cpus
+grep '"msg":"ready"' "$TMP/cpus.log" | grep -q "\"workers\":$(getconf _NPROCESSORS_ONLN)," || fail "TANDEM_WORKERS=0 is not one per CPU"
+stop
+for bad in "TANDEM_WORKERS=abc" "TANDEM_WORKERS=-1" "TANDEM_LISTEN=nohost" "TANDEM_LOG_LEVEL=loud"; do
     rc=0
     env "$bad" timeout 10 "$EXAMPLE_HELLO" 2>"$TMP/bad.log" || rc=$?
     [ "$rc" != 0 ] && [ "$rc" != 124 ] || fail "$bad: exit $rc, want a refusal"

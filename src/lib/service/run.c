@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/log.h"
 #include "common/mem.h"
@@ -55,7 +56,11 @@ static int start_http(struct tandem_service *s)
     int port = 0;
     long workers = 1, drain = 10;
     svc_parse_listen(svc_config_get(&s->cfg, "listen"), host, sizeof(host), &port);
-    svc_parse_int(svc_config_get(&s->cfg, "workers"), 1, 256, &workers);
+    svc_parse_int(svc_config_get(&s->cfg, "workers"), 0, 256, &workers);
+    if (workers == 0) { /* one per online CPU */
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        workers = cpus > 0 ? (cpus < 256 ? cpus : 256) : 1;
+    }
     svc_parse_int(svc_config_get(&s->cfg, "drain-timeout"), 0, 3600, &drain);
     s->workers = (int)workers;
     s->route_names = xcalloc(s->nroutes + 1, sizeof(*s->route_names));

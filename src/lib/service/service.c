@@ -217,7 +217,7 @@ static int builtin_options(struct tandem_service *s)
     svc_config_declare(c, "listen", "127.0.0.1:8101", "address to serve HTTP on (host:port)");
     svc_config_declare(c, "brokers", "127.0.0.1:9092", "Kafka bootstrap servers");
     svc_config_declare(c, "data-dir", data_dir, "directory for this service's data");
-    svc_config_declare(c, "workers", "1", "event-loop threads serving HTTP");
+    svc_config_declare(c, "workers", "1", "event-loop threads serving HTTP (0: one per CPU)");
     svc_config_declare(c, "log-level", "info", "debug, info, warn or error");
     svc_config_declare(c, "drain-timeout", "10", "seconds to finish requests after SIGTERM");
     char host[64];
@@ -227,7 +227,7 @@ static int builtin_options(struct tandem_service *s)
     const char *bad = NULL;
     if (svc_parse_listen(svc_config_get(c, "listen"), host, sizeof(host), &port) != 0) {
         bad = "listen";
-    } else if (svc_parse_int(svc_config_get(c, "workers"), 1, 256, &v) != 0) {
+    } else if (svc_parse_int(svc_config_get(c, "workers"), 0, 256, &v) != 0) {
         bad = "workers";
     } else if (log_level_parse(svc_config_get(c, "log-level"), &lvl) != 0) {
         bad = "log-level";
