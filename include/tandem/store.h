@@ -1,0 +1,136 @@
+/*
+ * tandem store: the reliability helpers of a service that keeps its state in SQLite. See
+ * docs/store.md.
+ *
+ * Idempotent consumer. Delivery is at-least-once (events.h): a record may be handed again after a
+ * crash or a rebalance. tandem_idempotent runs a handler inside one SQLite transaction that also
+ * records (consumer group, event id) in tandem_processed_events, so the handler's writes and the
+ * "processed" mark commit together or not at all; a redelivered id commits nothing and returns
+ * TANDEM_EVENT_OK without calling the handler.
+ *
+ * Transactional outbox. tandem_outbox_add writes an event into tandem_outbox inside the caller's
+ * own transaction, next to the state change it announces: both commit, or neither. A relay
+ * (its own thread and its own connection) publishes unsent rows in seq order, each with its
+ * stored CloudEvents id, and marks a row sent only after the broker acknowledged it (acks=all). A
+ * crash between publish and mark re-publishes the row with the same id, which consumers using
+ * tandem_idempotent drop. So: no state change without its event, no event without its state
+ * change; an event may be published more than once, always with one id.
+ *
+ * Tables created by tandem_db_open (besides the service's schema):
+ *
+ *   tandem_processed_events(consumer_group TEXT, event_id TEXT, processed_at INTEGER (unix ms),
+ *                           PRIMARY KEY(consumer_group, event_id))
+ *   tandem_outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT, topic, key BLOB, type, subject,
+ *                 event_id, traceparent, data BLOB, created_at INTEGER (unix ms),
+ *                 sent_at INTEGER NULL (unix ms; -1: refused by tandem_publish, never sent))
+ *
+ * Errors are negative TANDEM_E* codes (error.h), unless said otherwise.
+ */
+#ifndef TANDEM_STORE_H
+#define TANDEM_STORE_H
+
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "tandem/error.h"
+#include "tandem/events.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * Opens (creating it if needed) the database at path with: journal_mode=WAL, synchronous=FULL
+ * (a commit is on disk when it returns, so an event acknowledged downstream is never lost on
+ * power failure), busy_timeout 5000 ms, foreign_keys=ON. Then runs schema_sql (NULL: none; it
+ * runs at every open, so write it with IF NOT EXISTS) and creates tandem's two tables. Returns 0
+ * and *out (close it with sqlite3_close); TANDEM_EINVAL (no path or out), TANDEM_EIO (SQLite
+ * failed: the reason is logged).
+ */
+TANDEM_EXPORT int tandem_db_open(const char *path, const char *schema_sql, sqlite3 **out);
+
+/* A handler run by tandem_idempotent inside its transaction: returns a tandem_event_result. */
+typedef int (*tandem_idempotent_fn)(sqlite3 *db, const struct tandem_event *ev, void *arg);
+
+/*
+ * Handles ev at most once per consumer group. BEGIN IMMEDIATE; when (group, id) is already in
+ * tandem_processed_events, COMMIT and return TANDEM_EVENT_OK without calling fn. Otherwise call
+ * fn(db, ev, arg) (its writes go into the same transaction; it must not BEGIN/COMMIT itself);
+ * when it returns TANDEM_EVENT_OK, record (group, id, now) and COMMIT; any other value ROLLBACKs
+ * everything fn wrote and is returned as is. The id is ev->id, or "kafka:<topic>/<partition>/
+ * <offset>" for a record that is not a CloudEvent. The result can be returned straight from a
+ * consumer handler: a database that stays busy or fails (BEGIN, INSERT or COMMIT) gives
+ * TANDEM_EVENT_RETRY (logged). TANDEM_EINVAL when an argument is missing or db is already inside
+ * a transaction. Same thread as db's other users (an SQLite connection is not shared across
+ * threads here).
+ */
+TANDEM_EXPORT int tandem_idempotent(sqlite3 *db, const char *group, const struct tandem_event *ev,
+                                    tandem_idempotent_fn fn, void *arg);
+
+/*
+ * Deletes processed ids older than max_age_ms (all groups), in its own transaction. An id must be
+ * kept longer than any redelivery may take (a week is ample with Kafka's default retention).
+ * Returns 0 and the number deleted in *deleted (may be NULL); TANDEM_EINVAL; TANDEM_EIO.
+ */
+TANDEM_EXPORT int tandem_idempotent_prune(sqlite3 *db, int64_t max_age_ms, int64_t *deleted);
+
+/*
+ * Adds ev to the outbox. Must be called inside the caller's open transaction (BEGIN ... COMMIT;
+ * checked with sqlite3_get_autocommit): the row commits or rolls back with the caller's state
+ * change. ev is copied. When ev->id is NULL a random UUID (version 4) is generated and stored,
+ * so every publication of the row carries the same CloudEvents id; it is written to id_out
+ * (37 bytes, may be NULL). Returns 0; TANDEM_EINVAL (no transaction open, no topic or type, an
+ * empty id or subject, an invalid traceparent); TANDEM_EIO (SQLite failed).
+ */
+TANDEM_EXPORT int tandem_outbox_add(sqlite3 *db, const struct tandem_event_out *ev,
+                                    char id_out[37]);
+
+/*
+ * Deletes outbox rows sent more than max_age_ms ago. Returns 0 and the count in *deleted (may be
+ * NULL); TANDEM_EINVAL; TANDEM_EIO.
+ */
+TANDEM_EXPORT int tandem_outbox_prune(sqlite3 *db, int64_t max_age_ms, int64_t *deleted);
+
+struct tandem_outbox_relay;
+
+/*
+ * Starts a relay on its own thread with its own connection to db_path (tandem_db_open with no
+ * schema). Every poll_ms (0: 1000), or at once after tandem_outbox_relay_wake, it reads the
+ * unsent rows in seq order and publishes each through p with its stored id, key, type, subject,
+ * traceparent and data; at most 1000 are in flight. A row's sent_at is written only once its
+ * delivery report said the broker has it (acks=all). A failed delivery makes the relay publish
+ * again, from the oldest unsent row, once nothing is in flight. p must outlive the relay and may
+ * be shared with other publishers. Returns 0 and *out; TANDEM_EINVAL; TANDEM_EIO (the database or
+ * the thread).
+ */
+TANDEM_EXPORT int tandem_outbox_relay_start(const char *db_path, struct tandem_producer *p,
+                                            int poll_ms, struct tandem_outbox_relay **out);
+
+/* Makes the relay look for unsent rows now (call it after committing an outbox row). Any thread;
+ * NULL is a no-op. */
+TANDEM_EXPORT void tandem_outbox_relay_wake(struct tandem_outbox_relay *r);
+
+/* Counters of a relay. */
+struct tandem_outbox_stats {
+    uint64_t published; /* tandem_publish calls accepted */
+    uint64_t acked;     /* rows whose delivery report was a success */
+    uint64_t marked;    /* rows marked sent */
+    uint64_t failed;    /* delivery reports that were failures */
+};
+TANDEM_EXPORT void tandem_outbox_relay_stats(struct tandem_outbox_relay *r,
+                                             struct tandem_outbox_stats *out);
+
+/*
+ * Drains and frees r: publishes the rows unsent at this moment, waits for the reports of
+ * everything in flight for at most timeout_ms (< 0: no limit), marks the acknowledged rows sent,
+ * closes the connection and joins the thread. Returns 0, or TANDEM_ETIMEDOUT when reports were
+ * still missing (those rows stay unsent and go out again at the next start: same ids). The
+ * late reports are still received safely. NULL is a no-op returning 0.
+ */
+TANDEM_EXPORT int tandem_outbox_relay_stop(struct tandem_outbox_relay *r, int timeout_ms);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,396 @@
+/*
+ * tandem store: the outbox relay, which moves committed outbox rows to Kafka.
+ *
+ * Model. One thread with its own SQLite connection (WAL: its reads never block the service's
+ * writer). It keeps a cursor, the highest seq it has handed to tandem_publish, and each round
+ * reads the unsent rows past the cursor in seq order and publishes them through the service's
+ * producer (idempotent, acks=all: the records of one key reach the broker in seq order). The
+ * delivery callback runs on the producer's delivery thread; it only queues the acknowledged seq
+ * (or notes a failure) and wakes the relay thread, which writes sent_at for the queued seqs in one
+ * transaction. So sent_at is set only for rows the broker has acknowledged.
+ *
+ * Invariants.
+ *   - inflight = records published whose report has not come back; at most RELAY_MAX_INFLIGHT.
+ *   - A failed report sets rewind; once inflight is 0 the cursor goes back to 0 and every row
+ *     still unsent is published again (same ids; consumers using tandem_idempotent drop the
+ *     duplicates).
+ *   - The struct is reference counted: the owner holds one reference until stop returns, every
+ *     in-flight record one until its report ran; the last reference frees it. A report arriving
+ *     after stop gave up waiting is therefore harmless.
+ *   - A crash anywhere leaves rows unsent or sent, never half: at the next start they are
+ *     published again from the oldest unsent row.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "common/log.h"
+#include "common/mem.h"
+#include "store_int.h"
+#include "tandem/store.h"
+
+#define RELAY_MAX_INFLIGHT 1000
+#define RELAY_DEFAULT_POLL 1000
+
+struct tandem_outbox_relay {
+    sqlite3 *db; /* the relay thread's only */
+    struct tandem_producer *p;
+    int poll_ms;
+    pthread_t thread;
+    atomic_int refs;
+    pthread_mutex_t mu;
+    pthread_cond_t cv; /* wakes the relay thread */
+    /* under mu */
+    bool wake, stopping, rewind;
+    int64_t deadline_ms; /* monotonic; < 0: none */
+    int64_t *acked;      /* seqs acknowledged, not yet marked */
+    size_t nacked, capacked;
+    uint64_t inflight;
+    struct tandem_outbox_stats stats;
+    int stop_rc;
+};
+
+struct relay_msg {
+    struct tandem_outbox_relay *r;
+    int64_t seq;
+};
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void relay_unref(struct tandem_outbox_relay *r)
+{
+    if (atomic_fetch_sub(&r->refs, 1) != 1) {
+        return;
+    }
+    pthread_mutex_destroy(&r->mu);
+    pthread_cond_destroy(&r->cv);
+    free(r->acked);
+    free(r);
+}
+
+/* The delivery report of one row, on the producer's delivery thread. */
+static void relay_delivered(int err, const char *topic, int32_t partition, int64_t offset,
+                            void *opaque)
+{
+    struct relay_msg *m = opaque;
+    struct tandem_outbox_relay *r = m->r;
+    pthread_mutex_lock(&r->mu);
+    r->inflight--;
+    if (err == 0) {
+        if (r->nacked == r->capacked) {
+            r->capacked = r->capacked ? r->capacked * 2 : 64;
+            r->acked = xrealloc(r->acked, r->capacked * sizeof(*r->acked));
+        }
+        r->acked[r->nacked++] = m->seq;
+        r->stats.acked++;
+    } else {
+        r->stats.failed++;
+        r->rewind = true;
+    }
+    pthread_cond_signal(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+    if (err != 0) {
+        log_warn("outbox: delivery failed, will publish again", "\"seq\":%lld,\"err\":\"%s\"",
+                 (long long)m->seq, tandem_strerror(err));
+    }
+    free(m);
+    relay_unref(r);
+}
+
+/* Sets sent_at = when for seqs[0..n) in one transaction. Returns 0 or TANDEM_EIO. */
+static int mark_sent(sqlite3 *db, const int64_t *seqs, size_t n, int64_t when)
+{
+    sqlite3_stmt *st = NULL;
+    if (store_exec(db, "BEGIN IMMEDIATE", "outbox: begin") != 0) {
+        return TANDEM_EIO;
+    }
+    if (sqlite3_prepare_v2(db, "UPDATE tandem_outbox SET sent_at = ?1 WHERE seq = ?2", -1, &st,
+                           NULL) != SQLITE_OK) {
+        store_fail(db, "outbox: mark sent");
+        goto fail;
+    }
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_bind_int64(st, 1, when);
+        sqlite3_bind_int64(st, 2, seqs[i]);
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            store_fail(db, "outbox: mark sent");
+            goto fail;
+        }
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    if (store_exec(db, "COMMIT", "outbox: commit") != 0) {
+        goto fail;
+    }
+    return 0;
+fail:
+    sqlite3_finalize(st);
+    if (!sqlite3_get_autocommit(db)) {
+        store_exec(db, "ROLLBACK", "outbox: rollback");
+    }
+    return TANDEM_EIO;
+}
+
+static const void *col_blob(sqlite3_stmt *st, int i, size_t *len)
+{
+    if (sqlite3_column_type(st, i) == SQLITE_NULL) {
+        *len = 0;
+        return NULL;
+    }
+    const void *p = sqlite3_column_blob(st, i);
+    *len = (size_t)sqlite3_column_bytes(st, i);
+    return p != NULL ? p : "";
+}
+
+/*
+ * Publishes up to room unsent rows past *cursor, advancing it. Rows tandem_publish refuses as
+ * invalid go to refused[] (at most room). Returns the number of rows handled (published or
+ * refused), or TANDEM_EIO; stops early (no error) when the producer's queue is full or closed.
+ */
+static int publish_round(struct tandem_outbox_relay *r, int64_t *cursor, int room, int64_t *refused,
+                         size_t *nrefused)
+{
+    sqlite3_stmt *st = NULL;
+    int handled = 0;
+    if (sqlite3_prepare_v2(r->db,
+                           "SELECT seq, topic, key, type, subject, event_id, traceparent, data"
+                           " FROM tandem_outbox WHERE sent_at IS NULL AND seq > ?1"
+                           " ORDER BY seq LIMIT ?2",
+                           -1, &st, NULL) != SQLITE_OK) {
+        return store_fail(r->db, "outbox: read");
+    }
+    sqlite3_bind_int64(st, 1, *cursor);
+    sqlite3_bind_int(st, 2, room);
+    int s;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        struct tandem_event_out ev = {0};
+        int64_t seq = sqlite3_column_int64(st, 0);
+        ev.topic = (const char *)sqlite3_column_text(st, 1);
+        ev.key = col_blob(st, 2, &ev.key_len);
+        ev.type = (const char *)sqlite3_column_text(st, 3);
+        ev.subject = (const char *)sqlite3_column_text(st, 4);
+        ev.id = (const char *)sqlite3_column_text(st, 5);
+        ev.traceparent = (const char *)sqlite3_column_text(st, 6);
+        ev.data = col_blob(st, 7, &ev.data_len);
+        struct relay_msg *m = xmalloc(sizeof(*m));
+        m->r = r;
+        m->seq = seq;
+        atomic_fetch_add(&r->refs, 1);
+        pthread_mutex_lock(&r->mu);
+        r->inflight++;
+        pthread_mutex_unlock(&r->mu);
+        int rc = tandem_publish(r->p, &ev, relay_delivered, m);
+        if (rc != 0) {
+            pthread_mutex_lock(&r->mu);
+            r->inflight--;
+            pthread_mutex_unlock(&r->mu);
+            atomic_fetch_sub(&r->refs, 1); /* the owner's reference is still held */
+            free(m);
+        }
+        if (rc == TANDEM_EINVAL) {
+            log_error("outbox: row refused by tandem_publish, marked sent_at -1", "\"seq\":%lld",
+                      (long long)seq);
+            refused[(*nrefused)++] = seq;
+        } else if (rc != 0) {
+            break; /* queue full or producer closing: try again next round */
+        } else {
+            pthread_mutex_lock(&r->mu);
+            r->stats.published++;
+            pthread_mutex_unlock(&r->mu);
+        }
+        *cursor = seq;
+        handled++;
+    }
+    if (s != SQLITE_ROW && s != SQLITE_DONE) {
+        store_fail(r->db, "outbox: read");
+        handled = TANDEM_EIO;
+    }
+    sqlite3_finalize(st);
+    return handled;
+}
+
+/* Takes the queued acknowledged seqs out of r (caller holds mu). */
+static int64_t *take_acked(struct tandem_outbox_relay *r, size_t *n)
+{
+    int64_t *a = r->acked;
+    *n = r->nacked;
+    r->acked = NULL;
+    r->nacked = r->capacked = 0;
+    return a;
+}
+
+/* Puts seqs that could not be marked back in front of the queue (caller holds mu). */
+static void requeue(struct tandem_outbox_relay *r, int64_t *a, size_t n)
+{
+    if (n == 0) {
+        free(a);
+        return;
+    }
+    a = xrealloc(a, (n + r->nacked) * sizeof(*a));
+    if (r->nacked > 0) {
+        memcpy(a + n, r->acked, r->nacked * sizeof(*a));
+    }
+    free(r->acked);
+    r->acked = a;
+    r->nacked = r->capacked = n + r->nacked;
+}
+
+static void *relay_main(void *arg)
+{
+    struct tandem_outbox_relay *r = arg;
+    int64_t cursor = 0;
+    int64_t *refused = xmalloc(RELAY_MAX_INFLIGHT * sizeof(*refused));
+    bool drained = false; /* stopping: a round found nothing more to publish */
+    pthread_mutex_lock(&r->mu);
+    for (;;) {
+        size_t nacked = 0;
+        int64_t *acked = take_acked(r, &nacked);
+        bool rewind = r->rewind && r->inflight == 0;
+        if (rewind) {
+            r->rewind = false;
+        }
+        bool stopping = r->stopping;
+        int room = RELAY_MAX_INFLIGHT - (int)r->inflight;
+        pthread_mutex_unlock(&r->mu);
+
+        bool marked_ok = true;
+        if (nacked > 0) {
+            marked_ok = mark_sent(r->db, acked, nacked, store_now_ms()) == 0;
+        }
+        if (rewind) {
+            cursor = 0;
+        }
+        int got = 0;
+        size_t nrefused = 0;
+        if (room > 0 && !(stopping && drained)) {
+            got = publish_round(r, &cursor, room, refused, &nrefused);
+            if (stopping && got <= 0) {
+                drained = true;
+            }
+        }
+        if (nrefused > 0) {
+            mark_sent(r->db, refused, nrefused, -1);
+        }
+
+        pthread_mutex_lock(&r->mu);
+        if (marked_ok) {
+            r->stats.marked += nacked;
+            free(acked);
+        } else {
+            requeue(r, acked, nacked);
+        }
+        if (r->stopping && drained && r->inflight == 0 && r->nacked == 0) {
+            r->stop_rc = 0;
+            break;
+        }
+        int64_t now = mono_ms();
+        if (r->stopping && r->deadline_ms >= 0 && now >= r->deadline_ms) {
+            r->stop_rc = r->nacked == 0 && r->inflight == 0 ? 0 : TANDEM_ETIMEDOUT;
+            break;
+        }
+        if (got > 0 && got == room && marked_ok) {
+            continue; /* a full round: there may be more */
+        }
+        if (!r->wake && r->nacked == 0 && !(r->rewind && r->inflight == 0) &&
+            !(r->stopping && !drained && r->inflight < RELAY_MAX_INFLIGHT)) {
+            int64_t wait = r->poll_ms;
+            if (r->stopping && r->deadline_ms >= 0 && r->deadline_ms - now < wait) {
+                wait = r->deadline_ms - now;
+            }
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += wait / 1000;
+            ts.tv_nsec += (wait % 1000) * 1000000;
+            if (ts.tv_nsec >= 1000000000) {
+                ts.tv_sec++;
+                ts.tv_nsec -= 1000000000;
+            }
+            pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+        }
+        r->wake = false;
+    }
+    /* the last acknowledgements, best effort */
+    size_t nacked = 0;
+    int64_t *acked = take_acked(r, &nacked);
+    pthread_mutex_unlock(&r->mu);
+    if (nacked > 0 && mark_sent(r->db, acked, nacked, store_now_ms()) == 0) {
+        pthread_mutex_lock(&r->mu);
+        r->stats.marked += nacked;
+        pthread_mutex_unlock(&r->mu);
+    }
+    free(acked);
+    free(refused);
+    sqlite3_close(r->db);
+    r->db = NULL;
+    return NULL;
+}
+
+int tandem_outbox_relay_start(const char *db_path, struct tandem_producer *p, int poll_ms,
+                              struct tandem_outbox_relay **out)
+{
+    if (db_path == NULL || p == NULL || out == NULL || poll_ms < 0) {
+        return TANDEM_EINVAL;
+    }
+    *out = NULL;
+    struct tandem_outbox_relay *r = xcalloc(1, sizeof(*r));
+    int rc = tandem_db_open(db_path, NULL, &r->db);
+    if (rc != 0) {
+        free(r);
+        return rc;
+    }
+    r->p = p;
+    r->poll_ms = poll_ms > 0 ? poll_ms : RELAY_DEFAULT_POLL;
+    r->deadline_ms = -1;
+    atomic_init(&r->refs, 1);
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_cond_init(&r->cv, NULL);
+    if (pthread_create(&r->thread, NULL, relay_main, r) != 0) {
+        sqlite3_close(r->db);
+        relay_unref(r);
+        return TANDEM_EIO;
+    }
+    *out = r;
+    return 0;
+}
+
+void tandem_outbox_relay_wake(struct tandem_outbox_relay *r)
+{
+    if (r == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&r->mu);
+    r->wake = true;
+    pthread_cond_signal(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+}
+
+void tandem_outbox_relay_stats(struct tandem_outbox_relay *r, struct tandem_outbox_stats *out)
+{
+    pthread_mutex_lock(&r->mu);
+    *out = r->stats;
+    pthread_mutex_unlock(&r->mu);
+}
+
+int tandem_outbox_relay_stop(struct tandem_outbox_relay *r, int timeout_ms)
+{
+    if (r == NULL) {
+        return 0;
+    }
+    pthread_mutex_lock(&r->mu);
+    r->stopping = true;
+    r->deadline_ms = timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
+    pthread_cond_signal(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+    pthread_join(r->thread, NULL);
+    int rc = r->stop_rc;
+    relay_unref(r);
+    return rc;
+}

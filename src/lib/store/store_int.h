@@ -1,0 +1,23 @@
+/*
+ * tandem store, private: helpers shared by db.c (open, idempotent consumer), outbox.c
+ * (tandem_outbox_add, prune) and relay.c (the relay thread). See include/tandem/store.h for the
+ * model; nothing here is exported.
+ */
+#ifndef TANDEM_STORE_INT_H
+#define TANDEM_STORE_INT_H
+
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+/* Wall-clock time in unix milliseconds (the unit of processed_at, created_at and sent_at). */
+int64_t store_now_ms(void);
+
+/* Runs sql (no parameters, no rows) on db. Returns 0, or TANDEM_EIO with the reason logged under
+ * what (e.g. "store: begin"). */
+int store_exec(sqlite3 *db, const char *sql, const char *what);
+
+/* Logs SQLite's last error on db under msg and returns TANDEM_EIO. */
+int store_fail(sqlite3 *db, const char *msg);
+
+#endif

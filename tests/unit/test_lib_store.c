@@ -1,0 +1,269 @@
+/*
+ * Unit tests of the SQLite reliability helpers (src/lib/store/, include/tandem/store.h) on temp
+ * database files: the idempotent consumer calls its handler once per (group, id), a RETRY or
+ * FAIL leaves no trace, ids of non-CloudEvents records come from their coordinates, pruning by
+ * age; tandem_outbox_add refuses to run outside a transaction, and its row commits or rolls
+ * back together with the caller's state change. The relay is exercised against a real broker by
+ * tests/integration/lib_store.sh.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "tandem/store.h"
+
+static const char SCHEMA[] = "CREATE TABLE IF NOT EXISTS posts (id INTEGER PRIMARY KEY, n INT);";
+
+struct fixture {
+    char dir[64];
+    char path[96];
+    sqlite3 *db;
+};
+
+static int setup(void **state)
+{
+    struct fixture *f = calloc(1, sizeof(*f));
+    snprintf(f->dir, sizeof(f->dir), "/tmp/tandem-store-XXXXXX");
+    if (mkdtemp(f->dir) == NULL) {
+        return -1;
+    }
+    snprintf(f->path, sizeof(f->path), "%s/db.sqlite", f->dir);
+    if (tandem_db_open(f->path, SCHEMA, &f->db) != 0) {
+        return -1;
+    }
+    *state = f;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fixture *f = *state;
+    char p[128];
+    sqlite3_close(f->db);
+    const char *sfx[] = {"", "-wal", "-shm"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(p, sizeof(p), "%s%s", f->path, sfx[i]);
+        unlink(p);
+    }
+    rmdir(f->dir);
+    free(f);
+    return 0;
+}
+
+static int64_t count(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+        fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+    }
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    int64_t n = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return n;
+}
+
+struct handler_state {
+    int calls;
+    int answer;
+};
+
+/* Inserts one post (its writes must share the idempotent transaction) and answers h->answer. */
+static int insert_post(sqlite3 *db, const struct tandem_event *ev, void *arg)
+{
+    struct handler_state *h = arg;
+    h->calls++;
+    char sql[128];
+    snprintf(sql, sizeof(sql), "INSERT INTO posts (n) VALUES (%d)", h->calls);
+    assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+    return h->answer;
+}
+
+static void test_idempotent_once(void **state)
+{
+    struct fixture *f = *state;
+    struct handler_state h = {0, TANDEM_EVENT_OK};
+    struct tandem_event ev = {.topic = "posts", .partition = 0, .offset = 7, .id = "evt-1"};
+    assert_int_equal(tandem_idempotent(f->db, "g", &ev, insert_post, &h), TANDEM_EVENT_OK);
+    ev.offset = 8; /* the same id, redelivered at another offset */
+    assert_int_equal(tandem_idempotent(f->db, "g", &ev, insert_post, &h), TANDEM_EVENT_OK);
+    assert_int_equal(h.calls, 1);
+    assert_int_equal(count(f->db, "SELECT count(*) FROM posts"), 1);
+    /* another group handles it on its own */
+    assert_int_equal(tandem_idempotent(f->db, "other", &ev, insert_post, &h), TANDEM_EVENT_OK);
+    assert_int_equal(h.calls, 2);
+    assert_int_equal(count(f->db, "SELECT count(*) FROM tandem_processed_events"), 2);
+    assert_true(sqlite3_get_autocommit(f->db));
+}
+
+static void test_idempotent_rollback(void **state)
+{
+    struct fixture *f = *state;
+    struct handler_state h = {0, TANDEM_EVENT_RETRY};
+    struct tandem_event ev = {.topic = "posts", .id = "evt-2"};
+    assert_int_equal(tandem_idempotent(f->db, "g", &ev, insert_post, &h), TANDEM_EVENT_RETRY);
+    assert_int_equal(count(f->db, "SELECT count(*) FROM posts"), 0);
+    assert_int_equal(count(f->db, "SELECT count(*) FROM tandem_processed_events"), 0);
+    h.answer = TANDEM_EVENT_FAIL;
+    assert_int_equal(tandem_idempotent(f->db, "g", &ev, insert_post, &h), TANDEM_EVENT_FAIL);
+    assert_int_equal(count(f->db, "SELECT count(*) FROM posts"), 0);
+    h.answer = TANDEM_EVENT_OK; /* the retry that works is applied, once */
+    assert_int_equal(tandem_idempotent(f->db, "g", &ev, insert_post, &h), TANDEM_EVENT_OK);
+    assert_int_equal(tandem_idempotent(f->db, "g", &ev, insert_post, &h), TANDEM_EVENT_OK);
+    assert_int_equal(h.calls, 3);
+    assert_int_equal(count(f->db, "SELECT count(*) FROM posts"), 1);
+    assert_true(sqlite3_get_autocommit(f->db));
+}
+
+static void test_idempotent_no_id(void **state)
+{
+    struct fixture *f = *state;
+    struct handler_state h = {0, TANDEM_EVENT_OK};
+    struct tandem_event ev = {.topic = "raw", .partition = 2, .offset = 41};
+    assert_int_equal(tandem_idempotent(f->db, "g", &ev, insert_post, &h), TANDEM_EVENT_OK);
+    assert_int_equal(tandem_idempotent(f->db, "g", &ev, insert_post, &h), TANDEM_EVENT_OK);
+    ev.offset = 42;
+    assert_int_equal(tandem_idempotent(f->db, "g", &ev, insert_post, &h), TANDEM_EVENT_OK);
+    assert_int_equal(h.calls, 2);
+    assert_int_equal(count(f->db, "SELECT count(*) FROM tandem_processed_events"
+                                  " WHERE event_id = 'kafka:raw/2/41'"),
+                     1);
+}
+
+static void test_idempotent_misuse_and_prune(void **state)
+{
+    struct fixture *f = *state;
+    struct handler_state h = {0, TANDEM_EVENT_OK};
+    struct tandem_event ev = {.topic = "posts", .id = "evt-3"};
+    assert_int_equal(tandem_idempotent(NULL, "g", &ev, insert_post, &h), TANDEM_EINVAL);
+    assert_int_equal(tandem_idempotent(f->db, NULL, &ev, insert_post, &h), TANDEM_EINVAL);
+    assert_int_equal(sqlite3_exec(f->db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(tandem_idempotent(f->db, "g", &ev, insert_post, &h), TANDEM_EINVAL);
+    assert_int_equal(sqlite3_exec(f->db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(h.calls, 0);
+
+    assert_int_equal(tandem_idempotent(f->db, "g", &ev, insert_post, &h), TANDEM_EVENT_OK);
+    assert_int_equal(sqlite3_exec(f->db,
+                                  "INSERT INTO tandem_processed_events VALUES ('g', 'old', 1000)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    int64_t n = -1;
+    assert_int_equal(tandem_idempotent_prune(f->db, 3600 * 1000, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(count(f->db, "SELECT count(*) FROM tandem_processed_events"), 1);
+}
+
+static const struct tandem_event_out OUT = {
+    .topic = "posts",
+    .key = "42",
+    .key_len = 2,
+    .type = "com.example.post.created",
+    .subject = "posts/42",
+    .data = "{\"id\":42}",
+    .data_len = 9,
+};
+
+static void test_outbox_needs_transaction(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(tandem_outbox_add(f->db, &OUT, NULL), TANDEM_EINVAL);
+    assert_int_equal(count(f->db, "SELECT count(*) FROM tandem_outbox"), 0);
+
+    assert_int_equal(sqlite3_exec(f->db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+    struct tandem_event_out bad = OUT;
+    bad.type = NULL;
+    assert_int_equal(tandem_outbox_add(f->db, &bad, NULL), TANDEM_EINVAL);
+    bad = OUT;
+    bad.traceparent = "00-nonsense";
+    assert_int_equal(tandem_outbox_add(f->db, &bad, NULL), TANDEM_EINVAL);
+    bad = OUT;
+    bad.id = "";
+    assert_int_equal(tandem_outbox_add(f->db, &bad, NULL), TANDEM_EINVAL);
+    assert_int_equal(sqlite3_exec(f->db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+}
+
+static void test_outbox_atomic(void **state)
+{
+    struct fixture *f = *state;
+    char id[37];
+    /* rolled back: neither the state change nor the event */
+    assert_int_equal(sqlite3_exec(f->db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(f->db, "INSERT INTO posts VALUES (42, 1)", NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(tandem_outbox_add(f->db, &OUT, id), 0);
+    assert_int_equal(sqlite3_exec(f->db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(count(f->db, "SELECT count(*) FROM posts"), 0);
+    assert_int_equal(count(f->db, "SELECT count(*) FROM tandem_outbox"), 0);
+
+    /* committed: both, with a generated version-4 UUID and the event's fields */
+    assert_int_equal(sqlite3_exec(f->db, "BEGIN IMMEDIATE", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(f->db, "INSERT INTO posts VALUES (42, 1)", NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(tandem_outbox_add(f->db, &OUT, id), 0);
+    struct tandem_event_out given = OUT;
+    given.id = "fixed-id";
+    given.key = NULL;
+    given.key_len = 0;
+    assert_int_equal(tandem_outbox_add(f->db, &given, NULL), 0);
+    assert_int_equal(sqlite3_exec(f->db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(strlen(id), 36);
+    assert_int_equal(id[14], '4');
+    assert_int_equal(count(f->db, "SELECT count(*) FROM posts"), 1);
+    char sql[512];
+    snprintf(sql, sizeof(sql),
+             "SELECT count(*) FROM tandem_outbox WHERE seq = 1 AND event_id = '%s' AND"
+             " topic = 'posts' AND key = CAST('42' AS BLOB) AND subject = 'posts/42' AND"
+             " data = CAST('{\"id\":42}' AS BLOB) AND sent_at IS NULL AND traceparent IS NULL",
+             id);
+    assert_int_equal(count(f->db, sql), 1);
+    assert_int_equal(count(f->db, "SELECT count(*) FROM tandem_outbox WHERE seq = 2 AND"
+                                  " event_id = 'fixed-id' AND key IS NULL"),
+                     1);
+
+    /* pruning removes only rows sent long enough ago */
+    assert_int_equal(
+        sqlite3_exec(f->db, "UPDATE tandem_outbox SET sent_at = 5 WHERE seq = 1", NULL, NULL, NULL),
+        SQLITE_OK);
+    int64_t n = -1;
+    assert_int_equal(tandem_outbox_prune(f->db, 1000, &n), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(count(f->db, "SELECT count(*) FROM tandem_outbox"), 1);
+}
+
+static void test_open_pragmas(void **state)
+{
+    struct fixture *f = *state;
+    sqlite3_stmt *st = NULL;
+    assert_int_equal(sqlite3_prepare_v2(f->db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
+    sqlite3_finalize(st);
+    assert_int_equal(count(f->db, "PRAGMA synchronous"), 2); /* FULL */
+    assert_int_equal(count(f->db, "PRAGMA foreign_keys"), 1);
+    /* reopening runs the schema again without harm */
+    sqlite3 *db2 = NULL;
+    assert_int_equal(tandem_db_open(f->path, SCHEMA, &db2), 0);
+    sqlite3_close(db2);
+    assert_int_equal(tandem_db_open(NULL, NULL, &db2), TANDEM_EINVAL);
+    assert_int_equal(tandem_db_open("/nonexistent-dir/x.db", NULL, &db2), TANDEM_EIO);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_idempotent_once, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idempotent_rollback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idempotent_no_id, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idempotent_misuse_and_prune, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_outbox_needs_transaction, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_outbox_atomic, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_pragmas, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
