@@ -1,0 +1,119 @@
+/*
+ * Private parts of libtandem's HTTP client (src/lib/client/).
+ *
+ * policy.c is pure (no curl, no clock reads): the retry rules, the backoff draw, Retry-After,
+ * and the circuit breaker's state machine, all taking "now" as an argument so the unit tests
+ * can drive them. client.c is the client thread (epoll + timerfds + curl multi) and call.c is a
+ * call's life (attempts, curl easy handle set-up, response capture, completion).
+ *
+ * THREADS. Everything in struct tandem_http_client below "client thread only" is touched by the
+ * client thread alone. mu guards the submission queue, the stopping flag, the upstream list
+ * and its counters (so tandem_http_client_stats can read them from any thread), and the done
+ * flags sync callers wait for on cond.
+ */
+#ifndef TANDEM_CLIENT_INT_H
+#define TANDEM_CLIENT_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+
+#include "tandem/http_client.h"
+#include "tandem/trace.h"
+
+/* --- policy.c ----------------------------------------------------------------------------- */
+
+struct breaker {
+    int state;            /* enum tandem_breaker_state */
+    int consecutive;      /* failed attempts in a row (closed) */
+    int64_t open_until;   /* monotonic ms; open until then */
+    bool probe_in_flight; /* half-open: the one probe is out */
+};
+
+/* Whether an attempt may start now. 0: yes (*probe set when it is the half-open probe, which
+ * the caller must report back with breaker_record); TANDEM_EUNSUPPORTED: open (or half-open
+ * with its probe out), fail at once. An open breaker whose cool-down is over turns half-open. */
+int breaker_admit(struct breaker *b, int64_t now, bool *probe);
+/* Reports an admitted attempt's outcome. ok: an answer below 500. A failure while closed counts
+ * towards threshold; the threshold-th opens for cooldown ms. The probe's success closes, its
+ * failure reopens. A probe that was cancelled (aborted) reopens too. */
+void breaker_record(struct breaker *b, bool ok, bool probe, int threshold, int64_t cooldown,
+                    int64_t now);
+
+/* GET, HEAD, PUT, DELETE, OPTIONS (RFC 9110 §9.2.2; TRACE is left out on purpose). */
+bool method_idempotent(const char *method);
+/* Whether an attempt's outcome may be retried: err TANDEM_EIO/TANDEM_ETIMEDOUT, or an answer
+ * 429, 502, 503, 504. */
+bool outcome_retryable(int err, int status);
+/* Full jitter: uniform in [0, min(max, base * 2^retry)) ms; retry counts from 0. *rng is a
+ * xorshift64 state (non-zero). */
+int64_t backoff_delay(int64_t base, int64_t max, int retry, uint64_t *rng);
+/* Retry-After (RFC 9110 §10.2.3): delay-seconds or an HTTP-date (now_unix is the wall clock in
+ * seconds). Returns the wait in ms (0 for a date in the past), or -1 when value is NULL or
+ * malformed. */
+int64_t retry_after_ms(const char *value, int64_t now_unix);
+
+/* --- the client --------------------------------------------------------------------------- */
+
+struct upstream {
+    struct upstream *next;
+    char key[256]; /* scheme://host:port */
+    struct breaker br;
+    uint64_t calls, retries, failures, rejected;
+};
+
+enum call_state { CALL_QUEUED, CALL_ACTIVE, CALL_WAITING };
+
+struct call {
+    struct tandem_http_response resp; /* first: tandem_http_response_free casts back */
+    struct call *next, *prev;         /* queue (under mu) or the live list (client thread) */
+    struct tandem_http_client *c;
+    struct upstream *up;
+    CURL *easy;
+    struct curl_slist *headers; /* the caller's + traceparent + "Expect:" */
+    char *method, *url, *body;
+    size_t body_len;
+    char traceparent[TANDEM_TRACEPARENT_SIZE];
+    char upstream_key[256];
+    int64_t timeout_ms, deadline, retry_at; /* deadline/retry_at: monotonic ms, 0 = none */
+    int max_retries;
+    bool idempotent, probe, sync, done;
+    enum call_state st;
+    char *rbody; /* the answer being received: body and "name\0value\0" header pairs */
+    size_t rlen, rcap, hlen, hcap;
+    char *hbuf;
+    bool too_large;
+    tandem_http_done_fn cb;
+    void *arg;
+};
+
+struct tandem_http_client {
+    struct tandem_http_client_config cfg;
+    pthread_t thread;
+    pthread_mutex_t mu;
+    pthread_cond_t cond;
+    struct call *queue_head, *queue_tail; /* submitted, not yet seen by the thread (mu) */
+    bool stopping;                        /* (mu) */
+    struct upstream *upstreams;           /* (mu for reading from other threads) */
+    int wake_fd;                          /* eventfd: submissions and stop */
+    /* client thread only */
+    int epoll_fd, curl_timer_fd, retry_timer_fd;
+    CURLM *multi;
+    struct call *live; /* every call the thread owns (active or waiting to retry) */
+    int64_t stop_at;   /* when stopping: cancel what is left at this monotonic ms */
+    uint64_t rng;
+};
+
+int64_t client_now_ms(void);
+/* call.c, on the client thread */
+struct call *call_build(struct tandem_http_client *c, const struct tandem_http_call_opts *opts,
+                        tandem_http_done_fn cb, void *arg, int *err);
+void call_destroy(struct call *k);
+void call_start_attempt(struct call *k);
+void call_attempt_done(struct call *k, CURLcode code);
+void call_finish(struct call *k, int err);
+void client_arm_retry_timer(struct tandem_http_client *c);
+
+#endif
