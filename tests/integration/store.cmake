@@ -1,0 +1,10 @@
+# libtandem store integration tests (lib_store.sh), included from CMakeLists.txt after its
+# RDKAFKA_FOUND check and its tandem_it_tests(). lib-store-check drives include/tandem/store.h
+# (idempotent consumer, transactional outbox and relay) against a real tandem-broker:
+#   ctest -R integration/lib_store --output-on-failure
+if(TARGET tandem_store)
+  add_executable(lib-store-check lib_store_check.c)
+  target_link_libraries(lib-store-check PRIVATE tandem_store)
+  # name  timeout(s)  heavy(1: never two heavy tests at once; see CMakeLists.txt)
+  tandem_it_tests(lib-store-check "" "lib_store 240 1")
+endif()
