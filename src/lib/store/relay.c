@@ -267,6 +267,7 @@ static void *relay_main(void *arg)
         }
         if (rewind) {
             cursor = 0;
+            drained = false; /* a stop publishes the failed rows again too */
         }
         int got = 0;
         size_t nrefused = 0;
