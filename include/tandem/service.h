@@ -39,6 +39,7 @@
 #include <jansson.h>
 
 #include "tandem/error.h"
+#include "tandem/events.h"
 #include "tandem/http.h"
 
 #ifdef __cplusplus
@@ -136,6 +137,41 @@ TANDEM_EXPORT void tandem_service_ready_brokers(struct tandem_service *s);
  * registration, on its own thread (consumers stop, producers flush, databases close). */
 TANDEM_EXPORT void tandem_service_on_stop(struct tandem_service *s, void (*fn)(void *arg),
                                           void *arg);
+
+/*
+ * Events (tandem/events.h; only when libtandem was built with librdkafka). The service owns one
+ * producer and its consumers; tandem_service_run adds for them the ready check "broker" (when
+ * they were set up before the run), the metrics below, and a drain hook that runs first after
+ * HTTP has drained, before the service's own hooks: every consumer stops (tandem_consumer_stop:
+ * handled offsets committed, group left; each bounded by --drain-timeout), then the producer is
+ * freed (tandem_producer_free: flushed for at most 10 s, what is left dropped).
+ *
+ *   tandem_events_produced_total, tandem_events_delivered_total,
+ *   tandem_events_delivery_failed_total                                   (the producer)
+ *   tandem_events_consumed_total{group}, tandem_events_retried_total{group},
+ *   tandem_events_dead_lettered_total{group}, tandem_consumer_lag{group}  (each consumer)
+ */
+
+/*
+ * The service's producer, created at the first call (brokers from --brokers, Kafka client id the
+ * service's name, CloudEvents source "/<name>"); the same one afterwards. Thread-safe (handlers
+ * call it). Returns NULL when it cannot be created (logged; a later call tries again) or once the
+ * drain has freed it. Call it once before tandem_service_run to get the "broker" ready check.
+ */
+TANDEM_EXPORT struct tandem_producer *tandem_service_producer(struct tandem_service *s);
+
+/*
+ * Consumes topics[0..ntopics) in the consumer group group (letters, digits, '.', '_', '-';
+ * one subscription per group) with fn(ev, arg) as the handler (tandem/events.h: on the
+ * consumer's own thread; OK, RETRY or FAIL). The consumer (client id the service's name, the
+ * events module's defaults otherwise) starts at tandem_service_run, or at once when the service
+ * already runs. Topics copied. Returns 0, TANDEM_EINVAL (a bad argument), TANDEM_EEXIST (group
+ * already subscribed), TANDEM_ECLOSED (the service has drained), or the error of a consumer
+ * that could not start at once.
+ */
+TANDEM_EXPORT int tandem_service_subscribe(struct tandem_service *s, const char *group,
+                                           const char *const *topics, int ntopics,
+                                           tandem_event_handler_fn fn, void *arg);
 
 /* Adds a metrics source: every scrape of /metrics calls emit(w, arg) after the HTTP metrics, on a
  * worker thread; emit writes its series with tandem_metrics_counter/gauge. */

@@ -4,9 +4,13 @@
  * The order of a run:
  *   1. refuse unknown flags; --help prints the options and returns 0;
  *   2. per-worker stats sized for the routes registered so far (no route may be added later);
- *   3. block SIGTERM and SIGINT, start the http core (the worker threads inherit the mask);
- *   4. log "ready" with the bound address (port 0 resolved: tests read it from this line);
- *   5. sigwait; drain HTTP (bounded by drain-timeout); stop HTTP; on_stop hooks in reverse;
+ *   3. block SIGTERM and SIGINT (every thread started from here on inherits the mask);
+ *   4. events (service_events.c, when built): ready check, metrics source, the drain hook
+ *      (registered last, so it runs first: consumers stop, then the producer flushes, before the
+ *      service's own hooks), consumers started;
+ *   5. start the http core; log "ready" with the bound address (port 0 resolved: tests read it
+ *      from this line);
+ *   6. sigwait; drain HTTP (bounded by drain-timeout); stop HTTP; on_stop hooks in reverse;
  *      log "stopped"; return 0.
  */
 #include <errno.h>
@@ -121,7 +125,13 @@ int tandem_service_run(struct tandem_service *s)
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, &old);
-    int rc = start_http(s);
+    int rc = 0;
+#ifdef TANDEM_SERVICE_EVENTS
+    rc = svc_events_run(s); /* consumer threads inherit the mask */
+#endif
+    if (rc == 0) {
+        rc = start_http(s);
+    }
     if (rc != 0) {
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         return rc;
@@ -161,6 +171,9 @@ void tandem_service_free(struct tandem_service *s)
         return;
     }
     tandem_http_server_stop(s->http);
+#ifdef TANDEM_SERVICE_EVENTS
+    svc_events_free(s);
+#endif
     for (size_t i = 0; i < s->nroutes; i++) {
         free(s->routes[i]->method);
         free(s->routes[i]->pattern);

@@ -8,6 +8,8 @@
  *   service.c  the runtime: routes, the request path (dispatch, trace context, access log,
  *              on_done), built-in endpoints, run and drain.
  *   respond.c  helpers handlers call: params, JSON bodies, cached answers, logging.
+ *   service_events.c  the service's producer and consumers (tandem/events.h): metrics, ready
+ *              check and drain hook; built when librdkafka is (TANDEM_SERVICE_EVENTS).
  *
  * Per-request context (struct svc_req) hangs on tandem_http_request.user from dispatch until
  * the http core reports the request done (answered or dropped), where it is freed.
@@ -155,8 +157,16 @@ struct tandem_service {
     int workers;
     struct svc_stats *stats; /* [workers] */
     struct tandem_http_server *http;
+    struct svc_events *events; /* service_events.c; NULL until events are used */
     bool running;
 };
+
+/* service_events.c: at tandem_service_run, before serving: registers the events' ready check,
+ * metrics source and drain hook, starts the consumers subscribed so far. Returns 0 or the error
+ * of a consumer that could not start. svc_events_free (tandem_service_free) stops and frees
+ * whatever the drain did not. */
+int svc_events_run(struct tandem_service *s);
+void svc_events_free(struct tandem_service *s);
 
 /* service.c: the http core's callbacks (run.c starts the server with them). */
 void svc_dispatch(struct tandem_http_request *req, void *arg);

@@ -1,0 +1,303 @@
+/*
+ * service_events.c: the events half of libtandem (tandem/events.h) plugged into the runtime.
+ *
+ * MODEL. A service has at most one producer and one consumer per group, all owned by the service
+ * and kept in one struct svc_events (s->events, created at the first tandem_service_producer or
+ * tandem_service_subscribe call):
+ *
+ *   producer  created at the first tandem_service_producer (brokers from --brokers, client id the
+ *             service's name, CloudEvents source "/<name>"); shared by every thread;
+ *   subs[]    one per tandem_service_subscribe; its consumer starts at tandem_service_run (or at
+ *             once when the service already runs).
+ *
+ * tandem_service_run calls svc_events_run before it serves; that registers, in this order, the
+ * ready check "broker" (when events were used before the run, unless the service added it
+ * itself), a metrics source and the drain hook (both always: a producer may still be created
+ * lazily by a handler; with no events they emit and do nothing).
+ * The hook is registered last, so (hooks run in reverse order of registration) it runs first
+ * after HTTP has drained, before the service's own hooks (its database is still open while the
+ * consumers finish their last records). The hook stops every consumer (handled offsets committed,
+ * group left; each bounded by --drain-timeout), then frees the producer, which flushes for at most
+ * 10 s (tandem_producer_free's own bound) and drops what is left: handlers of the consumers may
+ * still publish while they finish, and nothing is published after the flush.
+ *
+ * INVARIANTS. mu guards the producer pointer, subs[] and the state flags. Scrapes (worker
+ * threads), lazy producer creation (handlers), subscriptions and the drain all take it; the slow
+ * parts of the drain (tandem_consumer_stop, flush) run with the pointer already taken out of the
+ * table, outside mu. After the drain no producer is created again (tandem_service_producer
+ * returns NULL) and no consumer starts.
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "common/mem.h"
+#include "service_int.h"
+
+struct svc_sub {
+    char *group;
+    char **topics;
+    int ntopics;
+    tandem_event_handler_fn fn;
+    void *arg;
+    struct tandem_consumer *c; /* NULL until started, and again once stopped */
+};
+
+struct svc_events {
+    pthread_mutex_t mu;
+    struct tandem_service *svc;
+    struct tandem_producer *producer;
+    struct svc_sub *subs;
+    size_t nsubs;
+    bool started; /* tandem_service_run has started the consumers */
+    bool closed;  /* the drain has run: nothing is created any more */
+};
+
+static struct svc_events *events_of(struct tandem_service *s)
+{
+    if (s->events == NULL) {
+        struct svc_events *e = xcalloc(1, sizeof(*e));
+        pthread_mutex_init(&e->mu, NULL);
+        e->svc = s;
+        s->events = e;
+    }
+    return s->events;
+}
+
+static int drain_ms(const struct tandem_service *s)
+{
+    long secs = 10;
+    svc_parse_int(svc_config_get(&s->cfg, "drain-timeout"), 0, 3600, &secs);
+    return (int)secs * 1000;
+}
+
+struct tandem_producer *tandem_service_producer(struct tandem_service *s)
+{
+    struct svc_events *e = events_of(s);
+    pthread_mutex_lock(&e->mu);
+    if (e->producer == NULL && !e->closed) {
+        char source[128];
+        snprintf(source, sizeof(source), "/%s", s->name);
+        struct tandem_events_config cfg = {
+            .brokers = svc_config_get(&s->cfg, "brokers"),
+            .client_id = s->name,
+            .source = source,
+        };
+        int rc = tandem_producer_new(&cfg, &e->producer);
+        if (rc != 0) {
+            e->producer = NULL;
+            log_error("cannot create the event producer", "\"error\":\"%s\"", tandem_strerror(rc));
+        }
+    }
+    struct tandem_producer *p = e->producer;
+    pthread_mutex_unlock(&e->mu);
+    return p;
+}
+
+/* Starts sub's consumer (mu held). */
+static int sub_start(struct tandem_service *s, struct svc_sub *sub)
+{
+    struct tandem_consumer_config cc = {
+        .brokers = svc_config_get(&s->cfg, "brokers"),
+        .group_id = sub->group,
+        .topics = (const char *const *)sub->topics,
+        .ntopics = sub->ntopics,
+        .handler = sub->fn,
+        .arg = sub->arg,
+        .client_id = s->name,
+    };
+    int rc = tandem_consumer_start(&cc, &sub->c);
+    if (rc != 0) {
+        sub->c = NULL;
+        log_error("cannot start the event consumer", "\"group\":\"%s\",\"error\":\"%s\"",
+                  sub->group, tandem_strerror(rc));
+        return rc;
+    }
+    log_info("consuming", "\"group\":\"%s\",\"topics\":%d", sub->group, sub->ntopics);
+    return 0;
+}
+
+/* A group id as Kafka allows it (and as it may stand in a metrics label unescaped). */
+static bool group_valid(const char *g)
+{
+    size_t n = g != NULL ? strlen(g) : 0;
+    if (n == 0 || n > 249) {
+        return false;
+    }
+    return strspn(g, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
+}
+
+int tandem_service_subscribe(struct tandem_service *s, const char *group, const char *const *topics,
+                             int ntopics, tandem_event_handler_fn fn, void *arg)
+{
+    if (!group_valid(group) || topics == NULL || ntopics < 1 || fn == NULL) {
+        return TANDEM_EINVAL;
+    }
+    for (int i = 0; i < ntopics; i++) {
+        if (topics[i] == NULL || topics[i][0] == '\0') {
+            return TANDEM_EINVAL;
+        }
+    }
+    struct svc_events *e = events_of(s);
+    int rc = 0;
+    pthread_mutex_lock(&e->mu);
+    for (size_t i = 0; i < e->nsubs; i++) {
+        if (strcmp(e->subs[i].group, group) == 0) {
+            rc = TANDEM_EEXIST;
+            goto out;
+        }
+    }
+    if (e->closed) {
+        rc = TANDEM_ECLOSED;
+        goto out;
+    }
+    struct svc_sub sub = {.group = xstrndup(group, strlen(group)),
+                          .topics = xcalloc((size_t)ntopics, sizeof(char *)),
+                          .ntopics = ntopics,
+                          .fn = fn,
+                          .arg = arg};
+    for (int i = 0; i < ntopics; i++) {
+        sub.topics[i] = xstrndup(topics[i], strlen(topics[i]));
+    }
+    if (e->started) {
+        rc = sub_start(s, &sub);
+    }
+    e->subs = xrealloc(e->subs, (e->nsubs + 1) * sizeof(*e->subs));
+    e->subs[e->nsubs++] = sub; /* kept also when it failed to start: freed with the rest */
+out:
+    pthread_mutex_unlock(&e->mu);
+    return rc;
+}
+
+/* The metrics source: producer counters, then per-group consumer counters and lag. */
+static void events_emit(struct tandem_metrics_writer *w, void *arg)
+{
+    struct svc_events *e = arg;
+    struct tandem_event_stats st;
+    char label[300];
+    pthread_mutex_lock(&e->mu);
+    if (e->producer != NULL) {
+        tandem_producer_stats(e->producer, &st);
+        tandem_metrics_counter(w, "tandem_events_produced_total",
+                               "Events accepted by tandem_publish.", NULL, (double)st.produced);
+        tandem_metrics_counter(w, "tandem_events_delivered_total",
+                               "Events acknowledged by the broker.", NULL, (double)st.delivered);
+        tandem_metrics_counter(w, "tandem_events_delivery_failed_total",
+                               "Events that failed or were dropped.", NULL,
+                               (double)st.delivery_failed);
+    }
+    static const struct {
+        const char *name, *help;
+        bool gauge;
+    } series[] = {
+        {"tandem_events_consumed_total", "Events handed to the handler (first attempts).", false},
+        {"tandem_events_retried_total", "Handler calls that were retries.", false},
+        {"tandem_events_dead_lettered_total", "Events written to a dead-letter topic.", false},
+        {"tandem_consumer_lag", "Records not yet consumed (high watermark minus position).", true},
+    };
+    for (size_t k = 0; k < sizeof(series) / sizeof(series[0]); k++) {
+        for (size_t i = 0; i < e->nsubs; i++) {
+            memset(&st, 0, sizeof(st));
+            if (e->subs[i].c != NULL) {
+                tandem_consumer_stats(e->subs[i].c, &st);
+            }
+            double v[] = {(double)st.consumed, (double)st.retried, (double)st.dead_lettered,
+                          (double)st.lag};
+            snprintf(label, sizeof(label), "group=\"%s\"", e->subs[i].group);
+            if (series[k].gauge) {
+                tandem_metrics_gauge(w, series[k].name, series[k].help, label, v[k]);
+            } else {
+                tandem_metrics_counter(w, series[k].name, series[k].help, label, v[k]);
+            }
+        }
+    }
+    pthread_mutex_unlock(&e->mu);
+}
+
+/* The drain hook: consumers stop (offsets committed), then the producer flushes and goes.
+ * Also run by svc_events_free, where it stops whatever is still there. */
+static void events_stop(void *arg)
+{
+    struct svc_events *e = arg;
+    int ms = drain_ms(e->svc);
+    for (size_t i = 0;; i++) {
+        pthread_mutex_lock(&e->mu);
+        e->started = false; /* a subscription made from a handler now waits (and is freed) */
+        struct tandem_consumer *c = NULL;
+        const char *group = NULL;
+        if (i < e->nsubs) {
+            c = e->subs[i].c;
+            group = e->subs[i].group;
+            e->subs[i].c = NULL;
+        }
+        bool more = i < e->nsubs;
+        pthread_mutex_unlock(&e->mu);
+        if (!more) {
+            break;
+        }
+        if (c != NULL && tandem_consumer_stop(c, ms) != 0) {
+            log_warn("consumer drain timeout", "\"group\":\"%s\"", group);
+        } else if (c != NULL) {
+            log_info("consumer stopped", "\"group\":\"%s\"", group);
+        }
+    }
+    pthread_mutex_lock(&e->mu);
+    struct tandem_producer *p = e->producer;
+    e->producer = NULL;
+    e->closed = true;
+    pthread_mutex_unlock(&e->mu);
+    if (p != NULL) {
+        struct tandem_event_stats st;
+        tandem_producer_stats(p, &st);
+        uint64_t done = st.delivered + st.delivery_failed;
+        uint64_t pending = st.produced > done ? st.produced - done : 0;
+        tandem_producer_free(p); /* flushes for at most 10 s, then drops what is left */
+        log_info("producer closed", "\"pending_at_drain\":%" PRIu64, pending);
+    }
+}
+
+int svc_events_run(struct tandem_service *s)
+{
+    bool used = s->events != NULL; /* a producer or a subscription before the run */
+    struct svc_events *e = events_of(s);
+    bool has_broker_check = false;
+    for (size_t i = 0; i < s->nchecks; i++) {
+        has_broker_check = has_broker_check || strcmp(s->checks[i].name, "broker") == 0;
+    }
+    if (used && !has_broker_check) {
+        tandem_service_ready_brokers(s);
+    }
+    tandem_service_metrics_source(s, events_emit, e);
+    tandem_service_on_stop(s, events_stop, e);
+    int rc = 0;
+    pthread_mutex_lock(&e->mu);
+    e->started = true;
+    for (size_t i = 0; i < e->nsubs && rc == 0; i++) {
+        rc = sub_start(s, &e->subs[i]);
+    }
+    pthread_mutex_unlock(&e->mu);
+    return rc;
+}
+
+void svc_events_free(struct tandem_service *s)
+{
+    struct svc_events *e = s->events;
+    if (e == NULL) {
+        return;
+    }
+    events_stop(e); /* a no-op after the drain; else (run failed, or never run) stops all */
+    for (size_t i = 0; i < e->nsubs; i++) {
+        for (int t = 0; t < e->subs[i].ntopics; t++) {
+            free(e->subs[i].topics[t]);
+        }
+        free(e->subs[i].topics);
+        free(e->subs[i].group);
+    }
+    free(e->subs);
+    pthread_mutex_destroy(&e->mu);
+    free(e);
+    s->events = NULL;
+}
