@@ -1,12 +1,12 @@
 # libtandem runtime integration test (lib_service.sh): curl against example-hello. Included from
-# CMakeLists.txt; needs only the example (no broker). Run alone:
+# CMakeLists.txt; needs only the example (no broker: /readyz is 503 "broker"). Run alone:
 #   ctest -R integration/lib_service --output-on-failure
 if(TARGET example-hello)
   add_test(NAME integration/lib_service COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/lib_service.sh)
   set_tests_properties(integration/lib_service PROPERTIES
-    TIMEOUT 90
+    TIMEOUT 120
     LABELS integration
-    ENVIRONMENT "EXAMPLE_HELLO=$<TARGET_FILE:example-hello>;TEST_DEADLINE=80")
+    ENVIRONMENT "EXAMPLE_HELLO=$<TARGET_FILE:example-hello>;TEST_DEADLINE=110")
 endif()
 
 # libtandem.so + tandem.pc installed, and the example built from them alone (lib_install.sh).
@@ -19,4 +19,17 @@ if(TARGET tandem)
     TIMEOUT 120
     LABELS integration
     ENVIRONMENT "TANDEM_BUILD_DIR=${CMAKE_BINARY_DIR};TANDEM_SRC_DIR=${CMAKE_SOURCE_DIR};CC=${CMAKE_C_COMPILER};TANDEM_SAN_CFLAGS=${san}")
+endif()
+
+# example-hello's events against a real tandem-broker (lib_hello_events.sh, on lib.sh): events
+# produced and consumed in /metrics, kcat reading them, /readyz following the broker, SIGTERM
+# committing the consumer's offsets.
+if(TARGET example-hello AND TARGET tandem_events AND TARGET kafka-check)
+  add_test(NAME integration/lib_hello_events
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/lib_hello_events.sh)
+  set_tests_properties(integration/lib_hello_events PROPERTIES
+    TIMEOUT 150
+    LABELS integration
+    RESOURCE_LOCK tandem_it_heavy
+    ENVIRONMENT "EXAMPLE_HELLO=$<TARGET_FILE:example-hello>;TANDEM_BROKER=$<TARGET_FILE:tandem-broker>;TANDEM_TEST_BIN=$<TARGET_FILE_DIR:kafka-check>;TANDEM_IT_DIR=${CMAKE_CURRENT_SOURCE_DIR};TEST_DEADLINE=140")
 endif()
