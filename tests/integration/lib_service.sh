@@ -2,10 +2,11 @@
 # libtandem's runtime judged from outside, with curl, against build/bin/example-hello on
 # kernel-chosen 127.0.0.1 ports (TANDEM_LISTEN=127.0.0.1:0; the port is read from the "ready"
 # log line): /hello body and headers, 304 on If-None-Match, 404 and 405 (+Allow) as
-# problem+json, /healthz, /readyz (503: no broker here, see lib_hello_events.sh), /metrics counting exactly the requests made, traceparent
-# echoed (and made when absent) and logged, flags beating TANDEM_* variables, bad configuration
-# refused, and SIGTERM with a request in flight: the request completes, new connections are
-# refused, exit status 0. Everything started is killed on exit; every wait is bounded.
+# problem+json, /healthz, /readyz (503 "broker": no broker here, see lib_hello_events.sh),
+# /metrics counting exactly the requests made, traceparent echoed (and made when absent) and
+# logged, flags beating TANDEM_* variables, bad configuration refused, and SIGTERM with a request
+# in flight: the request completes, new connections are refused, exit status 0. Everything
+# started is killed on exit; every wait is bounded.
 set -euo pipefail
 
 : "${EXAMPLE_HELLO:?EXAMPLE_HELLO must name the example-hello binary}"
