@@ -80,8 +80,9 @@ TANDEM_EXPORT int tandem_idempotent_prune(sqlite3 *db, int64_t max_age_ms, int64
  * checked with sqlite3_get_autocommit): the row commits or rolls back with the caller's state
  * change. ev is copied. When ev->id is NULL a random UUID (version 4) is generated and stored,
  * so every publication of the row carries the same CloudEvents id; it is written to id_out
- * (37 bytes, may be NULL). Returns 0; TANDEM_EINVAL (no transaction open, no topic or type, an
- * empty id or subject, an invalid traceparent); TANDEM_EIO (SQLite failed).
+ * (37 bytes, may be NULL; a longer given id is cut to 36 characters there, never in the row).
+ * Returns 0; TANDEM_EINVAL (no transaction open, no topic or type, an empty id or subject, an
+ * invalid traceparent); TANDEM_EIO (SQLite failed).
  */
 TANDEM_EXPORT int tandem_outbox_add(sqlite3 *db, const struct tandem_event_out *ev,
                                     char id_out[37]);
