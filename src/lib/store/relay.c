@@ -169,8 +169,8 @@ static int publish_round(struct tandem_outbox_relay *r, int64_t *cursor, int roo
     }
     sqlite3_bind_int64(st, 1, *cursor);
     sqlite3_bind_int(st, 2, room);
-    int s;
-    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+    int s = sqlite3_step(st);
+    for (; s == SQLITE_ROW; s = sqlite3_step(st)) {
         struct tandem_event_out ev = {0};
         int64_t seq = sqlite3_column_int64(st, 0);
         ev.topic = (const char *)sqlite3_column_text(st, 1);
