@@ -1,0 +1,190 @@
+/*
+ * The runtime's events half (src/lib/service/service_events.c) inside one process, with no broker
+ * (the bootstrap address is a closed port): subscription arguments refused, one subscription per
+ * group, the producer created once and shared, the "broker" ready check added by the run (503
+ * naming it), the events' series in /metrics (a group subscribed while running included), and
+ * SIGTERM: the events' drain hook runs before a hook the service registered earlier (that hook
+ * finds the producer gone), run returns 0, a subscription after the drain is refused. A service
+ * freed without running stops and frees its events all the same (ASan's leak check). The round
+ * trip through a real broker is tests/integration/lib_hello_events.sh.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "tandem/service.h"
+
+#ifdef TANDEM_SERVICE_EVENTS
+
+static int port;
+static int hook_ran;
+static int producer_in_hook = -1; /* 1: the producer was still there in the service's hook */
+
+static int handler(const struct tandem_event *ev, void *arg)
+{
+    (void)ev;
+    (void)arg;
+    return TANDEM_EVENT_OK;
+}
+
+static void service_hook(void *arg)
+{
+    hook_ran++;
+    producer_in_hook = tandem_service_producer(arg) != NULL;
+}
+
+static void *run_thread(void *arg)
+{
+    intptr_t rc = tandem_service_run(arg);
+    return (void *)rc;
+}
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+    socklen_t sl = sizeof(sa);
+    getsockname(fd, (struct sockaddr *)&sa, &sl);
+    close(fd);
+    return ntohs(sa.sin_port);
+}
+
+/* GET path on a fresh connection; the whole answer into out; returns the status. */
+static int get(const char *path, char *out, size_t cap)
+{
+    char raw[256];
+    snprintf(raw, sizeof(raw), "GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", path);
+    for (int attempt = 0; attempt < 200; attempt++) {
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in sa = {.sin_family = AF_INET,
+                                 .sin_port = htons((uint16_t)port),
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+            close(fd);
+            usleep(20000); /* the service is still starting */
+            continue;
+        }
+        assert_int_equal(send(fd, raw, strlen(raw), 0), (ssize_t)strlen(raw));
+        size_t n = 0;
+        ssize_t r = 1;
+        while (n + 1 < cap && r > 0) {
+            r = recv(fd, out + n, cap - 1 - n, 0);
+            n += r > 0 ? (size_t)r : 0;
+        }
+        out[n] = '\0';
+        close(fd);
+        return atoi(out + 9);
+    }
+    fail_msg("cannot connect to port %d", port);
+    return 0;
+}
+
+static struct tandem_service *new_service(void)
+{
+    static char listen[32], brokers[32];
+    port = free_port();
+    snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+    snprintf(brokers, sizeof(brokers), "127.0.0.1:%d", free_port()); /* nobody listens */
+    char *argv[] = {"t",         "--listen", listen, "--data-dir", "/tmp/tandem-unit-svc-events",
+                    "--brokers", brokers,    NULL};
+    struct tandem_service *s = NULL;
+    assert_int_equal(tandem_service_new("unitev", 7, argv, &s), 0);
+    return s;
+}
+
+static void test_arguments(void **state)
+{
+    (void)state;
+    struct tandem_service *s = new_service();
+    const char *topics[] = {"a", "b"};
+    const char *empty[] = {""};
+    assert_int_equal(tandem_service_subscribe(s, NULL, topics, 1, handler, NULL), TANDEM_EINVAL);
+    assert_int_equal(tandem_service_subscribe(s, "", topics, 1, handler, NULL), TANDEM_EINVAL);
+    assert_int_equal(tandem_service_subscribe(s, "a\"b", topics, 1, handler, NULL), TANDEM_EINVAL);
+    assert_int_equal(tandem_service_subscribe(s, "g", topics, 0, handler, NULL), TANDEM_EINVAL);
+    assert_int_equal(tandem_service_subscribe(s, "g", NULL, 1, handler, NULL), TANDEM_EINVAL);
+    assert_int_equal(tandem_service_subscribe(s, "g", empty, 1, handler, NULL), TANDEM_EINVAL);
+    assert_int_equal(tandem_service_subscribe(s, "g", topics, 1, NULL, NULL), TANDEM_EINVAL);
+    assert_int_equal(tandem_service_subscribe(s, "g.1_x-y", topics, 2, handler, NULL), 0);
+    assert_int_equal(tandem_service_subscribe(s, "g.1_x-y", topics, 1, handler, NULL),
+                     TANDEM_EEXIST);
+    struct tandem_producer *p = tandem_service_producer(s);
+    assert_non_null(p);
+    assert_ptr_equal(tandem_service_producer(s), p);
+    tandem_service_free(s); /* never ran: the producer and the subscriptions go too */
+}
+
+static void test_run_and_drain(void **state)
+{
+    (void)state;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+    struct tandem_service *s = new_service();
+    const char *topics[] = {"t1"};
+    tandem_service_on_stop(s, service_hook, s); /* registered before the events' hook */
+    assert_int_equal(tandem_service_subscribe(s, "first", topics, 1, handler, NULL), 0);
+    assert_non_null(tandem_service_producer(s));
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, run_thread, s), 0);
+
+    static char out[65536];
+    assert_int_equal(get("/readyz", out, sizeof(out)), 503); /* the check the run added */
+    assert_non_null(strstr(out, "\"failing\":[\"broker\"]"));
+    assert_int_equal(tandem_service_subscribe(s, "second", topics, 1, handler, NULL), 0);
+    assert_int_equal(get("/metrics", out, sizeof(out)), 200);
+    assert_non_null(strstr(out, "\ntandem_events_produced_total 0\n"));
+    assert_non_null(strstr(out, "\ntandem_events_delivered_total 0\n"));
+    assert_non_null(strstr(out, "\ntandem_events_delivery_failed_total 0\n"));
+    assert_non_null(strstr(out, "# TYPE tandem_events_consumed_total counter\n"
+                                "tandem_events_consumed_total{group=\"first\"} 0\n"
+                                "tandem_events_consumed_total{group=\"second\"} 0\n"));
+    assert_non_null(strstr(out, "\ntandem_events_retried_total{group=\"second\"} 0\n"));
+    assert_non_null(strstr(out, "\ntandem_events_dead_lettered_total{group=\"first\"} 0\n"));
+    assert_non_null(strstr(out, "# TYPE tandem_consumer_lag gauge\n"
+                                "tandem_consumer_lag{group=\"first\"} 0\n"));
+
+    kill(getpid(), SIGTERM);
+    void *rc = NULL;
+    pthread_join(th, &rc);
+    assert_int_equal((intptr_t)rc, 0);
+    assert_int_equal(hook_ran, 1);
+    assert_int_equal(producer_in_hook, 0); /* the events' hook ran first and closed it */
+    assert_null(tandem_service_producer(s));
+    assert_int_equal(tandem_service_subscribe(s, "late", topics, 1, handler, NULL), TANDEM_ECLOSED);
+    tandem_service_free(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_arguments),
+        cmocka_unit_test(test_run_and_drain),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
+
+#else /* libtandem built without librdkafka: nothing to test */
+
+int main(void)
+{
+    return 0;
+}
+
+#endif
