@@ -9,7 +9,8 @@
 #           at the kill) are allowed and reported; per key the first occurrences are in order.
 #   dedup   100 events with ids, then 50 of them again (same ids): a consumer applying them
 #           through tandem_idempotent (with a RETRY on the first attempt of some) writes one row
-#           per id.
+#           per id; and the same consumer killed with kill -9 mid-stream and restarted: the
+#           records redelivered (handled but not committed) are skipped, still one row per id.
 . "$(dirname "$0")/lib.sh"
 
 SC="$TANDEM_TEST_BIN/lib-store-check"
@@ -28,7 +29,7 @@ pid=$!
 track $pid
 deadline=$((SECONDS + 40))
 while :; do
-    read -r _ states _ sent < <("$SC" status -d "$DB" 2>/dev/null || echo "states 0 sent 0")
+    read -r _ states _ sent _ _ < <("$SC" status -d "$DB" 2>/dev/null || echo "states 0 sent 0")
     [ "${sent:-0}" -ge 40 ] && break
     kill -0 $pid 2>/dev/null || fail "the writer ended before the kill: $(cat "$TMP_ROOT/w1.err")"
     [ "$SECONDS" -lt "$deadline" ] || fail "fewer than 40 rows sent in 40 s"
@@ -36,7 +37,7 @@ while :; do
 done
 kill -KILL $pid
 wait $pid 2>/dev/null || true
-read -r _ states _ sent < <("$SC" status -d "$DB")
+read -r _ states _ sent _ _ < <("$SC" status -d "$DB")
 log "killed the writer at $states state changes, $sent outbox rows marked sent"
 [ "$states" -lt $N ] || fail "the writer finished before the kill"
 [ "$sent" -lt "$states" ] || log "note: every written row was already sent at the kill"
@@ -53,6 +54,27 @@ log "$(cat "$TMP_ROOT/v.out")"
 within 90 "$SC" dedup -b "$BROKER" -t dups -d "$TMP_ROOT/dedup.db" -g dedup-group -n 100 \
     >"$TMP_ROOT/d.out" 2>"$TMP_ROOT/d.err" || record_failure "dedup: $(cat "$TMP_ROOT/d.err")"
 log "$(cat "$TMP_ROOT/d.out")"
+
+# --- idempotent consumer killed with kill -9: the redelivered records change nothing -----------
+ADB="$TMP_ROOT/apply.db"
+"$SC" apply -b "$BROKER" -t dups -d "$ADB" -g crash-group -n 100 -w 20 >"$TMP_ROOT/a1.out" \
+    2>"$TMP_ROOT/a1.err" &
+pid=$!
+track $pid
+deadline=$((SECONDS + 40))
+while :; do
+    read -r _ _ _ _ _ applied < <("$SC" status -d "$ADB" 2>/dev/null || echo "s 0 s 0 a 0")
+    [ "${applied:-0}" -ge 30 ] && break
+    kill -0 $pid 2>/dev/null || fail "the consumer ended before the kill: $(cat "$TMP_ROOT/a1.err")"
+    [ "$SECONDS" -lt "$deadline" ] || fail "fewer than 30 rows applied in 40 s"
+    sleep 0.05
+done
+kill -KILL $pid
+wait $pid 2>/dev/null || true
+log "killed the idempotent consumer at $("$SC" status -d "$ADB" | cut -d' ' -f6) rows applied"
+within 90 "$SC" apply -b "$BROKER" -t dups -d "$ADB" -g crash-group -n 100 >"$TMP_ROOT/a2.out" \
+    2>"$TMP_ROOT/a2.err" || record_failure "apply after kill -9: $(cat "$TMP_ROOT/a2.err")"
+log "restart: $(cat "$TMP_ROOT/a2.out")"
 
 stop_broker
 finish

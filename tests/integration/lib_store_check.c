@@ -9,7 +9,6 @@
  *                                  relay publishes them; -w MS waits MS ms between writes. Ends
  *                                  with relay_stop, which must drain: no row left unsent after
  *                                  it; prints DONE with the relay's counters and rows sent
- *   status -d DB                   prints "states S sent X" (outbox rows with sent_at set)
  *   verify -b B -t T -d DB -g G    consumes T from the start: every state row's event id is on
  *                                  the topic (none missing, no foreign id); duplicates of an id
  *                                  are counted and reported (allowed); per key, the first
@@ -17,6 +16,10 @@
  *   dedup  -b B -t T -d DB -g G -n N  publishes N events with ids e-0.., then the first N/2
  *                                  again (same ids), and consumes them with tandem_idempotent
  *                                  applying each to a table: N rows, one per id
+ *   apply  -b B -t T -d DB -g G -n N [-w MS]  consumes T through tandem_idempotent (MS ms per
+ *                                  record) until N distinct ids are applied: N rows, one per id
+ *                                  (run, kill -9, run again: the redelivered records are skipped)
+ *   status -d DB                   prints "states S sent X applied A"
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -150,14 +153,16 @@ static int cmd_status(void)
 {
     sqlite3 *db = NULL;
     if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-        printf("states 0 sent 0\n");
+        printf("states 0 sent 0 applied 0\n");
         sqlite3_close(db);
         return 0;
     }
     sqlite3_busy_timeout(db, 2000);
     int64_t s = scalar(db, "SELECT count(*) FROM state");
     int64_t x = scalar(db, "SELECT count(*) FROM tandem_outbox WHERE sent_at IS NOT NULL");
-    printf("states %" PRId64 " sent %" PRId64 "\n", s < 0 ? 0 : s, x < 0 ? 0 : x);
+    int64_t a = scalar(db, "SELECT count(*) FROM applied");
+    printf("states %" PRId64 " sent %" PRId64 " applied %" PRId64 "\n", s < 0 ? 0 : s,
+           x < 0 ? 0 : x, a < 0 ? 0 : a);
     sqlite3_close(db);
     return 0;
 }
@@ -274,7 +279,7 @@ static int cmd_verify(void)
 
 struct dedup_state {
     sqlite3 *db;
-    atomic_int records, retried;
+    atomic_int records, retried, applied;
 };
 
 static int apply(sqlite3 *db, const struct tandem_event *ev, void *arg)
@@ -291,6 +296,9 @@ static int apply(sqlite3 *db, const struct tandem_event *ev, void *arg)
         atomic_fetch_add(&d->retried, 1);
         return TANDEM_EVENT_RETRY; /* its insert must be rolled back */
     }
+    if (rc == TANDEM_EVENT_OK) {
+        atomic_fetch_add(&d->applied, 1);
+    }
     return rc;
 }
 
@@ -301,7 +309,37 @@ static int on_dedup(const struct tandem_event *ev, void *arg)
     if (rc == TANDEM_EVENT_OK) {
         atomic_fetch_add(&d->records, 1);
     }
+    if (wait_ms > 0) {
+        usleep((useconds_t)wait_ms * 1000);
+    }
     return rc;
+}
+
+/* Consumes T through tandem_idempotent until N distinct ids are applied (or 40 s). */
+static int cmd_apply(void)
+{
+    struct dedup_state d = {0};
+    if (tandem_db_open(dbpath, STATE_SCHEMA, &d.db) != 0) {
+        return 1;
+    }
+    struct tandem_consumer *c = consumer(on_dedup, &d);
+    int64_t deadline = now_ms() + 40000;
+    while (scalar(d.db, "SELECT count(DISTINCT event_id) FROM applied") < nevents &&
+           now_ms() < deadline) {
+        usleep(100 * 1000);
+    }
+    usleep(500 * 1000); /* late redeliveries, if any */
+    CHECK(tandem_consumer_stop(c, 10000) == 0, "consumer stop");
+    int64_t rows = scalar(d.db, "SELECT count(*) FROM applied");
+    int64_t ids = scalar(d.db, "SELECT count(DISTINCT event_id) FROM applied");
+    int records = atomic_load(&d.records), applied = atomic_load(&d.applied);
+    printf("APPLY records=%d applied_now=%d skipped_as_processed=%d rows=%" PRId64 " ids=%" PRId64
+           "\n",
+           records, applied, records - applied, rows, ids);
+    CHECK(rows == nevents && ids == nevents, "applied %" PRId64 " rows, %" PRId64 " ids, not %d",
+          rows, ids, nevents);
+    sqlite3_close(d.db);
+    return failures ? 1 : 0;
 }
 
 static int cmd_dedup(void)
@@ -396,8 +434,12 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "dedup") == 0 && group != NULL) {
         return cmd_dedup();
     }
+    if (strcmp(cmd, "apply") == 0 && group != NULL) {
+        return cmd_apply();
+    }
 usage:
-    fprintf(stderr, "usage: lib-store-check write|status|verify|dedup -d DB [-b B -t T -g G -n N "
-                    "-w MS]\n");
+    fprintf(stderr,
+            "usage: lib-store-check write|status|verify|dedup|apply -d DB [-b B -t T -g G -n N "
+            "-w MS]\n");
     return 2;
 }
