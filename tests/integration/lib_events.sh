@@ -99,7 +99,10 @@ RB="$TMP_ROOT/reb-b.rec"
 : >"$RB"
 rlines() { cat "$@" | awk '!/START/ {n++} END {print n + 0}'; }
 rdistinct() { cat "$RA" "$RB" | grep -v START | cut -d' ' -f1 | sort -u | wc -l; }
-"$EC" consume -b "$BROKER" -t reb -g reb-group -o "$RA" -d 5 \
+# 25 ms per record keeps member a busy for ~20 s after b joins, far longer than the rebalance
+# (b's JoinGroup waits for a's next heartbeat, up to 3 s, then a revokes and rejoins), so b is
+# always assigned partitions with records left in them.
+"$EC" consume -b "$BROKER" -t reb -g reb-group -o "$RA" -d 25 \
     >"$TMP_ROOT/ra.out" 2>"$TMP_ROOT/ra.err" &
 pa=$!
 track $pa
@@ -108,12 +111,12 @@ while [ "$(rlines "$RA")" -lt 200 ]; do
     [ "$SECONDS" -lt "$deadline" ] || fail "member a handled < 200 records in 40 s"
     sleep 0.05
 done
-"$EC" consume -b "$BROKER" -t reb -g reb-group -o "$RB" -d 5 \
+"$EC" consume -b "$BROKER" -t reb -g reb-group -o "$RB" -d 25 \
     >"$TMP_ROOT/rb.out" 2>"$TMP_ROOT/rb.err" &
 pb=$!
 track $pb
 log "member b joins after $(rlines "$RA") records"
-deadline=$((SECONDS + 60))
+deadline=$((SECONDS + 90))
 while [ "$(rdistinct)" -lt 1000 ]; do
     [ "$SECONDS" -lt "$deadline" ] || break
     sleep 0.2
