@@ -3,17 +3,17 @@
  *
  * GET /hello answers {"message":"Hello, World!"} as a cacheable representation: an ETag, so a
  * client (or the gateway) revalidating with If-None-Match gets 304 Not Modified, and a
- * Cache-Control that lets caches keep it for a minute. Each greeting also publishes a
- * "hello.greeted" CloudEvent to the topic hello-events (fire-and-forget, carrying the request's
- * traceparent), and the service consumes that topic in the group "hello", logging and counting
- * every greeting it sees. Everything else comes from the runtime: configuration
- * (--listen/TANDEM_LISTEN, --brokers/TANDEM_BROKERS, --data-dir/TANDEM_DATA_DIR,
- * --workers/TANDEM_WORKERS, --log-level/TANDEM_LOG_LEVEL), /healthz, /readyz (with the broker),
- * /metrics (with the events'), traceparent, JSON access logs, 404/405 as problem+json, and a
- * graceful drain on SIGTERM (HTTP, then the consumer commits, then the producer flushes).
+ * Cache-Control that lets caches keep it for a minute. GET is safe, so it changes nothing; a
+ * state change is a POST: POST /greetings publishes a "hello.greeted" CloudEvent to the topic
+ * hello-events (fire-and-forget, carrying the request's traceparent) and answers 202 Accepted,
+ * and the service consumes that topic in the group "hello", logging and counting every greeting
+ * it sees. The runtime gives the rest: configuration (TANDEM_LISTEN, TANDEM_BROKERS,
+ * TANDEM_DATA_DIR, TANDEM_WORKERS or flags), /healthz, /readyz, /metrics, traceparent, JSON logs,
+ * 404/405 as problem+json, and the drain on SIGTERM (HTTP, consumer commits, producer flush).
  *
  *   build/bin/example-hello --listen 127.0.0.1:8101 --brokers 127.0.0.1:9092 &
  *   curl -i http://127.0.0.1:8101/hello
+ *   curl -i -X POST http://127.0.0.1:8101/greetings
  */
 #include <inttypes.h>
 #include <stdatomic.h>
@@ -26,8 +26,15 @@ static const char GREETED[] = "{\"greeting\":\"Hello, World!\"}";
 
 static atomic_uint_fast64_t greetings_seen;
 
-/* GET /hello (and HEAD, answered by the GET route). arg is the service. */
+/* GET /hello (and HEAD, answered by the GET route). */
 static void hello(struct tandem_http_request *req, void *arg)
+{
+    (void)arg;
+    tandem_respond_cached(req, "application/json", HELLO, strlen(HELLO), "public, max-age=60");
+}
+
+/* POST /greetings: publish the event, answer 202 (it is delivered asynchronously). arg: service. */
+static void greet(struct tandem_http_request *req, void *arg)
 {
     struct tandem_event_out ev = {
         .topic = "hello-events",
@@ -40,9 +47,11 @@ static void hello(struct tandem_http_request *req, void *arg)
     };
     struct tandem_producer *p = tandem_service_producer(arg);
     if (p == NULL || tandem_publish(p, &ev, NULL, NULL) != 0) {
-        tandem_log_info(req, "greeting not published", NULL);
+        tandem_respond_problem(req, 503, "the greeting could not be queued");
+        return;
     }
-    tandem_respond_cached(req, "application/json", HELLO, strlen(HELLO), "public, max-age=60");
+    static const char ACCEPTED[] = "{\"status\":\"accepted\"}";
+    tandem_http_respond(req, 202, "application/json", ACCEPTED, strlen(ACCEPTED));
 }
 
 /* Each hello.greeted event, on the consumer's thread. */
@@ -63,7 +72,10 @@ int main(int argc, char **argv)
         return 2; /* the reason has been logged */
     }
     const char *topics[] = {"hello-events"};
-    int rc = tandem_route(svc, "GET", "/hello", hello, svc);
+    int rc = tandem_route(svc, "GET", "/hello", hello, NULL);
+    if (rc == 0) {
+        rc = tandem_route(svc, "POST", "/greetings", greet, svc);
+    }
     if (rc == 0) {
         rc = tandem_service_subscribe(svc, "hello", topics, 1, greeted, NULL);
     }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # example-hello's events half against a real tandem-broker (libtandem's service runtime wired to
 # its producer and consumer, src/lib/service/service_events.c):
-#   - 20 GET /hello publish 20 hello.greeted events; /metrics shows them produced, delivered and
+#   - 20 POST /greetings publish 20 hello.greeted events (the 20 GET /hello between them publish
+#     none: GET is safe); /metrics shows them produced, delivered and
 #     consumed by the group "hello" (lag 0), and the service logs each one it consumed;
 #   - kcat reads 20 records from hello-events, each a binary-mode CloudEvent (ce_type
 #     hello.greeted, ce_source /hello) with a traceparent header; a request's own traceparent
@@ -91,7 +92,9 @@ TP=00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
 for i in $(seq 20); do
     hdr=()
     [ "$i" = 1 ] && hdr=(-H "traceparent: $TP")
-    body=$("${CURL[@]}" "${hdr[@]}" "$HB/hello")
+    body=$("${CURL[@]}" "${hdr[@]}" -X POST "$HB/greetings")
+    [ "$body" = '{"status":"accepted"}' ] || fail "POST /greetings #$i: $body"
+    body=$("${CURL[@]}" "$HB/hello") # GET is safe: it publishes nothing
     [ "$body" = '{"message":"Hello, World!"}' ] || fail "GET /hello #$i: $body"
 done
 wait_metric tandem_events_produced_total 20 5
@@ -138,7 +141,7 @@ log "SIGTERM: exit 0, consumer stopped before the producer closed"
 
 # ---- offsets were committed: a new run consumes only what is new --------------------------------
 start_hello second
-"${CURL[@]}" -o /dev/null "$HB/hello" || fail "GET /hello (second run)"
+"${CURL[@]}" -o /dev/null -X POST "$HB/greetings" || fail "POST /greetings (second run)"
 wait_metric 'tandem_events_consumed_total{group="hello"}' 1 20
 sleep 2
 [ "$(metric 'tandem_events_consumed_total{group="hello"}')" = 1 ] ||
