@@ -27,8 +27,9 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 
 # An optimized build without sanitizers, in its own directory.
 cmake -S "$ROOT" -B "$BUILD" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Release >/dev/null
-cmake --build "$BUILD" -j2 --target hello_http >/dev/null
+cmake --build "$BUILD" -j2 --target hello_http example-hello tandem-broker >/dev/null
 HELLO=$BUILD/bin/hello_http
+SERVICE=$BUILD/bin/example-hello
 
 TMP=$(mktemp -d /tmp/tandem-httpbench.XXXXXX)
 SERVER_PID=""
@@ -39,7 +40,8 @@ stop_server() {
         SERVER_PID=""
     fi
 }
-trap 'stop_server; rm -rf "$TMP"' EXIT
+BROKER_PID=""
+trap 'stop_server; [ -z "$BROKER_PID" ] || kill -TERM "$BROKER_PID" 2>/dev/null; rm -rf "$TMP"' EXIT
 
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -91,6 +93,16 @@ CONF
 }
 start_tandem() { # port
     taskset -c 0 "$HELLO" --port "$1" --workers 1 >"$TMP/tandem.out" &
+    SERVER_PID=$!
+}
+# The example service (examples/hello) through the whole runtime: router, per-worker metrics,
+# traceparent, ETag/Cache-Control, and its idle event producer and consumer connected to a real
+# tandem-broker (started once, pinned to core 1 with wrk; its CPU is not counted). Access logs
+# are off (TANDEM_LOG_LEVEL=warn), as nginx's are in its configuration above.
+start_service() { # port
+    TANDEM_LISTEN=127.0.0.1:$1 TANDEM_WORKERS=1 TANDEM_BROKERS=$BENCH_BROKER \
+        TANDEM_DATA_DIR="$TMP/svc" TANDEM_LOG_LEVEL=warn taskset -c 0 "$SERVICE" \
+        2>"$TMP/service.err" &
     SERVER_PID=$!
 }
 
@@ -146,10 +158,17 @@ measure() { # server run
     tail -1 "$CSV" >&2
 }
 
+taskset -c 1 "$BUILD/bin/tandem-broker" --listen 127.0.0.1:0 --data-dir "$TMP/broker" \
+    --port-file "$TMP/broker.port" 2>"$TMP/broker.err" &
+BROKER_PID=$!
+for _ in $(seq 100); do [ -s "$TMP/broker.port" ] && break; sleep 0.05; done
+BENCH_BROKER=127.0.0.1:$(cat "$TMP/broker.port")
+
 wait_quiet
 for run in $(seq "$RUNS"); do
     measure nginx "$run"
     measure tandem "$run"
+    measure service "$run"
 done
 
 python3 "$ROOT/bench/http/report.py" "$CSV" "taskset -c 1 wrk -t1 -c$CONNS -d${DURATION}s" \

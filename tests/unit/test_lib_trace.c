@@ -7,7 +7,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -120,12 +124,71 @@ static void test_new_and_child(void **state)
     assert_memory_equal(d.trace_id, c.trace_id, 16);
 }
 
+/* Ids come from a per-thread generator: draws are distinct within a thread, across threads, and
+ * between a parent and a forked child (which reseeds instead of repeating the parent's ids). */
+#define DRAWS 2000
+static uint8_t drawn[3][DRAWS][16];
+
+static void *draw_thread(void *arg)
+{
+    uint8_t(*out)[16] = arg;
+    for (int i = 0; i < DRAWS; i++) {
+        struct tandem_traceparent tp;
+        if (tandem_trace_new(true, &tp) != 0)
+            return (void *)1;
+        memcpy(out[i], tp.trace_id, 16);
+    }
+    return NULL;
+}
+
+static int cmp16(const void *a, const void *b)
+{
+    return memcmp(a, b, 16);
+}
+
+static void test_ids_unique_across_threads_and_fork(void **state)
+{
+    pthread_t t[2];
+    for (int i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, draw_thread, drawn[i]), 0);
+    for (int i = 0; i < 2; i++) {
+        void *rv;
+        assert_int_equal(pthread_join(t[i], &rv), 0);
+        assert_null(rv);
+    }
+    assert_null(draw_thread(drawn[2]));
+    qsort(drawn, 3 * DRAWS, 16, cmp16);
+    for (int i = 1; i < 3 * DRAWS; i++)
+        assert_int_not_equal(memcmp(((uint8_t(*)[16])drawn)[i - 1], ((uint8_t(*)[16])drawn)[i], 16),
+                             0);
+
+    int pipefd[2];
+    assert_int_equal(pipe(pipefd), 0);
+    struct tandem_traceparent parent, child;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        struct tandem_traceparent c;
+        int ok = tandem_trace_new(true, &c) == 0 && write(pipefd[1], c.trace_id, 16) == 16;
+        _exit(ok ? 0 : 1);
+    }
+    assert_int_equal(tandem_trace_new(true, &parent), 0);
+    assert_int_equal(read(pipefd[0], child.trace_id, 16), 16);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    assert_int_not_equal(memcmp(parent.trace_id, child.trace_id, 16), 0);
+    close(pipefd[0]);
+    close(pipefd[1]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_format),
         cmocka_unit_test(test_format_rejects_zero_ids),
         cmocka_unit_test(test_new_and_child),
+        cmocka_unit_test(test_ids_unique_across_threads_and_fork),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
