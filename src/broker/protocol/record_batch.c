@@ -40,22 +40,38 @@ uint32_t kbatch_compute_crc(const uint8_t *p, size_t size)
     return crc32c(0, p + KBATCH_CRC_START, size - KBATCH_CRC_START);
 }
 
+/* The framing of one uncompressed record: after it, `rest` reads key, value and headers. */
+struct krecord {
+    int64_t timestamp_delta;
+    int32_t offset_delta;
+    struct kr rest;
+};
+
+/* Reads the next record from r: length varint, attributes, timestampDelta, offsetDelta.
+ * Returns 0 or TANDEM_ECORRUPT (length past the batch, or truncated fields). */
+static int record_next(struct kr *r, struct krecord *rec)
+{
+    int32_t rec_len = kr_varint(r);
+    if (r->err || rec_len < 0 || (size_t)rec_len > kr_left(r))
+        return TANDEM_ECORRUPT;
+    kr_init(&rec->rest, r->p, (size_t)rec_len);
+    r->p += rec_len;
+    (void)kr_i8(&rec->rest); /* attributes */
+    rec->timestamp_delta = kr_varlong(&rec->rest);
+    rec->offset_delta = kr_varint(&rec->rest);
+    return rec->rest.err ? TANDEM_ECORRUPT : 0;
+}
+
 /* Walks the uncompressed records of a batch: each must fit its length and carry offsetDelta i. */
 static int kbatch_check_records(const uint8_t *p, size_t len, int32_t count)
 {
     struct kr r;
     kr_init(&r, p, len);
     for (int32_t i = 0; i < count; i++) {
-        int32_t rec_len = kr_varint(&r);
-        if (r.err || rec_len < 0 || (size_t)rec_len > kr_left(&r))
+        struct krecord rc;
+        if (record_next(&r, &rc) || rc.offset_delta != i)
             return TANDEM_ECORRUPT;
-        struct kr rec;
-        kr_init(&rec, r.p, (size_t)rec_len);
-        r.p += rec_len;
-        (void)kr_i8(&rec);      /* attributes */
-        (void)kr_varlong(&rec); /* timestampDelta */
-        if (kr_varint(&rec) != i)
-            return TANDEM_ECORRUPT;
+        struct kr rec = rc.rest;
         for (int f = 0; f < 2; f++) { /* key, value */
             int32_t n = kr_varint(&rec);
             if (n < -1)
@@ -129,20 +145,12 @@ int kbatch_find_timestamp(const uint8_t *p, size_t len, int64_t ts, int64_t *off
     struct kr r;
     kr_init(&r, p + KBATCH_HEADER_SIZE, kbatch_size(&b) - KBATCH_HEADER_SIZE);
     for (int32_t i = 0; i < b.records_count; i++) {
-        int32_t rec_len = kr_varint(&r);
-        if (r.err || rec_len < 0 || (size_t)rec_len > kr_left(&r))
+        struct krecord rec;
+        if (record_next(&r, &rec))
             return TANDEM_ECORRUPT;
-        struct kr rec;
-        kr_init(&rec, r.p, (size_t)rec_len);
-        r.p += rec_len;
-        (void)kr_i8(&rec); /* attributes */
-        int64_t rec_ts = b.base_timestamp + kr_varlong(&rec);
-        int32_t delta = kr_varint(&rec);
-        if (rec.err)
-            return TANDEM_ECORRUPT;
-        if (rec_ts >= ts) {
-            *offset = b.base_offset + delta;
-            *timestamp = rec_ts;
+        if (b.base_timestamp + rec.timestamp_delta >= ts) {
+            *offset = b.base_offset + rec.offset_delta;
+            *timestamp = b.base_timestamp + rec.timestamp_delta;
             return 0;
         }
     }
