@@ -1,0 +1,790 @@
+/*
+ * Manifest reading: libyaml's document API loads the whole file into a node tree (each node
+ * carries its start mark), then one function per mapping walks it into struct cli_manifest.
+ *
+ * Strictness is the point: the manifest is the one file a user edits, so every key is known,
+ * every value has one type, and the first problem stops the load with FILE:LINE:COLUMN. Numbers
+ * and booleans must be plain (unquoted) scalars; strings may be any scalar. Duplicate keys are
+ * refused (YAML says they are an error; libyaml does not check).
+ *
+ * Cross-service checks (ports, dependencies, cycles) run after the whole tree is read, from the
+ * marks saved in the structs; see manifest_check.c.
+ */
+#include "cli/manifest_int.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/mem.h"
+#include "tandem/error.h"
+
+#define MANIFEST_MAX_BYTES (1024 * 1024)
+
+struct ctx {
+    struct manifest_err *e;
+    yaml_document_t *doc;
+    struct cli_manifest *m;
+};
+
+int manifest_fail(struct manifest_err *e, struct cli_mark at, const char *fmt, ...)
+{
+    if (e->failed) {
+        return TANDEM_EINVAL;
+    }
+    e->failed = true;
+    size_t off = 0;
+    int n;
+    if (at.line > 0) {
+        n = snprintf(e->buf, e->len, "%s:%d:%d: ", e->path, at.line, at.column);
+    } else {
+        n = snprintf(e->buf, e->len, "%s: ", e->path);
+    }
+    if (n > 0) {
+        off = (size_t)n < e->len ? (size_t)n : e->len;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    if (off < e->len) {
+        vsnprintf(e->buf + off, e->len - off, fmt, ap);
+    }
+    va_end(ap);
+    return TANDEM_EINVAL;
+}
+
+static struct cli_mark mark_of(const yaml_node_t *n)
+{
+    struct cli_mark m = {(int)n->start_mark.line + 1, (int)n->start_mark.column + 1};
+    return m;
+}
+
+static const char *type_name(const yaml_node_t *n)
+{
+    switch (n->type) {
+    case YAML_SCALAR_NODE:
+        return "a scalar";
+    case YAML_SEQUENCE_NODE:
+        return "a sequence";
+    case YAML_MAPPING_NODE:
+        return "a mapping";
+    default:
+        return "nothing";
+    }
+}
+
+static int want(struct ctx *c, const yaml_node_t *n, yaml_node_type_t t, const char *key)
+{
+    if (n->type == t) {
+        return 0;
+    }
+    const char *what = t == YAML_MAPPING_NODE    ? "a mapping"
+                       : t == YAML_SEQUENCE_NODE ? "a sequence"
+                                                 : "a string";
+    return manifest_fail(c->e, mark_of(n), "%s: expected %s, found %s", key, what, type_name(n));
+}
+
+static const char *sval(const yaml_node_t *n)
+{
+    return (const char *)n->data.scalar.value;
+}
+
+static yaml_node_t *node(struct ctx *c, int i)
+{
+    return yaml_document_get_node(c->doc, i);
+}
+
+/* Refuses keys outside `allowed` (NULL-terminated), non-scalar and duplicate keys. */
+static int check_keys(struct ctx *c, const yaml_node_t *map, const char *where,
+                      const char *const *allowed)
+{
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *k = node(c, p->key);
+        if (k->type != YAML_SCALAR_NODE) {
+            return manifest_fail(c->e, mark_of(k), "%s: keys must be strings", where);
+        }
+        bool ok = allowed == NULL;
+        for (size_t i = 0; allowed != NULL && allowed[i] != NULL && !ok; i++) {
+            ok = strcmp(sval(k), allowed[i]) == 0;
+        }
+        if (!ok) {
+            return manifest_fail(c->e, mark_of(k), "%s: unknown key '%s'", where, sval(k));
+        }
+        for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
+            yaml_node_t *k2 = node(c, q->key);
+            if (strcmp(sval(k2), sval(k)) == 0) {
+                return manifest_fail(c->e, mark_of(k), "%s: duplicate key '%s' (first at line %d)",
+                                     where, sval(k), mark_of(k2).line);
+            }
+        }
+    }
+    return 0;
+}
+
+static yaml_node_t *get(struct ctx *c, const yaml_node_t *map, const char *key)
+{
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
+        if (strcmp(sval(node(c, p->key)), key) == 0) {
+            return node(c, p->value);
+        }
+    }
+    return NULL;
+}
+
+static int get_str(struct ctx *c, const yaml_node_t *n, const char *key, char **out)
+{
+    int rc = want(c, n, YAML_SCALAR_NODE, key);
+    if (rc == 0 && n->data.scalar.length == 0) {
+        rc = manifest_fail(c->e, mark_of(n), "%s: must not be empty", key);
+    }
+    if (rc == 0) {
+        *out = xstrndup(sval(n), n->data.scalar.length);
+    }
+    return rc;
+}
+
+static int get_int(struct ctx *c, const yaml_node_t *n, const char *key, long min, long max,
+                   int *out)
+{
+    bool ok = n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+              n->data.scalar.length > 0 && n->data.scalar.length < 12;
+    for (size_t i = 0; ok && i < n->data.scalar.length; i++) {
+        ok = isdigit(n->data.scalar.value[i]) != 0;
+    }
+    if (!ok) {
+        return manifest_fail(c->e, mark_of(n), "%s: expected an integer, found %s", key,
+                             n->type == YAML_SCALAR_NODE ? "a string" : type_name(n));
+    }
+    long v = strtol(sval(n), NULL, 10);
+    if (v < min || v > max) {
+        return manifest_fail(c->e, mark_of(n), "%s: %ld is out of range %ld..%ld", key, v, min,
+                             max);
+    }
+    *out = (int)v;
+    return 0;
+}
+
+static int get_bool(struct ctx *c, const yaml_node_t *n, const char *key, bool *out)
+{
+    bool plain = n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+    if (plain && strcmp(sval(n), "true") == 0) {
+        *out = true;
+        return 0;
+    }
+    if (plain && strcmp(sval(n), "false") == 0) {
+        *out = false;
+        return 0;
+    }
+    return manifest_fail(c->e, mark_of(n), "%s: expected true or false", key);
+}
+
+static int get_str_list(struct ctx *c, const yaml_node_t *n, const char *key, char ***out,
+                        size_t *n_out)
+{
+    int rc = want(c, n, YAML_SEQUENCE_NODE, key);
+    if (rc != 0) {
+        return rc;
+    }
+    size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    *out = xcalloc(cnt + 1, sizeof(char *));
+    for (size_t i = 0; i < cnt && rc == 0; i++) {
+        rc = get_str(c, node(c, n->data.sequence.items.start[i]), key, &(*out)[i]);
+        if (rc == 0) {
+            *n_out = i + 1;
+        }
+    }
+    return rc;
+}
+
+/* "host:port": host of [A-Za-z0-9.-], port 1..65535. */
+static int get_listen(struct ctx *c, const yaml_node_t *n, const char *key, struct cli_listen *out)
+{
+    int rc = want(c, n, YAML_SCALAR_NODE, key);
+    if (rc != 0) {
+        return rc;
+    }
+    const char *s = sval(n);
+    const char *colon = strrchr(s, ':');
+    bool ok = colon != NULL && colon > s && colon[1] != '\0' && strlen(colon + 1) <= 5;
+    for (const char *p = s; ok && p < colon; p++) {
+        ok = isalnum((unsigned char)*p) || *p == '.' || *p == '-';
+    }
+    for (const char *p = colon ? colon + 1 : s; ok && *p; p++) {
+        ok = isdigit((unsigned char)*p) != 0;
+    }
+    long port = ok ? strtol(colon + 1, NULL, 10) : 0;
+    if (!ok || port < 1 || port > 65535) {
+        return manifest_fail(c->e, mark_of(n), "%s: expected HOST:PORT (port 1..65535), found '%s'",
+                             key, s);
+    }
+    free(out->host);
+    out->host = xstrndup(s, (size_t)(colon - s));
+    out->port = (int)port;
+    out->mark = mark_of(n);
+    return 0;
+}
+
+/* An absolute path to an executable regular file, relative ones resolved against m->dir. */
+static int get_binary(struct ctx *c, const yaml_node_t *n, const char *key, bool check, char **out)
+{
+    char *raw = NULL;
+    int rc = get_str(c, n, key, &raw);
+    if (rc != 0) {
+        return rc;
+    }
+    size_t len = strlen(c->m->dir) + strlen(raw) + 2;
+    char *abs = xmalloc(len);
+    if (raw[0] == '/') {
+        snprintf(abs, len, "%s", raw);
+    } else {
+        snprintf(abs, len, "%s/%s", c->m->dir, raw);
+    }
+    struct stat st;
+    if (check && (stat(abs, &st) != 0 || !S_ISREG(st.st_mode))) {
+        rc = manifest_fail(c->e, mark_of(n), "%s: '%s' not found (looked for %s)", key, raw, abs);
+    } else if (check && access(abs, X_OK) != 0) {
+        rc = manifest_fail(c->e, mark_of(n), "%s: '%s' is not executable", key, raw);
+    }
+    free(raw);
+    if (rc != 0) {
+        free(abs);
+        return rc;
+    }
+    *out = abs;
+    return 0;
+}
+
+static int parse_broker(struct ctx *c, const yaml_node_t *n)
+{
+    static const char *const keys[] = {"listen", "data_dir", "args", "binary", NULL};
+    struct cli_broker *b = &c->m->broker;
+    int rc = want(c, n, YAML_MAPPING_NODE, "broker");
+    if (rc == 0) {
+        rc = check_keys(c, n, "broker", keys);
+    }
+    b->present = true;
+    b->listen.host = xstrndup("127.0.0.1", 9);
+    b->listen.port = 9092;
+    b->listen.mark = mark_of(n);
+    yaml_node_t *v;
+    if (rc == 0 && (v = get(c, n, "listen")) != NULL) {
+        rc = get_listen(c, v, "broker.listen", &b->listen);
+    }
+    if (rc == 0 && (v = get(c, n, "data_dir")) != NULL) {
+        rc = get_str(c, v, "broker.data_dir", &b->data_dir);
+    } else if (rc == 0) {
+        b->data_dir = xstrndup("var/broker", 10);
+    }
+    if (rc == 0 && (v = get(c, n, "args")) != NULL) {
+        rc = get_str_list(c, v, "broker.args", &b->args, &b->n_args);
+    }
+    if (rc == 0 && (v = get(c, n, "binary")) != NULL) {
+        rc = get_binary(c, v, "broker.binary", true, &b->binary);
+    } else if (rc == 0) {
+        size_t len = strlen(c->m->dir) + sizeof("/build/bin/tandem-broker");
+        b->binary = xmalloc(len);
+        snprintf(b->binary, len, "%s/build/bin/tandem-broker", c->m->dir);
+    }
+    return rc;
+}
+
+/* nginx size: digits with an optional k, m or g suffix. */
+static bool valid_size(const char *s)
+{
+    size_t n = strspn(s, "0123456789");
+    if (n == 0 || n > 9 || strtol(s, NULL, 10) == 0) {
+        return false;
+    }
+    return s[n] == '\0' || (strchr("kKmMgG", s[n]) != NULL && s[n + 1] == '\0');
+}
+
+static int parse_gateway(struct ctx *c, const yaml_node_t *n)
+{
+    static const char *const keys[] = {"listen", "cache", NULL};
+    static const char *const cache_keys[] = {"size", NULL};
+    struct cli_gateway *g = &c->m->gateway;
+    int rc = want(c, n, YAML_MAPPING_NODE, "gateway");
+    if (rc == 0) {
+        rc = check_keys(c, n, "gateway", keys);
+    }
+    yaml_node_t *v;
+    if (rc == 0 && (v = get(c, n, "listen")) != NULL) {
+        rc = get_listen(c, v, "gateway.listen", &g->listen);
+    }
+    if (rc == 0 && (v = get(c, n, "cache")) != NULL) {
+        rc = want(c, v, YAML_MAPPING_NODE, "gateway.cache");
+        if (rc == 0) {
+            rc = check_keys(c, v, "gateway.cache", cache_keys);
+        }
+        yaml_node_t *sz = rc == 0 ? get(c, v, "size") : NULL;
+        if (sz != NULL) {
+            free(g->cache_size);
+            g->cache_size = NULL;
+            rc = get_str(c, sz, "gateway.cache.size", &g->cache_size);
+            if (rc == 0 && !valid_size(g->cache_size)) {
+                rc = manifest_fail(c->e, mark_of(sz),
+                                   "gateway.cache.size: expected a size like 64m, found '%s'",
+                                   g->cache_size);
+            }
+        }
+    }
+    return rc;
+}
+
+static int parse_env(struct ctx *c, const yaml_node_t *n, struct cli_service *s)
+{
+    int rc = want(c, n, YAML_MAPPING_NODE, "env");
+    if (rc == 0) {
+        rc = check_keys(c, n, "env", NULL);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    size_t cnt = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+    s->env = xcalloc(cnt + 1, sizeof(*s->env));
+    for (size_t i = 0; i < cnt && rc == 0; i++) {
+        yaml_node_t *k = node(c, n->data.mapping.pairs.start[i].key);
+        yaml_node_t *v = node(c, n->data.mapping.pairs.start[i].value);
+        const char *name = sval(k);
+        bool ok = isalpha((unsigned char)name[0]) || name[0] == '_';
+        for (const char *p = name; ok && *p; p++) {
+            ok = isalnum((unsigned char)*p) || *p == '_';
+        }
+        if (!ok) {
+            return manifest_fail(c->e, mark_of(k), "env: '%s' is not a variable name", name);
+        }
+        rc = want(c, v, YAML_SCALAR_NODE, "env");
+        if (rc == 0) {
+            s->env[i].name = xstrndup(name, k->data.scalar.length);
+            s->env[i].value = xstrndup(sval(v), v->data.scalar.length);
+            s->n_env = i + 1;
+        }
+    }
+    return rc;
+}
+
+static const struct {
+    const char *name;
+    unsigned bit;
+} methods[] = {
+    {"GET", CLI_GET},       {"HEAD", CLI_HEAD},   {"POST", CLI_POST},       {"PUT", CLI_PUT},
+    {"DELETE", CLI_DELETE}, {"PATCH", CLI_PATCH}, {"OPTIONS", CLI_OPTIONS},
+};
+
+const char *cli_method_name(unsigned bit)
+{
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+        if (methods[i].bit == bit) {
+            return methods[i].name;
+        }
+    }
+    return "?";
+}
+
+static int parse_methods(struct ctx *c, const yaml_node_t *n, unsigned *out)
+{
+    int rc = want(c, n, YAML_SEQUENCE_NODE, "methods");
+    for (yaml_node_item_t *it = n->data.sequence.items.start;
+         rc == 0 && it < n->data.sequence.items.top; it++) {
+        yaml_node_t *v = node(c, *it);
+        rc = want(c, v, YAML_SCALAR_NODE, "methods");
+        unsigned bit = 0;
+        for (size_t i = 0; rc == 0 && i < sizeof(methods) / sizeof(methods[0]); i++) {
+            if (strcmp(sval(v), methods[i].name) == 0) {
+                bit = methods[i].bit;
+            }
+        }
+        if (rc == 0 && bit == 0) {
+            rc = manifest_fail(c->e, mark_of(v), "methods: unknown method '%s'", sval(v));
+        }
+        *out |= bit;
+    }
+    if (rc == 0 && *out == 0) {
+        rc = manifest_fail(c->e, mark_of(n), "methods: must not be empty");
+    }
+    return rc;
+}
+
+/* "10r/s" or "600r/m", as nginx's limit_req_zone rate. */
+static int parse_rate(struct ctx *c, const yaml_node_t *n, struct cli_route *r)
+{
+    int rc = want(c, n, YAML_SCALAR_NODE, "rate_limit");
+    if (rc != 0) {
+        return rc;
+    }
+    const char *s = sval(n);
+    size_t digits = strspn(s, "0123456789");
+    long v = digits > 0 && digits < 8 ? strtol(s, NULL, 10) : 0;
+    if (v < 1 || s[digits] != 'r' || s[digits + 1] != '/' ||
+        (s[digits + 2] != 's' && s[digits + 2] != 'm') || s[digits + 3] != '\0') {
+        return manifest_fail(c->e, mark_of(n),
+                             "rate_limit: expected N r/s or N r/m like 10r/s, found '%s'", s);
+    }
+    r->rate = (unsigned)v;
+    r->rate_per = s[digits + 2];
+    return 0;
+}
+
+static bool valid_path(const char *p)
+{
+    if (p[0] != '/') {
+        return false;
+    }
+    for (; *p; p++) {
+        if (!isalnum((unsigned char)*p) && strchr("/_.~-", *p) == NULL) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* "/a" and "/a/" route the same requests (/a/...), so they are one route. */
+static bool same_route(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    la -= la > 1 && a[la - 1] == '/';
+    lb -= lb > 1 && b[lb - 1] == '/';
+    return la == lb && memcmp(a, b, la) == 0;
+}
+
+/* Refuses a path already routed by this or an earlier service. */
+static int check_route_unique(struct ctx *c, const struct cli_service *self, size_t n_self,
+                              const struct cli_route *r)
+{
+    for (size_t i = 0; i <= c->m->n_services; i++) {
+        const struct cli_service *s = i < c->m->n_services ? &c->m->services[i] : self;
+        size_t n = s == self ? n_self : s->n_routes;
+        for (size_t j = 0; j < n; j++) {
+            if (same_route(s->routes[j].path, r->path)) {
+                return manifest_fail(c->e, r->mark,
+                                     "routes: duplicate route '%s' (already routed to service "
+                                     "'%s' at line %d)",
+                                     r->path, s->name, s->routes[j].mark.line);
+            }
+        }
+        if (s == self) {
+            break;
+        }
+    }
+    return 0;
+}
+
+static int parse_route(struct ctx *c, const yaml_node_t *n, struct cli_service *s, size_t idx)
+{
+    static const char *const keys[] = {"path", "methods", "cache", "rate_limit", "burst", NULL};
+    struct cli_route *r = &s->routes[idx];
+    r->mark = mark_of(n);
+    int rc = want(c, n, YAML_MAPPING_NODE, "routes");
+    if (rc == 0) {
+        rc = check_keys(c, n, "route", keys);
+    }
+    yaml_node_t *v = rc == 0 ? get(c, n, "path") : NULL;
+    if (rc == 0 && v == NULL) {
+        return manifest_fail(c->e, r->mark, "route: missing required key 'path'");
+    }
+    if (rc == 0) {
+        rc = get_str(c, v, "path", &r->path);
+    }
+    if (rc == 0 && !valid_path(r->path)) {
+        return manifest_fail(c->e, mark_of(v),
+                             "path: '%s' must start with / and use only A-Z a-z 0-9 / _ . ~ -",
+                             r->path);
+    }
+    if (rc == 0) {
+        r->mark = mark_of(v);
+        rc = check_route_unique(c, s, idx, r);
+    }
+    if (rc == 0 && (v = get(c, n, "methods")) != NULL) {
+        rc = parse_methods(c, v, &r->methods);
+    }
+    if (rc == 0 && (v = get(c, n, "cache")) != NULL) {
+        rc = get_bool(c, v, "cache", &r->cache);
+    }
+    if (rc == 0 && (v = get(c, n, "rate_limit")) != NULL) {
+        rc = parse_rate(c, v, r);
+        r->burst = r->rate;
+    }
+    if (rc == 0 && (v = get(c, n, "burst")) != NULL) {
+        int burst = 0;
+        rc = get_int(c, v, "burst", 0, 100000, &burst);
+        if (rc == 0 && r->rate == 0) {
+            rc = manifest_fail(c->e, mark_of(v), "burst: only meaningful with rate_limit");
+        }
+        r->burst = (unsigned)burst;
+    }
+    return rc;
+}
+
+static int parse_service_body(struct ctx *c, const yaml_node_t *n, struct cli_service *s)
+{
+    static const char *const keys[] = {"binary", "args",       "instances", "port",
+                                       "env",    "depends_on", "routes",    NULL};
+    char where[96];
+    snprintf(where, sizeof(where), "service '%s'", s->name);
+    int rc = want(c, n, YAML_MAPPING_NODE, s->name);
+    if (rc == 0) {
+        rc = check_keys(c, n, where, keys);
+    }
+    const char *required[] = {"binary", "port"};
+    for (size_t i = 0; rc == 0 && i < 2; i++) {
+        if (get(c, n, required[i]) == NULL) {
+            rc = manifest_fail(c->e, s->mark, "%s: missing required key '%s'", where, required[i]);
+        }
+    }
+    s->instances = 1;
+    yaml_node_t *v;
+    if (rc == 0) {
+        rc = get_binary(c, get(c, n, "binary"), "binary", true, &s->binary);
+    }
+    if (rc == 0 && (v = get(c, n, "args")) != NULL) {
+        rc = get_str_list(c, v, "args", &s->args, &s->n_args);
+    }
+    if (rc == 0 && (v = get(c, n, "instances")) != NULL) {
+        rc = get_int(c, v, "instances", 0, CLI_MAX_INSTANCES, &s->instances);
+    }
+    if (rc == 0) {
+        v = get(c, n, "port");
+        s->port_mark = mark_of(v);
+        rc = get_int(c, v, "port", 1, 65535, &s->port);
+    }
+    if (rc == 0 && s->port + s->instances - 1 > 65535) {
+        rc = manifest_fail(c->e, s->port_mark, "port: %d instances from %d run past 65535",
+                           s->instances, s->port);
+    }
+    if (rc == 0 && (v = get(c, n, "env")) != NULL) {
+        rc = parse_env(c, v, s);
+    }
+    if (rc == 0 && (v = get(c, n, "depends_on")) != NULL) {
+        s->deps_mark = mark_of(v);
+        rc = get_str_list(c, v, "depends_on", &s->depends_on, &s->n_depends_on);
+    }
+    if (rc == 0 && (v = get(c, n, "routes")) != NULL) {
+        rc = want(c, v, YAML_SEQUENCE_NODE, "routes");
+        size_t cnt = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+        s->routes = rc == 0 ? xcalloc(cnt + 1, sizeof(*s->routes)) : NULL;
+        for (size_t i = 0; rc == 0 && i < cnt; i++) {
+            rc = parse_route(c, node(c, v->data.sequence.items.start[i]), s, i);
+            s->n_routes = i + 1; /* cleanup frees the partial route too */
+        }
+    }
+    return rc;
+}
+
+static int parse_services(struct ctx *c, const yaml_node_t *n)
+{
+    int rc = want(c, n, YAML_MAPPING_NODE, "services");
+    if (rc == 0) {
+        rc = check_keys(c, n, "services", NULL);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    size_t cnt = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+    if (cnt == 0) {
+        return manifest_fail(c->e, mark_of(n), "services: at least one service is required");
+    }
+    c->m->services = xcalloc(cnt, sizeof(*c->m->services));
+    for (size_t i = 0; i < cnt && rc == 0; i++) {
+        yaml_node_t *k = node(c, n->data.mapping.pairs.start[i].key);
+        struct cli_service s = {0};
+        const char *name = sval(k);
+        bool ok = islower((unsigned char)name[0]) || isdigit((unsigned char)name[0]);
+        for (const char *p = name; ok && *p; p++) {
+            ok = islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_' || *p == '-';
+        }
+        if (!ok || k->data.scalar.length > 48) {
+            return manifest_fail(c->e, mark_of(k),
+                                 "services: '%s' is not a service name ([a-z0-9][a-z0-9_-]*, "
+                                 "at most 48)",
+                                 name);
+        }
+        if (strcmp(name, "broker") == 0) {
+            return manifest_fail(c->e, mark_of(k), "services: 'broker' is reserved");
+        }
+        s.name = xstrndup(name, k->data.scalar.length);
+        s.mark = mark_of(k);
+        rc = parse_service_body(c, node(c, n->data.mapping.pairs.start[i].value), &s);
+        c->m->services[c->m->n_services++] = s; /* owned by the manifest even on failure */
+    }
+    return rc;
+}
+
+static int manifest_read_root(struct ctx *c, const yaml_node_t *root)
+{
+    static const char *const keys[] = {"broker", "gateway", "services", NULL};
+    int rc = want(c, root, YAML_MAPPING_NODE, "manifest");
+    if (rc == 0) {
+        rc = check_keys(c, root, "manifest", keys);
+    }
+    struct cli_gateway *g = &c->m->gateway;
+    g->listen.host = xstrndup("127.0.0.1", 9);
+    g->listen.port = 8080;
+    g->listen.mark = mark_of(root);
+    g->cache_size = xstrndup("64m", 3);
+    yaml_node_t *v;
+    if (rc == 0 && (v = get(c, root, "broker")) != NULL) {
+        rc = parse_broker(c, v);
+    }
+    if (rc == 0 && (v = get(c, root, "gateway")) != NULL) {
+        rc = parse_gateway(c, v);
+    }
+    if (rc == 0) {
+        v = get(c, root, "services");
+        if (v == NULL) {
+            return manifest_fail(c->e, mark_of(root), "manifest: missing required key 'services'");
+        }
+        rc = parse_services(c, v);
+    }
+    return rc;
+}
+
+/* The absolute directory holding `path`. */
+static int manifest_dir(const char *path, char **out)
+{
+    const char *slash = strrchr(path, '/');
+    char *d = slash == NULL ? xstrndup(".", 1) : xstrndup(path, (size_t)(slash - path));
+    if (d[0] == '\0') {
+        free(d);
+        d = xstrndup("/", 1);
+    }
+    char *abs = realpath(d, NULL);
+    free(d);
+    if (abs == NULL) {
+        return TANDEM_ENOENT;
+    }
+    *out = abs;
+    return 0;
+}
+
+int cli_manifest_parse(const char *path, const char *text, size_t len, struct cli_manifest *out,
+                       char *err, size_t err_len)
+{
+    struct manifest_err e = {path, err, err_len, false};
+    yaml_parser_t parser;
+    yaml_document_t doc;
+    bool have_parser = false, have_doc = false;
+    int rc = 0;
+    memset(out, 0, sizeof(*out));
+    if (err_len > 0) {
+        err[0] = '\0';
+    }
+    out->path = xstrndup(path, strlen(path));
+    rc = manifest_dir(path, &out->dir);
+    if (rc != 0) {
+        manifest_fail(&e, (struct cli_mark){0, 0}, "cannot resolve the manifest's directory");
+        goto fail;
+    }
+    if (len > MANIFEST_MAX_BYTES) {
+        rc = manifest_fail(&e, (struct cli_mark){0, 0}, "larger than %d bytes", MANIFEST_MAX_BYTES);
+        goto fail;
+    }
+    if (!yaml_parser_initialize(&parser)) {
+        rc = TANDEM_ENOMEM;
+        goto fail;
+    }
+    have_parser = true;
+    yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+    if (!yaml_parser_load(&parser, &doc)) {
+        struct cli_mark at = {(int)parser.problem_mark.line + 1,
+                              (int)parser.problem_mark.column + 1};
+        rc = manifest_fail(&e, at, "YAML: %s%s%s", parser.problem ? parser.problem : "syntax error",
+                           parser.context ? " " : "", parser.context ? parser.context : "");
+        goto fail;
+    }
+    have_doc = true;
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    if (root == NULL) {
+        rc = manifest_fail(&e, (struct cli_mark){0, 0}, "empty manifest (services: is required)");
+        goto fail;
+    }
+    struct ctx c = {&e, &doc, out};
+    rc = manifest_read_root(&c, root);
+    if (rc == 0) {
+        rc = manifest_check(out, &e);
+    }
+fail:
+    if (have_doc) {
+        yaml_document_delete(&doc);
+    }
+    if (have_parser) {
+        yaml_parser_delete(&parser);
+    }
+    if (rc != 0) {
+        cli_manifest_cleanup(out);
+    }
+    return rc;
+}
+
+int cli_manifest_load(const char *path, struct cli_manifest *out, char *err, size_t err_len)
+{
+    struct manifest_err e = {path, err, err_len, false};
+    memset(out, 0, sizeof(*out));
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        return manifest_fail(&e, (struct cli_mark){0, 0}, "cannot open: %s", strerror(errno));
+    }
+    char *buf = xmalloc(MANIFEST_MAX_BYTES + 1);
+    size_t len = fread(buf, 1, MANIFEST_MAX_BYTES + 1, f);
+    int rc = ferror(f) ? manifest_fail(&e, (struct cli_mark){0, 0}, "read error") : 0;
+    fclose(f);
+    if (rc == 0) {
+        rc = cli_manifest_parse(path, buf, len, out, err, err_len);
+    }
+    free(buf);
+    return rc;
+}
+
+static void free_list(char **l, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(l[i]);
+    }
+    free(l);
+}
+
+void cli_manifest_cleanup(struct cli_manifest *m)
+{
+    for (size_t i = 0; i < m->n_services; i++) {
+        struct cli_service *s = &m->services[i];
+        free(s->name);
+        free(s->binary);
+        free_list(s->args, s->n_args);
+        for (size_t j = 0; j < s->n_env; j++) {
+            free(s->env[j].name);
+            free(s->env[j].value);
+        }
+        free(s->env);
+        free_list(s->depends_on, s->n_depends_on);
+        for (size_t j = 0; j < s->n_routes; j++) {
+            free(s->routes[j].path);
+        }
+        free(s->routes);
+    }
+    free(m->services);
+    free(m->broker.listen.host);
+    free(m->broker.binary);
+    free(m->broker.data_dir);
+    free_list(m->broker.args, m->broker.n_args);
+    free(m->gateway.listen.host);
+    free(m->gateway.cache_size);
+    free(m->path);
+    free(m->dir);
+    memset(m, 0, sizeof(*m));
+}
+
+int cli_manifest_find(const struct cli_manifest *m, const char *name)
+{
+    for (size_t i = 0; i < m->n_services; i++) {
+        if (strcmp(m->services[i].name, name) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}

@@ -1,0 +1,131 @@
+/*
+ * The tandem manifest: what `tandem up` runs, parsed from YAML (tandem.yaml) into plain structs.
+ *
+ * Model. A manifest names one optional broker, one gateway (nginx) and one or more services. A
+ * service is a binary started `instances` times; instance i listens on `port + i`. Each service
+ * lists the gateway routes (path prefixes) that lead to it. The whole format, key by key, is in
+ * docs/tandem-cli.md.
+ *
+ * This layer is pure apart from reading the file and checking that binaries are executable: no
+ * process is started, nothing is written. cli_manifest_load() either fills a manifest that passed
+ * every check or fails with one message of the form "FILE:LINE:COLUMN: problem" (LINE and COLUMN
+ * from 1) naming the first problem found.
+ *
+ * Invariants of a loaded manifest (the gateway generator and the supervisor rely on them):
+ *   - service names match [a-z0-9][a-z0-9_-]* and are unique; "broker" is not a service name;
+ *   - every depends_on names a service or "broker" (only when a broker is configured), and the
+ *     dependency graph has no cycle;
+ *   - the ports [port, port + instances) of all services, the broker's and the gateway's port
+ *     are pairwise distinct and within 1..65535;
+ *   - route paths start with '/', contain only [A-Za-z0-9/_.~-] (so they can be written into
+ *     nginx.conf verbatim) and are unique across the manifest;
+ *   - every binary path is absolute (resolved against the manifest's directory) and executable.
+ */
+#ifndef TANDEM_CLI_MANIFEST_H
+#define TANDEM_CLI_MANIFEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* HTTP methods a route accepts, as a bit set. 0 in a route means "every method". */
+enum cli_method {
+    CLI_GET = 1 << 0,
+    CLI_HEAD = 1 << 1,
+    CLI_POST = 1 << 2,
+    CLI_PUT = 1 << 3,
+    CLI_DELETE = 1 << 4,
+    CLI_PATCH = 1 << 5,
+    CLI_OPTIONS = 1 << 6,
+};
+
+#define CLI_MAX_INSTANCES 64
+
+/* Where the parsed value came from, for messages emitted after parsing (1-based). */
+struct cli_mark {
+    int line, column;
+};
+
+struct cli_listen {
+    char *host; /* "127.0.0.1" */
+    int port;
+    struct cli_mark mark;
+};
+
+/* "KEY: value" in a service's env, in manifest order. */
+struct cli_env {
+    char *name, *value;
+};
+
+struct cli_route {
+    char *path;       /* "/hello": matches /hello and /hello/... */
+    unsigned methods; /* enum cli_method bits; 0 = all */
+    bool cache;       /* cache GET/HEAD answers as the upstream's Cache-Control allows */
+    unsigned rate;    /* requests per rate_per; 0 = no limit */
+    char rate_per;    /* 's' or 'm' */
+    unsigned burst;   /* requests allowed above the rate before 429; defaults to rate */
+    struct cli_mark mark;
+};
+
+struct cli_service {
+    char *name;
+    char *binary; /* absolute path */
+    char **args;  /* extra arguments, NULL-terminated list of n_args */
+    size_t n_args;
+    int instances; /* 0..CLI_MAX_INSTANCES */
+    int port;      /* first instance's port */
+    struct cli_env *env;
+    size_t n_env;
+    char **depends_on; /* service names or "broker" */
+    size_t n_depends_on;
+    struct cli_route *routes;
+    size_t n_routes;
+    struct cli_mark mark;      /* of the service's name */
+    struct cli_mark port_mark; /* of its port value */
+    struct cli_mark deps_mark; /* of its depends_on value */
+};
+
+struct cli_broker {
+    bool present;
+    struct cli_listen listen; /* default 127.0.0.1:9092 */
+    char *binary;             /* absolute; default <dir>/build/bin/tandem-broker (not checked) */
+    char *data_dir;           /* as written, relative to the manifest's dir; default var/broker */
+    char **args;
+    size_t n_args;
+};
+
+struct cli_gateway {
+    struct cli_listen listen; /* default 127.0.0.1:8080 */
+    char *cache_size;         /* nginx size ("64m"); default "64m" */
+};
+
+struct cli_manifest {
+    char *path; /* as given to cli_manifest_load */
+    char *dir;  /* absolute directory of the manifest: the project prefix */
+    struct cli_broker broker;
+    struct cli_gateway gateway;
+    struct cli_service *services;
+    size_t n_services;
+};
+
+/*
+ * Reads and checks the manifest at `path`. Returns 0 and fills *out (release with
+ * cli_manifest_cleanup), or a negative TANDEM_E* code with *out zeroed and a NUL-terminated
+ * "FILE:LINE:COLUMN: problem" (or "FILE: problem" when no position applies) in err.
+ */
+int cli_manifest_load(const char *path, struct cli_manifest *out, char *err, size_t err_len);
+
+/* As cli_manifest_load, from `len` bytes of YAML; `path` names it in messages and its directory
+ * is where relative binaries are looked up. */
+int cli_manifest_parse(const char *path, const char *text, size_t len, struct cli_manifest *out,
+                       char *err, size_t err_len);
+
+/* Frees everything cli_manifest_load allocated; *m is zeroed. Safe on a zeroed manifest. */
+void cli_manifest_cleanup(struct cli_manifest *m);
+
+/* Index of the service named `name`, or -1. */
+int cli_manifest_find(const struct cli_manifest *m, const char *name);
+
+/* "GET", "POST", ... for one enum cli_method bit. */
+const char *cli_method_name(unsigned bit);
+
+#endif
