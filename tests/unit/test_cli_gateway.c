@@ -1,0 +1,189 @@
+/*
+ * Gateway tests (src/cli/gateway.c): the nginx.conf generated for a manifest must equal the
+ * golden file tests/vectors/cli/gateway.conf byte for byte, and Debian's nginx must accept it
+ * (`nginx -t -p <prefix> -c <file>`), as well as the configs generated after scaling a service
+ * to zero and to three instances. The nginx checks are skipped when nginx is not installed.
+ *
+ * Regenerate the golden file after an intended change with TANDEM_GOLDEN_UPDATE=1.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cli/gateway.h"
+#include "cli/manifest.h"
+
+#define GOLDEN TANDEM_VECTORS_DIR "/cli/gateway.conf"
+
+static char dir[64];
+
+static const char MANIFEST[] =
+    "broker: { listen: 127.0.0.1:9092, data_dir: var/broker, args: [--num-partitions, \"4\"] }\n"
+    "gateway: { listen: 127.0.0.1:8080, cache: { size: 64m } }\n"
+    "services:\n"
+    "  hello:\n"
+    "    binary: bin/svc\n"
+    "    instances: 2\n"
+    "    port: 8101\n"
+    "    env: { TANDEM_LOG_LEVEL: info }\n"
+    "    depends_on: [broker]\n"
+    "    routes:\n"
+    "      - { path: /hello, cache: true }\n"
+    "      - { path: /greetings, methods: [POST], rate_limit: 10r/s }\n"
+    "  users:\n"
+    "    binary: bin/svc\n"
+    "    port: 8201\n"
+    "    depends_on: [hello]\n"
+    "    routes:\n"
+    "      - { path: /users/, methods: [GET, PUT, DELETE], rate_limit: 600r/m, burst: 5 }\n";
+
+static void write_file(const char *path, const char *text, size_t len, mode_t mode)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, len, f), len);
+    fclose(f);
+    assert_int_equal(chmod(path, mode), 0);
+}
+
+static char *read_all(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        return NULL;
+    }
+    char *buf = malloc(1 << 20);
+    *len = fread(buf, 1, (1 << 20) - 1, f);
+    buf[*len] = '\0';
+    fclose(f);
+    return buf;
+}
+
+static int setup(void **state)
+{
+    char path[128];
+    static struct cli_manifest m;
+    char err[512];
+    snprintf(dir, sizeof(dir), "/tmp/tandem-gw-XXXXXX");
+    if (mkdtemp(dir) == NULL) {
+        return -1;
+    }
+    snprintf(path, sizeof(path), "%s/bin", dir);
+    mkdir(path, 0755);
+    snprintf(path, sizeof(path), "%s/var", dir);
+    mkdir(path, 0755);
+    snprintf(path, sizeof(path), "%s/var/gateway", dir);
+    mkdir(path, 0755);
+    snprintf(path, sizeof(path), "%s/bin/svc", dir);
+    write_file(path, "#!/bin/sh\n", 10, 0755);
+    snprintf(path, sizeof(path), "%s/tandem.yaml", dir);
+    write_file(path, MANIFEST, strlen(MANIFEST), 0644);
+    if (cli_manifest_load(path, &m, err, sizeof(err)) != 0) {
+        print_error("%s\n", err);
+        return -1;
+    }
+    *state = &m;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    char cmd[160];
+    cli_manifest_cleanup(*state);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+static void test_golden(void **state)
+{
+    char *conf = NULL;
+    assert_int_equal(cli_gateway_render(*state, NULL, &conf), 0);
+    if (getenv("TANDEM_GOLDEN_UPDATE") != NULL) {
+        write_file(GOLDEN, conf, strlen(conf), 0644);
+    }
+    size_t len = 0;
+    char *want = read_all(GOLDEN, &len);
+    assert_non_null(want);
+    assert_string_equal(conf, want);
+    free(want);
+    free(conf);
+}
+
+/* 0 when `nginx -t -p dir -c file` accepts the config, 1 when it refuses, -1 without nginx. */
+static int nginx_check(const char *conf)
+{
+    const char *nginx = access("/usr/sbin/nginx", X_OK) == 0 ? "/usr/sbin/nginx" : NULL;
+    if (nginx == NULL) {
+        return -1;
+    }
+    char file[128], errlog[128];
+    snprintf(file, sizeof(file), "%s/var/gateway/nginx.conf", dir);
+    snprintf(errlog, sizeof(errlog), "%s/var/gateway/error.log", dir);
+    write_file(file, conf, strlen(conf), 0644);
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl(nginx, "nginx", "-q", "-t", "-p", dir, "-e", errlog, "-c", file, (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
+}
+
+static void test_nginx_accepts(void **state)
+{
+    const struct cli_manifest *m = *state;
+    static const int none[1] = {0}, three[] = {8105, 8103, 8104}, one[] = {8201};
+    const struct cli_instances scaled_down[] = {{none, 0}, {one, 1}};
+    const struct cli_instances scaled_up[] = {{three, 3}, {one, 1}};
+    const struct cli_instances *cases[] = {NULL, scaled_down, scaled_up};
+    for (size_t i = 0; i < 3; i++) {
+        char *conf = NULL;
+        assert_int_equal(cli_gateway_render(m, cases[i], &conf), 0);
+        int rc = nginx_check(conf);
+        if (rc < 0) {
+            free(conf);
+            skip();
+        }
+        if (rc != 0) {
+            fail_msg("nginx -t refused config %zu:\n%s", i, conf);
+        }
+        if (i == 1) {
+            assert_non_null(strstr(conf, "server 127.0.0.1:8101 down;"));
+        }
+        if (i == 2) {
+            assert_non_null(strstr(conf, "server 127.0.0.1:8105 max_fails=1 fail_timeout=2s;\n"
+                                         "        server 127.0.0.1:8103"));
+        }
+        free(conf);
+    }
+}
+
+/* The check itself must be able to fail: nginx refuses an unknown directive. */
+static void test_nginx_refuses(void **state)
+{
+    int rc = nginx_check("events {}\nhttp { no_such_directive on; }\n");
+    if (rc < 0) {
+        skip();
+    }
+    assert_int_equal(rc, 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_golden),
+        cmocka_unit_test(test_nginx_accepts),
+        cmocka_unit_test(test_nginx_refuses),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
