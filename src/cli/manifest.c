@@ -8,7 +8,7 @@
  * refused (YAML says they are an error; libyaml does not check).
  *
  * Cross-service checks (ports, dependencies, cycles) run after the whole tree is read, from the
- * marks saved in the structs; see manifest_check.c.
+ * marks saved in the structs; see manifest_check.c. Services and routes: manifest_service.c.
  */
 #include "cli/manifest_int.h"
 
@@ -26,12 +26,6 @@
 #include "tandem/error.h"
 
 #define MANIFEST_MAX_BYTES (1024 * 1024)
-
-struct ctx {
-    struct manifest_err *e;
-    yaml_document_t *doc;
-    struct cli_manifest *m;
-};
 
 int manifest_fail(struct manifest_err *e, struct cli_mark at, const char *fmt, ...)
 {
@@ -58,13 +52,13 @@ int manifest_fail(struct manifest_err *e, struct cli_mark at, const char *fmt, .
     return TANDEM_EINVAL;
 }
 
-static struct cli_mark mark_of(const yaml_node_t *n)
+struct cli_mark mf_mark(const yaml_node_t *n)
 {
     struct cli_mark m = {(int)n->start_mark.line + 1, (int)n->start_mark.column + 1};
     return m;
 }
 
-static const char *type_name(const yaml_node_t *n)
+const char *mf_type(const yaml_node_t *n)
 {
     switch (n->type) {
     case YAML_SCALAR_NODE:
@@ -78,7 +72,7 @@ static const char *type_name(const yaml_node_t *n)
     }
 }
 
-static int want(struct ctx *c, const yaml_node_t *n, yaml_node_type_t t, const char *key)
+int mf_want(struct mf_ctx *c, const yaml_node_t *n, yaml_node_type_t t, const char *key)
 {
     if (n->type == t) {
         return 0;
@@ -86,72 +80,71 @@ static int want(struct ctx *c, const yaml_node_t *n, yaml_node_type_t t, const c
     const char *what = t == YAML_MAPPING_NODE    ? "a mapping"
                        : t == YAML_SEQUENCE_NODE ? "a sequence"
                                                  : "a string";
-    return manifest_fail(c->e, mark_of(n), "%s: expected %s, found %s", key, what, type_name(n));
+    return manifest_fail(c->e, mf_mark(n), "%s: expected %s, found %s", key, what, mf_type(n));
 }
 
-static const char *sval(const yaml_node_t *n)
+const char *mf_sval(const yaml_node_t *n)
 {
     return (const char *)n->data.scalar.value;
 }
 
-static yaml_node_t *node(struct ctx *c, int i)
+yaml_node_t *mf_node(struct mf_ctx *c, int i)
 {
     return yaml_document_get_node(c->doc, i);
 }
 
 /* Refuses keys outside `allowed` (NULL-terminated), non-scalar and duplicate keys. */
-static int check_keys(struct ctx *c, const yaml_node_t *map, const char *where,
-                      const char *const *allowed)
+int mf_check_keys(struct mf_ctx *c, const yaml_node_t *map, const char *where,
+                  const char *const *allowed)
 {
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
          p++) {
-        yaml_node_t *k = node(c, p->key);
+        yaml_node_t *k = mf_node(c, p->key);
         if (k->type != YAML_SCALAR_NODE) {
-            return manifest_fail(c->e, mark_of(k), "%s: keys must be strings", where);
+            return manifest_fail(c->e, mf_mark(k), "%s: keys must be strings", where);
         }
         bool ok = allowed == NULL;
         for (size_t i = 0; allowed != NULL && allowed[i] != NULL && !ok; i++) {
-            ok = strcmp(sval(k), allowed[i]) == 0;
+            ok = strcmp(mf_sval(k), allowed[i]) == 0;
         }
         if (!ok) {
-            return manifest_fail(c->e, mark_of(k), "%s: unknown key '%s'", where, sval(k));
+            return manifest_fail(c->e, mf_mark(k), "%s: unknown key '%s'", where, mf_sval(k));
         }
         for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
-            yaml_node_t *k2 = node(c, q->key);
-            if (strcmp(sval(k2), sval(k)) == 0) {
-                return manifest_fail(c->e, mark_of(k), "%s: duplicate key '%s' (first at line %d)",
-                                     where, sval(k), mark_of(k2).line);
+            yaml_node_t *k2 = mf_node(c, q->key);
+            if (strcmp(mf_sval(k2), mf_sval(k)) == 0) {
+                return manifest_fail(c->e, mf_mark(k), "%s: duplicate key '%s' (first at line %d)",
+                                     where, mf_sval(k), mf_mark(k2).line);
             }
         }
     }
     return 0;
 }
 
-static yaml_node_t *get(struct ctx *c, const yaml_node_t *map, const char *key)
+yaml_node_t *mf_get(struct mf_ctx *c, const yaml_node_t *map, const char *key)
 {
     for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
          p++) {
-        if (strcmp(sval(node(c, p->key)), key) == 0) {
-            return node(c, p->value);
+        if (strcmp(mf_sval(mf_node(c, p->key)), key) == 0) {
+            return mf_node(c, p->value);
         }
     }
     return NULL;
 }
 
-static int get_str(struct ctx *c, const yaml_node_t *n, const char *key, char **out)
+int mf_str(struct mf_ctx *c, const yaml_node_t *n, const char *key, char **out)
 {
-    int rc = want(c, n, YAML_SCALAR_NODE, key);
+    int rc = mf_want(c, n, YAML_SCALAR_NODE, key);
     if (rc == 0 && n->data.scalar.length == 0) {
-        rc = manifest_fail(c->e, mark_of(n), "%s: must not be empty", key);
+        rc = manifest_fail(c->e, mf_mark(n), "%s: must not be empty", key);
     }
     if (rc == 0) {
-        *out = xstrndup(sval(n), n->data.scalar.length);
+        *out = xstrndup(mf_sval(n), n->data.scalar.length);
     }
     return rc;
 }
 
-static int get_int(struct ctx *c, const yaml_node_t *n, const char *key, long min, long max,
-                   int *out)
+int mf_int(struct mf_ctx *c, const yaml_node_t *n, const char *key, long min, long max, int *out)
 {
     bool ok = n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
               n->data.scalar.length > 0 && n->data.scalar.length < 12;
@@ -159,43 +152,42 @@ static int get_int(struct ctx *c, const yaml_node_t *n, const char *key, long mi
         ok = isdigit(n->data.scalar.value[i]) != 0;
     }
     if (!ok) {
-        return manifest_fail(c->e, mark_of(n), "%s: expected an integer, found %s", key,
-                             n->type == YAML_SCALAR_NODE ? "a string" : type_name(n));
+        return manifest_fail(c->e, mf_mark(n), "%s: expected an integer, found %s", key,
+                             n->type == YAML_SCALAR_NODE ? "a string" : mf_type(n));
     }
-    long v = strtol(sval(n), NULL, 10);
+    long v = strtol(mf_sval(n), NULL, 10);
     if (v < min || v > max) {
-        return manifest_fail(c->e, mark_of(n), "%s: %ld is out of range %ld..%ld", key, v, min,
+        return manifest_fail(c->e, mf_mark(n), "%s: %ld is out of range %ld..%ld", key, v, min,
                              max);
     }
     *out = (int)v;
     return 0;
 }
 
-static int get_bool(struct ctx *c, const yaml_node_t *n, const char *key, bool *out)
+int mf_bool(struct mf_ctx *c, const yaml_node_t *n, const char *key, bool *out)
 {
     bool plain = n->type == YAML_SCALAR_NODE && n->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
-    if (plain && strcmp(sval(n), "true") == 0) {
+    if (plain && strcmp(mf_sval(n), "true") == 0) {
         *out = true;
         return 0;
     }
-    if (plain && strcmp(sval(n), "false") == 0) {
+    if (plain && strcmp(mf_sval(n), "false") == 0) {
         *out = false;
         return 0;
     }
-    return manifest_fail(c->e, mark_of(n), "%s: expected true or false", key);
+    return manifest_fail(c->e, mf_mark(n), "%s: expected true or false", key);
 }
 
-static int get_str_list(struct ctx *c, const yaml_node_t *n, const char *key, char ***out,
-                        size_t *n_out)
+int mf_str_list(struct mf_ctx *c, const yaml_node_t *n, const char *key, char ***out, size_t *n_out)
 {
-    int rc = want(c, n, YAML_SEQUENCE_NODE, key);
+    int rc = mf_want(c, n, YAML_SEQUENCE_NODE, key);
     if (rc != 0) {
         return rc;
     }
     size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
     *out = xcalloc(cnt + 1, sizeof(char *));
     for (size_t i = 0; i < cnt && rc == 0; i++) {
-        rc = get_str(c, node(c, n->data.sequence.items.start[i]), key, &(*out)[i]);
+        rc = mf_str(c, mf_node(c, n->data.sequence.items.start[i]), key, &(*out)[i]);
         if (rc == 0) {
             *n_out = i + 1;
         }
@@ -204,13 +196,14 @@ static int get_str_list(struct ctx *c, const yaml_node_t *n, const char *key, ch
 }
 
 /* "host:port": host of [A-Za-z0-9.-], port 1..65535. */
-static int get_listen(struct ctx *c, const yaml_node_t *n, const char *key, struct cli_listen *out)
+static int get_listen(struct mf_ctx *c, const yaml_node_t *n, const char *key,
+                      struct cli_listen *out)
 {
-    int rc = want(c, n, YAML_SCALAR_NODE, key);
+    int rc = mf_want(c, n, YAML_SCALAR_NODE, key);
     if (rc != 0) {
         return rc;
     }
-    const char *s = sval(n);
+    const char *s = mf_sval(n);
     const char *colon = strrchr(s, ':');
     bool ok = colon != NULL && colon > s && colon[1] != '\0' && strlen(colon + 1) <= 5;
     for (const char *p = s; ok && p < colon; p++) {
@@ -221,21 +214,21 @@ static int get_listen(struct ctx *c, const yaml_node_t *n, const char *key, stru
     }
     long port = ok ? strtol(colon + 1, NULL, 10) : 0;
     if (!ok || port < 1 || port > 65535) {
-        return manifest_fail(c->e, mark_of(n), "%s: expected HOST:PORT (port 1..65535), found '%s'",
+        return manifest_fail(c->e, mf_mark(n), "%s: expected HOST:PORT (port 1..65535), found '%s'",
                              key, s);
     }
     free(out->host);
     out->host = xstrndup(s, (size_t)(colon - s));
     out->port = (int)port;
-    out->mark = mark_of(n);
+    out->mark = mf_mark(n);
     return 0;
 }
 
 /* An absolute path to an executable regular file, relative ones resolved against m->dir. */
-static int get_binary(struct ctx *c, const yaml_node_t *n, const char *key, bool check, char **out)
+int mf_binary(struct mf_ctx *c, const yaml_node_t *n, const char *key, bool check, char **out)
 {
     char *raw = NULL;
-    int rc = get_str(c, n, key, &raw);
+    int rc = mf_str(c, n, key, &raw);
     if (rc != 0) {
         return rc;
     }
@@ -248,9 +241,9 @@ static int get_binary(struct ctx *c, const yaml_node_t *n, const char *key, bool
     }
     struct stat st;
     if (check && (stat(abs, &st) != 0 || !S_ISREG(st.st_mode))) {
-        rc = manifest_fail(c->e, mark_of(n), "%s: '%s' not found (looked for %s)", key, raw, abs);
+        rc = manifest_fail(c->e, mf_mark(n), "%s: '%s' not found (looked for %s)", key, raw, abs);
     } else if (check && access(abs, X_OK) != 0) {
-        rc = manifest_fail(c->e, mark_of(n), "%s: '%s' is not executable", key, raw);
+        rc = manifest_fail(c->e, mf_mark(n), "%s: '%s' is not executable", key, raw);
     }
     free(raw);
     if (rc != 0) {
@@ -261,32 +254,32 @@ static int get_binary(struct ctx *c, const yaml_node_t *n, const char *key, bool
     return 0;
 }
 
-static int parse_broker(struct ctx *c, const yaml_node_t *n)
+static int parse_broker(struct mf_ctx *c, const yaml_node_t *n)
 {
     static const char *const keys[] = {"listen", "data_dir", "args", "binary", NULL};
     struct cli_broker *b = &c->m->broker;
-    int rc = want(c, n, YAML_MAPPING_NODE, "broker");
+    int rc = mf_want(c, n, YAML_MAPPING_NODE, "broker");
     if (rc == 0) {
-        rc = check_keys(c, n, "broker", keys);
+        rc = mf_check_keys(c, n, "broker", keys);
     }
     b->present = true;
     b->listen.host = xstrndup("127.0.0.1", 9);
     b->listen.port = 9092;
-    b->listen.mark = mark_of(n);
+    b->listen.mark = mf_mark(n);
     yaml_node_t *v;
-    if (rc == 0 && (v = get(c, n, "listen")) != NULL) {
+    if (rc == 0 && (v = mf_get(c, n, "listen")) != NULL) {
         rc = get_listen(c, v, "broker.listen", &b->listen);
     }
-    if (rc == 0 && (v = get(c, n, "data_dir")) != NULL) {
-        rc = get_str(c, v, "broker.data_dir", &b->data_dir);
+    if (rc == 0 && (v = mf_get(c, n, "data_dir")) != NULL) {
+        rc = mf_str(c, v, "broker.data_dir", &b->data_dir);
     } else if (rc == 0) {
         b->data_dir = xstrndup("var/broker", 10);
     }
-    if (rc == 0 && (v = get(c, n, "args")) != NULL) {
-        rc = get_str_list(c, v, "broker.args", &b->args, &b->n_args);
+    if (rc == 0 && (v = mf_get(c, n, "args")) != NULL) {
+        rc = mf_str_list(c, v, "broker.args", &b->args, &b->n_args);
     }
-    if (rc == 0 && (v = get(c, n, "binary")) != NULL) {
-        rc = get_binary(c, v, "broker.binary", true, &b->binary);
+    if (rc == 0 && (v = mf_get(c, n, "binary")) != NULL) {
+        rc = mf_binary(c, v, "broker.binary", true, &b->binary);
     } else if (rc == 0) {
         size_t len = strlen(c->m->dir) + sizeof("/build/bin/tandem-broker");
         b->binary = xmalloc(len);
@@ -305,31 +298,31 @@ static bool valid_size(const char *s)
     return s[n] == '\0' || (strchr("kKmMgG", s[n]) != NULL && s[n + 1] == '\0');
 }
 
-static int parse_gateway(struct ctx *c, const yaml_node_t *n)
+static int parse_gateway(struct mf_ctx *c, const yaml_node_t *n)
 {
     static const char *const keys[] = {"listen", "cache", NULL};
     static const char *const cache_keys[] = {"size", NULL};
     struct cli_gateway *g = &c->m->gateway;
-    int rc = want(c, n, YAML_MAPPING_NODE, "gateway");
+    int rc = mf_want(c, n, YAML_MAPPING_NODE, "gateway");
     if (rc == 0) {
-        rc = check_keys(c, n, "gateway", keys);
+        rc = mf_check_keys(c, n, "gateway", keys);
     }
     yaml_node_t *v;
-    if (rc == 0 && (v = get(c, n, "listen")) != NULL) {
+    if (rc == 0 && (v = mf_get(c, n, "listen")) != NULL) {
         rc = get_listen(c, v, "gateway.listen", &g->listen);
     }
-    if (rc == 0 && (v = get(c, n, "cache")) != NULL) {
-        rc = want(c, v, YAML_MAPPING_NODE, "gateway.cache");
+    if (rc == 0 && (v = mf_get(c, n, "cache")) != NULL) {
+        rc = mf_want(c, v, YAML_MAPPING_NODE, "gateway.cache");
         if (rc == 0) {
-            rc = check_keys(c, v, "gateway.cache", cache_keys);
+            rc = mf_check_keys(c, v, "gateway.cache", cache_keys);
         }
-        yaml_node_t *sz = rc == 0 ? get(c, v, "size") : NULL;
+        yaml_node_t *sz = rc == 0 ? mf_get(c, v, "size") : NULL;
         if (sz != NULL) {
             free(g->cache_size);
             g->cache_size = NULL;
-            rc = get_str(c, sz, "gateway.cache.size", &g->cache_size);
+            rc = mf_str(c, sz, "gateway.cache.size", &g->cache_size);
             if (rc == 0 && !valid_size(g->cache_size)) {
-                rc = manifest_fail(c->e, mark_of(sz),
+                rc = manifest_fail(c->e, mf_mark(sz),
                                    "gateway.cache.size: expected a size like 64m, found '%s'",
                                    g->cache_size);
             }
@@ -338,309 +331,31 @@ static int parse_gateway(struct ctx *c, const yaml_node_t *n)
     return rc;
 }
 
-static int parse_env(struct ctx *c, const yaml_node_t *n, struct cli_service *s)
-{
-    int rc = want(c, n, YAML_MAPPING_NODE, "env");
-    if (rc == 0) {
-        rc = check_keys(c, n, "env", NULL);
-    }
-    if (rc != 0) {
-        return rc;
-    }
-    size_t cnt = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
-    s->env = xcalloc(cnt + 1, sizeof(*s->env));
-    for (size_t i = 0; i < cnt && rc == 0; i++) {
-        yaml_node_t *k = node(c, n->data.mapping.pairs.start[i].key);
-        yaml_node_t *v = node(c, n->data.mapping.pairs.start[i].value);
-        const char *name = sval(k);
-        bool ok = isalpha((unsigned char)name[0]) || name[0] == '_';
-        for (const char *p = name; ok && *p; p++) {
-            ok = isalnum((unsigned char)*p) || *p == '_';
-        }
-        if (!ok) {
-            return manifest_fail(c->e, mark_of(k), "env: '%s' is not a variable name", name);
-        }
-        rc = want(c, v, YAML_SCALAR_NODE, "env");
-        if (rc == 0) {
-            s->env[i].name = xstrndup(name, k->data.scalar.length);
-            s->env[i].value = xstrndup(sval(v), v->data.scalar.length);
-            s->n_env = i + 1;
-        }
-    }
-    return rc;
-}
-
-static const struct {
-    const char *name;
-    unsigned bit;
-} methods[] = {
-    {"GET", CLI_GET},       {"HEAD", CLI_HEAD},   {"POST", CLI_POST},       {"PUT", CLI_PUT},
-    {"DELETE", CLI_DELETE}, {"PATCH", CLI_PATCH}, {"OPTIONS", CLI_OPTIONS},
-};
-
-const char *cli_method_name(unsigned bit)
-{
-    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
-        if (methods[i].bit == bit) {
-            return methods[i].name;
-        }
-    }
-    return "?";
-}
-
-static int parse_methods(struct ctx *c, const yaml_node_t *n, unsigned *out)
-{
-    int rc = want(c, n, YAML_SEQUENCE_NODE, "methods");
-    for (yaml_node_item_t *it = n->data.sequence.items.start;
-         rc == 0 && it < n->data.sequence.items.top; it++) {
-        yaml_node_t *v = node(c, *it);
-        rc = want(c, v, YAML_SCALAR_NODE, "methods");
-        unsigned bit = 0;
-        for (size_t i = 0; rc == 0 && i < sizeof(methods) / sizeof(methods[0]); i++) {
-            if (strcmp(sval(v), methods[i].name) == 0) {
-                bit = methods[i].bit;
-            }
-        }
-        if (rc == 0 && bit == 0) {
-            rc = manifest_fail(c->e, mark_of(v), "methods: unknown method '%s'", sval(v));
-        }
-        *out |= bit;
-    }
-    if (rc == 0 && *out == 0) {
-        rc = manifest_fail(c->e, mark_of(n), "methods: must not be empty");
-    }
-    return rc;
-}
-
-/* "10r/s" or "600r/m", as nginx's limit_req_zone rate. */
-static int parse_rate(struct ctx *c, const yaml_node_t *n, struct cli_route *r)
-{
-    int rc = want(c, n, YAML_SCALAR_NODE, "rate_limit");
-    if (rc != 0) {
-        return rc;
-    }
-    const char *s = sval(n);
-    size_t digits = strspn(s, "0123456789");
-    long v = digits > 0 && digits < 8 ? strtol(s, NULL, 10) : 0;
-    if (v < 1 || s[digits] != 'r' || s[digits + 1] != '/' ||
-        (s[digits + 2] != 's' && s[digits + 2] != 'm') || s[digits + 3] != '\0') {
-        return manifest_fail(c->e, mark_of(n),
-                             "rate_limit: expected N r/s or N r/m like 10r/s, found '%s'", s);
-    }
-    r->rate = (unsigned)v;
-    r->rate_per = s[digits + 2];
-    return 0;
-}
-
-static bool valid_path(const char *p)
-{
-    if (p[0] != '/') {
-        return false;
-    }
-    for (; *p; p++) {
-        if (!isalnum((unsigned char)*p) && strchr("/_.~-", *p) == NULL) {
-            return false;
-        }
-    }
-    return true;
-}
-
-/* "/a" and "/a/" route the same requests (/a/...), so they are one route. */
-static bool same_route(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    la -= la > 1 && a[la - 1] == '/';
-    lb -= lb > 1 && b[lb - 1] == '/';
-    return la == lb && memcmp(a, b, la) == 0;
-}
-
-/* Refuses a path already routed by this or an earlier service. */
-static int check_route_unique(struct ctx *c, const struct cli_service *self, size_t n_self,
-                              const struct cli_route *r)
-{
-    for (size_t i = 0; i <= c->m->n_services; i++) {
-        const struct cli_service *s = i < c->m->n_services ? &c->m->services[i] : self;
-        size_t n = s == self ? n_self : s->n_routes;
-        for (size_t j = 0; j < n; j++) {
-            if (same_route(s->routes[j].path, r->path)) {
-                return manifest_fail(c->e, r->mark,
-                                     "routes: duplicate route '%s' (already routed to service "
-                                     "'%s' at line %d)",
-                                     r->path, s->name, s->routes[j].mark.line);
-            }
-        }
-        if (s == self) {
-            break;
-        }
-    }
-    return 0;
-}
-
-static int parse_route(struct ctx *c, const yaml_node_t *n, struct cli_service *s, size_t idx)
-{
-    static const char *const keys[] = {"path", "methods", "cache", "rate_limit", "burst", NULL};
-    struct cli_route *r = &s->routes[idx];
-    r->mark = mark_of(n);
-    int rc = want(c, n, YAML_MAPPING_NODE, "routes");
-    if (rc == 0) {
-        rc = check_keys(c, n, "route", keys);
-    }
-    yaml_node_t *v = rc == 0 ? get(c, n, "path") : NULL;
-    if (rc == 0 && v == NULL) {
-        return manifest_fail(c->e, r->mark, "route: missing required key 'path'");
-    }
-    if (rc == 0) {
-        rc = get_str(c, v, "path", &r->path);
-    }
-    if (rc == 0 && !valid_path(r->path)) {
-        return manifest_fail(c->e, mark_of(v),
-                             "path: '%s' must start with / and use only A-Z a-z 0-9 / _ . ~ -",
-                             r->path);
-    }
-    if (rc == 0) {
-        r->mark = mark_of(v);
-        rc = check_route_unique(c, s, idx, r);
-    }
-    if (rc == 0 && (v = get(c, n, "methods")) != NULL) {
-        rc = parse_methods(c, v, &r->methods);
-    }
-    if (rc == 0 && (v = get(c, n, "cache")) != NULL) {
-        rc = get_bool(c, v, "cache", &r->cache);
-    }
-    if (rc == 0 && (v = get(c, n, "rate_limit")) != NULL) {
-        rc = parse_rate(c, v, r);
-        r->burst = r->rate;
-    }
-    if (rc == 0 && (v = get(c, n, "burst")) != NULL) {
-        int burst = 0;
-        rc = get_int(c, v, "burst", 0, 100000, &burst);
-        if (rc == 0 && r->rate == 0) {
-            rc = manifest_fail(c->e, mark_of(v), "burst: only meaningful with rate_limit");
-        }
-        r->burst = (unsigned)burst;
-    }
-    return rc;
-}
-
-static int parse_service_body(struct ctx *c, const yaml_node_t *n, struct cli_service *s)
-{
-    static const char *const keys[] = {"binary", "args",       "instances", "port",
-                                       "env",    "depends_on", "routes",    NULL};
-    char where[96];
-    snprintf(where, sizeof(where), "service '%s'", s->name);
-    int rc = want(c, n, YAML_MAPPING_NODE, s->name);
-    if (rc == 0) {
-        rc = check_keys(c, n, where, keys);
-    }
-    const char *required[] = {"binary", "port"};
-    for (size_t i = 0; rc == 0 && i < 2; i++) {
-        if (get(c, n, required[i]) == NULL) {
-            rc = manifest_fail(c->e, s->mark, "%s: missing required key '%s'", where, required[i]);
-        }
-    }
-    s->instances = 1;
-    yaml_node_t *v;
-    if (rc == 0) {
-        rc = get_binary(c, get(c, n, "binary"), "binary", true, &s->binary);
-    }
-    if (rc == 0 && (v = get(c, n, "args")) != NULL) {
-        rc = get_str_list(c, v, "args", &s->args, &s->n_args);
-    }
-    if (rc == 0 && (v = get(c, n, "instances")) != NULL) {
-        rc = get_int(c, v, "instances", 0, CLI_MAX_INSTANCES, &s->instances);
-    }
-    if (rc == 0) {
-        v = get(c, n, "port");
-        s->port_mark = mark_of(v);
-        rc = get_int(c, v, "port", 1, 65535, &s->port);
-    }
-    if (rc == 0 && s->port + s->instances - 1 > 65535) {
-        rc = manifest_fail(c->e, s->port_mark, "port: %d instances from %d run past 65535",
-                           s->instances, s->port);
-    }
-    if (rc == 0 && (v = get(c, n, "env")) != NULL) {
-        rc = parse_env(c, v, s);
-    }
-    if (rc == 0 && (v = get(c, n, "depends_on")) != NULL) {
-        s->deps_mark = mark_of(v);
-        rc = get_str_list(c, v, "depends_on", &s->depends_on, &s->n_depends_on);
-    }
-    if (rc == 0 && (v = get(c, n, "routes")) != NULL) {
-        rc = want(c, v, YAML_SEQUENCE_NODE, "routes");
-        size_t cnt = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
-        s->routes = rc == 0 ? xcalloc(cnt + 1, sizeof(*s->routes)) : NULL;
-        for (size_t i = 0; rc == 0 && i < cnt; i++) {
-            rc = parse_route(c, node(c, v->data.sequence.items.start[i]), s, i);
-            s->n_routes = i + 1; /* cleanup frees the partial route too */
-        }
-    }
-    return rc;
-}
-
-static int parse_services(struct ctx *c, const yaml_node_t *n)
-{
-    int rc = want(c, n, YAML_MAPPING_NODE, "services");
-    if (rc == 0) {
-        rc = check_keys(c, n, "services", NULL);
-    }
-    if (rc != 0) {
-        return rc;
-    }
-    size_t cnt = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
-    if (cnt == 0) {
-        return manifest_fail(c->e, mark_of(n), "services: at least one service is required");
-    }
-    c->m->services = xcalloc(cnt, sizeof(*c->m->services));
-    for (size_t i = 0; i < cnt && rc == 0; i++) {
-        yaml_node_t *k = node(c, n->data.mapping.pairs.start[i].key);
-        struct cli_service s = {0};
-        const char *name = sval(k);
-        bool ok = islower((unsigned char)name[0]) || isdigit((unsigned char)name[0]);
-        for (const char *p = name; ok && *p; p++) {
-            ok = islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_' || *p == '-';
-        }
-        if (!ok || k->data.scalar.length > 48) {
-            return manifest_fail(c->e, mark_of(k),
-                                 "services: '%s' is not a service name ([a-z0-9][a-z0-9_-]*, "
-                                 "at most 48)",
-                                 name);
-        }
-        if (strcmp(name, "broker") == 0) {
-            return manifest_fail(c->e, mark_of(k), "services: 'broker' is reserved");
-        }
-        s.name = xstrndup(name, k->data.scalar.length);
-        s.mark = mark_of(k);
-        rc = parse_service_body(c, node(c, n->data.mapping.pairs.start[i].value), &s);
-        c->m->services[c->m->n_services++] = s; /* owned by the manifest even on failure */
-    }
-    return rc;
-}
-
-static int manifest_read_root(struct ctx *c, const yaml_node_t *root)
+static int manifest_read_root(struct mf_ctx *c, const yaml_node_t *root)
 {
     static const char *const keys[] = {"broker", "gateway", "services", NULL};
-    int rc = want(c, root, YAML_MAPPING_NODE, "manifest");
+    int rc = mf_want(c, root, YAML_MAPPING_NODE, "manifest");
     if (rc == 0) {
-        rc = check_keys(c, root, "manifest", keys);
+        rc = mf_check_keys(c, root, "manifest", keys);
     }
     struct cli_gateway *g = &c->m->gateway;
     g->listen.host = xstrndup("127.0.0.1", 9);
     g->listen.port = 8080;
-    g->listen.mark = mark_of(root);
+    g->listen.mark = mf_mark(root);
     g->cache_size = xstrndup("64m", 3);
     yaml_node_t *v;
-    if (rc == 0 && (v = get(c, root, "broker")) != NULL) {
+    if (rc == 0 && (v = mf_get(c, root, "broker")) != NULL) {
         rc = parse_broker(c, v);
     }
-    if (rc == 0 && (v = get(c, root, "gateway")) != NULL) {
+    if (rc == 0 && (v = mf_get(c, root, "gateway")) != NULL) {
         rc = parse_gateway(c, v);
     }
     if (rc == 0) {
-        v = get(c, root, "services");
+        v = mf_get(c, root, "services");
         if (v == NULL) {
-            return manifest_fail(c->e, mark_of(root), "manifest: missing required key 'services'");
+            return manifest_fail(c->e, mf_mark(root), "manifest: missing required key 'services'");
         }
-        rc = parse_services(c, v);
+        rc = mf_parse_services(c, v);
     }
     return rc;
 }
@@ -704,7 +419,7 @@ int cli_manifest_parse(const char *path, const char *text, size_t len, struct cl
         rc = manifest_fail(&e, (struct cli_mark){0, 0}, "empty manifest (services: is required)");
         goto fail;
     }
-    struct ctx c = {&e, &doc, out};
+    struct mf_ctx c = {&e, &doc, out};
     rc = manifest_read_root(&c, root);
     if (rc == 0) {
         rc = manifest_check(out, &e);

@@ -1,0 +1,295 @@
+/*
+ * Service and route parsing (services: in tandem.yaml), split from manifest.c, which holds the
+ * generic readers (mf_str, mf_int, ...) it uses through manifest_int.h. Same rules: every key
+ * known, one type per value, the first problem wins and names its FILE:LINE:COLUMN.
+ *
+ * Route paths are kept to [A-Za-z0-9/_.~-] because the gateway writes them into nginx.conf
+ * verbatim; "/a" and "/a/" are the same route (both give the location "^~ /a/").
+ */
+#include "cli/manifest_int.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/mem.h"
+#include "tandem/error.h"
+
+static int parse_env(struct mf_ctx *c, const yaml_node_t *n, struct cli_service *s)
+{
+    int rc = mf_want(c, n, YAML_MAPPING_NODE, "env");
+    if (rc == 0) {
+        rc = mf_check_keys(c, n, "env", NULL);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    size_t cnt = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+    s->env = xcalloc(cnt + 1, sizeof(*s->env));
+    for (size_t i = 0; i < cnt && rc == 0; i++) {
+        yaml_node_t *k = mf_node(c, n->data.mapping.pairs.start[i].key);
+        yaml_node_t *v = mf_node(c, n->data.mapping.pairs.start[i].value);
+        const char *name = mf_sval(k);
+        bool ok = isalpha((unsigned char)name[0]) || name[0] == '_';
+        for (const char *p = name; ok && *p; p++) {
+            ok = isalnum((unsigned char)*p) || *p == '_';
+        }
+        if (!ok) {
+            return manifest_fail(c->e, mf_mark(k), "env: '%s' is not a variable name", name);
+        }
+        rc = mf_want(c, v, YAML_SCALAR_NODE, "env");
+        if (rc == 0) {
+            s->env[i].name = xstrndup(name, k->data.scalar.length);
+            s->env[i].value = xstrndup(mf_sval(v), v->data.scalar.length);
+            s->n_env = i + 1;
+        }
+    }
+    return rc;
+}
+
+static const struct {
+    const char *name;
+    unsigned bit;
+} methods[] = {
+    {"GET", CLI_GET},       {"HEAD", CLI_HEAD},   {"POST", CLI_POST},       {"PUT", CLI_PUT},
+    {"DELETE", CLI_DELETE}, {"PATCH", CLI_PATCH}, {"OPTIONS", CLI_OPTIONS},
+};
+
+const char *cli_method_name(unsigned bit)
+{
+    for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++) {
+        if (methods[i].bit == bit) {
+            return methods[i].name;
+        }
+    }
+    return "?";
+}
+
+static int parse_methods(struct mf_ctx *c, const yaml_node_t *n, unsigned *out)
+{
+    int rc = mf_want(c, n, YAML_SEQUENCE_NODE, "methods");
+    for (yaml_node_item_t *it = n->data.sequence.items.start;
+         rc == 0 && it < n->data.sequence.items.top; it++) {
+        yaml_node_t *v = mf_node(c, *it);
+        rc = mf_want(c, v, YAML_SCALAR_NODE, "methods");
+        unsigned bit = 0;
+        for (size_t i = 0; rc == 0 && i < sizeof(methods) / sizeof(methods[0]); i++) {
+            if (strcmp(mf_sval(v), methods[i].name) == 0) {
+                bit = methods[i].bit;
+            }
+        }
+        if (rc == 0 && bit == 0) {
+            rc = manifest_fail(c->e, mf_mark(v), "methods: unknown method '%s'", mf_sval(v));
+        }
+        *out |= bit;
+    }
+    if (rc == 0 && *out == 0) {
+        rc = manifest_fail(c->e, mf_mark(n), "methods: must not be empty");
+    }
+    return rc;
+}
+
+/* "10r/s" or "600r/m", as nginx's limit_req_zone rate. */
+static int parse_rate(struct mf_ctx *c, const yaml_node_t *n, struct cli_route *r)
+{
+    int rc = mf_want(c, n, YAML_SCALAR_NODE, "rate_limit");
+    if (rc != 0) {
+        return rc;
+    }
+    const char *s = mf_sval(n);
+    size_t digits = strspn(s, "0123456789");
+    long v = digits > 0 && digits < 8 ? strtol(s, NULL, 10) : 0;
+    if (v < 1 || s[digits] != 'r' || s[digits + 1] != '/' ||
+        (s[digits + 2] != 's' && s[digits + 2] != 'm') || s[digits + 3] != '\0') {
+        return manifest_fail(c->e, mf_mark(n),
+                             "rate_limit: expected N r/s or N r/m like 10r/s, found '%s'", s);
+    }
+    r->rate = (unsigned)v;
+    r->rate_per = s[digits + 2];
+    return 0;
+}
+
+static bool valid_path(const char *p)
+{
+    if (p[0] != '/') {
+        return false;
+    }
+    for (; *p; p++) {
+        if (!isalnum((unsigned char)*p) && strchr("/_.~-", *p) == NULL) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* "/a" and "/a/" route the same requests (/a/...), so they are one route. */
+static bool same_route(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    la -= la > 1 && a[la - 1] == '/';
+    lb -= lb > 1 && b[lb - 1] == '/';
+    return la == lb && memcmp(a, b, la) == 0;
+}
+
+/* Refuses a path already routed by this or an earlier service. */
+static int check_route_unique(struct mf_ctx *c, const struct cli_service *self, size_t n_self,
+                              const struct cli_route *r)
+{
+    for (size_t i = 0; i <= c->m->n_services; i++) {
+        const struct cli_service *s = i < c->m->n_services ? &c->m->services[i] : self;
+        size_t n = s == self ? n_self : s->n_routes;
+        for (size_t j = 0; j < n; j++) {
+            if (same_route(s->routes[j].path, r->path)) {
+                return manifest_fail(c->e, r->mark,
+                                     "routes: duplicate route '%s' (already routed to service "
+                                     "'%s' at line %d)",
+                                     r->path, s->name, s->routes[j].mark.line);
+            }
+        }
+        if (s == self) {
+            break;
+        }
+    }
+    return 0;
+}
+
+static int parse_route(struct mf_ctx *c, const yaml_node_t *n, struct cli_service *s, size_t idx)
+{
+    static const char *const keys[] = {"path", "methods", "cache", "rate_limit", "burst", NULL};
+    struct cli_route *r = &s->routes[idx];
+    r->mark = mf_mark(n);
+    int rc = mf_want(c, n, YAML_MAPPING_NODE, "routes");
+    if (rc == 0) {
+        rc = mf_check_keys(c, n, "route", keys);
+    }
+    yaml_node_t *v = rc == 0 ? mf_get(c, n, "path") : NULL;
+    if (rc == 0 && v == NULL) {
+        return manifest_fail(c->e, r->mark, "route: missing required key 'path'");
+    }
+    if (rc == 0) {
+        rc = mf_str(c, v, "path", &r->path);
+    }
+    if (rc == 0 && !valid_path(r->path)) {
+        return manifest_fail(c->e, mf_mark(v),
+                             "path: '%s' must start with / and use only A-Z a-z 0-9 / _ . ~ -",
+                             r->path);
+    }
+    if (rc == 0) {
+        r->mark = mf_mark(v);
+        rc = check_route_unique(c, s, idx, r);
+    }
+    if (rc == 0 && (v = mf_get(c, n, "methods")) != NULL) {
+        rc = parse_methods(c, v, &r->methods);
+    }
+    if (rc == 0 && (v = mf_get(c, n, "cache")) != NULL) {
+        rc = mf_bool(c, v, "cache", &r->cache);
+    }
+    if (rc == 0 && (v = mf_get(c, n, "rate_limit")) != NULL) {
+        rc = parse_rate(c, v, r);
+        r->burst = r->rate;
+    }
+    if (rc == 0 && (v = mf_get(c, n, "burst")) != NULL) {
+        int burst = 0;
+        rc = mf_int(c, v, "burst", 0, 100000, &burst);
+        if (rc == 0 && r->rate == 0) {
+            rc = manifest_fail(c->e, mf_mark(v), "burst: only meaningful with rate_limit");
+        }
+        r->burst = (unsigned)burst;
+    }
+    return rc;
+}
+
+static int parse_service_body(struct mf_ctx *c, const yaml_node_t *n, struct cli_service *s)
+{
+    static const char *const keys[] = {"binary", "args",       "instances", "port",
+                                       "env",    "depends_on", "routes",    NULL};
+    char where[96];
+    snprintf(where, sizeof(where), "service '%s'", s->name);
+    int rc = mf_want(c, n, YAML_MAPPING_NODE, s->name);
+    if (rc == 0) {
+        rc = mf_check_keys(c, n, where, keys);
+    }
+    const char *required[] = {"binary", "port"};
+    for (size_t i = 0; rc == 0 && i < 2; i++) {
+        if (mf_get(c, n, required[i]) == NULL) {
+            rc = manifest_fail(c->e, s->mark, "%s: missing required key '%s'", where, required[i]);
+        }
+    }
+    s->instances = 1;
+    yaml_node_t *v;
+    if (rc == 0) {
+        rc = mf_binary(c, mf_get(c, n, "binary"), "binary", true, &s->binary);
+    }
+    if (rc == 0 && (v = mf_get(c, n, "args")) != NULL) {
+        rc = mf_str_list(c, v, "args", &s->args, &s->n_args);
+    }
+    if (rc == 0 && (v = mf_get(c, n, "instances")) != NULL) {
+        rc = mf_int(c, v, "instances", 0, CLI_MAX_INSTANCES, &s->instances);
+    }
+    if (rc == 0) {
+        v = mf_get(c, n, "port");
+        s->port_mark = mf_mark(v);
+        rc = mf_int(c, v, "port", 1, 65535, &s->port);
+    }
+    if (rc == 0 && s->port + s->instances - 1 > 65535) {
+        rc = manifest_fail(c->e, s->port_mark, "port: %d instances from %d run past 65535",
+                           s->instances, s->port);
+    }
+    if (rc == 0 && (v = mf_get(c, n, "env")) != NULL) {
+        rc = parse_env(c, v, s);
+    }
+    if (rc == 0 && (v = mf_get(c, n, "depends_on")) != NULL) {
+        s->deps_mark = mf_mark(v);
+        rc = mf_str_list(c, v, "depends_on", &s->depends_on, &s->n_depends_on);
+    }
+    if (rc == 0 && (v = mf_get(c, n, "routes")) != NULL) {
+        rc = mf_want(c, v, YAML_SEQUENCE_NODE, "routes");
+        size_t cnt = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+        s->routes = rc == 0 ? xcalloc(cnt + 1, sizeof(*s->routes)) : NULL;
+        for (size_t i = 0; rc == 0 && i < cnt; i++) {
+            rc = parse_route(c, mf_node(c, v->data.sequence.items.start[i]), s, i);
+            s->n_routes = i + 1; /* cleanup frees the partial route too */
+        }
+    }
+    return rc;
+}
+
+int mf_parse_services(struct mf_ctx *c, const yaml_node_t *n)
+{
+    int rc = mf_want(c, n, YAML_MAPPING_NODE, "services");
+    if (rc == 0) {
+        rc = mf_check_keys(c, n, "services", NULL);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    size_t cnt = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
+    if (cnt == 0) {
+        return manifest_fail(c->e, mf_mark(n), "services: at least one service is required");
+    }
+    c->m->services = xcalloc(cnt, sizeof(*c->m->services));
+    for (size_t i = 0; i < cnt && rc == 0; i++) {
+        yaml_node_t *k = mf_node(c, n->data.mapping.pairs.start[i].key);
+        struct cli_service s = {0};
+        const char *name = mf_sval(k);
+        bool ok = islower((unsigned char)name[0]) || isdigit((unsigned char)name[0]);
+        for (const char *p = name; ok && *p; p++) {
+            ok = islower((unsigned char)*p) || isdigit((unsigned char)*p) || *p == '_' || *p == '-';
+        }
+        if (!ok || k->data.scalar.length > 48) {
+            return manifest_fail(c->e, mf_mark(k),
+                                 "services: '%s' is not a service name ([a-z0-9][a-z0-9_-]*, "
+                                 "at most 48)",
+                                 name);
+        }
+        if (strcmp(name, "broker") == 0) {
+            return manifest_fail(c->e, mf_mark(k), "services: 'broker' is reserved");
+        }
+        s.name = xstrndup(name, k->data.scalar.length);
+        s.mark = mf_mark(k);
+        rc = parse_service_body(c, mf_node(c, n->data.mapping.pairs.start[i].value), &s);
+        c->m->services[c->m->n_services++] = s; /* owned by the manifest even on failure */
+    }
+    return rc;
+}
