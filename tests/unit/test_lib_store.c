@@ -121,6 +121,36 @@ static void test_idempotent_rollback(void **state)
     assert_true(sqlite3_get_autocommit(f->db));
 }
 
+/* A handler whose statement makes SQLite roll the transaction back by itself (here ON CONFLICT
+ * ROLLBACK), but which still answers OK: the id must not be recorded alone (the redelivery would
+ * then be skipped and the event's effects lost); the call asks for a retry instead. */
+static int insert_dup_ignoring_error(sqlite3 *db, const struct tandem_event *ev, void *arg)
+{
+    int *calls = arg;
+    (*calls)++;
+    (void)sqlite3_exec(db, "INSERT INTO uniq (k) VALUES ('x')", NULL, NULL, NULL);
+    return TANDEM_EVENT_OK;
+}
+
+static void test_idempotent_sqlite_rollback(void **state)
+{
+    struct fixture *f = *state;
+    assert_int_equal(sqlite3_exec(f->db,
+                                  "CREATE TABLE uniq (k TEXT UNIQUE ON CONFLICT ROLLBACK);"
+                                  "INSERT INTO uniq (k) VALUES ('x');",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    int calls = 0;
+    struct tandem_event ev = {.topic = "posts", .id = "evt-rb"};
+    assert_int_equal(tandem_idempotent(f->db, "g", &ev, insert_dup_ignoring_error, &calls),
+                     TANDEM_EVENT_RETRY);
+    assert_int_equal(count(f->db, "SELECT count(*) FROM tandem_processed_events"), 0);
+    assert_int_equal(tandem_idempotent(f->db, "g", &ev, insert_dup_ignoring_error, &calls),
+                     TANDEM_EVENT_RETRY); /* redelivered: tried again, not skipped */
+    assert_int_equal(calls, 2);
+    assert_true(sqlite3_get_autocommit(f->db));
+}
+
 static void test_idempotent_no_id(void **state)
 {
     struct fixture *f = *state;
@@ -185,6 +215,11 @@ static void test_outbox_needs_transaction(void **state)
     bad = OUT;
     bad.id = "";
     assert_int_equal(tandem_outbox_add(f->db, &bad, NULL), TANDEM_EINVAL);
+    bad = OUT; /* data tandem_publish would refuse: the relay could never send it */
+    bad.data = "not json";
+    bad.data_len = 8;
+    assert_int_equal(tandem_outbox_add(f->db, &bad, NULL), TANDEM_EINVAL);
+    assert_int_equal(count(f->db, "SELECT count(*) FROM tandem_outbox"), 0);
     assert_int_equal(sqlite3_exec(f->db, "ROLLBACK", NULL, NULL, NULL), SQLITE_OK);
 }
 
@@ -259,6 +294,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_idempotent_once, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idempotent_rollback, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idempotent_sqlite_rollback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idempotent_no_id, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idempotent_misuse_and_prune, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outbox_needs_transaction, setup, teardown),

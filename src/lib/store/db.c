@@ -177,7 +177,7 @@ int tandem_idempotent(sqlite3 *db, const char *group, const struct tandem_event 
         goto retry;
     }
     if (rc == 1) { /* a redelivery: nothing to do */
-        if (store_exec(db, "COMMIT", "store: commit") != 0) {
+        if (sqlite3_get_autocommit(db) || store_exec(db, "COMMIT", "store: commit") != 0) {
             goto retry;
         }
         return TANDEM_EVENT_OK;
@@ -186,6 +186,13 @@ int tandem_idempotent(sqlite3 *db, const char *group, const struct tandem_event 
     if (rc != TANDEM_EVENT_OK) {
         store_exec(db, "ROLLBACK", "store: rollback");
         return rc;
+    }
+    /* A statement inside fn may have made SQLite roll the whole transaction back on its own
+     * (ON CONFLICT ROLLBACK, RAISE(ROLLBACK), SQLITE_FULL, ...) while fn still returned OK.
+     * Recording the id now would commit it alone and lose the event's effects for good. */
+    if (sqlite3_get_autocommit(db)) {
+        log_warn("store: the handler's transaction was rolled back by SQLite; will retry", NULL);
+        return TANDEM_EVENT_RETRY;
     }
     if (processed_insert(db, group, id) != 0 || store_exec(db, "COMMIT", "store: commit") != 0) {
         goto retry;

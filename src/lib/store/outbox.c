@@ -26,6 +26,7 @@
 
 #include "events_int.h"
 #include "store_int.h"
+#include "tandem/cloudevents.h"
 #include "tandem/store.h"
 #include "tandem/trace.h"
 
@@ -42,6 +43,11 @@ static int event_check(const struct tandem_event_out *ev)
         return TANDEM_EINVAL;
     }
     if ((ev->data == NULL && ev->data_len != 0) || (ev->key == NULL && ev->key_len != 0)) {
+        return TANDEM_EINVAL;
+    }
+    /* The same data check tandem_publish makes: a row the relay could never publish must be
+     * refused here, inside the caller's transaction, or its state change would lose its event. */
+    if (ev->data_len > 0 && !tandem_ce_json_data_valid(ev->data, ev->data_len)) {
         return TANDEM_EINVAL;
     }
     return 0;
