@@ -332,6 +332,28 @@ static void test_slowloris_408_and_idle(void **state)
     tandem_http_server_stop(s);
 }
 
+/* A request that starts in the same read as the end of the previous one gets its own deadline:
+ * request 1 takes 250 ms of a 400 ms budget, request 2 then takes 250 ms and must not be timed
+ * out on request 1's deadline. */
+static void test_pipelined_request_fresh_deadline(void **state)
+{
+    struct tandem_http_server *s = start(1, 400, 5000);
+    int fd = dial(s), closed;
+    char buf[4096];
+    send_str(fd, "GET /one HTTP/1.1\r\nHost: x\r\n");
+    usleep(250000);
+    send_str(fd, "\r\nGET /two HTTP/1.1\r\nHost: x\r\n");
+    usleep(250000);
+    send_str(fd, "\r\n");
+    read_responses(fd, buf, sizeof(buf), 2, 2000, &closed);
+    assert_null(strstr(buf, "408"));
+    const char *first = strstr(buf, "HTTP/1.1 200 OK");
+    assert_non_null(first);
+    assert_non_null(strstr(first + 1, "HTTP/1.1 200 OK"));
+    close(fd);
+    tandem_http_server_stop(s);
+}
+
 static void test_connection_close_and_http10(void **state)
 {
     struct tandem_http_server *s = start(1, 0, 0);
@@ -407,6 +429,7 @@ int main(void)
         cmocka_unit_test(test_chunked_body_and_head),
         cmocka_unit_test(test_limits_problem_json),
         cmocka_unit_test(test_slowloris_408_and_idle),
+        cmocka_unit_test(test_pipelined_request_fresh_deadline),
         cmocka_unit_test(test_connection_close_and_http10),
         cmocka_unit_test(test_deferred_answer_keeps_order),
         cmocka_unit_test(test_many_connections_two_workers),

@@ -237,6 +237,7 @@ static void conn_dispatch(struct hconn *c)
     r->view.conn_id = c->id;
     r->view.worker = c->w->index;
     c->pending = true;
+    tl_enter(c, T_NONE, 0); /* the next request gets its own deadline, not this one's */
     c->in_dispatch = true;
     c->w->sh->cfg.handler(&r->view, c->w->sh->cfg.arg);
     c->in_dispatch = false;
