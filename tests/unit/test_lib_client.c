@@ -411,6 +411,15 @@ static void test_retry_after(void **state)
     assert_string_equal(tandem_http_response_header(r, "retry-after"), "5");
     assert_true(now_ms() - t0 < 200);
     tandem_http_response_free(r);
+    /* no deadline, but Retry-After longer than backoff_max_ms: not waited for (a day would park
+     * the call, and a sync caller's worker, for a day) */
+    srv_script(0, 1, 429, "86400", 0);
+    t0 = now_ms();
+    r = call(c, "GET", 1000, 0, 2);
+    assert_int_equal(r->status, 429);
+    assert_int_equal(r->attempts, 1);
+    assert_true(now_ms() - t0 < 200);
+    tandem_http_response_free(r);
     tandem_http_client_free(c);
     srv_stop();
 }

@@ -401,6 +401,10 @@ void call_attempt_done(struct call *k, CURLcode code)
     if (status == 429) {
         wait = retry_after_ms(tandem_http_response_header(&k->resp, "Retry-After"),
                               (int64_t)time(NULL));
+        if (wait > c->cfg.backoff_max_ms) { /* an upstream may not park a call for a day */
+            call_finish(k, err);
+            return;
+        }
     }
     if (wait < 0) {
         wait = backoff_delay(c->cfg.backoff_base_ms, c->cfg.backoff_max_ms, retry, &c->rng);
