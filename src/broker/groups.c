@@ -155,7 +155,8 @@ static void clear_group_offsets(const char *group, void *arg)
 
 void groups_maintain(struct broker *b)
 {
-    gc_expire_offsets(b->gc, wall_ms(), b->cfg->offsets_retention_ms, clear_group_offsets, b);
+    gc_expire_offsets(b->gc, wall_ms(), loop_now_ms(b->loop), b->cfg->offsets_retention_ms,
+                      clear_group_offsets, b);
     if (offsets_log_compact(b->olog, b->gc) < 0)
         log_error("offsets log compaction failed", NULL);
 }

@@ -278,6 +278,77 @@ static void test_static_member(void **state)
     gc_free(gc);
 }
 
+/* Review findings: a MEMBER_ID_REQUIRED id that never comes back expires without disturbing a
+ * Stable group; a member waiting for its SyncGroup answer is not expired; a static member that
+ * misses a rebalance keeps its place until its own session times out. */
+static void test_pending_expiry_no_rebalance(void **state)
+{
+    struct gc *gc = new_gc();
+    struct fake a, s, stranger;
+    join(gc, &a, NULL, NULL, "range", false, 0);
+    gc_tick(gc, 100);
+    char ida[128];
+    strcpy(ida, a.member_id);
+    struct gc_assignment as[1] = {{S(ida), {(const uint8_t *)"x", 1}}};
+    sync_(gc, &s, ida, 1, 1, as, 110);
+    join(gc, &stranger, NULL, NULL, "range", true, 200); /* gets MEMBER_ID_REQUIRED, vanishes */
+    assert_int_equal(stranger.error, KAFKA_MEMBER_ID_REQUIRED);
+    for (int64_t t = 1000; t <= 7000; t += 1000) {
+        gc_tick(gc, t);
+        assert_int_equal(gc_heartbeat(gc, S("g"), 1, S(ida), KSTR_NULL, t), KAFKA_NONE);
+    }
+    gc_free(gc);
+}
+
+static void test_sync_waiter_kept_alive(void **state)
+{
+    struct gc *gc = new_gc();
+    struct fake a, b, sb;
+    join(gc, &a, NULL, NULL, "range", false, 0);
+    join(gc, &b, NULL, NULL, "range", false, 0);
+    gc_tick(gc, 100);
+    bool a_leads = strcmp(a.leader, a.member_id) == 0;
+    const char *follower = a_leads ? b.member_id : a.member_id;
+    const char *leader = a_leads ? a.member_id : b.member_id;
+    sync_(gc, &sb, follower, 1, 0, NULL, 110);     /* waits for the (slow) leader's sync */
+    for (int64_t t = 3000; t <= 9000; t += 3000) { /* the leader is alive, just slow */
+        assert_int_equal(gc_heartbeat(gc, S("g"), 1, S(leader), KSTR_NULL, t), KAFKA_NONE);
+        gc_tick(gc, t); /* at 9000: past the follower's session timeout (110 + 6000) */
+    }
+    assert_int_equal(sb.answered, 0); /* still waiting, still a member */
+    gc_free(gc);
+    assert_int_equal(sb.answered, 1);
+}
+
+static void test_static_member_survives_rebalance(void **state)
+{
+    struct gc *gc = new_gc();
+    struct fake a, b, s, c;
+    join(gc, &a, NULL, "inst-a", "range", true, 0);
+    join(gc, &b, NULL, NULL, "range", false, 0);
+    gc_tick(gc, 100);
+    char ida[128], idb[128];
+    strcpy(ida, a.member_id);
+    strcpy(idb, b.member_id);
+    const char *leader = a.leader;
+    struct gc_assignment as[2] = {{S(ida), {(const uint8_t *)"A", 1}},
+                                  {S(idb), {(const uint8_t *)"B", 1}}};
+    sync_(gc, &s, leader, 1, 2, as, 110);
+    /* a third member joins; only b rejoins; the rebalance times out at 100 + 10000 */
+    join(gc, &c, NULL, NULL, "range", false, 200);
+    join(gc, &b, idb, NULL, "range", false, 300);
+    for (int64_t t = 3000; t <= 9000; t += 3000) /* a is alive but does not rejoin */
+        assert_int_equal(gc_heartbeat(gc, S("g"), 1, S(ida), S("inst-a"), t),
+                         KAFKA_REBALANCE_IN_PROGRESS);
+    gc_tick(gc, 10300); /* the rebalance times out (200 + 10000) */
+    assert_int_equal(b.answered, 1);
+    assert_int_equal(c.answered, 1);
+    assert_int_equal(b.generation, 2);
+    /* the static member kept its place in the new generation (a dynamic one would be gone) */
+    assert_int_equal(gc_heartbeat(gc, S("g"), 2, S(ida), S("inst-a"), 10400), KAFKA_NONE);
+    gc_free(gc);
+}
+
 /* Offsets: simple commits for member-less groups, member checks otherwise, and listing. */
 static void test_offsets(void **state)
 {
@@ -334,11 +405,14 @@ static void test_offset_expiry(void **state)
     assert_int_equal(gc_commit_check(gc, S("new"), -1, S(""), KSTR_NULL, 0, &g), KAFKA_NONE);
     gc_offset_put(g, "t", 1, 0, 1, -1, 9000, NULL, -1);
     cleared = 0;
-    assert_int_equal(gc_expire_offsets(gc, 10000, 5000, on_clear, NULL), 1);
+    /* both groups are Empty from the first check on (KIP-211: retention counts from then) */
+    assert_int_equal(gc_expire_offsets(gc, 10000, 0, 5000, on_clear, NULL), 0);
+    assert_int_equal(gc_expire_offsets(gc, 10000, 4999, 5000, on_clear, NULL), 0);
+    assert_int_equal(gc_expire_offsets(gc, 10000, 5000, 5000, on_clear, NULL), 1);
     assert_int_equal(cleared, 1);
     assert_null(gc_offset_get(gc, S("old"), S("t"), 0));
-    assert_non_null(gc_offset_get(gc, S("new"), S("t"), 0));
-    assert_int_equal(gc_expire_offsets(gc, 10000, -1, on_clear, NULL), 0);
+    assert_non_null(gc_offset_get(gc, S("new"), S("t"), 0)); /* committed 1 s ago */
+    assert_int_equal(gc_expire_offsets(gc, 10000, 99999, -1, on_clear, NULL), 0);
     gc_free(gc);
 }
 
@@ -351,6 +425,9 @@ int main(void)
         cmocka_unit_test(test_leave),
         cmocka_unit_test(test_inconsistent_protocol),
         cmocka_unit_test(test_static_member),
+        cmocka_unit_test(test_pending_expiry_no_rebalance),
+        cmocka_unit_test(test_sync_waiter_kept_alive),
+        cmocka_unit_test(test_static_member_survives_rebalance),
         cmocka_unit_test(test_offsets),
         cmocka_unit_test(test_offset_expiry),
     };

@@ -68,6 +68,7 @@ struct group *gc_find_or_create(struct gc *gc, struct kstr id)
     g = xcalloc(1, sizeof(*g));
     g->id = kstr_dup(id);
     g->state = GROUP_EMPTY;
+    g->empty_since = -1;
     g->next = gc->groups;
     gc->groups = g;
     gc->ngroups++;
@@ -352,15 +353,18 @@ static void prepare_rebalance(struct gc *gc, struct group *g, int64_t now)
         g->initial_delay_until = now + (delay < cap ? delay : cap);
     }
     g->state = GROUP_PREPARING_REBALANCE;
+    g->empty_since = -1;
     g->rebalance_deadline_ms = now + max_rebalance_timeout(g);
 }
 
 static void complete_join(struct gc *gc, struct group *g, int64_t now)
 {
-    /* Members that did not rejoin in time, and ids never used, are dropped. */
+    /* Dynamic members that did not rejoin in time, and ids never used, are dropped. Static
+     * members keep their place (and assignment) until their session times out (KIP-345; Kafka's
+     * onCompleteJoin removes notYetRejoinedMembers.filterNot(_.isStaticMember)). */
     for (struct gmember *m = g->members, *next; m; m = next) {
         next = m->next;
-        if (!m->join_req)
+        if (!m->join_req && !m->instance_id)
             member_remove(gc, g, m, KAFKA_UNKNOWN_MEMBER_ID);
     }
     while (g->pending)
@@ -370,14 +374,27 @@ static void complete_join(struct gc *gc, struct group *g, int64_t now)
     g->protocol = NULL;
     if (g->nmembers == 0) {
         g->state = GROUP_EMPTY;
+        g->empty_since = now;
         free(g->leader);
         g->leader = NULL;
         return;
     }
     const char *proto = select_protocol(g);
     g->protocol = proto ? xstrndup(proto, strlen(proto)) : NULL;
-    if (!g->leader)
-        g->leader = xstrndup(g->members->id, strlen(g->members->id));
+    /* The leader must be a member that is answered now, since its answer carries the member
+     * list (Kafka's maybeElectNewJoinedLeader): keep the current one if it rejoined. */
+    struct gmember *elected = NULL;
+    for (struct gmember *m = g->members; m && !elected; m = m->next)
+        if (m->join_req && g->leader && strcmp(m->id, g->leader) == 0)
+            elected = m;
+    for (struct gmember *m = g->members; m && !elected; m = m->next)
+        if (m->join_req)
+            elected = m;
+    if (!elected)
+        elected = g->members;
+    char *leader_id = xstrndup(elected->id, strlen(elected->id));
+    free(g->leader);
+    g->leader = leader_id;
     g->state = GROUP_COMPLETING_REBALANCE;
 
     struct gc_member_info *infos = xcalloc((size_t)g->nmembers, sizeof(*infos));
@@ -389,6 +406,8 @@ static void complete_join(struct gc *gc, struct group *g, int64_t now)
     }
     for (struct gmember *m = g->members; m; m = m->next) {
         void *req = m->join_req;
+        if (!req)
+            continue; /* a static member that has not rejoined (yet) */
         m->join_req = NULL;
         m->deadline_ms = now + m->session_timeout_ms;
         free(m->assignment);
@@ -505,17 +524,18 @@ void gc_join(struct gc *gc, const struct gc_join_params *p, void *req, int64_t n
             m->join_req = NULL;
             if (m->sync_req)
                 answer_sync(gc, m, KAFKA_FENCED_INSTANCE_ID);
-            char *id = new_member_id(gc, p->client_id);
-            if (g->leader && strcmp(g->leader, m->id) == 0) {
-                free(g->leader);
-                g->leader = xstrndup(id, strlen(id));
-            }
+            /* g->leader keeps the old id: a returning static leader with unchanged metadata
+             * gets the current generation without a rebalance and, as in Kafka, a leader id
+             * that is not its own, so it does not recompute the assignment. */
             free(m->id);
-            m->id = id;
+            m->id = new_member_id(gc, p->client_id);
             member_join(gc, g, m, p, req, now);
             return;
         }
-        if (g->nmembers >= gc->cfg.max_group_size) {
+        int npending = 0;
+        for (struct gmember *q = g->pending; q; q = q->next)
+            npending++;
+        if (g->nmembers + npending >= gc->cfg.max_group_size) {
             answer_join_error(gc, req, KAFKA_GROUP_MAX_SIZE_REACHED, NULL);
             return;
         }
@@ -686,20 +706,21 @@ int64_t gc_tick(struct gc *gc, int64_t now)
         if (next < 0 || d_ < next) \
             next = d_;             \
     } while (0)
-    for (struct group *g = gc->groups; g; g = g->next) {
+    for (struct group *g = gc->groups, *gnext; g; g = gnext) {
+        gnext = g->next;
         bool departed = false;
         for (struct gmember *m = g->pending, *nx; m; m = nx) {
             nx = m->next;
-            if (now >= m->deadline_ms) {
+            if (now >= m->deadline_ms) { /* never a member: no rebalance, only a re-check */
                 member_remove(gc, g, m, KAFKA_UNKNOWN_MEMBER_ID);
-                departed = true;
             } else {
                 NEXT(m->deadline_ms);
             }
         }
         for (struct gmember *m = g->members, *nx; m; m = nx) {
             nx = m->next;
-            if (m->join_req) /* waiting on us: never expired (Kafka's shouldKeepAlive) */
+            if (m->join_req ||
+                m->sync_req) /* waiting on us: kept alive (Kafka's shouldKeepAlive) */
                 continue;
             if (now >= m->deadline_ms) {
                 member_remove(gc, g, m, KAFKA_UNKNOWN_MEMBER_ID);
@@ -717,6 +738,10 @@ int64_t gc_tick(struct gc *gc, int64_t now)
             if (g->initial_delay_until > now)
                 NEXT(g->initial_delay_until);
         }
+        /* A group that holds nothing (no member, no pending id, no offset) is forgotten, so
+         * joins that failed or never completed do not accumulate groups. */
+        if (g->state == GROUP_EMPTY && g->nmembers == 0 && !g->pending && g->noffsets == 0)
+            gc_remove_group(gc, g);
     }
 #undef NEXT
     return next;

@@ -164,9 +164,11 @@ void gc_offset_load(struct gc *gc, const char *group, const char *topic, int32_t
                     int32_t metadata_len);
 /* Drops every offset of a group (start-up replay of a tombstone). */
 void gc_offsets_clear(struct gc *gc, const char *group);
-/* Expires offsets of Empty groups whose last commit is older than retention_ms (wall clock);
- * calls fn(group) for each group cleared, before it is removed. Returns how many. */
-int gc_expire_offsets(struct gc *gc, int64_t wall_now, int64_t retention_ms,
+/* Expires the offsets of groups that have been Empty for retention_ms (monotonic `now`; a group
+ * whose Empty start is unknown, e.g. loaded at start-up, starts counting at this call) and whose
+ * last commit is that old too (wall clock), as Kafka does since KIP-211; calls fn(group) for each
+ * group cleared, before it is removed. Returns how many. */
+int gc_expire_offsets(struct gc *gc, int64_t wall_now, int64_t now, int64_t retention_ms,
                       void (*fn)(const char *group, void *arg), void *arg);
 /* Count of offsets stored, over all groups. */
 size_t gc_offset_count(const struct gc *gc);

@@ -52,6 +52,7 @@ struct group {
     struct gmember *pending;
     int64_t rebalance_deadline_ms; /* PreparingRebalance completes by then at the latest */
     int64_t initial_delay_until;   /* first join of an Empty group waits for more members */
+    int64_t empty_since; /* monotonic ms the group became Empty; -1 unknown (set at next check) */
 
     /* committed offsets: open addressing on (topic, partition) */
     struct offset_entry *offsets;

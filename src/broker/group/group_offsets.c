@@ -163,14 +163,22 @@ void gc_offsets_clear(struct gc *gc, const char *group)
         gc_remove_group(gc, g);
 }
 
-int gc_expire_offsets(struct gc *gc, int64_t wall_now, int64_t retention_ms,
+int gc_expire_offsets(struct gc *gc, int64_t wall_now, int64_t now, int64_t retention_ms,
                       void (*fn)(const char *group, void *arg), void *arg)
 {
     int n = 0;
     for (struct group *g = gc->groups, *next; g; g = next) {
         next = g->next;
-        if (g->state != GROUP_EMPTY || g->noffsets == 0 || retention_ms < 0 ||
-            wall_now - g->last_commit_ms < retention_ms)
+        if (g->state != GROUP_EMPTY || g->noffsets == 0 || retention_ms < 0)
+            continue;
+        if (g->empty_since < 0) { /* loaded at start-up, or created by a simple commit */
+            g->empty_since = now;
+            continue;
+        }
+        /* KIP-211: retention counts from when the group became Empty, and from its last commit
+         * (a group that committed nothing for a week while Stable keeps its offsets when it
+         * goes Empty for a moment). */
+        if (now - g->empty_since < retention_ms || wall_now - g->last_commit_ms < retention_ms)
             continue;
         fn(g->id, arg);
         gc_remove_group(gc, g);
