@@ -18,6 +18,7 @@
 
 #include "broker.h"
 #include "common/log.h"
+#include "common/mem.h"
 #include "group/group.h"
 #include "group/offsets_log.h"
 #include "protocol/messages_group.h"
@@ -150,7 +151,8 @@ static void clear_group_offsets(const char *group, void *arg)
     int64_t end;
     if (offsets_log_clear_group(b->olog, group, &end) == 0)
         flusher_mark_offsets(b->flusher);
-    log_info("committed offsets expired", "\"group\":\"%s\"", group);
+    char esc[300];
+    log_info("committed offsets expired", "\"group\":%s", log_json_str(esc, sizeof(esc), group));
 }
 
 void groups_maintain(struct broker *b)
@@ -604,14 +606,13 @@ void handle_delete_groups(struct request *req)
         resp.results[i].group_id = id;
         int16_t err = id.len <= 0 ? KAFKA_INVALID_GROUP_ID : gc_delete(b->gc, id);
         if (err == KAFKA_NONE) {
-            char name[512];
-            int n = id.len < (int32_t)sizeof(name) - 1 ? id.len : (int32_t)sizeof(name) - 1;
-            memcpy(name, id.p, (size_t)n);
-            name[n] = '\0';
+            char *name = xstrndup(id.p, (size_t)id.len); /* the whole id: a cut one is another */
+            char esc[300];
             if (offsets_log_clear_group(b->olog, name, &end))
                 err = KAFKA_COORDINATOR_NOT_AVAILABLE;
             else
-                log_info("group deleted", "\"group\":\"%s\"", name);
+                log_info("group deleted", "\"group\":%s", log_json_str(esc, sizeof(esc), name));
+            free(name);
         }
         resp.results[i].error_code = err;
     }

@@ -71,7 +71,9 @@ static void encode_record(struct kw *w, int type, const char *group, size_t grou
     kw_put_i32_at(w, start + 4, (int32_t)crc32c(0, w->buf + start + REC_HEADER, body));
 }
 
-/* Replays one record body into gc. Returns 0 or TANDEM_ECORRUPT. */
+/* Replays one record body into gc. Returns 0 or TANDEM_ECORRUPT. Any group id the format can
+ * hold is accepted (a record with a good CRC is never dropped for its content's sake: that would
+ * truncate every later commit at start-up). */
 static int replay(struct gc *gc, const uint8_t *p, size_t n)
 {
     struct kr r;
@@ -80,30 +82,29 @@ static int replay(struct gc *gc, const uint8_t *p, size_t n)
     struct kstr group = kr_string(&r);
     if (r.err || group.len <= 0)
         return TANDEM_ECORRUPT;
-    char gname[256 + 1];
-    if ((size_t)group.len >= sizeof(gname))
-        return TANDEM_ECORRUPT;
-    memcpy(gname, group.p, (size_t)group.len);
-    gname[group.len] = '\0';
+    char *gname = xstrndup(group.p, (size_t)group.len);
+    int rc = TANDEM_ECORRUPT;
     if (type == REC_CLEAR) {
-        gc_offsets_clear(gc, gname);
-        return kr_left(&r) == 0 ? 0 : TANDEM_ECORRUPT;
+        if (kr_left(&r) == 0) {
+            gc_offsets_clear(gc, gname);
+            rc = 0;
+        }
+    } else if (type == REC_COMMIT) {
+        struct kstr topic = kr_string(&r);
+        int32_t partition = kr_i32(&r);
+        int64_t offset = kr_i64(&r);
+        int32_t epoch = kr_i32(&r);
+        int64_t ts = kr_i64(&r);
+        struct kstr meta = kr_string(&r);
+        if (!r.err && kr_left(&r) == 0 && topic.len > 0) {
+            char *tname = xstrndup(topic.p, (size_t)topic.len);
+            gc_offset_load(gc, gname, tname, partition, offset, epoch, ts, meta.p, meta.len);
+            free(tname);
+            rc = 0;
+        }
     }
-    if (type != REC_COMMIT)
-        return TANDEM_ECORRUPT;
-    struct kstr topic = kr_string(&r);
-    int32_t partition = kr_i32(&r);
-    int64_t offset = kr_i64(&r);
-    int32_t epoch = kr_i32(&r);
-    int64_t ts = kr_i64(&r);
-    struct kstr meta = kr_string(&r);
-    if (r.err || kr_left(&r) || topic.len <= 0 || topic.len > 249)
-        return TANDEM_ECORRUPT;
-    char tname[250];
-    memcpy(tname, topic.p, (size_t)topic.len);
-    tname[topic.len] = '\0';
-    gc_offset_load(gc, gname, tname, partition, offset, epoch, ts, meta.p, meta.len);
-    return 0;
+    free(gname);
+    return rc;
 }
 
 /* Reads the whole file, replays good records, truncates after the last good one. */
