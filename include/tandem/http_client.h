@@ -135,8 +135,9 @@ TANDEM_EXPORT void tandem_http_client_stats(struct tandem_http_client *c,
 
 /* Stops the client: new calls are refused (TANDEM_ECLOSED), calls in flight get up to
  * free_wait_ms to finish, then the rest are cancelled (their callbacks get TANDEM_ECLOSED, on
- * the client thread); then the thread is joined and everything freed. Must not be called from a
- * callback. NULL is ignored. */
+ * the client thread); then the thread is joined, every tandem_http_call_sync caller woken is
+ * waited for until it no longer touches the client, and everything is freed. Must not be called
+ * from a callback. NULL is ignored. */
 TANDEM_EXPORT void tandem_http_client_free(struct tandem_http_client *c);
 
 #ifdef __cplusplus

@@ -559,6 +559,53 @@ static void test_free_in_flight(void **state)
     srv_stop();
 }
 
+/* tandem_http_client_free while tandem_http_call_sync callers wait: the callers it wakes (their
+ * calls cancelled) re-lock the client's mutex after free joined the thread; free must wait for
+ * them before it destroys the mutex and frees the client (ASan: use after free otherwise). */
+static struct tandem_http_client *sync_client;
+static _Atomic int sync_entered, sync_closed;
+
+static void *sync_caller(void *arg)
+{
+    (void)arg;
+    struct tandem_http_call_opts o = {.url = url, .timeout_ms = 10000};
+    struct tandem_http_response *r = NULL;
+    sync_entered++;
+    int rc = tandem_http_call_sync(sync_client, &o, &r);
+    if (rc == TANDEM_ECLOSED || (rc == 0 && r->err == TANDEM_ECLOSED)) {
+        sync_closed++;
+    }
+    if (rc == 0) {
+        tandem_http_response_free(r);
+    }
+    return NULL;
+}
+
+static void test_free_with_sync_waiters(void **state)
+{
+    srv_start();
+    srv_script(0, 0, 0, NULL, 2000);
+    for (int round = 0; round < 20; round++) {
+        sync_client = client_new(0, 0, 1);
+        sync_entered = 0;
+        sync_closed = 0;
+        pthread_t t[8];
+        for (int i = 0; i < 8; i++) {
+            assert_int_equal(pthread_create(&t[i], NULL, sync_caller, NULL), 0);
+        }
+        while (sync_entered < 8) {
+            usleep(1000);
+        }
+        usleep(5000);
+        tandem_http_client_free(sync_client);
+        for (int i = 0; i < 8; i++) {
+            pthread_join(t[i], NULL);
+        }
+        assert_int_equal(sync_closed, 8); /* every call cancelled (or refused), none lost */
+    }
+    srv_stop();
+}
+
 static void test_bad_calls(void **state)
 {
     srv_start();
@@ -594,6 +641,7 @@ int main(void)
         cmocka_unit_test(test_breaker),
         cmocka_unit_test(test_traceparent),
         cmocka_unit_test(test_free_in_flight),
+        cmocka_unit_test(test_free_with_sync_waiters),
         cmocka_unit_test(test_bad_calls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

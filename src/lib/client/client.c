@@ -16,7 +16,9 @@
  *
  * SHUTDOWN. tandem_http_client_free sets stopping (new calls refused) and wakes the thread. The
  * thread keeps running until no call is left, or until free_wait_ms have passed; then it
- * finishes every remaining call with TANDEM_ECLOSED and exits; free joins it.
+ * finishes every remaining call with TANDEM_ECLOSED and exits; free joins it, then waits until
+ * every tandem_http_call_sync caller has left mu (sync_waiters, counted under mu from submit on)
+ * before it destroys mu and cond.
  */
 #include "client_int.h"
 
@@ -312,6 +314,9 @@ static int submit(struct tandem_http_client *c, const struct tandem_http_call_op
     if (out != NULL) {
         *out = k;
     }
+    if (sync) {
+        c->sync_waiters++; /* counted while still under mu: free cannot miss this caller */
+    }
     pthread_mutex_unlock(&c->mu);
     wake(c);
     return 0;
@@ -351,6 +356,8 @@ int tandem_http_call_sync(struct tandem_http_client *c, const struct tandem_http
     while (!k->done) {
         pthread_cond_wait(&c->cond, &c->mu);
     }
+    c->sync_waiters--;
+    pthread_cond_broadcast(&c->cond); /* free may be waiting for the last of us */
     pthread_mutex_unlock(&c->mu);
     *out = &k->resp;
     return 0;
@@ -389,6 +396,13 @@ void tandem_http_client_free(struct tandem_http_client *c)
     pthread_mutex_unlock(&c->mu);
     wake(c);
     pthread_join(c->thread, NULL);
+    /* Every call is done now, but sync callers just woken still have to re-lock mu (and
+     * signal cond): mu and cond must outlive them. */
+    pthread_mutex_lock(&c->mu);
+    while (c->sync_waiters > 0) {
+        pthread_cond_wait(&c->cond, &c->mu);
+    }
+    pthread_mutex_unlock(&c->mu);
     curl_multi_cleanup(c->multi);
     close(c->wake_fd);
     close(c->epoll_fd);

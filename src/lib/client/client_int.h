@@ -96,8 +96,9 @@ struct tandem_http_client {
     pthread_cond_t cond;
     struct call *queue_head, *queue_tail; /* submitted, not yet seen by the thread (mu) */
     bool stopping;                        /* (mu) */
-    struct upstream *upstreams;           /* (mu for reading from other threads) */
-    int wake_fd;                          /* eventfd: submissions and stop */
+    int sync_waiters; /* (mu) tandem_http_call_sync callers not yet out of mu: free waits */
+    struct upstream *upstreams; /* (mu for reading from other threads) */
+    int wake_fd;                /* eventfd: submissions and stop */
     /* client thread only */
     int epoll_fd, curl_timer_fd, retry_timer_fd;
     CURLM *multi;
