@@ -17,6 +17,7 @@
  * fetches, which is what librdkafka 2.0.2 does anyway.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "broker.h"
 #include "common/mem.h"
@@ -53,8 +54,8 @@ static void fill_partition(struct broker *b, const struct fetch_req_partition *p
     po->high_watermark = plog_end_offset(l);
     po->last_stable_offset = po->high_watermark;
     po->log_start_offset = plog_start_offset(l);
-    if (pi->partition_max_bytes <= 0 || *total >= limit)
-        return;
+    if (pi->partition_max_bytes <= 0 || (*total > 0 && *total >= limit))
+        return; /* with nothing yet, even MaxBytes 0 returns one batch (KIP-74) */
     int64_t room = limit - *total;
     uint32_t max = (uint32_t)(room < pi->partition_max_bytes ? room : pi->partition_max_bytes);
     struct log_slice s;
@@ -80,16 +81,43 @@ static void fill_partition(struct broker *b, const struct fetch_req_partition *p
     (void)b;
 }
 
+/* A Fetch's parsed request and its response arrays, allocated once: a parked fetch is
+ * re-evaluated on every wake, and allocating per evaluation grew its arena without bound. */
+struct fetch_state {
+    struct fetch_req in;
+    struct fetch_resp_topic *topics;
+};
+
+/* Parses the body and allocates the response arrays. NULL when malformed or too large. */
+static struct fetch_state *fetch_state_new(struct request *req)
+{
+    struct fetch_state *st = arena_alloc(&req->arena, sizeof(*st));
+    if (!st ||
+        kafka_parse_fetch_request(&req->body, req->hdr.request_api_version, &req->arena, &st->in))
+        return NULL;
+    st->topics = arena_array(&req->arena, (size_t)st->in.ntopics, sizeof(*st->topics));
+    if (st->in.ntopics && !st->topics)
+        return NULL;
+    for (int32_t i = 0; i < st->in.ntopics; i++) {
+        int32_t n = st->in.topics[i].npartitions;
+        st->topics[i].topic = st->in.topics[i].topic;
+        st->topics[i].npartitions = n;
+        st->topics[i].partitions =
+            arena_array(&req->arena, (size_t)n, sizeof(struct fetch_resp_partition));
+        if (n && !st->topics[i].partitions)
+            return NULL;
+    }
+    return st;
+}
+
 /* Builds the response; answers and returns true when it is time to, else releases and returns
  * false. */
 static bool fetch_try(struct request *req, bool force)
 {
     struct broker *b = req->b;
-    struct fetch_req *in = req->state;
-    struct fetch_resp resp = {.ntopics = in->ntopics};
-    resp.topics = arena_array(&req->arena, (size_t)in->ntopics, sizeof(*resp.topics));
-    if (in->ntopics && !resp.topics)
-        force = true, resp.ntopics = 0;
+    struct fetch_state *st = req->state;
+    const struct fetch_req *in = &st->in;
+    struct fetch_resp resp = {.ntopics = in->ntopics, .topics = st->topics};
     int64_t total = 0, limit = in->max_bytes > 0 ? in->max_bytes : 0;
     bool error = false;
     for (int32_t i = 0; i < resp.ntopics; i++) {
@@ -97,9 +125,7 @@ static bool fetch_try(struct request *req, bool force)
         struct fetch_resp_topic *to = &resp.topics[i];
         int16_t err;
         struct topic *t = broker_topic(b, ti->topic, false, &err);
-        to->topic = ti->topic;
-        to->partitions = arena_array(&req->arena, (size_t)ti->npartitions, sizeof(*to->partitions));
-        to->npartitions = to->partitions ? ti->npartitions : 0;
+        memset(to->partitions, 0, (size_t)to->npartitions * sizeof(*to->partitions));
         for (int32_t j = 0; j < to->npartitions; j++) {
             fill_partition(b, &ti->partitions[j], t, &to->partitions[j], &total, limit);
             if (to->partitions[j].error_code)
@@ -157,13 +183,12 @@ void fetch_wake_parked(struct broker *b, bool force)
 void handle_fetch(struct request *req)
 {
     struct broker *b = req->b;
-    int16_t ver = req->hdr.request_api_version;
-    struct fetch_req *in = arena_alloc(&req->arena, sizeof(*in));
-    if (!in || kafka_parse_fetch_request(&req->body, ver, &req->arena, in)) {
-        request_fail(req, "malformed Fetch request");
+    struct fetch_state *st = fetch_state_new(req);
+    if (!st) {
+        request_fail(req, "malformed or oversized Fetch request");
         return;
     }
-    req->state = in;
+    req->state = st;
     if (fetch_try(req, b->stopping))
         return;
 
@@ -171,13 +196,13 @@ void handle_fetch(struct request *req)
     request_keep(req);
     arena_cleanup(&req->arena);
     arena_init(&req->arena, 0);
-    in = arena_alloc(&req->arena, sizeof(*in));
-    if (!in || kafka_parse_fetch_request(&req->body, ver, &req->arena, in)) {
-        request_fail(req, "malformed Fetch request");
+    st = fetch_state_new(req);
+    if (!st) {
+        request_fail(req, "malformed or oversized Fetch request");
         return;
     }
-    req->state = in;
-    int64_t wait = in->max_wait_ms;
+    req->state = st;
+    int64_t wait = st->in.max_wait_ms;
     if (wait > b->cfg->fetch_max_wait_cap_ms)
         wait = b->cfg->fetch_max_wait_cap_ms;
     req->timer_id = loop_timer_add(b->loop, wait, on_fetch_timeout, req);
