@@ -151,6 +151,10 @@ static int16_t check_create(struct broker *b, struct request *req,
             }
         }
         *nparts = ti->nassignments;
+        if (*nparts > 100000) {
+            *msg = "number of partitions must be between 1 and 100000";
+            return KAFKA_INVALID_PARTITIONS;
+        }
     } else {
         *nparts = ti->num_partitions == -1 ? (int32_t)b->cfg->num_partitions : ti->num_partitions;
         if (*nparts <= 0 || *nparts > 100000) {

@@ -40,6 +40,18 @@ static int write_file_atomic(const char *path, const char *data, size_t len)
     close(fd);
     if (rc == 0 && rename(tmp, path) != 0)
         rc = TANDEM_EIO;
+    if (rc == 0) { /* the rename itself must survive a power loss (producer id blocks) */
+        char dir[4096];
+        snprintf(dir, sizeof(dir), "%s", path);
+        char *slash = strrchr(dir, '/');
+        if (slash)
+            *slash = '\0';
+        int dfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        if (dfd < 0 || fsync(dfd) != 0)
+            rc = TANDEM_EIO;
+        if (dfd >= 0)
+            close(dfd);
+    }
     return rc;
 }
 
@@ -172,12 +184,15 @@ void request_keep(struct request *req)
     memcpy(copy, req->frame, req->frame_len);
     req->frame = copy;
     req->frame_owned = true;
+    req->hdr.client_id = KSTR_NULL; /* it pointed into the borrowed frame */
     kr_init(&req->body, copy + req->body_off, req->frame_len - req->body_off);
     request_hold_conn(req);
 }
 
 void request_hold_conn(struct request *req)
 {
+    if (!req->frame_owned)
+        req->hdr.client_id = KSTR_NULL; /* the frame is only borrowed until on_frame returns */
     if (!req->conn_held) {
         conn_ref(req->conn);
         req->conn_held = true;
