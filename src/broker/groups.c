@@ -383,40 +383,45 @@ void handle_offset_commit(struct request *req)
     broker_hold_until_durable(b, req, &w, &need, 1);
 }
 
+/* OffsetFetch for every topic of a group: one counting pass (offsets come sorted by topic),
+ * one allocation, one filling pass, so the work is linear in the group's offsets. */
 struct fetch_all {
     struct request *req;
     struct offset_fetch_resp_topic *topics;
-    int32_t ntopics, cap;
+    struct offset_fetch_resp_partition *parts;
+    int32_t ntopics, nparts;
+    const char *last_topic;
 };
 
-static void fetch_all_one(const char *topic, int32_t partition, const struct gc_offset *o,
-                          void *arg)
+static void fetch_all_count(const char *topic, int32_t partition, const struct gc_offset *o,
+                            void *arg)
 {
     struct fetch_all *fa = arg;
-    struct offset_fetch_resp_topic *t =
-        fa->ntopics ? &fa->topics[fa->ntopics - 1] : NULL; /* offsets come in topic order */
+    if (!fa->last_topic || strcmp(fa->last_topic, topic) != 0)
+        fa->ntopics++;
+    fa->last_topic = topic;
+    fa->nparts++;
+}
+
+static void fetch_all_fill(const char *topic, int32_t partition, const struct gc_offset *o,
+                           void *arg)
+{
+    struct fetch_all *fa = arg;
+    struct offset_fetch_resp_topic *t = fa->ntopics ? &fa->topics[fa->ntopics - 1] : NULL;
     if (!t || !kstr_eq(t->name, topic)) {
-        if (fa->ntopics == fa->cap)
-            return;
         t = &fa->topics[fa->ntopics++];
         t->name = cstr(topic);
-        t->partitions = NULL;
+        t->partitions = &fa->parts[fa->nparts];
         t->npartitions = 0;
     }
-    struct offset_fetch_resp_partition *np =
-        arena_array(&fa->req->arena, (size_t)t->npartitions + 1, sizeof(*np));
-    if (!np)
-        return;
-    if (t->npartitions)
-        memcpy(np, t->partitions, (size_t)t->npartitions * sizeof(*np));
-    np[t->npartitions++] = (struct offset_fetch_resp_partition){
+    fa->parts[fa->nparts++] = (struct offset_fetch_resp_partition){
         .partition_index = partition,
         .committed_offset = o->offset,
         .committed_leader_epoch = o->leader_epoch,
         .metadata = o->metadata ? cstr(o->metadata) : KSTR(""),
         .error_code = KAFKA_NONE,
     };
-    t->partitions = np;
+    t->npartitions++;
 }
 
 void handle_offset_fetch(struct request *req)
@@ -433,12 +438,19 @@ void handle_offset_fetch(struct request *req)
     if (gerr && (ver >= 2 || in.ntopics < 0)) {
         resp.error_code = gerr;  /* v2+ has a group-level error code */
     } else if (in.ntopics < 0) { /* v2+: every committed offset of the group */
-        struct fetch_all fa = {.req = req, .cap = (int32_t)gc_offset_count(b->gc)};
-        fa.topics = arena_array(&req->arena, (size_t)(fa.cap ? fa.cap : 1), sizeof(*fa.topics));
-        if (fa.topics)
-            gc_offset_foreach(b->gc, in.group_id, fetch_all_one, &fa);
-        resp.ntopics = fa.ntopics;
-        resp.topics = fa.topics;
+        struct fetch_all fa = {.req = req};
+        gc_offset_foreach(b->gc, in.group_id, fetch_all_count, &fa);
+        fa.topics =
+            arena_array(&req->arena, (size_t)(fa.ntopics ? fa.ntopics : 1), sizeof(*fa.topics));
+        fa.parts = arena_array(&req->arena, (size_t)(fa.nparts ? fa.nparts : 1), sizeof(*fa.parts));
+        if (!fa.topics || !fa.parts) {
+            resp.error_code = KAFKA_UNKNOWN_SERVER_ERROR; /* never silently partial */
+        } else {
+            fa.ntopics = fa.nparts = 0;
+            gc_offset_foreach(b->gc, in.group_id, fetch_all_fill, &fa);
+            resp.ntopics = fa.ntopics;
+            resp.topics = fa.topics;
+        }
     } else {
         resp.topics = arena_array(&req->arena, (size_t)in.ntopics, sizeof(*resp.topics));
         resp.ntopics = resp.topics ? in.ntopics : 0;
