@@ -162,11 +162,15 @@ TANDEM_EXPORT int tandem_consumer_start(const struct tandem_consumer_config *cfg
 
 /*
  * Drains and frees c: stops fetching, lets the handler call in progress finish (a record waiting
- * for a retry is not retried: it stays uncommitted and is redelivered to the group), commits
- * every handled offset synchronously, leaves the group, and frees everything. Waits for at most
- * timeout_ms (< 0: no limit): returns 0 when all that is done, TANDEM_ETIMEDOUT when not (the
- * thread then finishes the drain and frees c by itself). Either way c must not be used after.
- * Must not be called from the handler. NULL is a no-op returning 0.
+ * for a retry is not retried, and a record fetched after the stop is not handed to the handler:
+ * both stay uncommitted and are redelivered to the group), commits every handled offset
+ * synchronously, leaves the group, and frees everything. Waits for at most timeout_ms (< 0: no
+ * limit) for all that: returns 0 when it is done, TANDEM_ETIMEDOUT when not (the thread then
+ * finishes the commit and close and frees c by itself). The handler call in progress is always
+ * waited for, past timeout_ms if need be (logged as a warning): when this returns, whatever the
+ * result, the handler is not running and never runs again, so its arg and what it reaches (a
+ * producer it publishes to) may be freed. Either way c must not be used after. Must not be
+ * called from the handler. NULL is a no-op returning 0.
  */
 TANDEM_EXPORT int tandem_consumer_stop(struct tandem_consumer *c, int timeout_ms);
 

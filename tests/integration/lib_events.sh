@@ -8,6 +8,8 @@
 #              exhausted records in <topic>.dlq with the tandem_* error headers; consumption
 #              goes on after them
 #   drain      tandem_consumer_stop while a handler runs: it finishes, its offset is committed
+#   overrun    tandem_consumer_stop times out while a handler runs: stop still returns only after
+#              the handler, so what it uses (a producer, its arg) can be freed at once
 #   abandon    tandem_consumer_stop while a record waits for a retry: no wait, no commit
 #   unreachable a producer with no broker: flush times out, free reports TANDEM_ECLOSED
 # and here: a consumer killed with kill -9 mid-stream; a new one resumes at the committed offset,
@@ -24,7 +26,7 @@ wait_metadata 20
 
 within 20 "$GCHECK" create -b "$BROKER" -t rt -p 4 || fail "create topic rt"
 within 20 "$GCHECK" create -b "$BROKER" -t reb -p 4 || fail "create topic reb"
-for t in retry drain abandon crash; do
+for t in retry drain overrun abandon crash; do
     within 20 "$GCHECK" create -b "$BROKER" -t $t -p 1 || fail "create topic $t"
 done
 
@@ -34,6 +36,8 @@ log "retry and dead letters"
 within 90 "$EC" retry -b "$BROKER" -t retry -g retry-group || record_failure "retry"
 log "drain at stop"
 within 60 "$EC" drain -b "$BROKER" -t drain -g drain-group || record_failure "drain"
+log "stop timing out inside a handler"
+within 60 "$EC" overrun -b "$BROKER" -t overrun -g overrun-group || record_failure "overrun"
 log "stop during a retry's backoff"
 within 60 "$EC" abandon -b "$BROKER" -t abandon -g abandon-group || record_failure "abandon"
 log "a producer with no broker"

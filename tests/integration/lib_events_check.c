@@ -16,6 +16,10 @@
  *                                   with tandem_consumer_stop and prints STOPPED
  *   drain     -b B -t T -g G        stop() while a handler is in progress: it finishes and its
  *                                   offset is committed
+ *   overrun   -b B -t T -g G        stop(200 ms) while a handler runs 1.5 s more and then
+ *                                   publishes through a producer and writes to its arg: stop
+ *                                   returns only after the handler did, so freeing both right
+ *                                   after is safe (ASan: the handler used them after free)
  *   abandon   -b B -t T -g G        stop() while a record waits 5 s for its retry: stop returns at
  *                                   once, the record is not retried nor committed
  *   unreachable -b B -t T           a producer whose broker never answers: flush times out, free
@@ -442,6 +446,53 @@ static int cmd_drain(void)
     return failures ? 1 : 0;
 }
 
+/* --- stop timing out inside a handler ---------------------------------------------------- */
+
+struct overrun {
+    struct tandem_producer *p;
+    int touched;
+};
+
+static atomic_int ov_in, ov_done;
+
+static int overrun_handler(const struct tandem_event *ev, void *arg)
+{
+    struct overrun *o = arg;
+    if (seq_of(ev) != 0)
+        return TANDEM_EVENT_OK;
+    atomic_store(&ov_in, 1);
+    sleep_ms(1500);
+    struct tandem_event_out out = {.topic = topic, .type = "it.late", .data = "1", .data_len = 1};
+    tandem_publish(o->p, &out, NULL, NULL); /* freed under it before the fix */
+    o->touched = 1;
+    atomic_store(&ov_done, 1);
+    return TANDEM_EVENT_OK;
+}
+
+static int cmd_overrun(void)
+{
+    publish_n(2, false);
+    struct overrun *o = calloc(1, sizeof(*o));
+    struct tandem_events_config cfg = {.brokers = brokers, .source = "/it/overrun"};
+    CHECK(tandem_producer_new(&cfg, &o->p) == 0, "tandem_producer_new");
+    struct tandem_consumer *c = start(overrun_handler, o, 0, 50);
+    int64_t deadline = now_ms() + 60000;
+    while (!atomic_load(&ov_in) && now_ms() < deadline)
+        sleep_ms(5);
+    CHECK(atomic_load(&ov_in), "the handler never reached seq 0");
+    int64_t t0 = now_ms();
+    int rc = tandem_consumer_stop(c, 200);
+    int64_t took = now_ms() - t0;
+    CHECK(rc == 0 || rc == TANDEM_ETIMEDOUT, "stop: %s", tandem_strerror(rc));
+    CHECK(atomic_load(&ov_done), "stop returned after %" PRId64 " ms, the handler still running",
+          took);
+    tandem_producer_free(o->p); /* what the handler reached: safe to free now */
+    free(o);
+    sleep_ms(2000); /* an orphaned thread finishes its commit and close meanwhile */
+    printf("overrun: stop returned %s after %" PRId64 " ms\n", tandem_strerror(rc), took);
+    return failures ? 1 : 0;
+}
+
 /* --- stop during a retry's backoff; a producer that cannot reach its broker --------------- */
 
 static atomic_int waiting;
@@ -587,6 +638,8 @@ int main(int argc, char **argv)
         return cmd_drain();
     if (strcmp(cmd, "abandon") == 0)
         return cmd_abandon();
+    if (strcmp(cmd, "overrun") == 0)
+        return cmd_overrun();
     if (strcmp(cmd, "consume") == 0 && outfile != NULL)
         return cmd_consume();
     if (strcmp(cmd, "committed") == 0) {
@@ -596,7 +649,7 @@ int main(int argc, char **argv)
         return 0;
     }
 usage:
-    fprintf(stderr, "usage: lib-events-check roundtrip|retry|produce|consume|drain|abandon|"
+    fprintf(stderr, "usage: lib-events-check roundtrip|retry|produce|consume|drain|overrun|abandon|"
                     "unreachable|committed "
                     "-b B -t T [-g G] [-n N] [-o FILE] [-d MS] [-p P]\n");
     return 2;

@@ -22,6 +22,11 @@
  *   - Stop: the flag is read between records and in backoff waits; the thread commits, closes
  *     (LeaveGroup), destroys librdkafka and signals done. If the stopper gave up waiting, the
  *     thread frees the consumer itself ("orphaned").
+ *   - The handler is never started once stop is asked (the check and in_handler are under mu),
+ *     and tandem_consumer_stop always waits for the call in progress to return, whatever its
+ *     timeout: an orphaned thread only commits, closes and frees its own librdkafka handles, so
+ *     nothing the handler reaches (its arg, a producer it publishes to) is touched after stop
+ *     returns. The timeout bounds only that commit and close.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -54,6 +59,7 @@ struct tandem_consumer {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stop, done, orphaned; /* under mu */
+    bool in_handler;           /* under mu: a handler call is in progress */
     uint64_t rng;
     unsigned uncommitted; /* records stored since the last commit; thread only */
     int64_t last_commit_ms, last_lag_ms;
@@ -271,7 +277,19 @@ static enum outcome handle(struct tandem_consumer *c, const rd_kafka_message_t *
         ev.attempt = attempt;
         if (attempt > 1)
             atomic_fetch_add(&c->retried, 1);
+        pthread_mutex_lock(&c->mu);
+        bool go = !c->stop; /* never start a handler call once stop is asked */
+        c->in_handler = go;
+        pthread_mutex_unlock(&c->mu);
+        if (!go) {
+            o = ABANDON; /* not handled: stays uncommitted, redelivered */
+            break;
+        }
         int r = c->handler(&ev, c->arg);
+        pthread_mutex_lock(&c->mu);
+        c->in_handler = false;
+        pthread_cond_broadcast(&c->cv);
+        pthread_mutex_unlock(&c->mu);
         if (r == TANDEM_EVENT_OK)
             break;
         if (r == TANDEM_EVENT_RETRY && attempt < c->s.max_attempts) {
@@ -496,6 +514,14 @@ int tandem_consumer_stop(struct tandem_consumer *c, int timeout_ms)
             pthread_cond_wait(&c->cv, &c->mu);
         else if (pthread_cond_timedwait(&c->cv, &c->mu, &dl) != 0)
             break;
+    }
+    if (!c->done && c->in_handler) {
+        /* Past the timeout with the handler still running: wait for it, unbounded, so that
+         * nothing it reaches is freed under it (events.h). Said loudly: the drain overruns. */
+        log_warn("events: consumer stop timed out inside the handler; waiting for it to return",
+                 "\"timeout_ms\":%d", timeout_ms);
+        while (!c->done && c->in_handler)
+            pthread_cond_wait(&c->cv, &c->mu);
     }
     if (!c->done) {
         c->orphaned = true; /* the thread frees c when it is done */
