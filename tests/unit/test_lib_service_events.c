@@ -3,10 +3,12 @@
  * (the bootstrap address is a closed port): subscription arguments refused, one subscription per
  * group, the producer created once and shared, the "broker" ready check added by the run (503
  * naming it), the events' series in /metrics (a group subscribed while running included), and
- * SIGTERM: the events' drain hook runs before a hook the service registered earlier (that hook
- * finds the producer gone), run returns 0, a subscription after the drain is refused. A service
- * freed without running stops and frees its events all the same (ASan's leak check). The round
- * trip through a real broker is tests/integration/lib_hello_events.sh.
+ * SIGTERM: the consumers stop before the service's hooks run (tandem_service_producer already
+ * returns NULL there), run returns 0, a subscription after the drain is refused. The producer
+ * itself is freed only after every hook: a hook publishing through a producer pointer it got
+ * before (an outbox relay stopped there) finds it open (ASan: it used to be freed before the
+ * hooks). A service freed without running stops and frees its events all the same (ASan's leak
+ * check). The round trip through a real broker is tests/integration/lib_hello_events.sh.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -20,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -92,17 +95,30 @@ static int get(const char *path, char *out, size_t cap)
     return 0;
 }
 
-static struct tandem_service *new_service(void)
+static struct tandem_service *new_service_drain(const char *drain)
 {
     static char listen[32], brokers[32];
     port = free_port();
     snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
     snprintf(brokers, sizeof(brokers), "127.0.0.1:%d", free_port()); /* nobody listens */
-    char *argv[] = {"t",         "--listen", listen, "--data-dir", "/tmp/tandem-unit-svc-events",
-                    "--brokers", brokers,    NULL};
+    char *argv[] = {"t",
+                    "--listen",
+                    listen,
+                    "--data-dir",
+                    "/tmp/tandem-unit-svc-events",
+                    "--brokers",
+                    brokers,
+                    "--drain-timeout",
+                    (char *)drain,
+                    NULL};
     struct tandem_service *s = NULL;
-    assert_int_equal(tandem_service_new("unitev", 7, argv, &s), 0);
+    assert_int_equal(tandem_service_new("unitev", 9, argv, &s), 0);
     return s;
+}
+
+static struct tandem_service *new_service(void)
+{
+    return new_service_drain("10");
 }
 
 static void test_arguments(void **state)
@@ -165,9 +181,58 @@ static void test_run_and_drain(void **state)
     pthread_join(th, &rc);
     assert_int_equal((intptr_t)rc, 0);
     assert_int_equal(hook_ran, 1);
-    assert_int_equal(producer_in_hook, 0); /* the events' hook ran first and closed it */
+    assert_int_equal(producer_in_hook, 0); /* the consumers' drain ran first and closed it */
     assert_null(tandem_service_producer(s));
     assert_int_equal(tandem_service_subscribe(s, "late", topics, 1, handler, NULL), TANDEM_ECLOSED);
+    tandem_service_free(s);
+}
+
+/* A hook publishing through the producer it was given (as an outbox relay stopped in a hook). */
+static int publish_in_hook = -1;
+
+static void relay_like_hook(void *arg)
+{
+    struct tandem_event_out ev = {.topic = "t1", .type = "unit.late", .data = "1", .data_len = 1};
+    publish_in_hook = tandem_publish(arg, &ev, NULL, NULL);
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void test_producer_outlives_hooks_and_drain_bounded(void **state)
+{
+    (void)state;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+    struct tandem_service *s = new_service_drain("1");
+    struct tandem_producer *p = tandem_service_producer(s);
+    assert_non_null(p);
+    tandem_service_on_stop(s, relay_like_hook, p);
+    const char *topics[] = {"t1"};
+    assert_int_equal(tandem_service_subscribe(s, "g1", topics, 1, handler, NULL), 0);
+    assert_int_equal(tandem_service_subscribe(s, "g2", topics, 1, handler, NULL), 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, run_thread, s), 0);
+    static char out[65536];
+    assert_int_equal(get("/readyz", out, sizeof(out)), 503); /* serving */
+
+    int64_t t0 = mono_ms();
+    kill(getpid(), SIGTERM);
+    void *rc = NULL;
+    pthread_join(th, &rc);
+    int64_t took = mono_ms() - t0;
+    assert_int_equal((intptr_t)rc, 0);
+    assert_int_equal(publish_in_hook, 0); /* still open (not freed, not closing) in the hook */
+    assert_null(tandem_service_producer(s));
+    (void)took;
     tandem_service_free(s);
 }
 
@@ -176,6 +241,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_arguments),
         cmocka_unit_test(test_run_and_drain),
+        cmocka_unit_test(test_producer_outlives_hooks_and_drain_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -5,13 +5,13 @@
  *   1. refuse unknown flags; --help prints the options and returns 0;
  *   2. per-worker stats sized for the routes registered so far (no route may be added later);
  *   3. block SIGTERM and SIGINT (every thread started from here on inherits the mask);
- *   4. events (service_events.c, when built): ready check, metrics source, the drain hook
- *      (registered last, so it runs first: consumers stop, then the producer flushes, before the
- *      service's own hooks), consumers started;
+ *   4. events (service_events.c, when built): ready check, metrics source, consumers started;
  *   5. start the http core; log "ready" with the bound address (port 0 resolved: tests read it
  *      from this line);
- *   6. sigwait; drain HTTP (bounded by drain-timeout); stop HTTP; on_stop hooks in reverse;
- *      log "stopped"; return 0.
+ *   6. sigwait; drain HTTP (bounded by drain-timeout); stop HTTP; stop the consumers (each
+ *      bounded by drain-timeout; a handler in progress is waited for even past it); on_stop
+ *      hooks in reverse; free the producer (flushed for at most 10 s, the rest dropped: an
+ *      outbox relay stopped in a hook publishes into it before); log "stopped"; return 0.
  */
 #include <errno.h>
 #include <signal.h>
@@ -148,10 +148,16 @@ int tandem_service_run(struct tandem_service *s)
     }
     tandem_http_server_stop(s->http);
     s->http = NULL;
+#ifdef TANDEM_SERVICE_EVENTS
+    svc_events_stop_consumers(s); /* before the hooks: they may close what handlers use */
+#endif
     for (size_t i = s->nstops; i > 0; i--) {
         void (*fn)(void *) = (void (*)(void *))s->stops[i - 1].fn;
         fn(s->stops[i - 1].arg);
     }
+#ifdef TANDEM_SERVICE_EVENTS
+    svc_events_close_producer(s); /* last: a hook (an outbox relay) may publish */
+#endif
     log_info("stopped", NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return 0;

@@ -14,7 +14,8 @@
  * SHUTDOWN. SIGTERM and SIGINT are blocked before the workers start (threads inherit the mask),
  * so only tandem_service_run's sigwait ever takes them. Then: tandem_http_server_drain (stop
  * accepting, close idle connections, let requests in flight be answered, at most drain-timeout),
- * tandem_http_server_stop, the on_stop hooks in reverse order, return 0.
+ * tandem_http_server_stop, the consumers stopped, the on_stop hooks in reverse order, the
+ * producer freed, return 0 (run.c).
  */
 #include <stdio.h>
 #include <stdlib.h>

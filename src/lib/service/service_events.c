@@ -10,18 +10,24 @@
  *   subs[]    one per tandem_service_subscribe; its consumer starts at tandem_service_run (or at
  *             once when the service already runs).
  *
- * tandem_service_run calls svc_events_run before it serves; that registers, in this order, the
- * ready check "broker" (when events were used before the run, unless the service added it
- * itself), a metrics source and the drain hook (both always: a producer may still be created
- * lazily by a handler; with no events they emit and do nothing).
- * The hook is registered last, so (hooks run in reverse order of registration) it runs first
- * after HTTP has drained, before the service's own hooks (its database is still open while the
- * consumers finish their last records). The hook stops every consumer (handled offsets committed,
- * group left; each bounded by --drain-timeout), then frees the producer, which flushes for at most
- * 10 s (tandem_producer_free's own bound) and drops what is left: handlers of the consumers may
- * still publish while they finish, and nothing is published after the flush.
+ * tandem_service_run calls svc_events_run before it serves; that registers the ready check
+ * "broker" (when events were used before the run, unless the service added it itself) and a
+ * metrics source (always: a producer may still be created lazily by a handler; with no events it
+ * emits nothing).
  *
- * INVARIANTS. mu guards the producer pointer, subs[] and the state flags. Scrapes (worker
+ * THE DRAIN is not an on_stop hook: run.c calls its two halves around the service's own hooks:
+ *
+ *   svc_events_stop_consumers  right after HTTP has drained: each consumer is stopped, bounded
+ *       by --drain-timeout (handled offsets committed, group left). tandem_consumer_stop
+ *       always waits for a handler call in progress, even past that (logged): a handler may use
+ *       the producer and whatever the service's hooks close, so neither goes while it runs. Then
+ *       the producer is taken out of the table: tandem_service_producer returns NULL from here on.
+ *   (the service's on_stop hooks, in reverse order: an outbox relay stops there and still
+ *       publishes its last rows through the producer it was given, its database still open)
+ *   svc_events_close_producer  after the last hook: the producer flushes for at most 10 s
+ *       (tandem_producer_free), then drops the rest; nothing publishes any more.
+ *
+ * INVARIANTS. mu guards the producer pointers, subs[] and the state flags. Scrapes (worker
  * threads), lazy producer creation (handlers), subscriptions and the drain all take it; the slow
  * parts of the drain (tandem_consumer_stop, flush) run with the pointer already taken out of the
  * table, outside mu. After the drain no producer is created again (tandem_service_producer
@@ -50,6 +56,7 @@ struct svc_events {
     pthread_mutex_t mu;
     struct tandem_service *svc;
     struct tandem_producer *producer;
+    struct tandem_producer *draining; /* the producer once closed: freed after every hook */
     struct svc_sub *subs;
     size_t nsubs;
     bool started; /* tandem_service_run has started the consumers */
@@ -217,37 +224,53 @@ static void events_emit(struct tandem_metrics_writer *w, void *arg)
     pthread_mutex_unlock(&e->mu);
 }
 
-/* The drain hook: consumers stop (offsets committed), then the producer flushes and goes.
- * Also run by svc_events_free, where it stops whatever is still there. */
-static void events_stop(void *arg)
+void svc_events_stop_consumers(struct tandem_service *s)
 {
-    struct svc_events *e = arg;
-    int ms = drain_ms(e->svc);
-    for (size_t i = 0;; i++) {
-        pthread_mutex_lock(&e->mu);
-        e->started = false; /* a subscription made from a handler now waits (and is freed) */
-        struct tandem_consumer *c = NULL;
-        const char *group = NULL;
-        if (i < e->nsubs) {
-            c = e->subs[i].c;
-            group = e->subs[i].group;
-            e->subs[i].c = NULL;
-        }
-        bool more = i < e->nsubs;
-        pthread_mutex_unlock(&e->mu);
-        if (!more) {
-            break;
-        }
-        if (c != NULL && tandem_consumer_stop(c, ms) != 0) {
-            log_warn("consumer drain timeout", "\"group\":\"%s\"", group);
-        } else if (c != NULL) {
-            log_info("consumer stopped", "\"group\":\"%s\"", group);
-        }
+    struct svc_events *e = s->events;
+    if (e == NULL) {
+        return;
     }
     pthread_mutex_lock(&e->mu);
-    struct tandem_producer *p = e->producer;
+    e->started = false; /* a subscription made from a handler now waits (and is freed) */
+    size_t n = e->nsubs;
+    struct tandem_consumer **cs = xcalloc(n + 1, sizeof(*cs));
+    const char **groups = xcalloc(n + 1, sizeof(*groups));
+    for (size_t i = 0; i < n; i++) {
+        cs[i] = e->subs[i].c;
+        groups[i] = e->subs[i].group; /* the string lives until svc_events_free */
+        e->subs[i].c = NULL;
+    }
+    pthread_mutex_unlock(&e->mu);
+    for (size_t i = 0; i < n; i++) {
+        if (cs[i] == NULL) {
+            continue;
+        }
+        /* Returns once the handler call in progress has returned, even past the deadline:
+         * nothing the handler reaches (the producer) is freed under it (events.h). */
+        if (tandem_consumer_stop(cs[i], drain_ms(s)) != 0) {
+            log_warn("consumer drain timeout", "\"group\":\"%s\"", groups[i]);
+        } else {
+            log_info("consumer stopped", "\"group\":\"%s\"", groups[i]);
+        }
+    }
+    free(cs);
+    free(groups);
+    pthread_mutex_lock(&e->mu);
+    e->closed = true; /* tandem_service_producer returns NULL, subscriptions are refused */
+    e->draining = e->producer;
     e->producer = NULL;
-    e->closed = true;
+    pthread_mutex_unlock(&e->mu);
+}
+
+void svc_events_close_producer(struct tandem_service *s)
+{
+    struct svc_events *e = s->events;
+    if (e == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&e->mu);
+    struct tandem_producer *p = e->draining;
+    e->draining = NULL;
     pthread_mutex_unlock(&e->mu);
     if (p != NULL) {
         struct tandem_event_stats st;
@@ -271,7 +294,6 @@ int svc_events_run(struct tandem_service *s)
         tandem_service_ready_brokers(s);
     }
     tandem_service_metrics_source(s, events_emit, e);
-    tandem_service_on_stop(s, events_stop, e);
     int rc = 0;
     pthread_mutex_lock(&e->mu);
     e->started = true;
@@ -288,7 +310,9 @@ void svc_events_free(struct tandem_service *s)
     if (e == NULL) {
         return;
     }
-    events_stop(e); /* a no-op after the drain; else (run failed, or never run) stops all */
+    /* A no-op after the drain; else (run failed, or never run) stops all. */
+    svc_events_stop_consumers(s);
+    svc_events_close_producer(s);
     for (size_t i = 0; i < e->nsubs; i++) {
         for (int t = 0; t < e->subs[i].ntopics; t++) {
             free(e->subs[i].topics[t]);
