@@ -107,6 +107,12 @@ TANDEM_EXPORT int tandem_producer_flush(struct tandem_producer *p, int timeout_m
  */
 TANDEM_EXPORT void tandem_producer_free(struct tandem_producer *p);
 
+/*
+ * tandem_producer_free with the flush bounded by timeout_ms instead of 10 s (0: drop at once;
+ * < 0: no limit). Dropping itself is local (librdkafka's purge) and takes a few milliseconds.
+ */
+TANDEM_EXPORT void tandem_producer_free_timeout(struct tandem_producer *p, int timeout_ms);
+
 /* A received event, valid during the handler call only (copy what must outlive it). */
 struct tandem_event {
     const char *topic;
@@ -173,6 +179,13 @@ TANDEM_EXPORT int tandem_consumer_start(const struct tandem_consumer_config *cfg
  * called from the handler. NULL is a no-op returning 0.
  */
 TANDEM_EXPORT int tandem_consumer_stop(struct tandem_consumer *c, int timeout_ms);
+
+/*
+ * Asks c to stop and returns at once: no handler call starts after it. c must still be stopped
+ * (and freed) with tandem_consumer_stop; stopping several consumers this way first lets their
+ * drains overlap. Thread-safe, also from the handler (it does not wait); NULL is a no-op.
+ */
+TANDEM_EXPORT void tandem_consumer_stop_begin(struct tandem_consumer *c);
 
 /* Counters since creation. */
 struct tandem_event_stats {

@@ -492,6 +492,16 @@ fail:
     return rc;
 }
 
+void tandem_consumer_stop_begin(struct tandem_consumer *c)
+{
+    if (c == NULL)
+        return;
+    pthread_mutex_lock(&c->mu);
+    c->stop = true;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+}
+
 int tandem_consumer_stop(struct tandem_consumer *c, int timeout_ms)
 {
     if (c == NULL)

@@ -259,10 +259,15 @@ int tandem_producer_flush(struct tandem_producer *p, int timeout_ms)
 
 void tandem_producer_free(struct tandem_producer *p)
 {
+    tandem_producer_free_timeout(p, 10000);
+}
+
+void tandem_producer_free_timeout(struct tandem_producer *p, int timeout_ms)
+{
     if (p == NULL)
         return;
     atomic_store(&p->closing, true);
-    if (tandem_producer_flush(p, 10000) != 0) {
+    if (tandem_producer_flush(p, timeout_ms) != 0) {
         /* Drop the rest: each purged record gets its report (TANDEM_ECLOSED) from the thread. */
         rd_kafka_purge(p->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
         tandem_producer_flush(p, 5000);

@@ -8,10 +8,11 @@
  *   4. events (service_events.c, when built): ready check, metrics source, consumers started;
  *   5. start the http core; log "ready" with the bound address (port 0 resolved: tests read it
  *      from this line);
- *   6. sigwait; drain HTTP (bounded by drain-timeout); stop HTTP; stop the consumers (each
- *      bounded by drain-timeout; a handler in progress is waited for even past it); on_stop
- *      hooks in reverse; free the producer (flushed for at most 10 s, the rest dropped: an
- *      outbox relay stopped in a hook publishes into it before); log "stopped"; return 0.
+ *   6. sigwait; one deadline = now + drain-timeout; drain HTTP (until the deadline); stop HTTP;
+ *      stop the consumers (what is left of the deadline; a handler in progress is waited for
+ *      even past it); on_stop hooks in reverse; free the producer (flushed for what is left of
+ *      the deadline, the rest dropped: an outbox relay stopped in a hook publishes into it
+ *      before); log "stopped"; return 0.
  */
 #include <errno.h>
 #include <signal.h>
@@ -19,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/log.h"
@@ -141,6 +143,9 @@ int tandem_service_run(struct tandem_service *s)
     }
     long drain = 10;
     svc_parse_int(svc_config_get(&s->cfg, "drain-timeout"), 0, 3600, &drain);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t deadline = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + (int64_t)drain * 1000;
     log_info("draining", "\"signal\":%d,\"timeout_s\":%ld", sig, drain);
     rc = tandem_http_server_drain(s->http, (int64_t)drain * 1000);
     if (rc != 0) {
@@ -149,15 +154,16 @@ int tandem_service_run(struct tandem_service *s)
     tandem_http_server_stop(s->http);
     s->http = NULL;
 #ifdef TANDEM_SERVICE_EVENTS
-    svc_events_stop_consumers(s); /* before the hooks: they may close what handlers use */
+    svc_events_stop_consumers(s, deadline); /* before the hooks: they may close what handlers use */
 #endif
     for (size_t i = s->nstops; i > 0; i--) {
         void (*fn)(void *) = (void (*)(void *))s->stops[i - 1].fn;
         fn(s->stops[i - 1].arg);
     }
 #ifdef TANDEM_SERVICE_EVENTS
-    svc_events_close_producer(s); /* last: a hook (an outbox relay) may publish */
+    svc_events_close_producer(s, deadline); /* last: a hook (an outbox relay) may publish */
 #endif
+    (void)deadline;
     log_info("stopped", NULL);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return 0;

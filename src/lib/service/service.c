@@ -15,7 +15,7 @@
  * so only tandem_service_run's sigwait ever takes them. Then: tandem_http_server_drain (stop
  * accepting, close idle connections, let requests in flight be answered, at most drain-timeout),
  * tandem_http_server_stop, the consumers stopped, the on_stop hooks in reverse order, the
- * producer freed, return 0 (run.c).
+ * producer freed, return 0 (run.c; all but a running handler within the one drain-timeout).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -220,7 +220,9 @@ static int builtin_options(struct tandem_service *s)
     svc_config_declare(c, "data-dir", data_dir, "directory for this service's data");
     svc_config_declare(c, "workers", "1", "event-loop threads serving HTTP (0: one per CPU)");
     svc_config_declare(c, "log-level", "info", "debug, info, warn or error");
-    svc_config_declare(c, "drain-timeout", "10", "seconds to finish requests after SIGTERM");
+    svc_config_declare(
+        c, "drain-timeout", "10",
+        "seconds the drain gets after SIGTERM (requests, consumers, producer flush)");
     char host[64];
     int port;
     long v;

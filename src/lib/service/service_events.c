@@ -15,17 +15,20 @@
  * metrics source (always: a producer may still be created lazily by a handler; with no events it
  * emits nothing).
  *
- * THE DRAIN is not an on_stop hook: run.c calls its two halves around the service's own hooks:
+ * THE DRAIN is not an on_stop hook: run.c calls its two halves around the service's own hooks,
+ * against the one deadline it took at SIGTERM (now + --drain-timeout):
  *
- *   svc_events_stop_consumers  right after HTTP has drained: each consumer is stopped, bounded
- *       by --drain-timeout (handled offsets committed, group left). tandem_consumer_stop
- *       always waits for a handler call in progress, even past that (logged): a handler may use
- *       the producer and whatever the service's hooks close, so neither goes while it runs. Then
- *       the producer is taken out of the table: tandem_service_producer returns NULL from here on.
+ *   svc_events_stop_consumers  right after HTTP has drained: every consumer is asked to stop at
+ *       once (tandem_consumer_stop_begin), then each is waited for with what is left of the
+ *       deadline (handled offsets committed, group left). tandem_consumer_stop always waits for
+ *       a handler call in progress, even past the deadline (logged): a handler may use the
+ *       producer and whatever the service's hooks close, so neither goes while it runs. Then the
+ *       producer is taken out of the table: tandem_service_producer returns NULL from here on.
  *   (the service's on_stop hooks, in reverse order: an outbox relay stops there and still
  *       publishes its last rows through the producer it was given, its database still open)
- *   svc_events_close_producer  after the last hook: the producer flushes for at most 10 s
- *       (tandem_producer_free), then drops the rest; nothing publishes any more.
+ *   svc_events_close_producer  after the last hook: the producer flushes for what is left of
+ *       the deadline (tandem_producer_free_timeout), then drops the rest; nothing publishes
+ *       any more.
  *
  * INVARIANTS. mu guards the producer pointers, subs[] and the state flags. Scrapes (worker
  * threads), lazy producer creation (handlers), subscriptions and the drain all take it; the slow
@@ -38,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/log.h"
 #include "common/mem.h"
@@ -224,7 +228,21 @@ static void events_emit(struct tandem_metrics_writer *w, void *arg)
     pthread_mutex_unlock(&e->mu);
 }
 
-void svc_events_stop_consumers(struct tandem_service *s)
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* What is left of deadline (monotonic ms), never negative. */
+static int left_ms(int64_t deadline)
+{
+    int64_t left = deadline - mono_ms();
+    return left > 0 ? (left < INT32_MAX ? (int)left : INT32_MAX) : 0;
+}
+
+void svc_events_stop_consumers(struct tandem_service *s, int64_t deadline)
 {
     struct svc_events *e = s->events;
     if (e == NULL) {
@@ -242,12 +260,15 @@ void svc_events_stop_consumers(struct tandem_service *s)
     }
     pthread_mutex_unlock(&e->mu);
     for (size_t i = 0; i < n; i++) {
+        tandem_consumer_stop_begin(cs[i]); /* every one stops fetching now: drains overlap */
+    }
+    for (size_t i = 0; i < n; i++) {
         if (cs[i] == NULL) {
             continue;
         }
         /* Returns once the handler call in progress has returned, even past the deadline:
          * nothing the handler reaches (the producer) is freed under it (events.h). */
-        if (tandem_consumer_stop(cs[i], drain_ms(s)) != 0) {
+        if (tandem_consumer_stop(cs[i], left_ms(deadline)) != 0) {
             log_warn("consumer drain timeout", "\"group\":\"%s\"", groups[i]);
         } else {
             log_info("consumer stopped", "\"group\":\"%s\"", groups[i]);
@@ -262,7 +283,7 @@ void svc_events_stop_consumers(struct tandem_service *s)
     pthread_mutex_unlock(&e->mu);
 }
 
-void svc_events_close_producer(struct tandem_service *s)
+void svc_events_close_producer(struct tandem_service *s, int64_t deadline)
 {
     struct svc_events *e = s->events;
     if (e == NULL) {
@@ -277,8 +298,10 @@ void svc_events_close_producer(struct tandem_service *s)
         tandem_producer_stats(p, &st);
         uint64_t done = st.delivered + st.delivery_failed;
         uint64_t pending = st.produced > done ? st.produced - done : 0;
-        tandem_producer_free(p); /* flushes for at most 10 s, then drops what is left */
-        log_info("producer closed", "\"pending_at_drain\":%" PRIu64, pending);
+        int ms = left_ms(deadline);
+        tandem_producer_free_timeout(p, ms); /* flushes for what is left, drops the rest */
+        log_info("producer closed", "\"pending_at_drain\":%" PRIu64 ",\"flush_ms\":%d", pending,
+                 ms);
     }
 }
 
@@ -311,8 +334,8 @@ void svc_events_free(struct tandem_service *s)
         return;
     }
     /* A no-op after the drain; else (run failed, or never run) stops all. */
-    svc_events_stop_consumers(s);
-    svc_events_close_producer(s);
+    svc_events_stop_consumers(s, mono_ms() + drain_ms(s));
+    svc_events_close_producer(s, mono_ms() + 10000);
     for (size_t i = 0; i < e->nsubs; i++) {
         for (int t = 0; t < e->subs[i].ntopics; t++) {
             free(e->subs[i].topics[t]);

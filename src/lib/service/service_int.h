@@ -163,13 +163,13 @@ struct tandem_service {
 
 /* service_events.c: at tandem_service_run, before serving: registers the events' ready check and
  * metrics source, starts the consumers subscribed so far. Returns 0 or the error of a consumer
- * that could not start. At SIGTERM: svc_events_stop_consumers after HTTP has drained (waits for
- * handlers in progress even past drain-timeout), svc_events_close_producer after every on_stop
- * hook. svc_events_free
+ * that could not start. At SIGTERM, with deadline = monotonic ms at SIGTERM + drain-timeout:
+ * svc_events_stop_consumers after HTTP has drained (waits for handlers in progress even past
+ * the deadline), svc_events_close_producer after every on_stop hook. svc_events_free
  * (tandem_service_free) stops and frees whatever the drain did not. */
 int svc_events_run(struct tandem_service *s);
-void svc_events_stop_consumers(struct tandem_service *s);
-void svc_events_close_producer(struct tandem_service *s);
+void svc_events_stop_consumers(struct tandem_service *s, int64_t deadline);
+void svc_events_close_producer(struct tandem_service *s, int64_t deadline);
 void svc_events_free(struct tandem_service *s);
 
 /* service.c: the http core's callbacks (run.c starts the server with them). */
