@@ -276,9 +276,12 @@ void call_finish(struct call *k, int err)
     if (k->st == CALL_ACTIVE) {
         curl_multi_remove_handle(c->multi, k->easy);
     }
-    if (k->probe && err == TANDEM_ECLOSED) {
+    if (k->probe) { /* a probe that ends without an outcome (closed, or never sent) is a failure:
+                     * otherwise the breaker would stay half-open, refusing every call */
+        pthread_mutex_lock(&c->mu);
         breaker_record(&k->up->br, false, true, c->cfg.breaker_failures, c->cfg.breaker_cooldown_ms,
                        client_now_ms());
+        pthread_mutex_unlock(&c->mu);
         k->probe = false;
     }
     live_unlink(k);
