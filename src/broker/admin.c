@@ -15,6 +15,8 @@
 
 #include "broker.h"
 #include "common/log.h"
+#include "group/group.h"
+#include "group/offsets_log.h"
 #include "protocol/kafka.h"
 #include "tandem/error.h"
 
@@ -275,6 +277,15 @@ void handle_delete_topics(struct request *req)
         snprintf(nm, sizeof(nm), "%s", t->name);
         int rc = logmgr_delete_topic(b->logs, nm); /* parked fetches look topics up by name */
         resp.responses[i].error_code = rc ? KAFKA_KAFKA_STORAGE_ERROR : KAFKA_NONE;
+        if (rc == 0 && gc_offsets_drop_topic(b->gc, nm) > 0) {
+            /* committed offsets go with the topic, as in Kafka: a new topic of the same name
+             * starts from auto.offset.reset, not from the old topic's positions */
+            int64_t end;
+            if (offsets_log_clear_topic(b->olog, nm, &end) == 0)
+                flusher_mark_offsets(b->flusher);
+            else
+                log_error("offsets log: cannot record a deleted topic's offsets", NULL);
+        }
     }
     struct kw w;
     request_begin_response(req, &w);

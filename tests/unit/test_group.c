@@ -390,6 +390,32 @@ static void test_offsets(void **state)
     gc_free(gc);
 }
 
+/* A deleted topic takes its committed offsets with it, in every group; the rest stay reachable
+ * (the table is rebuilt without tombstones). */
+static void test_drop_topic_offsets(void **state)
+{
+    struct gc *gc = new_gc();
+    struct group *g1, *g2;
+    assert_int_equal(gc_commit_check(gc, S("g1"), -1, S(""), KSTR_NULL, 0, &g1), KAFKA_NONE);
+    assert_int_equal(gc_commit_check(gc, S("g2"), -1, S(""), KSTR_NULL, 0, &g2), KAFKA_NONE);
+    for (int p = 0; p < 50; p++) {
+        gc_offset_put(g1, "dead", 4, p, p, -1, 1000, NULL, -1);
+        gc_offset_put(g1, "live", 4, p, 100 + p, -1, 1000, NULL, -1);
+    }
+    gc_offset_put(g2, "dead", 4, 0, 7, -1, 1000, NULL, -1);
+    assert_int_equal(gc_offsets_drop_topic(gc, "dead"), 51);
+    assert_int_equal(gc_offsets_drop_topic(gc, "dead"), 0);
+    for (int p = 0; p < 50; p++) {
+        assert_null(gc_offset_get(gc, S("g1"), S("dead"), p));
+        assert_int_equal(gc_offset_get(gc, S("g1"), S("live"), p)->offset, 100 + p);
+    }
+    assert_null(gc_offset_get(gc, S("g2"), S("dead"), 0));
+    assert_int_equal(gc_offset_count(gc), 50);
+    gc_offset_put(g1, "dead", 4, 3, 9, -1, 1000, NULL, -1); /* the table still takes inserts */
+    assert_int_equal(gc_offset_get(gc, S("g1"), S("dead"), 3)->offset, 9);
+    gc_free(gc);
+}
+
 static int cleared;
 static void on_clear(const char *group, void *arg)
 {
@@ -429,6 +455,7 @@ int main(void)
         cmocka_unit_test(test_sync_waiter_kept_alive),
         cmocka_unit_test(test_static_member_survives_rebalance),
         cmocka_unit_test(test_offsets),
+        cmocka_unit_test(test_drop_topic_offsets),
         cmocka_unit_test(test_offset_expiry),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -70,6 +70,10 @@ static void test_reopen_long_group_and_clear(void **state)
     commit(l, "gone", 0, 5);
     int64_t end;
     assert_int_equal(offsets_log_clear_group(l, "gone", &end), 0);
+    int64_t e2;
+    assert_int_equal(offsets_log_commit(l, "a", 1, "deleted", 7, 0, 11, -1, 1000, NULL, -1, &e2),
+                     0);
+    assert_int_equal(offsets_log_clear_topic(l, "deleted", &e2), 0); /* the topic was deleted */
     assert_int_equal(offsets_log_sync(l), 0);
     offsets_log_close(l);
     gc_free(gc);
@@ -80,6 +84,7 @@ static void test_reopen_long_group_and_clear(void **state)
     assert_int_equal(offset_of(gc, long_group, "t", 0), 7);
     assert_int_equal(offset_of(gc, "b", "t", 1), 99);
     assert_int_equal(offset_of(gc, "gone", "t", 0), -1);
+    assert_int_equal(offset_of(gc, "a", "deleted", 0), -1);
     offsets_log_close(l);
     gc_free(gc);
 

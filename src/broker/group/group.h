@@ -162,6 +162,9 @@ void gc_offset_foreach_all(struct gc *gc,
 void gc_offset_load(struct gc *gc, const char *group, const char *topic, int32_t partition,
                     int64_t offset, int32_t leader_epoch, int64_t commit_ts, const char *metadata,
                     int32_t metadata_len);
+/* Drops every group's offsets of a topic (the topic was deleted: a new topic of the same name
+ * must not resume at them, as in Kafka). Returns how many were dropped. */
+size_t gc_offsets_drop_topic(struct gc *gc, const char *topic);
 /* Drops every offset of a group (start-up replay of a tombstone). */
 void gc_offsets_clear(struct gc *gc, const char *group);
 /* Expires the offsets of groups that have been Empty for retention_ms (monotonic `now`; a group

@@ -144,6 +144,43 @@ void group_offsets_free(struct group *g)
     g->offsets_cap = g->noffsets = 0;
 }
 
+size_t gc_offsets_drop_topic(struct gc *gc, const char *topic)
+{
+    size_t dropped = 0;
+    for (struct group *g = gc->groups; g; g = g->next) {
+        size_t keep = 0;
+        for (size_t i = 0; i < g->offsets_cap; i++)
+            if (g->offsets[i].hash && strcmp(g->offsets[i].topic, topic) != 0)
+                keep++;
+        if (keep == g->noffsets)
+            continue;
+        /* open addressing without tombstones: rebuild the table from what stays */
+        struct offset_entry *old = g->offsets;
+        size_t oldcap = g->offsets_cap;
+        g->offsets = NULL;
+        g->offsets_cap = g->noffsets = 0;
+        for (size_t i = 0; i < oldcap; i++) {
+            if (!old[i].hash)
+                continue;
+            if (strcmp(old[i].topic, topic) == 0) {
+                dropped++;
+            } else {
+                if ((g->noffsets + 1) * 10 >= g->offsets_cap * 7)
+                    grow(g);
+                struct offset_entry *e =
+                    slot_for(g, old[i].topic, strlen(old[i].topic), old[i].partition, old[i].hash);
+                *e = old[i];
+                g->noffsets++;
+                continue;
+            }
+            free(old[i].topic);
+            free(old[i].o.metadata);
+        }
+        free(old);
+    }
+    return dropped;
+}
+
 void gc_offset_load(struct gc *gc, const char *group, const char *topic, int32_t partition,
                     int64_t offset, int32_t leader_epoch, int64_t commit_ts, const char *metadata,
                     int32_t metadata_len)

@@ -22,11 +22,12 @@
 #include "protocol/kbuf.h"
 #include "tandem/error.h"
 
-#define REC_COMMIT   1
-#define REC_CLEAR    2
-#define REC_HEADER   8
-#define REC_MAX_BODY (1 << 20)
-#define COMPACT_MIN  (16u << 20)
+#define REC_COMMIT      1
+#define REC_CLEAR       2
+#define REC_CLEAR_TOPIC 3 /* the "group" field names the topic */
+#define REC_HEADER      8
+#define REC_MAX_BODY    (1 << 20)
+#define COMPACT_MIN     (16u << 20)
 
 struct offsets_log {
     char *dir;
@@ -84,9 +85,12 @@ static int replay(struct gc *gc, const uint8_t *p, size_t n)
         return TANDEM_ECORRUPT;
     char *gname = xstrndup(group.p, (size_t)group.len);
     int rc = TANDEM_ECORRUPT;
-    if (type == REC_CLEAR) {
+    if (type == REC_CLEAR || type == REC_CLEAR_TOPIC) {
         if (kr_left(&r) == 0) {
-            gc_offsets_clear(gc, gname);
+            if (type == REC_CLEAR)
+                gc_offsets_clear(gc, gname);
+            else
+                gc_offsets_drop_topic(gc, gname);
             rc = 0;
         }
     } else if (type == REC_COMMIT) {
@@ -219,6 +223,16 @@ int offsets_log_clear_group(struct offsets_log *l, const char *group, int64_t *e
     struct kw w;
     kw_init(&w, 64 + strlen(group));
     encode_record(&w, REC_CLEAR, group, strlen(group), NULL, 0, 0, 0, 0, 0, NULL, -1);
+    int rc = append(l, &w, end);
+    kw_cleanup(&w);
+    return rc;
+}
+
+int offsets_log_clear_topic(struct offsets_log *l, const char *topic, int64_t *end)
+{
+    struct kw w;
+    kw_init(&w, 64 + strlen(topic));
+    encode_record(&w, REC_CLEAR_TOPIC, topic, strlen(topic), NULL, 0, 0, 0, 0, 0, NULL, -1);
     int rc = append(l, &w, end);
     kw_cleanup(&w);
     return rc;
