@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "common/fileio.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "tandem/error.h"
@@ -27,32 +28,13 @@
 
 /* ---- small file helpers ------------------------------------------------------------------ */
 
-/* Writes data to path atomically: tmp file, fsync, rename. */
+/* Writes data to path atomically (PATH.tmp, fsync, rename, fsync of the directory, so producer
+ * id blocks survive a power loss). */
 static int write_file_atomic(const char *path, const char *data, size_t len)
 {
     char tmp[4096];
     snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return TANDEM_EIO;
-    ssize_t w = write(fd, data, len);
-    int rc = (w == (ssize_t)len && fsync(fd) == 0) ? 0 : TANDEM_EIO;
-    close(fd);
-    if (rc == 0 && rename(tmp, path) != 0)
-        rc = TANDEM_EIO;
-    if (rc == 0) { /* the rename itself must survive a power loss (producer id blocks) */
-        char dir[4096];
-        snprintf(dir, sizeof(dir), "%s", path);
-        char *slash = strrchr(dir, '/');
-        if (slash)
-            *slash = '\0';
-        int dfd = open(slash ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-        if (dfd < 0 || fsync(dfd) != 0)
-            rc = TANDEM_EIO;
-        if (dfd >= 0)
-            close(dfd);
-    }
-    return rc;
+    return file_write_atomic(path, tmp, data, len);
 }
 
 static int read_small_file(const char *path, char *buf, size_t size)

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/fileio.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "group/offsets_log.h"
@@ -38,16 +39,6 @@ struct offsets_log {
     _Atomic int64_t durable; /* of `appended`, how much is synced */
     pthread_mutex_t mu;
 };
-
-static int fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return TANDEM_EIO;
-    int rc = fsync(fd) == 0 ? 0 : TANDEM_EIO;
-    close(fd);
-    return rc;
-}
 
 /* Encodes a record into w (header with length and CRC, then body). */
 static void encode_record(struct kw *w, int type, const char *group, size_t group_len,
@@ -297,7 +288,7 @@ int offsets_log_compact(struct offsets_log *l, struct gc *gc)
         unlink(tmp);
         goto out;
     }
-    fsync_dir(l->dir);
+    file_fsync_dir(l->dir);
     pthread_mutex_lock(&l->mu);
     uint64_t before = l->size;
     close(l->fd);

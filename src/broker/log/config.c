@@ -112,35 +112,6 @@ int64_t log_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int log_fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return TANDEM_EIO;
-    int rc = fsync(fd) ? TANDEM_EIO : 0;
-    close(fd);
-    return rc;
-}
-
-int log_pwrite_all(int fd, const void *p, size_t len, off_t pos)
-{
-    const uint8_t *b = p;
-    while (len > 0) {
-        ssize_t n = pwrite(fd, b, len, pos);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0) {
-            if (n == 0)
-                errno = EIO;
-            return TANDEM_EIO;
-        }
-        b += n;
-        len -= (size_t)n;
-        pos += n;
-    }
-    return 0;
-}
-
 int log_pread_all(int fd, void *p, size_t len, off_t pos)
 {
     uint8_t *b = p;

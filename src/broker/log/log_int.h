@@ -24,6 +24,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "common/fileio.h"
 #include "log/log.h"
 #include "protocol/record_batch.h"
 
@@ -107,9 +108,6 @@ struct plog_hint {
 };
 
 int64_t log_now_ms(void);
-int log_fsync_dir(const char *dir);
-/* Writes len bytes at pos, retrying short writes; 0 or TANDEM_EIO (errno kept). */
-int log_pwrite_all(int fd, const void *p, size_t len, off_t pos);
 /* Reads exactly len bytes at pos; 0, TANDEM_EAGAIN at end of file, TANDEM_EIO. */
 int log_pread_all(int fd, void *p, size_t len, off_t pos);
 

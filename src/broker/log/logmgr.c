@@ -91,25 +91,12 @@ static int remove_dir_flat(const char *path)
     return rmdir(path) ? TANDEM_EIO : 0;
 }
 
-/* Writes path atomically: tmp file, fsync, rename, fsync of the directory. */
+/* Writes path atomically through dir/.topic.tmp (a leftover of a crash is removed at open). */
 static int write_atomic(const char *dir, const char *path, const char *data, size_t len)
 {
     char tmp[4096];
     path_join(tmp, sizeof(tmp), dir, ".topic.tmp", "");
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0)
-        return TANDEM_EIO;
-    if (log_pwrite_all(fd, data, len, 0) || fsync(fd)) {
-        close(fd);
-        unlink(tmp);
-        return TANDEM_EIO;
-    }
-    close(fd);
-    if (rename(tmp, path)) {
-        unlink(tmp);
-        return TANDEM_EIO;
-    }
-    return log_fsync_dir(dir);
+    return file_write_atomic(path, tmp, data, len);
 }
 
 static void topic_free(struct topic_int *ti, bool close_clean)
@@ -303,7 +290,7 @@ static void read_marker(struct logmgr *m)
     }
     fclose(f);
     unlink(path);
-    log_fsync_dir(m->dir);
+    file_fsync_dir(m->dir);
 }
 
 static void free_hints(struct logmgr *m)
@@ -492,7 +479,7 @@ int logmgr_create_topic(struct logmgr *m, const char *name, int32_t npartitions,
     for (int i = 0; i < ti->nconf; i++)
         n += (size_t)snprintf(buf + n, cap - n, "%.250s=%.300s\n", ti->keys[i], ti->values[i]);
     path_join(path, sizeof(path), m->dir, name, ".topic");
-    rc = log_fsync_dir(m->dir);
+    rc = file_fsync_dir(m->dir);
     if (rc == 0)
         rc = write_atomic(m->dir, path, buf, n);
     free(buf);
@@ -523,7 +510,7 @@ int logmgr_delete_topic(struct logmgr *m, const char *name)
         return TANDEM_ENOENT;
     struct topic_int *ti = m->topics[i];
     path_join(path, sizeof(path), m->dir, name, ".topic");
-    if (unlink(path) || log_fsync_dir(m->dir))
+    if (unlink(path) || file_fsync_dir(m->dir))
         return TANDEM_EIO;
     memmove(m->topics + i, m->topics + i + 1, (size_t)(m->ntopics - i - 1) * sizeof(*m->topics));
     m->ntopics--;
@@ -538,7 +525,7 @@ int logmgr_delete_topic(struct logmgr *m, const char *name)
         else
             remove_dir_flat(dir);
     }
-    log_fsync_dir(m->dir);
+    file_fsync_dir(m->dir);
     log_info("topic deleted", "\"topic\":\"%s\",\"partitions\":%" PRId32, name, n);
     return 0;
 }

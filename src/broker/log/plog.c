@@ -87,7 +87,7 @@ int plog_roll(struct plog *l)
     int rc = seg_open(l->dir, l->end_offset, true, &s);
     if (rc)
         return rc;
-    if (log_fsync_dir(l->dir)) {
+    if (file_fsync_dir(l->dir)) {
         seg_unlink(s);
         seg_unref(s);
         return TANDEM_EIO;
@@ -409,7 +409,7 @@ int plog_close(struct plog *l)
     if (fdatasync(a->fd_index) || fdatasync(a->fd_timeindex))
         rc = TANDEM_EIO;
     if (rc == 0 &&
-        (producers_snapshot_write(&l->producers, l->dir, l->end_offset) || log_fsync_dir(l->dir)))
+        (producers_snapshot_write(&l->producers, l->dir, l->end_offset) || file_fsync_dir(l->dir)))
         rc = TANDEM_EIO;
     if (rc)
         log_error("partition close could not sync", "\"partition\":\"%s\",\"errno\":%d", l->name,

@@ -201,7 +201,7 @@ int producers_snapshot_write(const struct producer_table *t, const char *dir, in
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         goto out;
-    if (log_pwrite_all(fd, buf, size, 0) || fdatasync(fd)) {
+    if (file_pwrite_all(fd, buf, size, 0) || fdatasync(fd)) {
         close(fd);
         unlink(tmp);
         goto out;

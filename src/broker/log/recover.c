@@ -333,7 +333,7 @@ int plog_open(const char *dir, const char *name, const struct log_config *cfg,
         if (rc)
             goto fail;
         seg_unref(s);
-        if (log_fsync_dir(dir)) {
+        if (file_fsync_dir(dir)) {
             rc = TANDEM_EIO;
             goto fail;
         }

@@ -121,7 +121,7 @@ void seg_unlink(struct segment *s)
 
 int seg_write(struct segment *s, const void *p, size_t len)
 {
-    if (log_pwrite_all(s->fd, p, len, (off_t)s->size) == 0)
+    if (file_pwrite_all(s->fd, p, len, (off_t)s->size) == 0)
         return 0;
     int err = errno;
     if (ftruncate(s->fd, (off_t)s->size))
@@ -153,7 +153,7 @@ static void idx_push(struct segment *s, uint32_t rel, uint32_t pos)
         put_be32(e, rel);
         put_be32(e + 4, pos);
         /* A failed write leaves a hole that seg_load_index rejects: the index gets rebuilt. */
-        (void)log_pwrite_all(s->fd_index, e, sizeof(e), (off_t)s->nidx * LOG_IDX_ENTRY);
+        (void)file_pwrite_all(s->fd_index, e, sizeof(e), (off_t)s->nidx * LOG_IDX_ENTRY);
     }
     s->idx[s->nidx++] = (struct idx_entry){rel, pos};
 }
@@ -168,7 +168,7 @@ static void tidx_push(struct segment *s, int64_t ts, uint32_t rel)
         uint8_t e[LOG_TIDX_ENTRY];
         put_be64(e, (uint64_t)ts);
         put_be32(e + 8, rel);
-        (void)log_pwrite_all(s->fd_timeindex, e, sizeof(e), (off_t)s->ntidx * LOG_TIDX_ENTRY);
+        (void)file_pwrite_all(s->fd_timeindex, e, sizeof(e), (off_t)s->ntidx * LOG_TIDX_ENTRY);
     }
     s->tidx[s->ntidx++] = (struct tidx_entry){ts, rel};
 }
