@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "common/clock.h"
 #include "common/fileio.h"
 #include "common/log.h"
 #include "common/mem.h"
@@ -286,13 +287,6 @@ void broker_note_append(struct broker *b)
 
 /* ---- timers and signals ------------------------------------------------------------------ */
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void maintain_one(struct topic *t, void *arg)
 {
     int64_t now = *(int64_t *)arg;
@@ -307,7 +301,7 @@ static void maintain_one(struct topic *t, void *arg)
 static void on_maintain_timer(void *arg)
 {
     struct broker *b = arg;
-    int64_t now = wall_ms();
+    int64_t now = clock_wall_ms();
     logmgr_foreach(b->logs, maintain_one, &now);
     groups_maintain(b);
     b->maintain_timer =

@@ -17,19 +17,13 @@
 #include <unistd.h>
 
 #include "broker.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "group/group.h"
 #include "group/offsets_log.h"
 #include "protocol/messages_group.h"
 #include "tandem/error.h"
-
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static struct kstr cstr(const char *s)
 {
@@ -121,7 +115,7 @@ int groups_init(struct broker *b)
     cfg.max_metadata_bytes = (int32_t)b->cfg->offset_metadata_max_bytes;
     if (getrandom(&cfg.member_id_seed, sizeof(cfg.member_id_seed), 0) !=
         (ssize_t)sizeof(cfg.member_id_seed))
-        cfg.member_id_seed = (uint64_t)wall_ms() ^ ((uint64_t)getpid() << 32);
+        cfg.member_id_seed = (uint64_t)clock_wall_ms() ^ ((uint64_t)getpid() << 32);
     struct gc_callbacks cb = {.join_done = join_done, .sync_done = sync_done, .arg = b};
     b->gc = gc_new(&cfg, &cb);
     int rc = offsets_log_open(b->cfg->data_dir, b->gc, &b->olog);
@@ -157,7 +151,7 @@ static void clear_group_offsets(const char *group, void *arg)
 
 void groups_maintain(struct broker *b)
 {
-    gc_expire_offsets(b->gc, wall_ms(), loop_now_ms(b->loop), b->cfg->offsets_retention_ms,
+    gc_expire_offsets(b->gc, clock_wall_ms(), loop_now_ms(b->loop), b->cfg->offsets_retention_ms,
                       clear_group_offsets, b);
     if (offsets_log_compact(b->olog, b->gc) < 0)
         log_error("offsets log compaction failed", NULL);
@@ -330,7 +324,7 @@ void handle_offset_commit(struct request *req)
         request_fail(req, "OffsetCommit request too large");
         return;
     }
-    int64_t now = wall_ms(), end = -1;
+    int64_t now = clock_wall_ms(), end = -1;
     bool io_error = false;
     for (int32_t i = 0; i < in.ntopics; i++) {
         const struct offset_commit_req_topic *ti = &in.topics[i];

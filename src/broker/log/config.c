@@ -105,13 +105,6 @@ bool topic_name_valid(const char *name, size_t len)
 
 /* ---- helpers --------------------------------------------------------------------------------- */
 
-int64_t log_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int log_pread_all(int fd, void *p, size_t len, off_t pos)
 {
     uint8_t *b = p;

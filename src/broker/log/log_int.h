@@ -24,6 +24,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "common/clock.h"
 #include "common/fileio.h"
 #include "log/log.h"
 #include "protocol/record_batch.h"
@@ -107,7 +108,6 @@ struct plog_hint {
     uint64_t active_size;
 };
 
-int64_t log_now_ms(void);
 /* Reads exactly len bytes at pos; 0, TANDEM_EAGAIN at end of file, TANDEM_EIO. */
 int log_pread_all(int fd, void *p, size_t len, off_t pos);
 

@@ -137,7 +137,7 @@ int plog_append(struct plog *l, uint8_t *batch, size_t len, struct log_append_in
         info->base_offset = dup;
     if (rc)
         return rc;
-    int64_t now = log_now_ms();
+    int64_t now = clock_wall_ms();
     if (need_roll(l, len, b.last_offset_delta, now)) {
         rc = plog_roll(l);
         if (rc)

@@ -309,7 +309,7 @@ static int open_segments(struct plog *l, const struct offsets *logs, const struc
 int plog_open(const char *dir, const char *name, const struct log_config *cfg,
               const struct plog_hint *hint, struct plog **out)
 {
-    int64_t t0 = log_now_ms(), scanned = 0;
+    int64_t t0 = clock_wall_ms(), scanned = 0;
     uint64_t truncated = 0;
     int rebuilt = 0, rc;
     struct offsets logs = {0}, snaps = {0};
@@ -359,7 +359,7 @@ int plog_open(const char *dir, const char *name, const struct log_config *cfg,
              ",\"producers\":%u,\"duration_ms\":%" PRId64,
              name, l->nsegs, l->segs[0]->base_offset, l->end_offset,
              hint && hint->clean ? "true" : "false", scanned, truncated, rebuilt, pscanned,
-             l->producers.count, log_now_ms() - t0);
+             l->producers.count, clock_wall_ms() - t0);
     free(logs.v);
     free(snaps.v);
     *out = l;

@@ -57,7 +57,7 @@ int seg_open(const char *dir, int64_t base_offset, bool create, struct segment *
     s->fd = s->fd_index = s->fd_timeindex = -1;
     s->max_ts = INT64_MIN;
     s->max_ts_offset = -1;
-    s->created_ms = log_now_ms();
+    s->created_ms = clock_wall_ms();
     size_t n = strlen(dir) + 32;
     s->path = xmalloc(n);
     snprintf(s->path, n, "%s/%020" PRId64, dir, base_offset);
