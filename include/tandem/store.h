@@ -4,7 +4,8 @@
  *
  * Idempotent consumer. Delivery is at-least-once (events.h): a record may be handed again after a
  * crash or a rebalance. tandem_idempotent runs a handler inside one SQLite transaction that also
- * records (consumer group, event id) in tandem_processed_events, so the handler's writes and the
+ * records (consumer group, event source, event id) in tandem_processed_events (CloudEvents 1.0:
+ * an id is unique only within its source), so the handler's writes and the
  * "processed" mark commit together or not at all; a redelivered id commits nothing and returns
  * TANDEM_EVENT_OK without calling the handler.
  *
@@ -18,8 +19,11 @@
  *
  * Tables created by tandem_db_open (besides the service's schema):
  *
- *   tandem_processed_events(consumer_group TEXT, event_id TEXT, processed_at INTEGER (unix ms),
- *                           PRIMARY KEY(consumer_group, event_id))
+ *   tandem_processed_events(consumer_group TEXT, event_source TEXT, event_id TEXT,
+ *                           processed_at INTEGER (unix ms),
+ *                           UNIQUE(consumer_group, event_id, event_source))
+ *   (schema 2; a schema 1 table, without event_source, is migrated at open: its rows get
+ *   event_source NULL, "unknown", which matches any source; see docs/store.md)
  *   tandem_outbox(seq INTEGER PRIMARY KEY AUTOINCREMENT, topic, key BLOB, type, subject,
  *                 event_id, traceparent, data BLOB, created_at INTEGER (unix ms),
  *                 sent_at INTEGER NULL (unix ms; -1: refused by tandem_publish, never sent))
@@ -44,7 +48,8 @@ extern "C" {
  * Opens (creating it if needed) the database at path with: journal_mode=WAL, synchronous=FULL
  * (a commit is on disk when it returns, so an event acknowledged downstream is never lost on
  * power failure), busy_timeout 5000 ms, foreign_keys=ON. Then runs schema_sql (NULL: none; it
- * runs at every open, so write it with IF NOT EXISTS) and creates tandem's two tables. Returns 0
+ * runs at every open, so write it with IF NOT EXISTS) and creates tandem's two tables (migrating
+ * a schema 1 tandem_processed_events, in one transaction). Returns 0
  * and *out (close it with sqlite3_close); TANDEM_EINVAL (no path or out), TANDEM_EIO (SQLite
  * failed: the reason is logged).
  */
@@ -54,16 +59,16 @@ TANDEM_EXPORT int tandem_db_open(const char *path, const char *schema_sql, sqlit
 typedef int (*tandem_idempotent_fn)(sqlite3 *db, const struct tandem_event *ev, void *arg);
 
 /*
- * Handles ev at most once per consumer group. BEGIN IMMEDIATE; when (group, id) is already in
+ * Handles ev at most once per consumer group. BEGIN IMMEDIATE; when (group, source, id) is in
  * tandem_processed_events, COMMIT and return TANDEM_EVENT_OK without calling fn. Otherwise call
  * fn(db, ev, arg) (its writes go into the same transaction; it must not BEGIN/COMMIT itself);
- * when it returns TANDEM_EVENT_OK, record (group, id, now) and COMMIT; any other value ROLLBACKs
- * everything fn wrote and is returned as is. The id is ev->id, or "kafka:<topic>/<partition>/
- * <offset>" for a record that is not a CloudEvent. The result can be returned straight from a
- * consumer handler: a database that stays busy or fails (BEGIN, INSERT or COMMIT) gives
- * TANDEM_EVENT_RETRY (logged). TANDEM_EINVAL when an argument is missing or db is already inside
- * a transaction. Same thread as db's other users (an SQLite connection is not shared across
- * threads here).
+ * when it returns TANDEM_EVENT_OK, record (group, source, id, now) and COMMIT; any other value
+ * ROLLBACKs everything fn wrote and is returned as is. The key is (ev->source, ev->id), or ("",
+ * "kafka:<topic>/<partition>/<offset>") for a record that is not a CloudEvent. The result can be
+ * returned straight from a consumer handler: a database that stays busy or fails (BEGIN, INSERT or
+ * COMMIT) gives TANDEM_EVENT_RETRY (logged). TANDEM_EINVAL when an argument is missing or db is
+ * already inside a transaction. Same thread as db's other users (an SQLite connection is not shared
+ * across threads here).
  */
 TANDEM_EXPORT int tandem_idempotent(sqlite3 *db, const char *group, const struct tandem_event *ev,
                                     tandem_idempotent_fn fn, void *arg);

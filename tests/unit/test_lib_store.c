@@ -1,6 +1,7 @@
 /*
  * Unit tests of the SQLite reliability helpers (src/lib/store/, include/tandem/store.h) on temp
- * database files: the idempotent consumer calls its handler once per (group, id), a RETRY or
+ * database files: the idempotent consumer calls its handler once per (group, source, id) and a
+ * schema 1 database (no source) is migrated and still deduplicates, a RETRY or
  * FAIL leaves no trace, ids of non-CloudEvents records come from their coordinates, pruning by
  * age; tandem_outbox_add refuses to run outside a transaction, and its row commits or rolls
  * back together with the caller's state change. The relay is exercised against a real broker by
@@ -179,14 +180,104 @@ static void test_idempotent_misuse_and_prune(void **state)
     assert_int_equal(h.calls, 0);
 
     assert_int_equal(tandem_idempotent(f->db, "g", &ev, insert_post, &h), TANDEM_EVENT_OK);
-    assert_int_equal(sqlite3_exec(f->db,
-                                  "INSERT INTO tandem_processed_events VALUES ('g', 'old', 1000)",
-                                  NULL, NULL, NULL),
-                     SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(f->db,
+                     "INSERT INTO tandem_processed_events (consumer_group, event_source,"
+                     " event_id, processed_at) VALUES ('g', '/a', 'old', 1000)",
+                     NULL, NULL, NULL),
+        SQLITE_OK);
     int64_t n = -1;
     assert_int_equal(tandem_idempotent_prune(f->db, 3600 * 1000, &n), 0);
     assert_int_equal(n, 1);
     assert_int_equal(count(f->db, "SELECT count(*) FROM tandem_processed_events"), 1);
+}
+
+/* CloudEvents 1.0: an id is unique only within its source. Two producers using the same id
+ * are two events, each applied once; the same (source, id) again is a redelivery. */
+static void test_idempotent_source(void **state)
+{
+    struct fixture *f = *state;
+    struct handler_state h = {0, TANDEM_EVENT_OK};
+    struct tandem_event a = {.topic = "posts", .offset = 1, .id = "1", .source = "/users"};
+    struct tandem_event b = {.topic = "posts", .offset = 2, .id = "1", .source = "/billing"};
+    assert_int_equal(tandem_idempotent(f->db, "g", &a, insert_post, &h), TANDEM_EVENT_OK);
+    assert_int_equal(tandem_idempotent(f->db, "g", &b, insert_post, &h), TANDEM_EVENT_OK);
+    assert_int_equal(h.calls, 2);
+    a.offset = b.offset = 3; /* both redelivered */
+    assert_int_equal(tandem_idempotent(f->db, "g", &a, insert_post, &h), TANDEM_EVENT_OK);
+    assert_int_equal(tandem_idempotent(f->db, "g", &b, insert_post, &h), TANDEM_EVENT_OK);
+    assert_int_equal(h.calls, 2);
+    assert_int_equal(count(f->db, "SELECT count(*) FROM posts"), 2);
+    assert_int_equal(count(f->db,
+                           "SELECT count(*) FROM tandem_processed_events WHERE event_id = '1'"
+                           " AND event_source IN ('/users', '/billing')"),
+                     2);
+    /* a non-CloudEvent record is keyed by its coordinates with the empty source, so a CloudEvent
+     * whose id looks like those coordinates is another event */
+    struct tandem_event raw = {.topic = "raw", .partition = 0, .offset = 5};
+    struct tandem_event look = {.topic = "raw", .id = "kafka:raw/0/5", .source = "/x"};
+    assert_int_equal(tandem_idempotent(f->db, "g", &raw, insert_post, &h), TANDEM_EVENT_OK);
+    assert_int_equal(tandem_idempotent(f->db, "g", &look, insert_post, &h), TANDEM_EVENT_OK);
+    assert_int_equal(h.calls, 4);
+}
+
+/* A database made by schema 1 (key: group and id; no source) opens, is migrated, and keeps
+ * deduplicating what it recorded: an id handled before the upgrade is skipped whatever its
+ * source (the old row cannot say which it was); new ids are keyed by (source, id). */
+static void test_migrate_schema1(void **state)
+{
+    struct fixture *f = *state;
+    char path[128];
+    snprintf(path, sizeof(path), "%s/old.sqlite", f->dir);
+    sqlite3 *old = NULL;
+    assert_int_equal(sqlite3_open(path, &old), SQLITE_OK);
+    assert_int_equal(
+        sqlite3_exec(
+            old,
+            "CREATE TABLE tandem_processed_events (consumer_group TEXT NOT NULL,"
+            " event_id TEXT NOT NULL, processed_at INTEGER NOT NULL,"
+            " PRIMARY KEY (consumer_group, event_id)) WITHOUT ROWID;"
+            "CREATE INDEX tandem_processed_events_at"
+            " ON tandem_processed_events(processed_at);"
+            "INSERT INTO tandem_processed_events VALUES ('g', 'e1', 1000), ('g', 'e2', 2000),"
+            " ('h', 'e1', 3000);",
+            NULL, NULL, NULL),
+        SQLITE_OK);
+    sqlite3_close(old);
+
+    sqlite3 *db = NULL;
+    assert_int_equal(tandem_db_open(path, SCHEMA, &db), 0);
+    assert_int_equal(count(db, "SELECT count(*) FROM tandem_processed_events"), 3);
+    assert_int_equal(count(db, "SELECT count(*) FROM tandem_processed_events"
+                               " WHERE event_source IS NULL"),
+                     3);
+    assert_int_equal(count(db, "SELECT count(*) FROM sqlite_schema WHERE name ="
+                               " 'tandem_processed_events_at'"),
+                     1);
+    struct handler_state h = {0, TANDEM_EVENT_OK};
+    struct tandem_event e1 = {.topic = "posts", .id = "e1", .source = "/users"};
+    struct tandem_event e3 = {.topic = "posts", .id = "e3", .source = "/users"};
+    assert_int_equal(tandem_idempotent(db, "g", &e1, insert_post, &h), TANDEM_EVENT_OK);
+    assert_int_equal(h.calls, 0); /* handled before the upgrade */
+    assert_int_equal(tandem_idempotent(db, "g", &e3, insert_post, &h), TANDEM_EVENT_OK);
+    e3.source = "/billing";
+    assert_int_equal(tandem_idempotent(db, "g", &e3, insert_post, &h), TANDEM_EVENT_OK);
+    assert_int_equal(h.calls, 2);
+    sqlite3_close(db);
+
+    /* a second open finds schema 2 and changes nothing; pruning reaches the migrated rows */
+    assert_int_equal(tandem_db_open(path, SCHEMA, &db), 0);
+    assert_int_equal(count(db, "SELECT count(*) FROM tandem_processed_events"), 5);
+    int64_t n = -1;
+    assert_int_equal(tandem_idempotent_prune(db, 3600 * 1000, &n), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(count(db, "SELECT count(*) FROM tandem_processed_events"), 2);
+    sqlite3_close(db);
+    const char *sfx[] = {"", "-wal", "-shm"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof(path), "%s/old.sqlite%s", f->dir, sfx[i]);
+        unlink(path);
+    }
 }
 
 static const struct tandem_event_out OUT = {
@@ -297,6 +388,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_idempotent_sqlite_rollback, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idempotent_no_id, setup, teardown),
         cmocka_unit_test_setup_teardown(test_idempotent_misuse_and_prune, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idempotent_source, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_migrate_schema1, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outbox_needs_transaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outbox_atomic, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_pragmas, setup, teardown),

@@ -9,15 +9,30 @@
  *
  * Idempotent consumer. tandem_idempotent wraps a handler in BEGIN IMMEDIATE ... COMMIT; the
  * write lock is taken up front, so the "already processed?" read and the "processed" insert
- * cannot race with another connection doing the same. Invariant: a row (group, id) exists in
- * tandem_processed_events iff the handler's writes for that id have committed.
+ * cannot race with another connection doing the same. Invariant: a row (group, source, id)
+ * exists in tandem_processed_events iff the handler's writes for that event have committed.
  *
- *   tandem_processed_events
+ * The key is (source, id): CloudEvents 1.0 (spec.md, "id") makes an id unique only within its
+ * source, so two producers may use the same id for different events. A record that is not a
+ * CloudEvent has the empty source (a CloudEvent's source is never empty) and the id
+ * kafka:<topic>/<partition>/<offset>.
+ *
+ *   tandem_processed_events (schema 2)
  *   COLUMN          TYPE     NOTE
  *   consumer_group  TEXT     the caller's consumer group
+ *   event_source    TEXT     the CloudEvents source; "" for a non-CloudEvent record; NULL for a
+ *                            row migrated from schema 1 (source unknown: it matches any source)
  *   event_id        TEXT     the CloudEvents id, or kafka:<topic>/<partition>/<offset>
  *   processed_at    INTEGER  unix ms of the commit (tandem_idempotent_prune's clock)
- *   PRIMARY KEY (consumer_group, event_id), WITHOUT ROWID
+ *   UNIQUE (consumer_group, event_id, event_source); index on processed_at
+ *
+ * Schema 1 (before the source was part of the key) had no event_source column and the primary
+ * key (consumer_group, event_id), WITHOUT ROWID. tandem_db_open migrates it in one transaction
+ * (copy into the new table with event_source NULL, drop the old one, rename), under BEGIN
+ * IMMEDIATE so that two connections opening at once (a service and its outbox relay) migrate
+ * once. The column's presence is the version: no pragma user_version is taken from the service.
+ * Migrated rows keep the old meaning (the id alone) until they are pruned, so an event handled
+ * before the upgrade and redelivered after it is still skipped.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -31,17 +46,34 @@
 #define STORE_BUSY_MS 5000
 #define STORE_ID_MAX  512
 
-static const char STORE_SCHEMA[] =
-    "CREATE TABLE IF NOT EXISTS tandem_processed_events ("
-    " consumer_group TEXT NOT NULL, event_id TEXT NOT NULL, processed_at INTEGER NOT NULL,"
-    " PRIMARY KEY (consumer_group, event_id)) WITHOUT ROWID;"
-    "CREATE INDEX IF NOT EXISTS tandem_processed_events_at"
-    " ON tandem_processed_events(processed_at);"
-    "CREATE TABLE IF NOT EXISTS tandem_outbox ("
-    " seq INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, key BLOB, type TEXT NOT NULL,"
-    " subject TEXT, event_id TEXT NOT NULL, traceparent TEXT, data BLOB,"
-    " created_at INTEGER NOT NULL, sent_at INTEGER);"
-    "CREATE INDEX IF NOT EXISTS tandem_outbox_unsent ON tandem_outbox(seq) WHERE sent_at IS NULL;";
+/* Schema 2 of the idempotent consumer's table (see above). */
+#define PROCESSED_TABLE(name)                                                   \
+    "CREATE TABLE IF NOT EXISTS " name " ("                                     \
+    " consumer_group TEXT NOT NULL, event_source TEXT, event_id TEXT NOT NULL," \
+    " processed_at INTEGER NOT NULL, UNIQUE (consumer_group, event_id, event_source));"
+
+static const char STORE_SCHEMA[] = PROCESSED_TABLE(
+    "tandem_processed_events") "CREATE INDEX IF NOT EXISTS tandem_processed_events_at"
+                               " ON tandem_processed_events(processed_at);"
+                               "CREATE TABLE IF NOT EXISTS tandem_outbox ("
+                               " seq INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, key "
+                               "BLOB, type TEXT NOT NULL,"
+                               " subject TEXT, event_id TEXT NOT NULL, traceparent TEXT, data BLOB,"
+                               " created_at INTEGER NOT NULL, sent_at INTEGER);"
+                               "CREATE INDEX IF NOT EXISTS tandem_outbox_unsent ON "
+                               "tandem_outbox(seq) WHERE sent_at IS NULL;";
+
+/* Schema 1 -> 2: the rows keep their group, id and time; their source is unknown (NULL). */
+static const char STORE_MIGRATE_1_2[] =
+    "DROP TABLE IF EXISTS tandem_processed_events_2;" PROCESSED_TABLE(
+        "tandem_processed_events_2") "INSERT INTO tandem_processed_events_2 (consumer_group, "
+                                     "event_source, event_id, processed_at)"
+                                     " SELECT consumer_group, NULL, event_id, processed_at FROM "
+                                     "tandem_processed_events;"
+                                     "DROP TABLE tandem_processed_events;" /* its index goes with it
+                                                                            */
+                                     "ALTER TABLE tandem_processed_events_2 RENAME TO "
+                                     "tandem_processed_events;";
 
 int64_t store_now_ms(void)
 {
@@ -69,6 +101,53 @@ int store_exec(sqlite3 *db, const char *sql, const char *what)
     return 0;
 }
 
+/* 1 when table has column, 0 when not (or no such table), TANDEM_EIO on error. */
+static int has_column(sqlite3 *db, const char *table, const char *column)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2", -1, &st,
+                           NULL) != SQLITE_OK) {
+        return store_fail(db, "store: schema version");
+    }
+    sqlite3_bind_text(st, 1, table, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, column, -1, SQLITE_STATIC);
+    int s = sqlite3_step(st);
+    int rc = s == SQLITE_ROW ? 1 : s == SQLITE_DONE ? 0 : store_fail(db, "store: schema version");
+    sqlite3_finalize(st);
+    return rc;
+}
+
+/* Creates tandem's tables, migrating a schema 1 tandem_processed_events first, all in one
+ * BEGIN IMMEDIATE transaction (a concurrent open waits, then finds schema 2). */
+static int store_schema(sqlite3 *db)
+{
+    if (store_exec(db, "BEGIN IMMEDIATE", "store: begin schema") != 0) {
+        return TANDEM_EIO;
+    }
+    int rc = 0;
+    int old = has_column(db, "tandem_processed_events", "consumer_group");
+    int v2 = has_column(db, "tandem_processed_events", "event_source");
+    if (old < 0 || v2 < 0) {
+        rc = TANDEM_EIO;
+    } else if (old == 1 && v2 == 0) {
+        rc = store_exec(db, STORE_MIGRATE_1_2, "store: migrate tandem_processed_events");
+        if (rc == 0) {
+            log_info("store: tandem_processed_events migrated to schema 2 (source, id)",
+                     "\"rows\":%lld", (long long)sqlite3_changes64(db));
+        }
+    }
+    if (rc == 0) {
+        rc = store_exec(db, STORE_SCHEMA, "store: tandem schema");
+    }
+    if (rc == 0) {
+        rc = store_exec(db, "COMMIT", "store: commit schema");
+    }
+    if (rc != 0 && !sqlite3_get_autocommit(db)) {
+        store_exec(db, "ROLLBACK", "store: rollback schema");
+    }
+    return rc;
+}
+
 int tandem_db_open(const char *path, const char *schema_sql, sqlite3 **out)
 {
     sqlite3 *db = NULL;
@@ -89,7 +168,7 @@ int tandem_db_open(const char *path, const char *schema_sql, sqlite3 **out)
     if (schema_sql != NULL && store_exec(db, schema_sql, "store: service schema") != 0) {
         goto fail;
     }
-    if (store_exec(db, STORE_SCHEMA, "store: tandem schema") != 0) {
+    if (store_schema(db) != 0) {
         goto fail;
     }
     *out = db;
@@ -105,30 +184,36 @@ fail:
     return TANDEM_EIO;
 }
 
-/* The deduplication key of ev: its CloudEvents id, or its record coordinates. */
-static const char *event_key(const struct tandem_event *ev, char buf[STORE_ID_MAX])
+/* The deduplication key of ev: its CloudEvents (source, id), or ("", its record coordinates). */
+static const char *event_key(const struct tandem_event *ev, char buf[STORE_ID_MAX],
+                             const char **source)
 {
     if (ev->id != NULL && ev->id[0] != '\0') {
+        *source = ev->source != NULL ? ev->source : "";
         return ev->id;
     }
+    *source = "";
     snprintf(buf, STORE_ID_MAX, "kafka:%s/%" PRId32 "/%" PRId64, ev->topic ? ev->topic : "",
              ev->partition, ev->offset);
     return buf;
 }
 
-/* 1 when (group, id) is recorded, 0 when not, TANDEM_EIO on error. */
-static int processed_lookup(sqlite3 *db, const char *group, const char *id)
+/* 1 when (group, source, id) is recorded, or (group, id) by a schema 1 row (source NULL);
+ * 0 when not; TANDEM_EIO on error. */
+static int processed_lookup(sqlite3 *db, const char *group, const char *source, const char *id)
 {
     sqlite3_stmt *st = NULL;
     int rc = TANDEM_EIO;
     if (sqlite3_prepare_v2(db,
                            "SELECT 1 FROM tandem_processed_events"
-                           " WHERE consumer_group = ?1 AND event_id = ?2",
+                           " WHERE consumer_group = ?1 AND event_id = ?3"
+                           " AND (event_source = ?2 OR event_source IS NULL) LIMIT 1",
                            -1, &st, NULL) != SQLITE_OK) {
         return store_fail(db, "store: lookup");
     }
     sqlite3_bind_text(st, 1, group, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 2, source, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
     int s = sqlite3_step(st);
     if (s == SQLITE_ROW) {
         rc = 1;
@@ -141,18 +226,20 @@ static int processed_lookup(sqlite3 *db, const char *group, const char *id)
     return rc;
 }
 
-static int processed_insert(sqlite3 *db, const char *group, const char *id)
+static int processed_insert(sqlite3 *db, const char *group, const char *source, const char *id)
 {
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db,
                            "INSERT INTO tandem_processed_events"
-                           " (consumer_group, event_id, processed_at) VALUES (?1, ?2, ?3)",
+                           " (consumer_group, event_source, event_id, processed_at)"
+                           " VALUES (?1, ?2, ?3, ?4)",
                            -1, &st, NULL) != SQLITE_OK) {
         return store_fail(db, "store: record processed id");
     }
     sqlite3_bind_text(st, 1, group, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, store_now_ms());
+    sqlite3_bind_text(st, 2, source, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, store_now_ms());
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(db, "store: record processed id");
     sqlite3_finalize(st);
     return rc;
@@ -168,11 +255,12 @@ int tandem_idempotent(sqlite3 *db, const char *group, const struct tandem_event 
     if (!sqlite3_get_autocommit(db)) {
         return TANDEM_EINVAL; /* the caller's transaction would swallow ours */
     }
-    const char *id = event_key(ev, buf);
+    const char *source = NULL;
+    const char *id = event_key(ev, buf, &source);
     if (store_exec(db, "BEGIN IMMEDIATE", "store: begin") != 0) {
         return TANDEM_EVENT_RETRY;
     }
-    int rc = processed_lookup(db, group, id);
+    int rc = processed_lookup(db, group, source, id);
     if (rc < 0) {
         goto retry;
     }
@@ -194,7 +282,8 @@ int tandem_idempotent(sqlite3 *db, const char *group, const struct tandem_event 
         log_warn("store: the handler's transaction was rolled back by SQLite; will retry", NULL);
         return TANDEM_EVENT_RETRY;
     }
-    if (processed_insert(db, group, id) != 0 || store_exec(db, "COMMIT", "store: commit") != 0) {
+    if (processed_insert(db, group, source, id) != 0 ||
+        store_exec(db, "COMMIT", "store: commit") != 0) {
         goto retry;
     }
     return TANDEM_EVENT_OK;
