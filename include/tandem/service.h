@@ -64,14 +64,17 @@ TANDEM_EXPORT int tandem_service_new(const char *name, int argc, char **argv,
  * Declares a service-specific option key: flag --key, environment TANDEM_<KEY> (upper case, '-'
  * as '_'), value def when neither is given (may be NULL). Resolved at once from the argv and
  * environment given to tandem_service_new. Returns 0, TANDEM_EEXIST (key already declared) or
- * TANDEM_EINVAL (key not made of lower-case letters, digits and '-').
+ * TANDEM_EINVAL (key not made of lower-case letters, digits and '-'; or tandem_service_run has
+ * started: the configuration is final then, see tandem_service_config).
  */
 TANDEM_EXPORT int tandem_service_option(struct tandem_service *s, const char *key, const char *def,
                                         const char *help);
 
 /* The value of an option ("listen", "brokers", "data-dir", "workers", "log-level", or a declared
- * key); NULL for an unknown key or an option without value. Borrowed from s. After
- * tandem_service_run has bound its socket, "listen" holds the bound port (port 0 resolved). */
+ * key); NULL for an unknown key or an option without value. Borrowed from s: valid until
+ * tandem_service_free, except that tandem_service_run, before it starts any thread, rewrites
+ * "listen" with port 0 resolved to the port it reserved; from then on no option changes, so any
+ * thread (a handler, a consumer) may read any option while the service runs. */
 TANDEM_EXPORT const char *tandem_service_config(const struct tandem_service *s, const char *key);
 
 /* A route handler: same contract as tandem_http_handler_fn (answer exactly once, now or later on

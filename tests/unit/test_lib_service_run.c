@@ -4,8 +4,9 @@
  * cannot show: {param} captures, JSON bodies (415 for another media type, 400 with jansson's
  * position for malformed JSON, echo of a valid one), a failing ready check (503 naming it),
  * the broker reachability check, a metrics source, tandem_service_option, and SIGTERM: on_stop
- * hooks in reverse order, run returns 0. SIGTERM is blocked in this process so only the service's
- * sigwait takes it.
+ * hooks in reverse order, run returns 0; and that the configuration is final before the first
+ * thread starts ("listen" with port 0 resolved; handlers racing the start-up read a stable
+ * string). SIGTERM is blocked in this process so only the service's sigwait takes it.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -211,10 +213,111 @@ static void test_service(void **state)
     tandem_service_free(s);
 }
 
+/* ---- the configuration is final before any thread starts ---------------------------------- */
+
+static struct tandem_service *race_svc;
+static char race_expect[32];
+static atomic_int race_bad;
+
+/* Reads the "listen" option it was handed at dispatch for ~20 ms, as a handler that logs or
+ * forwards it might: the string must stay valid and unchanged all along. */
+static void get_listen(struct tandem_http_request *req, void *arg)
+{
+    const char *v = tandem_service_config(race_svc, "listen");
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do {
+        if (strcmp(v, race_expect) != 0) {
+            atomic_store(&race_bad, 1);
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t);
+    } while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < 20000000L);
+    tandem_http_respond(req, 200, "text/plain", v, strlen(v));
+}
+
+struct race_client {
+    int fds[32];
+    int n;
+};
+
+/* Connects to the service's port as fast as it can, from before the service starts, and sends
+ * one request per connection: the first ones are queued before the workers run, so handlers
+ * start while the runtime is still starting the other workers. */
+static void *race_connect(void *arg)
+{
+    struct race_client *rc = arg;
+    static const char req[] = "GET /listen HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n";
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    while (rc->n < 32) {
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if (t.tv_sec - t0.tv_sec > 10) {
+            break;
+        }
+        int fd = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in sa = {.sin_family = AF_INET,
+                                 .sin_port = htons((uint16_t)port),
+                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+            close(fd);
+            continue;
+        }
+        if (send(fd, req, sizeof(req) - 1, MSG_NOSIGNAL) != (ssize_t)sizeof(req) - 1) {
+            close(fd);
+            continue;
+        }
+        rc->fds[rc->n++] = fd;
+    }
+    return NULL;
+}
+
+/* tandem_service_run used to rewrite the "listen" option (free the old string, store a new one)
+ * after tandem_http_server_start had started the workers, so a handler reading it could read
+ * freed memory (ASan: heap-use-after-free). Many workers and requests queued before they start
+ * make handlers run while the runtime is still starting. Port 0 is resolved before any thread
+ * starts, and tandem_service_option is refused once the run started. */
+static void test_listen_final_before_threads(void **state)
+{
+    port = free_port();
+    char listen[32];
+    snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+    snprintf(race_expect, sizeof(race_expect), "%s", listen);
+    char *argv[] = {"t", "--listen", listen, "--workers=16", "--data-dir", "/tmp/tandem-unit-svc",
+                    NULL};
+    assert_int_equal(tandem_service_new("race", 6, argv, &race_svc), 0);
+    assert_int_equal(tandem_route(race_svc, "GET", "/listen", get_listen, NULL), 0);
+    struct race_client rc = {.n = 0};
+    pthread_t cl, th;
+    assert_int_equal(pthread_create(&cl, NULL, race_connect, &rc), 0);
+    assert_int_equal(pthread_create(&th, NULL, run_thread, race_svc), 0);
+    pthread_join(cl, NULL);
+    assert_int_equal(rc.n, 32);
+    for (int i = 0; i < rc.n; i++) {
+        char out[1024];
+        size_t n = 0;
+        ssize_t r;
+        while (n + 1 < sizeof(out) && (r = recv(rc.fds[i], out + n, sizeof(out) - 1 - n, 0)) > 0) {
+            n += (size_t)r;
+        }
+        out[n] = '\0';
+        close(rc.fds[i]);
+        assert_int_equal(atoi(out + 9), 200);
+        assert_non_null(strstr(out, race_expect));
+    }
+    assert_int_equal(atomic_load(&race_bad), 0);
+    assert_int_equal(tandem_service_option(race_svc, "late", "x", "too late"), TANDEM_EINVAL);
+    kill(getpid(), SIGTERM);
+    void *ret = NULL;
+    pthread_join(th, &ret);
+    assert_int_equal((intptr_t)ret, 0);
+    tandem_service_free(race_svc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_service),
+        cmocka_unit_test(test_listen_final_before_threads),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

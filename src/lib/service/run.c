@@ -3,22 +3,32 @@
  *
  * The order of a run:
  *   1. refuse unknown flags; --help prints the options and returns 0;
- *   2. per-worker stats sized for the routes registered so far (no route may be added later);
- *   3. block SIGTERM and SIGINT (every thread started from here on inherits the mask);
+ *   2. resolve the listen address: with port 0 a port is reserved now (a socket bound with
+ *      SO_REUSEPORT, not listening, held until the http core has bound the same port), and the
+ *      "listen" option is rewritten to host:port. This is the last write to the configuration:
+ *      from step 4 on, consumer and worker threads run and may read any option
+ *      (tandem_service_config), so the option strings are frozen before the first thread starts
+ *      (rewriting "listen" after the workers had started freed the string a handler might be
+ *      reading);
+ *   3. per-worker stats sized for the routes registered so far (no route may be added later);
+ *      block SIGTERM and SIGINT (every thread started from here on inherits the mask);
  *   4. events (service_events.c, when built): ready check, metrics source, consumers started;
- *   5. start the http core; log "ready" with the bound address (port 0 resolved: tests read it
- *      from this line);
+ *   5. start the http core on the resolved port; drop the reservation; log "ready" with the
+ *      bound address (tests read the port from this line);
  *   6. sigwait; one deadline = now + drain-timeout; drain HTTP (until the deadline); stop HTTP;
  *      stop the consumers (what is left of the deadline; a handler in progress is waited for
  *      even past it); on_stop hooks in reverse; free the producer (flushed for what is left of
  *      the deadline, the rest dropped: an outbox relay stopped in a hook publishes into it
  *      before); log "stopped"; return 0.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -56,28 +66,51 @@ static void mkdirs(const char *path)
     }
 }
 
-static int start_http(struct tandem_service *s)
+/*
+ * Makes the "listen" option final before any thread starts: with port 0, binds a socket to
+ * host:0 with SO_REUSEADDR and SO_REUSEPORT (what the http core's own sockets set, so they may
+ * bind the same port) and rewrites the option to host:<the port>. The socket never listens, so
+ * it takes no connection; *reserve_fd keeps the port ours until the core has bound it (-1 when
+ * no reservation was needed). Returns 0 or TANDEM_EIO (logged).
+ */
+static int resolve_listen(struct tandem_service *s, int *reserve_fd)
 {
     char host[64], addr[96];
     int port = 0;
-    long workers = 1, drain = 10;
+    *reserve_fd = -1;
     svc_parse_listen(svc_config_get(&s->cfg, "listen"), host, sizeof(host), &port);
-    svc_parse_int(svc_config_get(&s->cfg, "workers"), 0, 256, &workers);
-    if (workers == 0) { /* one per online CPU */
-        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-        workers = cpus > 0 ? (cpus < 256 ? cpus : 256) : 1;
+    if (port != 0) {
+        return 0;
     }
-    svc_parse_int(svc_config_get(&s->cfg, "drain-timeout"), 0, 3600, &drain);
-    s->workers = (int)workers;
-    s->route_names = xcalloc(s->nroutes + 1, sizeof(*s->route_names));
-    for (size_t i = 0; i < s->nroutes; i++) {
-        s->route_names[i] = s->routes[i]->pattern;
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    socklen_t sl = sizeof(sa);
+    if (fd < 0 || inet_pton(AF_INET, host, &sa.sin_addr) != 1 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
+        bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &sl) != 0) {
+        log_error("cannot reserve a port to serve HTTP on", "\"host\":\"%s\",\"errno\":%d", host,
+                  errno);
+        if (fd >= 0) {
+            close(fd);
+        }
+        return TANDEM_EIO;
     }
-    s->route_names[s->nroutes] = "unmatched";
-    s->stats = xcalloc((size_t)s->workers, sizeof(*s->stats));
-    for (int i = 0; i < s->workers; i++) {
-        svc_stats_init(&s->stats[i], s->nroutes);
-    }
+    snprintf(addr, sizeof(addr), "%s:%d", host, ntohs(sa.sin_port));
+    svc_config_set(&s->cfg, "listen", addr);
+    *reserve_fd = fd;
+    return 0;
+}
+
+/* Starts the http core on the resolved "listen" address (read only from here on). */
+static int start_http(struct tandem_service *s)
+{
+    char host[64];
+    int port = 0;
+    const char *listen = svc_config_get(&s->cfg, "listen");
+    svc_parse_listen(listen, host, sizeof(host), &port);
     struct tandem_http_config hc = {
         .host = host,
         .port = port,
@@ -90,18 +123,36 @@ static int start_http(struct tandem_service *s)
     if (rc != 0) {
         char esc[128];
         log_error("cannot serve HTTP", "\"listen\":%s,\"error\":\"%s\"",
-                  log_json_str(esc, sizeof(esc), svc_config_get(&s->cfg, "listen")),
-                  tandem_strerror(rc));
+                  log_json_str(esc, sizeof(esc), listen), tandem_strerror(rc));
         return rc;
     }
-    snprintf(addr, sizeof(addr), "%s:%d", host, tandem_http_server_port(s->http));
-    svc_config_set(&s->cfg, "listen", addr);
-    char e1[256], e2[512];
-    log_info("ready", "\"listen\":\"%s\",\"port\":%d,\"workers\":%d,\"brokers\":%s,\"data_dir\":%s",
-             addr, tandem_http_server_port(s->http), s->workers,
+    char e0[128], e1[256], e2[512];
+    log_info("ready", "\"listen\":%s,\"port\":%d,\"workers\":%d,\"brokers\":%s,\"data_dir\":%s",
+             log_json_str(e0, sizeof(e0), listen), tandem_http_server_port(s->http), s->workers,
              log_json_str(e1, sizeof(e1), svc_config_get(&s->cfg, "brokers")),
              log_json_str(e2, sizeof(e2), svc_config_get(&s->cfg, "data-dir")));
     return 0;
+}
+
+/* Sizes the per-worker stats for the routes registered so far. */
+static void stats_setup(struct tandem_service *s)
+{
+    long workers = 1;
+    svc_parse_int(svc_config_get(&s->cfg, "workers"), 0, 256, &workers);
+    if (workers == 0) { /* one per online CPU */
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        workers = cpus > 0 ? (cpus < 256 ? cpus : 256) : 1;
+    }
+    s->workers = (int)workers;
+    s->route_names = xcalloc(s->nroutes + 1, sizeof(*s->route_names));
+    for (size_t i = 0; i < s->nroutes; i++) {
+        s->route_names[i] = s->routes[i]->pattern;
+    }
+    s->route_names[s->nroutes] = "unmatched";
+    s->stats = xcalloc((size_t)s->workers, sizeof(*s->stats));
+    for (int i = 0; i < s->workers; i++) {
+        svc_stats_init(&s->stats[i], s->nroutes);
+    }
 }
 
 int tandem_service_run(struct tandem_service *s)
@@ -120,8 +171,13 @@ int tandem_service_run(struct tandem_service *s)
     if (s->running) {
         return TANDEM_EINVAL;
     }
-    s->running = true;
+    int reserve_fd = -1;
+    if (resolve_listen(s, &reserve_fd) != 0) {
+        return TANDEM_EIO;
+    }
+    s->running = true; /* the configuration is final: tandem_service_option refuses from here */
     mkdirs(svc_config_get(&s->cfg, "data-dir"));
+    stats_setup(s);
     sigset_t set, old;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
@@ -133,6 +189,9 @@ int tandem_service_run(struct tandem_service *s)
 #endif
     if (rc == 0) {
         rc = start_http(s);
+    }
+    if (reserve_fd >= 0) {
+        close(reserve_fd); /* the workers' sockets hold the port now */
     }
     if (rc != 0) {
         pthread_sigmask(SIG_SETMASK, &old, NULL);

@@ -286,6 +286,9 @@ fail:
 int tandem_service_option(struct tandem_service *s, const char *key, const char *def,
                           const char *help)
 {
+    if (s->running) { /* threads may be reading the options: they are final */
+        return TANDEM_EINVAL;
+    }
     return svc_config_declare(&s->cfg, key, def, help);
 }
 
