@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "common/mem.h"
 #include "group/group_int.h"
 #include "protocol/kafka.h"
@@ -88,6 +89,21 @@ static void member_free(struct gmember *m)
     free(m->protocols);
     free(m->assignment);
     free(m);
+}
+
+/* One INFO line per membership change, as Kafka's GroupCoordinator logs them ("Preparing to
+ * rebalance group ...", "Stabilized group ...", "Member ... has left / expired"): what an
+ * operator (or a failed test) reads to know who held which generation when. */
+static void log_group(const struct group *g, const char *msg, const char *member,
+                      const char *reason)
+{
+    char gid[160], mid[200], why[64];
+    log_info(msg,
+             "\"group\":%s,\"generation\":%d,\"state\":\"%s\",\"members\":%d,\"member\":%s,"
+             "\"reason\":%s",
+             log_json_str(gid, sizeof(gid), g->id), g->generation, group_state_name(g->state),
+             g->nmembers, log_json_str(mid, sizeof(mid), member ? member : ""),
+             log_json_str(why, sizeof(why), reason ? reason : ""));
 }
 
 static void answer_join_error(struct gc *gc, void *req, int16_t err, const char *member_id)
@@ -338,10 +354,12 @@ static int32_t max_rebalance_timeout(const struct group *g)
 
 /* Stable or CompletingRebalance -> PreparingRebalance (KIP-134 initial delay for an Empty group).
  */
-static void prepare_rebalance(struct gc *gc, struct group *g, int64_t now)
+static void prepare_rebalance(struct gc *gc, struct group *g, int64_t now, const char *member,
+                              const char *reason)
 {
     if (g->state == GROUP_PREPARING_REBALANCE)
         return;
+    log_group(g, "group rebalancing", member, reason);
     if (g->state == GROUP_COMPLETING_REBALANCE) /* their assignment is void now */
         for (struct gmember *m = g->members; m; m = m->next)
             if (m->sync_req)
@@ -364,8 +382,10 @@ static void complete_join(struct gc *gc, struct group *g, int64_t now)
      * onCompleteJoin removes notYetRejoinedMembers.filterNot(_.isStaticMember)). */
     for (struct gmember *m = g->members, *next; m; m = next) {
         next = m->next;
-        if (!m->join_req && !m->instance_id)
+        if (!m->join_req && !m->instance_id) {
+            log_group(g, "group member dropped", m->id, "did not rejoin in time");
             member_remove(gc, g, m, KAFKA_UNKNOWN_MEMBER_ID);
+        }
     }
     while (g->pending)
         member_remove(gc, g, g->pending, KAFKA_UNKNOWN_MEMBER_ID);
@@ -396,6 +416,7 @@ static void complete_join(struct gc *gc, struct group *g, int64_t now)
     free(g->leader);
     g->leader = leader_id;
     g->state = GROUP_COMPLETING_REBALANCE;
+    log_group(g, "group joined", g->leader, g->protocol);
 
     struct gc_member_info *infos = xcalloc((size_t)g->nmembers, sizeof(*infos));
     int n = 0;
@@ -484,7 +505,7 @@ static void member_join(struct gc *gc, struct group *g, struct gmember *m,
         return;
     }
     m->join_req = req;
-    prepare_rebalance(gc, g, now);
+    prepare_rebalance(gc, g, now, m->id, unchanged ? "member rejoined" : "member joined");
     maybe_complete_join(gc, g, now);
 }
 
@@ -631,6 +652,7 @@ void gc_sync(struct gc *gc, struct kstr group_id, int32_t generation_id, struct 
             }
     }
     g->state = GROUP_STABLE;
+    log_group(g, "group stable", g->leader, g->protocol);
     for (struct gmember *o = g->members; o; o = o->next)
         if (o->sync_req)
             answer_sync(gc, o, KAFKA_NONE);
@@ -662,7 +684,7 @@ static void after_departure(struct gc *gc, struct group *g, int64_t now)
             g->state = GROUP_PREPARING_REBALANCE;
             g->rebalance_deadline_ms = now;
         } else {
-            prepare_rebalance(gc, g, now);
+            prepare_rebalance(gc, g, now, NULL, "member left or expired");
         }
     }
     maybe_complete_join(gc, g, now);
@@ -690,6 +712,7 @@ int16_t gc_leave(struct gc *gc, struct kstr group_id, struct kstr member_id,
     }
     if (!m)
         return KAFKA_UNKNOWN_MEMBER_ID;
+    log_group(g, "group member left", m->id, "LeaveGroup");
     member_remove(gc, g, m, KAFKA_UNKNOWN_MEMBER_ID);
     after_departure(gc, g, now);
     return KAFKA_NONE;
@@ -723,6 +746,7 @@ int64_t gc_tick(struct gc *gc, int64_t now)
                 m->sync_req) /* waiting on us: kept alive (Kafka's shouldKeepAlive) */
                 continue;
             if (now >= m->deadline_ms) {
+                log_group(g, "group member expired", m->id, "session timeout");
                 member_remove(gc, g, m, KAFKA_UNKNOWN_MEMBER_ID);
                 departed = true;
             } else {
