@@ -96,6 +96,11 @@ struct cli_broker {
 struct cli_gateway {
     struct cli_listen listen; /* default 127.0.0.1:8080 */
     char *cache_size;         /* nginx size ("64m"); default "64m" */
+    /* Not from the YAML: nginx's `user` directive ("USER GROUP"), set by the supervisor when it
+     * runs as root so that nginx's workers run as the invoking user and can use var/ (their
+     * default, nobody, may not even reach the project's directory). NULL: no directive. Borrowed,
+     * never freed by cli_manifest_cleanup. */
+    const char *user;
 };
 
 struct cli_manifest {

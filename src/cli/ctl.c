@@ -1,0 +1,238 @@
+/*
+ * The control socket: how `tandem ps|scale|stop|start|restart|down` talk to a running supervisor.
+ *
+ * A unix stream socket at var/tandem/ctl.sock under the manifest's directory (always used by a
+ * relative path after chdir(), so a deep directory never overflows sun_path). The protocol is
+ * lines of text, one request per connection:
+ *
+ *     client -> supervisor   one line: "ps", "ps --json", "scale hello=3 other=1", "stop NAME",
+ *                            "start NAME", "restart NAME", "down"
+ *     supervisor -> client   any number of "o TEXT" (print on stdout) and "e TEXT" (stderr)
+ *                            lines, then "x CODE": the exit code for the command
+ *
+ * `ps` is answered at once, even while another operation runs. Requests that change something
+ * are queued and run one at a time, in arrival order. `down` sets the quit flag at once (an
+ * operation in progress is interrupted) and is answered "x 0" only when everything has stopped;
+ * its connection is then left to close when the supervisor exits, so the client, reading up to
+ * EOF, returns only once the supervisor is gone.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "cli/supervisor.h"
+#include "tandem/error.h"
+
+#define CTL_PATH "var/tandem/ctl.sock"
+
+int ctl_listen(struct sup *s)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof(a.sun_path), "%s", CTL_PATH);
+    unlink(CTL_PATH); /* a stale socket: we hold the lock, so nobody serves it */
+    s->lsock = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (s->lsock < 0 || bind(s->lsock, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+        listen(s->lsock, 16) != 0) {
+        fprintf(stderr, "tandem: cannot listen on %s: %s\n", CTL_PATH, strerror(errno));
+        return TANDEM_EIO;
+    }
+    return 0;
+}
+
+void ctl_accept(struct sup *s)
+{
+    for (;;) {
+        int fd = accept4(s->lsock, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            return;
+        }
+        int slot = -1;
+        for (int i = 0; i < SUP_MAX_CLIENTS && slot < 0; i++) {
+            slot = s->clients[i].fd < 0 ? i : -1;
+        }
+        if (slot < 0) {
+            ctl_say(fd, 'e', "tandem: too many control connections");
+            ctl_done(fd, 1);
+            close(fd);
+            continue;
+        }
+        s->clients[slot] = (struct sup_client){.fd = fd};
+    }
+}
+
+void ctl_client_close(struct sup *s, int slot)
+{
+    close(s->clients[slot].fd);
+    s->clients[slot] = (struct sup_client){.fd = -1};
+}
+
+void ctl_say(int fd, char kind, const char *fmt, ...)
+{
+    char line[1024];
+    line[0] = kind;
+    line[1] = ' ';
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line + 2, sizeof(line) - 3, fmt, ap);
+    va_end(ap);
+    if (n < 0 || fd < 0) {
+        return;
+    }
+    size_t len = 2 + ((size_t)n < sizeof(line) - 3 ? (size_t)n : sizeof(line) - 4);
+    line[len++] = '\n';
+    for (size_t off = 0; off < len;) {
+        ssize_t w = send(fd, line + off, len - off, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR) {
+            continue;
+        }
+        if (w <= 0) {
+            return; /* the client went away (or stopped reading): nothing more to tell it */
+        }
+        off += (size_t)w;
+    }
+}
+
+void ctl_done(int fd, int code)
+{
+    ctl_say(fd, 'x', "%d", code);
+}
+
+void ctl_client_input(struct sup *s, int slot)
+{
+    struct sup_client *c = &s->clients[slot];
+    ssize_t n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - 1 - c->len, 0);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+        return;
+    }
+    if (n <= 0) {
+        ctl_client_close(s, slot);
+        return;
+    }
+    c->len += (size_t)n;
+    c->buf[c->len] = '\0';
+    char *nl = strchr(c->buf, '\n');
+    if (nl == NULL) {
+        if (c->len == sizeof(c->buf) - 1) {
+            ctl_say(c->fd, 'e', "tandem: request too long");
+            ctl_done(c->fd, 2);
+            ctl_client_close(s, slot);
+        }
+        return;
+    }
+    *nl = '\0';
+    if (strcmp(c->buf, "ps") == 0 || strcmp(c->buf, "ps --json") == 0) {
+        sup_ps(s, c->fd, c->buf[2] != '\0');
+        ctl_done(c->fd, 0);
+        ctl_client_close(s, slot);
+    } else if (strcmp(c->buf, "down") == 0) {
+        if (!s->quit) {
+            sup_log("down requested: stopping everything");
+        }
+        s->quit = true;
+        c->down = true;
+    } else if (s->quit) {
+        ctl_say(c->fd, 'e', "tandem: shutting down");
+        ctl_done(c->fd, 1);
+        ctl_client_close(s, slot);
+    } else {
+        c->queued = true;
+        s->queue[s->n_queue++] = slot;
+    }
+}
+
+void ctl_run_queue(struct sup *s)
+{
+    while (s->n_queue > 0) {
+        int slot = s->queue[0];
+        s->n_queue--;
+        memmove(s->queue, s->queue + 1, (size_t)s->n_queue * sizeof(s->queue[0]));
+        int fd = s->clients[slot].fd;
+        int code = 1;
+        if (s->quit) {
+            ctl_say(fd, 'e', "tandem: shutting down");
+        } else {
+            s->in_op = true;
+            code = sup_request(s, fd, s->clients[slot].buf);
+            s->in_op = false;
+        }
+        ctl_done(fd, code);
+        ctl_client_close(s, slot);
+    }
+}
+
+/* Prints one answer line; returns the exit code on "x CODE", -1 otherwise. */
+static int client_line(const char *line)
+{
+    if (line[0] == 'o' && line[1] == ' ') {
+        printf("%s\n", line + 2);
+    } else if (line[0] == 'e' && line[1] == ' ') {
+        fflush(stdout);
+        fprintf(stderr, "%s\n", line + 2);
+    } else if (line[0] == 'x' && line[1] == ' ') {
+        return atoi(line + 2);
+    }
+    return -1;
+}
+
+int ctl_call(const char *dir, const char *request)
+{
+    if (chdir(dir) != 0) {
+        fprintf(stderr, "tandem: cannot enter %s: %s\n", dir, strerror(errno));
+        return 1;
+    }
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    snprintf(a.sun_path, sizeof(a.sun_path), "%s", CTL_PATH);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        fprintf(stderr, "tandem: not running in %s (no supervisor on %s)\n", dir, CTL_PATH);
+        if (fd >= 0) {
+            close(fd);
+        }
+        return 1;
+    }
+    char req[600];
+    int n = snprintf(req, sizeof(req), "%s\n", request);
+    if (n < 0 || (size_t)n >= sizeof(req) || send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
+        fprintf(stderr, "tandem: cannot send the request\n");
+        close(fd);
+        return 1;
+    }
+    char buf[8192];
+    size_t len = 0;
+    int code = -1;
+    for (;;) {
+        ssize_t r = recv(fd, buf + len, sizeof(buf) - 1 - len, 0);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            break;
+        }
+        len += (size_t)r;
+        buf[len] = '\0';
+        char *start = buf, *nl;
+        while ((nl = strchr(start, '\n')) != NULL) {
+            *nl = '\0';
+            int c = client_line(start);
+            code = c >= 0 ? c : code;
+            start = nl + 1;
+        }
+        len = strlen(start);
+        memmove(buf, start, len + 1);
+        if (len == sizeof(buf) - 1) {
+            len = 0; /* a line longer than the buffer: dropped */
+        }
+    }
+    close(fd);
+    fflush(stdout);
+    if (code < 0) {
+        fprintf(stderr, "tandem: the supervisor closed the connection without an answer\n");
+        return 1;
+    }
+    return code;
+}

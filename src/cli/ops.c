@@ -1,0 +1,384 @@
+/*
+ * What control requests do to a running system: ps, scale, stop, start, restart; and the two
+ * gateway steps they share, writing nginx.conf and reloading nginx.
+ *
+ * The rule that keeps requests flowing: an instance joins nginx's upstream only once it is
+ * ready, and leaves it before it is asked to stop. Joining: start, wait for /readyz, re-render,
+ * reload (SIGHUP to nginx's master, which starts new workers on the new configuration and lets
+ * the old ones finish what they are serving). Leaving: re-render without it, reload, wait until
+ * the old workers (the only ones that may still send it requests) have exited, then SIGTERM it,
+ * which drains what it is still answering. Workers are nginx master's children, found in /proc.
+ *
+ * Ports never move: instance i of a service listens on port + i, so scaling from 3 to 2 stops
+ * instance 2. A scale that would make a service's ports overlap another service's, the
+ * broker's or the gateway's is refused before anything changes.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/gateway.h"
+#include "cli/supervisor.h"
+#include "common/fileio.h"
+#include "common/mem.h"
+#include "tandem/error.h"
+
+int sup_gateway_write(struct sup *s)
+{
+    struct cli_instances *inst = xcalloc(s->m.n_services, sizeof(*inst));
+    int *ports = xcalloc(s->m.n_services * CLI_MAX_INSTANCES, sizeof(int));
+    for (size_t i = 0; i < s->m.n_services; i++) {
+        int *mine = ports + i * CLI_MAX_INSTANCES;
+        size_t n = 0;
+        for (int j = 0; j < s->svcs[i].slots; j++) {
+            if (s->svcs[i].inst[j].in_upstream) {
+                mine[n++] = s->svcs[i].inst[j].port;
+            }
+        }
+        inst[i] = (struct cli_instances){.ports = mine, .n = n};
+    }
+    char *conf = NULL;
+    int rc = cli_gateway_render(&s->m, inst, &conf);
+    if (rc == 0) {
+        rc = file_write_atomic("var/gateway/nginx.conf", "var/gateway/nginx.conf.tmp", conf,
+                               strlen(conf));
+    }
+    free(conf);
+    free(ports);
+    free(inst);
+    return rc;
+}
+
+/* The pids whose parent is `parent` (nginx's workers, cache manager and loader). */
+static int children_of(pid_t parent, pid_t *out, int cap)
+{
+    DIR *d = opendir("/proc");
+    int n = 0;
+    if (d == NULL) {
+        return 0;
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL && n < cap) {
+        if (!isdigit((unsigned char)e->d_name[0])) {
+            continue;
+        }
+        char path[300], buf[512];
+        snprintf(path, sizeof(path), "/proc/%s/stat", e->d_name);
+        FILE *f = fopen(path, "re");
+        if (f == NULL) {
+            continue;
+        }
+        size_t len = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[len] = '\0';
+        const char *rp = strrchr(buf, ')'); /* "pid (comm) state ppid ..." */
+        char state;
+        int ppid;
+        if (rp != NULL && sscanf(rp + 1, " %c %d", &state, &ppid) == 2 && ppid == parent &&
+            state != 'Z') {
+            out[n++] = (pid_t)atoi(e->d_name);
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+static bool contains(const pid_t *set, int n, pid_t pid)
+{
+    for (int i = 0; i < n; i++) {
+        if (set[i] == pid) {
+            return true;
+        }
+    }
+    return false;
+}
+
+int sup_gateway_reload(struct sup *s, bool wait_old)
+{
+    pid_t master = s->gateway.pid;
+    if (master <= 0 || s->gateway.state == SUP_STOPPING) {
+        return 0; /* nginx reads the new file when it starts again */
+    }
+    pid_t old[64], cur[64];
+    int n_old = children_of(master, old, 64);
+    if (kill(master, SIGHUP) != 0) {
+        return TANDEM_EIO;
+    }
+    int64_t deadline = sup_now_ms() + SUP_RELOAD_TIMEOUT_MS;
+    while (!s->quit && s->gateway.pid == master && sup_now_ms() < deadline) {
+        int n_cur = children_of(master, cur, 64);
+        bool fresh = false, stale = false;
+        for (int i = 0; i < n_cur; i++) {
+            fresh = fresh || !contains(old, n_old, cur[i]);
+            stale = stale || contains(old, n_old, cur[i]);
+        }
+        if (fresh && (!wait_old || !stale)) {
+            return 0;
+        }
+        sup_pump(s, 20);
+    }
+    sup_log("nginx reload not complete within %d s (see var/gateway/error.log)",
+            SUP_RELOAD_TIMEOUT_MS / 1000);
+    return TANDEM_ETIMEDOUT;
+}
+
+static void uptime(int64_t ms, char *buf, size_t len)
+{
+    int64_t sec = ms / 1000;
+    if (sec < 60) {
+        snprintf(buf, len, "%llds", (long long)sec);
+    } else if (sec < 3600) {
+        snprintf(buf, len, "%lldm%02llds", (long long)(sec / 60), (long long)(sec % 60));
+    } else {
+        snprintf(buf, len, "%lldh%02lldm", (long long)(sec / 3600), (long long)(sec / 60 % 60));
+    }
+}
+
+static void ps_row(int out, const struct sup_proc *p, const char *svc, bool json, int64_t now)
+{
+    bool ready = p->state == SUP_READY;
+    int64_t up = p->pid > 0 ? now - p->started_ms : 0;
+    if (json) {
+        ctl_say(out, 'o',
+                "{\"service\":\"%s\",\"instance\":%d,\"name\":\"%s\",\"state\":\"%s\",\"pid\":%d,"
+                "\"port\":%d,\"restarts\":%d,\"uptime_ms\":%lld,\"ready\":%s,"
+                "\"in_upstream\":%s}",
+                svc, p->idx, p->name, sup_state_name(p->state), (int)p->pid, p->port, p->restarts,
+                (long long)up, ready ? "true" : "false", p->in_upstream ? "true" : "false");
+        return;
+    }
+    char pid[16] = "-", t[24] = "-";
+    if (p->pid > 0) {
+        snprintf(pid, sizeof(pid), "%d", (int)p->pid);
+        uptime(up, t, sizeof(t));
+    }
+    ctl_say(out, 'o', "%-16s %-8d %-10s %-8s %-6d %-8d %-8s %s", svc, p->idx,
+            sup_state_name(p->state), pid, p->port, p->restarts, t, ready ? "yes" : "no");
+}
+
+void sup_ps(struct sup *s, int out, bool json)
+{
+    int64_t now = sup_now_ms();
+    if (!json) {
+        ctl_say(out, 'o', "%-16s %-8s %-10s %-8s %-6s %-8s %-8s %s", "SERVICE", "INSTANCE", "STATE",
+                "PID", "PORT", "RESTARTS", "UPTIME", "READY");
+    }
+    if (s->m.broker.present) {
+        ps_row(out, &s->broker, "broker", json, now);
+    }
+    for (size_t i = 0; i < s->m.n_services; i++) {
+        for (int j = 0; j < s->svcs[i].slots; j++) {
+            ps_row(out, &s->svcs[i].inst[j], s->m.services[i].name, json, now);
+        }
+    }
+    ps_row(out, &s->gateway, "gateway", json, now);
+}
+
+/* Refuses a count whose ports would overlap another service's, the broker's or the gateway's. */
+static int check_ports(struct sup *s, int out, size_t svc, int n)
+{
+    int lo = s->m.services[svc].port, hi = lo + n - 1;
+    if (n > 0 && hi > 65535) {
+        ctl_say(out, 'e', "tandem: %s=%d needs ports up to %d (> 65535)", s->m.services[svc].name,
+                n, hi);
+        return TANDEM_ERANGE;
+    }
+    for (size_t i = 0; i < s->m.n_services && n > 0; i++) {
+        int olo = s->m.services[i].port, ohi = olo + s->svcs[i].n - 1;
+        if (i != svc && s->svcs[i].n > 0 && lo <= ohi && olo <= hi) {
+            ctl_say(out, 'e', "tandem: %s=%d needs ports %d-%d: they clash with service %s (%d-%d)",
+                    s->m.services[svc].name, n, lo, hi, s->m.services[i].name, olo, ohi);
+            return TANDEM_EEXIST;
+        }
+    }
+    int fixed[2] = {s->m.broker.present ? s->broker.port : 0, s->gateway.port};
+    for (int k = 0; k < 2 && n > 0; k++) {
+        if (fixed[k] >= lo && fixed[k] <= hi) {
+            ctl_say(out, 'e', "tandem: %s=%d needs ports %d-%d: %d is the %s's",
+                    s->m.services[svc].name, n, lo, hi, fixed[k], k == 0 ? "broker" : "gateway");
+            return TANDEM_EEXIST;
+        }
+    }
+    return 0;
+}
+
+/* Starts instances [from, to) of service i, waits until ready, puts them in the upstream. */
+static int start_range(struct sup *s, int out, size_t i, int from, int to)
+{
+    struct sup_svc *v = &s->svcs[i];
+    struct sup_proc *ps[CLI_MAX_INSTANCES];
+    int n = 0;
+    char err[512];
+    if (to > v->slots) {
+        v->slots = to;
+    }
+    for (int j = from; j < to; j++) {
+        struct sup_proc *p = &v->inst[j];
+        if (sup_proc_alive(p)) {
+            continue;
+        }
+        int restarts = p->restarts;
+        sup_proc_init(s, p, SUP_SERVICE, (int)i, j);
+        p->restarts = restarts;
+        if (sup_proc_spawn(s, p) != 0) {
+            ctl_say(out, 'e', "tandem: cannot start %s", p->name);
+            sup_stop_all(s, ps, n);
+            return TANDEM_EIO;
+        }
+        ps[n++] = p;
+    }
+    int rc = sup_wait_ready(s, ps, n, sup_now_ms() + SUP_START_TIMEOUT_MS, err, sizeof(err));
+    if (rc != 0) {
+        ctl_say(out, 'e', "tandem: %s", err);
+        sup_stop_all(s, ps, n);
+        return rc;
+    }
+    for (int j = from; j < to; j++) {
+        v->inst[j].in_upstream = true;
+    }
+    rc = sup_gateway_write(s);
+    return rc == 0 ? sup_gateway_reload(s, false) : rc;
+}
+
+/* Takes instances [from, to) of service i out of the upstream, then stops them. */
+static int stop_range(struct sup *s, size_t i, int from, int to)
+{
+    struct sup_svc *v = &s->svcs[i];
+    struct sup_proc *ps[CLI_MAX_INSTANCES];
+    int n = 0;
+    bool listed = false;
+    for (int j = from; j < to; j++) {
+        listed = listed || v->inst[j].in_upstream;
+        v->inst[j].in_upstream = false;
+        ps[n++] = &v->inst[j];
+    }
+    int rc = 0;
+    if (listed) {
+        rc = sup_gateway_write(s);
+        if (rc == 0) {
+            sup_gateway_reload(s, true); /* late: the instances drain what still reaches them */
+        }
+    }
+    sup_stop_all(s, ps, n);
+    return rc;
+}
+
+static int op_scale(struct sup *s, int out, char *arg)
+{
+    char *eq = strchr(arg, '=');
+    char *end = NULL;
+    long n = eq != NULL ? strtol(eq + 1, &end, 10) : -1;
+    if (eq == NULL || end == eq + 1 || *end != '\0') {
+        ctl_say(out, 'e', "tandem: scale: expected NAME=N, found '%s'", arg);
+        return 2;
+    }
+    *eq = '\0';
+    int i = cli_manifest_find(&s->m, arg);
+    if (i < 0) {
+        ctl_say(out, 'e', "tandem: scale: no service '%s' in the manifest", arg);
+        return 1;
+    }
+    if (n < 0 || n > CLI_MAX_INSTANCES) {
+        ctl_say(out, 'e', "tandem: scale: %s=%ld is out of range 0..%d", arg, n, CLI_MAX_INSTANCES);
+        return 1;
+    }
+    if (check_ports(s, out, (size_t)i, (int)n) != 0) {
+        return 1;
+    }
+    struct sup_svc *v = &s->svcs[i];
+    int was = v->n;
+    v->n = (int)n;
+    int rc = 0;
+    if (!v->stopped && n > was) {
+        rc = start_range(s, out, (size_t)i, was, (int)n);
+        if (rc != 0) {
+            v->n = was;
+            v->slots = was;
+            return 1;
+        }
+    } else if (!v->stopped && n < was) {
+        rc = stop_range(s, (size_t)i, (int)n, was);
+    }
+    v->slots = (int)n;
+    ctl_say(out, 'o', "%s: %d -> %ld instance(s)%s", arg, was, n,
+            v->stopped ? " (stopped: they start with `tandem start`)" : "");
+    return rc == 0 ? 0 : 1;
+}
+
+static int op_restart(struct sup *s, int out, size_t i)
+{
+    struct sup_svc *v = &s->svcs[i];
+    for (int j = 0; j < v->n; j++) {
+        int rc = v->n > 1 ? stop_range(s, i, j, j + 1) : 0;
+        struct sup_proc *one = &v->inst[j];
+        if (v->n == 1) {
+            sup_stop_all(s, &one, 1);
+        }
+        if (rc == 0) {
+            rc = start_range(s, out, i, j, j + 1);
+        }
+        if (rc != 0 || s->quit) {
+            return 1;
+        }
+        ctl_say(out, 'o', "%s restarted (pid %d)", one->name, (int)one->pid);
+    }
+    return 0;
+}
+
+int sup_request(struct sup *s, int out, char *line)
+{
+    char *save = NULL;
+    char *cmd = strtok_r(line, " ", &save);
+    char *arg = strtok_r(NULL, " ", &save);
+    if (cmd == NULL) {
+        ctl_say(out, 'e', "tandem: empty request");
+        return 2;
+    }
+    if (strcmp(cmd, "scale") == 0) {
+        int code = arg == NULL ? 2 : 0;
+        for (; arg != NULL && code == 0 && !s->quit; arg = strtok_r(NULL, " ", &save)) {
+            code = op_scale(s, out, arg);
+        }
+        return code;
+    }
+    bool stop = strcmp(cmd, "stop") == 0, start = strcmp(cmd, "start") == 0;
+    bool restart = strcmp(cmd, "restart") == 0;
+    if (!stop && !start && !restart) {
+        ctl_say(out, 'e', "tandem: unknown request '%s'", cmd);
+        return 2;
+    }
+    int i = arg != NULL ? cli_manifest_find(&s->m, arg) : -1;
+    if (i < 0) {
+        ctl_say(out, 'e', "tandem: %s: no service '%s' in the manifest (only services can be %s)",
+                cmd, arg != NULL ? arg : "",
+                stop    ? "stopped"
+                : start ? "started"
+                        : "restarted");
+        return 1;
+    }
+    struct sup_svc *v = &s->svcs[i];
+    if (stop) {
+        stop_range(s, (size_t)i, 0, v->slots);
+        v->stopped = true;
+        ctl_say(out, 'o', "%s: stopped", arg);
+        return 0;
+    }
+    if (start) {
+        v->stopped = false;
+        if (start_range(s, out, (size_t)i, 0, v->n) != 0) {
+            return 1;
+        }
+        ctl_say(out, 'o', "%s: %d instance(s) ready", arg, v->n);
+        return 0;
+    }
+    if (v->stopped) {
+        ctl_say(out, 'e', "tandem: restart: %s is stopped (use tandem start)", arg);
+        return 1;
+    }
+    return op_restart(s, out, (size_t)i);
+}

@@ -1,0 +1,458 @@
+/*
+ * One supervised process: spawning it, probing its readiness, reacting to its exit.
+ *
+ * Spawning forks once; the child makes itself a process-group leader (so a signal to the group
+ * reaches a service's own children too, and the terminal's Ctrl-C reaches only the supervisor),
+ * asks for SIGTERM when the supervisor dies, unblocks the signals the supervisor keeps for its
+ * signalfd, points stdin at /dev/null and stdout+stderr at var/tandem/logs/NAME.log (appended,
+ * so a restarted instance continues its file), sets the TANDEM_* environment and the manifest's
+ * env (which wins) and execs. An exec that fails exits 127, which the supervisor sees as a
+ * crash like any other.
+ *
+ * Probes are short and blocking, on 127.0.0.1 (or the listen address when it is a literal):
+ * a TCP connect for the broker and nginx, `GET /readyz` answered 200 for services. Every
+ * timeout is a few hundred milliseconds, so a hung process delays the loop only that long.
+ *
+ * The exit of a process the supervisor still wants is a crash: it is counted, and restarted
+ * after a backoff (100 ms doubling to 5 s, back to 100 ms once it stayed ready 30 s) unless it
+ * crashed SUP_CRASH_LIMIT times within SUP_CRASH_WINDOW_MS: then it is FAILED and left down.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cli/supervisor.h"
+#include "tandem/error.h"
+
+static const char *const STATE_NAMES[] = {
+    [SUP_STOPPED] = "stopped", [SUP_STARTING] = "starting", [SUP_READY] = "ready",
+    [SUP_RUNNING] = "running", [SUP_STOPPING] = "stopping", [SUP_RESTARTING] = "restarting",
+    [SUP_FAILED] = "failed",
+};
+
+const char *sup_state_name(enum sup_state st)
+{
+    return STATE_NAMES[st];
+}
+
+bool sup_proc_alive(const struct sup_proc *p)
+{
+    return p->pid > 0;
+}
+
+/* The address to probe for a listen host: the host itself when it is an IPv4 literal other
+ * than 0.0.0.0, else 127.0.0.1. */
+static void probe_host(char *out, size_t len, const char *host)
+{
+    struct in_addr a;
+    if (host != NULL && inet_pton(AF_INET, host, &a) == 1 && a.s_addr != htonl(INADDR_ANY)) {
+        snprintf(out, len, "%s", host);
+    } else {
+        snprintf(out, len, "127.0.0.1");
+    }
+}
+
+void sup_proc_init(struct sup *s, struct sup_proc *p, enum sup_kind kind, int svc, int idx)
+{
+    memset(p, 0, sizeof(*p));
+    p->kind = kind;
+    p->svc = svc;
+    p->idx = idx;
+    p->backoff_ms = SUP_BACKOFF_MIN_MS;
+    switch (kind) {
+    case SUP_BROKER:
+        snprintf(p->name, sizeof(p->name), "broker");
+        p->port = s->m.broker.listen.port;
+        probe_host(p->host, sizeof(p->host), s->m.broker.listen.host);
+        break;
+    case SUP_GATEWAY:
+        snprintf(p->name, sizeof(p->name), "gateway");
+        p->port = s->m.gateway.listen.port;
+        probe_host(p->host, sizeof(p->host), s->m.gateway.listen.host);
+        break;
+    case SUP_SERVICE:
+        snprintf(p->name, sizeof(p->name), "%s.%d", s->m.services[svc].name, idx);
+        p->port = s->m.services[svc].port + idx;
+        probe_host(p->host, sizeof(p->host), NULL);
+        break;
+    }
+}
+
+/* mkdir -p for a relative or absolute path. */
+static int mkdirs(const char *path)
+{
+    char buf[1024];
+    int n = snprintf(buf, sizeof(buf), "%s", path);
+    if (n < 0 || (size_t)n >= sizeof(buf)) {
+        return TANDEM_EINVAL;
+    }
+    for (char *c = buf + 1; *c != '\0'; c++) {
+        if (*c == '/') {
+            *c = '\0';
+            if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
+                return TANDEM_EIO;
+            }
+            *c = '/';
+        }
+    }
+    return mkdir(buf, 0755) != 0 && errno != EEXIST ? TANDEM_EIO : 0;
+}
+
+/* In the child: never returns. */
+static void child_exec(struct sup *s, struct sup_proc *p, char **argv)
+{
+    char path[256];
+    setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    sigset_t all;
+    sigfillset(&all);
+    sigprocmask(SIG_UNBLOCK, &all, NULL);
+    signal(SIGPIPE, SIG_DFL);
+    snprintf(path, sizeof(path), "var/tandem/logs/%s.log", p->name);
+    int log = open(path, O_WRONLY | O_APPEND | O_CREAT, 0644);
+    int null = open("/dev/null", O_RDONLY);
+    if (log < 0 || null < 0 || dup2(null, 0) < 0 || dup2(log, 1) < 0 || dup2(log, 2) < 0) {
+        _exit(127);
+    }
+    if (p->kind == SUP_SERVICE) {
+        const struct cli_service *svc = &s->m.services[p->svc];
+        char v[256];
+        snprintf(v, sizeof(v), "127.0.0.1:%d", p->port);
+        setenv("TANDEM_LISTEN", v, 1);
+        snprintf(v, sizeof(v), "var/services/%s/%d", svc->name, p->idx);
+        setenv("TANDEM_DATA_DIR", v, 1);
+        if (s->brokers[0] != '\0') {
+            setenv("TANDEM_BROKERS", s->brokers, 1);
+        }
+        for (size_t i = 0; i < svc->n_env; i++) {
+            setenv(svc->env[i].name, svc->env[i].value, 1);
+        }
+    }
+    execv(argv[0], argv);
+    dprintf(2, "tandem: cannot run %s: %s\n", argv[0], strerror(errno));
+    _exit(127);
+}
+
+/* argv for the proc; the strings are borrowed from the manifest or `bufs`. */
+static int build_argv(struct sup *s, struct sup_proc *p, char **argv, size_t cap,
+                      char bufs[2][1100])
+{
+    size_t n = 0;
+    char *const *extra = NULL;
+    size_t n_extra = 0;
+    if (p->kind == SUP_SERVICE) {
+        const struct cli_service *svc = &s->m.services[p->svc];
+        argv[n++] = svc->binary;
+        extra = svc->args;
+        n_extra = svc->n_args;
+    } else if (p->kind == SUP_BROKER) {
+        const struct cli_broker *b = &s->m.broker;
+        snprintf(bufs[0], 1100, "%s:%d", b->listen.host, b->listen.port);
+        argv[n++] = b->binary;
+        argv[n++] = "--listen";
+        argv[n++] = bufs[0];
+        argv[n++] = "--data-dir";
+        argv[n++] = b->data_dir;
+        extra = b->args;
+        n_extra = b->n_args;
+    } else {
+        snprintf(bufs[0], 1100, "%s", s->m.dir);
+        argv[n++] = s->nginx;
+        argv[n++] = "-p";
+        argv[n++] = bufs[0];
+        argv[n++] = "-e";
+        argv[n++] = "var/gateway/error.log";
+        argv[n++] = "-c";
+        argv[n++] = "var/gateway/nginx.conf";
+    }
+    if (n + n_extra + 1 > cap) {
+        return TANDEM_ETOOLARGE;
+    }
+    for (size_t i = 0; i < n_extra; i++) {
+        argv[n++] = extra[i];
+    }
+    argv[n] = NULL;
+    return 0;
+}
+
+int sup_proc_spawn(struct sup *s, struct sup_proc *p)
+{
+    char *argv[80];
+    char bufs[2][1100];
+    int rc = build_argv(s, p, argv, sizeof(argv) / sizeof(argv[0]), bufs);
+    if (rc != 0) {
+        return rc;
+    }
+    if (p->kind == SUP_SERVICE) {
+        char dir[256];
+        snprintf(dir, sizeof(dir), "var/services/%s/%d", s->m.services[p->svc].name, p->idx);
+        if (mkdirs(dir) != 0) {
+            sup_log("%s: cannot create %s: %s", p->name, dir, strerror(errno));
+            return TANDEM_EIO;
+        }
+    } else if (p->kind == SUP_BROKER && mkdirs(s->m.broker.data_dir) != 0) {
+        sup_log("broker: cannot create %s: %s", s->m.broker.data_dir, strerror(errno));
+        return TANDEM_EIO;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+        return TANDEM_EIO;
+    }
+    if (pid == 0) {
+        child_exec(s, p, argv);
+    }
+    int64_t now = sup_now_ms();
+    p->pid = pid;
+    p->want = true;
+    p->killed = false;
+    p->state = SUP_STARTING;
+    p->started_ms = now;
+    p->ready_ms = 0;
+    p->deadline_ms = now + SUP_START_TIMEOUT_MS;
+    p->next_probe_ms = now + SUP_PROBE_FAST_MS / 2;
+    return 0;
+}
+
+/* Signals: nginx's master gets SIGQUIT (graceful) itself; others SIGTERM to the group. */
+static void proc_signal(struct sup_proc *p, int sig)
+{
+    if (p->pid <= 0) {
+        return;
+    }
+    if (p->kind == SUP_GATEWAY && sig != SIGKILL) {
+        kill(p->pid, sig);
+    } else if (kill(-p->pid, sig) != 0) {
+        kill(p->pid, sig);
+    }
+}
+
+void sup_proc_stop(struct sup_proc *p)
+{
+    p->want = false;
+    if (p->pid <= 0) {
+        p->state = SUP_STOPPED; /* also ends RESTARTING and FAILED */
+        return;
+    }
+    if (p->state == SUP_STOPPING) {
+        return;
+    }
+    proc_signal(p, p->kind == SUP_GATEWAY ? SIGQUIT : SIGTERM);
+    p->state = SUP_STOPPING;
+    p->deadline_ms = sup_now_ms() + SUP_STOP_TIMEOUT_MS;
+}
+
+static void describe_status(int status, char *buf, size_t len)
+{
+    if (WIFEXITED(status)) {
+        snprintf(buf, len, "exit code %d", WEXITSTATUS(status));
+    } else if (WIFSIGNALED(status)) {
+        snprintf(buf, len, "signal %d", WTERMSIG(status));
+    } else {
+        snprintf(buf, len, "status %d", status);
+    }
+}
+
+static void proc_crashed(struct sup_proc *p, int64_t now)
+{
+    char why[48];
+    describe_status(p->last_status, why, sizeof(why));
+    p->crashes[p->n_crashes % SUP_CRASH_LIMIT] = now;
+    p->n_crashes++;
+    if (p->ready_ms != 0 && now - p->ready_ms >= SUP_CRASH_WINDOW_MS) {
+        p->backoff_ms = SUP_BACKOFF_MIN_MS; /* it had been fine for a while */
+    }
+    int64_t oldest = p->crashes[p->n_crashes % SUP_CRASH_LIMIT];
+    if (p->n_crashes >= SUP_CRASH_LIMIT && now - oldest <= SUP_CRASH_WINDOW_MS) {
+        p->state = SUP_FAILED;
+        p->want = false;
+        sup_log("%s exited (%s): failed, %d crashes within %d s; left down", p->name, why,
+                SUP_CRASH_LIMIT, SUP_CRASH_WINDOW_MS / 1000);
+        return;
+    }
+    p->state = SUP_RESTARTING;
+    p->restart_at_ms = now + p->backoff_ms;
+    sup_log("%s exited (%s): restart %d in %d ms", p->name, why, p->restarts + 1, p->backoff_ms);
+    p->backoff_ms = p->backoff_ms * 2 > SUP_BACKOFF_MAX_MS ? SUP_BACKOFF_MAX_MS : p->backoff_ms * 2;
+}
+
+static struct sup_proc *find_pid(struct sup *s, pid_t pid)
+{
+    if (s->broker.pid == pid) {
+        return &s->broker;
+    }
+    if (s->gateway.pid == pid) {
+        return &s->gateway;
+    }
+    for (size_t i = 0; i < s->m.n_services; i++) {
+        for (int j = 0; j < s->svcs[i].slots; j++) {
+            if (s->svcs[i].inst[j].pid == pid) {
+                return &s->svcs[i].inst[j];
+            }
+        }
+    }
+    return NULL;
+}
+
+void sup_proc_reaped(struct sup *s, pid_t pid, int status)
+{
+    struct sup_proc *p = find_pid(s, pid);
+    if (p == NULL) {
+        return;
+    }
+    kill(-pid, SIGKILL); /* whatever it left in its group */
+    p->pid = 0;
+    p->last_status = status;
+    if (!p->want || p->state == SUP_STOPPING) {
+        p->state = SUP_STOPPED;
+        return;
+    }
+    proc_crashed(p, sup_now_ms());
+}
+
+/* A non-blocking connect to host:port, waited for up to timeout_ms. Returns the fd or -1. */
+static int connect_to(const char *host, int port, int timeout_ms)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    if (inet_pton(AF_INET, host, &a.sin_addr) != 1) {
+        return -1;
+    }
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return -1;
+    }
+    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+        struct pollfd pf = {.fd = fd, .events = POLLOUT};
+        int err = 0;
+        socklen_t len = sizeof(err);
+        if (errno != EINPROGRESS || poll(&pf, 1, timeout_ms) != 1 ||
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
+            close(fd);
+            return -1;
+        }
+    }
+    return fd;
+}
+
+/* GET /readyz answered 200 within the timeouts. */
+static bool http_ready(const char *host, int port)
+{
+    int fd = connect_to(host, port, 200);
+    if (fd < 0) {
+        return false;
+    }
+    char req[160];
+    int n =
+        snprintf(req, sizeof(req),
+                 "GET /readyz HTTP/1.1\r\nHost: %s:%d\r\nConnection: close\r\n\r\n", host, port);
+    bool ok = false;
+    if (send(fd, req, (size_t)n, MSG_NOSIGNAL) == n) {
+        char buf[16];
+        size_t got = 0;
+        struct pollfd pf = {.fd = fd, .events = POLLIN};
+        while (got < 12 && poll(&pf, 1, 500) == 1) {
+            ssize_t r = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
+            if (r <= 0) {
+                break;
+            }
+            got += (size_t)r;
+        }
+        buf[got] = '\0';
+        ok = got >= 12 && strncmp(buf, "HTTP/1.", 7) == 0 && strncmp(buf + 8, " 200", 4) == 0;
+    }
+    close(fd);
+    return ok;
+}
+
+static bool probe(struct sup_proc *p)
+{
+    if (p->kind == SUP_SERVICE) {
+        return http_ready(p->host, p->port);
+    }
+    int fd = connect_to(p->host, p->port, 200);
+    if (fd < 0) {
+        return false;
+    }
+    close(fd);
+    return true;
+}
+
+static void next_at(int64_t *next, int64_t t)
+{
+    if (t < *next) {
+        *next = t;
+    }
+}
+
+void sup_proc_tick(struct sup *s, struct sup_proc *p, int64_t now, int64_t *next)
+{
+    switch (p->state) {
+    case SUP_RESTARTING:
+        if (now >= p->restart_at_ms) {
+            p->restarts++;
+            p->restarted = true;
+            if (sup_proc_spawn(s, p) != 0) {
+                p->last_status = 127 << 8;
+                proc_crashed(p, now);
+            }
+            next_at(next, now + SUP_PROBE_FAST_MS);
+        } else {
+            next_at(next, p->restart_at_ms);
+        }
+        return;
+    case SUP_STARTING:
+        if (p->killed) {
+            return; /* waiting for the exit of a start that timed out */
+        }
+        if (now >= p->next_probe_ms && probe(p)) {
+            p->state = SUP_READY;
+            p->ready_ms = sup_now_ms();
+            p->next_probe_ms = p->ready_ms + SUP_PROBE_SLOW_MS;
+            if (p->restarted) {
+                p->restarted = false;
+                sup_log("%s ready again (pid %d, restart %d)", p->name, (int)p->pid, p->restarts);
+            }
+        } else if (now >= p->deadline_ms) {
+            sup_log("%s not ready within %d s: killed", p->name, SUP_START_TIMEOUT_MS / 1000);
+            proc_signal(p, SIGKILL);
+            p->killed = true;
+            return;
+        } else if (now >= p->next_probe_ms) {
+            p->next_probe_ms = now + SUP_PROBE_FAST_MS;
+        }
+        next_at(next, p->next_probe_ms);
+        return;
+    case SUP_READY:
+    case SUP_RUNNING:
+        if (now >= p->next_probe_ms) {
+            p->state = probe(p) ? SUP_READY : SUP_RUNNING;
+            p->next_probe_ms = sup_now_ms() + SUP_PROBE_SLOW_MS;
+        }
+        next_at(next, p->next_probe_ms);
+        return;
+    case SUP_STOPPING:
+        if (now >= p->deadline_ms && !p->killed) {
+            sup_log("%s still running %d s after the stop signal: SIGKILL", p->name,
+                    SUP_STOP_TIMEOUT_MS / 1000);
+            proc_signal(p, SIGKILL);
+            p->killed = true;
+        }
+        if (!p->killed) {
+            next_at(next, p->deadline_ms);
+        }
+        return;
+    case SUP_STOPPED:
+    case SUP_FAILED:
+        return;
+    }
+}
