@@ -1,0 +1,189 @@
+# cli_load_lib.sh: what the gateway-under-load tests (cli_load_*.sh) share, on top of lib.sh.
+#
+# Model: one test = one system started by the real `tandem up --detach` from a manifest written
+# into the test's temp dir: a tandem-broker, example-hello with HELLO_INSTANCES instances (one
+# worker each, so four instances fit two cores under ASan) and nginx as the gateway, every port
+# free on 127.0.0.1. The route /hello is NOT cached, so every GET reaches an instance and the
+# test sees what scaling and crashes do to the upstreams. Load comes from tandem-load
+# (bench/load/), which counts failures by kind and resends idempotent requests only after the
+# keep-alive race (counted as retried, allowed here).
+#
+# Invariants: everything is stopped at exit, whatever happens: `tandem down`, then SIGTERM and
+# SIGKILL to the supervisor named in var/tandem/lock (its children get SIGTERM when it dies);
+# every tandem call goes through `within`.
+#
+# Environment (tests/integration/cli_load.cmake): TANDEM_CLI (the tandem binary), TANDEM_LOAD
+# (tandem-load), EXAMPLE_HELLO, TANDEM_BROKER, plus lib.sh's.
+
+# shellcheck source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+: "${TANDEM_CLI:?TANDEM_CLI must name the tandem binary}"
+: "${TANDEM_LOAD:?TANDEM_LOAD must name tandem-load}"
+: "${EXAMPLE_HELLO:?EXAMPLE_HELLO must name example-hello}"
+
+SYS="$TMP_ROOT/sys"
+MANIFEST="$SYS/tandem.yaml"
+HELLO_INSTANCES=${HELLO_INSTANCES:-2}
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# A base port with `n` consecutive free ports (the instances of one service).
+free_range() {
+    python3 - "$1" <<'PY'
+import random, socket, sys
+n = int(sys.argv[1])
+for _ in range(200):
+    base = random.randrange(20000, 60000 - n)
+    socks = []
+    try:
+        for p in range(base, base + n):
+            s = socket.socket()
+            s.bind(("127.0.0.1", p))
+            socks.append(s)
+    except OSError:
+        continue
+    finally:
+        for s in socks:
+            s.close()
+    print(base)
+    sys.exit(0)
+sys.exit("no free port range")
+PY
+}
+
+tandem() {
+    within 90 "$TANDEM_CLI" -f "$MANIFEST" "$@"
+}
+
+# Writes the manifest and runs `tandem up --detach`; exports GATEWAY (the URL base).
+system_up() {
+    mkdir -p "$SYS"
+    local bport gport hport
+    bport=$(free_port)
+    gport=$(free_port)
+    hport=$(free_range 8)
+    cat >"$MANIFEST" <<YAML
+broker: { listen: 127.0.0.1:$bport, data_dir: var/broker, binary: $TANDEM_BROKER }
+gateway: { listen: 127.0.0.1:$gport }
+services:
+  hello:
+    binary: $EXAMPLE_HELLO
+    instances: $HELLO_INSTANCES
+    port: $hport
+    env: { TANDEM_WORKERS: "1", TANDEM_LOG_LEVEL: warn }
+    depends_on: [broker]
+    routes:
+      - { path: /hello }
+      - { path: /greetings, methods: [POST] }
+YAML
+    log "manifest: broker $bport, gateway $gport, hello from $hport x$HELLO_INSTANCES"
+    local t0=$SECONDS
+    tandem up --detach >"$TMP_ROOT/up.out" 2>&1 || {
+        cat "$TMP_ROOT/up.out" >&2
+        dump_logs
+        fail "tandem up --detach failed"
+    }
+    log "tandem up --detach returned after $((SECONDS - t0)) s"
+    GATEWAY="http://127.0.0.1:$gport"
+    export GATEWAY
+}
+
+dump_logs() {
+    local f
+    for f in "$SYS"/var/tandem/logs/* "$SYS"/var/gateway/error.log; do
+        [ -s "$f" ] || continue
+        echo "---- last 15 lines of $f ----" >&2
+        tail -n 15 "$f" >&2
+    done
+}
+
+supervisor_pid() {
+    [ -s "$SYS/var/tandem/lock" ] && tr -d '[:space:]' <"$SYS/var/tandem/lock"
+}
+
+system_down() {
+    [ -f "$MANIFEST" ] || return 0
+    local pid
+    pid=$(supervisor_pid || true)
+    within 60 "$TANDEM_CLI" -f "$MANIFEST" down >/dev/null 2>&1 || true
+    local i
+    for i in $(seq 50); do # down answers just before the supervisor exits
+        [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+        log "the supervisor $pid outlived tandem down: SIGTERM, then SIGKILL"
+        _kill_pid "$pid"
+    fi
+}
+
+# The exit trap: the system first, then lib.sh's cleanup with the script's exit code.
+trap '_rc=$?; set +e; system_down; (exit $_rc); _cleanup' EXIT
+
+# ps_json: `tandem ps --json`, one object per line.
+ps_json() {
+    tandem ps --json
+}
+
+# hello_rows: "instance state pid restarts ready in_upstream" per hello instance, from ps --json.
+hello_rows() {
+    ps_json | python3 -c '
+import json, sys
+for line in sys.stdin:
+    line = line.strip()
+    if not line:
+        continue
+    o = json.loads(line)
+    if o["service"] == "hello":
+        print(o["instance"], o["state"], o["pid"], o["restarts"], o["ready"], o["in_upstream"])
+'
+}
+
+# expect_hello N: ps shows exactly N hello instances ready and in the upstream (0..N-1); every
+# other row is out of the upstream and stopped or stopping (a removed instance may still drain).
+expect_hello() {
+    local n=$1 rows
+    rows=$(hello_rows) || fail "tandem ps --json failed"
+    local got
+    got=$(awk '$5 == "True" && $6 == "True" { c++ } END { print c + 0 }' <<<"$rows")
+    if [ "$got" != "$n" ] ||
+        awk -v n="$n" '($1 < n && $5 != "True") ||
+                       ($1 >= n && ($6 == "True" || ($2 != "stopped" && $2 != "stopping"))) { bad = 1 }
+                       END { exit !bad }' <<<"$rows"; then
+        record_failure "ps after scale to $n: expected instances 0..$((n - 1)) ready, got:
+$rows"
+        return 0
+    fi
+    log "ps: $n hello instance(s) ready and in the upstream"
+}
+
+# start_load OUT ARGS...: tandem-load in the background (ended by stop_load), JSON into OUT.
+LOAD_PIDS=()
+start_load() {
+    local out=$1
+    shift
+    "$TANDEM_LOAD" --json --allow-failures -d 100 "$@" >"$out" 2>"$out.err" &
+    LOAD_PIDS+=($!)
+    track $!
+}
+
+# stop_load: SIGTERM every load generator (they finish their requests in flight, print their
+# summary) and waits for them.
+stop_load() {
+    local p
+    for p in "${LOAD_PIDS[@]}"; do
+        kill -TERM "$p" 2>/dev/null || true
+    done
+    for p in "${LOAD_PIDS[@]}"; do
+        wait "$p" || record_failure "tandem-load $p exited with code $?"
+    done
+    LOAD_PIDS=()
+}
+
+# load_field FILE EXPR: a value from tandem-load's JSON summary (python expression over o).
+load_field() {
+    python3 -c 'import json, sys; o = json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
+}
