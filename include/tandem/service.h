@@ -125,14 +125,18 @@ TANDEM_EXPORT int tandem_respond_problem(struct tandem_http_request *req, int st
 TANDEM_EXPORT int tandem_respond_cached(struct tandem_http_request *req, const char *content_type,
                                         const void *body, size_t len, const char *cache_control);
 
-/* Adds a ready check: /readyz calls check(arg) (0 = ready) for each, on a worker thread; keep it
- * quick (a connect with a short timeout). name appears in the 503 answer. */
+/* Adds a ready check (0 = ready). Checks run on tandem_service_run's probe thread, one after the
+ * other, every second, from before the workers start until the drain (after HTTP has stopped,
+ * before the on_stop hooks); /readyz answers from their last results (not ready before a first
+ * success, nor when the last answer is older than 5 s). Keep a check bounded: a slow one delays
+ * the next probe of the others. name appears in the answer. Register before tandem_service_run
+ * (a check added while it runs is ignored, logged). */
 TANDEM_EXPORT void tandem_service_ready_check(struct tandem_service *s, const char *name,
                                               int (*check)(void *arg), void *arg);
 
 /* Adds the ready check "broker": ready when one of the --brokers addresses (IPv4 host:port,
- * comma-separated) accepts a TCP connection within 500 ms. Services that produce or consume
- * events register it (the events module does so for them). */
+ * comma-separated; up to 16, tried at once) accepts a TCP connection within 500 ms. Services that
+ * produce or consume events register it (the events module does so for them). */
 TANDEM_EXPORT void tandem_service_ready_brokers(struct tandem_service *s);
 
 /* Adds a drain hook: after HTTP has drained (no listening socket, in-flight requests answered

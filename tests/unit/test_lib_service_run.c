@@ -6,10 +6,13 @@
  * the broker reachability check, a metrics source, tandem_service_option, and SIGTERM: on_stop
  * hooks in reverse order, run returns 0; and that the configuration is final before the first
  * thread starts ("listen" with port 0 resolved; handlers racing the start-up read a stable
- * string). SIGTERM is blocked in this process so only the service's sigwait takes it.
+ * string); /readyz answering from the probe thread's results, fast while the broker black-holes,
+ * ready again once it accepts. SIGTERM is blocked in this process so only the service's sigwait
+ * takes it.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -124,6 +127,21 @@ static int call(const char *method, const char *path, const char *ctype, const c
     return request(raw, out, cap);
 }
 
+/* Polls GET /readyz every 10 ms until it answers want (at most 5 s); counts the 503s. */
+static int ready_until(int want, char *out, size_t cap, int *n503)
+{
+    int code = 0;
+    for (int i = 0; i < 500; i++) {
+        code = call("GET", "/readyz", NULL, "", out, cap);
+        *n503 += code == 503;
+        if (code == want) {
+            break;
+        }
+        usleep(10000);
+    }
+    return code;
+}
+
 static void test_service(void **state)
 {
     sigset_t set;
@@ -186,14 +204,20 @@ static void test_service(void **state)
     assert_int_equal(call("GET", "/echo", NULL, "", out, sizeof(out)), 405);
     assert_non_null(strstr(out, "Allow: POST\r\n"));
 
-    assert_int_equal(call("GET", "/readyz", NULL, "", out, sizeof(out)), 200);
+    int n503 = 0; /* the checks run on the probe thread: /readyz follows within a probe */
+    assert_int_equal(ready_until(200, out, sizeof(out), &n503), 200);
+    assert_non_null(strstr(out, "\"checks\":{\"database\":{\"ready\":true,\"age_ms\":"));
     atomic_store(&db_down, 1);
-    assert_int_equal(call("GET", "/readyz", NULL, "", out, sizeof(out)), 503);
+    assert_int_equal(ready_until(503, out, sizeof(out), &n503), 503);
     assert_non_null(strstr(out, "\"failing\":[\"database\"]"));
     close(bfd); /* the broker goes away */
-    assert_int_equal(call("GET", "/readyz", NULL, "", out, sizeof(out)), 503);
+    for (int i = 0; i < 300 && strstr(out, "\"failing\":[\"database\",\"broker\"]") == NULL; i++) {
+        usleep(10000);
+        assert_int_equal(ready_until(503, out, sizeof(out), &n503), 503);
+    }
     assert_non_null(strstr(out, "\"failing\":[\"database\",\"broker\"]"));
     assert_non_null(strstr(out, "application/problem+json"));
+    assert_non_null(strstr(out, "\"database\":{\"ready\":false"));
 
     assert_int_equal(call("GET", "/metrics", NULL, "", out, sizeof(out)), 200);
     assert_non_null(strstr(out, "test_events_produced_total{topic=\"t\"} 42\n"));
@@ -201,8 +225,11 @@ static void test_service(void **state)
         out, "tandem_http_requests_total{route=\"/echo\",method=\"POST\",status=\"415\"} 1"));
     assert_non_null(strstr(
         out, "tandem_http_requests_total{route=\"/items/{id}\",method=\"GET\",status=\"200\"} 1"));
-    assert_non_null(strstr(
-        out, "tandem_http_requests_total{route=\"/readyz\",method=\"GET\",status=\"503\"} 2"));
+    char want[128];
+    snprintf(want, sizeof(want),
+             "tandem_http_requests_total{route=\"/readyz\",method=\"GET\",status=\"503\"} %d\n",
+             n503);
+    assert_non_null(strstr(out, want));
 
     kill(getpid(), SIGTERM);
     void *rc = NULL;
@@ -313,11 +340,157 @@ static void test_listen_final_before_threads(void **state)
     tandem_service_free(race_svc);
 }
 
+/* ---- /readyz off the request path ---------------------------------------------------------- */
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static char probe_saw[32];
+static pthread_mutex_t probe_mu = PTHREAD_MUTEX_INITIALIZER;
+static atomic_int slow_calls;
+
+/* A slow database check (200 ms a call) that also notes the "listen" option, which it may read
+ * from the probe thread (started after the option was resolved). */
+static int slow_db_check(void *arg)
+{
+    pthread_mutex_lock(&probe_mu);
+    snprintf(probe_saw, sizeof(probe_saw), "%s", tandem_service_config(arg, "listen"));
+    pthread_mutex_unlock(&probe_mu);
+    atomic_fetch_add(&slow_calls, 1);
+    usleep(200000);
+    return 0;
+}
+
+/*
+ * The broker check against a black hole: a listening socket whose accept queue is full (backlog
+ * 0, filled by connections never accepted), so a new connect gets no answer at all and only the
+ * probe's timeout ends it. /readyz used to run the checks on the worker at every request (500 ms
+ * per request and per broker address here, the worker stalled meanwhile); now it answers from the
+ * probe thread's last results: fast, 503 "broker" (not probed yet, then failing), and 200 once
+ * the broker accepts again. A closed port (refused at once) is listed too.
+ */
+static void test_readyz_black_hole(void **state)
+{
+    int hole = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    setsockopt(hole, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    struct sockaddr_in hsa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t hsl = sizeof(hsa);
+    assert_int_equal(bind(hole, (struct sockaddr *)&hsa, sizeof(hsa)), 0);
+    assert_int_equal(listen(hole, 0), 0);
+    getsockname(hole, (struct sockaddr *)&hsa, &hsl);
+    int fillers[4], nfill = 0; /* fill the accept queue: the next SYN is dropped */
+    for (; nfill < 4; nfill++) {
+        fillers[nfill] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+        connect(fillers[nfill], (struct sockaddr *)&hsa, sizeof(hsa));
+    }
+    usleep(50000);
+    int probe = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    connect(probe, (struct sockaddr *)&hsa, sizeof(hsa));
+    struct pollfd pf = {.fd = probe, .events = POLLOUT};
+    assert_int_equal(poll(&pf, 1, 300), 0); /* it is a black hole: no answer within 300 ms */
+    close(probe);
+
+    char brokers[64], listen_arg[32];
+    snprintf(brokers, sizeof(brokers), "127.0.0.1:%d,127.0.0.1:%d", free_port(),
+             ntohs(hsa.sin_port));
+    port = free_port();
+    snprintf(listen_arg, sizeof(listen_arg), "127.0.0.1:%d", port);
+    char *argv[] = {"t",         "--listen", listen_arg, "--data-dir", "/tmp/tandem-unit-svc",
+                    "--brokers", brokers,    NULL};
+    struct tandem_service *s = NULL;
+    assert_int_equal(tandem_service_new("ready", 7, argv, &s), 0);
+    tandem_service_ready_brokers(s);
+    tandem_service_ready_check(s, "database", slow_db_check, s);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, run_thread, s), 0);
+
+    /* 2 s of /readyz while the probes black-hole: every answer fast, 503 naming the broker */
+    static char out[65536];
+    int64_t t0 = mono_ms(), worst = 0;
+    int n = 0;
+    while (mono_ms() - t0 < 2000) {
+        int64_t a = mono_ms();
+        assert_int_equal(call("GET", "/readyz", NULL, "", out, sizeof(out)), 503);
+        int64_t took = mono_ms() - a;
+        worst = took > worst ? took : worst;
+        assert_non_null(strstr(out, "\"failing\":[\"broker\""));
+        n++;
+        usleep(20000);
+    }
+    print_message("readyz with a black-holed broker: %d answers in 2 s, slowest %lld ms\n", n,
+                  (long long)worst);
+    assert_true(worst < 100); /* the probe itself takes 500 ms */
+    assert_true(n > 20);
+    assert_non_null(strstr(out, "\"broker\":{\"ready\":false,\"age_ms\":"));
+
+    /* the broker comes back: accept what is queued and keep accepting */
+    close(hole);
+    for (int i = 0; i < nfill; i++) {
+        close(fillers[i]);
+    }
+    hole = socket(AF_INET, SOCK_STREAM, 0);
+    setsockopt(hole, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    assert_int_equal(bind(hole, (struct sockaddr *)&hsa, sizeof(hsa)), 0);
+    assert_int_equal(listen(hole, 64), 0);
+    int64_t back = mono_ms();
+    int n503 = 0;
+    assert_int_equal(ready_until(200, out, sizeof(out), &n503), 200);
+    print_message("readyz 200 %lld ms after the broker came back\n", (long long)(mono_ms() - back));
+    assert_true(mono_ms() - back < 3 * 1000);
+    assert_non_null(strstr(out, "\"status\":\"ready\""));
+
+    kill(getpid(), SIGTERM);
+    void *rc = NULL;
+    pthread_join(th, &rc);
+    assert_int_equal((intptr_t)rc, 0);
+    tandem_service_free(s);
+    close(hole);
+}
+
+/* Port 0: "listen" holds the bound port before any thread runs: the first probe (the probe
+ * thread starts before the workers) already reads it, and requests reach that port. */
+static void test_listen_port0_resolved(void **state)
+{
+    char *argv[] = {"t", "--listen", "127.0.0.1:0", "--data-dir", "/tmp/tandem-unit-svc", NULL};
+    struct tandem_service *s = NULL;
+    assert_int_equal(tandem_service_new("port0", 5, argv, &s), 0);
+    tandem_service_ready_check(s, "database", slow_db_check, s);
+    atomic_store(&slow_calls, 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, run_thread, s), 0);
+    for (int i = 0; i < 500 && atomic_load(&slow_calls) == 0; i++) {
+        usleep(10000);
+    }
+    assert_true(atomic_load(&slow_calls) > 0); /* probed off the request path */
+    char addr[32];
+    pthread_mutex_lock(&probe_mu);
+    snprintf(addr, sizeof(addr), "%s", probe_saw);
+    pthread_mutex_unlock(&probe_mu);
+    port = atoi(strchr(addr, ':') + 1);
+    assert_true(port > 0);
+    assert_string_equal(tandem_service_config(s, "listen"), addr);
+    static char out[4096];
+    int n503 = 0;
+    assert_int_equal(ready_until(200, out, sizeof(out), &n503), 200);
+    kill(getpid(), SIGTERM);
+    void *rc = NULL;
+    pthread_join(th, &rc);
+    assert_int_equal((intptr_t)rc, 0);
+    tandem_service_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_service),
         cmocka_unit_test(test_listen_final_before_threads),
+        cmocka_unit_test(test_readyz_black_hole),
+        cmocka_unit_test(test_listen_port0_resolved),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -13,9 +13,11 @@
  *   3. per-worker stats sized for the routes registered so far (no route may be added later);
  *      block SIGTERM and SIGINT (every thread started from here on inherits the mask);
  *   4. events (service_events.c, when built): ready check, metrics source, consumers started;
+ *      then the ready probe thread (ready.c), over the checks registered so far;
  *   5. start the http core on the resolved port; drop the reservation; log "ready" with the
  *      bound address (tests read the port from this line);
- *   6. sigwait; one deadline = now + drain-timeout; drain HTTP (until the deadline); stop HTTP;
+ *   6. sigwait; one deadline = now + drain-timeout; drain HTTP (until the deadline); stop HTTP
+ *      and the probe thread;
  *      stop the consumers (what is left of the deadline; a handler in progress is waited for
  *      even past it); on_stop hooks in reverse; free the producer (flushed for what is left of
  *      the deadline, the rest dropped: an outbox relay stopped in a hook publishes into it
@@ -188,6 +190,9 @@ int tandem_service_run(struct tandem_service *s)
     rc = svc_events_run(s); /* consumer threads inherit the mask */
 #endif
     if (rc == 0) {
+        rc = svc_ready_start(s); /* every check is registered now, the events' one included */
+    }
+    if (rc == 0) {
         rc = start_http(s);
     }
     if (reserve_fd >= 0) {
@@ -212,6 +217,7 @@ int tandem_service_run(struct tandem_service *s)
     }
     tandem_http_server_stop(s->http);
     s->http = NULL;
+    svc_ready_stop(s); /* before the hooks: they may close what a check uses */
 #ifdef TANDEM_SERVICE_EVENTS
     svc_events_stop_consumers(s, deadline); /* before the hooks: they may close what handlers use */
 #endif
@@ -242,6 +248,7 @@ void tandem_service_free(struct tandem_service *s)
         return;
     }
     tandem_http_server_stop(s->http);
+    svc_ready_stop(s);
 #ifdef TANDEM_SERVICE_EVENTS
     svc_events_free(s);
 #endif

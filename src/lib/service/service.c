@@ -138,46 +138,6 @@ static void healthz(struct tandem_http_request *req, void *arg)
     tandem_http_respond(req, 200, "application/json", ok, sizeof(ok) - 1);
 }
 
-static void readyz(struct tandem_http_request *req, void *arg)
-{
-    struct tandem_service *s = arg;
-    json_t *failing = json_array();
-    for (size_t i = 0; i < s->nchecks; i++) {
-        int (*check)(void *) = (int (*)(void *))s->checks[i].fn;
-        if (check(s->checks[i].arg) != 0) {
-            json_array_append_new(failing, json_string(s->checks[i].name));
-        }
-    }
-    if (json_array_size(failing) == 0) {
-        json_decref(failing);
-        static const char ready[] = "{\"status\":\"ready\"}";
-        tandem_http_respond(req, 200, "application/json", ready, sizeof(ready) - 1);
-        return;
-    }
-    char detail[256] = "not ready:";
-    size_t n = strlen(detail);
-    for (size_t i = 0; i < json_array_size(failing); i++) {
-        int w = snprintf(detail + n, sizeof(detail) - n, "%s %s", i ? "," : "",
-                         json_string_value(json_array_get(failing, i)));
-        n = w > 0 && (size_t)w < sizeof(detail) - n ? n + (size_t)w : n;
-    }
-    struct tandem_problem *p = NULL;
-    char *list = json_dumps(failing, JSON_COMPACT);
-    char *body = NULL;
-    size_t len = 0;
-    json_decref(failing);
-    if (list == NULL || tandem_problem_new(503, detail, &p) != 0 ||
-        tandem_problem_set_json(p, "failing", list) != 0 ||
-        tandem_problem_encode(p, &body, &len) != 0) {
-        answer_problem(req, 503, detail);
-    } else {
-        tandem_http_respond(req, 503, TANDEM_PROBLEM_CONTENT_TYPE, body, len);
-    }
-    free(list);
-    free(body);
-    tandem_problem_free(p);
-}
-
 static void metrics(struct tandem_http_request *req, void *arg)
 {
     struct tandem_service *s = arg;
@@ -274,7 +234,7 @@ int tandem_service_new(const char *name, int argc, char **argv, struct tandem_se
         goto fail;
     }
     tandem_route(s, "GET", "/healthz", healthz, s);
-    tandem_route(s, "GET", "/readyz", readyz, s);
+    tandem_route(s, "GET", "/readyz", svc_readyz, s);
     tandem_route(s, "GET", "/metrics", metrics, s);
     *out = s;
     return 0;
@@ -331,6 +291,10 @@ static void hook_add(struct svc_hook **list, size_t *n, const char *name, void *
 void tandem_service_ready_check(struct tandem_service *s, const char *name, int (*check)(void *arg),
                                 void *arg)
 {
+    if (s->prober != NULL) { /* the probe thread reads the list */
+        log_warn("ready check added after the run started: ignored", NULL);
+        return;
+    }
     hook_add(&s->checks, &s->nchecks, name ? name : "check", (void *)check, arg);
 }
 

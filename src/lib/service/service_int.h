@@ -8,6 +8,8 @@
  *   service.c  the runtime: routes, the request path (dispatch, trace context, access log,
  *              on_done), built-in endpoints, run and drain.
  *   respond.c  helpers handlers call: params, JSON bodies, cached answers, logging.
+ *   ready.c    the ready checks' probe thread, /readyz from its cached results, the broker
+ *              check.
  *   service_events.c  the service's producer and consumers (tandem/events.h): metrics, ready
  *              check and drain hook; built when librdkafka is (TANDEM_SERVICE_EVENTS).
  *
@@ -69,9 +71,22 @@ int svc_parse_int(const char *s, long min, long max, long *out);
 
 /* ---- ready.c -------------------------------------------------------------------------------- */
 
-/* 0 when one of the brokers in list ("host:port,host:port") accepts a TCP connection within
- * timeout_ms (each); TANDEM_EIO otherwise. */
+#define SVC_PROBE_MS       1000 /* the probe thread runs every check this often */
+#define SVC_PROBE_STALE_MS 5000 /* an answer older than this counts as failing */
+
+/* 0 when one of the brokers in list ("host:port,host:port", at most 16 tried) accepts a TCP
+ * connection within timeout_ms (all tried at once: the call takes at most timeout_ms);
+ * TANDEM_EIO otherwise. */
 int svc_brokers_reachable(const char *list, int timeout_ms);
+
+struct tandem_http_request;
+/* Starts the probe thread over s->checks (fixed from here: tandem_service_ready_check refuses
+ * once s->prober is set). Returns 0 or TANDEM_EIO (no thread: the run fails). */
+int svc_ready_start(struct tandem_service *s);
+/* Stops and joins the probe thread (no check runs after it returns); no-op when not started. */
+void svc_ready_stop(struct tandem_service *s);
+/* GET /readyz: answers from the probe thread's last results, never calling a check. */
+void svc_readyz(struct tandem_http_request *req, void *arg);
 
 /* ---- metrics.c ------------------------------------------------------------------------------- */
 
@@ -158,6 +173,7 @@ struct tandem_service {
     struct svc_stats *stats; /* [workers] */
     struct tandem_http_server *http;
     struct svc_events *events; /* service_events.c; NULL until events are used */
+    struct svc_prober *prober; /* ready.c; set while tandem_service_run probes */
     bool running;
 };
 
