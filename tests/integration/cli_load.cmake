@@ -3,10 +3,9 @@
 # scaled (cli_load_scale) or an instance is killed with SIGKILL (cli_load_kill). Included from
 # CMakeLists.txt. Heavy: under ASan the load generator, nginx and the instances fill both cores.
 # Run one alone: ctest -R integration/cli_load_scale --output-on-failure
-# The tandem binary is bin/tandem (src/cli); tandem-load is defined later, in bench/load/.
+# tandem-load is defined after this directory (bench/load/), hence no TARGET check for it.
 find_program(TANDEM_NGINX nginx PATHS /usr/sbin)
-if(EXISTS ${CMAKE_SOURCE_DIR}/src/cli/main.c AND TARGET tandem_cli_core AND TARGET example-hello
-   AND HTTP_PARSER_LIBRARY AND TANDEM_NGINX)
+if(TARGET tandem-cli AND TARGET example-hello AND HTTP_PARSER_LIBRARY AND TANDEM_NGINX)
   foreach(name scale kill)
     add_test(NAME integration/cli_load_${name}
              COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli_load_${name}.sh)
@@ -14,7 +13,7 @@ if(EXISTS ${CMAKE_SOURCE_DIR}/src/cli/main.c AND TARGET tandem_cli_core AND TARG
       TIMEOUT 120
       LABELS integration
       RESOURCE_LOCK tandem_it_heavy
-      ENVIRONMENT "TANDEM_CLI=${CMAKE_BINARY_DIR}/bin/tandem;TANDEM_LOAD=$<TARGET_FILE:tandem-load>;EXAMPLE_HELLO=$<TARGET_FILE:example-hello>;TANDEM_BROKER=$<TARGET_FILE:tandem-broker>;TANDEM_TEST_BIN=$<TARGET_FILE_DIR:tandem-broker>;TANDEM_IT_DIR=${CMAKE_CURRENT_SOURCE_DIR};TEST_DEADLINE=110")
+      ENVIRONMENT "TANDEM_CLI=$<TARGET_FILE:tandem-cli>;TANDEM_LOAD=$<TARGET_FILE:tandem-load>;EXAMPLE_HELLO=$<TARGET_FILE:example-hello>;TANDEM_BROKER=$<TARGET_FILE:tandem-broker>;TANDEM_TEST_BIN=$<TARGET_FILE_DIR:tandem-broker>;TANDEM_IT_DIR=${CMAKE_CURRENT_SOURCE_DIR};TEST_DEADLINE=110")
   endforeach()
 else()
   message(STATUS "integration/cli_load_*: needs the tandem command, example-hello, http-parser "
