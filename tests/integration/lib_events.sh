@@ -96,7 +96,16 @@ fi
 final=$(within 20 "$EC" committed -b "$BROKER" -t crash -g crash-group -p 0)
 [ "$final" -eq $N ] || record_failure "final committed offset $final, want $N"
 # --- a rebalance mid-stream: exactly once when nobody crashes -----------------------------------
-within 60 "$EC" produce -b "$BROKER" -t reb -n 1000 || fail "produce 1000 to reb"
+# 1000 distinct keys spread the records ~250 per partition (murmur2, as the Java client). With
+# the 10 keys of the other scenarios the spread is 500/400/100/0, so whichever member the range
+# assignor gave partitions 2 and 3 (by member id order, i.e. at random) could find them empty.
+within 60 "$EC" produce -b "$BROKER" -t reb -n 1000 -k 1000 || fail "produce 1000 to reb"
+ends=$(within 20 "$GCHECK" ends -b "$BROKER" -t reb) || fail "log end offsets of reb"
+log "reb: log end offsets per partition: $(echo $ends)"
+# Member a handles 200 records before b joins, so every partition must hold more than that for b
+# to find records left in whichever two partitions it gets.
+echo "$ends" | awk '$2 <= 200 {bad = 1} END {exit bad}' ||
+    fail "reb: a partition holds 200 records or fewer: $(echo $ends)"
 RA="$TMP_ROOT/reb-a.rec"
 RB="$TMP_ROOT/reb-b.rec"
 : >"$RA"
@@ -105,7 +114,7 @@ rlines() { cat "$@" | awk '!/START/ {n++} END {print n + 0}'; }
 rdistinct() { cat "$RA" "$RB" | grep -v START | cut -d' ' -f1 | sort -u | wc -l; }
 # 25 ms per record keeps member a busy for ~20 s after b joins, far longer than the rebalance
 # (b's JoinGroup waits for a's next heartbeat, up to 3 s, then a revokes and rejoins), so b is
-# always assigned partitions with records left in them.
+# always assigned partitions with records left in them (the spread is checked above).
 "$EC" consume -b "$BROKER" -t reb -g reb-group -o "$RA" -d 25 \
     >"$TMP_ROOT/ra.out" 2>"$TMP_ROOT/ra.err" &
 pa=$!

@@ -10,7 +10,7 @@
  *                                   not committed before the OK), one FAIL and one exhausting
  *                                   its attempts: both in T.dlq with the error headers, and the
  *                                   records after them consumed
- *   produce   -b B -t T -n N        N events, values {"seq":i}, keys k<i%10>, then flush
+ *   produce   -b B -t T -n N [-k K]  N events, values {"seq":i}, keys k<i%K> (K: 10), then flush
  *   consume   -b B -t T -g G -o F [-d MS]  consumes until SIGTERM, appending "seq offset
  *                                   attempt" per handled record to F (MS ms per record); stops
  *                                   with tandem_consumer_stop and prints STOPPED
@@ -53,7 +53,7 @@ static int failures;
     } while (0)
 
 static const char *brokers, *topic, *group, *outfile;
-static int nevents = 1000, delay_ms, partition;
+static int nevents = 1000, delay_ms, partition, nkeys = 10;
 
 static int64_t now_ms(void)
 {
@@ -130,7 +130,7 @@ static void publish_n(int n, bool attrs)
     }
     for (int i = 0; i < n; i++) {
         char key[16], data[64], id[32], subject[32], tp[64];
-        snprintf(key, sizeof(key), "k%d", i % 10);
+        snprintf(key, sizeof(key), "k%d", i % nkeys);
         snprintf(data, sizeof(data), "{\"seq\":%d,\"key\":\"%s\"}", i, key);
         snprintf(id, sizeof(id), "id-%d", i);
         snprintf(subject, sizeof(subject), "s-%d", i);
@@ -616,6 +616,8 @@ int main(int argc, char **argv)
             delay_ms = atoi(v);
         else if (strcmp(f, "-p") == 0)
             partition = atoi(v);
+        else if (strcmp(f, "-k") == 0 && atoi(v) > 0)
+            nkeys = atoi(v);
         else
             goto usage;
     }
@@ -651,6 +653,6 @@ int main(int argc, char **argv)
 usage:
     fprintf(stderr, "usage: lib-events-check roundtrip|retry|produce|consume|drain|overrun|abandon|"
                     "unreachable|committed "
-                    "-b B -t T [-g G] [-n N] [-o FILE] [-d MS] [-p P]\n");
+                    "-b B -t T [-g G] [-n N] [-k K] [-o FILE] [-d MS] [-p P]\n");
     return 2;
 }
