@@ -69,6 +69,10 @@ struct tandem_http_config {
      * when it is dropped unanswered by tandem_http_server_stop (status 0). Lets a runtime count,
      * time and log every answer and free what it hung on req->user. */
     void (*on_done)(struct tandem_http_request *req, int status, void *arg);
+    /* Optional (NULL: none). Called on the worker thread (index worker) each time the core answers
+     * a request itself, before any handler saw it: 400 malformed, 408 not complete in time, 413
+     * body too large, 431 headers too large. Lets a runtime count those answers too. */
+    void (*on_error)(int worker, int status, void *arg);
 };
 
 /* Binds cfg->workers listening sockets and starts the workers. cfg is copied. Returns 0,

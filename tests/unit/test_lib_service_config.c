@@ -111,7 +111,9 @@ static void test_metrics_merge(void **state)
     svc_stats_record(&st[0], 0, get, 200, 300000);     /* 0.3 ms */
     svc_stats_record(&st[1], 0, get, 200, 2000000000); /* 2 s */
     svc_stats_record(&st[1], 1, svc_method_index("BREW"), 404, 1000);
-    const char *names[] = {"/a/{id}", "unmatched"};
+    svc_stats_count(&st[0], 2, SVC_METHOD_NONE, 431); /* the core's own answers */
+    svc_stats_count(&st[1], 2, SVC_METHOD_NONE, 431);
+    const char *names[] = {"/a/{id}", "unmatched", "(none)"};
     struct tandem_metrics_writer w;
     svc_writer_init(&w);
     svc_metrics_http(&w, st, 2, 1, names);
@@ -122,6 +124,7 @@ static void test_metrics_merge(void **state)
         "# TYPE tandem_http_requests_total counter\n",
         "tandem_http_requests_total{route=\"/a/{id}\",method=\"GET\",status=\"200\"} 2\n",
         "tandem_http_requests_total{route=\"unmatched\",method=\"other\",status=\"404\"} 1\n",
+        "tandem_http_requests_total{route=\"(none)\",method=\"(none)\",status=\"431\"} 2\n",
         "# TYPE tandem_http_request_duration_seconds histogram\n",
         "tandem_http_request_duration_seconds_bucket{route=\"/a/{id}\",le=\"0.0005\"} 1\n",
         "tandem_http_request_duration_seconds_bucket{route=\"/a/{id}\",le=\"1\"} 1\n",
@@ -137,6 +140,7 @@ static void test_metrics_merge(void **state)
             fail_msg("missing %s in:\n%s", want[i], w.p);
         }
     }
+    assert_null(strstr(w.p, "route=\"(none)\",le=")); /* counted only: no duration */
     svc_writer_cleanup(&w);
     svc_stats_cleanup(&st[0]);
     svc_stats_cleanup(&st[1]);

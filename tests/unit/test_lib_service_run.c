@@ -7,8 +7,8 @@
  * hooks in reverse order, run returns 0; and that the configuration is final before the first
  * thread starts ("listen" with port 0 resolved; handlers racing the start-up read a stable
  * string); /readyz answering from the probe thread's results, fast while the broker black-holes,
- * ready again once it accepts. SIGTERM is blocked in this process so only the service's sigwait
- * takes it.
+ * ready again once it accepts; the core's own 400/413/431 answers counted in /metrics. SIGTERM is
+ * blocked in this process so only the service's sigwait takes it.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -484,6 +484,83 @@ static void test_listen_port0_resolved(void **state)
     tandem_service_free(s);
 }
 
+/* ---- errors the http core answers itself are counted ---------------------------------------- */
+
+/* Sends raw on a fresh connection and returns the status of the answer (the core closes after
+ * its error answers). */
+static int raw_status(const char *raw, size_t len)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    size_t off = 0;
+    while (off < len) { /* the core may answer (and stop reading) before all is sent */
+        ssize_t n = send(fd, raw + off, len - off, MSG_NOSIGNAL);
+        if (n <= 0) {
+            break;
+        }
+        off += (size_t)n;
+    }
+    char out[2048];
+    size_t n = 0;
+    ssize_t r;
+    while (n + 1 < sizeof(out) && (r = recv(fd, out + n, sizeof(out) - 1 - n, 0)) > 0) {
+        n += (size_t)r;
+    }
+    out[n] = '\0';
+    close(fd);
+    return n > 12 ? atoi(out + 9) : 0;
+}
+
+/* 400 (malformed request line), 413 (Content-Length over the 1 MiB limit), 431 (a 9 KiB header)
+ * never reach a route; the runtime counts them through the core's on_error hook with
+ * route="(none)",method="(none)" (they were missing from /metrics). */
+static void test_core_errors_counted(void **state)
+{
+    port = free_port();
+    char listen_arg[32];
+    snprintf(listen_arg, sizeof(listen_arg), "127.0.0.1:%d", port);
+    char *argv[] = {"t", "--listen", listen_arg, "--data-dir", "/tmp/tandem-unit-svc", NULL};
+    struct tandem_service *s = NULL;
+    assert_int_equal(tandem_service_new("errors", 5, argv, &s), 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, run_thread, s), 0);
+    static char out[65536];
+    assert_int_equal(call("GET", "/healthz", NULL, "", out, sizeof(out)), 200); /* serving */
+
+    static const char bad[] = "GARBAGE\r\n\r\n";
+    assert_int_equal(raw_status(bad, sizeof(bad) - 1), 400);
+    assert_int_equal(raw_status(bad, sizeof(bad) - 1), 400);
+    static const char big[] =
+        "POST /healthz HTTP/1.1\r\nHost: t\r\nContent-Length: 2000000\r\n\r\n";
+    assert_int_equal(raw_status(big, sizeof(big) - 1), 413);
+    static char huge[10240];
+    int n = snprintf(huge, sizeof(huge), "GET /healthz HTTP/1.1\r\nHost: t\r\nX-Big: ");
+    memset(huge + n, 'a', 9000);
+    memcpy(huge + n + 9000, "\r\n\r\n", 4);
+    assert_int_equal(raw_status(huge, (size_t)n + 9004), 431);
+
+    assert_int_equal(call("GET", "/metrics", NULL, "", out, sizeof(out)), 200);
+    const char *want[] = {
+        "tandem_http_requests_total{route=\"(none)\",method=\"(none)\",status=\"400\"} 2\n",
+        "tandem_http_requests_total{route=\"(none)\",method=\"(none)\",status=\"413\"} 1\n",
+        "tandem_http_requests_total{route=\"(none)\",method=\"(none)\",status=\"431\"} 1\n",
+        "tandem_http_requests_total{route=\"/healthz\",method=\"GET\",status=\"200\"} 1\n",
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        if (strstr(out, want[i]) == NULL) {
+            fail_msg("missing %s in:\n%s", want[i], out);
+        }
+    }
+    kill(getpid(), SIGTERM);
+    void *rc = NULL;
+    pthread_join(th, &rc);
+    assert_int_equal((intptr_t)rc, 0);
+    tandem_service_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -491,6 +568,7 @@ int main(void)
         cmocka_unit_test(test_listen_final_before_threads),
         cmocka_unit_test(test_readyz_black_hole),
         cmocka_unit_test(test_listen_port0_resolved),
+        cmocka_unit_test(test_core_errors_counted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

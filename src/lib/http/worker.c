@@ -226,6 +226,9 @@ static void conn_fail(struct hconn *c, int status, const char *detail)
     };
     hresp_write(&c->out, &resp, c->w->date);
     c->closing = true;
+    if (c->w->sh->cfg.on_error != NULL) {
+        c->w->sh->cfg.on_error(c->w->index, status, c->w->sh->cfg.arg);
+    }
 }
 
 static void conn_dispatch(struct hconn *c)

@@ -18,6 +18,9 @@
  *
  * Route labels are the registered templates ("/posts/{id}"), never raw paths, so the number of
  * series is bounded by the code, not by clients; requests that match no route are "unmatched".
+ * Requests the http core answers itself before any dispatch (400 malformed, 408, 413, 431) are
+ * counted with route="(none)",method="(none)" (their method may not even be known), in the
+ * counter only: they have no dispatch time to measure.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -54,13 +57,13 @@ void svc_stats_cleanup(struct svc_stats *st)
     st->hist = NULL;
 }
 
-/* key: route (15 bits) | method (3 bits) | status (10 bits), plus 1 so that 0 means empty */
+/* key: route (15 bits) | method (4 bits) | status (10 bits), plus 1 so that 0 means empty */
 static uint32_t slot_key(int route, int method, int status)
 {
-    return (((uint32_t)route << 13) | ((uint32_t)method << 10) | (uint32_t)status) + 1;
+    return (((uint32_t)route << 14) | ((uint32_t)method << 10) | (uint32_t)status) + 1;
 }
 
-void svc_stats_record(struct svc_stats *st, int route, int method, int status, uint64_t ns)
+void svc_stats_count(struct svc_stats *st, int route, int method, int status)
 {
     uint32_t key = slot_key(route, method, status);
     uint32_t h = (key * 2654435761u) % SVC_STAT_SLOT;
@@ -70,15 +73,19 @@ void svc_stats_record(struct svc_stats *st, int route, int method, int status, u
         if (k == 0) {
             atomic_store_explicit(&sl->count, 1, memory_order_relaxed);
             atomic_store_explicit(&sl->key, key, memory_order_release);
-            goto hist;
+            return;
         }
         if (k == key) {
             atomic_fetch_add_explicit(&sl->count, 1, memory_order_relaxed);
-            goto hist;
+            return;
         }
     }
     atomic_fetch_add_explicit(&st->dropped, 1, memory_order_relaxed);
-hist:;
+}
+
+void svc_stats_record(struct svc_stats *st, int route, int method, int status, uint64_t ns)
+{
+    svc_stats_count(st, route, method, status);
     struct svc_hist *hg = &st->hist[route];
     double secs = (double)ns / 1e9;
     int b = 0;
@@ -209,10 +216,11 @@ void svc_metrics_http(struct tandem_metrics_writer *w, struct svc_stats *stats, 
            "counter");
     for (size_t i = 0; i < n; i++) {
         uint32_t k = keys[i] - 1;
-        size_t route = k >> 13;
-        int method = (int)((k >> 10) & 7), status = (int)(k & 1023);
+        size_t route = k >> 14;
+        int method = (int)((k >> 10) & 15), status = (int)(k & 1023);
         snprintf(lab, sizeof(lab), "route=\"%s\",method=\"%s\",status=\"%d\"",
-                 label_esc(esc, sizeof(esc), route_names[route]), svc_methods[method], status);
+                 label_esc(esc, sizeof(esc), route_names[route]),
+                 method == SVC_METHOD_NONE ? "(none)" : svc_methods[method], status);
         tandem_metrics_counter(w, "tandem_http_requests_total", NULL, lab, (double)counts[i]);
     }
     free(keys);

@@ -119,6 +119,7 @@ static int start_http(struct tandem_service *s)
         .workers = s->workers,
         .handler = svc_dispatch,
         .on_done = svc_done,
+        .on_error = svc_core_error,
         .arg = s,
     };
     int rc = tandem_http_server_start(&hc, &s->http);
@@ -146,11 +147,12 @@ static void stats_setup(struct tandem_service *s)
         workers = cpus > 0 ? (cpus < 256 ? cpus : 256) : 1;
     }
     s->workers = (int)workers;
-    s->route_names = xcalloc(s->nroutes + 1, sizeof(*s->route_names));
+    s->route_names = xcalloc(s->nroutes + 2, sizeof(*s->route_names));
     for (size_t i = 0; i < s->nroutes; i++) {
         s->route_names[i] = s->routes[i]->pattern;
     }
     s->route_names[s->nroutes] = "unmatched";
+    s->route_names[s->nroutes + 1] = "(none)"; /* the http core's own errors */
     s->stats = xcalloc((size_t)s->workers, sizeof(*s->stats));
     for (int i = 0; i < s->workers; i++) {
         svc_stats_init(&s->stats[i], s->nroutes);

@@ -130,6 +130,14 @@ void svc_done(struct tandem_http_request *req, int status, void *arg)
     free(x);
 }
 
+/* The http core answered a request itself (400, 408, 413, 431): no context, no route, no
+ * duration; counted so that /metrics sees every answer. */
+void svc_core_error(int worker, int status, void *arg)
+{
+    struct tandem_service *s = arg;
+    svc_stats_count(&s->stats[worker], (int)s->nroutes + 1, SVC_METHOD_NONE, status);
+}
+
 /* ---- built-in endpoints ---------------------------------------------------------------------- */
 
 static void healthz(struct tandem_http_request *req, void *arg)

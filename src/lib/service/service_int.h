@@ -90,9 +90,10 @@ void svc_readyz(struct tandem_http_request *req, void *arg);
 
 /* ---- metrics.c ------------------------------------------------------------------------------- */
 
-#define SVC_NBUCKETS  14 /* latency buckets (seconds), +Inf apart */
-#define SVC_NMETHODS  8  /* GET HEAD POST PUT PATCH DELETE OPTIONS other */
-#define SVC_STAT_SLOT 512
+#define SVC_NBUCKETS    14 /* latency buckets (seconds), +Inf apart */
+#define SVC_NMETHODS    8  /* GET HEAD POST PUT PATCH DELETE OPTIONS other */
+#define SVC_METHOD_NONE 8  /* method="(none)": answered by the http core before dispatch */
+#define SVC_STAT_SLOT   512
 
 extern const double svc_buckets[SVC_NBUCKETS];
 extern const char *const svc_methods[SVC_NMETHODS];
@@ -120,6 +121,9 @@ int svc_method_index(const char *method);
 void svc_stats_init(struct svc_stats *st, size_t nroutes);
 void svc_stats_cleanup(struct svc_stats *st);
 void svc_stats_record(struct svc_stats *st, int route, int method, int status, uint64_t ns);
+/* Counts one answer in tandem_http_requests_total only (no duration): the http core's own errors,
+ * with route nroutes + 1 ("(none)") and method SVC_METHOD_NONE. */
+void svc_stats_count(struct svc_stats *st, int route, int method, int status);
 
 struct tandem_metrics_writer {
     char *p;
@@ -130,7 +134,8 @@ void svc_writer_init(struct tandem_metrics_writer *w);
 void svc_writer_cleanup(struct tandem_metrics_writer *w);
 void svc_writer_append(struct tandem_metrics_writer *w, const char *s, size_t n);
 /* Writes tandem_http_requests_total and tandem_http_request_duration_seconds merged over
- * nworkers stats; route_name(i) names route i (nroutes: "unmatched"). */
+ * nworkers stats; route_names[i] names route i (nroutes: "unmatched", nroutes + 1: "(none)",
+ * counted only). */
 void svc_metrics_http(struct tandem_metrics_writer *w, struct svc_stats *stats, int nworkers,
                       size_t nroutes, const char *const *route_names);
 
@@ -166,7 +171,7 @@ struct tandem_service {
     struct tandem_router *router;
     struct svc_route **routes;
     size_t nroutes;
-    const char **route_names; /* [nroutes + 1], built by run (the last is "unmatched") */
+    const char **route_names; /* [nroutes + 2], built by run: then "unmatched", "(none)" */
     struct svc_hook *checks, *stops, *sources;
     size_t nchecks, nstops, nsources;
     int workers;
@@ -191,6 +196,7 @@ void svc_events_free(struct tandem_service *s);
 /* service.c: the http core's callbacks (run.c starts the server with them). */
 void svc_dispatch(struct tandem_http_request *req, void *arg);
 void svc_done(struct tandem_http_request *req, int status, void *arg);
+void svc_core_error(int worker, int status, void *arg);
 
 /* The runtime's context of a dispatched request. */
 static inline struct svc_req *svc_req_of(const struct tandem_http_request *req)
