@@ -1,6 +1,7 @@
 # tandem: the two commands of the quick start, and a few more.
 #   make          build (release, -O2) into build/, binaries in build/bin/
-#   make run      install missing packages, build, start the system (today: tandem-broker)
+#   make run      install missing packages, build, `tandem up` the default system (tandem.yaml:
+#                 broker, example-hello x2, nginx gateway on http://127.0.0.1:8080); Ctrl-C stops it
 #   make test     install missing packages, build with ASan+UBSan into build-asan/, run every test
 #   make fuzz     longer libFuzzer runs (FUZZ_SECONDS=300)
 #   make bench    the benchmarks under bench/ (see docs/benchmarks.md)
@@ -8,8 +9,7 @@ CC       ?= cc
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD    := build
 ASAN     := build-asan
-RUN_DIR  := var
-LISTEN   ?= 127.0.0.1:9092
+MANIFEST ?= tandem.yaml
 
 .PHONY: all deps build run test fuzz bench format clean install
 
@@ -23,8 +23,7 @@ build:
 	@cmake --build $(BUILD) -j $(JOBS)
 
 run: deps build
-	@mkdir -p $(RUN_DIR)/broker
-	exec $(BUILD)/bin/tandem-broker --listen $(LISTEN) --data-dir $(RUN_DIR)/broker
+	exec $(BUILD)/bin/tandem -f $(MANIFEST) up
 
 test: deps
 	@cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \

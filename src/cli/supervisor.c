@@ -96,7 +96,7 @@ void sup_pump(struct sup *s, int timeout_ms)
         struct signalfd_siginfo si;
         while (read(s->sigfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
             if (si.ssi_signo != SIGCHLD && !s->quit) {
-                sup_log("signal %u: stopping everything", si.ssi_signo);
+                sup_log("%s: stopping everything", strsignal((int)si.ssi_signo));
                 s->quit = true;
             }
         }
@@ -449,7 +449,7 @@ int sup_up(const char *manifest, bool detach)
         return 1;
     }
     if (find_nginx(&s) != 0) {
-        fprintf(stderr, "tandem: nginx not found (apt-get install nginx-light, or make deps)\n");
+        fprintf(stderr, "tandem: nginx not found (apt-get install nginx, or make deps)\n");
         cli_manifest_cleanup(&s.m);
         return 1;
     }
