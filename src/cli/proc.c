@@ -5,9 +5,9 @@
  * reaches a service's own children too, and the terminal's Ctrl-C reaches only the supervisor),
  * asks for SIGTERM when the supervisor dies, unblocks the signals the supervisor keeps for its
  * signalfd, points stdin at /dev/null and stdout+stderr at var/tandem/logs/NAME.log (appended,
- * so a restarted instance continues its file), sets the TANDEM_* environment and the manifest's
- * env (which wins) and execs. An exec that fails exits 127, which the supervisor sees as a
- * crash like any other.
+ * so a restarted instance continues its file), closes every other descriptor, sets the TANDEM_*
+ * environment and the manifest's env (which wins) and execs. An exec that fails exits 127, which
+ * the supervisor sees as a crash like any other.
  *
  * Probes are short and blocking, on 127.0.0.1 (or the listen address when it is a literal):
  * a TCP connect for the broker and nginx, `GET /readyz` answered 200 for services. Every
@@ -125,6 +125,7 @@ static void child_exec(struct sup *s, struct sup_proc *p, char **argv)
     if (log < 0 || null < 0 || dup2(null, 0) < 0 || dup2(log, 1) < 0 || dup2(log, 2) < 0) {
         _exit(127);
     }
+    close_range(3, ~0U, 0); /* whatever the caller of `tandem up` leaked to us */
     if (p->kind == SUP_SERVICE) {
         const struct cli_service *svc = &s->m.services[p->svc];
         char v[256];

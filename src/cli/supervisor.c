@@ -477,6 +477,12 @@ int sup_up(const char *manifest, bool detach)
         close(pfd[0]);
         notify = pfd[1];
         setsid();
+        /* Keep no descriptor of the caller's (a pipe it waits on) beyond stdio, redirected once
+         * ready; the only one of ours open yet is the pipe to the parent. */
+        if (notify > 3) {
+            close_range(3, (unsigned)notify - 1, 0);
+        }
+        close_range((unsigned)notify + 1, ~0U, 0);
     }
     int code = 1;
     if (setup(&s) == 0) {
