@@ -396,6 +396,61 @@ static void test_deferred_answer_keeps_order(void **state)
     tandem_http_server_stop(s);
 }
 
+/* Edge-triggered reading (worker.c): bytes that arrive while a request is at the handler are read
+ * when it is answered, without a new edge; a request followed at once by the client's FIN is
+ * answered before the close; a burst larger than the input buffer is read in full. */
+static void test_edge_triggered_reads(void **state)
+{
+    struct tandem_http_server *s = start(1, 0, 0);
+    int a = dial(s), b = dial(s), closed;
+    static char buf[1 << 18];
+    /* 1: the second request arrives while the first is held */
+    send_str(a, "GET /defer HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(read_responses(a, buf, sizeof(buf), 1, 200, &closed), 0);
+    send_str(a, "GET /n/after HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(read_responses(a, buf, sizeof(buf), 1, 200, &closed), 0);
+    send_str(b, "GET /release HTTP/1.1\r\nHost: x\r\n\r\n");
+    read_responses(b, buf, sizeof(buf), 1, 2000, &closed);
+    read_responses(a, buf, sizeof(buf), 2, 2000, &closed);
+    const char *late = strstr(buf, "\r\n\r\nlate");
+    assert_non_null(late);
+    assert_non_null(strstr(late, "\r\n\r\nafter"));
+    /* 2: held request, then the client shuts its side: answered, then closed */
+    send_str(a, "GET /defer HTTP/1.1\r\nHost: x\r\n\r\n");
+    shutdown(a, SHUT_WR);
+    assert_int_equal(read_responses(a, buf, sizeof(buf), 1, 200, &closed), 0);
+    send_str(b, "GET /release HTTP/1.1\r\nHost: x\r\n\r\n");
+    read_responses(b, buf, sizeof(buf), 1, 2000, &closed);
+    read_responses(a, buf, sizeof(buf), 1, 2000, &closed);
+    assert_non_null(strstr(buf, "\r\n\r\nlate"));
+    assert_true(wait_closed(a, 2000));
+    close(a);
+    /* 3: two requests and the FIN in one burst */
+    a = dial(s);
+    send_str(a, "GET /n/1 HTTP/1.1\r\nHost: x\r\n\r\nGET /n/2 HTTP/1.1\r\nHost: x\r\n\r\n");
+    shutdown(a, SHUT_WR);
+    read_responses(a, buf, sizeof(buf), 2, 2000, &closed);
+    assert_non_null(strstr(strstr(buf, "\r\n\r\n1"), "\r\n\r\n2"));
+    assert_true(wait_closed(a, 2000));
+    close(a);
+    /* 4: 1000 pipelined requests (about 40 KB, more than one read of the 16 KiB buffer) */
+    a = dial(s);
+    static char burst[1000 * 48];
+    size_t len = 0;
+    for (int i = 0; i < 1000; i++) {
+        len += (size_t)snprintf(burst + len, sizeof(burst) - len,
+                                "GET /n/%d HTTP/1.1\r\nHost: x\r\n\r\n", i);
+    }
+    send_all(a, burst, len);
+    size_t got = read_responses(a, buf, sizeof(buf), 1000, 5000, &closed);
+    assert_false(closed);
+    assert_true(got > 0);
+    assert_non_null(strstr(buf, "\r\n\r\n999"));
+    close(a);
+    close(b);
+    tandem_http_server_stop(s);
+}
+
 static void test_many_connections_two_workers(void **state)
 {
     enum { N = 200 };
@@ -432,6 +487,7 @@ int main(void)
         cmocka_unit_test(test_pipelined_request_fresh_deadline),
         cmocka_unit_test(test_connection_close_and_http10),
         cmocka_unit_test(test_deferred_answer_keeps_order),
+        cmocka_unit_test(test_edge_triggered_reads),
         cmocka_unit_test(test_many_connections_two_workers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

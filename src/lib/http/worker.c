@@ -20,8 +20,18 @@
  * A CONNECTION reads into a fixed input buffer and feeds the parser; each complete request goes
  * to the handler, and the next one is parsed only after it was answered, so answers queue in
  * request order in the output buffer, which is written once per read (a pipelined burst gets one
- * write). Reading pauses (EPOLLIN off) while a request is at the handler, while more than
- * MAX_UNSENT bytes wait to be sent, and while a close is being flushed. An error found by the
+ * write). Reading pauses while a request is at the handler, while more than MAX_UNSENT bytes
+ * wait to be sent, and while a close is being flushed.
+ *
+ * EPOLL is edge-triggered for connections (as nginx does): each socket is registered once, for
+ * EPOLLIN | EPOLLOUT | EPOLLRDHUP, at accept, and never modified, so the request path makes no
+ * epoll_ctl and epoll_wait never re-polls a socket it reported before. The price is state the
+ * loop keeps itself: rd_ready says the socket may hold unread bytes (set by an EPOLLIN edge,
+ * cleared by EAGAIN or by a read shorter than the room offered, unless EPOLLRDHUP said the peer
+ * has shut its side: its FIN raises no further edge, so reading goes on to EOF); a paused
+ * connection that resumes reads on rd_ready without waiting for an event. Output needs no flag:
+ * a send that hit EAGAIN is resumed by the next EPOLLOUT edge. The listening socket and the
+ * eventfd stay level-triggered. An error found by the
  * parser (400/413/431) or a request timeout (408) is answered with a problem+json body and
  * "Connection: close"; every close after an answer is a lingering close (shutdown(SHUT_WR), then
  * read and discard until EOF), so a client that is still sending does not get a reset that
@@ -59,9 +69,11 @@ struct hconn {
     char *in;         /* unparsed bytes are in[in_off, in_len) */
     size_t in_off, in_len;
     struct hbuf out;
-    uint32_t events; /* epoll interest currently registered */
-    bool pending;    /* req is at the handler */
-    bool closing;    /* no more requests: flush, then linger */
+    bool rd_ready; /* the socket may hold unread bytes (edge seen, no short read since) */
+    bool rd_hup;   /* the peer shut its write side: read on to EOF, short reads or not */
+    bool eof;      /* recv returned 0: close once the answers are out (no lingering) */
+    bool pending;  /* req is at the handler */
+    bool closing;  /* no more requests: flush, then linger */
     bool lingering;
     bool dead; /* fd closed; memory freed at the end of the iteration */
     bool in_dispatch;
@@ -97,6 +109,7 @@ static char tag_listen, tag_stop; /* epoll data for the listening socket and the
 
 static void conn_close(struct hconn *c);
 static void conn_process(struct hconn *c);
+static void conn_read(struct hconn *c);
 
 /* ---- clock and timeout lists ----------------------------------------------------------------- */
 
@@ -162,21 +175,20 @@ static size_t unsent(const struct hconn *c)
     return c->out.len - c->out.off;
 }
 
-/* Re-derives the epoll interest and the timeout list from the connection's state. */
+/* Whether the connection takes more input now (the socket is read only while this holds). */
+static bool conn_wants_input(const struct hconn *c)
+{
+    return c->lingering || (!c->pending && !c->closing && unsent(c) < MAX_UNSENT);
+}
+
+/* Re-derives the timeout list from the connection's state. (The epoll registration never
+ * changes: edge-triggered, in and out, from accept to close.) */
 static void conn_update(struct hconn *c)
 {
     if (c->dead) {
         return;
     }
     const struct tandem_http_config *cfg = &c->w->sh->cfg;
-    bool want_in = c->lingering ||
-                   (!c->pending && !c->closing && unsent(c) < MAX_UNSENT && c->in_len < IN_CAP);
-    uint32_t ev = (want_in ? EPOLLIN : 0) | (unsent(c) > 0 ? EPOLLOUT : 0);
-    if (ev != c->events) {
-        struct epoll_event e = {.events = ev, .data.ptr = c};
-        epoll_ctl(c->w->ep, EPOLL_CTL_MOD, c->fd, &e);
-        c->events = ev;
-    }
     if (c->lingering) {
         tl_enter(c, T_LINGER, LINGER_MS);
     } else if (c->pending) {
@@ -188,8 +200,9 @@ static void conn_update(struct hconn *c)
     }
 }
 
-/* Writes what can be written. When a closing connection has sent everything, it shuts down its
- * write side and lingers. */
+/* Writes what can be written (EAGAIN: the next EPOLLOUT edge resumes it). When a closing
+ * connection has sent everything, it shuts down its write side and lingers, or closes at once
+ * when the peer has already closed its side (EOF read). */
 static void conn_flush(struct hconn *c)
 {
     while (unsent(c) > 0) {
@@ -207,8 +220,13 @@ static void conn_flush(struct hconn *c)
     }
     c->out.off = c->out.len = 0;
     if (c->closing && !c->pending && !c->lingering) {
+        if (c->eof) {
+            conn_close(c);
+            return;
+        }
         shutdown(c->fd, SHUT_WR);
         c->lingering = true;
+        conn_read(c); /* discard what is there already: no edge may come for it */
     }
 }
 
@@ -294,14 +312,19 @@ void hworker_answer(struct hreq *r, const struct hresp *resp_in)
     hparse_begin(&c->hp, r); /* the request object is re-used for the next request */
     if (!c->in_dispatch) {   /* answered later: carry on with this connection now */
         conn_process(c);
+        conn_read(c); /* what arrived while the handler worked (its edge was noted then) */
         conn_flush(c);
         conn_update(c);
     }
 }
 
+/* Reads while the socket may hold bytes and the connection takes input, feeding the parser after
+ * each read. Edge-triggered: the socket counts as drained after EAGAIN or a read shorter than the
+ * room offered (a new arrival raises a new edge), unless the peer has shut its side (then the
+ * FIN raises no further edge: read on until recv returns 0). */
 static void conn_read(struct hconn *c)
 {
-    for (;;) {
+    while (!c->dead && c->rd_ready && conn_wants_input(c)) {
         if (c->in_off > 0) {
             memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
             c->in_len -= c->in_off;
@@ -309,18 +332,32 @@ static void conn_read(struct hconn *c)
         }
         size_t room = IN_CAP - c->in_len;
         if (room == 0) {
-            return;
+            return; /* a request larger than the buffer is refused by the parser first */
         }
         ssize_t n = recv(c->fd, c->in + c->in_len, room, 0);
-        if (n == 0 || (n < 0 && errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)) {
-            conn_close(c); /* peer closed or reset; a lingering close ends here too */
-            return;
-        }
         if (n < 0) {
             if (errno == EINTR) {
                 continue;
             }
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                c->rd_ready = false;
+            } else {
+                conn_close(c); /* reset */
+            }
             return;
+        }
+        if (n == 0) { /* the peer closed: whatever is parsed is answered, then close */
+            c->rd_ready = false;
+            c->eof = true;
+            if (c->lingering || unsent(c) == 0 || c->hp.started) {
+                conn_close(c); /* a lingering close ends here; a cut-off request is dropped */
+            } else {
+                c->closing = true; /* flushed by the caller, then closed (conn_flush) */
+            }
+            return;
+        }
+        if ((size_t)n < room && !c->rd_hup) {
+            c->rd_ready = false;
         }
         if (c->lingering) {
             c->in_len = 0; /* discard */
@@ -328,9 +365,6 @@ static void conn_read(struct hconn *c)
         }
         c->in_len += (size_t)n;
         conn_process(c);
-        if (c->dead || c->pending || c->closing || (size_t)n < room) {
-            return; /* level-triggered: anything left is reported again */
-        }
     }
 }
 
@@ -389,9 +423,8 @@ static void accept_all(struct hworker *w)
         c->fd = fd;
         c->id = ++w->next_id;
         c->in = xmalloc(IN_CAP);
-        c->events = EPOLLIN;
         hparse_init(&c->hp, &w->sh->lim);
-        struct epoll_event e = {.events = EPOLLIN, .data.ptr = c};
+        struct epoll_event e = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
         if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &e) != 0) {
             close(fd);
             conn_free(c);
@@ -417,12 +450,16 @@ static void conn_event(struct hconn *c, uint32_t ev)
         return;
     }
     if (ev & EPOLLIN) {
-        conn_read(c);
+        c->rd_ready = true; /* noted even while reading pauses: conn_read resumes on it */
     }
-    if (!c->dead && (ev & EPOLLOUT)) {
+    if (ev & EPOLLRDHUP) {
+        c->rd_hup = true;
+    }
+    if ((ev & EPOLLOUT) && unsent(c) > 0) {
         conn_flush(c);
         conn_process(c); /* reading may have paused on MAX_UNSENT */
     }
+    conn_read(c);
     if (!c->dead) {
         conn_flush(c);
         conn_update(c);
