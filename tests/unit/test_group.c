@@ -442,11 +442,57 @@ static void test_offset_expiry(void **state)
     gc_free(gc);
 }
 
+/* A member that rejoins with unchanged metadata while the group is CompletingRebalance (it lost
+ * the first answer, say) gets the current generation at once, the leader with the member list
+ * again, and the rebalance is not restarted; a changed subscription does restart it (Kafka's
+ * doCurrentMemberJoinGroup). */
+static void test_rejoin_completing_rebalance(void **state)
+{
+    struct gc *gc = new_gc();
+    struct fake a, b, sb, sa;
+    join(gc, &a, NULL, NULL, "range", false, 0);
+    join(gc, &b, NULL, NULL, "range", false, 10);
+    gc_tick(gc, 100);
+    assert_int_equal(a.generation, 1);
+    char leader[128], follower[128];
+    strcpy(leader, a.member_id);
+    strcpy(follower, b.member_id);
+    sync_(gc, &sb, follower, 1, 0, NULL, 110); /* the follower waits for the leader's sync */
+    assert_int_equal(sb.answered, 0);
+
+    join(gc, &b, follower, NULL, "range", false, 120); /* unchanged: answered, no rebalance */
+    assert_int_equal(b.answered, 1);
+    assert_int_equal(b.error, KAFKA_NONE);
+    assert_int_equal(b.generation, 1);
+    assert_int_equal(b.nmembers, 0);
+    assert_int_equal(sb.answered, 0);                /* its pending sync is still valid */
+    join(gc, &a, leader, NULL, "range", false, 130); /* the leader: the member list again */
+    assert_int_equal(a.answered, 1);
+    assert_int_equal(a.generation, 1);
+    assert_string_equal(a.leader, leader);
+    assert_int_equal(a.nmembers, 2);
+
+    struct gc_assignment as[2] = {{S(leader), {(const uint8_t *)"P0", 2}},
+                                  {S(follower), {(const uint8_t *)"P1", 2}}};
+    sync_(gc, &sa, leader, 1, 2, as, 140);
+    assert_int_equal(sa.error, KAFKA_NONE);
+    assert_int_equal(sb.answered, 1);
+    assert_string_equal(sb.assignment, "P1");
+
+    /* Stable now; a rejoin with another protocol list is a new subscription: rebalance. */
+    join(gc, &b, follower, NULL, "roundrobin", false, 150);
+    assert_int_equal(b.answered, 0);
+    assert_int_equal(gc_heartbeat(gc, S("g"), 1, S(leader), KSTR_NULL, 160),
+                     KAFKA_REBALANCE_IN_PROGRESS);
+    gc_free(gc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_two_members_rebalance),
         cmocka_unit_test(test_member_id_required),
+        cmocka_unit_test(test_rejoin_completing_rebalance),
         cmocka_unit_test(test_session_expiry),
         cmocka_unit_test(test_leave),
         cmocka_unit_test(test_inconsistent_protocol),

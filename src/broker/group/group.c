@@ -343,6 +343,20 @@ static const struct gproto *member_protocol(const struct gmember *m, const char 
 
 /* ---- the rebalance protocol ------------------------------------------------------------------ */
 
+/* The member list a leader's JoinGroup answer carries: each member's metadata for the chosen
+ * protocol. The strings are borrowed from the members; the caller frees the array. */
+static struct gc_member_info *member_infos(const struct group *g, int *n)
+{
+    struct gc_member_info *infos = xcalloc((size_t)g->nmembers, sizeof(*infos));
+    *n = 0;
+    for (const struct gmember *m = g->members; m; m = m->next) {
+        const struct gproto *p = member_protocol(m, g->protocol);
+        infos[(*n)++] = (struct gc_member_info){m->id, m->instance_id, p ? p->metadata : NULL,
+                                                p ? p->metadata_len : 0};
+    }
+    return infos;
+}
+
 static int32_t max_rebalance_timeout(const struct group *g)
 {
     int32_t t = 0;
@@ -418,13 +432,8 @@ static void complete_join(struct gc *gc, struct group *g, int64_t now)
     g->state = GROUP_COMPLETING_REBALANCE;
     log_group(g, "group joined", g->leader, g->protocol);
 
-    struct gc_member_info *infos = xcalloc((size_t)g->nmembers, sizeof(*infos));
-    int n = 0;
-    for (struct gmember *m = g->members; m; m = m->next) {
-        const struct gproto *p = member_protocol(m, g->protocol);
-        infos[n++] = (struct gc_member_info){m->id, m->instance_id, p ? p->metadata : NULL,
-                                             p ? p->metadata_len : 0};
-    }
+    int n;
+    struct gc_member_info *infos = member_infos(g, &n);
     for (struct gmember *m = g->members; m; m = m->next) {
         void *req = m->join_req;
         if (!req)
@@ -478,18 +487,26 @@ static struct gmember *add_member(struct group *g, char *id, struct kstr instanc
     return m;
 }
 
-/* Answers a follower's join at once with the current generation (Kafka does this for a known
- * member rejoining a Stable group with unchanged metadata). */
+/* Answers a join at once with the current generation: Kafka does this for a known member that
+ * rejoins with unchanged metadata a Stable group (a follower) or a CompletingRebalance group
+ * (it may have lost the first answer). The leader gets the member list again, so it can still
+ * compute and send the assignment of this generation. */
 static void answer_join_current(struct gc *gc, struct group *g, struct gmember *m, void *req)
 {
+    bool leader = g->leader && strcmp(g->leader, m->id) == 0;
+    int n = 0;
+    struct gc_member_info *infos = leader ? member_infos(g, &n) : NULL;
     struct gc_join_result r = {
         .error_code = KAFKA_NONE,
         .generation_id = g->generation,
         .protocol_name = g->protocol ? g->protocol : "",
         .leader = g->leader ? g->leader : "",
         .member_id = m->id,
+        .nmembers = n,
+        .members = infos,
     };
     gc->cb.join_done(req, &r, gc->cb.arg);
+    free(infos);
 }
 
 static void member_join(struct gc *gc, struct group *g, struct gmember *m,
@@ -500,7 +517,12 @@ static void member_join(struct gc *gc, struct group *g, struct gmember *m,
         answer_join_error(gc, m->join_req, KAFKA_REBALANCE_IN_PROGRESS, m->id);
     member_set_protocols(m, p);
     m->deadline_ms = now + m->session_timeout_ms;
-    if (g->state == GROUP_STABLE && unchanged && g->leader && strcmp(g->leader, m->id) != 0) {
+    /* Kafka's GroupCoordinator.doCurrentMemberJoinGroup: unchanged metadata gets the current
+     * generation in CompletingRebalance (any member) and in Stable (a follower); everything else
+     * (a changed subscription, the leader rejoining a Stable group) starts a rebalance. */
+    bool leader = g->leader && strcmp(g->leader, m->id) == 0;
+    if (unchanged &&
+        ((g->state == GROUP_STABLE && !leader) || g->state == GROUP_COMPLETING_REBALANCE)) {
         answer_join_current(gc, g, m, req);
         return;
     }
