@@ -225,6 +225,11 @@ static int start_range(struct sup *s, int out, size_t i, int from, int to)
         int restarts = p->restarts;
         sup_proc_init(s, p, SUP_SERVICE, (int)i, j);
         p->restarts = restarts;
+        if (sup_proc_port_check(s, p, err, sizeof(err)) != 0) {
+            ctl_say(out, 'e', "tandem: cannot start %s: %s", p->name, err);
+            sup_stop_all(s, ps, n);
+            return TANDEM_EEXIST;
+        }
         if (sup_proc_spawn(s, p) != 0) {
             ctl_say(out, 'e', "tandem: cannot start %s", p->name);
             sup_stop_all(s, ps, n);

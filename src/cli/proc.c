@@ -89,6 +89,36 @@ void sup_proc_init(struct sup *s, struct sup_proc *p, enum sup_kind kind, int sv
     }
 }
 
+int sup_proc_port_check(struct sup *s, const struct sup_proc *p, char *err, size_t err_len)
+{
+    const char *host = p->kind == SUP_BROKER    ? s->m.broker.listen.host
+                       : p->kind == SUP_GATEWAY ? s->m.gateway.listen.host
+                                                : "127.0.0.1";
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)p->port)};
+    if (host == NULL || inet_pton(AF_INET, host, &a.sin_addr) != 1) {
+        inet_pton(AF_INET, "127.0.0.1",
+                  &a.sin_addr); /* a name: nginx resolves it, e.g. localhost */
+    }
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        return 0; /* cannot tell: the process itself will say */
+    }
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    int rc = 0;
+    if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 && errno == EADDRINUSE) {
+        char addr[INET_ADDRSTRLEN];
+        inet_ntop(AF_INET, &a.sin_addr, addr, sizeof(addr));
+        snprintf(err, err_len,
+                 "port %d (%s) is already in use by another process on %s "
+                 "(see: ss -ltnp 'sport = :%d')",
+                 p->port, p->name, addr, p->port);
+        rc = TANDEM_EEXIST;
+    }
+    close(fd);
+    return rc;
+}
+
 /* mkdir -p for a relative or absolute path. */
 static int mkdirs(const char *path)
 {

@@ -199,16 +199,36 @@ static void shutdown_all(struct sup *s)
     sup_stop_all(s, ps, 1);
 }
 
+/* Every port the manifest needs, checked before anything starts. */
+static int check_all_ports(struct sup *s, char *err, size_t err_len)
+{
+    if (s->m.broker.present && sup_proc_port_check(s, &s->broker, err, err_len) != 0) {
+        return TANDEM_EEXIST;
+    }
+    for (size_t i = 0; i < s->m.n_services; i++) {
+        for (int j = 0; j < s->svcs[i].slots; j++) {
+            if (sup_proc_port_check(s, &s->svcs[i].inst[j], err, err_len) != 0) {
+                return TANDEM_EEXIST;
+            }
+        }
+    }
+    return sup_proc_port_check(s, &s->gateway, err, err_len);
+}
+
 static int start_all(struct sup *s, char *err, size_t err_len)
 {
     struct sup_proc *ps[CLI_MAX_INSTANCES];
+    int rc = check_all_ports(s, err, err_len);
+    if (rc != 0) {
+        return rc;
+    }
     if (s->m.broker.present) {
         ps[0] = &s->broker;
         if (sup_proc_spawn(s, &s->broker) != 0) {
             snprintf(err, err_len, "cannot start the broker");
             return TANDEM_EIO;
         }
-        int rc = sup_wait_ready(s, ps, 1, sup_now_ms() + SUP_START_TIMEOUT_MS, err, err_len);
+        rc = sup_wait_ready(s, ps, 1, sup_now_ms() + SUP_START_TIMEOUT_MS, err, err_len);
         if (rc != 0) {
             return rc;
         }
@@ -222,7 +242,7 @@ static int start_all(struct sup *s, char *err, size_t err_len)
                 return TANDEM_EIO;
             }
         }
-        int rc = sup_wait_ready(s, ps, n, sup_now_ms() + SUP_START_TIMEOUT_MS, err, err_len);
+        rc = sup_wait_ready(s, ps, n, sup_now_ms() + SUP_START_TIMEOUT_MS, err, err_len);
         if (rc != 0) {
             return rc;
         }

@@ -124,6 +124,11 @@ void sup_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void sup_proc_init(struct sup *s, struct sup_proc *p, enum sup_kind kind, int svc, int idx);
 int sup_proc_spawn(struct sup *s, struct sup_proc *p);
 void sup_proc_stop(struct sup_proc *p);
+/* 0 when p's port can be bound now (SO_REUSEADDR, as nginx and the services bind); else
+ * TANDEM_EEXIST with "port N (NAME) is already in use ..." in err. Run before a spawn so a port
+ * held by a stranger (or an orphan of a killed supervisor) is a clear error, not a crash loop, a
+ * probe answered by the stranger, or (SO_REUSEPORT) two servers sharing the port. */
+int sup_proc_port_check(struct sup *s, const struct sup_proc *p, char *err, size_t err_len);
 void sup_proc_reaped(struct sup *s, pid_t pid, int status);
 void sup_proc_tick(struct sup *s, struct sup_proc *p, int64_t now, int64_t *next);
 bool sup_proc_alive(const struct sup_proc *p);

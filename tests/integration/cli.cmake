@@ -9,7 +9,8 @@ if(TARGET tandem-cli AND TARGET example-hello AND TARGET tandem-broker)
       "cli_kill 60 0"
       "cli_failed 60 0"
       "cli_ops 90 1"
-      "cli_bad 30 0")
+      "cli_bad 30 0"
+      "cli_harden 60 0")
   foreach(entry ${TANDEM_CLI_TESTS})
     string(REPLACE " " ";" entry "${entry}")
     list(GET entry 0 name)

