@@ -10,6 +10,11 @@
  *     supervisor -> client   any number of "o TEXT" (print on stdout) and "e TEXT" (stderr)
  *                            lines, then "x CODE": the exit code for the command
  *
+ * The socket is created mode 0600. A client that connects and sends nothing (or half a line)
+ * never blocks the loop: its socket is non-blocking and polled like any other; when all
+ * SUP_MAX_CLIENTS slots are taken, the oldest client that has not sent a request is dropped to
+ * make room.
+ *
  * `ps` is answered at once, even while another operation runs. Requests that change something
  * are queued and run one at a time, in arrival order. `down` sets the quit flag at once (an
  * operation in progress is interrupted) and is answered "x 0" only when everything has stopped;
@@ -22,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -36,12 +42,35 @@ int ctl_listen(struct sup *s)
     snprintf(a.sun_path, sizeof(a.sun_path), "%s", CTL_PATH);
     unlink(CTL_PATH); /* a stale socket: we hold the lock, so nobody serves it */
     s->lsock = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (s->lsock < 0 || bind(s->lsock, (struct sockaddr *)&a, sizeof(a)) != 0 ||
-        listen(s->lsock, 16) != 0) {
+    /* Connecting needs write permission on the socket file: created 0600 (the umask decides a
+     * socket's mode at bind), so only its owner (and root) can stop or scale this system. */
+    mode_t old = umask(0177);
+    int rc = s->lsock < 0 ? -1 : bind(s->lsock, (struct sockaddr *)&a, sizeof(a));
+    umask(old);
+    if (rc != 0 || listen(s->lsock, 16) != 0) {
         fprintf(stderr, "tandem: cannot listen on %s: %s\n", CTL_PATH, strerror(errno));
         return TANDEM_EIO;
     }
     return 0;
+}
+
+/* With every slot taken: the slot of the client that connected first among those that have not
+ * sent a request yet (they cost nothing but a slot, and must not lock everyone out), or -1. */
+static int ctl_evict_idle(struct sup *s)
+{
+    int victim = -1;
+    for (int i = 0; i < SUP_MAX_CLIENTS; i++) {
+        const struct sup_client *c = &s->clients[i];
+        if (!c->queued && !c->down && (victim < 0 || c->since_ms < s->clients[victim].since_ms)) {
+            victim = i;
+        }
+    }
+    if (victim >= 0) {
+        ctl_say(s->clients[victim].fd, 'e', "tandem: no request sent: connection closed");
+        ctl_done(s->clients[victim].fd, 1);
+        ctl_client_close(s, victim);
+    }
+    return victim;
 }
 
 void ctl_accept(struct sup *s)
@@ -56,12 +85,15 @@ void ctl_accept(struct sup *s)
             slot = s->clients[i].fd < 0 ? i : -1;
         }
         if (slot < 0) {
+            slot = ctl_evict_idle(s);
+        }
+        if (slot < 0) {
             ctl_say(fd, 'e', "tandem: too many control connections");
             ctl_done(fd, 1);
             close(fd);
             continue;
         }
-        s->clients[slot] = (struct sup_client){.fd = fd};
+        s->clients[slot] = (struct sup_client){.fd = fd, .since_ms = sup_now_ms()};
     }
 }
 

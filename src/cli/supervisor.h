@@ -92,8 +92,9 @@ struct sup_client {
     int fd;
     char buf[512];
     size_t len;
-    bool queued; /* a full request waits in the queue */
-    bool down;   /* asked for `down`: answered when everything has stopped */
+    int64_t since_ms; /* accepted at (monotonic) */
+    bool queued;      /* a full request waits in the queue */
+    bool down;        /* asked for `down`: answered when everything has stopped */
 };
 
 #define SUP_MAX_CLIENTS 32

@@ -64,5 +64,30 @@ n=$(tandem ps --json | grep -c '"service":"hello"')
 kill "$HOLD_PID"
 wait "$HOLD_PID" 2>/dev/null || true
 
+# 2. The control socket.
+mode=$(stat -c %a "$PROJ/var/tandem/ctl.sock")
+[ "$mode" = 600 ] || record_failure "ctl.sock mode $mode, want 600"
+python3 - "$PROJ/var/tandem/ctl.sock" >"$TMP_ROOT/idle" <<'PY' &
+import socket, sys, time
+socks = []
+for _ in range(40):
+    s = socket.socket(socket.AF_UNIX)
+    s.connect(sys.argv[1])
+    socks.append(s)
+print("connected", flush=True)
+time.sleep(30)
+PY
+idle=$!
+track "$idle"
+within 10 bash -c "until grep -q connected '$TMP_ROOT/idle'; do sleep 0.05; done"
+t0=$(date +%s%N)
+out=$(tandem ps --json) || record_failure "ps with 40 idle control connections: exit $?"
+ms=$((($(date +%s%N) - t0) / 1000000))
+log "ps with 40 idle control connections open: $(echo "$out" | wc -l) rows in $ms ms"
+[ "$(echo "$out" | grep -c '"state":"ready"')" -eq 4 ] || record_failure "ps rows: $out"
+[ "$ms" -lt 2000 ] || record_failure "ps took $ms ms with idle clients"
+kill "$idle"
+wait "$idle" 2>/dev/null || true
+
 down_and_check
 finish
