@@ -152,6 +152,11 @@ struct tandem_consumer_config {
     const char *dead_letter_suffix;  /* NULL: ".dlq" */
     int session_timeout_ms;          /* group session timeout; 0: 10000 */
     const char *client_id;           /* NULL: "tandem" */
+    /* librdkafka's partition.assignment.strategy: NULL or "": its default ("range,roundrobin",
+     * eager: every rebalance revokes every partition); "cooperative-sticky" for incremental
+     * rebalancing (KIP-429: only the partitions that move are revoked, the others are consumed
+     * on). Offsets of revoked partitions are committed before they are given up, either way. */
+    const char *assignment_strategy;
 };
 
 struct tandem_consumer;

@@ -13,6 +13,8 @@
  *   --workers     TANDEM_WORKERS     "workers"    1               (event-loop threads, 0..256; 0 =
  * one per CPU)
  *   --log-level   TANDEM_LOG_LEVEL   "log-level"  info            (debug, info, warn, error)
+ *   --assignment-strategy TANDEM_ASSIGNMENT_STRATEGY "assignment-strategy" unset (consumers'
+ *                 partition.assignment.strategy; cooperative-sticky: incremental rebalancing)
  *
  * A flag beats the environment, which beats the default. Flags are written --name=value or
  * --name value. --help prints every option (with the service's own, tandem_service_option).

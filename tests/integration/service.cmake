@@ -33,3 +33,16 @@ if(TARGET example-hello AND TARGET tandem_events AND TARGET kafka-check)
     RESOURCE_LOCK tandem_it_heavy
     ENVIRONMENT "EXAMPLE_HELLO=$<TARGET_FILE:example-hello>;TANDEM_BROKER=$<TARGET_FILE:tandem-broker>;TANDEM_TEST_BIN=$<TARGET_FILE_DIR:kafka-check>;TANDEM_IT_DIR=${CMAKE_CURRENT_SOURCE_DIR};TEST_DEADLINE=140")
 endif()
+
+# libtandem's consumer with cooperative-sticky (incremental) rebalancing (lib_cooperative.sh):
+# two example-hello members sharing a 4-partition topic mid-stream, every record handled once,
+# offsets committed on incremental revoke.
+if(TARGET example-hello AND TARGET tandem_events AND TARGET kafka-check)
+  add_test(NAME integration/lib_cooperative
+           COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/lib_cooperative.sh)
+  set_tests_properties(integration/lib_cooperative PROPERTIES
+    TIMEOUT 120
+    LABELS integration
+    RESOURCE_LOCK tandem_it_heavy
+    ENVIRONMENT "EXAMPLE_HELLO=$<TARGET_FILE:example-hello>;TANDEM_BROKER=$<TARGET_FILE:tandem-broker>;TANDEM_TEST_BIN=$<TARGET_FILE_DIR:kafka-check>;TANDEM_IT_DIR=${CMAKE_CURRENT_SOURCE_DIR};TEST_DEADLINE=110")
+endif()

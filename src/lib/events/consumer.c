@@ -15,6 +15,10 @@
  *   - The rebalance callback runs inside rd_kafka_consumer_poll / rd_kafka_consumer_close on this
  *     thread, so never during a handler: on revoke it commits synchronously before giving the
  *     partitions up, and every handled offset is committed before another member gets them.
+ *     With partition.assignment.strategy=cooperative-sticky (assignment_strategy) the protocol
+ *     is COOPERATIVE: an assignment adds partitions (rd_kafka_incremental_assign) and a
+ *     revocation removes only the partitions that move (rd_kafka_incremental_unassign), after
+ *     the same synchronous commit; the partitions kept are consumed on. Each step is logged.
  *   - A dead letter goes through a private idempotent producer (acks=all) whose reports this
  *     thread polls; the offset is stored only once the broker acknowledged it. When that fails
  *     it is retried (backoff) until it succeeds or stop is asked; an abandoned record stays
@@ -144,11 +148,32 @@ static void error_free(rd_kafka_error_t *e)
     }
 }
 
+/* Logs a rebalance step: "partitions assigned" / "partitions revoked" with the protocol and
+ * the partitions ("topic/partition" list, cut at the buffer). */
+static void log_rebalance(const char *msg, const char *protocol,
+                          const rd_kafka_topic_partition_list_t *parts)
+{
+    char list[512], esc[600];
+    size_t n = 0;
+    list[0] = '\0';
+    for (int i = 0; i < parts->cnt && n < sizeof(list); i++) {
+        int w = snprintf(list + n, sizeof(list) - n, "%s%s/%d", i ? "," : "", parts->elems[i].topic,
+                         (int)parts->elems[i].partition);
+        n = w > 0 ? n + (size_t)w : n;
+    }
+    log_info(msg, "\"protocol\":\"%s\",\"count\":%d,\"partitions\":%s", protocol, parts->cnt,
+             log_json_str(esc, sizeof(esc), list));
+}
+
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     struct tandem_consumer *c = opaque;
-    bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    const char *protocol = rd_kafka_rebalance_protocol(rk);
+    bool coop = protocol != NULL && strcmp(protocol, "COOPERATIVE") == 0;
+    log_rebalance(err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? "events: partitions assigned"
+                                                              : "events: partitions revoked",
+                  protocol != NULL ? protocol : "NONE", parts);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         if (coop)
             error_free(rd_kafka_incremental_assign(rk, parts));
@@ -455,7 +480,11 @@ int tandem_consumer_start(const struct tandem_consumer_config *cfg, struct tande
         {"auto.offset.reset", "earliest"},
         {"session.timeout.ms", session},
         {"max.poll.interval.ms", poll},
+        {"partition.assignment.strategy", cfg->assignment_strategy}, /* last: optional */
     };
+    size_t nckv = sizeof(ckv) / sizeof(ckv[0]);
+    if (cfg->assignment_strategy == NULL || cfg->assignment_strategy[0] == '\0')
+        nckv--; /* librdkafka's default */
     const char *pkv[][2] = {
         {"bootstrap.servers", cfg->brokers},
         {"client.id", client},
@@ -464,7 +493,7 @@ int tandem_consumer_start(const struct tandem_consumer_config *cfg, struct tande
         {"linger.ms", "0"},
         {"message.timeout.ms", DLQ_TIMEOUT_MS},
     };
-    rc = kafka_new(RD_KAFKA_CONSUMER, ckv, sizeof(ckv) / sizeof(ckv[0]), c, &c->rk);
+    rc = kafka_new(RD_KAFKA_CONSUMER, ckv, nckv, c, &c->rk);
     if (rc != 0)
         goto fail;
     rd_kafka_poll_set_consumer(c->rk);

@@ -191,6 +191,9 @@ static int builtin_options(struct tandem_service *s)
     svc_config_declare(
         c, "drain-timeout", "10",
         "seconds the drain gets after SIGTERM (requests, consumers, producer flush)");
+    svc_config_declare(c, "assignment-strategy", NULL,
+                       "consumer groups' partition.assignment.strategy (cooperative-sticky: "
+                       "incremental rebalancing; unset: librdkafka's default)");
     char host[64];
     int port;
     long v;

@@ -119,6 +119,7 @@ static int sub_start(struct tandem_service *s, struct svc_sub *sub)
         .handler = sub->fn,
         .arg = sub->arg,
         .client_id = s->name,
+        .assignment_strategy = svc_config_get(&s->cfg, "assignment-strategy"),
     };
     int rc = tandem_consumer_start(&cc, &sub->c);
     if (rc != 0) {
