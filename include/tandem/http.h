@@ -18,6 +18,9 @@
  * request_timeout_ms (slowloris), 413 body above max_body_bytes, 431 request line + headers
  * above max_header_bytes. A connection with no request in progress is closed silently after
  * idle_timeout_ms. See docs/internals/http.md.
+ *
+ * Code that must wait (for another service, a timer) without blocking the worker uses the
+ * worker's loop (tandem_loop_* below): the HTTP client does, when it is called from a worker.
  */
 #ifndef TANDEM_HTTP_H
 #define TANDEM_HTTP_H
@@ -115,6 +118,59 @@ TANDEM_EXPORT int tandem_http_respond(struct tandem_http_request *req, int statu
  * omits it). */
 TANDEM_EXPORT int tandem_http_problem(struct tandem_http_request *req, int status,
                                       const char *detail);
+
+/* ---- the worker's event loop ----------------------------------------------------------------
+ *
+ * Each worker's epoll loop is open to code that has to wait for something without blocking the
+ * worker: a file descriptor (a socket of a library such as libcurl), a timer, or a callback posted
+ * from another thread. Every callback below runs ON THAT WORKER'S THREAD, between the requests it
+ * serves, so it may answer a deferred request (tandem_http_respond) and must not block. A loop
+ * lives as long as its worker: from tandem_http_server_start to the end of
+ * tandem_http_server_stop (the loop stops, then runs its stop hooks, then is freed). */
+struct tandem_loop;
+struct tandem_loop_timer;
+
+/* The loop of the calling thread when it is an HTTP worker (inside a handler or any loop
+ * callback), NULL on any other thread. */
+TANDEM_EXPORT struct tandem_loop *tandem_loop_current(void);
+
+enum { TANDEM_LOOP_IN = 1, TANDEM_LOOP_OUT = 2, TANDEM_LOOP_ERR = 4 };
+typedef void (*tandem_loop_fn)(void *arg);
+typedef void (*tandem_loop_fd_fn)(int fd, int events, void *arg);
+
+/* Watches fd (level-triggered) for events (TANDEM_LOOP_IN | TANDEM_LOOP_OUT; ERR is always
+ * reported): cb(fd, what happened, arg) runs while the condition holds. Setting a watched fd
+ * again replaces its events, cb and arg. The caller keeps owning fd; call tandem_loop_fd_del
+ * before closing it. Worker thread only. Returns 0, TANDEM_EINVAL (not this thread's loop, bad
+ * fd) or TANDEM_EIO (epoll refused it). */
+TANDEM_EXPORT int tandem_loop_fd_set(struct tandem_loop *l, int fd, int events,
+                                     tandem_loop_fd_fn cb, void *arg);
+/* Stops watching fd (no callback for it runs afterwards, not even one already collected).
+ * Returns 0 or TANDEM_ENOENT. Worker thread only. */
+TANDEM_EXPORT int tandem_loop_fd_del(struct tandem_loop *l, int fd);
+
+/* One-shot timer: cb(arg) runs once, ms milliseconds from now (0: at the next turn of the loop,
+ * never inside this call); resolution is the loop's clock, a few ms. *out (may be NULL) is valid
+ * until the callback starts or the timer is cancelled. Worker thread only. Returns 0 or
+ * TANDEM_EINVAL. */
+TANDEM_EXPORT int tandem_loop_timer_add(struct tandem_loop *l, int64_t ms, tandem_loop_fn cb,
+                                        void *arg, struct tandem_loop_timer **out);
+/* Cancels a timer that has not fired (its callback never runs). Worker thread only. */
+TANDEM_EXPORT void tandem_loop_timer_cancel(struct tandem_loop *l, struct tandem_loop_timer *t);
+
+/* From ANY thread: cb(arg) runs once on l's worker thread, soon (posts run in order). Returns 0,
+ * or TANDEM_ECLOSED when the loop has stopped (cb never runs). A post accepted before the loop
+ * stops always runs, before the stop hooks. */
+TANDEM_EXPORT int tandem_loop_post(struct tandem_loop *l, tandem_loop_fn cb, void *arg);
+
+/* Registers cb(arg) to run on the worker thread when its loop stops (tandem_http_server_stop),
+ * after the last posted callback and before the worker's connections are closed, so requests
+ * still held may be answered from it. *out identifies the hook for tandem_loop_on_stop_cancel.
+ * Worker thread only. Returns 0 or TANDEM_EINVAL. */
+struct tandem_loop_hook;
+TANDEM_EXPORT int tandem_loop_on_stop(struct tandem_loop *l, tandem_loop_fn cb, void *arg,
+                                      struct tandem_loop_hook **out);
+TANDEM_EXPORT void tandem_loop_on_stop_cancel(struct tandem_loop *l, struct tandem_loop_hook *h);
 
 #ifdef __cplusplus
 }

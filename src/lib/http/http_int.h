@@ -114,6 +114,74 @@ const char *hreason(int status);
 /* Writes the IMF-fixdate of unix time t ("Sun, 06 Nov 1994 08:49:37 GMT", 29 bytes + NUL). */
 void hdate_format(char out[30], int64_t t);
 
+/* ---- loop.c: what the worker's loop runs besides connections (tandem_loop_* in http.h) ------- */
+
+#include <pthread.h>
+
+/* The first byte of every object whose address is an epoll event's data.ptr in a worker. */
+enum { HKIND_CONN = 0, HKIND_WATCH = 1 };
+
+struct hwatch {
+    uint8_t kind; /* HKIND_WATCH */
+    bool dead;    /* deleted: freed by hloop_reap at the end of the iteration */
+    int fd, events;
+    tandem_loop_fd_fn cb;
+    void *arg;
+    struct hwatch *next;
+};
+
+struct tandem_loop_timer {
+    int64_t at; /* the loop's clock (ms) */
+    bool due;   /* detached into the list being run */
+    tandem_loop_fn cb;
+    void *arg;
+    struct tandem_loop_timer *prev, *next;
+};
+
+struct tandem_loop_hook {
+    tandem_loop_fn cb;
+    void *arg;
+    struct tandem_loop_hook *prev, *next;
+};
+
+struct hpost {
+    tandem_loop_fn cb;
+    void *arg;
+    struct hpost *next;
+};
+
+struct tandem_loop {
+    int ep, efd;    /* the worker's epoll set and eventfd (not owned) */
+    int64_t now_ms; /* the worker's coarse monotonic clock, updated once per iteration */
+    struct hwatch *watches, *dead_watches;
+    struct tandem_loop_timer *timers, *timers_tail; /* sorted by at */
+    struct tandem_loop_timer *due;                  /* being run by hloop_run_timers */
+    struct tandem_loop_hook *hooks;
+    pthread_mutex_t mu; /* guards the three fields below: the only state other threads touch */
+    struct hpost *post_head, *post_tail;
+    bool closed;
+};
+
+/* The loop of the calling worker thread (set by hworker_main), NULL elsewhere. */
+extern _Thread_local struct tandem_loop *hloop_current;
+
+void hloop_init(struct tandem_loop *l, int ep, int efd);
+/* An epoll event of a watch (data.ptr was w). */
+void hloop_watch_event(struct hwatch *w, uint32_t events);
+/* Milliseconds until the first timer is due (0: due now), -1 when there is none. */
+int64_t hloop_timeout(const struct tandem_loop *l);
+/* Runs the timers due at l->now_ms (not those added meanwhile). */
+void hloop_run_timers(struct tandem_loop *l);
+/* Runs the callbacks posted so far (the worker's eventfd fired). */
+void hloop_run_posts(struct tandem_loop *l);
+/* Frees the watches deleted in this iteration. */
+void hloop_reap(struct tandem_loop *l);
+/* On the worker thread as its loop ends: refuses further posts, runs those accepted, then the
+ * stop hooks. */
+void hloop_stop(struct tandem_loop *l);
+/* Frees whatever is left (timers, watches, hooks never run), after the worker thread ended. */
+void hloop_cleanup(struct tandem_loop *l);
+
 /* ---- worker.c ------------------------------------------------------------------------------- */
 
 struct hworker;

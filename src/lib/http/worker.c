@@ -61,6 +61,7 @@
 enum tlist { T_NONE, T_REQUEST, T_IDLE, T_LINGER, T_COUNT };
 
 struct hconn {
+    uint8_t kind; /* HKIND_CONN (0): epoll data.ptr of a connection or of a loop watch */
     struct hworker *w;
     int fd;
     uint64_t id;
@@ -81,6 +82,8 @@ struct hconn {
     int64_t deadline;
     struct hconn *tprev, *tnext; /* in the list tl */
     struct hconn *aprev, *anext; /* all live connections, or the graveyard once dead */
+    struct hconn *fnext;         /* in the worker's flush queue (when flush_queued) */
+    bool flush_queued;
 };
 
 struct tlist_head {
@@ -103,6 +106,8 @@ struct hworker {
     char date[30];
     struct tlist_head lists[T_COUNT];
     struct hconn *all, *grave;
+    struct hconn *flushq;    /* answers to write at the end of this iteration */
+    struct tandem_loop loop; /* watches, timers, posts, stop hooks (loop.c) */
 };
 
 static char tag_listen, tag_stop; /* epoll data for the listening socket and the stop eventfd */
@@ -118,6 +123,7 @@ static void clock_update(struct hworker *w)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
     w->now_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    w->loop.now_ms = w->now_ms;
     clock_gettime(CLOCK_REALTIME_COARSE, &ts);
     if (ts.tv_sec != w->date_sec) {
         w->date_sec = ts.tv_sec;
@@ -205,6 +211,9 @@ static void conn_update(struct hconn *c)
  * when the peer has already closed its side (EOF read). */
 static void conn_flush(struct hconn *c)
 {
+    if (c->dead) {
+        return; /* its fd number may belong to a new connection already */
+    }
     while (unsent(c) > 0) {
         ssize_t n = send(c->fd, c->out.p + c->out.off, unsent(c), MSG_NOSIGNAL);
         if (n < 0) {
@@ -460,8 +469,24 @@ static void conn_event(struct hconn *c, uint32_t ev)
         conn_process(c); /* reading may have paused on MAX_UNSENT */
     }
     conn_read(c);
-    if (!c->dead) {
-        conn_flush(c);
+    if (!c->dead && unsent(c) > 0 && !c->flush_queued) {
+        c->flush_queued = true; /* written with the iteration's other answers */
+        c->fnext = c->w->flushq;
+        c->w->flushq = c;
+    } else {
+        conn_update(c);
+    }
+}
+
+/* Writes the answers queued by this iteration's events, back to back: the peers they wake find
+ * several answers at once instead of being woken once per answer. */
+static void flush_queued(struct hworker *w)
+{
+    struct hconn *c;
+    while ((c = w->flushq) != NULL) {
+        w->flushq = c->fnext;
+        c->flush_queued = false;
+        conn_flush(c); /* a no-op for one closed meanwhile */
         conn_update(c);
     }
 }
@@ -492,6 +517,11 @@ static int next_timeout(const struct hworker *w)
             d = d < 0 ? 0 : d + 1; /* +1: the coarse clock must have passed the deadline */
             best = (best < 0 || d < best) ? d : best;
         }
+    }
+    int64_t t = hloop_timeout(&w->loop);
+    if (t >= 0) {
+        t = t == 0 ? 0 : t + 1;
+        best = (best < 0 || t < best) ? t : best;
     }
     return best > 1000000 ? 1000000 : (int)best;
 }
@@ -525,6 +555,7 @@ static void wake_event(struct hworker *w)
     uint64_t v;
     ssize_t n = read(w->efd, &v, sizeof(v));
     (void)n;
+    hloop_run_posts(&w->loop);
     if (atomic_load(&w->stop_req)) {
         w->stopping = true;
     } else if (atomic_load(&w->drain_req) && !w->draining) {
@@ -536,6 +567,7 @@ void *hworker_main(void *arg)
 {
     struct hworker *w = arg;
     struct epoll_event evs[MAX_EVENTS];
+    hloop_current = &w->loop;
     clock_update(w);
     while (!w->stopping) {
         int n = epoll_wait(w->ep, evs, MAX_EVENTS, next_timeout(w));
@@ -546,11 +578,16 @@ void *hworker_main(void *arg)
                 accept_all(w);
             } else if (p == &tag_stop) {
                 wake_event(w);
+            } else if (*(const uint8_t *)p == HKIND_WATCH) {
+                hloop_watch_event(p, evs[i].events);
             } else {
                 conn_event(p, evs[i].events);
             }
         }
+        flush_queued(w);
+        hloop_run_timers(&w->loop);
         expire(w);
+        hloop_reap(&w->loop);
         while (w->grave != NULL) {
             struct hconn *c = w->grave;
             w->grave = c->anext;
@@ -558,6 +595,9 @@ void *hworker_main(void *arg)
         }
         atomic_store(&w->nconns_seen, w->nconns);
     }
+    hloop_stop(&w->loop); /* posts, then stop hooks: held requests may still be answered */
+    flush_queued(w);
+    hloop_current = NULL;
     return NULL;
 }
 
@@ -569,6 +609,7 @@ int hworker_new(const struct hserver_shared *sh, int index, int listen_fd, struc
     w->lfd = listen_fd;
     w->ep = epoll_create1(EPOLL_CLOEXEC);
     w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    hloop_init(&w->loop, w->ep, w->efd);
     if (w->ep < 0 || w->efd < 0) {
         goto fail;
     }
@@ -626,6 +667,7 @@ void hworker_free(struct hworker *w)
             hreq_free(r); /* nobody will answer it now */
         }
     }
+    hloop_cleanup(&w->loop);
     while (w->grave != NULL) {
         struct hconn *c = w->grave;
         w->grave = c->anext;

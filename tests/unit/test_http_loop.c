@@ -1,0 +1,231 @@
+/*
+ * test_http_loop: the worker loop API (tandem_loop_* in include/tandem/http.h, src/lib/http/loop.c)
+ * through a real server on 127.0.0.1 with one worker. Handlers defer their answer to a timer, a
+ * callback posted from another thread, a watched pipe, or the loop's stop hook; meanwhile the
+ * worker must keep answering other requests.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tandem/http.h"
+
+static int cancelled_fired, stop_post_rc, timer_rc;
+static pthread_t poster;
+static int pipefd[2];
+
+static void answer(void *arg)
+{
+    tandem_http_respond(arg, 200, "text/plain", "later", 5);
+}
+
+static void never(void *arg)
+{
+    (void)arg;
+    cancelled_fired++;
+}
+
+static void *post_later(void *arg)
+{
+    struct timespec ts = {0, 50 * 1000000};
+    nanosleep(&ts, NULL);
+    void **a = arg;
+    tandem_loop_post(a[0], answer, a[1]);
+    free(a);
+    return NULL;
+}
+
+static void *write_later(void *arg)
+{
+    (void)arg;
+    struct timespec ts = {0, 50 * 1000000};
+    nanosleep(&ts, NULL);
+    ssize_t n = write(pipefd[1], "x", 1);
+    (void)n;
+    return NULL;
+}
+
+static void on_pipe(int fd, int events, void *arg)
+{
+    char c;
+    assert_true(events & TANDEM_LOOP_IN);
+    assert_int_equal(read(fd, &c, 1), 1);
+    assert_int_equal(tandem_loop_fd_del(tandem_loop_current(), fd), 0);
+    close(pipefd[0]);
+    close(pipefd[1]);
+    tandem_http_respond(arg, 200, "text/plain", "piped", 5);
+}
+
+static void on_stop(void *arg)
+{
+    stop_post_rc = tandem_loop_post(tandem_loop_current(), answer, arg);
+    tandem_http_problem(arg, 503, "stopping");
+}
+
+static void handler(struct tandem_http_request *req, void *arg)
+{
+    (void)arg;
+    struct tandem_loop *l = tandem_loop_current();
+    assert_non_null(l);
+    if (strcmp(req->path, "/timer") == 0) {
+        struct tandem_loop_timer *t = NULL;
+        timer_rc = tandem_loop_timer_add(l, 100, answer, req, NULL);
+        tandem_loop_timer_add(l, 50, never, NULL, &t);
+        tandem_loop_timer_cancel(l, t);
+    } else if (strcmp(req->path, "/post") == 0) {
+        void **a = malloc(2 * sizeof(void *));
+        a[0] = l;
+        a[1] = req;
+        pthread_create(&poster, NULL, post_later, a);
+    } else if (strcmp(req->path, "/fd") == 0) {
+        assert_int_equal(pipe(pipefd), 0);
+        assert_int_equal(tandem_loop_fd_set(l, pipefd[0], TANDEM_LOOP_IN, on_pipe, req), 0);
+        pthread_create(&poster, NULL, write_later, NULL);
+    } else if (strcmp(req->path, "/hold") == 0) {
+        assert_int_equal(tandem_loop_on_stop(l, on_stop, req, NULL), 0);
+    } else {
+        tandem_http_respond(req, 200, "text/plain", "now", 3);
+    }
+}
+
+static struct tandem_http_server *start(void)
+{
+    struct tandem_http_config cfg = {.workers = 1, .handler = handler};
+    struct tandem_http_server *s = NULL;
+    assert_int_equal(tandem_http_server_start(&cfg, &s), 0);
+    return s;
+}
+
+static int dial(struct tandem_http_server *s)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)tandem_http_server_port(s))};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    return fd;
+}
+
+/* Sends a GET for path and reads one answer (whole, by Content-Length) into buf within
+ * timeout_ms; returns the bytes read (0: nothing came). */
+static size_t get(int fd, const char *path, char *buf, size_t cap, int timeout_ms)
+{
+    if (path != NULL) {
+        char req[256];
+        int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
+        assert_int_equal(send(fd, req, (size_t)n, MSG_NOSIGNAL), n);
+    }
+    size_t len = 0;
+    buf[0] = '\0';
+    for (;;) {
+        char *end = strstr(buf, "\r\n\r\n");
+        char *cl = strstr(buf, "Content-Length: ");
+        if (end != NULL && cl != NULL &&
+            len >= (size_t)(end + 4 - buf) + strtoul(cl + 16, NULL, 10)) {
+            return len;
+        }
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, timeout_ms) <= 0) {
+            return len;
+        }
+        ssize_t n = recv(fd, buf + len, cap - 1 - len, 0);
+        if (n <= 0) {
+            return len;
+        }
+        len += (size_t)n;
+        buf[len] = '\0';
+    }
+}
+
+static void test_current_is_null_off_worker(void **state)
+{
+    (void)state;
+    assert_null(tandem_loop_current());
+    assert_int_equal(tandem_loop_post(NULL, answer, NULL), TANDEM_EINVAL);
+}
+
+static void deferred(const char *path, const char *body)
+{
+    struct tandem_http_server *s = start();
+    int a = dial(s), b = dial(s);
+    char buf[4096];
+    char req[128];
+    int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
+    assert_int_equal(send(a, req, (size_t)n, MSG_NOSIGNAL), n);
+    /* the worker serves b while a waits */
+    assert_true(get(b, "/now", buf, sizeof(buf), 2000) > 0);
+    assert_non_null(strstr(buf, "\r\n\r\nnow"));
+    assert_int_equal(get(a, NULL, buf, sizeof(buf), 20), 0);
+    assert_true(get(a, NULL, buf, sizeof(buf), 2000) > 0);
+    assert_non_null(strstr(buf, body));
+    if (strcmp(path, "/timer") != 0) {
+        pthread_join(poster, NULL);
+    }
+    close(a);
+    close(b);
+    tandem_http_server_stop(s);
+}
+
+static void test_timer_answers_later(void **state)
+{
+    (void)state;
+    cancelled_fired = 0;
+    deferred("/timer", "\r\n\r\nlater");
+    assert_int_equal(timer_rc, 0);
+    assert_int_equal(cancelled_fired, 0);
+}
+
+static void test_post_from_another_thread(void **state)
+{
+    (void)state;
+    deferred("/post", "\r\n\r\nlater");
+}
+
+static void test_fd_watch(void **state)
+{
+    (void)state;
+    deferred("/fd", "\r\n\r\npiped");
+}
+
+static void test_stop_hook_answers_held_request(void **state)
+{
+    (void)state;
+    struct tandem_http_server *s = start();
+    int a = dial(s);
+    char buf[4096];
+    assert_int_equal(send(a, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n", 31, MSG_NOSIGNAL), 31);
+    assert_int_equal(get(a, NULL, buf, sizeof(buf), 100), 0);
+    stop_post_rc = 0;
+    tandem_http_server_stop(s);
+    assert_int_equal(stop_post_rc, TANDEM_ECLOSED); /* no posts once the loop stopped */
+    assert_true(get(a, NULL, buf, sizeof(buf), 2000) > 0);
+    assert_non_null(strstr(buf, "HTTP/1.1 503 "));
+    assert_non_null(strstr(buf, "Connection: close\r\n"));
+    close(a);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_current_is_null_off_worker),
+        cmocka_unit_test(test_timer_answers_later),
+        cmocka_unit_test(test_post_from_another_thread),
+        cmocka_unit_test(test_fd_watch),
+        cmocka_unit_test(test_stop_hook_answers_held_request),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
