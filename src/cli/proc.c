@@ -1,9 +1,11 @@
 /*
  * One supervised process: spawning it, probing its readiness, reacting to its exit.
  *
- * Spawning forks once; the child makes itself a process-group leader (so a signal to the group
- * reaches a service's own children too, and the terminal's Ctrl-C reaches only the supervisor),
- * asks for SIGTERM when the supervisor dies, unblocks the signals the supervisor keeps for its
+ * Spawning forks once; the child is made a process-group leader (by both sides of the fork, so
+ * a signal to the group right after the fork cannot miss; a signal to the group reaches a
+ * service's own children too, and the terminal's Ctrl-C reaches only the supervisor), asks for
+ * SIGTERM when the supervisor dies (and exits at once if the supervisor died before that was
+ * armed), resets every signal disposition and unblocks the signals the supervisor keeps for its
  * signalfd, points stdin at /dev/null and stdout+stderr at var/tandem/logs/NAME.log (appended,
  * so a restarted instance continues its file), closes every other descriptor, sets the TANDEM_*
  * environment and the manifest's env (which wins) and execs. An exec that fails exits 127, which
@@ -139,16 +141,25 @@ static int mkdirs(const char *path)
     return mkdir(buf, 0755) != 0 && errno != EEXIST ? TANDEM_EIO : 0;
 }
 
-/* In the child: never returns. */
-static void child_exec(struct sup *s, struct sup_proc *p, char **argv)
+/* In the child: never returns. `parent` is the supervisor's pid. */
+static void child_exec(struct sup *s, struct sup_proc *p, char **argv, pid_t parent)
 {
     char path[256];
     setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() != parent) {
+        _exit(127); /* the supervisor died before PDEATHSIG was armed: nobody would stop us */
+    }
+    /* Dispositions: SIG_IGN survives exec, and the caller of `tandem up` may have left some
+     * (a shell ignores SIGINT and SIGQUIT in background jobs; SIGPIPE is ignored here). */
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sig != SIGKILL && sig != SIGSTOP) {
+            signal(sig, SIG_DFL);
+        }
+    }
     sigset_t all;
     sigfillset(&all);
     sigprocmask(SIG_UNBLOCK, &all, NULL);
-    signal(SIGPIPE, SIG_DFL);
     snprintf(path, sizeof(path), "var/tandem/logs/%s.log", p->name);
     int log = open(path, O_WRONLY | O_APPEND | O_CREAT, 0644);
     int null = open("/dev/null", O_RDONLY);
@@ -236,13 +247,15 @@ int sup_proc_spawn(struct sup *s, struct sup_proc *p)
         sup_log("broker: cannot create %s: %s", s->m.broker.data_dir, strerror(errno));
         return TANDEM_EIO;
     }
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid < 0) {
         return TANDEM_EIO;
     }
     if (pid == 0) {
-        child_exec(s, p, argv);
+        child_exec(s, p, argv, parent);
     }
+    setpgid(pid, pid); /* also here, so a signal to the group right away cannot miss it */
     int64_t now = sup_now_ms();
     p->pid = pid;
     p->want = true;
@@ -317,7 +330,7 @@ static void proc_crashed(struct sup_proc *p, int64_t now)
     p->backoff_ms = p->backoff_ms * 2 > SUP_BACKOFF_MAX_MS ? SUP_BACKOFF_MAX_MS : p->backoff_ms * 2;
 }
 
-static struct sup_proc *find_pid(struct sup *s, pid_t pid)
+struct sup_proc *sup_proc_find(struct sup *s, pid_t pid)
 {
     if (s->broker.pid == pid) {
         return &s->broker;
@@ -337,11 +350,10 @@ static struct sup_proc *find_pid(struct sup *s, pid_t pid)
 
 void sup_proc_reaped(struct sup *s, pid_t pid, int status)
 {
-    struct sup_proc *p = find_pid(s, pid);
+    struct sup_proc *p = sup_proc_find(s, pid);
     if (p == NULL) {
         return;
     }
-    kill(-pid, SIGKILL); /* whatever it left in its group */
     p->pid = 0;
     p->last_status = status;
     if (!p->want || p->state == SUP_STOPPING) {

@@ -71,6 +71,29 @@ static void tick_all(struct sup *s, int64_t now, int64_t *next)
     sup_proc_tick(s, &s->gateway, now, next);
 }
 
+/* Reaps every exited child. Whatever one of ours left in its process group (a service's own
+ * children, nginx's workers) is killed first, while the unreaped zombie still pins its pid, so
+ * the group id cannot have been reused by an unrelated process. */
+static void reap_all(struct sup *s)
+{
+    for (;;) {
+        siginfo_t si;
+        memset(&si, 0, sizeof(si));
+        if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) != 0 || si.si_pid == 0) {
+            return;
+        }
+        pid_t pid = si.si_pid;
+        if (sup_proc_find(s, pid) != NULL) {
+            kill(-pid, SIGKILL);
+        }
+        int status;
+        if (waitpid(pid, &status, 0) != pid) {
+            return;
+        }
+        sup_proc_reaped(s, pid, status);
+    }
+}
+
 void sup_pump(struct sup *s, int timeout_ms)
 {
     int64_t now = sup_now_ms();
@@ -101,11 +124,7 @@ void sup_pump(struct sup *s, int timeout_ms)
             }
         }
     }
-    int status;
-    pid_t pid;
-    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-        sup_proc_reaped(s, pid, status);
-    }
+    reap_all(s);
     if (r <= 0) {
         return;
     }

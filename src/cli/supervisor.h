@@ -130,6 +130,10 @@ void sup_proc_stop(struct sup_proc *p);
  * held by a stranger (or an orphan of a killed supervisor) is a clear error, not a crash loop, a
  * probe answered by the stranger, or (SO_REUSEPORT) two servers sharing the port. */
 int sup_proc_port_check(struct sup *s, const struct sup_proc *p, char *err, size_t err_len);
+/* The proc whose process `pid` is, or NULL. */
+struct sup_proc *sup_proc_find(struct sup *s, pid_t pid);
+/* The state change for the exit of `pid` (already reaped), if it is one of ours: a crash or the
+ * end of a stop. */
 void sup_proc_reaped(struct sup *s, pid_t pid, int status);
 void sup_proc_tick(struct sup *s, struct sup_proc *p, int64_t now, int64_t *next);
 bool sup_proc_alive(const struct sup_proc *p);

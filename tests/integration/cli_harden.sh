@@ -89,5 +89,27 @@ log "ps with 40 idle control connections open: $(echo "$out" | wc -l) rows in $m
 kill "$idle"
 wait "$idle" 2>/dev/null || true
 
+# 3. SIGKILL of the supervisor: its children follow.
+pids=$(tandem ps --json | python3 -c '
+import json, sys
+print(" ".join(str(json.loads(l)["pid"]) for l in sys.stdin if json.loads(l)["pid"] > 0))')
+kill -9 "$SUP_PID"
+log "killed the supervisor $SUP_PID; its children: $pids"
+deadline=$((SECONDS + 15))
+for p in $pids; do
+    while kill -0 "$p" 2>/dev/null; do
+        [ "$SECONDS" -lt "$deadline" ] || {
+            record_failure "pid $p alive 15 s after the supervisor was killed"
+            break
+        }
+        sleep 0.1
+    done
+done
+rc=0
+tandem ps >/dev/null 2>"$TMP_ROOT/ps.err" || rc=$?
+[ "$rc" -eq 1 ] && grep -q "not running" "$TMP_ROOT/ps.err" ||
+    record_failure "ps after the supervisor died: exit $rc: $(cat "$TMP_ROOT/ps.err")"
+up
+[ "$(psj state hello.1)" = ready ] || record_failure "hello.1 not ready after the second up"
 down_and_check
 finish
