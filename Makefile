@@ -5,13 +5,14 @@
 #   make test     install missing packages, build with ASan+UBSan into build-asan/, run every test
 #   make fuzz     longer libFuzzer runs (FUZZ_SECONDS=300)
 #   make bench    the benchmarks under bench/ (see docs/benchmarks.md)
+#   make bench-cli  tandem up to ready and the gateway's added latency (bench/cli/run.sh)
 CC       ?= cc
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD    := build
 ASAN     := build-asan
 MANIFEST ?= tandem.yaml
 
-.PHONY: all deps build run test fuzz bench format clean install
+.PHONY: all deps build run test fuzz bench bench-cli format clean install
 
 all: build
 
@@ -41,6 +42,10 @@ bench:
 	@scripts/deps.sh bench
 	@$(MAKE) --no-print-directory build
 	bench/broker/run.sh
+
+bench-cli: deps
+	@$(MAKE) --no-print-directory build
+	BUILD=$(BUILD) bench/cli/run.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
