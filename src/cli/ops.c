@@ -9,6 +9,11 @@
  * the old workers (the only ones that may still send it requests) have exited, then SIGTERM it,
  * which drains what it is still answering. Workers are nginx master's children, found in /proc.
  *
+ * Every nginx.conf is first written beside the live one and checked with `nginx -t`; only a
+ * configuration nginx accepts replaces var/gateway/nginx.conf and is reloaded. A rejected one
+ * (nginx would keep its old workers, and a restart of nginx would then fail on the file) leaves
+ * the live file and nginx as they were, and the request fails with nginx's message.
+ *
  * Ports never move: instance i of a service listens on port + i, so scaling from 3 to 2 stops
  * instance 2. A scale that would make a service's ports overlap another service's, the
  * broker's or the gateway's is refused before anything changes.
@@ -16,10 +21,14 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli/gateway.h"
@@ -28,7 +37,90 @@
 #include "common/mem.h"
 #include "tandem/error.h"
 
-int sup_gateway_write(struct sup *s)
+/* `nginx -t` on `conf` (relative to the manifest's directory): 0 when nginx accepts it, else
+ * TANDEM_EINVAL with nginx's first complaint in err. It parses the file and opens the logs and
+ * cache paths it names, but binds nothing, so it runs beside the live nginx. Blocks the loop for
+ * as long as nginx parses (tens of ms); killed after SUP_RELOAD_TIMEOUT_MS. */
+static int gateway_test(struct sup *s, const char *conf, char *err, size_t err_len)
+{
+    int pfd[2];
+    if (pipe2(pfd, O_CLOEXEC) != 0) {
+        snprintf(err, err_len, "nginx -t: pipe: %s", strerror(errno));
+        return TANDEM_EIO;
+    }
+    char *argv[] = {s->nginx, "-t",         "-q", "-p", s->m.dir, "-e", "var/gateway/error.log",
+                    "-c",     (char *)conf, NULL};
+    pid_t parent = getpid();
+    pid_t pid = fork();
+    if (pid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent) {
+            _exit(127);
+        }
+        int null = open("/dev/null", O_RDONLY);
+        if (null < 0 || dup2(null, 0) < 0 || dup2(pfd[1], 1) < 0 || dup2(pfd[1], 2) < 0) {
+            _exit(127);
+        }
+        close_range(3, ~0U, 0);
+        sigset_t all;
+        sigfillset(&all);
+        sigprocmask(SIG_UNBLOCK, &all, NULL);
+        signal(SIGPIPE, SIG_DFL);
+        execv(argv[0], argv);
+        dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    close(pfd[1]);
+    if (pid < 0) {
+        close(pfd[0]);
+        snprintf(err, err_len, "nginx -t: fork: %s", strerror(errno));
+        return TANDEM_EIO;
+    }
+    char out[2048];
+    size_t len = 0;
+    int64_t deadline = sup_now_ms() + SUP_RELOAD_TIMEOUT_MS;
+    bool timed_out = false;
+    for (;;) {
+        int64_t left = deadline - sup_now_ms();
+        struct pollfd pf = {.fd = pfd[0], .events = POLLIN};
+        int r = left > 0 ? poll(&pf, 1, (int)left) : 0;
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
+        if (r <= 0) {
+            timed_out = true;
+            kill(pid, SIGKILL);
+            break;
+        }
+        ssize_t n = read(pfd[0], out + len, sizeof(out) - 1 - len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        len += (size_t)n;
+        if (len == sizeof(out) - 1) {
+            len = 0; /* keep reading to EOF; only the first lines matter, and they are gone */
+        }
+    }
+    close(pfd[0]);
+    out[len] = '\0';
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (!timed_out && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+        return 0;
+    }
+    const char *line = strstr(out, "[emerg]");
+    line = line != NULL ? line : out;
+    size_t l = strcspn(line, "\n");
+    snprintf(err, err_len, "nginx rejects the new configuration (%s): %.*s",
+             timed_out ? "nginx -t timed out" : "nginx -t", (int)l, line);
+    return TANDEM_EINVAL;
+}
+
+int sup_gateway_write(struct sup *s, char *err, size_t err_len)
 {
     struct cli_instances *inst = xcalloc(s->m.n_services, sizeof(*inst));
     int *ports = xcalloc(s->m.n_services * CLI_MAX_INSTANCES, sizeof(int));
@@ -45,8 +137,23 @@ int sup_gateway_write(struct sup *s)
     char *conf = NULL;
     int rc = cli_gateway_render(&s->m, inst, &conf);
     if (rc == 0) {
-        rc = file_write_atomic("var/gateway/nginx.conf", "var/gateway/nginx.conf.tmp", conf,
+        rc = file_write_atomic("var/gateway/nginx.conf.new", "var/gateway/nginx.conf.tmp", conf,
                                strlen(conf));
+        if (rc != 0) {
+            snprintf(err, err_len, "cannot write var/gateway/nginx.conf.new: %s", strerror(errno));
+        }
+    } else {
+        snprintf(err, err_len, "cannot render nginx.conf: %s", tandem_strerror(rc));
+    }
+    if (rc == 0) {
+        rc = gateway_test(s, "var/gateway/nginx.conf.new", err, err_len);
+    }
+    if (rc == 0 && rename("var/gateway/nginx.conf.new", "var/gateway/nginx.conf") != 0) {
+        snprintf(err, err_len, "cannot replace var/gateway/nginx.conf: %s", strerror(errno));
+        rc = TANDEM_EIO;
+    }
+    if (rc != 0) {
+        unlink("var/gateway/nginx.conf.new");
     }
     free(conf);
     free(ports);
@@ -246,12 +353,23 @@ static int start_range(struct sup *s, int out, size_t i, int from, int to)
     for (int j = from; j < to; j++) {
         v->inst[j].in_upstream = true;
     }
-    rc = sup_gateway_write(s);
-    return rc == 0 ? sup_gateway_reload(s, false) : rc;
+    rc = sup_gateway_write(s, err, sizeof(err));
+    if (rc != 0) {
+        /* nginx keeps its current configuration: the new instances cannot join, so they go */
+        ctl_say(out, 'e', "tandem: %s", err);
+        for (int j = from; j < to; j++) {
+            v->inst[j].in_upstream = false;
+        }
+        sup_stop_all(s, ps, n);
+        return rc;
+    }
+    return sup_gateway_reload(s, false);
 }
 
-/* Takes instances [from, to) of service i out of the upstream, then stops them. */
-static int stop_range(struct sup *s, size_t i, int from, int to)
+/* Takes instances [from, to) of service i out of the upstream, then stops them. If nginx
+ * rejects the configuration without them, they are still stopped (that was asked for; nginx's
+ * passive health then skips them) and the error is told to `out`. */
+static int stop_range(struct sup *s, int out, size_t i, int from, int to)
 {
     struct sup_svc *v = &s->svcs[i];
     struct sup_proc *ps[CLI_MAX_INSTANCES];
@@ -264,9 +382,12 @@ static int stop_range(struct sup *s, size_t i, int from, int to)
     }
     int rc = 0;
     if (listed) {
-        rc = sup_gateway_write(s);
+        char err[512];
+        rc = sup_gateway_write(s, err, sizeof(err));
         if (rc == 0) {
             sup_gateway_reload(s, true); /* late: the instances drain what still reaches them */
+        } else {
+            ctl_say(out, 'e', "tandem: %s", err);
         }
     }
     sup_stop_all(s, ps, n);
@@ -307,7 +428,7 @@ static int op_scale(struct sup *s, int out, char *arg)
             return 1;
         }
     } else if (!v->stopped && n < was) {
-        rc = stop_range(s, (size_t)i, (int)n, was);
+        rc = stop_range(s, out, (size_t)i, (int)n, was);
     }
     v->slots = (int)n;
     ctl_say(out, 'o', "%s: %d -> %ld instance(s)%s", arg, was, n,
@@ -319,7 +440,7 @@ static int op_restart(struct sup *s, int out, size_t i)
 {
     struct sup_svc *v = &s->svcs[i];
     for (int j = 0; j < v->n; j++) {
-        int rc = v->n > 1 ? stop_range(s, i, j, j + 1) : 0;
+        int rc = v->n > 1 ? stop_range(s, out, i, j, j + 1) : 0;
         struct sup_proc *one = &v->inst[j];
         if (v->n == 1) {
             sup_stop_all(s, &one, 1);
@@ -368,7 +489,7 @@ int sup_request(struct sup *s, int out, char *line)
     }
     struct sup_svc *v = &s->svcs[i];
     if (stop) {
-        stop_range(s, (size_t)i, 0, v->slots);
+        stop_range(s, out, (size_t)i, 0, v->slots);
         v->stopped = true;
         ctl_say(out, 'o', "%s: stopped", arg);
         return 0;

@@ -269,9 +269,9 @@ static int start_all(struct sup *s, char *err, size_t err_len)
             ps[j]->in_upstream = true;
         }
     }
-    if (sup_gateway_write(s) != 0) {
-        snprintf(err, err_len, "cannot write var/gateway/nginx.conf: %s", strerror(errno));
-        return TANDEM_EIO;
+    rc = sup_gateway_write(s, err, err_len);
+    if (rc != 0) {
+        return rc;
     }
     ps[0] = &s->gateway;
     if (sup_proc_spawn(s, &s->gateway) != 0) {

@@ -151,7 +151,9 @@ void sup_stop_all(struct sup *s, struct sup_proc **ps, int n);
 int sup_up(const char *manifest, bool detach);
 
 /* ops.c: what control requests do. `out` is the client's socket (-1: nowhere). */
-int sup_gateway_write(struct sup *s);
+/* Renders nginx.conf from the instances in the upstream, checks it with `nginx -t` and only then
+ * replaces var/gateway/nginx.conf; else the live file stays and err says why (nginx's words). */
+int sup_gateway_write(struct sup *s, char *err, size_t err_len);
 int sup_gateway_reload(struct sup *s, bool wait_old);
 void sup_ps(struct sup *s, int out, bool json);
 int sup_request(struct sup *s, int out, char *line);

@@ -5,6 +5,7 @@
 #     the same way and the service keeps its instances;
 #   - the supervisor killed with SIGKILL: every child it started gets SIGTERM (PDEATHSIG) and is
 #     gone within seconds; the stale ctl.sock makes `ps` say "not running"; `up` works again;
+#   - a gateway configuration nginx rejects (`nginx -t`) is never installed nor reloaded;
 #   - the control socket is the owner's only (mode 0600), and clients that connect and never send
 #     a line neither block the loop nor use up the connection slots.
 source "$(dirname "$0")/cli_lib.sh"
@@ -64,7 +65,36 @@ n=$(tandem ps --json | grep -c '"service":"hello"')
 kill "$HOLD_PID"
 wait "$HOLD_PID" 2>/dev/null || true
 
-# 2. The control socket.
+# 2. A configuration nginx rejects (here: its access log path is a directory) is never
+#    installed: scale fails at once with nginx's message, the live nginx.conf and the instances
+#    stay as they were, the gateway keeps answering; once fixed, the same scale works.
+G="$PROJ/var/gateway"
+servers() {
+    grep -cE "server 127.0.0.1:($HELLO_P|$((HELLO_P + 1))|$((HELLO_P + 2))) " "$G/nginx.conf"
+}
+mv "$G/access.log" "$G/access.log.keep"
+mkdir "$G/access.log"
+rc=0
+t0=$SECONDS
+tandem scale hello=3 >/dev/null 2>"$TMP_ROOT/scale.err" || rc=$?
+log "scale hello=3 with a configuration nginx rejects: exit $rc in $((SECONDS - t0)) s: $(cat "$TMP_ROOT/scale.err")"
+[ "$rc" -eq 1 ] || record_failure "scale with a rejected configuration: exit $rc, want 1"
+grep -q "nginx rejects the new configuration.*Is a directory" "$TMP_ROOT/scale.err" ||
+    record_failure "scale with a rejected configuration: nginx's message missing"
+[ $((SECONDS - t0)) -le 5 ] || record_failure "the rejected scale took $((SECONDS - t0)) s"
+[ "$(servers)" -eq 2 ] || record_failure "nginx.conf lists $(servers) instances, want 2"
+[ ! -e "$G/nginx.conf.new" ] || record_failure "nginx.conf.new left behind"
+n=$(tandem ps --json | grep -c '"service":"hello"')
+[ "$n" -eq 2 ] || record_failure "after the rejected scale ps shows $n hello rows, want 2"
+[ "$(get_nocache)" = 200 ] || record_failure "the gateway stopped answering"
+rmdir "$G/access.log"
+mv "$G/access.log.keep" "$G/access.log"
+tandem scale hello=3 >/dev/null || record_failure "scale hello=3 once fixed: exit $?"
+[ "$(servers)" -eq 3 ] || record_failure "nginx.conf lists $(servers) instances after scale 3"
+tandem scale hello=2 >/dev/null || record_failure "scale hello=2: exit $?"
+[ "$(servers)" -eq 2 ] || record_failure "nginx.conf lists $(servers) instances after scale 2"
+
+# 3. The control socket.
 mode=$(stat -c %a "$PROJ/var/tandem/ctl.sock")
 [ "$mode" = 600 ] || record_failure "ctl.sock mode $mode, want 600"
 python3 - "$PROJ/var/tandem/ctl.sock" >"$TMP_ROOT/idle" <<'PY' &
@@ -89,7 +119,7 @@ log "ps with 40 idle control connections open: $(echo "$out" | wc -l) rows in $m
 kill "$idle"
 wait "$idle" 2>/dev/null || true
 
-# 3. SIGKILL of the supervisor: its children follow.
+# 4. SIGKILL of the supervisor: its children follow.
 pids=$(tandem ps --json | python3 -c '
 import json, sys
 print(" ".join(str(json.loads(l)["pid"]) for l in sys.stdin if json.loads(l)["pid"] > 0))')
