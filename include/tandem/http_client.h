@@ -1,13 +1,23 @@
 /*
  * tandem/http_client.h: libtandem's HTTP client (libcurl underneath).
  *
- * MODEL. A client object owns ONE event thread. That thread drives a curl multi handle with
- * curl_multi_socket_action over its own epoll set and timerfds, so any number of calls are in
- * flight at once without a thread per request, and every call shares the multi handle's
- * connection cache (keep-alive connections are reused across calls to the same upstream).
+ * MODEL. No thread per request: every call is driven by an event loop through a curl multi
+ * handle (curl_multi_socket_action), in one of two MODES, chosen by the thread that calls
+ * tandem_http_call():
  *
- * A call is submitted with tandem_http_call() from any thread; its completion callback runs
- * later, exactly once, on the client thread. A call is one or more attempts:
+ *   - LOOP MODE, on an HTTP worker thread (a handler, or any tandem_loop_* callback: wherever
+ *     tandem_loop_current() is not NULL): the call runs on THAT WORKER'S OWN LOOP (its epoll set
+ *     and timers; one curl multi per worker, made on its first call) and the callback runs on that
+ *     worker thread, so the handler may answer its request from it (tandem_http_respond) while
+ *     the worker serves other connections meanwhile. When the server stops (or the client is
+ *     freed) first, calls still in flight end with TANDEM_ECLOSED, callback on the worker.
+ *   - THREAD MODE, from any other thread (main, a consumer handler, a callback of a thread-mode
+ *     call): the client's own event thread runs the call and the callback runs on that thread.
+ *     tandem_http_call_sync always uses this mode (it blocks its caller).
+ *
+ * Each driver keeps its multi handle's connection cache (keep-alive connections are reused
+ * across calls to the same upstream); breakers and counters are per client, shared by every
+ * driver. A callback never runs inside tandem_http_call. A call is one or more attempts:
  *
  *   - each attempt is bounded by timeout_ms, the whole call (attempts and the waits between
  *     them) by deadline_ms; no attempt starts or waits past the deadline;
@@ -82,9 +92,10 @@ struct tandem_http_response {
 TANDEM_EXPORT const char *tandem_http_response_header(const struct tandem_http_response *r,
                                                       const char *name);
 
-/* Completion callback: runs once per call on the client thread. It must not block for long
- * (every other call waits) and must not call tandem_http_call_sync or tandem_http_client_free;
- * it may submit new calls with tandem_http_call. */
+/* Completion callback: runs once per call, on the worker thread that made the call (loop mode)
+ * or on the client thread (thread mode). It must not block for long (every other call, and in
+ * loop mode every connection of the worker, waits) and must not call tandem_http_call_sync or
+ * tandem_http_client_free; it may submit new calls with tandem_http_call (same mode). */
 typedef void (*tandem_http_done_fn)(const struct tandem_http_response *r, void *arg);
 
 /* Starts a client and its thread. cfg may be NULL (all defaults) and is copied. Returns 0,
@@ -92,10 +103,11 @@ typedef void (*tandem_http_done_fn)(const struct tandem_http_response *r, void *
 TANDEM_EXPORT int tandem_http_client_new(const struct tandem_http_client_config *cfg,
                                          struct tandem_http_client **out);
 
-/* Submits a call. Everything in opts is copied: it may be released when this returns. Returns 0
- * and cb runs later exactly once, or returns TANDEM_EINVAL (no URL, a URL curl cannot parse, a
- * header with CR/LF, negative times) or TANDEM_ECLOSED (the client is being freed) and cb never
- * runs. Any thread, the client thread (a callback) included. */
+/* Submits a call: in loop mode on an HTTP worker thread, in thread mode anywhere else (see
+ * MODEL). Everything in opts is copied: it may be released when this returns. Returns 0 and cb
+ * runs later exactly once (never before this returns), or returns TANDEM_EINVAL (no URL, a URL
+ * curl cannot parse, a header with CR/LF, negative times) or TANDEM_ECLOSED (the client is being
+ * freed, or the worker's loop is stopping) and cb never runs. Any thread. */
 TANDEM_EXPORT int tandem_http_call(struct tandem_http_client *c,
                                    const struct tandem_http_call_opts *opts, tandem_http_done_fn cb,
                                    void *arg);
@@ -133,9 +145,11 @@ TANDEM_EXPORT void tandem_http_client_stats(struct tandem_http_client *c,
                                             struct tandem_http_upstream_stats *out, size_t cap,
                                             size_t *n);
 
-/* Stops the client: new calls are refused (TANDEM_ECLOSED), calls in flight get up to
- * free_wait_ms to finish, then the rest are cancelled (their callbacks get TANDEM_ECLOSED, on
- * the client thread); then the thread is joined, every tandem_http_call_sync caller woken is
+/* Stops the client: new calls are refused (TANDEM_ECLOSED); loop-mode calls still in flight
+ * end at once with TANDEM_ECLOSED, each on its worker thread (free waits for that; stop the HTTP
+ * server first to let them finish normally); thread-mode calls get up to free_wait_ms to finish,
+ * then the rest are cancelled (their callbacks get TANDEM_ECLOSED, on the client thread); then
+ * the thread is joined, every tandem_http_call_sync caller woken is
  * waited for until it no longer touches the client, and everything is freed. Must not be called
  * from a callback. NULL is ignored. */
 TANDEM_EXPORT void tandem_http_client_free(struct tandem_http_client *c);

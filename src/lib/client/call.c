@@ -1,6 +1,6 @@
 /*
- * One call's life on the client: build (on the submitting thread), attempts (client thread),
- * the wait before a retry, completion.
+ * One call's life on the client: build (on the submitting thread), attempts (on its driver's
+ * thread: the client thread, or the worker that issued it), the wait before a retry, completion.
  *
  * A call owns one curl easy handle for all its attempts: an attempt adds it to the multi handle,
  * its end removes it, a retry re-adds it after the backoff (the connection stays in the multi
@@ -260,8 +260,8 @@ static void live_unlink(struct call *k)
 {
     if (k->prev != NULL) {
         k->prev->next = k->next;
-    } else if (k->c->live == k) {
-        k->c->live = k->next;
+    } else if (k->d->live == k) {
+        k->d->live = k->next;
     }
     if (k->next != NULL) {
         k->next->prev = k->prev;
@@ -274,7 +274,7 @@ void call_finish(struct call *k, int err)
 {
     struct tandem_http_client *c = k->c;
     if (k->st == CALL_ACTIVE) {
-        curl_multi_remove_handle(c->multi, k->easy);
+        curl_multi_remove_handle(k->d->multi, k->easy);
     }
     if (k->probe) { /* a probe that ends without an outcome (closed, or never sent) is a failure:
                      * otherwise the breaker would stay half-open, refusing every call */
@@ -290,6 +290,9 @@ void call_finish(struct call *k, int err)
         k->resp.status = 0;
         k->rlen = 0;
         k->hlen = 0;
+        if (k->rbody != NULL) {
+            k->rbody[0] = '\0'; /* body "" (a failed attempt may have left bytes) */
+        }
     }
     k->resp.body = k->rbody ? k->rbody : "";
     k->resp.body_len = k->rlen;
@@ -309,19 +312,25 @@ void call_finish(struct call *k, int err)
     }
 }
 
+void call_adopt(struct call *k)
+{
+    if (k->up != NULL) {
+        return;
+    }
+    k->up = upstream_get(k->c, k->upstream_key);
+    k->prev = NULL;
+    k->next = k->d->live;
+    if (k->d->live != NULL) {
+        k->d->live->prev = k;
+    }
+    k->d->live = k;
+}
+
 void call_start_attempt(struct call *k)
 {
     struct tandem_http_client *c = k->c;
     int64_t now = client_now_ms();
-    if (k->up == NULL) {
-        k->up = upstream_get(c, k->upstream_key);
-        k->prev = NULL;
-        k->next = c->live;
-        if (c->live != NULL) {
-            c->live->prev = k;
-        }
-        c->live = k;
-    }
+    call_adopt(k);
     int64_t t = k->timeout_ms;
     if (k->deadline != 0) {
         if (now >= k->deadline) {
@@ -352,7 +361,7 @@ void call_start_attempt(struct call *k)
     }
     curl_easy_setopt(k->easy, CURLOPT_TIMEOUT_MS, (long)t);
     k->st = CALL_ACTIVE;
-    if (curl_multi_add_handle(c->multi, k->easy) != CURLM_OK) {
+    if (curl_multi_add_handle(k->d->multi, k->easy) != CURLM_OK) {
         k->st = CALL_WAITING;
         call_finish(k, TANDEM_EIO);
     }
@@ -382,7 +391,7 @@ void call_attempt_done(struct call *k, CURLcode code)
 {
     struct tandem_http_client *c = k->c;
     int64_t now = client_now_ms();
-    curl_multi_remove_handle(c->multi, k->easy);
+    curl_multi_remove_handle(k->d->multi, k->easy);
     k->st = CALL_WAITING;
     int err = map_curl(code, k->too_large);
     long status = 0;
@@ -410,12 +419,12 @@ void call_attempt_done(struct call *k, CURLcode code)
         }
     }
     if (wait < 0) {
-        wait = backoff_delay(c->cfg.backoff_base_ms, c->cfg.backoff_max_ms, retry, &c->rng);
+        wait = backoff_delay(c->cfg.backoff_base_ms, c->cfg.backoff_max_ms, retry, &k->d->rng);
     }
     if (k->deadline != 0 && now + wait >= k->deadline) {
         call_finish(k, err); /* the retry could not start before the deadline */
         return;
     }
     k->retry_at = now + wait;
-    client_arm_retry_timer(c);
+    driver_arm_retry(k->d);
 }

@@ -81,29 +81,53 @@ static int on_curl_timer(CURLM *m, long timeout_ms, void *ud)
     return 0;
 }
 
-void client_arm_retry_timer(struct tandem_http_client *c)
+void driver_init(struct driver *d, struct tandem_http_client *c, CURLM *multi)
 {
-    int64_t at = c->stop_at;
-    for (struct call *k = c->live; k != NULL; k = k->next) {
+    d->c = c;
+    d->multi = multi;
+    d->rng = (uint64_t)client_now_ms() * 0x9E3779B97F4A7C15ull ^ (uintptr_t)d;
+    if (d->rng == 0) {
+        d->rng = 1;
+    }
+}
+
+static void on_loop_retry(void *arg)
+{
+    struct driver *d = arg;
+    d->retry_timer = NULL; /* fired: the loop freed it */
+    driver_run_retries(d);
+}
+
+void driver_arm_retry(struct driver *d)
+{
+    int64_t at = d->loop == NULL ? d->c->stop_at : 0;
+    for (struct call *k = d->live; k != NULL; k = k->next) {
         if (k->st == CALL_WAITING && k->retry_at != 0 && (at == 0 || k->retry_at < at)) {
             at = k->retry_at;
         }
     }
-    if (at == 0) {
-        timer_arm(c->retry_timer_fd, -1);
+    int64_t ms = at == 0 ? -1 : at - client_now_ms();
+    ms = at != 0 && ms < 0 ? 0 : ms;
+    if (d->loop == NULL) {
+        timer_arm(d->c->retry_timer_fd, ms);
         return;
     }
-    int64_t d = at - client_now_ms();
-    timer_arm(c->retry_timer_fd, d > 0 ? d : 0);
+    if (d->retry_timer != NULL) {
+        tandem_loop_timer_cancel(d->loop, d->retry_timer);
+        d->retry_timer = NULL;
+    }
+    if (ms >= 0) {
+        tandem_loop_timer_add(d->loop, ms, on_loop_retry, d, &d->retry_timer);
+    }
 }
 
-static void run_due_retries(struct tandem_http_client *c)
+void driver_run_retries(struct driver *d)
 {
     int64_t now = client_now_ms();
     bool again = true;
     while (again) { /* starting a call may finish it and change the list: rescan */
         again = false;
-        for (struct call *k = c->live; k != NULL; k = k->next) {
+        for (struct call *k = d->live; k != NULL; k = k->next) {
             if (k->st == CALL_WAITING && k->retry_at != 0 && k->retry_at <= now) {
                 k->retry_at = 0;
                 call_start_attempt(k);
@@ -112,15 +136,15 @@ static void run_due_retries(struct tandem_http_client *c)
             }
         }
     }
-    client_arm_retry_timer(c);
+    driver_arm_retry(d);
 }
 
-static void collect_done(struct tandem_http_client *c)
+void driver_collect(struct driver *d)
 {
     CURLMsg *msg;
     int left;
     for (;;) {
-        msg = curl_multi_info_read(c->multi, &left);
+        msg = curl_multi_info_read(d->multi, &left);
         if (msg == NULL) {
             break;
         }
@@ -147,6 +171,7 @@ static void take_queue(struct tandem_http_client *c, bool *stopping)
     while (q != NULL) {
         struct call *next = q->next;
         q->next = NULL;
+        q->d = &c->td;
         call_start_attempt(q);
         q = next;
     }
@@ -167,30 +192,30 @@ static void *client_main(void *arg)
                 take_queue(c, &stopping);
             } else if (fd == c->curl_timer_fd) {
                 if (read(fd, &x, sizeof x) > 0) {
-                    curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+                    curl_multi_socket_action(c->td.multi, CURL_SOCKET_TIMEOUT, 0, &running);
                 }
             } else if (fd == c->retry_timer_fd) {
                 if (read(fd, &x, sizeof x) > 0) {
-                    run_due_retries(c);
+                    driver_run_retries(&c->td);
                 }
             } else {
                 int flags = (evs[i].events & EPOLLIN ? CURL_CSELECT_IN : 0) |
                             (evs[i].events & EPOLLOUT ? CURL_CSELECT_OUT : 0) |
                             (evs[i].events & (EPOLLERR | EPOLLHUP) ? CURL_CSELECT_ERR : 0);
-                curl_multi_socket_action(c->multi, fd, flags, &running);
+                curl_multi_socket_action(c->td.multi, fd, flags, &running);
             }
-            collect_done(c);
+            driver_collect(&c->td);
         }
         if (stopping && c->stop_at == 0) {
             c->stop_at = client_now_ms() + c->cfg.free_wait_ms;
-            client_arm_retry_timer(c);
+            driver_arm_retry(&c->td);
         }
-        if (stopping && (c->live == NULL || client_now_ms() >= c->stop_at)) {
+        if (stopping && (c->td.live == NULL || client_now_ms() >= c->stop_at)) {
             break;
         }
     }
-    while (c->live != NULL) {
-        call_finish(c->live, TANDEM_ECLOSED);
+    while (c->td.live != NULL) {
+        call_finish(c->td.live, TANDEM_ECLOSED);
     }
     return NULL;
 }
@@ -235,28 +260,25 @@ int tandem_http_client_new(const struct tandem_http_client_config *cfg,
     if (c->cfg.max_response_bytes == 0) {
         c->cfg.max_response_bytes = 8u << 20;
     }
-    c->rng = (uint64_t)client_now_ms() * 0x9E3779B97F4A7C15ull ^ (uintptr_t)c;
-    if (c->rng == 0) {
-        c->rng = 1;
-    }
     pthread_mutex_init(&c->mu, NULL);
     pthread_cond_init(&c->cond, NULL);
     c->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     c->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     c->curl_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
     c->retry_timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    c->multi = curl_multi_init();
+    driver_init(&c->td, c, curl_multi_init());
     if (c->wake_fd < 0 || c->epoll_fd < 0 || c->curl_timer_fd < 0 || c->retry_timer_fd < 0 ||
-        c->multi == NULL || epoll_add(c->epoll_fd, c->wake_fd) != 0 ||
+        c->td.multi == NULL || epoll_add(c->epoll_fd, c->wake_fd) != 0 ||
         epoll_add(c->epoll_fd, c->curl_timer_fd) != 0 ||
         epoll_add(c->epoll_fd, c->retry_timer_fd) != 0) {
         goto fail;
     }
-    curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
-    curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
-    curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
-    curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
-    curl_multi_setopt(c->multi, CURLMOPT_MAX_HOST_CONNECTIONS, (long)c->cfg.max_host_connections);
+    curl_multi_setopt(c->td.multi, CURLMOPT_SOCKETFUNCTION, on_curl_socket);
+    curl_multi_setopt(c->td.multi, CURLMOPT_SOCKETDATA, c);
+    curl_multi_setopt(c->td.multi, CURLMOPT_TIMERFUNCTION, on_curl_timer);
+    curl_multi_setopt(c->td.multi, CURLMOPT_TIMERDATA, c);
+    curl_multi_setopt(c->td.multi, CURLMOPT_MAX_HOST_CONNECTIONS,
+                      (long)c->cfg.max_host_connections);
     if (pthread_create(&c->thread, NULL, client_main, c) != 0) {
         goto fail;
     }
@@ -266,8 +288,8 @@ invalid:
     free(c);
     return TANDEM_EINVAL;
 fail:
-    if (c->multi != NULL) {
-        curl_multi_cleanup(c->multi);
+    if (c->td.multi != NULL) {
+        curl_multi_cleanup(c->td.multi);
     }
     int fds[] = {c->wake_fd, c->epoll_fd, c->curl_timer_fd, c->retry_timer_fd};
     for (size_t i = 0; i < 4; i++) {
@@ -328,7 +350,16 @@ int tandem_http_call(struct tandem_http_client *c, const struct tandem_http_call
     if (c == NULL) {
         return TANDEM_EINVAL;
     }
-    return submit(c, opts, cb, arg, false, NULL);
+    struct tandem_loop *l = tandem_loop_current();
+    if (l == NULL) {
+        return submit(c, opts, cb, arg, false, NULL); /* the client thread's driver */
+    }
+    int err;
+    struct call *k = call_build(c, opts, cb, arg, &err);
+    if (k == NULL) {
+        return err;
+    }
+    return loop_submit(c, l, k); /* this worker's driver; destroys k when it refuses it */
 }
 
 static void sync_done(const struct tandem_http_response *r, void *arg)
@@ -394,6 +425,7 @@ void tandem_http_client_free(struct tandem_http_client *c)
     pthread_mutex_lock(&c->mu);
     c->stopping = true;
     pthread_mutex_unlock(&c->mu);
+    loop_drivers_free(c); /* their calls end with TANDEM_ECLOSED on their workers */
     wake(c);
     pthread_join(c->thread, NULL);
     /* Every call is done now, but sync callers just woken still have to re-lock mu (and
@@ -403,7 +435,7 @@ void tandem_http_client_free(struct tandem_http_client *c)
         pthread_cond_wait(&c->cond, &c->mu);
     }
     pthread_mutex_unlock(&c->mu);
-    curl_multi_cleanup(c->multi);
+    curl_multi_cleanup(c->td.multi);
     close(c->wake_fd);
     close(c->epoll_fd);
     close(c->curl_timer_fd);

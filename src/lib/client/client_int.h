@@ -3,13 +3,16 @@
  *
  * policy.c is pure (no curl, no clock reads): the retry rules, the backoff draw, Retry-After,
  * and the circuit breaker's state machine, all taking "now" as an argument so the unit tests
- * can drive them. client.c is the client thread (epoll + timerfds + curl multi) and call.c is a
- * call's life (attempts, curl easy handle set-up, response capture, completion).
+ * can drive them. call.c is a call's life (attempts, curl easy handle set-up, response capture,
+ * completion), the same in both modes. A call is driven by a DRIVER: a curl multi handle, the
+ * calls it owns and what wakes it. client.c is the thread driver (the client's own thread:
+ * epoll + timerfds); loop.c makes one driver per HTTP worker loop that issues calls (the
+ * worker's epoll, loop timers), created on the worker's first call.
  *
- * THREADS. Everything in struct tandem_http_client below "client thread only" is touched by the
- * client thread alone. mu guards the submission queue, the stopping flag, the upstream list
- * and its counters (so tandem_http_client_stats can read them from any thread), and the done
- * flags sync callers wait for on cond.
+ * THREADS. A driver's fields are touched by the thread that runs it alone (the client thread,
+ * or that worker). mu guards the submission queue, the stopping flag, the list of loop drivers,
+ * the upstream list with its breakers and counters (shared by every driver, and read by
+ * tandem_http_client_stats from any thread), and the done flags sync callers wait for on cond.
  */
 #ifndef TANDEM_CLIENT_INT_H
 #define TANDEM_CLIENT_INT_H
@@ -20,6 +23,7 @@
 
 #include <curl/curl.h>
 
+#include "tandem/http.h"
 #include "tandem/http_client.h"
 #include "tandem/trace.h"
 
@@ -68,8 +72,9 @@ enum call_state { CALL_QUEUED, CALL_ACTIVE, CALL_WAITING };
 
 struct call {
     struct tandem_http_response resp; /* first: tandem_http_response_free casts back */
-    struct call *next, *prev;         /* queue (under mu) or the live list (client thread) */
+    struct call *next, *prev;         /* queue (under mu) or the driver's live list */
     struct tandem_http_client *c;
+    struct driver *d; /* set when the call is handed to its driver */
     struct upstream *up;
     CURL *easy;
     struct curl_slist *headers; /* the caller's + traceparent + "Expect:" */
@@ -89,6 +94,20 @@ struct call {
     void *arg;
 };
 
+struct driver {
+    struct tandem_http_client *c;
+    CURLM *multi;
+    struct call *live; /* every call the driver owns (active or waiting to retry) */
+    uint64_t rng;      /* backoff jitter */
+    /* loop drivers only (loop == NULL: the client thread's driver) */
+    struct tandem_loop *loop;
+    struct tandem_loop_timer *curl_timer, *retry_timer, *kick;
+    struct tandem_loop_hook *hook;
+    struct call *pending, *pending_tail; /* submitted, started at the next turn of the loop */
+    bool closing;                        /* the loop or the client stops: no new calls */
+    struct driver *next;                 /* the client's list of loop drivers (mu) */
+};
+
 struct tandem_http_client {
     struct tandem_http_client_config cfg;
     pthread_t thread;
@@ -99,12 +118,11 @@ struct tandem_http_client {
     int sync_waiters; /* (mu) tandem_http_call_sync callers not yet out of mu: free waits */
     struct upstream *upstreams; /* (mu for reading from other threads) */
     int wake_fd;                /* eventfd: submissions and stop */
+    struct driver *loops;       /* (mu) one driver per worker loop that made calls */
     /* client thread only */
     int epoll_fd, curl_timer_fd, retry_timer_fd;
-    CURLM *multi;
-    struct call *live; /* every call the thread owns (active or waiting to retry) */
-    int64_t stop_at;   /* when stopping: cancel what is left at this monotonic ms */
-    uint64_t rng;
+    struct driver td; /* the client thread's driver */
+    int64_t stop_at;  /* when stopping: cancel what is left at this monotonic ms */
 };
 
 int64_t client_now_ms(void);
@@ -112,9 +130,23 @@ int64_t client_now_ms(void);
 struct call *call_build(struct tandem_http_client *c, const struct tandem_http_call_opts *opts,
                         tandem_http_done_fn cb, void *arg, int *err);
 void call_destroy(struct call *k);
+/* Makes k one of its driver's live calls (once: its upstream is looked up then). */
+void call_adopt(struct call *k);
 void call_start_attempt(struct call *k);
 void call_attempt_done(struct call *k, CURLcode code);
 void call_finish(struct call *k, int err);
-void client_arm_retry_timer(struct tandem_http_client *c);
+
+/* client.c, for both kinds of driver, on the driver's thread */
+void driver_init(struct driver *d, struct tandem_http_client *c, CURLM *multi);
+/* (Re)arms the driver's retry timer at its calls' earliest retry_at. */
+void driver_arm_retry(struct driver *d);
+/* Starts the attempts whose backoff is over. */
+void driver_run_retries(struct driver *d);
+/* Hands every transfer curl reports finished to its call. */
+void driver_collect(struct driver *d);
+
+/* loop.c: tandem_http_call on a worker thread; free's teardown of the loop drivers. */
+int loop_submit(struct tandem_http_client *c, struct tandem_loop *l, struct call *k);
+void loop_drivers_free(struct tandem_http_client *c);
 
 #endif
