@@ -11,9 +11,9 @@
  * environment and the manifest's env (which wins) and execs. An exec that fails exits 127, which
  * the supervisor sees as a crash like any other.
  *
- * Probes are short and blocking, on 127.0.0.1 (or the listen address when it is a literal):
- * a TCP connect for the broker and nginx, `GET /readyz` answered 200 for services. Every
- * timeout is a few hundred milliseconds, so a hung process delays the loop only that long.
+ * Readiness is probed every 20 ms while starting, every 5 s once ready, by probe.c: a TCP
+ * connect for the broker and nginx, `GET /readyz` answered 200 for services, on 127.0.0.1 (or
+ * the listen address when it is a literal), non-blocking inside the loop's poll.
  *
  * The exit of a process the supervisor still wants is a crash: it is counted, and restarted
  * after a backoff (100 ms doubling to 5 s, back to 100 ms once it stayed ready 30 s) unless it
@@ -23,7 +23,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +71,7 @@ void sup_proc_init(struct sup *s, struct sup_proc *p, enum sup_kind kind, int sv
     p->svc = svc;
     p->idx = idx;
     p->backoff_ms = SUP_BACKOFF_MIN_MS;
+    p->probe_fd = -1;
     switch (kind) {
     case SUP_BROKER:
         snprintf(p->name, sizeof(p->name), "broker");
@@ -291,6 +291,7 @@ void sup_proc_stop(struct sup_proc *p)
     if (p->state == SUP_STOPPING) {
         return;
     }
+    sup_probe_cancel(p);
     proc_signal(p, p->kind == SUP_GATEWAY ? SIGQUIT : SIGTERM);
     p->state = SUP_STOPPING;
     p->deadline_ms = sup_now_ms() + SUP_STOP_TIMEOUT_MS;
@@ -354,6 +355,7 @@ void sup_proc_reaped(struct sup *s, pid_t pid, int status)
     if (p == NULL) {
         return;
     }
+    sup_probe_cancel(p);
     p->pid = 0;
     p->last_status = status;
     if (!p->want || p->state == SUP_STOPPING) {
@@ -363,71 +365,24 @@ void sup_proc_reaped(struct sup *s, pid_t pid, int status)
     proc_crashed(p, sup_now_ms());
 }
 
-/* A non-blocking connect to host:port, waited for up to timeout_ms. Returns the fd or -1. */
-static int connect_to(const char *host, int port, int timeout_ms)
+void sup_proc_probed(struct sup_proc *p, bool ok, int64_t now)
 {
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
-    if (inet_pton(AF_INET, host, &a.sin_addr) != 1) {
-        return -1;
-    }
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        return -1;
-    }
-    if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
-        struct pollfd pf = {.fd = fd, .events = POLLOUT};
-        int err = 0;
-        socklen_t len = sizeof(err);
-        if (errno != EINPROGRESS || poll(&pf, 1, timeout_ms) != 1 ||
-            getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0) {
-            close(fd);
-            return -1;
+    if (p->state == SUP_STARTING && !p->killed) {
+        if (!ok) {
+            p->next_probe_ms = now + SUP_PROBE_FAST_MS;
+            return;
         }
-    }
-    return fd;
-}
-
-/* GET /readyz answered 200 within the timeouts. */
-static bool http_ready(const char *host, int port)
-{
-    int fd = connect_to(host, port, 200);
-    if (fd < 0) {
-        return false;
-    }
-    char req[160];
-    int n =
-        snprintf(req, sizeof(req),
-                 "GET /readyz HTTP/1.1\r\nHost: %s:%d\r\nConnection: close\r\n\r\n", host, port);
-    bool ok = false;
-    if (send(fd, req, (size_t)n, MSG_NOSIGNAL) == n) {
-        char buf[16];
-        size_t got = 0;
-        struct pollfd pf = {.fd = fd, .events = POLLIN};
-        while (got < 12 && poll(&pf, 1, 500) == 1) {
-            ssize_t r = recv(fd, buf + got, sizeof(buf) - 1 - got, 0);
-            if (r <= 0) {
-                break;
-            }
-            got += (size_t)r;
+        p->state = SUP_READY;
+        p->ready_ms = now;
+        p->next_probe_ms = now + SUP_PROBE_SLOW_MS;
+        if (p->restarted) {
+            p->restarted = false;
+            sup_log("%s ready again (pid %d, restart %d)", p->name, (int)p->pid, p->restarts);
         }
-        buf[got] = '\0';
-        ok = got >= 12 && strncmp(buf, "HTTP/1.", 7) == 0 && strncmp(buf + 8, " 200", 4) == 0;
+    } else if (p->state == SUP_READY || p->state == SUP_RUNNING) {
+        p->state = ok ? SUP_READY : SUP_RUNNING;
+        p->next_probe_ms = now + SUP_PROBE_SLOW_MS;
     }
-    close(fd);
-    return ok;
-}
-
-static bool probe(struct sup_proc *p)
-{
-    if (p->kind == SUP_SERVICE) {
-        return http_ready(p->host, p->port);
-    }
-    int fd = connect_to(p->host, p->port, 200);
-    if (fd < 0) {
-        return false;
-    }
-    close(fd);
-    return true;
 }
 
 static void next_at(int64_t *next, int64_t t)
@@ -457,31 +412,22 @@ void sup_proc_tick(struct sup *s, struct sup_proc *p, int64_t now, int64_t *next
         if (p->killed) {
             return; /* waiting for the exit of a start that timed out */
         }
-        if (now >= p->next_probe_ms && probe(p)) {
-            p->state = SUP_READY;
-            p->ready_ms = sup_now_ms();
-            p->next_probe_ms = p->ready_ms + SUP_PROBE_SLOW_MS;
-            if (p->restarted) {
-                p->restarted = false;
-                sup_log("%s ready again (pid %d, restart %d)", p->name, (int)p->pid, p->restarts);
-            }
-        } else if (now >= p->deadline_ms) {
+        sup_probe_timeout(p, now);
+        if (p->state == SUP_STARTING && now >= p->deadline_ms) {
             sup_log("%s not ready within %d s: killed", p->name, SUP_START_TIMEOUT_MS / 1000);
+            sup_probe_cancel(p);
             proc_signal(p, SIGKILL);
             p->killed = true;
             return;
-        } else if (now >= p->next_probe_ms) {
-            p->next_probe_ms = now + SUP_PROBE_FAST_MS;
         }
-        next_at(next, p->next_probe_ms);
-        return;
+        /* fall through: probing is the same once ready */
     case SUP_READY:
     case SUP_RUNNING:
-        if (now >= p->next_probe_ms) {
-            p->state = probe(p) ? SUP_READY : SUP_RUNNING;
-            p->next_probe_ms = sup_now_ms() + SUP_PROBE_SLOW_MS;
+        sup_probe_timeout(p, now);
+        if (p->probe_fd < 0 && now >= p->next_probe_ms) {
+            sup_probe_start(p, now);
         }
-        next_at(next, p->next_probe_ms);
+        next_at(next, p->probe_fd >= 0 ? p->probe_deadline_ms : p->next_probe_ms);
         return;
     case SUP_STOPPING:
         if (now >= p->deadline_ms && !p->killed) {

@@ -99,8 +99,10 @@ void sup_pump(struct sup *s, int timeout_ms)
     int64_t now = sup_now_ms();
     int64_t next = now + timeout_ms;
     tick_all(s, now, &next);
-    struct pollfd pf[2 + SUP_MAX_CLIENTS];
-    int slot[2 + SUP_MAX_CLIENTS];
+    size_t cap = 2 + SUP_MAX_CLIENTS + 2 + s->m.n_services * CLI_MAX_INSTANCES;
+    struct pollfd *pf = xcalloc(cap, sizeof(*pf));
+    int *slot = xcalloc(cap, sizeof(*slot));
+    struct sup_proc **probing = xcalloc(cap, sizeof(*probing));
     int n = 0;
     pf[n++] = (struct pollfd){.fd = s->sigfd, .events = POLLIN};
     if (s->lsock >= 0) {
@@ -111,6 +113,23 @@ void sup_pump(struct sup *s, int timeout_ms)
         if (s->clients[i].fd >= 0 && !s->clients[i].queued && !s->clients[i].down) {
             slot[n] = i;
             pf[n++] = (struct pollfd){.fd = s->clients[i].fd, .events = POLLIN};
+        }
+    }
+    int first_probe = n;
+    struct sup_proc *all[2] = {&s->broker, &s->gateway};
+    for (int k = 0; k < 2; k++) {
+        if (all[k]->probe_fd >= 0) {
+            probing[n] = all[k];
+            pf[n++] = (struct pollfd){.fd = all[k]->probe_fd, .events = sup_probe_events(all[k])};
+        }
+    }
+    for (size_t i = 0; i < s->m.n_services; i++) {
+        for (int j = 0; j < s->svcs[i].slots; j++) {
+            struct sup_proc *p = &s->svcs[i].inst[j];
+            if (p->probe_fd >= 0) {
+                probing[n] = p;
+                pf[n++] = (struct pollfd){.fd = p->probe_fd, .events = sup_probe_events(p)};
+            }
         }
     }
     int64_t wait = next - sup_now_ms();
@@ -124,18 +143,26 @@ void sup_pump(struct sup *s, int timeout_ms)
             }
         }
     }
-    reap_all(s);
-    if (r <= 0) {
-        return;
-    }
-    if (s->lsock >= 0 && (pf[1].revents & POLLIN)) {
-        ctl_accept(s);
-    }
-    for (int i = first_client; i < n; i++) {
-        if (pf[i].revents != 0) {
-            ctl_client_input(s, slot[i]);
+    reap_all(s); /* may cancel probes: checked below by fd */
+    if (r > 0) {
+        now = sup_now_ms();
+        for (int i = first_probe; i < n; i++) {
+            if (pf[i].revents != 0 && probing[i]->probe_fd == pf[i].fd) {
+                sup_probe_io(probing[i], pf[i].revents, now);
+            }
+        }
+        if (s->lsock >= 0 && (pf[1].revents & POLLIN)) {
+            ctl_accept(s);
+        }
+        for (int i = first_client; i < first_probe; i++) {
+            if (pf[i].revents != 0) {
+                ctl_client_input(s, slot[i]);
+            }
         }
     }
+    free(probing);
+    free(slot);
+    free(pf);
 }
 
 int sup_wait_ready(struct sup *s, struct sup_proc **ps, int n, int64_t deadline, char *err,

@@ -14,6 +14,7 @@
  *        +-- STOPPING (SIGTERM/SIGQUIT sent; SIGKILL at the stop deadline) <-- asked to stop
  *
  * Readiness: services answer GET /readyz with 200; the broker and nginx accept a TCP connection.
+ * Probes are non-blocking sockets in the loop's poll set (probe.c), never a wait of their own.
  *
  * One thread, one loop. sup_pump() waits (poll) on a signalfd (SIGCHLD, SIGINT, SIGTERM, SIGHUP),
  * the control socket and its clients, and the next timer of any process, then reaps children,
@@ -48,6 +49,7 @@
 #define SUP_RELOAD_TIMEOUT_MS 10000 /* nginx reload: new workers up, old ones gone */
 #define SUP_PROBE_FAST_MS     20    /* probe period while starting */
 #define SUP_PROBE_SLOW_MS     5000  /* probe period once ready */
+#define SUP_PROBE_TIMEOUT_MS  700   /* a probe not answered by then failed */
 
 enum sup_kind { SUP_BROKER, SUP_SERVICE, SUP_GATEWAY };
 
@@ -79,6 +81,13 @@ struct sup_proc {
     int64_t crashes[SUP_CRASH_LIMIT]; /* monotonic ms of the last crashes, a ring */
     int n_crashes;                    /* total crashes (ring index = n % LIMIT) */
     int last_status;                  /* wait status of the last exit */
+    /* The readiness probe in flight (probe.c): its socket (-1: none), whether the request went
+     * out, the status line so far, and when it fails. */
+    int probe_fd;
+    bool probe_sent;
+    size_t probe_len;
+    char probe_buf[12];
+    int64_t probe_deadline_ms;
 };
 
 struct sup_svc {
@@ -137,6 +146,17 @@ struct sup_proc *sup_proc_find(struct sup *s, pid_t pid);
 void sup_proc_reaped(struct sup *s, pid_t pid, int status);
 void sup_proc_tick(struct sup *s, struct sup_proc *p, int64_t now, int64_t *next);
 bool sup_proc_alive(const struct sup_proc *p);
+/* A probe's outcome: STARTING becomes READY on success; READY/RUNNING follow the result. */
+void sup_proc_probed(struct sup_proc *p, bool ok, int64_t now);
+
+/* probe.c: readiness probes without blocking. start: connect (the outcome may be reported at
+ * once); events: what to poll probe_fd for; io: poll reported it; timeout: fail it at its
+ * deadline; cancel: close it without an outcome. */
+void sup_probe_start(struct sup_proc *p, int64_t now);
+short sup_probe_events(const struct sup_proc *p);
+void sup_probe_io(struct sup_proc *p, short revents, int64_t now);
+void sup_probe_timeout(struct sup_proc *p, int64_t now);
+void sup_probe_cancel(struct sup_proc *p);
 const char *sup_state_name(enum sup_state st);
 
 /* supervisor.c: the loop. Waits up to timeout_ms for events and handles them. */

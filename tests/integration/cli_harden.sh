@@ -6,6 +6,7 @@
 #   - the supervisor killed with SIGKILL: every child it started gets SIGTERM (PDEATHSIG) and is
 #     gone within seconds; the stale ctl.sock makes `ps` say "not running"; `up` works again;
 #   - a gateway configuration nginx rejects (`nginx -t`) is never installed nor reloaded;
+#   - hung instances (accept, never answer /readyz) do not slow the supervisor's loop;
 #   - the control socket is the owner's only (mode 0600), and clients that connect and never send
 #     a line neither block the loop nor use up the connection slots.
 source "$(dirname "$0")/cli_lib.sh"
@@ -40,7 +41,9 @@ up_refused() {
 }
 
 pick_ports
-HELLO_N=2 write_manifest
+HELLO_N=2 write_manifest "  mute: { binary: ./mute, instances: 0, port: $((HELLO_P + 8)) }"
+touch "$PROJ/mute"
+chmod +x "$PROJ/mute" # written in part 5; the manifest needs an executable now
 
 # 1. Ports taken by something else.
 hold_port "$GATEWAY_P"
@@ -141,5 +144,34 @@ tandem ps >/dev/null 2>"$TMP_ROOT/ps.err" || rc=$?
     record_failure "ps after the supervisor died: exit $rc: $(cat "$TMP_ROOT/ps.err")"
 up
 [ "$(psj state hello.1)" = ready ] || record_failure "hello.1 not ready after the second up"
+
+# 5. Instances that accept connections but never answer /readyz (hung): their probes never
+#    block the loop, so ps answers at once while `scale` waits for them; down interrupts it.
+cat >"$PROJ/mute" <<'PY'
+#!/usr/bin/env python3
+import os, socket, time
+host, port = os.environ["TANDEM_LISTEN"].rsplit(":", 1)
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((host, int(port)))
+s.listen(512)
+time.sleep(120)
+PY
+chmod +x "$PROJ/mute"
+tandem scale mute=2 >"$TMP_ROOT/mute.out" 2>&1 &
+muter=$!
+track "$muter"
+wait_state mute.1 starting 10
+worst=0
+for i in $(seq 10); do
+    t0=$(date +%s%N)
+    tandem ps --json >/dev/null || record_failure "ps while mute starts: exit $?"
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    [ "$ms" -le "$worst" ] || worst=$ms
+    sleep 0.1
+done
+log "ps while 2 hung instances are probed: slowest of 10 answers $worst ms"
+[ "$worst" -lt 400 ] || record_failure "ps took $worst ms while hung instances were probed"
 down_and_check
+wait "$muter" 2>/dev/null || true
 finish
