@@ -1,13 +1,16 @@
 /*
  * `tandem up`: start a manifest's processes in order, then supervise them until asked to stop.
  *
- * The order is the manifest's dependencies: the broker (ready = its port accepts), then each
- * service in dependency order (every instance ready = GET /readyz 200, all instances of a
- * service at once), then nginx with a freshly written var/gateway/nginx.conf (ready = the
- * gateway port accepts). Any process that does not get ready within SUP_START_TIMEOUT_MS, or
- * crash-loops into FAILED while starting, fails `up`: everything already started is stopped and
- * the exit code is 1. Stopping runs the same order backwards: nginx (SIGQUIT, graceful), the
- * services in reverse dependency order (SIGTERM: they drain), the broker (SIGTERM).
+ * Before anything starts, every port the manifest needs is checked to be bindable, so a port
+ * held by another process is one clear error rather than a crash loop or a stranger's answer to
+ * a probe. The order is the manifest's dependencies: the broker (ready = its port accepts),
+ * then each service in dependency order (every instance ready = GET /readyz 200, all instances
+ * of a service at once), then nginx with a freshly written and `nginx -t`-checked
+ * var/gateway/nginx.conf (ready = the gateway port accepts). Any process that does not get ready
+ * within SUP_START_TIMEOUT_MS, or crash-loops into FAILED while starting, fails `up`: everything
+ * already started is stopped and the exit code is 1. Stopping runs the same order backwards: nginx
+ * (SIGQUIT, graceful), the services in reverse dependency order (SIGTERM: they drain), the broker
+ * (SIGTERM).
  *
  * With --detach the command forks first; the child (a new session) does all of the above and
  * tells the parent through a pipe whether `up` succeeded, after pointing its own stdout and
