@@ -4,8 +4,10 @@
  * One answer at a time: on_message_complete pauses the parser, so http_parser_execute returns
  * the number of bytes up to the answer's last byte and leaves the rest. An interim 1xx answer
  * (100 Continue, 103 Early Hints) also completes a "message" for http-parser; it is skipped and
- * the parser goes on to the final answer in the same bytes. A 101 is an error: tandem-load never
- * asks to switch protocols.
+ * the parser goes on to the final answer in the same bytes. Answers to HEAD and 1xx, 204 and 304
+ * answers end at their empty line even when they carry a Content-Length (found by the fuzz
+ * target: http-parser reads such a body). A 101 is an error: tandem-load never
+ * asks to switch protocols; so is a status outside 100..599, which http-parser lets through.
  */
 #include "resp.h"
 
@@ -24,11 +26,16 @@ static int on_headers_complete(http_parser *p)
 {
     struct load_resp *r = p->data;
     if (p->status_code / 100 == 1) {
-        return p->status_code == 101 ? -1 : 0; /* interim: no body, the final answer follows */
+        return p->status_code == 101 ? -1 : 1; /* interim: no body, the final answer follows */
+    }
+    if (p->status_code < 200 || p->status_code > 599) {
+        return -1; /* RFC 9110 section 15: three digits, 100..599 */
     }
     r->status = p->status_code;
     r->headers_done = true;
-    return r->head_request ? 1 : 0; /* 1: this message has no body */
+    /* 1: no body, whatever Content-Length says (RFC 9112 section 6.3; http-parser would read one
+     * for a 1xx, 204 or 304 that carries a Content-Length) */
+    return r->head_request || p->status_code == 204 || p->status_code == 304 ? 1 : 0;
 }
 
 static int on_body(http_parser *p, const char *at, size_t len)

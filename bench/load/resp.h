@@ -37,7 +37,8 @@ void load_resp_begin(struct load_resp *r, bool head_request);
 /* Feeds len bytes (len == 0: the peer closed the connection). Returns 0 when the final answer is
  * complete (*used: the bytes it took from data; the rest belong to no answer), TANDEM_EAGAIN
  * when more bytes are needed (all were consumed), TANDEM_EPROTO when the bytes are not an HTTP/1
- * response, an end of stream cut the answer short, or the server switched protocols (101). */
+ * response (a status outside 100..599 included), an end of stream cut the answer short, or the
+ * server switched protocols (101). */
 int load_resp_feed(struct load_resp *r, const char *data, size_t len, size_t *used);
 
 #endif

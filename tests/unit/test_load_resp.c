@@ -71,6 +71,22 @@ static void test_no_body_answers(void **state)
     check_every_split("HTTP/1.1 304 Not Modified\r\nETag: \"x\"\r\n\r\n", false, 304, 0, true);
 }
 
+/* 1xx, 204 and 304 answers end at the empty line, whatever Content-Length says (RFC 9112 6.3) */
+static void test_no_body_despite_length(void **state)
+{
+    static const char text[] = "HTTP/1.1 304 Not Modified\r\nContent-Length: 27\r\n\r\nNEXT";
+    struct load_resp r;
+    load_resp_begin(&r, false);
+    size_t used = 0;
+    assert_int_equal(load_resp_feed(&r, text, sizeof(text) - 1, &used), 0);
+    assert_int_equal(used, sizeof(text) - 1 - 4);
+    assert_int_equal(r.body_bytes, 0);
+    check_every_split("HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\n", false, 204, 0, true);
+    check_every_split("HTTP/1.1 100 Continue\r\nContent-Length: 2\r\n\r\n"
+                      "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+                      false, 200, 2, true);
+}
+
 static void test_interim_answer_skipped(void **state)
 {
     check_every_split("HTTP/1.1 100 Continue\r\n\r\n"
@@ -147,6 +163,8 @@ static void test_malformed(void **state)
         "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n",
         "<html>not http</html>",
+        "HTTP/1.1 600 Beyond\r\nContent-Length: 0\r\n\r\n",
+        "HTTP/1.1 099 Below\r\nContent-Length: 0\r\n\r\n",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         struct load_resp r;
@@ -163,10 +181,15 @@ static void test_malformed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_content_length),   cmocka_unit_test(test_chunked_with_trailer),
-        cmocka_unit_test(test_no_body_answers),  cmocka_unit_test(test_interim_answer_skipped),
-        cmocka_unit_test(test_keep_alive_rules), cmocka_unit_test(test_stops_at_answer_end),
-        cmocka_unit_test(test_body_until_close), cmocka_unit_test(test_eof_cuts_answer),
+        cmocka_unit_test(test_content_length),
+        cmocka_unit_test(test_chunked_with_trailer),
+        cmocka_unit_test(test_no_body_answers),
+        cmocka_unit_test(test_no_body_despite_length),
+        cmocka_unit_test(test_interim_answer_skipped),
+        cmocka_unit_test(test_keep_alive_rules),
+        cmocka_unit_test(test_stops_at_answer_end),
+        cmocka_unit_test(test_body_until_close),
+        cmocka_unit_test(test_eof_cuts_answer),
         cmocka_unit_test(test_malformed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
