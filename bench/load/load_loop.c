@@ -518,11 +518,13 @@ static void loop(struct run *r)
         if (n < 0) {
             continue; /* EINTR: a signal; the top of the loop looks at it */
         }
+        /* An event whose generation is not the connection's is about a socket closed since.
+         * The clock is read per event: latencies end and start when the event is handled. */
         for (int i = 0; i < n; i++) {
             struct conn *c = &r->c[(uint32_t)evs[i].data.u64];
             if (c->fd >= 0 && c->gen == (uint32_t)(evs[i].data.u64 >> 32)) {
-                r->now = now_ns();             /* per event: latencies end and start when handled */
-                on_event(r, c, evs[i].events); /* else: the socket it was about is gone */
+                r->now = now_ns();
+                on_event(r, c, evs[i].events);
             }
         }
     }
