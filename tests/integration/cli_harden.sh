@@ -140,8 +140,9 @@ for p in $pids; do
 done
 rc=0
 tandem ps >/dev/null 2>"$TMP_ROOT/ps.err" || rc=$?
-[ "$rc" -eq 1 ] && grep -q "not running" "$TMP_ROOT/ps.err" ||
+if [ "$rc" -ne 1 ] || ! grep -q "not running" "$TMP_ROOT/ps.err"; then
     record_failure "ps after the supervisor died: exit $rc: $(cat "$TMP_ROOT/ps.err")"
+fi
 up
 [ "$(psj state hello.1)" = ready ] || record_failure "hello.1 not ready after the second up"
 
@@ -163,7 +164,7 @@ muter=$!
 track "$muter"
 wait_state mute.1 starting 10
 worst=0
-for i in $(seq 10); do
+for _ in $(seq 10); do
     t0=$(date +%s%N)
     tandem ps --json >/dev/null || record_failure "ps while mute starts: exit $?"
     ms=$((($(date +%s%N) - t0) / 1000000))
