@@ -171,7 +171,7 @@ wait_quiet
 UPDIR=$TMP/default
 default_copy "$UPDIR"
 for run in $(seq "$RUNS"); do
-    rm -rf "$UPDIR/var"
+    rm -rf "${UPDIR:?}/var"
     t0=$(date +%s%N)
     "$TANDEM" -f "$UPDIR/tandem.yaml" up --detach >"$TMP/up.out" 2>&1 ||
         { cat "$TMP/up.out" >&2; echo "bench/cli: tandem up failed" >&2; exit 1; }

@@ -9,10 +9,10 @@
 # POSTs that can be in flight on the instance (one per connection) instead of demanding zero.
 # The supervisor restarts the instance (ps: restarts=1, a new pid, ready and in the upstream)
 # and it serves again.
+# shellcheck source-path=SCRIPTDIR source=cli_load_lib.sh
 source "$(dirname "$0")/cli_load_lib.sh"
 
-HELLO_INSTANCES=2
-system_up
+system_up 2
 expect_hello 2
 
 start_load "$TMP_ROOT/get.json" -c 8 "$GATEWAY/hello"

@@ -1,7 +1,8 @@
+# shellcheck shell=bash
 # cli_load_lib.sh: what the gateway-under-load tests (cli_load_*.sh) share, on top of lib.sh.
 #
 # Model: one test = one system started by the real `tandem up --detach` from a manifest written
-# into the test's temp dir: a tandem-broker, example-hello with HELLO_INSTANCES instances (one
+# into the test's temp dir: a tandem-broker, example-hello with N instances (`system_up N`; one
 # worker each, so four instances fit two cores under ASan) and nginx as the gateway, every port
 # free on 127.0.0.1. The route /hello is NOT cached, so every GET reaches an instance and the
 # test sees what scaling and crashes do to the upstreams. Load comes from tandem-load
@@ -15,7 +16,7 @@
 # Environment (tests/integration/cli_load.cmake): TANDEM_CLI (the tandem binary), TANDEM_LOAD
 # (tandem-load), EXAMPLE_HELLO, TANDEM_BROKER, plus lib.sh's.
 
-# shellcheck source=lib.sh
+# shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 : "${TANDEM_CLI:?TANDEM_CLI must name the tandem binary}"
@@ -24,7 +25,6 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 SYS="$TMP_ROOT/sys"
 MANIFEST="$SYS/tandem.yaml"
-HELLO_INSTANCES=${HELLO_INSTANCES:-2}
 
 free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -58,10 +58,11 @@ tandem() {
     within 90 "$TANDEM_CLI" -f "$MANIFEST" "$@"
 }
 
-# Writes the manifest and runs `tandem up --detach`; exports GATEWAY (the URL base).
+# system_up N: writes the manifest (N hello instances) and runs `tandem up --detach`; exports
+# GATEWAY (the URL base).
 system_up() {
+    local instances=$1 bport gport hport
     mkdir -p "$SYS"
-    local bport gport hport
     bport=$(free_port)
     gport=$(free_port)
     hport=$(free_range 8)
@@ -71,7 +72,7 @@ gateway: { listen: 127.0.0.1:$gport }
 services:
   hello:
     binary: $EXAMPLE_HELLO
-    instances: $HELLO_INSTANCES
+    instances: $instances
     port: $hport
     env: { TANDEM_WORKERS: "1", TANDEM_LOG_LEVEL: warn }
     depends_on: [broker]
@@ -79,7 +80,7 @@ services:
       - { path: /hello }
       - { path: /greetings, methods: [POST] }
 YAML
-    log "manifest: broker $bport, gateway $gport, hello from $hport x$HELLO_INSTANCES"
+    log "manifest: broker $bport, gateway $gport, hello from $hport x$instances"
     local t0=$SECONDS
     tandem up --detach >"$TMP_ROOT/up.out" 2>&1 || {
         cat "$TMP_ROOT/up.out" >&2
@@ -109,9 +110,10 @@ system_down() {
     local pid
     pid=$(supervisor_pid || true)
     within 60 "$TANDEM_CLI" -f "$MANIFEST" down >/dev/null 2>&1 || true
-    local i
-    for i in $(seq 50); do # down answers just before the supervisor exits
-        [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || break
+    for _ in $(seq 50); do # down answers just before the supervisor exits
+        if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then
+            break
+        fi
         sleep 0.1
     done
     if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
@@ -121,7 +123,14 @@ system_down() {
 }
 
 # The exit trap: the system first, then lib.sh's cleanup with the script's exit code.
-trap '_rc=$?; set +e; system_down; (exit $_rc); _cleanup' EXIT
+_on_exit() {
+    local rc=$?
+    set +e
+    system_down
+    (exit "$rc")
+    _cleanup
+}
+trap _on_exit EXIT
 
 # ps_json: `tandem ps --json`, one object per line.
 ps_json() {

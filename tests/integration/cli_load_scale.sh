@@ -8,10 +8,10 @@
 # request resent by tandem-load after the keep-alive race (an old nginx worker closing an idle
 # client connection on reload) is allowed and reported as "retried". After each step ps shows
 # exactly the expected instances.
+# shellcheck source-path=SCRIPTDIR source=cli_load_lib.sh
 source "$(dirname "$0")/cli_load_lib.sh"
 
-HELLO_INSTANCES=2
-system_up
+system_up 2
 expect_hello 2
 [ "$(within 10 curl -s "$GATEWAY/hello")" = '{"message":"Hello, World!"}' ] ||
     fail "GET $GATEWAY/hello through the gateway did not answer the greeting"
