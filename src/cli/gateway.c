@@ -68,9 +68,13 @@ static void put_head(struct out *o, const struct cli_manifest *m)
     if (m->gateway.user != NULL) {
         put(o, "user %s;\n", m->gateway.user);
     }
-    put(o, "daemon off;\n"
-           "worker_processes 1;\n"
-           "pid var/gateway/nginx.pid;\n"
+    put(o, "daemon off;\n");
+    if (m->gateway.workers > 0) {
+        put(o, "worker_processes %d;\n", m->gateway.workers);
+    } else {
+        put(o, "worker_processes auto;\n"); /* one per CPU, as Debian's own nginx.conf */
+    }
+    put(o, "pid var/gateway/nginx.pid;\n"
            "error_log var/gateway/error.log warn;\n"
            "\n"
            "events {\n"

@@ -300,7 +300,7 @@ static bool valid_size(const char *s)
 
 static int parse_gateway(struct mf_ctx *c, const yaml_node_t *n)
 {
-    static const char *const keys[] = {"listen", "cache", NULL};
+    static const char *const keys[] = {"listen", "workers", "cache", NULL};
     static const char *const cache_keys[] = {"size", NULL};
     struct cli_gateway *g = &c->m->gateway;
     int rc = mf_want(c, n, YAML_MAPPING_NODE, "gateway");
@@ -310,6 +310,14 @@ static int parse_gateway(struct mf_ctx *c, const yaml_node_t *n)
     yaml_node_t *v;
     if (rc == 0 && (v = mf_get(c, n, "listen")) != NULL) {
         rc = get_listen(c, v, "gateway.listen", &g->listen);
+    }
+    if (rc == 0 && (v = mf_get(c, n, "workers")) != NULL) {
+        bool plain = v->type == YAML_SCALAR_NODE && v->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+        if (plain && strcmp(mf_sval(v), "auto") == 0) {
+            g->workers = 0;
+        } else {
+            rc = mf_int(c, v, "gateway.workers", 1, CLI_MAX_GATEWAY_WORKERS, &g->workers);
+        }
     }
     if (rc == 0 && (v = mf_get(c, n, "cache")) != NULL) {
         rc = mf_want(c, v, YAML_MAPPING_NODE, "gateway.cache");

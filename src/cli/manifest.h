@@ -39,6 +39,9 @@ enum cli_method {
 };
 
 #define CLI_MAX_INSTANCES 64
+/* nginx worker processes of the gateway; the supervisor lists nginx's children (workers, cache
+ * manager and loader) in arrays of 64 when it reloads. */
+#define CLI_MAX_GATEWAY_WORKERS 32
 
 /* Where the parsed value came from, for messages emitted after parsing (1-based). */
 struct cli_mark {
@@ -96,6 +99,7 @@ struct cli_broker {
 struct cli_gateway {
     struct cli_listen listen; /* default 127.0.0.1:8080 */
     char *cache_size;         /* nginx size ("64m"); default "64m" */
+    int workers;              /* nginx worker processes, 1..CLI_MAX_GATEWAY_WORKERS; 0 = "auto" */
     /* Not from the YAML: nginx's `user` directive ("USER GROUP"), set by the supervisor when it
      * runs as root so that nginx's workers run as the invoking user and can use var/ (their
      * default, nobody, may not even reach the project's directory). NULL: no directive. Borrowed,

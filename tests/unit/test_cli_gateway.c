@@ -168,6 +168,22 @@ static void test_nginx_accepts(void **state)
     }
 }
 
+/* gateway.workers: a number is written as is, 0 (the default) as "auto"; nginx accepts both. */
+static void test_workers(void **state)
+{
+    struct cli_manifest m = *(const struct cli_manifest *)*state; /* shallow: only read */
+    const int workers[] = {0, 3};
+    const char *want[] = {"\nworker_processes auto;\n", "\nworker_processes 3;\n"};
+    for (size_t i = 0; i < 2; i++) {
+        m.gateway.workers = workers[i];
+        char *conf = NULL;
+        assert_int_equal(cli_gateway_render(&m, NULL, &conf), 0);
+        assert_non_null(strstr(conf, want[i]));
+        assert_int_equal(nginx_check(conf), 0);
+        free(conf);
+    }
+}
+
 /* The check itself must be able to fail: nginx refuses an unknown directive. */
 static void test_nginx_refuses(void **state)
 {
@@ -182,6 +198,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden),
+        cmocka_unit_test(test_workers),
         cmocka_unit_test(test_nginx_accepts),
         cmocka_unit_test(test_nginx_refuses),
     };

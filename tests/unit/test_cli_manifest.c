@@ -57,7 +57,7 @@ static int teardown(void **state)
 
 static const char GOOD[] =
     "broker: { listen: 127.0.0.1:9092, data_dir: var/broker, args: [--num-partitions, \"4\"] }\n"
-    "gateway: { listen: 127.0.0.1:8080, cache: { size: 64m } }\n"
+    "gateway: { listen: 127.0.0.1:8080, workers: 2, cache: { size: 64m } }\n"
     "services:\n"
     "  hello:\n"
     "    binary: bin/svc\n"
@@ -101,6 +101,7 @@ static void test_good(void **state)
     assert_string_equal(m.gateway.listen.host, "127.0.0.1");
     assert_int_equal(m.gateway.listen.port, 8080);
     assert_string_equal(m.gateway.cache_size, "64m");
+    assert_int_equal(m.gateway.workers, 2);
     assert_int_equal(m.n_services, 2);
 
     const struct cli_service *h = &m.services[0];
@@ -157,6 +158,7 @@ static void test_defaults(void **state)
     assert_false(m.broker.present);
     assert_int_equal(m.gateway.listen.port, 8080);
     assert_string_equal(m.gateway.cache_size, "64m");
+    assert_int_equal(m.gateway.workers, 0); /* auto */
     assert_int_equal(m.services[0].instances, 1);
     assert_int_equal(m.services[0].n_routes, 0);
     cli_manifest_cleanup(&m);
@@ -223,6 +225,9 @@ static const struct {
      "1:1: port 8080 of the gateway (ports 8080-8080) clashes with the broker"},
     {"gateway: { listen: 8080 }\n" SVC,
      "1:20: gateway.listen: expected HOST:PORT (port 1..65535), found '8080'"},
+    {"gateway: { workers: 0 }\n" SVC, "1:21: gateway.workers: 0 is out of range 1..32"},
+    {"gateway: { workers: many }\n" SVC,
+     "1:21: gateway.workers: expected an integer, found a string"},
     {"gateway: { cache: { size: lots } }\n" SVC,
      "1:27: gateway.cache.size: expected a size like 64m, found 'lots'"},
     {SVC "    depends_on: [broker]\n",
