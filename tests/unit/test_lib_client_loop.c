@@ -265,6 +265,89 @@ static void test_client_freed_with_call_in_flight(void **state)
     assert_int_equal(tandem_http_client_new(NULL, &client), 0); /* for teardown */
 }
 
+/* ---- the upstream table under concurrent first calls ------------------------------------------
+ *
+ * Two workers of one server issue their first calls to the same 200 upstreams at the same moment
+ * (a barrier lines them up; the calls' 1 ms deadline has passed when they start, so nothing is
+ * sent and the hosts are never resolved). Every upstream must exist once in the client (one
+ * breaker, one set of counters), whatever worker saw it first. */
+#define RACE_UPSTREAMS 200
+static struct tandem_loop *race_loops[2];
+static atomic_int race_nloops, race_done;
+static pthread_barrier_t race_barrier;
+static pthread_mutex_t race_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void race_handler(struct tandem_http_request *req, void *arg)
+{
+    (void)arg;
+    struct tandem_loop *l = tandem_loop_current();
+    pthread_mutex_lock(&race_mu);
+    int n = atomic_load(&race_nloops);
+    if (n < 2 && (n == 0 || race_loops[0] != l)) {
+        race_loops[n] = l;
+        atomic_store(&race_nloops, n + 1);
+    }
+    pthread_mutex_unlock(&race_mu);
+    tandem_http_respond(req, 200, "text/plain", "ok", 2);
+}
+
+static void race_called(const struct tandem_http_response *r, void *arg)
+{
+    (void)arg;
+    assert_int_equal(r->err, TANDEM_ETIMEDOUT);
+    atomic_fetch_add(&race_done, 1);
+}
+
+static void race_fire(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < RACE_UPSTREAMS; i++) {
+        char url[64];
+        snprintf(url, sizeof(url), "http://u%d.invalid/", i);
+        struct tandem_http_call_opts o = {.url = url, .deadline_ms = 1};
+        assert_int_equal(tandem_http_call(client, &o, race_called, NULL), 0);
+    }
+    pthread_barrier_wait(&race_barrier);
+    struct timespec ts = {0, 3 * 1000000}; /* past the deadline: the kick starts no attempt */
+    nanosleep(&ts, NULL);
+}
+
+static void test_upstreams_shared_by_workers(void **state)
+{
+    (void)state;
+    struct tandem_http_config cfg = {.workers = 2, .handler = race_handler};
+    struct tandem_http_server *s = NULL;
+    assert_int_equal(tandem_http_server_start(&cfg, &s), 0);
+    atomic_store(&race_nloops, 0);
+    atomic_store(&race_done, 0);
+    char buf[512];
+    for (int i = 0; i < 200 && atomic_load(&race_nloops) < 2; i++) { /* SO_REUSEPORT spreads */
+        int fd = dial(s);
+        send_get(fd, "/", NULL);
+        assert_non_null(read_answer(fd, buf, sizeof(buf), 2000));
+        close(fd);
+    }
+    assert_int_equal(atomic_load(&race_nloops), 2);
+    pthread_barrier_init(&race_barrier, NULL, 2);
+    assert_int_equal(tandem_loop_post(race_loops[0], race_fire, NULL), 0);
+    assert_int_equal(tandem_loop_post(race_loops[1], race_fire, NULL), 0);
+    for (int i = 0; i < 500 && atomic_load(&race_done) < 2 * RACE_UPSTREAMS; i++) {
+        struct timespec ts = {0, 10 * 1000000};
+        nanosleep(&ts, NULL);
+    }
+    assert_int_equal(atomic_load(&race_done), 2 * RACE_UPSTREAMS);
+    size_t n = 0;
+    struct tandem_http_upstream_stats *st = calloc(4 * RACE_UPSTREAMS, sizeof(*st));
+    tandem_http_client_stats(client, st, 4 * RACE_UPSTREAMS, &n);
+    assert_int_equal(n, RACE_UPSTREAMS); /* one entry per upstream */
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(st[i].calls, 2); /* both workers' calls counted on the same one */
+    }
+    free(st);
+    tandem_http_server_stop(s);
+    pthread_barrier_destroy(&race_barrier);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -275,6 +358,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_breaker_opens_and_recovers, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_with_call_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_client_freed_with_call_in_flight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_upstreams_shared_by_workers, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

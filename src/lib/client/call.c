@@ -240,18 +240,22 @@ void tandem_http_response_free(struct tandem_http_response *r)
     call_destroy((struct call *)r);
 }
 
+/* The upstream of key, made on first use. The lookup and the insertion are one step under mu:
+ * in loop mode several workers (and the client thread) may make their first call to the same
+ * upstream at once, and each must find the one entry (one breaker, one set of counters). */
 static struct upstream *upstream_get(struct tandem_http_client *c, const char *key)
 {
-    for (struct upstream *u = c->upstreams; u != NULL; u = u->next) {
-        if (strcmp(u->key, key) == 0) {
-            return u;
-        }
-    }
-    struct upstream *u = xcalloc(1, sizeof *u);
-    memcpy(u->key, key, strlen(key) + 1);
     pthread_mutex_lock(&c->mu);
-    u->next = c->upstreams;
-    c->upstreams = u;
+    struct upstream *u = c->upstreams;
+    while (u != NULL && strcmp(u->key, key) != 0) {
+        u = u->next;
+    }
+    if (u == NULL) {
+        u = xcalloc(1, sizeof *u);
+        memcpy(u->key, key, strlen(key) + 1);
+        u->next = c->upstreams;
+        c->upstreams = u;
+    }
     pthread_mutex_unlock(&c->mu);
     return u;
 }
