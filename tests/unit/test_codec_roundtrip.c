@@ -53,6 +53,10 @@ static struct list_offsets_resp_topic lo_topics[] = {{KSTR("orders"), 2, lo_part
 static struct create_topics_resp_topic ct_topics[] = {
     {KSTR("a"), 0, KSTR_NULL}, {KSTR("b"), 36, KSTR("Topic 'b' already exists.")}};
 static struct delete_topics_resp_topic dt_topics[] = {{KSTR("a"), 0}, {KSTR("zz"), 3}};
+static struct create_partitions_resp_result cp_results[] = {
+    {KSTR("grow"), 0, KSTR_NULL},
+    {KSTR("same"), 37, KSTR("Topic already has 3 partitions.")},
+    {KSTR("dup"), 42, KSTR("Duplicate topic in request.")}};
 
 static void sample_response(int16_t api, union codec_resp *o)
 {
@@ -83,6 +87,9 @@ static void sample_response(int16_t api, union codec_resp *o)
     case KAFKA_INIT_PRODUCER_ID:
         o->init_producer_id = (struct init_producer_id_resp){18, 0, 4000, 2};
         break;
+    case KAFKA_CREATE_PARTITIONS:
+        o->create_partitions = (struct create_partitions_resp){19, 3, cp_results};
+        break;
     }
 }
 
@@ -106,6 +113,13 @@ static struct create_topics_req_topic cq_topics[] = {
     {KSTR("placed"), -1, -1, 2, ct_assign, 0, NULL},
 };
 static struct kstr dq_names[] = {KSTR("a"), KSTR("b"), KSTR("c")};
+static int32_t brokers_13[] = {1, 3};
+static struct create_partitions_assignment cpq_assign[] = {{1, brokers_1}, {2, brokers_13}};
+static struct create_partitions_req_topic cpq_topics[] = {
+    {KSTR("grow"), 3, -1, NULL},
+    {KSTR("placed"), 5, 2, cpq_assign},
+    {KSTR("empty"), 1, 0, NULL},
+};
 
 static void sample_request(int16_t api, int16_t v, union codec_req *o)
 {
@@ -154,6 +168,9 @@ static void sample_request(int16_t api, int16_t v, union codec_req *o)
         break;
     case KAFKA_INIT_PRODUCER_ID:
         o->init_producer_id = (struct init_producer_id_req){KSTR("txn-1"), 60000};
+        break;
+    case KAFKA_CREATE_PARTITIONS:
+        o->create_partitions = (struct create_partitions_req){3, cpq_topics, 25000, true};
         break;
     }
 }
@@ -298,14 +315,56 @@ static void test_init_producer_id(void **s)
     (void)s;
     roundtrip_api(KAFKA_INIT_PRODUCER_ID);
 }
+static void test_create_partitions(void **s)
+{
+    (void)s;
+    roundtrip_api(KAFKA_CREATE_PARTITIONS);
+}
+
+/* A null Assignments array is -1 on the wire and in the struct, an empty one 0; a count below -1
+ * is malformed. */
+static void test_create_partitions_nulls(void **s)
+{
+    (void)s;
+    static const uint8_t body[] = {
+        0,    0,    0,    1,    /* topics: 1 */
+        0,    1,    't',        /* name "t" */
+        0,    0,    0,    4,    /* count 4 */
+        0xff, 0xff, 0xff, 0xff, /* assignments: null */
+        0,    0,    0x75, 0x30, /* timeout_ms 30000 */
+        0,                      /* validate_only false */
+    };
+    struct arena a;
+    struct kr r;
+    struct create_partitions_req q;
+    uint8_t bad[sizeof(body)];
+    arena_init(&a, 0);
+    kr_init(&r, body, sizeof(body));
+    assert_int_equal(kafka_parse_create_partitions_request(&r, 1, &a, &q), 0);
+    assert_int_equal(q.topics[0].nassignments, -1);
+    assert_null(q.topics[0].assignments);
+    assert_int_equal(q.topics[0].count, 4);
+    memcpy(bad, body, sizeof(body));
+    bad[14] = 0xfe; /* assignments count -2 */
+    kr_init(&r, bad, sizeof(bad));
+    assert_int_equal(kafka_parse_create_partitions_request(&r, 1, &a, &q), TANDEM_EPROTO);
+    memcpy(bad, body, sizeof(body));
+    bad[3] = 0xff; /* topics count 255 with one topic's bytes */
+    kr_init(&r, bad, sizeof(bad));
+    assert_int_equal(kafka_parse_create_partitions_request(&r, 0, &a, &q), TANDEM_EPROTO);
+    kr_init(&r, body, sizeof(body));
+    assert_int_equal(kafka_parse_create_partitions_request(&r, 2, &a, &q), TANDEM_EUNSUPPORTED);
+    arena_cleanup(&a);
+}
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_api_versions),  cmocka_unit_test(test_metadata),
-        cmocka_unit_test(test_produce),       cmocka_unit_test(test_fetch),
-        cmocka_unit_test(test_list_offsets),  cmocka_unit_test(test_create_topics),
-        cmocka_unit_test(test_delete_topics), cmocka_unit_test(test_init_producer_id),
+        cmocka_unit_test(test_api_versions),      cmocka_unit_test(test_metadata),
+        cmocka_unit_test(test_produce),           cmocka_unit_test(test_fetch),
+        cmocka_unit_test(test_list_offsets),      cmocka_unit_test(test_create_topics),
+        cmocka_unit_test(test_delete_topics),     cmocka_unit_test(test_init_producer_id),
+        cmocka_unit_test(test_create_partitions), cmocka_unit_test(test_create_partitions_nulls),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

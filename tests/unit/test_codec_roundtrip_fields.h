@@ -159,6 +159,18 @@ static void check_response_fields(int16_t api, int16_t v, const union codec_resp
         EQ(out->init_producer_id.producer_id, 4000);
         EQ(out->init_producer_id.producer_epoch, 2);
         break;
+    case KAFKA_CREATE_PARTITIONS: {
+        const struct create_partitions_resp *o = &out->create_partitions;
+        EQ(o->throttle_time_ms, 19);
+        EQ(o->nresults, 3);
+        for (int i = 0; i < 3; i++) {
+            assert_same_kstr(o->results[i].name, in->create_partitions.results[i].name);
+            EQ(o->results[i].error_code, in->create_partitions.results[i].error_code);
+            assert_same_kstr(o->results[i].error_message,
+                             in->create_partitions.results[i].error_message);
+        }
+        break;
+    }
     }
 }
 
@@ -254,5 +266,23 @@ static void check_request_fields(int16_t api, int16_t v, const union codec_req *
         assert_same_kstr(out->init_producer_id.transactional_id, KSTR("txn-1"));
         EQ(out->init_producer_id.transaction_timeout_ms, 60000);
         break;
+    case KAFKA_CREATE_PARTITIONS: {
+        const struct create_partitions_req *o = &out->create_partitions;
+        EQ(o->ntopics, 3);
+        assert_same_kstr(o->topics[0].name, KSTR("grow"));
+        EQ(o->topics[0].count, 3);
+        EQ(o->topics[0].nassignments, -1); /* null: the broker places them */
+        EQ(o->topics[1].count, 5);
+        EQ(o->topics[1].nassignments, 2);
+        EQ(o->topics[1].assignments[0].nbroker_ids, 1);
+        EQ(o->topics[1].assignments[0].broker_ids[0], 1);
+        EQ(o->topics[1].assignments[1].nbroker_ids, 2);
+        EQ(o->topics[1].assignments[1].broker_ids[1], 3);
+        EQ(o->topics[2].nassignments, 0); /* empty, not null */
+        EQ(o->topics[2].count, 1);
+        EQ(o->timeout_ms, 25000);
+        EQ(o->validate_only, true);
+        break;
+    }
     }
 }

@@ -27,6 +27,7 @@ union codec_req {
     struct create_topics_req create_topics;
     struct delete_topics_req delete_topics;
     struct init_producer_id_req init_producer_id;
+    struct create_partitions_req create_partitions;
 };
 
 union codec_resp {
@@ -38,6 +39,7 @@ union codec_resp {
     struct create_topics_resp create_topics;
     struct delete_topics_resp delete_topics;
     struct init_producer_id_resp init_producer_id;
+    struct create_partitions_resp create_partitions;
 };
 
 /* Broker side: parses a request body. TANDEM_ENOENT for an API without a codec. */
@@ -53,6 +55,7 @@ static inline bool codec_util_covers(int16_t api)
     case KAFKA_CREATE_TOPICS:
     case KAFKA_DELETE_TOPICS:
     case KAFKA_INIT_PRODUCER_ID:
+    case KAFKA_CREATE_PARTITIONS:
         return true;
     default:
         return false;
@@ -79,6 +82,8 @@ static inline int codec_parse_request(int16_t api, int16_t v, struct kr *r, stru
         return kafka_parse_delete_topics_request(r, v, a, &o->delete_topics);
     case KAFKA_INIT_PRODUCER_ID:
         return kafka_parse_init_producer_id_request(r, v, a, &o->init_producer_id);
+    case KAFKA_CREATE_PARTITIONS:
+        return kafka_parse_create_partitions_request(r, v, a, &o->create_partitions);
     default:
         return TANDEM_ENOENT;
     }
@@ -113,6 +118,9 @@ static inline void codec_encode_request(int16_t api, int16_t v, struct kw *w,
     case KAFKA_INIT_PRODUCER_ID:
         kafka_encode_init_producer_id_request(w, v, &o->init_producer_id);
         break;
+    case KAFKA_CREATE_PARTITIONS:
+        kafka_encode_create_partitions_request(w, v, &o->create_partitions);
+        break;
     default:
         break;
     }
@@ -139,6 +147,8 @@ static inline int codec_parse_response(int16_t api, int16_t v, struct kr *r, str
         return kafka_parse_delete_topics_response(r, v, a, &o->delete_topics);
     case KAFKA_INIT_PRODUCER_ID:
         return kafka_parse_init_producer_id_response(r, v, a, &o->init_producer_id);
+    case KAFKA_CREATE_PARTITIONS:
+        return kafka_parse_create_partitions_response(r, v, a, &o->create_partitions);
     default:
         return TANDEM_ENOENT;
     }
@@ -172,6 +182,9 @@ static inline void codec_encode_response(int16_t api, int16_t v, struct kw *w,
         break;
     case KAFKA_INIT_PRODUCER_ID:
         kafka_encode_init_producer_id_response(w, v, &o->init_producer_id);
+        break;
+    case KAFKA_CREATE_PARTITIONS:
+        kafka_encode_create_partitions_response(w, v, &o->create_partitions);
         break;
     default:
         break;

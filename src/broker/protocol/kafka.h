@@ -28,6 +28,7 @@ enum kafka_api_key {
     KAFKA_CREATE_TOPICS = 19,
     KAFKA_DELETE_TOPICS = 20,
     KAFKA_INIT_PRODUCER_ID = 22,
+    KAFKA_CREATE_PARTITIONS = 37,
     KAFKA_DELETE_GROUPS = 42,
     KAFKA_API_KEY_MAX = 68, /* exclusive bound of the dispatch table */
 };

@@ -166,7 +166,7 @@ static const struct {
     {32 /* DescribeConfigs */, 4},
     {33 /* AlterConfigs */, 2},
     {36 /* SaslAuthenticate */, 2},
-    {37 /* CreatePartitions */, 2},
+    {KAFKA_CREATE_PARTITIONS, 2},
     {KAFKA_DELETE_GROUPS, 2},
 };
 
@@ -212,6 +212,7 @@ static const struct {
     {KAFKA_CREATE_TOPICS, 0, 4},
     {KAFKA_DELETE_TOPICS, 0, 3},
     {KAFKA_INIT_PRODUCER_ID, 0, 1},
+    {KAFKA_CREATE_PARTITIONS, 0, 1},
     /* consumer groups: messages_group.c */
     {KAFKA_FIND_COORDINATOR, 0, 2},
     {KAFKA_JOIN_GROUP, 0, 5},

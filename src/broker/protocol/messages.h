@@ -435,4 +435,43 @@ int kafka_parse_init_producer_id_request(struct kr *r, int16_t version, struct a
 void kafka_encode_init_producer_id_response(struct kw *w, int16_t version,
                                             const struct init_producer_id_resp *resp);
 
+/* ---- CreatePartitions (37), v0-1 --------------------------------------------------------------
+ */
+
+struct create_partitions_assignment {
+    int32_t nbroker_ids;
+    int32_t *broker_ids;
+};
+
+struct create_partitions_req_topic {
+    struct kstr name;
+    int32_t count;        /* the new total partition count */
+    int32_t nassignments; /* -1: null (the broker places the new partitions) */
+    struct create_partitions_assignment *assignments; /* one per new partition */
+};
+
+struct create_partitions_req {
+    int32_t ntopics;
+    struct create_partitions_req_topic *topics;
+    int32_t timeout_ms;
+    bool validate_only;
+};
+
+struct create_partitions_resp_result {
+    struct kstr name;
+    int16_t error_code;
+    struct kstr error_message; /* nullable */
+};
+
+struct create_partitions_resp {
+    int32_t throttle_time_ms;
+    int32_t nresults;
+    struct create_partitions_resp_result *results;
+};
+
+int kafka_parse_create_partitions_request(struct kr *r, int16_t version, struct arena *a,
+                                          struct create_partitions_req *out);
+void kafka_encode_create_partitions_response(struct kw *w, int16_t version,
+                                             const struct create_partitions_resp *resp);
+
 #endif

@@ -1,8 +1,8 @@
 /*
  * Kafka message codecs, part 3: the admin and producer-setup messages, CreateTopics (v0-4),
- * DeleteTopics (v0-3) and InitProducerId (v0-1). See messages.c for the model. None of these
- * versions is flexible (CreateTopics becomes flexible at v5, DeleteTopics at v4, InitProducerId
- * at v2).
+ * DeleteTopics (v0-3), InitProducerId (v0-1) and CreatePartitions (v0-1). See messages.c for the
+ * model. None of these versions is flexible (CreateTopics becomes flexible at v5, DeleteTopics
+ * at v4, InitProducerId and CreatePartitions at v2).
  */
 #include <string.h>
 
@@ -150,4 +150,68 @@ void kafka_encode_init_producer_id_response(struct kw *w, int16_t version,
     kw_i16(w, resp->error_code);
     kw_i64(w, resp->producer_id);
     kw_i16(w, resp->producer_epoch);
+}
+
+/* ---- CreatePartitions (CreatePartitionsRequest.json / CreatePartitionsResponse.json) -----------
+ *
+ * v1 is the same as v0 (v1 only changes when a throttled response is sent); v2 is flexible.
+ *
+ * Request:
+ *   topics ARRAY:
+ *     name STRING
+ *     count INT32                   the new total partition count
+ *     assignments NULLABLE ARRAY:   one entry per NEW partition, null = the broker chooses
+ *       broker_ids [INT32]
+ *   timeout_ms INT32
+ *   validate_only BOOLEAN
+ *
+ * Response:
+ *   throttle_time_ms INT32
+ *   results ARRAY: name STRING, error_code INT16, error_message NULLABLE_STRING
+ */
+
+#define CP_TOPIC_MIN (W_STR + W_I32 + W_ARR)
+
+int kafka_parse_create_partitions_request(struct kr *r, int16_t version, struct arena *a,
+                                          struct create_partitions_req *out)
+{
+    int rc = 0;
+    if (version < 0 || version > 1)
+        return TANDEM_EUNSUPPORTED;
+    memset(out, 0, sizeof(*out));
+    out->ntopics = msg_array(r, CP_TOPIC_MIN);
+    MSG_ALLOC(a, out->ntopics, out->topics, rc);
+    if (rc)
+        return rc;
+    for (int32_t i = 0; i < out->ntopics; i++) {
+        struct create_partitions_req_topic *t = &out->topics[i];
+        t->name = msg_string(r);
+        t->count = kr_i32(r);
+        t->nassignments = kr_array(r, W_ARR); /* nullable: -1 stays -1 */
+        MSG_ALLOC(a, t->nassignments, t->assignments, rc);
+        if (rc)
+            return rc;
+        for (int32_t j = 0; j < t->nassignments; j++) {
+            struct create_partitions_assignment *as = &t->assignments[j];
+            rc = msg_read_i32_array(r, a, &as->nbroker_ids, &as->broker_ids);
+            if (rc)
+                return rc;
+        }
+    }
+    out->timeout_ms = kr_i32(r);
+    out->validate_only = kr_bool(r);
+    return msg_end(r);
+}
+
+void kafka_encode_create_partitions_response(struct kw *w, int16_t version,
+                                             const struct create_partitions_resp *resp)
+{
+    (void)version;
+    kw_i32(w, resp->throttle_time_ms);
+    kw_array(w, resp->nresults);
+    for (int32_t i = 0; i < resp->nresults; i++) {
+        kw_string(w, resp->results[i].name);
+        kw_i16(w, resp->results[i].error_code);
+        kw_string(w, resp->results[i].error_message);
+    }
 }

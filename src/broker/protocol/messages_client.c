@@ -1,10 +1,10 @@
 /*
  * Client-side codecs, part 1: framing, headers, ApiVersions, Metadata, CreateTopics,
- * DeleteTopics and InitProducerId (request encoders, response parsers). The wire layouts are
- * drawn next to the server-side codecs in messages.c and messages_admin.c; this file walks the
- * same fields in the other direction, so a round trip (encode here, parse there, or the reverse)
- * checks both against each other, and the captured frames in tests/vectors check both against
- * real clients and librdkafka's mock broker.
+ * DeleteTopics, InitProducerId and CreatePartitions (request encoders, response parsers). The wire
+ * layouts are drawn next to the server-side codecs in messages.c and messages_admin.c; this file
+ * walks the same fields in the other direction, so a round trip (encode here, parse there, or the
+ * reverse) checks both against each other, and the captured frames in tests/vectors check both
+ * against real clients and librdkafka's mock broker.
  */
 #include <string.h>
 
@@ -291,5 +291,45 @@ int kafka_parse_init_producer_id_response(struct kr *r, int16_t version, struct 
     out->error_code = kr_i16(r);
     out->producer_id = kr_i64(r);
     out->producer_epoch = kr_i16(r);
+    return msg_end(r);
+}
+
+/* ---- CreatePartitions -------------------------------------------------------------------------
+ */
+
+void kafka_encode_create_partitions_request(struct kw *w, int16_t version,
+                                            const struct create_partitions_req *req)
+{
+    (void)version;
+    kw_array(w, req->ntopics);
+    for (int32_t i = 0; i < req->ntopics; i++) {
+        const struct create_partitions_req_topic *t = &req->topics[i];
+        kw_string(w, t->name);
+        kw_i32(w, t->count);
+        kw_array(w, t->nassignments < 0 ? -1 : t->nassignments);
+        for (int32_t j = 0; j < t->nassignments; j++)
+            msg_write_i32_array(w, t->assignments[j].nbroker_ids, t->assignments[j].broker_ids);
+    }
+    kw_i32(w, req->timeout_ms);
+    kw_bool(w, req->validate_only);
+}
+
+int kafka_parse_create_partitions_response(struct kr *r, int16_t version, struct arena *a,
+                                           struct create_partitions_resp *out)
+{
+    int rc = 0;
+    if (version < 0 || version > 1)
+        return TANDEM_EUNSUPPORTED;
+    memset(out, 0, sizeof(*out));
+    out->throttle_time_ms = kr_i32(r);
+    out->nresults = msg_array(r, W_STR + W_I16 + W_STR);
+    MSG_ALLOC(a, out->nresults, out->results, rc);
+    if (rc)
+        return rc;
+    for (int32_t i = 0; i < out->nresults; i++) {
+        out->results[i].name = msg_string(r);
+        out->results[i].error_code = kr_i16(r);
+        out->results[i].error_message = kr_string(r);
+    }
     return msg_end(r);
 }

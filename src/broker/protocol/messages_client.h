@@ -73,4 +73,9 @@ void kafka_encode_init_producer_id_request(struct kw *w, int16_t version,
 int kafka_parse_init_producer_id_response(struct kr *r, int16_t version, struct arena *a,
                                           struct init_producer_id_resp *out);
 
+void kafka_encode_create_partitions_request(struct kw *w, int16_t version,
+                                            const struct create_partitions_req *req);
+int kafka_parse_create_partitions_response(struct kr *r, int16_t version, struct arena *a,
+                                           struct create_partitions_resp *out);
+
 #endif
