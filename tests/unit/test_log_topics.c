@@ -1,5 +1,6 @@
 /*
- * Storage: topics in the data dir (create, delete, reopen, names, configs, leftovers, locking).
+ * Storage: topics in the data dir (create, delete, reopen, names, configs, leftovers, locking,
+ * growing a topic's partition count and what an interrupted grow leaves).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -185,14 +186,136 @@ static void test_leftovers_and_lock(void **state)
     tmpdir_free(dir);
 }
 
+static bool file_has_line(const char *dir, const char *name, const char *line)
+{
+    char p[4096], buf[512];
+    snprintf(p, sizeof(p), "%s/%s", dir, name);
+    FILE *f = fopen(p, "r");
+    bool found = false;
+    while (f && !found && fgets(buf, sizeof(buf), f)) {
+        buf[strcspn(buf, "\n")] = '\0';
+        found = strcmp(buf, line) == 0;
+    }
+    if (f)
+        fclose(f);
+    return found;
+}
+
+static void append_one(struct plog *l, int64_t want_offset)
+{
+    size_t len;
+    uint8_t *b = tbatch(TBATCH(.nrec = 1), &len);
+    struct log_append_info info;
+    assert_int_equal(plog_append(l, b, len, &info), 0);
+    assert_int_equal(info.base_offset, want_offset);
+    free(b);
+}
+
+/* A stale partition directory with bytes in its log, as an interrupted grow could leave. */
+static void make_stale_partition(const char *dir, const char *name)
+{
+    char p[4096];
+    snprintf(p, sizeof(p), "%s/%s", dir, name);
+    assert_int_equal(mkdir(p, 0755), 0);
+    snprintf(p, sizeof(p), "%s/%s/00000000000000000000.log", dir, name);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fputs("stale bytes that are not a record batch", f);
+    fclose(f);
+}
+
+static void test_add_partitions(void **state)
+{
+    (void)state;
+    char *dir = tmpdir_new();
+    struct logmgr *m = open_dir(dir);
+    const char *k[] = {"retention.ms"}, *v[] = {"3600000"};
+    struct topic *t;
+    assert_int_equal(logmgr_create_topic(m, "g", 1, k, v, 1, &t), 0);
+    append_one(t->partitions[0], 0);
+    struct plog *p0 = t->partitions[0];
+
+    assert_int_equal(logmgr_add_partitions(m, "g", 1), TANDEM_EINVAL); /* not an increase */
+    assert_int_equal(logmgr_add_partitions(m, "g", 0), TANDEM_EINVAL);
+    assert_int_equal(logmgr_add_partitions(m, "g", LOG_MAX_PARTITIONS + 1), TANDEM_EINVAL);
+    assert_int_equal(logmgr_add_partitions(m, "nope", 3), TANDEM_ENOENT);
+    assert_int_equal(t->npartitions, 1);
+
+    assert_int_equal(logmgr_add_partitions(m, "g", 3), 0);
+    assert_ptr_equal(logmgr_find(m, "g", 1), t);
+    assert_int_equal(t->npartitions, 3);
+    assert_ptr_equal(t->partitions[0], p0); /* existing plogs are kept, not reopened */
+    assert_int_equal(plog_end_offset(t->partitions[0]), 1);
+    assert_int_equal(plog_end_offset(t->partitions[2]), 0);
+    assert_int_equal(t->cfg.retention_ms, 3600000);
+    append_one(t->partitions[2], 0);
+    append_one(t->partitions[2], 1);
+    assert_true(exists(dir, "g-1/00000000000000000000.log"));
+    assert_true(exists(dir, "g-2/00000000000000000000.log"));
+    assert_true(file_has_line(dir, "g.topic", "partitions=3"));
+    assert_true(file_has_line(dir, "g.topic", "retention.ms=3600000"));
+    logmgr_close(m);
+
+    /* Reopened: three partitions with their records. */
+    m = open_dir(dir);
+    t = logmgr_find(m, "g", 1);
+    assert_non_null(t);
+    assert_int_equal(t->npartitions, 3);
+    assert_int_equal(plog_end_offset(t->partitions[0]), 1);
+    assert_int_equal(plog_end_offset(t->partitions[1]), 0);
+    assert_int_equal(plog_end_offset(t->partitions[2]), 2);
+    assert_int_equal(t->cfg.retention_ms, 3600000);
+    logmgr_close(m);
+
+    /* A crash after the new directories were made and before the .topic file was replaced: the
+     * topic opens with its old count and the directories are removed. */
+    make_stale_partition(dir, "g-3");
+    make_stale_partition(dir, "g-4");
+    m = open_dir(dir);
+    t = logmgr_find(m, "g", 1);
+    assert_int_equal(t->npartitions, 3);
+    assert_false(exists(dir, "g-3"));
+    assert_false(exists(dir, "g-4"));
+    assert_int_equal(plog_end_offset(t->partitions[2]), 2);
+
+    /* A directory left in place while the broker runs is replaced by a fresh partition. */
+    make_stale_partition(dir, "g-3");
+    assert_int_equal(logmgr_add_partitions(m, "g", 5), 0);
+    assert_int_equal(t->npartitions, 5);
+    assert_int_equal(plog_end_offset(t->partitions[3]), 0);
+    assert_int_equal(plog_end_offset(t->partitions[4]), 0);
+
+    /* A grow that fails half-way (g-6 is a file, so partition 6 cannot open) changes nothing:
+     * partition 5, already made, is removed again, and the file keeps 5. */
+    char p[4096];
+    snprintf(p, sizeof(p), "%s/g-6", dir);
+    fclose(fopen(p, "w"));
+    assert_int_not_equal(logmgr_add_partitions(m, "g", 7), 0);
+    assert_int_equal(t->npartitions, 5);
+    assert_false(exists(dir, "g-5"));
+    assert_true(file_has_line(dir, "g.topic", "partitions=5"));
+    unlink(p);
+    assert_int_equal(logmgr_add_partitions(m, "g", 7), 0);
+    assert_int_equal(t->npartitions, 7);
+    append_one(t->partitions[6], 0);
+    logmgr_close(m);
+
+    m = open_dir(dir);
+    t = logmgr_find(m, "g", 1);
+    assert_int_equal(t->npartitions, 7);
+    assert_int_equal(plog_end_offset(t->partitions[6]), 1);
+    assert_int_equal(plog_end_offset(t->partitions[2]), 2);
+    logmgr_close(m);
+    tmpdir_free(dir);
+}
+
 int main(void)
 {
     quiet_logs();
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_create_delete_reopen),
-        cmocka_unit_test(test_bad_names_and_configs),
-        cmocka_unit_test(test_config_set),
-        cmocka_unit_test(test_leftovers_and_lock),
+        cmocka_unit_test(test_create_delete_reopen), cmocka_unit_test(test_bad_names_and_configs),
+        cmocka_unit_test(test_config_set),           cmocka_unit_test(test_leftovers_and_lock),
+        cmocka_unit_test(test_add_partitions),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

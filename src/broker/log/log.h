@@ -111,10 +111,13 @@ int plog_maintain(struct plog *l, int64_t now_ms);
 
 /* ---- topics ---------------------------------------------------------------------------------- */
 
+/* The most partitions a topic may have (as librdkafka's RD_KAFKAP_PARTITIONS_MAX). */
+#define LOG_MAX_PARTITIONS 100000
+
 struct topic {
     char *name;
     int32_t npartitions;
-    struct plog **partitions;
+    struct plog **partitions; /* replaced by logmgr_add_partitions: never keep this array */
     struct log_config cfg;
 };
 
@@ -137,6 +140,12 @@ int logmgr_topic_count(const struct logmgr *m);
 int logmgr_create_topic(struct logmgr *m, const char *name, int32_t npartitions,
                         const char *const *keys, const char *const *values, int nconfigs,
                         struct topic **out);
+/* Grows a topic to npartitions: creates and opens the new partitions, then commits the new count
+ * to "<topic>.topic" (atomic replace). On success t->partitions is a NEW array (the old one is
+ * freed; the plogs in it are unchanged) and t->npartitions the new count; on failure the topic is
+ * unchanged on disk and in memory. TANDEM_ENOENT (unknown topic), TANDEM_EINVAL (npartitions not
+ * above the current count, above 100000, or a directory name too long), TANDEM_EIO. */
+int logmgr_add_partitions(struct logmgr *m, const char *name, int32_t npartitions);
 /* Removes a topic and its files. TANDEM_ENOENT if unknown. */
 int logmgr_delete_topic(struct logmgr *m, const char *name);
 

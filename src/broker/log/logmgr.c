@@ -15,6 +15,14 @@
  * partition number past its count) are removed: they are the remains of an interrupted create or
  * delete. A topic's config is its overrides applied over the broker's defaults at each open.
  *
+ * Growing a topic (CreatePartitions) follows the same rule: the new partition directories are
+ * made and opened first, the data dir is synced, then the .topic file is replaced with the new
+ * count. A crash before the replace leaves directories past the old count, which the next open
+ * removes as leftovers: the topic opens with its old count, as if the grow never started. The
+ * in-memory partition array is replaced (not grown in place) only after the file is committed;
+ * callers must not keep a topic's `partitions` array (or a pointer into it) across calls into
+ * storage. Pointers to the plogs themselves stay valid: a grow never moves or frees a plog.
+ *
  * Clean-shutdown marker, one line per partition that closed with everything synced:
  *
  *   tandem-clean-shutdown 1
@@ -38,7 +46,7 @@
 
 #define MARKER_NAME    ".clean_shutdown"
 #define MARKER_HEADER  "tandem-clean-shutdown 1"
-#define MAX_PARTITIONS 100000
+#define MAX_PARTITIONS LOG_MAX_PARTITIONS
 
 struct topic_int {
     struct topic t; /* first: a struct topic * is a struct topic_int * */
@@ -453,11 +461,30 @@ void logmgr_close(struct logmgr *m)
     free(m);
 }
 
+/* Syncs the data dir (so the partition directories made before are durable), then replaces
+ * "<topic>.topic" atomically with "partitions=<npartitions>" and the topic's overrides. This is
+ * the commit point of a create and of a grow. */
+static int topic_file_write(struct logmgr *m, const struct topic_int *ti, int32_t npartitions)
+{
+    char path[4096];
+    size_t cap = 64 + (size_t)ti->nconf * 600, n = 0;
+    char *buf = xmalloc(cap);
+    n += (size_t)snprintf(buf + n, cap - n, "partitions=%" PRId32 "\n", npartitions);
+    for (int i = 0; i < ti->nconf; i++)
+        n += (size_t)snprintf(buf + n, cap - n, "%.250s=%.300s\n", ti->keys[i], ti->values[i]);
+    path_join(path, sizeof(path), m->dir, ti->t.name, ".topic");
+    int rc = file_fsync_dir(m->dir);
+    if (rc == 0)
+        rc = write_atomic(m->dir, path, buf, n);
+    free(buf);
+    return rc;
+}
+
 int logmgr_create_topic(struct logmgr *m, const char *name, int32_t npartitions,
                         const char *const *keys, const char *const *values, int nconfigs,
                         struct topic **out)
 {
-    char path[4096], dir[4096], digits[16];
+    char dir[4096], digits[16];
     size_t len = name ? strlen(name) : 0;
     snprintf(digits, sizeof(digits), "%" PRId32, npartitions - 1);
     if (!topic_name_valid(name, len) || npartitions < 1 || npartitions > MAX_PARTITIONS ||
@@ -473,16 +500,7 @@ int logmgr_create_topic(struct logmgr *m, const char *name, int32_t npartitions,
     int rc = topic_open(m, name, npartitions, keys, values, nconfigs, &ti);
     if (rc)
         goto fail_dirs;
-    size_t cap = 64 + (size_t)nconfigs * 600, n = 0;
-    char *buf = xmalloc(cap);
-    n += (size_t)snprintf(buf + n, cap - n, "partitions=%" PRId32 "\n", npartitions);
-    for (int i = 0; i < ti->nconf; i++)
-        n += (size_t)snprintf(buf + n, cap - n, "%.250s=%.300s\n", ti->keys[i], ti->values[i]);
-    path_join(path, sizeof(path), m->dir, name, ".topic");
-    rc = file_fsync_dir(m->dir);
-    if (rc == 0)
-        rc = write_atomic(m->dir, path, buf, n);
-    free(buf);
+    rc = topic_file_write(m, ti, npartitions);
     if (rc)
         goto fail_topic;
     topics_insert(m, ti);
@@ -527,5 +545,56 @@ int logmgr_delete_topic(struct logmgr *m, const char *name)
     }
     file_fsync_dir(m->dir);
     log_info("topic deleted", "\"topic\":\"%s\",\"partitions\":%" PRId32, name, n);
+    return 0;
+}
+
+int logmgr_add_partitions(struct logmgr *m, const char *name, int32_t npartitions)
+{
+    char dir[4096], pname[512], digits[16];
+    bool found;
+    int i = find_index(m, name, strlen(name), &found);
+    if (!found)
+        return TANDEM_ENOENT;
+    struct topic_int *ti = m->topics[i];
+    int32_t old = ti->t.npartitions;
+    snprintf(digits, sizeof(digits), "%" PRId32, npartitions - 1);
+    if (npartitions <= old || npartitions > MAX_PARTITIONS ||
+        strlen(name) + 1 + strlen(digits) > 255)
+        return TANDEM_EINVAL;
+    /* The new array is built aside: until the commit the topic is exactly as it was. */
+    struct plog **parts = xcalloc((size_t)npartitions, sizeof(*parts));
+    memcpy(parts, ti->t.partitions, (size_t)old * sizeof(*parts));
+    int rc = 0;
+    for (int32_t p = old; p < npartitions && rc == 0; p++) {
+        partition_dir(m, name, p, dir, sizeof(dir));
+        remove_dir_flat(dir); /* remains of an interrupted grow that no restart removed */
+        snprintf(pname, sizeof(pname), "%s-%" PRId32, name, p);
+        rc = plog_open(dir, pname, &ti->t.cfg, NULL, &parts[p]);
+    }
+    if (rc == 0) {
+        rc = topic_file_write(m, ti, npartitions);
+        /* The rename may have happened before a failed directory sync: put the old count back
+         * (best effort) so that the file never names partitions whose directories go now. */
+        if (rc && topic_file_write(m, ti, old))
+            log_error("could not restore the topic file", "\"topic\":\"%s\"", name);
+    }
+    if (rc) {
+        for (int32_t p = old; p < npartitions; p++) {
+            if (parts[p])
+                plog_free(parts[p]);
+            partition_dir(m, name, p, dir, sizeof(dir));
+            remove_dir_flat(dir);
+        }
+        free(parts);
+        log_error("adding partitions failed",
+                  "\"topic\":\"%s\",\"partitions\":%" PRId32 ",\"error\":\"%s\"", name, npartitions,
+                  tandem_strerror(rc));
+        return rc;
+    }
+    free(ti->t.partitions);
+    ti->t.partitions = parts;
+    ti->t.npartitions = npartitions;
+    log_info("partitions added", "\"topic\":\"%s\",\"from\":%" PRId32 ",\"to\":%" PRId32, name, old,
+             npartitions);
     return 0;
 }
