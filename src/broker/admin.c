@@ -7,10 +7,25 @@
  * validated by log_config_set (INVALID_CONFIG); ValidateOnly checks without creating.
  * InitProducerId hands out a new producer id with epoch 0 for idempotent producers;
  * transactional ids are refused, since tandem-broker has no transaction coordinator.
+ *
+ * CreatePartitions grows topics with Kafka's rules and messages (ZkAdminManager.createPartitions
+ * and AdminZkClient.createNewPartitionsAssignment): unknown topic, a count not above the current
+ * one, a count above LOG_MAX_PARTITIONS, and manual assignments that do not give exactly one
+ * entry per new partition naming only this node, are refused per topic; a topic named twice in
+ * one request gets one INVALID_REQUEST result and is not touched (KafkaApis). The grow itself is
+ * logmgr_add_partitions, done before the answer, so TimeoutMs never expires (Kafka answers
+ * REQUEST_TIMED_OUT for TimeoutMs <= 0 while the grow goes on; librdkafka hides that code).
+ *
+ * The grow replaces the topic's partition array. That is safe because nothing keeps the array
+ * between loop iterations: handlers look topics up per request (a parked Fetch by name on every
+ * evaluation), held acks=-1 responses and the flusher thread keep plog pointers, which a grow
+ * never moves, retention walks the topics within one call, and the group coordinator knows
+ * topics only by name. Everything but the flusher runs on this (the loop) thread.
  */
 #include <inttypes.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "broker.h"
@@ -320,5 +335,175 @@ void handle_init_producer_id(struct request *req)
     struct kw w;
     request_begin_response(req, &w);
     kafka_encode_init_producer_id_response(&w, ver, &resp);
+    request_respond(req, &w);
+}
+
+/* ---- CreatePartitions ------------------------------------------------------------------------ */
+
+struct cp_name {
+    struct kstr name;
+    int32_t index;
+};
+
+static int cp_name_cmp(const void *x, const void *y)
+{
+    const struct cp_name *a = x, *b = y;
+    int32_t n = a->name.len < b->name.len ? a->name.len : b->name.len;
+    int c = n > 0 ? memcmp(a->name.p, b->name.p, (size_t)n) : 0;
+    if (c == 0)
+        c = (a->name.len > b->name.len) - (a->name.len < b->name.len);
+    if (c == 0)
+        c = (a->index > b->index) - (a->index < b->index);
+    return c;
+}
+
+/* Marks in dup[] every topic whose name appears more than once, and in later[] every occurrence
+ * after the first (those get no result of their own). Sorting keeps a hostile request of many
+ * topics at O(n log n). Returns false when the arena is exhausted. */
+static bool cp_find_duplicates(struct request *req, const struct create_partitions_req *in,
+                               bool *dup, bool *later)
+{
+    struct cp_name *v = arena_array(&req->arena, (size_t)in->ntopics, sizeof(*v));
+    if (in->ntopics && !v)
+        return false;
+    for (int32_t i = 0; i < in->ntopics; i++)
+        v[i] = (struct cp_name){in->topics[i].name, i};
+    if (in->ntopics > 1)
+        qsort(v, (size_t)in->ntopics, sizeof(*v), cp_name_cmp);
+    for (int32_t i = 1; i < in->ntopics; i++) {
+        if (v[i].name.len != v[i - 1].name.len ||
+            (v[i].name.len > 0 && memcmp(v[i].name.p, v[i - 1].name.p, (size_t)v[i].name.len)))
+            continue;
+        dup[v[i - 1].index] = dup[v[i].index] = true;
+        later[v[i].index] = true; /* sorted by index within equal names */
+    }
+    return true;
+}
+
+/* Checks a manual assignment of the new partitions: one entry per new partition, each naming
+ * this node only (one node: replication factor 1). Kafka's messages, in Kafka's order. */
+static int16_t cp_check_assignments(struct broker *b, const struct create_partitions_req_topic *ti,
+                                    int32_t current, char *msg, size_t cap)
+{
+    int32_t self = (int32_t)b->cfg->node_id;
+    char ids[200];
+    size_t n = 0;
+    for (int32_t j = 0; j < ti->nassignments; j++) {
+        const struct create_partitions_assignment *as = &ti->assignments[j];
+        for (int32_t k = 0; k < as->nbroker_ids; k++)
+            if (as->broker_ids[k] != self && n < sizeof(ids) - 16)
+                n += (size_t)snprintf(ids + n, sizeof(ids) - n, "%s%" PRId32, n ? ", " : "",
+                                      as->broker_ids[k]);
+    }
+    if (n) {
+        snprintf(msg, cap, "Unknown broker(s) in replica assignment: %s.", ids);
+        return KAFKA_INVALID_REPLICA_ASSIGNMENT;
+    }
+    if (ti->nassignments != ti->count - current) {
+        snprintf(msg, cap,
+                 "Increasing the number of partitions by %" PRId32 " but %" PRId32
+                 " assignments provided.",
+                 ti->count - current, ti->nassignments);
+        return KAFKA_INVALID_REPLICA_ASSIGNMENT;
+    }
+    for (int32_t j = 0; j < ti->nassignments; j++) {
+        const struct create_partitions_assignment *as = &ti->assignments[j];
+        if (as->nbroker_ids == 0) {
+            snprintf(msg, cap, "Cannot have replication factor of 0 for partition id %" PRId32 ".",
+                     current + j);
+            return KAFKA_INVALID_REPLICA_ASSIGNMENT;
+        }
+        if (as->nbroker_ids > 1) { /* only this node is known, so more than one is a repeat */
+            snprintf(msg, cap,
+                     "Duplicate brokers not allowed in replica assignment: %" PRId32 ", %" PRId32
+                     "%s for partition id %" PRId32 ".",
+                     self, self, as->nbroker_ids > 2 ? ", ..." : "", current + j);
+            return KAFKA_INVALID_REPLICA_ASSIGNMENT;
+        }
+    }
+    return KAFKA_NONE;
+}
+
+/* Checks one topic of a CreatePartitions request; t is NULL for an unknown topic. Returns a
+ * Kafka error with its message in msg. */
+static int16_t cp_check(struct broker *b, const struct create_partitions_req_topic *ti,
+                        const struct topic *t, char *msg, size_t cap)
+{
+    if (!t) {
+        snprintf(msg, cap, "The topic '%.*s' does not exist.", ti->name.len > 0 ? ti->name.len : 0,
+                 ti->name.p ? ti->name.p : "");
+        return KAFKA_UNKNOWN_TOPIC_OR_PARTITION;
+    }
+    if (ti->count < t->npartitions) {
+        snprintf(msg, cap,
+                 "Topic currently has %" PRId32
+                 " partitions, which is higher than the requested %" PRId32 ".",
+                 t->npartitions, ti->count);
+        return KAFKA_INVALID_PARTITIONS;
+    }
+    if (ti->count == t->npartitions) {
+        snprintf(msg, cap, "Topic already has %" PRId32 " partitions.", t->npartitions);
+        return KAFKA_INVALID_PARTITIONS;
+    }
+    if (ti->count > LOG_MAX_PARTITIONS) {
+        snprintf(msg, cap, "Topic can have at most %d partitions, %" PRId32 " requested.",
+                 LOG_MAX_PARTITIONS, ti->count);
+        return KAFKA_INVALID_PARTITIONS;
+    }
+    if (ti->nassignments >= 0)
+        return cp_check_assignments(b, ti, t->npartitions, msg, cap);
+    return KAFKA_NONE;
+}
+
+void handle_create_partitions(struct request *req)
+{
+    struct broker *b = req->b;
+    int16_t ver = req->hdr.request_api_version;
+    struct create_partitions_req in;
+    if (kafka_parse_create_partitions_request(&req->body, ver, &req->arena, &in)) {
+        request_fail(req, "malformed CreatePartitions request");
+        return;
+    }
+    struct create_partitions_resp resp = {0};
+    resp.results = arena_array(&req->arena, (size_t)in.ntopics, sizeof(*resp.results));
+    bool *dup = arena_array(&req->arena, (size_t)in.ntopics, sizeof(bool));
+    bool *later = arena_array(&req->arena, (size_t)in.ntopics, sizeof(bool));
+    if (in.ntopics &&
+        (!resp.results || !dup || !later || !cp_find_duplicates(req, &in, dup, later))) {
+        request_fail(req, "CreatePartitions request too large");
+        return;
+    }
+    for (int32_t i = 0; i < in.ntopics; i++) {
+        const struct create_partitions_req_topic *ti = &in.topics[i];
+        if (later[i])
+            continue;
+        struct create_partitions_resp_result *res = &resp.results[resp.nresults++];
+        const size_t cap = 512;
+        char *msg = arena_alloc(&req->arena, cap);
+        if (!msg) {
+            request_fail(req, "CreatePartitions request too large");
+            return;
+        }
+        res->name = ti->name;
+        if (dup[i]) {
+            res->error_code = KAFKA_INVALID_REQUEST;
+            snprintf(msg, cap, "Duplicate topic in request.");
+        } else {
+            int16_t err;
+            struct topic *t = broker_topic(b, ti->name, false, &err);
+            res->error_code = cp_check(b, ti, t, msg, cap);
+            if (res->error_code == KAFKA_NONE && !in.validate_only) {
+                int rc = logmgr_add_partitions(b->logs, t->name, ti->count);
+                if (rc) {
+                    res->error_code = KAFKA_KAFKA_STORAGE_ERROR;
+                    snprintf(msg, cap, "Could not add partitions: %s.", tandem_strerror(rc));
+                }
+            }
+        }
+        res->error_message = res->error_code ? (struct kstr){msg, (int32_t)strlen(msg)} : KSTR_NULL;
+    }
+    struct kw w;
+    request_begin_response(req, &w);
+    kafka_encode_create_partitions_response(&w, ver, &resp);
     request_respond(req, &w);
 }

@@ -146,6 +146,7 @@ void handle_list_offsets(struct request *req);
 void handle_create_topics(struct request *req);
 void handle_delete_topics(struct request *req);
 void handle_init_producer_id(struct request *req);
+void handle_create_partitions(struct request *req);
 
 /* fetch.c: re-evaluates parked fetches (after appends, or all of them when stopping). */
 void fetch_wake_parked(struct broker *b, bool force);

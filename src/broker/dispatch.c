@@ -7,10 +7,10 @@
  *     (Produce v0 for compression, FindCoordinator v0 for groups, ...) and silently disables them
  *     otherwise.
  *   - MaxVersion stays below each API's first flexible version (Produce 9, Fetch 12, ListOffsets 6,
- *     Metadata 9, CreateTopics 5, DeleteTopics 4, InitProducerId 2, OffsetCommit 8, OffsetFetch 6,
- *     FindCoordinator 3, JoinGroup 6, Heartbeat 4, LeaveGroup 4, SyncGroup 4, DescribeGroups 5,
- *     ListGroups 3, DeleteGroups 2), except ApiVersions v3, whose request is flexible and whose
- *     response header still has no tagged fields.
+ *     Metadata 9, CreateTopics 5, DeleteTopics 4, InitProducerId 2, CreatePartitions 2,
+ *     OffsetCommit 8, OffsetFetch 6, FindCoordinator 3, JoinGroup 6, Heartbeat 4, LeaveGroup 4,
+ *     SyncGroup 4, DescribeGroups 5, ListGroups 3, DeleteGroups 2), except ApiVersions v3, whose
+ *     request is flexible and whose response header still has no tagged fields.
  */
 #include "broker.h"
 
@@ -23,6 +23,7 @@ static const struct api_entry table[KAFKA_API_KEY_MAX] = {
     [KAFKA_CREATE_TOPICS] = {0, 4, handle_create_topics, "CreateTopics"},
     [KAFKA_DELETE_TOPICS] = {0, 3, handle_delete_topics, "DeleteTopics"},
     [KAFKA_INIT_PRODUCER_ID] = {0, 1, handle_init_producer_id, "InitProducerId"},
+    [KAFKA_CREATE_PARTITIONS] = {0, 1, handle_create_partitions, "CreatePartitions"},
     [KAFKA_OFFSET_COMMIT] = {0, 7, handle_offset_commit, "OffsetCommit"},
     [KAFKA_OFFSET_FETCH] = {0, 5, handle_offset_fetch, "OffsetFetch"},
     [KAFKA_FIND_COORDINATOR] = {0, 2, handle_find_coordinator, "FindCoordinator"},
