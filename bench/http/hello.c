@@ -2,10 +2,10 @@
  * hello_http: the benchmark's tandem side. Serves GET /hello (and /) with the 27-byte JSON
  * {"message":"Hello, World!"} through libtandem's HTTP core, everything else 404 problem+json.
  *
- *     hello_http [--port N] [--workers N]
+ *     hello_http [--port N] [--workers N]      (TANDEM_HTTP_IO=epoll|uring picks the I/O backend)
  *
- * Prints "listening on 127.0.0.1:PORT" once ready, runs until SIGTERM or SIGINT, then prints
- * the number of requests it answered.
+ * Prints "listening on 127.0.0.1:PORT (epoll|io_uring)" once ready, runs until SIGTERM or SIGINT,
+ * then prints the number of requests it answered.
  */
 #include <signal.h>
 #include <stdatomic.h>
@@ -51,7 +51,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "hello_http: %s\n", tandem_strerror(rc));
         return 1;
     }
-    printf("listening on 127.0.0.1:%d\n", tandem_http_server_port(s));
+    printf("listening on 127.0.0.1:%d (%s)\n", tandem_http_server_port(s),
+           tandem_http_server_io(s) == TANDEM_HTTP_IO_URING ? "io_uring" : "epoll");
     fflush(stdout);
     int sig = 0;
     sigwait(&set, &sig);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# HTTP server benchmark: libtandem's HTTP core (bench/http/hello.c, one worker thread) against
-# nginx returning the same 27-byte JSON body, in one run, interleaved.
+# HTTP server benchmark: libtandem's HTTP core (bench/http/hello.c, one worker thread; on its
+# epoll backend as "tandem" and on its io_uring backend as "tandem-uring") against nginx returning
+# the same 27-byte JSON body, in one run, interleaved.
 #
 #   bench/http/run.sh                 3 rounds x 10 s per server (RUNS=, DURATION=, CONNS=)
 #
@@ -92,8 +93,15 @@ CONF
     SERVER_PID=$!
 }
 start_tandem() { # port
-    taskset -c 0 "$HELLO" --port "$1" --workers 1 >"$TMP/tandem.out" &
+    TANDEM_HTTP_IO=epoll taskset -c 0 "$HELLO" --port "$1" --workers 1 >"$TMP/tandem.out" &
     SERVER_PID=$!
+}
+start_tandem-uring() { # port
+    TANDEM_HTTP_IO=uring taskset -c 0 "$HELLO" --port "$1" --workers 1 >"$TMP/tandem.out" &
+    SERVER_PID=$!
+    wait_port "$1"
+    grep -q io_uring "$TMP/tandem.out" ||
+        { echo "bench/http: io_uring refused here: tandem-uring would measure epoll" >&2; exit 1; }
 }
 # The example service (examples/hello) through the whole runtime: router, per-worker metrics,
 # traceparent, ETag/Cache-Control, and its idle event producer and consumer connected to a real
@@ -168,6 +176,7 @@ wait_quiet
 for run in $(seq "$RUNS"); do
     measure nginx "$run"
     measure tandem "$run"
+    measure tandem-uring "$run"
     measure service "$run"
 done
 

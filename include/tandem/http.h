@@ -55,6 +55,16 @@ struct tandem_http_request {
  * once, now or later on the same thread (see tandem_http_respond). */
 typedef void (*tandem_http_handler_fn)(struct tandem_http_request *req, void *arg);
 
+/* How the workers do their I/O (tandem_http_config.io). */
+enum {
+    TANDEM_HTTP_IO_DEFAULT = 0, /* the environment variable TANDEM_HTTP_IO ("epoll" or "uring"),
+                                   else epoll */
+    TANDEM_HTTP_IO_EPOLL = 1,   /* edge-triggered epoll, recv and send system calls */
+    TANDEM_HTTP_IO_URING = 2,   /* io_uring (Linux 6.1+): multishot accept and receive, sends
+                                   batched into one io_uring_enter per loop iteration; epoll when
+                                   the kernel refuses io_uring (logged once) */
+};
+
 struct tandem_http_config {
     const char *host;           /* address to bind, "127.0.0.1" (NULL: "127.0.0.1") */
     int port;                   /* 0: the kernel chooses one (see tandem_http_server_port) */
@@ -76,14 +86,19 @@ struct tandem_http_config {
      * a request itself, before any handler saw it: 400 malformed, 408 not complete in time, 413
      * body too large, 431 headers too large. Lets a runtime count those answers too. */
     void (*on_error)(int worker, int status, void *arg);
+    int io; /* TANDEM_HTTP_IO_*; every behaviour is the same on each (see docs/internals/http.md) */
 };
 
 /* Binds cfg->workers listening sockets and starts the workers. cfg is copied. Returns 0,
- * TANDEM_EINVAL (no handler, bad host), TANDEM_EIO (socket/bind/listen/thread failed). */
+ * TANDEM_EINVAL (no handler, bad host, bad io or TANDEM_HTTP_IO value), TANDEM_EIO
+ * (socket/bind/listen/thread failed). */
 TANDEM_EXPORT int tandem_http_server_start(const struct tandem_http_config *cfg,
                                            struct tandem_http_server **out);
 /* The bound port. */
 TANDEM_EXPORT int tandem_http_server_port(const struct tandem_http_server *s);
+/* The I/O backend the workers use: TANDEM_HTTP_IO_EPOLL or TANDEM_HTTP_IO_URING (never DEFAULT;
+ * EPOLL when io_uring was asked for and refused). */
+TANDEM_EXPORT int tandem_http_server_io(const struct tandem_http_server *s);
 /* Graceful drain (for SIGTERM): every worker stops accepting (its listening socket is closed),
  * closes its idle connections and lets the others finish the request they are receiving or that
  * is at the handler; each answer from then on carries "Connection: close". Returns 0 once every

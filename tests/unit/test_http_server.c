@@ -4,6 +4,9 @@
  * The handler routes on the path: /echo answers the body, /q the query and the X-Test header,
  * /n/<i> answers "<i>", /worker the worker index, /defer keeps the request to be answered by a
  * later /release (on another connection, same worker thread), anything else 200 "ok".
+ *
+ * The worker's I/O backend comes from TANDEM_HTTP_IO (CTest runs this file with epoll and with
+ * io_uring); test_io_backend sets it explicitly.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +19,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -451,6 +455,105 @@ static void test_edge_triggered_reads(void **state)
     tandem_http_server_stop(s);
 }
 
+struct burst {
+    int fd;
+    const char *p;
+    size_t len;
+};
+
+static void *send_burst(void *arg)
+{
+    struct burst *b = arg;
+    send_all(b->fd, b->p, b->len);
+    return NULL;
+}
+
+/* A request held at the handler while the client keeps pipelining: about 230 KB arrive behind
+ * it, far more than the 16 KiB input buffer (epoll stops reading; io_uring keeps what its
+ * multishot receive brought, cancels it, and re-arms once the answer is out). Every answer comes,
+ * in order. */
+static void test_held_request_large_pipelined_input(void **state)
+{
+    enum { N = 5000 };
+    struct tandem_http_server *s = start(1, 0, 0);
+    int a = dial(s), b = dial(s), closed;
+    static char burst[N * 48], buf[1 << 20];
+    size_t len = 0;
+    for (int i = 0; i < N; i++) {
+        len += (size_t)snprintf(burst + len, sizeof(burst) - len,
+                                "GET /n/%d HTTP/1.1\r\nHost: x\r\n\r\n", i);
+    }
+    send_str(a, "GET /defer HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_int_equal(read_responses(a, buf, sizeof(buf), 1, 200, &closed), 0);
+    struct burst bs = {a, burst, len};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, send_burst, &bs), 0);
+    struct timespec nap = {0, 200 * 1000000}; /* the burst piles up behind the held request */
+    nanosleep(&nap, NULL);
+    send_str(b, "GET /release HTTP/1.1\r\nHost: x\r\n\r\n");
+    read_responses(b, buf, sizeof(buf), 1, 2000, &closed);
+    size_t got = read_responses(a, buf, sizeof(buf), N + 1, 10000, &closed);
+    pthread_join(th, NULL);
+    assert_false(closed);
+    const char *at = strstr(buf, "\r\n\r\nlate");
+    assert_non_null(at);
+    for (int i = 0; i < N; i++) { /* each body in order */
+        char want[32];
+        snprintf(want, sizeof(want), "\r\n\r\n%d", i);
+        at = strstr(at + 4, want);
+        assert_non_null(at);
+    }
+    assert_true(got < sizeof(buf) - 1);
+    close(a);
+    close(b);
+    tandem_http_server_stop(s);
+}
+
+/* The I/O backend: chosen by cfg.io, else by TANDEM_HTTP_IO; io_uring falls back to epoll when
+ * the kernel refuses it, and serves alike either way; unknown values are refused. */
+static void test_io_backend(void **state)
+{
+    struct tandem_http_config cfg = {.workers = 1, .handler = handler};
+    struct tandem_http_server *s = NULL;
+    int closed;
+    char buf[4096];
+    int ios[2] = {TANDEM_HTTP_IO_EPOLL, TANDEM_HTTP_IO_URING};
+    for (int i = 0; i < 2; i++) {
+        cfg.io = ios[i];
+        assert_int_equal(tandem_http_server_start(&cfg, &s), 0);
+        int got = tandem_http_server_io(s);
+        if (ios[i] == TANDEM_HTTP_IO_EPOLL) {
+            assert_int_equal(got, TANDEM_HTTP_IO_EPOLL);
+        } else if (got != TANDEM_HTTP_IO_URING) {
+            assert_int_equal(got, TANDEM_HTTP_IO_EPOLL);
+            fprintf(stderr, "io_uring refused by this kernel: served with epoll\n");
+        }
+        int fd = dial(s);
+        send_str(fd, "GET /n/io HTTP/1.1\r\nHost: x\r\n\r\n");
+        read_responses(fd, buf, sizeof(buf), 1, 2000, &closed);
+        assert_non_null(strstr(buf, "\r\n\r\nio"));
+        close(fd);
+        tandem_http_server_stop(s);
+    }
+    cfg.io = 7;
+    assert_int_equal(tandem_http_server_start(&cfg, &s), TANDEM_EINVAL);
+    const char *env = getenv("TANDEM_HTTP_IO");
+    char *saved = env != NULL ? strdup(env) : NULL;
+    cfg.io = TANDEM_HTTP_IO_DEFAULT;
+    setenv("TANDEM_HTTP_IO", "kqueue", 1);
+    assert_int_equal(tandem_http_server_start(&cfg, &s), TANDEM_EINVAL);
+    setenv("TANDEM_HTTP_IO", "epoll", 1);
+    assert_int_equal(tandem_http_server_start(&cfg, &s), 0);
+    assert_int_equal(tandem_http_server_io(s), TANDEM_HTTP_IO_EPOLL);
+    tandem_http_server_stop(s);
+    if (saved != NULL) {
+        setenv("TANDEM_HTTP_IO", saved, 1);
+        free(saved);
+    } else {
+        unsetenv("TANDEM_HTTP_IO");
+    }
+}
+
 static void test_many_connections_two_workers(void **state)
 {
     enum { N = 200 };
@@ -488,6 +591,8 @@ int main(void)
         cmocka_unit_test(test_connection_close_and_http10),
         cmocka_unit_test(test_deferred_answer_keeps_order),
         cmocka_unit_test(test_edge_triggered_reads),
+        cmocka_unit_test(test_held_request_large_pipelined_input),
+        cmocka_unit_test(test_io_backend),
         cmocka_unit_test(test_many_connections_two_workers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -5,7 +5,12 @@
  *               HTTP/1.1 grammar; this file assembles the request object and enforces the
  *               limits). Pure: no sockets, no clocks; the fuzz target drives it directly.
  *   response.c  one answer -> bytes (status line, headers, body; problem+json bodies).
- *   worker.c    one thread: an epoll loop, its listening socket, its connections, timeouts.
+ *   loop.c      what else a worker's loop runs: fd watches, timers, posts, stop hooks.
+ *   worker.c    one thread: its connections (the HTTP/1.1 state machine), their timeouts, the
+ *               iteration; the system calls go through an I/O backend (struct hio_ops):
+ *   epoll.c     the epoll backend: edge-triggered readiness, recv/send by system call;
+ *   uring.c     the io_uring backend: multishot accept and receive into provided buffers,
+ *               sends batched into the one io_uring_enter per iteration that also waits.
  *   server.c    the public start/stop: sockets bound with SO_REUSEPORT, one thread each.
  *
  * A request object (struct hreq) is the arena of one request: the request line and headers are
@@ -123,11 +128,22 @@ enum { HKIND_CONN = 0, HKIND_WATCH = 1 };
 
 struct hwatch {
     uint8_t kind; /* HKIND_WATCH */
-    bool dead;    /* deleted: freed by hloop_reap at the end of the iteration */
+    bool dead;    /* deleted: freed by hloop_reap once the backend no longer refers to it */
+    bool armed;   /* io_uring: a poll request for it is in flight */
     int fd, events;
     tandem_loop_fd_fn cb;
     void *arg;
     struct hwatch *next;
+};
+
+/* How a backend watches fds for the loop (epoll.c, uring.c); ctx is the loop's wctx. add and mod
+ * return 0 or TANDEM_EIO; mod is called before w->events changes to events. busy: the backend
+ * still refers to a deleted watch (its memory must stay). */
+struct hwatch_ops {
+    int (*add)(void *ctx, struct hwatch *w);
+    int (*mod)(void *ctx, struct hwatch *w, int events);
+    void (*del)(void *ctx, struct hwatch *w);
+    bool (*busy)(const struct hwatch *w);
 };
 
 struct tandem_loop_timer {
@@ -151,7 +167,9 @@ struct hpost {
 };
 
 struct tandem_loop {
-    int ep, efd;    /* the worker's epoll set and eventfd (not owned) */
+    int efd; /* the worker's eventfd (not owned) */
+    const struct hwatch_ops *wops;
+    void *wctx;
     int64_t now_ms; /* the worker's coarse monotonic clock, updated once per iteration */
     struct hwatch *watches, *dead_watches;
     struct tandem_loop_timer *timers, *timers_tail; /* sorted by at */
@@ -165,16 +183,16 @@ struct tandem_loop {
 /* The loop of the calling worker thread (set by hworker_main), NULL elsewhere. */
 extern _Thread_local struct tandem_loop *hloop_current;
 
-void hloop_init(struct tandem_loop *l, int ep, int efd);
-/* An epoll event of a watch (data.ptr was w). */
-void hloop_watch_event(struct hwatch *w, uint32_t events);
+void hloop_init(struct tandem_loop *l, int efd, const struct hwatch_ops *wops, void *wctx);
+/* What happened to a watch's fd (TANDEM_LOOP_IN | OUT | ERR): runs its callback unless deleted. */
+void hloop_watch_event(struct hwatch *w, int what);
 /* Milliseconds until the first timer is due (0: due now), -1 when there is none. */
 int64_t hloop_timeout(const struct tandem_loop *l);
 /* Runs the timers due at l->now_ms (not those added meanwhile). */
 void hloop_run_timers(struct tandem_loop *l);
 /* Runs the callbacks posted so far (the worker's eventfd fired). */
 void hloop_run_posts(struct tandem_loop *l);
-/* Frees the watches deleted in this iteration. */
+/* Frees the deleted watches the backend no longer refers to. */
 void hloop_reap(struct tandem_loop *l);
 /* On the worker thread as its loop ends: refuses further posts, runs those accepted, then the
  * stop hooks. */
@@ -182,15 +200,123 @@ void hloop_stop(struct tandem_loop *l);
 /* Frees whatever is left (timers, watches, hooks never run), after the worker thread ended. */
 void hloop_cleanup(struct tandem_loop *l);
 
-/* ---- worker.c ------------------------------------------------------------------------------- */
+/* ---- worker.c: connections and the iteration; epoll.c, uring.c: the I/O backends ------------ */
+
+#include <stdatomic.h>
+
+#define HCONN_IN_CAP                                                          \
+    16384 /* input a connection takes while it reads (a paused one may buffer \
+             more under io_uring until its receive is cancelled) */
+
+enum tlist { T_NONE, T_REQUEST, T_IDLE, T_LINGER, T_COUNT };
+
+struct hconn {
+    uint8_t kind; /* HKIND_CONN (0): epoll data.ptr of a connection or of a loop watch */
+    struct hworker *w;
+    int fd;
+    uint64_t id;
+    struct hparse hp;
+    struct hreq *req; /* the request being parsed or at the handler; NULL when none yet */
+    char *in;         /* unparsed bytes are in[in_off, in_len); capacity in_cap */
+    size_t in_off, in_len, in_cap;
+    struct hbuf out;  /* answers not handed to the kernel yet */
+    struct hbuf wbuf; /* io_uring: the bytes of the send in flight (out is swapped in) */
+    bool eof;         /* the peer closed: close once the answers are out (no lingering) */
+    bool pending;     /* req is at the handler */
+    bool closing;     /* no more requests: flush, then linger */
+    bool lingering;
+    bool dead; /* fd closed; memory freed at the end of the iteration (io_uring: once no
+                  request in flight refers to it) */
+    bool in_dispatch;
+    /* epoll backend */
+    bool rd_ready; /* the socket may hold unread bytes (edge seen, no short read since) */
+    bool rd_hup;   /* the peer shut its write side: read on to EOF, short reads or not */
+    /* io_uring backend */
+    bool rd_armed;  /* a multishot receive is in flight (until its last completion) */
+    bool rd_cancel; /* its cancellation was asked for */
+    bool rd_end;    /* the receive saw EOF: consumed (hconn_eof) when input is taken again */
+    bool wr_busy;   /* a send of wbuf is in flight */
+    bool zombie;    /* dead, in the worker's zombie list until its last completion */
+    int ops;        /* requests in flight that name this connection */
+    enum tlist tl;
+    int64_t deadline;
+    struct hconn *tprev, *tnext; /* in the list tl */
+    struct hconn *aprev, *anext; /* all live connections, the graveyard or the zombies */
+    struct hconn *fnext;         /* in the worker's flush queue (when flush_queued) */
+    bool flush_queued;
+};
+
+struct tlist_head {
+    struct hconn *head, *tail;
+};
 
 struct hworker;
+
+/* An I/O backend. Every function runs on the worker's thread except init and cleanup (the
+ * thread that starts and stops the server).
+ *   init     sets up the backend's kernel objects around w->lfd and w->efd; 0, TANDEM_EIO, or
+ *            TANDEM_EUNSUPPORTED (io_uring refused: the caller falls back to epoll)
+ *   start    on the worker thread before its first iteration
+ *   wait     waits up to timeout_ms (-1: no limit) and handles what happened: accepts (through
+ *            hconn_new/hconn_open), connection input (hconn_input / hconn_eof), completed
+ *            writes (hconn_sent), watches (hloop_watch_event), the eventfd (hworker_wake_event)
+ *   read     the connection takes input again (it paused, or it starts lingering)
+ *   flush    hands c->out to the kernel; hconn_sent(c) once everything has been written
+ *   close    gives up c->fd (c->dead is already set)
+ *   busy     the kernel may still refer to c's memory (it is kept until this is false)
+ *   unlisten closes w->lfd (drain)
+ *   stop     on the worker thread after its last iteration: what it queued goes out, then
+ *            nothing in the kernel refers to the worker's memory any more
+ *   cleanup  frees the backend (after the thread ended) */
+struct hio_ops {
+    const char *name;
+    int (*init)(struct hworker *w);
+    void (*start)(struct hworker *w);
+    void (*wait)(struct hworker *w, int timeout_ms);
+    void (*read)(struct hconn *c);
+    void (*flush)(struct hconn *c);
+    void (*close)(struct hconn *c);
+    bool (*busy)(const struct hconn *c);
+    void (*unlisten)(struct hworker *w);
+    void (*stop)(struct hworker *w);
+    void (*cleanup)(struct hworker *w);
+};
+extern const struct hio_ops hio_epoll, hio_uring;
+
 struct hserver_shared {
     struct tandem_http_config cfg; /* defaults filled in */
     struct hlimits lim;
 };
-/* Creates a worker around an already listening non-blocking socket (the worker owns it). */
-int hworker_new(const struct hserver_shared *sh, int index, int listen_fd, struct hworker **out);
+
+struct huring; /* uring.c */
+
+struct hworker {
+    const struct hserver_shared *sh;
+    const struct hio_ops *io;
+    int index;
+    int lfd, efd;
+    int ep;            /* epoll backend: the epoll set */
+    struct huring *ur; /* io_uring backend */
+    bool stopping;
+    bool draining;          /* no listening socket any more; every answer closes */
+    atomic_bool stop_req;   /* set by hworker_wake_stop before it writes efd */
+    atomic_bool drain_req;  /* set by hworker_wake_drain before it writes efd */
+    atomic_int nconns_seen; /* nconns, published for hworker_conns (other threads) */
+    int nconns;
+    uint64_t next_id;
+    int64_t now_ms;
+    int64_t date_sec;
+    char date[30];
+    struct tlist_head lists[T_COUNT];
+    struct hconn *all, *grave, *zombies;
+    struct hconn *flushq;    /* answers to write at the end of this iteration */
+    struct tandem_loop loop; /* watches, timers, posts, stop hooks (loop.c) */
+};
+
+/* Creates a worker around an already listening non-blocking socket (the worker owns it) on the
+ * backend io. TANDEM_EUNSUPPORTED: io refused (the socket is still the caller's). */
+int hworker_new(const struct hserver_shared *sh, int index, int listen_fd, const struct hio_ops *io,
+                struct hworker **out);
 /* The thread body: runs the loop until hworker_wake_stop. */
 void *hworker_main(void *w);
 /* Asks the worker's loop to drain: close its listening socket and idle connections, close the
@@ -204,5 +330,26 @@ void hworker_wake_stop(struct hworker *w);
 void hworker_free(struct hworker *w);
 /* Called by tandem_http_respond: queues the answer on req's connection. */
 void hworker_answer(struct hreq *r, const struct hresp *resp);
+
+/* For the backends (worker.c). */
+/* A new connection on fd (accepted, non-blocking), in the idle list; NULL when the worker is at
+ * max_connections or draining (the caller closes fd). */
+struct hconn *hconn_new(struct hworker *w, int fd);
+/* Frees a connection hconn_new made that the backend could not register (fd is the caller's). */
+void hconn_discard(struct hconn *c);
+size_t hconn_unsent(const struct hconn *c);
+bool hconn_wants_input(const struct hconn *c);
+/* Bytes were appended to c->in: parse and dispatch what can be. */
+void hconn_input(struct hconn *c);
+/* The peer closed its side and every byte before it was taken. */
+void hconn_eof(struct hconn *c);
+/* Everything queued was written: a closing connection shuts its write side and lingers. */
+void hconn_sent(struct hconn *c);
+/* After an event: queue the connection's answers for the end of the iteration, or re-derive
+ * its timeout list. */
+void hconn_settle(struct hconn *c);
+void hconn_close(struct hconn *c);
+/* The worker's eventfd fired (posts, stop and drain requests). */
+void hworker_wake_event(struct hworker *w);
 
 #endif

@@ -4,7 +4,7 @@
  * other threads, and hooks run when the loop stops. worker.c owns the loop itself and calls in
  * here at fixed points of each iteration:
  *
- *     epoll_wait(timeout = min(connection deadlines, hloop_timeout))
+ *     wait (epoll_wait or io_uring_enter; timeout = min(connection deadlines, hloop_timeout))
  *       -> each event: a connection (worker.c), a watch (hloop_watch_event), the eventfd
  *          (posts: hloop_run_posts; stop/drain flags)
  *       -> write the answers queued by the iteration
@@ -13,12 +13,15 @@
  * MODEL. Everything here belongs to the worker thread except the post queue, which is under mu
  * (posting is the one way in from another thread; it writes the worker's eventfd to wake it).
  * Watches are level-triggered (libcurl's socket callback expects that) and found by fd in a
- * short list (a loop watches a handful of sockets: the connections of a curl multi). A deleted
- * watch is only marked dead and freed at the end of the iteration, because an event already
- * collected by epoll_wait may still point at it. Timers sit in one list sorted by deadline
- * (inserted from the tail: most timers are added in deadline order); a run first detaches the
- * timers due now, so a timer added by a callback for "now" runs at the next turn, never in the
- * same pass (no livelock). The clock is the worker's coarse monotonic one (a few ms).
+ * short list (a loop watches a handful of sockets: the connections of a curl multi). The worker's
+ * I/O backend does the watching (struct hwatch_ops: an epoll registration, or a one-shot
+ * io_uring poll re-armed after each callback). A deleted watch is only marked dead and freed at
+ * the end of an iteration once the backend no longer refers to it, because an event already
+ * collected may still point at it (and an io_uring poll holds its address until it completes).
+ * Timers sit in one list sorted by deadline (inserted from the tail: most timers are added in
+ * deadline order); a run first detaches the timers due now, so a timer added by a callback for
+ * "now" runs at the next turn, never in the same pass (no livelock). The clock is the worker's
+ * coarse monotonic one (a few ms).
  *
  * STOP. hloop_stop runs on the worker thread after its last iteration: the post queue is closed
  * (tandem_loop_post answers TANDEM_ECLOSED from then on), the posts it held run, then the stop
@@ -27,7 +30,6 @@
  */
 #include <errno.h>
 #include <stdlib.h>
-#include <sys/epoll.h>
 #include <unistd.h>
 
 #include "common/mem.h"
@@ -35,10 +37,11 @@
 
 _Thread_local struct tandem_loop *hloop_current;
 
-void hloop_init(struct tandem_loop *l, int ep, int efd)
+void hloop_init(struct tandem_loop *l, int efd, const struct hwatch_ops *wops, void *wctx)
 {
-    l->ep = ep;
     l->efd = efd;
+    l->wops = wops;
+    l->wctx = wctx;
     pthread_mutex_init(&l->mu, NULL);
 }
 
@@ -59,11 +62,6 @@ static struct hwatch *watch_find(struct tandem_loop *l, int fd)
     return NULL;
 }
 
-static uint32_t epoll_events(int events)
-{
-    return (events & TANDEM_LOOP_IN ? EPOLLIN : 0) | (events & TANDEM_LOOP_OUT ? EPOLLOUT : 0);
-}
-
 int tandem_loop_fd_set(struct tandem_loop *l, int fd, int events, tandem_loop_fd_fn cb, void *arg)
 {
     if (l == NULL || l != hloop_current || fd < 0 || cb == NULL) {
@@ -72,8 +70,7 @@ int tandem_loop_fd_set(struct tandem_loop *l, int fd, int events, tandem_loop_fd
     struct hwatch *w = watch_find(l, fd);
     if (w != NULL) {
         if (w->events != events) {
-            struct epoll_event e = {.events = epoll_events(events), .data.ptr = w};
-            if (epoll_ctl(l->ep, EPOLL_CTL_MOD, fd, &e) != 0) {
+            if (l->wops->mod(l->wctx, w, events) != 0) {
                 return TANDEM_EIO;
             }
             w->events = events;
@@ -88,8 +85,7 @@ int tandem_loop_fd_set(struct tandem_loop *l, int fd, int events, tandem_loop_fd
     w->events = events;
     w->cb = cb;
     w->arg = arg;
-    struct epoll_event e = {.events = epoll_events(events), .data.ptr = w};
-    if (epoll_ctl(l->ep, EPOLL_CTL_ADD, fd, &e) != 0) {
+    if (l->wops->add(l->wctx, w) != 0) {
         free(w);
         return TANDEM_EIO;
     }
@@ -107,8 +103,8 @@ int tandem_loop_fd_del(struct tandem_loop *l, int fd)
         struct hwatch *w = *pp;
         if (w->fd == fd) {
             *pp = w->next;
-            epoll_ctl(l->ep, EPOLL_CTL_DEL, fd, NULL); /* fails harmlessly if fd was closed */
             w->dead = true;
+            l->wops->del(l->wctx, w);
             w->next = l->dead_watches;
             l->dead_watches = w;
             return 0;
@@ -117,21 +113,24 @@ int tandem_loop_fd_del(struct tandem_loop *l, int fd)
     return TANDEM_ENOENT;
 }
 
-void hloop_watch_event(struct hwatch *w, uint32_t ev)
+void hloop_watch_event(struct hwatch *w, int what)
 {
     if (w->dead) {
         return;
     }
-    int what = (ev & EPOLLIN ? TANDEM_LOOP_IN : 0) | (ev & EPOLLOUT ? TANDEM_LOOP_OUT : 0) |
-               (ev & (EPOLLERR | EPOLLHUP) ? TANDEM_LOOP_ERR : 0);
     w->cb(w->fd, what, w->arg);
 }
 
 void hloop_reap(struct tandem_loop *l)
 {
-    while (l->dead_watches != NULL) {
-        struct hwatch *w = l->dead_watches;
-        l->dead_watches = w->next;
+    struct hwatch **pp = &l->dead_watches;
+    while (*pp != NULL) {
+        struct hwatch *w = *pp;
+        if (l->wops->busy(w)) {
+            pp = &w->next; /* its io_uring poll has not completed yet */
+            continue;
+        }
+        *pp = w->next;
         free(w);
     }
 }

@@ -12,6 +12,12 @@
  *
  * Stopping writes each worker's eventfd, joins the threads, then frees the workers (closing
  * their connections) on the calling thread.
+ *
+ * I/O BACKEND. cfg.io, or when it is TANDEM_HTTP_IO_DEFAULT the environment variable
+ * TANDEM_HTTP_IO ("epoll" or "uring"), or else epoll (docs/internals/http.md has the measurement
+ * behind that default). When io_uring is asked for and the kernel refuses it (seccomp,
+ * kernel.io_uring_disabled, a kernel before 6.1), the first worker logs one line and every
+ * worker of the server uses epoll.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -29,6 +35,7 @@
 
 struct tandem_http_server {
     struct hserver_shared sh;
+    const struct hio_ops *io;
     int port;
     int nworkers;
     struct hworker **workers;
@@ -73,12 +80,35 @@ static void config_defaults(struct tandem_http_config *c)
     c->max_connections = c->max_connections > 0 ? c->max_connections : 10000;
 }
 
+/* The backend cfg->io asks for; NULL for an unknown value. */
+static const struct hio_ops *io_choose(int io)
+{
+    if (io == TANDEM_HTTP_IO_DEFAULT) {
+        const char *env = getenv("TANDEM_HTTP_IO");
+        if (env == NULL || *env == '\0') {
+            return &hio_epoll;
+        }
+        io = strcmp(env, "epoll") == 0   ? TANDEM_HTTP_IO_EPOLL
+             : strcmp(env, "uring") == 0 ? TANDEM_HTTP_IO_URING
+                                         : -1;
+        if (io < 0) {
+            log_error("http: TANDEM_HTTP_IO must be epoll or uring", "\"value\":\"%.32s\"", env);
+        }
+    }
+    return io == TANDEM_HTTP_IO_EPOLL ? &hio_epoll : io == TANDEM_HTTP_IO_URING ? &hio_uring : NULL;
+}
+
 int tandem_http_server_start(const struct tandem_http_config *cfg, struct tandem_http_server **out)
 {
     if (cfg == NULL || cfg->handler == NULL || cfg->port < 0 || cfg->port > 65535) {
         return TANDEM_EINVAL;
     }
+    const struct hio_ops *io = io_choose(cfg->io);
+    if (io == NULL) {
+        return TANDEM_EINVAL;
+    }
     struct tandem_http_server *s = xcalloc(1, sizeof(*s));
+    s->io = io;
     s->sh.cfg = *cfg;
     config_defaults(&s->sh.cfg);
     s->sh.lim.max_header_bytes = s->sh.cfg.max_header_bytes;
@@ -94,7 +124,11 @@ int tandem_http_server_start(const struct tandem_http_config *cfg, struct tandem
         if (rc != 0) {
             goto fail;
         }
-        rc = hworker_new(&s->sh, i, fd, &s->workers[i]);
+        rc = hworker_new(&s->sh, i, fd, s->io, &s->workers[i]);
+        if (rc == TANDEM_EUNSUPPORTED && s->io != &hio_epoll) {
+            s->io = &hio_epoll; /* logged by the backend; every worker of a server is alike */
+            rc = hworker_new(&s->sh, i, fd, s->io, &s->workers[i]);
+        }
         if (rc != 0) {
             close(fd);
             goto fail;
@@ -117,6 +151,11 @@ fail:
 int tandem_http_server_port(const struct tandem_http_server *s)
 {
     return s->port;
+}
+
+int tandem_http_server_io(const struct tandem_http_server *s)
+{
+    return s->io == &hio_uring ? TANDEM_HTTP_IO_URING : TANDEM_HTTP_IO_EPOLL;
 }
 
 int tandem_http_server_drain(struct tandem_http_server *s, int64_t timeout_ms)

@@ -1,11 +1,12 @@
 /*
- * worker.c: one worker thread of the HTTP server: its epoll loop, its listening socket (bound
- * with SO_REUSEPORT next to the other workers' sockets), its connections and their timeouts.
+ * worker.c: one worker thread of the HTTP server: its connections, their timeouts, and the
+ * iteration of its loop. The system calls are the I/O backend's (struct hio_ops in http_int.h:
+ * epoll.c or uring.c, chosen per server); everything here is the same on both.
  *
- * THE LOOP is self-contained and smaller than the broker's (src/broker/net/loop.c): it needs no
- * general timers, because every timeout of a connection is one of three fixed durations. A
- * connection waiting under a timeout sits in the list of that kind, appended at the tail when
- * it enters it, so each list is sorted by deadline and the loop only ever looks at the heads:
+ * THE LOOP needs no general timers for connections, because every timeout of a connection is
+ * one of three fixed durations. A connection waiting under a timeout sits in the list of that
+ * kind, appended at the tail when it enters it, so each list is sorted by deadline and the loop
+ * only ever looks at the heads:
  *
  *     request  first byte of a request seen, request not complete:  request_timeout_ms -> 408
  *     idle     between requests (or output blocked):                idle_timeout_ms  -> close
@@ -13,38 +14,26 @@
  *              reading until the client closes:                    LINGER_MS        -> close
  *
  * A connection with a request at its handler is in no list (the handler owns the clock). One
- * iteration is: epoll_wait (until the earliest head) -> accept / read / write -> expire the list
- * heads -> free the connections closed in this iteration (never earlier: an event collected in
- * the same batch may still name them).
+ * iteration is: the backend waits (until the earliest head or loop timer) and handles what
+ * happened -> the answers queued by it are handed to the backend (flush queue) -> loop timers ->
+ * expire the list heads -> free the connections closed in this iteration (never earlier: an
+ * event collected in the same batch may still name them; under io_uring not before the last
+ * request in flight for them has completed: they wait in the zombie list).
  *
- * A CONNECTION reads into a fixed input buffer and feeds the parser; each complete request goes
- * to the handler, and the next one is parsed only after it was answered, so answers queue in
- * request order in the output buffer, which is written once per read (a pipelined burst gets one
- * write). Reading pauses while a request is at the handler, while more than MAX_UNSENT bytes
- * wait to be sent, and while a close is being flushed.
- *
- * EPOLL is edge-triggered for connections (as nginx does): each socket is registered once, for
- * EPOLLIN | EPOLLOUT | EPOLLRDHUP, at accept, and never modified, so the request path makes no
- * epoll_ctl and epoll_wait never re-polls a socket it reported before. The price is state the
- * loop keeps itself: rd_ready says the socket may hold unread bytes (set by an EPOLLIN edge,
- * cleared by EAGAIN or by a read shorter than the room offered, unless EPOLLRDHUP said the peer
- * has shut its side: its FIN raises no further edge, so reading goes on to EOF); a paused
- * connection that resumes reads on rd_ready without waiting for an event. Output needs no flag:
- * a send that hit EAGAIN is resumed by the next EPOLLOUT edge. The listening socket and the
- * eventfd stay level-triggered. An error found by the
+ * A CONNECTION feeds its input buffer to the parser; each complete request goes to the handler,
+ * and the next one is parsed only after it was answered, so answers queue in request order in
+ * the output buffer, which is handed to the kernel once per iteration (a pipelined burst gets one
+ * write). Input pauses while a request is at the handler, while more than MAX_UNSENT bytes
+ * wait to be sent, and while a close is being flushed (hconn_wants_input). An error found by the
  * parser (400/413/431) or a request timeout (408) is answered with a problem+json body and
  * "Connection: close"; every close after an answer is a lingering close (shutdown(SHUT_WR), then
  * read and discard until EOF), so a client that is still sending does not get a reset that
  * would destroy the answer before it reads it.
  */
 #include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -53,68 +42,10 @@
 #include "common/mem.h"
 #include "http_int.h"
 
-#define IN_CAP     16384
 #define MAX_UNSENT (1u << 20)
 #define LINGER_MS  2000
-#define MAX_EVENTS 256
 
-enum tlist { T_NONE, T_REQUEST, T_IDLE, T_LINGER, T_COUNT };
-
-struct hconn {
-    uint8_t kind; /* HKIND_CONN (0): epoll data.ptr of a connection or of a loop watch */
-    struct hworker *w;
-    int fd;
-    uint64_t id;
-    struct hparse hp;
-    struct hreq *req; /* the request being parsed or at the handler; NULL when none yet */
-    char *in;         /* unparsed bytes are in[in_off, in_len) */
-    size_t in_off, in_len;
-    struct hbuf out;
-    bool rd_ready; /* the socket may hold unread bytes (edge seen, no short read since) */
-    bool rd_hup;   /* the peer shut its write side: read on to EOF, short reads or not */
-    bool eof;      /* recv returned 0: close once the answers are out (no lingering) */
-    bool pending;  /* req is at the handler */
-    bool closing;  /* no more requests: flush, then linger */
-    bool lingering;
-    bool dead; /* fd closed; memory freed at the end of the iteration */
-    bool in_dispatch;
-    enum tlist tl;
-    int64_t deadline;
-    struct hconn *tprev, *tnext; /* in the list tl */
-    struct hconn *aprev, *anext; /* all live connections, or the graveyard once dead */
-    struct hconn *fnext;         /* in the worker's flush queue (when flush_queued) */
-    bool flush_queued;
-};
-
-struct tlist_head {
-    struct hconn *head, *tail;
-};
-
-struct hworker {
-    const struct hserver_shared *sh;
-    int index;
-    int ep, lfd, efd;
-    bool stopping;
-    bool draining;          /* no listening socket any more; every answer closes */
-    atomic_bool stop_req;   /* set by hworker_wake_stop before it writes efd */
-    atomic_bool drain_req;  /* set by hworker_wake_drain before it writes efd */
-    atomic_int nconns_seen; /* nconns, published for hworker_conns (other threads) */
-    int nconns;
-    uint64_t next_id;
-    int64_t now_ms;
-    int64_t date_sec;
-    char date[30];
-    struct tlist_head lists[T_COUNT];
-    struct hconn *all, *grave;
-    struct hconn *flushq;    /* answers to write at the end of this iteration */
-    struct tandem_loop loop; /* watches, timers, posts, stop hooks (loop.c) */
-};
-
-static char tag_listen, tag_stop; /* epoll data for the listening socket and the stop eventfd */
-
-static void conn_close(struct hconn *c);
 static void conn_process(struct hconn *c);
-static void conn_read(struct hconn *c);
 
 /* ---- clock and timeout lists ----------------------------------------------------------------- */
 
@@ -176,19 +107,17 @@ static void tl_enter(struct hconn *c, enum tlist tl, int64_t ms)
 
 /* ---- connection state ------------------------------------------------------------------------ */
 
-static size_t unsent(const struct hconn *c)
+size_t hconn_unsent(const struct hconn *c)
 {
-    return c->out.len - c->out.off;
+    return c->out.len - c->out.off + c->wbuf.len - c->wbuf.off;
 }
 
-/* Whether the connection takes more input now (the socket is read only while this holds). */
-static bool conn_wants_input(const struct hconn *c)
+bool hconn_wants_input(const struct hconn *c)
 {
-    return c->lingering || (!c->pending && !c->closing && unsent(c) < MAX_UNSENT);
+    return c->lingering || (!c->pending && !c->closing && hconn_unsent(c) < MAX_UNSENT);
 }
 
-/* Re-derives the timeout list from the connection's state. (The epoll registration never
- * changes: edge-triggered, in and out, from accept to close.) */
+/* Re-derives the timeout list from the connection's state. */
 static void conn_update(struct hconn *c)
 {
     if (c->dead) {
@@ -206,36 +135,43 @@ static void conn_update(struct hconn *c)
     }
 }
 
-/* Writes what can be written (EAGAIN: the next EPOLLOUT edge resumes it). When a closing
- * connection has sent everything, it shuts down its write side and lingers, or closes at once
- * when the peer has already closed its side (EOF read). */
+/* Hands what is queued to the backend (epoll writes what the socket takes, io_uring submits a
+ * send with the iteration's other requests); hconn_sent follows once it is all written. */
 static void conn_flush(struct hconn *c)
 {
     if (c->dead) {
         return; /* its fd number may belong to a new connection already */
     }
-    while (unsent(c) > 0) {
-        ssize_t n = send(c->fd, c->out.p + c->out.off, unsent(c), MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            if (errno != EAGAIN && errno != EWOULDBLOCK) {
-                conn_close(c);
-            }
-            return;
-        }
-        c->out.off += (size_t)n;
+    c->w->io->flush(c);
+}
+
+static void conn_read(struct hconn *c)
+{
+    if (!c->dead) {
+        c->w->io->read(c);
     }
-    c->out.off = c->out.len = 0;
+}
+
+void hconn_sent(struct hconn *c)
+{
     if (c->closing && !c->pending && !c->lingering) {
         if (c->eof) {
-            conn_close(c);
+            hconn_close(c);
             return;
         }
         shutdown(c->fd, SHUT_WR);
         c->lingering = true;
-        conn_read(c); /* discard what is there already: no edge may come for it */
+        conn_read(c); /* discard what is there already */
+    }
+}
+
+void hconn_eof(struct hconn *c)
+{
+    c->eof = true;
+    if (c->lingering || hconn_unsent(c) == 0 || c->hp.started) {
+        hconn_close(c); /* a lingering close ends here; a cut-off request is dropped */
+    } else {
+        c->closing = true; /* flushed by the caller, then closed (hconn_sent) */
     }
 }
 
@@ -277,7 +213,7 @@ static void conn_dispatch(struct hconn *c)
 static void conn_process(struct hconn *c)
 {
     while (!c->dead && !c->pending && !c->closing && c->in_off < c->in_len &&
-           unsent(c) < MAX_UNSENT) {
+           hconn_unsent(c) < MAX_UNSENT) {
         if (c->req == NULL) {
             c->req = hreq_new(&c->w->sh->lim);
             hparse_begin(&c->hp, c->req);
@@ -321,63 +257,18 @@ void hworker_answer(struct hreq *r, const struct hresp *resp_in)
     hparse_begin(&c->hp, r); /* the request object is re-used for the next request */
     if (!c->in_dispatch) {   /* answered later: carry on with this connection now */
         conn_process(c);
-        conn_read(c); /* what arrived while the handler worked (its edge was noted then) */
+        conn_read(c); /* what arrived while the handler worked (noted, or buffered, then) */
         conn_flush(c);
         conn_update(c);
     }
 }
 
-/* Reads while the socket may hold bytes and the connection takes input, feeding the parser after
- * each read. Edge-triggered: the socket counts as drained after EAGAIN or a read shorter than the
- * room offered (a new arrival raises a new edge), unless the peer has shut its side (then the
- * FIN raises no further edge: read on until recv returns 0). */
-static void conn_read(struct hconn *c)
+void hconn_input(struct hconn *c)
 {
-    while (!c->dead && c->rd_ready && conn_wants_input(c)) {
-        if (c->in_off > 0) {
-            memmove(c->in, c->in + c->in_off, c->in_len - c->in_off);
-            c->in_len -= c->in_off;
-            c->in_off = 0;
-        }
-        size_t room = IN_CAP - c->in_len;
-        if (room == 0) {
-            return; /* a request larger than the buffer is refused by the parser first */
-        }
-        ssize_t n = recv(c->fd, c->in + c->in_len, room, 0);
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                c->rd_ready = false;
-            } else {
-                conn_close(c); /* reset */
-            }
-            return;
-        }
-        if (n == 0) { /* the peer closed: whatever is parsed is answered, then close */
-            c->rd_ready = false;
-            c->eof = true;
-            if (c->lingering || unsent(c) == 0 || c->hp.started) {
-                conn_close(c); /* a lingering close ends here; a cut-off request is dropped */
-            } else {
-                c->closing = true; /* flushed by the caller, then closed (conn_flush) */
-            }
-            return;
-        }
-        if ((size_t)n < room && !c->rd_hup) {
-            c->rd_ready = false;
-        }
-        if (c->lingering) {
-            c->in_len = 0; /* discard */
-            continue;
-        }
-        c->in_len += (size_t)n;
-        conn_process(c);
-    }
+    conn_process(c);
 }
 
-static void conn_close(struct hconn *c)
+void hconn_close(struct hconn *c)
 {
     struct hworker *w = c->w;
     if (c->dead) {
@@ -385,8 +276,7 @@ static void conn_close(struct hconn *c)
     }
     c->dead = true;
     tl_remove(c);
-    epoll_ctl(w->ep, EPOLL_CTL_DEL, c->fd, NULL);
-    close(c->fd);
+    w->io->close(c);
     if (c->pending) {
         c->req->conn = NULL; /* the handler frees it when it answers */
         c->req = NULL;
@@ -410,66 +300,73 @@ static void conn_free(struct hconn *c)
 {
     hreq_free(c->req);
     hbuf_cleanup(&c->out);
+    hbuf_cleanup(&c->wbuf);
     free(c->in);
     free(c);
 }
 
-static void accept_all(struct hworker *w)
+/* Frees the connections closed in this iteration; those the kernel may still write into (an
+ * io_uring request in flight) wait in the zombie list until the backend puts them back here. */
+static void bury(struct hworker *w)
 {
-    for (int i = 0; i < 64; i++) {
-        int fd = accept4(w->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            return; /* EAGAIN, or an error on a connection the kernel already dropped */
-        }
-        if (w->nconns >= w->sh->cfg.max_connections) {
-            close(fd);
-            continue;
-        }
-        int one = 1;
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-        struct hconn *c = xcalloc(1, sizeof(*c));
-        c->w = w;
-        c->fd = fd;
-        c->id = ++w->next_id;
-        c->in = xmalloc(IN_CAP);
-        hparse_init(&c->hp, &w->sh->lim);
-        struct epoll_event e = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
-        if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &e) != 0) {
-            close(fd);
+    while (w->grave != NULL) {
+        struct hconn *c = w->grave;
+        w->grave = c->anext;
+        if (w->io->busy(c)) {
+            c->zombie = true;
+            c->aprev = NULL;
+            c->anext = w->zombies;
+            if (w->zombies != NULL) {
+                w->zombies->aprev = c;
+            }
+            w->zombies = c;
+        } else {
             conn_free(c);
-            continue;
         }
-        c->anext = w->all;
-        if (w->all != NULL) {
-            w->all->aprev = c;
-        }
-        w->all = c;
-        w->nconns++;
-        tl_enter(c, T_IDLE, w->sh->cfg.idle_timeout_ms);
     }
 }
 
-static void conn_event(struct hconn *c, uint32_t ev)
+struct hconn *hconn_new(struct hworker *w, int fd)
 {
-    if (c->dead) {
-        return;
+    if (w->nconns >= w->sh->cfg.max_connections || w->draining || w->stopping) {
+        return NULL;
     }
-    if ((ev & (EPOLLERR | EPOLLHUP)) && !(ev & EPOLLIN)) {
-        conn_close(c);
-        return;
+    struct hconn *c = xcalloc(1, sizeof(*c));
+    c->w = w;
+    c->fd = fd;
+    c->id = ++w->next_id;
+    c->in_cap = HCONN_IN_CAP;
+    c->in = xmalloc(c->in_cap);
+    hparse_init(&c->hp, &w->sh->lim);
+    c->anext = w->all;
+    if (w->all != NULL) {
+        w->all->aprev = c;
     }
-    if (ev & EPOLLIN) {
-        c->rd_ready = true; /* noted even while reading pauses: conn_read resumes on it */
+    w->all = c;
+    w->nconns++;
+    tl_enter(c, T_IDLE, w->sh->cfg.idle_timeout_ms);
+    return c;
+}
+
+void hconn_discard(struct hconn *c)
+{
+    struct hworker *w = c->w;
+    tl_remove(c);
+    if (c->aprev != NULL) {
+        c->aprev->anext = c->anext;
+    } else {
+        w->all = c->anext;
     }
-    if (ev & EPOLLRDHUP) {
-        c->rd_hup = true;
+    if (c->anext != NULL) {
+        c->anext->aprev = c->aprev;
     }
-    if ((ev & EPOLLOUT) && unsent(c) > 0) {
-        conn_flush(c);
-        conn_process(c); /* reading may have paused on MAX_UNSENT */
-    }
-    conn_read(c);
-    if (!c->dead && unsent(c) > 0 && !c->flush_queued) {
+    w->nconns--;
+    conn_free(c);
+}
+
+void hconn_settle(struct hconn *c)
+{
+    if (!c->dead && hconn_unsent(c) > 0 && !c->flush_queued) {
         c->flush_queued = true; /* written with the iteration's other answers */
         c->fnext = c->w->flushq;
         c->w->flushq = c;
@@ -502,7 +399,7 @@ static void expire(struct hworker *w)
     }
     for (int tl = T_IDLE; tl <= T_LINGER; tl++) {
         while ((c = w->lists[tl].head) != NULL && c->deadline <= w->now_ms) {
-            conn_close(c);
+            hconn_close(c);
         }
     }
 }
@@ -531,17 +428,15 @@ static int next_timeout(const struct hworker *w)
 static void drain_begin(struct hworker *w)
 {
     w->draining = true;
-    epoll_ctl(w->ep, EPOLL_CTL_DEL, w->lfd, NULL);
-    close(w->lfd);
-    w->lfd = -1;
+    w->io->unlisten(w);
     struct hconn *next;
     for (struct hconn *c = w->all; c != NULL; c = next) {
         next = c->anext;
         if (c->pending || c->hp.started || c->lingering) {
             continue; /* its answer closes it (hworker_answer), or it is closing already */
         }
-        if (unsent(c) == 0) {
-            conn_close(c);
+        if (hconn_unsent(c) == 0) {
+            hconn_close(c);
         } else {
             c->closing = true; /* flush the answers it has, then a lingering close */
             conn_flush(c);
@@ -550,7 +445,7 @@ static void drain_begin(struct hworker *w)
     }
 }
 
-static void wake_event(struct hworker *w)
+void hworker_wake_event(struct hworker *w)
 {
     uint64_t v;
     ssize_t n = read(w->efd, &v, sizeof(v));
@@ -566,67 +461,50 @@ static void wake_event(struct hworker *w)
 void *hworker_main(void *arg)
 {
     struct hworker *w = arg;
-    struct epoll_event evs[MAX_EVENTS];
     hloop_current = &w->loop;
     clock_update(w);
+    w->io->start(w);
     while (!w->stopping) {
-        int n = epoll_wait(w->ep, evs, MAX_EVENTS, next_timeout(w));
+        w->io->wait(w, next_timeout(w));
         clock_update(w);
-        for (int i = 0; i < n; i++) {
-            void *p = evs[i].data.ptr;
-            if (p == &tag_listen) {
-                accept_all(w);
-            } else if (p == &tag_stop) {
-                wake_event(w);
-            } else if (*(const uint8_t *)p == HKIND_WATCH) {
-                hloop_watch_event(p, evs[i].events);
-            } else {
-                conn_event(p, evs[i].events);
-            }
-        }
         flush_queued(w);
         hloop_run_timers(&w->loop);
         expire(w);
         hloop_reap(&w->loop);
-        while (w->grave != NULL) {
-            struct hconn *c = w->grave;
-            w->grave = c->anext;
-            conn_free(c);
-        }
+        bury(w);
         atomic_store(&w->nconns_seen, w->nconns);
     }
     hloop_stop(&w->loop); /* posts, then stop hooks: held requests may still be answered */
     flush_queued(w);
+    w->io->stop(w); /* what was queued goes out; the kernel lets go of the worker's memory */
     hloop_current = NULL;
     return NULL;
 }
 
-int hworker_new(const struct hserver_shared *sh, int index, int listen_fd, struct hworker **out)
+int hworker_new(const struct hserver_shared *sh, int index, int listen_fd, const struct hio_ops *io,
+                struct hworker **out)
 {
     struct hworker *w = xcalloc(1, sizeof(*w));
     w->sh = sh;
+    w->io = io;
     w->index = index;
     w->lfd = listen_fd;
-    w->ep = epoll_create1(EPOLL_CLOEXEC);
+    w->ep = -1;
     w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    hloop_init(&w->loop, w->ep, w->efd);
-    if (w->ep < 0 || w->efd < 0) {
-        goto fail;
-    }
-    struct epoll_event e = {.events = EPOLLIN, .data.ptr = &tag_listen};
-    if (epoll_ctl(w->ep, EPOLL_CTL_ADD, listen_fd, &e) != 0) {
-        goto fail;
-    }
-    e.data.ptr = &tag_stop;
-    if (epoll_ctl(w->ep, EPOLL_CTL_ADD, w->efd, &e) != 0) {
-        goto fail;
+    hloop_init(&w->loop, w->efd, NULL, w); /* the backend's init sets the watch ops */
+    int rc = w->efd < 0 ? TANDEM_EIO : io->init(w);
+    if (rc != 0) {
+        w->lfd = -1; /* the caller still owns it */
+        hloop_cleanup(&w->loop);
+        io->cleanup(w);
+        if (w->efd >= 0) {
+            close(w->efd);
+        }
+        free(w);
+        return rc;
     }
     *out = w;
     return 0;
-fail:
-    w->lfd = -1; /* the caller still owns it */
-    hworker_free(w);
-    return TANDEM_EIO;
 }
 
 void hworker_wake_drain(struct hworker *w)
@@ -659,7 +537,7 @@ void hworker_free(struct hworker *w)
         struct hconn *c = w->all;
         bool pending = c->pending;
         struct hreq *r = c->req;
-        conn_close(c);
+        hconn_close(c);
         if (pending) {
             if (w->sh->cfg.on_done != NULL) {
                 w->sh->cfg.on_done(&r->view, 0, w->sh->cfg.arg);
@@ -668,17 +546,16 @@ void hworker_free(struct hworker *w)
         }
     }
     hloop_cleanup(&w->loop);
-    while (w->grave != NULL) {
-        struct hconn *c = w->grave;
-        w->grave = c->anext;
+    bury(w); /* nothing is busy any more: the backend's stop waited for the kernel */
+    while (w->zombies != NULL) {
+        struct hconn *c = w->zombies;
+        w->zombies = c->anext;
         conn_free(c);
     }
     if (w->lfd >= 0) {
         close(w->lfd);
     }
-    if (w->ep >= 0) {
-        close(w->ep);
-    }
+    w->io->cleanup(w);
     if (w->efd >= 0) {
         close(w->efd);
     }
