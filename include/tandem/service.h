@@ -201,7 +201,8 @@ TANDEM_EXPORT void tandem_metrics_gauge(struct tandem_metrics_writer *w, const c
  * stops accepting, lets in-flight requests finish (at most drain-timeout, 10 s), runs the
  * on_stop hooks, and returns 0. Logs {"msg":"ready","listen":"127.0.0.1:PORT",...} once the
  * socket is bound. With --help: prints the options and returns 0 without serving. Returns
- * TANDEM_EINVAL (an unknown flag) or TANDEM_EIO (cannot listen) without serving.
+ * TANDEM_EINVAL (an unknown flag) or TANDEM_EIO (cannot listen) without serving; then no ready
+ * check or event handler runs any more (the threads it had started are stopped).
  */
 TANDEM_EXPORT int tandem_service_run(struct tandem_service *s);
 

@@ -561,6 +561,45 @@ static void test_core_errors_counted(void **state)
     tandem_service_free(s);
 }
 
+/* ---- a run that cannot serve leaves nothing running --------------------------------------- */
+
+static atomic_int fail_checks;
+
+static int counting_check(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&fail_checks, 1);
+    return 0;
+}
+
+/* The port is held by a plain listening socket (no SO_REUSEPORT), so the core cannot bind it and
+ * run returns TANDEM_EIO. The probe thread it had started must be gone by then: the caller may
+ * release what a check uses (close its database) as soon as run has failed, before free. */
+static void test_failed_run_stops_probe(void **state)
+{
+    (void)state;
+    int hold = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof(sa);
+    assert_int_equal(bind(hold, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(hold, 1), 0);
+    assert_int_equal(getsockname(hold, (struct sockaddr *)&sa, &sl), 0);
+    char listen_at[32];
+    snprintf(listen_at, sizeof(listen_at), "127.0.0.1:%d", ntohs(sa.sin_port));
+    char *argv[] = {"t", "--listen", listen_at, "--data-dir", "/tmp/tandem-unit-svc", NULL};
+    struct tandem_service *s = NULL;
+    assert_int_equal(tandem_service_new("busy", 5, argv, &s), 0);
+    atomic_store(&fail_checks, 0);
+    tandem_service_ready_check(s, "database", counting_check, NULL);
+    assert_int_equal(tandem_service_run(s), TANDEM_EIO);
+    int after_run = atomic_load(&fail_checks);
+    struct timespec ts = {1, 300 * 1000000}; /* more than one probe period */
+    nanosleep(&ts, NULL);
+    assert_int_equal(atomic_load(&fail_checks), after_run); /* no check ran after the return */
+    tandem_service_free(s);
+    close(hold);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -569,6 +608,7 @@ int main(void)
         cmocka_unit_test(test_readyz_black_hole),
         cmocka_unit_test(test_listen_port0_resolved),
         cmocka_unit_test(test_core_errors_counted),
+        cmocka_unit_test(test_failed_run_stops_probe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,7 +15,9 @@
  *   4. events (service_events.c, when built): ready check, metrics source, consumers started;
  *      then the ready probe thread (ready.c), over the checks registered so far;
  *   5. start the http core on the resolved port; drop the reservation; log "ready" with the
- *      bound address (tests read the port from this line);
+ *      bound address (tests read the port from this line). When step 4 or 5 fails, the probe
+ *      thread and the consumers started so far are stopped before run returns the error, so
+ *      no check or handler runs once the caller has it (it may close their database at once);
  *   6. sigwait; one deadline = now + drain-timeout; drain HTTP (until the deadline); stop HTTP
  *      and the probe thread;
  *      stop the consumers (what is left of the deadline; a handler in progress is waited for
@@ -159,6 +161,19 @@ static void stats_setup(struct tandem_service *s)
     }
 }
 
+/* now + drain-timeout, in monotonic ms; *seconds (may be NULL) gets the timeout. */
+static int64_t drain_deadline(const struct tandem_service *s, long *seconds)
+{
+    long drain = 10;
+    svc_parse_int(svc_config_get(&s->cfg, "drain-timeout"), 0, 3600, &drain);
+    if (seconds != NULL) {
+        *seconds = drain;
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + (int64_t)drain * 1000;
+}
+
 int tandem_service_run(struct tandem_service *s)
 {
     const char *unknown = svc_config_unknown(&s->cfg);
@@ -201,6 +216,12 @@ int tandem_service_run(struct tandem_service *s)
         close(reserve_fd); /* the workers' sockets hold the port now */
     }
     if (rc != 0) {
+        /* Nothing of the service runs once run has failed: the caller may release what a check
+         * or a handler uses (its database) before tandem_service_free. */
+        svc_ready_stop(s);
+#ifdef TANDEM_SERVICE_EVENTS
+        svc_events_stop_consumers(s, drain_deadline(s, NULL));
+#endif
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         return rc;
     }
@@ -208,10 +229,7 @@ int tandem_service_run(struct tandem_service *s)
     while (sigwait(&set, &sig) != 0) {
     }
     long drain = 10;
-    svc_parse_int(svc_config_get(&s->cfg, "drain-timeout"), 0, 3600, &drain);
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    int64_t deadline = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + (int64_t)drain * 1000;
+    int64_t deadline = drain_deadline(s, &drain);
     log_info("draining", "\"signal\":%d,\"timeout_s\":%ld", sig, drain);
     rc = tandem_http_server_drain(s->http, (int64_t)drain * 1000);
     if (rc != 0) {
