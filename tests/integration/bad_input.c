@@ -16,6 +16,10 @@
  *   versions    ApiVersions v127: UNSUPPORTED_VERSION (35) with a version list in a v0 body, and
  *               the same connection then answers ApiVersions v0; unknown API keys and Metadata
  *               v99: a close or an error, never a crash
+ *   partitions  (not in the default list) CreatePartitions requests librdkafka refuses to send:
+ *               --topic named twice (one result, INVALID_REQUEST "Duplicate topic in request."),
+ *               next to an unknown topic (UNKNOWN_TOPIC_OR_PARTITION), at v0 and v1; a count of
+ *               100001 (INVALID_PARTITIONS). The caller checks that --topic did not change.
  *
  * Frames (Kafka protocol guide, "Common Request and Response Structure"):
  *
@@ -47,6 +51,7 @@
 
 #include "protocol/kafka.h"
 #include "protocol/kbuf.h"
+#include "protocol/messages_client.h"
 #include "protocol/record_batch.h"
 #include "raw_kafka.h"
 
@@ -422,6 +427,83 @@ fail:
     return -1;
 }
 
+/* Sends one CreatePartitions request and parses its response into *out (arena a). */
+static int create_partitions(int fd, int16_t v, const struct create_partitions_req *q,
+                             struct arena *a, uint8_t *buf, size_t cap,
+                             struct create_partitions_resp *out)
+{
+    struct kw w;
+    kw_init(&w, 256);
+    int32_t corr = g_corr++;
+    req_begin(&w, KAFKA_CREATE_PARTITIONS, v, corr);
+    kafka_encode_create_partitions_request(&w, v, q);
+    req_end(&w);
+    int rc = raw_send_all(fd, w.buf, w.len);
+    kw_cleanup(&w);
+    if (rc)
+        return -1;
+    int n = raw_recv_frame(fd, buf, cap, IO_TIMEOUT_MS);
+    if (n < 4)
+        return -1;
+    struct kr r;
+    kr_init(&r, buf, (size_t)n);
+    if (kr_i32(&r) != corr)
+        return -1;
+    return kafka_parse_create_partitions_response(&r, v, a, out) ? -1 : 0;
+}
+
+static bool kstr_is(struct kstr s, const char *want)
+{
+    return s.len == (int32_t)strlen(want) && memcmp(s.p, want, (size_t)s.len) == 0;
+}
+
+static int case_partitions(void)
+{
+    uint8_t buf[65536];
+    struct arena a;
+    struct create_partitions_resp resp;
+    int fd = raw_connect(&g_addr, "bad-input");
+    arena_init(&a, 0);
+    CHECK(fd >= 0, "partitions: connect");
+    struct kstr topic = {g_topic, (int32_t)strlen(g_topic)};
+    for (int16_t v = 0; v <= 1; v++) {
+        struct create_partitions_req_topic dup[] = {
+            {topic, 3, -1, NULL}, {KSTR("bad-input-absent"), 2, -1, NULL}, {topic, 4, -1, NULL}};
+        struct create_partitions_req q = {3, dup, 10000, false};
+        CHECK(create_partitions(fd, v, &q, &a, buf, sizeof(buf), &resp) == 0,
+              "partitions: v%d with a duplicate topic: no well-formed response", v);
+        CHECK(resp.nresults == 2, "partitions: v%d: %d results, want 2 (one per distinct name)", v,
+              resp.nresults);
+        CHECK(kstr_is(resp.results[0].name, g_topic) &&
+                  resp.results[0].error_code == KAFKA_INVALID_REQUEST &&
+                  kstr_is(resp.results[0].error_message, "Duplicate topic in request."),
+              "partitions: v%d: duplicate topic got error %d, want INVALID_REQUEST (42)", v,
+              resp.results[0].error_code);
+        CHECK(kstr_is(resp.results[1].name, "bad-input-absent") &&
+                  resp.results[1].error_code == KAFKA_UNKNOWN_TOPIC_OR_PARTITION,
+              "partitions: v%d: unknown topic got error %d, want 3", v, resp.results[1].error_code);
+        fprintf(stderr, "bad-input: CreatePartitions v%d duplicate topic: %.*s\n", v,
+                resp.results[0].error_message.len, resp.results[0].error_message.p);
+    }
+    struct create_partitions_req_topic big[] = {{topic, 100001, -1, NULL}};
+    struct create_partitions_req q = {1, big, 10000, false};
+    CHECK(create_partitions(fd, 1, &q, &a, buf, sizeof(buf), &resp) == 0,
+          "partitions: count 100001: no well-formed response");
+    CHECK(resp.nresults == 1 && resp.results[0].error_code == KAFKA_INVALID_PARTITIONS,
+          "partitions: count 100001 got error %d, want INVALID_PARTITIONS (37)",
+          resp.nresults ? resp.results[0].error_code : -1);
+    fprintf(stderr, "bad-input: CreatePartitions to 100001: %.*s\n",
+            resp.results[0].error_message.len, resp.results[0].error_message.p);
+    close(fd);
+    arena_cleanup(&a);
+    return alive("CreatePartitions", false);
+fail:
+    if (fd >= 0)
+        close(fd);
+    arena_cleanup(&a);
+    return -1;
+}
+
 int main(int argc, char **argv)
 {
     const char *host = "127.0.0.1";
@@ -442,10 +524,9 @@ int main(int argc, char **argv)
             cases = argv[i + 1];
     }
     if (port <= 0) {
-        fprintf(
-            stderr,
-            "usage: kafka-bad-input --port PORT [--pid PID] [--topic T] "
-            "[--control-topic C] [--rounds N] [--cases garbage,truncated,sizes,crc,versions]\n");
+        fprintf(stderr, "usage: kafka-bad-input --port PORT [--pid PID] [--topic T] "
+                        "[--control-topic C] [--rounds N] "
+                        "[--cases garbage,truncated,sizes,crc,versions,partitions]\n");
         return 2;
     }
     memset(&g_addr, 0, sizeof(g_addr));
@@ -460,7 +541,8 @@ int main(int argc, char **argv)
             (strstr(cases, "truncated") && case_truncated() < 0) ||
             (strstr(cases, "sizes") && case_sizes() < 0) ||
             (strstr(cases, "crc") && case_crc() < 0) ||
-            (strstr(cases, "versions") && case_versions() < 0))
+            (strstr(cases, "versions") && case_versions() < 0) ||
+            (strstr(cases, "partitions") && case_partitions() < 0))
             return 1;
         fprintf(stderr, "bad-input: round %d passed\n", round + 1);
     }

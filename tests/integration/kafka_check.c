@@ -195,6 +195,8 @@ static void usage(void)
             "  dump          prints 'partition offset key value' of the whole topic, sorted\n"
             "  admin create  -p N [-c key=value]... [--expect ERROR_NAME]\n"
             "  admin delete  [--expect ERROR_NAME]\n"
+            "  admin partitions -p TOTAL [--validate-only] [--assign B,B/B...] "
+            "[--expect ERROR_NAME]\n"
             "  admin exists | admin absent   (all-topics Metadata)\n"
             "common: --tag T (record content), --timeout SECS, --debug CTX, --no-null-header\n");
     exit(2);
@@ -234,6 +236,8 @@ int main(int argc, char **argv)
                                              {"debug", required_argument, NULL, 'd'},
                                              {"check-offsets", no_argument, NULL, 'O'},
                                              {"no-null-header", no_argument, NULL, 'N'},
+                                             {"validate-only", no_argument, NULL, 'V'},
+                                             {"assign", required_argument, NULL, 'P'},
                                              {NULL, 0, NULL, 0}};
     optind = first;
     int c;
@@ -299,6 +303,12 @@ int main(int argc, char **argv)
             break;
         case 'N':
             o.no_null_header = true;
+            break;
+        case 'V':
+            o.validate_only = true;
+            break;
+        case 'P':
+            o.assign = optarg;
             break;
         default:
             usage();

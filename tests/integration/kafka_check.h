@@ -44,9 +44,11 @@ struct kc_opts {
     int size;               /* value size, 0 = no padding */
     int rate;               /* records per second, 0 = unlimited */
     int timeout_s;          /* overall limit of the subcommand */
-    int partitions;         /* admin create */
+    int partitions;         /* admin create, admin partitions (the new total) */
     bool check_offsets;     /* consume: offsets are 0,1,2,... per partition from the start */
     bool no_null_header;    /* consume: records carry no "nil" header (kafkajs cannot send one) */
+    bool validate_only;     /* admin partitions: ValidateOnly */
+    const char *assign;     /* admin partitions: new partitions' brokers, "0/0" or "1,2/0" */
     const char *configs[KC_MAX_CONFIGS]; /* admin create: key=value */
     int nconfigs;
 };

@@ -1,9 +1,14 @@
 /*
- * kafka-check admin: CreateTopics and DeleteTopics through librdkafka's Admin API, and the
- * Metadata view of a topic (all-topics Metadata, which never auto-creates anything).
+ * kafka-check admin: CreateTopics, DeleteTopics and CreatePartitions through librdkafka's Admin
+ * API, and the Metadata view of a topic (all-topics Metadata, which never auto-creates anything).
  *
  *   admin create -p N [-c key=value]... [--expect NAME]   CreateTopics, replication factor 1
  *   admin delete [--expect NAME]                          DeleteTopics
+ *   admin partitions -p TOTAL [--validate-only] [--assign A] [--expect NAME]
+ *                                                         CreatePartitions to TOTAL partitions;
+ *                                                         A lists each new partition's brokers,
+ *                                                         partitions split by '/', brokers by ','
+ *                                                         ("0/0": two new partitions on node 0)
  *   admin exists [-p N]                                   listed, no error (and N partitions)
  *   admin absent                                          not listed
  *
@@ -40,6 +45,9 @@ static int kc_admin_wait(rd_kafka_t *rk, rd_kafka_queue_t *q, const struct kc_op
     size_t n = 0;
     if (type == RD_KAFKA_EVENT_CREATETOPICS_RESULT)
         res = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+    else if (type == RD_KAFKA_EVENT_CREATEPARTITIONS_RESULT)
+        res =
+            rd_kafka_CreatePartitions_result_topics(rd_kafka_event_CreatePartitions_result(ev), &n);
     else
         res = rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev), &n);
     if (n != 1 || strcmp(rd_kafka_topic_result_name(res[0]), o->topic) != 0) {
@@ -69,8 +77,12 @@ static rd_kafka_AdminOptions_t *kc_admin_options(rd_kafka_t *rk, rd_kafka_admin_
     char err[512];
     rd_kafka_AdminOptions_t *opt = rd_kafka_AdminOptions_new(rk, op);
     rd_kafka_AdminOptions_set_request_timeout(opt, o->timeout_s * 1000, err, sizeof(err));
-    if (op == RD_KAFKA_ADMIN_OP_CREATETOPICS || op == RD_KAFKA_ADMIN_OP_DELETETOPICS)
+    if (op == RD_KAFKA_ADMIN_OP_CREATETOPICS || op == RD_KAFKA_ADMIN_OP_DELETETOPICS ||
+        op == RD_KAFKA_ADMIN_OP_CREATEPARTITIONS)
         rd_kafka_AdminOptions_set_operation_timeout(opt, 10000, err, sizeof(err));
+    if (o->validate_only)
+        kc_die_if(rd_kafka_AdminOptions_set_validate_only(opt, 1, err, sizeof(err)),
+                  "set_validate_only: %s", err);
     return opt;
 }
 
@@ -105,6 +117,36 @@ static int kc_admin_delete(rd_kafka_t *rk, rd_kafka_queue_t *q, const struct kc_
     int rc = kc_admin_wait(rk, q, o, RD_KAFKA_EVENT_DELETETOPICS_RESULT);
     rd_kafka_AdminOptions_destroy(opt);
     rd_kafka_DeleteTopic_destroy(dt);
+    return rc;
+}
+
+static int kc_admin_partitions(rd_kafka_t *rk, rd_kafka_queue_t *q, const struct kc_opts *o)
+{
+    char err[512];
+    rd_kafka_NewPartitions_t *np =
+        rd_kafka_NewPartitions_new(o->topic, (size_t)o->partitions, err, sizeof(err));
+    kc_die_if(!np, "NewPartitions: %s", err);
+    if (o->assign) {
+        char buf[256];
+        snprintf(buf, sizeof(buf), "%s", o->assign);
+        int idx = 0;
+        for (char *save = NULL, *part = strtok_r(buf, "/", &save); part;
+             part = strtok_r(NULL, "/", &save), idx++) {
+            int32_t ids[16];
+            size_t n = 0;
+            for (char *s2 = NULL, *id = strtok_r(part, ",", &s2); id && n < 16;
+                 id = strtok_r(NULL, ",", &s2))
+                ids[n++] = (int32_t)atoi(id);
+            kc_die_if(rd_kafka_NewPartitions_set_replica_assignment(
+                          np, idx, ids, n, err, sizeof(err)) != RD_KAFKA_RESP_ERR_NO_ERROR,
+                      "set_replica_assignment %d: %s", idx, err);
+        }
+    }
+    rd_kafka_AdminOptions_t *opt = kc_admin_options(rk, RD_KAFKA_ADMIN_OP_CREATEPARTITIONS, o);
+    rd_kafka_CreatePartitions(rk, &np, 1, opt, q);
+    int rc = kc_admin_wait(rk, q, o, RD_KAFKA_EVENT_CREATEPARTITIONS_RESULT);
+    rd_kafka_AdminOptions_destroy(opt);
+    rd_kafka_NewPartitions_destroy(np);
     return rc;
 }
 
@@ -174,6 +216,8 @@ int kc_cmd_admin(const struct kc_opts *o, const char *action)
         rc = kc_admin_create(rk, q, o);
     else if (strcmp(action, "delete") == 0)
         rc = kc_admin_delete(rk, q, o);
+    else if (strcmp(action, "partitions") == 0)
+        rc = kc_admin_partitions(rk, q, o);
     else if (strcmp(action, "exists") == 0)
         rc = kc_admin_listed(rk, o, true);
     else if (strcmp(action, "absent") == 0)
