@@ -266,6 +266,43 @@ static void test_admin(void **state)
     frame_free(&f);
 }
 
+/* librdkafka's rd_kafka_CreatePartitions: to 3 with the broker choosing (a null Assignments
+ * array), then to 5 with both new partitions on broker 1, validate-only. */
+static void test_admin_partitions(void **state)
+{
+    (void)state;
+    struct frame f;
+    req_load(&f, "admin-partitions/004-CreatePartitions-v0.req.bin");
+    const struct create_partitions_req *c = &f.req.create_partitions;
+    assert_int_equal(f.h.request_api_key, KAFKA_CREATE_PARTITIONS);
+    assert_int_equal(f.h.request_api_version, 0);
+    assert_int_equal(c->ntopics, 1);
+    assert_kstr(c->topics[0].name, "tandem-topic");
+    assert_int_equal(c->topics[0].count, 3);
+    assert_int_equal(c->topics[0].nassignments, -1);
+    assert_int_equal(c->timeout_ms, 60000);
+    assert_false(c->validate_only);
+    frame_free(&f);
+
+    req_load(&f, "admin-partitions/005-CreatePartitions-v0.req.bin");
+    c = &f.req.create_partitions;
+    assert_int_equal(c->topics[0].count, 5);
+    assert_int_equal(c->topics[0].nassignments, 2);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(c->topics[0].assignments[i].nbroker_ids, 1);
+        assert_int_equal(c->topics[0].assignments[i].broker_ids[0], 1);
+    }
+    assert_true(c->validate_only);
+    frame_free(&f);
+
+    resp_load(&f, "admin-partitions/004-CreatePartitions-v0.resp.bin", KAFKA_CREATE_PARTITIONS, 0);
+    assert_int_equal(f.resp.create_partitions.nresults, 1);
+    assert_kstr(f.resp.create_partitions.results[0].name, "tandem-topic");
+    assert_int_equal(f.resp.create_partitions.results[0].error_code, 0);
+    assert_int_equal(f.resp.create_partitions.results[0].error_message.len, -1);
+    frame_free(&f);
+}
+
 static void test_idempotent(void **state)
 {
     (void)state;
@@ -305,7 +342,7 @@ int main(void)
         cmocka_unit_test(test_produce_requests), cmocka_unit_test(test_produce_v2_magic1),
         cmocka_unit_test(test_produce_response), cmocka_unit_test(test_consume_list_offsets),
         cmocka_unit_test(test_consume_fetch),    cmocka_unit_test(test_admin),
-        cmocka_unit_test(test_idempotent),
+        cmocka_unit_test(test_admin_partitions), cmocka_unit_test(test_idempotent),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

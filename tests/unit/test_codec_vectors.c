@@ -173,17 +173,12 @@ static int name_cmp(const void *x, const void *y)
 static void test_every_captured_frame(void **state)
 {
     (void)state;
-    const char *scenarios[] = {"kcat-metadata",
-                               "kcat-metadata-v0",
-                               "produce-gzip-acks1",
-                               "produce-none",
-                               "produce-zstd-acksall",
-                               "produce-v3-snappy",
-                               "produce-v2-magic1",
-                               "consume",
-                               "consume-fetch-v4",
-                               "admin",
-                               "idempotent"};
+    const char *scenarios[] = {"kcat-metadata",        "kcat-metadata-v0",
+                               "produce-gzip-acks1",   "produce-none",
+                               "produce-zstd-acksall", "produce-v3-snappy",
+                               "produce-v2-magic1",    "consume",
+                               "consume-fetch-v4",     "admin",
+                               "admin-partitions",     "idempotent"};
     int nreq = 0, nresp = 0;
     for (size_t s = 0; s < sizeof(scenarios) / sizeof(scenarios[0]); s++) {
         char dir[512];

@@ -118,6 +118,12 @@ scenario_admin() {
     stop
 }
 
+scenario_admin_partitions() {
+    FAKE_ADMIN=1 start admin-partitions tandem-topic
+    timeout 30 "$tmp/kclient" partitions "$PROXY" tandem-topic
+    stop
+}
+
 scenario_idempotent() {
     start idempotent tandem-topic 22:0:1
     timeout 20 "$tmp/kclient" produce "$PROXY" tandem-topic all lz4 idempotent
@@ -125,7 +131,7 @@ scenario_idempotent() {
 }
 
 all=(kcat_metadata kcat_metadata_v0 produce_gzip_acks1 produce_zstd_acksall produce_v3_snappy
-     produce_v2_magic1 produce_none consume consume_v4 admin idempotent)
+     produce_v2_magic1 produce_none consume consume_v4 admin admin_partitions idempotent)
 for s in "${@:-${all[@]}}"; do
     echo "capture: $s"
     "scenario_${s//-/_}"

@@ -11,6 +11,9 @@
  *   kclient consume BOOTSTRAP TOPIC PARTITION N       assign at the beginning, read N messages
  *   kclient admin BOOTSTRAP TOPIC                     CreateTopics (3 partitions, one config)
  *                                                     then DeleteTopics
+ *   kclient partitions BOOTSTRAP TOPIC                CreatePartitions to 3 (no assignment),
+ *                                                     then to 5 with both new partitions on
+ *                                                     broker 1, validate-only
  *
  * Everything talks to 127.0.0.1 only and stops by itself (timeouts of a few seconds).
  */
@@ -166,6 +169,34 @@ static int run_admin(char **argv)
     return 0;
 }
 
+static int run_partitions(char **argv)
+{
+    char err[256];
+    rd_kafka_t *rk = make(RD_KAFKA_PRODUCER, argv[2], rd_kafka_conf_new());
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+
+    rd_kafka_NewPartitions_t *np = rd_kafka_NewPartitions_new(argv[3], 3, err, sizeof(err));
+    rd_kafka_CreatePartitions(rk, &np, 1, NULL, q);
+    admin_wait(q);
+    rd_kafka_NewPartitions_destroy(np);
+
+    int32_t broker1[] = {1};
+    np = rd_kafka_NewPartitions_new(argv[3], 5, err, sizeof(err));
+    rd_kafka_NewPartitions_set_replica_assignment(np, 0, broker1, 1, err, sizeof(err));
+    rd_kafka_NewPartitions_set_replica_assignment(np, 1, broker1, 1, err, sizeof(err));
+    rd_kafka_AdminOptions_t *opt =
+        rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATEPARTITIONS);
+    rd_kafka_AdminOptions_set_validate_only(opt, 1, err, sizeof(err));
+    rd_kafka_CreatePartitions(rk, &np, 1, opt, q);
+    admin_wait(q);
+    rd_kafka_AdminOptions_destroy(opt);
+    rd_kafka_NewPartitions_destroy(np);
+
+    rd_kafka_queue_destroy(q);
+    rd_kafka_destroy(rk);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 4 && !strcmp(argv[1], "mock"))
@@ -176,6 +207,8 @@ int main(int argc, char **argv)
         return run_consume(argv);
     if (argc >= 4 && !strcmp(argv[1], "admin"))
         return run_admin(argv);
+    if (argc >= 4 && !strcmp(argv[1], "partitions"))
+        return run_partitions(argv);
     fprintf(stderr, "usage: see the comment at the top of kclient.c\n");
     return 2;
 }

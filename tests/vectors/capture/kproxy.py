@@ -17,9 +17,10 @@ Metadata and FindCoordinator responses have their broker ports rewritten to the 
 same length), so that the client keeps talking through the proxy after bootstrap; the recorded
 response is the rewritten one.
 
---fake-admin: librdkafka's mock broker implements neither CreateTopics nor DeleteTopics, so
-the proxy adds them to the ApiVersions response (CreateTopics 0-4, DeleteTopics 0-3) and
-answers those requests itself with "no error" per topic. The mock also names controller 0, a
+--fake-admin: librdkafka's mock broker implements neither CreateTopics, DeleteTopics nor
+CreatePartitions, so the proxy adds them to the ApiVersions response (CreateTopics 0-4,
+DeleteTopics 0-3, CreatePartitions 0-1) and answers those requests itself with "no error" per
+topic. The mock also names controller 0, a
 broker that does not exist, so that the admin client finds its controller, the proxy sets
 controller_id in Metadata responses to the first broker's id. The recorded requests are still what
 the real client sent; the recorded responses are the proxy's.
@@ -37,8 +38,8 @@ import threading
 API_NAMES = {0: "Produce", 1: "Fetch", 2: "ListOffsets", 3: "Metadata", 8: "OffsetCommit",
              9: "OffsetFetch", 10: "FindCoordinator", 11: "JoinGroup", 12: "Heartbeat",
              13: "LeaveGroup", 14: "SyncGroup", 18: "ApiVersions", 19: "CreateTopics",
-             20: "DeleteTopics", 22: "InitProducerId"}
-FAKE_APIS = {19: (0, 4), 20: (0, 3)}
+             20: "DeleteTopics", 22: "InitProducerId", 37: "CreatePartitions"}
+FAKE_APIS = {19: (0, 4), 20: (0, 3), 37: (0, 1)}
 
 
 class Recorder:
@@ -180,7 +181,8 @@ def add_fake_apis(frame, ver):
 
 
 def fake_admin_response(api, ver, corr, body):
-    """CreateTopics v0-4 / DeleteTopics v0-3 response: every named topic, error 0."""
+    """CreateTopics v0-4 / DeleteTopics v0-3 / CreatePartitions v0-1 response: every named
+    topic, error 0."""
     o = 0
     (n,) = struct.unpack_from(">i", body, o)
     o += 4
@@ -201,13 +203,20 @@ def fake_admin_response(api, ver, corr, body):
             for _ in range(nc):
                 o = skip_string(body, o)
                 o = skip_string(body, o)
+        elif api == 37:  # count, nullable assignments of [broker_ids]
+            o += 4
+            (na,) = struct.unpack_from(">i", body, o)
+            o += 4
+            for _ in range(max(na, 0)):
+                (nb,) = struct.unpack_from(">i", body, o)
+                o += 4 + 4 * nb
     out = struct.pack(">i", corr)
-    if (api == 19 and ver >= 2) or (api == 20 and ver >= 1):
+    if (api == 19 and ver >= 2) or (api == 20 and ver >= 1) or api == 37:
         out += struct.pack(">i", 0)
     out += struct.pack(">i", len(names))
     for nm in names:
         out += struct.pack(">h", len(nm)) + nm + struct.pack(">h", 0)
-        if api == 19 and ver >= 1:
+        if (api == 19 and ver >= 1) or api == 37:
             out += struct.pack(">h", -1)
     return out
 
