@@ -29,6 +29,10 @@
  *                                            "MEMBER <consumer id> <client id> <partitions>"
  *   delete    -b B -g G                      DeleteGroups: "DELETE <group> <error name>"
  *
+ * Environment: GC_DEBUG (librdkafka debug contexts), GC_METADATA_REFRESH_MS
+ * (topic.metadata.refresh.interval.ms, so a member notices new partitions sooner than librdkafka's
+ * 5 minutes).
+ *
  * Exit codes: 0 done, 1 a failure (printed to stderr), 2 usage.
  */
 #include <getopt.h>
@@ -94,6 +98,9 @@ static rd_kafka_t *client(const struct opts *o, rd_kafka_type_t type, rd_kafka_c
     const char *dbg = getenv("GC_DEBUG");
     if (dbg && *dbg)
         set(conf, "debug", dbg);
+    const char *refresh = getenv("GC_METADATA_REFRESH_MS");
+    if (refresh && *refresh)
+        set(conf, "topic.metadata.refresh.interval.ms", refresh);
     rd_kafka_t *rk = rd_kafka_new(type, conf, err, sizeof(err));
     if (!rk)
         die("rd_kafka_new", err);

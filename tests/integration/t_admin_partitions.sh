@@ -2,7 +2,8 @@
 # CreatePartitions through librdkafka's rd_kafka_CreatePartitions (what `kafka-topics --alter
 # --partitions N` sends): a topic grows 1 -> 3, Metadata (librdkafka and kcat -L) shows 3 at once,
 # the old records stay in partition 0, records produced afterwards land in partitions 1 and 2 and
-# are read back, a group consumer is assigned all three, and a restart keeps 3. Error answers:
+# are read back, a group consumer is assigned all three, three members of a group that had one
+# partition between them get one each, and a restart keeps 3. Error answers:
 # the same count and a smaller one (INVALID_PARTITIONS), an unknown topic
 # (UNKNOWN_TOPIC_OR_PART), assignments of the wrong length or naming another broker
 # (INVALID_REPLICA_ASSIGNMENT); ValidateOnly changes nothing. Requests librdkafka refuses to send
@@ -51,6 +52,43 @@ grep -q '^ASSIGNED [0-9]* 0,1,2$' "$TMP_ROOT/group.out" ||
     fail "the group consumer was not assigned 0,1,2: $(tr '\n' ' ' <"$TMP_ROOT/group.out")"
 [ "$(awk '$1 == 2' "$TMP_ROOT/group.txt" | wc -l)" -eq 10 ] ||
     fail "the group consumer read $(awk '$1 == 2' "$TMP_ROOT/group.txt" | wc -l) records of partition 2"
+
+# The reason to grow: three members of a group on a one-partition topic, two of them idle; after
+# the grow (noticed at the members' next metadata refresh) each member holds one partition and
+# consumes from it.
+. "$(dirname "$0")/group_lib.sh"
+admin create -t svc -p 1 || fail "CreateTopics svc (1 partition)"
+for m in m1 m2 m3; do
+    GC_METADATA_REFRESH_MS=500 gc_start "$m" -t svc -g svc-g
+done
+one_active() {
+    local a n=0 m
+    for m in m1 m2 m3; do
+        a=$(last_assign "$m")
+        [ "$a" != none ] || return 1
+        [ "$a" = - ] || n=$((n + 1))
+    done
+    [ "$n" -eq 1 ]
+}
+for _ in $(seq 300); do
+    one_active && break
+    sleep 0.1
+done
+one_active || fail "3 members on 1 partition: $(last_assign m1) $(last_assign m2) $(last_assign m3)"
+admin partitions -t svc -p 3 || fail "CreatePartitions svc 1 -> 3"
+ms=$(wait_assign 30 3 m1 m2 m3) || fail "after the grow the members hold $(last_assign m1) \
+$(last_assign m2) $(last_assign m3), want one partition each"
+log "each member holds one partition ${ms} ms after the grow"
+within 60 "$KCHECK" produce -b "$BROKER" -t svc -n 30 --tag svc || fail "produce 30 to svc"
+for _ in $(seq 200); do
+    [ "$(cat "$TMP_ROOT"/m[123].rec 2>/dev/null | wc -l)" -ge 30 ] && break
+    sleep 0.1
+done
+for m in m1 m2 m3; do
+    [ "$(wc -l <"$TMP_ROOT/$m.rec")" -eq 10 ] ||
+        fail "member $m consumed $(wc -l <"$TMP_ROOT/$m.rec") records, want 10 (its partition's)"
+    gc_term "$m"
+done
 
 # Errors, each leaving the topic at 3.
 admin partitions -t grow -p 3 --expect INVALID_PARTITIONS || fail "CreatePartitions to the same count"
