@@ -111,9 +111,7 @@ case $ONLY in
 *) log "ONLY=$ONLY: expected base or group"; exit 2 ;;
 esac
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+free_port() { "$ROOT/scripts/free-ports"; }
 
 # wait_for FILE PATTERN TIMEOUT_US PID: returns 0 as soon as FILE contains PATTERN, 1 at the
 # timeout or when PID died. An empty PATTERN means "FILE exists and is not empty", checked by

@@ -56,32 +56,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+free_port() { "$ROOT/scripts/free-ports"; }
 # A base port with $1 consecutive free ports.
-free_range() {
-    python3 - "$1" <<'PY'
-import random, socket, sys
-n = int(sys.argv[1])
-for _ in range(200):
-    base = random.randrange(20000, 60000 - n)
-    socks = []
-    try:
-        for p in range(base, base + n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", p))
-            socks.append(s)
-    except OSError:
-        continue
-    finally:
-        for s in socks:
-            s.close()
-    print(base)
-    sys.exit(0)
-sys.exit("no free port range")
-PY
-}
+free_range() { "$ROOT/scripts/free-ports" "$1"; }
 
 wait_quiet() {
     local waited=0 load
@@ -106,28 +83,14 @@ wait_quiet() {
 default_copy() { # dir
     mkdir -p "$1"
     ln -sfn "$BUILD" "$1/build"
-    python3 - "$MANIFEST" "$1/tandem.yaml" <<'PY'
-import re, socket, sys, random
-src, dst = sys.argv[1:3]
+    python3 - "$MANIFEST" "$1/tandem.yaml" "$ROOT/scripts/free-ports" <<'PY'
+import re, subprocess, sys
+src, dst, free_ports = sys.argv[1:4]
 text = open(src).read()
-def free():
-    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
-def free_range(n):
-    for _ in range(500):
-        base = random.randrange(20000, 60000 - n)
-        try:
-            socks = []
-            for p in range(base, base + n):
-                s = socket.socket(); s.bind(("127.0.0.1", p)); socks.append(s)
-            return base
-        except OSError:
-            pass
-        finally:
-            for s in socks:
-                s.close()
-    sys.exit("no free port range")
+def free(n=1):
+    return int(subprocess.check_output([free_ports, str(n)]))
 text = re.sub(r"127\.0\.0\.1:\d+", lambda m: f"127.0.0.1:{free()}", text)
-text = re.sub(r"(\bport:\s*)(\d+)", lambda m: f"{m.group(1)}{free_range(64)}", text)
+text = re.sub(r"(\bport:\s*)(\d+)", lambda m: f"{m.group(1)}{free(64)}", text)
 open(dst, "w").write(text)
 PY
 }

@@ -44,9 +44,7 @@ stop_server() {
 BROKER_PID=""
 trap 'stop_server; [ -z "$BROKER_PID" ] || kill -TERM "$BROKER_PID" 2>/dev/null; rm -rf "$TMP"' EXIT
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
+free_port() { "$ROOT/scripts/free-ports"; }
 wait_port() {
     for _ in $(seq 100); do
         (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0

@@ -18,26 +18,7 @@ SUP_PID=""
 
 # free_ports N: the first of N consecutive 127.0.0.1 ports that could all be bound just now.
 free_ports() {
-    python3 - "$1" <<'PY'
-import random, socket, sys
-n = int(sys.argv[1])
-for _ in range(200):
-    base = random.randint(20000, 60000 - n)
-    socks = []
-    try:
-        for p in range(base, base + n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", p))
-            socks.append(s)
-    except OSError:
-        continue
-    finally:
-        for s in socks:
-            s.close()
-    print(base)
-    sys.exit(0)
-sys.exit("no free port range")
-PY
+    "$(dirname "${BASH_SOURCE[0]}")/../../scripts/free-ports" "$1"
 }
 
 # pick_ports: BROKER_P, GATEWAY_P and HELLO_P (8 consecutive: room to scale), all free.

@@ -26,33 +26,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 SYS="$TMP_ROOT/sys"
 MANIFEST="$SYS/tandem.yaml"
 
-free_port() {
-    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-
+FREE_PORTS="$(dirname "${BASH_SOURCE[0]}")/../../scripts/free-ports"
+free_port() { "$FREE_PORTS"; }
 # A base port with `n` consecutive free ports (the instances of one service).
-free_range() {
-    python3 - "$1" <<'PY'
-import random, socket, sys
-n = int(sys.argv[1])
-for _ in range(200):
-    base = random.randrange(20000, 60000 - n)
-    socks = []
-    try:
-        for p in range(base, base + n):
-            s = socket.socket()
-            s.bind(("127.0.0.1", p))
-            socks.append(s)
-    except OSError:
-        continue
-    finally:
-        for s in socks:
-            s.close()
-    print(base)
-    sys.exit(0)
-sys.exit("no free port range")
-PY
-}
+free_range() { "$FREE_PORTS" "$1"; }
 
 tandem() {
     within 90 "$TANDEM_CLI" -f "$MANIFEST" "$@"
