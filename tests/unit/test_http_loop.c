@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "tandem/http.h"
+#include "test_http_util.h"
 
 static int cancelled_fired, stop_post_rc, timer_rc;
 static pthread_t poster;
@@ -110,16 +111,6 @@ static struct tandem_http_server *start(void)
     return s;
 }
 
-static int dial(struct tandem_http_server *s)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET,
-                             .sin_port = htons((uint16_t)tandem_http_server_port(s))};
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    return fd;
-}
-
 /* Sends a GET for path and reads one answer (whole, by Content-Length) into buf within
  * timeout_ms; returns the bytes read (0: nothing came). */
 static size_t get(int fd, const char *path, char *buf, size_t cap, int timeout_ms)
@@ -129,26 +120,8 @@ static size_t get(int fd, const char *path, char *buf, size_t cap, int timeout_m
         int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
         assert_int_equal(send(fd, req, (size_t)n, MSG_NOSIGNAL), n);
     }
-    size_t len = 0;
-    buf[0] = '\0';
-    for (;;) {
-        char *end = strstr(buf, "\r\n\r\n");
-        char *cl = strstr(buf, "Content-Length: ");
-        if (end != NULL && cl != NULL &&
-            len >= (size_t)(end + 4 - buf) + strtoul(cl + 16, NULL, 10)) {
-            return len;
-        }
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, timeout_ms) <= 0) {
-            return len;
-        }
-        ssize_t n = recv(fd, buf + len, cap - 1 - len, 0);
-        if (n <= 0) {
-            return len;
-        }
-        len += (size_t)n;
-        buf[len] = '\0';
-    }
+    const char *body;
+    return read_answer(fd, buf, cap, timeout_ms, &body);
 }
 
 static void test_current_is_null_off_worker(void **state)

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "tandem/http.h"
+#include "test_http_util.h"
 
 static struct tandem_http_request *deferred;
 
@@ -72,16 +73,6 @@ static struct tandem_http_server *start(int workers, int64_t req_ms, int64_t idl
     struct tandem_http_server *s = NULL;
     assert_int_equal(tandem_http_server_start(&cfg, &s), 0);
     return s;
-}
-
-static int dial(struct tandem_http_server *s)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET,
-                             .sin_port = htons((uint16_t)tandem_http_server_port(s))};
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    return fd;
 }
 
 static void send_all(int fd, const char *p, size_t n)

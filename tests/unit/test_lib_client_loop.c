@@ -28,6 +28,7 @@
 
 #include "tandem/http.h"
 #include "tandem/http_client.h"
+#include "test_http_util.h"
 
 static struct tandem_http_server *up, *front;
 static struct tandem_http_client *client;
@@ -120,16 +121,6 @@ static int teardown(void **state)
     return 0;
 }
 
-static int dial(struct tandem_http_server *s)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET,
-                             .sin_port = htons((uint16_t)tandem_http_server_port(s))};
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    return fd;
-}
-
 static void send_get(int fd, const char *target, const char *extra)
 {
     char req[512];
@@ -139,35 +130,18 @@ static void send_get(int fd, const char *target, const char *extra)
 }
 
 /* Reads one answer; returns a pointer to its body in buf, or NULL when none came in time. */
-static const char *read_answer(int fd, char *buf, size_t cap, int timeout_ms)
+static const char *answer_body(int fd, char *buf, size_t cap, int timeout_ms)
 {
-    size_t len = 0;
-    buf[0] = '\0';
-    for (;;) {
-        char *end = strstr(buf, "\r\n\r\n");
-        char *cl = strstr(buf, "Content-Length: ");
-        if (end != NULL && cl != NULL &&
-            len >= (size_t)(end + 4 - buf) + strtoul(cl + 16, NULL, 10)) {
-            return end + 4;
-        }
-        struct pollfd p = {.fd = fd, .events = POLLIN};
-        if (poll(&p, 1, timeout_ms) <= 0) {
-            return NULL;
-        }
-        ssize_t n = recv(fd, buf + len, cap - 1 - len, 0);
-        if (n <= 0) {
-            return NULL;
-        }
-        len += (size_t)n;
-        buf[len] = '\0';
-    }
+    const char *body;
+    read_answer(fd, buf, cap, timeout_ms, &body);
+    return body;
 }
 
 static const char *get(const char *target, const char *extra, char *buf, size_t cap)
 {
     int fd = dial(front);
     send_get(fd, target, extra);
-    const char *body = read_answer(fd, buf, cap, 5000);
+    const char *body = answer_body(fd, buf, cap, 5000);
     close(fd);
     assert_non_null(body);
     return body;
@@ -191,11 +165,11 @@ static void test_worker_serves_others_while_call_pending(void **state)
     int a = dial(front), b = dial(front);
     send_get(a, "/f/slow", NULL);
     send_get(b, "/now", NULL);
-    const char *body = read_answer(b, buf, sizeof(buf), 2000);
+    const char *body = answer_body(b, buf, sizeof(buf), 2000);
     assert_non_null(body);
     assert_string_equal(body, "now");
-    assert_null(read_answer(a, buf, sizeof(buf), 50)); /* the slow call is still out */
-    body = read_answer(a, buf, sizeof(buf), 3000);
+    assert_null(answer_body(a, buf, sizeof(buf), 50)); /* the slow call is still out */
+    body = answer_body(a, buf, sizeof(buf), 3000);
     assert_non_null(body);
     assert_string_equal(body, "0|200|1|1|late");
     close(a);
@@ -238,10 +212,10 @@ static void test_stop_with_call_in_flight(void **state)
     char buf[4096];
     int a = dial(front);
     send_get(a, "/f/hang", NULL);
-    assert_null(read_answer(a, buf, sizeof(buf), 100));
+    assert_null(answer_body(a, buf, sizeof(buf), 100));
     assert_int_equal(tandem_http_server_drain(front, 100), TANDEM_ETIMEDOUT);
     tandem_http_server_stop(front); /* the worker's stop hook ends the call: TANDEM_ECLOSED */
-    const char *body = read_answer(a, buf, sizeof(buf), 2000);
+    const char *body = answer_body(a, buf, sizeof(buf), 2000);
     assert_non_null(body);
     assert_string_equal(body, "-14|0|1|1|");
     assert_non_null(strstr(buf, "Connection: close\r\n"));
@@ -256,9 +230,9 @@ static void test_client_freed_with_call_in_flight(void **state)
     char buf[4096];
     int a = dial(front);
     send_get(a, "/f/hang", NULL);
-    assert_null(read_answer(a, buf, sizeof(buf), 100));
+    assert_null(answer_body(a, buf, sizeof(buf), 100));
     tandem_http_client_free(client); /* tears the worker's driver down on the worker */
-    const char *body = read_answer(a, buf, sizeof(buf), 2000);
+    const char *body = answer_body(a, buf, sizeof(buf), 2000);
     assert_non_null(body);
     assert_string_equal(body, "-14|0|1|1|");
     close(a);
@@ -335,7 +309,7 @@ static void test_upstreams_shared_by_workers(void **state)
     for (int i = 0; i < 200 && atomic_load(&race_nloops) < 2; i++) { /* SO_REUSEPORT spreads */
         int fd = dial(s);
         send_get(fd, "/", NULL);
-        assert_non_null(read_answer(fd, buf, sizeof(buf), 2000));
+        assert_non_null(answer_body(fd, buf, sizeof(buf), 2000));
         close(fd);
     }
     assert_int_equal(atomic_load(&race_nloops), 2);
