@@ -91,6 +91,19 @@ void sup_proc_init(struct sup *s, struct sup_proc *p, enum sup_kind kind, int sv
     }
 }
 
+/* The kernel's ephemeral port range (net.ipv4.ip_local_port_range): connect() takes its local
+ * ports there. False when it cannot be read. */
+static bool ephemeral_range(int *lo, int *hi)
+{
+    FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");
+    if (f == NULL) {
+        return false;
+    }
+    bool ok = fscanf(f, "%d %d", lo, hi) == 2;
+    fclose(f);
+    return ok;
+}
+
 int sup_proc_port_check(struct sup *s, const struct sup_proc *p, char *err, size_t err_len)
 {
     const char *host = p->kind == SUP_BROKER    ? s->m.broker.listen.host
@@ -109,12 +122,19 @@ int sup_proc_port_check(struct sup *s, const struct sup_proc *p, char *err, size
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
     int rc = 0;
     if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 && errno == EADDRINUSE) {
-        char addr[INET_ADDRSTRLEN];
+        char addr[INET_ADDRSTRLEN], why[160] = "";
         inet_ntop(AF_INET, &a.sin_addr, addr, sizeof(addr));
+        int lo, hi;
+        if (ephemeral_range(&lo, &hi) && p->port >= lo && p->port <= hi) {
+            snprintf(why, sizeof(why),
+                     "; it is in the kernel's ephemeral range %d-%d, so an outgoing connection "
+                     "(or its TIME_WAIT, for a minute) may hold it: use ports below %d",
+                     lo, hi, lo);
+        }
         snprintf(err, err_len,
                  "port %d (%s) is already in use by another process on %s "
-                 "(see: ss -ltnp 'sport = :%d')",
-                 p->port, p->name, addr, p->port);
+                 "(see: ss -tanp 'sport = :%d'%s)",
+                 p->port, p->name, addr, p->port, why);
         rc = TANDEM_EEXIST;
     }
     close(fd);
