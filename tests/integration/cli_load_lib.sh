@@ -71,7 +71,7 @@ YAML
 
 dump_logs() {
     local f
-    for f in "$SYS"/var/tandem/logs/* "$SYS"/var/gateway/error.log; do
+    for f in "$SYS"/var/tandem/supervisor.log "$SYS"/var/tandem/logs/* "$SYS"/var/gateway/error.log; do
         [ -s "$f" ] || continue
         echo "---- last 15 lines of $f ----" >&2
         tail -n 15 "$f" >&2
