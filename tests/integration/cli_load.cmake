@@ -6,15 +6,9 @@
 # tandem-load is defined after this directory (bench/load/), hence no TARGET check for it.
 find_program(TANDEM_NGINX nginx PATHS /usr/sbin)
 if(TARGET tandem-cli AND TARGET example-hello AND HTTP_PARSER_LIBRARY AND TANDEM_NGINX)
-  foreach(name scale kill)
-    add_test(NAME integration/cli_load_${name}
-             COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/cli_load_${name}.sh)
-    set_tests_properties(integration/cli_load_${name} PROPERTIES
-      TIMEOUT 120
-      LABELS integration
-      RESOURCE_LOCK tandem_it_heavy
-      ENVIRONMENT "TANDEM_CLI=$<TARGET_FILE:tandem-cli>;TANDEM_LOAD=$<TARGET_FILE:tandem-load>;EXAMPLE_HELLO=$<TARGET_FILE:example-hello>;TANDEM_BROKER=$<TARGET_FILE:tandem-broker>;TANDEM_TEST_BIN=$<TARGET_FILE_DIR:tandem-broker>;TANDEM_IT_DIR=${CMAKE_CURRENT_SOURCE_DIR};TEST_DEADLINE=110")
-  endforeach()
+  set(TANDEM_IT_ENV "TANDEM_CLI=$<TARGET_FILE:tandem-cli>;TANDEM_LOAD=$<TARGET_FILE:tandem-load>;EXAMPLE_HELLO=$<TARGET_FILE:example-hello>")
+  tandem_it_tests(tandem-cli "" "cli_load_scale 120 1" "cli_load_kill 120 1")
+  unset(TANDEM_IT_ENV)
 else()
   message(STATUS "integration/cli_load_*: needs the tandem command, example-hello, http-parser "
                  "and nginx; not registered")
