@@ -60,22 +60,8 @@ free_port() { "$ROOT/scripts/free-ports"; }
 # A base port with $1 consecutive free ports.
 free_range() { "$ROOT/scripts/free-ports" "$1"; }
 
-wait_quiet() {
-    local waited=0 load
-    while :; do
-        load=$(cut -d' ' -f1 /proc/loadavg)
-        if awk -v l="$load" 'BEGIN { exit !(l < 0.5) }'; then
-            return 0
-        fi
-        if [ "$waited" -ge "$WAIT_QUIET" ]; then
-            echo "bench/cli: WARNING load $load still >= 0.5 after ${waited}s; measuring anyway" >&2
-            return 0
-        fi
-        [ $((waited % 60)) -eq 0 ] && echo "bench/cli: waiting for a quiet machine (load $load)" >&2
-        sleep 10
-        waited=$((waited + 10))
-    done
-}
+# shellcheck source-path=SCRIPTDIR source=../quiet.sh
+source "$ROOT/bench/quiet.sh"
 
 # The default system, moved to another directory: every "127.0.0.1:PORT" and every service
 # "port:" gets a free port (a service keeps room for 64 instances); `build` there is a symlink to
@@ -128,7 +114,7 @@ mkdir -p "$ROOT/bench/results"
 echo "kind,target,conns,run,seconds,requests,rps,p50_us,p90_us,p99_us,max_us,failed,load1" >"$CSV"
 load1() { cut -d' ' -f1 /proc/loadavg; }
 
-wait_quiet
+wait_quiet bench/cli
 
 # ---- 1. tandem up to ready, the default system -------------------------------------------------
 UPDIR=$TMP/default

@@ -112,22 +112,8 @@ start_service() { # port
     SERVER_PID=$!
 }
 
-wait_quiet() {
-    local waited=0 load
-    while :; do
-        load=$(cut -d' ' -f1 /proc/loadavg)
-        if awk -v l="$load" 'BEGIN { exit !(l < 0.5) }'; then
-            return 0
-        fi
-        if [ "$waited" -ge "$WAIT_QUIET" ]; then
-            echo "bench/http: WARNING load $load still >= 0.5 after ${waited}s; measuring anyway" >&2
-            return 0
-        fi
-        [ $((waited % 60)) -eq 0 ] && echo "bench/http: waiting for a quiet machine (load $load)" >&2
-        sleep 10
-        waited=$((waited + 10))
-    done
-}
+# shellcheck source-path=SCRIPTDIR source=../quiet.sh
+source "$ROOT/bench/quiet.sh"
 
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 CSV=$ROOT/bench/results/http-$STAMP.csv
@@ -170,7 +156,7 @@ BROKER_PID=$!
 for _ in $(seq 100); do [ -s "$TMP/broker.port" ] && break; sleep 0.05; done
 BENCH_BROKER=127.0.0.1:$(cat "$TMP/broker.port")
 
-wait_quiet
+wait_quiet bench/http
 for run in $(seq "$RUNS"); do
     measure nginx "$run"
     measure tandem "$run"
