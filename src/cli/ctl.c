@@ -188,9 +188,7 @@ void ctl_run_queue(struct sup *s)
         if (s->quit) {
             ctl_say(fd, 'e', "tandem: shutting down");
         } else {
-            s->in_op = true;
             code = sup_request(s, fd, s->clients[slot].buf);
-            s->in_op = false;
         }
         ctl_done(fd, code);
         ctl_client_close(s, slot);

@@ -80,14 +80,13 @@ static int cmp_files(const void *a, const void *b)
     return strcmp(((const struct logfile *)a)->key, ((const struct logfile *)b)->key);
 }
 
-/* Adds files not seen yet. Returns how many were added. */
-static int scan(struct logs *l, const char *service)
+/* Adds files not seen yet. */
+static void scan(struct logs *l, const char *service)
 {
     DIR *d = opendir("var/tandem/logs");
     if (d == NULL) {
-        return 0;
+        return;
     }
-    int added = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL && l->n < LOGS_MAX_FILES) {
         size_t len = strlen(e->d_name);
@@ -115,10 +114,8 @@ static int scan(struct logs *l, const char *service)
         f->colour = 31 + (int)(h % 6);
         int w = (int)strlen(name);
         l->width = w > l->width ? w : l->width;
-        added++;
     }
     closedir(d);
-    return added;
 }
 
 static void emit(struct logs *l, struct logfile *f, const char *line, size_t len)

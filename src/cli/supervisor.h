@@ -119,9 +119,7 @@ struct sup {
     struct sup_client clients[SUP_MAX_CLIENTS];
     int queue[SUP_MAX_CLIENTS]; /* client slots with a request waiting, FIFO */
     int n_queue;
-    bool quit;        /* SIGINT/SIGTERM/down: stop everything and exit */
-    bool in_op;       /* an operation runs (requests that change something wait) */
-    const char *user; /* nginx `user` when running as root */
+    bool quit; /* SIGINT/SIGTERM/down: stop everything and exit */
 };
 
 /* Monotonic milliseconds. */
