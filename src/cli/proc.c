@@ -432,8 +432,7 @@ void sup_proc_tick(struct sup *s, struct sup_proc *p, int64_t now, int64_t *next
         if (p->killed) {
             return; /* waiting for the exit of a start that timed out */
         }
-        sup_probe_timeout(p, now);
-        if (p->state == SUP_STARTING && now >= p->deadline_ms) {
+        if (now >= p->deadline_ms) {
             sup_log("%s not ready within %d s: killed", p->name, SUP_START_TIMEOUT_MS / 1000);
             sup_probe_cancel(p);
             proc_signal(p, SIGKILL);
