@@ -349,6 +349,9 @@ void hconn_sent(struct hconn *c);
  * its timeout list. */
 void hconn_settle(struct hconn *c);
 void hconn_close(struct hconn *c);
+/* A zombie's last request in flight completed: back to the graveyard, freed at the end of the
+ * iteration. */
+void hconn_unzombie(struct hconn *c);
 /* The worker's eventfd fired (posts, stop and drain requests). */
 void hworker_wake_event(struct hworker *w);
 

@@ -143,22 +143,10 @@ static void send_wbuf(struct hconn *c)
  * graveyard (freed at the end of the iteration). */
 static void op_done(struct hconn *c)
 {
-    struct hworker *w = c->w;
     c->ops--;
-    w->ur->inflight--;
+    c->w->ur->inflight--;
     if (c->zombie && c->ops == 0) {
-        if (c->aprev != NULL) {
-            c->aprev->anext = c->anext;
-        } else {
-            w->zombies = c->anext;
-        }
-        if (c->anext != NULL) {
-            c->anext->aprev = c->aprev;
-        }
-        c->zombie = false;
-        c->aprev = NULL;
-        c->anext = w->grave;
-        w->grave = c;
+        hconn_unzombie(c);
     }
 }
 

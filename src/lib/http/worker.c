@@ -107,6 +107,31 @@ static void tl_enter(struct hconn *c, enum tlist tl, int64_t ms)
 
 /* ---- connection state ------------------------------------------------------------------------ */
 
+/* The worker's three lists of connections linked through aprev/anext (all live ones, the
+ * graveyard, the zombies): a connection is in one of them at a time. */
+static void alist_push(struct hconn **head, struct hconn *c)
+{
+    c->aprev = NULL;
+    c->anext = *head;
+    if (*head != NULL) {
+        (*head)->aprev = c;
+    }
+    *head = c;
+}
+
+static void alist_unlink(struct hconn **head, struct hconn *c)
+{
+    if (c->aprev != NULL) {
+        c->aprev->anext = c->anext;
+    } else {
+        *head = c->anext;
+    }
+    if (c->anext != NULL) {
+        c->anext->aprev = c->aprev;
+    }
+    c->aprev = c->anext = NULL;
+}
+
 size_t hconn_unsent(const struct hconn *c)
 {
     return c->out.len - c->out.off + c->wbuf.len - c->wbuf.off;
@@ -281,18 +306,8 @@ void hconn_close(struct hconn *c)
         c->req->conn = NULL; /* the handler frees it when it answers */
         c->req = NULL;
     }
-    /* from the live list to the graveyard */
-    if (c->aprev != NULL) {
-        c->aprev->anext = c->anext;
-    } else {
-        w->all = c->anext;
-    }
-    if (c->anext != NULL) {
-        c->anext->aprev = c->aprev;
-    }
-    c->aprev = NULL;
-    c->anext = w->grave;
-    w->grave = c;
+    alist_unlink(&w->all, c); /* from the live list to the graveyard */
+    alist_push(&w->grave, c);
     w->nconns--;
 }
 
@@ -311,19 +326,21 @@ static void bury(struct hworker *w)
 {
     while (w->grave != NULL) {
         struct hconn *c = w->grave;
-        w->grave = c->anext;
+        alist_unlink(&w->grave, c);
         if (w->io->busy(c)) {
             c->zombie = true;
-            c->aprev = NULL;
-            c->anext = w->zombies;
-            if (w->zombies != NULL) {
-                w->zombies->aprev = c;
-            }
-            w->zombies = c;
+            alist_push(&w->zombies, c);
         } else {
             conn_free(c);
         }
     }
+}
+
+void hconn_unzombie(struct hconn *c)
+{
+    alist_unlink(&c->w->zombies, c);
+    c->zombie = false;
+    alist_push(&c->w->grave, c);
 }
 
 struct hconn *hconn_new(struct hworker *w, int fd)
@@ -338,11 +355,7 @@ struct hconn *hconn_new(struct hworker *w, int fd)
     c->in_cap = HCONN_IN_CAP;
     c->in = xmalloc(c->in_cap);
     hparse_init(&c->hp, &w->sh->lim);
-    c->anext = w->all;
-    if (w->all != NULL) {
-        w->all->aprev = c;
-    }
-    w->all = c;
+    alist_push(&w->all, c);
     w->nconns++;
     tl_enter(c, T_IDLE, w->sh->cfg.idle_timeout_ms);
     return c;
@@ -352,14 +365,7 @@ void hconn_discard(struct hconn *c)
 {
     struct hworker *w = c->w;
     tl_remove(c);
-    if (c->aprev != NULL) {
-        c->aprev->anext = c->anext;
-    } else {
-        w->all = c->anext;
-    }
-    if (c->anext != NULL) {
-        c->anext->aprev = c->aprev;
-    }
+    alist_unlink(&w->all, c);
     w->nconns--;
     conn_free(c);
 }
