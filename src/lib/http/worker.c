@@ -501,12 +501,7 @@ int hworker_new(const struct hserver_shared *sh, int index, int listen_fd, const
     int rc = w->efd < 0 ? TANDEM_EIO : io->init(w);
     if (rc != 0) {
         w->lfd = -1; /* the caller still owns it */
-        hloop_cleanup(&w->loop);
-        io->cleanup(w);
-        if (w->efd >= 0) {
-            close(w->efd);
-        }
-        free(w);
+        hworker_free(w);
         return rc;
     }
     *out = w;
