@@ -59,13 +59,6 @@ struct svc_prober {
     const struct svc_hook *checks; /* s->checks, fixed while the thread runs */
 };
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- the broker check ----------------------------------------------------------------------- */
 
 /* Starts a non-blocking connect to host:port. Returns the socket (connected or in progress) or -1
@@ -114,10 +107,10 @@ int svc_brokers_reachable(const char *list, int timeout_ms)
         }
         p = p[len] == ',' ? p + len + 1 : NULL;
     }
-    int64_t deadline = mono_ms() + timeout_ms;
+    int64_t deadline = svc_mono_ms() + timeout_ms;
     int open = n;
     while (!ok && open > 0) {
-        int64_t left = deadline - mono_ms();
+        int64_t left = deadline - svc_mono_ms();
         if (left <= 0 || poll(pf, (nfds_t)n, (int)left) <= 0) {
             break; /* timed out (black-holed), or poll failed */
         }
@@ -166,7 +159,7 @@ static void *probe_main(void *arg)
             int (*check)(void *) = (int (*)(void *))pr->checks[i].fn;
             int r = check(pr->checks[i].arg);
             atomic_store_explicit(&pr->st[i].result, r, memory_order_relaxed);
-            atomic_store_explicit(&pr->st[i].at_ms, mono_ms(), memory_order_release);
+            atomic_store_explicit(&pr->st[i].at_ms, svc_mono_ms(), memory_order_release);
         }
         struct timespec dl;
         clock_gettime(CLOCK_MONOTONIC, &dl);
@@ -233,7 +226,7 @@ void svc_readyz(struct tandem_http_request *req, void *arg)
     const struct svc_prober *pr = s->prober;
     json_t *failing = json_array();
     json_t *checks = json_object();
-    int64_t now = mono_ms();
+    int64_t now = svc_mono_ms();
     char detail[256] = "not ready:";
     size_t dn = strlen(detail);
     for (size_t i = 0; pr != NULL && i < s->nchecks; i++) {

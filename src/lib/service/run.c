@@ -161,17 +161,14 @@ static void stats_setup(struct tandem_service *s)
     }
 }
 
-/* now + drain-timeout, in monotonic ms; *seconds (may be NULL) gets the timeout. */
-static int64_t drain_deadline(const struct tandem_service *s, long *seconds)
+int64_t svc_drain_deadline(const struct tandem_service *s, long *seconds)
 {
     long drain = 10;
     svc_parse_int(svc_config_get(&s->cfg, "drain-timeout"), 0, 3600, &drain);
     if (seconds != NULL) {
         *seconds = drain;
     }
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + (int64_t)drain * 1000;
+    return svc_mono_ms() + (int64_t)drain * 1000;
 }
 
 int tandem_service_run(struct tandem_service *s)
@@ -220,7 +217,7 @@ int tandem_service_run(struct tandem_service *s)
          * or a handler uses (its database) before tandem_service_free. */
         svc_ready_stop(s);
 #ifdef TANDEM_SERVICE_EVENTS
-        svc_events_stop_consumers(s, drain_deadline(s, NULL));
+        svc_events_stop_consumers(s, svc_drain_deadline(s, NULL));
 #endif
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         return rc;
@@ -228,8 +225,8 @@ int tandem_service_run(struct tandem_service *s)
     int sig = 0;
     while (sigwait(&set, &sig) != 0) {
     }
-    long drain = 10;
-    int64_t deadline = drain_deadline(s, &drain);
+    long drain;
+    int64_t deadline = svc_drain_deadline(s, &drain);
     log_info("draining", "\"signal\":%d,\"timeout_s\":%ld", sig, drain);
     rc = tandem_http_server_drain(s->http, (int64_t)drain * 1000);
     if (rc != 0) {

@@ -78,13 +78,6 @@ static struct svc_events *events_of(struct tandem_service *s)
     return s->events;
 }
 
-static int drain_ms(const struct tandem_service *s)
-{
-    long secs = 10;
-    svc_parse_int(svc_config_get(&s->cfg, "drain-timeout"), 0, 3600, &secs);
-    return (int)secs * 1000;
-}
-
 struct tandem_producer *tandem_service_producer(struct tandem_service *s)
 {
     struct svc_events *e = events_of(s);
@@ -229,17 +222,10 @@ static void events_emit(struct tandem_metrics_writer *w, void *arg)
     pthread_mutex_unlock(&e->mu);
 }
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* What is left of deadline (monotonic ms), never negative. */
 static int left_ms(int64_t deadline)
 {
-    int64_t left = deadline - mono_ms();
+    int64_t left = deadline - svc_mono_ms();
     return left > 0 ? (left < INT32_MAX ? (int)left : INT32_MAX) : 0;
 }
 
@@ -335,8 +321,8 @@ void svc_events_free(struct tandem_service *s)
         return;
     }
     /* A no-op after the drain; else (run failed, or never run) stops all. */
-    svc_events_stop_consumers(s, mono_ms() + drain_ms(s));
-    svc_events_close_producer(s, mono_ms() + 10000);
+    svc_events_stop_consumers(s, svc_drain_deadline(s, NULL));
+    svc_events_close_producer(s, svc_mono_ms() + 10000);
     for (size_t i = 0; i < e->nsubs; i++) {
         for (int t = 0; t < e->subs[i].ntopics; t++) {
             free(e->subs[i].topics[t]);

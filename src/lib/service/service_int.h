@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "tandem/router.h"
 #include "tandem/service.h"
@@ -181,6 +182,18 @@ struct tandem_service {
     struct svc_prober *prober; /* ready.c; set while tandem_service_run probes */
     bool running;
 };
+
+/* Monotonic milliseconds: the clock of the runtime's deadlines and probe times. */
+static inline int64_t svc_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* run.c: now + drain-timeout (default 10 s), in monotonic ms; *seconds (may be NULL) gets the
+ * timeout. */
+int64_t svc_drain_deadline(const struct tandem_service *s, long *seconds);
 
 /* service_events.c: at tandem_service_run, before serving: registers the events' ready check and
  * metrics source, starts the consumers subscribed so far. Returns 0 or the error of a consumer
