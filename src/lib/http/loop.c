@@ -270,6 +270,17 @@ int tandem_loop_post(struct tandem_loop *l, tandem_loop_fn cb, void *arg)
     return 0;
 }
 
+/* Takes the whole post queue; close: refuse every later post (TANDEM_ECLOSED). */
+static struct hpost *posts_take(struct tandem_loop *l, bool close)
+{
+    pthread_mutex_lock(&l->mu);
+    l->closed = l->closed || close;
+    struct hpost *p = l->post_head;
+    l->post_head = l->post_tail = NULL;
+    pthread_mutex_unlock(&l->mu);
+    return p;
+}
+
 static void run_post_list(struct hpost *p)
 {
     while (p != NULL) {
@@ -282,11 +293,7 @@ static void run_post_list(struct hpost *p)
 
 void hloop_run_posts(struct tandem_loop *l)
 {
-    pthread_mutex_lock(&l->mu);
-    struct hpost *p = l->post_head;
-    l->post_head = l->post_tail = NULL;
-    pthread_mutex_unlock(&l->mu);
-    run_post_list(p);
+    run_post_list(posts_take(l, false));
 }
 
 int tandem_loop_on_stop(struct tandem_loop *l, tandem_loop_fn cb, void *arg,
@@ -327,12 +334,7 @@ void tandem_loop_on_stop_cancel(struct tandem_loop *l, struct tandem_loop_hook *
 
 void hloop_stop(struct tandem_loop *l)
 {
-    pthread_mutex_lock(&l->mu);
-    l->closed = true;
-    struct hpost *p = l->post_head;
-    l->post_head = l->post_tail = NULL;
-    pthread_mutex_unlock(&l->mu);
-    run_post_list(p);
+    run_post_list(posts_take(l, true));
     struct tandem_loop_hook *h;
     while ((h = l->hooks) != NULL) { /* a hook may cancel another one: take them one by one */
         l->hooks = h->next;
@@ -348,11 +350,7 @@ void hloop_stop(struct tandem_loop *l)
 
 void hloop_cleanup(struct tandem_loop *l)
 {
-    pthread_mutex_lock(&l->mu);
-    l->closed = true;
-    struct hpost *p = l->post_head;
-    l->post_head = l->post_tail = NULL;
-    pthread_mutex_unlock(&l->mu);
+    struct hpost *p = posts_take(l, true);
     while (p != NULL) { /* only when the thread never ran: nothing to run them on */
         struct hpost *next = p->next;
         free(p);
