@@ -139,24 +139,15 @@ static void on_loop_stop(void *arg)
     driver_teardown(d);
 }
 
-/* The driver of (c, l), made on first use; NULL when the client is stopping. */
-static struct driver *driver_of(struct tandem_http_client *c, struct tandem_loop *l)
+/* A new driver for l: its multi handle with curl's sockets and timer on l, its stop hook.
+ * NULL when curl or the loop refuses. */
+static struct driver *driver_new(struct tandem_http_client *c, struct tandem_loop *l)
 {
-    pthread_mutex_lock(&c->mu);
-    struct driver *d = c->loops;
-    while (d != NULL && d->loop != l) {
-        d = d->next;
-    }
-    bool stopping = c->stopping;
-    pthread_mutex_unlock(&c->mu);
-    if (d != NULL || stopping) {
-        return d;
-    }
     CURLM *m = curl_multi_init();
     if (m == NULL) {
         return NULL;
     }
-    d = xcalloc(1, sizeof(*d));
+    struct driver *d = xcalloc(1, sizeof(*d));
     driver_init(d, c, m);
     d->loop = l;
     curl_multi_setopt(m, CURLMOPT_SOCKETFUNCTION, on_socket);
@@ -169,16 +160,26 @@ static struct driver *driver_of(struct tandem_http_client *c, struct tandem_loop
         free(d);
         return NULL;
     }
+    return d;
+}
+
+/* The driver of (c, l), made on first use; NULL when the client is stopping. Looked up and made
+ * in one step under mu, so tandem_http_client_free either finds it in c->loops or no driver is
+ * made after it began. */
+static struct driver *driver_of(struct tandem_http_client *c, struct tandem_loop *l)
+{
     pthread_mutex_lock(&c->mu);
-    if (c->stopping) { /* free began meanwhile and will not look for this driver */
-        pthread_mutex_unlock(&c->mu);
-        tandem_loop_on_stop_cancel(l, d->hook);
-        curl_multi_cleanup(m);
-        free(d);
-        return NULL;
+    struct driver *d = c->loops;
+    while (d != NULL && d->loop != l) {
+        d = d->next;
     }
-    d->next = c->loops;
-    c->loops = d;
+    if (d == NULL && !c->stopping) {
+        d = driver_new(c, l);
+        if (d != NULL) {
+            d->next = c->loops;
+            c->loops = d;
+        }
+    }
     pthread_mutex_unlock(&c->mu);
     return d;
 }
@@ -212,15 +213,14 @@ static void teardown_posted(void *arg)
 void loop_drivers_free(struct tandem_http_client *c)
 {
     struct tandem_loop *here = tandem_loop_current();
+    struct driver *mine = NULL; /* the caller's own, when free runs on a worker */
     pthread_mutex_lock(&c->mu);
     for (struct driver *d = c->loops; d != NULL; d = d->next) {
-        if (d->loop != here) {
+        if (d->loop == here) {
+            mine = d;
+        } else {
             tandem_loop_post(d->loop, teardown_posted, d); /* ECLOSED: its stop hook does it */
         }
-    }
-    struct driver *mine = c->loops;
-    while (mine != NULL && (here == NULL || mine->loop != here)) {
-        mine = mine->next;
     }
     pthread_mutex_unlock(&c->mu);
     if (mine != NULL) {
