@@ -82,6 +82,25 @@ static void partition_dir(const struct logmgr *m, const char *topic, int32_t p, 
     snprintf(buf, size, "%s/%s-%" PRId32, m->dir, topic, p);
 }
 
+/* Whether the directory names "<topic>-<p>" of npartitions partitions fit a file name (255). */
+static bool partition_names_fit(size_t topic_len, int32_t npartitions)
+{
+    char digits[16];
+    snprintf(digits, sizeof(digits), "%" PRId32, npartitions - 1);
+    return topic_len + 1 + strlen(digits) <= 255;
+}
+
+/* Opens partition p of topic (directory "<topic>-<p>", which plog logs as its name). */
+static int partition_open(const struct logmgr *m, const char *topic, int32_t p,
+                          const struct log_config *cfg, const struct plog_hint *hint,
+                          struct plog **out)
+{
+    char dir[4096], pname[512];
+    partition_dir(m, topic, p, dir, sizeof(dir));
+    snprintf(pname, sizeof(pname), "%s-%" PRId32, topic, p);
+    return plog_open(dir, pname, cfg, hint, out);
+}
+
 /* Removes a directory of plain files. */
 static int remove_dir_flat(const char *path)
 {
@@ -197,7 +216,6 @@ static const struct plog_hint *hint_for(const struct logmgr *m, const char *topi
 static int topic_open(struct logmgr *m, const char *name, int32_t n, const char *const *keys,
                       const char *const *values, int nconfigs, struct topic_int **out)
 {
-    char dir[4096], pname[512];
     struct topic_int *ti = xcalloc(1, sizeof(*ti));
     ti->t.name = xstrndup(name, strlen(name));
     ti->t.npartitions = n;
@@ -215,9 +233,7 @@ static int topic_open(struct logmgr *m, const char *name, int32_t n, const char 
         ti->nconf++;
     }
     for (int32_t p = 0; p < n; p++) {
-        partition_dir(m, name, p, dir, sizeof(dir));
-        snprintf(pname, sizeof(pname), "%s-%" PRId32, name, p);
-        rc = plog_open(dir, pname, &ti->t.cfg, hint_for(m, name, p), &ti->t.partitions[p]);
+        rc = partition_open(m, name, p, &ti->t.cfg, hint_for(m, name, p), &ti->t.partitions[p]);
         if (rc)
             goto fail;
     }
@@ -484,11 +500,10 @@ int logmgr_create_topic(struct logmgr *m, const char *name, int32_t npartitions,
                         const char *const *keys, const char *const *values, int nconfigs,
                         struct topic **out)
 {
-    char dir[4096], digits[16];
+    char dir[4096];
     size_t len = name ? strlen(name) : 0;
-    snprintf(digits, sizeof(digits), "%" PRId32, npartitions - 1);
     if (!topic_name_valid(name, len) || npartitions < 1 || npartitions > MAX_PARTITIONS ||
-        len + 1 + strlen(digits) > 255 || nconfigs < 0)
+        !partition_names_fit(len, npartitions) || nconfigs < 0)
         return TANDEM_EINVAL;
     if (logmgr_find(m, name, len))
         return TANDEM_EEXIST;
@@ -550,16 +565,16 @@ int logmgr_delete_topic(struct logmgr *m, const char *name)
 
 int logmgr_add_partitions(struct logmgr *m, const char *name, int32_t npartitions)
 {
-    char dir[4096], pname[512], digits[16];
+    char dir[4096];
+    size_t len = strlen(name);
     bool found;
-    int i = find_index(m, name, strlen(name), &found);
+    int i = find_index(m, name, len, &found);
     if (!found)
         return TANDEM_ENOENT;
     struct topic_int *ti = m->topics[i];
     int32_t old = ti->t.npartitions;
-    snprintf(digits, sizeof(digits), "%" PRId32, npartitions - 1);
     if (npartitions <= old || npartitions > MAX_PARTITIONS ||
-        strlen(name) + 1 + strlen(digits) > 255)
+        !partition_names_fit(len, npartitions))
         return TANDEM_EINVAL;
     /* The new array is built aside: until the commit the topic is exactly as it was. */
     struct plog **parts = xcalloc((size_t)npartitions, sizeof(*parts));
@@ -568,8 +583,7 @@ int logmgr_add_partitions(struct logmgr *m, const char *name, int32_t npartition
     for (int32_t p = old; p < npartitions && rc == 0; p++) {
         partition_dir(m, name, p, dir, sizeof(dir));
         remove_dir_flat(dir); /* remains of an interrupted grow that no restart removed */
-        snprintf(pname, sizeof(pname), "%s-%" PRId32, name, p);
-        rc = plog_open(dir, pname, &ti->t.cfg, NULL, &parts[p]);
+        rc = partition_open(m, name, p, &ti->t.cfg, NULL, &parts[p]);
     }
     if (rc == 0) {
         rc = topic_file_write(m, ti, npartitions);
