@@ -538,9 +538,7 @@ int sup_up(const char *manifest, bool detach)
         if (pid > 0) {
             close(pfd[1]);
             int code = detach_wait(pfd[0]);
-            free(s.svcs);
-            free(s.order);
-            cli_manifest_cleanup(&s.m);
+            finish(&s); /* nothing but init()'s memory and the manifest yet */
             return code;
         }
         close(pfd[0]);
