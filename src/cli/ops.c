@@ -440,9 +440,11 @@ static int op_restart(struct sup *s, int out, size_t i)
 {
     struct sup_svc *v = &s->svcs[i];
     for (int j = 0; j < v->n; j++) {
-        int rc = v->n > 1 ? stop_range(s, out, i, j, j + 1) : 0;
         struct sup_proc *one = &v->inst[j];
-        if (v->n == 1) {
+        int rc = 0;
+        if (v->n > 1) {
+            rc = stop_range(s, out, i, j, j + 1);
+        } else {
             sup_stop_all(s, &one, 1);
         }
         if (rc == 0) {
