@@ -345,16 +345,19 @@ struct cp_name {
     int32_t index;
 };
 
+/* Orders names bytewise, a prefix first. */
+static int cp_kstr_cmp(struct kstr a, struct kstr b)
+{
+    int32_t n = a.len < b.len ? a.len : b.len;
+    int c = n > 0 ? memcmp(a.p, b.p, (size_t)n) : 0;
+    return c ? c : (a.len > b.len) - (a.len < b.len);
+}
+
 static int cp_name_cmp(const void *x, const void *y)
 {
     const struct cp_name *a = x, *b = y;
-    int32_t n = a->name.len < b->name.len ? a->name.len : b->name.len;
-    int c = n > 0 ? memcmp(a->name.p, b->name.p, (size_t)n) : 0;
-    if (c == 0)
-        c = (a->name.len > b->name.len) - (a->name.len < b->name.len);
-    if (c == 0)
-        c = (a->index > b->index) - (a->index < b->index);
-    return c;
+    int c = cp_kstr_cmp(a->name, b->name);
+    return c ? c : (a->index > b->index) - (a->index < b->index);
 }
 
 /* Marks in dup[] every topic whose name appears more than once, and in later[] every occurrence
@@ -371,8 +374,7 @@ static bool cp_find_duplicates(struct request *req, const struct create_partitio
     if (in->ntopics > 1)
         qsort(v, (size_t)in->ntopics, sizeof(*v), cp_name_cmp);
     for (int32_t i = 1; i < in->ntopics; i++) {
-        if (v[i].name.len != v[i - 1].name.len ||
-            (v[i].name.len > 0 && memcmp(v[i].name.p, v[i - 1].name.p, (size_t)v[i].name.len)))
+        if (cp_kstr_cmp(v[i].name, v[i - 1].name) != 0)
             continue;
         dup[v[i - 1].index] = dup[v[i].index] = true;
         later[v[i].index] = true; /* sorted by index within equal names */
