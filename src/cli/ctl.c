@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "cli/supervisor.h"
+#include "common/clock.h"
 #include "tandem/error.h"
 
 #define CTL_PATH "var/tandem/ctl.sock"
@@ -93,7 +94,7 @@ void ctl_accept(struct sup *s)
             close(fd);
             continue;
         }
-        s->clients[slot] = (struct sup_client){.fd = fd, .since_ms = sup_now_ms()};
+        s->clients[slot] = (struct sup_client){.fd = fd, .since_ms = clock_mono_ms()};
     }
 }
 

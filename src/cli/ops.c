@@ -33,6 +33,7 @@
 
 #include "cli/gateway.h"
 #include "cli/supervisor.h"
+#include "common/clock.h"
 #include "common/fileio.h"
 #include "common/mem.h"
 #include "tandem/error.h"
@@ -78,10 +79,10 @@ static int gateway_test(struct sup *s, const char *conf, char *err, size_t err_l
     }
     char out[2048];
     size_t len = 0;
-    int64_t deadline = sup_now_ms() + SUP_RELOAD_TIMEOUT_MS;
+    int64_t deadline = clock_mono_ms() + SUP_RELOAD_TIMEOUT_MS;
     bool timed_out = false;
     for (;;) {
-        int64_t left = deadline - sup_now_ms();
+        int64_t left = deadline - clock_mono_ms();
         struct pollfd pf = {.fd = pfd[0], .events = POLLIN};
         int r = left > 0 ? poll(&pf, 1, (int)left) : 0;
         if (r < 0 && errno == EINTR) {
@@ -216,8 +217,8 @@ int sup_gateway_reload(struct sup *s, bool wait_old)
     if (kill(master, SIGHUP) != 0) {
         return TANDEM_EIO;
     }
-    int64_t deadline = sup_now_ms() + SUP_RELOAD_TIMEOUT_MS;
-    while (!s->quit && s->gateway.pid == master && sup_now_ms() < deadline) {
+    int64_t deadline = clock_mono_ms() + SUP_RELOAD_TIMEOUT_MS;
+    while (!s->quit && s->gateway.pid == master && clock_mono_ms() < deadline) {
         int n_cur = children_of(master, cur, 64);
         bool fresh = false, stale = false;
         for (int i = 0; i < n_cur; i++) {
@@ -270,7 +271,7 @@ static void ps_row(int out, const struct sup_proc *p, const char *svc, bool json
 
 void sup_ps(struct sup *s, int out, bool json)
 {
-    int64_t now = sup_now_ms();
+    int64_t now = clock_mono_ms();
     if (!json) {
         ctl_say(out, 'o', "%-16s %-8s %-10s %-8s %-6s %-8s %-8s %s", "SERVICE", "INSTANCE", "STATE",
                 "PID", "PORT", "RESTARTS", "UPTIME", "READY");
@@ -344,7 +345,7 @@ static int start_range(struct sup *s, int out, size_t i, int from, int to)
         }
         ps[n++] = p;
     }
-    int rc = sup_wait_ready(s, ps, n, sup_now_ms() + SUP_START_TIMEOUT_MS, err, sizeof(err));
+    int rc = sup_wait_ready(s, ps, n, clock_mono_ms() + SUP_START_TIMEOUT_MS, err, sizeof(err));
     if (rc != 0) {
         ctl_say(out, 'e', "tandem: %s", err);
         sup_stop_all(s, ps, n);

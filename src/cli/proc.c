@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "cli/supervisor.h"
+#include "common/clock.h"
 #include "tandem/error.h"
 
 static const char *const STATE_NAMES[] = {
@@ -276,7 +277,7 @@ int sup_proc_spawn(struct sup *s, struct sup_proc *p)
         child_exec(s, p, argv, parent);
     }
     setpgid(pid, pid); /* also here, so a signal to the group right away cannot miss it */
-    int64_t now = sup_now_ms();
+    int64_t now = clock_mono_ms();
     p->pid = pid;
     p->want = true;
     p->killed = false;
@@ -314,7 +315,7 @@ void sup_proc_stop(struct sup_proc *p)
     sup_probe_cancel(p);
     proc_signal(p, p->kind == SUP_GATEWAY ? SIGQUIT : SIGTERM);
     p->state = SUP_STOPPING;
-    p->deadline_ms = sup_now_ms() + SUP_STOP_TIMEOUT_MS;
+    p->deadline_ms = clock_mono_ms() + SUP_STOP_TIMEOUT_MS;
 }
 
 static void describe_status(int status, char *buf, size_t len)
@@ -382,7 +383,7 @@ void sup_proc_reaped(struct sup *s, pid_t pid, int status)
         p->state = SUP_STOPPED;
         return;
     }
-    proc_crashed(p, sup_now_ms());
+    proc_crashed(p, clock_mono_ms());
 }
 
 void sup_proc_probed(struct sup_proc *p, bool ok, int64_t now)

@@ -40,15 +40,9 @@
 #include <unistd.h>
 
 #include "cli/supervisor.h"
+#include "common/clock.h"
 #include "common/mem.h"
 #include "tandem/error.h"
-
-int64_t sup_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 void sup_log(const char *fmt, ...)
 {
@@ -99,7 +93,7 @@ static void reap_all(struct sup *s)
 
 void sup_pump(struct sup *s, int timeout_ms)
 {
-    int64_t now = sup_now_ms();
+    int64_t now = clock_mono_ms();
     int64_t next = now + timeout_ms;
     tick_all(s, now, &next);
     size_t cap = 2 + SUP_MAX_CLIENTS + 2 + s->m.n_services * CLI_MAX_INSTANCES;
@@ -135,7 +129,7 @@ void sup_pump(struct sup *s, int timeout_ms)
             }
         }
     }
-    int64_t wait = next - sup_now_ms();
+    int64_t wait = next - clock_mono_ms();
     int r = poll(pf, (nfds_t)n, wait < 0 ? 0 : (int)wait);
     if (r > 0 && (pf[0].revents & POLLIN)) {
         struct signalfd_siginfo si;
@@ -148,7 +142,7 @@ void sup_pump(struct sup *s, int timeout_ms)
     }
     reap_all(s); /* may cancel probes: checked below by fd */
     if (r > 0) {
-        now = sup_now_ms();
+        now = clock_mono_ms();
         for (int i = first_probe; i < n; i++) {
             if (pf[i].revents != 0 && probing[i]->probe_fd == pf[i].fd) {
                 sup_probe_io(probing[i], pf[i].revents, now);
@@ -189,7 +183,7 @@ int sup_wait_ready(struct sup *s, struct sup_proc **ps, int n, int64_t deadline,
             snprintf(err, err_len, "interrupted: tandem is stopping");
             return TANDEM_ECLOSED;
         }
-        if (sup_now_ms() >= deadline) {
+        if (clock_mono_ms() >= deadline) {
             for (int i = 0; i < n; i++) {
                 if (ps[i]->state != SUP_READY && ps[i]->state != SUP_RUNNING) {
                     snprintf(err, err_len, "%s not ready within %d s (see var/tandem/logs/%s.log)",
@@ -208,7 +202,7 @@ void sup_stop_all(struct sup *s, struct sup_proc **ps, int n)
     for (int i = 0; i < n; i++) {
         sup_proc_stop(ps[i]);
     }
-    int64_t give_up = sup_now_ms() + SUP_STOP_TIMEOUT_MS + 5000;
+    int64_t give_up = clock_mono_ms() + SUP_STOP_TIMEOUT_MS + 5000;
     for (;;) {
         int alive = 0;
         for (int i = 0; i < n; i++) {
@@ -217,7 +211,7 @@ void sup_stop_all(struct sup *s, struct sup_proc **ps, int n)
         if (alive == 0) {
             return;
         }
-        if (sup_now_ms() >= give_up) {
+        if (clock_mono_ms() >= give_up) {
             sup_log("%d process(es) did not exit even after SIGKILL", alive);
             return;
         }
@@ -277,7 +271,7 @@ static int start_all(struct sup *s, char *err, size_t err_len)
             snprintf(err, err_len, "cannot start the broker");
             return TANDEM_EIO;
         }
-        rc = sup_wait_ready(s, ps, 1, sup_now_ms() + SUP_START_TIMEOUT_MS, err, err_len);
+        rc = sup_wait_ready(s, ps, 1, clock_mono_ms() + SUP_START_TIMEOUT_MS, err, err_len);
         if (rc != 0) {
             return rc;
         }
@@ -291,7 +285,7 @@ static int start_all(struct sup *s, char *err, size_t err_len)
                 return TANDEM_EIO;
             }
         }
-        rc = sup_wait_ready(s, ps, n, sup_now_ms() + SUP_START_TIMEOUT_MS, err, err_len);
+        rc = sup_wait_ready(s, ps, n, clock_mono_ms() + SUP_START_TIMEOUT_MS, err, err_len);
         if (rc != 0) {
             return rc;
         }
@@ -308,7 +302,7 @@ static int start_all(struct sup *s, char *err, size_t err_len)
         snprintf(err, err_len, "cannot start nginx");
         return TANDEM_EIO;
     }
-    return sup_wait_ready(s, ps, 1, sup_now_ms() + SUP_START_TIMEOUT_MS, err, err_len);
+    return sup_wait_ready(s, ps, 1, clock_mono_ms() + SUP_START_TIMEOUT_MS, err, err_len);
 }
 
 /* Depth-first topological order of the services (the manifest has no cycle). */
@@ -499,7 +493,7 @@ static void detach_ready(int wr)
 
 int sup_up(const char *manifest, bool detach)
 {
-    int64_t t0 = sup_now_ms();
+    int64_t t0 = clock_mono_ms();
     struct sup s;
     char err[1200], user[128];
     memset(&s, 0, sizeof(s));
@@ -555,7 +549,7 @@ int sup_up(const char *manifest, bool detach)
     if (setup(&s) == 0) {
         int rc = start_all(&s, err, sizeof(err));
         if (rc == 0) {
-            printf("tandem: up in %lld ms: http://%s:%d\n", (long long)(sup_now_ms() - t0),
+            printf("tandem: up in %lld ms: http://%s:%d\n", (long long)(clock_mono_ms() - t0),
                    s.gateway.host, s.gateway.port);
             fflush(stdout);
             if (notify >= 0) {

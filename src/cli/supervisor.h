@@ -122,9 +122,6 @@ struct sup {
     bool quit; /* SIGINT/SIGTERM/down: stop everything and exit */
 };
 
-/* Monotonic milliseconds. */
-int64_t sup_now_ms(void);
-
 /* Prints one supervisor event line on stderr ("tandem: ..."). */
 void sup_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -1,6 +1,7 @@
 /*
- * Wall-clock time in milliseconds since the epoch: timestamps that outlive the process (record
- * times, commit times, retention). Durations and deadlines use CLOCK_MONOTONIC instead.
+ * The two clocks, in milliseconds. clock_wall_ms: since the epoch, for timestamps that outlive
+ * the process (record times, commit times, retention). clock_mono_ms: CLOCK_MONOTONIC, for
+ * durations and deadlines, which a change of the system time must not move.
  */
 #ifndef TANDEM_COMMON_CLOCK_H
 #define TANDEM_COMMON_CLOCK_H
@@ -12,6 +13,13 @@ static inline int64_t clock_wall_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static inline int64_t clock_mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 

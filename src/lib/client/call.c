@@ -21,6 +21,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/mem.h"
 
 static int grow_append(char **buf, size_t *len, size_t *cap, const char *p, size_t n)
@@ -178,7 +179,7 @@ struct call *call_build(struct tandem_http_client *c, const struct tandem_http_c
         k->body_len = opts->body_len;
     }
     k->timeout_ms = opts->timeout_ms ? opts->timeout_ms : c->cfg.timeout_ms;
-    k->deadline = opts->deadline_ms ? client_now_ms() + opts->deadline_ms : 0;
+    k->deadline = opts->deadline_ms ? clock_mono_ms() + opts->deadline_ms : 0;
     k->max_retries = opts->max_retries;
     k->idempotent = method_idempotent(method);
     k->cb = cb;
@@ -284,7 +285,7 @@ void call_finish(struct call *k, int err)
                      * otherwise the breaker would stay half-open, refusing every call */
         pthread_mutex_lock(&c->mu);
         breaker_record(&k->up->br, false, true, c->cfg.breaker_failures, c->cfg.breaker_cooldown_ms,
-                       client_now_ms());
+                       clock_mono_ms());
         pthread_mutex_unlock(&c->mu);
         k->probe = false;
     }
@@ -333,7 +334,7 @@ void call_adopt(struct call *k)
 void call_start_attempt(struct call *k)
 {
     struct tandem_http_client *c = k->c;
-    int64_t now = client_now_ms();
+    int64_t now = clock_mono_ms();
     call_adopt(k);
     int64_t t = k->timeout_ms;
     if (k->deadline != 0) {
@@ -394,7 +395,7 @@ static int map_curl(CURLcode code, bool too_large)
 void call_attempt_done(struct call *k, CURLcode code)
 {
     struct tandem_http_client *c = k->c;
-    int64_t now = client_now_ms();
+    int64_t now = clock_mono_ms();
     curl_multi_remove_handle(k->d->multi, k->easy);
     k->st = CALL_WAITING;
     int err = map_curl(code, k->too_large);

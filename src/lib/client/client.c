@@ -31,14 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/mem.h"
-
-int64_t client_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static CURLcode curl_init_rc;
@@ -85,7 +79,7 @@ void driver_init(struct driver *d, struct tandem_http_client *c, CURLM *multi)
 {
     d->c = c;
     d->multi = multi;
-    d->rng = (uint64_t)client_now_ms() * 0x9E3779B97F4A7C15ull ^ (uintptr_t)d;
+    d->rng = (uint64_t)clock_mono_ms() * 0x9E3779B97F4A7C15ull ^ (uintptr_t)d;
     if (d->rng == 0) {
         d->rng = 1;
     }
@@ -106,7 +100,7 @@ void driver_arm_retry(struct driver *d)
             at = k->retry_at;
         }
     }
-    int64_t ms = at == 0 ? -1 : at - client_now_ms();
+    int64_t ms = at == 0 ? -1 : at - clock_mono_ms();
     ms = at != 0 && ms < 0 ? 0 : ms;
     if (d->loop == NULL) {
         timer_arm(d->c->retry_timer_fd, ms);
@@ -123,7 +117,7 @@ void driver_arm_retry(struct driver *d)
 
 void driver_run_retries(struct driver *d)
 {
-    int64_t now = client_now_ms();
+    int64_t now = clock_mono_ms();
     bool again = true;
     while (again) { /* starting a call may finish it and change the list: rescan */
         again = false;
@@ -207,10 +201,10 @@ static void *client_main(void *arg)
             driver_collect(&c->td);
         }
         if (stopping && c->stop_at == 0) {
-            c->stop_at = client_now_ms() + c->cfg.free_wait_ms;
+            c->stop_at = clock_mono_ms() + c->cfg.free_wait_ms;
             driver_arm_retry(&c->td);
         }
-        if (stopping && (c->td.live == NULL || client_now_ms() >= c->stop_at)) {
+        if (stopping && (c->td.live == NULL || clock_mono_ms() >= c->stop_at)) {
             break;
         }
     }

@@ -125,7 +125,6 @@ struct tandem_http_client {
     int64_t stop_at;  /* when stopping: cancel what is left at this monotonic ms */
 };
 
-int64_t client_now_ms(void);
 /* call.c, on the client thread */
 struct call *call_build(struct tandem_http_client *c, const struct tandem_http_call_opts *opts,
                         tandem_http_done_fn cb, void *arg, int *err);

@@ -42,6 +42,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "events_int.h"
 #include "kafka_int.h"
@@ -72,13 +73,6 @@ struct tandem_consumer {
 };
 
 enum outcome { DONE, ABANDON };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static bool stopping(struct tandem_consumer *c)
 {
@@ -125,7 +119,7 @@ static void commit(struct tandem_consumer *c, bool sync)
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
         log_warn("events: commit failed", "\"error\":\"%s\"", rd_kafka_err2name(err));
     c->uncommitted = 0;
-    c->last_commit_ms = now_ms();
+    c->last_commit_ms = clock_mono_ms();
 }
 
 static void on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -384,7 +378,7 @@ static void *consumer_thread(void *arg)
             rd_kafka_message_destroy(m);
         if (o == ABANDON)
             break;
-        int64_t now = now_ms();
+        int64_t now = clock_mono_ms();
         if (c->uncommitted >= COMMIT_EVERY || now - c->last_commit_ms >= COMMIT_INTERVAL_MS)
             commit(c, false);
         if (now - c->last_lag_ms >= LAG_INTERVAL_MS) {
@@ -503,7 +497,7 @@ int tandem_consumer_start(const struct tandem_consumer_config *cfg, struct tande
     rc = subscribe(c, cfg);
     if (rc != 0)
         goto fail;
-    c->last_commit_ms = c->last_lag_ms = now_ms();
+    c->last_commit_ms = c->last_lag_ms = clock_mono_ms();
     if (pthread_create(&c->thread, NULL, consumer_thread, c) != 0) {
         rc = TANDEM_EIO;
         goto fail;

@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "service_int.h"
@@ -107,10 +108,10 @@ int svc_brokers_reachable(const char *list, int timeout_ms)
         }
         p = p[len] == ',' ? p + len + 1 : NULL;
     }
-    int64_t deadline = svc_mono_ms() + timeout_ms;
+    int64_t deadline = clock_mono_ms() + timeout_ms;
     int open = n;
     while (!ok && open > 0) {
-        int64_t left = deadline - svc_mono_ms();
+        int64_t left = deadline - clock_mono_ms();
         if (left <= 0 || poll(pf, (nfds_t)n, (int)left) <= 0) {
             break; /* timed out (black-holed), or poll failed */
         }
@@ -159,7 +160,7 @@ static void *probe_main(void *arg)
             int (*check)(void *) = (int (*)(void *))pr->checks[i].fn;
             int r = check(pr->checks[i].arg);
             atomic_store_explicit(&pr->st[i].result, r, memory_order_relaxed);
-            atomic_store_explicit(&pr->st[i].at_ms, svc_mono_ms(), memory_order_release);
+            atomic_store_explicit(&pr->st[i].at_ms, clock_mono_ms(), memory_order_release);
         }
         struct timespec dl;
         clock_gettime(CLOCK_MONOTONIC, &dl);
@@ -226,7 +227,7 @@ void svc_readyz(struct tandem_http_request *req, void *arg)
     const struct svc_prober *pr = s->prober;
     json_t *failing = json_array();
     json_t *checks = json_object();
-    int64_t now = svc_mono_ms();
+    int64_t now = clock_mono_ms();
     char detail[256] = "not ready:";
     size_t dn = strlen(detail);
     for (size_t i = 0; pr != NULL && i < s->nchecks; i++) {

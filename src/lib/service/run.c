@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "service_int.h"
@@ -168,7 +169,7 @@ int64_t svc_drain_deadline(const struct tandem_service *s, long *seconds)
     if (seconds != NULL) {
         *seconds = drain;
     }
-    return svc_mono_ms() + (int64_t)drain * 1000;
+    return clock_mono_ms() + (int64_t)drain * 1000;
 }
 
 int tandem_service_run(struct tandem_service *s)

@@ -43,6 +43,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "service_int.h"
@@ -225,7 +226,7 @@ static void events_emit(struct tandem_metrics_writer *w, void *arg)
 /* What is left of deadline (monotonic ms), never negative. */
 static int left_ms(int64_t deadline)
 {
-    int64_t left = deadline - svc_mono_ms();
+    int64_t left = deadline - clock_mono_ms();
     return left > 0 ? (left < INT32_MAX ? (int)left : INT32_MAX) : 0;
 }
 
@@ -322,7 +323,7 @@ void svc_events_free(struct tandem_service *s)
     }
     /* A no-op after the drain; else (run failed, or never run) stops all. */
     svc_events_stop_consumers(s, svc_drain_deadline(s, NULL));
-    svc_events_close_producer(s, svc_mono_ms() + 10000);
+    svc_events_close_producer(s, clock_mono_ms() + 10000);
     for (size_t i = 0; i < e->nsubs; i++) {
         for (int t = 0; t < e->subs[i].ntopics; t++) {
             free(e->subs[i].topics[t]);

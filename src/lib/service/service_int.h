@@ -183,14 +183,6 @@ struct tandem_service {
     bool running;
 };
 
-/* Monotonic milliseconds: the clock of the runtime's deadlines and probe times. */
-static inline int64_t svc_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* run.c: now + drain-timeout (default 10 s), in monotonic ms; *seconds (may be NULL) gets the
  * timeout. */
 int64_t svc_drain_deadline(const struct tandem_service *s, long *seconds);

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "store_int.h"
@@ -57,13 +58,6 @@ struct relay_msg {
     struct tandem_outbox_relay *r;
     int64_t seq;
 };
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void relay_unref(struct tandem_outbox_relay *r)
 {
@@ -292,7 +286,7 @@ static void *relay_main(void *arg)
             r->stop_rc = 0;
             break;
         }
-        int64_t now = mono_ms();
+        int64_t now = clock_mono_ms();
         if (r->stopping && r->deadline_ms >= 0 && now >= r->deadline_ms) {
             r->stop_rc = r->nacked == 0 && r->inflight == 0 ? 0 : TANDEM_ETIMEDOUT;
             break;
@@ -387,7 +381,7 @@ int tandem_outbox_relay_stop(struct tandem_outbox_relay *r, int timeout_ms)
     }
     pthread_mutex_lock(&r->mu);
     r->stopping = true;
-    r->deadline_ms = timeout_ms < 0 ? -1 : mono_ms() + timeout_ms;
+    r->deadline_ms = timeout_ms < 0 ? -1 : clock_mono_ms() + timeout_ms;
     pthread_cond_signal(&r->cv);
     pthread_mutex_unlock(&r->mu);
     pthread_join(r->thread, NULL);
