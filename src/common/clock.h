@@ -23,4 +23,22 @@ static inline int64_t clock_mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The time `ms` milliseconds from now on clock `clk` (ms <= 0: now), as the absolute timespec that
+ * pthread_cond_timedwait takes (CLOCK_REALTIME unless the condition variable was set to another
+ * clock with pthread_condattr_setclock). */
+static inline struct timespec clock_deadline(clockid_t clk, int64_t ms)
+{
+    struct timespec ts;
+    clock_gettime(clk, &ts);
+    if (ms > 0) {
+        ts.tv_sec += (time_t)(ms / 1000);
+        ts.tv_nsec += (long)(ms % 1000) * 1000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+    }
+    return ts;
+}
+
 #endif

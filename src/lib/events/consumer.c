@@ -85,14 +85,7 @@ static bool stopping(struct tandem_consumer *c)
 /* Sleeps ms unless stop is asked first; returns false when stopping. */
 static bool wait_or_stop(struct tandem_consumer *c, int64_t ms)
 {
-    struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    dl.tv_sec += ms / 1000;
-    dl.tv_nsec += (long)(ms % 1000) * 1000000;
-    if (dl.tv_nsec >= 1000000000) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000;
-    }
+    struct timespec dl = clock_deadline(CLOCK_REALTIME, ms);
     pthread_mutex_lock(&c->mu);
     while (!c->stop && pthread_cond_timedwait(&c->cv, &c->mu, &dl) == 0)
         ;
@@ -529,16 +522,7 @@ int tandem_consumer_stop(struct tandem_consumer *c, int timeout_ms)
 {
     if (c == NULL)
         return 0;
-    struct timespec dl;
-    clock_gettime(CLOCK_REALTIME, &dl);
-    if (timeout_ms >= 0) {
-        dl.tv_sec += timeout_ms / 1000;
-        dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-        if (dl.tv_nsec >= 1000000000) {
-            dl.tv_sec++;
-            dl.tv_nsec -= 1000000000;
-        }
-    }
+    struct timespec dl = clock_deadline(CLOCK_REALTIME, timeout_ms);
     pthread_mutex_lock(&c->mu);
     c->stop = true;
     pthread_cond_broadcast(&c->cv);

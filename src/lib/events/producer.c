@@ -21,6 +21,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "events_int.h"
 #include "kafka_int.h"
@@ -169,9 +170,7 @@ static int build_record(struct tandem_producer *p, const struct tandem_event_out
             return rc;
         tpv = tp;
     }
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    int rc = events_time_format((int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000, when);
+    int rc = events_time_format(clock_wall_ms(), when);
     if (rc != 0)
         return rc;
     struct tandem_kafka_header h[EVENTS_MAX_HEADERS];
@@ -235,16 +234,7 @@ int tandem_producer_flush(struct tandem_producer *p, int timeout_ms)
 {
     if (p == NULL)
         return TANDEM_EINVAL;
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    if (timeout_ms >= 0) {
-        deadline.tv_sec += timeout_ms / 1000;
-        deadline.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-        if (deadline.tv_nsec >= 1000000000) {
-            deadline.tv_sec++;
-            deadline.tv_nsec -= 1000000000;
-        }
-    }
+    struct timespec deadline = clock_deadline(CLOCK_REALTIME, timeout_ms);
     int rc = 0;
     pthread_mutex_lock(&p->mu);
     while (p->pending > 0 && rc == 0) {

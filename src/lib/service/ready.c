@@ -162,14 +162,7 @@ static void *probe_main(void *arg)
             atomic_store_explicit(&pr->st[i].result, r, memory_order_relaxed);
             atomic_store_explicit(&pr->st[i].at_ms, clock_mono_ms(), memory_order_release);
         }
-        struct timespec dl;
-        clock_gettime(CLOCK_MONOTONIC, &dl);
-        dl.tv_sec += SVC_PROBE_MS / 1000;
-        dl.tv_nsec += (long)(SVC_PROBE_MS % 1000) * 1000000;
-        if (dl.tv_nsec >= 1000000000) {
-            dl.tv_sec++;
-            dl.tv_nsec -= 1000000000;
-        }
+        struct timespec dl = clock_deadline(CLOCK_MONOTONIC, SVC_PROBE_MS);
         pthread_mutex_lock(&pr->mu);
         while (!pr->stop && pthread_cond_timedwait(&pr->cv, &pr->mu, &dl) == 0) {
         }

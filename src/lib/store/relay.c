@@ -300,14 +300,7 @@ static void *relay_main(void *arg)
             if (r->stopping && r->deadline_ms >= 0 && r->deadline_ms - now < wait) {
                 wait = r->deadline_ms - now;
             }
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += wait / 1000;
-            ts.tv_nsec += (wait % 1000) * 1000000;
-            if (ts.tv_nsec >= 1000000000) {
-                ts.tv_sec++;
-                ts.tv_nsec -= 1000000000;
-            }
+            struct timespec ts = clock_deadline(CLOCK_REALTIME, wait);
             pthread_cond_timedwait(&r->cv, &r->mu, &ts);
         }
         r->wake = false;
