@@ -8,22 +8,15 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
-#include <time.h>
 
 #include "broker.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "tandem/error.h"
 
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 int main(int argc, char **argv)
 {
-    int64_t t0 = mono_us();
+    int64_t t0 = clock_mono_ns();
     struct broker_config cfg;
     broker_config_init(&cfg);
     char err[512];
@@ -58,7 +51,7 @@ int main(int argc, char **argv)
              "\"cluster_id\":\"%s\",\"startup_ms\":%.3f",
              log_json_str(listen, sizeof(listen), cfg.listen), b.host, b.port,
              log_json_str(dir, sizeof(dir), cfg.data_dir), logmgr_topic_count(b.logs), b.cluster_id,
-             (double)(mono_us() - t0) / 1000.0);
+             (double)(clock_mono_ns() - t0) / 1e6);
     int rc = broker_run(&b);
     broker_cleanup(&b);
     log_info("stopped", "\"requests\":%" PRIu64, b.requests_total);

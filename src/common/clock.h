@@ -1,7 +1,11 @@
 /*
- * The two clocks, in milliseconds. clock_wall_ms: since the epoch, for timestamps that outlive
- * the process (record times, commit times, retention). clock_mono_ms: CLOCK_MONOTONIC, for
- * durations and deadlines, which a change of the system time must not move.
+ * The two clocks. clock_wall_ms: milliseconds since the epoch, for timestamps that outlive the
+ * process (record times, commit times, retention). clock_mono_ms and clock_mono_ns:
+ * CLOCK_MONOTONIC, for durations and deadlines, which a change of the system time must not move
+ * (ns where a duration is measured finer than a millisecond: request latencies, start-up time).
+ * Every part of tandem reads the time through these, except two that need what they are not: the
+ * HTTP worker's once-per-iteration coarse clocks (src/lib/http/worker.c, CLOCK_*_COARSE on
+ * purpose) and the log line's timestamp (src/common/log.c formats the timespec's fields).
  */
 #ifndef TANDEM_COMMON_CLOCK_H
 #define TANDEM_COMMON_CLOCK_H
@@ -21,6 +25,13 @@ static inline int64_t clock_mono_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static inline int64_t clock_mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 /* The time `ms` milliseconds from now on clock `clk` (ms <= 0: now), as the absolute timespec that

@@ -55,6 +55,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "http_int.h"
@@ -597,13 +598,10 @@ static void ur_stop(struct hworker *w)
     io_uring_prep_cancel64(sqe, 0, IORING_ASYNC_CANCEL_ANY | IORING_ASYNC_CANCEL_ALL);
     io_uring_sqe_set_data64(sqe, U_IGNORE);
     u->stopped = true;
-    struct timespec t0, t;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int64_t t0 = clock_mono_ms();
     for (;;) {
         reap(w, true);
-        clock_gettime(CLOCK_MONOTONIC, &t);
-        int64_t ms = (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000;
-        if (u->inflight == 0 || ms >= STOP_WAIT_MS) {
+        if (u->inflight == 0 || clock_mono_ms() - t0 >= STOP_WAIT_MS) {
             break;
         }
         struct __kernel_timespec ts = {.tv_sec = 0, .tv_nsec = 100 * 1000000};

@@ -20,8 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "service_int.h"
@@ -35,13 +35,6 @@ static const char *env_get(const char *name)
 const char *svc_name(const struct tandem_service *s)
 {
     return s->name;
-}
-
-static uint64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 static void answer_problem(struct tandem_http_request *req, int status, const char *detail)
@@ -80,7 +73,7 @@ void svc_dispatch(struct tandem_http_request *req, void *arg)
     size_t buf_len = plen + TANDEM_ROUTE_MAX_PARAMS + 1;
     struct svc_req *x = xmalloc(sizeof(*x) + buf_len);
     x->svc = s;
-    x->start_ns = now_ns();
+    x->start_ns = (uint64_t)clock_mono_ns();
     x->method = svc_method_index(req->method);
     x->route = (int)s->nroutes;
     trace_context(x, req);
@@ -113,7 +106,7 @@ void svc_done(struct tandem_http_request *req, int status, void *arg)
     if (x == NULL) {
         return;
     }
-    uint64_t ns = now_ns() - x->start_ns;
+    uint64_t ns = (uint64_t)clock_mono_ns() - x->start_ns;
     if (status != 0) {
         tandem_http_add_header(req, "traceparent", x->traceparent);
         svc_stats_record(&s->stats[req->worker], x->route, x->method, status, ns);

@@ -37,8 +37,8 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "store_int.h"
 #include "tandem/store.h"
@@ -74,13 +74,6 @@ static const char STORE_MIGRATE_1_2[] =
                                                                             */
                                      "ALTER TABLE tandem_processed_events_2 RENAME TO "
                                      "tandem_processed_events;";
-
-int64_t store_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 int store_fail(sqlite3 *db, const char *msg)
 {
@@ -239,7 +232,7 @@ static int processed_insert(sqlite3 *db, const char *group, const char *source, 
     sqlite3_bind_text(st, 1, group, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, source, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, store_now_ms());
+    sqlite3_bind_int64(st, 4, clock_wall_ms());
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(db, "store: record processed id");
     sqlite3_finalize(st);
     return rc;
@@ -304,7 +297,7 @@ static int prune(sqlite3 *db, const char *sql, int64_t max_age_ms, int64_t *dele
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
         return store_fail(db, "store: prune");
     }
-    sqlite3_bind_int64(st, 1, store_now_ms() - max_age_ms);
+    sqlite3_bind_int64(st, 1, clock_wall_ms() - max_age_ms);
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(db, "store: prune");
     sqlite3_finalize(st);
     if (rc == 0 && deleted != NULL) {

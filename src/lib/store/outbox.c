@@ -24,6 +24,7 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include "common/clock.h"
 #include "events_int.h"
 #include "store_int.h"
 #include "tandem/cloudevents.h"
@@ -103,7 +104,7 @@ int tandem_outbox_add(sqlite3 *db, const struct tandem_event_out *ev, char id_ou
     sqlite3_bind_text(st, 5, id, -1, SQLITE_STATIC);
     bind_opt_text(st, 6, ev->traceparent);
     bind_opt_blob(st, 7, ev->data, ev->data_len);
-    sqlite3_bind_int64(st, 8, store_now_ms());
+    sqlite3_bind_int64(st, 8, clock_wall_ms());
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(db, "store: outbox insert");
     sqlite3_finalize(st);
     if (rc == 0 && id_out != NULL) {

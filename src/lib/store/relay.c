@@ -257,7 +257,7 @@ static void *relay_main(void *arg)
 
         bool marked_ok = true;
         if (nacked > 0) {
-            marked_ok = mark_sent(r->db, acked, nacked, store_now_ms()) == 0;
+            marked_ok = mark_sent(r->db, acked, nacked, clock_wall_ms()) == 0;
         }
         if (rewind) {
             cursor = 0;
@@ -309,7 +309,7 @@ static void *relay_main(void *arg)
     size_t nacked = 0;
     int64_t *acked = take_acked(r, &nacked);
     pthread_mutex_unlock(&r->mu);
-    if (nacked > 0 && mark_sent(r->db, acked, nacked, store_now_ms()) == 0) {
+    if (nacked > 0 && mark_sent(r->db, acked, nacked, clock_wall_ms()) == 0) {
         pthread_mutex_lock(&r->mu);
         r->stats.marked += nacked;
         pthread_mutex_unlock(&r->mu);

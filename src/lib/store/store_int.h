@@ -10,9 +10,6 @@
 
 #include <sqlite3.h>
 
-/* Wall-clock time in unix milliseconds (the unit of processed_at, created_at and sent_at). */
-int64_t store_now_ms(void);
-
 /* Runs sql (no parameters, no rows) on db. Returns 0, or TANDEM_EIO with the reason logged under
  * what (e.g. "store: begin"). */
 int store_exec(sqlite3 *db, const char *sql, const char *what);
