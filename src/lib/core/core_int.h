@@ -1,8 +1,11 @@
 /*
- * What the pure pieces of libtandem share: hex digits and percent-decoding.
+ * What the pure pieces of libtandem share: hex digits, percent-decoding, and the one table of the
+ * HTTP methods libtandem knows.
  *
- * Private to src/lib/core/ (built -fvisibility=hidden, nothing here is exported). Everything
- * works on borrowed (pointer, length) slices and writes into caller buffers; nothing allocates.
+ * Private to libtandem (built -fvisibility=hidden, nothing here is exported): src/lib/core/
+ * includes it as "core_int.h", the layers above that need the same table (the runtime's metrics)
+ * as "lib/core/core_int.h". Everything works on borrowed (pointer, length) slices and writes into
+ * caller buffers; nothing allocates.
  */
 #ifndef TANDEM_LIB_CORE_INT_H
 #define TANDEM_LIB_CORE_INT_H
@@ -35,5 +38,26 @@ int core_pct_decode(const char *s, size_t n, bool plus_is_space, char *out, size
 /* True when the percent-decoding of raw[0..n) (no '+' rule) equals lit[0..lit_len) exactly;
  * false for malformed escapes. Does not write anywhere. */
 bool core_pct_equal(const char *raw, size_t n, const char *lit, size_t lit_len);
+
+/*
+ * The HTTP methods a route can have (RFC 9110 §9.3 and RFC 5789's PATCH), in the one fixed order
+ * libtandem lists them in: an Allow value (router.c) and the runtime's method label
+ * (service/metrics.c) both follow it, so they can never disagree on which methods exist.
+ */
+enum core_method {
+    CORE_GET,
+    CORE_HEAD,
+    CORE_POST,
+    CORE_PUT,
+    CORE_PATCH,
+    CORE_DELETE,
+    CORE_OPTIONS,
+    CORE_NMETHODS
+};
+extern const char *const core_method_names[CORE_NMETHODS];
+
+/* The CORE_* of the method m[0..n) (exact case: methods are case-sensitive, RFC 9110 §9.1), or
+ * -1 for any other. */
+int core_method_index(const char *m, size_t n);
 
 #endif

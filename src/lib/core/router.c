@@ -28,10 +28,8 @@
 #include "common/mem.h"
 #include "core_int.h"
 
-enum { M_GET, M_HEAD, M_POST, M_PUT, M_PATCH, M_DELETE, M_OPTIONS, M_COUNT };
-
-static const char *const method_names[M_COUNT] = {"GET",   "HEAD",   "POST",   "PUT",
-                                                  "PATCH", "DELETE", "OPTIONS"};
+const char *const core_method_names[CORE_NMETHODS] = {"GET",   "HEAD",   "POST",   "PUT",
+                                                      "PATCH", "DELETE", "OPTIONS"};
 
 struct slice {
     const char *p;
@@ -48,18 +46,18 @@ struct rnode {
     char *pattern;                               /* terminal: the template, owned */
     struct slice names[TANDEM_ROUTE_MAX_PARAMS]; /* terminal: into pattern */
     size_t nnames;
-    unsigned methods; /* bit per M_* with a handler */
-    void *handlers[M_COUNT];
+    unsigned methods; /* bit per CORE_* with a handler */
+    void *handlers[CORE_NMETHODS];
 };
 
 struct tandem_router {
     struct rnode root;
 };
 
-static int method_index(const char *m, size_t n)
+int core_method_index(const char *m, size_t n)
 {
-    for (int i = 0; i < M_COUNT; i++) {
-        if (strlen(method_names[i]) == n && memcmp(method_names[i], m, n) == 0)
+    for (int i = 0; i < CORE_NMETHODS; i++) {
+        if (strlen(core_method_names[i]) == n && memcmp(core_method_names[i], m, n) == 0)
             return i;
     }
     return -1;
@@ -261,7 +259,7 @@ int tandem_router_add(struct tandem_router *r, const char *method, const char *p
 {
     if (!r || !method || !pattern || !handler)
         return TANDEM_EINVAL;
-    int mi = method_index(method, strlen(method));
+    int mi = core_method_index(method, strlen(method));
     if (mi < 0)
         return TANDEM_EINVAL;
     struct tseg segs[TANDEM_ROUTE_MAX_DEPTH];
@@ -288,7 +286,7 @@ int tandem_router_add(struct tandem_router *r, const char *method, const char *p
 struct walk {
     const char *path;
     size_t len;
-    int want;      /* M_* of the request, or -1 for a method no route can have */
+    int want;      /* CORE_* of the request, or -1 for a method no route can have */
     unsigned seen; /* methods of every terminal node that matched the path */
     const struct rnode *found;
     int found_method;
@@ -305,8 +303,8 @@ static bool walk_terminal(struct walk *w, const struct rnode *node, size_t ncap)
     int use = -1;
     if (w->want >= 0 && (node->methods & (1u << w->want)))
         use = w->want;
-    else if (w->want == M_HEAD && (node->methods & (1u << M_GET)))
-        use = M_GET; /* RFC 9110 §9.3.2: HEAD is GET without the content */
+    else if (w->want == CORE_HEAD && (node->methods & (1u << CORE_GET)))
+        use = CORE_GET; /* RFC 9110 §9.3.2: HEAD is GET without the content */
     if (use < 0)
         return false;
     w->found = node;
@@ -357,18 +355,18 @@ static bool walk(struct walk *w, const struct rnode *node, size_t pos, size_t nc
 
 static void allow_format(unsigned seen, char *out)
 {
-    if (seen & (1u << M_GET))
-        seen |= 1u << M_HEAD;
+    if (seen & (1u << CORE_GET))
+        seen |= 1u << CORE_HEAD;
     size_t o = 0;
-    for (int i = 0; i < M_COUNT; i++) {
+    for (int i = 0; i < CORE_NMETHODS; i++) {
         if (!(seen & (1u << i)))
             continue;
-        size_t n = strlen(method_names[i]);
+        size_t n = strlen(core_method_names[i]);
         if (o) {
             memcpy(out + o, ", ", 2);
             o += 2;
         }
-        memcpy(out + o, method_names[i], n);
+        memcpy(out + o, core_method_names[i], n);
         o += n;
     }
     out[o] = '\0'; /* at most 7 names + 6 separators = 49 bytes < TANDEM_ALLOW_MAX */
@@ -382,7 +380,7 @@ int tandem_router_match(const struct tandem_router *r, const char *method, size_
     m->status = 400;
     if (!r || !path || path_len == 0 || path[0] != '/')
         return TANDEM_EINVAL;
-    struct walk w = {.path = path, .len = path_len, .want = method_index(method, method_len)};
+    struct walk w = {.path = path, .len = path_len, .want = core_method_index(method, method_len)};
     if (!walk(&w, &r->root, 0, 0)) {
         if (!w.seen) {
             m->status = 404;

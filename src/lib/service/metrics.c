@@ -32,17 +32,18 @@
 
 const double svc_buckets[SVC_NBUCKETS] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
                                           0.1,    0.25,  0.5,    1,     2.5,  5,     10};
-const char *const svc_methods[SVC_NMETHODS] = {"GET",   "HEAD",   "POST",    "PUT",
-                                               "PATCH", "DELETE", "OPTIONS", "other"};
-
 int svc_method_index(const char *method)
 {
-    for (int i = 0; i < SVC_NMETHODS - 1; i++) {
-        if (strcmp(method, svc_methods[i]) == 0) {
-            return i;
-        }
+    int i = core_method_index(method, strlen(method));
+    return i >= 0 ? i : SVC_METHOD_OTHER;
+}
+
+const char *svc_method_name(int index)
+{
+    if (index >= 0 && index < CORE_NMETHODS) {
+        return core_method_names[index];
     }
-    return SVC_NMETHODS - 1;
+    return index == SVC_METHOD_OTHER ? "other" : "(none)";
 }
 
 void svc_stats_init(struct svc_stats *st, size_t nroutes)
@@ -219,8 +220,7 @@ void svc_metrics_http(struct tandem_metrics_writer *w, struct svc_stats *stats, 
         size_t route = k >> 14;
         int method = (int)((k >> 10) & 15), status = (int)(k & 1023);
         snprintf(lab, sizeof(lab), "route=\"%s\",method=\"%s\",status=\"%d\"",
-                 label_esc(esc, sizeof(esc), route_names[route]),
-                 method == SVC_METHOD_NONE ? "(none)" : svc_methods[method], status);
+                 label_esc(esc, sizeof(esc), route_names[route]), svc_method_name(method), status);
         tandem_metrics_counter(w, "tandem_http_requests_total", NULL, lab, (double)counts[i]);
     }
     free(keys);

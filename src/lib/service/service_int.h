@@ -25,6 +25,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "lib/core/core_int.h"
 #include "tandem/router.h"
 #include "tandem/service.h"
 #include "tandem/trace.h"
@@ -91,13 +92,14 @@ void svc_readyz(struct tandem_http_request *req, void *arg);
 
 /* ---- metrics.c ------------------------------------------------------------------------------- */
 
-#define SVC_NBUCKETS    14 /* latency buckets (seconds), +Inf apart */
-#define SVC_NMETHODS    8  /* GET HEAD POST PUT PATCH DELETE OPTIONS other */
-#define SVC_METHOD_NONE 8  /* method="(none)": answered by the http core before dispatch */
-#define SVC_STAT_SLOT   512
+#define SVC_NBUCKETS 14 /* latency buckets (seconds), +Inf apart */
+/* The method label: a CORE_* (the router's methods, lib/core/core_int.h), or one of these two. */
+#define SVC_METHOD_OTHER CORE_NMETHODS /* method="other": a method no route can have */
+#define SVC_METHOD_NONE \
+    (CORE_NMETHODS + 1) /* "(none)": answered by the http core before dispatch */
+#define SVC_STAT_SLOT 512
 
 extern const double svc_buckets[SVC_NBUCKETS];
-extern const char *const svc_methods[SVC_NMETHODS];
 
 /* One (route, method, status) counter. key = 0: empty; written by one worker, read by scrapes. */
 struct svc_slot {
@@ -118,7 +120,10 @@ struct svc_stats {
     struct svc_hist *hist;    /* [nroutes + 1]: the last one is "unmatched" */
 };
 
+/* The method label's index of method: its CORE_*, else SVC_METHOD_OTHER. svc_method_name: the
+ * label of an index ("GET", "other", "(none)"). */
 int svc_method_index(const char *method);
+const char *svc_method_name(int index);
 void svc_stats_init(struct svc_stats *st, size_t nroutes);
 void svc_stats_cleanup(struct svc_stats *st);
 void svc_stats_record(struct svc_stats *st, int route, int method, int status, uint64_t ns);
