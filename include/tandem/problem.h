@@ -68,8 +68,10 @@ TANDEM_EXPORT const char *tandem_problem_detail(const struct tandem_problem *p);
 TANDEM_EXPORT const char *tandem_problem_instance(const struct tandem_problem *p);
 TANDEM_EXPORT const char *tandem_problem_get_str(const struct tandem_problem *p, const char *name);
 
-/* Encodes the document as compact JSON. Returns 0 with *body (NUL-terminated, malloc'd, the
- * caller free()s it) and *len (without the NUL), or TANDEM_ENOMEM. */
+/* Encodes the document as compact JSON (json_dumps's bytes). Returns 0 with *body (NUL-terminated,
+ * malloc'd, the caller free()s it) and *len (without the NUL), or TANDEM_EINVAL when an extension
+ * value cannot be encoded (jansson out of memory). Running out of memory otherwise aborts
+ * (libtandem's one out-of-memory hook). */
 TANDEM_EXPORT int tandem_problem_encode(const struct tandem_problem *p, char **body, size_t *len);
 
 /*
@@ -81,10 +83,13 @@ TANDEM_EXPORT int tandem_problem_encode(const struct tandem_problem *p, char **b
 TANDEM_EXPORT int tandem_problem_parse(const char *json, size_t len, struct tandem_problem **out);
 
 /*
- * The server's canned documents: encodes {"type":"about:blank","title":<reason>,"status":status}
- * with "detail" when detail is not NULL, in one call. For the statuses the server itself produces
- * (400, 404, 405, 408, 413, 415, 422, 429, 431, 500, 503) and any other 4xx/5xx. Returns 0 with
- * *body and *len as tandem_problem_encode, TANDEM_EINVAL for a status outside 400..599.
+ * The canned document in one call: {"type":"about:blank","title":<reason>,"status":status} with
+ * "detail" when detail is not NULL, the same bytes the server writes for its own errors (400, 404,
+ * 405, 408, 413, 415, 422, 429, 431, 500, 503) and for any 4xx/5xx. For a program that embeds the
+ * HTTP core alone (tandem/http.h: answer with tandem_http_respond and this body); a service
+ * answers with tandem_respond_problem (tandem/service.h). Returns 0 with *body and *len as
+ * tandem_problem_encode, or TANDEM_EINVAL (*body NULL) for a status outside 400..599 or a detail
+ * that is not UTF-8.
  */
 TANDEM_EXPORT int tandem_problem_body(int status, const char *detail, char **body, size_t *len);
 

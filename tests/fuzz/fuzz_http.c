@@ -7,7 +7,8 @@
  * problem+json included) before the next is parsed, until the stream ends or the parser refuses
  * it. Invariants checked, beyond "no crash, no sanitizer report":
  *   - hparse_feed returns 0, TANDEM_EAGAIN (having consumed every byte) or TANDEM_EPROTO with a
- *     status of 400, 413 or 431, and never consumes more than it was given;
+ *     status of 400, 413 or 431 and a detail the problem encoder takes (UTF-8), and never consumes
+ *     more than it was given;
  *   - an accepted request's strings are NUL-terminated inside its arena, its body is within the
  *     body limit, and its header count within HTTP_MAX_HEADERS;
  *   - a request is never complete before its header section ended within the header limit.
@@ -19,6 +20,7 @@
 #include <string.h>
 
 #include "http_int.h"
+#include "lib/core/core_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -73,10 +75,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (hp.err_status != 400 && hp.err_status != 413 && hp.err_status != 431) {
                 abort();
             }
-            char body[512];
-            size_t n = hproblem_format(body, sizeof(body), hp.err_status, hp.err_detail);
+            char buf[512], *body = NULL;
+            size_t n = 0;
+            if (core_problem_format(hp.err_status, hp.err_detail, NULL, buf, sizeof(buf), &body,
+                                    &n) != 0) {
+                abort(); /* the core's error answer always encodes */
+            }
             struct hresp e = {.status = hp.err_status, .body = body, .body_len = n, .close = 1};
             hresp_write(&out, &e, "Thu, 01 Jan 1970 00:00:00 GMT");
+            if (body != buf) {
+                free(body);
+            }
             break;
         }
         if (rc != 0 || hp.head_raw > lim.max_header_bytes + 1) {

@@ -60,4 +60,19 @@ extern const char *const core_method_names[CORE_NMETHODS];
  * -1 for any other. */
 int core_method_index(const char *m, size_t n);
 
+/*
+ * problem.c: the one problem+json encoder, for the HTTP core's own error answers and the runtime's
+ * problem answers. Encodes {"type":"about:blank","title":<reason phrase>,"status":status,
+ * "detail":detail} (detail NULL: no "detail") followed by members' members as extension members
+ * (RFC 9457 §3.2; members NULL: none; borrowed), into buf (cap bytes) when the document fits and
+ * into a malloc'd buffer otherwise: *out is buf or that buffer (free it when *out != buf),
+ * NUL-terminated, and *len its length. With no members nothing is allocated once buf holds the
+ * document (512 bytes hold any 4xx/5xx with a detail of 400 ASCII bytes). Returns 0, or
+ * TANDEM_EINVAL (*out NULL): status outside 400..599, detail not UTF-8, members not an object or
+ * naming a standard member or a name §3.2 advises against (letter first, [A-Za-z0-9_], >= 3).
+ */
+struct json_t;
+int core_problem_format(int status, const char *detail, const struct json_t *members, char *buf,
+                        size_t cap, char **out, size_t *len);
+
 #endif

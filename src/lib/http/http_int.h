@@ -4,7 +4,7 @@
  *   parse.c     bytes -> one request (Debian's http-parser, nodejs/http-parser 2.9, does the
  *               HTTP/1.1 grammar; this file assembles the request object and enforces the
  *               limits). Pure: no sockets, no clocks; the fuzz target drives it directly.
- *   response.c  one answer -> bytes (status line, headers, body; problem+json bodies).
+ *   response.c  one answer -> bytes (status line, headers, body).
  *   loop.c      what else a worker's loop runs: fd watches, timers, posts, stop hooks.
  *   worker.c    one thread: its connections (the HTTP/1.1 state machine), their timeouts, the
  *               iteration; the system calls go through an I/O backend (struct hio_ops):
@@ -110,12 +110,6 @@ struct hresp {
     bool close, keep_alive_10, head_only;
 };
 void hresp_write(struct hbuf *out, const struct hresp *r, const char *date);
-/* Formats the RFC 9457 body for status (detail JSON-escaped, NULL omits it) into buf; returns
- * its length (truncated to cap - 1, always NUL-terminated). */
-size_t hproblem_format(char *buf, size_t cap, int status, const char *detail);
-/* The reason phrase of a status ("Not Found"), "Unknown" if none. (tandem_core has the public
- * tandem_http_reason; this core does not depend on it.) */
-const char *hreason(int status);
 /* Writes the IMF-fixdate of unix time t ("Sun, 06 Nov 1994 08:49:37 GMT", 29 bytes + NUL). */
 void hdate_format(char out[30], int64_t t);
 

@@ -14,8 +14,9 @@
  *     \r\n
  *     <body>                               (not for HEAD)
  *
- * so pipelined answers to one read go out in one write(2). Problem bodies follow RFC 9457
- * section 3.1 with type "about:blank", whose title is the status's reason phrase.
+ * so pipelined answers to one read go out in one write(2). The reason phrase is tandem_core's
+ * (tandem_http_reason), as are the problem+json bodies of the core's own errors (worker.c,
+ * core_problem_format): libtandem has one table of reasons and one problem encoder.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,8 @@
 
 #include "common/mem.h"
 #include "http_int.h"
+#include "lib/core/core_int.h"
+#include "tandem/problem.h"
 
 void hbuf_append(struct hbuf *b, const void *data, size_t n)
 {
@@ -52,66 +55,6 @@ void hbuf_cleanup(struct hbuf *b)
     memset(b, 0, sizeof(*b));
 }
 
-const char *hreason(int status)
-{
-    switch (status) {
-    case 100:
-        return "Continue";
-    case 200:
-        return "OK";
-    case 201:
-        return "Created";
-    case 202:
-        return "Accepted";
-    case 204:
-        return "No Content";
-    case 301:
-        return "Moved Permanently";
-    case 302:
-        return "Found";
-    case 304:
-        return "Not Modified";
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 408:
-        return "Request Timeout";
-    case 409:
-        return "Conflict";
-    case 412:
-        return "Precondition Failed";
-    case 413:
-        return "Content Too Large";
-    case 415:
-        return "Unsupported Media Type";
-    case 422:
-        return "Unprocessable Content";
-    case 429:
-        return "Too Many Requests";
-    case 431:
-        return "Request Header Fields Too Large";
-    case 500:
-        return "Internal Server Error";
-    case 501:
-        return "Not Implemented";
-    case 502:
-        return "Bad Gateway";
-    case 503:
-        return "Service Unavailable";
-    case 504:
-        return "Gateway Timeout";
-    default:
-        return "Unknown";
-    }
-}
-
 /* Writes the decimal digits of v at the end of a 24-byte scratch; returns the first digit. */
 static char *utoa_end(char end[24], uint64_t v)
 {
@@ -130,7 +73,7 @@ void hresp_write(struct hbuf *out, const struct hresp *r, const char *date)
     /* no snprintf on this path: it was 1.3% of the server's CPU in the hello benchmark */
     char code[3] = {(char)('0' + r->status / 100 % 10), (char)('0' + r->status / 10 % 10),
                     (char)('0' + r->status % 10)};
-    const char *reason = hreason(r->status);
+    const char *reason = tandem_http_reason(r->status);
     PUT(out, "HTTP/1.1 ");
     hbuf_append(out, code, 3);
     PUT(out, " ");
@@ -161,51 +104,6 @@ void hresp_write(struct hbuf *out, const struct hresp *r, const char *date)
     if (!r->head_only && !no_body && r->body_len > 0) {
         hbuf_append(out, r->body, r->body_len);
     }
-}
-
-size_t hproblem_format(char *buf, size_t cap, int status, const char *detail)
-{
-    size_t n = 0;
-    int w = snprintf(buf, cap, "{\"type\":\"about:blank\",\"title\":\"%s\",\"status\":%d",
-                     hreason(status), status);
-    if (w < 0 || (size_t)w >= cap) {
-        return cap > 0 ? strlen(buf) : 0;
-    }
-    n = (size_t)w;
-    if (detail != NULL) {
-        static const char pre[] = ",\"detail\":\"";
-        if (n + sizeof(pre) < cap) {
-            memcpy(buf + n, pre, sizeof(pre) - 1);
-            n += sizeof(pre) - 1;
-        }
-        for (const unsigned char *s = (const unsigned char *)detail; *s != '\0'; s++) {
-            char esc[8];
-            int el;
-            if (*s == '"' || *s == '\\') {
-                esc[0] = '\\';
-                esc[1] = (char)*s;
-                el = 2;
-            } else if (*s < 0x20) {
-                el = snprintf(esc, sizeof(esc), "\\u%04x", *s);
-            } else {
-                esc[0] = (char)*s;
-                el = 1;
-            }
-            if (n + (size_t)el + 3 > cap) {
-                break; /* truncate the detail, keep the JSON valid */
-            }
-            memcpy(buf + n, esc, (size_t)el);
-            n += (size_t)el;
-        }
-        if (n + 2 < cap) {
-            buf[n++] = '"';
-        }
-    }
-    if (n + 1 < cap) {
-        buf[n++] = '}';
-    }
-    buf[n] = '\0';
-    return n;
 }
 
 void hdate_format(char out[30], int64_t t)
@@ -244,7 +142,15 @@ int tandem_http_respond(struct tandem_http_request *req, int status, const char 
 
 int tandem_http_problem(struct tandem_http_request *req, int status, const char *detail)
 {
-    char body[512];
-    size_t n = hproblem_format(body, sizeof(body), status, detail);
-    return tandem_http_respond(req, status, "application/problem+json", body, n);
+    char buf[512], *body = NULL;
+    size_t n = 0;
+    if (core_problem_format(status, detail, NULL, buf, sizeof(buf), &body, &n) != 0 &&
+        core_problem_format(status, NULL, NULL, buf, sizeof(buf), &body, &n) != 0) {
+        return TANDEM_EINVAL;
+    }
+    int rc = tandem_http_respond(req, status, TANDEM_PROBLEM_CONTENT_TYPE, body, n);
+    if (body != buf) {
+        free(body);
+    }
+    return rc;
 }

@@ -41,6 +41,8 @@
 
 #include "common/mem.h"
 #include "http_int.h"
+#include "lib/core/core_int.h"
+#include "tandem/problem.h"
 
 #define MAX_UNSENT (1u << 20)
 #define LINGER_MS  2000
@@ -200,19 +202,26 @@ void hconn_eof(struct hconn *c)
     }
 }
 
-/* Answers an error the core found itself and closes after it. */
+/* Answers an error the core found itself with its problem document (on the stack: no allocation
+ * for the core's short details) and closes after it. */
 static void conn_fail(struct hconn *c, int status, const char *detail)
 {
-    char body[512];
-    size_t n = hproblem_format(body, sizeof(body), status, detail);
+    char buf[512], *body = NULL;
+    size_t n = 0;
+    if (core_problem_format(status, detail, NULL, buf, sizeof(buf), &body, &n) != 0) {
+        core_problem_format(status, NULL, NULL, buf, sizeof(buf), &body, &n); /* detail not UTF-8 */
+    }
     struct hresp resp = {
         .status = status,
-        .content_type = "application/problem+json",
+        .content_type = TANDEM_PROBLEM_CONTENT_TYPE,
         .body = body,
         .body_len = n,
         .close = true,
     };
     hresp_write(&c->out, &resp, c->w->date);
+    if (body != buf) {
+        free(body);
+    }
     c->closing = true;
     if (c->w->sh->cfg.on_error != NULL) {
         c->w->sh->cfg.on_error(c->w->index, status, c->w->sh->cfg.arg);
