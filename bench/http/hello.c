@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "tandem/http.h"
+#include "tandem/problem.h"
 
 static const char hello[] = "{\"message\":\"Hello, World!\"}";
 static atomic_ulong served;
@@ -27,7 +28,11 @@ static void handle(struct tandem_http_request *req, void *arg)
         tandem_http_respond(req, 200, "application/json", hello, sizeof(hello) - 1);
         return;
     }
-    tandem_http_problem(req, 404, "no such route");
+    char *body = NULL; /* the canned problem document (tandem/problem.h) */
+    size_t len = 0;
+    tandem_problem_body(404, "no such route", &body, &len);
+    tandem_http_respond(req, 404, TANDEM_PROBLEM_CONTENT_TYPE, body, len);
+    free(body);
 }
 
 int main(int argc, char **argv)

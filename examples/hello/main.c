@@ -50,8 +50,7 @@ static void greet(struct tandem_http_request *req, void *arg)
         tandem_respond_problem(req, 503, "the greeting could not be queued");
         return;
     }
-    static const char ACCEPTED[] = "{\"status\":\"accepted\"}";
-    tandem_http_respond(req, 202, "application/json", ACCEPTED, strlen(ACCEPTED));
+    tandem_respond_json(req, 202, json_pack("{s:s}", "status", "accepted"));
 }
 
 /* Each hello.greeted event, on the consumer's thread. */

@@ -9,9 +9,12 @@
  * A connection carries requests one after another (keep-alive); a client may pipeline them
  * (send several before reading). The server parses one request, hands it to the handler, and
  * only parses the next once the handler has answered, so responses always leave in request
- * order. A handler answers with tandem_http_respond() (or tandem_http_problem()), either before
- * it returns or later from the same worker thread: the request object stays valid until it has
- * been answered, even if the client has gone away meanwhile.
+ * order. A handler answers with tandem_http_respond(), either before it returns or later from
+ * the same worker thread: the request object stays valid until it has been answered, even if the
+ * client has gone away meanwhile. tandem_http_respond and tandem_http_add_header are this core's
+ * one primitive, for a program that embeds the core alone (a benchmark server, a test; a problem
+ * body for it comes from tandem/problem.h's tandem_problem_body). A service built on libtandem's
+ * runtime answers with tandem/service.h's tandem_respond_* set instead, which is built on them.
  *
  * Errors the core detects itself are answered with an RFC 9457 application/problem+json body
  * and the connection is closed: 400 malformed request, 408 request not complete within
@@ -127,12 +130,6 @@ TANDEM_EXPORT int tandem_http_add_header(struct tandem_http_request *req, const 
  * Must run on req's worker thread. Returns 0 or TANDEM_EINVAL (status outside 100..599). */
 TANDEM_EXPORT int tandem_http_respond(struct tandem_http_request *req, int status,
                                       const char *content_type, const void *body, size_t body_len);
-
-/* Answers req with an RFC 9457 problem: {"type":"about:blank","title":<reason phrase>,
- * "status":status,"detail":detail} as application/problem+json (detail is JSON-escaped; NULL
- * omits it). */
-TANDEM_EXPORT int tandem_http_problem(struct tandem_http_request *req, int status,
-                                      const char *detail);
 
 /* ---- the worker's event loop ----------------------------------------------------------------
  *

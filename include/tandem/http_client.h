@@ -8,9 +8,10 @@
  *   - LOOP MODE, on an HTTP worker thread (a handler, or any tandem_loop_* callback: wherever
  *     tandem_loop_current() is not NULL): the call runs on THAT WORKER'S OWN LOOP (its epoll set
  *     and timers; one curl multi per worker, made on its first call) and the callback runs on that
- *     worker thread, so the handler may answer its request from it (tandem_http_respond) while
- *     the worker serves other connections meanwhile. When the server stops (or the client is
- *     freed) first, calls still in flight end with TANDEM_ECLOSED, callback on the worker.
+ *     worker thread, so the handler may answer its request from it (a service's tandem_respond_*,
+ *     tandem/service.h) while the worker serves other connections meanwhile. When the server stops
+ * (or the client is freed) first, calls still in flight end with TANDEM_ECLOSED, callback on the
+ * worker.
  *   - THREAD MODE, from any other thread (main, a consumer handler, a callback of a thread-mode
  *     call): the client's own event thread runs the call and the callback runs on that thread.
  *     tandem_http_call_sync always uses this mode (it blocks its caller).

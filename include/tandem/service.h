@@ -25,6 +25,13 @@
  * id, route, method, status and duration. Routing uses tandem/router.h: an unknown path is a 404,
  * a known path with another method a 405 with Allow, both as application/problem+json.
  *
+ * Answering: a handler answers with the tandem_respond_* set below ("answering a request"), and
+ * only with it. The set is declared here, not in tandem/http.h, because this is the header a
+ * service includes and because its calls need what the bare HTTP core must not: JSON values
+ * (jansson), problem documents and ETags (tandem_core), the runtime's per-request context. Two
+ * families in two headers were how services came to mix them; the core keeps its one primitive
+ * (tandem_http_respond, tandem_http_add_header) for programs that embed it alone.
+ *
  * Built-in routes: GET /healthz (200 {"status":"ok"} while the process serves), GET /readyz (200
  * {"status":"ready"} when every ready check passes, else 503 problem+json naming the failing
  * checks) and GET /metrics (Prometheus text format 0.0.4).
@@ -80,7 +87,7 @@ TANDEM_EXPORT int tandem_service_option(struct tandem_service *s, const char *ke
 TANDEM_EXPORT const char *tandem_service_config(const struct tandem_service *s, const char *key);
 
 /* A route handler: same contract as tandem_http_handler_fn (answer exactly once, now or later on
- * the same worker thread), with the route's arg. */
+ * the same worker thread, here with the tandem_respond_* calls below), with the route's arg. */
 typedef void (*tandem_route_fn)(struct tandem_http_request *req, void *arg);
 
 /*
@@ -108,21 +115,78 @@ TANDEM_EXPORT const char *tandem_request_traceparent(const struct tandem_http_re
  */
 TANDEM_EXPORT json_t *tandem_json_body(struct tandem_http_request *req);
 
+/*
+ * ---- answering a request --------------------------------------------------------------------
+ *
+ * A handler answers its request exactly once, now or later on the same worker thread, with one
+ * of the calls below; afterwards req is gone. They are a service's whole answering set, all in
+ * this header (tandem/http.h's tandem_http_respond and tandem_http_add_header are the bare HTTP
+ * core's primitives, for programs that embed the core without this runtime: benchmark servers,
+ * tests; this set is built on them). Every answer passes through the runtime: the traceparent
+ * header, the metrics, the access-log line.
+ *
+ *   tandem_respond_header       a header for the coming answer (before it; any number)
+ *   tandem_respond              status, Content-Type and bytes, as they are
+ *   tandem_respond_json         status and a JSON value (application/json)
+ *   tandem_respond_problem      an RFC 9457 problem (application/problem+json)
+ *   tandem_respond_problem_ext  the same with extension members
+ *   tandem_respond_cached       a cacheable 200 (ETag, Cache-Control), or 304/412
+ *
+ * For example, RealWorld's 401 and 422:
+ *
+ *   tandem_respond_header(req, "WWW-Authenticate", "Token");
+ *   tandem_respond_problem(req, 401, "missing or invalid token");
+ *
+ *   tandem_respond_problem_ext(req, 422, "invalid fields",
+ *                              json_pack("{s:{s:[s]}}", "errors", "email", "is invalid"));
+ *   -> {"type":"about:blank","title":"Unprocessable Content","status":422,
+ *       "detail":"invalid fields","errors":{"email":["is invalid"]}}
+ *
+ * A status a call cannot send (outside 100..599; for a problem outside 400..599) is a bug in the
+ * service: the call logs it, answers 500 (problem+json) instead, and returns TANDEM_EINVAL, so a
+ * request is never left unanswered.
+ */
+
+/* Adds a response header for req's coming answer (Content-Length, Date, Server and Connection are
+ * the core's; Content-Type is the answering call's). name and value are copied. Returns 0,
+ * TANDEM_EINVAL (CR or LF in either, ':' in name: header injection) or TANDEM_ETOOLARGE (more
+ * than 4 KiB of added headers). */
+TANDEM_EXPORT int tandem_respond_header(struct tandem_http_request *req, const char *name,
+                                        const char *value);
+
+/* Answers req with status, content_type (NULL: no Content-Type) and body[0..len) (copied; not sent
+ * for HEAD, whose Content-Length is still len; neither body nor Content-Length for 204 and 304,
+ * RFC 9110 section 8.6). Returns 0 or TANDEM_EINVAL (status outside 100..599: answered 500). */
+TANDEM_EXPORT int tandem_respond(struct tandem_http_request *req, int status,
+                                 const char *content_type, const void *body, size_t len);
+
 /* Answers req with status and body as compact JSON (application/json). body is stolen (decref'd
- * here, also on error); NULL sends an empty body. Returns 0, TANDEM_ENOMEM, or what
- * tandem_http_respond returns. */
+ * here, also on error); NULL sends an empty body. Returns 0, TANDEM_ENOMEM (the value could not
+ * be encoded: answered 500), or as tandem_respond. */
 TANDEM_EXPORT int tandem_respond_json(struct tandem_http_request *req, int status, json_t *body);
 
-/* Answers req with an RFC 9457 problem (status 400..599, detail may be NULL). */
+/* Answers req with the RFC 9457 problem {"type":"about:blank","title":<reason phrase>,
+ * "status":status,"detail":detail} (detail NULL, or not UTF-8: no "detail"). status is
+ * 400..599. Returns 0 or TANDEM_EINVAL (status out of range: answered 500). */
 TANDEM_EXPORT int tandem_respond_problem(struct tandem_http_request *req, int status,
                                          const char *detail);
+
+/* As tandem_respond_problem, followed by the members of the JSON object members as the
+ * document's extension members (RFC 9457 section 3.2), in their order. members is stolen
+ * (decref'd here, also on error); NULL adds none. Each name must start with a letter, be letters,
+ * digits and '_', at least three long, and not a standard member (type, title, status, detail,
+ * instance); members that break this, or a members that is not an object, is a bug: answered 500,
+ * TANDEM_EINVAL returned. Headers for the answer (WWW-Authenticate, Retry-After) go first, with
+ * tandem_respond_header. */
+TANDEM_EXPORT int tandem_respond_problem_ext(struct tandem_http_request *req, int status,
+                                             const char *detail, json_t *members);
 
 /*
  * Answers a cacheable representation: ETag (strong, from the body's bytes, tandem/cache.h) and,
  * when cache_control is not NULL, that Cache-Control value. When the request's If-None-Match
  * matches, a GET/HEAD is answered 304 Not Modified (same ETag and Cache-Control, no body) and any
- * other method 412. Otherwise 200 with content_type and body (copied). Returns as
- * tandem_http_respond.
+ * other method 412 (problem+json). Otherwise 200 with content_type and body (copied). Returns as
+ * tandem_respond.
  */
 TANDEM_EXPORT int tandem_respond_cached(struct tandem_http_request *req, const char *content_type,
                                         const void *body, size_t len, const char *cache_control);

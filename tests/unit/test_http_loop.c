@@ -74,7 +74,7 @@ static void on_pipe(int fd, int events, void *arg)
 static void on_stop(void *arg)
 {
     stop_post_rc = tandem_loop_post(tandem_loop_current(), answer, arg);
-    tandem_http_problem(arg, 503, "stopping");
+    answer_problem(arg, 503, "stopping");
 }
 
 static void handler(struct tandem_http_request *req, void *arg)

@@ -54,7 +54,7 @@ static void handler(struct tandem_http_request *req, void *arg)
         tandem_http_respond(req, 200, "text/plain", "released", 8);
     } else if (strcmp(req->path, "/allow") == 0) {
         tandem_http_add_header(req, "Allow", "GET, HEAD");
-        tandem_http_problem(req, 405, "use GET");
+        answer_problem(req, 405, "use GET");
     } else {
         tandem_http_respond(req, 200, "application/json", "{\"ok\":true}", 11);
     }

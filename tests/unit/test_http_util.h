@@ -1,6 +1,7 @@
 /*
- * What the wire-level HTTP tests share: a blocking client socket to a tandem HTTP server and a
- * reader of one answer. Static inline functions, included by each test (test_http_server.c,
+ * What the wire-level HTTP tests share: a blocking client socket to a tandem HTTP server, a
+ * reader of one answer, and a problem answer made the way a program embedding the core alone
+ * makes one. Static inline functions, included by each test (test_http_server.c,
  * test_http_loop.c, test_lib_client_loop.c); every socket is on 127.0.0.1.
  */
 #ifndef TANDEM_TEST_HTTP_UTIL_H
@@ -14,6 +15,7 @@
 #include <sys/socket.h>
 
 #include "tandem/http.h"
+#include "tandem/problem.h"
 
 /* A connected socket to s's port on 127.0.0.1 (asserts the connect). */
 static inline int dial(struct tandem_http_server *s)
@@ -53,6 +55,18 @@ static inline size_t read_answer(int fd, char *buf, size_t cap, int timeout_ms, 
         len += (size_t)n;
         buf[len] = '\0';
     }
+}
+
+/* Answers req with the canned problem document of status and detail: tandem_problem_body's bytes
+ * through tandem_http_respond (these tests run the bare core, without the runtime's
+ * tandem_respond_problem). */
+static inline void answer_problem(struct tandem_http_request *req, int status, const char *detail)
+{
+    char *body = NULL;
+    size_t len = 0;
+    assert_int_equal(tandem_problem_body(status, detail, &body, &len), 0);
+    tandem_http_respond(req, status, TANDEM_PROBLEM_CONTENT_TYPE, body, len);
+    free(body);
 }
 
 #endif

@@ -53,7 +53,7 @@ static void up_handler(struct tandem_http_request *req, void *arg)
         tandem_loop_timer_add(tandem_loop_current(), 5000, up_answer, req, NULL);
     } else if (strcmp(req->path, "/u/flaky") == 0) {
         if (atomic_fetch_sub(&flaky, 1) > 0) {
-            tandem_http_problem(req, 503, "not yet");
+            answer_problem(req, 503, "not yet");
         } else {
             tandem_http_respond(req, 200, "text/plain", "recovered", 9);
         }
@@ -61,7 +61,7 @@ static void up_handler(struct tandem_http_request *req, void *arg)
         int n = snprintf(body, sizeof(body), "%llu", (unsigned long long)req->conn_id);
         tandem_http_respond(req, 200, "text/plain", body, (size_t)n);
     } else {
-        tandem_http_problem(req, 404, NULL);
+        answer_problem(req, 404, NULL);
     }
 }
 
@@ -94,7 +94,7 @@ static void front_handler(struct tandem_http_request *req, void *arg)
     };
     int rc = tandem_http_call(client, &o, on_called, req);
     if (rc != 0) {
-        tandem_http_problem(req, 503, tandem_strerror(rc));
+        answer_problem(req, 503, tandem_strerror(rc));
     }
 }
 

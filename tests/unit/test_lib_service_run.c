@@ -7,8 +7,10 @@
  * hooks in reverse order, run returns 0; and that the configuration is final before the first
  * thread starts ("listen" with port 0 resolved; handlers racing the start-up read a stable
  * string); /readyz answering from the probe thread's results, fast while the broker black-holes,
- * ready again once it accepts; the core's own 400/413/431 answers counted in /metrics. SIGTERM is
- * blocked in this process so only the service's sigwait takes it.
+ * ready again once it accepts; the core's own 400/413/431 answers counted in /metrics; the
+ * answering set (tandem_respond_*): exact bytes, content types and headers of each call, the
+ * 401 with WWW-Authenticate and RealWorld's 422 with extension members, and misuse answered 500.
+ * SIGTERM is blocked in this process so only the service's sigwait takes it.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -259,7 +261,7 @@ static void get_listen(struct tandem_http_request *req, void *arg)
         }
         clock_gettime(CLOCK_MONOTONIC, &t);
     } while ((t.tv_sec - t0.tv_sec) * 1000000000L + (t.tv_nsec - t0.tv_nsec) < 20000000L);
-    tandem_http_respond(req, 200, "text/plain", v, strlen(v));
+    tandem_respond(req, 200, "text/plain", v, strlen(v));
 }
 
 struct race_client {
@@ -600,6 +602,182 @@ static void test_failed_run_stops_probe(void **state)
     close(hold);
 }
 
+/* ---- the answering set (service.h): bytes, content types, headers, misuse ---------------- */
+
+static atomic_int answer_rc; /* what the last /answer handler's call returned; 1: not yet */
+
+static void answer(struct tandem_http_request *req, void *arg)
+{
+    const char *kind = tandem_param(req, "kind");
+    int rc = -999;
+    if (strcmp(kind, "plain") == 0) {
+        rc = tandem_respond(req, 200, "text/plain", "hi", 2);
+    } else if (strcmp(kind, "header") == 0) {
+        int ok = tandem_respond_header(req, "X-Answer", "42") == 0 &&
+                 tandem_respond_header(req, "X-Bad", "a\r\nInjected: 1") == TANDEM_EINVAL &&
+                 tandem_respond_header(req, "X:Bad", "v") == TANDEM_EINVAL;
+        rc = tandem_respond_json(req, 201, json_pack("{s:i}", "n", 1));
+        rc = ok ? rc : -998;
+    } else if (strcmp(kind, "422") == 0) { /* RealWorld's validation answer */
+        rc = tandem_respond_problem_ext(req, 422, "invalid fields",
+                                        json_pack("{s:{s:[s,s],s:[s]}}", "errors", "email",
+                                                  "can't be blank", "is invalid", "username",
+                                                  "has already been taken"));
+    } else if (strcmp(kind, "401") == 0) {
+        tandem_respond_header(req, "WWW-Authenticate", "Token");
+        rc = tandem_respond_problem(req, 401, "missing or invalid token");
+    } else if (strcmp(kind, "big") == 0) { /* more than the stack buffer: the heap pass */
+        char long_msg[3001];
+        memset(long_msg, 'a', 3000);
+        long_msg[3000] = '\0';
+        rc = tandem_respond_problem_ext(req, 422, NULL,
+                                        json_pack("{s:{s:[s]}}", "errors", "body", long_msg));
+    } else if (strcmp(kind, "bad-members") == 0) {
+        rc = tandem_respond_problem_ext(req, 422, "x", json_pack("{s:s}", "status", "x"));
+    } else if (strcmp(kind, "not-object") == 0) {
+        rc = tandem_respond_problem_ext(req, 422, "x", json_pack("[s]", "x"));
+    } else if (strcmp(kind, "problem-302") == 0) {
+        rc = tandem_respond_problem(req, 302, "a redirect is not a problem");
+    } else if (strcmp(kind, "status-99") == 0) {
+        rc = tandem_respond(req, 99, "text/plain", "x", 1);
+    } else if (strcmp(kind, "bad-utf8") == 0) {
+        rc = tandem_respond_problem(req, 400, "bad \xff byte");
+    } else if (strcmp(kind, "cached") == 0) {
+        rc = tandem_respond_cached(req, "application/json", "{\"a\":1}", 7, "public, max-age=60");
+    }
+    atomic_store(&answer_rc, rc);
+}
+
+/* GET or POST /answer/<kind> (Connection: close, extra headers); *body is the answer's body.
+ * Returns the status; waits (at most 2 s) for the handler's return code into *rc. */
+static int answer_call(const char *method, const char *kind, const char *headers, char *out,
+                       size_t cap, const char **body, int *rc)
+{
+    char raw[512];
+    atomic_store(&answer_rc, 1);
+    snprintf(raw, sizeof(raw), "%s /answer/%s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n%s\r\n",
+             method, kind, headers);
+    int status = request(raw, out, cap);
+    const char *end = strstr(out, "\r\n\r\n");
+    assert_non_null(end);
+    *body = end + 4;
+    for (int i = 0; i < 200 && atomic_load(&answer_rc) == 1; i++) {
+        usleep(10000);
+    }
+    *rc = atomic_load(&answer_rc);
+    return status;
+}
+
+/* A header line "Name: value\r\n" is in the answer's header section. */
+static void assert_header(const char *out, const char *line)
+{
+    const char *end = strstr(out, "\r\n\r\n");
+    const char *at = strstr(out, line);
+    assert_non_null(at);
+    assert_true(at < end);
+}
+
+static void test_answers(void **state)
+{
+    port = free_port();
+    char listen[32];
+    snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
+    char *argv[] = {"t", "--listen", listen, "--data-dir", "/tmp/tandem-unit-svc", NULL};
+    struct tandem_service *s = NULL;
+    assert_int_equal(tandem_service_new("answers", 5, argv, &s), 0);
+    assert_int_equal(tandem_route(s, "GET", "/answer/{kind}", answer, NULL), 0);
+    assert_int_equal(tandem_route(s, "POST", "/answer/{kind}", answer, NULL), 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, run_thread, s), 0);
+    static char out[16384];
+    const char *body;
+    int rc;
+
+    assert_int_equal(answer_call("GET", "plain", "", out, sizeof(out), &body, &rc), 200);
+    assert_int_equal(rc, 0);
+    assert_header(out, "\r\nContent-Type: text/plain\r\n");
+    assert_header(out, "\r\nContent-Length: 2\r\n");
+    assert_header(out, "\r\ntraceparent: 00-"); /* every answer passes the runtime */
+    assert_string_equal(body, "hi");
+
+    assert_int_equal(answer_call("GET", "header", "", out, sizeof(out), &body, &rc), 201);
+    assert_int_equal(rc, 0);
+    assert_header(out, "\r\nX-Answer: 42\r\n");
+    assert_null(strstr(out, "Injected"));
+    assert_header(out, "\r\nContent-Type: application/json\r\n");
+    assert_string_equal(body, "{\"n\":1}");
+
+    static const char want422[] =
+        "{\"type\":\"about:blank\",\"title\":\"Unprocessable Content\",\"status\":422,"
+        "\"detail\":\"invalid fields\",\"errors\":{\"email\":[\"can't be blank\",\"is invalid\"],"
+        "\"username\":[\"has already been taken\"]}}";
+    char cl[64];
+    assert_int_equal(answer_call("POST", "422", "", out, sizeof(out), &body, &rc), 422);
+    assert_int_equal(rc, 0);
+    assert_header(out, "HTTP/1.1 422 Unprocessable Content\r\n");
+    assert_header(out, "\r\nContent-Type: application/problem+json\r\n");
+    snprintf(cl, sizeof(cl), "\r\nContent-Length: %zu\r\n", sizeof(want422) - 1);
+    assert_header(out, cl);
+    assert_string_equal(body, want422);
+
+    static const char want401[] = "{\"type\":\"about:blank\",\"title\":\"Unauthorized\","
+                                  "\"status\":401,\"detail\":\"missing or invalid token\"}";
+    assert_int_equal(answer_call("GET", "401", "", out, sizeof(out), &body, &rc), 401);
+    assert_int_equal(rc, 0);
+    assert_header(out, "\r\nWWW-Authenticate: Token\r\n");
+    assert_header(out, "\r\nContent-Type: application/problem+json\r\n");
+    assert_string_equal(body, want401);
+
+    assert_int_equal(answer_call("POST", "big", "", out, sizeof(out), &body, &rc), 422);
+    assert_int_equal(rc, 0);
+    char want_big[3200];
+    int n = snprintf(want_big, sizeof(want_big),
+                     "{\"type\":\"about:blank\",\"title\":\"Unprocessable Content\","
+                     "\"status\":422,\"errors\":{\"body\":[\"");
+    memset(want_big + n, 'a', 3000);
+    snprintf(want_big + n + 3000, sizeof(want_big) - (size_t)n - 3000, "\"]}}");
+    assert_string_equal(body, want_big);
+
+    /* misuse: answered 500, never left hanging */
+    static const char *const misuse[] = {"bad-members", "not-object", "problem-302", "status-99"};
+    for (size_t i = 0; i < sizeof(misuse) / sizeof(misuse[0]); i++) {
+        print_message("misuse: %s\n", misuse[i]);
+        assert_int_equal(answer_call("GET", misuse[i], "", out, sizeof(out), &body, &rc), 500);
+        assert_int_equal(rc, TANDEM_EINVAL);
+        assert_header(out, "\r\nContent-Type: application/problem+json\r\n");
+        assert_non_null(strstr(body, "\"title\":\"Internal Server Error\",\"status\":500"));
+    }
+
+    /* a detail that is not UTF-8 is dropped, the answer stands */
+    assert_int_equal(answer_call("GET", "bad-utf8", "", out, sizeof(out), &body, &rc), 400);
+    assert_int_equal(rc, 0);
+    assert_string_equal(body,
+                        "{\"type\":\"about:blank\",\"title\":\"Bad Request\",\"status\":400}");
+
+    /* cached: 200 with ETag and Cache-Control; the ETag again: 304 to GET, 412 to POST */
+    assert_int_equal(answer_call("GET", "cached", "", out, sizeof(out), &body, &rc), 200);
+    assert_int_equal(rc, 0);
+    assert_header(out, "\r\nCache-Control: public, max-age=60\r\n");
+    assert_string_equal(body, "{\"a\":1}");
+    const char *et = strstr(out, "\r\nETag: ");
+    assert_non_null(et);
+    char inm[128];
+    int etl = (int)strcspn(et + 8, "\r");
+    snprintf(inm, sizeof(inm), "If-None-Match: %.*s\r\n", etl, et + 8);
+    assert_int_equal(answer_call("GET", "cached", inm, out, sizeof(out), &body, &rc), 304);
+    assert_int_equal(rc, 0);
+    assert_null(strstr(out, "Content-Length"));
+    assert_header(out, "\r\nCache-Control: public, max-age=60\r\n");
+    assert_int_equal(answer_call("POST", "cached", inm, out, sizeof(out), &body, &rc), 412);
+    assert_header(out, "\r\nContent-Type: application/problem+json\r\n");
+
+    kill(getpid(), SIGTERM);
+    void *ret = NULL;
+    pthread_join(th, &ret);
+    assert_int_equal((intptr_t)ret, 0);
+    tandem_service_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -609,6 +787,7 @@ int main(void)
         cmocka_unit_test(test_listen_port0_resolved),
         cmocka_unit_test(test_core_errors_counted),
         cmocka_unit_test(test_failed_run_stops_probe),
+        cmocka_unit_test(test_answers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

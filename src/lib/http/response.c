@@ -25,7 +25,6 @@
 
 #include "common/mem.h"
 #include "http_int.h"
-#include "lib/core/core_int.h"
 #include "tandem/problem.h"
 
 void hbuf_append(struct hbuf *b, const void *data, size_t n)
@@ -138,19 +137,4 @@ int tandem_http_respond(struct tandem_http_request *req, int status, const char 
     };
     hworker_answer(r, &resp);
     return 0;
-}
-
-int tandem_http_problem(struct tandem_http_request *req, int status, const char *detail)
-{
-    char buf[512], *body = NULL;
-    size_t n = 0;
-    if (core_problem_format(status, detail, NULL, buf, sizeof(buf), &body, &n) != 0 &&
-        core_problem_format(status, NULL, NULL, buf, sizeof(buf), &body, &n) != 0) {
-        return TANDEM_EINVAL;
-    }
-    int rc = tandem_http_respond(req, status, TANDEM_PROBLEM_CONTENT_TYPE, body, n);
-    if (body != buf) {
-        free(body);
-    }
-    return rc;
 }

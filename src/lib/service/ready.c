@@ -39,7 +39,6 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "service_int.h"
-#include "tandem/problem.h"
 
 #define READY_CONNECT_MS  500
 #define READY_MAX_BROKERS 16
@@ -240,35 +239,11 @@ void svc_readyz(struct tandem_http_request *req, void *arg)
             json_array_append_new(failing, json_string(s->checks[i].name));
         }
     }
-    char *body = NULL;
-    size_t len = 0;
     if (json_array_size(failing) == 0) {
-        json_t *o = json_pack("{s:s,s:O}", "status", "ready", "checks", checks);
-        body = o != NULL ? json_dumps(o, JSON_COMPACT) : NULL;
-        json_decref(o);
-        static const char plain[] = "{\"status\":\"ready\"}";
-        tandem_http_respond(req, 200, "application/json", body ? body : plain,
-                            body ? strlen(body) : sizeof(plain) - 1);
-        free(body);
         json_decref(failing);
-        json_decref(checks);
+        tandem_respond_json(req, 200, json_pack("{s:s,s:o}", "status", "ready", "checks", checks));
         return;
     }
-    char *list = json_dumps(failing, JSON_COMPACT);
-    char *cj = json_dumps(checks, JSON_COMPACT);
-    json_decref(failing);
-    json_decref(checks);
-    struct tandem_problem *p = NULL;
-    if (list == NULL || cj == NULL || tandem_problem_new(503, detail, &p) != 0 ||
-        tandem_problem_set_json(p, "failing", list) != 0 ||
-        tandem_problem_set_json(p, "checks", cj) != 0 ||
-        tandem_problem_encode(p, &body, &len) != 0) {
-        tandem_http_problem(req, 503, detail);
-    } else {
-        tandem_http_respond(req, 503, TANDEM_PROBLEM_CONTENT_TYPE, body, len);
-    }
-    free(list);
-    free(cj);
-    free(body);
-    tandem_problem_free(p);
+    tandem_respond_problem_ext(req, 503, detail,
+                               json_pack("{s:o,s:o}", "failing", failing, "checks", checks));
 }

@@ -1,8 +1,13 @@
 /*
- * respond.c: what a handler calls: route parameters, the trace context, JSON bodies in and out,
- * problem answers, cacheable answers (ETag, If-None-Match -> 304, Cache-Control) and log lines
- * carrying the request's trace id. Every answer goes through tandem_http_respond, so the
- * runtime's on_done (service.c) sees it: traceparent header, metrics, access log.
+ * respond.c: what a handler calls: route parameters, the trace context, JSON bodies in, the
+ * answering set (tandem_respond, _header, _json, _problem, _problem_ext, _cached: service.h's
+ * one way to answer) and log lines carrying the request's trace id.
+ *
+ * Every answer ends in tandem_respond, the runtime's one call into the HTTP core's primitive
+ * (tandem_http_respond), so the runtime's on_done (service.c) sees each one: traceparent header,
+ * metrics, access log. Problem documents come from tandem_core's one encoder
+ * (core_problem_format), on the stack when they fit. A call given a status it cannot send is a
+ * bug in the service: it is logged and answered 500, so no request is ever left unanswered.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,6 +16,7 @@
 #include <strings.h>
 
 #include "common/log.h"
+#include "lib/core/core_int.h"
 #include "service_int.h"
 #include "tandem/cache.h"
 #include "tandem/problem.h"
@@ -25,19 +31,6 @@ const char *tandem_request_traceparent(const struct tandem_http_request *req)
 {
     const struct svc_req *x = svc_req_of(req);
     return x != NULL ? x->traceparent : NULL;
-}
-
-int tandem_respond_problem(struct tandem_http_request *req, int status, const char *detail)
-{
-    char *body = NULL;
-    size_t len = 0;
-    int rc = tandem_problem_body(status, detail, &body, &len);
-    if (rc != 0) {
-        return tandem_http_problem(req, status, NULL); /* detail was not UTF-8 */
-    }
-    rc = tandem_http_respond(req, status, TANDEM_PROBLEM_CONTENT_TYPE, body, len);
-    free(body);
-    return rc;
 }
 
 /* application/json or application/<anything>+json, parameters (";charset=utf-8") ignored. */
@@ -75,6 +68,31 @@ json_t *tandem_json_body(struct tandem_http_request *req)
     return j;
 }
 
+/* ---- the answering set ------------------------------------------------------------------- */
+
+/* A call was given a status it cannot send (call names it): logs it, answers 500. */
+static int respond_misuse(struct tandem_http_request *req, const char *call, int status)
+{
+    log_error("answer with an invalid status: answered 500 instead",
+              "\"call\":\"%s\",\"status\":%d", call, status);
+    tandem_respond_problem(req, 500, "the service answered with an invalid status");
+    return TANDEM_EINVAL;
+}
+
+int tandem_respond(struct tandem_http_request *req, int status, const char *content_type,
+                   const void *body, size_t len)
+{
+    if (status < 100 || status > 599) {
+        return respond_misuse(req, "tandem_respond", status);
+    }
+    return tandem_http_respond(req, status, content_type, body, len);
+}
+
+int tandem_respond_header(struct tandem_http_request *req, const char *name, const char *value)
+{
+    return tandem_http_add_header(req, name, value);
+}
+
 int tandem_respond_json(struct tandem_http_request *req, int status, json_t *body)
 {
     char *text = NULL;
@@ -82,13 +100,47 @@ int tandem_respond_json(struct tandem_http_request *req, int status, json_t *bod
         text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
         json_decref(body);
         if (text == NULL) {
-            tandem_http_problem(req, 500, "cannot encode the answer");
+            tandem_respond_problem(req, 500, "cannot encode the answer");
             return TANDEM_ENOMEM;
         }
     }
-    int rc = tandem_http_respond(req, status, "application/json", text ? text : "",
-                                 text ? strlen(text) : 0);
+    int rc =
+        tandem_respond(req, status, "application/json", text ? text : "", text ? strlen(text) : 0);
     free(text);
+    return rc;
+}
+
+int tandem_respond_problem(struct tandem_http_request *req, int status, const char *detail)
+{
+    return tandem_respond_problem_ext(req, status, detail, NULL);
+}
+
+int tandem_respond_problem_ext(struct tandem_http_request *req, int status, const char *detail,
+                               json_t *members)
+{
+    char buf[1024], *body = NULL;
+    size_t len = 0;
+    int rc = 0;
+    if (status < 400 || status > 599) {
+        rc = respond_misuse(req, "tandem_respond_problem", status);
+        goto done;
+    }
+    rc = core_problem_format(status, detail, members, buf, sizeof(buf), &body, &len);
+    if (rc != 0) { /* a detail that is not UTF-8 is dropped (tandem_problem_new refuses it too) */
+        rc = core_problem_format(status, NULL, members, buf, sizeof(buf), &body, &len);
+    }
+    if (rc != 0) { /* members: not an object, or a name RFC 9457 section 3.2 advises against */
+        log_error("problem answer with invalid extension members: answered 500 instead",
+                  "\"status\":%d", status);
+        tandem_respond_problem(req, 500, "the service answered with an invalid problem document");
+        goto done;
+    }
+    rc = tandem_respond(req, status, TANDEM_PROBLEM_CONTENT_TYPE, body, len);
+done:
+    if (body != buf) {
+        free(body);
+    }
+    json_decref(members);
     return rc;
 }
 
@@ -97,9 +149,9 @@ int tandem_respond_cached(struct tandem_http_request *req, const char *content_t
 {
     char etag[TANDEM_ETAG_SIZE];
     tandem_etag_of(body, len, etag);
-    tandem_http_add_header(req, "ETag", etag);
+    tandem_respond_header(req, "ETag", etag);
     if (cache_control != NULL) {
-        tandem_http_add_header(req, "Cache-Control", cache_control);
+        tandem_respond_header(req, "Cache-Control", cache_control);
     }
     const char *inm = tandem_http_header(req, "If-None-Match");
     int match = 0;
@@ -107,11 +159,11 @@ int tandem_respond_cached(struct tandem_http_request *req, const char *content_t
         match) {
         bool safe = strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0;
         if (safe) { /* RFC 9110 section 13.1.2 */
-            return tandem_http_respond(req, 304, NULL, NULL, 0);
+            return tandem_respond(req, 304, NULL, NULL, 0);
         }
         return tandem_respond_problem(req, 412, "If-None-Match matches the current ETag");
     }
-    return tandem_http_respond(req, 200, content_type, body, len);
+    return tandem_respond(req, 200, content_type, body, len);
 }
 
 void tandem_log_info(const struct tandem_http_request *req, const char *msg, const char *fields_fmt,

@@ -25,7 +25,6 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "service_int.h"
-#include "tandem/problem.h"
 
 static const char *env_get(const char *name)
 {
@@ -35,18 +34,6 @@ static const char *env_get(const char *name)
 const char *svc_name(const struct tandem_service *s)
 {
     return s->name;
-}
-
-static void answer_problem(struct tandem_http_request *req, int status, const char *detail)
-{
-    char *body = NULL;
-    size_t len = 0;
-    if (tandem_problem_body(status, detail, &body, &len) != 0) {
-        tandem_http_problem(req, status, detail); /* the core's own encoder */
-        return;
-    }
-    tandem_http_respond(req, status, TANDEM_PROBLEM_CONTENT_TYPE, body, len);
-    free(body);
 }
 
 /* ---- the request path ------------------------------------------------------------------------ */
@@ -87,15 +74,15 @@ void svc_dispatch(struct tandem_http_request *req, void *arg)
         return;
     }
     if (rc == TANDEM_EUNSUPPORTED) {
-        tandem_http_add_header(req, "Allow", x->m.allow);
+        tandem_respond_header(req, "Allow", x->m.allow);
         char detail[128];
         snprintf(detail, sizeof(detail), "%s is not allowed here; allowed: %s", req->method,
                  x->m.allow);
-        answer_problem(req, 405, detail);
+        tandem_respond_problem(req, 405, detail);
     } else if (rc == TANDEM_ENOENT) {
-        answer_problem(req, 404, "no route for this path");
+        tandem_respond_problem(req, 404, "no route for this path");
     } else {
-        answer_problem(req, x->m.status >= 400 ? x->m.status : 400, "bad request path");
+        tandem_respond_problem(req, x->m.status >= 400 ? x->m.status : 400, "bad request path");
     }
 }
 
@@ -136,7 +123,7 @@ void svc_core_error(int worker, int status, void *arg)
 static void healthz(struct tandem_http_request *req, void *arg)
 {
     static const char ok[] = "{\"status\":\"ok\"}";
-    tandem_http_respond(req, 200, "application/json", ok, sizeof(ok) - 1);
+    tandem_respond(req, 200, "application/json", ok, sizeof(ok) - 1);
 }
 
 static void metrics(struct tandem_http_request *req, void *arg)
@@ -150,7 +137,7 @@ static void metrics(struct tandem_http_request *req, void *arg)
             (void (*)(struct tandem_metrics_writer *, void *))s->sources[i].fn;
         emit(&w, s->sources[i].arg);
     }
-    tandem_http_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", w.p, w.len);
+    tandem_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", w.p, w.len);
     svc_writer_cleanup(&w);
 }
 

@@ -7,7 +7,8 @@
  *              Prometheus text writer.
  *   service.c  the runtime: routes, the request path (dispatch, trace context, access log,
  *              on_done), built-in endpoints, run and drain.
- *   respond.c  helpers handlers call: params, JSON bodies, cached answers, logging.
+ *   respond.c  what handlers call: params, JSON bodies, the answering set (tandem_respond_*),
+ *              logging.
  *   ready.c    the ready checks' probe thread, /readyz from its cached results, the broker
  *              check.
  *   service_events.c  the service's producer and consumers (tandem/events.h): metrics, ready
