@@ -516,17 +516,24 @@ static int raw_status(const char *raw, size_t len)
     return n > 12 ? atoi(out + 9) : 0;
 }
 
-/* 400 (malformed request line), 413 (Content-Length over the 1 MiB limit), 431 (a 9 KiB header)
- * never reach a route; the runtime counts them through the core's on_error hook with
- * route="(none)",method="(none)" (they were missing from /metrics). */
-static void test_core_errors_counted(void **state)
+/* A new service called name on a port free a moment ago (in `port`), one worker. */
+static struct tandem_service *service_on_free_port(const char *name)
 {
     port = free_port();
     char listen_arg[32];
     snprintf(listen_arg, sizeof(listen_arg), "127.0.0.1:%d", port);
     char *argv[] = {"t", "--listen", listen_arg, "--data-dir", "/tmp/tandem-unit-svc", NULL};
     struct tandem_service *s = NULL;
-    assert_int_equal(tandem_service_new("errors", 5, argv, &s), 0);
+    assert_int_equal(tandem_service_new(name, 5, argv, &s), 0);
+    return s;
+}
+
+/* 400 (malformed request line), 413 (Content-Length over the 1 MiB limit), 431 (a 9 KiB header)
+ * never reach a route; the runtime counts them through the core's on_error hook with
+ * route="(none)",method="(none)" (they were missing from /metrics). */
+static void test_core_errors_counted(void **state)
+{
+    struct tandem_service *s = service_on_free_port("errors");
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, run_thread, s), 0);
     static char out[65536];
@@ -679,12 +686,7 @@ static void assert_header(const char *out, const char *line)
 
 static void test_answers(void **state)
 {
-    port = free_port();
-    char listen[32];
-    snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
-    char *argv[] = {"t", "--listen", listen, "--data-dir", "/tmp/tandem-unit-svc", NULL};
-    struct tandem_service *s = NULL;
-    assert_int_equal(tandem_service_new("answers", 5, argv, &s), 0);
+    struct tandem_service *s = service_on_free_port("answers");
     assert_int_equal(tandem_route(s, "GET", "/answer/{kind}", answer, NULL), 0);
     assert_int_equal(tandem_route(s, "POST", "/answer/{kind}", answer, NULL), 0);
     pthread_t th;
