@@ -16,6 +16,26 @@
 #include "common/mem.h"
 #include "tandem/error.h"
 
+/* The variables the supervisor sets for every instance (proc.c): a manifest that set them would
+ * move an instance off the port the supervisor probes and the gateway proxies to, or off its
+ * data directory, and `up` would only fail 30 s later. TANDEM_BROKERS is the supervisor's only
+ * when the manifest runs a broker; without one it is how services reach an external cluster. */
+static int check_env_owner(struct mf_ctx *c, const yaml_node_t *k, const char *name)
+{
+    if (strcmp(name, "TANDEM_LISTEN") == 0 || strcmp(name, "TANDEM_DATA_DIR") == 0) {
+        return manifest_fail(c->e, mf_mark(k),
+                             "env: %s is set by tandem for each instance (port + i, "
+                             "var/services/NAME/I) and cannot be overridden",
+                             name);
+    }
+    if (strcmp(name, "TANDEM_BROKERS") == 0 && c->m->broker.present) {
+        return manifest_fail(c->e, mf_mark(k),
+                             "env: TANDEM_BROKERS is set by tandem to the manifest's broker; "
+                             "remove broker: to use another cluster");
+    }
+    return 0;
+}
+
 static int parse_env(struct mf_ctx *c, const yaml_node_t *n, struct cli_service *s)
 {
     int rc = mf_want(c, n, YAML_MAPPING_NODE, "env");
@@ -38,7 +58,10 @@ static int parse_env(struct mf_ctx *c, const yaml_node_t *n, struct cli_service 
         if (!ok) {
             return manifest_fail(c->e, mf_mark(k), "env: '%s' is not a variable name", name);
         }
-        rc = mf_want(c, v, YAML_SCALAR_NODE, "env");
+        rc = check_env_owner(c, k, name);
+        if (rc == 0) {
+            rc = mf_want(c, v, YAML_SCALAR_NODE, "env");
+        }
         if (rc == 0) {
             s->env[i].name = xstrndup(name, k->data.scalar.length);
             s->env[i].value = xstrndup(mf_sval(v), v->data.scalar.length);

@@ -164,6 +164,22 @@ static void test_defaults(void **state)
     cli_manifest_cleanup(&m);
 }
 
+/* Without a broker, TANDEM_BROKERS in env is how services reach an external cluster. */
+static void test_external_brokers(void **state)
+{
+    struct cli_manifest m;
+    char err[512];
+    write_file(yaml_path,
+               "services:\n  a: { binary: bin/svc, port: 9000, env: { TANDEM_BROKERS: k:9092 } }\n",
+               0644);
+    if (cli_manifest_load(yaml_path, &m, err, sizeof(err)) != 0) {
+        fail_msg("%s", err);
+    }
+    assert_string_equal(m.services[0].env[0].name, "TANDEM_BROKERS");
+    assert_string_equal(m.services[0].env[0].value, "k:9092");
+    cli_manifest_cleanup(&m);
+}
+
 #define SVC "services:\n  a:\n    binary: bin/svc\n    port: 9000\n"
 
 static const struct {
@@ -183,7 +199,7 @@ static const struct {
      "2:3: services: 'A' is not a service name ([a-z0-9][a-z0-9_-]*, at most 48)"},
     {"services:\n  broker: { binary: bin/svc, port: 1 }\n", "2:3: services: 'broker' is reserved"},
     {"services:\n  a: { binary: bin/nope, port: 1 }\n",
-     "2:16: binary: 'bin/nope' not found (looked for DIR/bin/nope)"},
+     "2:16: binary: 'bin/nope' not found (looked for {DIR}/bin/nope)"},
     {"services:\n  a: { binary: bin/noexec, port: 1 }\n",
      "2:16: binary: 'bin/noexec' is not executable"},
     {"services:\n  a: { binary: [bin/svc], port: 1 }\n",
@@ -198,6 +214,15 @@ static const struct {
      "2:31: port: 2 instances from 65535 run past 65535"},
     {SVC "    env: { 1X: y }\n", "5:12: env: '1X' is not a variable name"},
     {SVC "    env: { X: [1] }\n", "5:15: env: expected a string, found a sequence"},
+    {SVC "    env: { A: b, TANDEM_LISTEN: \"127.0.0.1:1\" }\n",
+     "5:18: env: TANDEM_LISTEN is set by tandem for each instance (port + i, "
+     "var/services/NAME/I) and cannot be overridden"},
+    {SVC "    env:\n      TANDEM_DATA_DIR: /srv\n",
+     "6:7: env: TANDEM_DATA_DIR is set by tandem for each instance (port + i, "
+     "var/services/NAME/I) and cannot be overridden"},
+    {"broker: {}\n" SVC "    env: { TANDEM_BROKERS: \"kafka:9092\" }\n",
+     "6:12: env: TANDEM_BROKERS is set by tandem to the manifest's broker; remove broker: to use "
+     "another cluster"},
     {SVC "    routes: [ { path: hello } ]\n",
      "5:23: path: 'hello' must start with / and use only A-Z a-z 0-9 / _ . ~ -"},
     {SVC "    routes: [ { path: \"/a;b\" } ]\n",
@@ -250,11 +275,11 @@ static void test_bad(void **state)
         char err[512], want[512], tmpl[512];
         write_file(yaml_path, bad[i].yaml, 0644);
         int rc = cli_manifest_load(yaml_path, &m, err, sizeof(err));
-        /* DIR in a template is the scratch directory */
-        const char *d = strstr(bad[i].want, "DIR");
+        /* {DIR} in a template is the scratch directory */
+        const char *d = strstr(bad[i].want, "{DIR}");
         if (d != NULL) {
             snprintf(tmpl, sizeof(tmpl), "%.*s%s%s", (int)(d - bad[i].want), bad[i].want, dir,
-                     d + 3);
+                     d + 5);
         } else {
             snprintf(tmpl, sizeof(tmpl), "%s", bad[i].want);
         }
@@ -282,6 +307,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good),
         cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_external_brokers),
         cmocka_unit_test(test_bad),
         cmocka_unit_test(test_missing_file),
     };
