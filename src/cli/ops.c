@@ -395,23 +395,15 @@ static int stop_range(struct sup *s, int out, size_t i, int from, int to)
     return rc;
 }
 
-static int op_scale(struct sup *s, int out, char *arg)
+static int op_scale(struct sup *s, int out, const char *arg, int n)
 {
-    char *eq = strchr(arg, '=');
-    char *end = NULL;
-    long n = eq != NULL ? strtol(eq + 1, &end, 10) : -1;
-    if (eq == NULL || end == eq + 1 || *end != '\0') {
-        ctl_say(out, 'e', "tandem: scale: expected NAME=N, found '%s'", arg);
-        return 2;
-    }
-    *eq = '\0';
     int i = cli_manifest_find(&s->m, arg);
     if (i < 0) {
         ctl_say(out, 'e', "tandem: scale: no service '%s' in the manifest", arg);
         return 1;
     }
     if (n < 0 || n > CLI_MAX_INSTANCES) {
-        ctl_say(out, 'e', "tandem: scale: %s=%ld is out of range 0..%d", arg, n, CLI_MAX_INSTANCES);
+        ctl_say(out, 'e', "tandem: scale: %s=%d is out of range 0..%d", arg, n, CLI_MAX_INSTANCES);
         return 1;
     }
     if (check_ports(s, out, (size_t)i, (int)n) != 0) {
@@ -432,7 +424,7 @@ static int op_scale(struct sup *s, int out, char *arg)
         rc = stop_range(s, out, (size_t)i, (int)n, was);
     }
     v->slots = (int)n;
-    ctl_say(out, 'o', "%s: %d -> %ld instance(s)%s", arg, was, n,
+    ctl_say(out, 'o', "%s: %d -> %d instance(s)%s", arg, was, n,
             v->stopped ? " (stopped: they start with `tandem start`)" : "");
     return rc == 0 ? 0 : 1;
 }
@@ -459,32 +451,22 @@ static int op_restart(struct sup *s, int out, size_t i)
     return 0;
 }
 
-int sup_request(struct sup *s, int out, char *line)
+int sup_request(struct sup *s, int out, const struct ctl_request *req)
 {
-    char *save = NULL;
-    char *cmd = strtok_r(line, " ", &save);
-    char *arg = strtok_r(NULL, " ", &save);
-    if (cmd == NULL) {
-        ctl_say(out, 'e', "tandem: empty request");
-        return 2;
-    }
-    if (strcmp(cmd, "scale") == 0) {
-        int code = arg == NULL ? 2 : 0;
-        for (; arg != NULL && code == 0 && !s->quit; arg = strtok_r(NULL, " ", &save)) {
-            code = op_scale(s, out, arg);
+    if (req->kind == CTL_SCALE) {
+        int code = 0;
+        for (size_t k = 0; k < req->n && code == 0 && !s->quit; k++) {
+            code = op_scale(s, out, req->name[k], req->count[k]);
         }
         return code;
     }
-    bool stop = strcmp(cmd, "stop") == 0, start = strcmp(cmd, "start") == 0;
-    bool restart = strcmp(cmd, "restart") == 0;
-    if (!stop && !start && !restart) {
-        ctl_say(out, 'e', "tandem: unknown request '%s'", cmd);
-        return 2;
-    }
-    int i = arg != NULL ? cli_manifest_find(&s->m, arg) : -1;
+    bool stop = req->kind == CTL_STOP, start = req->kind == CTL_START;
+    const char *cmd = stop ? "stop" : start ? "start" : "restart";
+    const char *arg = req->name[0];
+    int i = cli_manifest_find(&s->m, arg);
     if (i < 0) {
         ctl_say(out, 'e', "tandem: %s: no service '%s' in the manifest (only services can be %s)",
-                cmd, arg != NULL ? arg : "",
+                cmd, arg,
                 stop    ? "stopped"
                 : start ? "started"
                         : "restarted");

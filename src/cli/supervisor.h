@@ -38,6 +38,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "cli/ctl_request.h"
 #include "cli/manifest.h"
 
 #define SUP_CRASH_LIMIT       5     /* crashes within SUP_CRASH_WINDOW_MS: failed */
@@ -99,11 +100,12 @@ struct sup_svc {
 
 struct sup_client {
     int fd;
-    char buf[512];
+    char buf[CTL_REQUEST_MAX];
     size_t len;
-    int64_t since_ms; /* accepted at (monotonic) */
-    bool queued;      /* a full request waits in the queue */
-    bool down;        /* asked for `down`: answered when everything has stopped */
+    struct ctl_request req; /* parsed from buf once a whole line came */
+    int64_t since_ms;       /* accepted at (monotonic) */
+    bool queued;            /* a full request waits in the queue */
+    bool down;              /* asked for `down`: answered when everything has stopped */
 };
 
 #define SUP_MAX_CLIENTS 32
@@ -171,7 +173,8 @@ int sup_up(const char *manifest, bool detach);
 int sup_gateway_write(struct sup *s, char *err, size_t err_len);
 int sup_gateway_reload(struct sup *s, bool wait_old);
 void sup_ps(struct sup *s, int out, bool json);
-int sup_request(struct sup *s, int out, char *line);
+/* Runs a request that changes something (scale, stop, start, restart); returns its exit code. */
+int sup_request(struct sup *s, int out, const struct ctl_request *req);
 
 /* ctl.c: the control socket, "var/tandem/ctl.sock" relative to the manifest's directory. */
 int ctl_listen(struct sup *s);
