@@ -50,14 +50,109 @@ static void put(struct out *o, const char *fmt, ...)
     }
 }
 
+/*
+ * Request id, trace context and the access log's own fields, all derived per request by maps
+ * (evaluated lazily, so only what a request uses costs anything):
+ *
+ *   $tandem_request_id   the client's X-Request-Id when it is 1-128 of [A-Za-z0-9._:-] (so it
+ *                        can never break a header, a log line or a shell), else nginx's random
+ *                        $request_id (32 hex digits)
+ *   $tandem_trace_in     the client's traceparent when it is a valid W3C version-00 one, else ""
+ *   $tandem_traceparent  that one, or a new trace: 00-<$request_id>-<its last 16 digits>-01
+ *   $tandem_tracestate   the client's tracestate, only with its traceparent (W3C: a restarted
+ *                        trace drops it)
+ *   $tandem_trace_id     the trace id of $tandem_traceparent, for the log
+ *   $tandem_ts_*         the time as the services log it (2026-01-02T03:04:05.678Z; nginx runs
+ *                        with TZ=UTC0, set by the supervisor)
+ *   $tandem_log_uri      $request_uri when it is valid UTF-8, else its valid prefix and U+FFFD:
+ *                        escape=json escapes quotes, backslashes and control bytes but copies
+ *                        bytes >= 0x80 as they are, which is not JSON when they are not UTF-8
+ */
+static const char TRACE_MAPS[] =
+    "    map $http_x_request_id $tandem_request_id {\n"
+    "        \"~^[A-Za-z0-9._:-]{1,128}$\" $http_x_request_id;\n"
+    "        default $request_id;\n"
+    "    }\n"
+    "    map $http_traceparent $tandem_trace_in {\n"
+    "        \"~^00-(?!0{32})[0-9a-f]{32}-(?!0{16})[0-9a-f]{16}-[0-9a-f]{2}$\" $http_traceparent;\n"
+    "        default \"\";\n"
+    "    }\n"
+    "    map $request_id $tandem_span_id {\n"
+    "        \"~(?!0{16}$)(?<tandem_span_c>[0-9a-f]{16})$\" $tandem_span_c;\n"
+    "        default 0000000000000001;\n"
+    "    }\n"
+    "    map $tandem_trace_in $tandem_traceparent {\n"
+    "        \"\" 00-$request_id-$tandem_span_id-01;\n"
+    "        default $tandem_trace_in;\n"
+    "    }\n"
+    "    map $tandem_trace_in $tandem_tracestate {\n"
+    "        \"\" \"\";\n"
+    "        default $http_tracestate;\n"
+    "    }\n"
+    "    map $tandem_traceparent $tandem_trace_id {\n"
+    "        \"~^00-(?<tandem_trace_c>[0-9a-f]{32})-\" $tandem_trace_c;\n"
+    "    }\n"
+    "    map $time_iso8601 $tandem_ts_s {\n"
+    "        \"~^(?<tandem_ts_c>[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2})\" "
+    "$tandem_ts_c;\n"
+    "    }\n"
+    "    map $msec $tandem_ts_ms {\n"
+    "        \"~[.](?<tandem_ms_c>[0-9]{3})$\" $tandem_ms_c;\n"
+    "        default 000;\n"
+    "    }\n";
+
+/* One UTF-8 character (RFC 3629 section 4, without C0 NUL), as a PCRE alternation over bytes:
+ * nginx compiles map regexes without PCRE's UTF mode, so they match bytes. */
+#define UTF8_CHAR                                                                 \
+    "(?:[\\x01-\\x7f]|[\\xc2-\\xdf][\\x80-\\xbf]|\\xe0[\\xa0-\\xbf][\\x80-\\xbf]" \
+    "|[\\xe1-\\xec\\xee\\xef][\\x80-\\xbf]{2}|\\xed[\\x80-\\x9f][\\x80-\\xbf]"    \
+    "|\\xf0[\\x90-\\xbf][\\x80-\\xbf]{2}|[\\xf1-\\xf3][\\x80-\\xbf]{3}"           \
+    "|\\xf4[\\x80-\\x8f][\\x80-\\xbf]{2})"
+
+static const char LOG_MAPS[] =
+    "    map $request_uri $tandem_log_uri {\n"
+    "        \"~^" UTF8_CHAR "*$\" $request_uri;\n"
+    "        \"~^(?<tandem_uri_c>" UTF8_CHAR "*)\" \"${tandem_uri_c}\xef\xbf\xbd\";\n"
+    "    }\n";
+
 static const char LOG_FORMAT[] =
     "    log_format tandem_json escape=json\n"
-    "        '{\"time\":\"$time_iso8601\",\"remote\":\"$remote_addr\","
-    "\"request_id\":\"$tandem_request_id\",\"traceparent\":\"$http_traceparent\",'\n"
-    "        '\"method\":\"$request_method\",\"uri\":\"$request_uri\",\"status\":$status,"
+    "        '{\"ts\":\"$tandem_ts_s.${tandem_ts_ms}Z\",\"remote\":\"$remote_addr\","
+    "\"request_id\":\"$tandem_request_id\",\"trace_id\":\"$tandem_trace_id\",'\n"
+    "        '\"method\":\"$request_method\",\"uri\":\"$tandem_log_uri\",\"status\":$status,"
     "\"bytes\":$body_bytes_sent,\"duration_s\":$request_time,'\n"
     "        '\"upstream\":\"$upstream_addr\",\"upstream_status\":\"$upstream_status\","
     "\"upstream_s\":\"$upstream_response_time\",\"cache\":\"$upstream_cache_status\"}';\n";
+
+/*
+ * Slow and greedy clients. A connection that sends its header a byte at a time holds a worker
+ * connection until client_header_timeout, which counts from the connection's start, not between
+ * reads (nginx's default is 60 s: about 2,000 such connections used to lock everyone out of a
+ * gateway of 1024 worker_connections). Bodies and answers time out between two reads or writes.
+ * limit_conn counts a client address's requests in progress (only once their header is read, so
+ * it is for slow readers and floods of requests, and the header timeout for slow senders).
+ */
+static void put_limits(struct out *o, const struct cli_manifest *m)
+{
+    put(o, "    client_header_timeout 10s;\n"
+           "    client_body_timeout 10s;\n"
+           "    send_timeout 10s;\n"
+           "    keepalive_timeout 15s;\n"
+           "    reset_timedout_connection on;\n"
+           "    limit_conn_zone $binary_remote_addr zone=tandem_conn:10m;\n"
+           "    limit_conn_status 429;\n");
+    put(o, "    limit_conn tandem_conn %d;\n", m->gateway.max_conns_per_client);
+}
+
+/* nginx's worker connections: half the open files a worker may have, since a proxied request
+ * takes two (the client's and the upstream's), and more for the cache and temp files. */
+static int worker_connections(const struct cli_manifest *m)
+{
+    if (m->gateway.nofile <= 0) {
+        return 1024;
+    }
+    return m->gateway.nofile / 2 > 256 ? m->gateway.nofile / 2 : 256;
+}
 
 static void put_head(struct out *o, const struct cli_manifest *m)
 {
@@ -74,26 +169,27 @@ static void put_head(struct out *o, const struct cli_manifest *m)
     } else {
         put(o, "worker_processes auto;\n"); /* one per CPU, as Debian's own nginx.conf */
     }
-    put(o, "pid var/gateway/nginx.pid;\n"
-           "error_log var/gateway/error.log warn;\n"
-           "\n"
-           "events {\n"
-           "    worker_connections 1024;\n"
-           "}\n"
-           "\n"
-           "http {\n"
-           "    client_body_temp_path var/gateway/client_body_temp;\n"
-           "    proxy_temp_path var/gateway/proxy_temp;\n"
-           "    fastcgi_temp_path var/gateway/fastcgi_temp;\n"
-           "    uwsgi_temp_path var/gateway/uwsgi_temp;\n"
-           "    scgi_temp_path var/gateway/scgi_temp;\n"
-           "    server_tokens off;\n"
-           "\n"
-           "    map $http_x_request_id $tandem_request_id {\n"
-           "        default $http_x_request_id;\n"
-           "        \"\" $request_id;\n"
-           "    }\n");
-    put(o, "%s", LOG_FORMAT);
+    if (m->gateway.nofile > 0) {
+        put(o, "worker_rlimit_nofile %d;\n", m->gateway.nofile);
+    }
+    put(o,
+        "pid var/gateway/nginx.pid;\n"
+        "error_log var/gateway/error.log warn;\n"
+        "\n"
+        "events {\n"
+        "    worker_connections %d;\n"
+        "}\n"
+        "\n"
+        "http {\n"
+        "    client_body_temp_path var/gateway/client_body_temp;\n"
+        "    proxy_temp_path var/gateway/proxy_temp;\n"
+        "    fastcgi_temp_path var/gateway/fastcgi_temp;\n"
+        "    uwsgi_temp_path var/gateway/uwsgi_temp;\n"
+        "    scgi_temp_path var/gateway/scgi_temp;\n"
+        "    server_tokens off;\n",
+        worker_connections(m));
+    put_limits(o, m);
+    put(o, "\n%s%s%s", TRACE_MAPS, LOG_MAPS, LOG_FORMAT);
     put(o, "    access_log var/gateway/access.log tandem_json;\n"
            "\n");
     put(o,
@@ -134,9 +230,10 @@ static void put_server_head(struct out *o, const struct cli_manifest *m)
     put(o, "        proxy_http_version 1.1;\n"
            "        proxy_set_header Connection \"\";\n"
            "        proxy_set_header Host $host;\n"
-           "        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;\n"
+           "        proxy_set_header X-Forwarded-For $remote_addr;\n"
            "        proxy_set_header X-Request-Id $tandem_request_id;\n"
-           "        proxy_set_header traceparent $http_traceparent;\n"
+           "        proxy_set_header traceparent $tandem_traceparent;\n"
+           "        proxy_set_header tracestate $tandem_tracestate;\n"
            "        proxy_connect_timeout 1s;\n"
            "        proxy_next_upstream error timeout http_502 http_503;\n"
            "        proxy_next_upstream_tries 3;\n"
@@ -184,6 +281,7 @@ static void put_location(struct out *o, const struct cli_service *s, size_t idx,
                "            proxy_cache_lock on;\n"
                "            proxy_cache_bypass $http_authorization;\n"
                "            proxy_no_cache $http_authorization;\n"
+               "            proxy_hide_header traceparent;\n"
                "            add_header X-Cache-Status $upstream_cache_status always;\n");
     }
     put(o, "            add_header X-Request-Id $tandem_request_id always;\n");
@@ -214,6 +312,36 @@ static void put_routes(struct out *o, const struct cli_manifest *m, bool *has_ro
     }
 }
 
+/* A problem document (RFC 9457) nginx answers itself, with the request id. */
+static void put_problem(struct out *o, const char *location, int status, const char *title,
+                        const char *detail)
+{
+    put(o,
+        "\n        location %s {\n"
+        "            default_type application/problem+json;\n"
+        "            add_header X-Request-Id $tandem_request_id always;\n"
+        "            return %d '{\"type\":\"about:blank\",\"title\":\"%s\",\"status\":%d,"
+        "\"detail\":\"%s\"}';\n"
+        "        }\n",
+        location, status, title, status, detail);
+}
+
+/* Every instance's /healthz, /readyz and /metrics: exact locations, which nginx matches before any
+ * prefix, so not even a route for / reaches them (nginx matches the normalized path: /a/../metrics
+ * and /%6detrics are /metrics too). */
+static void put_internal(struct out *o, const struct cli_manifest *m)
+{
+    if (m->gateway.expose_internal) {
+        return;
+    }
+    for (size_t i = 0; cli_internal_paths[i] != NULL; i++) {
+        char loc[64];
+        snprintf(loc, sizeof(loc), "= %s", cli_internal_paths[i]);
+        put_problem(o, loc, 404, "Not Found",
+                    "an endpoint of every instance, not routed by the gateway");
+    }
+}
+
 int cli_gateway_render(const struct cli_manifest *m, const struct cli_instances *inst, char **out)
 {
     struct out o = {xmalloc(4096), 0, 4096};
@@ -224,14 +352,10 @@ int cli_gateway_render(const struct cli_manifest *m, const struct cli_instances 
         put_upstream(&o, &m->services[i], inst != NULL ? &inst[i] : NULL);
     }
     put_server_head(&o, m);
+    put_internal(&o, m);
     put_routes(&o, m, &has_root);
     if (!has_root) {
-        put(&o, "\n        location / {\n"
-                "            default_type application/problem+json;\n"
-                "            add_header X-Request-Id $tandem_request_id always;\n"
-                "            return 404 '{\"type\":\"about:blank\",\"title\":\"Not Found\","
-                "\"status\":404,\"detail\":\"no service routes this path\"}';\n"
-                "        }\n");
+        put_problem(&o, "/", 404, "Not Found", "no service routes this path");
     }
     put(&o, "    }\n"
             "}\n");

@@ -300,7 +300,8 @@ static bool valid_size(const char *s)
 
 static int parse_gateway(struct mf_ctx *c, const yaml_node_t *n)
 {
-    static const char *const keys[] = {"listen", "workers", "cache", NULL};
+    static const char *const keys[] = {
+        "listen", "workers", "cache", "expose_internal", "max_conns_per_client", NULL};
     static const char *const cache_keys[] = {"size", NULL};
     struct cli_gateway *g = &c->m->gateway;
     int rc = mf_want(c, n, YAML_MAPPING_NODE, "gateway");
@@ -318,6 +319,12 @@ static int parse_gateway(struct mf_ctx *c, const yaml_node_t *n)
         } else {
             rc = mf_int(c, v, "gateway.workers", 1, CLI_MAX_GATEWAY_WORKERS, &g->workers);
         }
+    }
+    if (rc == 0 && (v = mf_get(c, n, "expose_internal")) != NULL) {
+        rc = mf_bool(c, v, "gateway.expose_internal", &g->expose_internal);
+    }
+    if (rc == 0 && (v = mf_get(c, n, "max_conns_per_client")) != NULL) {
+        rc = mf_int(c, v, "gateway.max_conns_per_client", 1, 1000000, &g->max_conns_per_client);
     }
     if (rc == 0 && (v = mf_get(c, n, "cache")) != NULL) {
         rc = mf_want(c, v, YAML_MAPPING_NODE, "gateway.cache");
@@ -351,6 +358,7 @@ static int manifest_read_root(struct mf_ctx *c, const yaml_node_t *root)
     g->listen.port = 8080;
     g->listen.mark = mf_mark(root);
     g->cache_size = xstrndup("64m", 3);
+    g->max_conns_per_client = CLI_DEFAULT_CONNS_PER_CLIENT;
     yaml_node_t *v;
     if (rc == 0 && (v = mf_get(c, root, "broker")) != NULL) {
         rc = parse_broker(c, v);

@@ -96,15 +96,26 @@ struct cli_broker {
     size_t n_args;
 };
 
+/* Paths every instance serves for the supervisor and monitoring (docs/libtandem.md), never routed
+ * by the gateway unless gateway.expose_internal is true. NULL-terminated. */
+extern const char *const cli_internal_paths[];
+
+#define CLI_DEFAULT_CONNS_PER_CLIENT 256
+
 struct cli_gateway {
     struct cli_listen listen; /* default 127.0.0.1:8080 */
     char *cache_size;         /* nginx size ("64m"); default "64m" */
     int workers;              /* nginx worker processes, 1..CLI_MAX_GATEWAY_WORKERS; 0 = "auto" */
-    /* Not from the YAML: nginx's `user` directive ("USER GROUP"), set by the supervisor when it
-     * runs as root so that nginx's workers run as the invoking user and can use var/ (their
-     * default, nobody, may not even reach the project's directory). NULL: no directive. Borrowed,
-     * never freed by cli_manifest_cleanup. */
+    bool expose_internal;     /* route cli_internal_paths like any other path; default false */
+    int max_conns_per_client; /* requests in progress per client address (limit_conn); 256 */
+    /* Not from the YAML, set by the supervisor (the renderer stays pure):
+     * `user`: nginx's `user` directive ("USER GROUP") when tandem runs as root, so that the
+     * workers run unprivileged (docs/tandem-cli.md); NULL: no directive. Borrowed, never freed by
+     * cli_manifest_cleanup.
+     * `nofile`: the open-file limit nginx's workers get (worker_rlimit_nofile), which sizes
+     * worker_connections; 0: unknown, nginx's defaults. */
     const char *user;
+    int nofile;
 };
 
 struct cli_manifest {

@@ -133,6 +133,19 @@ static int parse_rate(struct mf_ctx *c, const yaml_node_t *n, struct cli_route *
     return 0;
 }
 
+const char *const cli_internal_paths[] = {"/healthz", "/readyz", "/metrics", NULL};
+
+/* A route whose exact path is an instance's own endpoint (cli_internal_paths). */
+static const char *internal_path(const char *p)
+{
+    for (size_t i = 0; cli_internal_paths[i] != NULL; i++) {
+        if (strcmp(p, cli_internal_paths[i]) == 0) {
+            return cli_internal_paths[i];
+        }
+    }
+    return NULL;
+}
+
 static bool valid_path(const char *p)
 {
     if (p[0] != '/') {
@@ -196,6 +209,12 @@ static int parse_route(struct mf_ctx *c, const yaml_node_t *n, struct cli_servic
     if (rc == 0 && !valid_path(r->path)) {
         return manifest_fail(c->e, mf_mark(v),
                              "path: '%s' must start with / and use only A-Z a-z 0-9 / _ . ~ -",
+                             r->path);
+    }
+    if (rc == 0 && internal_path(r->path) != NULL && !c->m->gateway.expose_internal) {
+        return manifest_fail(c->e, mf_mark(v),
+                             "path: '%s' is every instance's own endpoint, never routed by the "
+                             "gateway unless gateway.expose_internal is true",
                              r->path);
     }
     if (rc == 0) {

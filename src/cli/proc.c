@@ -188,6 +188,9 @@ static void child_exec(struct sup *s, struct sup_proc *p, char **argv, pid_t par
         _exit(127);
     }
     close_range(3, ~0U, 0); /* whatever the caller of `tandem up` leaked to us */
+    if (p->kind == SUP_GATEWAY) {
+        setenv("TZ", "UTC0", 1); /* the access log's times in UTC, as the services' (gateway.c) */
+    }
     if (p->kind == SUP_SERVICE) {
         const struct cli_service *svc = &s->m.services[p->svc];
         char v[256];

@@ -184,6 +184,42 @@ static void test_workers(void **state)
     }
 }
 
+/* What the supervisor sets (never the YAML): the workers' user when it runs as root, and their
+ * open-file limit, which sizes worker_connections (half of it: a proxied request takes two). */
+static void test_user_and_files(void **state)
+{
+    struct cli_manifest m = *(const struct cli_manifest *)*state; /* shallow: only read */
+    m.gateway.user = "nobody nogroup";
+    m.gateway.nofile = 20000;
+    char *conf = NULL;
+    assert_int_equal(cli_gateway_render(&m, NULL, &conf), 0);
+    assert_non_null(strstr(conf, "\nuser nobody nogroup;\ndaemon off;\n"));
+    assert_non_null(strstr(conf, "\nworker_rlimit_nofile 20000;\n"));
+    assert_non_null(strstr(conf, "\n    worker_connections 10000;\n"));
+    assert_int_equal(nginx_check(conf), 0);
+    free(conf);
+    m.gateway.nofile = 300; /* a tiny limit still leaves nginx room to work */
+    assert_int_equal(cli_gateway_render(&m, NULL, &conf), 0);
+    assert_non_null(strstr(conf, "\n    worker_connections 256;\n"));
+    free(conf);
+}
+
+/* gateway.expose_internal: the exact locations that hide /metrics, /readyz and /healthz are gone,
+ * and a route may then name them. */
+static void test_expose_internal(void **state)
+{
+    struct cli_manifest m = *(const struct cli_manifest *)*state; /* shallow: only read */
+    char *conf = NULL;
+    assert_int_equal(cli_gateway_render(&m, NULL, &conf), 0);
+    assert_non_null(strstr(conf, "location = /metrics {\n"));
+    free(conf);
+    m.gateway.expose_internal = true;
+    assert_int_equal(cli_gateway_render(&m, NULL, &conf), 0);
+    assert_null(strstr(conf, "location = /metrics"));
+    assert_null(strstr(conf, "location = /healthz"));
+    free(conf);
+}
+
 /* The check itself must be able to fail: nginx refuses an unknown directive. */
 static void test_nginx_refuses(void **state)
 {
@@ -197,10 +233,9 @@ static void test_nginx_refuses(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_golden),
-        cmocka_unit_test(test_workers),
-        cmocka_unit_test(test_nginx_accepts),
-        cmocka_unit_test(test_nginx_refuses),
+        cmocka_unit_test(test_golden),         cmocka_unit_test(test_workers),
+        cmocka_unit_test(test_user_and_files), cmocka_unit_test(test_expose_internal),
+        cmocka_unit_test(test_nginx_accepts),  cmocka_unit_test(test_nginx_refuses),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -161,6 +161,19 @@ static void test_defaults(void **state)
     assert_int_equal(m.gateway.workers, 0); /* auto */
     assert_int_equal(m.services[0].instances, 1);
     assert_int_equal(m.services[0].n_routes, 0);
+    assert_false(m.gateway.expose_internal);
+    assert_int_equal(m.gateway.max_conns_per_client, 256);
+    cli_manifest_cleanup(&m);
+    write_file(yaml_path,
+               "gateway: { expose_internal: true, max_conns_per_client: 9 }\n"
+               "services:\n  a: { binary: bin/svc, port: 9000, routes: [ { path: /readyz } ] }\n",
+               0644);
+    if (cli_manifest_load(yaml_path, &m, err, sizeof(err)) != 0) {
+        fail_msg("%s", err);
+    }
+    assert_true(m.gateway.expose_internal);
+    assert_int_equal(m.gateway.max_conns_per_client, 9);
+    assert_string_equal(m.services[0].routes[0].path, "/readyz");
     cli_manifest_cleanup(&m);
 }
 
@@ -227,6 +240,13 @@ static const struct {
      "5:23: path: 'hello' must start with / and use only A-Z a-z 0-9 / _ . ~ -"},
     {SVC "    routes: [ { path: \"/a;b\" } ]\n",
      "5:23: path: '/a;b' must start with / and use only A-Z a-z 0-9 / _ . ~ -"},
+    {SVC "    routes: [ { path: /metrics } ]\n",
+     "5:23: path: '/metrics' is every instance's own endpoint, never routed by the gateway unless "
+     "gateway.expose_internal is true"},
+    {"gateway: { expose_internal: yes }\n" SVC,
+     "1:29: gateway.expose_internal: expected true or false"},
+    {"gateway: { max_conns_per_client: 0 }\n" SVC,
+     "1:34: gateway.max_conns_per_client: 0 is out of range 1..1000000"},
     {SVC "    routes: [ { methods: [GET] } ]\n", "5:15: route: missing required key 'path'"},
     {SVC "    routes: [ { path: /a, methods: [FETCH] } ]\n",
      "5:37: methods: unknown method 'FETCH'"},
