@@ -122,6 +122,12 @@ struct sup {
     int queue[SUP_MAX_CLIENTS]; /* client slots with a request waiting, FIFO */
     int n_queue;
     bool quit; /* SIGINT/SIGTERM/down: stop everything and exit */
+    /* nginx's workers (perms.c): the `user` directive's text, and whether that user is not root,
+     * with its ids */
+    char gw_user[128];
+    bool gw_apart;
+    uid_t gw_uid;
+    gid_t gw_gid;
 };
 
 /* Prints one supervisor event line on stderr ("tandem: ..."). */
@@ -188,6 +194,15 @@ void ctl_done(int fd, int code);
 /* Client side: sends `request` to the supervisor of `dir`, prints its answer, returns its exit
  * code (1 with a message when no supervisor runs there). */
 int ctl_call(const char *dir, const char *request);
+
+/* perms.c: file modes and nginx's worker user (see its opening comment). identity: chooses the
+ * workers' user and their open-file limit into s->m.gateway (before the first render); dirs:
+ * creates var/ and its directories with their modes and tightens files an older run left
+ * readable (0 or TANDEM_EIO, said on stderr); gateway: chowns the workers' directories under
+ * var/gateway/ to their user, before nginx starts. */
+void sup_perms_identity(struct sup *s);
+int sup_perms_dirs(struct sup *s);
+void sup_perms_gateway(struct sup *s);
 
 /* logs.c */
 int logs_show(const char *dir, const char *service, bool follow);
