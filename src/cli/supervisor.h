@@ -177,6 +177,10 @@ int sup_up(const char *manifest, bool detach);
 /* Renders nginx.conf from the instances in the upstream, checks it with `nginx -t` and only then
  * replaces var/gateway/nginx.conf; else the live file stays and err says why (nginx's words). */
 int sup_gateway_write(struct sup *s, char *err, size_t err_len);
+/* SIGHUP to nginx, then pumps the loop until the new configuration is the only one answering new
+ * connections (every old worker has exited or is shutting down, which closes its listening
+ * sockets), or with wait_old until every old worker has exited (no request can reach an instance
+ * the new configuration dropped). 0, or TANDEM_ETIMEDOUT after SUP_RELOAD_TIMEOUT_MS. */
 int sup_gateway_reload(struct sup *s, bool wait_old);
 void sup_ps(struct sup *s, int out, bool json);
 /* Runs a request that changes something (scale, stop, start, restart); returns its exit code. */
