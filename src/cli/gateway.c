@@ -342,6 +342,20 @@ static void put_internal(struct out *o, const struct cli_manifest *m)
     }
 }
 
+/* The supervisor's readiness probe (probe.c): any request with this Host is answered 204 by nginx
+ * itself and not logged, so the gateway is ready only while nginx serves requests. */
+static void put_probe_server(struct out *o, const struct cli_manifest *m)
+{
+    put(o,
+        "\n    server {\n"
+        "        listen %s:%d;\n"
+        "        server_name " CLI_GATEWAY_PROBE_HOST ";\n"
+        "        access_log off;\n"
+        "        return 204;\n"
+        "    }\n",
+        m->gateway.listen.host, m->gateway.listen.port);
+}
+
 int cli_gateway_render(const struct cli_manifest *m, const struct cli_instances *inst, char **out)
 {
     struct out o = {xmalloc(4096), 0, 4096};
@@ -357,8 +371,9 @@ int cli_gateway_render(const struct cli_manifest *m, const struct cli_instances 
     if (!has_root) {
         put_problem(&o, "/", 404, "Not Found", "no service routes this path");
     }
-    put(&o, "    }\n"
-            "}\n");
+    put(&o, "    }\n");
+    put_probe_server(&o, m);
+    put(&o, "}\n");
     *out = o.p;
     return 0;
 }

@@ -13,7 +13,8 @@
  *        |               FAILED (left down)
  *        +-- STOPPING (SIGTERM/SIGQUIT sent; SIGKILL at the stop deadline) <-- asked to stop
  *
- * Readiness: services answer GET /readyz with 200; the broker and nginx accept a TCP connection.
+ * Readiness: services answer GET /readyz with 200; nginx answers its probe server 204; the broker
+ * accepts a TCP connection.
  * Probes are non-blocking sockets in the loop's poll set (probe.c), never a wait of their own.
  *
  * One thread, one loop. sup_pump() waits (poll) on a signalfd (SIGCHLD, SIGINT, SIGTERM, SIGHUP),
