@@ -96,6 +96,14 @@ static const char TRACE_MAPS[] =
     "        \"~^(?<tandem_ts_c>[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2})\" "
     "$tandem_ts_c;\n"
     "    }\n"
+    "    map $upstream_connect_time $tandem_unreachable {\n"
+    "        \"~^-(, -)*$\" 1;\n"
+    "        default \"\";\n"
+    "    }\n"
+    "    map $tandem_unreachable $tandem_retry_after {\n"
+    "        1 2;\n"
+    "        default \"\";\n"
+    "    }\n"
     "    map $msec $tandem_ts_ms {\n"
     "        \"~[.](?<tandem_ms_c>[0-9]{3})$\" $tandem_ms_c;\n"
     "        default 000;\n"
@@ -312,18 +320,64 @@ static void put_routes(struct out *o, const struct cli_manifest *m, bool *has_ro
     }
 }
 
-/* A problem document (RFC 9457) nginx answers itself, with the request id. */
+/* `return STATUS '<problem document>';` at the given indentation. */
+static void put_return(struct out *o, const char *indent, int status, const char *title,
+                       const char *detail)
+{
+    put(o,
+        "%sreturn %d '{\"type\":\"about:blank\",\"title\":\"%s\",\"status\":%d,"
+        "\"detail\":\"%s\"}';\n",
+        indent, status, title, status, detail);
+}
+
+/* A location answering a problem document (RFC 9457) from nginx itself, with the request id and,
+ * unless NULL, a Retry-After. */
 static void put_problem(struct out *o, const char *location, int status, const char *title,
-                        const char *detail)
+                        const char *detail, const char *retry_after)
 {
     put(o,
         "\n        location %s {\n"
         "            default_type application/problem+json;\n"
-        "            add_header X-Request-Id $tandem_request_id always;\n"
-        "            return %d '{\"type\":\"about:blank\",\"title\":\"%s\",\"status\":%d,"
-        "\"detail\":\"%s\"}';\n"
-        "        }\n",
-        location, status, title, status, detail);
+        "            add_header X-Request-Id $tandem_request_id always;\n",
+        location);
+    if (retry_after != NULL) {
+        put(o, "            add_header Retry-After %s always;\n", retry_after);
+    }
+    put_return(o, "            ", status, title, detail);
+    put(o, "        }\n");
+}
+
+/*
+ * The answers nginx itself gives when a service cannot, as problem documents like the services'
+ * own errors. A 502 of nginx's (the service's answer never came) is split by
+ * $upstream_connect_time, "-" for each attempt whose connection failed ($tandem_unreachable):
+ * when no attempt even connected (no instance in the upstream, all stopped, crashed or refusing)
+ * the service is unavailable: 503 with Retry-After 2 (the passive health check's fail_timeout,
+ * after which nginx tries an instance again), and nothing reached it, so even a POST may be sent
+ * again. When one did connect and its answer failed, the request may have been acted on: 502, no
+ * Retry-After. 504: no answer within proxy_read_timeout. 429: a rate or connection limit.
+ * error_page sees only nginx's own statuses (proxy_intercept_errors is off): a service's own 502
+ * or 503 passes through untouched.
+ */
+static void put_error_pages(struct out *o)
+{
+    put(o, "\n        error_page 502 = @tandem_502;\n"
+           "        error_page 504 = @tandem_504;\n"
+           "        error_page 429 = @tandem_429;\n"
+           "\n        location @tandem_502 {\n"
+           "            default_type application/problem+json;\n"
+           "            add_header X-Request-Id $tandem_request_id always;\n"
+           "            add_header Retry-After $tandem_retry_after always;\n"
+           "            if ($tandem_unreachable) {\n");
+    put_return(o, "                ", 503, "Service Unavailable",
+               "no instance of the service is running and accepting connections");
+    put(o, "            }\n");
+    put_return(o, "            ", 502, "Bad Gateway", "the service failed to answer");
+    put(o, "        }\n");
+    put_problem(o, "@tandem_504", 504, "Gateway Timeout", "the service did not answer in time",
+                NULL);
+    put_problem(o, "@tandem_429", 429, "Too Many Requests",
+                "too many requests from this address; retry later", "1");
 }
 
 /* Every instance's /healthz, /readyz and /metrics: exact locations, which nginx matches before any
@@ -338,7 +392,7 @@ static void put_internal(struct out *o, const struct cli_manifest *m)
         char loc[64];
         snprintf(loc, sizeof(loc), "= %s", cli_internal_paths[i]);
         put_problem(o, loc, 404, "Not Found",
-                    "an endpoint of every instance, not routed by the gateway");
+                    "an endpoint of every instance, not routed by the gateway", NULL);
     }
 }
 
@@ -366,10 +420,11 @@ int cli_gateway_render(const struct cli_manifest *m, const struct cli_instances 
         put_upstream(&o, &m->services[i], inst != NULL ? &inst[i] : NULL);
     }
     put_server_head(&o, m);
+    put_error_pages(&o);
     put_internal(&o, m);
     put_routes(&o, m, &has_root);
     if (!has_root) {
-        put_problem(&o, "/", 404, "Not Found", "no service routes this path");
+        put_problem(&o, "/", 404, "Not Found", "no service routes this path", NULL);
     }
     put(&o, "    }\n");
     put_probe_server(&o, m);

@@ -2,7 +2,8 @@
 # A stand-in service for the gateway's integration tests (cli_gateway.sh): it listens where
 # tandem says (TANDEM_LISTEN), answers /readyz and /healthz 200 like a libtandem service, and
 # answers every other request with the request it received as JSON: method, path (raw), and its
-# headers (names lower-cased). So a test sees exactly what nginx passed upstream.
+# headers (names lower-cased). So a test sees exactly what nginx passed upstream. A path ending in
+# /hangup is answered by closing the connection (a service that fails mid-request).
 import json
 import os
 import signal
@@ -14,6 +15,9 @@ class Echo(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def answer(self):
+        if self.path.endswith("/hangup"):
+            self.close_connection = True  # no answer at all: the gateway's 502
+            return
         if self.path in ("/readyz", "/healthz"):
             body = b"ok\n"
             ctype = "text/plain"

@@ -11,7 +11,10 @@
 #     backslashes, a \xff in X-Request-Id; every line parses and has the services' "ts" format;
 #   - exposure: with a route for "/", GET /metrics, /readyz, /healthz (also spelled
 #     /hello/../metrics, //metrics, /%6detrics) answer 404 problem+json from the gateway itself,
-#     while other paths reach the "/" service.
+#     while other paths reach the "/" service;
+#   - nginx's own errors are problem documents: a service with no instance answering gives 503
+#     with Retry-After (GET and POST), one that hangs up mid-request 502, a rate limit 429 with
+#     Retry-After.
 source "$(dirname "$0")/cli_lib.sh"
 
 pick_ports
@@ -171,6 +174,32 @@ done
 sleep 0.2
 grep '"uri":"/somewhere/else"' "$ACCESS" | grep -q "\"upstream\":\"127.0.0.1:$WEB_P\"" ||
     record_failure "the route for / did not reach the web service: $(tail -n 2 "$ACCESS")"
+
+# --- 5. nginx's own errors are problem documents: 503 + Retry-After when no instance answers
+# (nothing reached the service), 502 when one connected and failed, 429 + Retry-After.
+problem() { # problem CURL-ARGS...: "STATUS CONTENT-TYPE RETRY-AFTER" and the body in $TMP_ROOT/body
+    "${CURL[@]}" -o "$TMP_ROOT/body" -D "$TMP_ROOT/hdrs" -w '%{http_code} %{content_type}' "$@"
+    printf ' %s\n' "$(sed -n 's/^Retry-After: \([0-9]*\).*/\1/ip' "$TMP_ROOT/hdrs")"
+}
+out=$(problem "$GW/echo/hangup")
+[ "$out" = "502 application/problem+json " ] || record_failure "a service hanging up: '$out'"
+tandem stop echo >/dev/null || fail "stop echo"
+for m in GET POST; do
+    out=$(problem -X "$m" "$GW/echo/x")
+    [ "$out" = "503 application/problem+json 2" ] || record_failure "$m with echo stopped: '$out'"
+    grep -q '"status":503' "$TMP_ROOT/body" || record_failure "503 body: $(cat "$TMP_ROOT/body")"
+done
+tandem scale echo=0 >/dev/null || fail "scale echo=0"
+out=$(problem "$GW/echo/x")
+[ "$out" = "503 application/problem+json 2" ] || record_failure "GET with echo=0: '$out'"
+codes=""
+for _ in 1 2 3 4; do
+    codes="$codes $(problem -X POST -H 'Content-Type: application/json' -d '{"name":"r"}' \
+        "$GW/greetings")"
+done
+log "POST /greetings x4 at 2r/s burst 1:$codes"
+[[ "$codes" == *"429 application/problem+json 1"* ]] ||
+    record_failure "no 429 problem document with Retry-After from the rate limit:$codes"
 
 down_and_check
 finish

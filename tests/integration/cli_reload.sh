@@ -2,10 +2,11 @@
 # A command that adds capacity returns only once the new nginx configuration is the one answering
 # (review of issue "Before the blog"): nginx's master starts the new workers, sleeps 100 ms, and
 # only then tells the old ones to stop accepting, so for about 80 ms after `tandem start hello`
-# (or a scale up from zero) returned, old workers still answered 502 "no live upstreams".
+# (or a scale up from zero) returned, old workers still answered 502 "no live upstreams" (now
+# the gateway's 503 problem document).
 #
 # Each round runs the command from a Python driver that, the moment the command exits, sends GET
-# /hello (past the cache) on a new connection each, back to back for 1 s: not one may be a 502.
+# /hello (past the cache) on a new connection each, back to back for 1 s: every one must be 200.
 # Rounds: stop + start, scale hello=0 + scale hello=2, each three times.
 source "$(dirname "$0")/cli_lib.sh"
 
@@ -55,10 +56,10 @@ round() {
 
 for i in 1 2 3; do
     tandem stop hello >/dev/null || fail "stop hello"
-    [ "$(get_nocache)" = 502 ] || record_failure "round $i: GET with hello stopped is not 502"
+    [ "$(get_nocache)" = 503 ] || record_failure "round $i: GET with hello stopped is not 503"
     round "start hello ($i)" start hello
     tandem scale hello=0 >/dev/null || fail "scale hello=0"
-    [ "$(get_nocache)" = 502 ] || record_failure "round $i: GET with hello=0 is not 502"
+    [ "$(get_nocache)" = 503 ] || record_failure "round $i: GET with hello=0 is not 503"
     round "scale hello=2 from 0 ($i)" scale hello=2
 done
 
