@@ -6,12 +6,15 @@
  *   http           temp paths under var/gateway/ (Debian's defaults in /var/lib/nginx are not
  *                  ours to write), the request id map, the JSON access log, the cache zone,
  *                  one limit_req zone per rate-limited route, one upstream per service
- *   server         the listen address, headers passed upstream, retry policy, then per route
- *                  an exact location (= /p) and a prefix one (^~ /p/), and a 404 for the rest
+ *   server         the listen address, headers passed upstream, retry policy, nginx's own errors
+ *                  as problem documents, 404s for the instances' own endpoints, then per route
+ *                  an exact location (= /p) and a prefix one (/p/), or a regex for a pattern
+ *                  (/a/STAR/b), and a 404 for the rest
+ *   probe server   the supervisor's readiness probe
  *
  * Invariants relied on from the manifest (see manifest.h): service names and route paths use
- * only characters that need no quoting in nginx.conf, and no two routes share a path, so no two
- * locations collide.
+ * only characters that need no quoting in nginx.conf, and no two routes take a path in common
+ * where nginx would choose the less specific one (route.c), so no two locations collide.
  */
 #include "cli/gateway.h"
 
@@ -297,16 +300,30 @@ static void put_location(struct out *o, const struct cli_service *s, size_t idx,
     put(o, "        }\n");
 }
 
+/* Each route's locations: a pattern one regex location (its regex from route.c, quoted); an exact
+ * one `= /p`; otherwise `= /p` and the prefix `/p/` (a path ending in / only the prefix). Prefixes
+ * are plain (not ^~), so that nginx tries the patterns before them: a pattern takes its paths out
+ * of a prefix above it. The manifest's checks make sure no two of them take the same path. */
 static void put_routes(struct out *o, const struct cli_manifest *m, bool *has_root)
 {
     for (size_t i = 0; i < m->n_services; i++) {
         const struct cli_service *s = &m->services[i];
         for (size_t j = 0; j < s->n_routes; j++) {
-            const char *p = s->routes[j].path;
+            const struct cli_route *r = &s->routes[j];
+            const char *p = r->path;
             size_t len = strlen(p);
-            if (p[len - 1] == '/') {
-                put_location(o, s, j, "^~ ", p); /* "/" or "/a/": a prefix only */
-                *has_root = *has_root || len == 1;
+            if (cli_route_is_pattern(p)) {
+                char re[1100];
+                if (cli_route_regex(r, re, sizeof(re)) == 0) {
+                    char quoted[1104];
+                    snprintf(quoted, sizeof(quoted), "\"%s\"", re);
+                    put_location(o, s, j, "~ ", quoted);
+                }
+                continue;
+            }
+            if (r->exact || p[len - 1] == '/') {
+                put_location(o, s, j, r->exact ? "= " : "", p); /* "/" or "/a/": a prefix only */
+                *has_root = *has_root || (len == 1 && !r->exact);
                 continue;
             }
             char *sub = xmalloc(len + 2);
@@ -314,7 +331,7 @@ static void put_routes(struct out *o, const struct cli_manifest *m, bool *has_ro
             sub[len] = '/';
             sub[len + 1] = '\0';
             put_location(o, s, j, "= ", p);
-            put_location(o, s, j, "^~ ", sub);
+            put_location(o, s, j, "", sub);
             free(sub);
         }
     }

@@ -17,8 +17,9 @@
  *     dependency graph has no cycle;
  *   - the ports [port, port + instances) of all services, the broker's and the gateway's port
  *     are pairwise distinct and within 1..65535;
- *   - route paths start with '/', contain only [A-Za-z0-9/_.~-] (so they can be written into
- *     nginx.conf verbatim) and are unique across the manifest;
+ *   - route paths start with '/', are segments of [A-Za-z0-9_.~-] or a lone '*' (so they can be
+ *     written into nginx.conf verbatim), are unique across the manifest, and no two routes let
+ *     nginx choose a less specific one (route.c);
  *   - every binary path is absolute (resolved against the manifest's directory) and executable.
  */
 #ifndef TANDEM_CLI_MANIFEST_H
@@ -60,7 +61,8 @@ struct cli_env {
 };
 
 struct cli_route {
-    char *path;       /* "/hello": matches /hello and /hello/... */
+    char *path;       /* "/hello": matches /hello and /hello/...; segments may be "*" (route.c) */
+    bool exact;       /* only the path itself, not what is under it */
     unsigned methods; /* enum cli_method bits; 0 = all */
     bool cache;       /* cache GET/HEAD answers as the upstream's Cache-Control allows */
     unsigned rate;    /* requests per rate_per; 0 = no limit */
@@ -141,6 +143,16 @@ int cli_manifest_parse(const char *path, const char *text, size_t len, struct cl
 
 /* Frees everything cli_manifest_load allocated; *m is zeroed. Safe on a zeroed manifest. */
 void cli_manifest_cleanup(struct cli_manifest *m);
+
+/* Route paths (route.c, whose opening comment has the rules). valid: the syntax; is_pattern: it
+ * has a "*" segment; takes: whether route r takes request path `path` (a normalized path);
+ * overlap: whether some path is taken by both a and b; regex: the PCRE nginx matches for r, into
+ * out (0, or -1 when it does not fit). */
+bool cli_route_path_valid(const char *p);
+bool cli_route_is_pattern(const char *p);
+bool cli_route_takes(const struct cli_route *r, const char *path);
+bool cli_routes_overlap(const struct cli_route *a, const struct cli_route *b);
+int cli_route_regex(const struct cli_route *r, char *out, size_t len);
 
 /* Index of the service named `name`, or -1. */
 int cli_manifest_find(const struct cli_manifest *m, const char *name);

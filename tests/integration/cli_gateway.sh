@@ -12,6 +12,8 @@
 #   - exposure: with a route for "/", GET /metrics, /readyz, /healthz (also spelled
 #     /hello/../metrics, //metrics, /%6detrics) answer 404 problem+json from the gateway itself,
 #     while other paths reach the "/" service;
+#   - a route pattern (/api/articles/STAR/comments) takes its paths out of the route for "/",
+#     an exact route (/api/user) only its own path;
 #   - nginx's own errors are problem documents: a service with no instance answering gives 503
 #     with Retry-After (GET and POST), one that hangs up mid-request 502, a rate limit 429 with
 #     Retry-After.
@@ -23,7 +25,10 @@ WEB_P=$((HELLO_P + 9))
 write_manifest "  echo:
     binary: $TANDEM_IT_DIR/cli_echo_service.py
     port: $ECHO_P
-    routes: [ { path: /echo } ]
+    routes:
+      - { path: /echo }
+      - { path: /api/articles/*/comments }
+      - { path: /api/user, exact: true }
   web:
     binary: $EXAMPLE_HELLO
     port: $WEB_P
@@ -175,7 +180,25 @@ sleep 0.2
 grep '"uri":"/somewhere/else"' "$ACCESS" | grep -q "\"upstream\":\"127.0.0.1:$WEB_P\"" ||
     record_failure "the route for / did not reach the web service: $(tail -n 2 "$ACCESS")"
 
-# --- 5. nginx's own errors are problem documents: 503 + Retry-After when no instance answers
+# --- 5. Route patterns and exact routes, under a route for "/": a pattern takes its paths out of
+# the prefix above it, an exact route only its own path.
+upstream_of() { # upstream_of PATH: the port of the upstream that answered GET PATH
+    local id
+    id=$("${CURL[@]}" -o /dev/null -D - "$GW$1" | sed -n 's/^X-Request-Id: \([^[:space:]]*\).*/\1/ip')
+    access_line "$id" | python3 -c 'import json, sys; print(json.loads(sys.stdin.read())["upstream"].rsplit(":", 1)[-1])'
+}
+for case in "/api/articles/how-to/comments $ECHO_P" "/api/articles/how-to/comments/7 $ECHO_P" \
+    "/api/articles/how-to $WEB_P" "/api/articles/a/b/comments $WEB_P" \
+    "/api/articles//comments $WEB_P" "/api/user $ECHO_P" "/api/user/x $WEB_P" "/api/users $WEB_P"; do
+    read -r path want <<<"$case"
+    got=$(upstream_of "$path")
+    [ "$got" = "$want" ] || record_failure "GET $path went to port '$got', want $want"
+done
+echo_json=$("${CURL[@]}" "$GW/api/articles/how-to/comments/7") || fail "GET through a pattern"
+[ "$(jfield "$echo_json" 'o["path"]')" = /api/articles/how-to/comments/7 ] ||
+    record_failure "the pattern route changed the path: $echo_json"
+
+# --- 6. nginx's own errors are problem documents: 503 + Retry-After when no instance answers
 # (nothing reached the service), 502 when one connected and failed, 429 + Retry-After.
 problem() { # problem CURL-ARGS...: "STATUS CONTENT-TYPE RETRY-AFTER" and the body in $TMP_ROOT/body
     "${CURL[@]}" -o "$TMP_ROOT/body" -D "$TMP_ROOT/hdrs" -w '%{http_code} %{content_type}' "$@"

@@ -44,7 +44,9 @@ static const char MANIFEST[] =
     "    port: 8201\n"
     "    depends_on: [hello]\n"
     "    routes:\n"
-    "      - { path: /users/, methods: [GET, PUT, DELETE], rate_limit: 600r/m, burst: 5 }\n";
+    "      - { path: /users/, methods: [GET, PUT, DELETE], rate_limit: 600r/m, burst: 5 }\n"
+    "      - { path: /users/*/follow, methods: [POST, DELETE] }\n"
+    "      - { path: /user, exact: true }\n";
 
 static void write_file(const char *path, const char *text, size_t len, mode_t mode)
 {

@@ -178,6 +178,55 @@ static void test_defaults(void **state)
 }
 
 /* Without a broker, TANDEM_BROKERS in env is how services reach an external cluster. */
+/* Patterns and exact routes that may go together: a pattern under a prefix route, patterns that
+ * differ in a literal segment, an exact pattern beside a longer one, an exact route and a pattern
+ * that only takes what is under it. */
+static void test_patterns(void **state)
+{
+    struct cli_manifest m;
+    char err[512];
+    write_file(yaml_path,
+               "services:\n"
+               "  a:\n"
+               "    binary: bin/svc\n"
+               "    port: 9000\n"
+               "    routes:\n"
+               "      - { path: /api/articles }\n"
+               "      - { path: /api/articles/*/comments }\n"
+               "      - { path: /api/articles/*/favorite, exact: true }\n"
+               "      - { path: /api/profiles/*/follow, exact: true }\n"
+               "      - { path: /api/profiles/*, exact: true }\n"
+               "      - { path: /api/user, exact: true }\n"
+               "      - { path: /, exact: true }\n",
+               0644);
+    if (cli_manifest_load(yaml_path, &m, err, sizeof(err)) != 0) {
+        fail_msg("%s", err);
+    }
+    const struct cli_route *r = m.services[0].routes;
+    assert_false(r[0].exact);
+    assert_true(r[2].exact);
+    assert_true(cli_route_takes(&r[1], "/api/articles/how-to/comments"));
+    assert_true(cli_route_takes(&r[1], "/api/articles/how-to/comments/7"));
+    assert_false(cli_route_takes(&r[1], "/api/articles/how-to"));
+    assert_false(cli_route_takes(&r[1], "/api/articles/a/b/comments"));
+    assert_true(cli_route_takes(&r[2], "/api/articles/x/favorite"));
+    assert_false(cli_route_takes(&r[2], "/api/articles/x/favorite/1"));
+    assert_true(cli_route_takes(&r[0], "/api/articles/x"));
+    assert_false(cli_route_takes(&r[5], "/api/user/x"));
+    char re[128];
+    const char *want[] = {NULL, "^/api/articles/[^/]+/comments(?:/|$)",
+                          "^/api/articles/[^/]+/favorite$"};
+    for (size_t i = 1; i < 3; i++) {
+        assert_int_equal(cli_route_regex(&r[i], re, sizeof(re)), 0);
+        assert_string_equal(re, want[i]);
+    }
+    struct cli_route dot = {.path = "/v1.2/*/x/"};
+    assert_int_equal(cli_route_regex(&dot, re, sizeof(re)), 0);
+    assert_string_equal(re, "^/v1\\.2/[^/]+/x/");
+    assert_int_equal(cli_route_regex(&dot, re, 8), -1);
+    cli_manifest_cleanup(&m);
+}
+
 static void test_external_brokers(void **state)
 {
     struct cli_manifest m;
@@ -237,9 +286,33 @@ static const struct {
      "6:12: env: TANDEM_BROKERS is set by tandem to the manifest's broker; remove broker: to use "
      "another cluster"},
     {SVC "    routes: [ { path: hello } ]\n",
-     "5:23: path: 'hello' must start with / and use only A-Z a-z 0-9 / _ . ~ -"},
+     "5:23: path: 'hello' must be / or /-separated segments of A-Z a-z 0-9 _ . ~ - (not . or ..) "
+     "or a lone *"},
     {SVC "    routes: [ { path: \"/a;b\" } ]\n",
-     "5:23: path: '/a;b' must start with / and use only A-Z a-z 0-9 / _ . ~ -"},
+     "5:23: path: '/a;b' must be / or /-separated segments of A-Z a-z 0-9 _ . ~ - (not . or ..) or "
+     "a lone *"},
+    {SVC "    routes: [ { path: /a/b*/c } ]\n",
+     "5:23: path: '/a/b*/c' must be / or /-separated segments of A-Z a-z 0-9 _ . ~ - (not . or ..) "
+     "or a lone *"},
+    {SVC "    routes: [ { path: /a//c } ]\n",
+     "5:23: path: '/a//c' must be / or /-separated segments of A-Z a-z 0-9 _ . ~ - (not . or ..) "
+     "or a lone *"},
+    {SVC "    routes: [ { path: /a/../c } ]\n",
+     "5:23: path: '/a/../c' must be / or /-separated segments of A-Z a-z 0-9 _ . ~ - (not . or ..) "
+     "or a lone *"},
+    {SVC "    routes: [ { path: /a, exact: 1 } ]\n", "5:34: exact: expected true or false"},
+    {SVC "    routes: [ { path: /a/*/b }, { path: /a/x/* } ]\n",
+     "5:41: routes: '/a/x/*' and '/a/*/b' both take some paths (already routed to service 'a' at "
+     "line 5)"},
+    {SVC "    routes: [ { path: /a/*/b }, { path: /a/*/b/c } ]\n",
+     "5:41: routes: '/a/*/b/c' and '/a/*/b' both take some paths (already routed to service 'a' "
+     "at line 5)"},
+    {SVC "    routes: [ { path: /a/x/b/c }, { path: /a/*/b } ]\n",
+     "5:43: routes: '/a/*/b' takes '/a/x/b/c', so that route would never get it (already routed "
+     "to service 'a' at line 5)"},
+    {SVC "    routes: [ { path: /a/*/b, exact: true }, { path: /a/x/b } ]\n",
+     "5:54: routes: '/a/*/b' takes '/a/x/b', so that route would never get it (already routed to "
+     "service 'a' at line 5)"},
     {SVC "    routes: [ { path: /metrics } ]\n",
      "5:23: path: '/metrics' is every instance's own endpoint, never routed by the gateway unless "
      "gateway.expose_internal is true"},
@@ -328,6 +401,7 @@ int main(void)
         cmocka_unit_test(test_good),
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_external_brokers),
+        cmocka_unit_test(test_patterns),
         cmocka_unit_test(test_bad),
         cmocka_unit_test(test_missing_file),
     };
