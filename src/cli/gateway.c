@@ -135,6 +135,115 @@ static const char LOG_FORMAT[] =
     "        '\"upstream\":\"$upstream_addr\",\"upstream_status\":\"$upstream_status\","
     "\"upstream_s\":\"$upstream_response_time\",\"cache\":\"$upstream_cache_status\"}';\n";
 
+/* The route's methods joined by sep ("GET|HEAD" for a regex, "GET, HEAD" for a header); GET
+ * implies HEAD; 0 (a route without `methods`) is every method. */
+static void methods_list(unsigned methods, const char *sep, char *buf, size_t len)
+{
+    size_t off = 0;
+    buf[0] = '\0';
+    if (methods == 0) {
+        methods = ~0U;
+    }
+    if (methods & CLI_GET) {
+        methods |= CLI_HEAD;
+    }
+    for (unsigned bit = 1; bit <= CLI_OPTIONS && off < len; bit <<= 1) {
+        if (methods & bit) {
+            int n =
+                snprintf(buf + off, len - off, "%s%s", off > 0 ? sep : "", cli_method_name(bit));
+            off += n > 0 ? (size_t)n : 0;
+        }
+    }
+}
+
+/*
+ * CORS (gateway.cors), answered by nginx so every service gets it alike. Every answer (a
+ * service's or nginx's own) carries Access-Control-Allow-Origin: "*", or the request's Origin
+ * when it is one of the manifest's origins ($tandem_cors_origin, empty otherwise, and nginx then
+ * leaves the header out), with Vary: Origin; and Access-Control-Expose-Headers for the headers a
+ * script needs that are not CORS-safelisted. The services' own CORS headers are hidden, so there
+ * is never a second, contradicting one. A preflight (OPTIONS with Access-Control-Request-Method)
+ * is answered 204 by nginx before the route's method check and limits, with the route's methods,
+ * the allowed request headers and Access-Control-Max-Age. No credentials: the blog's API
+ * authenticates with an Authorization header, which a CORS request may send once allowed.
+ */
+static const char CORS_HEADERS[] =
+    "Authorization, Content-Type, If-Match, If-None-Match, X-Request-Id, traceparent, tracestate";
+static const char CORS_EXPOSE[] = "X-Request-Id, ETag, Location, Retry-After";
+static const char *const CORS_HIDE[] = {
+    "Access-Control-Allow-Origin",   "Access-Control-Allow-Credentials",
+    "Access-Control-Allow-Methods",  "Access-Control-Allow-Headers",
+    "Access-Control-Expose-Headers", "Access-Control-Max-Age",
+};
+
+static bool cors_any(const struct cli_manifest *m)
+{
+    return m->gateway.cors.n_origins == 1 && strcmp(m->gateway.cors.origins[0], "*") == 0;
+}
+
+static void put_cors_maps(struct out *o, const struct cli_manifest *m)
+{
+    const struct cli_cors *c = &m->gateway.cors;
+    if (!c->present) {
+        return;
+    }
+    put(o, "    map \"$request_method:$http_access_control_request_method\" $tandem_preflight {\n"
+           "        \"~^OPTIONS:.\" 1;\n"
+           "        default \"\";\n"
+           "    }\n");
+    if (cors_any(m)) {
+        return;
+    }
+    put(o, "    map $http_origin $tandem_cors_origin {\n");
+    for (size_t i = 0; i < c->n_origins; i++) {
+        put(o, "        \"%s\" $http_origin;\n", c->origins[i]);
+    }
+    put(o, "        default \"\";\n"
+           "    }\n");
+}
+
+/* The headers every answer of the gateway carries: the request id, and CORS's when configured. */
+static void put_answer_headers(struct out *o, const struct cli_manifest *m, const char *indent)
+{
+    put(o, "%sadd_header X-Request-Id $tandem_request_id always;\n", indent);
+    if (!m->gateway.cors.present) {
+        return;
+    }
+    if (cors_any(m)) {
+        put(o, "%sadd_header Access-Control-Allow-Origin * always;\n", indent);
+    } else {
+        put(o,
+            "%sadd_header Access-Control-Allow-Origin $tandem_cors_origin always;\n"
+            "%sadd_header Vary Origin always;\n",
+            indent, indent);
+    }
+    put(o, "%sadd_header Access-Control-Expose-Headers \"%s\" always;\n", indent, CORS_EXPOSE);
+}
+
+/* A preflight's answer, first in a route's location. */
+static void put_preflight(struct out *o, const struct cli_manifest *m, const struct cli_route *r)
+{
+    const struct cli_cors *c = &m->gateway.cors;
+    if (!c->present) {
+        return;
+    }
+    char methods[96];
+    methods_list(r->methods, ", ", methods, sizeof(methods));
+    put(o, "            if ($tandem_preflight) {\n");
+    put_answer_headers(o, m, "                ");
+    put(o, "                add_header Access-Control-Allow-Methods \"%s\" always;\n", methods);
+    put(o, "                add_header Access-Control-Allow-Headers \"%s", CORS_HEADERS);
+    for (size_t i = 0; i < c->n_headers; i++) {
+        put(o, ", %s", c->headers[i]);
+    }
+    put(o,
+        "\" always;\n"
+        "                add_header Access-Control-Max-Age %d always;\n"
+        "                return 204;\n"
+        "            }\n",
+        c->max_age);
+}
+
 /*
  * Slow and greedy clients. A connection that sends its header a byte at a time holds a worker
  * connection until client_header_timeout, which counts from the connection's start, not between
@@ -200,7 +309,9 @@ static void put_head(struct out *o, const struct cli_manifest *m)
         "    server_tokens off;\n",
         worker_connections(m));
     put_limits(o, m);
-    put(o, "\n%s%s%s", TRACE_MAPS, LOG_MAPS, LOG_FORMAT);
+    put(o, "\n%s%s", TRACE_MAPS, LOG_MAPS);
+    put_cors_maps(o, m);
+    put(o, "%s", LOG_FORMAT);
     put(o, "    access_log var/gateway/access.log tandem_json;\n"
            "\n");
     put(o,
@@ -251,31 +362,15 @@ static void put_server_head(struct out *o, const struct cli_manifest *m)
            "        proxy_next_upstream_timeout 10s;\n");
 }
 
-/* The allowed methods as a regex alternation ("GET|HEAD"); GET implies HEAD. */
-static void methods_regex(unsigned methods, char *buf, size_t len)
-{
-    size_t off = 0;
-    buf[0] = '\0';
-    if (methods & CLI_GET) {
-        methods |= CLI_HEAD;
-    }
-    for (unsigned bit = 1; bit <= CLI_OPTIONS && off < len; bit <<= 1) {
-        if (methods & bit) {
-            int n =
-                snprintf(buf + off, len - off, "%s%s", off > 0 ? "|" : "", cli_method_name(bit));
-            off += n > 0 ? (size_t)n : 0;
-        }
-    }
-}
-
-static void put_location(struct out *o, const struct cli_service *s, size_t idx, const char *match,
-                         const char *path)
+static void put_location(struct out *o, const struct cli_manifest *m, const struct cli_service *s,
+                         size_t idx, const char *match, const char *path)
 {
     const struct cli_route *r = &s->routes[idx];
     put(o, "\n        location %s%s {\n", match, path);
+    put_preflight(o, m, r);
     if (r->methods != 0) {
         char re[96];
-        methods_regex(r->methods, re, sizeof(re));
+        methods_list(r->methods, "|", re, sizeof(re));
         put(o,
             "            if ($request_method !~ ^(%s)$) {\n"
             "                return 405;\n"
@@ -295,7 +390,11 @@ static void put_location(struct out *o, const struct cli_service *s, size_t idx,
                "            proxy_hide_header traceparent;\n"
                "            add_header X-Cache-Status $upstream_cache_status always;\n");
     }
-    put(o, "            add_header X-Request-Id $tandem_request_id always;\n");
+    for (size_t i = 0; m->gateway.cors.present && i < sizeof(CORS_HIDE) / sizeof(CORS_HIDE[0]);
+         i++) {
+        put(o, "            proxy_hide_header %s;\n", CORS_HIDE[i]);
+    }
+    put_answer_headers(o, m, "            ");
     put(o, "            proxy_pass http://svc_%s;\n", s->name);
     put(o, "        }\n");
 }
@@ -317,12 +416,12 @@ static void put_routes(struct out *o, const struct cli_manifest *m, bool *has_ro
                 if (cli_route_regex(r, re, sizeof(re)) == 0) {
                     char quoted[1104];
                     snprintf(quoted, sizeof(quoted), "\"%s\"", re);
-                    put_location(o, s, j, "~ ", quoted);
+                    put_location(o, m, s, j, "~ ", quoted);
                 }
                 continue;
             }
             if (r->exact || p[len - 1] == '/') {
-                put_location(o, s, j, r->exact ? "= " : "", p); /* "/" or "/a/": a prefix only */
+                put_location(o, m, s, j, r->exact ? "= " : "", p); /* "/", "/a/": a prefix only */
                 *has_root = *has_root || (len == 1 && !r->exact);
                 continue;
             }
@@ -330,8 +429,8 @@ static void put_routes(struct out *o, const struct cli_manifest *m, bool *has_ro
             memcpy(sub, p, len);
             sub[len] = '/';
             sub[len + 1] = '\0';
-            put_location(o, s, j, "= ", p);
-            put_location(o, s, j, "", sub);
+            put_location(o, m, s, j, "= ", p);
+            put_location(o, m, s, j, "", sub);
             free(sub);
         }
     }
@@ -349,14 +448,14 @@ static void put_return(struct out *o, const char *indent, int status, const char
 
 /* A location answering a problem document (RFC 9457) from nginx itself, with the request id and,
  * unless NULL, a Retry-After. */
-static void put_problem(struct out *o, const char *location, int status, const char *title,
-                        const char *detail, const char *retry_after)
+static void put_problem(struct out *o, const struct cli_manifest *m, const char *location,
+                        int status, const char *title, const char *detail, const char *retry_after)
 {
     put(o,
         "\n        location %s {\n"
-        "            default_type application/problem+json;\n"
-        "            add_header X-Request-Id $tandem_request_id always;\n",
+        "            default_type application/problem+json;\n",
         location);
+    put_answer_headers(o, m, "            ");
     if (retry_after != NULL) {
         put(o, "            add_header Retry-After %s always;\n", retry_after);
     }
@@ -376,24 +475,24 @@ static void put_problem(struct out *o, const char *location, int status, const c
  * error_page sees only nginx's own statuses (proxy_intercept_errors is off): a service's own 502
  * or 503 passes through untouched.
  */
-static void put_error_pages(struct out *o)
+static void put_error_pages(struct out *o, const struct cli_manifest *m)
 {
     put(o, "\n        error_page 502 = @tandem_502;\n"
            "        error_page 504 = @tandem_504;\n"
            "        error_page 429 = @tandem_429;\n"
            "\n        location @tandem_502 {\n"
-           "            default_type application/problem+json;\n"
-           "            add_header X-Request-Id $tandem_request_id always;\n"
-           "            add_header Retry-After $tandem_retry_after always;\n"
+           "            default_type application/problem+json;\n");
+    put_answer_headers(o, m, "            ");
+    put(o, "            add_header Retry-After $tandem_retry_after always;\n"
            "            if ($tandem_unreachable) {\n");
     put_return(o, "                ", 503, "Service Unavailable",
                "no instance of the service is running and accepting connections");
     put(o, "            }\n");
     put_return(o, "            ", 502, "Bad Gateway", "the service failed to answer");
     put(o, "        }\n");
-    put_problem(o, "@tandem_504", 504, "Gateway Timeout", "the service did not answer in time",
+    put_problem(o, m, "@tandem_504", 504, "Gateway Timeout", "the service did not answer in time",
                 NULL);
-    put_problem(o, "@tandem_429", 429, "Too Many Requests",
+    put_problem(o, m, "@tandem_429", 429, "Too Many Requests",
                 "too many requests from this address; retry later", "1");
 }
 
@@ -408,7 +507,7 @@ static void put_internal(struct out *o, const struct cli_manifest *m)
     for (size_t i = 0; cli_internal_paths[i] != NULL; i++) {
         char loc[64];
         snprintf(loc, sizeof(loc), "= %s", cli_internal_paths[i]);
-        put_problem(o, loc, 404, "Not Found",
+        put_problem(o, m, loc, 404, "Not Found",
                     "an endpoint of every instance, not routed by the gateway", NULL);
     }
 }
@@ -437,11 +536,11 @@ int cli_gateway_render(const struct cli_manifest *m, const struct cli_instances 
         put_upstream(&o, &m->services[i], inst != NULL ? &inst[i] : NULL);
     }
     put_server_head(&o, m);
-    put_error_pages(&o);
+    put_error_pages(&o, m);
     put_internal(&o, m);
     put_routes(&o, m, &has_root);
     if (!has_root) {
-        put_problem(&o, "/", 404, "Not Found", "no service routes this path", NULL);
+        put_problem(&o, m, "/", 404, "Not Found", "no service routes this path", NULL);
     }
     put(&o, "    }\n");
     put_probe_server(&o, m);

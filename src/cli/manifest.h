@@ -103,6 +103,17 @@ struct cli_broker {
 extern const char *const cli_internal_paths[];
 
 #define CLI_DEFAULT_CONNS_PER_CLIENT 256
+#define CLI_DEFAULT_CORS_MAX_AGE     600
+
+/* gateway.cors: cross-origin requests answered by nginx (docs/tandem-cli.md). */
+struct cli_cors {
+    bool present;
+    char **origins; /* "scheme://host[:port]" each, or the one "*"; NULL-terminated */
+    size_t n_origins;
+    char **headers; /* request headers allowed beyond the defaults; NULL-terminated */
+    size_t n_headers;
+    int max_age; /* seconds a browser may cache a preflight's answer */
+};
 
 struct cli_gateway {
     struct cli_listen listen; /* default 127.0.0.1:8080 */
@@ -110,6 +121,7 @@ struct cli_gateway {
     int workers;              /* nginx worker processes, 1..CLI_MAX_GATEWAY_WORKERS; 0 = "auto" */
     bool expose_internal;     /* route cli_internal_paths like any other path; default false */
     int max_conns_per_client; /* requests in progress per client address (limit_conn); 256 */
+    struct cli_cors cors;
     /* Not from the YAML, set by the supervisor (the renderer stays pure):
      * `user`: nginx's `user` directive ("USER GROUP") when tandem runs as root, so that the
      * workers run unprivileged (docs/tandem-cli.md); NULL: no directive. Borrowed, never freed by

@@ -33,6 +33,8 @@ class Echo(BaseHTTPRequestHandler):
             ctype = "application/json"
         self.send_response(200)
         self.send_header("Content-Type", ctype)
+        # a service's own CORS answer, which a gateway configured for CORS must hide
+        self.send_header("Access-Control-Allow-Origin", "https://from-the-service.example")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command != "HEAD":

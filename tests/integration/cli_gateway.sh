@@ -14,6 +14,8 @@
 #     while other paths reach the "/" service;
 #   - a route pattern (/api/articles/STAR/comments) takes its paths out of the route for "/",
 #     an exact route (/api/user) only its own path;
+#   - CORS (gateway.cors) answered by the gateway: preflights by nginx, the allowed origin on
+#     every answer, the service's own CORS header hidden, nothing for another origin;
 #   - nginx's own errors are problem documents: a service with no instance answering gives 503
 #     with Retry-After (GET and POST), one that hangs up mid-request 502, a rate limit 429 with
 #     Retry-After.
@@ -35,6 +37,8 @@ write_manifest "  echo:
     env: { TANDEM_WORKERS: \"1\" }
     depends_on: [broker]
     routes: [ { path: / } ]"
+sed -i "s|^gateway: .*|gateway: { listen: 127.0.0.1:$GATEWAY_P, cors: { origins: [\"http://app.example\"] } }|" \
+    "$PROJ/tandem.yaml"
 up
 ACCESS="$PROJ/var/gateway/access.log"
 
@@ -198,7 +202,37 @@ echo_json=$("${CURL[@]}" "$GW/api/articles/how-to/comments/7") || fail "GET thro
 [ "$(jfield "$echo_json" 'o["path"]')" = /api/articles/how-to/comments/7 ] ||
     record_failure "the pattern route changed the path: $echo_json"
 
-# --- 6. nginx's own errors are problem documents: 503 + Retry-After when no instance answers
+# --- 6. CORS answered by the gateway: a preflight (even to a POST-only route) by nginx itself, the
+# allowed origin echoed on every answer (the service's own Access-Control-Allow-Origin hidden),
+# none for another origin.
+hdr() { sed -n "s/^$1: \\(.*\\)\r\$/\\1/ip" "$TMP_ROOT/hdrs" | tr '\n' '|'; }
+code=$("${CURL[@]}" -o /dev/null -D "$TMP_ROOT/hdrs" -w '%{http_code}' -X OPTIONS \
+    -H 'Origin: http://app.example' -H 'Access-Control-Request-Method: POST' \
+    -H 'Access-Control-Request-Headers: content-type' "$GW/greetings")
+log "preflight: $code $(hdr Access-Control-Allow-Origin) $(hdr Access-Control-Allow-Methods)"
+[ "$code" = 204 ] || record_failure "preflight to /greetings: $code, want 204"
+[ "$(hdr Access-Control-Allow-Origin)" = "http://app.example|" ] ||
+    record_failure "preflight Allow-Origin: $(hdr Access-Control-Allow-Origin)"
+[ "$(hdr Access-Control-Allow-Methods)" = "POST|" ] ||
+    record_failure "preflight Allow-Methods: $(hdr Access-Control-Allow-Methods)"
+[[ "$(hdr Access-Control-Allow-Headers)" == *Content-Type* ]] ||
+    record_failure "preflight Allow-Headers: $(hdr Access-Control-Allow-Headers)"
+[ "$(hdr Access-Control-Max-Age)" = "600|" ] || record_failure "preflight Max-Age"
+"${CURL[@]}" -o /dev/null -D "$TMP_ROOT/hdrs" -H 'Origin: http://app.example' "$GW/echo/c" ||
+    fail "GET /echo/c"
+[ "$(hdr Access-Control-Allow-Origin)" = "http://app.example|" ] ||
+    record_failure "GET with an allowed origin: Allow-Origin $(hdr Access-Control-Allow-Origin)"
+[[ "$(hdr Access-Control-Expose-Headers)" == *X-Request-Id* ]] || record_failure "no Expose-Headers"
+[[ "$(hdr Vary)" == *Origin* ]] || record_failure "no Vary: Origin"
+"${CURL[@]}" -o /dev/null -D "$TMP_ROOT/hdrs" -H 'Origin: http://evil.example' "$GW/echo/c" ||
+    fail "GET /echo/c"
+[ -z "$(hdr Access-Control-Allow-Origin)" ] ||
+    record_failure "another origin got Allow-Origin $(hdr Access-Control-Allow-Origin)"
+"${CURL[@]}" -o /dev/null -D "$TMP_ROOT/hdrs" -H 'Origin: http://app.example' "$GW/metrics" || true
+[ "$(hdr Access-Control-Allow-Origin)" = "http://app.example|" ] ||
+    record_failure "the gateway's own 404 has no Allow-Origin"
+
+# --- 7. nginx's own errors are problem documents: 503 + Retry-After when no instance answers
 # (nothing reached the service), 502 when one connected and failed, 429 + Retry-After.
 problem() { # problem CURL-ARGS...: "STATUS CONTENT-TYPE RETRY-AFTER" and the body in $TMP_ROOT/body
     "${CURL[@]}" -o "$TMP_ROOT/body" -D "$TMP_ROOT/hdrs" -w '%{http_code} %{content_type}' "$@"

@@ -173,6 +173,7 @@ static void test_defaults(void **state)
     }
     assert_true(m.gateway.expose_internal);
     assert_int_equal(m.gateway.max_conns_per_client, 9);
+    assert_false(m.gateway.cors.present);
     assert_string_equal(m.services[0].routes[0].path, "/readyz");
     cli_manifest_cleanup(&m);
 }
@@ -224,6 +225,29 @@ static void test_patterns(void **state)
     assert_int_equal(cli_route_regex(&dot, re, sizeof(re)), 0);
     assert_string_equal(re, "^/v1\\.2/[^/]+/x/");
     assert_int_equal(cli_route_regex(&dot, re, 8), -1);
+    cli_manifest_cleanup(&m);
+}
+
+static void test_cors(void **state)
+{
+    struct cli_manifest m;
+    char err[512];
+    write_file(yaml_path,
+               "gateway:\n"
+               "  cors: { origins: [\"https://blog.example\", \"http://localhost:3000\"], "
+               "headers: [X-Client] }\n"
+               "services:\n  a: { binary: bin/svc, port: 9000 }\n",
+               0644);
+    if (cli_manifest_load(yaml_path, &m, err, sizeof(err)) != 0) {
+        fail_msg("%s", err);
+    }
+    const struct cli_cors *c = &m.gateway.cors;
+    assert_true(c->present);
+    assert_int_equal(c->n_origins, 2);
+    assert_string_equal(c->origins[1], "http://localhost:3000");
+    assert_int_equal(c->n_headers, 1);
+    assert_string_equal(c->headers[0], "X-Client");
+    assert_int_equal(c->max_age, 600);
     cli_manifest_cleanup(&m);
 }
 
@@ -318,6 +342,24 @@ static const struct {
      "gateway.expose_internal is true"},
     {"gateway: { expose_internal: yes }\n" SVC,
      "1:29: gateway.expose_internal: expected true or false"},
+    {"gateway: { cors: { max_age: 5 } }\n" SVC,
+     "1:18: gateway.cors: missing required key 'origins'"},
+    {"gateway: { cors: { origins: [] } }\n" SVC, "1:29: gateway.cors.origins: must not be empty"},
+    {"gateway: { cors: { origins: [\"*\", \"https://a.b\"] } }\n" SVC,
+     "1:30: gateway.cors.origins: '*' must be the only origin"},
+    {"gateway: { cors: { origins: [\"https://a.b/\"] } }\n" SVC,
+     "1:30: gateway.cors.origins: 'https://a.b/' is not an origin (http or https://host in "
+     "lowercase, an optional :port, no path) nor '*'"},
+    {"gateway: { cors: { origins: [\"https://A.b\"] } }\n" SVC,
+     "1:30: gateway.cors.origins: 'https://A.b' is not an origin (http or https://host in "
+     "lowercase, an optional :port, no path) nor '*'"},
+    {"gateway: { cors: { origins: [\"http://a:0\"] } }\n" SVC,
+     "1:30: gateway.cors.origins: 'http://a:0' is not an origin (http or https://host in "
+     "lowercase, an optional :port, no path) nor '*'"},
+    {"gateway: { cors: { origins: [\"*\"], headers: [\"X Y\"] } }\n" SVC,
+     "1:46: gateway.cors.headers: 'X Y' is not a header name"},
+    {"gateway: { cors: { origins: [\"*\"], max_age: 99999 } }\n" SVC,
+     "1:45: gateway.cors.max_age: 99999 is out of range 0..86400"},
     {"gateway: { max_conns_per_client: 0 }\n" SVC,
      "1:34: gateway.max_conns_per_client: 0 is out of range 1..1000000"},
     {SVC "    routes: [ { methods: [GET] } ]\n", "5:15: route: missing required key 'path'"},
@@ -402,6 +444,7 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_external_brokers),
         cmocka_unit_test(test_patterns),
+        cmocka_unit_test(test_cors),
         cmocka_unit_test(test_bad),
         cmocka_unit_test(test_missing_file),
     };
