@@ -70,19 +70,8 @@ if $root; then
 fi
 
 # --- the control socket: a NUL byte in the request line gets an answer
-answer=$(cd "$PROJ" && within 10 python3 -c '
-import socket
-s = socket.socket(socket.AF_UNIX)
-s.connect("var/tandem/ctl.sock")
-s.settimeout(5)
-s.sendall(b"ps\0\n")
-out = b""
-while True:
-    b = s.recv(4096)
-    if not b:
-        break
-    out += b
-print(out.decode(errors="replace"))') || record_failure "no answer to a request with a NUL byte"
+answer=$(raw_send "$PROJ/var/tandem/ctl.sock" 'b"ps\0\n"') ||
+    record_failure "no answer to a request with a NUL byte"
 log "request with a NUL byte: $(tr '\n' ' ' <<<"$answer")"
 grep -q '^x 2$' <<<"$answer" || record_failure "a NUL byte was not answered with exit 2: $answer"
 [ "$(psj state gateway)" = ready ] || record_failure "the supervisor no longer answers ps"

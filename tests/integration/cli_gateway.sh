@@ -126,18 +126,7 @@ done
 
 # --- 3. The access log is JSON for anything a client sends.
 raw() { # raw REQUEST-BYTES (python literal): prints the status line
-    python3 - "$GATEWAY_P" "$1" <<'PY'
-import socket, sys
-s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
-s.sendall(eval(sys.argv[2]))
-out = b""
-while True:
-    b = s.recv(65536)
-    if not b:
-        break
-    out += b
-print(out.split(b"\r\n")[0].decode())
-PY
+    raw_send "$GATEWAY_P" "$1" | head -n 1
 }
 raw 'b"GET /hello\xff/x HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"' >/dev/null
 raw 'b"GET /q\"uo\\te HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n"' >/dev/null
