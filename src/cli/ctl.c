@@ -3,7 +3,8 @@
  *
  * A unix stream socket at var/tandem/ctl.sock under the manifest's directory (always used by a
  * relative path after chdir(), so a deep directory never overflows sun_path). The protocol is
- * lines of text, one request per connection:
+ * lines of text, one request per connection (the request line is parsed by ctl_request.c; a line
+ * it refuses, a NUL or other control byte in it included, is answered "e ..." and "x 2"):
  *
  *     client -> supervisor   one line: "ps", "ps --json", "scale hello=3 other=1", "stop NAME",
  *                            "start NAME", "restart NAME", "down"
@@ -147,22 +148,23 @@ void ctl_client_input(struct sup *s, int slot)
         return;
     }
     c->len += (size_t)n;
-    c->buf[c->len] = '\0';
-    char *nl = strchr(c->buf, '\n');
-    if (nl == NULL) {
-        if (c->len == sizeof(c->buf) - 1) {
-            ctl_say(c->fd, 'e', "tandem: request too long");
-            ctl_done(c->fd, 2);
-            ctl_client_close(s, slot);
-        }
+    char err[160];
+    size_t used = 0;
+    int rc = ctl_request_parse(c->buf, c->len, &c->req, &used, err, sizeof(err));
+    if (rc == CTL_NEED_MORE) {
         return;
     }
-    *nl = '\0';
-    if (strcmp(c->buf, "ps") == 0 || strcmp(c->buf, "ps --json") == 0) {
-        sup_ps(s, c->fd, c->buf[2] != '\0');
+    if (rc != 0) {
+        ctl_say(c->fd, 'e', "%s", err);
+        ctl_done(c->fd, CTL_EXIT_USAGE);
+        ctl_client_close(s, slot);
+        return;
+    }
+    if (c->req.kind == CTL_PS || c->req.kind == CTL_PS_JSON) {
+        sup_ps(s, c->fd, c->req.kind == CTL_PS_JSON);
         ctl_done(c->fd, 0);
         ctl_client_close(s, slot);
-    } else if (strcmp(c->buf, "down") == 0) {
+    } else if (c->req.kind == CTL_DOWN) {
         if (!s->quit) {
             sup_log("down requested: stopping everything");
         }
@@ -189,7 +191,7 @@ void ctl_run_queue(struct sup *s)
         if (s->quit) {
             ctl_say(fd, 'e', "tandem: shutting down");
         } else {
-            code = sup_request(s, fd, s->clients[slot].buf);
+            code = sup_request(s, fd, &s->clients[slot].req);
         }
         ctl_done(fd, code);
         ctl_client_close(s, slot);

@@ -17,6 +17,10 @@
 
 #include "cli/manifest.h"
 
+/* The Host of the supervisor's readiness probe: the generated config answers it 204 from nginx
+ * itself, unlogged. Under .invalid (RFC 2606): never a real site's name. */
+#define CLI_GATEWAY_PROBE_HOST "tandem-probe.invalid"
+
 /* The ports of one service's running instances (what `tandem scale` changes). */
 struct cli_instances {
     const int *ports;

@@ -1,16 +1,21 @@
 /*
- * `tandem logs [SERVICE] [-f]`: the processes' output, merged, each line prefixed with who wrote
- * it ("hello.1 | ...").
+ * `tandem logs [SERVICE] [-f]`: the processes' output merged by time, each line prefixed with who
+ * wrote it ("hello.1 | ...").
  *
- * Every process the supervisor starts appends its stdout and stderr to one file in
- * var/tandem/logs/: broker.log, SERVICE.I.log per instance, gateway.log (nginx's own stderr;
- * its error and access logs are under var/gateway/). This command reads those files directly,
- * so it also works after `tandem down`. Without -f it prints each file in turn (broker,
- * services by name and instance, gateway); with -f it then keeps polling every file (and new
- * files, as `tandem scale` adds instances) every 200 ms and prints complete lines as they
- * arrive, so lines of different processes interleave in arrival order. A file that shrank was
- * truncated or replaced and is read again from its start. Colours (one per service) only when
- * stdout is a terminal.
+ * Sources. Every process the supervisor starts appends its stdout and stderr to one file in
+ * var/tandem/logs/: broker.log, SERVICE.I.log per instance, gateway.log (nginx's own stderr).
+ * nginx's access log (var/gateway/access.log, one JSON line per request) and error log are shown
+ * as `gateway` too. This command reads the files directly, so it also works after `tandem down`.
+ *
+ * Order. Lines carry their time: the services', the broker's and nginx's access log lines are
+ * JSON objects with "ts" (2026-01-02T03:04:05.678Z, UTC), nginx's error log lines start
+ * "2026/01/02 03:04:05" (UTC: tandem runs nginx with TZ=UTC0). A line without a time (a sanitizer
+ * report, a stack trace) takes the time of the line before it in the same file, so it stays with
+ * it. Each file is in time order already, so the output is a k-way merge: always the earliest
+ * next line of all files, the file order (broker, services by name and instance, gateway) breaking
+ * ties. With -f the files are then polled every 200 ms (new instances' files included) and each
+ * poll's new complete lines are merged the same way. A file that shrank was truncated or replaced
+ * and is read again from its start. Colours (one per service) only when stdout is a terminal.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -26,14 +31,20 @@
 #include "common/mem.h"
 
 #define LOGS_MAX_FILES 512
-#define LOGS_LINE_MAX  65536
+#define LOGS_LINE_MAX  65536 /* a longer line is cut into pieces of this size */
+#define LOGS_TS_LEN    24    /* "2026-01-02T03:04:05.678Z" */
 
 struct logfile {
-    char name[128]; /* "hello.1" */
-    char key[160];  /* sort key */
-    off_t off;
-    char *part; /* an incomplete last line */
-    size_t part_len;
+    char name[128]; /* shown before each line: "hello.1", "gateway" */
+    char path[300];
+    char key[320]; /* file order: broker, services, gateway; then the path */
+    off_t off;     /* read up to here */
+    char *buf;     /* read, not shown yet: buf[pos, len) */
+    size_t pos, len, cap;
+    bool has_line;            /* buf[pos, pos + line_len) is the next line to show */
+    bool dry;                 /* read to its end during this merge: not read again in it */
+    size_t line_len, skip;    /* skip: its '\n' (1), or 0 for a cut or unterminated line */
+    char ts[LOGS_TS_LEN + 1]; /* the next line's time, or the last one seen in this file */
     int colour;
 };
 
@@ -45,13 +56,13 @@ struct logs {
 };
 
 /* broker first, gateway last, services by name then instance number. */
-static void sort_key(const char *name, char *key, size_t len)
+static void sort_key(const char *name, const char *path, char *key, size_t len)
 {
     const char *dot = strrchr(name, '.');
     if (strcmp(name, "broker") == 0) {
-        snprintf(key, len, "0");
+        snprintf(key, len, "0 %s", path);
     } else if (strcmp(name, "gateway") == 0) {
-        snprintf(key, len, "2");
+        snprintf(key, len, "2 %s", path);
     } else if (dot != NULL) {
         snprintf(key, len, "1%.*s.%06d", (int)(dot - name), name, atoi(dot + 1));
     } else {
@@ -80,101 +91,181 @@ static int cmp_files(const void *a, const void *b)
     return strcmp(((const struct logfile *)a)->key, ((const struct logfile *)b)->key);
 }
 
-/* Adds files not seen yet. */
+static void add(struct logs *l, const char *name, const char *path, const char *service)
+{
+    for (int i = 0; i < l->n; i++) {
+        if (strcmp(l->files[i].path, path) == 0) {
+            return;
+        }
+    }
+    if (l->n == LOGS_MAX_FILES || !wanted(name, service) || access(path, F_OK) != 0) {
+        return;
+    }
+    struct logfile *f = &l->files[l->n++];
+    memset(f, 0, sizeof(*f));
+    snprintf(f->name, sizeof(f->name), "%s", name);
+    snprintf(f->path, sizeof(f->path), "%s", path);
+    sort_key(name, path, f->key, sizeof(f->key));
+    unsigned h = 5381;
+    for (const char *c = name; *c != '\0' && *c != '.'; c++) {
+        h = h * 33 + (unsigned char)*c;
+    }
+    f->colour = 31 + (int)(h % 6);
+    int w = (int)strlen(name);
+    l->width = w > l->width ? w : l->width;
+}
+
+/* Adds files not seen yet, in file order. */
 static void scan(struct logs *l, const char *service)
 {
     DIR *d = opendir("var/tandem/logs");
-    if (d == NULL) {
-        return;
+    if (d != NULL) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            size_t len = strlen(e->d_name);
+            if (len < 5 || len - 4 >= sizeof(l->files[0].name) ||
+                strcmp(e->d_name + len - 4, ".log") != 0) {
+                continue;
+            }
+            char name[128], path[300];
+            snprintf(name, sizeof(name), "%.*s", (int)(len - 4), e->d_name);
+            snprintf(path, sizeof(path), "var/tandem/logs/%s", e->d_name);
+            add(l, name, path, service);
+        }
+        closedir(d);
     }
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL && l->n < LOGS_MAX_FILES) {
-        size_t len = strlen(e->d_name);
-        if (len < 5 || len - 4 >= sizeof(l->files[0].name) ||
-            strcmp(e->d_name + len - 4, ".log") != 0) {
-            continue;
-        }
-        char name[128];
-        snprintf(name, sizeof(name), "%.*s", (int)(len - 4), e->d_name);
-        bool known = false;
-        for (int i = 0; i < l->n && !known; i++) {
-            known = strcmp(l->files[i].name, name) == 0;
-        }
-        if (known || !wanted(name, service)) {
-            continue;
-        }
-        struct logfile *f = &l->files[l->n++];
-        memset(f, 0, sizeof(*f));
-        snprintf(f->name, sizeof(f->name), "%s", name);
-        sort_key(name, f->key, sizeof(f->key));
-        unsigned h = 5381;
-        for (const char *c = name; *c != '\0' && *c != '.'; c++) {
-            h = h * 33 + (unsigned char)*c;
-        }
-        f->colour = 31 + (int)(h % 6);
-        int w = (int)strlen(name);
-        l->width = w > l->width ? w : l->width;
-    }
-    closedir(d);
+    add(l, "gateway", "var/gateway/access.log", service);
+    add(l, "gateway", "var/gateway/error.log", service);
+    qsort(l->files, (size_t)l->n, sizeof(l->files[0]), cmp_files);
 }
 
-static void emit(struct logs *l, struct logfile *f, const char *line, size_t len)
+/* The time a line says it was written, as LOGS_TS_LEN characters that sort in time order: its
+ * JSON "ts" (as written), or nginx's error log "YYYY/MM/DD HH:MM:SS" rewritten in that form.
+ * False when it has none. */
+static bool line_time(const char *line, size_t len, char out[LOGS_TS_LEN + 1])
 {
-    if (l->tty) {
-        printf("\033[%dm%-*s |\033[0m %.*s\n", f->colour, l->width, f->name, (int)len, line);
-    } else {
-        printf("%-*s | %.*s\n", l->width, f->name, (int)len, line);
+    size_t head = len < 256 ? len : 256;
+    const char *ts = memmem(line, head, "\"ts\":\"", 6);
+    if (ts != NULL) {
+        ts += 6;
+        size_t n = 0;
+        while (n < LOGS_TS_LEN && ts + n < line + head && ts[n] != '"') {
+            n++;
+        }
+        memcpy(out, ts, n);
+        out[n] = '\0';
+        return n > 0;
     }
+    if (len >= 19 && line[4] == '/' && line[7] == '/' && line[10] == ' ' && line[13] == ':' &&
+        line[16] == ':') {
+        snprintf(out, LOGS_TS_LEN + 1, "%.4s-%.2s-%.2sT%.8s.000Z", line, line + 5, line + 8,
+                 line + 11);
+        return true;
+    }
+    return false;
 }
 
-/* Prints the complete lines added to f since the last call; `flush` also the partial one. */
-static void drain(struct logs *l, struct logfile *f, bool flush)
+/* Reads what was appended to f since the last call; false at its end. */
+static bool fill(struct logfile *f)
 {
-    char path[300];
-    snprintf(path, sizeof(path), "var/tandem/logs/%s.log", f->name);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(f->path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
-        return;
+        return false;
     }
     struct stat st;
     if (fstat(fd, &st) == 0 && st.st_size < f->off) {
-        f->off = 0; /* truncated or replaced */
-        f->part_len = 0;
+        f->off = 0; /* truncated or replaced: from its start again */
+        f->pos = f->len = 0;
     }
-    char buf[65536];
-    ssize_t n;
-    while ((n = pread(fd, buf, sizeof(buf), f->off)) > 0) {
-        f->off += n;
-        size_t start = 0;
-        for (size_t i = 0; i < (size_t)n; i++) {
-            if (buf[i] != '\n') {
-                continue;
-            }
-            if (f->part_len > 0) {
-                f->part = xrealloc(f->part, f->part_len + (i - start));
-                memcpy(f->part + f->part_len, buf + start, i - start);
-                emit(l, f, f->part, f->part_len + (i - start));
-                f->part_len = 0;
-            } else {
-                emit(l, f, buf + start, i - start);
-            }
-            start = i + 1;
-        }
-        size_t rest = (size_t)n - start;
-        if (rest > 0) {
-            if (f->part_len + rest > LOGS_LINE_MAX) {
-                emit(l, f, f->part, f->part_len); /* an endless line: cut */
-                f->part_len = 0;
-            }
-            f->part = xrealloc(f->part, f->part_len + rest);
-            memcpy(f->part + f->part_len, buf + start, rest);
-            f->part_len += rest;
-        }
+    if (f->pos > 0) {
+        memmove(f->buf, f->buf + f->pos, f->len - f->pos);
+        f->len -= f->pos;
+        f->pos = 0;
     }
+    if (f->cap - f->len < 65536) {
+        f->cap = f->len + 65536;
+        f->buf = xrealloc(f->buf, f->cap);
+    }
+    ssize_t n = pread(fd, f->buf + f->len, f->cap - f->len, f->off);
     close(fd);
-    if (flush && f->part_len > 0) {
-        emit(l, f, f->part, f->part_len);
-        f->part_len = 0;
+    if (n <= 0) {
+        return false;
+    }
+    f->off += n;
+    f->len += (size_t)n;
+    return true;
+}
+
+/* Makes the next line of f its head, reading as needed: a complete line; with `flush` also an
+ * unterminated last one; and a line that reached LOGS_LINE_MAX without its end, cut. False when f
+ * has no such line now. */
+static bool next_line(struct logfile *f, bool flush)
+{
+    if (f->has_line) {
+        return true;
+    }
+    for (;;) {
+        if (f->buf == NULL) {
+            if (f->dry || !fill(f)) {
+                f->dry = true;
+                return false;
+            }
+        }
+        char *start = f->buf + f->pos;
+        size_t avail = f->len - f->pos;
+        char *nl = avail > 0 ? memchr(start, '\n', avail) : NULL;
+        size_t n = nl != NULL ? (size_t)(nl - start) : avail;
+        bool cut = nl == NULL && avail >= LOGS_LINE_MAX;
+        if (nl == NULL && !cut && !f->dry && fill(f)) {
+            continue;
+        }
+        f->dry = f->dry || (nl == NULL && !cut);
+        if (nl == NULL && !cut && !(flush && avail > 0)) {
+            return false;
+        }
+        n = cut ? LOGS_LINE_MAX : n;
+        f->has_line = true;
+        f->line_len = n;
+        f->skip = nl != NULL && !cut ? 1 : 0;
+        char ts[LOGS_TS_LEN + 1];
+        if (line_time(start, n, ts)) {
+            memcpy(f->ts, ts, sizeof(ts)); /* else: the time of the line before */
+        }
+        return true;
+    }
+}
+
+static void emit(struct logs *l, struct logfile *f)
+{
+    const char *line = f->buf + f->pos;
+    int n = (int)f->line_len;
+    if (l->tty) {
+        printf("\033[%dm%-*s |\033[0m %.*s\n", f->colour, l->width, f->name, n, line);
+    } else {
+        printf("%-*s | %.*s\n", l->width, f->name, n, line);
+    }
+    f->pos += f->line_len + f->skip;
+    f->has_line = false;
+}
+
+/* Shows every line the files have now, earliest first (ties: file order). */
+static void merge(struct logs *l, bool flush)
+{
+    for (int i = 0; i < l->n; i++) {
+        l->files[i].dry = false;
+    }
+    for (;;) {
+        struct logfile *first = NULL;
+        for (int i = 0; i < l->n; i++) {
+            struct logfile *f = &l->files[i];
+            if (next_line(f, flush) && (first == NULL || strcmp(f->ts, first->ts) < 0)) {
+                first = f;
+            }
+        }
+        if (first == NULL) {
+            return;
+        }
+        emit(l, first);
     }
 }
 
@@ -193,24 +284,19 @@ int logs_show(const char *dir, const char *service, bool follow)
         free(l);
         return 1;
     }
-    qsort(l->files, (size_t)l->n, sizeof(l->files[0]), cmp_files);
-    for (int i = 0; i < l->n; i++) {
-        drain(l, &l->files[i], !follow);
-    }
+    merge(l, !follow);
     fflush(stdout);
     while (follow) {
         struct timespec ts = {0, 200 * 1000 * 1000};
         nanosleep(&ts, NULL);
         scan(l, service);
-        for (int i = 0; i < l->n; i++) {
-            drain(l, &l->files[i], false);
-        }
+        merge(l, false);
         if (fflush(stdout) != 0) {
             break; /* the reader went away */
         }
     }
     for (int i = 0; i < l->n; i++) {
-        free(l->files[i].part);
+        free(l->files[i].buf);
     }
     free(l);
     return 0;

@@ -298,9 +298,81 @@ static bool valid_size(const char *s)
     return s[n] == '\0' || (strchr("kKmMgG", s[n]) != NULL && s[n + 1] == '\0');
 }
 
+/* An origin as browsers send it: http or https, a lowercase host, an optional port, no path. */
+static bool valid_origin(const char *o)
+{
+    const char *host = strncmp(o, "http://", 7) == 0    ? o + 7
+                       : strncmp(o, "https://", 8) == 0 ? o + 8
+                                                        : NULL;
+    if (host == NULL) {
+        return false;
+    }
+    size_t h = strspn(host, "abcdefghijklmnopqrstuvwxyz0123456789.-");
+    if (h == 0 || h > 253) {
+        return false;
+    }
+    const char *port = host + h;
+    if (*port == '\0') {
+        return true;
+    }
+    size_t digits = strspn(port + 1, "0123456789");
+    long v = *port == ':' && digits > 0 && digits <= 5 ? strtol(port + 1, NULL, 10) : 0;
+    return v >= 1 && v <= 65535 && port[1 + digits] == '\0';
+}
+
+static int parse_cors(struct mf_ctx *c, const yaml_node_t *n)
+{
+    static const char *const keys[] = {"origins", "headers", "max_age", NULL};
+    struct cli_cors *cors = &c->m->gateway.cors;
+    int rc = mf_want(c, n, YAML_MAPPING_NODE, "gateway.cors");
+    if (rc == 0) {
+        rc = mf_check_keys(c, n, "gateway.cors", keys);
+    }
+    cors->present = true;
+    cors->max_age = CLI_DEFAULT_CORS_MAX_AGE;
+    yaml_node_t *v = rc == 0 ? mf_get(c, n, "origins") : NULL;
+    if (rc == 0 && v == NULL) {
+        return manifest_fail(c->e, mf_mark(n), "gateway.cors: missing required key 'origins'");
+    }
+    if (rc == 0) {
+        rc = mf_str_list(c, v, "gateway.cors.origins", &cors->origins, &cors->n_origins);
+    }
+    if (rc == 0 && cors->n_origins == 0) {
+        return manifest_fail(c->e, mf_mark(v), "gateway.cors.origins: must not be empty");
+    }
+    for (size_t i = 0; rc == 0 && i < cors->n_origins; i++) {
+        const char *o = cors->origins[i];
+        struct cli_mark at = mf_mark(mf_node(c, v->data.sequence.items.start[i]));
+        if (strcmp(o, "*") == 0 && cors->n_origins > 1) {
+            rc = manifest_fail(c->e, at, "gateway.cors.origins: '*' must be the only origin");
+        } else if (strcmp(o, "*") != 0 && !valid_origin(o)) {
+            rc = manifest_fail(c->e, at,
+                               "gateway.cors.origins: '%s' is not an origin (http or https://host "
+                               "in lowercase, an optional :port, no path) nor '*'",
+                               o);
+        }
+    }
+    if (rc == 0 && (v = mf_get(c, n, "headers")) != NULL) {
+        rc = mf_str_list(c, v, "gateway.cors.headers", &cors->headers, &cors->n_headers);
+        for (size_t i = 0; rc == 0 && i < cors->n_headers; i++) {
+            const char *h = cors->headers[i];
+            if (strspn(h, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-") !=
+                strlen(h)) {
+                rc = manifest_fail(c->e, mf_mark(mf_node(c, v->data.sequence.items.start[i])),
+                                   "gateway.cors.headers: '%s' is not a header name", h);
+            }
+        }
+    }
+    if (rc == 0 && (v = mf_get(c, n, "max_age")) != NULL) {
+        rc = mf_int(c, v, "gateway.cors.max_age", 0, 86400, &cors->max_age);
+    }
+    return rc;
+}
+
 static int parse_gateway(struct mf_ctx *c, const yaml_node_t *n)
 {
-    static const char *const keys[] = {"listen", "workers", "cache", NULL};
+    static const char *const keys[] = {
+        "listen", "workers", "cache", "expose_internal", "max_conns_per_client", "cors", NULL};
     static const char *const cache_keys[] = {"size", NULL};
     struct cli_gateway *g = &c->m->gateway;
     int rc = mf_want(c, n, YAML_MAPPING_NODE, "gateway");
@@ -318,6 +390,15 @@ static int parse_gateway(struct mf_ctx *c, const yaml_node_t *n)
         } else {
             rc = mf_int(c, v, "gateway.workers", 1, CLI_MAX_GATEWAY_WORKERS, &g->workers);
         }
+    }
+    if (rc == 0 && (v = mf_get(c, n, "expose_internal")) != NULL) {
+        rc = mf_bool(c, v, "gateway.expose_internal", &g->expose_internal);
+    }
+    if (rc == 0 && (v = mf_get(c, n, "max_conns_per_client")) != NULL) {
+        rc = mf_int(c, v, "gateway.max_conns_per_client", 1, 1000000, &g->max_conns_per_client);
+    }
+    if (rc == 0 && (v = mf_get(c, n, "cors")) != NULL) {
+        rc = parse_cors(c, v);
     }
     if (rc == 0 && (v = mf_get(c, n, "cache")) != NULL) {
         rc = mf_want(c, v, YAML_MAPPING_NODE, "gateway.cache");
@@ -351,6 +432,7 @@ static int manifest_read_root(struct mf_ctx *c, const yaml_node_t *root)
     g->listen.port = 8080;
     g->listen.mark = mf_mark(root);
     g->cache_size = xstrndup("64m", 3);
+    g->max_conns_per_client = CLI_DEFAULT_CONNS_PER_CLIENT;
     yaml_node_t *v;
     if (rc == 0 && (v = mf_get(c, root, "broker")) != NULL) {
         rc = parse_broker(c, v);
@@ -497,6 +579,8 @@ void cli_manifest_cleanup(struct cli_manifest *m)
     free_list(m->broker.args, m->broker.n_args);
     free(m->gateway.listen.host);
     free(m->gateway.cache_size);
+    free_list(m->gateway.cors.origins, m->gateway.cors.n_origins);
+    free_list(m->gateway.cors.headers, m->gateway.cors.n_headers);
     free(m->path);
     free(m->dir);
     memset(m, 0, sizeof(*m));

@@ -17,8 +17,9 @@
  *     dependency graph has no cycle;
  *   - the ports [port, port + instances) of all services, the broker's and the gateway's port
  *     are pairwise distinct and within 1..65535;
- *   - route paths start with '/', contain only [A-Za-z0-9/_.~-] (so they can be written into
- *     nginx.conf verbatim) and are unique across the manifest;
+ *   - route paths start with '/', are segments of [A-Za-z0-9_.~-] or a lone '*' (so they can be
+ *     written into nginx.conf verbatim), are unique across the manifest, and no two routes let
+ *     nginx choose a less specific one (route.c);
  *   - every binary path is absolute (resolved against the manifest's directory) and executable.
  */
 #ifndef TANDEM_CLI_MANIFEST_H
@@ -60,7 +61,8 @@ struct cli_env {
 };
 
 struct cli_route {
-    char *path;       /* "/hello": matches /hello and /hello/... */
+    char *path;       /* "/hello": matches /hello and /hello/...; segments may be "*" (route.c) */
+    bool exact;       /* only the path itself, not what is under it */
     unsigned methods; /* enum cli_method bits; 0 = all */
     bool cache;       /* cache GET/HEAD answers as the upstream's Cache-Control allows */
     unsigned rate;    /* requests per rate_per; 0 = no limit */
@@ -96,15 +98,38 @@ struct cli_broker {
     size_t n_args;
 };
 
+/* Paths every instance serves for the supervisor and monitoring (docs/libtandem.md), never routed
+ * by the gateway unless gateway.expose_internal is true. NULL-terminated. */
+extern const char *const cli_internal_paths[];
+
+#define CLI_DEFAULT_CONNS_PER_CLIENT 256
+#define CLI_DEFAULT_CORS_MAX_AGE     600
+
+/* gateway.cors: cross-origin requests answered by nginx (docs/tandem-cli.md). */
+struct cli_cors {
+    bool present;
+    char **origins; /* "scheme://host[:port]" each, or the one "*"; NULL-terminated */
+    size_t n_origins;
+    char **headers; /* request headers allowed beyond the defaults; NULL-terminated */
+    size_t n_headers;
+    int max_age; /* seconds a browser may cache a preflight's answer */
+};
+
 struct cli_gateway {
     struct cli_listen listen; /* default 127.0.0.1:8080 */
     char *cache_size;         /* nginx size ("64m"); default "64m" */
     int workers;              /* nginx worker processes, 1..CLI_MAX_GATEWAY_WORKERS; 0 = "auto" */
-    /* Not from the YAML: nginx's `user` directive ("USER GROUP"), set by the supervisor when it
-     * runs as root so that nginx's workers run as the invoking user and can use var/ (their
-     * default, nobody, may not even reach the project's directory). NULL: no directive. Borrowed,
-     * never freed by cli_manifest_cleanup. */
+    bool expose_internal;     /* route cli_internal_paths like any other path; default false */
+    int max_conns_per_client; /* requests in progress per client address (limit_conn); 256 */
+    struct cli_cors cors;
+    /* Not from the YAML, set by the supervisor (the renderer stays pure):
+     * `user`: nginx's `user` directive ("USER GROUP") when tandem runs as root, so that the
+     * workers run unprivileged (docs/tandem-cli.md); NULL: no directive. Borrowed, never freed by
+     * cli_manifest_cleanup.
+     * `nofile`: the open-file limit nginx's workers get (worker_rlimit_nofile), which sizes
+     * worker_connections; 0: unknown, nginx's defaults. */
     const char *user;
+    int nofile;
 };
 
 struct cli_manifest {
@@ -130,6 +155,16 @@ int cli_manifest_parse(const char *path, const char *text, size_t len, struct cl
 
 /* Frees everything cli_manifest_load allocated; *m is zeroed. Safe on a zeroed manifest. */
 void cli_manifest_cleanup(struct cli_manifest *m);
+
+/* Route paths (route.c, whose opening comment has the rules). valid: the syntax; is_pattern: it
+ * has a "*" segment; takes: whether route r takes request path `path` (a normalized path);
+ * overlap: whether some path is taken by both a and b; regex: the PCRE nginx matches for r, into
+ * out (0, or -1 when it does not fit). */
+bool cli_route_path_valid(const char *p);
+bool cli_route_is_pattern(const char *p);
+bool cli_route_takes(const struct cli_route *r, const char *path);
+bool cli_routes_overlap(const struct cli_route *a, const struct cli_route *b);
+int cli_route_regex(const struct cli_route *r, char *out, size_t len);
 
 /* Index of the service named `name`, or -1. */
 int cli_manifest_find(const struct cli_manifest *m, const char *name);

@@ -3,8 +3,9 @@
  * generic readers (mf_str, mf_int, ...) it uses through manifest_int.h. Same rules: every key
  * known, one type per value, the first problem wins and names its FILE:LINE:COLUMN.
  *
- * Route paths are kept to [A-Za-z0-9/_.~-] because the gateway writes them into nginx.conf
- * verbatim; "/a" and "/a/" are the same route (both give the location "^~ /a/").
+ * Route paths are kept to segments of [A-Za-z0-9_.~-] or a lone "*" (route.c) because the gateway
+ * writes them into nginx.conf verbatim; "/a" and "/a/" are the same route (both give the location
+ * "/a/"), and routes that nginx would let shadow each other are refused.
  */
 #include "cli/manifest_int.h"
 
@@ -15,6 +16,26 @@
 
 #include "common/mem.h"
 #include "tandem/error.h"
+
+/* The variables the supervisor sets for every instance (proc.c): a manifest that set them would
+ * move an instance off the port the supervisor probes and the gateway proxies to, or off its
+ * data directory, and `up` would only fail 30 s later. TANDEM_BROKERS is the supervisor's only
+ * when the manifest runs a broker; without one it is how services reach an external cluster. */
+static int check_env_owner(struct mf_ctx *c, const yaml_node_t *k, const char *name)
+{
+    if (strcmp(name, "TANDEM_LISTEN") == 0 || strcmp(name, "TANDEM_DATA_DIR") == 0) {
+        return manifest_fail(c->e, mf_mark(k),
+                             "env: %s is set by tandem for each instance (port + i, "
+                             "var/services/NAME/I) and cannot be overridden",
+                             name);
+    }
+    if (strcmp(name, "TANDEM_BROKERS") == 0 && c->m->broker.present) {
+        return manifest_fail(c->e, mf_mark(k),
+                             "env: TANDEM_BROKERS is set by tandem to the manifest's broker; "
+                             "remove broker: to use another cluster");
+    }
+    return 0;
+}
 
 static int parse_env(struct mf_ctx *c, const yaml_node_t *n, struct cli_service *s)
 {
@@ -38,7 +59,10 @@ static int parse_env(struct mf_ctx *c, const yaml_node_t *n, struct cli_service 
         if (!ok) {
             return manifest_fail(c->e, mf_mark(k), "env: '%s' is not a variable name", name);
         }
-        rc = mf_want(c, v, YAML_SCALAR_NODE, "env");
+        rc = check_env_owner(c, k, name);
+        if (rc == 0) {
+            rc = mf_want(c, v, YAML_SCALAR_NODE, "env");
+        }
         if (rc == 0) {
             s->env[i].name = xstrndup(name, k->data.scalar.length);
             s->env[i].value = xstrndup(mf_sval(v), v->data.scalar.length);
@@ -110,17 +134,17 @@ static int parse_rate(struct mf_ctx *c, const yaml_node_t *n, struct cli_route *
     return 0;
 }
 
-static bool valid_path(const char *p)
+const char *const cli_internal_paths[] = {"/healthz", "/readyz", "/metrics", NULL};
+
+/* A route whose exact path is an instance's own endpoint (cli_internal_paths). */
+static const char *internal_path(const char *p)
 {
-    if (p[0] != '/') {
-        return false;
-    }
-    for (; *p; p++) {
-        if (!isalnum((unsigned char)*p) && strchr("/_.~-", *p) == NULL) {
-            return false;
+    for (size_t i = 0; cli_internal_paths[i] != NULL; i++) {
+        if (strcmp(p, cli_internal_paths[i]) == 0) {
+            return cli_internal_paths[i];
         }
     }
-    return true;
+    return NULL;
 }
 
 /* "/a" and "/a/" route the same requests (/a/...), so they are one route. */
@@ -132,7 +156,27 @@ static bool same_route(const char *a, const char *b)
     return la == lb && memcmp(a, b, la) == 0;
 }
 
-/* Refuses a path already routed by this or an earlier service. */
+/* Whether routes a and b cannot both be in a manifest, with the message's text after
+ * "routes: " in why: the same path, two patterns taking a path in common, or a pattern taking a
+ * literal route's path (nginx tries patterns before prefixes, so that route would lose it). */
+static bool conflict(const struct cli_route *a, const struct cli_route *b, char *why, size_t len)
+{
+    bool pa = cli_route_is_pattern(a->path), pb = cli_route_is_pattern(b->path);
+    if (same_route(a->path, b->path)) {
+        snprintf(why, len, "duplicate route '%s'", a->path);
+    } else if (pa && pb && cli_routes_overlap(a, b)) {
+        snprintf(why, len, "'%s' and '%s' both take some paths", a->path, b->path);
+    } else if ((pa && !pb && cli_route_takes(a, b->path)) ||
+               (pb && !pa && cli_route_takes(b, a->path))) {
+        snprintf(why, len, "'%s' takes '%s', so that route would never get it",
+                 pa ? a->path : b->path, pa ? b->path : a->path);
+    } else {
+        return false;
+    }
+    return true;
+}
+
+/* Refuses a route that conflicts with one of this or an earlier service. */
 static int check_route_unique(struct mf_ctx *c, const struct cli_service *self, size_t n_self,
                               const struct cli_route *r)
 {
@@ -140,11 +184,11 @@ static int check_route_unique(struct mf_ctx *c, const struct cli_service *self, 
         const struct cli_service *s = i < c->m->n_services ? &c->m->services[i] : self;
         size_t n = s == self ? n_self : s->n_routes;
         for (size_t j = 0; j < n; j++) {
-            if (same_route(s->routes[j].path, r->path)) {
+            char why[512];
+            if (conflict(r, &s->routes[j], why, sizeof(why))) {
                 return manifest_fail(c->e, r->mark,
-                                     "routes: duplicate route '%s' (already routed to service "
-                                     "'%s' at line %d)",
-                                     r->path, s->name, s->routes[j].mark.line);
+                                     "routes: %s (already routed to service '%s' at line %d)", why,
+                                     s->name, s->routes[j].mark.line);
             }
         }
         if (s == self) {
@@ -156,7 +200,8 @@ static int check_route_unique(struct mf_ctx *c, const struct cli_service *self, 
 
 static int parse_route(struct mf_ctx *c, const yaml_node_t *n, struct cli_service *s, size_t idx)
 {
-    static const char *const keys[] = {"path", "methods", "cache", "rate_limit", "burst", NULL};
+    static const char *const keys[] = {"path",       "exact", "methods", "cache",
+                                       "rate_limit", "burst", NULL};
     struct cli_route *r = &s->routes[idx];
     r->mark = mf_mark(n);
     int rc = mf_want(c, n, YAML_MAPPING_NODE, "routes");
@@ -170,13 +215,24 @@ static int parse_route(struct mf_ctx *c, const yaml_node_t *n, struct cli_servic
     if (rc == 0) {
         rc = mf_str(c, v, "path", &r->path);
     }
-    if (rc == 0 && !valid_path(r->path)) {
+    if (rc == 0 && !cli_route_path_valid(r->path)) {
         return manifest_fail(c->e, mf_mark(v),
-                             "path: '%s' must start with / and use only A-Z a-z 0-9 / _ . ~ -",
+                             "path: '%s' must be / or /-separated segments of A-Z a-z 0-9 _ . ~ - "
+                             "(not . or ..) or a lone *",
                              r->path);
     }
+    if (rc == 0 && internal_path(r->path) != NULL && !c->m->gateway.expose_internal) {
+        return manifest_fail(c->e, mf_mark(v),
+                             "path: '%s' is every instance's own endpoint, never routed by the "
+                             "gateway unless gateway.expose_internal is true",
+                             r->path);
+    }
+    yaml_node_t *path_node = v;
+    if (rc == 0 && (v = mf_get(c, n, "exact")) != NULL) {
+        rc = mf_bool(c, v, "exact", &r->exact);
+    }
     if (rc == 0) {
-        r->mark = mf_mark(v);
+        r->mark = mf_mark(path_node);
         rc = check_route_unique(c, s, idx, r);
     }
     if (rc == 0 && (v = mf_get(c, n, "methods")) != NULL) {

@@ -5,9 +5,12 @@
  * The rule that keeps requests flowing: an instance joins nginx's upstream only once it is
  * ready, and leaves it before it is asked to stop. Joining: start, wait for /readyz, re-render,
  * reload (SIGHUP to nginx's master, which starts new workers on the new configuration and lets
- * the old ones finish what they are serving). Leaving: re-render without it, reload, wait until
- * the old workers (the only ones that may still send it requests) have exited, then SIGTERM it,
- * which drains what it is still answering. Workers are nginx master's children, found in /proc.
+ * the old ones finish what they are serving), and wait until every old worker has stopped
+ * accepting connections: nginx's master tells them only 100 ms after it started the new ones, and
+ * until then a new connection may still land on the old configuration (a 502 "no live upstreams"
+ * for a service started from zero). Leaving: re-render without it, reload, wait until the old
+ * workers (the only ones that may still send it requests) have exited, then SIGTERM it, which
+ * drains what it is still answering. Workers are nginx master's children, found in /proc.
  *
  * Every nginx.conf is first written beside the live one and checked with `nginx -t`; only a
  * configuration nginx accepts replaces var/gateway/nginx.conf and is reloaded. A rejected one
@@ -206,6 +209,24 @@ static bool contains(const pid_t *set, int n, pid_t pid)
     return false;
 }
 
+/* Whether `pid` is an nginx worker that still accepts connections: its title is "nginx: worker
+ * process" until it is told to stop, when it becomes "nginx: worker process is shutting down" in
+ * the same step in which it closes its listening sockets (ngx_worker_process_cycle). */
+static bool worker_accepting(pid_t pid)
+{
+    char path[64], title[96];
+    snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        return false; /* gone */
+    }
+    ssize_t n = read(fd, title, sizeof(title) - 1);
+    close(fd);
+    title[n > 0 ? n : 0] = '\0';
+    return strncmp(title, "nginx: worker process", 21) == 0 &&
+           strstr(title, "shutting down") == NULL;
+}
+
 int sup_gateway_reload(struct sup *s, bool wait_old)
 {
     pid_t master = s->gateway.pid;
@@ -220,15 +241,17 @@ int sup_gateway_reload(struct sup *s, bool wait_old)
     int64_t deadline = clock_mono_ms() + SUP_RELOAD_TIMEOUT_MS;
     while (!s->quit && s->gateway.pid == master && clock_mono_ms() < deadline) {
         int n_cur = children_of(master, cur, 64);
-        bool fresh = false, stale = false;
+        bool fresh = false, stale = false, accepting = false;
         for (int i = 0; i < n_cur; i++) {
-            fresh = fresh || !contains(old, n_old, cur[i]);
-            stale = stale || contains(old, n_old, cur[i]);
+            bool was = contains(old, n_old, cur[i]);
+            fresh = fresh || !was;
+            stale = stale || was;
+            accepting = accepting || (was && worker_accepting(cur[i]));
         }
-        if (fresh && (!wait_old || !stale)) {
+        if (fresh && (wait_old ? !stale : !accepting)) {
             return 0;
         }
-        sup_pump(s, 20);
+        sup_pump(s, wait_old ? 20 : 5);
     }
     sup_log("nginx reload not complete within %d s (see var/gateway/error.log)",
             SUP_RELOAD_TIMEOUT_MS / 1000);
@@ -395,23 +418,15 @@ static int stop_range(struct sup *s, int out, size_t i, int from, int to)
     return rc;
 }
 
-static int op_scale(struct sup *s, int out, char *arg)
+static int op_scale(struct sup *s, int out, const char *arg, int n)
 {
-    char *eq = strchr(arg, '=');
-    char *end = NULL;
-    long n = eq != NULL ? strtol(eq + 1, &end, 10) : -1;
-    if (eq == NULL || end == eq + 1 || *end != '\0') {
-        ctl_say(out, 'e', "tandem: scale: expected NAME=N, found '%s'", arg);
-        return 2;
-    }
-    *eq = '\0';
     int i = cli_manifest_find(&s->m, arg);
     if (i < 0) {
         ctl_say(out, 'e', "tandem: scale: no service '%s' in the manifest", arg);
         return 1;
     }
     if (n < 0 || n > CLI_MAX_INSTANCES) {
-        ctl_say(out, 'e', "tandem: scale: %s=%ld is out of range 0..%d", arg, n, CLI_MAX_INSTANCES);
+        ctl_say(out, 'e', "tandem: scale: %s=%d is out of range 0..%d", arg, n, CLI_MAX_INSTANCES);
         return 1;
     }
     if (check_ports(s, out, (size_t)i, (int)n) != 0) {
@@ -432,7 +447,7 @@ static int op_scale(struct sup *s, int out, char *arg)
         rc = stop_range(s, out, (size_t)i, (int)n, was);
     }
     v->slots = (int)n;
-    ctl_say(out, 'o', "%s: %d -> %ld instance(s)%s", arg, was, n,
+    ctl_say(out, 'o', "%s: %d -> %d instance(s)%s", arg, was, n,
             v->stopped ? " (stopped: they start with `tandem start`)" : "");
     return rc == 0 ? 0 : 1;
 }
@@ -459,32 +474,22 @@ static int op_restart(struct sup *s, int out, size_t i)
     return 0;
 }
 
-int sup_request(struct sup *s, int out, char *line)
+int sup_request(struct sup *s, int out, const struct ctl_request *req)
 {
-    char *save = NULL;
-    char *cmd = strtok_r(line, " ", &save);
-    char *arg = strtok_r(NULL, " ", &save);
-    if (cmd == NULL) {
-        ctl_say(out, 'e', "tandem: empty request");
-        return 2;
-    }
-    if (strcmp(cmd, "scale") == 0) {
-        int code = arg == NULL ? 2 : 0;
-        for (; arg != NULL && code == 0 && !s->quit; arg = strtok_r(NULL, " ", &save)) {
-            code = op_scale(s, out, arg);
+    if (req->kind == CTL_SCALE) {
+        int code = 0;
+        for (size_t k = 0; k < req->n && code == 0 && !s->quit; k++) {
+            code = op_scale(s, out, req->name[k], req->count[k]);
         }
         return code;
     }
-    bool stop = strcmp(cmd, "stop") == 0, start = strcmp(cmd, "start") == 0;
-    bool restart = strcmp(cmd, "restart") == 0;
-    if (!stop && !start && !restart) {
-        ctl_say(out, 'e', "tandem: unknown request '%s'", cmd);
-        return 2;
-    }
-    int i = arg != NULL ? cli_manifest_find(&s->m, arg) : -1;
+    bool stop = req->kind == CTL_STOP, start = req->kind == CTL_START;
+    const char *cmd = stop ? "stop" : start ? "start" : "restart";
+    const char *arg = req->name[0];
+    int i = cli_manifest_find(&s->m, arg);
     if (i < 0) {
         ctl_say(out, 'e', "tandem: %s: no service '%s' in the manifest (only services can be %s)",
-                cmd, arg != NULL ? arg : "",
+                cmd, arg,
                 stop    ? "stopped"
                 : start ? "started"
                         : "restarted");

@@ -153,13 +153,16 @@ static int mkdirs(const char *path)
     for (char *c = buf + 1; *c != '\0'; c++) {
         if (*c == '/') {
             *c = '\0';
-            if (mkdir(buf, 0755) != 0 && errno != EEXIST) {
+            if (mkdir(buf, 0700) != 0 && errno != EEXIST) {
                 return TANDEM_EIO;
             }
             *c = '/';
         }
     }
-    return mkdir(buf, 0755) != 0 && errno != EEXIST ? TANDEM_EIO : 0;
+    if (mkdir(buf, 0700) != 0 && errno != EEXIST) {
+        return TANDEM_EIO;
+    }
+    return chmod(buf, 0700) != 0 ? TANDEM_EIO : 0; /* also one an older run made 0755 */
 }
 
 /* In the child: never returns. `parent` is the supervisor's pid. */
@@ -182,12 +185,16 @@ static void child_exec(struct sup *s, struct sup_proc *p, char **argv, pid_t par
     sigfillset(&all);
     sigprocmask(SIG_UNBLOCK, &all, NULL);
     snprintf(path, sizeof(path), "var/tandem/logs/%s.log", p->name);
-    int log = open(path, O_WRONLY | O_APPEND | O_CREAT, 0644);
+    int log = open(path, O_WRONLY | O_APPEND | O_CREAT, 0600);
     int null = open("/dev/null", O_RDONLY);
-    if (log < 0 || null < 0 || dup2(null, 0) < 0 || dup2(log, 1) < 0 || dup2(log, 2) < 0) {
-        _exit(127);
+    if (log < 0 || null < 0 || fchmod(log, 0600) != 0 || dup2(null, 0) < 0 || dup2(log, 1) < 0 ||
+        dup2(log, 2) < 0) {
+        _exit(127); /* fchmod: a log an older tandem created 0644 */
     }
     close_range(3, ~0U, 0); /* whatever the caller of `tandem up` leaked to us */
+    if (p->kind == SUP_GATEWAY) {
+        setenv("TZ", "UTC0", 1); /* the access log's times in UTC, as the services' (gateway.c) */
+    }
     if (p->kind == SUP_SERVICE) {
         const struct cli_service *svc = &s->m.services[p->svc];
         char v[256];

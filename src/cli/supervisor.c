@@ -24,9 +24,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <poll.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -293,6 +291,7 @@ static int start_all(struct sup *s, char *err, size_t err_len)
             ps[j]->in_upstream = true;
         }
     }
+    sup_perms_gateway(s);
     rc = sup_gateway_write(s, err, err_len);
     if (rc != 0) {
         return rc;
@@ -338,28 +337,10 @@ static int find_nginx(struct sup *s)
     return TANDEM_ENOENT;
 }
 
-/* nginx's `user` when running as root: the invoking user, so workers can use var/. */
-static void pick_user(struct sup *s, char *buf, size_t len)
-{
-    if (geteuid() != 0) {
-        return;
-    }
-    struct passwd *pw = getpwuid(geteuid());
-    struct group *gr = getgrgid(getegid());
-    if (pw == NULL || gr == NULL) {
-        return;
-    }
-    snprintf(buf, len, "%s %s", pw->pw_name, gr->gr_name);
-    if (strspn(buf, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._- ") ==
-        strlen(buf)) {
-        s->m.gateway.user = buf;
-    }
-}
-
 static int take_lock(struct sup *s)
 {
-    s->lock_fd = open("var/tandem/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (s->lock_fd < 0) {
+    s->lock_fd = open("var/tandem/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (s->lock_fd < 0 || fchmod(s->lock_fd, 0600) != 0) {
         fprintf(stderr, "tandem: cannot open var/tandem/lock: %s\n", strerror(errno));
         return TANDEM_EIO;
     }
@@ -381,18 +362,10 @@ static int take_lock(struct sup *s)
 
 static int setup(struct sup *s)
 {
-    if (mkdir("var", 0755) != 0 && errno != EEXIST) {
-        fprintf(stderr, "tandem: cannot create %s/var: %s\n", s->m.dir, strerror(errno));
-        return TANDEM_EIO;
+    int rc = sup_perms_dirs(s);
+    if (rc == 0) {
+        rc = take_lock(s);
     }
-    const char *dirs[] = {"var/tandem", "var/tandem/logs", "var/gateway", "var/services"};
-    for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
-        if (mkdir(dirs[i], 0755) != 0 && errno != EEXIST) {
-            fprintf(stderr, "tandem: cannot create %s: %s\n", dirs[i], strerror(errno));
-            return TANDEM_EIO;
-        }
-    }
-    int rc = take_lock(s);
     if (rc != 0) {
         return rc;
     }
@@ -472,9 +445,10 @@ static int detach_wait(int rd)
 static void detach_ready(int wr)
 {
     fflush(stdout);
-    int log = open("var/tandem/supervisor.log", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+    int log = open("var/tandem/supervisor.log", O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
     int null = open("/dev/null", O_RDWR | O_CLOEXEC);
     if (log >= 0 && null >= 0) {
+        fchmod(log, 0600); /* one an older tandem created 0644 */
         dup2(null, 0);
         dup2(log, 1);
         dup2(log, 2);
@@ -495,7 +469,7 @@ int sup_up(const char *manifest, bool detach)
 {
     int64_t t0 = clock_mono_ms();
     struct sup s;
-    char err[1200], user[128];
+    char err[1200];
     memset(&s, 0, sizeof(s));
     if (cli_manifest_load(manifest, &s.m, err, sizeof(err)) != 0) {
         fprintf(stderr, "%s\n", err);
@@ -516,7 +490,8 @@ int sup_up(const char *manifest, bool detach)
         cli_manifest_cleanup(&s.m);
         return 1;
     }
-    pick_user(&s, user, sizeof(user));
+    umask(077); /* everything tandem and its processes create is the owner's (perms.c) */
+    sup_perms_identity(&s);
     init(&s);
     int notify = -1;
     if (detach) {

@@ -13,7 +13,8 @@
  *        |               FAILED (left down)
  *        +-- STOPPING (SIGTERM/SIGQUIT sent; SIGKILL at the stop deadline) <-- asked to stop
  *
- * Readiness: services answer GET /readyz with 200; the broker and nginx accept a TCP connection.
+ * Readiness: services answer GET /readyz with 200; nginx answers its probe server 204; the broker
+ * accepts a TCP connection.
  * Probes are non-blocking sockets in the loop's poll set (probe.c), never a wait of their own.
  *
  * One thread, one loop. sup_pump() waits (poll) on a signalfd (SIGCHLD, SIGINT, SIGTERM, SIGHUP),
@@ -38,6 +39,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "cli/ctl_request.h"
 #include "cli/manifest.h"
 
 #define SUP_CRASH_LIMIT       5     /* crashes within SUP_CRASH_WINDOW_MS: failed */
@@ -99,11 +101,12 @@ struct sup_svc {
 
 struct sup_client {
     int fd;
-    char buf[512];
+    char buf[CTL_REQUEST_MAX];
     size_t len;
-    int64_t since_ms; /* accepted at (monotonic) */
-    bool queued;      /* a full request waits in the queue */
-    bool down;        /* asked for `down`: answered when everything has stopped */
+    struct ctl_request req; /* parsed from buf once a whole line came */
+    int64_t since_ms;       /* accepted at (monotonic) */
+    bool queued;            /* a full request waits in the queue */
+    bool down;              /* asked for `down`: answered when everything has stopped */
 };
 
 #define SUP_MAX_CLIENTS 32
@@ -120,6 +123,12 @@ struct sup {
     int queue[SUP_MAX_CLIENTS]; /* client slots with a request waiting, FIFO */
     int n_queue;
     bool quit; /* SIGINT/SIGTERM/down: stop everything and exit */
+    /* nginx's workers (perms.c): the `user` directive's text, and whether that user is not root,
+     * with its ids */
+    char gw_user[128];
+    bool gw_apart;
+    uid_t gw_uid;
+    gid_t gw_gid;
 };
 
 /* Prints one supervisor event line on stderr ("tandem: ..."). */
@@ -169,9 +178,14 @@ int sup_up(const char *manifest, bool detach);
 /* Renders nginx.conf from the instances in the upstream, checks it with `nginx -t` and only then
  * replaces var/gateway/nginx.conf; else the live file stays and err says why (nginx's words). */
 int sup_gateway_write(struct sup *s, char *err, size_t err_len);
+/* SIGHUP to nginx, then pumps the loop until the new configuration is the only one answering new
+ * connections (every old worker has exited or is shutting down, which closes its listening
+ * sockets), or with wait_old until every old worker has exited (no request can reach an instance
+ * the new configuration dropped). 0, or TANDEM_ETIMEDOUT after SUP_RELOAD_TIMEOUT_MS. */
 int sup_gateway_reload(struct sup *s, bool wait_old);
 void sup_ps(struct sup *s, int out, bool json);
-int sup_request(struct sup *s, int out, char *line);
+/* Runs a request that changes something (scale, stop, start, restart); returns its exit code. */
+int sup_request(struct sup *s, int out, const struct ctl_request *req);
 
 /* ctl.c: the control socket, "var/tandem/ctl.sock" relative to the manifest's directory. */
 int ctl_listen(struct sup *s);
@@ -185,6 +199,15 @@ void ctl_done(int fd, int code);
 /* Client side: sends `request` to the supervisor of `dir`, prints its answer, returns its exit
  * code (1 with a message when no supervisor runs there). */
 int ctl_call(const char *dir, const char *request);
+
+/* perms.c: file modes and nginx's worker user (see its opening comment). identity: chooses the
+ * workers' user and their open-file limit into s->m.gateway (before the first render); dirs:
+ * creates var/ and its directories with their modes and tightens files an older run left
+ * readable (0 or TANDEM_EIO, said on stderr); gateway: chowns the workers' directories under
+ * var/gateway/ to their user, before nginx starts. */
+void sup_perms_identity(struct sup *s);
+int sup_perms_dirs(struct sup *s);
+void sup_perms_gateway(struct sup *s);
 
 /* logs.c */
 int logs_show(const char *dir, const char *service, bool follow);

@@ -93,6 +93,30 @@ ${1:-}
 YAML
 }
 
+# raw_send ADDRESS BYTES: sends BYTES (a Python bytes literal, so any byte can be written) on one
+# connection to ADDRESS (a port on 127.0.0.1, or a unix socket's path) and prints what comes back
+# until the other side closes (at most 5 s).
+raw_send() {
+    within 10 python3 - "$1" "$2" <<'PY'
+import socket, sys
+addr = sys.argv[1]
+if addr.isdigit():
+    s = socket.create_connection(("127.0.0.1", int(addr)), timeout=5)
+else:
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(5)
+    s.connect(addr)
+s.sendall(eval(sys.argv[2]))
+out = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    out += b
+sys.stdout.write(out.decode(errors="replace"))
+PY
+}
+
 # get_nocache: a GET /hello that bypasses nginx's cache (Authorization), printing the status.
 get_nocache() {
     "${CURL[@]}" -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer t' "$GW/hello" || true

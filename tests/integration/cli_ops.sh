@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tandem stop / start / restart / scale / logs on a running system (example-hello, 2 instances):
 #   - stop hello: both instances stopped (no pid), nginx.conf lists no live hello server, GET
-#     /hello (past the cache) 502; start hello: both ready again, GET 200;
+#     /hello (past the cache) 503 (problem+json, Retry-After); start hello: both ready, GET 200;
 #   - restart hello while GETs flow through the gateway: every instance has a new pid, every GET
 #     got 200 (rolling: one instance at a time, out of the upstream before it stops);
 #   - scale hello=3: a third instance ready on port+2 and in nginx.conf; scale hello=1: only
@@ -28,7 +28,7 @@ for i in 0 1; do
 done
 [ "$(upstream_servers)" = 0 ] || record_failure "nginx.conf still lists hello servers"
 code=$(get_nocache)
-[ "$code" = 502 ] || record_failure "GET /hello with hello stopped: $code, want 502"
+[ "$code" = 503 ] || record_failure "GET /hello with hello stopped: $code, want 503"
 tandem start hello >"$TMP_ROOT/out" || fail "start hello: $(cat "$TMP_ROOT/out")"
 for i in 0 1; do
     [ "$(psj state hello.$i)" = ready ] || record_failure "hello.$i after start: $(psj state hello.$i)"

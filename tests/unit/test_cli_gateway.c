@@ -44,7 +44,9 @@ static const char MANIFEST[] =
     "    port: 8201\n"
     "    depends_on: [hello]\n"
     "    routes:\n"
-    "      - { path: /users/, methods: [GET, PUT, DELETE], rate_limit: 600r/m, burst: 5 }\n";
+    "      - { path: /users/, methods: [GET, PUT, DELETE], rate_limit: 600r/m, burst: 5 }\n"
+    "      - { path: /users/*/follow, methods: [POST, DELETE] }\n"
+    "      - { path: /user, exact: true }\n";
 
 static void write_file(const char *path, const char *text, size_t len, mode_t mode)
 {
@@ -184,6 +186,93 @@ static void test_workers(void **state)
     }
 }
 
+/* What the supervisor sets (never the YAML): the workers' user when it runs as root, and their
+ * open-file limit, which sizes worker_connections (half of it: a proxied request takes two). */
+static void test_user_and_files(void **state)
+{
+    struct cli_manifest m = *(const struct cli_manifest *)*state; /* shallow: only read */
+    m.gateway.user = "nobody nogroup";
+    m.gateway.nofile = 20000;
+    char *conf = NULL;
+    assert_int_equal(cli_gateway_render(&m, NULL, &conf), 0);
+    assert_non_null(strstr(conf, "\nuser nobody nogroup;\ndaemon off;\n"));
+    assert_non_null(strstr(conf, "\nworker_rlimit_nofile 20000;\n"));
+    assert_non_null(strstr(conf, "\n    worker_connections 10000;\n"));
+    assert_int_equal(nginx_check(conf), 0);
+    free(conf);
+    m.gateway.nofile = 300; /* a tiny limit still leaves nginx room to work */
+    assert_int_equal(cli_gateway_render(&m, NULL, &conf), 0);
+    assert_non_null(strstr(conf, "\n    worker_connections 256;\n"));
+    free(conf);
+}
+
+/* gateway.expose_internal: the exact locations that hide /metrics, /readyz and /healthz are gone,
+ * and a route may then name them. */
+static void test_expose_internal(void **state)
+{
+    struct cli_manifest m = *(const struct cli_manifest *)*state; /* shallow: only read */
+    char *conf = NULL;
+    assert_int_equal(cli_gateway_render(&m, NULL, &conf), 0);
+    assert_non_null(strstr(conf, "location = /metrics {\n"));
+    free(conf);
+    m.gateway.expose_internal = true;
+    assert_int_equal(cli_gateway_render(&m, NULL, &conf), 0);
+    assert_null(strstr(conf, "location = /metrics"));
+    assert_null(strstr(conf, "location = /healthz"));
+    free(conf);
+}
+
+/* gateway.cors: the origin map, the headers on every answer (a route's, nginx's own errors), the
+ * services' own CORS headers hidden, a preflight answered with the route's methods; "*" without
+ * a map. nginx accepts both. */
+static void test_cors(void **state)
+{
+    struct cli_manifest m = *(const struct cli_manifest *)*state; /* shallow: only read */
+    char *origins[] = {"https://blog.example", "http://localhost:3000", NULL};
+    char *headers[] = {"X-Client", NULL};
+    m.gateway.cors = (struct cli_cors){true, origins, 2, headers, 1, 60};
+    char *conf = NULL;
+    assert_int_equal(cli_gateway_render(&m, NULL, &conf), 0);
+    assert_non_null(strstr(conf, "    map $http_origin $tandem_cors_origin {\n"
+                                 "        \"https://blog.example\" $http_origin;\n"
+                                 "        \"http://localhost:3000\" $http_origin;\n"
+                                 "        default \"\";\n"));
+    assert_non_null(strstr(conf,
+                           "        location = /greetings {\n"
+                           "            if ($tandem_preflight) {\n"
+                           "                add_header X-Request-Id $tandem_request_id always;\n"
+                           "                add_header Access-Control-Allow-Origin "
+                           "$tandem_cors_origin always;\n"
+                           "                add_header Vary Origin always;\n"));
+    assert_non_null(strstr(conf, "add_header Access-Control-Allow-Methods \"POST\" always;\n"
+                                 "                add_header Access-Control-Allow-Headers "
+                                 "\"Authorization, Content-Type, If-Match, If-None-Match, "
+                                 "X-Request-Id, traceparent, tracestate, X-Client\" always;\n"
+                                 "                add_header Access-Control-Max-Age 60 always;\n"
+                                 "                return 204;\n"
+                                 "            }\n"
+                                 "            if ($request_method !~ ^(POST)$) {\n"));
+    assert_non_null(strstr(conf, "            proxy_hide_header Access-Control-Allow-Origin;\n"));
+    const char *acao = "add_header Access-Control-Allow-Origin $tandem_cors_origin always;";
+    const char *in[] = {"location @tandem_502 {", "location = /metrics {", "location / {"};
+    for (size_t i = 0; i < 3; i++) {
+        const char *loc = strstr(conf, in[i]);
+        assert_non_null(loc);
+        const char *end = strstr(loc, "\n        }\n");
+        const char *h = strstr(loc, acao);
+        assert_true(h != NULL && h < end);
+    }
+    assert_int_equal(nginx_check(conf), 0);
+    free(conf);
+    char *any[] = {"*", NULL};
+    m.gateway.cors = (struct cli_cors){true, any, 1, NULL, 0, 600};
+    assert_int_equal(cli_gateway_render(&m, NULL, &conf), 0);
+    assert_null(strstr(conf, "$tandem_cors_origin"));
+    assert_non_null(strstr(conf, "add_header Access-Control-Allow-Origin * always;\n"));
+    assert_int_equal(nginx_check(conf), 0);
+    free(conf);
+}
+
 /* The check itself must be able to fail: nginx refuses an unknown directive. */
 static void test_nginx_refuses(void **state)
 {
@@ -197,10 +286,11 @@ static void test_nginx_refuses(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_golden),
-        cmocka_unit_test(test_workers),
-        cmocka_unit_test(test_nginx_accepts),
+        cmocka_unit_test(test_golden),         cmocka_unit_test(test_workers),
+        cmocka_unit_test(test_user_and_files), cmocka_unit_test(test_expose_internal),
+        cmocka_unit_test(test_cors),           cmocka_unit_test(test_nginx_accepts),
         cmocka_unit_test(test_nginx_refuses),
+        /* one per line */
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

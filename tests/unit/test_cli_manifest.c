@@ -161,6 +161,108 @@ static void test_defaults(void **state)
     assert_int_equal(m.gateway.workers, 0); /* auto */
     assert_int_equal(m.services[0].instances, 1);
     assert_int_equal(m.services[0].n_routes, 0);
+    assert_false(m.gateway.expose_internal);
+    assert_int_equal(m.gateway.max_conns_per_client, 256);
+    cli_manifest_cleanup(&m);
+    write_file(yaml_path,
+               "gateway: { expose_internal: true, max_conns_per_client: 9 }\n"
+               "services:\n  a: { binary: bin/svc, port: 9000, routes: [ { path: /readyz } ] }\n",
+               0644);
+    if (cli_manifest_load(yaml_path, &m, err, sizeof(err)) != 0) {
+        fail_msg("%s", err);
+    }
+    assert_true(m.gateway.expose_internal);
+    assert_int_equal(m.gateway.max_conns_per_client, 9);
+    assert_false(m.gateway.cors.present);
+    assert_string_equal(m.services[0].routes[0].path, "/readyz");
+    cli_manifest_cleanup(&m);
+}
+
+/* Without a broker, TANDEM_BROKERS in env is how services reach an external cluster. */
+/* Patterns and exact routes that may go together: a pattern under a prefix route, patterns that
+ * differ in a literal segment, an exact pattern beside a longer one, an exact route and a pattern
+ * that only takes what is under it. */
+static void test_patterns(void **state)
+{
+    struct cli_manifest m;
+    char err[512];
+    write_file(yaml_path,
+               "services:\n"
+               "  a:\n"
+               "    binary: bin/svc\n"
+               "    port: 9000\n"
+               "    routes:\n"
+               "      - { path: /api/articles }\n"
+               "      - { path: /api/articles/*/comments }\n"
+               "      - { path: /api/articles/*/favorite, exact: true }\n"
+               "      - { path: /api/profiles/*/follow, exact: true }\n"
+               "      - { path: /api/profiles/*, exact: true }\n"
+               "      - { path: /api/user, exact: true }\n"
+               "      - { path: /, exact: true }\n",
+               0644);
+    if (cli_manifest_load(yaml_path, &m, err, sizeof(err)) != 0) {
+        fail_msg("%s", err);
+    }
+    const struct cli_route *r = m.services[0].routes;
+    assert_false(r[0].exact);
+    assert_true(r[2].exact);
+    assert_true(cli_route_takes(&r[1], "/api/articles/how-to/comments"));
+    assert_true(cli_route_takes(&r[1], "/api/articles/how-to/comments/7"));
+    assert_false(cli_route_takes(&r[1], "/api/articles/how-to"));
+    assert_false(cli_route_takes(&r[1], "/api/articles/a/b/comments"));
+    assert_true(cli_route_takes(&r[2], "/api/articles/x/favorite"));
+    assert_false(cli_route_takes(&r[2], "/api/articles/x/favorite/1"));
+    assert_true(cli_route_takes(&r[0], "/api/articles/x"));
+    assert_false(cli_route_takes(&r[5], "/api/user/x"));
+    char re[128];
+    const char *want[] = {NULL, "^/api/articles/[^/]+/comments(?:/|$)",
+                          "^/api/articles/[^/]+/favorite$"};
+    for (size_t i = 1; i < 3; i++) {
+        assert_int_equal(cli_route_regex(&r[i], re, sizeof(re)), 0);
+        assert_string_equal(re, want[i]);
+    }
+    struct cli_route dot = {.path = "/v1.2/*/x/"};
+    assert_int_equal(cli_route_regex(&dot, re, sizeof(re)), 0);
+    assert_string_equal(re, "^/v1\\.2/[^/]+/x/");
+    assert_int_equal(cli_route_regex(&dot, re, 8), -1);
+    cli_manifest_cleanup(&m);
+}
+
+static void test_cors(void **state)
+{
+    struct cli_manifest m;
+    char err[512];
+    write_file(yaml_path,
+               "gateway:\n"
+               "  cors: { origins: [\"https://blog.example\", \"http://localhost:3000\"], "
+               "headers: [X-Client] }\n"
+               "services:\n  a: { binary: bin/svc, port: 9000 }\n",
+               0644);
+    if (cli_manifest_load(yaml_path, &m, err, sizeof(err)) != 0) {
+        fail_msg("%s", err);
+    }
+    const struct cli_cors *c = &m.gateway.cors;
+    assert_true(c->present);
+    assert_int_equal(c->n_origins, 2);
+    assert_string_equal(c->origins[1], "http://localhost:3000");
+    assert_int_equal(c->n_headers, 1);
+    assert_string_equal(c->headers[0], "X-Client");
+    assert_int_equal(c->max_age, 600);
+    cli_manifest_cleanup(&m);
+}
+
+static void test_external_brokers(void **state)
+{
+    struct cli_manifest m;
+    char err[512];
+    write_file(yaml_path,
+               "services:\n  a: { binary: bin/svc, port: 9000, env: { TANDEM_BROKERS: k:9092 } }\n",
+               0644);
+    if (cli_manifest_load(yaml_path, &m, err, sizeof(err)) != 0) {
+        fail_msg("%s", err);
+    }
+    assert_string_equal(m.services[0].env[0].name, "TANDEM_BROKERS");
+    assert_string_equal(m.services[0].env[0].value, "k:9092");
     cli_manifest_cleanup(&m);
 }
 
@@ -183,7 +285,7 @@ static const struct {
      "2:3: services: 'A' is not a service name ([a-z0-9][a-z0-9_-]*, at most 48)"},
     {"services:\n  broker: { binary: bin/svc, port: 1 }\n", "2:3: services: 'broker' is reserved"},
     {"services:\n  a: { binary: bin/nope, port: 1 }\n",
-     "2:16: binary: 'bin/nope' not found (looked for DIR/bin/nope)"},
+     "2:16: binary: 'bin/nope' not found (looked for {DIR}/bin/nope)"},
     {"services:\n  a: { binary: bin/noexec, port: 1 }\n",
      "2:16: binary: 'bin/noexec' is not executable"},
     {"services:\n  a: { binary: [bin/svc], port: 1 }\n",
@@ -198,10 +300,68 @@ static const struct {
      "2:31: port: 2 instances from 65535 run past 65535"},
     {SVC "    env: { 1X: y }\n", "5:12: env: '1X' is not a variable name"},
     {SVC "    env: { X: [1] }\n", "5:15: env: expected a string, found a sequence"},
+    {SVC "    env: { A: b, TANDEM_LISTEN: \"127.0.0.1:1\" }\n",
+     "5:18: env: TANDEM_LISTEN is set by tandem for each instance (port + i, "
+     "var/services/NAME/I) and cannot be overridden"},
+    {SVC "    env:\n      TANDEM_DATA_DIR: /srv\n",
+     "6:7: env: TANDEM_DATA_DIR is set by tandem for each instance (port + i, "
+     "var/services/NAME/I) and cannot be overridden"},
+    {"broker: {}\n" SVC "    env: { TANDEM_BROKERS: \"kafka:9092\" }\n",
+     "6:12: env: TANDEM_BROKERS is set by tandem to the manifest's broker; remove broker: to use "
+     "another cluster"},
     {SVC "    routes: [ { path: hello } ]\n",
-     "5:23: path: 'hello' must start with / and use only A-Z a-z 0-9 / _ . ~ -"},
+     "5:23: path: 'hello' must be / or /-separated segments of A-Z a-z 0-9 _ . ~ - (not . or ..) "
+     "or a lone *"},
     {SVC "    routes: [ { path: \"/a;b\" } ]\n",
-     "5:23: path: '/a;b' must start with / and use only A-Z a-z 0-9 / _ . ~ -"},
+     "5:23: path: '/a;b' must be / or /-separated segments of A-Z a-z 0-9 _ . ~ - (not . or ..) or "
+     "a lone *"},
+    {SVC "    routes: [ { path: /a/b*/c } ]\n",
+     "5:23: path: '/a/b*/c' must be / or /-separated segments of A-Z a-z 0-9 _ . ~ - (not . or ..) "
+     "or a lone *"},
+    {SVC "    routes: [ { path: /a//c } ]\n",
+     "5:23: path: '/a//c' must be / or /-separated segments of A-Z a-z 0-9 _ . ~ - (not . or ..) "
+     "or a lone *"},
+    {SVC "    routes: [ { path: /a/../c } ]\n",
+     "5:23: path: '/a/../c' must be / or /-separated segments of A-Z a-z 0-9 _ . ~ - (not . or ..) "
+     "or a lone *"},
+    {SVC "    routes: [ { path: /a, exact: 1 } ]\n", "5:34: exact: expected true or false"},
+    {SVC "    routes: [ { path: /a/*/b }, { path: /a/x/* } ]\n",
+     "5:41: routes: '/a/x/*' and '/a/*/b' both take some paths (already routed to service 'a' at "
+     "line 5)"},
+    {SVC "    routes: [ { path: /a/*/b }, { path: /a/*/b/c } ]\n",
+     "5:41: routes: '/a/*/b/c' and '/a/*/b' both take some paths (already routed to service 'a' "
+     "at line 5)"},
+    {SVC "    routes: [ { path: /a/x/b/c }, { path: /a/*/b } ]\n",
+     "5:43: routes: '/a/*/b' takes '/a/x/b/c', so that route would never get it (already routed "
+     "to service 'a' at line 5)"},
+    {SVC "    routes: [ { path: /a/*/b, exact: true }, { path: /a/x/b } ]\n",
+     "5:54: routes: '/a/*/b' takes '/a/x/b', so that route would never get it (already routed to "
+     "service 'a' at line 5)"},
+    {SVC "    routes: [ { path: /metrics } ]\n",
+     "5:23: path: '/metrics' is every instance's own endpoint, never routed by the gateway unless "
+     "gateway.expose_internal is true"},
+    {"gateway: { expose_internal: yes }\n" SVC,
+     "1:29: gateway.expose_internal: expected true or false"},
+    {"gateway: { cors: { max_age: 5 } }\n" SVC,
+     "1:18: gateway.cors: missing required key 'origins'"},
+    {"gateway: { cors: { origins: [] } }\n" SVC, "1:29: gateway.cors.origins: must not be empty"},
+    {"gateway: { cors: { origins: [\"*\", \"https://a.b\"] } }\n" SVC,
+     "1:30: gateway.cors.origins: '*' must be the only origin"},
+    {"gateway: { cors: { origins: [\"https://a.b/\"] } }\n" SVC,
+     "1:30: gateway.cors.origins: 'https://a.b/' is not an origin (http or https://host in "
+     "lowercase, an optional :port, no path) nor '*'"},
+    {"gateway: { cors: { origins: [\"https://A.b\"] } }\n" SVC,
+     "1:30: gateway.cors.origins: 'https://A.b' is not an origin (http or https://host in "
+     "lowercase, an optional :port, no path) nor '*'"},
+    {"gateway: { cors: { origins: [\"http://a:0\"] } }\n" SVC,
+     "1:30: gateway.cors.origins: 'http://a:0' is not an origin (http or https://host in "
+     "lowercase, an optional :port, no path) nor '*'"},
+    {"gateway: { cors: { origins: [\"*\"], headers: [\"X Y\"] } }\n" SVC,
+     "1:46: gateway.cors.headers: 'X Y' is not a header name"},
+    {"gateway: { cors: { origins: [\"*\"], max_age: 99999 } }\n" SVC,
+     "1:45: gateway.cors.max_age: 99999 is out of range 0..86400"},
+    {"gateway: { max_conns_per_client: 0 }\n" SVC,
+     "1:34: gateway.max_conns_per_client: 0 is out of range 1..1000000"},
     {SVC "    routes: [ { methods: [GET] } ]\n", "5:15: route: missing required key 'path'"},
     {SVC "    routes: [ { path: /a, methods: [FETCH] } ]\n",
      "5:37: methods: unknown method 'FETCH'"},
@@ -250,11 +410,11 @@ static void test_bad(void **state)
         char err[512], want[512], tmpl[512];
         write_file(yaml_path, bad[i].yaml, 0644);
         int rc = cli_manifest_load(yaml_path, &m, err, sizeof(err));
-        /* DIR in a template is the scratch directory */
-        const char *d = strstr(bad[i].want, "DIR");
+        /* {DIR} in a template is the scratch directory */
+        const char *d = strstr(bad[i].want, "{DIR}");
         if (d != NULL) {
             snprintf(tmpl, sizeof(tmpl), "%.*s%s%s", (int)(d - bad[i].want), bad[i].want, dir,
-                     d + 3);
+                     d + 5);
         } else {
             snprintf(tmpl, sizeof(tmpl), "%s", bad[i].want);
         }
@@ -282,6 +442,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good),
         cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_external_brokers),
+        cmocka_unit_test(test_patterns),
+        cmocka_unit_test(test_cors),
         cmocka_unit_test(test_bad),
         cmocka_unit_test(test_missing_file),
     };
