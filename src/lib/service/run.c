@@ -270,6 +270,9 @@ void tandem_service_free(struct tandem_service *s)
 #ifdef TANDEM_SERVICE_EVENTS
     svc_events_free(s);
 #endif
+#ifdef TANDEM_SERVICE_AUTH
+    svc_auth_free(s);
+#endif
     for (size_t i = 0; i < s->nroutes; i++) {
         free(s->routes[i]->method);
         free(s->routes[i]->pattern);

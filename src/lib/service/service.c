@@ -83,6 +83,7 @@ void svc_dispatch(struct tandem_http_request *req, void *arg)
     x->start_ns = now_ns();
     x->method = svc_method_index(req->method);
     x->route = (int)s->nroutes;
+    x->claims = NULL;
     trace_context(x, req);
     req->user = x;
     int rc = tandem_router_match(s->router, req->method, strlen(req->method), req->path, plen,
@@ -126,6 +127,9 @@ void svc_done(struct tandem_http_request *req, int status, void *arg)
              log_json_str(path, sizeof(path), req->path),
              log_json_str(route, sizeof(route), s->route_names[x->route]), status, (double)ns / 1e6,
              req->worker);
+#ifdef TANDEM_SERVICE_AUTH
+    svc_auth_done(x);
+#endif
     req->user = NULL;
     free(x);
 }

@@ -157,6 +157,8 @@ struct svc_req {
     int route;  /* index, or nroutes for unmatched */
     int method; /* svc_method_index */
     uint64_t start_ns;
+    const struct tandem_claims *claims; /* service_auth.c: the token's, once verified; released
+                                           when the request is done */
     char buf[]; /* captured parameter values: path length + TANDEM_ROUTE_MAX_PARAMS + 1 */
 };
 
@@ -180,6 +182,7 @@ struct tandem_service {
     struct tandem_http_server *http;
     struct svc_events *events; /* service_events.c; NULL until events are used */
     struct svc_prober *prober; /* ready.c; set while tandem_service_run probes */
+    struct svc_auth *auth;     /* service_auth.c; NULL until tandem_service_auth */
     bool running;
 };
 
@@ -197,6 +200,12 @@ int svc_events_run(struct tandem_service *s);
 void svc_events_stop_consumers(struct tandem_service *s, int64_t deadline);
 void svc_events_close_producer(struct tandem_service *s, int64_t deadline);
 void svc_events_free(struct tandem_service *s);
+
+/* service_auth.c (built with tandem_auth: TANDEM_SERVICE_AUTH): svc_auth_done releases a
+ * request's claims (svc_done); svc_auth_free frees what tandem_service_auth made
+ * (tandem_service_free). */
+void svc_auth_done(struct svc_req *x);
+void svc_auth_free(struct tandem_service *s);
 
 /* service.c: the http core's callbacks (run.c starts the server with them). */
 void svc_dispatch(struct tandem_http_request *req, void *arg);
