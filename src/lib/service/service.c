@@ -195,6 +195,9 @@ static int builtin_options(struct tandem_service *s)
     svc_config_declare(
         c, "drain-timeout", "10",
         "seconds the drain gets after SIGTERM (requests, consumers, producer flush)");
+    svc_config_declare(c, "pool-threads", "0",
+                       "threads for blocking work (tandem_offload; 0: one per CPU)");
+    svc_config_declare(c, "pool-queue", "256", "jobs waiting for the pool at most; beyond: 503");
     svc_config_declare(c, "assignment-strategy", NULL,
                        "consumer groups' partition.assignment.strategy (cooperative-sticky: "
                        "incremental rebalancing; unset: librdkafka's default)");
@@ -211,6 +214,10 @@ static int builtin_options(struct tandem_service *s)
         bad = "log-level";
     } else if (svc_parse_int(svc_config_get(c, "drain-timeout"), 0, 3600, &v) != 0) {
         bad = "drain-timeout";
+    } else if (svc_parse_int(svc_config_get(c, "pool-threads"), 0, 256, &v) != 0) {
+        bad = "pool-threads";
+    } else if (svc_parse_int(svc_config_get(c, "pool-queue"), 1, 1000000, &v) != 0) {
+        bad = "pool-queue";
     } else if (*svc_config_get(c, "data-dir") == '\0') {
         bad = "data-dir";
     }

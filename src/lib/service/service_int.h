@@ -134,6 +134,9 @@ struct tandem_metrics_writer {
 void svc_writer_init(struct tandem_metrics_writer *w);
 void svc_writer_cleanup(struct tandem_metrics_writer *w);
 void svc_writer_append(struct tandem_metrics_writer *w, const char *s, size_t n);
+/* Writes the # HELP and # TYPE lines of name unless they were the last ones written. */
+void svc_metrics_header(struct tandem_metrics_writer *w, const char *name, const char *help,
+                        const char *type);
 /* Writes tandem_http_requests_total and tandem_http_request_duration_seconds merged over
  * nworkers stats; route_names[i] names route i (nroutes: "unmatched", nroutes + 1: "(none)",
  * counted only). */
@@ -183,6 +186,7 @@ struct tandem_service {
     struct svc_events *events; /* service_events.c; NULL until events are used */
     struct svc_prober *prober; /* ready.c; set while tandem_service_run probes */
     struct svc_auth *auth;     /* service_auth.c; NULL until tandem_service_auth */
+    struct svc_pool *pool;     /* service_pool.c; the pool's state, made before any thread */
     bool running;
 };
 
@@ -200,6 +204,13 @@ int svc_events_run(struct tandem_service *s);
 void svc_events_stop_consumers(struct tandem_service *s, int64_t deadline);
 void svc_events_close_producer(struct tandem_service *s, int64_t deadline);
 void svc_events_free(struct tandem_service *s);
+
+/* service_pool.c: svc_pool_run (run, before any thread) registers the pool's metrics source;
+ * svc_pool_drain (after HTTP has drained, before it stops) drains the pool with what is left of
+ * deadline (monotonic ms), cancelled work answered 503; svc_pool_free (tandem_service_free). */
+void svc_pool_run(struct tandem_service *s);
+void svc_pool_drain(struct tandem_service *s, int64_t deadline);
+void svc_pool_free(struct tandem_service *s);
 
 /* service_auth.c (built with tandem_auth: TANDEM_SERVICE_AUTH): svc_auth_done releases a
  * request's claims (svc_done); svc_auth_free frees what tandem_service_auth made
