@@ -100,7 +100,8 @@ done
 wait_metric tandem_events_produced_total 20 5
 wait_metric tandem_events_delivered_total 20 10
 wait_metric 'tandem_events_consumed_total{group="hello"}' 20 20
-wait_metric 'tandem_consumer_lag{group="hello"}' 0 5
+wait_metric 'tandem_consumer_lag{group="hello",topic="hello-events",partition="0"}' 0 5
+wait_metric 'tandem_consumer_committed_lag{group="hello",topic="hello-events",partition="0"}' 0 5
 [ "$(metric tandem_events_delivery_failed_total)" = 0 ] || fail "delivery failures"
 [ "$(metric 'tandem_events_dead_lettered_total{group="hello"}')" = 0 ] || fail "dead letters"
 n=$(grep -c '"msg":"greeting consumed"' "$TMP_ROOT/first.log" || true)
