@@ -55,23 +55,6 @@ stop_hello() {
     [ "$rc" = 0 ] || { tail -n 20 "$logf" >&2; fail "example-hello ($name) exit status $rc"; }
 }
 
-# metric NAME_AND_LABELS: its value in a fresh scrape (empty when absent).
-metric() {
-    "${CURL[@]}" "$HB/metrics" | awk -v k="$1" '$1 == k { print $2 }'
-}
-
-# wait_metric NAME_AND_LABELS VALUE SECS
-wait_metric() {
-    local i v=""
-    for i in $(seq $(($3 * 10))); do
-        v=$(metric "$1")
-        [ "$v" = "$2" ] && return 0
-        sleep 0.1
-    done
-    "${CURL[@]}" "$HB/metrics" | grep -E '^tandem_(events|consumer)' >&2 || true
-    fail "$1 is '$v' after $3 s, want $2"
-}
-
 # wait_ready CODE SECS: /readyz answers CODE within SECS.
 wait_ready() {
     local i code=""

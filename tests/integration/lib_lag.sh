@@ -34,22 +34,6 @@ grep -q '"msg":"ready"' "$LOGF" || fail "lib-lag-check not ready within 10 s"
 HB="http://127.0.0.1:$(grep '"msg":"ready"' "$LOGF" | sed 's/.*"port":\([0-9]*\).*/\1/')"
 log "lib-lag-check on $HB"
 
-metric() {
-    "${CURL[@]}" "$HB/metrics" | awk -v k="$1" '$1 == k { print $2 }'
-}
-
-# wait_metric NAME_AND_LABELS VALUE SECS
-wait_metric() {
-    local i v=""
-    for i in $(seq $(($3 * 10))); do
-        v=$(metric "$1")
-        [ "$v" = "$2" ] && return 0
-        sleep 0.1
-    done
-    "${CURL[@]}" "$HB/metrics" | grep -E '^tandem_(events_consumed|consumer)' >&2 || true
-    fail "$1 is '$v' after $3 s, want $2"
-}
-
 lag() { echo "tandem_consumer_lag{group=\"lag\",topic=\"lag\",partition=\"$1\"}"; }
 clag() { echo "tandem_consumer_committed_lag{group=\"lag\",topic=\"lag\",partition=\"$1\"}"; }
 

@@ -26,6 +26,7 @@
 
 #include "auth_int.h"
 #include "tandem/auth.h"
+#include "test_auth_util.h"
 
 #define T0 1700000000
 
@@ -84,32 +85,6 @@ static const char *refusal(struct tandem_auth *a, const char *tok)
     assert_null(c);
     assert_non_null(why);
     return why;
-}
-
-/* A token over claims (JSON text) signed by libjwt with alg and key (NULL key for none). */
-static char *libjwt_token(jwt_alg_t alg, const char *key, const char *claims)
-{
-    jwt_t *jwt = NULL;
-    assert_int_equal(jwt_new(&jwt), 0);
-    assert_int_equal(jwt_add_grants_json(jwt, claims), 0);
-    assert_int_equal(jwt_set_alg(jwt, alg, (const unsigned char *)key, key ? (int)strlen(key) : 0),
-                     0);
-    char *t = jwt_encode_str(jwt);
-    assert_non_null(t);
-    jwt_free(jwt);
-    return t;
-}
-
-/* tok with its claims segment replaced by the base64url of claims (the signature kept). */
-static char *with_claims(const char *tok, const char *claims)
-{
-    const char *d1 = strchr(tok, '.'), *d2 = strrchr(tok, '.');
-    char seg[2048];
-    auth_b64url_encode((const uint8_t *)claims, strlen(claims), seg);
-    size_t n = (size_t)(d1 - tok) + 1 + strlen(seg) + strlen(d2) + 1;
-    char *out = malloc(n);
-    snprintf(out, n, "%.*s.%s%s", (int)(d1 - tok), tok, seg, d2);
-    return out;
 }
 
 static void test_valid_token(void **state)

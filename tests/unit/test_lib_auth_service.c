@@ -18,6 +18,7 @@
 
 #include "auth_int.h"
 #include "tandem/auth.h"
+#include "test_auth_util.h"
 #include "test_service_util.h"
 
 static struct tandem_service *svc;
@@ -95,18 +96,6 @@ static void expect_401(const char *path, const char *auth, const char *why)
     assert_non_null(strstr(out, "\r\nContent-Type: application/problem+json\r\n"));
     assert_non_null(strstr(tsvc_body(out), "\"status\":401"));
     assert_non_null(strstr(tsvc_body(out), "\"title\":\"Unauthorized\""));
-}
-
-static char *libjwt_token(jwt_alg_t alg, const char *key, const char *claims)
-{
-    jwt_t *jwt = NULL;
-    assert_int_equal(jwt_new(&jwt), 0);
-    assert_int_equal(jwt_add_grants_json(jwt, claims), 0);
-    assert_int_equal(jwt_set_alg(jwt, alg, (const unsigned char *)key, key ? (int)strlen(key) : 0),
-                     0);
-    char *t = jwt_encode_str(jwt);
-    jwt_free(jwt);
-    return t;
 }
 
 static void test_tokens_over_http(void **state)
@@ -197,11 +186,11 @@ static void test_tokens_over_http(void **state)
              "{\"sub\":\"1\",\"username\":\"admin\",\"iss\":\"users\","
              "\"exp\":%lld}",
              (long long)now + 900);
-    char seg[1024];
-    auth_b64url_encode((const uint8_t *)claims, strlen(claims), seg);
-    const char *d1 = strchr(token, '.'), *d2 = strrchr(token, '.');
-    snprintf(auth, sizeof(auth), "Token %.*s.%s%s", (int)(d1 - token), token, seg, d2);
+    char *tampered = with_claims(token, claims);
+    snprintf(auth, sizeof(auth), "Token %s", tampered);
+    free(tampered);
     expect_401("/user", auth, "invalid signature");
+    const char *d2 = strrchr(token, '.'); /* the good signature segment, reused below */
 
     /* another key pair's token, alg none, HS256 keyed with the public PEM, ES384 */
     char *priv_pem = NULL, *pub_pem = NULL, *other_priv = NULL, *other_pub = NULL;

@@ -58,32 +58,15 @@ static void fast(struct tandem_http_request *req, void *arg)
     tandem_respond_json(req, 200, json_pack("{s:s}", "fast", "yes"));
 }
 
-/* Sends GET path on a new connection and returns it (the answer is read later). */
+/* Sends GET path on a new connection and returns it (the answer is read later, tsvc_read). */
 static int open_get(int port, const char *path)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET,
-                             .sin_port = htons((uint16_t)port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    int fd = tsvc_connect(port);
     char raw[256];
     int n =
         snprintf(raw, sizeof(raw), "GET %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", path);
     assert_int_equal(send(fd, raw, (size_t)n, MSG_NOSIGNAL), n);
     return fd;
-}
-
-/* Reads until the server closes; returns the status. */
-static int read_all(int fd, char *out, size_t cap)
-{
-    size_t n = 0;
-    ssize_t r;
-    while (n + 1 < cap && (r = recv(fd, out + n, cap - 1 - n, 0)) > 0) {
-        n += (size_t)r;
-    }
-    out[n] = '\0';
-    close(fd);
-    return n > 12 ? atoi(out + 9) : 0;
 }
 
 static struct tsvc start(const char *name, const char *const *flags)
@@ -110,7 +93,7 @@ static void test_not_behind_the_work(void **state)
         assert_int_equal(tsvc_http(t.port, "GET", "/fast", NULL, NULL, out, sizeof(out), &ms), 200);
         print_message("one worker: GET /fast answered in %.2f ms while 300 ms of work ran\n", ms);
         assert_true(ms < 150); /* far below the 300 ms it would wait behind the work */
-        assert_int_equal(read_all(slow_fd, out, sizeof(out)), 200);
+        assert_int_equal(tsvc_read(slow_fd, out, sizeof(out)), 200);
         assert_string_equal(tsvc_body(out), "{\"ms\":300,\"same_thread\":true}");
     }
     assert_int_equal(tsvc_http(t.port, "GET", "/metrics", NULL, NULL, out, sizeof(out), NULL), 200);
@@ -125,7 +108,7 @@ static void test_not_behind_the_work(void **state)
     int slow_fd = open_get(t.port, "/slow?ms=300");
     usleep(30000);
     tsvc_stop(&t);
-    assert_int_equal(read_all(slow_fd, out, sizeof(out)), 200);
+    assert_int_equal(tsvc_read(slow_fd, out, sizeof(out)), 200);
     assert_string_equal(tsvc_body(out), "{\"ms\":300,\"same_thread\":true}");
 }
 
@@ -145,8 +128,8 @@ static void test_full_queue(void **state)
     assert_non_null(strstr(out, "\r\nRetry-After: 1\r\n"));
     assert_non_null(strstr(out, "\r\nContent-Type: application/problem+json\r\n"));
     assert_non_null(strstr(tsvc_body(out), "\"status\":503"));
-    assert_int_equal(read_all(running, out, sizeof(out)), 200);
-    assert_int_equal(read_all(queued, out, sizeof(out)), 200);
+    assert_int_equal(tsvc_read(running, out, sizeof(out)), 200);
+    assert_int_equal(tsvc_read(queued, out, sizeof(out)), 200);
     assert_int_equal(tsvc_http(t.port, "GET", "/metrics", NULL, NULL, out, sizeof(out), NULL), 200);
     assert_non_null(strstr(out, "\ntandem_pool_rejected_total 1\n"));
     assert_non_null(strstr(out, "\ntandem_pool_completed_total 2\n"));
@@ -167,10 +150,10 @@ static void test_drain_cancels(void **state)
     double t0 = tsvc_now_ms();
     tsvc_stop(&t); /* SIGTERM: 1 s of drain, then the pool: queued cancelled, running waited */
     double took = tsvc_now_ms() - t0;
-    assert_int_equal(read_all(queued, out, sizeof(out)), 503);
+    assert_int_equal(tsvc_read(queued, out, sizeof(out)), 503);
     assert_non_null(strstr(out, "\r\nRetry-After: 1\r\n"));
     assert_non_null(strstr(tsvc_body(out), "shutting down"));
-    assert_int_equal(read_all(running, out, sizeof(out)), 200);
+    assert_int_equal(tsvc_read(running, out, sizeof(out)), 200);
     assert_string_equal(tsvc_body(out), "{\"ms\":1800,\"same_thread\":true}");
     assert_int_equal(atomic_load(&freed_without_req), 1);
     assert_true(took >= 1500); /* the running work was waited for, past the drain timeout */

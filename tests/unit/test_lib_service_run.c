@@ -30,6 +30,7 @@
 #include <cmocka.h>
 
 #include "tandem/service.h"
+#include "test_service_util.h"
 
 static int port;
 static atomic_int db_down;
@@ -72,47 +73,9 @@ static void *run_thread(void *arg)
     return (void *)rc;
 }
 
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-    socklen_t sl = sizeof(sa);
-    getsockname(fd, (struct sockaddr *)&sa, &sl);
-    close(fd);
-    return ntohs(sa.sin_port);
-}
-
 static int listen_fd(int fd)
 {
     return listen(fd, 8);
-}
-
-/* One request on a fresh connection (Connection: close); the whole answer into out. */
-static int request(const char *raw, char *out, size_t cap)
-{
-    for (int attempt = 0; attempt < 100; attempt++) {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in sa = {.sin_family = AF_INET,
-                                 .sin_port = htons((uint16_t)port),
-                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-            close(fd);
-            usleep(20000); /* the service is still starting */
-            continue;
-        }
-        assert_int_equal(send(fd, raw, strlen(raw), 0), (ssize_t)strlen(raw));
-        size_t n = 0;
-        ssize_t r;
-        while (n + 1 < cap && (r = recv(fd, out + n, cap - 1 - n, 0)) > 0) {
-            n += (size_t)r;
-        }
-        out[n] = '\0';
-        close(fd);
-        return atoi(out + 9);
-    }
-    fail_msg("cannot connect to port %d", port);
-    return 0;
 }
 
 static int call(const char *method, const char *path, const char *ctype, const char *body,
@@ -124,7 +87,7 @@ static int call(const char *method, const char *path, const char *ctype, const c
         "%s %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n%s%s%sContent-Length: %zu\r\n\r\n%s",
         method, path, ctype ? "Content-Type: " : "", ctype ? ctype : "", ctype ? "\r\n" : "",
         strlen(body), body);
-    return request(raw, out, cap);
+    return tsvc_raw(port, raw, out, cap, NULL);
 }
 
 /* Polls GET /readyz every 10 ms until it answers want (at most 5 s); counts the 503s. */
@@ -150,7 +113,7 @@ static void test_service(void **state)
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
-    port = free_port();
+    port = tsvc_free_port();
     char listen[32], brokers[64];
     snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
     /* a fake broker: a listening socket (the check only connects); the first address is closed */
@@ -160,7 +123,7 @@ static void test_service(void **state)
     assert_int_equal(bind(bfd, (struct sockaddr *)&bsa, sizeof(bsa)), 0);
     assert_int_equal(listen_fd(bfd), 0);
     getsockname(bfd, (struct sockaddr *)&bsa, &bsl);
-    snprintf(brokers, sizeof(brokers), "127.0.0.1:%d,127.0.0.1:%d", free_port(),
+    snprintf(brokers, sizeof(brokers), "127.0.0.1:%d,127.0.0.1:%d", tsvc_free_port(),
              ntohs(bsa.sin_port));
     char *argv[] = {
         "t",        "--listen", listen,      "--workers=2", "--data-dir", "/tmp/tandem-unit-svc",
@@ -305,7 +268,7 @@ static void *race_connect(void *arg)
  * starts, and tandem_service_option is refused once the run started. */
 static void test_listen_final_before_threads(void **state)
 {
-    port = free_port();
+    port = tsvc_free_port();
     char listen[32];
     snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
     snprintf(race_expect, sizeof(race_expect), "%s", listen);
@@ -396,9 +359,9 @@ static void test_readyz_black_hole(void **state)
     close(probe);
 
     char brokers[64], listen_arg[32];
-    snprintf(brokers, sizeof(brokers), "127.0.0.1:%d,127.0.0.1:%d", free_port(),
+    snprintf(brokers, sizeof(brokers), "127.0.0.1:%d,127.0.0.1:%d", tsvc_free_port(),
              ntohs(hsa.sin_port));
-    port = free_port();
+    port = tsvc_free_port();
     snprintf(listen_arg, sizeof(listen_arg), "127.0.0.1:%d", port);
     char *argv[] = {"t",         "--listen", listen_arg, "--data-dir", "/tmp/tandem-unit-svc",
                     "--brokers", brokers,    NULL};
@@ -519,7 +482,7 @@ static int raw_status(const char *raw, size_t len)
  * route="(none)",method="(none)" (they were missing from /metrics). */
 static void test_core_errors_counted(void **state)
 {
-    port = free_port();
+    port = tsvc_free_port();
     char listen_arg[32];
     snprintf(listen_arg, sizeof(listen_arg), "127.0.0.1:%d", port);
     char *argv[] = {"t", "--listen", listen_arg, "--data-dir", "/tmp/tandem-unit-svc", NULL};

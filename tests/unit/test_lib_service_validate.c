@@ -14,23 +14,8 @@
 #include <cmocka.h>
 
 #include "tandem/validate.h"
+#include "test_realworld_fields.h"
 #include "test_service_util.h"
-
-static const struct tandem_field REGISTER[] = {
-    {.path = "user", .type = TANDEM_FIELD_OBJECT, .flags = TANDEM_FIELD_REQUIRED},
-    {.path = "user.username",
-     .type = TANDEM_FIELD_STRING,
-     .flags = TANDEM_FIELD_REQUIRED | TANDEM_FIELD_NOT_BLANK,
-     .max = 20},
-    {.path = "user.email",
-     .type = TANDEM_FIELD_STRING,
-     .flags = TANDEM_FIELD_REQUIRED | TANDEM_FIELD_EMAIL},
-    {.path = "user.password",
-     .type = TANDEM_FIELD_STRING,
-     .flags = TANDEM_FIELD_REQUIRED,
-     .min = 8},
-    TANDEM_FIELD_END,
-};
 
 static void register_user(struct tandem_http_request *req, void *arg)
 {

@@ -15,39 +15,7 @@
 #include <cmocka.h>
 
 #include "tandem/validate.h"
-
-static const struct tandem_field REGISTER[] = {
-    {.path = "user", .type = TANDEM_FIELD_OBJECT, .flags = TANDEM_FIELD_REQUIRED},
-    {.path = "user.username",
-     .type = TANDEM_FIELD_STRING,
-     .flags = TANDEM_FIELD_REQUIRED | TANDEM_FIELD_NOT_BLANK,
-     .max = 20},
-    {.path = "user.email",
-     .type = TANDEM_FIELD_STRING,
-     .flags = TANDEM_FIELD_REQUIRED | TANDEM_FIELD_NOT_BLANK | TANDEM_FIELD_EMAIL},
-    {.path = "user.password",
-     .type = TANDEM_FIELD_STRING,
-     .flags = TANDEM_FIELD_REQUIRED,
-     .min = 8,
-     .max = 72},
-    {.path = "user.image", .type = TANDEM_FIELD_STRING, .flags = TANDEM_FIELD_URL},
-    TANDEM_FIELD_END,
-};
-
-static const struct tandem_field ARTICLE[] = {
-    {.path = "article.title",
-     .type = TANDEM_FIELD_STRING,
-     .flags = TANDEM_FIELD_REQUIRED | TANDEM_FIELD_NOT_BLANK},
-    {.path = "article.tagList",
-     .type = TANDEM_FIELD_STRINGS,
-     .flags = TANDEM_FIELD_NOT_BLANK,
-     .max = 3,
-     .item_max = 5},
-    {.path = "article.draft", .type = TANDEM_FIELD_BOOL},
-    {.path = "article.order", .type = TANDEM_FIELD_INT},
-    {.path = "article.meta", .type = TANDEM_FIELD_OBJECT, .flags = TANDEM_FIELD_NOT_BLANK},
-    TANDEM_FIELD_END,
-};
+#include "test_realworld_fields.h"
 
 /* Validates the JSON text body against spec; returns the compact errors document (static). */
 static const char *errors_of(const char *body, const struct tandem_field *spec, int *rc)

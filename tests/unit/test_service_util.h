@@ -1,7 +1,8 @@
 /*
- * What the runtime's toolkit tests share (test_lib_auth_service.c, test_lib_service_validate.c,
- * test_lib_service_pool.c): a tandem_service run on a thread of the test on a free 127.0.0.1
- * port, stopped with SIGTERM, and one HTTP exchange per connection, timed. The test's main blocks
+ * What the runtime's tests share (test_lib_service_run.c, test_lib_service_events.c,
+ * test_lib_service_validate.c, test_lib_service_pool.c, test_lib_auth_service.c): a
+ * tandem_service run on a thread of the test on a free 127.0.0.1 port, stopped with SIGTERM, and
+ * one HTTP exchange per connection, timed. The test's main blocks
  * SIGTERM first (tsvc_block_signals) so that only the service's sigwait takes it.
  */
 #ifndef TANDEM_TEST_SERVICE_UTIL_H
@@ -91,37 +92,51 @@ static inline void tsvc_stop(struct tsvc *t)
     t->s = NULL;
 }
 
-/* Sends raw (a whole request with Connection: close) to 127.0.0.1:port, retrying the connect
- * while the service starts (up to 2 s); reads the whole answer into out. Returns the status (0
- * when nothing came); *ms (may be NULL) gets the time from the send to the end of the answer. */
-static inline int tsvc_raw(int port, const char *raw, char *out, size_t cap, double *ms)
+/* A connection to 127.0.0.1:port, retried while the service starts (up to 4 s). */
+static inline int tsvc_connect(int port)
 {
-    for (int attempt = 0; attempt < 100; attempt++) {
+    for (int attempt = 0; attempt < 200; attempt++) {
         int fd = socket(AF_INET, SOCK_STREAM, 0);
         struct sockaddr_in sa = {.sin_family = AF_INET,
                                  .sin_port = htons((uint16_t)port),
                                  .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-            close(fd);
-            usleep(20000);
-            continue;
-        }
-        double t0 = tsvc_now_ms();
-        assert_int_equal(send(fd, raw, strlen(raw), MSG_NOSIGNAL), (ssize_t)strlen(raw));
-        size_t n = 0;
-        ssize_t r;
-        while (n + 1 < cap && (r = recv(fd, out + n, cap - 1 - n, 0)) > 0) {
-            n += (size_t)r;
-        }
-        out[n] = '\0';
-        if (ms != NULL) {
-            *ms = tsvc_now_ms() - t0;
+        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+            return fd;
         }
         close(fd);
-        return n > 12 ? atoi(out + 9) : 0;
+        usleep(20000); /* the service is still starting */
     }
     fail_msg("cannot connect to 127.0.0.1:%d", port);
-    return 0;
+    return -1;
+}
+
+/* Reads until the peer closes, into out (NUL-terminated); closes fd. Returns the status (0 when
+ * nothing came). */
+static inline int tsvc_read(int fd, char *out, size_t cap)
+{
+    size_t n = 0;
+    ssize_t r;
+    while (n + 1 < cap && (r = recv(fd, out + n, cap - 1 - n, 0)) > 0) {
+        n += (size_t)r;
+    }
+    out[n] = '\0';
+    close(fd);
+    return n > 12 ? atoi(out + 9) : 0;
+}
+
+/* Sends raw (a whole request with Connection: close) to 127.0.0.1:port and reads the whole answer
+ * into out. Returns the status; *ms (may be NULL) gets the time from the send to the end of the
+ * answer. */
+static inline int tsvc_raw(int port, const char *raw, char *out, size_t cap, double *ms)
+{
+    int fd = tsvc_connect(port);
+    double t0 = tsvc_now_ms();
+    assert_int_equal(send(fd, raw, strlen(raw), MSG_NOSIGNAL), (ssize_t)strlen(raw));
+    int status = tsvc_read(fd, out, cap);
+    if (ms != NULL) {
+        *ms = tsvc_now_ms() - t0;
+    }
+    return status;
 }
 
 /* method path with the extra header lines (each ending "\r\n", or NULL) and a JSON body (NULL:

@@ -172,6 +172,13 @@ void tandem_metrics_gauge(struct tandem_metrics_writer *w, const char *name, con
     sample(w, name, help, "gauge", labels, value);
 }
 
+void svc_metrics_emit(struct tandem_metrics_writer *w, const struct svc_metric *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        sample(w, m[i].name, m[i].help, m[i].gauge ? "gauge" : "counter", NULL, m[i].value);
+    }
+}
+
 /* Route templates only contain path characters, but escape '"' and '\' anyway (0.0.4). */
 static const char *label_esc(char *buf, size_t cap, const char *s)
 {

@@ -79,19 +79,18 @@ static void auth_emit(struct tandem_metrics_writer *w, void *arg)
     struct svc_auth *sa = arg;
     struct tandem_auth_stats st;
     tandem_auth_stats(sa->auth, &st);
-    tandem_metrics_counter(w, "tandem_auth_cache_hits_total",
-                           "Token verifications answered from the cache.", NULL, (double)st.hits);
-    tandem_metrics_counter(w, "tandem_auth_cache_misses_total",
-                           "Token verifications not found in the cache.", NULL, (double)st.misses);
-    tandem_metrics_counter(w, "tandem_auth_cache_evictions_total",
-                           "Cached tokens dropped (room needed, or expired).", NULL,
-                           (double)st.evictions);
-    tandem_metrics_gauge(w, "tandem_auth_cache_entries", "Verified tokens in the cache.", NULL,
-                         (double)st.entries);
-    tandem_metrics_counter(w, "tandem_auth_signatures_total", "Token signatures checked.", NULL,
-                           (double)st.signatures);
-    tandem_metrics_counter(w, "tandem_auth_rejected_total", "Tokens refused.", NULL,
-                           (double)st.rejected);
+    const struct svc_metric m[] = {
+        {"tandem_auth_cache_hits_total", "Token verifications answered from the cache.", false,
+         (double)st.hits},
+        {"tandem_auth_cache_misses_total", "Token verifications not found in the cache.", false,
+         (double)st.misses},
+        {"tandem_auth_cache_evictions_total", "Cached tokens dropped (room needed, or expired).",
+         false, (double)st.evictions},
+        {"tandem_auth_cache_entries", "Verified tokens in the cache.", true, (double)st.entries},
+        {"tandem_auth_signatures_total", "Token signatures checked.", false, (double)st.signatures},
+        {"tandem_auth_rejected_total", "Tokens refused.", false, (double)st.rejected},
+    };
+    svc_metrics_emit(w, m, sizeof(m) / sizeof(m[0]));
 }
 
 int tandem_service_auth(struct tandem_service *s, struct tandem_auth *auth)

@@ -218,13 +218,15 @@ static void events_emit(struct tandem_metrics_writer *w, void *arg)
     pthread_mutex_lock(&e->mu);
     if (e->producer != NULL) {
         tandem_producer_stats(e->producer, &st);
-        tandem_metrics_counter(w, "tandem_events_produced_total",
-                               "Events accepted by tandem_publish.", NULL, (double)st.produced);
-        tandem_metrics_counter(w, "tandem_events_delivered_total",
-                               "Events acknowledged by the broker.", NULL, (double)st.delivered);
-        tandem_metrics_counter(w, "tandem_events_delivery_failed_total",
-                               "Events that failed or were dropped.", NULL,
-                               (double)st.delivery_failed);
+        const struct svc_metric m[] = {
+            {"tandem_events_produced_total", "Events accepted by tandem_publish.", false,
+             (double)st.produced},
+            {"tandem_events_delivered_total", "Events acknowledged by the broker.", false,
+             (double)st.delivered},
+            {"tandem_events_delivery_failed_total", "Events that failed or were dropped.", false,
+             (double)st.delivery_failed},
+        };
+        svc_metrics_emit(w, m, sizeof(m) / sizeof(m[0]));
     }
     static const struct {
         const char *name, *help;

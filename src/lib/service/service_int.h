@@ -134,6 +134,14 @@ struct tandem_metrics_writer {
 void svc_writer_init(struct tandem_metrics_writer *w);
 void svc_writer_cleanup(struct tandem_metrics_writer *w);
 void svc_writer_append(struct tandem_metrics_writer *w, const char *s, size_t n);
+/* One unlabelled sample of a metrics source's table (svc_metrics_emit). */
+struct svc_metric {
+    const char *name, *help;
+    bool gauge; /* else a counter */
+    double value;
+};
+/* Writes m[0..n) with tandem_metrics_gauge / tandem_metrics_counter. */
+void svc_metrics_emit(struct tandem_metrics_writer *w, const struct svc_metric *m, size_t n);
 /* Writes the # HELP and # TYPE lines of name unless they were the last ones written. */
 void svc_metrics_header(struct tandem_metrics_writer *w, const char *name, const char *help,
                         const char *type);

@@ -136,18 +136,17 @@ static void pool_emit(struct tandem_metrics_writer *w, void *arg)
     }
     tandem_pool_stats(p, &st);
     pthread_mutex_unlock(&sp->mu);
-    tandem_metrics_gauge(w, "tandem_pool_threads", "Threads of the pool.", NULL, st.threads);
-    tandem_metrics_gauge(w, "tandem_pool_queued", "Jobs waiting for a pool thread.", NULL,
-                         (double)st.queued);
-    tandem_metrics_gauge(w, "tandem_pool_running", "Jobs running on the pool.", NULL,
-                         (double)st.running);
-    tandem_metrics_counter(w, "tandem_pool_completed_total", "Jobs the pool ran.", NULL,
-                           (double)st.completed);
-    tandem_metrics_counter(w, "tandem_pool_rejected_total", "Jobs refused: the queue was full.",
-                           NULL, (double)st.rejected);
-    tandem_metrics_counter(w, "tandem_pool_cancelled_total",
-                           "Jobs cancelled before they started (shutdown).", NULL,
-                           (double)st.cancelled);
+    const struct svc_metric m[] = {
+        {"tandem_pool_threads", "Threads of the pool.", true, st.threads},
+        {"tandem_pool_queued", "Jobs waiting for a pool thread.", true, (double)st.queued},
+        {"tandem_pool_running", "Jobs running on the pool.", true, (double)st.running},
+        {"tandem_pool_completed_total", "Jobs the pool ran.", false, (double)st.completed},
+        {"tandem_pool_rejected_total", "Jobs refused: the queue was full.", false,
+         (double)st.rejected},
+        {"tandem_pool_cancelled_total", "Jobs cancelled before they started (shutdown).", false,
+         (double)st.cancelled},
+    };
+    svc_metrics_emit(w, m, sizeof(m) / sizeof(m[0]));
     const char *hn = "tandem_pool_queue_wait_seconds";
     svc_metrics_header(w, hn, "Time jobs waited for a pool thread.", "histogram");
     const double *bounds = tandem_pool_wait_bounds();
