@@ -41,4 +41,14 @@ static inline char *with_claims(const char *tok, const char *claims)
     return out;
 }
 
+/* A key pair written by tandem_auth_keygen_files into a new directory made from the template dir
+ * (mkdtemp): priv and pub (64 bytes each) get the files' paths. */
+static inline void key_files(char *dir, char *priv, char *pub)
+{
+    assert_non_null(mkdtemp(dir));
+    snprintf(priv, 64, "%s/jwt.key", dir);
+    snprintf(pub, 64, "%s/jwt.pub", dir);
+    assert_int_equal(tandem_auth_keygen_files(priv, pub), 0);
+}
+
 #endif

@@ -422,12 +422,8 @@ static void test_keys(void **state)
     assert_null(a);
 
     /* key files: written once, private 0600, refused when they exist; they load */
-    char dir[] = "/tmp/tandem-auth-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char kpriv[64], kpub[64];
-    snprintf(kpriv, sizeof(kpriv), "%s/jwt.key", dir);
-    snprintf(kpub, sizeof(kpub), "%s/jwt.pub", dir);
-    assert_int_equal(tandem_auth_keygen_files(kpriv, kpub), 0);
+    char dir[] = "/tmp/tandem-auth-XXXXXX", kpriv[64], kpub[64];
+    key_files(dir, kpriv, kpub);
     struct stat sb;
     assert_int_equal(stat(kpriv, &sb), 0);
     assert_int_equal(sb.st_mode & 0777, 0600);

@@ -100,12 +100,8 @@ static void expect_401(const char *path, const char *auth, const char *why)
 
 static void test_tokens_over_http(void **state)
 {
-    char dir[] = "/tmp/tandem-auth-svc-XXXXXX";
-    assert_non_null(mkdtemp(dir));
-    char kpriv[64], kpub[64];
-    snprintf(kpriv, sizeof(kpriv), "%s/jwt.key", dir);
-    snprintf(kpub, sizeof(kpub), "%s/jwt.pub", dir);
-    assert_int_equal(tandem_auth_keygen_files(kpriv, kpub), 0);
+    char dir[] = "/tmp/tandem-auth-svc-XXXXXX", kpriv[64], kpub[64];
+    key_files(dir, kpriv, kpub);
 
     struct tsvc t;
     const char *flags[] = {"--workers",
