@@ -81,7 +81,8 @@ struct tandem_claims {
     int64_t exp;          /* "exp" (Unix seconds, fraction dropped) */
     int64_t iat;          /* "iat", 0 when absent */
     const json_t *raw;    /* every claim, for the service's own ("roles", ...); read with
-                             jansson's getters, never change it */
+                             jansson's getters, never change it (json_incref / "O" in json_pack
+                             are fine: jansson's reference counts are atomic) */
 };
 
 /* Counters since tandem_auth_new. */
