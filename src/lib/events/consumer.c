@@ -30,11 +30,11 @@
  *     (rd_kafka_poll_set_consumer), so a second thread of ours, the stats thread, serves it with
  *     rd_kafka_poll: the statistics callback (every STATS_INTERVAL_MS: per-partition watermarks,
  *     positions and committed offsets, read by lag.c into the lag table under lag_mu), the
- *     offset-commit callbacks and librdkafka's errors. So the lag keeps moving while a handler
- *     blocks the consumer thread, and nothing on the consumer thread waits for it. The table
- *     holds only the partitions in the assignment, which the rebalance callback keeps (also
- *     under lag_mu). The stats thread stops after the consumer closed, before librdkafka is
- *     destroyed; the consumer thread serves what is left once more.
+ *     offset-commit callbacks and librdkafka's client-wide errors (on_error). So the lag keeps
+ *     moving while a handler blocks the consumer thread, and nothing on the consumer thread
+ *     waits for it. The table holds only the partitions in the assignment, which the rebalance
+ *     callback keeps (also under lag_mu). The stats thread stops after the consumer closed,
+ *     before librdkafka is destroyed; the consumer thread serves what is left once more.
  *   - The handler is never started once stop is asked (the check and in_handler are under mu),
  *     and tandem_consumer_stop always waits for the call in progress to return, whatever its
  *     timeout: an orphaned thread only commits, closes and frees its own librdkafka handles, so
@@ -235,6 +235,15 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
     }
     pthread_mutex_unlock(&c->lag_mu);
     return 0;
+}
+
+/* librdkafka's client-wide errors (all brokers down, say), on the stats thread: logged as the
+ * consumer's errors were when they came through the consumer queue. */
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    char r[512];
+    log_warn("events: consumer error", "\"error\":\"%s\",\"reason\":%s",
+             rd_kafka_err2name((rd_kafka_resp_err_t)err), log_json_str(r, sizeof(r), reason));
 }
 
 static void *stats_thread(void *arg)
@@ -497,6 +506,7 @@ static int kafka_new(rd_kafka_type_t type, const char *(*kv)[2], size_t n, void 
         rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
         rd_kafka_conf_set_offset_commit_cb(conf, on_commit);
         rd_kafka_conf_set_stats_cb(conf, on_stats);
+        rd_kafka_conf_set_error_cb(conf, on_error);
     } else {
         rd_kafka_conf_set_dr_msg_cb(conf, on_dlq_delivery);
     }
