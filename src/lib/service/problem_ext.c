@@ -49,6 +49,6 @@ fail:
     if (header != NULL) {
         tandem_http_add_header(req, header, header_value);
     }
-    tandem_http_problem(req, status, NULL); /* the core's own encoder: req is answered anyway */
+    tandem_respond_problem(req, status, NULL); /* without the extension: req is answered anyway */
     return rc;
 }
