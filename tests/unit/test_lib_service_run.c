@@ -78,6 +78,12 @@ static int listen_fd(int fd)
     return listen(fd, 8);
 }
 
+/* One request on a fresh connection (Connection: close); the whole answer into out. */
+static int request(const char *raw, char *out, size_t cap)
+{
+    return tsvc_raw(port, raw, out, cap, NULL);
+}
+
 static int call(const char *method, const char *path, const char *ctype, const char *body,
                 char *out, size_t cap)
 {
@@ -87,7 +93,7 @@ static int call(const char *method, const char *path, const char *ctype, const c
         "%s %s HTTP/1.1\r\nHost: t\r\nConnection: close\r\n%s%s%sContent-Length: %zu\r\n\r\n%s",
         method, path, ctype ? "Content-Type: " : "", ctype ? ctype : "", ctype ? "\r\n" : "",
         strlen(body), body);
-    return tsvc_raw(port, raw, out, cap, NULL);
+    return request(raw, out, cap);
 }
 
 /* Polls GET /readyz every 10 ms until it answers want (at most 5 s); counts the 503s. */
