@@ -202,8 +202,8 @@ struct tandem_event_stats {
     uint64_t dead_lettered;   /* consumer: records acknowledged by the dead-letter topic */
     uint64_t committed;       /* consumer: partition offsets committed (one per partition per
                                  successful commit) */
-    int64_t lag;              /* consumer: sum over assigned partitions of high watermark minus
-                                 position, as of the last poll; 0 for a producer */
+    int64_t lag;              /* consumer: the sum of tandem_consumer_lags' lag over its
+                                 partitions; 0 for a producer */
 };
 
 /* Fills *out with p's counters (the consumer fields are 0). Thread-safe, any thread. */
@@ -211,6 +211,34 @@ TANDEM_EXPORT void tandem_producer_stats(struct tandem_producer *p, struct tande
 
 /* Fills *out with c's counters (the producer fields are 0). Thread-safe, the handler included. */
 TANDEM_EXPORT void tandem_consumer_stats(struct tandem_consumer *c, struct tandem_event_stats *out);
+
+#define TANDEM_TOPIC_MAX 249 /* Kafka's longest topic name */
+
+/*
+ * One assigned partition's lag, from librdkafka's statistics (refreshed every second by a thread
+ * of the consumer's own, so it keeps moving while a handler blocks):
+ *
+ *   end            the log end offset the consumer reads to (the last stable offset; the high
+ *                  watermark without transactions)
+ *   position       the next offset to hand to the handler: the record being handled + 1, or,
+ *                  before the first record, the committed offset (else the log start)
+ *   committed      the group's committed offset, -1 before the first commit
+ *   lag            end - position: records not yet handed to the handler
+ *   committed_lag  end - committed (the log start before any commit): records not yet
+ *                  committed, which a crash would have handled again
+ */
+struct tandem_partition_lag {
+    char topic[TANDEM_TOPIC_MAX + 1];
+    int32_t partition;
+    int64_t end, position, committed;
+    int64_t lag, committed_lag;
+};
+
+/* Copies the lag of c's assigned partitions (as of the last statistics; a partition appears once
+ * a fetch has told its end) into out[0..cap), in no set order. Returns how many there are (more
+ * than cap: only cap copied). Thread-safe. */
+TANDEM_EXPORT size_t tandem_consumer_lags(struct tandem_consumer *c,
+                                          struct tandem_partition_lag *out, size_t cap);
 
 #ifdef __cplusplus
 }

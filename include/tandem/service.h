@@ -13,6 +13,8 @@
  *   --workers     TANDEM_WORKERS     "workers"    1               (event-loop threads, 0..256; 0 =
  * one per CPU)
  *   --log-level   TANDEM_LOG_LEVEL   "log-level"  info            (debug, info, warn, error)
+ *   --pool-threads TANDEM_POOL_THREADS "pool-threads" 0           (tandem/pool.h; 0 = one per CPU)
+ *   --pool-queue  TANDEM_POOL_QUEUE  "pool-queue" 256             (jobs waiting; beyond: 503)
  *   --assignment-strategy TANDEM_ASSIGNMENT_STRATEGY "assignment-strategy" unset (consumers'
  *                 partition.assignment.strategy; cooperative-sticky: incremental rebalancing)
  *
@@ -35,6 +37,10 @@
  * Built-in routes: GET /healthz (200 {"status":"ok"} while the process serves), GET /readyz (200
  * {"status":"ready"} when every ready check passes, else 503 problem+json naming the failing
  * checks) and GET /metrics (Prometheus text format 0.0.4).
+ *
+ * Beyond this header: tandem/validate.h (tandem_json_body_valid: a body checked against a table,
+ * 422 with RealWorld's errors), tandem/auth.h (tandem_service_auth, tandem_require_auth: tokens)
+ * and tandem/pool.h (tandem_offload: blocking work off the workers) belong to the runtime too.
  *
  * Threads: handlers, ready checks, metrics sources run on worker threads, several at once when
  * there are several workers. Registration (routes, checks, hooks, sources, options) happens
@@ -222,7 +228,10 @@ TANDEM_EXPORT void tandem_service_on_stop(struct tandem_service *s, void (*fn)(v
  *   tandem_events_produced_total, tandem_events_delivered_total,
  *   tandem_events_delivery_failed_total                                   (the producer)
  *   tandem_events_consumed_total{group}, tandem_events_retried_total{group},
- *   tandem_events_dead_lettered_total{group}, tandem_consumer_lag{group}  (each consumer)
+ *   tandem_events_dead_lettered_total{group}                              (each consumer)
+ *   tandem_consumer_lag{group,topic,partition}            log end offset - position
+ *   tandem_consumer_committed_lag{group,topic,partition}  log end offset - committed offset
+ *                                            (each assigned partition; tandem_consumer_lags)
  */
 
 /*

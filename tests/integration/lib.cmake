@@ -9,3 +9,11 @@ if(TARGET tandem_events)
   # name  timeout(s)  heavy(1: never two heavy tests at once; see CMakeLists.txt)
   tandem_it_tests(lib-events-check "" "lib_events 240 1")
 endif()
+
+# A consumer's lag per partition in /metrics (lib_lag.sh): lib-lag-check is a tandem service whose
+# handler blocks on a record until released, so the gauges are read at known positions.
+if(TARGET tandem_service AND TARGET tandem_events)
+  add_executable(lib-lag-check lib_lag_check.c)
+  target_link_libraries(lib-lag-check PRIVATE tandem_service)
+  tandem_it_tests(lib-lag-check "" "lib_lag 150 1")
+endif()

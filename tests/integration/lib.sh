@@ -272,6 +272,25 @@ wait_metadata() {
     done
 }
 
+# metric NAME_AND_LABELS: its value in a fresh scrape of $HB/metrics ($HB: a tandem service's base
+# URL, http://127.0.0.1:PORT); empty when absent.
+metric() {
+    curl -sS --max-time 5 "$HB/metrics" | awk -v k="$1" '$1 == k { print $2 }'
+}
+
+# wait_metric NAME_AND_LABELS VALUE SECS: until metric says VALUE; else fails, showing the events'
+# series.
+wait_metric() {
+    local i v=""
+    for i in $(seq $(($3 * 10))); do
+        v=$(metric "$1")
+        [ "$v" = "$2" ] && return 0
+        sleep 0.1
+    done
+    curl -sS --max-time 5 "$HB/metrics" | grep -E '^tandem_(events|consumer)' >&2 || true
+    fail "$1 is '$v' after $3 s, want $2"
+}
+
 # Checksums the stored record batches (*.log segment files) of one topic.
 topic_log_checksum() {
     local topic=$1

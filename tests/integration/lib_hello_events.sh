@@ -55,23 +55,6 @@ stop_hello() {
     [ "$rc" = 0 ] || { tail -n 20 "$logf" >&2; fail "example-hello ($name) exit status $rc"; }
 }
 
-# metric NAME_AND_LABELS: its value in a fresh scrape (empty when absent).
-metric() {
-    "${CURL[@]}" "$HB/metrics" | awk -v k="$1" '$1 == k { print $2 }'
-}
-
-# wait_metric NAME_AND_LABELS VALUE SECS
-wait_metric() {
-    local i v=""
-    for i in $(seq $(($3 * 10))); do
-        v=$(metric "$1")
-        [ "$v" = "$2" ] && return 0
-        sleep 0.1
-    done
-    "${CURL[@]}" "$HB/metrics" | grep -E '^tandem_(events|consumer)' >&2 || true
-    fail "$1 is '$v' after $3 s, want $2"
-}
-
 # wait_ready CODE SECS: /readyz answers CODE within SECS.
 wait_ready() {
     local i code=""
@@ -100,7 +83,8 @@ done
 wait_metric tandem_events_produced_total 20 5
 wait_metric tandem_events_delivered_total 20 10
 wait_metric 'tandem_events_consumed_total{group="hello"}' 20 20
-wait_metric 'tandem_consumer_lag{group="hello"}' 0 5
+wait_metric 'tandem_consumer_lag{group="hello",topic="hello-events",partition="0"}' 0 5
+wait_metric 'tandem_consumer_committed_lag{group="hello",topic="hello-events",partition="0"}' 0 5
 [ "$(metric tandem_events_delivery_failed_total)" = 0 ] || fail "delivery failures"
 [ "$(metric 'tandem_events_dead_lettered_total{group="hello"}')" = 0 ] || fail "dead letters"
 n=$(grep -c '"msg":"greeting consumed"' "$TMP_ROOT/first.log" || true)

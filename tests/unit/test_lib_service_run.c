@@ -32,6 +32,7 @@
 #include <cmocka.h>
 
 #include "tandem/service.h"
+#include "test_service_util.h"
 
 static int port;
 static atomic_int db_down;
@@ -74,17 +75,6 @@ static void *run_thread(void *arg)
     return (void *)rc;
 }
 
-static int free_port(void)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    bind(fd, (struct sockaddr *)&sa, sizeof(sa));
-    socklen_t sl = sizeof(sa);
-    getsockname(fd, (struct sockaddr *)&sa, &sl);
-    close(fd);
-    return ntohs(sa.sin_port);
-}
-
 static int listen_fd(int fd)
 {
     return listen(fd, 8);
@@ -93,28 +83,7 @@ static int listen_fd(int fd)
 /* One request on a fresh connection (Connection: close); the whole answer into out. */
 static int request(const char *raw, char *out, size_t cap)
 {
-    for (int attempt = 0; attempt < 100; attempt++) {
-        int fd = socket(AF_INET, SOCK_STREAM, 0);
-        struct sockaddr_in sa = {.sin_family = AF_INET,
-                                 .sin_port = htons((uint16_t)port),
-                                 .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-            close(fd);
-            usleep(20000); /* the service is still starting */
-            continue;
-        }
-        assert_int_equal(send(fd, raw, strlen(raw), 0), (ssize_t)strlen(raw));
-        size_t n = 0;
-        ssize_t r;
-        while (n + 1 < cap && (r = recv(fd, out + n, cap - 1 - n, 0)) > 0) {
-            n += (size_t)r;
-        }
-        out[n] = '\0';
-        close(fd);
-        return atoi(out + 9);
-    }
-    fail_msg("cannot connect to port %d", port);
-    return 0;
+    return tsvc_raw(port, raw, out, cap, NULL);
 }
 
 static int call(const char *method, const char *path, const char *ctype, const char *body,
@@ -152,7 +121,7 @@ static void test_service(void **state)
     sigaddset(&set, SIGINT);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
 
-    port = free_port();
+    port = tsvc_free_port();
     char listen[32], brokers[64];
     snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
     /* a fake broker: a listening socket (the check only connects); the first address is closed */
@@ -162,7 +131,7 @@ static void test_service(void **state)
     assert_int_equal(bind(bfd, (struct sockaddr *)&bsa, sizeof(bsa)), 0);
     assert_int_equal(listen_fd(bfd), 0);
     getsockname(bfd, (struct sockaddr *)&bsa, &bsl);
-    snprintf(brokers, sizeof(brokers), "127.0.0.1:%d,127.0.0.1:%d", free_port(),
+    snprintf(brokers, sizeof(brokers), "127.0.0.1:%d,127.0.0.1:%d", tsvc_free_port(),
              ntohs(bsa.sin_port));
     char *argv[] = {
         "t",        "--listen", listen,      "--workers=2", "--data-dir", "/tmp/tandem-unit-svc",
@@ -307,7 +276,7 @@ static void *race_connect(void *arg)
  * starts, and tandem_service_option is refused once the run started. */
 static void test_listen_final_before_threads(void **state)
 {
-    port = free_port();
+    port = tsvc_free_port();
     char listen[32];
     snprintf(listen, sizeof(listen), "127.0.0.1:%d", port);
     snprintf(race_expect, sizeof(race_expect), "%s", listen);
@@ -398,9 +367,9 @@ static void test_readyz_black_hole(void **state)
     close(probe);
 
     char brokers[64], listen_arg[32];
-    snprintf(brokers, sizeof(brokers), "127.0.0.1:%d,127.0.0.1:%d", free_port(),
+    snprintf(brokers, sizeof(brokers), "127.0.0.1:%d,127.0.0.1:%d", tsvc_free_port(),
              ntohs(hsa.sin_port));
-    port = free_port();
+    port = tsvc_free_port();
     snprintf(listen_arg, sizeof(listen_arg), "127.0.0.1:%d", port);
     char *argv[] = {"t",         "--listen", listen_arg, "--data-dir", "/tmp/tandem-unit-svc",
                     "--brokers", brokers,    NULL};
@@ -519,7 +488,7 @@ static int raw_status(const char *raw, size_t len)
 /* A new service called name on a port free a moment ago (in `port`), one worker. */
 static struct tandem_service *service_on_free_port(const char *name)
 {
-    port = free_port();
+    port = tsvc_free_port();
     char listen_arg[32];
     snprintf(listen_arg, sizeof(listen_arg), "127.0.0.1:%d", port);
     char *argv[] = {"t", "--listen", listen_arg, "--data-dir", "/tmp/tandem-unit-svc", NULL};

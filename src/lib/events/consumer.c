@@ -26,6 +26,15 @@
  *   - Stop: the flag is read between records and in backoff waits; the thread commits, closes
  *     (LeaveGroup), destroys librdkafka and signals done. If the stopper gave up waiting, the
  *     thread frees the consumer itself ("orphaned").
+ *   - Lag: librdkafka's main queue is NOT redirected to the consumer queue
+ *     (rd_kafka_poll_set_consumer), so a second thread of ours, the stats thread, serves it with
+ *     rd_kafka_poll: the statistics callback (every STATS_INTERVAL_MS: per-partition watermarks,
+ *     positions and committed offsets, read by lag.c into the lag table under lag_mu), the
+ *     offset-commit callbacks and librdkafka's client-wide errors (on_error). So the lag keeps
+ *     moving while a handler blocks the consumer thread, and nothing on the consumer thread
+ *     waits for it. The table holds only the partitions in the assignment, which the rebalance
+ *     callback keeps (also under lag_mu). The stats thread stops after the consumer closed,
+ *     before librdkafka is destroyed; the consumer thread serves what is left once more.
  *   - The handler is never started once stop is asked (the check and in_handler are under mu),
  *     and tandem_consumer_stop always waits for the call in progress to return, whatever its
  *     timeout: an orphaned thread only commits, closes and frees its own librdkafka handles, so
@@ -50,7 +59,7 @@
 #define MAX_IN_HEADERS     64
 #define COMMIT_EVERY       100
 #define COMMIT_INTERVAL_MS 200
-#define LAG_INTERVAL_MS    500
+#define STATS_INTERVAL_MS  "1000"
 #define DLQ_TIMEOUT_MS     "30000"
 
 struct tandem_consumer {
@@ -67,9 +76,21 @@ struct tandem_consumer {
     bool in_handler;           /* under mu: a handler call is in progress */
     uint64_t rng;
     unsigned uncommitted; /* records stored since the last commit; thread only */
-    int64_t last_commit_ms, last_lag_ms;
+    int64_t last_commit_ms;
     atomic_uint_fast64_t consumed, retried, dead_lettered, committed;
-    atomic_int_fast64_t lag;
+    pthread_t stats_thread;
+    bool stats_started;
+    atomic_bool stats_stop;
+    pthread_mutex_t lag_mu;
+    struct assigned *assigned; /* under lag_mu: the assignment */
+    size_t nassigned;
+    struct tandem_partition_lag *lags; /* under lag_mu: as of the last statistics */
+    size_t nlags;
+};
+
+struct assigned {
+    char topic[TANDEM_TOPIC_MAX + 1];
+    int32_t partition;
 };
 
 enum outcome { DONE, ABANDON };
@@ -152,6 +173,87 @@ static void log_rebalance(const char *msg, const char *protocol,
              log_json_str(esc, sizeof(esc), list));
 }
 
+static bool is_assigned(const char *topic, int32_t partition, void *arg)
+{
+    const struct tandem_consumer *c = arg;
+    for (size_t i = 0; i < c->nassigned; i++) {
+        if (c->assigned[i].partition == partition && strcmp(c->assigned[i].topic, topic) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* Keeps the assignment for the lag table: parts added (assigned) or removed; replace: the eager
+ * protocol's assignment is the whole set (and its revocation everything). */
+static void track_assignment(struct tandem_consumer *c,
+                             const rd_kafka_topic_partition_list_t *parts, bool add, bool replace)
+{
+    pthread_mutex_lock(&c->lag_mu);
+    if (replace)
+        c->nassigned = 0;
+    for (int i = 0; add && i < parts->cnt; i++) {
+        const rd_kafka_topic_partition_t *p = &parts->elems[i];
+        if (strlen(p->topic) > TANDEM_TOPIC_MAX || is_assigned(p->topic, p->partition, c))
+            continue;
+        struct assigned *grown = realloc(c->assigned, (c->nassigned + 1) * sizeof(*grown));
+        if (grown == NULL)
+            break; /* the partition shows no lag; consumption is not affected */
+        c->assigned = grown;
+        snprintf(grown[c->nassigned].topic, sizeof(grown->topic), "%s", p->topic);
+        grown[c->nassigned++].partition = p->partition;
+    }
+    for (int i = 0; !add && !replace && i < parts->cnt; i++) {
+        for (size_t k = 0; k < c->nassigned; k++) {
+            if (c->assigned[k].partition == parts->elems[i].partition &&
+                strcmp(c->assigned[k].topic, parts->elems[i].topic) == 0) {
+                c->assigned[k] = c->assigned[--c->nassigned];
+                break;
+            }
+        }
+    }
+    size_t kept = 0; /* a partition that left has no lag here any more */
+    for (size_t i = 0; i < c->nlags; i++) {
+        if (is_assigned(c->lags[i].topic, c->lags[i].partition, c))
+            c->lags[kept++] = c->lags[i];
+    }
+    c->nlags = kept;
+    pthread_mutex_unlock(&c->lag_mu);
+}
+
+/* librdkafka's statistics, on the stats thread: the lag table replaced. Returns 0: librdkafka
+ * frees json. */
+static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+    struct tandem_consumer *c = opaque;
+    struct tandem_partition_lag *lags = NULL;
+    size_t n = 0;
+    pthread_mutex_lock(&c->lag_mu);
+    if (events_stats_lags(json, len, is_assigned, c, &lags, &n) == 0) {
+        free(c->lags);
+        c->lags = lags;
+        c->nlags = n;
+    }
+    pthread_mutex_unlock(&c->lag_mu);
+    return 0;
+}
+
+/* librdkafka's client-wide errors (all brokers down, say), on the stats thread: logged as the
+ * consumer's errors were when they came through the consumer queue. */
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+    char r[512];
+    log_warn("events: consumer error", "\"error\":\"%s\",\"reason\":%s",
+             rd_kafka_err2name((rd_kafka_resp_err_t)err), log_json_str(r, sizeof(r), reason));
+}
+
+static void *stats_thread(void *arg)
+{
+    struct tandem_consumer *c = arg;
+    while (!atomic_load(&c->stats_stop))
+        rd_kafka_poll(c->rk, 100);
+    return NULL;
+}
+
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -162,12 +264,14 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                                                               : "events: partitions revoked",
                   protocol != NULL ? protocol : "NONE", parts);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        track_assignment(c, parts, true, !coop);
         if (coop)
             error_free(rd_kafka_incremental_assign(rk, parts));
         else
             rd_kafka_assign(rk, parts);
         return;
     }
+    track_assignment(c, parts, false, !coop);
     /* Revoked (or lost): commit what was handled before anyone else may read these. */
     if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS && !rd_kafka_assignment_lost(rk))
         commit(c, true);
@@ -328,32 +432,24 @@ static enum outcome handle(struct tandem_consumer *c, const rd_kafka_message_t *
     return o;
 }
 
-static void update_lag(struct tandem_consumer *c)
-{
-    rd_kafka_topic_partition_list_t *parts = NULL;
-    if (rd_kafka_assignment(c->rk, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR)
-        return;
-    rd_kafka_position(c->rk, parts);
-    int64_t lag = 0;
-    for (int i = 0; i < parts->cnt; i++) {
-        int64_t lo, hi;
-        rd_kafka_topic_partition_t *p = &parts->elems[i];
-        if (p->offset < 0 || rd_kafka_get_watermark_offsets(c->rk, p->topic, p->partition, &lo,
-                                                            &hi) != RD_KAFKA_RESP_ERR_NO_ERROR)
-            continue;
-        if (hi > p->offset)
-            lag += hi - p->offset;
-    }
-    rd_kafka_topic_partition_list_destroy(parts);
-    atomic_store(&c->lag, lag);
-}
-
 static void consumer_free(struct tandem_consumer *c)
 {
+    free(c->assigned);
+    free(c->lags);
+    pthread_mutex_destroy(&c->lag_mu);
     pthread_cond_destroy(&c->cv);
     pthread_mutex_destroy(&c->mu);
     free(c->suffix);
     free(c);
+}
+
+static void stats_thread_stop(struct tandem_consumer *c)
+{
+    if (c->stats_started) {
+        atomic_store(&c->stats_stop, true);
+        pthread_join(c->stats_thread, NULL);
+        c->stats_started = false;
+    }
 }
 
 static void *consumer_thread(void *arg)
@@ -374,14 +470,13 @@ static void *consumer_thread(void *arg)
         int64_t now = clock_mono_ms();
         if (c->uncommitted >= COMMIT_EVERY || now - c->last_commit_ms >= COMMIT_INTERVAL_MS)
             commit(c, false);
-        if (now - c->last_lag_ms >= LAG_INTERVAL_MS) {
-            update_lag(c);
-            c->last_lag_ms = now;
-        }
     }
-    /* The drain: commit what was handled, leave the group (revoke commits again), close. */
+    /* The drain: commit what was handled, leave the group (revoke commits again), close; then
+     * the stats thread stops and what it left on the main queue is served here. */
     commit(c, true);
     rd_kafka_consumer_close(c->rk);
+    stats_thread_stop(c);
+    rd_kafka_poll(c->rk, 0);
     rd_kafka_destroy(c->rk);
     rd_kafka_flush(c->dlq, 5000);
     rd_kafka_destroy(c->dlq);
@@ -410,6 +505,8 @@ static int kafka_new(rd_kafka_type_t type, const char *(*kv)[2], size_t n, void 
     if (type == RD_KAFKA_CONSUMER) {
         rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
         rd_kafka_conf_set_offset_commit_cb(conf, on_commit);
+        rd_kafka_conf_set_stats_cb(conf, on_stats);
+        rd_kafka_conf_set_error_cb(conf, on_error);
     } else {
         rd_kafka_conf_set_dr_msg_cb(conf, on_dlq_delivery);
     }
@@ -444,6 +541,7 @@ int tandem_consumer_start(const struct tandem_consumer_config *cfg, struct tande
     if (c == NULL)
         return TANDEM_ENOMEM;
     pthread_mutex_init(&c->mu, NULL);
+    pthread_mutex_init(&c->lag_mu, NULL);
     pthread_cond_init(&c->cv, NULL);
     c->s = s;
     c->handler = cfg->handler;
@@ -467,6 +565,7 @@ int tandem_consumer_start(const struct tandem_consumer_config *cfg, struct tande
         {"auto.offset.reset", "earliest"},
         {"session.timeout.ms", session},
         {"max.poll.interval.ms", poll},
+        {"statistics.interval.ms", STATS_INTERVAL_MS},
         {"partition.assignment.strategy", cfg->assignment_strategy}, /* last: optional */
     };
     size_t nckv = sizeof(ckv) / sizeof(ckv[0]);
@@ -483,21 +582,23 @@ int tandem_consumer_start(const struct tandem_consumer_config *cfg, struct tande
     rc = kafka_new(RD_KAFKA_CONSUMER, ckv, nckv, c, &c->rk);
     if (rc != 0)
         goto fail;
-    rd_kafka_poll_set_consumer(c->rk);
     rc = kafka_new(RD_KAFKA_PRODUCER, pkv, sizeof(pkv) / sizeof(pkv[0]), c, &c->dlq);
     if (rc != 0)
         goto fail;
     rc = subscribe(c, cfg);
     if (rc != 0)
         goto fail;
-    c->last_commit_ms = c->last_lag_ms = clock_mono_ms();
-    if (pthread_create(&c->thread, NULL, consumer_thread, c) != 0) {
-        rc = TANDEM_EIO;
+    c->last_commit_ms = clock_mono_ms();
+    rc = TANDEM_EIO;
+    if (pthread_create(&c->stats_thread, NULL, stats_thread, c) != 0)
         goto fail;
-    }
+    c->stats_started = true;
+    if (pthread_create(&c->thread, NULL, consumer_thread, c) != 0)
+        goto fail;
     *out = c;
     return 0;
 fail:
+    stats_thread_stop(c);
     if (c->rk != NULL) {
         rd_kafka_consumer_close(c->rk);
         rd_kafka_destroy(c->rk);
@@ -559,5 +660,18 @@ void tandem_consumer_stats(struct tandem_consumer *c, struct tandem_event_stats 
     out->retried = atomic_load(&c->retried);
     out->dead_lettered = atomic_load(&c->dead_lettered);
     out->committed = atomic_load(&c->committed);
-    out->lag = atomic_load(&c->lag);
+    pthread_mutex_lock(&c->lag_mu);
+    for (size_t i = 0; i < c->nlags; i++)
+        out->lag += c->lags[i].lag;
+    pthread_mutex_unlock(&c->lag_mu);
+}
+
+size_t tandem_consumer_lags(struct tandem_consumer *c, struct tandem_partition_lag *out, size_t cap)
+{
+    pthread_mutex_lock(&c->lag_mu);
+    size_t n = c->nlags;
+    if (n > 0 && cap > 0)
+        memcpy(out, c->lags, (n < cap ? n : cap) * sizeof(*out));
+    pthread_mutex_unlock(&c->lag_mu);
+    return n;
 }

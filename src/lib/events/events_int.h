@@ -19,6 +19,8 @@
 #ifndef TANDEM_EVENTS_INT_H
 #define TANDEM_EVENTS_INT_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "tandem/cloudevents.h"
@@ -94,5 +96,26 @@ struct events_dlq {
 void events_dlq_headers(struct events_dlq *d, const char *topic, int32_t partition, int64_t offset,
                         int attempts, bool permanent,
                         struct tandem_kafka_header out[EVENTS_DLQ_HEADERS]);
+
+/* ---- lag.c ---------------------------------------------------------------------------------- */
+
+/* One partition's offsets as librdkafka's statistics give them (-1 or below: unknown). */
+struct events_lag_offsets {
+    int64_t lo, hi, ls, app, committed;
+};
+
+/* Fills out's end, position, committed and both lags from o (lag.c's essay has the rules).
+ * Returns false, out untouched, when the partition's end is not known. */
+bool events_lag_compute(const struct events_lag_offsets *o, struct tandem_partition_lag *out);
+
+/*
+ * Reads librdkafka's statistics JSON text: for each partition (id >= 0) of each topic for which
+ * keep(topic, partition, arg) is true and whose end is known, one entry. Returns 0 with *out
+ * (malloc'd, free() it; NULL when *n is 0) and *n, TANDEM_EINVAL (not statistics JSON) or
+ * TANDEM_ENOMEM.
+ */
+int events_stats_lags(const char *json, size_t len,
+                      bool (*keep)(const char *topic, int32_t partition, void *arg), void *arg,
+                      struct tandem_partition_lag **out, size_t *n);
 
 #endif

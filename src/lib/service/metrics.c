@@ -140,8 +140,8 @@ static void wprintf(struct tandem_metrics_writer *w, const char *fmt, ...)
     }
 }
 
-static void header(struct tandem_metrics_writer *w, const char *name, const char *help,
-                   const char *type)
+void svc_metrics_header(struct tandem_metrics_writer *w, const char *name, const char *help,
+                        const char *type)
 {
     if (strcmp(w->last, name) == 0) {
         return;
@@ -153,7 +153,7 @@ static void header(struct tandem_metrics_writer *w, const char *name, const char
 static void sample(struct tandem_metrics_writer *w, const char *name, const char *help,
                    const char *type, const char *labels, double value)
 {
-    header(w, name, help, type);
+    svc_metrics_header(w, name, help, type);
     if (labels != NULL && *labels != '\0') {
         wprintf(w, "%s{%s} %.17g\n", name, labels, value);
     } else {
@@ -171,6 +171,13 @@ void tandem_metrics_gauge(struct tandem_metrics_writer *w, const char *name, con
                           const char *labels, double value)
 {
     sample(w, name, help, "gauge", labels, value);
+}
+
+void svc_metrics_emit(struct tandem_metrics_writer *w, const struct svc_metric *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        sample(w, m[i].name, m[i].help, m[i].gauge ? "gauge" : "counter", NULL, m[i].value);
+    }
 }
 
 /* Route templates only contain path characters, but escape '"' and '\' anyway (0.0.4). */
@@ -213,8 +220,8 @@ void svc_metrics_http(struct tandem_metrics_writer *w, struct svc_stats *stats, 
         }
     }
     char lab[512], esc[256];
-    header(w, "tandem_http_requests_total", "HTTP requests answered, by route, method and status.",
-           "counter");
+    svc_metrics_header(w, "tandem_http_requests_total",
+                       "HTTP requests answered, by route, method and status.", "counter");
     for (size_t i = 0; i < n; i++) {
         uint32_t k = keys[i] - 1;
         size_t route = k >> 14;
@@ -227,7 +234,8 @@ void svc_metrics_http(struct tandem_metrics_writer *w, struct svc_stats *stats, 
     free(counts);
 
     const char *hn = "tandem_http_request_duration_seconds";
-    header(w, hn, "Time from a request's dispatch to its answer, by route.", "histogram");
+    svc_metrics_header(w, hn, "Time from a request's dispatch to its answer, by route.",
+                       "histogram");
     for (size_t r = 0; r <= nroutes; r++) {
         uint64_t b[SVC_NBUCKETS] = {0}, count = 0, sum_ns = 0;
         for (int wk = 0; wk < nworkers; wk++) {

@@ -18,7 +18,9 @@
  *      bound address (tests read the port from this line). When step 4 or 5 fails, the probe
  *      thread and the consumers started so far are stopped before run returns the error, so
  *      no check or handler runs once the caller has it (it may close their database at once);
- *   6. sigwait; one deadline = now + drain-timeout; drain HTTP (until the deadline); stop HTTP
+ *   6. sigwait; one deadline = now + drain-timeout; drain HTTP (until the deadline); drain the
+ *      pool (service_pool.c: work still queued at the deadline is cancelled, its request
+ *      answered 503 by its worker, which still runs; running work is waited for); stop HTTP
  *      and the probe thread;
  *      stop the consumers (what is left of the deadline; a handler in progress is waited for
  *      even past it); on_stop hooks in reverse; free the producer (flushed for what is left of
@@ -195,6 +197,7 @@ int tandem_service_run(struct tandem_service *s)
     s->running = true; /* the configuration is final: tandem_service_option refuses from here */
     mkdirs(svc_config_get(&s->cfg, "data-dir"));
     stats_setup(s);
+    svc_pool_run(s);
     sigset_t set, old;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
@@ -230,6 +233,7 @@ int tandem_service_run(struct tandem_service *s)
     int64_t deadline = svc_drain_deadline(s, &drain);
     log_info("draining", "\"signal\":%d,\"timeout_s\":%ld", sig, drain);
     rc = tandem_http_server_drain(s->http, (int64_t)drain * 1000);
+    svc_pool_drain(s, deadline); /* the workers still run: cancelled work is answered 503 */
     if (rc != 0) {
         log_warn("drain timeout: dropping the requests still open", NULL);
     }
@@ -270,6 +274,10 @@ void tandem_service_free(struct tandem_service *s)
 #ifdef TANDEM_SERVICE_EVENTS
     svc_events_free(s);
 #endif
+#ifdef TANDEM_SERVICE_AUTH
+    svc_auth_free(s);
+#endif
+    svc_pool_free(s); /* after HTTP: every worker's loop has let go of it */
     for (size_t i = 0; i < s->nroutes; i++) {
         free(s->routes[i]->method);
         free(s->routes[i]->pattern);

@@ -63,6 +63,7 @@ void svc_dispatch(struct tandem_http_request *req, void *arg)
     x->start_ns = (uint64_t)clock_mono_ns();
     x->method = svc_method_index(req->method);
     x->route = (int)s->nroutes;
+    x->claims = NULL;
     trace_context(x, req);
     req->user = x;
     int rc = tandem_router_match(s->router, req->method, strlen(req->method), req->path, plen,
@@ -106,6 +107,9 @@ void svc_done(struct tandem_http_request *req, int status, void *arg)
              log_json_str(path, sizeof(path), req->path),
              log_json_str(route, sizeof(route), s->route_names[x->route]), status, (double)ns / 1e6,
              req->worker);
+#ifdef TANDEM_SERVICE_AUTH
+    svc_auth_done(x);
+#endif
     req->user = NULL;
     free(x);
 }
@@ -171,6 +175,9 @@ static int builtin_options(struct tandem_service *s)
     svc_config_declare(
         c, "drain-timeout", "10",
         "seconds the drain gets after SIGTERM (requests, consumers, producer flush)");
+    svc_config_declare(c, "pool-threads", "0",
+                       "threads for blocking work (tandem_offload; 0: one per CPU)");
+    svc_config_declare(c, "pool-queue", "256", "jobs waiting for the pool at most; beyond: 503");
     svc_config_declare(c, "assignment-strategy", NULL,
                        "consumer groups' partition.assignment.strategy (cooperative-sticky: "
                        "incremental rebalancing; unset: librdkafka's default)");
@@ -187,6 +194,10 @@ static int builtin_options(struct tandem_service *s)
         bad = "log-level";
     } else if (svc_parse_int(svc_config_get(c, "drain-timeout"), 0, 3600, &v) != 0) {
         bad = "drain-timeout";
+    } else if (svc_parse_int(svc_config_get(c, "pool-threads"), 0, 256, &v) != 0) {
+        bad = "pool-threads";
+    } else if (svc_parse_int(svc_config_get(c, "pool-queue"), 1, 1000000, &v) != 0) {
+        bad = "pool-queue";
     } else if (*svc_config_get(c, "data-dir") == '\0') {
         bad = "data-dir";
     }

@@ -178,7 +178,38 @@ out:
     return rc;
 }
 
-/* The metrics source: producer counters, then per-group consumer counters and lag. */
+/* Per group, topic and partition: the lag against the position, then against the committed
+ * offset (tandem_consumer_lags), each series' samples together (mu held). */
+static void emit_lags(struct tandem_metrics_writer *w, struct svc_events *e)
+{
+    static const struct {
+        const char *name, *help;
+    } series[] = {
+        {"tandem_consumer_lag", "Records not yet handed to the handler (log end offset minus the "
+                                "consumer's position), by partition."},
+        {"tandem_consumer_committed_lag",
+         "Records not yet committed (log end offset minus the committed offset), by partition."},
+    };
+    char label[600];
+    for (size_t k = 0; k < 2; k++) {
+        for (size_t i = 0; i < e->nsubs; i++) {
+            struct tandem_consumer *c = e->subs[i].c;
+            size_t cap = c != NULL ? tandem_consumer_lags(c, NULL, 0) : 0;
+            struct tandem_partition_lag *lags = cap > 0 ? xcalloc(cap, sizeof(*lags)) : NULL;
+            size_t n = cap > 0 ? tandem_consumer_lags(c, lags, cap) : 0;
+            for (size_t j = 0; j < n && j < cap; j++) {
+                snprintf(label, sizeof(label), "group=\"%s\",topic=\"%s\",partition=\"%d\"",
+                         e->subs[i].group, lags[j].topic, (int)lags[j].partition);
+                tandem_metrics_gauge(w, series[k].name, series[k].help, label,
+                                     (double)(k == 0 ? lags[j].lag : lags[j].committed_lag));
+            }
+            free(lags);
+        }
+    }
+}
+
+/* The metrics source: producer counters, then per-group consumer counters and per-partition
+ * lags. */
 static void events_emit(struct tandem_metrics_writer *w, void *arg)
 {
     struct svc_events *e = arg;
@@ -187,22 +218,22 @@ static void events_emit(struct tandem_metrics_writer *w, void *arg)
     pthread_mutex_lock(&e->mu);
     if (e->producer != NULL) {
         tandem_producer_stats(e->producer, &st);
-        tandem_metrics_counter(w, "tandem_events_produced_total",
-                               "Events accepted by tandem_publish.", NULL, (double)st.produced);
-        tandem_metrics_counter(w, "tandem_events_delivered_total",
-                               "Events acknowledged by the broker.", NULL, (double)st.delivered);
-        tandem_metrics_counter(w, "tandem_events_delivery_failed_total",
-                               "Events that failed or were dropped.", NULL,
-                               (double)st.delivery_failed);
+        const struct svc_metric m[] = {
+            {"tandem_events_produced_total", "Events accepted by tandem_publish.", false,
+             (double)st.produced},
+            {"tandem_events_delivered_total", "Events acknowledged by the broker.", false,
+             (double)st.delivered},
+            {"tandem_events_delivery_failed_total", "Events that failed or were dropped.", false,
+             (double)st.delivery_failed},
+        };
+        svc_metrics_emit(w, m, sizeof(m) / sizeof(m[0]));
     }
     static const struct {
         const char *name, *help;
-        bool gauge;
     } series[] = {
-        {"tandem_events_consumed_total", "Events handed to the handler (first attempts).", false},
-        {"tandem_events_retried_total", "Handler calls that were retries.", false},
-        {"tandem_events_dead_lettered_total", "Events written to a dead-letter topic.", false},
-        {"tandem_consumer_lag", "Records not yet consumed (high watermark minus position).", true},
+        {"tandem_events_consumed_total", "Events handed to the handler (first attempts)."},
+        {"tandem_events_retried_total", "Handler calls that were retries."},
+        {"tandem_events_dead_lettered_total", "Events written to a dead-letter topic."},
     };
     for (size_t k = 0; k < sizeof(series) / sizeof(series[0]); k++) {
         for (size_t i = 0; i < e->nsubs; i++) {
@@ -210,16 +241,12 @@ static void events_emit(struct tandem_metrics_writer *w, void *arg)
             if (e->subs[i].c != NULL) {
                 tandem_consumer_stats(e->subs[i].c, &st);
             }
-            double v[] = {(double)st.consumed, (double)st.retried, (double)st.dead_lettered,
-                          (double)st.lag};
+            double v[] = {(double)st.consumed, (double)st.retried, (double)st.dead_lettered};
             snprintf(label, sizeof(label), "group=\"%s\"", e->subs[i].group);
-            if (series[k].gauge) {
-                tandem_metrics_gauge(w, series[k].name, series[k].help, label, v[k]);
-            } else {
-                tandem_metrics_counter(w, series[k].name, series[k].help, label, v[k]);
-            }
+            tandem_metrics_counter(w, series[k].name, series[k].help, label, v[k]);
         }
     }
+    emit_lags(w, e);
     pthread_mutex_unlock(&e->mu);
 }
 

@@ -140,6 +140,17 @@ struct tandem_metrics_writer {
 void svc_writer_init(struct tandem_metrics_writer *w);
 void svc_writer_cleanup(struct tandem_metrics_writer *w);
 void svc_writer_append(struct tandem_metrics_writer *w, const char *s, size_t n);
+/* One unlabelled sample of a metrics source's table (svc_metrics_emit). */
+struct svc_metric {
+    const char *name, *help;
+    bool gauge; /* else a counter */
+    double value;
+};
+/* Writes m[0..n) with tandem_metrics_gauge / tandem_metrics_counter. */
+void svc_metrics_emit(struct tandem_metrics_writer *w, const struct svc_metric *m, size_t n);
+/* Writes the # HELP and # TYPE lines of name unless they were the last ones written. */
+void svc_metrics_header(struct tandem_metrics_writer *w, const char *name, const char *help,
+                        const char *type);
 /* Writes tandem_http_requests_total and tandem_http_request_duration_seconds merged over
  * nworkers stats; route_names[i] names route i (nroutes: "unmatched", nroutes + 1: "(none)",
  * counted only). */
@@ -163,6 +174,8 @@ struct svc_req {
     int route;  /* index, or nroutes for unmatched */
     int method; /* svc_method_index */
     uint64_t start_ns;
+    const struct tandem_claims *claims; /* service_auth.c: the token's, once verified; released
+                                           when the request is done */
     char buf[]; /* captured parameter values: path length + TANDEM_ROUTE_MAX_PARAMS + 1 */
 };
 
@@ -186,6 +199,8 @@ struct tandem_service {
     struct tandem_http_server *http;
     struct svc_events *events; /* service_events.c; NULL until events are used */
     struct svc_prober *prober; /* ready.c; set while tandem_service_run probes */
+    struct svc_auth *auth;     /* service_auth.c; NULL until tandem_service_auth */
+    struct svc_pool *pool;     /* service_pool.c; the pool's state, made before any thread */
     bool running;
 };
 
@@ -204,6 +219,19 @@ void svc_events_stop_consumers(struct tandem_service *s, int64_t deadline);
 void svc_events_close_producer(struct tandem_service *s, int64_t deadline);
 void svc_events_free(struct tandem_service *s);
 
+/* service_pool.c: svc_pool_run (run, before any thread) registers the pool's metrics source;
+ * svc_pool_drain (after HTTP has drained, before it stops) drains the pool with what is left of
+ * deadline (monotonic ms), cancelled work answered 503; svc_pool_free (tandem_service_free). */
+void svc_pool_run(struct tandem_service *s);
+void svc_pool_drain(struct tandem_service *s, int64_t deadline);
+void svc_pool_free(struct tandem_service *s);
+
+/* service_auth.c (built with tandem_auth: TANDEM_SERVICE_AUTH): svc_auth_done releases a
+ * request's claims (svc_done); svc_auth_free frees what tandem_service_auth made
+ * (tandem_service_free). */
+void svc_auth_done(struct svc_req *x);
+void svc_auth_free(struct tandem_service *s);
+
 /* service.c: the http core's callbacks (run.c starts the server with them). */
 void svc_dispatch(struct tandem_http_request *req, void *arg);
 void svc_done(struct tandem_http_request *req, int status, void *arg);
@@ -215,5 +243,14 @@ static inline struct svc_req *svc_req_of(const struct tandem_http_request *req)
     return (struct svc_req *)req->user;
 }
 const char *svc_name(const struct tandem_service *s);
+
+/* problem_ext.c: answers req with an RFC 9457 problem (status 400..599, detail may be NULL), plus
+ * the response header header: header_value (header NULL: none) and the extension member
+ * ext_name: ext_value (ext_name NULL: none; ext_value borrowed). req is answered in every case
+ * (a plain problem when encoding fails). Returns 0 or the first error. The glue that will follow
+ * the runtime's unified answering API. */
+int svc_problem_ext(struct tandem_http_request *req, int status, const char *detail,
+                    const char *header, const char *header_value, const char *ext_name,
+                    const json_t *ext_value);
 
 #endif
