@@ -188,6 +188,14 @@ TANDEM_EXPORT int tandem_respond_problem_ext(struct tandem_http_request *req, in
                                              const char *detail, json_t *members);
 
 /*
+ * Answers req 422 with application/problem+json: the RFC 9457 members (type "about:blank", title
+ * "Unprocessable Content", status 422, detail naming the fields) and "errors", the errors object
+ * as it is ({"email":["has already been taken"]}). errors is stolen (decref'd here, always).
+ * Returns 0 or as tandem_respond_problem_ext; req is answered in every case.
+ */
+TANDEM_EXPORT int tandem_respond_invalid(struct tandem_http_request *req, json_t *errors);
+
+/*
  * Answers a cacheable representation: ETag (strong, from the body's bytes, tandem/cache.h) and,
  * when cache_control is not NULL, that Cache-Control value. When the request's If-None-Match
  * matches, a GET/HEAD is answered 304 Not Modified (same ETag and Cache-Control, no body) and any

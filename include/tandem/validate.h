@@ -135,13 +135,8 @@ struct tandem_http_request;
 TANDEM_EXPORT json_t *tandem_json_body_valid(struct tandem_http_request *req,
                                              const struct tandem_field *spec);
 
-/*
- * Answers req 422 with application/problem+json: the RFC 9457 members (type "about:blank", title
- * "Unprocessable Content", status 422, detail naming the fields) and "errors", the errors object
- * as it is ({"email":["has already been taken"]}). errors is stolen (decref'd here, always).
- * Returns 0 or what tandem_http_respond returns; req is answered in every case.
- */
-TANDEM_EXPORT int tandem_respond_invalid(struct tandem_http_request *req, json_t *errors);
+/* A 422 with the errors object is answered by tandem_respond_invalid (tandem/service.h, with the
+ * rest of the answering calls). */
 
 #ifdef __cplusplus
 }

@@ -1,5 +1,5 @@
 /*
- * Body validation in the runtime (src/lib/service/service_validate.c, problem_ext.c) over real
+ * Body validation in the runtime (src/lib/service/service_validate.c) over real
  * 127.0.0.1 sockets: RealWorld's POST /api/users with tandem_json_body_valid. A valid body (emoji
  * in it) passes; another media type is 415; malformed JSON 400; a body that is not an object,
  * missing fields, wrong types, overlong strings, a bad e-mail are each 422

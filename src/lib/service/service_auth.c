@@ -137,7 +137,8 @@ void svc_auth_free(struct tandem_service *s)
 
 static void unauthorized(struct tandem_http_request *req, const char *detail)
 {
-    svc_problem_ext(req, 401, detail, "WWW-Authenticate", "Token", NULL, NULL);
+    tandem_respond_header(req, "WWW-Authenticate", "Token");
+    tandem_respond_problem(req, 401, detail);
 }
 
 /* The token of an Authorization value "Token <jwt>" or "Bearer <jwt>" (scheme case-insensitive,

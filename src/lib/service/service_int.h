@@ -244,13 +244,4 @@ static inline struct svc_req *svc_req_of(const struct tandem_http_request *req)
 }
 const char *svc_name(const struct tandem_service *s);
 
-/* problem_ext.c: answers req with an RFC 9457 problem (status 400..599, detail may be NULL), plus
- * the response header header: header_value (header NULL: none) and the extension member
- * ext_name: ext_value (ext_name NULL: none; ext_value borrowed). req is answered in every case
- * (a plain problem when encoding fails). Returns 0 or the first error. The glue that will follow
- * the runtime's unified answering API. */
-int svc_problem_ext(struct tandem_http_request *req, int status, const char *detail,
-                    const char *header, const char *header_value, const char *ext_name,
-                    const json_t *ext_value);
-
 #endif

@@ -73,7 +73,8 @@ struct offload {
 
 static void busy(struct tandem_http_request *req, const char *detail)
 {
-    svc_problem_ext(req, 503, detail, "Retry-After", "1", NULL, NULL);
+    tandem_respond_header(req, "Retry-After", "1");
+    tandem_respond_problem(req, 503, detail);
 }
 
 static void offload_work(void *arg)

@@ -38,9 +38,12 @@ int tandem_respond_invalid(struct tandem_http_request *req, json_t *errors)
         errs = json_object();
     }
     detail_of(errs, detail, sizeof(detail));
-    int rc = svc_problem_ext(req, 422, detail, NULL, NULL, "errors", errs);
-    json_decref(errs);
-    return rc;
+    json_t *members = json_object();
+    if (members == NULL || json_object_set_new(members, "errors", errs) != 0) {
+        json_decref(members);
+        return tandem_respond_problem(req, 422, detail); /* out of memory: without the member */
+    }
+    return tandem_respond_problem_ext(req, 422, detail, members);
 }
 
 json_t *tandem_json_body_valid(struct tandem_http_request *req, const struct tandem_field *spec)
