@@ -29,7 +29,7 @@ static void release_slices(struct fetch_resp *resp)
         for (int32_t j = 0; j < resp->topics[i].npartitions; j++) {
             struct fetch_resp_partition *p = &resp->topics[i].partitions[j];
             if (p->records_ext) {
-                log_slice_release((struct log_slice *)p->records_ext);
+                log_slice_release((struct file_slice *)p->records_ext);
                 free((void *)p->records_ext);
                 p->records_ext = NULL;
             }
@@ -58,7 +58,7 @@ static void fill_partition(struct broker *b, const struct fetch_req_partition *p
         return; /* with nothing yet, even MaxBytes 0 returns one batch (KIP-74) */
     int64_t room = limit - *total;
     uint32_t max = (uint32_t)(room < pi->partition_max_bytes ? room : pi->partition_max_bytes);
-    struct log_slice s;
+    struct file_slice s;
     int rc = plog_read(l, pi->fetch_offset, max, &s);
     if (rc == TANDEM_ERANGE) {
         po->error_code = KAFKA_OFFSET_OUT_OF_RANGE;
@@ -73,7 +73,7 @@ static void fill_partition(struct broker *b, const struct fetch_req_partition *p
             log_slice_release(&s);
         return;
     }
-    struct log_slice *heap = xmalloc(sizeof(*heap));
+    struct file_slice *heap = xmalloc(sizeof(*heap));
     *heap = s;
     po->records_ext = heap;
     po->records_ext_len = s.len;

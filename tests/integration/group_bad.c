@@ -67,9 +67,9 @@
 #include <unistd.h>
 
 #include "protocol/kafka.h"
-#include "protocol/kbuf.h"
-#include "protocol/messages_client.h"
-#include "protocol/messages_group_client.h"
+#include "base/kbuf.h"
+#include "kafka_client/messages_client.h"
+#include "kafka_client/messages_group_client.h"
 #include "raw_kafka.h"
 
 #define IO_TIMEOUT_MS 15000

@@ -49,7 +49,7 @@ static void test_append_read_identical(void **state)
     assert_int_equal(plog_start_offset(f->l), 0);
     assert_int_equal(plog_end_offset(f->l), 15);
     assert_int_equal(plog_size_bytes(f->l), total);
-    struct log_slice s;
+    struct file_slice s;
     assert_int_equal(plog_read(f->l, 0, 1 << 20, &s), 0);
     assert_int_equal(s.len, total);
     uint8_t *got = slice_bytes(&s);
@@ -76,7 +76,7 @@ static void test_read_positions(void **state)
     uint8_t *b[20];
     for (int i = 0; i < 20; i++)
         append(f, TBATCH(.nrec = 4, .ts = 1, .value_len = 20), &b[i], &len[i]);
-    struct log_slice s;
+    struct file_slice s;
     /* mid-batch: offset 7 is in the batch at 4 */
     assert_int_equal(plog_read(f->l, 7, 1, &s), 0);
     assert_int_equal(s.len, len[1]); /* at least one whole batch */
@@ -152,7 +152,7 @@ static void test_roll_by_size(void **state)
     assert_int_equal(count_segments(f), 4);
     assert_int_equal(plog_end_offset(f->l), 20);
     for (int64_t off = 0; off < 20; off++) {
-        struct log_slice s;
+        struct file_slice s;
         assert_int_equal(plog_read(f->l, off, 1 << 20, &s), 0);
         assert_true(s.len >= len && s.len <= 3 * len); /* one segment only */
         uint8_t *got = slice_bytes(&s);
@@ -199,7 +199,7 @@ static void test_retention_bytes(void **state)
             free(b);
     }
     assert_int_equal(count_segments(f), 10);
-    struct log_slice held;
+    struct file_slice held;
     assert_int_equal(plog_read(f->l, 0, 1 << 20, &held), 0);
     int deleted = plog_maintain(f->l, tnow_ms());
     assert_true(deleted >= 7);
@@ -207,7 +207,7 @@ static void test_retention_bytes(void **state)
     assert_true(plog_size_bytes(f->l) >= 2000);
     assert_true(plog_size_bytes(f->l) - 3 * len < 2000);
     assert_int_equal(plog_start_offset(f->l), deleted * 6);
-    struct log_slice s;
+    struct file_slice s;
     assert_int_equal(plog_read(f->l, 0, 100, &s), TANDEM_ERANGE);
     assert_int_equal(plog_read(f->l, plog_start_offset(f->l), 100, &s), 0);
     log_slice_release(&s);

@@ -17,7 +17,7 @@
 
 #include "common/log.h"
 #include "log/log.h"
-#include "protocol/kbuf.h"
+#include "base/kbuf.h"
 #include "protocol/record_batch.h"
 #include "tandem/error.h"
 
@@ -131,7 +131,7 @@ static inline int count_files(const char *dir, const char *suffix)
 }
 
 /* Reads a slice's bytes into a fresh buffer. */
-static inline uint8_t *slice_bytes(const struct log_slice *s)
+static inline uint8_t *slice_bytes(const struct file_slice *s)
 {
     uint8_t *b = malloc(s->len ? s->len : 1);
     if (pread(s->fd, b, s->len, s->pos) != (ssize_t)s->len)

@@ -27,6 +27,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "base/file_slice.h"
+
 struct log_config {
     uint64_t segment_bytes;        /* roll when the active .log would exceed this (1 GiB) */
     int64_t segment_ms;            /* roll when the active segment is older than this (7 d) */
@@ -48,17 +50,10 @@ int log_config_set(struct log_config *cfg, const char *key, const char *value);
 
 struct plog;
 
-/* A read of stored bytes: whole batches, a byte range of one segment file. The slice holds a
- * reference on the segment, so the file stays readable (even after retention deletes it) until
- * log_slice_release(). */
-struct log_slice {
-    int fd;
-    off_t pos;
-    uint32_t len;
-    void *seg; /* opaque reference */
-};
-
-void log_slice_release(struct log_slice *s);
+/* Reads hand out file slices (base/file_slice.h): whole batches, a byte range of one segment
+ * file. A slice's ref is a reference on its segment, so the file stays readable (even after
+ * retention deletes it) until log_slice_release(), which is idempotent. */
+void log_slice_release(struct file_slice *s);
 
 /* Result of an append. */
 struct log_append_info {
@@ -89,7 +84,7 @@ int plog_append(struct plog *l, uint8_t *batch, size_t len, struct log_append_in
  * one whole batch. Returns 0 with s->len == 0 when offset == log end offset;
  * TANDEM_ERANGE when offset < log start offset or > log end offset.
  */
-int plog_read(struct plog *l, int64_t offset, uint32_t max_bytes, struct log_slice *s);
+int plog_read(struct plog *l, int64_t offset, uint32_t max_bytes, struct file_slice *s);
 
 /* Offset for ListOffsets by time: the first offset whose batch maxTimestamp >= ts, and that
  * batch's timestamp. TANDEM_ENOENT when none (caller answers -1). */

@@ -13,7 +13,7 @@
  * fields the flusher reads (segment size, next_offset, plog end_offset, total_bytes); the loop
  * thread takes it only to publish a change, and reads its own writes without it. Everything else
  * in a segment (indexes, timestamps) is loop-thread only. A segment is reference counted
- * (atomic): the plog's array holds one reference, each log_slice and each in-progress
+ * (atomic): the plog's array holds one reference, each file slice and each in-progress
  * plog_sync holds one. The last unref closes the files and frees the memory, on whatever thread
  * drops it; a segment removed from the array is never touched by the loop thread again, which is
  * what makes that safe.

@@ -202,13 +202,13 @@ static uint64_t index_pos_floor(const struct segment *s, uint64_t limit)
     return lo == 0 ? 0 : s->idx[lo - 1].pos;
 }
 
-int plog_read(struct plog *l, int64_t offset, uint32_t max_bytes, struct log_slice *out)
+int plog_read(struct plog *l, int64_t offset, uint32_t max_bytes, struct file_slice *out)
 {
     struct kbatch b;
     out->fd = -1;
     out->pos = 0;
     out->len = 0;
-    out->seg = NULL;
+    out->ref = NULL;
     if (offset < plog_start_offset(l) || offset > l->end_offset)
         return TANDEM_ERANGE;
     if (offset == l->end_offset)
@@ -237,16 +237,16 @@ int plog_read(struct plog *l, int64_t offset, uint32_t max_bytes, struct log_sli
     out->fd = s->fd;
     out->pos = (off_t)start;
     out->len = (uint32_t)(end - start);
-    out->seg = s;
+    out->ref = s;
     return 0;
 }
 
-void log_slice_release(struct log_slice *s)
+void log_slice_release(struct file_slice *s)
 {
-    if (!s || !s->seg)
+    if (!s || !s->ref)
         return;
-    seg_unref(s->seg);
-    s->seg = NULL;
+    seg_unref(s->ref);
+    s->ref = NULL;
     s->fd = -1;
     s->len = 0;
 }

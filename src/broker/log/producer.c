@@ -36,8 +36,8 @@
 
 #include "common/mem.h"
 #include "log/log_int.h"
-#include "protocol/crc32c.h"
-#include "protocol/kbuf.h"
+#include "base/crc32c.h"
+#include "base/kbuf.h"
 #include "tandem/error.h"
 
 #define SNAP_HEADER 20

@@ -27,24 +27,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "protocol/kbuf.h"
-
-/* ---- arena: per-request allocations, freed at once --------------------------------------------
- */
-
-struct arena_block;
-struct arena {
-    struct arena_block *head;
-    size_t used_total;
-    size_t cap; /* hard limit on total bytes; 0 = 64 MiB */
-};
-
-void arena_init(struct arena *a, size_t cap);
-void arena_cleanup(struct arena *a);
-/* Zeroed memory aligned to 16, or NULL when the cap would be exceeded. */
-void *arena_alloc(struct arena *a, size_t size);
-/* Allocates n elements of size each, NULL on overflow or cap. */
-void *arena_array(struct arena *a, size_t n, size_t size);
+#include "base/arena.h"
+#include "base/kbuf.h"
 
 /* The version range that these codecs implement for api_key (the union over request and
  * response). Returns 0, or TANDEM_ENOENT for an API without a codec here. The broker's dispatch
