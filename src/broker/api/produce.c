@@ -19,7 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker.h"
+#include "api/api.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "protocol/record_batch.h"
@@ -116,7 +116,7 @@ static void produce_partition(struct broker *b, struct topic *t,
         need->kind = DURABLE_PLOG;
         need->log = l;
         need->end = plog_end_offset(l);
-        broker_note_append(b);
+        request_poke_parked(b);
     }
 }
 
@@ -154,7 +154,7 @@ void handle_produce(struct request *req)
         int16_t terr = KAFKA_NONE;
         struct topic *t = NULL;
         if (!bad_acks && in.transactional_id.len < 0)
-            t = broker_topic(b, ti->name, true, &terr);
+            t = api_topic(b, ti->name, true, &terr);
         for (int32_t j = 0; j < ti->npartitions; j++) {
             const struct produce_req_partition *pi = &ti->partitions[j];
             struct produce_resp_partition *po = &to->partitions[j];
@@ -203,5 +203,5 @@ void handle_produce(struct request *req)
         return;
     }
     /* acks=-1: hold the response until every written partition is durable. */
-    broker_hold_until_durable(b, req, &w, needs, nneeds);
+    request_hold_until_durable(req, &w, needs, nneeds);
 }
