@@ -23,7 +23,7 @@ static int64_t append(struct log_fx *f, struct tbatch_opts o, uint8_t **out, siz
     size_t len;
     uint8_t *b = tbatch(o, &len);
     struct log_append_info info;
-    assert_int_equal(plog_append(f->l, b, len, &info), 0);
+    assert_int_equal(tappend(f->l, b, len, &info), 0);
     if (out) {
         *out = b;
         *out_len = len;
@@ -115,12 +115,12 @@ static void test_too_large_and_append_time(void **state)
     size_t len;
     uint8_t *b = tbatch(TBATCH(.nrec = 10, .value_len = 100), &len);
     struct log_append_info info;
-    assert_int_equal(plog_append(f->l, b, len, &info), TANDEM_ETOOLARGE);
+    assert_int_equal(tappend(f->l, b, len, &info), TANDEM_ETOOLARGE);
     assert_int_equal(plog_end_offset(f->l), 0);
     free(b);
     int64_t before = tnow_ms();
     b = tbatch(TBATCH(.nrec = 2, .ts = 5), &len);
-    assert_int_equal(plog_append(f->l, b, len, &info), 0);
+    assert_int_equal(tappend(f->l, b, len, &info), 0);
     assert_true(info.log_append_time >= before);
     struct kbatch kb;
     size_t used;
@@ -308,13 +308,13 @@ static void test_write_failure(void **state)
     size_t blen;
     uint8_t *b = tbatch(TBATCH(.nrec = 2, .value_len = 100), &blen);
     struct log_append_info info;
-    int rc = plog_append(f->l, b, blen, &info);
+    int rc = tappend(f->l, b, blen, &info);
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
     assert_int_equal(rc, TANDEM_EIO);
     assert_int_equal(file_size(p), len);
     assert_int_equal(plog_end_offset(f->l), 2);
     assert_int_equal(plog_size_bytes(f->l), len);
-    assert_int_equal(plog_append(f->l, b, blen, &info), 0);
+    assert_int_equal(tappend(f->l, b, blen, &info), 0);
     assert_int_equal(info.base_offset, 2);
     assert_int_equal(file_size(p), len + blen);
     free(b);

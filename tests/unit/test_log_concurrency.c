@@ -71,7 +71,7 @@ static void test_sync_while_appending(void **state)
                                    .value_len = (size_t)(i % 50)),
                             &len);
         struct log_append_info info;
-        assert_int_equal(plog_append(fl.l, b, len, &info), 0);
+        assert_int_equal(tappend(fl.l, b, len, &info), 0);
         assert_int_equal(info.base_offset, 3 * i);
         assert_true(plog_durable_offset(fl.l) <= plog_end_offset(fl.l));
         if (i % 10 == 0)

@@ -42,7 +42,7 @@ static int append_rc(struct log_fx *f, struct tbatch_opts o, int64_t *base)
     size_t len;
     uint8_t *b = tbatch(o, &len);
     struct log_append_info info;
-    int rc = plog_append(f->l, b, len, &info);
+    int rc = tappend(f->l, b, len, &info);
     free(b);
     *base = info.base_offset;
     return rc;
@@ -53,7 +53,7 @@ static size_t append(struct log_fx *f, struct tbatch_opts o)
     size_t len;
     uint8_t *b = tbatch(o, &len);
     struct log_append_info info;
-    assert_int_equal(plog_append(f->l, b, len, &info), 0);
+    assert_int_equal(tappend(f->l, b, len, &info), 0);
     free(b);
     return len;
 }

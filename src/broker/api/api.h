@@ -42,6 +42,13 @@ struct topic *api_topic(struct broker *b, struct kstr name, bool auto_create, in
 
 /* produce.c, fetch.c, list_offsets.c */
 void handle_produce(struct request *req);
+/* Produce's work for one partition of topic t (index valid): validates every batch of records
+ * once and appends them all or none (plog_append), then fills out's error_code, error_message,
+ * base_offset, log_append_time_ms and log_start_offset (the caller sets the -1 defaults). The
+ * record bytes are modified in place (offsets). Returns true when the batches are stored (now,
+ * or earlier for duplicates): an acks=-1 answer must wait until the log is durable to its end. */
+bool produce_partition(struct topic *t, int32_t index, struct kbytes records,
+                       struct produce_resp_partition *out);
 void handle_fetch(struct request *req);
 void handle_list_offsets(struct request *req);
 
