@@ -248,8 +248,9 @@ struct fetch_resp_partition {
     int32_t naborted;           /* v4+; -1 = null */
     struct fetch_aborted_txn *aborted_transactions;
     int32_t preferred_read_replica; /* v11+, -1 */
-    /* Records: either in memory (records) or external (records_ext != NULL: the encoder writes
-     * the INT32 length records_len and then kw_splice(w, records_ext, records_len)). */
+    /* Records: either in memory (records) or external (records_ext != NULL, the broker's
+     * struct file_slice *: the encoder writes the INT32 length records_ext_len and then
+     * kw_splice(w, records_ext, records_ext_len)). */
     struct kbytes records; /* nullable */
     const void *records_ext;
     uint32_t records_ext_len;
