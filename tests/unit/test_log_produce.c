@@ -69,6 +69,30 @@ static long seed(struct log_fx *f)
     return log_file_size(f);
 }
 
+/* The log is as seed() left it: end offset 3, size bytes in memory and on disk, nothing more
+ * readable. */
+static void assert_unchanged(struct log_fx *f, long size)
+{
+    assert_int_equal(plog_end_offset(f->l), 3);
+    assert_int_equal(plog_size_bytes(f->l), size);
+    assert_int_equal(log_file_size(f), size);
+    struct file_slice s;
+    assert_int_equal(plog_read(f->l, 3, 1 << 20, &s), 0);
+    assert_int_equal(s.len, 0);
+}
+
+/* Produces r, which must be refused whole with err: no offset, the log unchanged. Returns the
+ * partition's answer. */
+static struct produce_resp_partition assert_refused(struct log_fx *f, struct records *r,
+                                                    int16_t err, long size)
+{
+    struct produce_resp_partition out = produce(f, r);
+    assert_int_equal(out.error_code, err);
+    assert_int_equal(out.base_offset, -1);
+    assert_unchanged(f, size);
+    return out;
+}
+
 /* The second batch's sequence leaves a gap: the first, valid on its own, is not appended either,
  * and the producer state is as before (the first batch can still be sent with sequence 0). */
 static void test_bad_sequence_in_second_batch(void **state)
@@ -79,17 +103,12 @@ static void test_bad_sequence_in_second_batch(void **state)
     struct records r = {0};
     records_add(&r, TBATCH(.nrec = 2, .pid = 7, .seq = 0));
     records_add(&r, TBATCH(.nrec = 2, .pid = 7, .seq = 5));
-    struct produce_resp_partition out = produce(f, &r);
-    assert_int_equal(out.error_code, KAFKA_OUT_OF_ORDER_SEQUENCE_NUMBER);
-    assert_int_equal(out.base_offset, -1);
-    assert_int_equal(plog_end_offset(f->l), 3);
-    assert_int_equal(plog_size_bytes(f->l), size);
-    assert_int_equal(log_file_size(f), size);
+    assert_refused(f, &r, KAFKA_OUT_OF_ORDER_SEQUENCE_NUMBER, size);
     free(r.p);
 
     struct records again = {0};
     records_add(&again, TBATCH(.nrec = 2, .pid = 7, .seq = 0));
-    out = produce(f, &again);
+    struct produce_resp_partition out = produce(f, &again);
     assert_int_equal(out.error_code, KAFKA_NONE);
     assert_int_equal(out.base_offset, 3);
     assert_int_equal(plog_end_offset(f->l), 5);
@@ -105,10 +124,7 @@ static void test_fenced_second_batch(void **state)
     struct records r = {0};
     records_add(&r, TBATCH(.nrec = 1, .pid = 9, .epoch = 2, .seq = 0));
     records_add(&r, TBATCH(.nrec = 1, .pid = 9, .epoch = 1, .seq = 1));
-    struct produce_resp_partition out = produce(f, &r);
-    assert_int_equal(out.error_code, KAFKA_INVALID_PRODUCER_EPOCH);
-    assert_int_equal(plog_end_offset(f->l), 3);
-    assert_int_equal(log_file_size(f), size);
+    assert_refused(f, &r, KAFKA_INVALID_PRODUCER_EPOCH, size);
     free(r.p);
 }
 
@@ -122,11 +138,8 @@ static void test_corrupt_second_batch(void **state)
     records_add(&r, TBATCH(.nrec = 2, .value_len = 10));
     records_add(&r, TBATCH(.nrec = 2, .value_len = 10));
     r.p[r.at[1] + KBATCH_HEADER_SIZE + 3] ^= 0x40;
-    struct produce_resp_partition out = produce(f, &r);
-    assert_int_equal(out.error_code, KAFKA_CORRUPT_MESSAGE);
-    assert_non_null(out.error_message.p);
-    assert_int_equal(plog_end_offset(f->l), 3);
-    assert_int_equal(log_file_size(f), size);
+    struct produce_resp_partition out = assert_refused(f, &r, KAFKA_CORRUPT_MESSAGE, size);
+    assert_true(out.error_message.len > 0); /* says which check failed */
     free(r.p);
 }
 
@@ -148,15 +161,10 @@ static void test_write_failure_in_second_batch(void **state)
     lim.rlim_cur = (rlim_t)size + r.at[1] + second / 2; /* the first fits, the second does not */
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
     struct produce_resp_partition out = produce(f, &r);
-    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0); /* before any assert can jump out */
     assert_int_equal(out.error_code, KAFKA_KAFKA_STORAGE_ERROR);
     assert_int_equal(out.base_offset, -1);
-    assert_int_equal(log_file_size(f), size);
-    assert_int_equal(plog_end_offset(f->l), 3);
-    assert_int_equal(plog_size_bytes(f->l), size);
-    struct file_slice s;
-    assert_int_equal(plog_read(f->l, 3, 1 << 20, &s), 0);
-    assert_int_equal(s.len, 0); /* nothing of the failed append is readable */
+    assert_unchanged(f, size);
 
     out = produce(f, &r);
     assert_int_equal(out.error_code, KAFKA_NONE);
@@ -240,10 +248,7 @@ static void test_offset_span_refused(void **state)
         put_be32(b + 57, INT32_MAX);     /* recordsCount */
         put_be32(b + 17, kbatch_compute_crc(b, len));
     }
-    struct produce_resp_partition out = produce(f, &r);
-    assert_int_equal(out.error_code, KAFKA_MESSAGE_TOO_LARGE);
-    assert_int_equal(plog_end_offset(f->l), 3);
-    assert_int_equal(log_file_size(f), size);
+    assert_refused(f, &r, KAFKA_MESSAGE_TOO_LARGE, size);
     free(r.p);
 }
 
