@@ -1,6 +1,6 @@
 /*
  * group-bad: consumer-group requests that a well-behaved client never sends, built with the
- * client codecs of src/broker/protocol/messages_group_client.h and sent over raw TCP, each
+ * client codecs of tests/common/kafka_client/messages_group_client.h and sent over raw TCP, each
  * checked for the exact ErrorCode that Apache Kafka's GroupCoordinator gives (the order of its
  * checks: group id, session timeout, protocol, member id, generation, state). Cases:
  *

@@ -4,7 +4,7 @@
  * Source of truth: Apache Kafka clients/src/main/resources/common/message/<Name>Request.json and
  * <Name>Response.json. Field names follow the spec (snake_case of the JSON names) so the code can
  * be read against it; a comment "vN+" marks a field present from version N. Versions handled here
- * are the ones tandem advertises (see broker/dispatch.c): all below each API's first flexible
+ * are the ones tandem advertises (see api/table.c): all below each API's first flexible
  * version, except ApiVersions v3 (flexible request; its response header has no tagged fields).
  *
  * Decoding: kafka_parse_<api>_request(r, version, arena, out) reads the body that follows the
