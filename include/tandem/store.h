@@ -74,9 +74,11 @@ TANDEM_EXPORT int tandem_idempotent(sqlite3 *db, const char *group, const struct
                                     tandem_idempotent_fn fn, void *arg);
 
 /*
- * Deletes processed ids older than max_age_ms (all groups), in its own transaction. An id must be
- * kept longer than any redelivery may take (a week is ample with Kafka's default retention).
- * Returns 0 and the number deleted in *deleted (may be NULL); TANDEM_EINVAL; TANDEM_EIO.
+ * Deletes processed ids older than max_age_ms (all groups), 1000 rows per statement (each its own
+ * transaction outside the caller's, so the write lock is held in short turns while other
+ * connections and processes write). An id must be kept longer than any redelivery may take (a
+ * week is ample with Kafka's default retention). Returns 0 and the number deleted in *deleted
+ * (may be NULL); TANDEM_EINVAL; TANDEM_EIO.
  */
 TANDEM_EXPORT int tandem_idempotent_prune(sqlite3 *db, int64_t max_age_ms, int64_t *deleted);
 
@@ -93,8 +95,9 @@ TANDEM_EXPORT int tandem_outbox_add(sqlite3 *db, const struct tandem_event_out *
                                     char id_out[37]);
 
 /*
- * Deletes outbox rows sent more than max_age_ms ago. Returns 0 and the count in *deleted (may be
- * NULL); TANDEM_EINVAL; TANDEM_EIO.
+ * Deletes outbox rows sent more than max_age_ms ago, 1000 rows per statement like
+ * tandem_idempotent_prune. Returns 0 and the count in *deleted (may be NULL); TANDEM_EINVAL;
+ * TANDEM_EIO.
  */
 TANDEM_EXPORT int tandem_outbox_prune(sqlite3 *db, int64_t max_age_ms, int64_t *deleted);
 
@@ -107,8 +110,18 @@ struct tandem_outbox_relay;
  * traceparent and data; at most 1000 are in flight. A row's sent_at is written only once its
  * delivery report said the broker has it (acks=all). A failed delivery makes the relay publish
  * again, from the oldest unsent row, once nothing is in flight. p must outlive the relay and may
- * be shared with other publishers. Returns 0 and *out; TANDEM_EINVAL; TANDEM_EIO (the database or
- * the thread).
+ * be shared with other publishers.
+ *
+ * Several relays on one database (the instances of a service, in one process or several, on one
+ * machine): only the one holding the outbox lock publishes, an exclusive flock(2) on the file
+ * "<db_path>-outbox.lock" (created beside the database, never removed). The others stand by and
+ * try the lock every 200 ms (poll_ms when shorter); the holder keeps it until it is stopped or
+ * its process dies, and a standby takes over within those 200 ms, publishing every unsent row
+ * from the oldest (rows the dead holder published but had not marked go out again, same ids).
+ * The holder finds rows committed by other processes at its next poll: with several instances,
+ * poll_ms bounds their events' delay. Do not fork without exec while a relay runs (the child
+ * would share the lock). Returns 0 and *out; TANDEM_EINVAL; TANDEM_EIO (the database, the lock
+ * file or the thread).
  */
 TANDEM_EXPORT int tandem_outbox_relay_start(const char *db_path, struct tandem_producer *p,
                                             int poll_ms, struct tandem_outbox_relay **out);
@@ -123,18 +136,22 @@ struct tandem_outbox_stats {
     uint64_t acked;     /* rows whose delivery report was a success */
     uint64_t marked;    /* rows marked sent */
     uint64_t failed;    /* delivery reports that were failures */
+    int holder;         /* 1 once this relay holds the outbox lock (it keeps it until stopped);
+                           0 while it stands by */
 };
 TANDEM_EXPORT void tandem_outbox_relay_stats(struct tandem_outbox_relay *r,
                                              struct tandem_outbox_stats *out);
 
 /*
- * Drains and frees r: publishes the rows unsent at this moment, waits for the reports of
- * everything in flight for at most timeout_ms (< 0: no limit), marks the acknowledged rows sent,
- * closes the connection and joins the thread. Returns 0, or TANDEM_ETIMEDOUT when reports were
- * still missing (those rows stay unsent and go out again at the next start: same ids). The
- * late reports are still received safely. NULL is a no-op returning 0.
+ * Drains and frees r: a standby just stops; the lock holder publishes the rows unsent at this
+ * moment, waits for the reports of everything in flight for at most timeout_ms (< 0: no limit),
+ * marks the acknowledged rows sent, closes the connection and joins the thread. Returns 0, or
+ * TANDEM_ETIMEDOUT when reports were still missing (those rows stay unsent and go out again at the
+ * next start: same ids). The late reports are still received safely. The outbox lock is released
+ * last. NULL is a no-op returning 0.
  */
 TANDEM_EXPORT int tandem_outbox_relay_stop(struct tandem_outbox_relay *r, int timeout_ms);
+
 
 #ifdef __cplusplus
 }

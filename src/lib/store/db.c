@@ -294,10 +294,19 @@ retry:
     return TANDEM_EVENT_RETRY;
 }
 
-/* Deletes rows of table whose column is set and older than now - max_age_ms. */
+/* Rows deleted per statement by the prune functions. */
+#define PRUNE_CHUNK 1000
+
+/*
+ * Runs sql (a DELETE of at most ?2 rows older than ?1) until it deletes fewer than PRUNE_CHUNK.
+ * Outside a transaction each statement commits on its own, so a large prune takes SQLite's write
+ * lock in short turns: the service's writer, and the other instances of the service on the same
+ * file, get it between chunks instead of waiting behind one long DELETE.
+ */
 static int prune(sqlite3 *db, const char *sql, int64_t max_age_ms, int64_t *deleted)
 {
     sqlite3_stmt *st = NULL;
+    int64_t total = 0;
     if (db == NULL || max_age_ms < 0) {
         return TANDEM_EINVAL;
     }
@@ -305,22 +314,39 @@ static int prune(sqlite3 *db, const char *sql, int64_t max_age_ms, int64_t *dele
         return store_fail(db, "store: prune");
     }
     sqlite3_bind_int64(st, 1, store_now_ms() - max_age_ms);
-    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(db, "store: prune");
+    sqlite3_bind_int(st, 2, PRUNE_CHUNK);
+    int rc = 0;
+    for (;;) {
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            rc = store_fail(db, "store: prune");
+            break;
+        }
+        int64_t n = sqlite3_changes64(db);
+        total += n;
+        sqlite3_reset(st);
+        if (n < PRUNE_CHUNK) {
+            break;
+        }
+    }
     sqlite3_finalize(st);
     if (rc == 0 && deleted != NULL) {
-        *deleted = sqlite3_changes64(db);
+        *deleted = total;
     }
     return rc;
 }
 
 int tandem_idempotent_prune(sqlite3 *db, int64_t max_age_ms, int64_t *deleted)
 {
-    return prune(db, "DELETE FROM tandem_processed_events WHERE processed_at < ?1", max_age_ms,
-                 deleted);
+    return prune(db,
+                 "DELETE FROM tandem_processed_events WHERE rowid IN (SELECT rowid FROM"
+                 " tandem_processed_events WHERE processed_at < ?1 LIMIT ?2)",
+                 max_age_ms, deleted);
 }
 
 int tandem_outbox_prune(sqlite3 *db, int64_t max_age_ms, int64_t *deleted)
 {
-    return prune(db, "DELETE FROM tandem_outbox WHERE sent_at IS NOT NULL AND sent_at < ?1",
+    return prune(db,
+                 "DELETE FROM tandem_outbox WHERE seq IN (SELECT seq FROM tandem_outbox"
+                 " WHERE sent_at IS NOT NULL AND sent_at < ?1 LIMIT ?2)",
                  max_age_ms, deleted);
 }
