@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# bench/store/run.sh: durable small writes per second through libtandem's database writer (group
+# commit) against one transaction per write, on the real disk with synchronous=FULL. Runs
+# store-bench for each mode and submitter count, on a fresh database each time, in DIR (default
+# build/store-bench: under the work tree, so on its disk, never a tmpfs), and prints the table of
+# docs/benchmarks.md; raw rows go to bench/results/store-<time>.csv.
+#   bench/store/run.sh [BUILD_DIR (default build)] [SECONDS (default 5)]
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+BUILD=${1:-$ROOT/build}
+SECS=${2:-5}
+BIN=$BUILD/bin/store-bench
+DIR=${STORE_BENCH_DIR:-$BUILD/store-bench}
+WAIT_QUIET=${WAIT_QUIET:-900}
+. "$ROOT/bench/quiet.sh"
+[ -x "$BIN" ] || { echo "no $BIN: build with cmake --build $BUILD --target store-bench" >&2; exit 1; }
+mkdir -p "$DIR" "$ROOT/bench/results"
+CSV=$ROOT/bench/results/store-$(date -u +%Y%m%dT%H%M%SZ).csv
+echo "mode,threads,jobs,jobs_per_s,p50_ms,p99_ms,mean_batch,commit_ms,errors" >"$CSV"
+echo "disk: $(df -T "$DIR" | awk 'NR==2 {print $1, $2}')"
+echo "| mode   | threads |     jobs |   jobs/s |  p50 ms |  p99 ms | mean batch | commit ms | errors |"
+echo "|--------|---------|----------|----------|---------|---------|------------|-----------|--------|"
+for threads in 1 8 64; do
+    for mode in single batch; do
+        rm -f "$DIR"/bench.db*
+        wait_quiet store-bench
+        "$BIN" --db "$DIR/bench.db" --mode "$mode" --threads "$threads" --seconds "$SECS" \
+            --csv "$CSV"
+    done
+done
+rm -f "$DIR"/bench.db*
+echo "raw: $CSV"

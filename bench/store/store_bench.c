@@ -1,0 +1,239 @@
+/*
+ * store-bench: durable small writes per second through libtandem's database writer (group
+ * commit, include/tandem/store.h tandem_db_writer) against one transaction per write, on a real
+ * disk with synchronous=FULL (tandem_db_open's setting: every COMMIT is an fsync).
+ *
+ *   store-bench --db PATH --mode batch|single --threads N [--seconds S] [--queue Q] [--csv FILE]
+ *
+ * N submitter threads each loop: submit one job (INSERT of one ~100-byte row, the size of a
+ * blog comment's metadata), wait for its completion, measure submit -> completion, repeat, for S
+ * seconds (default 5). batch: the jobs go through one tandem_db_writer (one writer thread, every
+ * queued job in one transaction). single: each thread has its own connection (tandem_db_open) and
+ * runs BEGIN IMMEDIATE; INSERT; COMMIT per job, what a service without a writer does; SQLite's
+ * busy timeout serializes them. Prints one table row (mode, threads, jobs, jobs/s, latency p50,
+ * p99, mean batch size, mean COMMIT time) and appends it to FILE as CSV when --csv is given.
+ * bench/store/run.sh runs the grid that docs/benchmarks.md reports.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tandem/store.h"
+
+static const char SCHEMA[] = "CREATE TABLE IF NOT EXISTS comments (id INTEGER PRIMARY KEY,"
+                             " article INTEGER, author INTEGER, created_at INTEGER, body TEXT);";
+static const char BODY[] = "a comment of about a hundred bytes, like the metadata and text of a "
+                           "short reply on the blog";
+
+static const char *dbpath, *mode = "batch", *csv;
+static int nthreads = 8, seconds = 5, queue_max;
+static atomic_int running;
+static struct tandem_db_writer *writer;
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int insert(sqlite3 *db, int64_t n)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "INSERT INTO comments (article, author, created_at, body)"
+                           " VALUES (?1, ?2, ?3, ?4)",
+                           -1, &st, NULL) != SQLITE_OK) {
+        return TANDEM_EIO;
+    }
+    sqlite3_bind_int64(st, 1, n % 1000);
+    sqlite3_bind_int64(st, 2, n % 97);
+    sqlite3_bind_int64(st, 3, n);
+    sqlite3_bind_text(st, 4, BODY, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : TANDEM_EIO;
+    sqlite3_finalize(st);
+    return rc;
+}
+
+struct submitter {
+    pthread_t thread;
+    int id;
+    int64_t *lat; /* ns per job */
+    size_t n, cap;
+    int errors;
+    /* batch mode: the completion hands the status back */
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int done, status;
+};
+
+static int job(sqlite3 *db, void *arg)
+{
+    struct submitter *s = arg;
+    return insert(db, (int64_t)s->id * 1000000000 + (int64_t)s->n);
+}
+
+static void job_done(int status, void *arg)
+{
+    struct submitter *s = arg;
+    pthread_mutex_lock(&s->mu);
+    s->status = status;
+    s->done = 1;
+    pthread_cond_signal(&s->cv);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static int one_batched(struct submitter *s)
+{
+    s->done = 0;
+    int rc = tandem_db_write(writer, job, job_done, s);
+    if (rc != 0) {
+        return rc;
+    }
+    pthread_mutex_lock(&s->mu);
+    while (!s->done) {
+        pthread_cond_wait(&s->cv, &s->mu);
+    }
+    pthread_mutex_unlock(&s->mu);
+    return s->status;
+}
+
+static int one_single(struct submitter *s, sqlite3 *db)
+{
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        return TANDEM_EIO;
+    }
+    if (job(db, s) != 0 || sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        return TANDEM_EIO;
+    }
+    return 0;
+}
+
+static void *submit_main(void *arg)
+{
+    struct submitter *s = arg;
+    sqlite3 *db = NULL;
+    bool single = strcmp(mode, "single") == 0;
+    if (single && tandem_db_open(dbpath, SCHEMA, &db) != 0) {
+        s->errors++;
+        return NULL;
+    }
+    while (atomic_load(&running)) {
+        int64_t t0 = now_ns();
+        int rc = single ? one_single(s, db) : one_batched(s);
+        int64_t t1 = now_ns();
+        if (rc != 0) {
+            s->errors++;
+            continue;
+        }
+        if (s->n == s->cap) {
+            s->cap = s->cap ? s->cap * 2 : 4096;
+            s->lat = realloc(s->lat, s->cap * sizeof(*s->lat));
+            if (s->lat == NULL) {
+                abort();
+            }
+        }
+        s->lat[s->n++] = t1 - t0;
+    }
+    sqlite3_close(db);
+    return NULL;
+}
+
+static int cmp64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv)
+{
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (strcmp(argv[i], "--db") == 0) {
+            dbpath = argv[i + 1];
+        } else if (strcmp(argv[i], "--mode") == 0) {
+            mode = argv[i + 1];
+        } else if (strcmp(argv[i], "--threads") == 0) {
+            nthreads = atoi(argv[i + 1]);
+        } else if (strcmp(argv[i], "--seconds") == 0) {
+            seconds = atoi(argv[i + 1]);
+        } else if (strcmp(argv[i], "--queue") == 0) {
+            queue_max = atoi(argv[i + 1]);
+        } else if (strcmp(argv[i], "--csv") == 0) {
+            csv = argv[i + 1];
+        }
+    }
+    if (dbpath == NULL || nthreads < 1 || seconds < 1 ||
+        (strcmp(mode, "batch") != 0 && strcmp(mode, "single") != 0)) {
+        fprintf(stderr, "usage: store-bench --db PATH --mode batch|single --threads N"
+                        " [--seconds S] [--queue Q] [--csv FILE]\n");
+        return 2;
+    }
+    sqlite3 *db = NULL;
+    if (tandem_db_open(dbpath, SCHEMA, &db) != 0) { /* the schema, before any thread */
+        return 1;
+    }
+    sqlite3_close(db);
+    if (strcmp(mode, "batch") == 0) {
+        struct tandem_db_writer_config cfg = {
+            .path = dbpath, .schema_sql = SCHEMA, .queue_max = queue_max};
+        if (tandem_db_writer_new(&cfg, &writer) != 0) {
+            return 1;
+        }
+    }
+    struct submitter *subs = calloc((size_t)nthreads, sizeof(*subs));
+    atomic_store(&running, 1);
+    int64_t t0 = now_ns();
+    for (int i = 0; i < nthreads; i++) {
+        subs[i].id = i;
+        pthread_mutex_init(&subs[i].mu, NULL);
+        pthread_cond_init(&subs[i].cv, NULL);
+        pthread_create(&subs[i].thread, NULL, submit_main, &subs[i]);
+    }
+    sleep((unsigned)seconds);
+    atomic_store(&running, 0);
+    size_t total = 0;
+    int errors = 0;
+    for (int i = 0; i < nthreads; i++) {
+        pthread_join(subs[i].thread, NULL);
+        total += subs[i].n;
+        errors += subs[i].errors;
+    }
+    double secs = (double)(now_ns() - t0) / 1e9;
+    int64_t *all = malloc((total ? total : 1) * sizeof(*all));
+    size_t k = 0;
+    for (int i = 0; i < nthreads; i++) {
+        memcpy(all + k, subs[i].lat, subs[i].n * sizeof(*all));
+        k += subs[i].n;
+        free(subs[i].lat);
+    }
+    qsort(all, total, sizeof(*all), cmp64);
+    double p50 = total ? (double)all[total / 2] / 1e6 : 0;
+    double p99 = total ? (double)all[total * 99 / 100] / 1e6 : 0;
+    double mean_batch = 1, commit_ms = 0;
+    if (writer != NULL) {
+        struct tandem_db_writer_stats s;
+        tandem_db_writer_stats(writer, &s);
+        mean_batch = s.batches ? (double)s.jobs / (double)s.batches : 0;
+        commit_ms = s.batches ? (double)s.commit_us / (double)s.batches / 1000 : 0;
+        tandem_db_writer_free(writer);
+    }
+    printf("| %-6s | %7d | %8zu | %8.0f | %8.2f | %8.2f | %10.1f | %9.2f | %6d |\n", mode, nthreads,
+           total, (double)total / secs, p50, p99, mean_batch, commit_ms, errors);
+    if (csv != NULL) {
+        FILE *f = fopen(csv, "a");
+        if (f != NULL) {
+            fprintf(f, "%s,%d,%zu,%.0f,%.3f,%.3f,%.2f,%.3f,%d\n", mode, nthreads, total,
+                    (double)total / secs, p50, p99, mean_batch, commit_ms, errors);
+            fclose(f);
+        }
+    }
+    free(all);
+    free(subs);
+    return errors > 0 ? 1 : 0;
+}
