@@ -247,10 +247,11 @@ TANDEM_EXPORT void tandem_db_writer_stats(struct tandem_db_writer *w,
 
 /*
  * Stops and frees w: refuses new jobs (TANDEM_ECLOSED), runs every queued job and delivers every
- * completion (those of workers are posted to their loops: call it while their server runs, or
- * after it stopped, and not from a completion), closes the readers (each on its worker) and the
- * write connection, joins the thread. Blocks until done; from a worker thread, that worker's own
- * completions run inside this call. NULL is a no-op.
+ * completion (those of workers are posted to their loops), closes the readers (each on its
+ * worker, through a post, or by the loop's stop hook when the server stopped first) and the write
+ * connection, joins the thread. Call it after the HTTP server stopped (or at least once no
+ * handler will touch w again), never from a completion that runs on the writer thread. Blocks
+ * until done. NULL is a no-op.
  */
 TANDEM_EXPORT void tandem_db_writer_free(struct tandem_db_writer *w);
 
