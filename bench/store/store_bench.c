@@ -3,15 +3,18 @@
  * commit, include/tandem/store.h tandem_db_writer) against one transaction per write, on a real
  * disk with synchronous=FULL (tandem_db_open's setting: every COMMIT is an fsync).
  *
- *   store-bench --db PATH --mode batch|single --threads N [--seconds S] [--queue Q] [--csv FILE]
+ *   store-bench --db PATH --mode batch|single --threads N [--procs P] [--seconds S] [--queue Q]
+ *               [--csv FILE]
  *
  * N submitter threads each loop: submit one job (INSERT of one ~100-byte row, the size of a
  * blog comment's metadata), wait for its completion, measure submit -> completion, repeat, for S
  * seconds (default 5). batch: the jobs go through one tandem_db_writer (one writer thread, every
  * queued job in one transaction). single: each thread has its own connection (tandem_db_open) and
  * runs BEGIN IMMEDIATE; INSERT; COMMIT per job, what a service without a writer does; SQLite's
- * busy timeout serializes them. Prints one table row (mode, threads, jobs, jobs/s, latency p50,
- * p99, mean batch size, mean COMMIT time) and appends it to FILE as CSV when --csv is given.
+ * busy timeout serializes them. --procs P splits the N threads over P processes on the same
+ * file (the instances of one service), each with its own writer (batch) or connections (single).
+ * Prints one table row (mode, processes, threads, jobs, jobs/s, latency p50, p99, mean batch
+ * size, mean COMMIT time) and appends it to FILE as CSV when --csv is given.
  * bench/store/run.sh runs the grid that docs/benchmarks.md reports.
  */
 #include <pthread.h>
@@ -21,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "tandem/store.h"
@@ -31,7 +35,7 @@ static const char BODY[] = "a comment of about a hundred bytes, like the metadat
                            "short reply on the blog";
 
 static const char *dbpath, *mode = "batch", *csv;
-static int nthreads = 8, seconds = 5, queue_max;
+static int nthreads = 8, seconds = 5, queue_max, nprocs = 1;
 static atomic_int running;
 static struct tandem_db_writer *writer;
 
@@ -63,6 +67,7 @@ static int insert(sqlite3 *db, int64_t n)
 struct submitter {
     pthread_t thread;
     int id;
+    sqlite3 *db;  /* single mode: this thread's own connection, opened before the clock starts */
     int64_t *lat; /* ns per job */
     size_t n, cap;
     int errors;
@@ -118,12 +123,8 @@ static int one_single(struct submitter *s, sqlite3 *db)
 static void *submit_main(void *arg)
 {
     struct submitter *s = arg;
-    sqlite3 *db = NULL;
-    bool single = strcmp(mode, "single") == 0;
-    if (single && tandem_db_open(dbpath, SCHEMA, &db) != 0) {
-        s->errors++;
-        return NULL;
-    }
+    sqlite3 *db = s->db;
+    bool single = db != NULL;
     while (atomic_load(&running)) {
         int64_t t0 = now_ns();
         int rc = single ? one_single(s, db) : one_batched(s);
@@ -141,7 +142,6 @@ static void *submit_main(void *arg)
         }
         s->lat[s->n++] = t1 - t0;
     }
-    sqlite3_close(db);
     return NULL;
 }
 
@@ -149,6 +149,116 @@ static int cmp64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return (x > y) - (x < y);
+}
+
+/* What one process measured. */
+struct result {
+    uint64_t n;      /* jobs completed */
+    uint64_t errors; /* jobs failed */
+    uint64_t batches, commit_us;
+};
+
+/* Runs nthr submitters in this process for the given seconds: fills *res, returns the latencies
+ * (res->n of them; the caller frees). Returns NULL when the writer or a connection failed. */
+static int64_t *run(int nthr, int id0, struct result *res)
+{
+    bool single = strcmp(mode, "single") == 0;
+    memset(res, 0, sizeof(*res));
+    if (!single) {
+        struct tandem_db_writer_config cfg = {
+            .path = dbpath, .schema_sql = SCHEMA, .queue_max = queue_max};
+        if (tandem_db_writer_new(&cfg, &writer) != 0) {
+            return NULL;
+        }
+    }
+    struct submitter *subs = calloc((size_t)nthr, sizeof(*subs));
+    for (int i = 0; i < nthr; i++) {
+        subs[i].id = id0 + i;
+        if (single && tandem_db_open(dbpath, SCHEMA, &subs[i].db) != 0) {
+            return NULL;
+        }
+    }
+    atomic_store(&running, 1);
+    for (int i = 0; i < nthr; i++) {
+        pthread_mutex_init(&subs[i].mu, NULL);
+        pthread_cond_init(&subs[i].cv, NULL);
+        pthread_create(&subs[i].thread, NULL, submit_main, &subs[i]);
+    }
+    sleep((unsigned)seconds);
+    atomic_store(&running, 0);
+    for (int i = 0; i < nthr; i++) {
+        pthread_join(subs[i].thread, NULL);
+        res->n += subs[i].n;
+        res->errors += (uint64_t)subs[i].errors;
+        sqlite3_close(subs[i].db);
+    }
+    int64_t *all = malloc((res->n ? res->n : 1) * sizeof(*all));
+    size_t k = 0;
+    for (int i = 0; i < nthr; i++) {
+        memcpy(all + k, subs[i].lat, subs[i].n * sizeof(*all));
+        k += subs[i].n;
+        free(subs[i].lat);
+    }
+    if (writer != NULL) {
+        struct tandem_db_writer_stats st;
+        tandem_db_writer_stats(writer, &st);
+        res->batches = st.batches;
+        res->commit_us = st.commit_us;
+        tandem_db_writer_free(writer);
+        writer = NULL;
+    }
+    free(subs);
+    return all;
+}
+
+/* --procs P: P processes of nthreads / P submitters each on the same database, as the instances
+ * of one service; each writes its result and latencies to DB.res.<i> for the parent. */
+static int64_t *run_procs(struct result *res)
+{
+    int per = nthreads / nprocs > 0 ? nthreads / nprocs : 1;
+    pid_t *pids = calloc((size_t)nprocs, sizeof(*pids));
+    char file[4096];
+    for (int p = 0; p < nprocs; p++) {
+        pids[p] = fork();
+        if (pids[p] == 0) {
+            struct result r;
+            int64_t *lat = run(per, p * per, &r);
+            snprintf(file, sizeof(file), "%s.res.%d", dbpath, p);
+            FILE *f = fopen(file, "wb");
+            if (lat == NULL || f == NULL || fwrite(&r, sizeof(r), 1, f) != 1 ||
+                fwrite(lat, sizeof(*lat), r.n, f) != r.n) {
+                _exit(1);
+            }
+            fclose(f);
+            _exit(0);
+        }
+    }
+    memset(res, 0, sizeof(*res));
+    int64_t *all = NULL;
+    for (int p = 0; p < nprocs; p++) {
+        int status = 0;
+        waitpid(pids[p], &status, 0);
+        snprintf(file, sizeof(file), "%s.res.%d", dbpath, p);
+        FILE *f = fopen(file, "rb");
+        struct result r;
+        if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || f == NULL ||
+            fread(&r, sizeof(r), 1, f) != 1) {
+            fprintf(stderr, "store-bench: process %d failed\n", p);
+            exit(1);
+        }
+        all = realloc(all, (res->n + r.n + 1) * sizeof(*all));
+        if (all == NULL || fread(all + res->n, sizeof(*all), r.n, f) != r.n) {
+            exit(1);
+        }
+        fclose(f);
+        unlink(file);
+        res->n += r.n;
+        res->errors += r.errors;
+        res->batches += r.batches;
+        res->commit_us += r.commit_us;
+    }
+    free(pids);
+    return all;
 }
 
 int main(int argc, char **argv)
@@ -164,6 +274,8 @@ int main(int argc, char **argv)
             seconds = atoi(argv[i + 1]);
         } else if (strcmp(argv[i], "--queue") == 0) {
             queue_max = atoi(argv[i + 1]);
+        } else if (strcmp(argv[i], "--procs") == 0) {
+            nprocs = atoi(argv[i + 1]);
         } else if (strcmp(argv[i], "--csv") == 0) {
             csv = argv[i + 1];
         }
@@ -171,7 +283,7 @@ int main(int argc, char **argv)
     if (dbpath == NULL || nthreads < 1 || seconds < 1 ||
         (strcmp(mode, "batch") != 0 && strcmp(mode, "single") != 0)) {
         fprintf(stderr, "usage: store-bench --db PATH --mode batch|single --threads N"
-                        " [--seconds S] [--queue Q] [--csv FILE]\n");
+                        " [--procs P] [--seconds S] [--queue Q] [--csv FILE]\n");
         return 2;
     }
     sqlite3 *db = NULL;
@@ -179,61 +291,36 @@ int main(int argc, char **argv)
         return 1;
     }
     sqlite3_close(db);
-    if (strcmp(mode, "batch") == 0) {
-        struct tandem_db_writer_config cfg = {
-            .path = dbpath, .schema_sql = SCHEMA, .queue_max = queue_max};
-        if (tandem_db_writer_new(&cfg, &writer) != 0) {
-            return 1;
-        }
-    }
-    struct submitter *subs = calloc((size_t)nthreads, sizeof(*subs));
-    atomic_store(&running, 1);
+    struct result res;
     int64_t t0 = now_ns();
-    for (int i = 0; i < nthreads; i++) {
-        subs[i].id = i;
-        pthread_mutex_init(&subs[i].mu, NULL);
-        pthread_cond_init(&subs[i].cv, NULL);
-        pthread_create(&subs[i].thread, NULL, submit_main, &subs[i]);
-    }
-    sleep((unsigned)seconds);
-    atomic_store(&running, 0);
-    size_t total = 0;
-    int errors = 0;
-    for (int i = 0; i < nthreads; i++) {
-        pthread_join(subs[i].thread, NULL);
-        total += subs[i].n;
-        errors += subs[i].errors;
-    }
+    int64_t *all = nprocs > 1 ? run_procs(&res) : run(nthreads, 0, &res);
     double secs = (double)(now_ns() - t0) / 1e9;
-    int64_t *all = malloc((total ? total : 1) * sizeof(*all));
-    size_t k = 0;
-    for (int i = 0; i < nthreads; i++) {
-        memcpy(all + k, subs[i].lat, subs[i].n * sizeof(*all));
-        k += subs[i].n;
-        free(subs[i].lat);
+    if (all == NULL) {
+        fprintf(stderr, "store-bench: cannot open the database or start the writer\n");
+        return 1;
     }
+    size_t total = res.n;
     qsort(all, total, sizeof(*all), cmp64);
     double p50 = total ? (double)all[total / 2] / 1e6 : 0;
     double p99 = total ? (double)all[total * 99 / 100] / 1e6 : 0;
     double mean_batch = 1, commit_ms = 0;
-    if (writer != NULL) {
-        struct tandem_db_writer_stats s;
-        tandem_db_writer_stats(writer, &s);
-        mean_batch = s.batches ? (double)s.jobs / (double)s.batches : 0;
-        commit_ms = s.batches ? (double)s.commit_us / (double)s.batches / 1000 : 0;
-        tandem_db_writer_free(writer);
+    if (res.batches > 0) {
+        mean_batch = (double)total / (double)res.batches;
+        commit_ms = (double)res.commit_us / (double)res.batches / 1000;
     }
-    printf("| %-6s | %7d | %8zu | %8.0f | %8.2f | %8.2f | %10.1f | %9.2f | %6d |\n", mode, nthreads,
-           total, (double)total / secs, p50, p99, mean_batch, commit_ms, errors);
+    char label[32];
+    snprintf(label, sizeof(label), "%s%s", mode, nprocs > 1 ? "/procs" : "");
+    printf("| %-12s | %5d | %7d | %8zu | %8.0f | %8.2f | %8.2f | %10.1f | %9.2f | %6d |\n", label,
+           nprocs, nthreads, total, (double)total / secs, p50, p99, mean_batch, commit_ms,
+           (int)res.errors);
     if (csv != NULL) {
         FILE *f = fopen(csv, "a");
         if (f != NULL) {
-            fprintf(f, "%s,%d,%zu,%.0f,%.3f,%.3f,%.2f,%.3f,%d\n", mode, nthreads, total,
-                    (double)total / secs, p50, p99, mean_batch, commit_ms, errors);
+            fprintf(f, "%s,%d,%d,%zu,%.0f,%.3f,%.3f,%.2f,%.3f,%d\n", mode, nprocs, nthreads, total,
+                    (double)total / secs, p50, p99, mean_batch, commit_ms, (int)res.errors);
             fclose(f);
         }
     }
     free(all);
-    free(subs);
-    return errors > 0 ? 1 : 0;
+    return res.errors > 0 ? 1 : 0;
 }

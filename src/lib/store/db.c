@@ -117,10 +117,32 @@ static int has_column(sqlite3 *db, const char *table, const char *column)
     return rc;
 }
 
+/* 1 when tandem's tables and indexes are all there, at schema 2; 0 when not (or on error: the
+ * write transaction below then does it, or reports it). A read: no write lock. */
+static int store_schema_current(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT count(*) FROM sqlite_master WHERE name IN"
+                           " ('tandem_processed_events', 'tandem_processed_events_at',"
+                           " 'tandem_outbox', 'tandem_outbox_unsent')",
+                           -1, &st, NULL) != SQLITE_OK) {
+        return 0;
+    }
+    int n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+    sqlite3_finalize(st);
+    return n == 4 && has_column(db, "tandem_processed_events", "event_source") == 1;
+}
+
 /* Creates tandem's tables, migrating a schema 1 tandem_processed_events first, all in one
- * BEGIN IMMEDIATE transaction (a concurrent open waits, then finds schema 2). */
+ * BEGIN IMMEDIATE transaction (a concurrent open waits, then finds schema 2). An open of a
+ * database that has them already only reads: starting an instance, a relay or a reader never
+ * waits for the write lock that the running instances keep busy. */
 static int store_schema(sqlite3 *db)
 {
+    if (store_schema_current(db)) {
+        return 0;
+    }
     if (store_exec(db, "BEGIN IMMEDIATE", "store: begin schema") != 0) {
         return TANDEM_EIO;
     }
