@@ -31,5 +31,37 @@ for run in "1 1" "1 8" "1 64" "3 63"; do
             --seconds "$SECS" --csv "$CSV" || echo "store-bench: $mode $procs $threads: errors" >&2
     done
 done
-rm -f "$DIR"/bench.db*
+
+# the HTTP path: POSTs from tandem-load (64 connections) to store-bench --serve (2 workers), each
+# answered 201 once its write is committed
+LOAD=$BUILD/bin/tandem-load
+if [ -x "$LOAD" ]; then
+    echo
+    echo "| HTTP POST, 64 connections | answered/s | p50 ms | p99 ms | failed | writer |"
+    echo "|---|---|---|---|---|---|"
+    for mode in single batch; do
+        rm -f "$DIR"/bench.db* "$DIR/port"
+        wait_quiet store-bench
+        "$BIN" --db "$DIR/bench.db" --serve "$DIR/port" --mode "$mode" \
+            --seconds $((SECS + 3)) >"$DIR/serve.out" 2>&1 &
+        spid=$!
+        for _ in $(seq 50); do [ -s "$DIR/port" ] && break; sleep 0.1; done
+        "$LOAD" --json --allow-failures -c 64 -d "$SECS" -m POST \
+            -b '{"comment":{"body":"Thank you so much!"}}' \
+            "http://127.0.0.1:$(cat "$DIR/port")/api/articles/how-to/comments" >"$DIR/load.json"
+        wait $spid || true
+        python3 - "$mode" "$DIR/load.json" "$DIR/serve.out" "$CSV" <<'PY'
+import json, sys
+mode, load, served, csv = sys.argv[1:]
+j = json.load(open(load))
+srv = open(served).read().strip().splitlines()[-1]
+lat = j.get("latency_us", {})
+row = (mode, j.get("rps", 0), lat.get("p50", 0) / 1000, lat.get("p99", 0) / 1000,
+       j.get("failed", 0), srv.replace("SERVED ", ""))
+print("| %s | %.0f | %.2f | %.2f | %s | %s |" % row)
+open(csv, "a").write("http-%s,1,64,,%.0f,%.3f,%.3f,,,%s\n" % row[:5])
+PY
+    done
+fi
+rm -f "$DIR"/bench.db* "$DIR/port" "$DIR/serve.out" "$DIR/load.json"
 echo "raw: $CSV"

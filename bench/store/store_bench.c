@@ -5,6 +5,7 @@
  *
  *   store-bench --db PATH --mode batch|single --threads N [--procs P] [--seconds S] [--queue Q]
  *               [--csv FILE]
+ *   store-bench --db PATH --serve PORTFILE [--mode M] [--workers W] [--seconds S] [--queue Q]
  *
  * N submitter threads each loop: submit one job (INSERT of one ~100-byte row, the size of a
  * blog comment's metadata), wait for its completion, measure submit -> completion, repeat, for S
@@ -13,6 +14,10 @@
  * runs BEGIN IMMEDIATE; INSERT; COMMIT per job, what a service without a writer does; SQLite's
  * busy timeout serializes them. --procs P splits the N threads over P processes on the same
  * file (the instances of one service), each with its own writer (batch) or connections (single).
+ * --serve PORTFILE instead serves HTTP on 127.0.0.1 (--workers W, default 2) for S seconds: each
+ * POST is one insert job through the writer, answered 201 from its completion on its worker
+ * (batch), or one transaction on the worker's own connection before it answers (single); a load
+ * generator (bench/load, tandem-load) drives it. Prints the writer's counters at the end.
  * Prints one table row (mode, processes, threads, jobs, jobs/s, latency p50, p99, mean batch
  * size, mean COMMIT time) and appends it to FILE as CSV when --csv is given.
  * bench/store/run.sh runs the grid that docs/benchmarks.md reports.
@@ -27,6 +32,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tandem/http.h"
 #include "tandem/store.h"
 
 static const char SCHEMA[] = "CREATE TABLE IF NOT EXISTS comments (id INTEGER PRIMARY KEY,"
@@ -34,8 +40,8 @@ static const char SCHEMA[] = "CREATE TABLE IF NOT EXISTS comments (id INTEGER PR
 static const char BODY[] = "a comment of about a hundred bytes, like the metadata and text of a "
                            "short reply on the blog";
 
-static const char *dbpath, *mode = "batch", *csv;
-static int nthreads = 8, seconds = 5, queue_max, nprocs = 1;
+static const char *dbpath, *mode = "batch", *csv, *serve;
+static int nthreads = 8, seconds = 5, queue_max, nprocs = 1, workers = 2;
 static atomic_int running;
 static struct tandem_db_writer *writer;
 
@@ -149,6 +155,87 @@ static int cmp64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return (x > y) - (x < y);
+}
+
+/* ---- --serve: the HTTP path in front of the writer --------------------------------------- */
+
+static atomic_long http_seq;
+
+static int http_job(sqlite3 *db, void *arg)
+{
+    (void)arg;
+    return insert(db, atomic_fetch_add(&http_seq, 1));
+}
+
+static void http_done(int status, void *arg)
+{
+    static const char created[] = "{\"comment\":{\"id\":1}}";
+    struct tandem_http_request *req = arg;
+    if (status == 0) {
+        tandem_http_respond(req, 201, "application/json", created, sizeof(created) - 1);
+    } else {
+        tandem_http_problem(req, 500, tandem_strerror(status));
+    }
+}
+
+/* --mode single: the handler commits on its worker's own connection, blocking the worker for the
+ * transaction (what a service without the writer does). Left open at exit: a benchmark. */
+static _Thread_local sqlite3 *worker_db;
+
+static void http_handler(struct tandem_http_request *req, void *arg)
+{
+    (void)arg;
+    if (writer == NULL) {
+        if (worker_db == NULL && tandem_db_open(dbpath, SCHEMA, &worker_db) != 0) {
+            tandem_http_problem(req, 500, "open");
+            return;
+        }
+        struct submitter one = {.id = 1000 + (int)atomic_fetch_add(&http_seq, 1)};
+        http_done(one_single(&one, worker_db), req);
+        return;
+    }
+    int rc = tandem_db_write(writer, http_job, http_done, req);
+    if (rc != 0) {
+        tandem_http_problem(req, rc == TANDEM_EAGAIN ? 503 : 500, tandem_strerror(rc));
+    }
+}
+
+/* Serves POST (any path) on 127.0.0.1, each request one insert job answered 201 from its
+ * completion on its worker, for `seconds` seconds; writes the port to the file serve. */
+static int run_serve(void)
+{
+    struct tandem_db_writer_config cfg = {
+        .path = dbpath, .schema_sql = SCHEMA, .queue_max = queue_max};
+    if (strcmp(mode, "batch") == 0 && tandem_db_writer_new(&cfg, &writer) != 0) {
+        return 1;
+    }
+    struct tandem_http_config hc = {.workers = workers, .handler = http_handler};
+    struct tandem_http_server *hs = NULL;
+    if (tandem_http_server_start(&hc, &hs) != 0) {
+        return 1;
+    }
+    FILE *f = fopen(serve, "w");
+    if (f == NULL) {
+        return 1;
+    }
+    fprintf(f, "%d\n", tandem_http_server_port(hs));
+    fclose(f);
+    sleep((unsigned)seconds);
+    tandem_http_server_stop(hs);
+    struct tandem_db_writer_stats st = {0};
+    if (writer == NULL) {
+        printf("SERVED mode=single\n");
+        return 0;
+    }
+    tandem_db_writer_stats(writer, &st);
+    tandem_db_writer_free(writer);
+    printf("SERVED jobs=%llu failed=%llu rejected=%llu batches=%llu mean_batch=%.1f"
+           " commit_ms=%.3f\n",
+           (unsigned long long)st.jobs, (unsigned long long)st.jobs_failed,
+           (unsigned long long)st.rejected, (unsigned long long)st.batches,
+           st.batches ? (double)st.jobs / (double)st.batches : 0,
+           st.batches ? (double)st.commit_us / (double)st.batches / 1000 : 0);
+    return st.jobs_failed > 0 ? 1 : 0;
 }
 
 /* What one process measured. */
@@ -274,6 +361,10 @@ int main(int argc, char **argv)
             seconds = atoi(argv[i + 1]);
         } else if (strcmp(argv[i], "--queue") == 0) {
             queue_max = atoi(argv[i + 1]);
+        } else if (strcmp(argv[i], "--serve") == 0) {
+            serve = argv[i + 1];
+        } else if (strcmp(argv[i], "--workers") == 0) {
+            workers = atoi(argv[i + 1]);
         } else if (strcmp(argv[i], "--procs") == 0) {
             nprocs = atoi(argv[i + 1]);
         } else if (strcmp(argv[i], "--csv") == 0) {
@@ -283,7 +374,8 @@ int main(int argc, char **argv)
     if (dbpath == NULL || nthreads < 1 || seconds < 1 ||
         (strcmp(mode, "batch") != 0 && strcmp(mode, "single") != 0)) {
         fprintf(stderr, "usage: store-bench --db PATH --mode batch|single --threads N"
-                        " [--procs P] [--seconds S] [--queue Q] [--csv FILE]\n");
+                        " [--procs P] [--seconds S] [--queue Q] [--csv FILE] | --serve PORTFILE"
+                        " [--mode M] [--workers W] [--seconds S]\n");
         return 2;
     }
     sqlite3 *db = NULL;
@@ -291,6 +383,9 @@ int main(int argc, char **argv)
         return 1;
     }
     sqlite3_close(db);
+    if (serve != NULL) {
+        return run_serve();
+    }
     struct result res;
     int64_t t0 = now_ns();
     int64_t *all = nprocs > 1 ? run_procs(&res) : run(nthreads, 0, &res);
