@@ -38,19 +38,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "store_check.h"
 #include "tandem/events.h"
 #include "tandem/store.h"
-
-static int failures;
-#define CHECK(cond, ...)                                         \
-    do {                                                         \
-        if (!(cond)) {                                           \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-            fprintf(stderr, __VA_ARGS__);                        \
-            fputc('\n', stderr);                                 \
-            failures++;                                          \
-        }                                                        \
-    } while (0)
 
 static const char *brokers, *topic, *group, *kgroup, *dbpath, *snapfile;
 static int nevents = 300, wait_ms, inst;
@@ -59,13 +49,6 @@ static const char SCHEMA[] = "CREATE TABLE IF NOT EXISTS state ("
                              " event_id TEXT PRIMARY KEY, inst INTEGER, n INTEGER);"
                              "CREATE TABLE IF NOT EXISTS applied (event_id TEXT, pid INTEGER);";
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static int64_t wall_ms(void)
 {
     struct timespec ts;
@@ -73,27 +56,9 @@ static int64_t wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int64_t scalar(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    int64_t v = -1;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
-        v = sqlite3_column_int64(st, 0);
-    }
-    sqlite3_finalize(st);
-    return v;
-}
-
 static struct tandem_producer *producer(void)
 {
-    struct tandem_events_config cfg = {
-        .brokers = brokers, .client_id = "lib-store-multi", .source = "/tests/store-multi"};
-    struct tandem_producer *p = NULL;
-    if (tandem_producer_new(&cfg, &p) != 0) {
-        fprintf(stderr, "FAIL: producer\n");
-        exit(1);
-    }
-    return p;
+    return store_producer(brokers, "lib-store-multi");
 }
 
 /* ---- writing: jobs through tandem_db_writer ---------------------------------------------------
@@ -261,13 +226,13 @@ static int cmd_instance(void)
     tandem_db_writer_free(w);
     printf("WRITTEN\n");
     fflush(stdout);
-    int64_t deadline = mono_ms() + 90000;
+    int64_t deadline = now_ms() + 90000;
     while ((access(stopfile, F_OK) != 0 ||
             scalar(db, "SELECT count(*) FROM tandem_outbox WHERE sent_at IS NULL") != 0) &&
-           mono_ms() < deadline) {
+           now_ms() < deadline) {
         usleep(20 * 1000);
     }
-    CHECK(mono_ms() < deadline, "the outbox was not emptied in 90 s");
+    CHECK(now_ms() < deadline, "the outbox was not emptied in 90 s");
     atomic_store(&watching, 0);
     pthread_join(watcher, NULL);
     struct tandem_outbox_stats s = {0};
@@ -303,10 +268,10 @@ static int cmd_inproc(void)
     submitters_start(s2, 2, w2, 2, nevents - nevents / 2);
 
     /* wait until some rows are sent, then stop the holder: a clean handover */
-    int64_t deadline = mono_ms() + 30000;
+    int64_t deadline = now_ms() + 30000;
     while (scalar(db, "SELECT count(*) FROM tandem_outbox WHERE sent_at IS NOT NULL") <
                nevents / 4 &&
-           mono_ms() < deadline) {
+           now_ms() < deadline) {
         usleep(5000);
     }
     int h = -1, holders = 0;
@@ -321,13 +286,13 @@ static int cmd_inproc(void)
     uint64_t published = 0;
     if (h >= 0) {
         tandem_outbox_relay_stats(r[h], &st[h]);
-        int64_t t0 = mono_ms();
+        int64_t t0 = now_ms();
         CHECK(tandem_outbox_relay_stop(r[h], 20000) == 0, "holder stop");
-        int64_t t1 = mono_ms();
+        int64_t t1 = now_ms();
         published += st[h].published;
         r[h] = NULL;
         int next = -1;
-        while (next < 0 && mono_ms() - t1 < 5000) {
+        while (next < 0 && now_ms() - t1 < 5000) {
             for (int i = 0; i < 3; i++) {
                 if (r[i] != NULL && holder(r[i])) {
                     next = i;
@@ -336,16 +301,16 @@ static int cmd_inproc(void)
             usleep(1000);
         }
         CHECK(next >= 0, "no standby took over in 5 s");
-        printf("HANDOVER stop_ms=%" PRId64 " takeover_ms=%" PRId64 "\n", t1 - t0, mono_ms() - t1);
+        printf("HANDOVER stop_ms=%" PRId64 " takeover_ms=%" PRId64 "\n", t1 - t0, now_ms() - t1);
         CHECK(tandem_outbox_relay_start(dbpath, p, 50, &r[h]) == 0, "relay restart");
     }
     int errors = submitters_join(s1, 2) + submitters_join(s2, 2);
     CHECK(errors == 0, "%d jobs failed", errors);
     tandem_db_writer_free(w1);
     tandem_db_writer_free(w2);
-    deadline = mono_ms() + 60000;
+    deadline = now_ms() + 60000;
     while (scalar(db, "SELECT count(*) FROM tandem_outbox WHERE sent_at IS NULL") != 0 &&
-           mono_ms() < deadline) {
+           now_ms() < deadline) {
         usleep(20 * 1000);
     }
     holders = 0;
@@ -468,21 +433,10 @@ static int cmd_verify(void)
                        -1, &v.seen, NULL);
     sqlite3_prepare_v2(v.db, "SELECT seq FROM tandem_outbox WHERE event_id = ?1", -1, &v.seq, NULL);
     int64_t expected = scalar(v.db, "SELECT count(*) FROM state");
-    const char *topics[] = {topic};
-    struct tandem_consumer_config cc = {.brokers = brokers,
-                                        .group_id = group,
-                                        .topics = topics,
-                                        .ntopics = 1,
-                                        .handler = on_verify,
-                                        .arg = &v,
-                                        .client_id = "lib-store-multi"};
-    struct tandem_consumer *c = NULL;
-    if (tandem_consumer_start(&cc, &c) != 0) {
-        fprintf(stderr, "FAIL: consumer\n");
-        return 1;
-    }
-    int64_t deadline = mono_ms() + 60000;
-    while (scalar(v.db, "SELECT count(*) FROM temp.seen") < expected && mono_ms() < deadline) {
+    struct tandem_consumer *c =
+        store_consumer(brokers, group, topic, "lib-store-multi", on_verify, &v);
+    int64_t deadline = now_ms() + 60000;
+    while (scalar(v.db, "SELECT count(*) FROM temp.seen") < expected && now_ms() < deadline) {
         usleep(100 * 1000);
     }
     usleep(1000 * 1000); /* late duplicates, if any */
@@ -516,23 +470,7 @@ static int cmd_verify(void)
 static int cmd_feed(void)
 {
     struct tandem_producer *p = producer();
-    int total = nevents + nevents / 2;
-    for (int j = 0; j < total; j++) {
-        int i = j < nevents ? j : j - nevents;
-        char key[16], data[64], id[32];
-        snprintf(key, sizeof(key), "k%d", i % 10);
-        snprintf(data, sizeof(data), "{\"n\":%d}", i);
-        snprintf(id, sizeof(id), "e-%d", i);
-        struct tandem_event_out ev = {.topic = topic,
-                                      .key = key,
-                                      .key_len = strlen(key),
-                                      .type = "com.example.dup",
-                                      .id = id,
-                                      .data = data,
-                                      .data_len = strlen(data)};
-        CHECK(tandem_publish(p, &ev, NULL, NULL) == 0, "publish %d", j);
-    }
-    CHECK(tandem_producer_flush(p, 20000) == 0, "flush");
+    store_publish_dups(p, topic, nevents);
     tandem_producer_free(p);
     return failures ? 1 : 0;
 }
@@ -576,24 +514,13 @@ static int cmd_apply(void)
     if (tandem_db_open(dbpath, SCHEMA, &a.db) != 0) {
         return 1;
     }
-    const char *topics[] = {topic};
-    struct tandem_consumer_config cc = {.brokers = brokers,
-                                        .group_id = kgroup,
-                                        .topics = topics,
-                                        .ntopics = 1,
-                                        .handler = on_apply,
-                                        .arg = &a,
-                                        .client_id = "lib-store-multi"};
-    struct tandem_consumer *c = NULL;
-    if (tandem_consumer_start(&cc, &c) != 0) {
-        fprintf(stderr, "FAIL: consumer\n");
-        return 1;
-    }
+    struct tandem_consumer *c =
+        store_consumer(brokers, kgroup, topic, "lib-store-multi", on_apply, &a);
     int total = nevents + nevents / 2;
-    int64_t deadline = mono_ms() + 60000;
+    int64_t deadline = now_ms() + 60000;
     while ((atomic_load(&a.records) < total ||
             scalar(a.db, "SELECT count(DISTINCT event_id) FROM applied") < nevents) &&
-           mono_ms() < deadline) {
+           now_ms() < deadline) {
         usleep(50 * 1000);
     }
     CHECK(tandem_consumer_stop(c, 10000) == 0, "consumer stop");
@@ -637,29 +564,13 @@ int main(int argc, char **argv)
     if (argc < 2) {
         goto usage;
     }
-    for (int i = 2; i + 1 < argc; i += 2) {
-        const char *f = argv[i], *v = argv[i + 1];
-        if (strcmp(f, "-b") == 0) {
-            brokers = v;
-        } else if (strcmp(f, "-t") == 0) {
-            topic = v;
-        } else if (strcmp(f, "-g") == 0) {
-            group = v;
-        } else if (strcmp(f, "-k") == 0) {
-            kgroup = v;
-        } else if (strcmp(f, "-d") == 0) {
-            dbpath = v;
-        } else if (strcmp(f, "-n") == 0) {
-            nevents = atoi(v);
-        } else if (strcmp(f, "-w") == 0) {
-            wait_ms = atoi(v);
-        } else if (strcmp(f, "-s") == 0) {
-            snapfile = v;
-        } else if (strcmp(f, "-i") == 0) {
-            inst = atoi(v);
-        } else {
-            goto usage;
-        }
+    const struct store_flag flags[] = {{"-b", &brokers, NULL}, {"-t", &topic, NULL},
+                                       {"-g", &group, NULL},   {"-k", &kgroup, NULL},
+                                       {"-d", &dbpath, NULL},  {"-s", &snapfile, NULL},
+                                       {"-n", NULL, &nevents}, {"-w", NULL, &wait_ms},
+                                       {"-i", NULL, &inst},    {NULL, NULL, NULL}};
+    if (store_flags(argc, argv, 2, flags) != 0) {
+        goto usage;
     }
     const char *cmd = argv[1];
     if (strcmp(cmd, "status") == 0 && dbpath != NULL) {

@@ -31,17 +31,24 @@ static int64_t count(sqlite3 *db, const char *sql)
     return n;
 }
 
-static void test_relay_unreachable(void **state)
+/* A database in a new directory (dir: a mkdtemp template), its file name in path, and a producer
+ * whose broker never answers (nothing listens on 127.0.0.1:1): every record stays in flight. */
+static struct tandem_producer *fixture(char *dir, char *path, size_t cap, sqlite3 **db)
 {
-    char dir[] = "/tmp/tandem-relay-XXXXXX", path[96], p2[128];
     assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof(path), "%s/db.sqlite", dir);
-    sqlite3 *db = NULL;
-    assert_int_equal(tandem_db_open(path, NULL, &db), 0);
-
+    snprintf(path, cap, "%s/db.sqlite", dir);
+    assert_int_equal(tandem_db_open(path, NULL, db), 0);
     struct tandem_events_config cfg = {.brokers = "127.0.0.1:1", .source = "/tests/relay"};
     struct tandem_producer *p = NULL;
     assert_int_equal(tandem_producer_new(&cfg, &p), 0);
+    return p;
+}
+
+static void test_relay_unreachable(void **state)
+{
+    char dir[] = "/tmp/tandem-relay-XXXXXX", path[96], p2[128];
+    sqlite3 *db = NULL;
+    struct tandem_producer *p = fixture(dir, path, sizeof(path), &db);
     struct tandem_outbox_relay *r = NULL;
     assert_int_equal(tandem_outbox_relay_start(NULL, p, 50, &r), TANDEM_EINVAL);
     assert_int_equal(tandem_outbox_relay_start(path, NULL, 50, &r), TANDEM_EINVAL);
@@ -109,13 +116,8 @@ static void test_relay_lock(void **state)
 {
     (void)state;
     char dir[] = "/tmp/tandem-relay-XXXXXX", path[96], cmd[128];
-    assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof(path), "%s/db.sqlite", dir);
     sqlite3 *db = NULL;
-    assert_int_equal(tandem_db_open(path, NULL, &db), 0);
-    struct tandem_events_config cfg = {.brokers = "127.0.0.1:1", .source = "/tests/relay"};
-    struct tandem_producer *p = NULL;
-    assert_int_equal(tandem_producer_new(&cfg, &p), 0);
+    struct tandem_producer *p = fixture(dir, path, sizeof(path), &db);
     struct tandem_event_out ev = {.topic = "t", .type = "com.example.x"};
     assert_int_equal(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
     for (int i = 0; i < 3; i++) {
