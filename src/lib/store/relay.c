@@ -14,7 +14,9 @@
  * flock(2) on the file "<db>-outbox.lock" beside the database. The others are standbys: every
  * RELAY_STANDBY_MS (or poll_ms when shorter) they try the lock without blocking, and publish
  * nothing meanwhile. The kernel, not a clock, decides who holds it:
- *   - a holder that stops (tandem_outbox_relay_stop) releases it after its drain;
+ *   - a holder that stops (tandem_outbox_relay_stop) releases it after its drain, which covers
+ *     the rows committed when the stop began (the others', committed meanwhile, are the next
+ *     holder's: a stop ends even while other instances keep writing);
  *   - a holder that dies (kill -9, a crash) releases it when its process ends: the kernel closes
  *     its descriptors, so a standby takes over within RELAY_STANDBY_MS of the death;
  *   - a holder that is alive but slow (paused, swapping) keeps it: no second relay ever publishes
@@ -54,6 +56,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,24 +184,26 @@ static const void *col_blob(sqlite3_stmt *st, int i, size_t *len)
 }
 
 /*
- * Publishes up to room unsent rows past *cursor, advancing it. Rows tandem_publish refuses as
- * invalid go to refused[] (at most room). Returns the number of rows handled (published or
- * refused), or TANDEM_EIO; stops early (no error) when the producer's queue is full or closed.
+ * Publishes up to room unsent rows past *cursor and up to seq last, advancing the cursor. Rows
+ * tandem_publish refuses as invalid go to refused[] (at most room). Returns the number of rows
+ * handled (published or refused), or TANDEM_EIO; stops early (no error) when the producer's queue
+ * is full or closed.
  */
-static int publish_round(struct tandem_outbox_relay *r, int64_t *cursor, int room, int64_t *refused,
-                         size_t *nrefused)
+static int publish_round(struct tandem_outbox_relay *r, int64_t *cursor, int64_t last, int room,
+                         int64_t *refused, size_t *nrefused)
 {
     sqlite3_stmt *st = NULL;
     int handled = 0;
     if (sqlite3_prepare_v2(r->db,
                            "SELECT seq, topic, key, type, subject, event_id, traceparent, data"
-                           " FROM tandem_outbox WHERE sent_at IS NULL AND seq > ?1"
+                           " FROM tandem_outbox WHERE sent_at IS NULL AND seq > ?1 AND seq <= ?3"
                            " ORDER BY seq LIMIT ?2",
                            -1, &st, NULL) != SQLITE_OK) {
         return store_fail(r->db, "outbox: read");
     }
     sqlite3_bind_int64(st, 1, *cursor);
     sqlite3_bind_int(st, 2, room);
+    sqlite3_bind_int64(st, 3, last);
     int s = sqlite3_step(st);
     for (; s == SQLITE_ROW; s = sqlite3_step(st)) {
         struct tandem_event_out ev = {0};
@@ -245,6 +250,22 @@ static int publish_round(struct tandem_outbox_relay *r, int64_t *cursor, int roo
     }
     sqlite3_finalize(st);
     return handled;
+}
+
+/* The highest seq committed now (0: none), or INT64_MAX when it cannot be read. A stopping relay
+ * drains up to it: rows other instances commit during the drain are left to the next holder,
+ * so a stop ends even while they keep writing. */
+static int64_t last_seq(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t v = INT64_MAX;
+    if (sqlite3_prepare_v2(db, "SELECT coalesce(max(seq), 0) FROM tandem_outbox", -1, &st, NULL) ==
+            SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        v = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    return v;
 }
 
 /* Takes the queued acknowledged seqs out of r (caller holds mu). */
@@ -314,7 +335,8 @@ static void *relay_main(void *arg)
     struct tandem_outbox_relay *r = arg;
     int64_t cursor = 0;
     int64_t *refused = xmalloc(RELAY_MAX_INFLIGHT * sizeof(*refused));
-    bool drained = false; /* stopping: a round found nothing more to publish */
+    bool drained = false;     /* stopping: a round found nothing more to publish */
+    int64_t last = INT64_MAX; /* stopping: the last seq committed when the stop began */
     pthread_mutex_lock(&r->mu);
     if (!relay_take_lock(r)) {
         r->stop_rc = 0; /* stopped as a standby: nothing published, nothing to drain */
@@ -340,8 +362,11 @@ static void *relay_main(void *arg)
         }
         int got = 0;
         size_t nrefused = 0;
+        if (stopping && last == INT64_MAX) {
+            last = last_seq(r->db);
+        }
         if (room > 0 && !(stopping && drained)) {
-            got = publish_round(r, &cursor, room, refused, &nrefused);
+            got = publish_round(r, &cursor, last, room, refused, &nrefused);
             if (stopping && got <= 0) {
                 drained = true;
             }
