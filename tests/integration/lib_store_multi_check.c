@@ -7,18 +7,22 @@
  *   instance -b B -t T -d DB -i ID -n N [-w MS]
  *       one instance: a relay (poll 200 ms: a standby tries the lock every 200 ms) and a
  *       tandem_db_writer waking it; 4 threads submit N jobs in all, each a state row (event id,
- * instance, n) and its outbox event (key k<n%10>), MS ms apart per thread. Prints "HOLDER <unix
- * ms>" when its relay takes the outbox lock, "WRITTEN" after its last commit; then waits for
- * DB.stop to exist and for no row of the outbox to be unsent (some relay published everything),
- * stops (drain) and prints "DONE <relay counters>" inproc -b B -t T -d DB -n N one process: 3
- * relays on separate connections and 2 writers (separate connections, 2 submitting threads each)
- * committing N rows in all; mid-way the lock holder is stopped (a clean handover) and a new relay
- * started. Checks exactly one holder at a time and, the handovers being clean, that the relays
- * published each row once snapshot -d DB records the unsent outbox rows now (right after a kill -9)
- * in table unsent_at_kill: the only rows verify allows to appear twice on the topic verify -b B -t
- * T -d DB -g G consumes T from the start: every state row's event is there (none missing, none
- * foreign), per key the first occurrences come in outbox seq order, and an id appears twice only if
- *       its row is in unsent_at_kill (published, not yet marked, when its relay was killed)
+ *       instance, n) and its outbox event (key k<n%10>), MS ms apart per thread. Prints
+ *       "HOLDER <unix ms>" when its relay takes the outbox lock, "WRITTEN" after its last
+ *       commit; then waits for DB.stop to exist and for no outbox row to be unsent (some relay
+ *       published everything), stops (drain) and prints "DONE <relay counters>"
+ *   inproc -b B -t T -d DB -n N
+ *       one process: 3 relays on separate connections and 2 writers (separate connections,
+ *       2 submitting threads each) committing N rows in all; mid-way the lock holder is stopped
+ *       (a clean handover) and a new relay started. Checks one holder at a time, every row sent
+ *   snapshot -d DB
+ *       prints the seqs of the unsent outbox rows (read-only), taken while the lock holder is
+ *       stopped with SIGSTOP just before its kill -9: the only rows allowed twice on the topic
+ *   verify -b B -t T -d DB -g G [-s SNAPSHOT]
+ *       consumes T from the start: every state row's event is there (none missing, none
+ *       foreign), per key the first occurrences come in outbox seq order, and an id appears
+ *       twice only if its row is in SNAPSHOT (published, not yet marked, when its relay was
+ *       killed; after the clean handover of inproc, no id may appear twice)
  *   feed -b B -t T -n N
  *       publishes N events with ids e-0.., then the first N/2 again (same ids)
  *   apply -b B -t T -d DB -g G -k KG -n N
@@ -331,7 +335,9 @@ static int cmd_inproc(void)
     CHECK(scalar(db, "SELECT count(*) FROM tandem_outbox WHERE sent_at IS NULL") == 0,
           "rows left unsent");
     CHECK(rows == nevents, "%" PRId64 " outbox rows, not %d", rows, nevents);
-    CHECK((int64_t)published == rows, "published %" PRIu64 " times for %" PRId64 " rows", published,
+    /* the holder's counters are read before its stop, whose drain publishes more: a lower
+     * bound; verify checks on the topic that no row came twice */
+    CHECK((int64_t)published <= rows, "published %" PRIu64 " times for %" PRId64 " rows", published,
           rows);
     printf("INPROC rows=%" PRId64 " published=%" PRIu64 "\n", rows, published);
     tandem_producer_free(p);
