@@ -2,7 +2,8 @@
  * Unit tests of the database writer and the per-worker readers (src/lib/store/writer.c): one
  * transaction per batch with a SAVEPOINT per job (a failing job, or one that makes SQLite abort
  * the whole transaction, loses only its own writes), completions on the submitting HTTP worker
- * (a real tandem_http server with one worker, answered from the completion), a full queue
+ * (a real tandem_http server with one worker, answered from the completion; and when the server
+ * stops with a job still in the writer, from the loop's stop hook), a full queue
  * refused with TANDEM_EAGAIN, free draining the queue, readers per worker (lazy, read-only, kept
  * across requests, closed when the loop stops or the writer is freed: ASan's leak check), and the
  * relay woken by a commit that added outbox rows. Throughput: bench/store/.
@@ -250,6 +251,8 @@ static void test_free_drains(void **state)
 
 struct srv {
     struct tandem_db_writer *w;
+    atomic_int slow;         /* jobs wait for the gate first */
+    atomic_int completed;    /* completions run */
     pthread_t worker;        /* the one worker's thread (recorded by the handler) */
     atomic_int wrong_thread; /* completions that ran elsewhere */
     sqlite3 *first_reader;
@@ -268,6 +271,7 @@ static void done_answer(int status, void *arg)
     if (!pthread_equal(pthread_self(), j->s->worker)) {
         atomic_fetch_add(&j->s->wrong_thread, 1);
     }
+    atomic_fetch_add(&j->s->completed, 1);
     char body[64];
     int n = snprintf(body, sizeof(body), "status=%d id=%d", status, j->id);
     tandem_http_respond(j->req, status == 0 ? 201 : 500, "text/plain", body, (size_t)n);
@@ -277,6 +281,9 @@ static void done_answer(int status, void *arg)
 static int job_req(sqlite3 *db, void *arg)
 {
     struct req_job *j = arg;
+    if (atomic_load(&j->s->slow)) {
+        job_gate(db, NULL);
+    }
     char sql[96];
     snprintf(sql, sizeof(sql), "INSERT INTO t VALUES (%d, 'req')", j->id);
     return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : TANDEM_EIO;
@@ -384,6 +391,47 @@ static void test_free_before_server(void **state)
     assert_int_equal(count(f->path, "SELECT count(*) FROM t"), 2);
 }
 
+static void *open_gate_later(void *arg)
+{
+    (void)arg;
+    while (!atomic_load(&gate_entered)) {
+        usleep(1000);
+    }
+    usleep(200 * 1000); /* the server's stop is under way, waiting in the worker's stop hook */
+    atomic_store(&gate_open, 1);
+    return NULL;
+}
+
+/* The server stops while a worker's job is still in the writer: the loop's stop hook waits for
+ * it and runs its completion on the worker, which still holds the request (its answer may or
+ * may not reach the client: the connection closes right after). */
+static void test_server_stops_first(void **state)
+{
+    struct fixture *f = *state;
+    struct srv s = {.next_id = 1};
+    s.w = writer(f, 0);
+    struct tandem_http_server *hs = serve(&s);
+    roundtrip(hs, "GET", "rows=0"); /* the worker has a port (and a reader) */
+    atomic_store(&gate_open, 0);
+    atomic_store(&gate_entered, 0);
+    atomic_store(&s.slow, 1);
+    int fd = dial(hs);
+    const char req[] = "POST /x HTTP/1.1\r\nHost: t\r\nContent-Length: 0\r\n\r\n";
+    assert_int_equal(send(fd, req, sizeof(req) - 1, 0), (ssize_t)(sizeof(req) - 1));
+    pthread_t opener;
+    assert_int_equal(pthread_create(&opener, NULL, open_gate_later, NULL), 0);
+    while (!atomic_load(&gate_entered)) {
+        usleep(1000);
+    }
+    tandem_http_server_stop(hs); /* returns once the hook ran the completion */
+    assert_int_equal(atomic_load(&s.completed), 1);
+    assert_int_equal(atomic_load(&s.wrong_thread), 0);
+    pthread_join(opener, NULL);
+    close(fd);
+    tandem_db_writer_free(s.w);
+    assert_int_equal(count(f->path, "SELECT count(*) FROM t"), 1);
+}
+
 /* ---- the relay is woken by a commit that added outbox rows ----------------------------------- */
 
 static int job_outbox(sqlite3 *db, void *arg)
@@ -437,6 +485,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_free_drains, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worker_completion, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_before_server, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_server_stops_first, setup, teardown),
         cmocka_unit_test_setup_teardown(test_relay_woken, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
