@@ -229,11 +229,21 @@ stop_broker() {
     log "broker stopped cleanly"
 }
 
+# sanitizer_reports FILE...: prints (on stderr, at most 40 lines) the ASan, LSan and UBSan reports
+# in those of the FILEs that exist; returns 0 when there is one, 1 when there is none.
+sanitizer_reports() {
+    local re='ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' f found=1
+    for f in "$@"; do
+        [ -f "$f" ] && grep -qE "$re" "$f" || continue
+        found=0
+        grep -HnE -A8 "$re" "$f" | head -40 >&2
+    done
+    return $found
+}
+
 # Fails if any broker run so far printed a sanitizer report (runs killed with SIGKILL included).
 check_sanitizers() {
-    if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$BROKER_LOG"; then
-        grep -nE -A8 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$BROKER_LOG" |
-            head -40 >&2
+    if sanitizer_reports "$BROKER_LOG"; then
         fail "the broker printed a sanitizer report"
     fi
 }
