@@ -80,18 +80,32 @@ static void send_str(int fd, const char *s)
     assert_int_equal(send(fd, s, strlen(s), MSG_NOSIGNAL), (ssize_t)strlen(s));
 }
 
-/* Reads until the peer closes (or 3 s pass); returns the bytes read. */
-static size_t read_all(int fd, char *buf, size_t cap)
+/* Reads until the peer closes the connection, or 3 s pass (the receive timeout) with nothing
+ * to read; returns the bytes read. Asserts that the read ended by a close (EOF, or ECONNRESET
+ * when the peer discarded unread input), not by the timeout (EAGAIN/EWOULDBLOCK): a connection
+ * left open must not pass for one closed. */
+static size_t read_to_close(int fd, char *buf, size_t cap)
 {
     size_t n = 0;
+    int err = 0;
     for (;;) {
+        assert_true(n < cap - 1); /* a full buffer is not a close */
         ssize_t r = recv(fd, buf + n, cap - 1 - n, 0);
+        if (r < 0 && errno == EINTR) {
+            continue;
+        }
         if (r <= 0) {
+            err = r < 0 ? errno : 0;
             break;
         }
         n += (size_t)r;
     }
     buf[n] = '\0';
+    if (err != 0 && err != ECONNRESET) {
+        fail_msg("the connection was not closed: recv failed with %s after %zu bytes%s",
+                 strerror(err), n,
+                 err == EAGAIN || err == EWOULDBLOCK ? " (the 3 s receive timeout)" : "");
+    }
     return n;
 }
 
@@ -124,16 +138,16 @@ static void test_drain_finishes_in_flight(void **state)
     assert_int_equal(pthread_create(&th, NULL, drain_thread, &da), 0);
     usleep(100000);
     char buf[4096];
-    assert_int_equal(read_all(idle, buf, sizeof(buf)), 0); /* closed by the drain, no answer */
+    assert_int_equal(read_to_close(idle, buf, sizeof(buf)), 0); /* closed by the drain, no answer */
     int late = dial_port(port);
     assert_int_equal(late, -1); /* no listening socket any more */
 
     send_str(c, "Host: x\r\n\r\n");
-    read_all(c, buf, sizeof(buf));
+    read_to_close(c, buf, sizeof(buf));
     assert_non_null(strstr(buf, "HTTP/1.1 200 OK\r\n"));
     assert_non_null(strstr(buf, "Connection: close\r\n"));
     assert_non_null(strstr(buf, "X-Done: 1\r\n"));
-    read_all(a, buf, sizeof(buf));
+    read_to_close(a, buf, sizeof(buf));
     assert_non_null(strstr(buf, "Connection: close\r\n"));
     assert_non_null(strstr(buf, "\r\n\r\nheld"));
 
@@ -158,7 +172,7 @@ static void test_drain_timeout_drops(void **state)
     held = NULL;
     assert_int_equal(atomic_load(&done_dropped), 1);
     char buf[256];
-    assert_int_equal(read_all(a, buf, sizeof(buf)), 0);
+    assert_int_equal(read_to_close(a, buf, sizeof(buf)), 0); /* dropped: closed, no answer */
     close(a);
 }
 
