@@ -234,9 +234,10 @@ stop_broker() {
 sanitizer_reports() {
     local re='ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' f found=1
     for f in "$@"; do
-        [ -f "$f" ] && grep -qE "$re" "$f" || continue
-        found=0
-        grep -HnE -A8 "$re" "$f" | head -40 >&2
+        if [ -f "$f" ] && grep -qE "$re" "$f"; then
+            found=0
+            grep -HnE -A8 "$re" "$f" | head -40 >&2
+        fi
     done
     return $found
 }
