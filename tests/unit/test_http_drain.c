@@ -26,6 +26,7 @@
 #include <cmocka.h>
 
 #include "tandem/http.h"
+#include "test_http_util.h"
 
 static struct tandem_http_request *held;
 static atomic_int done_ok, done_dropped;
@@ -178,6 +179,9 @@ static void test_drain_timeout_drops(void **state)
 
 int main(void)
 {
+    if (http_io_uring_refused()) {
+        return TEST_SKIP;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_drain_finishes_in_flight),
         cmocka_unit_test(test_drain_timeout_drops),

@@ -193,6 +193,9 @@ static void test_stop_hook_answers_held_request(void **state)
 
 int main(void)
 {
+    if (http_io_uring_refused()) {
+        return TEST_SKIP;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_current_is_null_off_worker),
         cmocka_unit_test(test_timer_answers_later),

@@ -572,6 +572,9 @@ static void test_many_connections_two_workers(void **state)
 
 int main(void)
 {
+    if (http_io_uring_refused()) {
+        return TEST_SKIP;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keep_alive_query_header),
         cmocka_unit_test(test_pipelining_100_in_order),

@@ -1,7 +1,8 @@
 /*
  * What the wire-level HTTP tests share: a blocking client socket to a tandem HTTP server and a
- * reader of one answer. Static inline functions, included by each test (test_http_server.c,
- * test_http_loop.c, test_lib_client_loop.c); every socket is on 127.0.0.1.
+ * reader of one answer, and the check that skips an io_uring run the kernel refuses. Static inline
+ * functions, included by each test (test_http_server.c, test_http_loop.c, test_lib_client_loop.c,
+ * test_http_drain.c); every socket is on 127.0.0.1.
  */
 #ifndef TANDEM_TEST_HTTP_UTIL_H
 #define TANDEM_TEST_HTTP_UTIL_H
@@ -9,11 +10,14 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "tandem/http.h"
+#include "test_skip.h"
 
 /* A connected socket to s's port on 127.0.0.1 (asserts the connect). */
 static inline int dial(struct tandem_http_server *s)
@@ -53,6 +57,37 @@ static inline size_t read_answer(int fd, char *buf, size_t cap, int timeout_ms, 
         len += (size_t)n;
         buf[len] = '\0';
     }
+}
+
+static inline void http_io_probe_handler(struct tandem_http_request *req, void *arg)
+{
+    (void)req;
+    (void)arg;
+}
+
+/* True, after printing a "SKIP:" line, when the environment (TANDEM_HTTP_IO=uring, the _uring
+ * runs of tests/unit/CMakeLists.txt) asks for io_uring and the kernel refuses it: the library
+ * then serves with epoll, so the run would pass as io_uring while testing epoll. Decided by the
+ * library itself: a one-worker server started with the environment's backend, asked which one
+ * it uses. main() returns TEST_SKIP when this is true. */
+static inline bool http_io_uring_refused(void)
+{
+    const char *env = getenv("TANDEM_HTTP_IO");
+    struct tandem_http_config cfg = {.workers = 1, .handler = http_io_probe_handler};
+    struct tandem_http_server *s = NULL;
+    if (env == NULL || strcmp(env, "uring") != 0) {
+        return false;
+    }
+    if (tandem_http_server_start(&cfg, &s) != 0) {
+        return false; /* the tests will fail on their own, and say why */
+    }
+    bool refused = tandem_http_server_io(s) != TANDEM_HTTP_IO_URING;
+    tandem_http_server_stop(s);
+    if (refused) {
+        printf("SKIP: TANDEM_HTTP_IO=uring, but the kernel refuses io_uring (the server falls back "
+               "to epoll, which the epoll run tests)\n");
+    }
+    return refused;
 }
 
 #endif
