@@ -283,6 +283,30 @@ wait_metadata() {
     done
 }
 
+# first_offset TOPIC [PARTITION]: the offset of the first record a consumer reading PARTITION
+# (default 0) from the beginning gets, i.e. the log start offset as the broker answers it
+# (retention moves it); empty when the partition holds no record.
+first_offset() {
+    within 20 kcat -C -b "$BROKER" -t "$1" -p "${2:-0}" -o beginning -c 1 -e -f '%o\n' 2>/dev/null
+}
+
+# wait_retention TOPIC PARTITION SECS: until retention has deleted records from the front of the
+# partition (its first offset is above 0, or it is empty); fails after SECS with what it saw.
+# The broker must check retention often (--log-retention-check-interval-ms 500).
+wait_retention() {
+    local deadline=$((SECONDS + $3)) first
+    while :; do
+        first=$(first_offset "$1" "$2") || first="?"
+        if [ -z "$first" ] || { [ "$first" != "?" ] && [ "$first" -gt 0 ]; }; then
+            log "retention on $1 [$2]: first offset now ${first:-none (emptied)}"
+            return 0
+        fi
+        [ "$SECONDS" -lt "$deadline" ] ||
+            fail "$1 [$2]: no record deleted by retention within $3 s (first offset $first)"
+        sleep 0.2
+    done
+}
+
 # Checksums the stored record batches (*.log segment files) of one topic.
 topic_log_checksum() {
     local topic=$1
