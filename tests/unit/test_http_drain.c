@@ -30,11 +30,13 @@
 
 static struct tandem_http_request *held;
 static atomic_int done_ok, done_dropped;
+static atomic_int holds; /* /hold requests that reached the handler */
 
 static void handler(struct tandem_http_request *req, void *arg)
 {
     if (strcmp(req->path, "/hold") == 0) {
         held = req; /* answered by /release, or never */
+        atomic_fetch_add(&holds, 1);
         return;
     }
     if (strcmp(req->path, "/release") == 0 && held != NULL) {
@@ -110,6 +112,17 @@ static size_t read_to_close(int fd, char *buf, size_t cap)
     return n;
 }
 
+/* Waits (at most 5 s, however loaded the machine) until n /hold requests reached the handler,
+ * then 100 ms more for what was sent with them to be read. */
+static void wait_holds(int n)
+{
+    for (int i = 0; i < 500 && atomic_load(&holds) < n; i++) {
+        usleep(10000);
+    }
+    assert_int_equal(atomic_load(&holds), n);
+    usleep(100000);
+}
+
 struct drain_arg {
     struct tandem_http_server *s;
     int64_t timeout_ms;
@@ -130,9 +143,10 @@ static void test_drain_finishes_in_flight(void **state)
     int port = tandem_http_server_port(s);
     int a = dial_port(port), idle = dial_port(port), c = dial_port(port);
     assert_true(a >= 0 && idle >= 0 && c >= 0);
-    send_str(a, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
+    atomic_store(&holds, 0);
     send_str(c, "GET /release HTTP/1.1\r\n"); /* still arriving */
-    usleep(100000);
+    send_str(a, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
+    wait_holds(1);
 
     struct drain_arg da = {.s = s, .timeout_ms = 5000};
     pthread_t th;
@@ -166,8 +180,9 @@ static void test_drain_timeout_drops(void **state)
     atomic_store(&done_dropped, 0);
     struct tandem_http_server *s = start();
     int a = dial_port(tandem_http_server_port(s));
+    atomic_store(&holds, 0);
     send_str(a, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
-    usleep(100000);
+    wait_holds(1);
     assert_int_equal(tandem_http_server_drain(s, 200), TANDEM_ETIMEDOUT);
     tandem_http_server_stop(s);
     held = NULL;
