@@ -215,7 +215,11 @@ TANDEM_EXPORT void tandem_service_free(struct tandem_service *s);
 /*
  * Logs one JSON line at info level: {"ts":...,"level":"info","comp":<service>,"msg":msg,
  * "trace_id":..., fields}. req may be NULL (no trace id). fields_fmt is a printf format making
- * zero or more JSON members ("\"user\":%d"), or NULL; strings from outside must be escaped.
+ * zero or more JSON members ("\"user\":%d"), or NULL. The line is always one valid JSON object:
+ * msg is escaped (bytes that are not UTF-8 become U+FFFD), and members that do not come out as
+ * valid JSON (a "\"name\":\"%s\"" of a string holding a quote, a newline or bytes that are not
+ * UTF-8; a %f of NaN) are written as one escaped string, "fields_invalid":"<what was formatted>".
+ * So format a string from outside as a number or escape it yourself, or it lands there.
  */
 TANDEM_EXPORT void tandem_log_info(const struct tandem_http_request *req, const char *msg,
                                    const char *fields_fmt, ...)

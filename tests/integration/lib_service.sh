@@ -143,7 +143,23 @@ expect 'tandem_http_requests_total{route="/healthz",method="GET",status="200"} 1
 expect 'tandem_http_request_duration_seconds_count{route="/hello"} 6'
 expect 'tandem_http_request_duration_seconds_bucket{route="/hello",le="+Inf"} 6'
 expect '# TYPE tandem_http_request_duration_seconds histogram'
+
+# ---- a path that is not UTF-8 (raw bytes on the socket, as no client library sends them): the
+# access-log line stays valid JSON, the bytes logged as U+FFFD ---------------------------------
+exec 5<>"/dev/tcp/127.0.0.1/$PORT"
+printf 'GET /\xff\xfe\\x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >&5
+timeout 5 cat <&5 >"$TMP/raw" || true
+exec 5<&-
+head -1 "$TMP/raw" | grep -q '^HTTP/1.1 404' || fail "GET /\\xff: $(head -1 "$TMP/raw")"
 stop
+# (strict UTF-8: under a C locale sys.stdin would let bad bytes through as surrogates)
+python3 -c 'import json,sys;[json.loads(l) for l in sys.stdin.buffer.read().decode().splitlines()]' \
+    <"$TMP/main.log" || fail "a log line is not JSON"
+python3 - "$TMP/main.log" <<'PY' || fail "no access-log line for the path that is not UTF-8"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+assert any(l.get("path") == "/\ufffd\ufffd\\x" and l.get("status") == 404 for l in lines)
+PY
 log "endpoints ok"
 
 # ---- configuration: flags beat TANDEM_*, defaults, bad values ----------------------------------

@@ -117,21 +117,17 @@ int tandem_respond_cached(struct tandem_http_request *req, const char *content_t
 void tandem_log_info(const struct tandem_http_request *req, const char *msg, const char *fields_fmt,
                      ...)
 {
-    char fields[2048];
-    size_t n = 0;
-    fields[0] = '\0';
+    struct log_line l;
+    if (!log_line_begin(&l, LOG_INFO, msg)) {
+        return;
+    }
     const struct svc_req *x = req != NULL ? svc_req_of(req) : NULL;
     if (x != NULL) {
-        n = (size_t)snprintf(fields, sizeof(fields), "\"trace_id\":\"%s\"", x->trace_id);
+        log_line_str(&l, "trace_id", x->trace_id);
     }
-    if (fields_fmt != NULL && *fields_fmt != '\0') {
-        if (n > 0) {
-            fields[n++] = ',';
-        }
-        va_list ap;
-        va_start(ap, fields_fmt);
-        vsnprintf(fields + n, sizeof(fields) - n, fields_fmt, ap);
-        va_end(ap);
-    }
-    log_write(LOG_INFO, msg, fields[0] != '\0' ? "%s" : NULL, fields);
+    va_list ap; /* checked: what is not valid JSON members is kept as one string, fields_invalid */
+    va_start(ap, fields_fmt);
+    log_line_vmembers(&l, fields_fmt, ap);
+    va_end(ap);
+    log_line_end(&l);
 }

@@ -118,14 +118,17 @@ void svc_done(struct tandem_http_request *req, int status, void *arg)
         tandem_http_add_header(req, "traceparent", x->traceparent);
         svc_stats_record(&s->stats[req->worker], x->route, x->method, status, ns);
     }
-    char route[256], path[512], method[64];
-    log_info("request",
-             "\"trace_id\":\"%s\",\"method\":%s,\"path\":%s,\"route\":%s,\"status\":%d,"
-             "\"duration_ms\":%.3f,\"worker\":%d",
-             x->trace_id, log_json_str(method, sizeof(method), req->method),
-             log_json_str(path, sizeof(path), req->path),
-             log_json_str(route, sizeof(route), s->route_names[x->route]), status, (double)ns / 1e6,
-             req->worker);
+    struct log_line l; /* every string escaped: a path may hold any byte but CR and LF */
+    if (log_line_begin(&l, LOG_INFO, "request")) {
+        log_line_str(&l, "trace_id", x->trace_id);
+        log_line_str(&l, "method", req->method);
+        log_line_str(&l, "path", req->path);
+        log_line_str(&l, "route", s->route_names[x->route]);
+        log_line_int(&l, "status", status);
+        log_line_ms(&l, "duration_ms", ns);
+        log_line_int(&l, "worker", req->worker);
+        log_line_end(&l);
+    }
     req->user = NULL;
     free(x);
 }
