@@ -21,8 +21,9 @@
  *
  * Every request: its W3C traceparent is taken from the request, or a new trace is started when it
  * has none or an invalid one; handlers read it with tandem_request_traceparent; the response
- * carries it back in a traceparent header; one JSON access-log line per request names the trace
- * id, route, method, status and duration. Routing uses tandem/router.h: an unknown path is a 404,
+ * carries it back in a traceparent header; its X-Request-Id, when safe, is its request id
+ * (tandem_request_id); one JSON access-log line per request names the trace id, the request id,
+ * route, method, status and duration. Routing uses tandem/router.h: an unknown path is a 404,
  * a known path with another method a 405 with Allow, both as application/problem+json.
  *
  * Built-in routes: GET /healthz (200 {"status":"ok"} while the process serves), GET /readyz (200
@@ -99,6 +100,13 @@ TANDEM_EXPORT const char *tandem_param(const struct tandem_http_request *req, co
  * valid one, else the new trace started for it. Send it on downstream calls and events.
  * Borrowed: valid until req is answered. */
 TANDEM_EXPORT const char *tandem_request_traceparent(const struct tandem_http_request *req);
+
+/* req's request id: its X-Request-Id header (the gateway always sends one) when that is 1..128
+ * characters of letters, digits and "-_.:+/=@" (tandem/trace.h), else NULL (an id that is not
+ * safe is ignored, not logged). The access-log line and tandem_log_info lines carry it as
+ * "request_id"; pass it on to the calls the request makes (tandem_http_call_opts.request_id).
+ * Borrowed: valid until req is answered. */
+TANDEM_EXPORT const char *tandem_request_id(const struct tandem_http_request *req);
 
 /*
  * The request body parsed as JSON (a new reference: json_decref it). When the Content-Type is not

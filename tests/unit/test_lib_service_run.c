@@ -561,6 +561,128 @@ static void test_core_errors_counted(void **state)
     tandem_service_free(s);
 }
 
+/* ---- request ids and the access log -----------------------------------------------------------
+ */
+
+static int saved_stderr = -1;
+static FILE *captured;
+
+/* stderr into a temporary file until capture_end. */
+static void capture_begin(void)
+{
+    captured = tmpfile();
+    assert_non_null(captured);
+    saved_stderr = dup(STDERR_FILENO);
+    assert_true(dup2(fileno(captured), STDERR_FILENO) >= 0);
+}
+
+/* stderr back; returns every line captured, each parsed as a JSON object (NULL entries: lines
+ * that are not), as a JSON array. */
+static json_t *capture_end(void)
+{
+    dup2(saved_stderr, STDERR_FILENO);
+    close(saved_stderr);
+    rewind(captured);
+    json_t *all = json_array();
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while ((n = getline(&line, &cap, captured)) > 0) {
+        json_t *j = json_loadb(line, (size_t)n, 0, NULL);
+        if (j == NULL || !json_is_object(j)) {
+            fail_msg("a log line is not a JSON object: %s", line);
+        }
+        json_array_append_new(all, j);
+    }
+    free(line);
+    fclose(captured);
+    return all;
+}
+
+/* The lines whose msg is msg and whose path (when given) is path. */
+static json_t *lines_with(json_t *all, const char *msg, const char *path)
+{
+    json_t *out = json_array();
+    size_t i;
+    json_t *o;
+    json_array_foreach(all, i, o)
+    {
+        const char *m = json_string_value(json_object_get(o, "msg"));
+        const char *p = json_string_value(json_object_get(o, "path"));
+        if (m != NULL && strcmp(m, msg) == 0 && (path == NULL || (p && strcmp(p, path) == 0))) {
+            json_array_append(out, o);
+        }
+    }
+    return out;
+}
+
+static const char *field(json_t *arr, size_t i, const char *key)
+{
+    return json_string_value(json_object_get(json_array_get(arr, i), key));
+}
+
+/* Answers its request id ("-": none), the borrowed string itself as the body (the runtime used to
+ * free it before the core wrote the body), and logs a line of its own. */
+static void get_rid(struct tandem_http_request *req, void *arg)
+{
+    const char *id = tandem_request_id(req);
+    tandem_log_info(req, "handled", "\"n\":%d", 1);
+    tandem_http_respond(req, 200, "text/plain", id ? id : "-", id ? strlen(id) : 1);
+}
+
+/* One key per request shared with the gateway: the X-Request-Id, when it is a safe value, is
+ * tandem_request_id and is in the access-log line and tandem_log_info's lines as "request_id",
+ * beside the trace id. Before, services logged only the trace id (the docs said otherwise). */
+static void test_request_id_logged(void **state)
+{
+    port = free_port();
+    char listen_arg[32];
+    snprintf(listen_arg, sizeof(listen_arg), "127.0.0.1:%d", port);
+    char *argv[] = {"t", "--listen", listen_arg, "--data-dir", "/tmp/tandem-unit-svc", NULL};
+    struct tandem_service *s = NULL;
+    capture_begin();
+    assert_int_equal(tandem_service_new("rid", 5, argv, &s), 0);
+    assert_int_equal(tandem_route(s, "GET", "/rid", get_rid, NULL), 0);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, run_thread, s), 0);
+    static char out[4096];
+    static const char *const ids[] = {"0af7651916cd43dd8448eb211c80319c", "bad id", ""};
+    const char *want[] = {"0af7651916cd43dd8448eb211c80319c", "-", "-"};
+    for (int i = 0; i < 3; i++) {
+        char raw[512];
+        snprintf(raw, sizeof(raw),
+                 "GET /rid HTTP/1.1\r\nHost: t\r\n%s%s%sConnection: close\r\n\r\n",
+                 *ids[i] ? "X-Request-Id: " : "", ids[i], *ids[i] ? "\r\n" : "");
+        assert_int_equal(request(raw, out, sizeof(out)), 200);
+        char *body = strstr(out, "\r\n\r\n");
+        assert_non_null(body);
+        assert_string_equal(body + 4, want[i]);
+    }
+    kill(getpid(), SIGTERM);
+    void *rc = NULL;
+    pthread_join(th, &rc);
+    tandem_service_free(s);
+    json_t *all = capture_end();
+    assert_int_equal((intptr_t)rc, 0);
+    json_t *access = lines_with(all, "request", "/rid");
+    json_t *handled = lines_with(all, "handled", NULL);
+    assert_int_equal(json_array_size(access), 3);
+    assert_int_equal(json_array_size(handled), 3);
+    for (size_t i = 0; i < 3; i++) {
+        assert_non_null(field(access, i, "trace_id"));
+        assert_string_equal(field(access, i, "trace_id"), field(handled, i, "trace_id"));
+    }
+    assert_string_equal(field(access, 0, "request_id"), ids[0]);
+    assert_string_equal(field(handled, 0, "request_id"), ids[0]);
+    for (size_t i = 1; i < 3; i++) { /* unsafe or absent: not logged */
+        assert_null(json_object_get(json_array_get(access, i), "request_id"));
+        assert_null(json_object_get(json_array_get(handled, i), "request_id"));
+    }
+    json_decref(access);
+    json_decref(handled);
+    json_decref(all);
+}
+
 /* ---- a run that cannot serve leaves nothing running --------------------------------------- */
 
 static atomic_int fail_checks;
@@ -608,6 +730,7 @@ int main(void)
         cmocka_unit_test(test_readyz_black_hole),
         cmocka_unit_test(test_listen_port0_resolved),
         cmocka_unit_test(test_core_errors_counted),
+        cmocka_unit_test(test_request_id_logged),
         cmocka_unit_test(test_failed_run_stops_probe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

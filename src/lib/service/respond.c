@@ -1,8 +1,8 @@
 /*
  * respond.c: what a handler calls: route parameters, the trace context, JSON bodies in and out,
  * problem answers, cacheable answers (ETag, If-None-Match -> 304, Cache-Control) and log lines
- * carrying the request's trace id. Every answer goes through tandem_http_respond, so the
- * runtime's on_done (service.c) sees it: traceparent header, metrics, access log.
+ * carrying the request's trace id and request id. Every answer goes through tandem_http_respond, so
+ * the runtime's on_done (service.c) sees it: traceparent header, metrics, access log.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -25,6 +25,12 @@ const char *tandem_request_traceparent(const struct tandem_http_request *req)
 {
     const struct svc_req *x = svc_req_of(req);
     return x != NULL ? x->traceparent : NULL;
+}
+
+const char *tandem_request_id(const struct tandem_http_request *req)
+{
+    const struct svc_req *x = svc_req_of(req);
+    return x != NULL && x->request_id[0] != '\0' ? x->request_id : NULL;
 }
 
 int tandem_respond_problem(struct tandem_http_request *req, int status, const char *detail)
@@ -124,6 +130,9 @@ void tandem_log_info(const struct tandem_http_request *req, const char *msg, con
     const struct svc_req *x = req != NULL ? svc_req_of(req) : NULL;
     if (x != NULL) {
         log_line_str(&l, "trace_id", x->trace_id);
+        if (x->request_id[0] != '\0') {
+            log_line_str(&l, "request_id", x->request_id);
+        }
     }
     va_list ap; /* checked: what is not valid JSON members is kept as one string, fields_invalid */
     va_start(ap, fields_fmt);

@@ -4,8 +4,9 @@
  *
  * THE REQUEST PATH. The http core (tandem/http.h) calls svc_dispatch on a worker thread for each
  * request. It allocates the request's context (struct svc_req, on req->user: the trace context,
- * the route match and its decoded parameters, the start time), takes the traceparent from the
- * request or starts a trace, and matches the router (tandem/router.h): a route's handler is
+ * the request id, the route match and its decoded parameters, the start time), takes the
+ * traceparent from the request or starts a trace, takes the X-Request-Id when it is a safe one
+ * (tandem_request_id_valid), and matches the router (tandem/router.h): a route's handler is
  * called, a miss is answered 404, a wrong method 405 with Allow, a bad path 400/414, all as
  * problem+json. Whenever the request is answered, by whichever function, the core calls
  * svc_done first: it adds the traceparent header, counts and times the request in this
@@ -71,6 +72,60 @@ static void trace_context(struct svc_req *x, const struct tandem_http_request *r
     }
     tandem_traceparent_format(&tp, x->traceparent);
     tandem_trace_id_hex(tp.trace_id, x->trace_id);
+    const char *id = tandem_http_header(req, "x-request-id");
+    size_t idl = id != NULL ? strlen(id) : 0;
+    if (tandem_request_id_valid(id, idl)) {
+        memcpy(x->request_id, id, idl + 1);
+    } else {
+        x->request_id[0] = '\0'; /* absent or unsafe: not logged, not passed on */
+    }
+}
+
+/*
+ * The context outlives svc_done: the core calls on_done before it writes the answer, and the
+ * answer's body may point into the context (a handler answering tandem_param(req, "id") or
+ * tandem_request_id(req) as it is; freeing it in svc_done was a use after free). So the context
+ * of the request answered last on a worker thread waits in svc_spare, and is reused (or freed)
+ * when that thread dispatches or finishes another request, by when that answer has been written;
+ * a stop hook on the worker's loop frees the last one. A request dropped unanswered (status 0,
+ * tandem_http_server_stop, not on a worker) has no answer to write: its context is freed at once.
+ */
+static _Thread_local struct svc_req *svc_spare;
+static _Thread_local bool svc_spare_hooked;
+
+static void spare_free(void *arg)
+{
+    (void)arg;
+    free(svc_spare);
+    svc_spare = NULL;
+    svc_spare_hooked = false;
+}
+
+static struct svc_req *req_alloc(size_t buf_len)
+{
+    struct svc_req *x = svc_spare;
+    svc_spare = NULL;
+    if (x != NULL && x->buf_cap >= buf_len) {
+        return x;
+    }
+    free(x);
+    size_t cap = buf_len < 256 ? 256 : buf_len; /* most paths: one allocation per worker */
+    x = xmalloc(sizeof(*x) + cap);
+    x->buf_cap = cap;
+    return x;
+}
+
+static void req_release(struct svc_req *x, int status)
+{
+    struct tandem_loop *l = tandem_loop_current();
+    if (status == 0 || l == NULL ||
+        (!svc_spare_hooked && tandem_loop_on_stop(l, spare_free, NULL, NULL) != 0)) {
+        free(x);
+        return;
+    }
+    svc_spare_hooked = true;
+    free(svc_spare); /* its answer went out before this request was dispatched */
+    svc_spare = x;
 }
 
 void svc_dispatch(struct tandem_http_request *req, void *arg)
@@ -78,7 +133,7 @@ void svc_dispatch(struct tandem_http_request *req, void *arg)
     struct tandem_service *s = arg;
     size_t plen = strlen(req->path);
     size_t buf_len = plen + TANDEM_ROUTE_MAX_PARAMS + 1;
-    struct svc_req *x = xmalloc(sizeof(*x) + buf_len);
+    struct svc_req *x = req_alloc(buf_len);
     x->svc = s;
     x->start_ns = now_ns();
     x->method = svc_method_index(req->method);
@@ -121,6 +176,9 @@ void svc_done(struct tandem_http_request *req, int status, void *arg)
     struct log_line l; /* every string escaped: a path may hold any byte but CR and LF */
     if (log_line_begin(&l, LOG_INFO, "request")) {
         log_line_str(&l, "trace_id", x->trace_id);
+        if (x->request_id[0] != '\0') {
+            log_line_str(&l, "request_id", x->request_id);
+        }
         log_line_str(&l, "method", req->method);
         log_line_str(&l, "path", req->path);
         log_line_str(&l, "route", s->route_names[x->route]);
@@ -130,7 +188,7 @@ void svc_done(struct tandem_http_request *req, int status, void *arg)
         log_line_end(&l);
     }
     req->user = NULL;
-    free(x);
+    req_release(x, status);
 }
 
 /* The http core answered a request itself (400, 408, 413, 431): no context, no route, no
