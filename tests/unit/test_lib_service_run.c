@@ -683,6 +683,93 @@ static void test_request_id_logged(void **state)
     json_decref(all);
 }
 
+static atomic_int probe_fail;
+
+static int flaky_check(void *arg)
+{
+    (void)arg;
+    return atomic_load(&probe_fail) ? -7 : 0;
+}
+
+/* Runs a service at log level lvl with a ready check that fails, then passes; asks /healthz,
+ * /readyz (503, then 200), /metrics and /nope twice each; returns its log lines. */
+static json_t *probe_run(const char *lvl)
+{
+    port = free_port();
+    char listen_arg[32], level_arg[32];
+    snprintf(listen_arg, sizeof(listen_arg), "127.0.0.1:%d", port);
+    snprintf(level_arg, sizeof(level_arg), "--log-level=%s", lvl);
+    char *argv[] = {"t",       "--listen", listen_arg, "--data-dir", "/tmp/tandem-unit-svc",
+                    level_arg, NULL};
+    struct tandem_service *s = NULL;
+    capture_begin();
+    assert_int_equal(tandem_service_new("probes", 6, argv, &s), 0);
+    atomic_store(&probe_fail, 1);
+    tandem_service_ready_check(s, "db", flaky_check, NULL);
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, run_thread, s), 0);
+    static char out[65536];
+    int n503 = 0;
+    assert_int_equal(ready_until(503, out, sizeof(out), &n503), 503);
+    atomic_store(&probe_fail, 0);
+    assert_int_equal(ready_until(200, out, sizeof(out), &n503), 200);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(call("GET", "/healthz", NULL, "", out, sizeof(out)), 200);
+        assert_int_equal(call("GET", "/readyz", NULL, "", out, sizeof(out)), 200);
+        assert_int_equal(call("GET", "/metrics", NULL, "", out, sizeof(out)), 200);
+        assert_int_equal(call("GET", "/nope", NULL, "", out, sizeof(out)), 404);
+    }
+    assert_int_equal(call("POST", "/healthz", NULL, "", out, sizeof(out)), 405);
+    kill(getpid(), SIGTERM);
+    void *rc = NULL;
+    pthread_join(th, &rc);
+    tandem_service_free(s);
+    json_t *all = capture_end();
+    assert_int_equal((intptr_t)rc, 0);
+    return all;
+}
+
+static size_t count_with(json_t *all, const char *msg, const char *path, const char *level,
+                         int status)
+{
+    json_t *arr = lines_with(all, msg, path);
+    size_t n = 0, i;
+    json_t *o;
+    json_array_foreach(arr, i, o)
+    {
+        const char *l = json_string_value(json_object_get(o, "level"));
+        json_t *st = json_object_get(o, "status");
+        n += (level == NULL || (l && strcmp(l, level) == 0)) &&
+             (status == 0 || json_integer_value(st) == status);
+    }
+    json_decref(arr);
+    return n;
+}
+
+/* The supervisor probes every instance's /readyz about every second; each probe was an info line.
+ * Successful /healthz, /readyz and /metrics answers are logged at debug; their failures (a 503
+ * /readyz, a 405) and every other route stay at info; the probe thread logs readiness changes
+ * (failing at warn, passing at info) so readiness stays visible at info. */
+static void test_probe_logs_at_debug(void **state)
+{
+    json_t *all = probe_run("info");
+    assert_int_equal(count_with(all, "request", "/healthz", NULL, 200), 0);
+    assert_int_equal(count_with(all, "request", "/readyz", NULL, 200), 0);
+    assert_int_equal(count_with(all, "request", "/metrics", NULL, 200), 0);
+    assert_true(count_with(all, "request", "/readyz", "info", 503) >= 1);
+    assert_int_equal(count_with(all, "request", "/healthz", "info", 405), 1);
+    assert_int_equal(count_with(all, "request", "/nope", "info", 404), 2);
+    assert_int_equal(count_with(all, "ready check failing", NULL, "warn", 0), 1);
+    assert_int_equal(count_with(all, "ready check passing", NULL, "info", 0), 1);
+    json_decref(all);
+
+    all = probe_run("debug"); /* still there for whoever asks for debug */
+    assert_int_equal(count_with(all, "request", "/healthz", "debug", 200), 2);
+    assert_true(count_with(all, "request", "/readyz", "debug", 200) >= 2);
+    assert_int_equal(count_with(all, "request", "/metrics", "debug", 200), 2);
+    json_decref(all);
+}
+
 /* ---- a run that cannot serve leaves nothing running --------------------------------------- */
 
 static atomic_int fail_checks;
@@ -731,6 +818,7 @@ int main(void)
         cmocka_unit_test(test_listen_port0_resolved),
         cmocka_unit_test(test_core_errors_counted),
         cmocka_unit_test(test_request_id_logged),
+        cmocka_unit_test(test_probe_logs_at_debug),
         cmocka_unit_test(test_failed_run_stops_probe),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

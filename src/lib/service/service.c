@@ -10,7 +10,8 @@
  * called, a miss is answered 404, a wrong method 405 with Allow, a bad path 400/414, all as
  * problem+json. Whenever the request is answered, by whichever function, the core calls
  * svc_done first: it adds the traceparent header, counts and times the request in this
- * worker's stats (metrics.c), writes the access-log line and frees the context.
+ * worker's stats (metrics.c), writes the access-log line (at debug for the built-in probes'
+ * answers below 400) and releases the context.
  *
  * SHUTDOWN. SIGTERM and SIGINT are blocked before the workers start (threads inherit the mask),
  * so only tandem_service_run's sigwait ever takes them. Then: tandem_http_server_drain (stop
@@ -173,8 +174,11 @@ void svc_done(struct tandem_http_request *req, int status, void *arg)
         tandem_http_add_header(req, "traceparent", x->traceparent);
         svc_stats_record(&s->stats[req->worker], x->route, x->method, status, ns);
     }
+    /* probes and scrapes that succeed at debug: the supervisor asks every instance's /readyz
+     * every second; their failures stay at info */
+    bool quiet = x->route < (int)s->nroutes && s->routes[x->route]->quiet && status < 400;
     struct log_line l; /* every string escaped: a path may hold any byte but CR and LF */
-    if (log_line_begin(&l, LOG_INFO, "request")) {
+    if (log_line_begin(&l, quiet ? LOG_DEBUG : LOG_INFO, "request")) {
         log_line_str(&l, "trace_id", x->trace_id);
         if (x->request_id[0] != '\0') {
             log_line_str(&l, "request_id", x->request_id);
@@ -308,6 +312,9 @@ int tandem_service_new(const char *name, int argc, char **argv, struct tandem_se
     tandem_route(s, "GET", "/healthz", healthz, s);
     tandem_route(s, "GET", "/readyz", svc_readyz, s);
     tandem_route(s, "GET", "/metrics", metrics, s);
+    for (size_t i = 0; i < s->nroutes; i++) {
+        s->routes[i]->quiet = true; /* the three above */
+    }
     *out = s;
     return 0;
 fail:

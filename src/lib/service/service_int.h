@@ -148,6 +148,7 @@ struct svc_route {
     tandem_route_fn fn;
     void *arg;
     int index;
+    bool quiet; /* /healthz, /readyz, /metrics: probes and scrapes; answers below 400 at debug */
 };
 
 struct svc_req {
