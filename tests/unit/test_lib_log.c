@@ -20,44 +20,7 @@
 #include <jansson.h>
 
 #include "common/log.h"
-
-/* ---- capturing stderr ------------------------------------------------------------------------ */
-
-static int saved_fd = -1;
-static FILE *capture;
-
-static void capture_start(void)
-{
-    capture = tmpfile();
-    assert_non_null(capture);
-    saved_fd = dup(STDERR_FILENO);
-    assert_true(dup2(fileno(capture), STDERR_FILENO) >= 0);
-}
-
-/* Stops capturing; returns the lines parsed (a JSON array of the objects), failing the test on
- * the first line that is not one valid JSON object. */
-static json_t *capture_lines(void)
-{
-    dup2(saved_fd, STDERR_FILENO);
-    close(saved_fd);
-    rewind(capture);
-    json_t *all = json_array();
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    while ((n = getline(&line, &cap, capture)) > 0) {
-        assert_int_equal(line[n - 1], '\n');
-        json_error_t err;
-        json_t *j = json_loadb(line, (size_t)n - 1, 0, &err);
-        if (j == NULL || !json_is_object(j)) {
-            fail_msg("not a JSON object (%s): %.*s", err.text, (int)n, line);
-        }
-        json_array_append_new(all, j);
-    }
-    free(line);
-    fclose(capture);
-    return all;
-}
+#include "test_log_capture.h"
 
 static const char *str_of(json_t *o, const char *key)
 {
@@ -109,7 +72,7 @@ static void test_lines_always_json(void **state)
 {
     (void)state;
     log_setup("unit\"comp", LOG_DEBUG);
-    capture_start();
+    capture_begin();
     log_info("plain", "\"port\":%d,\"ok\":true,\"list\":[1,-2.5e3,{\"a\":null}],\"s\":\"x\"", 80);
     log_info("no fields", NULL);
     log_info("bad \xff msg", "\"path\":\"%s\"", "/\xff\"x"); /* unescaped %s */
@@ -125,7 +88,7 @@ static void test_lines_always_json(void **state)
     log_setup("unit", LOG_WARN);
     log_info("filtered", NULL);
     log_warn("warn shown", NULL);
-    json_t *lines = capture_lines();
+    json_t *lines = capture_end();
     assert_int_equal(json_array_size(lines), 11);
     json_t *o = json_array_get(lines, 0);
     assert_string_equal(str_of(o, "comp"), "unit\"comp");
@@ -158,7 +121,7 @@ static void test_line_builder(void **state)
 {
     (void)state;
     log_setup("b", LOG_INFO);
-    capture_start();
+    capture_begin();
     struct log_line l;
     assert_false(log_line_begin(&l, LOG_DEBUG, "below the level"));
     assert_true(log_line_begin(&l, LOG_INFO, "built"));
@@ -182,7 +145,7 @@ static void test_line_builder(void **state)
     }
     log_line_int(&l, "last", 7);
     log_line_end(&l);
-    json_t *lines = capture_lines();
+    json_t *lines = capture_end();
     assert_int_equal(json_array_size(lines), 2);
     json_t *o = json_array_get(lines, 0);
     assert_string_equal(str_of(o, "path"), "/\xef\xbf\xbd\x01\"");

@@ -30,6 +30,7 @@
 #include <cmocka.h>
 
 #include "tandem/service.h"
+#include "test_log_capture.h"
 
 static int port;
 static atomic_int db_down;
@@ -564,58 +565,6 @@ static void test_core_errors_counted(void **state)
 /* ---- request ids and the access log -----------------------------------------------------------
  */
 
-static int saved_stderr = -1;
-static FILE *captured;
-
-/* stderr into a temporary file until capture_end. */
-static void capture_begin(void)
-{
-    captured = tmpfile();
-    assert_non_null(captured);
-    saved_stderr = dup(STDERR_FILENO);
-    assert_true(dup2(fileno(captured), STDERR_FILENO) >= 0);
-}
-
-/* stderr back; returns every line captured, each parsed as a JSON object (NULL entries: lines
- * that are not), as a JSON array. */
-static json_t *capture_end(void)
-{
-    dup2(saved_stderr, STDERR_FILENO);
-    close(saved_stderr);
-    rewind(captured);
-    json_t *all = json_array();
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    while ((n = getline(&line, &cap, captured)) > 0) {
-        json_t *j = json_loadb(line, (size_t)n, 0, NULL);
-        if (j == NULL || !json_is_object(j)) {
-            fail_msg("a log line is not a JSON object: %s", line);
-        }
-        json_array_append_new(all, j);
-    }
-    free(line);
-    fclose(captured);
-    return all;
-}
-
-/* The lines whose msg is msg and whose path (when given) is path. */
-static json_t *lines_with(json_t *all, const char *msg, const char *path)
-{
-    json_t *out = json_array();
-    size_t i;
-    json_t *o;
-    json_array_foreach(all, i, o)
-    {
-        const char *m = json_string_value(json_object_get(o, "msg"));
-        const char *p = json_string_value(json_object_get(o, "path"));
-        if (m != NULL && strcmp(m, msg) == 0 && (path == NULL || (p && strcmp(p, path) == 0))) {
-            json_array_append(out, o);
-        }
-    }
-    return out;
-}
-
 static const char *field(json_t *arr, size_t i, const char *key)
 {
     return json_string_value(json_object_get(json_array_get(arr, i), key));
@@ -664,8 +613,8 @@ static void test_request_id_logged(void **state)
     tandem_service_free(s);
     json_t *all = capture_end();
     assert_int_equal((intptr_t)rc, 0);
-    json_t *access = lines_with(all, "request", "/rid");
-    json_t *handled = lines_with(all, "handled", NULL);
+    json_t *access = capture_lines_with(all, "request", "/rid");
+    json_t *handled = capture_lines_with(all, "handled", NULL);
     assert_int_equal(json_array_size(access), 3);
     assert_int_equal(json_array_size(handled), 3);
     for (size_t i = 0; i < 3; i++) {
@@ -732,7 +681,7 @@ static json_t *probe_run(const char *lvl)
 static size_t count_with(json_t *all, const char *msg, const char *path, const char *level,
                          int status)
 {
-    json_t *arr = lines_with(all, msg, path);
+    json_t *arr = capture_lines_with(all, msg, path);
     size_t n = 0, i;
     json_t *o;
     json_array_foreach(arr, i, o)
