@@ -20,11 +20,39 @@
  *
  * The timestamp's text up to the second is kept per thread and remade once a second (gmtime_r
  * takes a lock and is slow next to the rest); no printf runs on the log_line_* path.
+ *
+ * BUFFERS. A write(2) per line was most of what an access log cost a service (15-20 % of its CPU
+ * per request in bench/http). A thread that calls log_buffer_open (each HTTP worker) appends its
+ * lines to a buffer of its own instead; the buffer goes out in one write(2) of whole lines when
+ * the next line would not fit, when the owner's loop finds its oldest line LOG_FLUSH_MS old
+ * (log_buffer_due / log_buffer_tick), and at log_buffer_close. Lines never interleave inside a
+ * line: when stderr is a pipe (or a terminal, a socket) the buffer holds at most PIPE_BUF bytes
+ * (LOG_LINE_MAX), and a write of at most PIPE_BUF bytes to a pipe is atomic (pipe(7)); when it is
+ * a regular file, where Linux takes each write whole under the inode's lock (and O_APPEND, as the
+ * supervisor opens the logs, places it at the end), it holds up to LOG_BUF_FILE bytes, so one
+ * write carries hundreds of lines. The kind of stderr is looked at (fstat) at each write.
+ *
+ * The buffers sit in a fixed table (log_bufs, LOG_MAX_BUFS slots, allocated at first use and
+ * reused by the next thread that opens one, never freed), so that a fatal-signal handler can find
+ * them all. log_crash (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT; installed at the first open)
+ * writes every buffer with write(2), which is async-signal-safe, then gives the signal back to
+ * the handler that was there before: a fault re-executes and faults again into it, a signal sent
+ * (abort's) is raised again. Each buffer has a lock word: its owner holds it while it appends or
+ * writes, the handler of another thread takes it before it writes that buffer (waiting at most
+ * CRASH_WAIT_MS for an owner stuck in a write), and the crashing thread writes its own buffer
+ * without it (it may have been interrupted holding it: `len` only ever counts whole lines, so
+ * what it writes is whole lines). What a SIGKILL finds in the buffers is lost: at most
+ * LOG_FLUSH_MS worth of lines, and at most PIPE_BUF bytes, per buffering thread.
  */
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -118,6 +146,21 @@ static size_t json_put_str(char *out, size_t cap, const char *s, size_t n)
     size_t o = 0, i = 0;
     out[o++] = '"';
     while (i < n) {
+        /* a run of printable ASCII other than '"' and '\' goes in as it is, in one copy */
+        size_t run = i;
+        while (run < n && p[run] >= 0x20 && p[run] < 0x80 && p[run] != '"' && p[run] != '\\') {
+            run++;
+        }
+        if (run > i) {
+            size_t take = run - i < cap - 1 - o ? run - i : cap - 1 - o;
+            memcpy(out + o, p + i, take);
+            o += take;
+            i += take;
+            if (i < run) {
+                break; /* the closing quote's place reached */
+            }
+            continue;
+        }
         unsigned char c = p[i];
         char esc[6];
         const char *w = (const char *)p + i;
@@ -494,11 +537,234 @@ static void write_all(const char *p, size_t n)
     }
 }
 
+/* ---- per-thread buffers ---------------------------------------------------------------------- */
+
+#define LOG_MAX_BUFS  512   /* threads buffering at once (workers: at most 256 per service) */
+#define CRASH_WAIT_MS 100   /* how long a crash handler waits for another thread's buffer */
+#define LOG_BUF_FILE  65536 /* a buffer's size when stderr is a regular file */
+
+struct log_buf {
+    _Atomic int lock;   /* 1: the owner appends or writes, or a crash handler writes */
+    _Atomic bool used;  /* a thread has it open */
+    _Atomic size_t len; /* bytes of whole lines in data (atomic: read by handlers) */
+    size_t cap;         /* LOG_LINE_MAX (= PIPE_BUF), or LOG_BUF_FILE when stderr is a file */
+    int64_t since_ms;   /* CLOCK_MONOTONIC_COARSE ms of its oldest line */
+    char data[LOG_BUF_FILE];
+};
+
+static struct log_buf *_Atomic log_bufs[LOG_MAX_BUFS];
+static _Thread_local struct log_buf *log_mine;
+static pthread_mutex_t log_crash_mu = PTHREAD_MUTEX_INITIALIZER;
+static bool log_exit_set;
+static const int log_fatal[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
+static struct sigaction log_fatal_old[5];
+
+static int64_t coarse_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void buf_lock(struct log_buf *b)
+{
+    while (atomic_exchange_explicit(&b->lock, 1, memory_order_acquire) != 0) {
+        /* held by another thread's crash handler (for a write at most): wait for it */
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+    }
+}
+
+static void buf_unlock(struct log_buf *b)
+{
+    atomic_store_explicit(&b->lock, 0, memory_order_release);
+}
+
+/* How many bytes one write may carry without interleaving with other writers (above). */
+static size_t stderr_chunk(void)
+{
+    struct stat st;
+    return fstat(STDERR_FILENO, &st) == 0 && S_ISREG(st.st_mode) ? LOG_BUF_FILE : LOG_LINE_MAX;
+}
+
+/* Writes b's lines and empties it; the caller holds b's lock (or is its owner in a handler: no
+ * fstat there, the capacity stays). */
+static void buf_write(struct log_buf *b, bool in_handler)
+{
+    size_t n = atomic_load_explicit(&b->len, memory_order_relaxed);
+    if (n > 0) {
+        write_all(b->data, n);
+        atomic_store_explicit(&b->len, 0, memory_order_relaxed);
+    }
+    if (!in_handler) {
+        b->cap = stderr_chunk(); /* stderr may have been redirected since */
+    }
+}
+
+/* Every buffer written; from a fatal-signal handler (in_handler) only async-signal-safe calls. */
+static void bufs_write_all(bool in_handler)
+{
+    for (int i = 0; i < LOG_MAX_BUFS; i++) {
+        struct log_buf *b = atomic_load_explicit(&log_bufs[i], memory_order_acquire);
+        if (b == NULL || atomic_load_explicit(&b->len, memory_order_relaxed) == 0) {
+            continue;
+        }
+        if (in_handler && b == log_mine) {
+            buf_write(b, true); /* this thread was interrupted, perhaps holding the lock */
+            continue;
+        }
+        bool got = false;
+        struct timespec t0, t;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        do {
+            got = atomic_exchange_explicit(&b->lock, 1, memory_order_acquire) == 0;
+            clock_gettime(CLOCK_MONOTONIC, &t);
+        } while (!got && in_handler &&
+                 (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 <
+                     CRASH_WAIT_MS);
+        if (!got && !in_handler) {
+            buf_lock(b);
+            got = true;
+        }
+        if (got) {
+            buf_write(b, in_handler);
+            buf_unlock(b);
+        }
+    }
+}
+
+static void log_crash(int sig, siginfo_t *si, void *uc)
+{
+    (void)uc;
+    int saved = errno;
+    bufs_write_all(true);
+    for (size_t i = 0; i < sizeof(log_fatal) / sizeof(log_fatal[0]); i++) {
+        if (log_fatal[i] == sig) {
+            sigaction(sig, &log_fatal_old[i], NULL);
+        }
+    }
+    if (si == NULL || si->si_code <= 0) {
+        raise(sig); /* sent (kill, abort): again, to the previous handler once this returns */
+    } /* a fault: the instruction runs again on return and faults into the previous handler */
+    errno = saved;
+}
+
+static void log_exit(void)
+{
+    bufs_write_all(false);
+}
+
+/* Installs log_crash for the fatal signals whose handler is not log_crash now (the first open;
+ * again when something replaced it since: it is chained, as the handler before), and log_exit. */
+static void crash_install(void)
+{
+    pthread_mutex_lock(&log_crash_mu);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_sigaction = log_crash;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK; /* an alternate stack when the thread has one */
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < sizeof(log_fatal) / sizeof(log_fatal[0]); i++) {
+        struct sigaction now;
+        if (sigaction(log_fatal[i], NULL, &now) == 0 &&
+            ((now.sa_flags & SA_SIGINFO) == 0 || now.sa_sigaction != log_crash)) {
+            sigaction(log_fatal[i], &sa, &log_fatal_old[i]);
+        }
+    }
+    if (!log_exit_set) {
+        atexit(log_exit); /* exit() while a thread still buffers (its loop never closed it) */
+        log_exit_set = true;
+    }
+    pthread_mutex_unlock(&log_crash_mu);
+}
+
+void log_buffer_open(void)
+{
+    if (log_mine != NULL) {
+        return;
+    }
+    crash_install();
+    for (int i = 0; i < LOG_MAX_BUFS; i++) {
+        struct log_buf *b = atomic_load_explicit(&log_bufs[i], memory_order_acquire);
+        if (b == NULL) {
+            struct log_buf *nb = calloc(1, sizeof(*nb));
+            if (nb == NULL) {
+                return; /* unbuffered: each line written at once */
+            }
+            if (!atomic_compare_exchange_strong(&log_bufs[i], &b, nb)) {
+                free(nb); /* another thread filled the slot: b is its buffer */
+            } else {
+                b = nb;
+            }
+        }
+        bool free_slot = false;
+        if (atomic_compare_exchange_strong(&b->used, &free_slot, true)) {
+            b->cap = stderr_chunk();
+            log_mine = b;
+            return;
+        }
+    }
+}
+
+int64_t log_buffer_due(int64_t now_ms)
+{
+    struct log_buf *b = log_mine;
+    if (b == NULL || atomic_load_explicit(&b->len, memory_order_relaxed) == 0) {
+        return -1;
+    }
+    int64_t left = b->since_ms + LOG_FLUSH_MS - now_ms;
+    return left > 0 ? left : 0;
+}
+
+void log_buffer_tick(int64_t now_ms)
+{
+    if (log_buffer_due(now_ms) == 0) {
+        log_buffer_flush();
+    }
+}
+
+void log_buffer_flush(void)
+{
+    struct log_buf *b = log_mine;
+    if (b != NULL) {
+        buf_lock(b);
+        buf_write(b, false);
+        buf_unlock(b);
+    }
+}
+
+void log_buffer_close(void)
+{
+    struct log_buf *b = log_mine;
+    if (b != NULL) {
+        log_buffer_flush();
+        log_mine = NULL;
+        atomic_store_explicit(&b->used, false, memory_order_release);
+    }
+}
+
 void log_line_end(struct log_line *l)
 {
     l->buf[l->len++] = '}';
     l->buf[l->len++] = '\n';
-    write_all(l->buf, l->len);
+    struct log_buf *b = log_mine;
+    if (b == NULL) {
+        write_all(l->buf, l->len);
+        return;
+    }
+    buf_lock(b);
+    size_t len = atomic_load_explicit(&b->len, memory_order_relaxed);
+    if (len + l->len > b->cap) {
+        buf_write(b, false);
+        len = 0;
+    }
+    if (len == 0) {
+        b->since_ms = coarse_ms();
+    }
+    memcpy(b->data + len, l->buf, l->len);
+    /* release: the line's bytes are in before len counts them, also for a signal handler */
+    atomic_store_explicit(&b->len, len + l->len, memory_order_release);
+    buf_unlock(b);
 }
 
 void log_write(enum log_level level, const char *msg, const char *fields, ...)

@@ -16,7 +16,8 @@
  *
  * A line is at most LOG_LINE_MAX bytes (longer values are cut at a character boundary) and goes
  * out in one write(2) of whole lines of at most PIPE_BUF bytes, so lines from several threads or
- * processes sharing stderr never interleave inside a line.
+ * processes sharing stderr never interleave inside a line. A thread may buffer its lines
+ * (log_buffer_open: the HTTP workers do); see the functions below.
  */
 #ifndef TANDEM_COMMON_LOG_H
 #define TANDEM_COMMON_LOG_H
@@ -66,6 +67,30 @@ void log_line_ms(struct log_line *l, const char *key, uint64_t ns);
 void log_line_vmembers(struct log_line *l, const char *fmt, va_list ap);
 /* Closes the line and writes it (or appends it to the thread's buffer). */
 void log_line_end(struct log_line *l);
+
+/*
+ * Per-thread buffering, for threads that log on every request (the HTTP workers): from
+ * log_buffer_open on, the calling thread's lines are appended to a buffer of its own (PIPE_BUF
+ * bytes) instead of being written one by one; the buffer is written, whole lines in one write(2),
+ * when the next line does not fit, when the thread calls log_buffer_tick and its oldest line is
+ * LOG_FLUSH_MS old, and at log_buffer_close. The first open installs a handler for SIGSEGV,
+ * SIGBUS, SIGILL, SIGFPE and SIGABRT that writes every thread's buffer (write(2) is
+ * async-signal-safe), then restores the previous handler and raises the signal again. A SIGKILL
+ * (or a power cut) loses what the buffers hold: at most LOG_FLUSH_MS of lines, and at most
+ * PIPE_BUF bytes, per buffering thread.
+ */
+#define LOG_FLUSH_MS 50
+void log_buffer_open(void);
+/* Milliseconds from now_ms (CLOCK_MONOTONIC_COARSE) until the calling thread's buffer is due, 0
+ * when it is due, -1 when it is empty or the thread does not buffer. */
+int64_t log_buffer_due(int64_t now_ms);
+/* Writes the calling thread's buffer when it is due at now_ms. */
+void log_buffer_tick(int64_t now_ms);
+/* Writes the calling thread's buffer now. */
+void log_buffer_flush(void);
+/* Writes the buffer and stops buffering the calling thread's lines. */
+void log_buffer_close(void);
+
 
 #define log_debug(...) log_write(LOG_DEBUG, __VA_ARGS__)
 #define log_info(...)  log_write(LOG_INFO, __VA_ARGS__)

@@ -607,6 +607,20 @@ static void test_request_id_logged(void **state)
         assert_non_null(body);
         assert_string_equal(body + 4, want[i]);
     }
+    /* the worker buffers its lines: they are out within LOG_FLUSH_MS (50 ms) of an idle loop,
+     * while the service still runs (waited for up to 2 s here) */
+    int found = 0;
+    for (int i = 0; i < 200 && found < 3; i++) {
+        static char seen[65536];
+        ssize_t n = pread(fileno(capture_file), seen, sizeof(seen) - 1, 0);
+        seen[n > 0 ? n : 0] = '\0';
+        found = 0;
+        for (const char *p = seen; (p = strstr(p, "\"path\":\"/rid\"")) != NULL; p++) {
+            found++;
+        }
+        usleep(10000);
+    }
+    assert_int_equal(found, 3);
     kill(getpid(), SIGTERM);
     void *rc = NULL;
     pthread_join(th, &rc);
