@@ -91,7 +91,6 @@ void log_buffer_flush(void);
 /* Writes the buffer and stops buffering the calling thread's lines. */
 void log_buffer_close(void);
 
-
 #define log_debug(...) log_write(LOG_DEBUG, __VA_ARGS__)
 #define log_info(...)  log_write(LOG_INFO, __VA_ARGS__)
 #define log_warn(...)  log_write(LOG_WARN, __VA_ARGS__)
