@@ -515,17 +515,37 @@ static int raw_status(const char *raw, size_t len)
     return n > 12 ? atoi(out + 9) : 0;
 }
 
+/* A service called name on a free 127.0.0.1 port (in port) at log level lvl, with a data dir in
+ * /tmp; routes and checks are added by the caller before svc_run. */
+static struct tandem_service *svc_new(const char *name, const char *lvl)
+{
+    port = free_port();
+    char listen_arg[32], level_arg[32];
+    snprintf(listen_arg, sizeof(listen_arg), "127.0.0.1:%d", port);
+    snprintf(level_arg, sizeof(level_arg), "--log-level=%s", lvl);
+    char *argv[] = {"t",       "--listen", listen_arg, "--data-dir", "/tmp/tandem-unit-svc",
+                    level_arg, NULL};
+    struct tandem_service *s = NULL;
+    assert_int_equal(tandem_service_new(name, 6, argv, &s), 0);
+    return s;
+}
+
+/* SIGTERM to the service running on th; joins it, frees it and returns what run returned. */
+static intptr_t svc_stop(struct tandem_service *s, pthread_t th)
+{
+    kill(getpid(), SIGTERM);
+    void *rc = NULL;
+    pthread_join(th, &rc);
+    tandem_service_free(s);
+    return (intptr_t)rc;
+}
+
 /* 400 (malformed request line), 413 (Content-Length over the 1 MiB limit), 431 (a 9 KiB header)
  * never reach a route; the runtime counts them through the core's on_error hook with
  * route="(none)",method="(none)" (they were missing from /metrics). */
 static void test_core_errors_counted(void **state)
 {
-    port = free_port();
-    char listen_arg[32];
-    snprintf(listen_arg, sizeof(listen_arg), "127.0.0.1:%d", port);
-    char *argv[] = {"t", "--listen", listen_arg, "--data-dir", "/tmp/tandem-unit-svc", NULL};
-    struct tandem_service *s = NULL;
-    assert_int_equal(tandem_service_new("errors", 5, argv, &s), 0);
+    struct tandem_service *s = svc_new("errors", "info");
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, run_thread, s), 0);
     static char out[65536];
@@ -555,11 +575,7 @@ static void test_core_errors_counted(void **state)
             fail_msg("missing %s in:\n%s", want[i], out);
         }
     }
-    kill(getpid(), SIGTERM);
-    void *rc = NULL;
-    pthread_join(th, &rc);
-    assert_int_equal((intptr_t)rc, 0);
-    tandem_service_free(s);
+    assert_int_equal(svc_stop(s, th), 0);
 }
 
 /* ---- request ids and the access log -----------------------------------------------------------
@@ -584,13 +600,8 @@ static void get_rid(struct tandem_http_request *req, void *arg)
  * beside the trace id. Before, services logged only the trace id (the docs said otherwise). */
 static void test_request_id_logged(void **state)
 {
-    port = free_port();
-    char listen_arg[32];
-    snprintf(listen_arg, sizeof(listen_arg), "127.0.0.1:%d", port);
-    char *argv[] = {"t", "--listen", listen_arg, "--data-dir", "/tmp/tandem-unit-svc", NULL};
-    struct tandem_service *s = NULL;
     capture_begin();
-    assert_int_equal(tandem_service_new("rid", 5, argv, &s), 0);
+    struct tandem_service *s = svc_new("rid", "info");
     assert_int_equal(tandem_route(s, "GET", "/rid", get_rid, NULL), 0);
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, run_thread, s), 0);
@@ -621,12 +632,9 @@ static void test_request_id_logged(void **state)
         usleep(10000);
     }
     assert_int_equal(found, 3);
-    kill(getpid(), SIGTERM);
-    void *rc = NULL;
-    pthread_join(th, &rc);
-    tandem_service_free(s);
+    intptr_t rc = svc_stop(s, th);
     json_t *all = capture_end();
-    assert_int_equal((intptr_t)rc, 0);
+    assert_int_equal(rc, 0);
     json_t *access = capture_lines_with(all, "request", "/rid");
     json_t *handled = capture_lines_with(all, "handled", NULL);
     assert_int_equal(json_array_size(access), 3);
@@ -658,15 +666,8 @@ static int flaky_check(void *arg)
  * /readyz (503, then 200), /metrics and /nope twice each; returns its log lines. */
 static json_t *probe_run(const char *lvl)
 {
-    port = free_port();
-    char listen_arg[32], level_arg[32];
-    snprintf(listen_arg, sizeof(listen_arg), "127.0.0.1:%d", port);
-    snprintf(level_arg, sizeof(level_arg), "--log-level=%s", lvl);
-    char *argv[] = {"t",       "--listen", listen_arg, "--data-dir", "/tmp/tandem-unit-svc",
-                    level_arg, NULL};
-    struct tandem_service *s = NULL;
     capture_begin();
-    assert_int_equal(tandem_service_new("probes", 6, argv, &s), 0);
+    struct tandem_service *s = svc_new("probes", lvl);
     atomic_store(&probe_fail, 1);
     tandem_service_ready_check(s, "db", flaky_check, NULL);
     pthread_t th;
@@ -683,12 +684,9 @@ static json_t *probe_run(const char *lvl)
         assert_int_equal(call("GET", "/nope", NULL, "", out, sizeof(out)), 404);
     }
     assert_int_equal(call("POST", "/healthz", NULL, "", out, sizeof(out)), 405);
-    kill(getpid(), SIGTERM);
-    void *rc = NULL;
-    pthread_join(th, &rc);
-    tandem_service_free(s);
+    intptr_t rc = svc_stop(s, th);
     json_t *all = capture_end();
-    assert_int_equal((intptr_t)rc, 0);
+    assert_int_equal(rc, 0);
     return all;
 }
 
