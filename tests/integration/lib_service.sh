@@ -4,9 +4,10 @@
 # log line): /hello body and headers, 304 on If-None-Match, 404 and 405 (+Allow) as
 # problem+json, /healthz, /readyz (503 "broker": no broker here, see lib_hello_events.sh),
 # /metrics counting exactly the requests made, traceparent echoed (and made when absent) and
-# logged, flags beating TANDEM_* variables, bad configuration refused, and SIGTERM with a request
-# in flight: the request completes, new connections are refused, exit status 0. Everything
-# started is killed on exit; every wait is bounded.
+# logged, a raw path that is not UTF-8 (GET /\xff...) leaving every log line valid JSON, flags
+# beating TANDEM_* variables, bad configuration refused, and SIGTERM with a request in flight:
+# the request completes, new connections are refused, exit status 0. Everything started is
+# killed on exit; every wait is bounded.
 set -euo pipefail
 
 : "${EXAMPLE_HELLO:?EXAMPLE_HELLO must name the example-hello binary}"
