@@ -70,14 +70,35 @@ static void trace_context(struct svc_req *x, const struct tandem_http_request *r
  * when that thread dispatches or finishes another request, by when that answer has been written;
  * a stop hook on the worker's loop frees the last one. A request dropped unanswered (status 0,
  * tandem_http_server_stop, not on a worker) has no answer to write: its context is freed at once.
+ * The token's claims the context holds (service_auth.c) go with it, for the same reason: an answer
+ * may borrow from them (claims->username as the body).
  */
 static _Thread_local struct svc_req *svc_spare;
 static _Thread_local bool svc_spare_hooked;
 
+/* Releases what x holds beyond its own memory: the claims (NULL after this). */
+static void req_clear(struct svc_req *x)
+{
+#ifdef TANDEM_SERVICE_AUTH
+    svc_auth_done(x);
+#else
+    (void)x;
+#endif
+}
+
+/* Frees a context (NULL: no-op) whose answer has been written, or that has none. */
+static void req_free(struct svc_req *x)
+{
+    if (x != NULL) {
+        req_clear(x);
+        free(x);
+    }
+}
+
 static void spare_free(void *arg)
 {
     (void)arg;
-    free(svc_spare);
+    req_free(svc_spare);
     svc_spare = NULL;
     svc_spare_hooked = false;
 }
@@ -87,9 +108,10 @@ static struct svc_req *req_alloc(size_t buf_len)
     struct svc_req *x = svc_spare;
     svc_spare = NULL;
     if (x != NULL && x->buf_cap >= buf_len) {
+        req_clear(x); /* its answer went out before this request was dispatched */
         return x;
     }
-    free(x);
+    req_free(x);
     size_t cap = buf_len < 256 ? 256 : buf_len; /* most paths: one allocation per worker */
     x = xmalloc(sizeof(*x) + cap);
     x->buf_cap = cap;
@@ -101,11 +123,11 @@ static void req_release(struct svc_req *x, int status)
     struct tandem_loop *l = tandem_loop_current();
     if (status == 0 || l == NULL ||
         (!svc_spare_hooked && tandem_loop_on_stop(l, spare_free, NULL, NULL) != 0)) {
-        free(x);
+        req_free(x);
         return;
     }
     svc_spare_hooked = true;
-    free(svc_spare); /* its answer went out before this request was dispatched */
+    req_free(svc_spare); /* its answer went out before this request was dispatched */
     svc_spare = x;
 }
 
@@ -172,9 +194,6 @@ void svc_done(struct tandem_http_request *req, int status, void *arg)
         log_line_int(&l, "worker", req->worker);
         log_line_end(&l);
     }
-#ifdef TANDEM_SERVICE_AUTH
-    svc_auth_done(x);
-#endif
     req->user = NULL;
     req_release(x, status);
 }

@@ -178,7 +178,7 @@ struct svc_req {
     int method;                                 /* svc_method_index */
     uint64_t start_ns;
     const struct tandem_claims *claims; /* service_auth.c: the token's, once verified; released
-                                           when the request is done */
+                                           with the context, once the answer is written */
     size_t buf_cap;                     /* at least path length + TANDEM_ROUTE_MAX_PARAMS + 1 */
     char buf[];                         /* captured parameter values */
 };
@@ -231,8 +231,8 @@ void svc_pool_drain(struct tandem_service *s, int64_t deadline);
 void svc_pool_free(struct tandem_service *s);
 
 /* service_auth.c (built with tandem_auth: TANDEM_SERVICE_AUTH): svc_auth_done releases a
- * request's claims (svc_done); svc_auth_free frees what tandem_service_auth made
- * (tandem_service_free). */
+ * request's claims and sets x->claims NULL (service.c, once the request's answer is written);
+ * svc_auth_free frees what tandem_service_auth made (tandem_service_free). */
 void svc_auth_done(struct svc_req *x);
 void svc_auth_free(struct tandem_service *s);
 
