@@ -56,6 +56,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
 #include "tandem/error.h"
 
@@ -559,6 +560,7 @@ static bool log_exit_set;
 static const int log_fatal[] = {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT};
 static struct sigaction log_fatal_old[5];
 
+/* The buffers' age is on the HTTP worker's clock (log_buffer_due gets its now_ms): coarse too. */
 static int64_t coarse_ms(void)
 {
     struct timespec ts;
@@ -614,14 +616,10 @@ static void bufs_write_all(bool in_handler)
             continue;
         }
         bool got = false;
-        struct timespec t0, t;
-        clock_gettime(CLOCK_MONOTONIC, &t0);
+        int64_t t0 = clock_mono_ms(); /* clock_gettime: async-signal-safe */
         do {
             got = atomic_exchange_explicit(&b->lock, 1, memory_order_acquire) == 0;
-            clock_gettime(CLOCK_MONOTONIC, &t);
-        } while (!got && in_handler &&
-                 (t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 <
-                     CRASH_WAIT_MS);
+        } while (!got && in_handler && clock_mono_ms() - t0 < CRASH_WAIT_MS);
         if (!got && !in_handler) {
             buf_lock(b);
             got = true;
