@@ -47,7 +47,7 @@ static struct srv {
     int close_n, fail_n, fail_status, delay_ms; /* the script */
     const char *retry_after;
     int conns, reqs; /* observed */
-    char last_method[16], last_tp[128];
+    char last_method[16], last_tp[128], last_rid[160];
     struct conn c[MAX_CONNS];
 } srv;
 
@@ -78,6 +78,11 @@ static void srv_request(struct conn *c, size_t used)
     srv.last_tp[0] = '\0';
     if (tp != NULL) {
         sscanf(tp + 15, "%127[^\r]", srv.last_tp);
+    }
+    const char *rid = strcasestr(c->buf, "\r\nx-request-id: ");
+    srv.last_rid[0] = '\0';
+    if (rid != NULL) {
+        sscanf(rid + 16, "%159[^\r]", srv.last_rid);
     }
     bool drop = srv.close_n > 0;
     int status = 200;
@@ -525,6 +530,16 @@ static void test_traceparent(void **state)
     assert_int_equal(tandem_http_call_sync(c, &o, &r), 0);
     assert_true(tandem_traceparent_valid(srv.last_tp, strlen(srv.last_tp)));
     assert_memory_not_equal(srv.last_tp + 3, parent + 3, 32);
+    assert_string_equal(srv.last_rid, ""); /* no request id given: none sent */
+    tandem_http_response_free(r);
+    /* the request id is passed on as X-Request-Id; one that is not safe is not sent */
+    o.request_id = "4f2c1b9e-7d3a-4e5f-9a8b-0c1d2e3f4a5b";
+    assert_int_equal(tandem_http_call_sync(c, &o, &r), 0);
+    assert_string_equal(srv.last_rid, o.request_id);
+    tandem_http_response_free(r);
+    o.request_id = "bad id\"";
+    assert_int_equal(tandem_http_call_sync(c, &o, &r), 0);
+    assert_string_equal(srv.last_rid, "");
     tandem_http_response_free(r);
     tandem_http_client_free(c);
     srv_stop();
