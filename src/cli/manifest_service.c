@@ -17,17 +17,28 @@
 #include "common/mem.h"
 #include "tandem/error.h"
 
-/* The variables the supervisor sets for every instance (proc.c): a manifest that set them would
- * move an instance off the port the supervisor probes and the gateway proxies to, or off its
- * data directory, and `up` would only fail 30 s later. TANDEM_BROKERS is the supervisor's only
- * when the manifest runs a broker; without one it is how services reach an external cluster. */
+/* The variables the supervisor sets for every instance (proc.c), and where their values come
+ * from. A manifest that set one would move an instance off the port the supervisor probes and the
+ * gateway proxies to, or off its data directories, and `up` would only fail 30 s later.
+ * TANDEM_BROKERS is the supervisor's only when the manifest runs a broker; without one it is how
+ * services reach an external cluster. */
+static const struct {
+    const char *name, *from;
+} OWNED_ENV[] = {
+    {"TANDEM_LISTEN", "for each instance (127.0.0.1:port + i)"},
+    {"TANDEM_DATA_DIR", "for each service (var/services/NAME, shared by its instances)"},
+    {"TANDEM_INSTANCE", "for each instance (its number i)"},
+    {"TANDEM_INSTANCE_DIR", "for each instance (var/services/NAME/i)"},
+};
+
 static int check_env_owner(struct mf_ctx *c, const yaml_node_t *k, const char *name)
 {
-    if (strcmp(name, "TANDEM_LISTEN") == 0 || strcmp(name, "TANDEM_DATA_DIR") == 0) {
-        return manifest_fail(c->e, mf_mark(k),
-                             "env: %s is set by tandem for each instance (port + i, "
-                             "var/services/NAME/I) and cannot be overridden",
-                             name);
+    for (size_t i = 0; i < sizeof(OWNED_ENV) / sizeof(OWNED_ENV[0]); i++) {
+        if (strcmp(name, OWNED_ENV[i].name) == 0) {
+            return manifest_fail(c->e, mf_mark(k),
+                                 "env: %s is set by tandem %s and cannot be overridden", name,
+                                 OWNED_ENV[i].from);
+        }
     }
     if (strcmp(name, "TANDEM_BROKERS") == 0 && c->m->broker.present) {
         return manifest_fail(c->e, mf_mark(k),

@@ -8,8 +8,10 @@
  * armed), resets every signal disposition and unblocks the signals the supervisor keeps for its
  * signalfd, points stdin at /dev/null and stdout+stderr at var/tandem/logs/NAME.log (appended,
  * so a restarted instance continues its file), closes every other descriptor, sets the TANDEM_*
- * environment and the manifest's env (which wins) and execs. An exec that fails exits 127, which
- * the supervisor sees as a crash like any other.
+ * environment (TANDEM_LISTEN, the service's shared TANDEM_DATA_DIR, TANDEM_INSTANCE and its
+ * TANDEM_INSTANCE_DIR, TANDEM_BROKERS: data.c) and the manifest's env
+ * (which cannot name those) and execs. An exec that fails exits 127, which the supervisor sees as
+ * a crash like any other.
  *
  * Readiness is probed every 20 ms while starting, every 5 s once ready, by probe.c: a TCP
  * connect for the broker and nginx, `GET /readyz` answered 200 for services, on 127.0.0.1 (or
@@ -200,8 +202,12 @@ static void child_exec(struct sup *s, struct sup_proc *p, char **argv, pid_t par
         char v[256];
         snprintf(v, sizeof(v), "127.0.0.1:%d", p->port);
         setenv("TANDEM_LISTEN", v, 1);
-        snprintf(v, sizeof(v), "var/services/%s/%d", svc->name, p->idx);
+        sup_data_dir(s, p->svc, -1, v, sizeof(v));
         setenv("TANDEM_DATA_DIR", v, 1);
+        sup_data_dir(s, p->svc, p->idx, v, sizeof(v));
+        setenv("TANDEM_INSTANCE_DIR", v, 1);
+        snprintf(v, sizeof(v), "%d", p->idx);
+        setenv("TANDEM_INSTANCE", v, 1);
         if (s->brokers[0] != '\0') {
             setenv("TANDEM_BROKERS", s->brokers, 1);
         }
@@ -265,11 +271,14 @@ int sup_proc_spawn(struct sup *s, struct sup_proc *p)
         return rc;
     }
     if (p->kind == SUP_SERVICE) {
-        char dir[256];
-        snprintf(dir, sizeof(dir), "var/services/%s/%d", s->m.services[p->svc].name, p->idx);
-        if (mkdirs(dir) != 0) {
-            sup_log("%s: cannot create %s: %s", p->name, dir, strerror(errno));
-            return TANDEM_EIO;
+        char dir[2][256]; /* the shared data directory, then the instance's inside it */
+        sup_data_dir(s, p->svc, -1, dir[0], sizeof(dir[0]));
+        sup_data_dir(s, p->svc, p->idx, dir[1], sizeof(dir[1]));
+        for (int i = 0; i < 2; i++) {
+            if (mkdirs(dir[i]) != 0) {
+                sup_log("%s: cannot create %s: %s", p->name, dir[i], strerror(errno));
+                return TANDEM_EIO;
+            }
         }
     } else if (p->kind == SUP_BROKER && mkdirs(s->m.broker.data_dir) != 0) {
         sup_log("broker: cannot create %s: %s", s->m.broker.data_dir, strerror(errno));

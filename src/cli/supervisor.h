@@ -209,6 +209,13 @@ void sup_perms_identity(struct sup *s);
 int sup_perms_dirs(struct sup *s);
 void sup_perms_gateway(struct sup *s);
 
+/* data.c: a service's directories. dir: var/services/NAME (its instances' shared
+ * TANDEM_DATA_DIR) when idx < 0, else var/services/NAME/IDX (instance idx's TANDEM_INSTANCE_DIR),
+ * relative to the manifest's directory. layout: the one-time note about per-instance data
+ * directories an older tandem left (data.c's opening comment), then var/tandem/layout. */
+void sup_data_dir(const struct sup *s, int svc, int idx, char *out, size_t len);
+void sup_data_layout(void);
+
 /* logs.c */
 int logs_show(const char *dir, const char *service, bool follow);
 

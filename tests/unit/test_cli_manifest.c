@@ -301,11 +301,17 @@ static const struct {
     {SVC "    env: { 1X: y }\n", "5:12: env: '1X' is not a variable name"},
     {SVC "    env: { X: [1] }\n", "5:15: env: expected a string, found a sequence"},
     {SVC "    env: { A: b, TANDEM_LISTEN: \"127.0.0.1:1\" }\n",
-     "5:18: env: TANDEM_LISTEN is set by tandem for each instance (port + i, "
-     "var/services/NAME/I) and cannot be overridden"},
+     "5:18: env: TANDEM_LISTEN is set by tandem for each instance (127.0.0.1:port + i) and cannot "
+     "be overridden"},
     {SVC "    env:\n      TANDEM_DATA_DIR: /srv\n",
-     "6:7: env: TANDEM_DATA_DIR is set by tandem for each instance (port + i, "
-     "var/services/NAME/I) and cannot be overridden"},
+     "6:7: env: TANDEM_DATA_DIR is set by tandem for each service (var/services/NAME, shared by "
+     "its instances) and cannot be overridden"},
+    {SVC "    env: { TANDEM_INSTANCE: \"3\" }\n",
+     "5:12: env: TANDEM_INSTANCE is set by tandem for each instance (its number i) and cannot be "
+     "overridden"},
+    {SVC "    env: { TANDEM_INSTANCE_DIR: /tmp }\n",
+     "5:12: env: TANDEM_INSTANCE_DIR is set by tandem for each instance (var/services/NAME/i) and "
+     "cannot be overridden"},
     {"broker: {}\n" SVC "    env: { TANDEM_BROKERS: \"kafka:9092\" }\n",
      "6:12: env: TANDEM_BROKERS is set by tandem to the manifest's broker; remove broker: to use "
      "another cluster"},
