@@ -9,7 +9,7 @@
  * signalfd, points stdin at /dev/null and stdout+stderr at var/tandem/logs/NAME.log (appended,
  * so a restarted instance continues its file), closes every other descriptor, sets the TANDEM_*
  * environment (TANDEM_LISTEN, the service's shared TANDEM_DATA_DIR, TANDEM_INSTANCE and its
- * TANDEM_INSTANCE_DIR, TANDEM_BROKERS: data.c) and the manifest's env
+ * TANDEM_INSTANCE_DIR, TANDEM_BROKERS, the jwt: keys: data.c, jwt.c) and the manifest's env
  * (which cannot name those) and execs. An exec that fails exits 127, which the supervisor sees as
  * a crash like any other.
  *
@@ -197,6 +197,10 @@ static void child_exec(struct sup *s, struct sup_proc *p, char **argv, pid_t par
     if (p->kind == SUP_GATEWAY) {
         setenv("TZ", "UTC0", 1); /* the access log's times in UTC, as the services' (gateway.c) */
     }
+    /* The keys come from the jwt: section only, never from the caller's environment: a private
+     * key exported in the shell that ran `tandem up` reaches no process but the signers. */
+    unsetenv("TANDEM_JWT_PUBLIC_KEY");
+    unsetenv("TANDEM_JWT_PRIVATE_KEY");
     if (p->kind == SUP_SERVICE) {
         const struct cli_service *svc = &s->m.services[p->svc];
         char v[256];
@@ -208,6 +212,12 @@ static void child_exec(struct sup *s, struct sup_proc *p, char **argv, pid_t par
         setenv("TANDEM_INSTANCE_DIR", v, 1);
         snprintf(v, sizeof(v), "%d", p->idx);
         setenv("TANDEM_INSTANCE", v, 1);
+        if (s->m.jwt.present) {
+            setenv("TANDEM_JWT_PUBLIC_KEY", s->m.jwt.public_key, 1);
+        }
+        if (s->m.jwt.present && svc->jwt_sign) {
+            setenv("TANDEM_JWT_PRIVATE_KEY", s->m.jwt.private_key, 1);
+        }
         if (s->brokers[0] != '\0') {
             setenv("TANDEM_BROKERS", s->brokers, 1);
         }

@@ -368,6 +368,7 @@ static int setup(struct sup *s)
     }
     if (rc == 0) {
         sup_data_layout();
+        rc = sup_jwt_prepare(s);
     }
     if (rc != 0) {
         return rc;

@@ -216,6 +216,11 @@ void sup_perms_gateway(struct sup *s);
 void sup_data_dir(const struct sup *s, int svc, int idx, char *out, size_t len);
 void sup_data_layout(void);
 
+/* jwt.c: the manifest's jwt: key pair made (first start) or reused, and checked; 0, or an error
+ * already said on stderr ("tandem: up failed: jwt...") that fails `up`. Nothing to do without a
+ * jwt: section. */
+int sup_jwt_prepare(struct sup *s);
+
 /* logs.c */
 int logs_show(const char *dir, const char *service, bool follow);
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-# A stand-in service for the `tandem` command's integration tests (cli_gateway.sh, cli_data.sh):
-# it listens where tandem says (TANDEM_LISTEN), answers /readyz and /healthz 200 like
+# A stand-in service for the `tandem` command's integration tests (cli_gateway.sh, cli_data.sh,
+# cli_jwt.sh): it listens where tandem says (TANDEM_LISTEN), answers /readyz and /healthz 200 like
 # a libtandem service, and answers every other request with the request it received as JSON:
 # method, path (raw), and its headers (names lower-cased). So a test sees exactly what nginx passed
 # upstream. A path ending in /hangup is answered by closing the connection (a service that fails
