@@ -65,21 +65,13 @@ static int key_exists(const struct sup *s, const char *path, const char *key, st
  * user's own, are left as they are). */
 static int key_dirs(const char *path)
 {
-    char buf[4096];
-    int n = snprintf(buf, sizeof(buf), "%s", path);
-    if (n < 0 || (size_t)n >= sizeof(buf)) {
+    char dir[1024];
+    const char *slash = strrchr(path, '/');
+    int n = snprintf(dir, sizeof(dir), "%.*s", (int)(slash != NULL ? slash - path : 0), path);
+    if (n < 0 || (size_t)n >= sizeof(dir)) {
         return TANDEM_EINVAL;
     }
-    for (char *c = buf + 1; *c != '\0'; c++) {
-        if (*c == '/') {
-            *c = '\0';
-            if (mkdir(buf, 0700) != 0 && errno != EEXIST) {
-                return TANDEM_EIO;
-            }
-            *c = '/';
-        }
-    }
-    return 0;
+    return n == 0 ? 0 : sup_mkdirs(dir, false);
 }
 
 #ifdef TANDEM_CLI_JWT

@@ -144,8 +144,7 @@ int sup_proc_port_check(struct sup *s, const struct sup_proc *p, char *err, size
     return rc;
 }
 
-/* mkdir -p for a relative or absolute path. */
-static int mkdirs(const char *path)
+int sup_mkdirs(const char *path, bool set_mode)
 {
     char buf[1024];
     int n = snprintf(buf, sizeof(buf), "%s", path);
@@ -164,7 +163,7 @@ static int mkdirs(const char *path)
     if (mkdir(buf, 0700) != 0 && errno != EEXIST) {
         return TANDEM_EIO;
     }
-    return chmod(buf, 0700) != 0 ? TANDEM_EIO : 0; /* also one an older run made 0755 */
+    return set_mode && chmod(buf, 0700) != 0 ? TANDEM_EIO : 0; /* one an older run made 0755 */
 }
 
 /* In the child: never returns. `parent` is the supervisor's pid. */
@@ -285,12 +284,12 @@ int sup_proc_spawn(struct sup *s, struct sup_proc *p)
         sup_data_dir(s, p->svc, -1, dir[0], sizeof(dir[0]));
         sup_data_dir(s, p->svc, p->idx, dir[1], sizeof(dir[1]));
         for (int i = 0; i < 2; i++) {
-            if (mkdirs(dir[i]) != 0) {
+            if (sup_mkdirs(dir[i], true) != 0) {
                 sup_log("%s: cannot create %s: %s", p->name, dir[i], strerror(errno));
                 return TANDEM_EIO;
             }
         }
-    } else if (p->kind == SUP_BROKER && mkdirs(s->m.broker.data_dir) != 0) {
+    } else if (p->kind == SUP_BROKER && sup_mkdirs(s->m.broker.data_dir, true) != 0) {
         sup_log("broker: cannot create %s: %s", s->m.broker.data_dir, strerror(errno));
         return TANDEM_EIO;
     }

@@ -143,6 +143,10 @@ void sup_proc_stop(struct sup_proc *p);
  * held by a stranger (or an orphan of a killed supervisor) is a clear error, not a crash loop, a
  * probe answered by the stranger, or (SO_REUSEPORT) two servers sharing the port. */
 int sup_proc_port_check(struct sup *s, const struct sup_proc *p, char *err, size_t err_len);
+/* mkdir -p of a relative or absolute path, each directory it creates 0700; with set_mode the last
+ * one is made 0700 also when it existed (tandem's own, which an older run may have left 0755).
+ * 0, TANDEM_EINVAL (longer than 1023 bytes) or TANDEM_EIO (errno says why). */
+int sup_mkdirs(const char *path, bool set_mode);
 /* The proc whose process `pid` is, or NULL. */
 struct sup_proc *sup_proc_find(struct sup *s, pid_t pid);
 /* The state change for the exit of `pid` (already reaped), if it is one of ours: a crash or the
