@@ -9,7 +9,9 @@
  *   flag          environment        key          default
  *   --listen      TANDEM_LISTEN      "listen"     127.0.0.1:8101  (IPv4 host:port; port 0 = any)
  *   --brokers     TANDEM_BROKERS     "brokers"    127.0.0.1:9092
- *   --data-dir    TANDEM_DATA_DIR    "data-dir"   var/<name>
+ *   --data-dir    TANDEM_DATA_DIR    "data-dir"   var/<name>      (shared by the instances)
+ *   --instance    TANDEM_INSTANCE    "instance"   0               (the instance's number)
+ *   --instance-dir TANDEM_INSTANCE_DIR "instance-dir" <data-dir>/<instance> (this instance's own)
  *   --workers     TANDEM_WORKERS     "workers"    1               (event-loop threads, 0..256; 0 =
  * one per CPU)
  *   --log-level   TANDEM_LOG_LEVEL   "log-level"  info            (debug, info, warn, error)

@@ -140,6 +140,7 @@ static void test_service(void **state)
         "t",        "--listen", listen,      "--workers=2", "--data-dir", "/tmp/tandem-unit-svc",
         "--colour", "red",      "--brokers", brokers,       NULL};
     struct tandem_service *s = NULL;
+    rmdir("/tmp/tandem-unit-svc/0"); /* the instance's directory: made again at start */
     assert_int_equal(tandem_service_new("unit", 10, argv, &s), 0);
     assert_int_equal(tandem_service_option(s, "colour", "blue", "a colour"), 0);
     assert_int_equal(tandem_service_option(s, "shape", "round", "a shape"), 0);
@@ -147,6 +148,8 @@ static void test_service(void **state)
     assert_string_equal(tandem_service_config(s, "shape"), "round");
     assert_string_equal(tandem_service_config(s, "workers"), "2");
     assert_string_equal(tandem_service_config(s, "brokers"), brokers);
+    assert_string_equal(tandem_service_config(s, "instance"), "0");
+    assert_string_equal(tandem_service_config(s, "instance-dir"), "/tmp/tandem-unit-svc/0");
     assert_int_equal(tandem_route(s, "GET", "/items/{id}", get_item, NULL), 0);
     assert_int_equal(tandem_route(s, "POST", "/echo", echo, NULL), 0);
     assert_int_equal(tandem_route(s, "POST", "/echo", echo, NULL), TANDEM_EEXIST);
@@ -163,6 +166,7 @@ static void test_service(void **state)
 
     assert_int_equal(call("GET", "/items/a%20b", NULL, "", out, sizeof(out)), 200);
     assert_non_null(strstr(out, "\r\n\r\n{\"id\":\"a b\"}"));
+    assert_int_equal(access("/tmp/tandem-unit-svc/0", F_OK), 0); /* made at start */
     assert_int_equal(
         call("POST", "/echo", "application/json; charset=utf-8", "{\"x\":[1,2]}", out, sizeof(out)),
         201);

@@ -253,7 +253,14 @@ static int builtin_options(struct tandem_service *s)
     struct svc_config *c = &s->cfg;
     svc_config_declare(c, "listen", "127.0.0.1:8101", "address to serve HTTP on (host:port)");
     svc_config_declare(c, "brokers", "127.0.0.1:9092", "Kafka bootstrap servers");
-    svc_config_declare(c, "data-dir", data_dir, "directory for this service's data");
+    svc_config_declare(c, "data-dir", data_dir,
+                       "directory for the service's data (shared by its instances)");
+    svc_config_declare(c, "instance", "0", "this instance's number among the service's");
+    char inst_dir[4200];
+    snprintf(inst_dir, sizeof(inst_dir), "%s/%s", svc_config_get(c, "data-dir"),
+             svc_config_get(c, "instance"));
+    svc_config_declare(c, "instance-dir", inst_dir,
+                       "directory for what is this instance's own (default: DATA_DIR/INSTANCE)");
     svc_config_declare(c, "workers", "1", "event-loop threads serving HTTP (0: one per CPU)");
     svc_config_declare(c, "log-level", "info", "debug, info, warn or error");
     svc_config_declare(
@@ -284,6 +291,10 @@ static int builtin_options(struct tandem_service *s)
         bad = "pool-queue";
     } else if (*svc_config_get(c, "data-dir") == '\0') {
         bad = "data-dir";
+    } else if (svc_parse_int(svc_config_get(c, "instance"), 0, 65535, &v) != 0) {
+        bad = "instance";
+    } else if (*svc_config_get(c, "instance-dir") == '\0') {
+        bad = "instance-dir";
     }
     if (bad != NULL) {
         char esc[256];
