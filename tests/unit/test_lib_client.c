@@ -492,7 +492,11 @@ static void test_breaker(void **state)
     struct waiter w = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
     struct tandem_http_call_opts o = {.url = url, .timeout_ms = 1000};
     assert_int_equal(tandem_http_call(c, &o, on_done, &w), 0);
-    usleep(20 * 1000);
+    /* the client thread takes the call and lets it through as the probe: wait for that (a loaded
+     * machine may take more than a few ms), well within the probe's 500 ms */
+    for (int i = 0; i < 40 && stats_of(c).breaker != TANDEM_BREAKER_HALF_OPEN; i++) {
+        usleep(5 * 1000);
+    }
     assert_int_equal(stats_of(c).breaker, TANDEM_BREAKER_HALF_OPEN);
     assert_int_equal(tandem_http_call(c, &o, on_done, &w), 0);
     wait_n(&w, 2);
