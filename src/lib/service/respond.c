@@ -166,8 +166,9 @@ int tandem_respond_cached(struct tandem_http_request *req, const char *content_t
     return tandem_respond(req, 200, content_type, body, len);
 }
 
-void tandem_log_info(const struct tandem_http_request *req, const char *msg, const char *fields_fmt,
-                     ...)
+/* The three public loggers: the request's trace id, then the caller's members. */
+static void log_req(enum log_level level, const struct tandem_http_request *req, const char *msg,
+                    const char *fields_fmt, va_list ap)
 {
     char fields[2048];
     size_t n = 0;
@@ -180,10 +181,34 @@ void tandem_log_info(const struct tandem_http_request *req, const char *msg, con
         if (n > 0) {
             fields[n++] = ',';
         }
-        va_list ap;
-        va_start(ap, fields_fmt);
         vsnprintf(fields + n, sizeof(fields) - n, fields_fmt, ap);
-        va_end(ap);
     }
-    log_write(LOG_INFO, msg, fields[0] != '\0' ? "%s" : NULL, fields);
+    log_write(level, msg, fields[0] != '\0' ? "%s" : NULL, fields);
+}
+
+void tandem_log_info(const struct tandem_http_request *req, const char *msg, const char *fields_fmt,
+                     ...)
+{
+    va_list ap;
+    va_start(ap, fields_fmt);
+    log_req(LOG_INFO, req, msg, fields_fmt, ap);
+    va_end(ap);
+}
+
+void tandem_log_warn(const struct tandem_http_request *req, const char *msg, const char *fields_fmt,
+                     ...)
+{
+    va_list ap;
+    va_start(ap, fields_fmt);
+    log_req(LOG_WARN, req, msg, fields_fmt, ap);
+    va_end(ap);
+}
+
+void tandem_log_error(const struct tandem_http_request *req, const char *msg,
+                      const char *fields_fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fields_fmt);
+    log_req(LOG_ERROR, req, msg, fields_fmt, ap);
+    va_end(ap);
 }
