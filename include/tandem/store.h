@@ -74,9 +74,11 @@ TANDEM_EXPORT int tandem_idempotent(sqlite3 *db, const char *group, const struct
                                     tandem_idempotent_fn fn, void *arg);
 
 /*
- * Deletes processed ids older than max_age_ms (all groups), in its own transaction. An id must be
- * kept longer than any redelivery may take (a week is ample with Kafka's default retention).
- * Returns 0 and the number deleted in *deleted (may be NULL); TANDEM_EINVAL; TANDEM_EIO.
+ * Deletes processed ids older than max_age_ms (all groups), 1000 rows per statement (each its own
+ * transaction outside the caller's, so the write lock is held in short turns while other
+ * connections and processes write). An id must be kept longer than any redelivery may take (a
+ * week is ample with Kafka's default retention). Returns 0 and the number deleted in *deleted
+ * (may be NULL); TANDEM_EINVAL; TANDEM_EIO.
  */
 TANDEM_EXPORT int tandem_idempotent_prune(sqlite3 *db, int64_t max_age_ms, int64_t *deleted);
 
@@ -93,8 +95,9 @@ TANDEM_EXPORT int tandem_outbox_add(sqlite3 *db, const struct tandem_event_out *
                                     char id_out[37]);
 
 /*
- * Deletes outbox rows sent more than max_age_ms ago. Returns 0 and the count in *deleted (may be
- * NULL); TANDEM_EINVAL; TANDEM_EIO.
+ * Deletes outbox rows sent more than max_age_ms ago, 1000 rows per statement like
+ * tandem_idempotent_prune. Returns 0 and the count in *deleted (may be NULL); TANDEM_EINVAL;
+ * TANDEM_EIO.
  */
 TANDEM_EXPORT int tandem_outbox_prune(sqlite3 *db, int64_t max_age_ms, int64_t *deleted);
 
@@ -107,8 +110,18 @@ struct tandem_outbox_relay;
  * traceparent and data; at most 1000 are in flight. A row's sent_at is written only once its
  * delivery report said the broker has it (acks=all). A failed delivery makes the relay publish
  * again, from the oldest unsent row, once nothing is in flight. p must outlive the relay and may
- * be shared with other publishers. Returns 0 and *out; TANDEM_EINVAL; TANDEM_EIO (the database or
- * the thread).
+ * be shared with other publishers.
+ *
+ * Several relays on one database (the instances of a service, in one process or several, on one
+ * machine): only the one holding the outbox lock publishes, an exclusive flock(2) on the file
+ * "<db_path>-outbox.lock" (created beside the database, never removed). The others stand by and
+ * try the lock every 200 ms (poll_ms when shorter); the holder keeps it until it is stopped or
+ * its process dies, and a standby takes over within those 200 ms, publishing every unsent row
+ * from the oldest (rows the dead holder published but had not marked go out again, same ids).
+ * The holder finds rows committed by other processes at its next poll: with several instances,
+ * poll_ms bounds their events' delay. Do not fork without exec while a relay runs (the child
+ * would share the lock). Returns 0 and *out; TANDEM_EINVAL; TANDEM_EIO (the database, the lock
+ * file or the thread).
  */
 TANDEM_EXPORT int tandem_outbox_relay_start(const char *db_path, struct tandem_producer *p,
                                             int poll_ms, struct tandem_outbox_relay **out);
@@ -123,18 +136,124 @@ struct tandem_outbox_stats {
     uint64_t acked;     /* rows whose delivery report was a success */
     uint64_t marked;    /* rows marked sent */
     uint64_t failed;    /* delivery reports that were failures */
+    int holder;         /* 1 once this relay holds the outbox lock (it keeps it until stopped);
+                           0 while it stands by */
 };
 TANDEM_EXPORT void tandem_outbox_relay_stats(struct tandem_outbox_relay *r,
                                              struct tandem_outbox_stats *out);
 
 /*
- * Drains and frees r: publishes the rows unsent at this moment, waits for the reports of
- * everything in flight for at most timeout_ms (< 0: no limit), marks the acknowledged rows sent,
- * closes the connection and joins the thread. Returns 0, or TANDEM_ETIMEDOUT when reports were
- * still missing (those rows stay unsent and go out again at the next start: same ids). The
- * late reports are still received safely. NULL is a no-op returning 0.
+ * Drains and frees r: a standby just stops; the lock holder publishes the rows unsent at this
+ * moment, waits for the reports of everything in flight for at most timeout_ms (< 0: no limit),
+ * marks the acknowledged rows sent, closes the connection and joins the thread. Returns 0, or
+ * TANDEM_ETIMEDOUT when reports were still missing (those rows stay unsent and go out again at the
+ * next start: same ids). The late reports are still received safely. The outbox lock is released
+ * last. NULL is a no-op returning 0.
  */
 TANDEM_EXPORT int tandem_outbox_relay_stop(struct tandem_outbox_relay *r, int timeout_ms);
+
+/* ---- the database writer: group commit of request writes, per-worker readers ---------------
+ *
+ * A service's writes go through ONE writer per database: a thread with the database's write
+ * connection and a bounded queue of jobs. Handlers (on HTTP workers, or any thread) submit jobs;
+ * the writer takes every queued job, runs each inside its own SAVEPOINT within one
+ * BEGIN IMMEDIATE ... COMMIT, commits once (one fsync for the batch, synchronous=FULL), then
+ * delivers each job's completion: on the HTTP worker that submitted it (posted to that worker's
+ * loop, so the handler answers its request from there), or on the writer thread for a job
+ * submitted from any other thread. A job that fails rolls back its own SAVEPOINT only: its
+ * batch-mates commit. Under load a batch holds many jobs and the fsync is shared; alone, a job
+ * commits at once (no waiting for company).
+ *
+ * Reads go through read-only connections, one per HTTP worker (tandem_db_reader): WAL lets them
+ * run beside the writer. A job may read too, when it must see the latest writes.
+ *
+ * Shut down in this order: tandem_http_server_stop (or the service's run returning), then
+ * tandem_db_writer_free (drains the queue), then tandem_outbox_relay_stop (publishes what the
+ * last batches added).
+ */
+struct tandem_db_writer;
+
+/* A job, run on the writer thread inside its SAVEPOINT: plain SQL on db (it may call
+ * tandem_outbox_add; it must not BEGIN, COMMIT or ROLLBACK, nor keep a statement open after
+ * it returns). Returns 0 to keep its writes, anything else to roll them back (the value is
+ * handed to the completion). A job is run once, except after a batch-mate made SQLite abort the
+ * whole transaction (a statement with ON CONFLICT ROLLBACK or RAISE(ROLLBACK), SQLITE_FULL, an
+ * I/O error): the jobs run before it in that batch are run again in a new transaction; the
+ * aborting job completes with its own value, or TANDEM_EIO when it returned 0. */
+typedef int (*tandem_db_job_fn)(sqlite3 *db, void *arg);
+
+/* A completion, run once per accepted job, after its batch committed or failed: status 0 when
+ * the job's writes are durable; the job's own nonzero value when it rolled them back; TANDEM_EIO
+ * when the batch could not begin or commit (nothing of the job is stored; logged). On the
+ * submitting HTTP worker's thread (it may answer its request there), else on the writer thread
+ * (it must not block: the next batch waits for it). */
+typedef void (*tandem_db_done_fn)(int status, void *arg);
+
+struct tandem_db_writer_config {
+    const char *path;       /* the database (required); opened with tandem_db_open */
+    const char *schema_sql; /* the service's schema, run at open (NULL: none) */
+    int queue_max;          /* jobs waiting at most (0: 1024); beyond, tandem_db_write answers
+                               TANDEM_EAGAIN (the handler answers 503) */
+    struct tandem_outbox_relay *relay; /* woken after each commit that added outbox rows (NULL:
+                                          none); must outlive the writer */
+};
+
+/*
+ * Opens cfg->path (tandem_db_open: WAL, synchronous=FULL, the schemas) as the write connection
+ * and starts the writer thread. cfg is copied (path too). Returns 0 and *out; TANDEM_EINVAL (no
+ * cfg, path or out, queue_max < 0); TANDEM_EIO (the database or the thread; logged).
+ */
+TANDEM_EXPORT int tandem_db_writer_new(const struct tandem_db_writer_config *cfg,
+                                       struct tandem_db_writer **out);
+
+/*
+ * Queues job(db, arg) and, once its batch is over, done(status, arg) (done may be NULL). Never
+ * runs either inside this call. From an HTTP worker, done runs on that worker (even when its loop
+ * is stopping: then from the loop's stop hook, before its connections close). Any thread.
+ * Returns 0 (done will run exactly once); TANDEM_EINVAL (no w or job); TANDEM_EAGAIN (the queue
+ * holds queue_max jobs: refuse the request, 503); TANDEM_ECLOSED (the writer is being freed).
+ * Neither runs when this returns an error.
+ */
+TANDEM_EXPORT int tandem_db_write(struct tandem_db_writer *w, tandem_db_job_fn job,
+                                  tandem_db_done_fn done, void *arg);
+
+/*
+ * The calling HTTP worker's own read-only connection to w's database, opened at its first call
+ * (busy_timeout 5000 ms) and kept until the worker's loop stops or w is freed; WAL lets it read
+ * beside the writer (it sees every batch committed before the read began). Reset or finalize
+ * every statement before the handler returns: an open read keeps the WAL from being
+ * checkpointed. Returns 0 and *out; TANDEM_EINVAL (no w or out, or not on an HTTP worker: other
+ * threads open their own connection); TANDEM_ECLOSED (w is being freed); TANDEM_EIO (the open
+ * failed; logged; the next call tries again).
+ */
+TANDEM_EXPORT int tandem_db_reader(struct tandem_db_writer *w, sqlite3 **out);
+
+/* Counters of a writer (for /metrics): mean batch size = jobs / batches, mean commit latency =
+ * commit_us / batches. */
+struct tandem_db_writer_stats {
+    uint64_t jobs;          /* jobs completed */
+    uint64_t jobs_failed;   /* of which with a status other than 0 */
+    uint64_t rejected;      /* tandem_db_write answers TANDEM_EAGAIN (queue full) */
+    uint64_t batches;       /* transactions run (BEGIN IMMEDIATE ... COMMIT) */
+    uint64_t batch_errors;  /* of which failed to begin or commit (their jobs: TANDEM_EIO) */
+    uint64_t batch_us;      /* sum over batches of BEGIN to the end of COMMIT, microseconds */
+    uint64_t commit_us;     /* sum of the COMMITs alone (the fsync), microseconds */
+    uint64_t commit_us_max; /* the longest COMMIT */
+    uint64_t batch_max;     /* the most jobs in one batch */
+    uint64_t queued;        /* jobs waiting now */
+};
+TANDEM_EXPORT void tandem_db_writer_stats(struct tandem_db_writer *w,
+                                          struct tandem_db_writer_stats *out);
+
+/*
+ * Stops and frees w: refuses new jobs (TANDEM_ECLOSED), runs every queued job and delivers every
+ * completion (those of workers are posted to their loops), closes the readers (each on its
+ * worker, through a post, or by the loop's stop hook when the server stopped first) and the write
+ * connection, joins the thread. Call it after the HTTP server stopped (or at least once no
+ * handler will touch w again), never from a completion that runs on the writer thread. Blocks
+ * until done. NULL is a no-op.
+ */
+TANDEM_EXPORT void tandem_db_writer_free(struct tandem_db_writer *w);
 
 #ifdef __cplusplus
 }

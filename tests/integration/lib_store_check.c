@@ -30,19 +30,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "store_check.h"
 #include "tandem/events.h"
 #include "tandem/store.h"
-
-static int failures;
-#define CHECK(cond, ...)                                         \
-    do {                                                         \
-        if (!(cond)) {                                           \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-            fprintf(stderr, __VA_ARGS__);                        \
-            fputc('\n', stderr);                                 \
-            failures++;                                          \
-        }                                                        \
-    } while (0)
 
 static const char *brokers, *topic, *group, *dbpath;
 static int nevents = 200, wait_ms;
@@ -52,34 +42,9 @@ static const char STATE_SCHEMA[] = "CREATE TABLE IF NOT EXISTS state ("
                                    "CREATE TABLE IF NOT EXISTS applied ("
                                    " event_id TEXT NOT NULL, seq INTEGER);";
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t scalar(sqlite3 *db, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-    int64_t v = -1;
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
-        v = sqlite3_column_int64(st, 0);
-    }
-    sqlite3_finalize(st);
-    return v;
-}
-
 static struct tandem_producer *producer(void)
 {
-    struct tandem_events_config cfg = {
-        .brokers = brokers, .client_id = "lib-store-check", .source = "/tests/store"};
-    struct tandem_producer *p = NULL;
-    if (tandem_producer_new(&cfg, &p) != 0) {
-        fprintf(stderr, "FAIL: producer\n");
-        exit(1);
-    }
-    return p;
+    return store_producer(brokers, "lib-store-check");
 }
 
 /* One state change and its event in one transaction. */
@@ -225,20 +190,7 @@ static int on_verify(const struct tandem_event *ev, void *arg)
 
 static struct tandem_consumer *consumer(tandem_event_handler_fn fn, void *arg)
 {
-    const char *topics[] = {topic};
-    struct tandem_consumer_config cc = {.brokers = brokers,
-                                        .group_id = group,
-                                        .topics = topics,
-                                        .ntopics = 1,
-                                        .handler = fn,
-                                        .arg = arg,
-                                        .client_id = "lib-store-check"};
-    struct tandem_consumer *c = NULL;
-    if (tandem_consumer_start(&cc, &c) != 0) {
-        fprintf(stderr, "FAIL: consumer\n");
-        exit(1);
-    }
-    return c;
+    return store_consumer(brokers, group, topic, "lib-store-check", fn, arg);
 }
 
 static int cmd_verify(void)
@@ -350,22 +302,7 @@ static int cmd_dedup(void)
     }
     struct tandem_producer *p = producer();
     int total = nevents + nevents / 2;
-    for (int j = 0; j < total; j++) {
-        int i = j < nevents ? j : j - nevents;
-        char key[16], data[64], id[32];
-        snprintf(key, sizeof(key), "k%d", i % 10);
-        snprintf(data, sizeof(data), "{\"seq\":%d}", i);
-        snprintf(id, sizeof(id), "e-%d", i);
-        struct tandem_event_out ev = {.topic = topic,
-                                      .key = key,
-                                      .key_len = strlen(key),
-                                      .type = "com.example.dup",
-                                      .id = id,
-                                      .data = data,
-                                      .data_len = strlen(data)};
-        CHECK(tandem_publish(p, &ev, NULL, NULL) == 0, "publish %d", j);
-    }
-    CHECK(tandem_producer_flush(p, 20000) == 0, "flush");
+    store_publish_dups(p, topic, nevents);
     tandem_producer_free(p);
     struct tandem_consumer *c = consumer(on_dedup, &d);
     int64_t deadline = now_ms() + 40000;
@@ -397,23 +334,11 @@ int main(int argc, char **argv)
     if (argc < 2) {
         goto usage;
     }
-    for (int i = 2; i + 1 < argc; i += 2) {
-        const char *f = argv[i], *v = argv[i + 1];
-        if (strcmp(f, "-b") == 0) {
-            brokers = v;
-        } else if (strcmp(f, "-t") == 0) {
-            topic = v;
-        } else if (strcmp(f, "-g") == 0) {
-            group = v;
-        } else if (strcmp(f, "-d") == 0) {
-            dbpath = v;
-        } else if (strcmp(f, "-n") == 0) {
-            nevents = atoi(v);
-        } else if (strcmp(f, "-w") == 0) {
-            wait_ms = atoi(v);
-        } else {
-            goto usage;
-        }
+    const struct store_flag flags[] = {
+        {"-b", &brokers, NULL}, {"-t", &topic, NULL},   {"-g", &group, NULL}, {"-d", &dbpath, NULL},
+        {"-n", NULL, &nevents}, {"-w", NULL, &wait_ms}, {NULL, NULL, NULL}};
+    if (store_flags(argc, argv, 2, flags) != 0) {
+        goto usage;
     }
     const char *cmd = argv[1];
     if (dbpath == NULL) {

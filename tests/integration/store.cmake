@@ -8,3 +8,11 @@ if(TARGET tandem_store)
   # name  timeout(s)  heavy(1: never two heavy tests at once; see CMakeLists.txt)
   tandem_it_tests(lib-store-check "" "lib_store 240 1")
 endif()
+
+# lib_store_multi.sh: several instances on one database file (the outbox lock, tandem_db_writer,
+# idempotent consumers in two processes), through lib-store-multi-check.
+if(TARGET tandem_store)
+  add_executable(lib-store-multi-check lib_store_multi_check.c)
+  target_link_libraries(lib-store-multi-check PRIVATE tandem_store)
+  tandem_it_tests(lib-store-multi-check "" "lib_store_multi 300 1")
+endif()

@@ -31,17 +31,24 @@ static int64_t count(sqlite3 *db, const char *sql)
     return n;
 }
 
-static void test_relay_unreachable(void **state)
+/* A database in a new directory (dir: a mkdtemp template), its file name in path, and a producer
+ * whose broker never answers (nothing listens on 127.0.0.1:1): every record stays in flight. */
+static struct tandem_producer *fixture(char *dir, char *path, size_t cap, sqlite3 **db)
 {
-    char dir[] = "/tmp/tandem-relay-XXXXXX", path[96], p2[128];
     assert_non_null(mkdtemp(dir));
-    snprintf(path, sizeof(path), "%s/db.sqlite", dir);
-    sqlite3 *db = NULL;
-    assert_int_equal(tandem_db_open(path, NULL, &db), 0);
-
+    snprintf(path, cap, "%s/db.sqlite", dir);
+    assert_int_equal(tandem_db_open(path, NULL, db), 0);
     struct tandem_events_config cfg = {.brokers = "127.0.0.1:1", .source = "/tests/relay"};
     struct tandem_producer *p = NULL;
     assert_int_equal(tandem_producer_new(&cfg, &p), 0);
+    return p;
+}
+
+static void test_relay_unreachable(void **state)
+{
+    char dir[] = "/tmp/tandem-relay-XXXXXX", path[96], p2[128];
+    sqlite3 *db = NULL;
+    struct tandem_producer *p = fixture(dir, path, sizeof(path), &db);
     struct tandem_outbox_relay *r = NULL;
     assert_int_equal(tandem_outbox_relay_start(NULL, p, 50, &r), TANDEM_EINVAL);
     assert_int_equal(tandem_outbox_relay_start(path, NULL, 50, &r), TANDEM_EINVAL);
@@ -87,18 +94,99 @@ static void test_relay_unreachable(void **state)
     tandem_outbox_relay_wake(NULL);
 
     sqlite3_close(db);
-    const char *sfx[] = {"", "-wal", "-shm"};
-    for (int i = 0; i < 3; i++) {
+    const char *sfx[] = {"", "-wal", "-shm", "-outbox.lock"};
+    for (int i = 0; i < 4; i++) {
         snprintf(p2, sizeof(p2), "%s%s", path, sfx[i]);
         unlink(p2);
     }
     rmdir(dir);
 }
 
+static int holder_of(struct tandem_outbox_relay *r)
+{
+    struct tandem_outbox_stats s = {0};
+    tandem_outbox_relay_stats(r, &s);
+    return s.holder;
+}
+
+/* Three relays on one database (separate connections, one process): exactly one holds the
+ * outbox lock and publishes; when it stops, one standby takes over within its 200 ms retry and
+ * publishes the rows the stopped one could not deliver (no broker: they stayed unsent). */
+static void test_relay_lock(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/tandem-relay-XXXXXX", path[96], cmd[128];
+    sqlite3 *db = NULL;
+    struct tandem_producer *p = fixture(dir, path, sizeof(path), &db);
+    struct tandem_event_out ev = {.topic = "t", .type = "com.example.x"};
+    assert_int_equal(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(tandem_outbox_add(db, &ev, NULL), 0);
+    }
+    assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+
+    struct tandem_outbox_relay *r[3] = {0};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(tandem_outbox_relay_start(path, p, 50, &r[i]), 0);
+    }
+    int holders = 0, h = -1;
+    for (int t = 0; t < 200 && holders == 0; t++) {
+        usleep(10 * 1000);
+        holders = 0;
+        for (int i = 0; i < 3; i++) {
+            if (holder_of(r[i])) {
+                holders++;
+                h = i;
+            }
+        }
+    }
+    usleep(300 * 1000); /* the standbys have retried meanwhile */
+    holders = 0;
+    for (int i = 0; i < 3; i++) {
+        holders += holder_of(r[i]);
+    }
+    assert_int_equal(holders, 1);
+    struct tandem_outbox_stats s = {0};
+    for (int i = 0; i < 3; i++) {
+        tandem_outbox_relay_stats(r[i], &s);
+        assert_int_equal(s.published, i == h ? 3 : 0);
+    }
+
+    assert_int_equal(tandem_outbox_relay_stop(r[h], 100), TANDEM_ETIMEDOUT); /* no broker */
+    r[h] = NULL;
+    int next = -1;
+    for (int t = 0; t < 100 && next < 0; t++) { /* 1 s: five times the standby's retry */
+        usleep(10 * 1000);
+        for (int i = 0; i < 3; i++) {
+            if (r[i] != NULL && holder_of(r[i])) {
+                next = i;
+            }
+        }
+    }
+    assert_true(next >= 0);
+    for (int t = 0; t < 100 && s.published < 3; t++) { /* it publishes the unsent rows again */
+        usleep(10 * 1000);
+        tandem_outbox_relay_stats(r[next], &s);
+    }
+    assert_int_equal(s.published, 3);
+    for (int i = 0; i < 3; i++) {
+        if (r[i] != NULL && i != next) {
+            assert_int_equal(holder_of(r[i]), 0);
+            assert_int_equal(tandem_outbox_relay_stop(r[i], 100), 0); /* a standby just stops */
+        }
+    }
+    assert_int_equal(tandem_outbox_relay_stop(r[next], 100), TANDEM_ETIMEDOUT);
+    tandem_producer_free(p);
+    sqlite3_close(db);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_relay_unreachable),
+        cmocka_unit_test(test_relay_lock),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

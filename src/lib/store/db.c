@@ -110,10 +110,32 @@ static int has_column(sqlite3 *db, const char *table, const char *column)
     return rc;
 }
 
+/* 1 when tandem's tables and indexes are all there, at schema 2; 0 when not (or on error: the
+ * write transaction below then does it, or reports it). A read: no write lock. */
+static int store_schema_current(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "SELECT count(*) FROM sqlite_master WHERE name IN"
+                           " ('tandem_processed_events', 'tandem_processed_events_at',"
+                           " 'tandem_outbox', 'tandem_outbox_unsent')",
+                           -1, &st, NULL) != SQLITE_OK) {
+        return 0;
+    }
+    int n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+    sqlite3_finalize(st);
+    return n == 4 && has_column(db, "tandem_processed_events", "event_source") == 1;
+}
+
 /* Creates tandem's tables, migrating a schema 1 tandem_processed_events first, all in one
- * BEGIN IMMEDIATE transaction (a concurrent open waits, then finds schema 2). */
+ * BEGIN IMMEDIATE transaction (a concurrent open waits, then finds schema 2). An open of a
+ * database that has them already only reads: starting an instance, a relay or a reader never
+ * waits for the write lock that the running instances keep busy. */
 static int store_schema(sqlite3 *db)
 {
+    if (store_schema_current(db)) {
+        return 0;
+    }
     if (store_exec(db, "BEGIN IMMEDIATE", "store: begin schema") != 0) {
         return TANDEM_EIO;
     }
@@ -287,10 +309,19 @@ retry:
     return TANDEM_EVENT_RETRY;
 }
 
-/* Deletes rows of table whose column is set and older than now - max_age_ms. */
+/* Rows deleted per statement by the prune functions. */
+#define PRUNE_CHUNK 1000
+
+/*
+ * Runs sql (a DELETE of at most ?2 rows older than ?1) until it deletes fewer than PRUNE_CHUNK.
+ * Outside a transaction each statement commits on its own, so a large prune takes SQLite's write
+ * lock in short turns: the service's writer, and the other instances of the service on the same
+ * file, get it between chunks instead of waiting behind one long DELETE.
+ */
 static int prune(sqlite3 *db, const char *sql, int64_t max_age_ms, int64_t *deleted)
 {
     sqlite3_stmt *st = NULL;
+    int64_t total = 0;
     if (db == NULL || max_age_ms < 0) {
         return TANDEM_EINVAL;
     }
@@ -298,22 +329,39 @@ static int prune(sqlite3 *db, const char *sql, int64_t max_age_ms, int64_t *dele
         return store_fail(db, "store: prune");
     }
     sqlite3_bind_int64(st, 1, clock_wall_ms() - max_age_ms);
-    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(db, "store: prune");
+    sqlite3_bind_int(st, 2, PRUNE_CHUNK);
+    int rc = 0;
+    for (;;) {
+        if (sqlite3_step(st) != SQLITE_DONE) {
+            rc = store_fail(db, "store: prune");
+            break;
+        }
+        int64_t n = sqlite3_changes64(db);
+        total += n;
+        sqlite3_reset(st);
+        if (n < PRUNE_CHUNK) {
+            break;
+        }
+    }
     sqlite3_finalize(st);
     if (rc == 0 && deleted != NULL) {
-        *deleted = sqlite3_changes64(db);
+        *deleted = total;
     }
     return rc;
 }
 
 int tandem_idempotent_prune(sqlite3 *db, int64_t max_age_ms, int64_t *deleted)
 {
-    return prune(db, "DELETE FROM tandem_processed_events WHERE processed_at < ?1", max_age_ms,
-                 deleted);
+    return prune(db,
+                 "DELETE FROM tandem_processed_events WHERE rowid IN (SELECT rowid FROM"
+                 " tandem_processed_events WHERE processed_at < ?1 LIMIT ?2)",
+                 max_age_ms, deleted);
 }
 
 int tandem_outbox_prune(sqlite3 *db, int64_t max_age_ms, int64_t *deleted)
 {
-    return prune(db, "DELETE FROM tandem_outbox WHERE sent_at IS NOT NULL AND sent_at < ?1",
+    return prune(db,
+                 "DELETE FROM tandem_outbox WHERE seq IN (SELECT seq FROM tandem_outbox"
+                 " WHERE sent_at IS NOT NULL AND sent_at < ?1 LIMIT ?2)",
                  max_age_ms, deleted);
 }

@@ -31,6 +31,8 @@
 #include "tandem/store.h"
 #include "tandem/trace.h"
 
+_Thread_local uint64_t store_outbox_added;
+
 static int event_check(const struct tandem_event_out *ev)
 {
     if (ev->topic == NULL || ev->topic[0] == '\0' || ev->type == NULL || ev->type[0] == '\0') {
@@ -107,6 +109,9 @@ int tandem_outbox_add(sqlite3 *db, const struct tandem_event_out *ev, char id_ou
     sqlite3_bind_int64(st, 8, clock_wall_ms());
     int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(db, "store: outbox insert");
     sqlite3_finalize(st);
+    if (rc == 0) {
+        store_outbox_added++;
+    }
     if (rc == 0 && id_out != NULL) {
         size_t n = strlen(id);
         n = n < 36 ? n : 36;

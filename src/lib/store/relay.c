@@ -9,7 +9,38 @@
  * (or notes a failure) and wakes the relay thread, which writes sent_at for the queued seqs in one
  * transaction. So sent_at is set only for rows the broker has acknowledged.
  *
+ * Several relays, one database. The instances of a service share one SQLite file, and each runs
+ * a relay on it. Exactly one of them publishes: the one holding the outbox lock, an exclusive
+ * flock(2) on the file "<db>-outbox.lock" beside the database. The others are standbys: every
+ * RELAY_STANDBY_MS (or poll_ms when shorter) they try the lock without blocking, and publish
+ * nothing meanwhile. The kernel, not a clock, decides who holds it:
+ *   - a holder that stops (tandem_outbox_relay_stop) releases it after its drain, which covers
+ *     the rows committed when the stop began (the others', committed meanwhile, are the next
+ *     holder's: a stop ends even while other instances keep writing);
+ *   - a holder that dies (kill -9, a crash) releases it when its process ends: the kernel closes
+ *     its descriptors, so a standby takes over within RELAY_STANDBY_MS of the death;
+ *   - a holder that is alive but slow (paused, swapping) keeps it: no second relay ever publishes
+ *     beside a live one, however long the pause. A lease row with an expiry would instead let a
+ *     standby take over from a paused holder that then wakes and publishes too (split brain,
+ *     reordering); on one machine the kernel's lock has no such window and needs no clock.
+ * flock locks belong to an open file description, so two relays of one process (two open()s)
+ * exclude each other exactly like two processes. The lock file stays (removing a lock file
+ * races with its next taker); it is empty. A forked child inherits the descriptor, and with it
+ * the lock: the relay opens it O_CLOEXEC, and a service must not fork without exec while its
+ * relay runs. SQLite's WAL needs one machine anyway (no network file system), and so does this.
+ *
+ * A new holder starts from cursor 0: it publishes every unsent row, oldest first. Rows the old
+ * holder published but had not marked (its crash between publish and mark) go out again with
+ * the same ids, the documented at-least-once case. Per-key order survives the handover: the old
+ * holder's last records (if its socket still delivers them) and the new holder's are each in seq
+ * order, and every old record is a copy of a row the new holder also publishes, so the first
+ * occurrence of each id on a partition is still in seq order; later copies are duplicates that
+ * tandem_idempotent drops. Seq order is commit order, whoever wrote the rows: every writer takes
+ * SQLite's single write lock before its INSERT and keeps it to its COMMIT, so a row with a
+ * smaller seq is always committed (visible) before a larger one.
+ *
  * Invariants.
+ *   - Only the lock holder calls tandem_publish or writes sent_at.
  *   - inflight = records published whose report has not come back; at most RELAY_MAX_INFLIGHT.
  *   - A failed report sets rewind; once inflight is 0 the cursor goes back to 0 and every row
  *     still unsent is published again (same ids; consumers using tandem_idempotent drop the
@@ -20,12 +51,18 @@
  *   - A crash anywhere leaves rows unsent or sent, never half: at the next start they are
  *     published again from the oldest unsent row.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -35,9 +72,11 @@
 
 #define RELAY_MAX_INFLIGHT 1000
 #define RELAY_DEFAULT_POLL 1000
+#define RELAY_STANDBY_MS   200 /* a standby tries the outbox lock this often */
 
 struct tandem_outbox_relay {
     sqlite3 *db; /* the relay thread's only */
+    int lockfd;  /* "<db>-outbox.lock", open from start to the thread's end */
     struct tandem_producer *p;
     int poll_ms;
     pthread_t thread;
@@ -145,24 +184,26 @@ static const void *col_blob(sqlite3_stmt *st, int i, size_t *len)
 }
 
 /*
- * Publishes up to room unsent rows past *cursor, advancing it. Rows tandem_publish refuses as
- * invalid go to refused[] (at most room). Returns the number of rows handled (published or
- * refused), or TANDEM_EIO; stops early (no error) when the producer's queue is full or closed.
+ * Publishes up to room unsent rows past *cursor and up to seq last, advancing the cursor. Rows
+ * tandem_publish refuses as invalid go to refused[] (at most room). Returns the number of rows
+ * handled (published or refused), or TANDEM_EIO; stops early (no error) when the producer's queue
+ * is full or closed.
  */
-static int publish_round(struct tandem_outbox_relay *r, int64_t *cursor, int room, int64_t *refused,
-                         size_t *nrefused)
+static int publish_round(struct tandem_outbox_relay *r, int64_t *cursor, int64_t last, int room,
+                         int64_t *refused, size_t *nrefused)
 {
     sqlite3_stmt *st = NULL;
     int handled = 0;
     if (sqlite3_prepare_v2(r->db,
                            "SELECT seq, topic, key, type, subject, event_id, traceparent, data"
-                           " FROM tandem_outbox WHERE sent_at IS NULL AND seq > ?1"
+                           " FROM tandem_outbox WHERE sent_at IS NULL AND seq > ?1 AND seq <= ?3"
                            " ORDER BY seq LIMIT ?2",
                            -1, &st, NULL) != SQLITE_OK) {
         return store_fail(r->db, "outbox: read");
     }
     sqlite3_bind_int64(st, 1, *cursor);
     sqlite3_bind_int(st, 2, room);
+    sqlite3_bind_int64(st, 3, last);
     int s = sqlite3_step(st);
     for (; s == SQLITE_ROW; s = sqlite3_step(st)) {
         struct tandem_event_out ev = {0};
@@ -211,6 +252,22 @@ static int publish_round(struct tandem_outbox_relay *r, int64_t *cursor, int roo
     return handled;
 }
 
+/* The highest seq committed now (0: none), or INT64_MAX when it cannot be read. A stopping relay
+ * drains up to it: rows other instances commit during the drain are left to the next holder,
+ * so a stop ends even while they keep writing. */
+static int64_t last_seq(sqlite3 *db)
+{
+    sqlite3_stmt *st = NULL;
+    int64_t v = INT64_MAX;
+    if (sqlite3_prepare_v2(db, "SELECT coalesce(max(seq), 0) FROM tandem_outbox", -1, &st, NULL) ==
+            SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW) {
+        v = sqlite3_column_int64(st, 0);
+    }
+    sqlite3_finalize(st);
+    return v;
+}
+
 /* Takes the queued acknowledged seqs out of r (caller holds mu). */
 static int64_t *take_acked(struct tandem_outbox_relay *r, size_t *n)
 {
@@ -237,14 +294,54 @@ static void requeue(struct tandem_outbox_relay *r, int64_t *a, size_t n)
     r->nacked = r->capacked = n + r->nacked;
 }
 
+/*
+ * The standby: tries the outbox lock without blocking every RELAY_STANDBY_MS (poll_ms when
+ * shorter) and at every wake, until it is this relay's (true) or the relay is stopping (false).
+ * Called and returns with mu held.
+ */
+static bool relay_take_lock(struct tandem_outbox_relay *r)
+{
+    int64_t every = r->poll_ms < RELAY_STANDBY_MS ? r->poll_ms : RELAY_STANDBY_MS;
+    bool told = false;
+    while (!r->stopping) {
+        pthread_mutex_unlock(&r->mu);
+        int rc = flock(r->lockfd, LOCK_EX | LOCK_NB);
+        int err = rc == 0 ? 0 : errno;
+        pthread_mutex_lock(&r->mu);
+        if (rc == 0) {
+            r->stats.holder = 1;
+            log_info("outbox: this relay holds the outbox lock and publishes", NULL);
+            return true;
+        }
+        if (!told) {
+            if (err == EWOULDBLOCK) {
+                log_info("outbox: another relay holds the outbox lock; standing by", NULL);
+            } else {
+                log_error("outbox: cannot take the outbox lock; standing by", "\"errno\":%d", err);
+            }
+            told = true;
+        }
+        if (!r->wake) {
+            struct timespec ts = clock_deadline(CLOCK_REALTIME, every);
+            pthread_cond_timedwait(&r->cv, &r->mu, &ts);
+        }
+        r->wake = false;
+    }
+    return false;
+}
+
 static void *relay_main(void *arg)
 {
     struct tandem_outbox_relay *r = arg;
     int64_t cursor = 0;
     int64_t *refused = xmalloc(RELAY_MAX_INFLIGHT * sizeof(*refused));
-    bool drained = false; /* stopping: a round found nothing more to publish */
+    bool drained = false;     /* stopping: a round found nothing more to publish */
+    int64_t last = INT64_MAX; /* stopping: the last seq committed when the stop began */
     pthread_mutex_lock(&r->mu);
-    for (;;) {
+    if (!relay_take_lock(r)) {
+        r->stop_rc = 0; /* stopped as a standby: nothing published, nothing to drain */
+    }
+    while (r->stats.holder) {
         size_t nacked = 0;
         int64_t *acked = take_acked(r, &nacked);
         bool rewind = r->rewind && r->inflight == 0;
@@ -265,8 +362,11 @@ static void *relay_main(void *arg)
         }
         int got = 0;
         size_t nrefused = 0;
+        if (stopping && last == INT64_MAX) {
+            last = last_seq(r->db);
+        }
         if (room > 0 && !(stopping && drained)) {
-            got = publish_round(r, &cursor, room, refused, &nrefused);
+            got = publish_round(r, &cursor, last, room, refused, &nrefused);
             if (stopping && got <= 0) {
                 drained = true;
             }
@@ -318,7 +418,28 @@ static void *relay_main(void *arg)
     free(refused);
     sqlite3_close(r->db);
     r->db = NULL;
+    close(r->lockfd); /* releases the outbox lock: a standby takes over */
+    r->lockfd = -1;
     return NULL;
+}
+
+/* Opens (creating it) the outbox lock file of the database at db_path. Returns the descriptor
+ * or -1 (logged). */
+static int relay_lock_open(const char *db_path)
+{
+    char path[4096];
+    int n = snprintf(path, sizeof(path), "%s-outbox.lock", db_path);
+    if (n < 0 || (size_t)n >= sizeof(path)) {
+        log_error("outbox: database path too long for its lock file", NULL);
+        return -1;
+    }
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (fd < 0) {
+        char p[512];
+        log_error("outbox: cannot open the outbox lock file", "\"path\":%s,\"errno\":%d",
+                  log_json_str(p, sizeof(p), path), errno);
+    }
+    return fd;
 }
 
 int tandem_outbox_relay_start(const char *db_path, struct tandem_producer *p, int poll_ms,
@@ -334,6 +455,12 @@ int tandem_outbox_relay_start(const char *db_path, struct tandem_producer *p, in
         free(r);
         return rc;
     }
+    r->lockfd = relay_lock_open(db_path);
+    if (r->lockfd < 0) {
+        sqlite3_close(r->db);
+        free(r);
+        return TANDEM_EIO;
+    }
     r->p = p;
     r->poll_ms = poll_ms > 0 ? poll_ms : RELAY_DEFAULT_POLL;
     r->deadline_ms = -1;
@@ -342,6 +469,7 @@ int tandem_outbox_relay_start(const char *db_path, struct tandem_producer *p, in
     pthread_cond_init(&r->cv, NULL);
     if (pthread_create(&r->thread, NULL, relay_main, r) != 0) {
         sqlite3_close(r->db);
+        close(r->lockfd);
         relay_unref(r);
         return TANDEM_EIO;
     }
