@@ -25,6 +25,7 @@
 #include <sqlite3.h>
 
 #include "tandem/auth.h"
+#include "tandem/pool.h"
 #include "tandem/events.h"
 #include "tandem/service.h"
 #include "tandem/store.h"

@@ -3,11 +3,13 @@
  * the token's user, and the answers every service gives the same way (404, a refused write).
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "blog.h"
 #include "tandem/router.h"
+#include "tandem/validate.h"
 
 #define PAGE_LIMIT_DEFAULT 20
 #define PAGE_LIMIT_MAX     100 /* a larger limit is served as 100 (the spec sets no maximum) */

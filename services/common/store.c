@@ -10,9 +10,11 @@
  * connection's cached statements are finalized by blog_stmt_forget before it is closed, or by
  * libtandem when it closes a reader or the writer (both finalize the statements left on them).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "blog.h"
 
@@ -101,6 +103,26 @@ const char *blog_col_text(sqlite3_stmt *st, int i)
     return t != NULL ? (const char *)t : "";
 }
 
+/* mkdir -p dir (owner-only: a service's data is its own). Returns 0 or TANDEM_EIO. */
+static int mkdirs(const char *dir)
+{
+    char buf[4096];
+    int n = snprintf(buf, sizeof(buf), "%s", dir);
+    if (n <= 0 || (size_t)n >= sizeof(buf)) {
+        return TANDEM_EINVAL;
+    }
+    for (char *p = buf + 1; *p != '\0'; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            if (mkdir(buf, 0700) != 0 && errno != EEXIST) {
+                return TANDEM_EIO;
+            }
+            *p = '/';
+        }
+    }
+    return mkdir(buf, 0700) == 0 || errno == EEXIST ? 0 : TANDEM_EIO;
+}
+
 static void store_stop(void *arg)
 {
     blog_store_free(arg);
@@ -131,6 +153,10 @@ int blog_store_open(struct tandem_service *svc, const char *file, const char *sc
         goto fail;
     }
     snprintf(st->path, n, "%s/%s", dir, file);
+    rc = mkdirs(dir);
+    if (rc != 0) {
+        goto fail;
+    }
     struct tandem_producer *p = tandem_service_producer(svc);
     if (p == NULL) {
         rc = TANDEM_EIO; /* logged */
