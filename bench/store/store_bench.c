@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "tandem/http.h"
+#include "tandem/problem.h"
 #include "tandem/store.h"
 
 static const char SCHEMA[] = "CREATE TABLE IF NOT EXISTS comments (id INTEGER PRIMARY KEY,"
@@ -167,6 +168,19 @@ static int http_job(sqlite3 *db, void *arg)
     return insert(db, atomic_fetch_add(&http_seq, 1));
 }
 
+/* A problem answer through the bare HTTP core (no runtime here). */
+static void bench_problem(struct tandem_http_request *req, int status, const char *detail)
+{
+    char *body = NULL;
+    size_t len = 0;
+    if (tandem_problem_body(status, detail, &body, &len) != 0) {
+        tandem_http_respond(req, status, NULL, NULL, 0);
+        return;
+    }
+    tandem_http_respond(req, status, TANDEM_PROBLEM_CONTENT_TYPE, body, len);
+    free(body);
+}
+
 static void http_done(int status, void *arg)
 {
     static const char created[] = "{\"comment\":{\"id\":1}}";
@@ -174,7 +188,7 @@ static void http_done(int status, void *arg)
     if (status == 0) {
         tandem_http_respond(req, 201, "application/json", created, sizeof(created) - 1);
     } else {
-        tandem_http_problem(req, 500, tandem_strerror(status));
+        bench_problem(req, 500, tandem_strerror(status));
     }
 }
 
@@ -187,7 +201,7 @@ static void http_handler(struct tandem_http_request *req, void *arg)
     (void)arg;
     if (writer == NULL) {
         if (worker_db == NULL && tandem_db_open(dbpath, SCHEMA, &worker_db) != 0) {
-            tandem_http_problem(req, 500, "open");
+            bench_problem(req, 500, "open");
             return;
         }
         struct submitter one = {.id = 1000 + (int)atomic_fetch_add(&http_seq, 1)};
@@ -196,7 +210,7 @@ static void http_handler(struct tandem_http_request *req, void *arg)
     }
     int rc = tandem_db_write(writer, http_job, http_done, req);
     if (rc != 0) {
-        tandem_http_problem(req, rc == TANDEM_EAGAIN ? 503 : 500, tandem_strerror(rc));
+        bench_problem(req, rc == TANDEM_EAGAIN ? 503 : 500, tandem_strerror(rc));
     }
 }
 

@@ -174,12 +174,14 @@ TANDEM_EXPORT int tandem_outbox_relay_stop(struct tandem_outbox_relay *r, int ti
 struct tandem_db_writer;
 
 /* A job, run on the writer thread inside its SAVEPOINT: plain SQL on db (it may call
- * tandem_outbox_add; it must not BEGIN, COMMIT or ROLLBACK, nor keep a statement open after
- * it returns). Returns 0 to keep its writes, anything else to roll them back (the value is
- * handed to the completion). A job is run once, except after a batch-mate made SQLite abort the
- * whole transaction (a statement with ON CONFLICT ROLLBACK or RAISE(ROLLBACK), SQLITE_FULL, an
- * I/O error): the jobs run before it in that batch are run again in a new transaction; the
- * aborting job completes with its own value, or TANDEM_EIO when it returned 0. */
+ * tandem_outbox_add; it must not BEGIN, COMMIT or ROLLBACK). db is always the same connection,
+ * so a job may keep prepared statements for it (tandem_db_writer_free finalizes them); a
+ * statement left running is reset when the job returns. Returns 0 to keep its writes, anything else
+ * to roll them back (the value is handed to the completion). A job is run once, except after a
+ * batch-mate made SQLite abort the whole transaction (a statement with ON CONFLICT ROLLBACK or
+ * RAISE(ROLLBACK), SQLITE_FULL, an I/O error): the jobs run before it in that batch are run again
+ * in a new transaction; the aborting job completes with its own value, or TANDEM_EIO when it
+ * returned 0. */
 typedef int (*tandem_db_job_fn)(sqlite3 *db, void *arg);
 
 /* A completion, run once per accepted job, after its batch committed or failed: status 0 when

@@ -1,22 +1,20 @@
 /*
- * Held responses: answers that may leave only once data is on stable storage.
+ * Held responses. See durable.h for the model.
  *
- * Produce with acks=-1 and OffsetCommit encode their response at once, then hold it here with
- * what it waits for: partitions' logs up to an offset, or the offsets log up to a byte position.
- * Each time the flusher finishes a sync round, broker_complete_durable() sends every held
- * response whose needs are met. The connection keeps the response's place in its ordered
- * output, so later requests on the same connection are answered after it, as the protocol
- * requires.
+ * The queue is a singly linked list in hold order; completion walks it whole after each sync
+ * round, since a later response may be ready before an earlier one (it waited on another
+ * partition). Responses per connection still leave in request order: each holds its slot.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker.h"
 #include "common/mem.h"
+#include "durable.h"
+#include "flusher.h"
 #include "group/offsets_log.h"
 
-struct pending_produce {
-    struct pending_produce *next;
+struct held_response {
+    struct held_response *next;
     struct conn *conn;
     struct conn_slot *slot;
     struct kw w;
@@ -24,66 +22,71 @@ struct pending_produce {
     struct durable_need needs[];
 };
 
-void broker_hold_until_durable(struct broker *b, struct request *req, struct kw *w,
-                               const struct durable_need *needs, int nneeds)
+void durable_init(struct durable_queue *q, struct flusher *f, struct offsets_log *olog)
 {
-    struct pending_produce *pp = xmalloc(sizeof(*pp) + (size_t)nneeds * sizeof(pp->needs[0]));
-    pp->next = NULL;
-    pp->conn = req->conn;
-    pp->slot = req->slot;
-    pp->w = *w;
-    memset(w, 0, sizeof(*w));
-    pp->nneeds = nneeds;
-    memcpy(pp->needs, needs, (size_t)nneeds * sizeof(needs[0]));
-    conn_ref(pp->conn);
-    req->slot = NULL;
-    if (b->pending_tail)
-        b->pending_tail->next = pp;
-    else
-        b->pending_head = pp;
-    b->pending_tail = pp;
-    for (int i = 0; i < nneeds; i++) {
-        if (needs[i].kind == DURABLE_PLOG)
-            flusher_mark(b->flusher, needs[i].log);
-        else if (needs[i].kind == DURABLE_OFFSETS)
-            flusher_mark_offsets(b->flusher);
-    }
-    request_free(req);
+    q->head = q->tail = NULL;
+    q->flusher = f;
+    q->olog = olog;
 }
 
-static bool need_met(struct broker *b, const struct durable_need *n)
+void durable_hold(struct durable_queue *q, struct conn *c, struct conn_slot *slot, struct kw *w,
+                  const struct durable_need *needs, int nneeds)
+{
+    struct held_response *h = xmalloc(sizeof(*h) + (size_t)nneeds * sizeof(h->needs[0]));
+    h->next = NULL;
+    h->conn = c;
+    h->slot = slot;
+    h->w = *w;
+    memset(w, 0, sizeof(*w));
+    h->nneeds = nneeds;
+    memcpy(h->needs, needs, (size_t)nneeds * sizeof(needs[0]));
+    conn_ref(c);
+    if (q->tail)
+        q->tail->next = h;
+    else
+        q->head = h;
+    q->tail = h;
+    for (int i = 0; i < nneeds; i++) {
+        if (needs[i].kind == DURABLE_PLOG)
+            flusher_mark(q->flusher, needs[i].log);
+        else if (needs[i].kind == DURABLE_OFFSETS)
+            flusher_mark_offsets(q->flusher);
+    }
+}
+
+static bool need_met(const struct durable_queue *q, const struct durable_need *n)
 {
     switch (n->kind) {
     case DURABLE_PLOG:
         return plog_durable_offset(n->log) >= n->end;
     case DURABLE_OFFSETS:
-        return offsets_log_durable(b->olog) >= n->end;
+        return offsets_log_durable(q->olog) >= n->end;
     default:
         return true;
     }
 }
 
-static bool pending_met(struct broker *b, const struct pending_produce *pp)
+static bool held_met(const struct durable_queue *q, const struct held_response *h)
 {
-    for (int i = 0; i < pp->nneeds; i++)
-        if (!need_met(b, &pp->needs[i]))
+    for (int i = 0; i < h->nneeds; i++)
+        if (!need_met(q, &h->needs[i]))
             return false;
     return true;
 }
 
-void broker_complete_durable(struct broker *b)
+void durable_complete(struct durable_queue *q)
 {
-    struct pending_produce **pp = &b->pending_head, *prev = NULL;
-    while (*pp) {
-        struct pending_produce *cur = *pp;
-        if (!pending_met(b, cur)) {
+    struct held_response **hp = &q->head, *prev = NULL;
+    while (*hp) {
+        struct held_response *cur = *hp;
+        if (!held_met(q, cur)) {
             prev = cur;
-            pp = &cur->next;
+            hp = &cur->next;
             continue;
         }
-        *pp = cur->next;
-        if (b->pending_tail == cur)
-            b->pending_tail = prev;
+        *hp = cur->next;
+        if (q->tail == cur)
+            q->tail = prev;
         conn_fill(cur->conn, cur->slot, &cur->w);
         kw_cleanup(&cur->w);
         conn_unref(cur->conn);
@@ -91,11 +94,16 @@ void broker_complete_durable(struct broker *b)
     }
 }
 
-void broker_forget_topic(struct broker *b, struct topic *t)
+void durable_forget_topic(struct durable_queue *q, const struct topic *t)
 {
-    for (struct pending_produce *pp = b->pending_head; pp; pp = pp->next)
-        for (int i = 0; i < pp->nneeds; i++)
+    for (struct held_response *h = q->head; h; h = h->next)
+        for (int i = 0; i < h->nneeds; i++)
             for (int32_t p = 0; p < t->npartitions; p++)
-                if (pp->needs[i].kind == DURABLE_PLOG && pp->needs[i].log == t->partitions[p])
-                    pp->needs[i].kind = DURABLE_NONE;
+                if (h->needs[i].kind == DURABLE_PLOG && h->needs[i].log == t->partitions[p])
+                    h->needs[i].kind = DURABLE_NONE;
+}
+
+bool durable_pending(const struct durable_queue *q)
+{
+    return q->head != NULL;
 }

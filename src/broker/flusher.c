@@ -4,9 +4,10 @@
  * The loop thread marks partitions that need a sync (flusher_mark: after an acks=-1 append, on
  * the background flush timer, at shutdown). The flusher thread takes the whole marked set at
  * once, fdatasyncs each partition (plog_sync, which is safe against concurrent appends), and
- * then writes to an eventfd; the loop wakes and answers every produce whose partitions are now
- * durable. While one sync runs, new marks accumulate, so one fdatasync covers every batch
- * appended before it started: the more producers wait, the more each sync carries.
+ * then writes to an eventfd; the loop wakes and runs the owner's on_synced callback (the broker
+ * then sends every held response whose needs are now durable, durable.c). While one sync runs,
+ * new marks accumulate, so one fdatasync covers every batch appended before it started: the more
+ * producers wait, the more each sync carries.
  *
  * flusher_forget() waits for a sync in progress to finish and unmarks a partition, so its topic
  * can be deleted safely.
@@ -19,14 +20,17 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include "broker.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "flusher.h"
 #include "group/offsets_log.h"
 #include "tandem/error.h"
 
 struct flusher {
-    struct broker *b;
+    struct loop *loop;
+    struct offsets_log *olog;
+    loop_cb on_synced;
+    void *arg;
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cond;      /* work arrived, or stop */
@@ -69,7 +73,7 @@ static void *flusher_main(void *arg)
             if (i < n)
                 rc = plog_sync(batch[i], &durable);
             else if (offsets)
-                rc = offsets_log_sync(f->b->olog);
+                rc = offsets_log_sync(f->olog);
             if (rc) {
                 /* Like Kafka on a log-dir failure: an unsyncable log cannot keep promises. */
                 log_error("fdatasync failed; stopping", "\"error\":\"%s\"", tandem_strerror(rc));
@@ -89,19 +93,23 @@ static void *flusher_main(void *arg)
     return NULL;
 }
 
-static void on_synced(void *arg)
+static void on_eventfd(void *arg)
 {
     struct flusher *f = arg;
     uint64_t v;
     while (read(f->efd, &v, sizeof(v)) == (ssize_t)sizeof(v))
         ;
-    broker_complete_durable(f->b);
+    f->on_synced(f->arg);
 }
 
-int flusher_start(struct broker *b, struct flusher **out)
+int flusher_start(struct loop *l, struct offsets_log *olog, loop_cb on_synced, void *arg,
+                  struct flusher **out)
 {
     struct flusher *f = xcalloc(1, sizeof(*f));
-    f->b = b;
+    f->loop = l;
+    f->olog = olog;
+    f->on_synced = on_synced;
+    f->arg = arg;
     f->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (f->efd < 0) {
         free(f);
@@ -115,7 +123,7 @@ int flusher_start(struct broker *b, struct flusher **out)
         free(f);
         return TANDEM_EIO;
     }
-    loop_watch_fd(b->loop, f->efd, on_synced, f);
+    loop_watch_fd(l, f->efd, on_eventfd, f);
     *out = f;
     return 0;
 }
@@ -165,7 +173,7 @@ void flusher_stop(struct flusher *f)
     pthread_cond_signal(&f->cond);
     pthread_mutex_unlock(&f->mu);
     pthread_join(f->thread, NULL);
-    loop_unwatch_fd(f->b->loop, f->efd);
+    loop_unwatch_fd(f->loop, f->efd);
     close(f->efd);
     pthread_mutex_destroy(&f->mu);
     pthread_cond_destroy(&f->cond);

@@ -16,9 +16,9 @@
 #include <stdint.h>
 
 #include "protocol/kafka.h"
-#include "protocol/kbuf.h"
+#include "base/kbuf.h"
 #include "protocol/messages_group.h"
-#include "protocol/messages_group_client.h"
+#include "kafka_client/messages_group_client.h"
 #include "tandem/error.h"
 
 union group_req {

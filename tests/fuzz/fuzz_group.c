@@ -23,7 +23,7 @@
 
 #include "protocol/kafka.h"
 #include "protocol/messages_group.h"
-#include "protocol/messages_group_client.h"
+#include "kafka_client/messages_group_client.h"
 #include "tandem/error.h"
 #include "../common/codec_group_dispatch.h"
 

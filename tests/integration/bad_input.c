@@ -50,8 +50,8 @@
 #include <unistd.h>
 
 #include "protocol/kafka.h"
-#include "protocol/kbuf.h"
-#include "protocol/messages_client.h"
+#include "base/kbuf.h"
+#include "kafka_client/messages_client.h"
 #include "protocol/record_batch.h"
 #include "raw_kafka.h"
 

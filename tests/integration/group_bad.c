@@ -1,6 +1,6 @@
 /*
  * group-bad: consumer-group requests that a well-behaved client never sends, built with the
- * client codecs of src/broker/protocol/messages_group_client.h and sent over raw TCP, each
+ * client codecs of tests/common/kafka_client/messages_group_client.h and sent over raw TCP, each
  * checked for the exact ErrorCode that Apache Kafka's GroupCoordinator gives (the order of its
  * checks: group id, session timeout, protocol, member id, generation, state). Cases:
  *
@@ -67,9 +67,9 @@
 #include <unistd.h>
 
 #include "protocol/kafka.h"
-#include "protocol/kbuf.h"
-#include "protocol/messages_client.h"
-#include "protocol/messages_group_client.h"
+#include "base/kbuf.h"
+#include "kafka_client/messages_client.h"
+#include "kafka_client/messages_group_client.h"
 #include "raw_kafka.h"
 
 #define IO_TIMEOUT_MS 15000

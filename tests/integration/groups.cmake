@@ -1,13 +1,14 @@
 # Consumer-group integration tests (group_*.sh), included from CMakeLists.txt after its
 # RDKAFKA_FOUND check and its tandem_it_tests(). group-check is a librdkafka high-level
-# consumer/producer/admin tool; group-bad speaks raw Kafka through the broker's client codecs.
+# consumer/producer/admin tool; group-bad speaks raw Kafka through the client codecs
+# (tandem_kafka_client).
 # Run them alone with
 #   ctest -R integration/group --output-on-failure
 add_executable(group-check group_check.c)
 target_link_libraries(group-check PRIVATE PkgConfig::RDKAFKA)
 
 add_executable(group-bad group_bad.c raw_kafka.c)
-target_link_libraries(group-bad PRIVATE tandem_broker_core)
+target_link_libraries(group-bad PRIVATE tandem_kafka_client)
 
 # name  timeout(s)  heavy(1: never two heavy tests at once; see CMakeLists.txt)
 set(TANDEM_GROUP_TESTS

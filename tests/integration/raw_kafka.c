@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "protocol/kbuf.h"
+#include "base/kbuf.h"
 
 int64_t raw_now_ms(void)
 {

@@ -24,7 +24,7 @@
 #include <cmocka.h>
 
 #include "protocol/messages_group.h"
-#include "protocol/messages_group_client.h"
+#include "kafka_client/messages_group_client.h"
 #include "test_codec_util.h"
 #include "../common/codec_group_dispatch.h"
 

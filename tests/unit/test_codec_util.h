@@ -15,7 +15,7 @@
 
 #include "protocol/kafka.h"
 #include "protocol/messages.h"
-#include "protocol/messages_client.h"
+#include "kafka_client/messages_client.h"
 #include "tandem/error.h"
 
 union codec_req {

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "protocol/kbuf.h"
+#include "base/kbuf.h"
 #include "tandem/error.h"
 
 struct vec32 {

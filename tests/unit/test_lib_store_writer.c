@@ -1,12 +1,13 @@
 /*
  * Unit tests of the database writer and the per-worker readers (src/lib/store/writer.c): one
  * transaction per batch with a SAVEPOINT per job (a failing job, or one that makes SQLite abort
- * the whole transaction, loses only its own writes), completions on the submitting HTTP worker
- * (a real tandem_http server with one worker, answered from the completion; and when the server
- * stops with a job still in the writer, from the loop's stop hook), a full queue
- * refused with TANDEM_EAGAIN, free draining the queue, readers per worker (lazy, read-only, kept
- * across requests, closed when the loop stops or the writer is freed: ASan's leak check), and the
- * relay woken by a commit that added outbox rows. Throughput: bench/store/.
+ * the whole transaction, loses only its own writes; a job's prepared statement kept and left
+ * running is reset, and finalized at free), completions on the submitting HTTP worker (a real
+ * tandem_http server with one worker, answered from the completion; and when the server stops
+ * with a job still in the writer, from the loop's stop hook), a full queue refused with
+ * TANDEM_EAGAIN, free draining the queue, readers per worker (lazy, read-only, kept across
+ * requests, closed when the loop stops or the writer is freed: ASan's leak check), and the relay
+ * woken by a commit that added outbox rows. Throughput: bench/store/.
  */
 #include <pthread.h>
 #include <setjmp.h>
@@ -94,6 +95,23 @@ static int job_abort(sqlite3 *db, void *arg)
     (void)arg;
     sqlite3_exec(db, "INSERT OR ROLLBACK INTO t VALUES (1, 'dup')", NULL, NULL, NULL);
     return 0; /* claims success: the writer must see the transaction is gone */
+}
+
+/* Keeps a prepared statement across calls and leaves it running (one row stepped of several),
+ * then inserts row id and returns fail: the writer resets the statement, so the job's
+ * ROLLBACK TO and the batch's COMMIT still work; free finalizes the statement. */
+static sqlite3_stmt *kept;
+
+static int job_keep_stmt(sqlite3 *db, void *arg)
+{
+    if (kept == NULL &&
+        sqlite3_prepare_v2(db, "SELECT id FROM t UNION ALL SELECT 0", -1, &kept, NULL) != 0) {
+        return TANDEM_EIO;
+    }
+    if (sqlite3_step(kept) != SQLITE_ROW) {
+        return TANDEM_EIO;
+    }
+    return job_insert(db, arg);
 }
 
 static void done_record(int status, void *arg)
@@ -195,9 +213,25 @@ static void test_savepoints(void **state)
     assert_int_equal(e.status, 0);
     assert_int_equal(count(f->path, "SELECT count(*) FROM t"), 4); /* 1, 3, 4, 5 */
     assert_int_equal(count(f->path, "SELECT count(*) FROM t WHERE v = 'dup'"), 0);
+    /* batch 3: jobs that leave a kept statement running, one kept and one failing */
+    struct ins g = {.id = 7}, h = {.id = 8, .fail = -9}, k = {.id = 9};
+    gate_close(w);
+    assert_int_equal(tandem_db_write(w, job_keep_stmt, done_record, &g), 0);
+    assert_int_equal(tandem_db_write(w, job_keep_stmt, done_record, &h), 0);
+    assert_int_equal(tandem_db_write(w, job_insert, done_record, &k), 0);
+    atomic_store(&gate_open, 1);
+    wait_done(&g);
+    wait_done(&h);
+    wait_done(&k);
+    assert_int_equal(g.status, 0);
+    assert_int_equal(h.status, -9);
+    assert_int_equal(k.status, 0);
+    assert_int_equal(count(f->path, "SELECT count(*) FROM t WHERE id IN (7, 9)"), 2);
+    assert_int_equal(count(f->path, "SELECT count(*) FROM t WHERE id = 8"), 0);
     /* the non-worker completions ran on the writer thread, not here */
     assert_false(pthread_equal(a.done_thread, pthread_self()));
-    tandem_db_writer_free(w);
+    tandem_db_writer_free(w); /* finalizes the kept statement (ASan: no leak) */
+    kept = NULL;
 }
 
 static void test_queue_full(void **state)
@@ -301,7 +335,7 @@ static void handler(struct tandem_http_request *req, void *arg)
         int rc = tandem_db_write(s->w, job_req, done_answer, j);
         if (rc != 0) {
             free(j);
-            tandem_http_problem(req, rc == TANDEM_EAGAIN ? 503 : 500, tandem_strerror(rc));
+            answer_problem(req, rc == TANDEM_EAGAIN ? 503 : 500, tandem_strerror(rc));
         }
         return;
     }
@@ -309,7 +343,7 @@ static void handler(struct tandem_http_request *req, void *arg)
     sqlite3 *db = NULL;
     int rc = tandem_db_reader(s->w, &db);
     if (rc != 0) {
-        tandem_http_problem(req, 500, tandem_strerror(rc));
+        answer_problem(req, 500, tandem_strerror(rc));
         return;
     }
     if (s->first_reader == NULL) {

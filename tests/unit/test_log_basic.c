@@ -23,7 +23,7 @@ static int64_t append(struct log_fx *f, struct tbatch_opts o, uint8_t **out, siz
     size_t len;
     uint8_t *b = tbatch(o, &len);
     struct log_append_info info;
-    assert_int_equal(plog_append(f->l, b, len, &info), 0);
+    assert_int_equal(tappend(f->l, b, len, &info), 0);
     if (out) {
         *out = b;
         *out_len = len;
@@ -49,7 +49,7 @@ static void test_append_read_identical(void **state)
     assert_int_equal(plog_start_offset(f->l), 0);
     assert_int_equal(plog_end_offset(f->l), 15);
     assert_int_equal(plog_size_bytes(f->l), total);
-    struct log_slice s;
+    struct file_slice s;
     assert_int_equal(plog_read(f->l, 0, 1 << 20, &s), 0);
     assert_int_equal(s.len, total);
     uint8_t *got = slice_bytes(&s);
@@ -76,7 +76,7 @@ static void test_read_positions(void **state)
     uint8_t *b[20];
     for (int i = 0; i < 20; i++)
         append(f, TBATCH(.nrec = 4, .ts = 1, .value_len = 20), &b[i], &len[i]);
-    struct log_slice s;
+    struct file_slice s;
     /* mid-batch: offset 7 is in the batch at 4 */
     assert_int_equal(plog_read(f->l, 7, 1, &s), 0);
     assert_int_equal(s.len, len[1]); /* at least one whole batch */
@@ -115,12 +115,12 @@ static void test_too_large_and_append_time(void **state)
     size_t len;
     uint8_t *b = tbatch(TBATCH(.nrec = 10, .value_len = 100), &len);
     struct log_append_info info;
-    assert_int_equal(plog_append(f->l, b, len, &info), TANDEM_ETOOLARGE);
+    assert_int_equal(tappend(f->l, b, len, &info), TANDEM_ETOOLARGE);
     assert_int_equal(plog_end_offset(f->l), 0);
     free(b);
     int64_t before = tnow_ms();
     b = tbatch(TBATCH(.nrec = 2, .ts = 5), &len);
-    assert_int_equal(plog_append(f->l, b, len, &info), 0);
+    assert_int_equal(tappend(f->l, b, len, &info), 0);
     assert_true(info.log_append_time >= before);
     struct kbatch kb;
     size_t used;
@@ -152,7 +152,7 @@ static void test_roll_by_size(void **state)
     assert_int_equal(count_segments(f), 4);
     assert_int_equal(plog_end_offset(f->l), 20);
     for (int64_t off = 0; off < 20; off++) {
-        struct log_slice s;
+        struct file_slice s;
         assert_int_equal(plog_read(f->l, off, 1 << 20, &s), 0);
         assert_true(s.len >= len && s.len <= 3 * len); /* one segment only */
         uint8_t *got = slice_bytes(&s);
@@ -199,7 +199,7 @@ static void test_retention_bytes(void **state)
             free(b);
     }
     assert_int_equal(count_segments(f), 10);
-    struct log_slice held;
+    struct file_slice held;
     assert_int_equal(plog_read(f->l, 0, 1 << 20, &held), 0);
     int deleted = plog_maintain(f->l, tnow_ms());
     assert_true(deleted >= 7);
@@ -207,7 +207,7 @@ static void test_retention_bytes(void **state)
     assert_true(plog_size_bytes(f->l) >= 2000);
     assert_true(plog_size_bytes(f->l) - 3 * len < 2000);
     assert_int_equal(plog_start_offset(f->l), deleted * 6);
-    struct log_slice s;
+    struct file_slice s;
     assert_int_equal(plog_read(f->l, 0, 100, &s), TANDEM_ERANGE);
     assert_int_equal(plog_read(f->l, plog_start_offset(f->l), 100, &s), 0);
     log_slice_release(&s);
@@ -308,13 +308,13 @@ static void test_write_failure(void **state)
     size_t blen;
     uint8_t *b = tbatch(TBATCH(.nrec = 2, .value_len = 100), &blen);
     struct log_append_info info;
-    int rc = plog_append(f->l, b, blen, &info);
+    int rc = tappend(f->l, b, blen, &info);
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
     assert_int_equal(rc, TANDEM_EIO);
     assert_int_equal(file_size(p), len);
     assert_int_equal(plog_end_offset(f->l), 2);
     assert_int_equal(plog_size_bytes(f->l), len);
-    assert_int_equal(plog_append(f->l, b, blen, &info), 0);
+    assert_int_equal(tappend(f->l, b, blen, &info), 0);
     assert_int_equal(info.base_offset, 2);
     assert_int_equal(file_size(p), len + blen);
     free(b);

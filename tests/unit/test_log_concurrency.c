@@ -38,7 +38,7 @@ static void *flusher_main(void *arg)
     return NULL;
 }
 
-static void slice_release_thread(struct log_slice *s)
+static void slice_release_thread(struct file_slice *s)
 {
     log_slice_release(s);
 }
@@ -71,13 +71,13 @@ static void test_sync_while_appending(void **state)
                                    .value_len = (size_t)(i % 50)),
                             &len);
         struct log_append_info info;
-        assert_int_equal(plog_append(fl.l, b, len, &info), 0);
+        assert_int_equal(tappend(fl.l, b, len, &info), 0);
         assert_int_equal(info.base_offset, 3 * i);
         assert_true(plog_durable_offset(fl.l) <= plog_end_offset(fl.l));
         if (i % 10 == 0)
             deleted += plog_maintain(fl.l, tnow_ms());
         if (i % 7 == 0) { /* read back the batch just written, release it on another thread */
-            struct log_slice *s = malloc(sizeof(*s));
+            struct file_slice *s = malloc(sizeof(*s));
             assert_int_equal(plog_read(fl.l, 3 * i + 1, 1, s), 0);
             uint8_t *got = slice_bytes(s);
             assert_memory_equal(got, b, len);

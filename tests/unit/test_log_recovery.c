@@ -42,7 +42,7 @@ static int append_rc(struct log_fx *f, struct tbatch_opts o, int64_t *base)
     size_t len;
     uint8_t *b = tbatch(o, &len);
     struct log_append_info info;
-    int rc = plog_append(f->l, b, len, &info);
+    int rc = tappend(f->l, b, len, &info);
     free(b);
     *base = info.base_offset;
     return rc;
@@ -53,14 +53,14 @@ static size_t append(struct log_fx *f, struct tbatch_opts o)
     size_t len;
     uint8_t *b = tbatch(o, &len);
     struct log_append_info info;
-    assert_int_equal(plog_append(f->l, b, len, &info), 0);
+    assert_int_equal(tappend(f->l, b, len, &info), 0);
     free(b);
     return len;
 }
 
 static uint8_t *read_all(struct log_fx *f, uint32_t *len)
 {
-    struct log_slice s;
+    struct file_slice s;
     assert_int_equal(plog_read(f->l, plog_start_offset(f->l), 1u << 30, &s), 0);
     uint8_t *b = slice_bytes(&s);
     *len = s.len;
@@ -127,7 +127,7 @@ static void test_torn_tail(void **state)
     int64_t base;
     assert_int_equal(append_rc(f, TBATCH(.nrec = 2, .value_len = 30), &base), 0);
     assert_int_equal(base, 6);
-    struct log_slice s;
+    struct file_slice s;
     assert_int_equal(plog_read(f->l, 7, 100, &s), 0);
     assert_int_equal(s.pos, 3 * len);
     log_slice_release(&s);
@@ -205,7 +205,7 @@ static void test_rebuild_index(void **state)
     free(again);
     assert_int_equal(file_size(tidx), 2 * 12); /* at batches 4 and 5 */
     for (int64_t off = 0; off < 20; off++) {
-        struct log_slice s;
+        struct file_slice s;
         assert_int_equal(plog_read(f->l, off, 1, &s), 0);
         uint8_t *b = slice_bytes(&s);
         assert_int_equal(be64(b), off / 2 * 2);

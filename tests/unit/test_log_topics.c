@@ -58,7 +58,7 @@ static void test_create_delete_reopen(void **state)
     size_t len;
     uint8_t *b = tbatch(TBATCH(.nrec = 1), &len);
     struct log_append_info info;
-    assert_int_equal(plog_append(t->partitions[1], b, len, &info), 0);
+    assert_int_equal(tappend(t->partitions[1], b, len, &info), 0);
     free(b);
 
     assert_int_equal(logmgr_delete_topic(m, "orders"), 0);
@@ -206,7 +206,7 @@ static void append_one(struct plog *l, int64_t want_offset)
     size_t len;
     uint8_t *b = tbatch(TBATCH(.nrec = 1), &len);
     struct log_append_info info;
-    assert_int_equal(plog_append(l, b, len, &info), 0);
+    assert_int_equal(tappend(l, b, len, &info), 0);
     assert_int_equal(info.base_offset, want_offset);
     free(b);
 }

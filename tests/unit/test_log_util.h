@@ -17,7 +17,7 @@
 
 #include "common/log.h"
 #include "log/log.h"
-#include "protocol/kbuf.h"
+#include "base/kbuf.h"
 #include "protocol/record_batch.h"
 #include "tandem/error.h"
 
@@ -81,6 +81,18 @@ static inline uint8_t *tbatch(struct tbatch_opts o, size_t *len)
     return out;
 }
 
+/* Appends one batch the way Produce appends a partition's only batch: its header as
+ * kbatch_validate reads it, then plog_append with n = 1. Returns what either returned. */
+static inline int tappend(struct plog *l, uint8_t *b, size_t len, struct log_append_info *info)
+{
+    struct kbatch h;
+    size_t used;
+    int rc = kbatch_validate(b, len, &h, &used);
+    if (rc)
+        return rc;
+    return plog_append(l, b, len, &h, 1, info);
+}
+
 static inline int64_t tnow_ms(void)
 {
     struct timespec ts;
@@ -131,7 +143,7 @@ static inline int count_files(const char *dir, const char *suffix)
 }
 
 /* Reads a slice's bytes into a fresh buffer. */
-static inline uint8_t *slice_bytes(const struct log_slice *s)
+static inline uint8_t *slice_bytes(const struct file_slice *s)
 {
     uint8_t *b = malloc(s->len ? s->len : 1);
     if (pread(s->fd, b, s->len, s->pos) != (ssize_t)s->len)

@@ -30,7 +30,7 @@
 
 #include "log/log.h"
 #include "net/net.h"
-#include "protocol/kbuf.h"
+#include "base/kbuf.h"
 
 struct ctx {
     struct loop *l;
@@ -186,7 +186,7 @@ static void release_slice(void *ext)
 
 static void add_slice(struct kw *w, int fd, off_t pos, uint32_t len)
 {
-    struct log_slice *ls = calloc(1, sizeof(*ls));
+    struct file_slice *ls = calloc(1, sizeof(*ls));
     ls->fd = fd;
     ls->pos = pos;
     ls->len = len;

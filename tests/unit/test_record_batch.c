@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "protocol/crc32c.h"
+#include "base/crc32c.h"
 #include "protocol/record_batch.h"
 #include "test_codec_util.h"
 

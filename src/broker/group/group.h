@@ -30,7 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "protocol/kbuf.h"
+#include "base/kbuf.h"
 
 enum group_state {
     GROUP_EMPTY,

@@ -19,8 +19,8 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "group/offsets_log.h"
-#include "protocol/crc32c.h"
-#include "protocol/kbuf.h"
+#include "base/crc32c.h"
+#include "base/kbuf.h"
 #include "tandem/error.h"
 
 #define REC_COMMIT      1

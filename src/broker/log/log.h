@@ -27,6 +27,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "base/file_slice.h"
+#include "protocol/record_batch.h"
+
 struct log_config {
     uint64_t segment_bytes;        /* roll when the active .log would exceed this (1 GiB) */
     int64_t segment_ms;            /* roll when the active segment is older than this (7 d) */
@@ -48,40 +51,50 @@ int log_config_set(struct log_config *cfg, const char *key, const char *value);
 
 struct plog;
 
-/* A read of stored bytes: whole batches, a byte range of one segment file. The slice holds a
- * reference on the segment, so the file stays readable (even after retention deletes it) until
- * log_slice_release(). */
-struct log_slice {
-    int fd;
-    off_t pos;
-    uint32_t len;
-    void *seg; /* opaque reference */
-};
-
-void log_slice_release(struct log_slice *s);
+/* Reads hand out file slices (base/file_slice.h): whole batches, a byte range of one segment
+ * file. A slice's ref is a reference on its segment, so the file stays readable (even after
+ * retention deletes it) until log_slice_release(), which is idempotent. */
+void log_slice_release(struct file_slice *s);
 
 /* Result of an append. */
 struct log_append_info {
-    int64_t base_offset;     /* offset given to the first record (the original's for a dup) */
-    int64_t log_append_time; /* -1 unless the topic uses LogAppendTime */
+    int64_t base_offset;     /* offset given to the first batch (the original's for a dup) */
+    int64_t log_append_time; /* the time set in the batches written with LogAppendTime, else -1 */
     int64_t log_start_offset;
 };
 
 /*
- * Appends one validated batch (see kbatch_validate). The log sets baseOffset and
- * partitionLeaderEpoch in the caller's buffer (hence non-const; and LogAppendTime with a new CRC
- * when configured), writes it to the active segment with write(2) (so the bytes reached the OS
- * when this returns), adds index entries, and rolls the segment first when needed.
- * Idempotence: when the batch's producerId >= 0 the per-producer state is checked first:
+ * Appends the n batches one Produce request has for this partition, all or nothing.
+ *
+ * buf holds the batches back to back (len bytes) and hdr[i] is batch i's header, as
+ * kbatch_validate read it from exactly these bytes: the log trusts hdr and parses nothing again
+ * (it only checks that the sizes add up to len, else TANDEM_EINVAL, and that no batch exceeds
+ * max.message.bytes, else TANDEM_ETOOLARGE).
+ *
+ * Idempotence (KIP-98): each batch whose producerId >= 0 is checked against its producer's state
+ * as the batches before it in this append leave it, so a request may carry consecutive batches
+ * of one producer:
  *   - same epoch, baseSequence == last sequence + 1 (or 0 after an epoch bump): appended;
  *   - a batch equal to one of the last 5 appended for that producer (same epoch, base and last
- *     sequence): returns TANDEM_EDUPSEQ with info->base_offset of the original, nothing written;
- *   - a sequence gap or unknown producer with non-zero sequence: TANDEM_EOUTOFORDER;
+ *     sequence): a duplicate, not written again (success, with the original's offset);
+ *   - a sequence gap, or an unknown producer with a non-zero sequence: TANDEM_EOUTOFORDER;
  *   - an epoch lower than the known one: TANDEM_EFENCED.
- * Other returns: TANDEM_ETOOLARGE (size > max_message_bytes), TANDEM_EIO (write failed; the
- * segment is truncated back so the log is unchanged).
+ * Every batch is checked before anything is written: on any error nothing is appended.
+ *
+ * Then the log sets baseOffset and partitionLeaderEpoch in the caller's buffer (hence non-const;
+ * and LogAppendTime with a new CRC when configured), moves the batches to write to the front of
+ * buf when duplicates sit between them, rolls the segment first when the whole append would not
+ * fit, writes them with one write(2) (so the bytes reached the OS when this returns), adds index
+ * entries and records the producers' new state. Readers see the append only once it is whole.
+ *
+ * Returns 0 (info filled), TANDEM_EDUPSEQ when every batch is a duplicate (nothing written;
+ * info->base_offset is the first one's original), TANDEM_EOUTOFORDER, TANDEM_EFENCED,
+ * TANDEM_ETOOLARGE (also: offsets spanning more than a segment can index, 2^32), TANDEM_EINVAL,
+ * or TANDEM_EIO (a roll or the write failed: the segment is cut back to where the append began,
+ * so the log is unchanged).
  */
-int plog_append(struct plog *l, uint8_t *batch, size_t len, struct log_append_info *info);
+int plog_append(struct plog *l, uint8_t *buf, size_t len, const struct kbatch *hdr, int n,
+                struct log_append_info *info);
 
 /*
  * Finds the batches to serve a fetch at `offset`: starting with the batch that contains offset
@@ -89,7 +102,7 @@ int plog_append(struct plog *l, uint8_t *batch, size_t len, struct log_append_in
  * one whole batch. Returns 0 with s->len == 0 when offset == log end offset;
  * TANDEM_ERANGE when offset < log start offset or > log end offset.
  */
-int plog_read(struct plog *l, int64_t offset, uint32_t max_bytes, struct log_slice *s);
+int plog_read(struct plog *l, int64_t offset, uint32_t max_bytes, struct file_slice *s);
 
 /* Offset for ListOffsets by time: the first offset whose batch maxTimestamp >= ts, and that
  * batch's timestamp. TANDEM_ENOENT when none (caller answers -1). */

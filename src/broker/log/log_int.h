@@ -13,7 +13,7 @@
  * fields the flusher reads (segment size, next_offset, plog end_offset, total_bytes); the loop
  * thread takes it only to publish a change, and reads its own writes without it. Everything else
  * in a segment (indexes, timestamps) is loop-thread only. A segment is reference counted
- * (atomic): the plog's array holds one reference, each log_slice and each in-progress
+ * (atomic): the plog's array holds one reference, each file slice and each in-progress
  * plog_sync holds one. The last unref closes the files and frees the memory, on whatever thread
  * drops it; a segment removed from the array is never touched by the loop thread again, which is
  * what makes that safe.
@@ -160,6 +160,22 @@ void producers_cleanup(struct producer_table *t);
 /* Checks an idempotent batch; 0 to append, or TANDEM_EDUPSEQ (*dup_offset set),
  * TANDEM_EOUTOFORDER, TANDEM_EFENCED. */
 int producers_check(const struct producer_table *t, const struct kbatch *b, int64_t *dup_offset);
+
+/* One batch of an append, as planned before anything is written. */
+struct append_step {
+    int64_t base_offset; /* the offset it will get; for a duplicate, the original's */
+    bool dup;            /* a retry of a batch already stored (or earlier in this append) */
+};
+
+/* Plans an append of the batches b[0..n) in order: each is checked (producers_check's rules)
+ * against its producer's state as the batches before it in this append will leave it, so a
+ * sequence may continue from an earlier batch of the same append, and a batch repeating one is
+ * its duplicate. Offsets are assigned from next_offset to every batch that is not a duplicate.
+ * Fills steps[0..n). Returns 0, or TANDEM_EOUTOFORDER / TANDEM_EFENCED for the first batch that
+ * breaks the rules. The table is not changed: the caller applies producers_update per batch
+ * once they are written. */
+int producers_plan(const struct producer_table *t, const struct kbatch *b, int n,
+                   int64_t next_offset, struct append_step *steps);
 /* Records an appended batch (b->base_offset set). */
 void producers_update(struct producer_table *t, const struct kbatch *b);
 /* Snapshot files "<dir>/<20-digit offset>.snapshot": the state after every batch below offset. */

@@ -1,10 +1,14 @@
 /*
  * One partition's log: append, read, time lookup, durability, rolling and retention.
  *
- * Appends go to the active (last) segment at its tracked size with pwrite; the new size, the
- * segment's next offset and the partition's end offset are published under plog.lock so the
- * flusher sees a consistent (segment list, sizes, end offset) triple. A failed write is cut
- * back with ftruncate and reported as TANDEM_EIO, leaving the log as it was.
+ * Appends are all or nothing. One plog_append carries every batch one Produce request has for
+ * the partition: they are checked first (sizes, and the idempotent producers' sequences across
+ * them, producers_plan), then written to the active (last) segment with one pwrite at its tracked
+ * size, rolling first when the whole append would not fit (as Kafka's maybeRoll does, once per
+ * append). Only then are the new size, the segment's next offset and the partition's end offset
+ * published, under plog.lock, so the flusher sees a consistent (segment list, sizes, end offset)
+ * triple and no reader ever sees part of an append. A failed write is cut back with ftruncate to
+ * where the append began and reported as TANDEM_EIO, leaving the log as it was.
  *
  * Durability. plog_sync (flusher thread) takes the lock only to note, for each segment with
  * bytes beyond synced_size, a reference and the size to reach, and the end offset they cover;
@@ -108,67 +112,126 @@ int plog_roll(struct plog *l)
     return 0;
 }
 
-static bool need_roll(const struct plog *l, size_t len, int32_t delta, int64_t now)
+/* Whether an append of len bytes ending at last_offset must go to a new segment. */
+static bool need_roll(const struct plog *l, size_t len, int64_t last_offset, int64_t now)
 {
     const struct segment *s = active_seg(l);
     if (s->size == 0)
         return false;
     return s->size + len > l->cfg->segment_bytes || now - s->created_ms > l->cfg->segment_ms ||
-           s->size + len > UINT32_MAX ||
-           l->end_offset + delta - s->base_offset > (int64_t)UINT32_MAX;
+           s->size + len > UINT32_MAX || last_offset - s->base_offset > (int64_t)UINT32_MAX;
 }
 
-int plog_append(struct plog *l, uint8_t *batch, size_t len, struct log_append_info *info)
+/* Checks what the caller promised and plans the append (offsets, duplicates). Returns 0 with
+ * *wlen (bytes to write) and *last (the last offset written; end_offset - 1 when none), or the
+ * error plog_append returns. */
+static int plan_append(const struct plog *l, size_t len, const struct kbatch *hdr, int n,
+                       struct append_step *steps, size_t *wlen, int64_t *last)
 {
-    struct kbatch b;
-    int64_t dup = -1;
+    size_t total = 0;
+    if (n < 1)
+        return TANDEM_EINVAL;
+    for (int i = 0; i < n; i++) {
+        if (kbatch_size(&hdr[i]) > l->cfg->max_message_bytes)
+            return TANDEM_ETOOLARGE;
+        total += kbatch_size(&hdr[i]);
+    }
+    if (total != len)
+        return TANDEM_EINVAL;
+    int rc = producers_plan(&l->producers, hdr, n, l->end_offset, steps);
+    if (rc)
+        return rc;
+    *wlen = 0;
+    *last = l->end_offset - 1;
+    for (int i = 0; i < n; i++) {
+        if (steps[i].dup)
+            continue;
+        *wlen += kbatch_size(&hdr[i]);
+        *last = steps[i].base_offset + hdr[i].last_offset_delta;
+    }
+    /* Index entries hold offsets and positions relative to the segment as u32: one append must
+     * fit one segment (a single batch always does). */
+    if (*last - l->end_offset > (int64_t)UINT32_MAX || *wlen > UINT32_MAX)
+        return TANDEM_ETOOLARGE;
+    return 0;
+}
+
+/* Moves the batches to be written to the front of buf (in order, skipping duplicates) and sets
+ * the fields the broker owns in each. */
+static void place_batches(const struct plog *l, uint8_t *buf, const struct kbatch *hdr, int n,
+                          const struct append_step *steps, int64_t now)
+{
+    size_t at = 0, out = 0;
+    for (int i = 0; i < n; i++) {
+        size_t size = kbatch_size(&hdr[i]);
+        if (!steps[i].dup) {
+            if (out != at)
+                memmove(buf + out, buf + at, size);
+            kbatch_set_base_offset(buf + out, steps[i].base_offset);
+            kbatch_set_leader_epoch(buf + out, 0);
+            if (l->cfg->log_append_time)
+                kbatch_set_log_append_time(buf + out, size, now);
+            out += size;
+        }
+        at += size;
+    }
+}
+
+int plog_append(struct plog *l, uint8_t *buf, size_t len, const struct kbatch *hdr, int n,
+                struct log_append_info *info)
+{
+    struct append_step local[8], *steps = n > 8 ? xmalloc((size_t)n * sizeof(*steps)) : local;
+    size_t wlen = 0;
+    int64_t last = -1;
     info->base_offset = -1;
     info->log_append_time = -1;
     info->log_start_offset = plog_start_offset(l);
-    if (len > l->cfg->max_message_bytes)
-        return TANDEM_ETOOLARGE;
-    int rc = kbatch_parse_header(batch, len, &b);
+    int rc = plan_append(l, len, hdr, n, steps, &wlen, &last);
     if (rc)
-        return rc;
-    if (kbatch_size(&b) != len)
-        return TANDEM_EINVAL;
-    rc = producers_check(&l->producers, &b, &dup);
-    if (rc == TANDEM_EDUPSEQ)
-        info->base_offset = dup;
-    if (rc)
-        return rc;
+        goto out;
+    info->base_offset = steps[0].base_offset;
+    if (wlen == 0) { /* every batch is a retry of one already stored */
+        rc = TANDEM_EDUPSEQ;
+        goto out;
+    }
     int64_t now = clock_wall_ms();
-    if (need_roll(l, len, b.last_offset_delta, now)) {
+    if (need_roll(l, wlen, last, now)) {
         rc = plog_roll(l);
         if (rc)
-            return rc;
+            goto out;
+        now = clock_wall_ms(); /* the roll synced files: the new segment's age starts now */
     }
+    place_batches(l, buf, hdr, n, steps, now);
     struct segment *s = active_seg(l);
-    b.base_offset = l->end_offset;
-    kbatch_set_base_offset(batch, b.base_offset);
-    kbatch_set_leader_epoch(batch, 0);
-    if (l->cfg->log_append_time) {
-        kbatch_set_log_append_time(batch, len, now);
-        b.max_timestamp = now;
-        info->log_append_time = now;
-    }
     uint64_t pos = s->size;
-    rc = seg_write(s, batch, len);
+    rc = seg_write(s, buf, wlen); /* one write; on failure the segment is cut back to pos */
     if (rc)
-        return rc;
+        goto out;
     if (pos == 0)
         s->created_ms = now;
-    int64_t next = b.base_offset + b.last_offset_delta + 1;
     pthread_mutex_lock(&l->lock);
-    s->size += len;
-    s->next_offset = next;
-    l->end_offset = next;
-    l->total_bytes += len;
+    s->size += wlen;
+    s->next_offset = last + 1;
+    l->end_offset = last + 1;
+    l->total_bytes += wlen;
     pthread_mutex_unlock(&l->lock);
-    seg_index_batch(s, &b, pos, len, l->cfg->index_interval_bytes);
-    producers_update(&l->producers, &b);
-    info->base_offset = b.base_offset;
-    return 0;
+    for (int i = 0; i < n; i++) {
+        if (steps[i].dup)
+            continue;
+        struct kbatch b = hdr[i];
+        b.base_offset = steps[i].base_offset;
+        if (l->cfg->log_append_time)
+            b.max_timestamp = now;
+        seg_index_batch(s, &b, pos, kbatch_size(&b), l->cfg->index_interval_bytes);
+        producers_update(&l->producers, &b);
+        pos += kbatch_size(&b);
+    }
+    if (l->cfg->log_append_time)
+        info->log_append_time = now;
+out:
+    if (steps != local)
+        free(steps);
+    return rc;
 }
 
 /* The segment holding offset (start <= offset < end). */
@@ -202,13 +265,13 @@ static uint64_t index_pos_floor(const struct segment *s, uint64_t limit)
     return lo == 0 ? 0 : s->idx[lo - 1].pos;
 }
 
-int plog_read(struct plog *l, int64_t offset, uint32_t max_bytes, struct log_slice *out)
+int plog_read(struct plog *l, int64_t offset, uint32_t max_bytes, struct file_slice *out)
 {
     struct kbatch b;
     out->fd = -1;
     out->pos = 0;
     out->len = 0;
-    out->seg = NULL;
+    out->ref = NULL;
     if (offset < plog_start_offset(l) || offset > l->end_offset)
         return TANDEM_ERANGE;
     if (offset == l->end_offset)
@@ -237,16 +300,16 @@ int plog_read(struct plog *l, int64_t offset, uint32_t max_bytes, struct log_sli
     out->fd = s->fd;
     out->pos = (off_t)start;
     out->len = (uint32_t)(end - start);
-    out->seg = s;
+    out->ref = s;
     return 0;
 }
 
-void log_slice_release(struct log_slice *s)
+void log_slice_release(struct file_slice *s)
 {
-    if (!s || !s->seg)
+    if (!s || !s->ref)
         return;
-    seg_unref(s->seg);
-    s->seg = NULL;
+    seg_unref(s->ref);
+    s->ref = NULL;
     s->fd = -1;
     s->len = 0;
 }

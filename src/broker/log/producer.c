@@ -36,8 +36,8 @@
 
 #include "common/mem.h"
 #include "log/log_int.h"
-#include "protocol/crc32c.h"
-#include "protocol/kbuf.h"
+#include "base/crc32c.h"
+#include "base/kbuf.h"
 #include "tandem/error.h"
 
 #define SNAP_HEADER 20
@@ -116,11 +116,9 @@ static bool tracked(const struct kbatch *b)
     return b->producer_id >= 0 && !(b->attributes & KBATCH_ATTR_CONTROL);
 }
 
-int producers_check(const struct producer_table *t, const struct kbatch *b, int64_t *dup_offset)
+/* The rules for one batch against its producer's entry (NULL: a producer not seen yet). */
+static int entry_check(const struct producer_entry *e, const struct kbatch *b, int64_t *dup_offset)
 {
-    if (!tracked(b))
-        return 0;
-    const struct producer_entry *e = find(t, b->producer_id);
     if (b->base_sequence < 0)
         return TANDEM_EOUTOFORDER;
     if (!e)
@@ -141,6 +139,13 @@ int producers_check(const struct producer_table *t, const struct kbatch *b, int6
     return 0;
 }
 
+int producers_check(const struct producer_table *t, const struct kbatch *b, int64_t *dup_offset)
+{
+    if (!tracked(b))
+        return 0;
+    return entry_check(find(t, b->producer_id), b, dup_offset);
+}
+
 static void push_batch(struct producer_entry *e, struct producer_batch pb)
 {
     if (e->n > 0)
@@ -152,13 +157,9 @@ static void push_batch(struct producer_entry *e, struct producer_batch pb)
         e->n++;
 }
 
-void producers_update(struct producer_table *t, const struct kbatch *b)
+/* Records an appended batch (b->base_offset set) in its producer's entry. */
+static void entry_update(struct producer_entry *e, const struct kbatch *b)
 {
-    if (!tracked(b))
-        return;
-    struct producer_entry *e = find(t, b->producer_id);
-    if (!e)
-        e = insert(t, b->producer_id);
     if (e->n == 0 || b->producer_epoch != e->epoch) {
         e->epoch = b->producer_epoch;
         e->n = 0;
@@ -167,6 +168,68 @@ void producers_update(struct producer_table *t, const struct kbatch *b)
     push_batch(e, (struct producer_batch){b->base_sequence,
                                           seq_add(b->base_sequence, b->last_offset_delta),
                                           b->base_offset});
+}
+
+void producers_update(struct producer_table *t, const struct kbatch *b)
+{
+    if (!tracked(b))
+        return;
+    struct producer_entry *e = find(t, b->producer_id);
+    if (!e)
+        e = insert(t, b->producer_id);
+    entry_update(e, b);
+}
+
+/* The entry for pid in the overlay, copied from the table on first use. A producer the table
+ * does not know gets an empty entry whose epoch no batch is below, which entry_check treats
+ * exactly as an unknown producer. */
+static struct producer_entry *overlay_entry(struct producer_table *overlay,
+                                            const struct producer_table *t, int64_t pid)
+{
+    struct producer_entry *e = find(overlay, pid);
+    if (e)
+        return e;
+    const struct producer_entry *stored = find(t, pid);
+    e = insert(overlay, pid);
+    if (stored) {
+        *e = *stored;
+    } else {
+        e->epoch = INT16_MIN;
+        e->n = 0;
+    }
+    return e;
+}
+
+int producers_plan(const struct producer_table *t, const struct kbatch *b, int n,
+                   int64_t next_offset, struct append_step *steps)
+{
+    struct producer_table overlay; /* the entries as the batches before this one leave them */
+    producers_init(&overlay);
+    int rc = 0;
+    for (int i = 0; i < n && rc == 0; i++) {
+        steps[i] = (struct append_step){.base_offset = next_offset, .dup = false};
+        if (tracked(&b[i])) {
+            /* one batch needs no overlay: nothing before it in this append can change its entry */
+            struct producer_entry *e = n > 1 ? overlay_entry(&overlay, t, b[i].producer_id) : NULL;
+            int64_t dup = -1;
+            rc = e ? entry_check(e, &b[i], &dup) : producers_check(t, &b[i], &dup);
+            if (rc == TANDEM_EDUPSEQ) {
+                steps[i] = (struct append_step){.base_offset = dup, .dup = true};
+                rc = 0;
+                continue;
+            }
+            if (rc)
+                break;
+            if (e) {
+                struct kbatch placed = b[i];
+                placed.base_offset = next_offset;
+                entry_update(e, &placed);
+            }
+        }
+        next_offset += (int64_t)b[i].last_offset_delta + 1;
+    }
+    producers_cleanup(&overlay);
+    return rc;
 }
 
 int producers_snapshot_write(const struct producer_table *t, const char *dir, int64_t offset)

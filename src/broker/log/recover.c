@@ -31,7 +31,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "log/log_int.h"
-#include "protocol/crc32c.h"
+#include "base/crc32c.h"
 #include "tandem/error.h"
 
 #define RECOVER_BUF_MAX (16u << 20) /* larger batches get a streamed CRC check */

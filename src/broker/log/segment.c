@@ -38,7 +38,7 @@
 #include "common/log.h"
 #include "common/mem.h"
 #include "log/log_int.h"
-#include "protocol/kbuf.h"
+#include "base/kbuf.h"
 #include "tandem/error.h"
 
 static char *seg_file(const struct segment *s, const char *ext, char *buf, size_t size)

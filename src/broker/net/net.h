@@ -43,7 +43,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct kw; /* protocol/kbuf.h */
+struct kw; /* base/kbuf.h */
 
 /* ---- loop ------------------------------------------------------------------------------------ */
 
@@ -106,11 +106,12 @@ struct server_config {
     int max_connections;      /* accept and close at once beyond this (0: 10000) */
     size_t max_queued_bytes;  /* stop reading while unsent output exceeds this (0: 16 MiB) */
     int max_inflight;         /* stop reading while this many slots are unsent (0: 64) */
-    /* Disposes of one splice's `ext` (a struct log_slice *, log/log.h) once its bytes were sent
-     * or will never be: the broker sets a function that calls log_slice_release(ext) and then
-     * free(ext). NULL means free(ext) only (for slices that hold no segment reference, e.g. in
-     * tests). Called on the loop thread, exactly once per splice. The net layer never links
-     * log_slice_release itself, so it stays below storage in the layering. */
+    /* Disposes of one splice's `ext` (a struct file_slice *, base/file_slice.h) once its bytes
+     * were sent or will never be: the broker sets a function that calls log_slice_release(ext)
+     * and then free(ext). NULL means free(ext) only (for slices that hold no segment reference,
+     * e.g. in tests). Called on the loop thread, exactly once per splice. The net layer reads a
+     * slice's fd, position and length and never knows who owns it, so it needs nothing of
+     * storage. */
     void (*release)(void *ext);
 };
 
@@ -160,7 +161,7 @@ struct conn_slot;
 struct conn_slot *conn_reserve(struct conn *c);
 /* Fills a slot with one response frame. The conn adds the 4-byte size prefix; the body is w's
  * bytes interleaved with w's splices: w->buf[0..splices[0].at), then splices[0].ext_len bytes of
- * splices[0].ext (a struct log_slice *: ext_len bytes of file fd from offset pos, sent with
+ * splices[0].ext (a struct file_slice *: ext_len bytes of file fd from offset pos, sent with
  * sendfile(2)), then w->buf[splices[0].at..splices[1].at), ... and the rest of w->buf. The conn
  * takes ownership of w's buffer and splice array and of every ext (disposed of through
  * server_config.release after sending); w is left zeroed, i.e. empty and re-usable (kw_* calls

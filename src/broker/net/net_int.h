@@ -17,9 +17,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "log/log.h"
+#include "base/file_slice.h"
+#include "base/kbuf.h"
 #include "net/net.h"
-#include "protocol/kbuf.h"
 
 struct loop_io;
 typedef void (*loop_io_cb)(struct loop_io *io, uint32_t revents);
@@ -69,7 +69,7 @@ enum slot_state { SLOT_RESERVED, SLOT_FILLED, SLOT_CANCELLED };
  * file->fd from file->pos). */
 struct wpart {
     const uint8_t *p;
-    struct log_slice *file;
+    struct file_slice *file;
     size_t len;
 };
 

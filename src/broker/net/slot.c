@@ -38,7 +38,7 @@ struct conn_slot *conn_reserve(struct conn *c)
     return s;
 }
 
-static void add_part(struct conn_slot *s, const uint8_t *p, struct log_slice *file, size_t len)
+static void add_part(struct conn_slot *s, const uint8_t *p, struct file_slice *file, size_t len)
 {
     if (len > 0)
         s->parts[s->nparts++] = (struct wpart){p, file, len};
@@ -70,7 +70,7 @@ void conn_fill(struct conn *c, struct conn_slot *s, struct kw *w)
     for (int i = 0; i < s->nsplices; i++) {
         const struct kw_splice *sp = &s->splices[i];
         add_part(s, s->buf + at, NULL, sp->at - at);
-        add_part(s, NULL, (struct log_slice *)sp->ext, sp->ext_len);
+        add_part(s, NULL, (struct file_slice *)sp->ext, sp->ext_len);
         at = sp->at;
     }
     add_part(s, s->buf + at, NULL, len - at);

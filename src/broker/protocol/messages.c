@@ -1,7 +1,8 @@
 /*
- * Kafka message codecs, part 1: the per-request arena, the request and response headers, and
- * the ApiVersions and Metadata messages. Produce, Fetch and ListOffsets are in
- * messages_data.c; CreateTopics, DeleteTopics and InitProducerId in messages_admin.c.
+ * Kafka message codecs, part 1: the request and response headers, and the ApiVersions and
+ * Metadata messages. Produce, Fetch and ListOffsets are in messages_data.c; CreateTopics,
+ * DeleteTopics, InitProducerId and CreatePartitions in messages_admin.c; the consumer-group APIs
+ * in messages_group.c.
  *
  * Model. A frame on the wire is INT32 size, then a header, then a body. The network loop cuts
  * frames; kafka_parse_request_header() reads the header and tells the header's size; the
@@ -22,90 +23,12 @@
  * Spec: Apache Kafka clients/src/main/resources/common/message/<Name>{Request,Response}.json;
  * each codec names its file.
  */
-#include <stdlib.h>
 #include <string.h>
 
-#include "common/mem.h"
 #include "protocol/kafka.h"
 #include "protocol/messages.h"
 #include "protocol/messages_int.h"
 #include "tandem/error.h"
-
-/* ---- arena ------------------------------------------------------------------------------------
- */
-
-#define ARENA_ALIGN       16
-#define ARENA_DEFAULT_CAP ((size_t)64 << 20)
-#define ARENA_FIRST_BLOCK 4096
-#define ARENA_MAX_BLOCK   ((size_t)1 << 20)
-
-struct arena_block {
-    struct arena_block *next;
-    size_t size; /* usable bytes after the (aligned) header */
-    size_t used;
-};
-
-#define ARENA_HDR ((sizeof(struct arena_block) + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1))
-
-void arena_init(struct arena *a, size_t cap)
-{
-    a->head = NULL;
-    a->used_total = 0;
-    a->cap = cap ? cap : ARENA_DEFAULT_CAP;
-}
-
-void arena_cleanup(struct arena *a)
-{
-    struct arena_block *b = a->head;
-    while (b) {
-        struct arena_block *next = b->next;
-        free(b);
-        b = next;
-    }
-    a->head = NULL;
-    a->used_total = 0;
-}
-
-void *arena_alloc(struct arena *a, size_t size)
-{
-    if (a->cap == 0)
-        a->cap = ARENA_DEFAULT_CAP;
-    if (size == 0)
-        size = 1;
-    if (size > a->cap)
-        return NULL;
-    size = (size + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1);
-    struct arena_block *b = a->head;
-    if (!b || b->size - b->used < size) {
-        size_t bsize = b ? b->size * 2 : ARENA_FIRST_BLOCK;
-        if (bsize > ARENA_MAX_BLOCK)
-            bsize = ARENA_MAX_BLOCK;
-        if (bsize < size)
-            bsize = size;
-        if (a->used_total + bsize > a->cap) {
-            if (a->used_total + size > a->cap)
-                return NULL;
-            bsize = size;
-        }
-        b = xmalloc(ARENA_HDR + bsize);
-        b->size = bsize;
-        b->used = 0;
-        b->next = a->head;
-        a->head = b;
-        a->used_total += bsize;
-    }
-    uint8_t *p = (uint8_t *)b + ARENA_HDR + b->used;
-    b->used += size;
-    memset(p, 0, size);
-    return p;
-}
-
-void *arena_array(struct arena *a, size_t n, size_t size)
-{
-    if (size && n > SIZE_MAX / size)
-        return NULL;
-    return arena_alloc(a, n * size);
-}
 
 /* ---- helpers shared with the other codec files -------------------------------------------------
  */

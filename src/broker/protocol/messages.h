@@ -4,7 +4,7 @@
  * Source of truth: Apache Kafka clients/src/main/resources/common/message/<Name>Request.json and
  * <Name>Response.json. Field names follow the spec (snake_case of the JSON names) so the code can
  * be read against it; a comment "vN+" marks a field present from version N. Versions handled here
- * are the ones tandem advertises (see broker/dispatch.c): all below each API's first flexible
+ * are the ones tandem advertises (see api/table.c): all below each API's first flexible
  * version, except ApiVersions v3 (flexible request; its response header has no tagged fields).
  *
  * Decoding: kafka_parse_<api>_request(r, version, arena, out) reads the body that follows the
@@ -27,24 +27,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "protocol/kbuf.h"
-
-/* ---- arena: per-request allocations, freed at once --------------------------------------------
- */
-
-struct arena_block;
-struct arena {
-    struct arena_block *head;
-    size_t used_total;
-    size_t cap; /* hard limit on total bytes; 0 = 64 MiB */
-};
-
-void arena_init(struct arena *a, size_t cap);
-void arena_cleanup(struct arena *a);
-/* Zeroed memory aligned to 16, or NULL when the cap would be exceeded. */
-void *arena_alloc(struct arena *a, size_t size);
-/* Allocates n elements of size each, NULL on overflow or cap. */
-void *arena_array(struct arena *a, size_t n, size_t size);
+#include "base/arena.h"
+#include "base/kbuf.h"
 
 /* The version range that these codecs implement for api_key (the union over request and
  * response). Returns 0, or TANDEM_ENOENT for an API without a codec here. The broker's dispatch
@@ -264,8 +248,9 @@ struct fetch_resp_partition {
     int32_t naborted;           /* v4+; -1 = null */
     struct fetch_aborted_txn *aborted_transactions;
     int32_t preferred_read_replica; /* v11+, -1 */
-    /* Records: either in memory (records) or external (records_ext != NULL: the encoder writes
-     * the INT32 length records_len and then kw_splice(w, records_ext, records_len)). */
+    /* Records: either in memory (records) or external (records_ext != NULL, the broker's
+     * struct file_slice *: the encoder writes the INT32 length records_ext_len and then
+     * kw_splice(w, records_ext, records_ext_len)). */
     struct kbytes records; /* nullable */
     const void *records_ext;
     uint32_t records_ext_len;

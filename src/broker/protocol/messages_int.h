@@ -1,5 +1,6 @@
 /*
- * Private helpers shared by the message codecs (messages*.c, messages_client*.c).
+ * Private helpers shared by the message codecs (protocol/messages*.c) and by their client
+ * direction (tests/common/kafka_client/), so both read and write the wire the same way.
  *
  * The codecs read straight down a message with the sticky-error reader of kbuf.h and check the
  * error once at the end (msg_end), which also rejects trailing bytes. Arrays are allocated from
@@ -12,7 +13,7 @@
 
 #include <stdint.h>
 
-#include "protocol/kbuf.h"
+#include "base/kbuf.h"
 #include "protocol/messages.h"
 #include "tandem/error.h"
 

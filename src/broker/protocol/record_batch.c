@@ -1,8 +1,8 @@
 /*
  * Record batch v2 validation. See record_batch.h for the layout.
  */
-#include "protocol/crc32c.h"
-#include "protocol/kbuf.h"
+#include "base/crc32c.h"
+#include "base/kbuf.h"
 #include "protocol/record_batch.h"
 #include "tandem/error.h"
 

@@ -203,6 +203,18 @@ static int exec_quiet(sqlite3 *db, const char *sql)
     return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : TANDEM_EIO;
 }
 
+/* Resets every statement of db still running (a job that stopped stepping a query early, or
+ * keeps its prepared statements): a running statement would make ROLLBACK TO or COMMIT fail. */
+static void reset_statements(sqlite3 *db)
+{
+    for (sqlite3_stmt *st = sqlite3_next_stmt(db, NULL); st != NULL;
+         st = sqlite3_next_stmt(db, st)) {
+        if (sqlite3_stmt_busy(st)) {
+            sqlite3_reset(st);
+        }
+    }
+}
+
 enum { JOB_KEPT, JOB_UNDONE, JOB_STUCK };
 
 /* Ends the current job's SAVEPOINT: kept (RELEASE), or rolled back (ROLLBACK TO, RELEASE) when
@@ -242,6 +254,7 @@ restart:
             goto fail;
         }
         int rc = j->fn(db, j->arg);
+        reset_statements(db);
         int end = sqlite3_get_autocommit(db) ? JOB_STUCK : job_end(db, rc == 0);
         if (end != JOB_KEPT) {
             j->status = rc != 0 ? rc : TANDEM_EIO;
@@ -518,6 +531,10 @@ void tandem_db_writer_free(struct tandem_db_writer *w)
     }
     pthread_mutex_unlock(&w->mu);
 
+    sqlite3_stmt *st;
+    while ((st = sqlite3_next_stmt(w->db, NULL)) != NULL) {
+        sqlite3_finalize(st); /* the jobs' kept statements */
+    }
     sqlite3_close(w->db);
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->cv);

@@ -6,8 +6,9 @@
  * to the coordinator as an opaque pointer, keeps a reference on its connection, and the
  * coordinator's join_done/sync_done callbacks encode and send the answer. OffsetCommit writes
  * each offset to the offsets log and holds its response until the flusher has synced it
- * (durable.c), so an acknowledged commit survives a crash. A timer drives gc_tick() at the next
- * deadline the coordinator reports (session expiry, rebalance timeout, initial delay).
+ * (request_hold_until_durable), so an acknowledged commit survives a crash; DeleteGroups does
+ * the same with the record that clears the group's offsets. A timer drives gc_tick() at the
+ * next deadline the coordinator reports (session expiry, rebalance timeout, initial delay).
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -16,10 +17,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "broker.h"
+#include "api/api.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "flusher.h"
 #include "group/group.h"
 #include "group/offsets_log.h"
 #include "protocol/messages_group.h"
@@ -333,7 +335,7 @@ void handle_offset_commit(struct request *req)
         to->partitions = arena_array(&req->arena, (size_t)ti->npartitions, sizeof(*to->partitions));
         to->npartitions = to->partitions ? ti->npartitions : 0;
         int16_t terr = KAFKA_NONE;
-        struct topic *t = gerr ? NULL : broker_topic(b, ti->name, false, &terr);
+        struct topic *t = gerr ? NULL : api_topic(b, ti->name, false, &terr);
         for (int32_t j = 0; j < to->npartitions; j++) {
             const struct offset_commit_req_partition *pi = &ti->partitions[j];
             struct offset_commit_resp_partition *po = &to->partitions[j];
@@ -374,7 +376,7 @@ void handle_offset_commit(struct request *req)
         return;
     }
     struct durable_need need = {.kind = DURABLE_OFFSETS, .end = end};
-    broker_hold_until_durable(b, req, &w, &need, 1);
+    request_hold_until_durable(req, &w, &need, 1);
 }
 
 /* OffsetFetch for every topic of a group: one counting pass (offsets come sorted by topic),
@@ -630,5 +632,5 @@ void handle_delete_groups(struct request *req)
         return;
     }
     struct durable_need need = {.kind = DURABLE_OFFSETS, .end = end};
-    broker_hold_until_durable(b, req, &w, &need, 1);
+    request_hold_until_durable(req, &w, &need, 1);
 }

@@ -6,7 +6,7 @@
 #include <pthread.h>
 #include <string.h>
 
-#include "protocol/crc32c.h"
+#include "base/crc32c.h"
 
 #if defined(__x86_64__)
 #include <cpuid.h>

@@ -5,7 +5,7 @@
  */
 #include <string.h>
 
-#include "protocol/messages_client.h"
+#include "kafka_client/messages_client.h"
 #include "protocol/messages_int.h"
 #include "tandem/error.h"
 

@@ -1,7 +1,7 @@
 /*
  * Fetch: serve whole record batches straight from segment files, long-polling when empty.
  *
- * Model: a fetch is evaluated by fetch_try(). For each requested partition it takes a log_slice
+ * Model: a fetch is evaluated by fetch_try(). For each requested partition it takes a file slice
  * (fd, position, length of whole batches, starting with the batch that holds FetchOffset, which
  * may begin before it; clients skip the earlier records). The response carries the slices as
  * splices, so the connection sends the bytes with sendfile(2) and they never pass through user
@@ -9,9 +9,10 @@
  * non-empty partition always returns at least one whole batch even if larger (KIP-74).
  *
  * If less than MinBytes is available and MaxWaitMs > 0, the request parks: it copies its frame
- * (request_keep), re-parses it, and waits on the broker's parked list. Appends set a flag; the
- * loop's before-sleep hook then re-evaluates parked fetches (fetch_wake_parked), and a timer
- * answers with whatever is there when MaxWaitMs runs out. On one node the high watermark and the
+ * (request_keep), re-parses it, and waits on the broker's parked list (request_park) with
+ * fetch_try as its re-try. Appends poke the parked list; the loop's before-sleep hook then
+ * re-evaluates parked fetches, and a timer answers with whatever is there when MaxWaitMs (capped
+ * by fetch.max.wait.cap.ms) runs out. On one node the high watermark and the
  * last stable offset are the log end offset (KAFKA-NOTES: kafkajs reads READ_COMMITTED).
  * Fetch sessions (KIP-227) are declined by answering SessionId 0: clients keep sending full
  * fetches, which is what librdkafka 2.0.2 does anyway.
@@ -19,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker.h"
+#include "api/api.h"
 #include "common/mem.h"
 #include "tandem/error.h"
 
@@ -29,7 +30,7 @@ static void release_slices(struct fetch_resp *resp)
         for (int32_t j = 0; j < resp->topics[i].npartitions; j++) {
             struct fetch_resp_partition *p = &resp->topics[i].partitions[j];
             if (p->records_ext) {
-                log_slice_release((struct log_slice *)p->records_ext);
+                log_slice_release((struct file_slice *)p->records_ext);
                 free((void *)p->records_ext);
                 p->records_ext = NULL;
             }
@@ -58,7 +59,7 @@ static void fill_partition(struct broker *b, const struct fetch_req_partition *p
         return; /* with nothing yet, even MaxBytes 0 returns one batch (KIP-74) */
     int64_t room = limit - *total;
     uint32_t max = (uint32_t)(room < pi->partition_max_bytes ? room : pi->partition_max_bytes);
-    struct log_slice s;
+    struct file_slice s;
     int rc = plog_read(l, pi->fetch_offset, max, &s);
     if (rc == TANDEM_ERANGE) {
         po->error_code = KAFKA_OFFSET_OUT_OF_RANGE;
@@ -73,7 +74,7 @@ static void fill_partition(struct broker *b, const struct fetch_req_partition *p
             log_slice_release(&s);
         return;
     }
-    struct log_slice *heap = xmalloc(sizeof(*heap));
+    struct file_slice *heap = xmalloc(sizeof(*heap));
     *heap = s;
     po->records_ext = heap;
     po->records_ext_len = s.len;
@@ -124,7 +125,7 @@ static bool fetch_try(struct request *req, bool force)
         const struct fetch_req_topic *ti = &in->topics[i];
         struct fetch_resp_topic *to = &resp.topics[i];
         int16_t err;
-        struct topic *t = broker_topic(b, ti->topic, false, &err);
+        struct topic *t = api_topic(b, ti->topic, false, &err);
         memset(to->partitions, 0, (size_t)to->npartitions * sizeof(*to->partitions));
         for (int32_t j = 0; j < to->npartitions; j++) {
             fill_partition(b, &ti->partitions[j], t, &to->partitions[j], &total, limit);
@@ -141,43 +142,6 @@ static bool fetch_try(struct request *req, bool force)
     kafka_encode_fetch_response(&w, req->hdr.request_api_version, &resp);
     request_respond(req, &w);
     return true;
-}
-
-static void unpark(struct broker *b, struct request *req)
-{
-    if (req->prev)
-        req->prev->next = req->next;
-    else
-        b->parked = req->next;
-    if (req->next)
-        req->next->prev = req->prev;
-    req->next = req->prev = NULL;
-}
-
-static void on_fetch_timeout(void *arg)
-{
-    struct request *req = arg;
-    req->timer_id = 0;
-    unpark(req->b, req);
-    fetch_try(req, true);
-}
-
-void fetch_wake_parked(struct broker *b, bool force)
-{
-    struct request *req = b->parked, *next;
-    for (; req; req = next) {
-        next = req->next;
-        unpark(b, req);
-        uint64_t timer = req->timer_id;
-        if (fetch_try(req, force || conn_is_closed(req->conn))) {
-            loop_timer_cancel(b->loop, timer);
-            continue;
-        }
-        req->next = b->parked; /* still waiting: put it back */
-        if (b->parked)
-            b->parked->prev = req;
-        b->parked = req;
-    }
 }
 
 void handle_fetch(struct request *req)
@@ -205,10 +169,5 @@ void handle_fetch(struct request *req)
     int64_t wait = st->in.max_wait_ms;
     if (wait > b->cfg->fetch_max_wait_cap_ms)
         wait = b->cfg->fetch_max_wait_cap_ms;
-    req->timer_id = loop_timer_add(b->loop, wait, on_fetch_timeout, req);
-    req->prev = NULL;
-    req->next = b->parked;
-    if (b->parked)
-        b->parked->prev = req;
-    b->parked = req;
+    request_park(req, wait, fetch_try);
 }

@@ -11,7 +11,7 @@
  */
 #include <string.h>
 
-#include "protocol/messages_group_client.h"
+#include "kafka_client/messages_group_client.h"
 #include "protocol/messages_int.h"
 #include "tandem/error.h"
 

@@ -1,36 +1,65 @@
 /*
- * Produce: validate every batch, append, answer according to acks.
+ * Produce: validate every batch once, append each partition's batches all or nothing, answer
+ * according to acks.
  *
- * Per partition, all batches are validated before any is appended (kbatch_validate: magic 2,
- * lengths, CRC-32C, record count, records), so a rejected request changes nothing on disk.
+ * Per partition (produce_partition): one walk over the records validates every batch
+ * (kbatch_validate: magic 2, lengths, CRC-32C, record count, records; then max.message.bytes and
+ * no control or transactional batch) and keeps each batch's header; storage appends by those
+ * headers without parsing again (plog_append). The partition's batches are appended all or
+ * nothing, as in Kafka: a bad batch, an idempotent producer's sequence error in any batch (the
+ * sequences are checked across the request's batches), or a failed write leaves the partition's
+ * log as it was and answers the error for the whole partition.
+ *
  * Kafka's error codes: CORRUPT_MESSAGE (bad CRC/length/record), UNSUPPORTED_FOR_MESSAGE_FORMAT
  * (magic 0/1), MESSAGE_TOO_LARGE, INVALID_RECORD (control or transactional batches from a client),
- * UNKNOWN_TOPIC_OR_PARTITION, INVALID_TOPIC_EXCEPTION, INVALID_REQUIRED_ACKS, and for idempotent
- * producers OUT_OF_ORDER_SEQUENCE_NUMBER and INVALID_PRODUCER_EPOCH (a duplicate is success with
- * the original offset, as in Kafka).
+ * UNKNOWN_TOPIC_OR_PARTITION, INVALID_TOPIC_EXCEPTION, INVALID_REQUIRED_ACKS, KAFKA_STORAGE_ERROR
+ * (I/O), and for idempotent producers OUT_OF_ORDER_SEQUENCE_NUMBER and INVALID_PRODUCER_EPOCH (a
+ * duplicate is success with the original offset, as in Kafka).
  *
  * acks=0: no response at all (answering would desynchronise the client).
  * acks=1: answered once write(2) returned, i.e. the bytes reached the OS.
- * acks=-1: the response is encoded at once but held (durable.c) until the flusher thread has
- * fdatasync'ed every partition the request wrote to; one sync covers every batch appended
- * before it (group commit).
+ * acks=-1: the response is encoded at once but held (request_hold_until_durable) until the
+ * flusher thread has fdatasync'ed every partition the request wrote to; one sync covers every
+ * batch appended before it (group commit).
  */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker.h"
+#include "api/api.h"
 #include "common/log.h"
 #include "common/mem.h"
 #include "protocol/record_batch.h"
 #include "tandem/error.h"
 
-/* Validates every batch of one partition's records. Returns the Kafka error (NONE if all good)
- * and a message. */
-static int16_t validate_records(struct kbytes recs, const struct log_config *cfg, int *nbatches,
-                                const char **msg)
+/* The headers of one partition's batches, in order, as validated. It grows with the batch count
+ * (72 bytes a batch, and storage plans 16 more), which the frame bounds: a batch is at least 61
+ * bytes. */
+struct batch_list {
+    struct kbatch *v;
+    int n, cap;
+    struct kbatch inline_v[4]; /* a producer sends one batch per partition and request */
+};
+
+static void batch_list_push(struct batch_list *bl, const struct kbatch *b)
 {
-    *nbatches = 0;
+    if (bl->n == bl->cap) {
+        int cap = bl->cap * 2;
+        struct kbatch *v = xmalloc((size_t)cap * sizeof(*v));
+        memcpy(v, bl->v, (size_t)bl->n * sizeof(*v));
+        if (bl->v != bl->inline_v)
+            free(bl->v);
+        bl->v = v;
+        bl->cap = cap;
+    }
+    bl->v[bl->n++] = *b;
+}
+
+/* Validates every batch of one partition's records into bl. Returns the Kafka error (NONE if all
+ * good) and a message. */
+static int16_t validate_records(struct kbytes recs, const struct log_config *cfg,
+                                struct batch_list *bl, const char **msg)
+{
     if (recs.len <= 0) {
         *msg = "no record batch";
         return KAFKA_CORRUPT_MESSAGE;
@@ -61,8 +90,8 @@ static int16_t validate_records(struct kbytes recs, const struct log_config *cfg
             *msg = "transactions are not supported by tandem-broker";
             return KAFKA_INVALID_RECORD;
         }
+        batch_list_push(bl, &kb);
         off += used;
-        (*nbatches)++;
     }
     return KAFKA_NONE;
 }
@@ -83,41 +112,38 @@ static int16_t append_error(int rc)
     }
 }
 
-/* Appends one partition's (already validated) batches. */
-static void produce_partition(struct broker *b, struct topic *t,
-                              const struct produce_req_partition *in,
-                              struct produce_resp_partition *out, struct durable_need *need)
+bool produce_partition(struct topic *t, int32_t index, struct kbytes records,
+                       struct produce_resp_partition *out)
 {
-    struct plog *l = t->partitions[in->index];
-    uint8_t *p = (uint8_t *)in->records.p; /* the frame is ours to modify until we return */
-    size_t off = 0, len = (size_t)in->records.len;
-    bool first = true;
-    while (off < len) {
-        struct kbatch kb;
-        size_t used;
-        (void)kbatch_validate(p + off, len - off, &kb, &used); /* validated before */
-        struct log_append_info info;
-        int rc = plog_append(l, p + off, used, &info);
-        if (rc && rc != TANDEM_EDUPSEQ) {
-            out->error_code = append_error(rc);
-            if (rc == TANDEM_EIO)
-                log_error("append failed", "\"topic\":\"%s\",\"partition\":%d", t->name, in->index);
-            break;
-        }
-        if (first) {
-            out->base_offset = info.base_offset;
-            out->log_append_time_ms = info.log_append_time;
-            first = false;
-        }
-        out->log_start_offset = info.log_start_offset;
-        off += used;
+    struct batch_list bl = {.v = bl.inline_v, .cap = 4};
+    const char *msg = NULL;
+    bool stored = false;
+    out->error_code = validate_records(records, &t->cfg, &bl, &msg);
+    if (out->error_code != KAFKA_NONE) {
+        out->error_message = (struct kstr){msg, (int32_t)strlen(msg)};
+        log_info("produce rejected",
+                 "\"topic\":\"%s\",\"partition\":%d,\"error\":\"%s\",\"reason\":\"%s\"", t->name,
+                 index, kafka_error_name(out->error_code), msg);
+        goto out;
     }
-    if (!first) {
-        need->kind = DURABLE_PLOG;
-        need->log = l;
-        need->end = plog_end_offset(l);
-        broker_note_append(b);
+    struct log_append_info info;
+    /* the frame is ours to modify until the handler returns: the log sets offsets in place */
+    int rc = plog_append(t->partitions[index], (uint8_t *)records.p, (size_t)records.len, bl.v,
+                         bl.n, &info);
+    if (rc && rc != TANDEM_EDUPSEQ) {
+        out->error_code = append_error(rc);
+        if (rc == TANDEM_EIO)
+            log_error("append failed", "\"topic\":\"%s\",\"partition\":%d", t->name, index);
+        goto out;
     }
+    out->base_offset = info.base_offset;
+    out->log_append_time_ms = info.log_append_time;
+    out->log_start_offset = info.log_start_offset;
+    stored = true;
+out:
+    if (bl.v != bl.inline_v)
+        free(bl.v);
+    return stored;
 }
 
 void handle_produce(struct request *req)
@@ -154,7 +180,7 @@ void handle_produce(struct request *req)
         int16_t terr = KAFKA_NONE;
         struct topic *t = NULL;
         if (!bad_acks && in.transactional_id.len < 0)
-            t = broker_topic(b, ti->name, true, &terr);
+            t = api_topic(b, ti->name, true, &terr);
         for (int32_t j = 0; j < ti->npartitions; j++) {
             const struct produce_req_partition *pi = &ti->partitions[j];
             struct produce_resp_partition *po = &to->partitions[j];
@@ -175,19 +201,11 @@ void handle_produce(struct request *req)
                 po->error_code = t ? KAFKA_UNKNOWN_TOPIC_OR_PARTITION : terr;
                 continue;
             }
-            const char *msg = NULL;
-            int nbatches;
-            po->error_code = validate_records(pi->records, &t->cfg, &nbatches, &msg);
-            if (po->error_code != KAFKA_NONE) {
-                po->error_message = (struct kstr){msg, (int32_t)strlen(msg)};
-                log_info("produce rejected",
-                         "\"topic\":\"%s\",\"partition\":%d,\"error\":\"%s\",\"reason\":\"%s\"",
-                         t->name, pi->index, kafka_error_name(po->error_code), msg);
+            if (!produce_partition(t, pi->index, pi->records, po))
                 continue;
-            }
-            produce_partition(b, t, pi, po, &needs[nneeds]);
-            if (needs[nneeds].kind == DURABLE_PLOG)
-                nneeds++;
+            struct plog *l = t->partitions[pi->index];
+            needs[nneeds++] = (struct durable_need){DURABLE_PLOG, l, plog_end_offset(l)};
+            request_poke_parked(b);
         }
     }
 
@@ -203,5 +221,5 @@ void handle_produce(struct request *req)
         return;
     }
     /* acks=-1: hold the response until every written partition is durable. */
-    broker_hold_until_durable(b, req, &w, needs, nneeds);
+    request_hold_until_durable(req, &w, needs, nneeds);
 }

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "common/mem.h"
-#include "protocol/kbuf.h"
+#include "base/kbuf.h"
 #include "tandem/error.h"
 
 bool kstr_eq(struct kstr a, const char *s)

@@ -2,7 +2,10 @@
  * The dispatch table: [ApiKey] = { MinVersion, MaxVersion, handler }.
  *
  * ApiVersions is answered from this same table, so what tandem advertises is exactly what it
- * implements. Two rules from KAFKA-NOTES.md shape the numbers:
+ * implements. The request lifecycle (request.c) looks handlers up in it through struct broker
+ * (broker.c sets b->apis = api_table), so it never depends on the handlers' files.
+ *
+ * Two rules from KAFKA-NOTES.md shape the numbers:
  *   - MinVersion is 0 for every API: librdkafka 2.0.2 checks features against single versions
  *     (Produce v0 for compression, FindCoordinator v0 for groups, ...) and silently disables them
  *     otherwise.
@@ -12,9 +15,9 @@
  *     SyncGroup 4, DescribeGroups 5, ListGroups 3, DeleteGroups 2), except ApiVersions v3, whose
  *     request is flexible and whose response header still has no tagged fields.
  */
-#include "broker.h"
+#include "api/api.h"
 
-static const struct api_entry table[KAFKA_API_KEY_MAX] = {
+const struct api_entry api_table[KAFKA_API_KEY_MAX] = {
     [KAFKA_PRODUCE] = {0, 8, handle_produce, "Produce"},
     [KAFKA_FETCH] = {0, 11, handle_fetch, "Fetch"},
     [KAFKA_LIST_OFFSETS] = {0, 5, handle_list_offsets, "ListOffsets"},
@@ -36,24 +39,8 @@ static const struct api_entry table[KAFKA_API_KEY_MAX] = {
     [KAFKA_DELETE_GROUPS] = {0, 1, handle_delete_groups, "DeleteGroups"},
 };
 
-const struct api_entry *dispatch_lookup(int16_t api_key)
-{
-    if (api_key < 0 || api_key >= KAFKA_API_KEY_MAX || !table[api_key].handler)
-        return NULL;
-    return &table[api_key];
-}
-
-int dispatch_versions(struct api_version_range *out)
-{
-    int n = 0;
-    for (int16_t k = 0; k < KAFKA_API_KEY_MAX; k++)
-        if (table[k].handler)
-            out[n++] = (struct api_version_range){k, table[k].min_version, table[k].max_version};
-    return n;
-}
-
 /*
- * ApiVersions. An unsupported ApiVersions version is answered (by broker.c, before this handler)
+ * ApiVersions. An unsupported ApiVersions version is answered (by request.c, before this handler)
  * at v0 with UNSUPPORTED_VERSION and the full list, so the client can retry at a version it shares.
  */
 void handle_api_versions(struct request *req)
@@ -67,7 +54,7 @@ void handle_api_versions(struct request *req)
     struct api_version_range ranges[KAFKA_API_KEY_MAX];
     struct api_versions_resp resp = {
         .error_code = KAFKA_NONE,
-        .napi_keys = dispatch_versions(ranges),
+        .napi_keys = request_api_ranges(api_table, ranges),
         .api_keys = ranges,
     };
     struct kw w;

@@ -1,5 +1,5 @@
 /*
- * The small administrative APIs: ListOffsets, CreateTopics, DeleteTopics, InitProducerId.
+ * The small administrative APIs: CreateTopics, DeleteTopics, CreatePartitions, InitProducerId.
  *
  * CreateTopics follows Kafka's rules on one node: NumPartitions -1 means num.partitions;
  * ReplicationFactor must be -1 or 1 (INVALID_REPLICATION_FACTOR otherwise); manual Assignments
@@ -28,77 +28,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "broker.h"
+#include "api/api.h"
 #include "common/log.h"
+#include "flusher.h"
 #include "group/group.h"
 #include "group/offsets_log.h"
-#include "protocol/kafka.h"
+#include "identity.h"
 #include "tandem/error.h"
-
-void handle_list_offsets(struct request *req)
-{
-    struct broker *b = req->b;
-    int16_t ver = req->hdr.request_api_version;
-    struct list_offsets_req in;
-    if (kafka_parse_list_offsets_request(&req->body, ver, &req->arena, &in)) {
-        request_fail(req, "malformed ListOffsets request");
-        return;
-    }
-    struct list_offsets_resp resp = {.ntopics = in.ntopics};
-    resp.topics = arena_array(&req->arena, (size_t)in.ntopics, sizeof(*resp.topics));
-    if (in.ntopics && !resp.topics) {
-        request_fail(req, "ListOffsets request too large");
-        return;
-    }
-    for (int32_t i = 0; i < in.ntopics; i++) {
-        const struct list_offsets_req_topic *ti = &in.topics[i];
-        struct list_offsets_resp_topic *to = &resp.topics[i];
-        int16_t terr;
-        struct topic *t = broker_topic(b, ti->name, false, &terr);
-        to->name = ti->name;
-        to->partitions = arena_array(&req->arena, (size_t)ti->npartitions, sizeof(*to->partitions));
-        to->npartitions = to->partitions ? ti->npartitions : 0;
-        for (int32_t j = 0; j < to->npartitions; j++) {
-            const struct list_offsets_req_partition *pi = &ti->partitions[j];
-            struct list_offsets_resp_partition *po = &to->partitions[j];
-            po->partition_index = pi->partition_index;
-            po->timestamp = -1;
-            po->offset = -1;
-            po->leader_epoch = 0;
-            if (!t || pi->partition_index < 0 || pi->partition_index >= t->npartitions) {
-                po->error_code = t ? KAFKA_UNKNOWN_TOPIC_OR_PARTITION : terr;
-                po->leader_epoch = -1;
-                continue;
-            }
-            struct plog *l = t->partitions[pi->partition_index];
-            if (pi->timestamp == KAFKA_TIMESTAMP_LATEST) {
-                po->offset = plog_end_offset(l);
-            } else if (pi->timestamp == KAFKA_TIMESTAMP_EARLIEST) {
-                po->offset = plog_start_offset(l);
-            } else if (pi->timestamp >= 0) {
-                int64_t off, ts;
-                if (plog_offset_for_time(l, pi->timestamp, &off, &ts) == 0) {
-                    po->offset = off;
-                    po->timestamp = ts;
-                }
-            } else {
-                po->error_code = KAFKA_INVALID_REQUEST; /* e.g. -3 (max timestamp, v7+) */
-            }
-            if (ver == 0) {
-                int64_t *old = arena_alloc(&req->arena, sizeof(int64_t));
-                if (old && po->offset >= 0 && pi->max_num_offsets > 0) {
-                    *old = po->offset;
-                    po->old_style_offsets = old;
-                    po->nold_style_offsets = 1;
-                }
-            }
-        }
-    }
-    struct kw w;
-    request_begin_response(req, &w);
-    kafka_encode_list_offsets_response(&w, ver, &resp);
-    request_respond(req, &w);
-}
 
 /* Kafka topic configs that are valid but have no effect on a single-node broker that stores
  * batches verbatim (replication, compaction tuning, recompression, preallocation, ...). They are
@@ -280,14 +216,14 @@ void handle_delete_topics(struct request *req)
         struct kstr name = in.topic_names[i];
         resp.responses[i].name = name;
         int16_t err;
-        struct topic *t = broker_topic(b, name, false, &err);
+        struct topic *t = api_topic(b, name, false, &err);
         if (!t) {
             resp.responses[i].error_code = err;
             continue;
         }
         for (int32_t p = 0; p < t->npartitions; p++)
             flusher_forget(b->flusher, t->partitions[p]);
-        broker_forget_topic(b, t);
+        durable_forget_topic(&b->held, t);
         char nm[256];
         snprintf(nm, sizeof(nm), "%s", t->name);
         int rc = logmgr_delete_topic(b->logs, nm); /* parked fetches look topics up by name */
@@ -306,7 +242,7 @@ void handle_delete_topics(struct request *req)
     request_begin_response(req, &w);
     kafka_encode_delete_topics_response(&w, ver, &resp);
     request_respond(req, &w);
-    broker_complete_durable(b); /* produces that only waited on the deleted topic */
+    durable_complete(&b->held); /* produces that only waited on the deleted topic */
 }
 
 void handle_init_producer_id(struct request *req)
@@ -323,7 +259,7 @@ void handle_init_producer_id(struct request *req)
         resp.error_code = KAFKA_INVALID_REQUEST; /* no transaction coordinator here */
     } else {
         int64_t id;
-        int rc = broker_next_producer_id(b, &id);
+        int rc = identity_next_producer_id(b, &id);
         if (rc) {
             resp.error_code = KAFKA_KAFKA_STORAGE_ERROR;
         } else {
@@ -492,7 +428,7 @@ void handle_create_partitions(struct request *req)
             snprintf(msg, cap, "Duplicate topic in request.");
         } else {
             int16_t err;
-            struct topic *t = broker_topic(b, ti->name, false, &err);
+            struct topic *t = api_topic(b, ti->name, false, &err);
             res->error_code = cp_check(b, ti, t, msg, cap);
             if (res->error_code == KAFKA_NONE && !in.validate_only) {
                 int rc = logmgr_add_partitions(b->logs, t->name, ti->count);

@@ -3,10 +3,42 @@
  * controller and the leader of every partition, with itself as the only replica and ISR member.
  * Topics are auto-created here when the request allows it (v4+ AllowAutoTopicCreation; always for
  * v0-3) and auto.create.topics.enable is on, as librdkafka's test suite expects.
+ *
+ * Also api_topic(), the topic lookup every handler uses: Produce auto-creates as Metadata does;
+ * Fetch, ListOffsets, the admin APIs and OffsetCommit only look up.
  */
+#include <inttypes.h>
 #include <string.h>
 
-#include "broker.h"
+#include "api/api.h"
+#include "common/log.h"
+#include "tandem/error.h"
+
+struct topic *api_topic(struct broker *b, struct kstr name, bool auto_create, int16_t *err)
+{
+    if (name.len <= 0 || !topic_name_valid(name.p, (size_t)name.len)) {
+        *err = KAFKA_INVALID_TOPIC_EXCEPTION;
+        return NULL;
+    }
+    struct topic *t = logmgr_find(b->logs, name.p, (size_t)name.len);
+    if (t)
+        return t;
+    if (!auto_create || !b->cfg->auto_create_topics) {
+        *err = KAFKA_UNKNOWN_TOPIC_OR_PARTITION;
+        return NULL;
+    }
+    char nm[256];
+    memcpy(nm, name.p, (size_t)name.len);
+    nm[name.len] = '\0';
+    int rc = logmgr_create_topic(b->logs, nm, (int32_t)b->cfg->num_partitions, NULL, NULL, 0, &t);
+    if (rc) {
+        *err = rc == TANDEM_EINVAL ? KAFKA_INVALID_TOPIC_EXCEPTION : KAFKA_KAFKA_STORAGE_ERROR;
+        return NULL;
+    }
+    log_info("topic auto-created", "\"topic\":\"%s\",\"partitions\":%" PRId64, nm,
+             b->cfg->num_partitions);
+    return t;
+}
 
 struct topic_list {
     struct request *req;
@@ -88,7 +120,7 @@ void handle_metadata(struct request *req)
         resp.ntopics = resp.topics ? in.ntopics : 0;
         for (int32_t i = 0; i < resp.ntopics; i++) {
             int16_t err = KAFKA_NONE;
-            struct topic *t = broker_topic(b, in.topics[i], in.allow_auto_topic_creation, &err);
+            struct topic *t = api_topic(b, in.topics[i], in.allow_auto_topic_creation, &err);
             if (t) {
                 fill_topic(b, req, t, &resp.topics[i], ver);
             } else {

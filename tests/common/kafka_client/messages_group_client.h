@@ -1,9 +1,10 @@
 /*
- * The client side of the consumer-group codecs in messages_group.h: request encoders and
+ * The client side of the consumer-group codecs in protocol/messages_group.h: request encoders and
  * response parsers for the same APIs and versions (FindCoordinator v0-2, JoinGroup v0-5,
  * SyncGroup v0-3, Heartbeat v0-3, LeaveGroup v0-3, OffsetCommit v0-7, OffsetFetch v0-5,
  * ListGroups v0-2, DescribeGroups v0-4, DeleteGroups v0-1). The broker never calls these; the
- * unit tests, fuzz seeds and tools do.
+ * unit tests, the group fuzzer and the raw-Kafka integration tests do (tandem_kafka_client, see
+ * messages_client.h).
  *
  * Conventions are those of messages_client.h: kafka_encode_<api>_request(w, version, req) appends
  * the request body (after the request header) with only the fields that version has;
@@ -13,10 +14,10 @@
  * the range above) or TANDEM_ETOOLARGE (arena cap). Frame with kafka_frame_begin/_end and
  * kafka_encode_request_header from messages_client.h.
  */
-#ifndef TANDEM_PROTOCOL_MESSAGES_GROUP_CLIENT_H
-#define TANDEM_PROTOCOL_MESSAGES_GROUP_CLIENT_H
+#ifndef TANDEM_KAFKA_CLIENT_MESSAGES_GROUP_CLIENT_H
+#define TANDEM_KAFKA_CLIENT_MESSAGES_GROUP_CLIENT_H
 
-#include "protocol/kbuf.h"
+#include "base/kbuf.h"
 #include "protocol/messages_group.h"
 
 void kafka_encode_find_coordinator_request(struct kw *w, int16_t version,

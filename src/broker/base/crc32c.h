@@ -3,8 +3,8 @@
  * Uses the SSE4.2 crc32 instruction when the CPU has it, a slicing-by-8 table otherwise; both
  * give identical results (tests/unit/test_crc32c.c checks the RFC 3720 vectors).
  */
-#ifndef TANDEM_PROTOCOL_CRC32C_H
-#define TANDEM_PROTOCOL_CRC32C_H
+#ifndef TANDEM_BASE_CRC32C_H
+#define TANDEM_BASE_CRC32C_H
 
 #include <stddef.h>
 #include <stdint.h>

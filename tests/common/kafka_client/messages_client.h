@@ -1,7 +1,11 @@
 /*
- * The client side of the codecs in messages.h: request encoders and response parsers for the same
- * APIs and versions, plus request framing. The broker never calls these; tests do (round trips,
- * integration tests that speak raw Kafka, fuzz seeds), and so can tools.
+ * The client side of the codecs in protocol/messages.h: request encoders and response parsers for
+ * the same APIs and versions, plus request framing. The broker never calls these, so they live
+ * beside the tests (tests/common/kafka_client/, the static library tandem_kafka_client) and not in
+ * tandem_broker_core: the unit tests use them for round trips and captured vectors, the fuzzers to
+ * re-encode what they parsed, and the integration tests that speak raw Kafka to build frames. They
+ * share the codecs' private helpers (protocol/messages_int.h), so both directions read and write
+ * the primitive types the same way.
  *
  * Conventions mirror messages.h: kafka_encode_<api>_request(w, version, req) appends the request
  * body (after the request header) for that version, writing only the fields it has;
@@ -18,10 +22,10 @@
  *   kafka_encode_metadata_request(w, hdr.request_api_version, &req);
  *   kafka_frame_end(w, at);                            patches the size
  */
-#ifndef TANDEM_PROTOCOL_MESSAGES_CLIENT_H
-#define TANDEM_PROTOCOL_MESSAGES_CLIENT_H
+#ifndef TANDEM_KAFKA_CLIENT_MESSAGES_CLIENT_H
+#define TANDEM_KAFKA_CLIENT_MESSAGES_CLIENT_H
 
-#include "protocol/kbuf.h"
+#include "base/kbuf.h"
 #include "protocol/messages.h"
 
 /* Writes a 4-byte size placeholder and returns its offset. */

@@ -8,8 +8,11 @@
  * used, so a hostile length can never make a decoder allocate or read out of bounds.
  *
  * The writer (struct kw) appends to a growable buffer. A writer can also carry "splices": places
- * where bytes that the writer does not own (record batches in a segment file) are to be sent
- * between two stretches of the buffer, so Fetch responses go out with sendfile.
+ * where bytes that the writer does not own (record batches in a segment file, struct file_slice)
+ * are to be sent between two stretches of the buffer, so Fetch responses go out with sendfile.
+ *
+ * kbuf lives in base/, below the codecs, because storage (segment indexes, producer snapshots),
+ * the offsets log and the network loop use its reader, writer and big-endian helpers as well.
  *
  * Encodings (Kafka protocol guide, "Protocol Primitive Types"):
  *   INT8/16/32/64      big-endian two's complement
@@ -21,8 +24,8 @@
  *   ARRAY              INT32 count (-1 null); COMPACT_ARRAY: UNSIGNED_VARINT count+1
  *   TAGGED_FIELDS      UNSIGNED_VARINT count, then (tag, size, bytes) each
  */
-#ifndef TANDEM_PROTOCOL_KBUF_H
-#define TANDEM_PROTOCOL_KBUF_H
+#ifndef TANDEM_BASE_KBUF_H
+#define TANDEM_BASE_KBUF_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -91,7 +94,7 @@ void kr_tagged_fields(struct kr *r);
 
 struct kw_splice {
     size_t at;        /* buffer offset the external bytes follow */
-    const void *ext;  /* caller's handle to the external bytes (e.g. a struct log_slice *) */
+    const void *ext;  /* caller's handle to the external bytes (a struct file_slice *) */
     uint32_t ext_len; /* how many external bytes */
 };
 
