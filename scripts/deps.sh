@@ -39,3 +39,8 @@ if [ -f tests/integration/package.json ] && [ ! -d tests/integration/node_module
     echo "deps: npm ci in tests/integration"
     (cd tests/integration && npm ci --no-audit --no-fund --loglevel=error)
 fi
+# The blog's tests: kafkajs, ajv (JSON Schema validation of responses and events), yaml.
+if [ -f tests/blog/package.json ] && [ ! -d tests/blog/node_modules/ajv ]; then
+    echo "deps: npm ci in tests/blog"
+    (cd tests/blog && npm ci --no-audit --no-fund --loglevel=error)
+fi
