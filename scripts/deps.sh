@@ -39,8 +39,11 @@ if [ -f tests/integration/package.json ] && [ ! -d tests/integration/node_module
     echo "deps: npm ci in tests/integration"
     (cd tests/integration && npm ci --no-audit --no-fund --loglevel=error)
 fi
-# The blog's tests: kafkajs, ajv (JSON Schema validation of responses and events), yaml.
-if [ -f tests/blog/package.json ] && [ ! -d tests/blog/node_modules/ajv ]; then
+# The blog's tests: kafkajs, ajv (JSON Schema validation of responses and events), yaml, the
+# OpenAPI 3.1 and AsyncAPI 2.6 schemas of the documents. npm ci when a dependency is missing.
+if [ -f tests/blog/package.json ] && ! (cd tests/blog && node -e '
+    const deps = Object.keys(require("./package.json").dependencies);
+    process.exit(deps.every((d) => require("fs").existsSync(`node_modules/${d}/package.json`)) ? 0 : 1)'); then
     echo "deps: npm ci in tests/blog"
     (cd tests/blog && npm ci --no-audit --no-fund --loglevel=error)
 fi

@@ -7,7 +7,8 @@
 // sanitizer report or a non-JSON line appears in any log, and removes the directory unless the
 // test failed (TANDEM_KEEP=1 keeps it always).
 //
-// api() is a small fetch wrapper answering {status, headers, json, text}.
+// api() is a small fetch wrapper answering {status, headers, json, text}; onResponse(fn) makes
+// every answer go through fn(method, path, answer) first (which throws to fail the request).
 import { spawn, execFileSync } from 'node:child_process';
 import { generateKeyPairSync } from 'node:crypto';
 import fs from 'node:fs';
@@ -41,8 +42,16 @@ export async function waitFor(fn, what, { timeout = 15000, interval = 50 } = {})
     }
 }
 
+// The check every api() answer goes through, when one is installed (schemas.mjs's
+// checkResponses installs the API's contracts: RealWorld's openapi.yml and ours).
+let responseCheck = null;
+export function onResponse(fn) {
+    responseCheck = fn;
+}
+
 // One HTTP request; body (an object) is sent as JSON; token as RealWorld's "Token <jwt>".
-export async function api(base, method, p, { body, token, headers = {}, raw } = {}) {
+// unchecked: true skips the installed check (a request outside the API: /metrics, /health).
+export async function api(base, method, p, { body, token, headers = {}, raw, unchecked = false } = {}) {
     const h = { ...headers };
     if (token) h.authorization = `Token ${token}`;
     let payload = raw;
@@ -58,7 +67,9 @@ export async function api(base, method, p, { body, token, headers = {}, raw } = 
     } catch {
         json = undefined;
     }
-    return { status: res.status, headers: res.headers, json, text };
+    const answer = { status: res.status, headers: res.headers, json, text };
+    if (responseCheck && !unchecked) responseCheck(method, p, answer);
+    return answer;
 }
 
 export class System {
