@@ -30,8 +30,8 @@
 #include "comments.h"
 #include "tandem/validate.h"
 
-#define BODY_MAX 20000 /* characters of a comment: its event must stay well below a record's cap \
-                        */
+/* Characters of a comment at most: its event must stay well below a Kafka record's size cap. */
+#define BODY_MAX 20000
 
 enum op_kind { OP_LIST, OP_ADD, OP_DELETE };
 
