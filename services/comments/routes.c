@@ -363,9 +363,10 @@ void comments_add(struct tandem_http_request *req, void *arg)
     if (c == NULL) {
         return;
     }
-    if (blog_user_id(c) == 0) {
+    if (blog_user_id(c) == 0 || c->username == NULL) {
+        /* users signs neither; the author must be known from the claims if not yet otherwise */
         tandem_respond_header(req, "WWW-Authenticate", "Token");
-        tandem_respond_problem(req, 401, "the token's subject is not a user id");
+        tandem_respond_problem(req, 401, "the token does not name a user (sub, username)");
         return;
     }
     json_t *in = tandem_json_body_valid(req, NEW_COMMENT);

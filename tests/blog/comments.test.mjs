@@ -216,6 +216,14 @@ test('refusals: 401 without or with a bad token, 422 for a missing or blank body
         assert.equal((await api(svc.url, 'GET', path, { token })).status, 401, `${why} (optional auth)`);
         assert.equal((await api(svc.url, 'DELETE', `${path}/1`, { token })).status, 401, why);
     }
+    // well signed, but naming no user: a subject that is not a user id, no username
+    const priv = fs.readFileSync(sys.privateKey, 'utf8');
+    const { username: _, ...nameless } = claimsFor('5', 'x');
+    for (const claims of [claimsFor('abc', 'x'), nameless]) {
+        const token = jwt({ alg: 'ES256', typ: 'JWT' }, claims, es256(priv));
+        const r = await api(svc.url, 'POST', path, { token, body: { comment: { body: 'x' } } });
+        assert.equal(r.status, 401, JSON.stringify(claims));
+    }
     const cases = [
         [{}, { body: ["can't be blank"] }],
         [{ comment: {} }, { body: ["can't be blank"] }],
