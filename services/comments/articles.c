@@ -171,7 +171,10 @@ static void fetched(const struct tandem_http_response *r, void *arg)
                             "\"url\":\"%s\"", r->url);
         }
     }
-    if (outcome == COMMENTS_FETCH_UNAVAILABLE && r->err != TANDEM_ECLOSED) {
+    /* (not for the breaker's refusals: one per request while it is open; its opening, after the
+     * failures logged here, is the news, and /metrics shows its state) */
+    if (outcome == COMMENTS_FETCH_UNAVAILABLE && r->err != TANDEM_ECLOSED &&
+        r->err != TANDEM_EUNSUPPORTED) {
         tandem_log_warn(NULL, "comments: articles did not answer the lookup",
                         "\"url\":\"%s\",\"error\":\"%s\",\"status\":%d,\"attempts\":%d", r->url,
                         r->err != 0 ? tandem_strerror(r->err) : "unexpected status", r->status,

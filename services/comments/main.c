@@ -42,7 +42,7 @@ static int articles_url_setup(void)
         n--;
     }
     bool http = u != NULL && (strncmp(u, "http://", 7) == 0 || strncmp(u, "https://", 8) == 0);
-    if (!http || n >= sizeof(comments.articles_url) || strpbrk(u, " \r\n?#") != NULL) {
+    if (!http || n >= sizeof(comments.articles_url) || strpbrk(u, " \t\r\n?#\"\\") != NULL) {
         tandem_log_error(NULL, "comments: --articles-url must be an http:// or https:// URL", NULL);
         return TANDEM_EINVAL;
     }

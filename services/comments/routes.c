@@ -133,11 +133,13 @@ static void answer_list(struct op *op)
             list, comment_json(sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
                                sqlite3_column_int64(st, 2), blog_col_text(st, 3), author));
     }
+    if (rc != SQLITE_DONE) {
+        tandem_log_error(op->req, "comments: listing failed", "\"error\":\"%s\"",
+                         sqlite3_errmsg(db));
+    }
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
         json_decref(list);
-        tandem_log_error(op->req, "comments: listing failed", "\"error\":\"%s\"",
-                         sqlite3_errmsg(db));
         tandem_respond_problem(op->req, 500, "storage failed");
     } else {
         tandem_respond_json(op->req, 200, json_pack("{s:o}", "comments", list));
