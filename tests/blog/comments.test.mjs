@@ -87,7 +87,9 @@ async function startComments(instance = 0) {
 }
 
 // Produces one event of the articles service: key = article id, CloudEvents binary headers.
-async function articleEvent(type, data, { id = randomUUID() } = {}) {
+const newTraceparent = () => `00-${randomUUID().replace(/-/g, '')}-${randomUUID().slice(0, 18).replace(/-/g, '')}-01`;
+
+async function articleEvent(type, data, { id = randomUUID(), traceparent = newTraceparent() } = {}) {
     await producer.send({
         topic: 'articles',
         messages: [{
@@ -99,7 +101,9 @@ async function articleEvent(type, data, { id = randomUUID() } = {}) {
                 ce_source: '/articles',
                 ce_type: type,
                 'content-type': 'application/json',
+                ce_subject: String(data.id),
                 ce_time: new Date().toISOString(),
+                traceparent,
             },
         }],
     });
@@ -290,6 +294,7 @@ test('DELETE: the author only (403), 204 once, then 404; ids that name no commen
     await waitFor(() => eventOf('comment.deleted', c.id), 'comment.deleted of the route');
     const ev = eventOf('comment.deleted', c.id);
     assert.equal(ev.key, String(a.id));
+    assert.equal(ev.h.ce_subject, ev.key);
     assert.deepEqual(Object.keys(ev.data).sort(), ['articleId', 'at', 'id', 'v', 'version']);
     assert.equal(ev.data.articleId, a.id);
     assert.equal(ev.data.version, 2);
@@ -303,11 +308,14 @@ test('events: comment.added with its exact payload, keyed by the article, CloudE
     await waitFor(() => eventOf('comment.added', c.id), 'comment.added');
     const ev = eventOf('comment.added', c.id);
     assert.equal(ev.key, String(a.id));
+    assert.equal(ev.h.ce_subject, ev.key);
     assert.equal(ev.h.ce_specversion, '1.0');
     assert.equal(ev.h.ce_source, '/comments');
+    assert.equal(ev.h.ce_type, 'comment.added');
     assert.equal(ev.h['content-type'], 'application/json');
     assert.match(ev.h.traceparent, TRACEPARENT);
-    assert.ok(ev.h.ce_id);
+    assert.match(ev.h.ce_id, /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.match(ev.h.ce_time, ISO_MS);
     assert.deepEqual(ev.data, { id: c.id, articleId: a.id, authorId: userId(u.token), body: 'an event', createdAt: c.createdAt, version: 1, v: 1 });
     // every comment.added so far is unique by id (ids are never given twice)
     const ids = published.filter((e) => e.h.ce_type === 'comment.added').map((e) => e.data.id);
@@ -392,7 +400,8 @@ test('article deleted: its comments deleted with comment.deleted each, every rou
     const c2 = await comment(a.slug, anna, 'two');
     const k = await comment(keep.slug, anna, 'kept');
     const published1 = await articleEvent('article.published', a);
-    await articleEvent('article.deleted', { id: a.id, slug: a.slug, authorId: a.authorId, version: 2, at: new Date().toISOString() });
+    const tp = newTraceparent();
+    await articleEvent('article.deleted', { id: a.id, slug: a.slug, authorId: a.authorId, version: 2, at: new Date().toISOString() }, { traceparent: tp });
     await waitFor(async () => (await list(a.slug)).status === 404, 'the deletion');
     assert.equal((await api(svc.url, 'POST', `/api/articles/${a.slug}/comments`, { token: jake.token, body: { comment: { body: 'late' } } })).status, 404);
     assert.equal((await api(svc.url, 'DELETE', `/api/articles/${a.slug}/comments/${c1.id}`, { token: jake.token })).status, 404);
@@ -403,6 +412,8 @@ test('article deleted: its comments deleted with comment.deleted each, every rou
         assert.deepEqual(Object.keys(ev.data).sort(), ['articleId', 'at', 'id', 'v', 'version']);
         assert.deepEqual({ ...ev.data, at: 'x' }, { id: c.id, articleId: a.id, version: 2, v: 1, at: 'x' });
         assert.equal(ev.h.ce_source, '/comments');
+        assert.equal(ev.h.ce_subject, ev.key);
+        assert.equal(ev.h.traceparent, tp, 'in the trace of the deletion');
     }
     assert.deepEqual((await list(keep.slug)).json.comments.map((x) => x.id), [k.id]);
     // older news of the deleted article, redelivered or not, does not bring it back
