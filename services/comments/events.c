@@ -165,13 +165,7 @@ void comments_events_close(void *arg)
     if (consumer_db == NULL) {
         return;
     }
-    /* The consumer thread's cached statements (blog_stmt) live in its thread-local cache, which
-     * this thread cannot reach: finalize them through the connection itself. The consumers have
-     * stopped, so that thread never touches them again. */
-    for (sqlite3_stmt *st = sqlite3_next_stmt(consumer_db, NULL); st != NULL;
-         st = sqlite3_next_stmt(consumer_db, NULL)) {
-        sqlite3_finalize(st);
-    }
-    sqlite3_close(consumer_db);
+    blog_db_close(consumer_db); /* the consumer thread's cached statements with it: the consumers
+                                   have stopped */
     consumer_db = NULL;
 }
