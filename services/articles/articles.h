@@ -103,18 +103,18 @@ int articles_render_id(sqlite3 *db, int64_t id, int64_t viewer, struct jsonw *w)
  */
 struct op {
     struct tandem_http_request *req;
-    int64_t user;                      /* the token's user */
-    char *username;                    /* the token's username (NULL: none) */
-    char *slug;                        /* of the article the route names (NULL: a creation) */
-    char *title, *description, *body;  /* given members (NULL: not given) */
-    struct tags tags;                  /* given tagList */
-    char *tag_list;                    /* ... as its JSON text (tags_json) */
-    bool tags_given;
-    bool favorite;                     /* favorites.c: favorite (true) or unfavorite */
-    int status;                        /* the HTTP status of a success */
-    char *answer;                      /* the answer's JSON, rendered inside the job */
-    size_t answer_len;
-    char traceparent[64];
+    int64_t user;                     /* the token's user */
+    char *username;                   /* the token's username (NULL: none) */
+    char *slug;                       /* of the article the route names (NULL: a creation) */
+    char *title, *description, *body; /* given members (NULL: not given) */
+    struct tags tags;                 /* given tagList */
+    char *tag_list;                   /* ... as its JSON text (tags_json) */
+    bool tags_given;                  /* tagList given (not absent, not null) */
+    bool favorite;                    /* favorites.c: favorite (true) or unfavorite */
+    int status;                       /* the HTTP status of a success */
+    char *answer;                     /* the answer's JSON, rendered inside the job */
+    size_t answer_len;                /* its length */
+    char traceparent[64];             /* the request's, for the event */
 };
 
 /* A new op for req from its verified claims; NULL after answering 500. */

@@ -19,9 +19,8 @@ static const char FIND[] =
 static const char ADD[] =
     "INSERT INTO favorites(user_id, article_id) VALUES(?1, ?2) ON CONFLICT DO NOTHING";
 static const char REMOVE[] = "DELETE FROM favorites WHERE user_id = ?1 AND article_id = ?2";
-static const char COUNT[] =
-    "UPDATE articles SET favorites_count = favorites_count + ?2, "
-    "favorites_version = favorites_version + 1 WHERE id = ?1";
+static const char COUNT[] = "UPDATE articles SET favorites_count = favorites_count + ?2, "
+                            "favorites_version = favorites_version + 1 WHERE id = ?1";
 
 static int favorite_job(sqlite3 *db, void *arg)
 {
@@ -59,10 +58,10 @@ static int favorite_job(sqlite3 *db, void *arg)
     if (rc != SQLITE_DONE) {
         return TANDEM_EIO;
     }
-    json_t *data = json_pack("{s:I,s:I,s:I,s:I,s:o}", "articleId", (json_int_t)id, "userId",
-                             (json_int_t)o->user, "favoritesCount",
-                             (json_int_t)(favorites + delta), "version",
-                             (json_int_t)(version + 1), "at", blog_time_json(blog_now_ms()));
+    json_t *data =
+        json_pack("{s:I,s:I,s:I,s:I,s:o}", "articleId", (json_int_t)id, "userId",
+                  (json_int_t)o->user, "favoritesCount", (json_int_t)(favorites + delta), "version",
+                  (json_int_t)(version + 1), "at", blog_time_json(blog_now_ms()));
     rc = op_event(db, o, id, o->favorite ? "article.favorited" : "article.unfavorited", data);
     return rc != 0 ? rc : op_render(db, o, id);
 }

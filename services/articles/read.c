@@ -39,12 +39,12 @@ enum {
     C_EXTRA,
 };
 
-#define COLUMNS                                                                                    \
-    "a.id, a.slug, a.title, a.description, a.tag_list, a.created_at, a.updated_at, "             \
-    "a.favorites_count, u.username, u.bio, u.image, "                                              \
-    "EXISTS(SELECT 1 FROM favorites f WHERE f.user_id = ?1 AND f.article_id = a.id), "             \
-    "EXISTS(SELECT 1 FROM blog_follows w WHERE w.follower_id = ?1 AND w.followee_id = a.author_id " \
-    "AND w.following = 1)"
+#define COLUMNS                                                                        \
+    "a.id, a.slug, a.title, a.description, a.tag_list, a.created_at, a.updated_at, "   \
+    "a.favorites_count, u.username, u.bio, u.image, "                                  \
+    "EXISTS(SELECT 1 FROM favorites f WHERE f.user_id = ?1 AND f.article_id = a.id), " \
+    "EXISTS(SELECT 1 FROM blog_follows w WHERE w.follower_id = ?1 "                    \
+    "AND w.followee_id = a.author_id AND w.following = 1)"
 #define FROM " FROM articles a LEFT JOIN blog_authors u ON u.user_id = a.author_id"
 
 static const char ONE_BY_SLUG[] = "SELECT " COLUMNS ", a.body" FROM " WHERE a.slug = ?4";
@@ -59,14 +59,14 @@ static const char ONE_BY_ID[] = "SELECT " COLUMNS ", a.body" FROM " WHERE a.id =
 #define TAG_FAVORITED(A)    TAG(A) FAVORITED(A)
 #define AUTHOR_FAVORITED(A) AUTHOR(A) FAVORITED(A)
 #define ALL(A)              TAG(A) AUTHOR(A) FAVORITED(A)
-#define FEED(A)                                                                                    \
-    " AND " A ".author_id IN (SELECT followee_id FROM blog_follows WHERE follower_id = ?1 "        \
+#define FEED(A)                                                                             \
+    " AND " A ".author_id IN (SELECT followee_id FROM blog_follows WHERE follower_id = ?1 " \
     "AND following = 1)"
 
 #define COUNT(F) "SELECT COUNT(*) FROM articles c WHERE 1 = 1" F("c")
-#define LIST(F)                                                                                    \
-    "SELECT " COLUMNS ", (" COUNT(F) ")" FROM " WHERE 1 = 1" F("a")                               \
-    " ORDER BY a.id DESC LIMIT ?2 OFFSET ?3"
+#define LIST(F)       \
+    "SELECT " COLUMNS \
+    ", (" COUNT(F) ")" FROM " WHERE 1 = 1" F("a") " ORDER BY a.id DESC LIMIT ?2 OFFSET ?3"
 
 enum { F_TAG = 1, F_AUTHOR = 2, F_FAVORITED = 4 };
 
@@ -319,8 +319,8 @@ void articles_list(struct tandem_http_request *req, void *arg)
         return;
     }
     bool nobody = false;
-    f.mask = (f.tag != NULL ? F_TAG : 0) | (by != NULL ? F_AUTHOR : 0) |
-             (fav != NULL ? F_FAVORITED : 0);
+    f.mask =
+        (f.tag != NULL ? F_TAG : 0) | (by != NULL ? F_AUTHOR : 0) | (fav != NULL ? F_FAVORITED : 0);
     if (by != NULL) {
         f.author = blog_profiles_id_of(db, by);
         nobody = f.author == 0;

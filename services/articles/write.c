@@ -35,26 +35,41 @@
 
 static const struct tandem_field CREATE[] = {
     {.path = "article", .type = TANDEM_FIELD_OBJECT, .flags = TANDEM_FIELD_REQUIRED},
-    {.path = "article.title", .type = TANDEM_FIELD_STRING,
-     .flags = TANDEM_FIELD_REQUIRED | TANDEM_FIELD_NOT_BLANK, .max = TITLE_MAX},
-    {.path = "article.description", .type = TANDEM_FIELD_STRING,
-     .flags = TANDEM_FIELD_REQUIRED | TANDEM_FIELD_NOT_BLANK, .max = DESCRIPTION_MAX},
-    {.path = "article.body", .type = TANDEM_FIELD_STRING,
+    {.path = "article.title",
+     .type = TANDEM_FIELD_STRING,
+     .flags = TANDEM_FIELD_REQUIRED | TANDEM_FIELD_NOT_BLANK,
+     .max = TITLE_MAX},
+    {.path = "article.description",
+     .type = TANDEM_FIELD_STRING,
+     .flags = TANDEM_FIELD_REQUIRED | TANDEM_FIELD_NOT_BLANK,
+     .max = DESCRIPTION_MAX},
+    {.path = "article.body",
+     .type = TANDEM_FIELD_STRING,
      .flags = TANDEM_FIELD_REQUIRED | TANDEM_FIELD_NOT_BLANK},
-    {.path = "article.tagList", .type = TANDEM_FIELD_STRINGS, .flags = TANDEM_FIELD_NOT_BLANK,
-     .max = TAGS_MAX, .item_max = TAG_MAX},
+    {.path = "article.tagList",
+     .type = TANDEM_FIELD_STRINGS,
+     .flags = TANDEM_FIELD_NOT_BLANK,
+     .max = TAGS_MAX,
+     .item_max = TAG_MAX},
     TANDEM_FIELD_END,
 };
 
 static const struct tandem_field UPDATE[] = {
     {.path = "article", .type = TANDEM_FIELD_OBJECT, .flags = TANDEM_FIELD_REQUIRED},
-    {.path = "article.title", .type = TANDEM_FIELD_STRING, .flags = TANDEM_FIELD_NOT_BLANK,
+    {.path = "article.title",
+     .type = TANDEM_FIELD_STRING,
+     .flags = TANDEM_FIELD_NOT_BLANK,
      .max = TITLE_MAX},
-    {.path = "article.description", .type = TANDEM_FIELD_STRING, .flags = TANDEM_FIELD_NOT_BLANK,
+    {.path = "article.description",
+     .type = TANDEM_FIELD_STRING,
+     .flags = TANDEM_FIELD_NOT_BLANK,
      .max = DESCRIPTION_MAX},
     {.path = "article.body", .type = TANDEM_FIELD_STRING, .flags = TANDEM_FIELD_NOT_BLANK},
-    {.path = "article.tagList", .type = TANDEM_FIELD_STRINGS, .flags = TANDEM_FIELD_NOT_BLANK,
-     .max = TAGS_MAX, .item_max = TAG_MAX},
+    {.path = "article.tagList",
+     .type = TANDEM_FIELD_STRINGS,
+     .flags = TANDEM_FIELD_NOT_BLANK,
+     .max = TAGS_MAX,
+     .item_max = TAG_MAX},
     TANDEM_FIELD_END,
 };
 
@@ -292,9 +307,9 @@ static int create_job(sqlite3 *db, void *arg)
     int64_t id = sqlite3_last_insert_rowid(db);
     rc = tags_store(db, id, &o->tags);
     if (rc == 0) {
-        rc = op_event(db, o, id, "article.published",
-                      state_json(id, slug, o->title, o->description, tag_list, o->user, now, now,
-                                 1));
+        rc = op_event(
+            db, o, id, "article.published",
+            state_json(id, slug, o->title, o->description, tag_list, o->user, now, now, 1));
     }
     return rc != 0 ? rc : op_render(db, o, id);
 }
@@ -402,8 +417,7 @@ static int update_job(sqlite3 *db, void *arg)
     const char *tag_list = o->tags_given ? o->tag_list : cur.tag_list;
     bool retitled = differs(o->title, cur.title);
     bool retagged = o->tags_given && strcmp(o->tag_list, cur.tag_list) != 0;
-    if (!retitled && !retagged && !differs(o->description, cur.description) &&
-        !cur.body_differs) {
+    if (!retitled && !retagged && !differs(o->description, cur.description) && !cur.body_differs) {
         rc = op_render(db, o, cur.id); /* nothing changes: nothing is written or published */
         current_free(&cur);
         return rc;
@@ -514,10 +528,10 @@ static int delete_job(sqlite3 *db, void *arg)
         sqlite3_reset(st);
     }
     if (rc == 0) {
-        json_t *data = json_pack("{s:I,s:s,s:I,s:I,s:o}", "id", (json_int_t)cur.id, "slug",
-                                 cur.slug, "authorId", (json_int_t)cur.author, "version",
-                                 (json_int_t)(cur.version + 1), "at",
-                                 blog_time_json(blog_now_ms()));
+        json_t *data =
+            json_pack("{s:I,s:s,s:I,s:I,s:o}", "id", (json_int_t)cur.id, "slug", cur.slug,
+                      "authorId", (json_int_t)cur.author, "version", (json_int_t)(cur.version + 1),
+                      "at", blog_time_json(blog_now_ms()));
         rc = op_event(db, o, cur.id, "article.deleted", data);
     }
     current_free(&cur);
