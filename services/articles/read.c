@@ -10,10 +10,11 @@
  * same snapshot; only a page past the end runs the count on its own.
  *
  * The list statements: one text per combination of the filters (tag, author, favorited; AND),
- * written out at compile time below, each prepared once per worker. Parameters: ?1 the viewer
- * (0: anonymous), ?2 limit, ?3 offset, ?4 the tag, ?5 the author's id, ?6 the favoriter's id.
- * Usernames are turned into ids first (blog_profiles_id_of): an unknown one matches nothing.
- * Newest first is by id (ids grow with creation and are never reused).
+ * written out at compile time below (each walks the index of its most selective filter newest
+ * first, so a page costs its own rows, not the matches'), each prepared once per worker.
+ * Parameters: ?1 the viewer (0: anonymous), ?2 limit, ?3 offset, ?4 the tag, ?5 the author's id, ?6
+ * the favoriter's id. Usernames are turned into ids first (blog_profiles_id_of): an unknown one
+ * matches nothing. Newest first is by id (ids grow with creation and are never reused).
  */
 #include <stdio.h>
 #include <string.h>
@@ -45,41 +46,70 @@ enum {
     "EXISTS(SELECT 1 FROM favorites f WHERE f.user_id = ?1 AND f.article_id = a.id), " \
     "EXISTS(SELECT 1 FROM blog_follows w WHERE w.follower_id = ?1 "                    \
     "AND w.followee_id = a.author_id AND w.following = 1)"
-#define FROM " FROM articles a LEFT JOIN blog_authors u ON u.user_id = a.author_id"
+#define AUTHORS " LEFT JOIN blog_authors u ON u.user_id = a.author_id"
+#define ONE     "SELECT " COLUMNS ", a.body FROM articles a" AUTHORS
 
-static const char ONE_BY_SLUG[] = "SELECT " COLUMNS ", a.body" FROM " WHERE a.slug = ?4";
-static const char ONE_BY_ID[] = "SELECT " COLUMNS ", a.body" FROM " WHERE a.id = ?4";
+static const char ONE_BY_SLUG[] = ONE " WHERE a.slug = ?4";
+static const char ONE_BY_ID[] = ONE " WHERE a.id = ?4";
 
-/* The filters, on the articles table aliased A. */
-#define NONE(A)             ""
-#define TAG(A)              " AND " A ".id IN (SELECT article_id FROM article_tags WHERE tag = ?4)"
-#define AUTHOR(A)           " AND " A ".author_id = ?5"
-#define FAVORITED(A)        " AND " A ".id IN (SELECT article_id FROM favorites WHERE user_id = ?6)"
-#define TAG_AUTHOR(A)       TAG(A) AUTHOR(A)
-#define TAG_FAVORITED(A)    TAG(A) FAVORITED(A)
-#define AUTHOR_FAVORITED(A) AUTHOR(A) FAVORITED(A)
-#define ALL(A)              TAG(A) AUTHOR(A) FAVORITED(A)
-#define FEED(A)                                                                             \
-    " AND " A ".author_id IN (SELECT followee_id FROM blog_follows WHERE follower_id = ?1 " \
-    "AND following = 1)"
+/*
+ * A list page: the count of matches (an uncorrelated subquery: evaluated once), then the page.
+ * FROM_WHERE names the articles `a` (joined to their authors `u`) and the filters; ORDER is the
+ * id column of the table the rows come from in index order, so that SQLite walks an index
+ * newest first and stops after the page, computing the columns of the page's rows only.
+ */
+#define PAGE(COUNT, FROM_WHERE, ORDER) \
+    "SELECT " COLUMNS ", (" COUNT ")" FROM_WHERE " ORDER BY " ORDER " DESC LIMIT ?2 OFFSET ?3"
+#define HAS_TAG(ID) \
+    "EXISTS(SELECT 1 FROM article_tags tt WHERE tt.article_id = " ID " AND tt.tag = ?4)"
+#define HAS_FAVORITE(ID) \
+    "EXISTS(SELECT 1 FROM favorites ff WHERE ff.user_id = ?6 AND ff.article_id = " ID ")"
 
-#define COUNT(F) "SELECT COUNT(*) FROM articles c WHERE 1 = 1" F("c")
-#define LIST(F)       \
-    "SELECT " COLUMNS \
-    ", (" COUNT(F) ")" FROM " WHERE 1 = 1" F("a") " ORDER BY a.id DESC LIMIT ?2 OFFSET ?3"
+/* Each combination drives from the index that serves its most selective filter: a tag's rows
+ * (article_tags_tag), an author's articles (articles_author), a user's favorites (their primary
+ * key); the other filters are lookups by primary key. article_tags and favorites rows exist only
+ * for existing articles (deleted with them), so their counts need no join. */
+#define COUNT_NONE "SELECT COUNT(*) FROM articles"
+#define FROM_NONE  " FROM articles a" AUTHORS
+#define COUNT_T    "SELECT COUNT(*) FROM article_tags WHERE tag = ?4"
+#define FROM_T \
+    " FROM article_tags t JOIN articles a ON a.id = t.article_id" AUTHORS " WHERE t.tag = ?4"
+#define COUNT_A  "SELECT COUNT(*) FROM articles WHERE author_id = ?5"
+#define FROM_A   " FROM articles a" AUTHORS " WHERE a.author_id = ?5"
+#define COUNT_TA COUNT_A " AND " HAS_TAG("articles.id")
+#define FROM_TA  FROM_A " AND " HAS_TAG("a.id")
+#define COUNT_F  "SELECT COUNT(*) FROM favorites v WHERE v.user_id = ?6"
+#define FROM_F \
+    " FROM favorites v JOIN articles a ON a.id = v.article_id" AUTHORS " WHERE v.user_id = ?6"
+#define COUNT_TF  COUNT_F " AND " HAS_TAG("v.article_id")
+#define FROM_TF   FROM_F " AND " HAS_TAG("v.article_id")
+#define COUNT_AF  COUNT_A " AND " HAS_FAVORITE("articles.id")
+#define FROM_AF   FROM_A " AND " HAS_FAVORITE("a.id")
+#define COUNT_TAF COUNT_TA " AND " HAS_FAVORITE("articles.id")
+#define FROM_TAF  FROM_TA " AND " HAS_FAVORITE("a.id")
 
 enum { F_TAG = 1, F_AUTHOR = 2, F_FAVORITED = 4 };
 
 static const char *const LIST_SQL[8] = {
-    LIST(NONE),      LIST(TAG),           LIST(AUTHOR),           LIST(TAG_AUTHOR),
-    LIST(FAVORITED), LIST(TAG_FAVORITED), LIST(AUTHOR_FAVORITED), LIST(ALL),
+    PAGE(COUNT_NONE, FROM_NONE, "a.id"),   PAGE(COUNT_T, FROM_T, "t.article_id"),
+    PAGE(COUNT_A, FROM_A, "a.id"),         PAGE(COUNT_TA, FROM_TA, "a.id"),
+    PAGE(COUNT_F, FROM_F, "v.article_id"), PAGE(COUNT_TF, FROM_TF, "v.article_id"),
+    PAGE(COUNT_AF, FROM_AF, "a.id"),       PAGE(COUNT_TAF, FROM_TAF, "a.id"),
 };
 static const char *const COUNT_SQL[8] = {
-    COUNT(NONE),      COUNT(TAG),           COUNT(AUTHOR),           COUNT(TAG_AUTHOR),
-    COUNT(FAVORITED), COUNT(TAG_FAVORITED), COUNT(AUTHOR_FAVORITED), COUNT(ALL),
+    COUNT_NONE, COUNT_T, COUNT_A, COUNT_TA, COUNT_F, COUNT_TF, COUNT_AF, COUNT_TAF,
 };
-static const char FEED_SQL[] = LIST(FEED);
-static const char FEED_COUNT_SQL[] = COUNT(FEED);
+
+/* The feed: the followed authors' articles come from several ranges of articles_author, so
+ * they must be sorted; the page's ids are picked first (from the index alone), then only those
+ * rows get their columns. */
+#define FOLLOWED                                                             \
+    " FROM blog_follows fw JOIN articles c ON c.author_id = fw.followee_id " \
+    "WHERE fw.follower_id = ?1 AND fw.following = 1"
+static const char FEED_COUNT_SQL[] = "SELECT COUNT(*)" FOLLOWED;
+static const char FEED_SQL[] = "SELECT " COLUMNS ", (SELECT COUNT(*)" FOLLOWED ") FROM "
+                               "(SELECT c.id" FOLLOWED " ORDER BY c.id DESC LIMIT ?2 OFFSET ?3) p "
+                               "JOIN articles a ON a.id = p.id" AUTHORS " ORDER BY a.id DESC";
 
 static const char TAGS[] = "SELECT DISTINCT tag FROM article_tags ORDER BY tag";
 static const char INTERNAL[] = "SELECT id, slug, author_id, version FROM articles WHERE slug = ?1";

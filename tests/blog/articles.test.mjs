@@ -200,6 +200,12 @@ test('slugs: one title twice gives two working slugs; a new title a new slug, th
     assert.equal(up.json.article.slug, `new-name-${process.pid}`);
     assert.equal((await api(art.url, 'GET', `/api/articles/${c.slug}`)).status, 404);
     assert.equal((await api(art.url, 'GET', `/api/articles/new-name-${process.pid}`)).status, 200);
+    // a new title whose slug another article has gets a suffix
+    const clash = await api(art.url, 'PUT', `/api/articles/new-name-${process.pid}`, { token: u.token, body: { article: { title } } });
+    assert.equal(clash.status, 200);
+    assert.match(clash.json.article.slug, new RegExp(`^${base}-[0-9a-z]{6}$`));
+    assert.ok(![a.slug, b.slug, ...many.map((m) => m.slug)].includes(clash.json.article.slug));
+    assert.equal((await api(art.url, 'GET', `/api/articles/${clash.json.article.slug}`)).json.article.title, title);
     // a title that slugifies as before keeps the slug, suffix included
     const suffixed = a.slug === base ? b : a;
     const same = await api(art.url, 'PUT', `/api/articles/${suffixed.slug}`, { token: u.token, body: { article: { title: `same TITLE! ${process.pid}` } } });
