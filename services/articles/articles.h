@@ -119,6 +119,8 @@ struct op {
 
 /* A new op for req from its verified claims; NULL after answering 500. */
 struct op *op_new(struct tandem_http_request *req, const struct tandem_claims *c);
+/* The same with o->slug the route's {slug}. */
+struct op *op_of_slug(struct tandem_http_request *req, const struct tandem_claims *c);
 void op_free(struct op *o);
 /* Queues job with op_done as its completion; answers 503/500 and frees o when refused. */
 void op_write(struct op *o, tandem_db_job_fn job);

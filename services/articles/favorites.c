@@ -9,9 +9,6 @@
  * is not the article's version: favorites do not change the article itself (nor its
  * updatedAt).
  */
-#include <stdlib.h>
-#include <string.h>
-
 #include "articles.h"
 
 static const char FIND[] =
@@ -72,17 +69,11 @@ static void favorite_set(struct tandem_http_request *req, bool favorite)
     if (c == NULL) {
         return;
     }
-    struct op *o = op_new(req, c);
-    if (o == NULL) {
-        return;
+    struct op *o = op_of_slug(req, c);
+    if (o != NULL) {
+        o->favorite = favorite;
+        op_write(o, favorite_job);
     }
-    o->favorite = favorite;
-    if ((o->slug = strdup(tandem_param(req, "slug"))) == NULL) {
-        tandem_respond_problem(req, 500, "out of memory");
-        op_free(o);
-        return;
-    }
-    op_write(o, favorite_job);
 }
 
 void articles_favorite(struct tandem_http_request *req, void *arg)

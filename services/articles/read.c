@@ -125,43 +125,60 @@ static void put_time(struct jsonw *w, int64_t unix_ms)
     jsonw_raw(w, t, BLOG_TIME_SIZE + 1);
 }
 
+/* RealWorld's Article, member by member in openapi.yml's order: the text before the value, the
+ * column it comes from and how it is written. */
+enum { M_STR, M_BODY, M_TAGS, M_TIME, M_INT, M_VIEWER };
+static const struct {
+    const char *before;
+    int col, kind;
+} ARTICLE[] = {
+    {"{\"slug\":", C_SLUG, M_STR},
+    {",\"title\":", C_TITLE, M_STR},
+    {",\"description\":", C_DESCRIPTION, M_STR},
+    {",\"body\":", C_EXTRA, M_BODY},
+    {",\"tagList\":", C_TAGS, M_TAGS},
+    {",\"createdAt\":", C_CREATED, M_TIME},
+    {",\"updatedAt\":", C_UPDATED, M_TIME},
+    {",\"favorited\":", C_FAVORITED, M_VIEWER},
+    {",\"favoritesCount\":", C_FAVORITES, M_INT},
+    {",\"author\":{\"username\":", C_USERNAME, M_STR},
+    {",\"bio\":", C_BIO, M_STR},
+    {",\"image\":", C_IMAGE, M_STR},
+    {",\"following\":", C_FOLLOWING, M_VIEWER},
+};
+
 /* Writes the article of st's row (COLUMNS) as RealWorld's Article; with the body or without
- * (lists). */
+ * (lists). The viewer's booleans are false for the anonymous viewer 0. */
 static void render(struct jsonw *w, sqlite3_stmt *st, int64_t viewer, bool body)
 {
-    jsonw_lit(w, "{\"slug\":");
-    jsonw_str(w, blog_col_text(st, C_SLUG));
-    jsonw_lit(w, ",\"title\":");
-    jsonw_str(w, blog_col_text(st, C_TITLE));
-    jsonw_lit(w, ",\"description\":");
-    jsonw_str(w, blog_col_text(st, C_DESCRIPTION));
-    if (body) {
-        jsonw_lit(w, ",\"body\":");
-        jsonw_str(w, blog_col_text(st, C_EXTRA));
+    for (size_t i = 0; i < sizeof(ARTICLE) / sizeof(ARTICLE[0]); i++) {
+        int col = ARTICLE[i].col;
+        if (ARTICLE[i].kind == M_BODY && !body) {
+            continue;
+        }
+        jsonw_lit(w, ARTICLE[i].before);
+        switch (ARTICLE[i].kind) {
+        case M_STR:
+        case M_BODY:
+            jsonw_str(w, blog_col_text(st, col));
+            break;
+        case M_TAGS: /* written by tags_json: a JSON array's text */
+            if (blog_col_text(st, col)[0] == '[') {
+                jsonw_raw(w, blog_col_text(st, col), (size_t)sqlite3_column_bytes(st, col));
+            } else {
+                jsonw_lit(w, "[]");
+            }
+            break;
+        case M_TIME:
+            put_time(w, sqlite3_column_int64(st, col));
+            break;
+        case M_INT:
+            jsonw_int(w, sqlite3_column_int64(st, col));
+            break;
+        default: /* M_VIEWER */
+            jsonw_bool(w, viewer > 0 && sqlite3_column_int(st, col) != 0);
+        }
     }
-    jsonw_lit(w, ",\"tagList\":");
-    const char *tags = blog_col_text(st, C_TAGS);
-    if (tags[0] == '[') { /* written by tags_json: a JSON array */
-        jsonw_raw(w, tags, (size_t)sqlite3_column_bytes(st, C_TAGS));
-    } else {
-        jsonw_lit(w, "[]");
-    }
-    jsonw_lit(w, ",\"createdAt\":");
-    put_time(w, sqlite3_column_int64(st, C_CREATED));
-    jsonw_lit(w, ",\"updatedAt\":");
-    put_time(w, sqlite3_column_int64(st, C_UPDATED));
-    jsonw_lit(w, ",\"favorited\":");
-    jsonw_bool(w, viewer > 0 && sqlite3_column_int(st, C_FAVORITED) != 0);
-    jsonw_lit(w, ",\"favoritesCount\":");
-    jsonw_int(w, sqlite3_column_int64(st, C_FAVORITES));
-    jsonw_lit(w, ",\"author\":{\"username\":");
-    jsonw_str(w, blog_col_text(st, C_USERNAME));
-    jsonw_lit(w, ",\"bio\":");
-    jsonw_str(w, blog_col_text(st, C_BIO));
-    jsonw_lit(w, ",\"image\":");
-    jsonw_str(w, blog_col_text(st, C_IMAGE));
-    jsonw_lit(w, ",\"following\":");
-    jsonw_bool(w, viewer > 0 && sqlite3_column_int(st, C_FOLLOWING) != 0);
     jsonw_lit(w, "}}");
 }
 
@@ -200,6 +217,21 @@ static void answer(struct tandem_http_request *req, struct jsonw *w)
     jsonw_free(w);
 }
 
+/* Answers a lookup of one thing: rc 0 answers w's text, JOB_NOT_FOUND 404, else 500/503. */
+static void answer_found(struct tandem_http_request *req, struct jsonw *w, int rc)
+{
+    if (rc == 0) {
+        answer(req, w);
+        return;
+    }
+    jsonw_free(w);
+    if (rc == JOB_NOT_FOUND) {
+        blog_not_found(req, "article");
+    } else {
+        blog_store_failed(req, rc);
+    }
+}
+
 /* The reader and a prepared statement of sql on it; NULL after answering (503 or 500). */
 static sqlite3_stmt *prepare(struct tandem_http_request *req, const char *sql, sqlite3 **db)
 {
@@ -233,17 +265,7 @@ void articles_get(struct tandem_http_request *req, void *arg)
     sqlite3_bind_text(st, 4, tandem_param(req, "slug"), -1, SQLITE_STATIC);
     struct jsonw w;
     jsonw_init(&w);
-    int rc = render_one(st, viewer, &w);
-    if (rc == 0) {
-        answer(req, &w);
-        return;
-    }
-    jsonw_free(&w);
-    if (rc == JOB_NOT_FOUND) {
-        blog_not_found(req, "article");
-    } else {
-        blog_store_failed(req, rc);
-    }
+    answer_found(req, &w, render_one(st, viewer, &w));
 }
 
 /* ---- lists --------------------------------------------------------------------------------- */
@@ -442,14 +464,5 @@ void articles_internal(struct tandem_http_request *req, void *arg)
         jsonw_lit(&w, ",\"deleted\":false}");
     }
     sqlite3_reset(st);
-    if (rc == SQLITE_ROW) {
-        answer(req, &w);
-        return;
-    }
-    jsonw_free(&w);
-    if (rc == SQLITE_DONE) {
-        blog_not_found(req, "article");
-    } else {
-        blog_store_failed(req, TANDEM_EIO);
-    }
+    answer_found(req, &w, rc == SQLITE_ROW ? 0 : rc == SQLITE_DONE ? JOB_NOT_FOUND : TANDEM_EIO);
 }

@@ -91,6 +91,17 @@ struct op *op_new(struct tandem_http_request *req, const struct tandem_claims *c
     return o;
 }
 
+struct op *op_of_slug(struct tandem_http_request *req, const struct tandem_claims *c)
+{
+    struct op *o = op_new(req, c);
+    if (o != NULL && (o->slug = strdup(tandem_param(req, "slug"))) == NULL) {
+        tandem_respond_problem(req, 500, "out of memory");
+        op_free(o);
+        return NULL;
+    }
+    return o;
+}
+
 void op_free(struct op *o)
 {
     free(o->username);
@@ -276,6 +287,15 @@ static bool op_fill(struct op *o, const json_t *in)
     return true;
 }
 
+/* The validated body of a request that needs a user (*c their claims); NULL after answering
+ * (401, 415, 400, 422). */
+static json_t *body_of(struct tandem_http_request *req, const struct tandem_field *spec,
+                       const struct tandem_claims **c)
+{
+    *c = tandem_require_auth(req);
+    return *c != NULL ? tandem_json_body_valid(req, spec) : NULL;
+}
+
 /* ---- POST /api/articles -------------------------------------------------------------------- */
 
 static const char INSERT[] =
@@ -317,11 +337,8 @@ static int create_job(sqlite3 *db, void *arg)
 void articles_create(struct tandem_http_request *req, void *arg)
 {
     (void)arg;
-    const struct tandem_claims *c = tandem_require_auth(req);
-    if (c == NULL) {
-        return;
-    }
-    json_t *in = tandem_json_body_valid(req, CREATE);
+    const struct tandem_claims *c;
+    json_t *in = body_of(req, CREATE, &c);
     if (in == NULL) {
         return;
     }
@@ -358,13 +375,14 @@ static void current_free(struct current *c)
     free(c->tag_list);
 }
 
-/* Reads o->slug's article into *cur. Returns 0, JOB_NOT_FOUND, JOB_FORBIDDEN (another user's)
- * or TANDEM_E*. */
+/* Inside a job: makes sure o's user is known (op_author_known), then reads o->slug's article
+ * into *cur. Returns 0, JOB_NOT_FOUND, JOB_FORBIDDEN (another user's) or TANDEM_E*. */
 static int current_of(sqlite3 *db, const struct op *o, struct current *cur)
 {
-    sqlite3_stmt *st = blog_stmt(db, CURRENT);
+    int known = op_author_known(db, o);
+    sqlite3_stmt *st = known == 0 ? blog_stmt(db, CURRENT) : NULL;
     if (st == NULL) {
-        return TANDEM_EIO;
+        return known != 0 ? known : TANDEM_EIO;
     }
     sqlite3_bind_text(st, 1, o->slug, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
@@ -405,10 +423,7 @@ static int update_job(sqlite3 *db, void *arg)
 {
     struct op *o = arg;
     struct current cur;
-    int rc = op_author_known(db, o);
-    if (rc == 0) {
-        rc = current_of(db, o, &cur);
-    }
+    int rc = current_of(db, o, &cur);
     if (rc != 0) {
         return rc;
     }
@@ -465,11 +480,8 @@ static int update_job(sqlite3 *db, void *arg)
 void articles_update(struct tandem_http_request *req, void *arg)
 {
     (void)arg;
-    const struct tandem_claims *c = tandem_require_auth(req);
-    if (c == NULL) {
-        return;
-    }
-    json_t *in = tandem_json_body_valid(req, UPDATE);
+    const struct tandem_claims *c;
+    json_t *in = body_of(req, UPDATE, &c);
     if (in == NULL) {
         return;
     }
@@ -487,14 +499,9 @@ void articles_update(struct tandem_http_request *req, void *arg)
                                               "body, tagList"));
         return;
     }
-    struct op *o = op_new(req, c);
+    struct op *o = op_of_slug(req, c);
     bool ok = o != NULL && op_fill(o, in);
     json_decref(in);
-    if (ok && (o->slug = strdup(tandem_param(req, "slug"))) == NULL) {
-        tandem_respond_problem(req, 500, "out of memory");
-        op_free(o);
-        ok = false;
-    }
     if (ok) {
         op_write(o, update_job);
     }
@@ -509,10 +516,7 @@ static int delete_job(sqlite3 *db, void *arg)
 {
     struct op *o = arg;
     struct current cur;
-    int rc = op_author_known(db, o);
-    if (rc == 0) {
-        rc = current_of(db, o, &cur);
-    }
+    int rc = current_of(db, o, &cur);
     if (rc != 0) {
         return rc;
     }
@@ -545,15 +549,9 @@ void articles_delete(struct tandem_http_request *req, void *arg)
     if (c == NULL) {
         return;
     }
-    struct op *o = op_new(req, c);
-    if (o == NULL) {
-        return;
+    struct op *o = op_of_slug(req, c);
+    if (o != NULL) {
+        o->status = 204;
+        op_write(o, delete_job);
     }
-    o->status = 204;
-    if ((o->slug = strdup(tandem_param(req, "slug"))) == NULL) {
-        tandem_respond_problem(req, 500, "out of memory");
-        op_free(o);
-        return;
-    }
-    op_write(o, delete_job);
 }

@@ -643,3 +643,26 @@ test('a restart keeps every article and favorite, and consumption resumes', asyn
     const dup = await api(art.url, 'POST', '/api/articles', { token: u.token, body: { article: fresh({ title: a.title }) } });
     assert.notEqual(dup.json.article.slug, a.slug);
 });
+
+test('two instances on one database: writes on one are read at once on the other; one relay publishes each event', async () => {
+    const other = await sys.service('articles', { instance: 2 });
+    const u = await register(users.url, 'two');
+    const fan = await register(users.url, 'twof');
+    const a = await publish(u.token, fresh({ tagList: ['twice'] }), other.url);
+    assert.deepEqual((await api(art.url, 'GET', `/api/articles/${a.slug}`)).json, { article: a });
+    const f = await api(art.url, 'POST', `/api/articles/${a.slug}/favorite`, { token: fan.token });
+    assert.equal(f.json.article.favoritesCount, 1);
+    assert.equal((await api(other.url, 'GET', `/api/articles/${a.slug}`, { token: fan.token })).json.article.favorited, true);
+    const same = await Promise.all([art, other].map((s) => publish(u.token, fresh({ title: `Twin ${process.pid}` }), s.url)));
+    assert.notEqual(same[0].slug, same[1].slug);
+    await api(users.url, 'POST', `/api/profiles/${u.username}/follow`, { token: fan.token });
+    for (const s of [art, other]) {
+        await waitFor(async () => (await api(s.url, 'GET', '/api/articles/feed', { token: fan.token })).json.articlesCount === 3, `the feed on ${s.url}`);
+    }
+    const { id } = await internal(a.slug);
+    const seen = await readTopic('articles', (x) => x.some((e) => e.key === String(id) && e.h.ce_type === 'article.favorited'), 'the favorite');
+    const mine = seen.filter((e) => e.key === String(id));
+    assert.deepEqual(mine.map((e) => e.h.ce_type), ['article.published', 'article.favorited']);
+    assert.equal(new Set(mine.map((e) => e.h.ce_id)).size, 2);
+    assert.equal((await sys.stop(other.entry)).code, 0);
+});
