@@ -117,7 +117,8 @@ struct op {
     char traceparent[64];             /* the request's, for the event */
 };
 
-/* A new op for req from its verified claims; NULL after answering 500. */
+/* A new op for req from its verified claims; NULL after answering (500; 401 when the token's
+ * subject is not a user id). */
 struct op *op_new(struct tandem_http_request *req, const struct tandem_claims *c);
 /* The same with o->slug the route's {slug}. */
 struct op *op_of_slug(struct tandem_http_request *req, const struct tandem_claims *c);

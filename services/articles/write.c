@@ -77,6 +77,11 @@ static const struct tandem_field UPDATE[] = {
 
 struct op *op_new(struct tandem_http_request *req, const struct tandem_claims *c)
 {
+    if (blog_user_id(c) == 0) { /* signed by users, whose subjects are ids: not one of its tokens */
+        tandem_respond_header(req, "WWW-Authenticate", "Token");
+        tandem_respond_problem(req, 401, "the token's subject is not a user id");
+        return NULL;
+    }
     struct op *o = calloc(1, sizeof(*o));
     if (o == NULL || (c->username != NULL && (o->username = strdup(c->username)) == NULL)) {
         free(o);
