@@ -64,6 +64,9 @@ void jsonw_lit(struct jsonw *w, const char *s); /* strlen(s) raw bytes */
 void jsonw_str(struct jsonw *w, const char *s); /* a JSON string of s */
 void jsonw_int(struct jsonw *w, int64_t v);
 void jsonw_bool(struct jsonw *w, bool v);
+/* unix_ms as a JSON string of RealWorld's date, exactly as blog_time_format writes it, without
+ * its gmtime_r (glibc takes a process-wide lock in it) and snprintf: a page has 40 dates. */
+void jsonw_time(struct jsonw *w, int64_t unix_ms);
 /* The text as a malloc'd NUL-terminated copy (*len its length), or NULL (failed, out of memory). */
 char *jsonw_take(struct jsonw *w, size_t *len);
 

@@ -8,8 +8,6 @@
  * multi-byte UTF-8 included, as it is, which is what jansson writes too). The buffer starts in
  * the struct (on the caller's stack) and moves to the heap only when an answer outgrows it.
  */
-#include <inttypes.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -81,7 +79,7 @@ static size_t escaped_len(unsigned char c)
 
 void jsonw_str(struct jsonw *w, const char *s)
 {
-    static const char HEX[] = "0123456789abcdef";
+    static const char HEX[] = "0123456789ABCDEF"; /* as jansson writes them */
     size_t n = 2; /* the exact length first: a 1 MiB body must not reserve six */
     for (const unsigned char *p = (const unsigned char *)s; *p != '\0'; p++) {
         n += escaped_len(*p);
@@ -131,9 +129,50 @@ void jsonw_str(struct jsonw *w, const char *s)
 
 void jsonw_int(struct jsonw *w, int64_t v)
 {
-    char buf[24];
-    int n = snprintf(buf, sizeof(buf), "%" PRId64, v);
-    jsonw_raw(w, buf, (size_t)n);
+    char buf[24], *p = buf + sizeof(buf);
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u > 0);
+    if (v < 0) {
+        *--p = '-';
+    }
+    jsonw_raw(w, p, (size_t)(buf + sizeof(buf) - p));
+}
+
+/* Writes v as n decimal digits, zero-padded, at p. */
+static void digits(char *p, unsigned v, int n)
+{
+    while (n-- > 0) {
+        p[n] = (char)('0' + v % 10);
+        v /= 10;
+    }
+}
+
+void jsonw_time(struct jsonw *w, int64_t unix_ms)
+{
+    if (unix_ms < 0) {
+        unix_ms = 0; /* as blog_time_format */
+    }
+    int64_t days = unix_ms / 86400000, ms = unix_ms % 86400000;
+    /* the civil date of a day count (the proleptic Gregorian calendar in eras of 400 years,
+     * each 146097 days, counted from 0000-03-01 so that the leap day ends a year) */
+    int64_t z = days + 719468, era = z / 146097;
+    unsigned doe = (unsigned)(z - era * 146097);
+    unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100), mp = (5 * doy + 2) / 153;
+    unsigned day = doy - (153 * mp + 2) / 5 + 1, month = mp < 10 ? mp + 3 : mp - 9;
+    unsigned year = (unsigned)(era * 400 + yoe) + (month <= 2);
+    char t[] = "\"YYYY-MM-DDTHH:MM:SS.mmmZ\"";
+    digits(t + 1, year % 10000, 4);
+    digits(t + 6, month, 2);
+    digits(t + 9, day, 2);
+    digits(t + 12, (unsigned)(ms / 3600000), 2);
+    digits(t + 15, (unsigned)(ms / 60000 % 60), 2);
+    digits(t + 18, (unsigned)(ms / 1000 % 60), 2);
+    digits(t + 21, (unsigned)(ms % 1000), 3);
+    jsonw_raw(w, t, sizeof(t) - 1);
 }
 
 void jsonw_bool(struct jsonw *w, bool v)

@@ -116,15 +116,6 @@ static const char INTERNAL[] = "SELECT id, slug, author_id, version FROM article
 
 /* ---- rendering ----------------------------------------------------------------------------- */
 
-static void put_time(struct jsonw *w, int64_t unix_ms)
-{
-    char t[BLOG_TIME_SIZE + 2];
-    t[0] = '"';
-    blog_time_format(unix_ms, t + 1);
-    t[BLOG_TIME_SIZE] = '"';
-    jsonw_raw(w, t, BLOG_TIME_SIZE + 1);
-}
-
 /* RealWorld's Article, member by member in openapi.yml's order: the text before the value, the
  * column it comes from and how it is written. */
 enum { M_STR, M_BODY, M_TAGS, M_TIME, M_INT, M_VIEWER };
@@ -170,7 +161,7 @@ static void render(struct jsonw *w, sqlite3_stmt *st, int64_t viewer, bool body)
             }
             break;
         case M_TIME:
-            put_time(w, sqlite3_column_int64(st, col));
+            jsonw_time(w, sqlite3_column_int64(st, col));
             break;
         case M_INT:
             jsonw_int(w, sqlite3_column_int64(st, col));
