@@ -9,9 +9,10 @@
  *   GET  /api/tags
  *   GET  /internal/articles/{slug}           for the comments service (never routed by the gateway)
  *
- * Consumes the users topic (group "articles") into the users read model. Settings besides the
- * runtime's (docs/libtandem.md): --jwt-public-key and the other token options of
- * tandem_service_auth, --db-file (articles.db under --data-dir).
+ * Consumes the users topic (group "articles") into the users read model. Listens on
+ * 127.0.0.1:8111 unless --listen or TANDEM_LISTEN says otherwise. Settings besides the runtime's
+ * (docs/libtandem.md): --jwt-public-key and the other token options of tandem_service_auth,
+ * --db-file (articles.db under --data-dir).
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -23,6 +24,8 @@
 extern const char SCHEMA_SQL[];
 
 struct articles articles;
+
+#define DEFAULT_LISTEN "127.0.0.1:8111"
 
 static const struct {
     const char *method, *pattern;
@@ -104,6 +107,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "tandem-articles: libsodium cannot start\n");
         return 2;
     }
+    /* articles listens on 8111 unless --listen or TANDEM_LISTEN says otherwise (the runtime's
+     * default, 8101, is users'; it has no call to set a service's own default) */
+    setenv("TANDEM_LISTEN", DEFAULT_LISTEN, 0);
     if (tandem_service_new("articles", argc, argv, &articles.svc) != 0) {
         return 2; /* logged */
     }
