@@ -107,7 +107,7 @@ int articles_render_id(sqlite3 *db, int64_t id, int64_t viewer, struct jsonw *w)
 struct op {
     struct tandem_http_request *req;
     int64_t user;                     /* the token's user */
-    char *username;                   /* the token's username (NULL: none) */
+    char *username;                   /* the token's username */
     char *slug;                       /* of the article the route names (NULL: a creation) */
     char *title, *description, *body; /* given members (NULL: not given) */
     struct tags tags;                 /* given tagList */
@@ -120,8 +120,8 @@ struct op {
     char traceparent[64];             /* the request's, for the event */
 };
 
-/* A new op for req from its verified claims; NULL after answering (500; 401 when the token's
- * subject is not a user id). */
+/* A new op for req from its verified claims; NULL after answering (500; 401 when they do not
+ * name a user: a numeric sub and a username). */
 struct op *op_new(struct tandem_http_request *req, const struct tandem_claims *c);
 /* The same with o->slug the route's {slug}. */
 struct op *op_of_slug(struct tandem_http_request *req, const struct tandem_claims *c);

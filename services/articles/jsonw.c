@@ -186,8 +186,8 @@ void jsonw_bool(struct jsonw *w, bool v)
 
 char *jsonw_take(struct jsonw *w, size_t *len)
 {
-    char *s = NULL;
-    if (!w->failed && (s = malloc(w->len + 1)) != NULL) {
+    char *s = w->failed ? NULL : malloc(w->len + 1);
+    if (s != NULL) {
         memcpy(s, w->p, w->len);
         s[w->len] = '\0';
         *len = w->len;

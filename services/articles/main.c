@@ -72,8 +72,8 @@ static void consumer_close(void *arg)
     if (articles.consumer_db == NULL) {
         return;
     }
-    sqlite3_stmt *st;
-    while ((st = sqlite3_next_stmt(articles.consumer_db, NULL)) != NULL) {
+    for (sqlite3_stmt *st = sqlite3_next_stmt(articles.consumer_db, NULL); st != NULL;
+         st = sqlite3_next_stmt(articles.consumer_db, NULL)) {
         sqlite3_finalize(st);
     }
     sqlite3_close(articles.consumer_db);

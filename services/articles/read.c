@@ -312,8 +312,8 @@ static void list_answer(struct tandem_http_request *req, sqlite3 *db, const char
     jsonw_init(&w);
     jsonw_lit(&w, "{\"articles\":[");
     int64_t count = 0, n = 0;
-    int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int rc = sqlite3_step(st);
+    for (; rc == SQLITE_ROW; rc = sqlite3_step(st)) {
         if (n++ > 0) {
             jsonw_lit(&w, ",");
         }
@@ -412,8 +412,8 @@ void articles_tags(struct tandem_http_request *req, void *arg)
     struct jsonw w;
     jsonw_init(&w);
     jsonw_lit(&w, "{\"tags\":[");
-    int rc, n = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    int n = 0, rc = sqlite3_step(st);
+    for (; rc == SQLITE_ROW; rc = sqlite3_step(st)) {
         if (n++ > 0) {
             jsonw_lit(&w, ",");
         }

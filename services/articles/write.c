@@ -77,18 +77,23 @@ static const struct tandem_field UPDATE[] = {
 
 struct op *op_new(struct tandem_http_request *req, const struct tandem_claims *c)
 {
-    if (blog_user_id(c) == 0) { /* signed by users, whose subjects are ids: not one of its tokens */
+    if (blog_user_id(c) == 0 || c->username == NULL) {
+        /* signed with the key, but not as users signs (a numeric sub and a username): no write
+         * in its name, whose author could not be made from it */
         tandem_respond_header(req, "WWW-Authenticate", "Token");
-        tandem_respond_problem(req, 401, "the token's subject is not a user id");
+        tandem_respond_problem(req, 401, "the token does not name a user (sub, username)");
         return NULL;
     }
     struct op *o = calloc(1, sizeof(*o));
-    if (o == NULL || (c->username != NULL && (o->username = strdup(c->username)) == NULL)) {
+    char *username = o != NULL ? strdup(c->username) : NULL;
+    if (username == NULL) {
+        free(o);
         free(o);
         tandem_respond_problem(req, 500, "out of memory");
         return NULL;
     }
     o->req = req;
+    o->username = username;
     o->user = blog_user_id(c);
     o->status = 200;
     const char *tp = tandem_request_traceparent(req);
@@ -99,7 +104,10 @@ struct op *op_new(struct tandem_http_request *req, const struct tandem_claims *c
 struct op *op_of_slug(struct tandem_http_request *req, const struct tandem_claims *c)
 {
     struct op *o = op_new(req, c);
-    if (o != NULL && (o->slug = strdup(tandem_param(req, "slug"))) == NULL) {
+    if (o != NULL) {
+        o->slug = strdup(tandem_param(req, "slug"));
+    }
+    if (o != NULL && o->slug == NULL) {
         tandem_respond_problem(req, 500, "out of memory");
         op_free(o);
         return NULL;
@@ -148,9 +156,6 @@ void op_write(struct op *o, tandem_db_job_fn job)
 
 int op_author_known(sqlite3 *db, const struct op *o)
 {
-    if (o->username == NULL) {
-        return 0; /* a token without a username: the user.registered event will name them */
-    }
     char sub[24];
     snprintf(sub, sizeof(sub), "%" PRId64, o->user);
     struct tandem_claims c = {.sub = sub, .username = o->username};
