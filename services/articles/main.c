@@ -72,11 +72,7 @@ static void consumer_close(void *arg)
     if (articles.consumer_db == NULL) {
         return;
     }
-    for (sqlite3_stmt *st = sqlite3_next_stmt(articles.consumer_db, NULL); st != NULL;
-         st = sqlite3_next_stmt(articles.consumer_db, NULL)) {
-        sqlite3_finalize(st);
-    }
-    sqlite3_close(articles.consumer_db);
+    blog_db_close(articles.consumer_db); /* the consumer thread's statements with it: stopped */
     articles.consumer_db = NULL;
 }
 

@@ -10,6 +10,9 @@ import { Kafka, logLevel } from 'kafkajs';
 
 import { System, api, freePort, register, waitFor } from './lib.mjs';
 import { claimsFor, es256, forgedTokens, jwt } from './tokens.mjs';
+import { checkResponses, validateEvent } from './schemas.mjs';
+
+checkResponses();
 
 const ISO_MS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 const ARTICLE_KEYS = ['author', 'body', 'createdAt', 'description', 'favorited', 'favoritesCount', 'slug', 'tagList', 'title', 'updatedAt'];
@@ -85,6 +88,7 @@ async function readTopic(topic, until, what) {
     await consumer.subscribe({ topic, fromBeginning: true });
     await consumer.run({
         eachMessage: async ({ message }) => {
+            if (topic === 'articles') validateEvent(topic, message); /* docs/asyncapi.yaml */
             const h = Object.fromEntries(Object.entries(message.headers).map(([k, v]) => [k, v.toString()]));
             const value = message.value?.toString();
             let data;
