@@ -14,6 +14,9 @@ import { Kafka, logLevel } from 'kafkajs';
 
 import { System, api, freePort, register, sleep, waitFor } from './lib.mjs';
 import { claimsFor, es256, forgedTokens, jwt } from './tokens.mjs';
+import { checkResponses, validateEvent } from './schemas.mjs';
+
+checkResponses();
 
 const ISO_MS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
 const TRACEPARENT = /^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
@@ -75,6 +78,7 @@ class FakeArticles {
 }
 
 let sys, users, svc, fake, kafka, producer, collector;
+const invalid = []; // comments events that do not follow docs/asyncapi.yaml
 const published = []; // the events read back from the comments topic
 let nextArticle = 100;
 
@@ -162,6 +166,11 @@ before(async () => {
     await collector.subscribe({ topic: 'comments', fromBeginning: true });
     await collector.run({
         eachMessage: async ({ message }) => {
+            try {
+                validateEvent('comments', message); /* docs/asyncapi.yaml */
+            } catch (e) {
+                invalid.push(String(e));
+            }
             const h = Object.fromEntries(Object.entries(message.headers).map(([k, v]) => [k, v.toString()]));
             published.push({ key: message.key.toString(), h, data: JSON.parse(message.value.toString()) });
         },
@@ -557,4 +566,9 @@ test('restart: events produced while comments is stopped are applied from the co
     const c = await comment(later.slug, anna, 'after the restart');
     assert.ok(c.id > s1.id, 'ids keep growing');
     assert.equal(published.filter((e) => e.h.ce_type === 'comment.deleted' && e.data.articleId === doomed.id).length, 2);
+});
+
+test('every event comments published follows docs/asyncapi.yaml', () => {
+    assert.ok(published.length > 0);
+    assert.deepEqual(invalid, []);
 });
