@@ -105,7 +105,20 @@ static void item_error(json_t *errors, size_t i, const char *field, const char *
     tandem_errors_add(errors, key, message);
 }
 
-/* Checks item i of the batch into *b, adding its problems to errors. now: the server's time. */
+/* Copies the validator's messages (own: {"field":[...]}) under "events[i].field". */
+static void item_errors(json_t *errors, size_t i, json_t *own)
+{
+    for (void *it = json_object_iter(own); it != NULL; it = json_object_iter_next(own, it)) {
+        json_t *list = json_object_iter_value(it);
+        for (size_t k = 0; k < json_array_size(list); k++) {
+            item_error(errors, i, json_object_iter_key(it),
+                       json_string_value(json_array_get(list, k)));
+        }
+    }
+}
+
+/* Checks item i of the batch into *b, adding its problems to errors (every field's: the table's
+ * checks first, then ours on the fields that passed them). now: the server's time. */
 static void beacon_check(const json_t *item, size_t i, int64_t now, struct beacon *b,
                          json_t *errors)
 {
@@ -114,50 +127,38 @@ static void beacon_check(const json_t *item, size_t i, int64_t now, struct beaco
         return;
     }
     json_t *own = json_object();
-    if (tandem_validate(item, BEACON, own) != 0) { /* the table's messages, under events[i] */
-        const char *field;
-        json_t *list;
-        json_object_foreach(own, field, list)
-        {
-            size_t k;
-            json_t *m;
-            json_array_foreach(list, k, m)
-            {
-                item_error(errors, i, field, json_string_value(m));
-            }
-        }
-        json_decref(own);
-        return;
-    }
-    json_decref(own);
-    const char *type = blog_json_str(item, "type");
+    tandem_validate(item, BEACON, own);
+    item_errors(errors, i, own);
+    const char *type = json_object_get(own, "type") == NULL ? blog_json_str(item, "type") : NULL;
     b->event_type = NULL;
-    for (size_t k = 0; k < sizeof(TYPES) / sizeof(TYPES[0]); k++) {
+    for (size_t k = 0; type != NULL && k < sizeof(TYPES) / sizeof(TYPES[0]); k++) {
         if (strcmp(type, TYPES[k].beacon) == 0) {
             b->event_type = TYPES[k].event;
         }
     }
-    if (b->event_type == NULL) {
+    if (type != NULL && b->event_type == NULL) {
         item_error(errors, i, "type", "must be one of page_view, click, article_read");
     }
     b->path = blog_json_str(item, "path");
-    if (!path_ok(b->path)) {
+    if (json_object_get(own, "path") == NULL && !path_ok(b->path)) {
         item_error(errors, i, "path", "must be a path starting with /");
     }
-    b->slug = blog_json_str(item, "slug");
+    b->slug = json_object_get(own, "slug") == NULL ? blog_json_str(item, "slug") : NULL;
     if (b->slug != NULL && !token_chars(b->slug)) {
         item_error(errors, i, "slug", "is invalid");
     }
-    if (b->slug == NULL && strcmp(type, "article_read") == 0) {
+    if (json_object_get(own, "slug") == NULL && b->slug == NULL && type != NULL &&
+        strcmp(type, "article_read") == 0) {
         item_error(errors, i, "slug", "can't be blank");
     }
-    const char *at = blog_json_str(item, "at");
+    const char *at = json_object_get(own, "at") == NULL ? blog_json_str(item, "at") : NULL;
     b->at_ms = now;
     if (at != NULL && activity_time_parse(at, &b->at_ms) != 0) {
         item_error(errors, i, "at", "is invalid");
     } else if (b->at_ms < now - AT_PAST_MS || b->at_ms > now + AT_FUTURE_MS) {
         item_error(errors, i, "at", "is out of range (at most 7 days ago, 5 minutes ahead)");
     }
+    json_decref(own);
 }
 
 /* The event data of b: {"v":1,"userId","anonymousId","path","slug","at"}. */
