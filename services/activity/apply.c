@@ -138,6 +138,16 @@ static sqlite3_stmt *stmt(struct applying *x, const char *sql)
     return blog_stmt(x->db, sql);
 }
 
+/* A statement that failed (busy, I/O): logged with the record's place (its type is anyone's
+ * text, the topic a Kafka name), retried. */
+static int db_failed(struct applying *x, const char *msg)
+{
+    tandem_log_warn(NULL, msg,
+                    "\"topic\":\"%s\",\"partition\":%d,\"offset\":%" PRId64 ",\"error\":\"%s\"",
+                    x->ev->topic, (int)x->ev->partition, x->ev->offset, sqlite3_errmsg(x->db));
+    return TANDEM_EVENT_RETRY;
+}
+
 /* Steps a write once and resets it: TANDEM_EVENT_OK (and *changed, may be NULL: whether a row
  * moved), or RETRY (logged). */
 static int run(struct applying *x, sqlite3_stmt *st, bool *changed)
@@ -148,22 +158,12 @@ static int run(struct applying *x, sqlite3_stmt *st, bool *changed)
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     if (rc != SQLITE_DONE) {
-        tandem_log_warn(NULL, "activity: a read model write failed",
-                        "\"type\":\"%s\",\"error\":\"%s\"", x->ev->type, sqlite3_errmsg(x->db));
-        return TANDEM_EVENT_RETRY;
+        return db_failed(x, "activity: a read model write failed");
     }
     if (changed != NULL) {
         *changed = sqlite3_changes(x->db) > 0;
     }
     return TANDEM_EVENT_OK;
-}
-
-/* A read that failed (busy, I/O): logged, retried. */
-static int read_failed(struct applying *x)
-{
-    tandem_log_warn(NULL, "activity: a read model read failed", "\"type\":\"%s\",\"error\":\"%s\"",
-                    x->ev->type, sqlite3_errmsg(x->db));
-    return TANDEM_EVENT_RETRY;
 }
 
 /* Binds v, or NULL when v is 0 (an id that is absent). */
@@ -360,7 +360,7 @@ static int apply_comment(struct applying *x)
     bool live_before = known && sqlite3_column_int(st, 1) == 0;
     sqlite3_reset(st);
     if (step != SQLITE_ROW && step != SQLITE_DONE) {
-        return read_failed(x);
+        return db_failed(x, "activity: a read model read failed");
     }
     if (known && version <= held) {
         return TANDEM_EVENT_OK; /* redelivered, or older than what we hold */
@@ -403,7 +403,7 @@ static int read_add(struct applying *x, const char *slug, int64_t *article)
     *article = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
     sqlite3_reset(st);
     if (step != SQLITE_ROW && step != SQLITE_DONE) {
-        return read_failed(x);
+        return db_failed(x, "activity: a read model read failed");
     }
     st = stmt(x, *article > 0 ? READ_ADD : PENDING_ADD);
     if (st != NULL && *article > 0) {
