@@ -42,6 +42,31 @@ extern struct activity activity;
 /* beacons.c: POST /api/activity/events */
 void activity_post_events(struct tandem_http_request *req, void *arg);
 
+/* checks.c: a batch of beacons checked (pure) */
+
+#define ACTIVITY_BEACONS_MAX 50 /* beacons in one batch */
+#define ACTIVITY_ANON_ID_MAX 64 /* characters of an anonymous id (ASCII: bytes too) */
+
+/* One checked beacon; the strings point into the batch's JSON. */
+struct activity_beacon {
+    const char
+        *event_type;  /* "activity.page_viewed", "activity.clicked", "activity.article_read" */
+    const char *path; /* "/..." */
+    const char *slug; /* NULL when none */
+    int64_t at_ms;    /* the beacon's "at", or now */
+};
+
+/*
+ * Checks the body of POST /api/activity/events (README.md: the rules) with the server's time
+ * now; anonymous: no token came with it, so "anonymousId" is required. Returns 0 with the beacons
+ * in out[0..*n) (1 <= *n <= 50), or -1 with every problem added to errors (a JSON object the
+ * caller owns) as RealWorld's {"field":["message"]}, a beacon's under "events[i].field". Pure:
+ * no I/O, any thread.
+ */
+int activity_beacons_check(const json_t *in, bool anonymous, int64_t now,
+                           struct activity_beacon out[ACTIVITY_BEACONS_MAX], size_t *n,
+                           json_t *errors);
+
 /* apply.c: the consumer's handler (tandem_event_handler_fn) and its connection's end (an
  * on_stop hook: the runtime has stopped the consumer when it runs). */
 int activity_on_event(const struct tandem_event *ev, void *arg);

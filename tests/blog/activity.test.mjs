@@ -8,18 +8,22 @@
 // Each topic has one partition, so "settle" (a test.marker event on every topic, then waiting
 // until all of them are counted) proves that everything produced before has been applied.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
 
-import { System, api, freePort, register, waitFor } from './lib.mjs';
+import { BIN, System, api, freePort, register, waitFor } from './lib.mjs';
 import { forgedTokens } from './tokens.mjs';
 
 const ISO_MS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/;
-const TOPICS = ['users', 'articles', 'comments', 'activity'];
+const ACTIVITY = 'activity';
+const TOPICS = ['users', 'articles', 'comments', ACTIVITY];
 const DAY = 86400 * 1000;
 const run = `${process.pid}`;
-let sys, users, act, kafka, producer;
-let markers = 0;
+let sys, users, act, kafka, producer, admin;
+let markers = 0; // test.marker events produced (one per topic per settle)
+let accepted = 0; // beacons answered 202 by an instance of this system (on its broker)
 
 const subOf = (token) => Number(JSON.parse(Buffer.from(token.split('.')[1], 'base64url')).sub);
 const iso = (ms = Date.now()) => new Date(ms).toISOString();
@@ -31,10 +35,9 @@ before(async () => {
     kafka = new Kafka({ brokers: [sys.brokers], clientId: 'activity-test', logLevel: logLevel.NOTHING });
     // The topics exist before the consumer subscribes: librdkafka finds a topic created after
     // its subscription only at its next metadata refresh (5 minutes).
-    const admin = kafka.admin();
+    admin = kafka.admin();
     await admin.connect();
     await admin.createTopics({ topics: TOPICS.map((topic) => ({ topic, numPartitions: 1 })), waitForLeaders: true });
-    await admin.disconnect();
     producer = kafka.producer();
     await producer.connect();
     users = await sys.service('users');
@@ -43,6 +46,7 @@ before(async () => {
 
 after(async () => {
     await producer?.disconnect();
+    await admin?.disconnect();
     await sys.close();
 });
 
@@ -70,8 +74,14 @@ const get = async (p) => {
     return r.json;
 };
 
-// Resolves the totals once every event produced before the call has been applied.
+// Resolves the totals once every event produced before the call has been applied. Beacons are
+// published by the service after its 202 (fire-and-forget): first wait until they are all in the
+// topic, so that the marker comes after them.
 async function settle() {
+    const inLog = async () => (await admin.fetchTopicOffsets(ACTIVITY)).reduce((s, p) => s + Number(p.offset), 0);
+    const expected = accepted + markers / TOPICS.length;
+    await waitFor(async () => (await inLog()) >= expected, 'the beacons in the topic');
+    assert.equal(await inLog(), expected, 'each beacon published once');
     markers += TOPICS.length;
     for (const t of TOPICS) await emit(t, 'test.marker', 'marker', { at: iso() });
     await waitFor(async () => ((await get('/api/activity/totals')).events['test.marker'] ?? 0) >= markers,
@@ -81,7 +91,12 @@ async function settle() {
     return totals;
 }
 
-const beacons = (body, token) => api(act.url, 'POST', '/api/activity/events', { body, token });
+// POSTs a batch of beacons to an instance (act by default), counting those accepted.
+async function beacons(body, token, url = act.url) {
+    const r = await api(url, 'POST', '/api/activity/events', { body, token });
+    if (r.status === 202) accepted += r.json.accepted;
+    return r;
+}
 
 const article = (id, slug, title, authorId, version, updatedAt = iso()) => ({
     id, slug, title, description: `about ${title}`, tagList: ['test'], authorId,
@@ -386,4 +401,40 @@ test('restart: totals kept, consumption resumes from the committed offsets', asy
     assert.equal(consumed, 3 + TOPICS.length, metrics.split('\n').filter((l) => l.includes('consumed')).join('\n'));
     const top = (await get('/api/activity/top-articles?limit=100')).articles;
     assert.ok(top.some((x) => x.slug === `down-${run}` && x.comments === 1 && x.favorites === 1));
+});
+
+test('two instances on one database (one with --consumer-sync normal): each event applied once', async () => {
+    const second = await sys.service('activity', { instance: 3, env: { TANDEM_CONSUMER_SYNC: 'normal' } });
+    const before = await settle();
+    const id = 4000 + (process.pid % 1000);
+    await emit('articles', 'article.published', id, article(id, `pair-${run}`, 'Seen by two', 1, 1));
+    for (let k = 1; k <= 3; k++) {
+        await emit('comments', 'comment.added', id, { id: id * 10 + k, articleId: id, authorId: 1, body: `c${k}`, createdAt: iso(), version: 1 });
+    }
+    await emit('comments', 'comment.deleted', id, { id: id * 10 + 1, articleId: id, version: 2, at: iso() });
+    for (const inst of [act, second]) {
+        const r = await beacons({ anonymousId: `pair-${run}`, events: [{ type: 'article_read', path: '/', slug: `pair-${run}` }] }, undefined, inst.url);
+        assert.equal(r.status, 202);
+    }
+    const t = await settle();
+    assert.deepEqual(['users', 'articles', 'comments', 'favorites', 'follows'].map((k) => t[k] - before[k]), [0, 1, 2, 0, 0]);
+    assert.equal(t.events['activity.article_read'] - before.events['activity.article_read'], 2);
+    assert.deepEqual((await api(second.url, 'GET', '/api/activity/totals')).json, t, 'both answer from the one database');
+    const top = (await api(second.url, 'GET', '/api/activity/top-articles?limit=100')).json.articles;
+    assert.deepEqual(top.find((x) => x.slug === `pair-${run}`), { slug: `pair-${run}`, title: 'Seen by two', reads: 2, favorites: 0, comments: 2 });
+    await sys.stop(second.entry);
+});
+
+test('--consumer-sync other than full or normal: the service refuses to start', () => {
+    const r = spawnSync(path.join(BIN, 'tandem-activity'), [], {
+        env: {
+            ...process.env, TANDEM_CONSUMER_SYNC: 'sometimes', TANDEM_LISTEN: `127.0.0.1:${freePort()}`,
+            TANDEM_BROKERS: sys.brokers, TANDEM_DATA_DIR: `${sys.dir}/activity-refused`, TANDEM_JWT_PUBLIC_KEY: sys.publicKey,
+        },
+        timeout: 20000,
+        encoding: 'utf8',
+    });
+    assert.equal(r.status, 1, r.stderr);
+    const lines = r.stderr.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    assert.ok(lines.some((l) => l.level === 'error' && /consumer-sync/.test(l.msg)), r.stderr);
 });
