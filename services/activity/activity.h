@@ -58,12 +58,12 @@ struct activity_beacon {
 
 /*
  * Checks the body of POST /api/activity/events (README.md: the rules) with the server's time
- * now; anonymous: no token came with it, so "anonymousId" is required. Returns 0 with the beacons
+ * now. Returns 0 with the beacons
  * in out[0..*n) (1 <= *n <= 50), or -1 with every problem added to errors (a JSON object the
  * caller owns) as RealWorld's {"field":["message"]}, a beacon's under "events[i].field". Pure:
  * no I/O, any thread.
  */
-int activity_beacons_check(const json_t *in, bool anonymous, int64_t now,
+int activity_beacons_check(const json_t *in, int64_t now,
                            struct activity_beacon out[ACTIVITY_BEACONS_MAX], size_t *n,
                            json_t *errors);
 

@@ -14,9 +14,9 @@
  * the number of the batch's first events that were queued all the same, so a client resends
  * only the others.
  *
- * Who: the user of the token when one is sent (a bad token is 401, as everywhere), else the
- * anonymous id the body carries (the UI keeps one per browser). The event's key is the user id,
- * or the anonymous id: one visitor's beacons stay in order.
+ * Who: the anonymous id the body always carries (the UI keeps one per browser), and the user of
+ * the token when one is sent (a bad token is 401, as everywhere). The event's key is the user id,
+ * else the anonymous id: one visitor's beacons stay in order.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -30,7 +30,7 @@ static char *beacon_data(const struct activity_beacon *b, int64_t user_id, const
 {
     json_t *d = json_pack("{s:i,s:o,s:o,s:s,s:o,s:o}", "v", 1, "userId",
                           user_id > 0 ? json_integer(user_id) : json_null(), "anonymousId",
-                          anon != NULL ? json_string(anon) : json_null(), "path", b->path, "slug",
+                          json_string(anon), "path", b->path, "slug",
                           b->slug != NULL ? json_string(b->slug) : json_null(), "at",
                           blog_time_json(b->at_ms));
     char *text = d != NULL ? json_dumps(d, JSON_COMPACT) : NULL;
@@ -72,7 +72,7 @@ static size_t publish(struct tandem_http_request *req, const struct activity_bea
 
 /* Reads and checks the batch: its beacons into out, their count into *n. Returns the parsed body
  * (the beacons point into it), or NULL after answering (415, 400, 422). */
-static json_t *batch_read(struct tandem_http_request *req, bool anonymous,
+static json_t *batch_read(struct tandem_http_request *req,
                           struct activity_beacon out[ACTIVITY_BEACONS_MAX], size_t *n)
 {
     json_t *in = tandem_json_body(req);
@@ -80,7 +80,7 @@ static json_t *batch_read(struct tandem_http_request *req, bool anonymous,
         return NULL; /* answered 415 or 400 */
     }
     json_t *errors = json_object();
-    if (activity_beacons_check(in, anonymous, blog_now_ms(), out, n, errors) != 0) {
+    if (activity_beacons_check(in, blog_now_ms(), out, n, errors) != 0) {
         json_decref(in);
         tandem_respond_invalid(req, errors);
         return NULL;
@@ -99,7 +99,7 @@ void activity_post_events(struct tandem_http_request *req, void *arg)
     int64_t user_id = blog_user_id(c);
     struct activity_beacon beacons[ACTIVITY_BEACONS_MAX];
     size_t n = 0;
-    json_t *in = batch_read(req, user_id == 0, beacons, &n);
+    json_t *in = batch_read(req, beacons, &n);
     if (in == NULL) {
         return;
     }

@@ -20,7 +20,7 @@
 static const struct tandem_field BATCH[] = {
     {.path = "anonymousId",
      .type = TANDEM_FIELD_STRING,
-     .flags = TANDEM_FIELD_NOT_BLANK,
+     .flags = TANDEM_FIELD_REQUIRED | TANDEM_FIELD_NOT_BLANK,
      .max = ACTIVITY_ANON_ID_MAX},
     TANDEM_FIELD_END,
 };
@@ -139,7 +139,7 @@ static void beacon_check(const json_t *item, size_t i, int64_t now, struct activ
     json_decref(own);
 }
 
-int activity_beacons_check(const json_t *in, bool anonymous, int64_t now,
+int activity_beacons_check(const json_t *in, int64_t now,
                            struct activity_beacon out[ACTIVITY_BEACONS_MAX], size_t *n,
                            json_t *errors)
 {
@@ -151,8 +151,6 @@ int activity_beacons_check(const json_t *in, bool anonymous, int64_t now,
         json_object_get(errors, "anonymousId") == NULL ? blog_json_str(in, "anonymousId") : NULL;
     if (anon != NULL && !token_chars(anon)) {
         tandem_errors_add(errors, "anonymousId", "can only hold letters, digits and -._~");
-    } else if (json_object_get(errors, "anonymousId") == NULL && anon == NULL && anonymous) {
-        tandem_errors_add(errors, "anonymousId", "can't be blank (without a token)");
     }
     json_t *events = json_object_get(in, "events");
     size_t count = json_is_array(events) ? json_array_size(events) : 0;

@@ -108,6 +108,7 @@ test('beacons: 202 at once, one event each on topic activity (headers, key, payl
     const uid = subOf(u.token);
     const at = iso(Date.now() - 60000);
     const mine = await beacons({
+        anonymousId: `mine-${run}`,
         events: [
             { type: 'page_view', path: `/article/b-${run}`, slug: `b-${run}` },
             { type: 'click', path: `/click-${run}`, at },
@@ -153,7 +154,7 @@ test('beacons: 202 at once, one event each on topic activity (headers, key, payl
     assert.equal(new Set(ours.map((e) => e.h.ce_id)).size, 5, 'every beacon its own id');
     const [view, click, read, anonView, bothClick] = ours;
     assert.equal(view.key, String(uid));
-    assert.deepEqual({ ...view.data, at: 0 }, { v: 1, userId: uid, anonymousId: null, path: `/article/b-${run}`, slug: `b-${run}`, at: 0 });
+    assert.deepEqual({ ...view.data, at: 0 }, { v: 1, userId: uid, anonymousId: `mine-${run}`, path: `/article/b-${run}`, slug: `b-${run}`, at: 0 });
     assert.equal(click.data.at, at, 'the client\'s time is kept');
     assert.equal(click.data.slug, null);
     assert.equal(read.data.slug, `b-${run}`);
@@ -173,7 +174,8 @@ test('beacons: bad bodies are 422 field by field, bad JSON 400, not JSON 415, a 
         [{ anonymousId: 'a1', events: [] }, { events: ["can't be blank"] }],
         [{ anonymousId: 'a1', events: {} }, { events: ['must be an array of objects'] }],
         [{ anonymousId: 'a1', events: Array(51).fill(ok) }, { events: ['is too long (maximum is 50 events)'] }],
-        [{ events: [ok] }, { anonymousId: ["can't be blank (without a token)"] }],
+        [{ events: [ok] }, { anonymousId: ["can't be blank"] }],
+        [{ anonymousId: '', events: [ok] }, { anonymousId: ["can't be blank"] }],
         [{ anonymousId: 'has space', events: [ok] }, { anonymousId: ['can only hold letters, digits and -._~'] }],
         [{ anonymousId: 'x'.repeat(65), events: [ok] }, { anonymousId: ['is too long (maximum is 64 characters)'] }],
         [{ anonymousId: 7, events: [ok] }, { anonymousId: ['must be a string'] }],
@@ -211,6 +213,9 @@ test('beacons: bad bodies are 422 field by field, bad JSON 400, not JSON 415, a 
         assert.equal(r.status, 401, why);
         assert.equal(r.headers.get('www-authenticate'), 'Token', why);
     }
+    const signedIn = await beacons({ events: [ok] }, u.token);
+    assert.equal(signedIn.status, 422, 'the anonymous id is required with a token too');
+    assert.deepEqual(signedIn.json.errors, { anonymousId: ["can't be blank"] });
     const unicode = await beacons({ anonymousId: 'a1', events: [{ type: 'click', path: `/tag/🐉'"<b>-${run}` }] });
     assert.equal(unicode.status, 202, 'any printable path, 4-byte characters included');
     await settle();
@@ -262,11 +267,11 @@ test('analytics: a scripted sequence with redeliveries, older versions and cross
     const [A1, A2, A3, A4, UNKNOWN] = [n + 1, n + 2, n + 3, n + 4, n + 9];
     const s1 = `first-${run}`, s1b = `first-renamed-${run}`, s3 = `third-${run}`, s4 = `future-${run}`;
     // a read of a slug no article has yet, and of A1 by the slug it will leave behind
-    assert.equal((await beacons({ events: [{ type: 'article_read', path: `/article/${s4}`, slug: s4 }] }, alice.token)).status, 202);
+    assert.equal((await beacons({ anonymousId: `alice-${run}`, events: [{ type: 'article_read', path: `/article/${s4}`, slug: s4 }] }, alice.token)).status, 202);
     const published1 = await emit('articles', 'article.published', A1, article(A1, s1, 'First', a, 1));
     await emit('articles', 'article.published', A1, article(A1, s1, 'First', a, 1), { id: published1 }); // redelivered
     await settle();
-    assert.equal((await beacons({ events: [{ type: 'article_read', path: `/article/${s1}`, slug: s1 }] }, alice.token)).status, 202);
+    assert.equal((await beacons({ anonymousId: `alice-${run}`, events: [{ type: 'article_read', path: `/article/${s1}`, slug: s1 }] }, alice.token)).status, 202);
     await emit('articles', 'article.updated', A1, article(A1, s1b, 'First, renamed', a, 2));
     await emit('articles', 'article.updated', A1, article(A1, s1, 'Stale', a, 1)); // older version
     await emit('articles', 'article.published', A2, article(A2, `second-${run}`, 'Second', b, 1));
@@ -295,6 +300,7 @@ test('analytics: a scripted sequence with redeliveries, older versions and cross
     // beacons: the old slug of A1 still counts for A1; A3 read anonymously; A4 published last
     const yesterday = Date.now() - DAY;
     assert.equal((await beacons({
+        anonymousId: `alice-${run}`,
         events: [
             { type: 'page_view', path: `/article/${s1b}`, slug: s1b },
             { type: 'article_read', path: `/article/${s1}`, slug: s1 },
