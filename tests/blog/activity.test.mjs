@@ -9,6 +9,7 @@
 // until all of them are counted) proves that everything produced before has been applied.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { Kafka, logLevel } from 'kafkajs';
@@ -50,10 +51,10 @@ after(async () => {
     await sys.close();
 });
 
-// Produces one CloudEvent (binary mode) and resolves its id. data gets "v":1 first.
-let serial = 0;
+// Produces one CloudEvent (binary mode, the headers docs/asyncapi.yaml gives every event) and
+// resolves its id. data gets "v":1 first.
 async function emit(topic, type, key, data, { id } = {}) {
-    const ceId = id || `test-${run}-${++serial}`;
+    const ceId = id || randomUUID();
     await producer.send({
         topic,
         messages: [{
@@ -61,7 +62,8 @@ async function emit(topic, type, key, data, { id } = {}) {
             value: JSON.stringify({ v: 1, ...data }),
             headers: {
                 ce_specversion: '1.0', ce_id: ceId, ce_source: `/${topic}`, ce_type: type,
-                'content-type': 'application/json', ce_time: iso(),
+                'content-type': 'application/json', ce_subject: String(key), ce_time: iso(),
+                traceparent: `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`,
             },
         }],
     });
