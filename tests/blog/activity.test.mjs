@@ -259,11 +259,16 @@ test('analytics: a scripted sequence with redeliveries, older versions and cross
     assert.equal((await api(users.url, 'POST', `/api/profiles/${bob.username}/follow`, { token: alice.token })).status, 200);
     assert.equal((await api(users.url, 'POST', `/api/profiles/${bob.username}/follow`, { token: carol.token })).status, 200);
     assert.equal((await api(users.url, 'DELETE', `/api/profiles/${bob.username}/follow`, { token: carol.token })).status, 200);
-    // bob renames himself (user.updated v2); a stale user.updated v1 with his old name changes nothing
-    const bob2 = `${bob.username}-renamed`;
-    assert.equal((await api(users.url, 'PUT', '/api/user', { token: bob.token, body: { user: { username: bob2 } } })).status, 200);
-    await waitFor(async () => (await api(act.url, 'GET', `/api/activity/users/${bob2}`)).status === 200, 'the rename');
-    await emit('users', 'user.updated', b, { id: b, username: bob.username, bio: 'stale', image: '', version: 1, at: iso() });
+    // bob renames himself twice (user.updated v2, v3); a stale user.updated v2 changes nothing
+    const bob1 = `${bob.username}-r1`, bob2 = `${bob.username}-r2`;
+    let token = bob.token;
+    for (const username of [bob1, bob2]) {
+        const r = await api(users.url, 'PUT', '/api/user', { token, body: { user: { username } } });
+        assert.equal(r.status, 200);
+        token = r.json.user.token;
+    }
+    await waitFor(async () => (await api(act.url, 'GET', `/api/activity/users/${bob2}`)).status === 200, 'the renames');
+    await emit('users', 'user.updated', b, { id: b, username: bob1, bio: 'stale', image: '', version: 2, at: iso() });
 
     const n = 1000 + (process.pid % 1000) * 10; // article ids of this run
     const [A1, A2, A3, A4, UNKNOWN] = [n + 1, n + 2, n + 3, n + 4, n + 9];
@@ -275,11 +280,12 @@ test('analytics: a scripted sequence with redeliveries, older versions and cross
     await settle();
     assert.equal((await beacons({ anonymousId: `alice-${run}`, events: [{ type: 'article_read', path: `/article/${s1}`, slug: s1 }] }, alice.token)).status, 202);
     await emit('articles', 'article.updated', A1, article(A1, s1b, 'First, renamed', a, 2));
-    await emit('articles', 'article.updated', A1, article(A1, s1, 'Stale', a, 1)); // older version
+    await emit('articles', 'article.updated', A1, article(A1, s1b, 'First, final', a, 3));
+    await emit('articles', 'article.updated', A1, article(A1, s1, 'Stale', a, 2)); // older version
     await emit('articles', 'article.published', A2, article(A2, `second-${run}`, 'Second', b, 1));
     await emit('articles', 'article.favorited', A2, { articleId: A2, userId: a, favoritesCount: 1, version: 1, at: iso() });
     await emit('articles', 'article.deleted', A2, { id: A2, slug: `second-${run}`, authorId: b, version: 2, at: iso() });
-    await emit('articles', 'article.updated', A2, article(A2, `second-${run}`, 'Back?', b, 1)); // cannot undelete
+    await emit('articles', 'article.updated', A2, article(A2, `second-${run}`, 'Back?', b, 2)); // cannot undelete
     await emit('articles', 'article.published', A3, article(A3, s3, 'Third 🐉 "quoted"', c, 1));
     // favorites of A1: bob, carol, carol again no more (count 1, version 3); a stale count 5 v2
     await emit('articles', 'article.favorited', A1, { articleId: A1, userId: b, favoritesCount: 1, version: 1, at: iso() });
@@ -318,8 +324,8 @@ test('analytics: a scripted sequence with redeliveries, older versions and cross
         [['users', 3], ['articles', 3], ['comments', 3], ['favorites', 2], ['follows', 1]]);
     const events = (k) => (t.events[k] ?? 0) - (base.events[k] ?? 0);
     assert.deepEqual(Object.fromEntries(Object.keys(t.events).filter((k) => k !== 'test.marker').map((k) => [k, events(k)])), {
-        'user.registered': 3, 'user.followed': 2, 'user.unfollowed': 1, 'user.updated': 2,
-        'article.published': 4, 'article.updated': 3, 'article.deleted': 1,
+        'user.registered': 3, 'user.followed': 2, 'user.unfollowed': 1, 'user.updated': 3,
+        'article.published': 4, 'article.updated': 4, 'article.deleted': 1,
         'article.favorited': 5, 'article.unfavorited': 1,
         'comment.added': 5, 'comment.deleted': 2,
         'activity.article_read': 3, 'activity.page_viewed': 2, 'activity.clicked': 1,
@@ -329,7 +335,7 @@ test('analytics: a scripted sequence with redeliveries, older versions and cross
     const top = (await get('/api/activity/top-articles?limit=100')).articles;
     const mine = top.filter((x) => x.slug.endsWith(run));
     assert.deepEqual(mine, [
-        { slug: s1b, title: 'First, renamed', reads: 3, favorites: 1, comments: 1 },
+        { slug: s1b, title: 'First, final', reads: 3, favorites: 1, comments: 1 },
         { slug: s3, title: 'Third 🐉 "quoted"', reads: 1, favorites: 1, comments: 0 },
         { slug: s4, title: 'Fourth', reads: 1, favorites: 0, comments: 0 },
     ]);
@@ -354,13 +360,15 @@ test('analytics: a scripted sequence with redeliveries, older versions and cross
     ].sort());
     const onUnknown = r.activity.find((it) => it.type === 'comment.added');
     assert.deepEqual(onUnknown, { type: 'comment.added', at: onUnknown.at, article: { slug: null, title: null, deleted: false }, commentId: C + 4 });
-    assert.deepEqual(r.activity.find((it) => it.type === 'article.published').article, { slug: s1b, title: 'First, renamed', deleted: false });
+    assert.deepEqual(r.activity.find((it) => it.type === 'article.published').article, { slug: s1b, title: 'First, final', deleted: false });
     const carols = await get(`/api/activity/users/${encodeURIComponent(carol.username)}`);
     assert.deepEqual(carols.activity.map((it) => [it.type, it.commentId ?? it.article?.slug ?? it.profile.username]).sort(), [
         ['article.favorited', s1b], ['article.published', s3], ['comment.added', C + 2], ['comment.added', C + 5],
         ['user.followed', bob2],
     ].sort(), 'C2 was added (its deletion leaves the history as it is); the unfavorite adds nothing');
-    assert.equal((await api(act.url, 'GET', `/api/activity/users/${bob.username}`)).status, 404, 'the stale rename did not apply');
+    for (const old of [bob.username, bob1]) {
+        assert.equal((await api(act.url, 'GET', `/api/activity/users/${old}`)).status, 404, `${old}: the stale rename did not apply`);
+    }
     assert.equal((await get(`/api/activity/users/${bob2}?limit=1`)).activity.length, 1);
 
     // daily: the click of yesterday is counted yesterday; the days add up to the totals
