@@ -72,7 +72,7 @@ async function consume(sync) {
                 const slug = `article-${(k % 100) + 1}`;
                 messages.push({
                     key: String(user),
-                    value: JSON.stringify({ v: 1, userId: user, anonymousId: null, path: `/article/${slug}`, slug, at: now }),
+                    value: JSON.stringify({ v: 1, userId: user, anonymousId: `visitor-${user}`, path: `/article/${slug}`, slug, at: now }),
                     headers: ce('activity.page_viewed', '/activity', k),
                 });
             }
