@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
       libcmocka-dev librdkafka-dev kcat zlib1g-dev libzstd-dev liblz4-dev libjansson-dev
       python3 curl procps libhttp-parser-dev libcurl4-openssl-dev libsqlite3-dev
-      libyaml-dev liburing-dev nginx libjwt-dev libssl-dev)
+      libyaml-dev liburing-dev nginx libjwt-dev libssl-dev libsodium-dev)
 if [ "${1:-}" = bench ]; then
     pkgs+=(nats-server wrk libnats-dev nginx)
 fi
@@ -38,4 +38,12 @@ fi
 if [ -f tests/integration/package.json ] && [ ! -d tests/integration/node_modules/kafkajs ]; then
     echo "deps: npm ci in tests/integration"
     (cd tests/integration && npm ci --no-audit --no-fund --loglevel=error)
+fi
+# The blog's tests: kafkajs, ajv (JSON Schema validation of responses and events), yaml, the
+# OpenAPI 3.1 and AsyncAPI 2.6 schemas of the documents. npm ci when a dependency is missing.
+if [ -f tests/blog/package.json ] && ! (cd tests/blog && node -e '
+    const deps = Object.keys(require("./package.json").dependencies);
+    process.exit(deps.every((d) => require("fs").existsSync(`node_modules/${d}/package.json`)) ? 0 : 1)'); then
+    echo "deps: npm ci in tests/blog"
+    (cd tests/blog && npm ci --no-audit --no-fund --loglevel=error)
 fi

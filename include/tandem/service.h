@@ -315,6 +315,13 @@ TANDEM_EXPORT void tandem_service_free(struct tandem_service *s);
 TANDEM_EXPORT void tandem_log_info(const struct tandem_http_request *req, const char *msg,
                                    const char *fields_fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The same at warn and error level (a failure the service recovers from; one it does not). */
+TANDEM_EXPORT void tandem_log_warn(const struct tandem_http_request *req, const char *msg,
+                                   const char *fields_fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+TANDEM_EXPORT void tandem_log_error(const struct tandem_http_request *req, const char *msg,
+                                    const char *fields_fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #ifdef __cplusplus
 }

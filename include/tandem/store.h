@@ -225,9 +225,10 @@ TANDEM_EXPORT int tandem_db_write(struct tandem_db_writer *w, tandem_db_job_fn j
  * (busy_timeout 5000 ms) and kept until the worker's loop stops or w is freed; WAL lets it read
  * beside the writer (it sees every batch committed before the read began). Reset or finalize
  * every statement before the handler returns: an open read keeps the WAL from being
- * checkpointed. Returns 0 and *out; TANDEM_EINVAL (no w or out, or not on an HTTP worker: other
- * threads open their own connection); TANDEM_ECLOSED (w is being freed); TANDEM_EIO (the open
- * failed; logged; the next call tries again).
+ * checkpointed. Statements may be kept prepared across requests (reset, not finalized): those
+ * still prepared when the reader closes are finalized then. Returns 0 and *out; TANDEM_EINVAL (no w
+ * or out, or not on an HTTP worker: other threads open their own connection); TANDEM_ECLOSED (w is
+ * being freed); TANDEM_EIO (the open failed; logged; the next call tries again).
  */
 TANDEM_EXPORT int tandem_db_reader(struct tandem_db_writer *w, sqlite3 **out);
 

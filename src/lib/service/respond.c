@@ -172,11 +172,12 @@ int tandem_respond_cached(struct tandem_http_request *req, const char *content_t
     return tandem_respond(req, 200, content_type, body, len);
 }
 
-void tandem_log_info(const struct tandem_http_request *req, const char *msg, const char *fields_fmt,
-                     ...)
+/* The three public loggers: the request's trace and request ids, then the caller's members. */
+static void log_req(enum log_level level, const struct tandem_http_request *req, const char *msg,
+                    const char *fields_fmt, va_list ap)
 {
     struct log_line l;
-    if (!log_line_begin(&l, LOG_INFO, msg)) {
+    if (!log_line_begin(&l, level, msg)) {
         return;
     }
     const struct svc_req *x = req != NULL ? svc_req_of(req) : NULL;
@@ -186,9 +187,34 @@ void tandem_log_info(const struct tandem_http_request *req, const char *msg, con
             log_line_str(&l, "request_id", x->request_id);
         }
     }
-    va_list ap; /* checked: what is not valid JSON members is kept as one string, fields_invalid */
-    va_start(ap, fields_fmt);
+    /* checked: what is not valid JSON members is kept as one string, fields_invalid */
     log_line_vmembers(&l, fields_fmt, ap);
-    va_end(ap);
     log_line_end(&l);
+}
+
+void tandem_log_info(const struct tandem_http_request *req, const char *msg, const char *fields_fmt,
+                     ...)
+{
+    va_list ap;
+    va_start(ap, fields_fmt);
+    log_req(LOG_INFO, req, msg, fields_fmt, ap);
+    va_end(ap);
+}
+
+void tandem_log_warn(const struct tandem_http_request *req, const char *msg, const char *fields_fmt,
+                     ...)
+{
+    va_list ap;
+    va_start(ap, fields_fmt);
+    log_req(LOG_WARN, req, msg, fields_fmt, ap);
+    va_end(ap);
+}
+
+void tandem_log_error(const struct tandem_http_request *req, const char *msg,
+                      const char *fields_fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fields_fmt);
+    log_req(LOG_ERROR, req, msg, fields_fmt, ap);
+    va_end(ap);
 }

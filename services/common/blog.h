@@ -1,0 +1,183 @@
+/*
+ * services/common/blog.h: what the blog's services (users, articles, comments, activity) share.
+ *
+ * The blog is the RealWorld ("Conduit") API served by four separately deployed services on
+ * libtandem (docs/blog.md). Each service owns its SQLite database (one file shared by its
+ * instances), writes its state changes together with their events (the outbox), and keeps read
+ * models of the others' data from their events. This library holds only what several of them
+ * need: RealWorld's dates and slugs, the paging parameters, the author profiles and follows that
+ * articles and comments keep from the users topic, the store set-up (writer, relay, readers) and
+ * the domain events' envelope. Nothing here is specific to one service, and nothing here belongs
+ * in libtandem (it is RealWorld's, not the platform's).
+ *
+ * Threads: every function is safe on any thread unless it says otherwise; a sqlite3* is used by
+ * one thread at a time (libtandem's store rules: the writer's connection on the writer thread,
+ * a reader on its HTTP worker, a consumer's connection on its consumer thread).
+ */
+#ifndef BLOG_H
+#define BLOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <sqlite3.h>
+
+#include "tandem/auth.h"
+#include "tandem/pool.h"
+#include "tandem/events.h"
+#include "tandem/service.h"
+#include "tandem/store.h"
+
+/* ---- time --------------------------------------------------------------------------------- */
+
+/* Unix time in milliseconds (CLOCK_REALTIME). */
+int64_t blog_now_ms(void);
+
+#define BLOG_TIME_SIZE 25 /* "2026-12-05T17:20:10.123Z" and its NUL */
+
+/* Writes unix_ms as RealWorld's ISO 8601 UTC date with milliseconds into out. */
+void blog_time_format(int64_t unix_ms, char out[BLOG_TIME_SIZE]);
+
+/* The same as a new JSON string (NULL on out-of-memory). */
+json_t *blog_time_json(int64_t unix_ms);
+
+/* ---- slugs -------------------------------------------------------------------------------- */
+
+#define BLOG_SLUG_MAX 96 /* bytes of the slug made from a title, before any suffix */
+
+/*
+ * The slug of a title: its ASCII letters (lower-cased) and digits, every other run of characters
+ * (spaces, punctuation, non-ASCII) one '-', none at either end, cut at BLOG_SLUG_MAX bytes (at a
+ * '-' when there is one in the last 16). "article" when nothing is left. Writes it NUL-terminated
+ * into out (cap >= BLOG_SLUG_MAX + 1) and returns its length.
+ */
+size_t blog_slugify(const char *title, char *out, size_t cap);
+
+/* ---- requests ----------------------------------------------------------------------------- */
+
+/* Paging of the article lists: ?limit (1..100, default 20) and ?offset (>= 0, default 0). */
+struct blog_page {
+    int64_t limit, offset;
+};
+
+/* Reads req's paging. Returns 0, or -1 after answering 422 with the field's error. */
+int blog_page_of(struct tandem_http_request *req, struct blog_page *out);
+
+/* A query parameter decoded into buf (cap bytes): returns buf, or NULL when absent. A value that
+ * is malformed or too long answers 422 and sets *answered. */
+const char *blog_query(struct tandem_http_request *req, const char *name, char *buf, size_t cap,
+                       bool *answered);
+
+/* The user id of verified claims (sub is a decimal user id), or 0 when sub is not one. */
+int64_t blog_user_id(const struct tandem_claims *c);
+
+/* A positive decimal int64 (no sign, no leading zeros beyond "0", at most 18 digits): 0 and *out,
+ * or -1. */
+int blog_parse_id(const char *s, int64_t *out);
+
+/* Answers 404 problem+json "<what> not found". */
+void blog_not_found(struct tandem_http_request *req, const char *what);
+
+/* Answers a failed storage job: 503 with Retry-After when the writer refused it (queue full or
+ * closing: TANDEM_EAGAIN, TANDEM_ECLOSED), else 500. Logs it. */
+void blog_store_failed(struct tandem_http_request *req, int rc);
+
+/* ---- the store ---------------------------------------------------------------------------- */
+
+/*
+ * The database of a service: <data-dir>/<file>, shared by the service's instances. Opening it
+ * starts the writer (group commit) and the outbox relay (one publishing relay among the
+ * instances), and registers the service's on_stop hook that stops both in the right order
+ * (after HTTP and the consumers, before the producer is freed). Handlers read through
+ * blog_reader (their worker's read connection) and write through tandem_db_write(store->writer).
+ */
+struct blog_store {
+    char *path; /* the database file */
+    struct tandem_db_writer *writer;
+    struct tandem_outbox_relay *relay;
+};
+
+/* Opens the store; schema is the service's SQL (run at every open: IF NOT EXISTS). Returns 0 and
+ * *out (freed by the stop hook; blog_store_free only when the service never ran), or an error
+ * (logged). */
+int blog_store_open(struct tandem_service *svc, const char *file, const char *schema,
+                    struct blog_store **out);
+void blog_store_free(struct blog_store *st);
+
+/* The calling HTTP worker's read connection (tandem_db_reader). Answers 503 and returns NULL when
+ * there is none. */
+sqlite3 *blog_reader(struct tandem_http_request *req, struct blog_store *st);
+
+/*
+ * A prepared statement for sql on db, from the calling thread's cache (prepared once per
+ * connection and text; sql must be a string literal or otherwise live for the whole run: its
+ * address is the key). Bindings cleared, ready to bind and step. Call sqlite3_reset when done
+ * (before the handler returns: an open read holds back the WAL checkpoint). NULL after logging
+ * when SQLite refuses the text (a bug).
+ */
+sqlite3_stmt *blog_stmt(sqlite3 *db, const char *sql);
+
+/* Finalizes the calling thread's cached statements of db (call before closing a connection this
+ * thread opened). */
+void blog_stmt_forget(sqlite3 *db);
+
+/* Closes a connection a service opened itself (a consumer's), from any thread: finalizes every
+ * statement still prepared on it (the cache of the thread that used it included) and closes it.
+ * That thread must not use its cache again (it has stopped). NULL is a no-op. */
+void blog_db_close(sqlite3 *db);
+
+/* Text of column i, or "" for NULL. */
+const char *blog_col_text(sqlite3_stmt *st, int i);
+
+/* ---- events ------------------------------------------------------------------------------- */
+
+/*
+ * Adds a domain event to the outbox inside the caller's transaction (a writer job): topic, key
+ * = the entity's id in decimal, CloudEvents type, data = the payload object (stolen; "v":1 is
+ * added), traceparent of the request that caused it (NULL: a new trace). Returns 0 or an error.
+ */
+int blog_event_add(sqlite3 *db, const char *topic, int64_t key_id, const char *type, json_t *data,
+                   const char *traceparent);
+
+/* The payload of a received event as a JSON object (a new reference), or NULL when it is not one
+ * (logged). */
+json_t *blog_event_data(const struct tandem_event *ev);
+
+/* The members every read model reads: json_integer_value of name, or 0 when absent or not an
+ * integer; the string, or NULL. */
+int64_t blog_json_int(const json_t *o, const char *name);
+const char *blog_json_str(const json_t *o, const char *name);
+
+/* ---- profiles: the users read model of articles and comments ------------------------------ */
+
+/*
+ * Tables kept from the users topic (its SQL is BLOG_PROFILES_SQL, part of both services'
+ * schemas):
+ *   blog_authors(user_id PRIMARY KEY, username UNIQUE, bio, image, version)
+ *   blog_follows(follower_id, followee_id, following, version, PRIMARY KEY(follower_id,
+ * followee_id)) A row only moves forward: an event applies when its version is above the row's.
+ */
+extern const char BLOG_PROFILES_SQL[];
+
+/* Applies one event of the users topic (user.registered, user.updated, user.followed,
+ * user.unfollowed; other types are ignored) inside the caller's transaction (tandem_idempotent).
+ * Returns TANDEM_EVENT_OK, TANDEM_EVENT_RETRY (SQLite busy or failed) or TANDEM_EVENT_FAIL (a
+ * payload that cannot be applied: dead-lettered). *changed (may be NULL) tells whether a row
+ * moved. */
+int blog_profiles_apply(sqlite3 *db, const struct tandem_event *ev, bool *changed);
+
+/* A writer job's step: makes sure the author of a write is known, from the token's claims, when
+ * the user.registered event has not arrived yet (a version-0 row the event will overwrite).
+ * Returns 0 or an error. */
+int blog_profiles_from_claims(sqlite3 *db, const struct tandem_claims *c);
+
+/* RealWorld's profile object of author_id as seen by viewer_id (0: anonymous) read from db's
+ * read model: {"username","bio","image","following"}; NULL when the author is unknown. */
+json_t *blog_profile_json(sqlite3 *db, int64_t author_id, int64_t viewer_id);
+
+/* The user id of a username in the read model, or 0. */
+int64_t blog_profiles_id_of(sqlite3 *db, const char *username);
+
+#endif

@@ -1,0 +1,199 @@
+// tests/blog/lib.mjs: the harness of the blog's tests.
+//
+// A System is a temporary directory with the processes a test starts in it: a tandem-broker, the
+// blog's services (build/bin/tandem-NAME), each on a free 127.0.0.1 port, and the ES256 key pair
+// the services share (users signs, everyone verifies). Every process's stderr (JSON lines) is
+// kept in the directory; close() stops them all (SIGTERM, then SIGKILL after 10 s), fails when a
+// sanitizer report or a non-JSON line appears in any log, and removes the directory unless the
+// test failed (TANDEM_KEEP=1 keeps it always).
+//
+// api() is a small fetch wrapper answering {status, headers, json, text}; onResponse(fn) makes
+// every answer go through fn(method, path, answer) first (which throws to fail the request).
+import { spawn, execFileSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const BIN = process.env.TANDEM_TEST_BIN || path.join(ROOT, 'build-asan', 'bin');
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// One free port, or the first of n consecutive ones (scripts/free-ports).
+export function freePort(n = 1) {
+    return Number(execFileSync(path.join(ROOT, 'scripts', 'free-ports'), [String(n)]).toString().trim());
+}
+
+// Polls fn until it returns a truthy value; throws with what after timeout ms.
+export async function waitFor(fn, what, { timeout = 15000, interval = 50 } = {}) {
+    const end = Date.now() + timeout;
+    let last;
+    for (;;) {
+        try {
+            last = await fn();
+            if (last) return last;
+        } catch (e) {
+            last = e;
+        }
+        if (Date.now() > end) throw new Error(`timed out waiting for ${what} (last: ${last})`);
+        await sleep(interval);
+    }
+}
+
+// The check every api() answer goes through, when one is installed (schemas.mjs's
+// checkResponses installs the API's contracts: RealWorld's openapi.yml and ours).
+let responseCheck = null;
+export function onResponse(fn) {
+    responseCheck = fn;
+}
+
+// One HTTP request; body (an object) is sent as JSON; token as RealWorld's "Token <jwt>".
+// unchecked: true skips the installed check (a request outside the API: /metrics, /health).
+export async function api(base, method, p, { body, token, headers = {}, raw, unchecked = false } = {}) {
+    const h = { ...headers };
+    if (token) h.authorization = `Token ${token}`;
+    let payload = raw;
+    if (body !== undefined) {
+        h['content-type'] = h['content-type'] || 'application/json';
+        payload = JSON.stringify(body);
+    }
+    const res = await fetch(base + p, { method, headers: h, body: payload });
+    const text = await res.text();
+    let json;
+    try {
+        json = text ? JSON.parse(text) : undefined;
+    } catch {
+        json = undefined;
+    }
+    const answer = { status: res.status, headers: res.headers, json, text };
+    if (responseCheck && !unchecked) responseCheck(method, p, answer);
+    return answer;
+}
+
+export class System {
+    constructor(name) {
+        this.name = name;
+        this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `tandem-blog-${name}-`));
+        this.procs = [];
+        this.failed = false;
+        const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+        this.privateKey = path.join(this.dir, 'jwt.key');
+        this.publicKey = path.join(this.dir, 'jwt.pub');
+        fs.writeFileSync(this.privateKey, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+        fs.writeFileSync(this.publicKey, publicKey.export({ type: 'spki', format: 'pem' }));
+    }
+
+    // Starts argv with env, its stderr into <dir>/<label>.log; resolves once a JSON line with
+    // "msg":"ready" appeared (the broker's and every service's ready line).
+    async #start(label, argv, env) {
+        const log = path.join(this.dir, `${label}.log`);
+        const fd = fs.openSync(log, 'a');
+        const proc = spawn(argv[0], argv.slice(1), {
+            env: { ...process.env, ...env },
+            stdio: ['ignore', fd, fd],
+        });
+        fs.closeSync(fd);
+        const entry = { label, proc, log, exited: null };
+        proc.on('exit', (code, signal) => (entry.exited = { code, signal }));
+        this.procs.push(entry);
+        await waitFor(() => {
+            if (entry.exited) throw new Error(`${label} exited: ${JSON.stringify(entry.exited)}\n${fs.readFileSync(log, 'utf8')}`);
+            return /"msg":"ready"/.test(fs.readFileSync(log, 'utf8'));
+        }, `${label} ready`, { timeout: 20000 });
+        return entry;
+    }
+
+    async broker() {
+        const port = freePort();
+        this.brokers = `127.0.0.1:${port}`;
+        this.brokerEntry = await this.#start('broker', [
+            path.join(BIN, 'tandem-broker'), '--listen', this.brokers, '--data-dir', path.join(this.dir, 'broker'),
+        ], {});
+        return this.brokers;
+    }
+
+    // Starts instance `instance` of service name (its data under <dir>/<name>, shared by its
+    // instances); resolves { url, port, entry }.
+    async service(name, { instance = 0, env = {} } = {}) {
+        const port = freePort();
+        const e = {
+            TANDEM_LISTEN: `127.0.0.1:${port}`,
+            TANDEM_BROKERS: this.brokers,
+            TANDEM_DATA_DIR: path.join(this.dir, name),
+            TANDEM_JWT_PUBLIC_KEY: this.publicKey,
+            TANDEM_LOG_LEVEL: 'info',
+            ...env,
+        };
+        if (name === 'users') e.TANDEM_JWT_PRIVATE_KEY = this.privateKey;
+        const entry = await this.#start(`${name}.${instance}`, [path.join(BIN, `tandem-${name}`)], e);
+        const svc = { name, instance, port, url: `http://127.0.0.1:${port}`, entry };
+        entry.svc = svc;
+        return svc;
+    }
+
+    // SIGTERM (SIGKILL with kill true), then wait for the exit.
+    async stop(entry, { kill = false } = {}) {
+        if (entry.exited) return entry.exited;
+        entry.proc.kill(kill ? 'SIGKILL' : 'SIGTERM');
+        const end = Date.now() + 10000;
+        while (!entry.exited && Date.now() < end) await sleep(20);
+        if (!entry.exited) {
+            entry.proc.kill('SIGKILL');
+            while (!entry.exited) await sleep(20);
+            throw new Error(`${entry.label} did not stop within 10 s of SIGTERM`);
+        }
+        return entry.exited;
+    }
+
+    // The JSON lines of a process's log (throws on a line that is not JSON).
+    logLines(entry) {
+        return fs.readFileSync(entry.log, 'utf8').split('\n').filter(Boolean).map((l) => {
+            try {
+                return JSON.parse(l);
+            } catch {
+                throw new Error(`${entry.label}: a log line that is not JSON: ${l}`);
+            }
+        });
+    }
+
+    async close() {
+        const problems = [];
+        for (const entry of [...this.procs].reverse()) {
+            try {
+                const ex = await this.stop(entry);
+                if (ex.code !== 0 && ex.signal !== 'SIGKILL' && !entry.killed) {
+                    problems.push(`${entry.label} exited ${JSON.stringify(ex)}`);
+                }
+            } catch (e) {
+                problems.push(String(e));
+            }
+            const text = fs.readFileSync(entry.log, 'utf8');
+            if (/AddressSanitizer|LeakSanitizer|runtime error:|UndefinedBehaviorSanitizer/.test(text)) {
+                problems.push(`${entry.label}: a sanitizer report in ${entry.log}`);
+            }
+            try {
+                this.logLines(entry);
+            } catch (e) {
+                if (!/Sanitizer|runtime error/.test(text)) problems.push(String(e));
+            }
+        }
+        if (problems.length || this.failed || process.env.TANDEM_KEEP) {
+            console.error(`kept ${this.dir}`);
+        } else {
+            fs.rmSync(this.dir, { recursive: true, force: true });
+        }
+        if (problems.length) throw new Error(problems.join('\n'));
+    }
+}
+
+// Registers a user through users at base; resolves { username, email, password, token }.
+let serial = 0;
+export async function register(base, prefix = 'u') {
+    const n = `${prefix}${process.pid}x${++serial}`;
+    const user = { username: n, email: `${n}@example.com`, password: 'correct horse battery' };
+    const r = await api(base, 'POST', '/api/users', { body: { user } });
+    if (r.status !== 201) throw new Error(`register ${n}: ${r.status} ${r.text}`);
+    return { ...user, token: r.json.user.token };
+}
