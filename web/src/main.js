@@ -47,8 +47,8 @@ function drawNav() {
             null,
             link('/', 'Home'),
             u ? [
-                link('/editor', icon('pen'), h('span', null, 'New article')),
-                link('/settings', icon('gear'), h('span', null, 'Settings')),
+                link('/editor', icon('pen'), h('span', { class: 'nav-label' }, 'New article')),
+                link('/settings', icon('gear'), h('span', { class: 'nav-label' }, 'Settings')),
                 link(profilePath(u.username), avatar(u), h('span', { class: 'nav-user' }, u.username)),
             ] : [link('/login', 'Sign in'), link('/register', 'Sign up')],
         ),

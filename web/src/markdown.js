@@ -22,6 +22,7 @@ DOMPurify.addHook('afterSanitizeAttributes', (node) => {
         node.setAttribute('rel', 'nofollow noopener noreferrer');
         if (/^https?:/i.test(node.getAttribute('href'))) node.setAttribute('target', '_blank');
     }
+    if (node.tagName === 'PRE') node.setAttribute('tabindex', '0'); // scrolls sideways: keyboard too
     if (node.tagName === 'IMG') {
         node.setAttribute('loading', 'lazy');
         node.setAttribute('referrerpolicy', 'no-referrer');
