@@ -263,7 +263,8 @@ static int load_users(struct web_demo *d, json_t *tokens)
             return TANDEM_EIO;
         }
         json_object_set_new(tokens, name, json_string(token));
-        json_decref(ans);
+        json_decref(ans); /* token was ans's: from here on, the copy in tokens */
+        token = json_string_value(json_object_get(tokens, name));
         json_t *bio = json_object_get(u, "bio");
         if (bio != NULL) {
             json_t *put = json_pack("{s:{s:O}}", "user", "bio", bio);
