@@ -280,7 +280,11 @@ test('XSS: scripts, event handlers and javascript: links in an article and a com
         '<div onmouseover="alert(8)" style="position:fixed;inset:0">hover</div>',
         '<form action="javascript:alert(9)"><button>go</button></form>',
         '![img](javascript:alert(10))',
+        '![plain http, another origin](http://198.51.100.7/x.png)',
     ].join('\n\n');
+    // A picture that is a script: shown as the initial, never as an image.
+    const put = await api(b.url, 'PUT', '/api/user', { token: evil.token, body: { user: { image: 'javascript:alert(14)' } } });
+    assert.equal(put.status, 200);
     const title = `<img src=x onerror=alert(11)> Evil ${process.pid}`;
     const { json } = await api(b.url, 'POST', '/api/articles', {
         token: evil.token,
@@ -306,6 +310,7 @@ test('XSS: scripts, event handlers and javascript: links in an article and a com
         styles: document.querySelectorAll('.article-body [style]').length,
         comment: document.querySelector('.comment-body').textContent,
         body: document.querySelector('.article-body').textContent,
+        images: document.querySelectorAll('main img').length,
     }));
     assert.equal(found.xss, undefined);
     assert.equal(found.scripts, 0);
@@ -314,6 +319,8 @@ test('XSS: scripts, event handlers and javascript: links in an article and a com
     assert.equal(found.styles, 0);
     assert.ok(found.comment.includes('<script>window.__xss = 1;'), 'the comment is shown as text');
     assert.ok(found.body.includes('<img src="x" onerror='), 'HTML in the Markdown is shown as text');
+    assert.ok(found.body.includes('plain http, another origin'), 'an image the page may not load is its text');
+    assert.equal(found.images, 0);
     // The previews: title, description and tag as text.
     await page.goto(`${b.url}/profile/${evil.username}`);
     await page.locator('.preview h2', { hasText: 'Evil' }).waitFor();
@@ -353,6 +360,23 @@ test('comments down: the article shows with a notice; back up: the list returns 
     await page.getByLabel('Write a comment').waitFor();
     assert.equal(await page.getByText('Comments are unavailable right now.').count(), 0);
     assert.deepEqual(navigations, [], 'no reload');
+    noProblems(page);
+    await page.context().close();
+});
+
+test('a token the API refuses: signed out with a notice, the page shown as to a visitor', async () => {
+    const page = await visitor();
+    await page.goto(`${b.url}/login`);
+    await page.evaluate(() => {
+        localStorage.setItem('jwtToken', 'eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl');
+        localStorage.setItem('user', JSON.stringify({ username: 'ghost', email: 'ghost@example.com', bio: '', image: '' }));
+    });
+    await page.goto(`${b.url}/`);
+    await page.getByText('Your session has ended.').waitFor();
+    await page.getByRole('link', { name: 'Sign in' }).waitFor();
+    await page.locator('.preview').first().waitFor();
+    assert.equal(await page.locator('.error-box').count(), 0);
+    assert.equal(await page.evaluate(() => localStorage.getItem('jwtToken')), null);
     noProblems(page);
     await page.context().close();
 });

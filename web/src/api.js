@@ -5,6 +5,8 @@
 // ({"email":["has already been taken"]}) and, for 503 and 429, the Retry-After seconds, so each
 // page can show it where it belongs: beside a form field, in place of a list, or as a message.
 
+import { notify } from './notice.js';
+
 const TOKEN = 'jwtToken';
 const USER = 'user';
 
@@ -72,7 +74,7 @@ export const session = {
 
 // One request: method, path under /api, JSON body. Resolves the parsed answer (null for 204) or
 // rejects with an ApiError. A 401 to a request that carried a token means the session is over
-// (expired or revoked): the user is signed out.
+// (expired, or the keys changed): the user is signed out, and a GET is made again without it.
 export async function api(method, path, body, { signal } = {}) {
     const headers = { accept: 'application/json' };
     const token = current?.token;
@@ -101,8 +103,14 @@ export async function api(method, path, body, { signal } = {}) {
     if (res.ok) return data;
     const retry = Number.parseInt(res.headers.get('retry-after') || '', 10);
     const err = new ApiError(res.status, data, Number.isFinite(retry) ? retry : null);
-    if (res.status === 401 && token && current?.token === token && !path.startsWith('/users')) {
-        session.set(null);
+    if (res.status === 401 && token && !path.startsWith('/users')) {
+        // The session is over (the token expired or the keys changed): signed out, and a read
+        // is asked again as a visitor, so the page still shows what anyone may see.
+        if (current?.token === token) {
+            session.set(null);
+            notify('Your session has ended. Sign in again to go on.', 'info');
+        }
+        if (method === 'GET') return api(method, path, body, { signal });
         err.message = 'Your session has ended. Sign in again to go on.';
     }
     return Promise.reject(err);

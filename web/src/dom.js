@@ -72,7 +72,7 @@ export function date(iso) {
     return h('time', { class: 'date', datetime: d.toISOString() }, text);
 }
 
-// A user's picture: their image when it is an http(s) URL, else a circle with their initial
+// A user's picture: their image when it is one safeImage allows, else a circle with their initial
 // (the API answers "" for a user who set none).
 export function avatar(profile, size = 'sm') {
     const name = profile?.username || '?';
@@ -85,11 +85,13 @@ export function avatar(profile, size = 'sm') {
     return el;
 }
 
+// An image address the page may load: https, or this origin (the web service's policy allows
+// no other, so anything else would only be refused by the browser); else null.
 export function safeImage(url) {
     if (typeof url !== 'string' || url.trim() === '') return null;
     try {
         const u = new URL(url, location.href);
-        return u.protocol === 'https:' || u.protocol === 'http:' ? u.href : null;
+        return u.protocol === 'https:' || u.origin === location.origin ? u.href : null;
     } catch {
         return null;
     }

@@ -37,8 +37,14 @@ const CONFIG = {
     RETURN_DOM_FRAGMENT: true,
 };
 
-// A DocumentFragment of the body's safe HTML.
-export function render(markdown) {
+// A DocumentFragment of the body's safe HTML. An image whose address allowImage(src) refuses
+// (one the page may not load: see dom.js's safeImage) becomes its alt text. (allowImage is a
+// parameter so that this chunk shares no module with the main one: no third file to load.)
+export function render(markdown, allowImage) {
     const html = marked.parse(String(markdown ?? ''), { async: false });
-    return DOMPurify.sanitize(html, CONFIG);
+    const frag = DOMPurify.sanitize(html, CONFIG);
+    for (const img of frag.querySelectorAll('img')) {
+        if (!allowImage(img.getAttribute('src'))) img.replaceWith(img.getAttribute('alt') || '');
+    }
+    return frag;
 }

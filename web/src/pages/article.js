@@ -8,7 +8,7 @@
 import { api, ApiError, session } from '../api.js';
 import { track } from '../beacon.js';
 import { byline, errorBox, favoriteButton, followButton, tagList } from '../components.js';
-import { avatar, h, icon, replace } from '../dom.js';
+import { avatar, h, icon, replace, safeImage } from '../dom.js';
 import { notify } from '../notice.js';
 import { navigate } from '../router.js';
 
@@ -68,7 +68,7 @@ export function article(ctx) {
         drawActions();
 
         const content = h('div', { class: 'article-body' });
-        content.append(md.render(a.body));
+        content.append(md.render(a.body, safeImage));
         const end = h('div', { class: 'article-end' }, tagList(a.tagList, { plain: false }));
 
         replace(
