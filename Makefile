@@ -2,7 +2,8 @@
 #   make          build (release, -O2) into build/, binaries in build/bin/
 #   make run      install missing packages, build, `tandem up` the default system (tandem.yaml:
 #                 broker, example-hello x2, nginx gateway on http://127.0.0.1:8080); Ctrl-C stops it
-#   make test     install missing packages, build with ASan+UBSan into build-asan/, run every test
+#   make test     install missing packages, build with ASan+UBSan into build-asan/, run every test;
+#                 a skipped test fails it (TANDEM_ALLOW_SKIPS=1 accepts skips: scripts/run-tests.sh)
 #   make fuzz     longer libFuzzer runs (FUZZ_SECONDS=300)
 #   make bench    the benchmarks under bench/ (see docs/benchmarks.md)
 #   make bench-cli  tandem up to ready and the gateway's added latency (bench/cli/run.sh)
@@ -30,7 +31,7 @@ test: deps
 	@cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \
 	    -DTANDEM_SANITIZE=ON -DTANDEM_FUZZ=ON >/dev/null
 	@cmake --build $(ASAN) -j $(JOBS)
-	cd $(ASAN) && ctest --output-on-failure --timeout 600 -j $(JOBS)
+	scripts/run-tests.sh $(ASAN) --output-on-failure --timeout 600 -j $(JOBS)
 
 fuzz: deps
 	@cmake -S . -B $(ASAN) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=clang \

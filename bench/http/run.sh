@@ -4,6 +4,13 @@
 # the same 27-byte JSON body, in one run, interleaved.
 #
 #   bench/http/run.sh                 3 rounds x 10 s per server (RUNS=, DURATION=, CONNS=)
+#   SERVERS="service service-info" bench/http/run.sh     only those servers, in that order
+#   BASE_BUILD=DIR bench/http/run.sh  also each service* server with DIR/bin/example-hello (a
+#                                     build of another commit), as "<server>@base", interleaved
+#
+# Servers: nginx, tandem, tandem-uring, service (example-hello with access logs off, as nginx's),
+# service-info (the same at the default log level, info: one access-log line per request,
+# appended to a file as under `tandem up`). Not in the default list: service-info.
 #
 # Each measurement: the server pinned to core 0 (taskset -c 0), wrk pinned to core 1
 # (taskset -c 1 wrk -t1 -c$CONNS -d${DURATION}s, keep-alive), GET /hello. Server CPU is utime +
@@ -19,6 +26,8 @@ DURATION=${DURATION:-10}
 CONNS=${CONNS:-32}
 WAIT_QUIET=${WAIT_QUIET:-900}
 BUILD=${BUILD:-$ROOT/build-bench-http}
+SERVERS=${SERVERS:-nginx tandem tandem-uring service}
+BASE_BUILD=${BASE_BUILD:-}
 
 for tool in wrk nginx taskset; do
     command -v "$tool" >/dev/null || [ -x "/usr/sbin/$tool" ] ||
@@ -30,7 +39,14 @@ NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 cmake -S "$ROOT" -B "$BUILD" -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$BUILD" -j2 --target hello_http example-hello tandem-broker >/dev/null
 HELLO=$BUILD/bin/hello_http
-SERVICE=$BUILD/bin/example-hello
+SERVICE=$BUILD/bin/example-hello # the binary start_service* runs (measure sets it per server)
+SERVICE_NEW=$SERVICE
+if [ -n "$BASE_BUILD" ]; then
+    [ -x "$BASE_BUILD/bin/example-hello" ] || { echo "bench/http: no $BASE_BUILD/bin/example-hello" >&2; exit 1; }
+    for s in $SERVERS; do
+        case $s in service*) SERVERS="$SERVERS $s@base" ;; esac
+    done
+fi
 
 TMP=$(mktemp -d /tmp/tandem-httpbench.XXXXXX)
 SERVER_PID=""
@@ -105,11 +121,16 @@ start_tandem-uring() { # port
 # traceparent, ETag/Cache-Control, and its idle event producer and consumer connected to a real
 # tandem-broker (started once, pinned to core 1 with wrk; its CPU is not counted). Access logs
 # are off (TANDEM_LOG_LEVEL=warn), as nginx's are in its configuration above.
-start_service() { # port
+start_service() { # port [log level]
     TANDEM_LISTEN=127.0.0.1:$1 TANDEM_WORKERS=1 TANDEM_BROKERS=$BENCH_BROKER \
-        TANDEM_DATA_DIR="$TMP/svc" TANDEM_LOG_LEVEL=warn taskset -c 0 "$SERVICE" \
-        2>"$TMP/service.err" &
+        TANDEM_DATA_DIR="$TMP/svc" TANDEM_LOG_LEVEL=${2:-warn} taskset -c 0 "$SERVICE" \
+        2>>"$TMP/service.err" &
     SERVER_PID=$!
+}
+# The same at the default level: an access-log line per request, appended (O_APPEND) to a file on
+# the disk of /tmp, as the supervisor appends a service's stderr to var/tandem/logs/NAME.log.
+start_service-info() { # port
+    start_service "$1" info
 }
 
 # shellcheck source-path=SCRIPTDIR source=../quiet.sh
@@ -124,7 +145,10 @@ TCK=$(getconf CLK_TCK)
 measure() { # server run
     local port url before after out reqs secs rps
     port=$(free_port)
-    "start_$1" "$port"
+    SERVICE=$SERVICE_NEW
+    [[ $1 != *@base ]] || SERVICE=$BASE_BUILD/bin/example-hello
+    rm -f "$TMP/service.err"
+    "start_${1%@base}" "$port"
     wait_port "$port"
     url="http://127.0.0.1:$port/hello"
     [ "$(curl -s "$url")" = '{"message":"Hello, World!"}' ] ||
@@ -158,10 +182,9 @@ BENCH_BROKER=127.0.0.1:$(cat "$TMP/broker.port")
 
 wait_quiet bench/http
 for run in $(seq "$RUNS"); do
-    measure nginx "$run"
-    measure tandem "$run"
-    measure tandem-uring "$run"
-    measure service "$run"
+    for s in $SERVERS; do
+        measure "$s" "$run"
+    done
 done
 
 python3 "$ROOT/bench/http/report.py" "$CSV" "taskset -c 1 wrk -t1 -c$CONNS -d${DURATION}s" \

@@ -34,7 +34,7 @@
  *
  * CLAIMS are shared, reference-counted and read-only: tandem_auth_verify hands out a reference
  * (tandem_claims_release gives it back); the runtime's tandem_require_auth holds one until the
- * request is answered.
+ * request's answer has been written (so an answer may borrow from them).
  *
  * Threads: a struct tandem_auth is used by any number of threads at once (verify, sign, stats);
  * new and free on one thread, with no call in progress.
@@ -190,10 +190,10 @@ TANDEM_EXPORT struct tandem_auth *tandem_service_auth_get(struct tandem_service 
 
 /*
  * For a handler whose route needs a user: returns the claims of the request's valid token
- * (borrowed: valid until req is answered; the same pointer on every call for req), or answers req
- * 401 (no Authorization header, a header that is not "Token <jwt>" or "Bearer <jwt>", a token
- * refused) and returns NULL: the handler just returns. A service without tandem_service_auth
- * answers 500 (logged).
+ * (borrowed: valid until req is answered, the answering call included, so claims->username may
+ * be the body; the same pointer on every call for req), or answers req 401 (no Authorization
+ * header, a header that is not "Token <jwt>" or "Bearer <jwt>", a token refused) and returns
+ * NULL: the handler just returns. A service without tandem_service_auth answers 500 (logged).
  */
 TANDEM_EXPORT const struct tandem_claims *tandem_require_auth(struct tandem_http_request *req);
 

@@ -17,9 +17,11 @@
  * runtime answers with tandem/service.h's tandem_respond_* set instead, which is built on them.
  *
  * Errors the core detects itself are answered with an RFC 9457 application/problem+json body
- * and the connection is closed: 400 malformed request, 408 request not complete within
- * request_timeout_ms (slowloris), 413 body above max_body_bytes, 431 request line + headers
- * above max_header_bytes. A connection with no request in progress is closed silently after
+ * and the connection is closed: 400 malformed request (RFC 9112 strictly: no white space before
+ * a field's colon, exactly one Host in HTTP/1.1, HTTP/1.0 or 1.1 only), 408 request not complete
+ * within request_timeout_ms (slowloris), 413 body above max_body_bytes (a chunk at its size
+ * line), 431 request line + headers above max_header_bytes, 505 another major HTTP version. A
+ * connection with no request in progress is closed silently after
  * idle_timeout_ms. See docs/internals/http.md.
  *
  * Code that must wait (for another service, a timer) without blocking the worker uses the
@@ -87,7 +89,8 @@ struct tandem_http_config {
     void (*on_done)(struct tandem_http_request *req, int status, void *arg);
     /* Optional (NULL: none). Called on the worker thread (index worker) each time the core answers
      * a request itself, before any handler saw it: 400 malformed, 408 not complete in time, 413
-     * body too large, 431 headers too large. Lets a runtime count those answers too. */
+     * body too large, 431 headers too large, 505 HTTP version not supported. Lets a runtime count
+     * those answers too. */
     void (*on_error)(int worker, int status, void *arg);
     int io; /* TANDEM_HTTP_IO_*; every behaviour is the same on each (see docs/internals/http.md) */
 };

@@ -32,7 +32,8 @@
  *     (half-open); its success closes the breaker, its failure opens it for another cool-down.
  *
  * Every call carries a W3C traceparent header: a child (same trace id, new span id) of the
- * caller's traceparent, or a new trace when the caller has none. See docs/http-client.md.
+ * caller's traceparent, or a new trace when the caller has none; and the caller's request id as
+ * X-Request-Id when it gives one. See docs/http-client.md.
  */
 #ifndef TANDEM_HTTP_CLIENT_H
 #define TANDEM_HTTP_CLIENT_H
@@ -71,6 +72,8 @@ struct tandem_http_call_opts {
     int64_t deadline_ms;     /* whole call from submission, retries included (0: none) */
     int max_retries;         /* attempts after the first, idempotent methods only (0: none) */
     const char *traceparent; /* the caller's context (NULL or invalid: a new trace) */
+    const char *request_id;  /* sent as X-Request-Id (tandem_request_id of the request being
+                                served); NULL, or not tandem_request_id_valid: not sent */
 };
 
 /* What a finished call produced. Every pointer is borrowed: valid during the callback (or until

@@ -9,7 +9,9 @@
  *   flag          environment        key          default
  *   --listen      TANDEM_LISTEN      "listen"     127.0.0.1:8101  (IPv4 host:port; port 0 = any)
  *   --brokers     TANDEM_BROKERS     "brokers"    127.0.0.1:9092
- *   --data-dir    TANDEM_DATA_DIR    "data-dir"   var/<name>
+ *   --data-dir    TANDEM_DATA_DIR    "data-dir"   var/<name>      (shared by the instances)
+ *   --instance    TANDEM_INSTANCE    "instance"   0               (the instance's number)
+ *   --instance-dir TANDEM_INSTANCE_DIR "instance-dir" <data-dir>/<instance> (this instance's own)
  *   --workers     TANDEM_WORKERS     "workers"    1               (event-loop threads, 0..256; 0 =
  * one per CPU)
  *   --log-level   TANDEM_LOG_LEVEL   "log-level"  info            (debug, info, warn, error)
@@ -23,8 +25,9 @@
  *
  * Every request: its W3C traceparent is taken from the request, or a new trace is started when it
  * has none or an invalid one; handlers read it with tandem_request_traceparent; the response
- * carries it back in a traceparent header; one JSON access-log line per request names the trace
- * id, route, method, status and duration. Routing uses tandem/router.h: an unknown path is a 404,
+ * carries it back in a traceparent header; its X-Request-Id, when safe, is its request id
+ * (tandem_request_id); one JSON access-log line per request names the trace id, the request id,
+ * route, method, status and duration. Routing uses tandem/router.h: an unknown path is a 404,
  * a known path with another method a 405 with Allow, both as application/problem+json.
  *
  * Answering: a handler answers with the tandem_respond_* set below ("answering a request"), and
@@ -112,6 +115,13 @@ TANDEM_EXPORT const char *tandem_param(const struct tandem_http_request *req, co
  * valid one, else the new trace started for it. Send it on downstream calls and events.
  * Borrowed: valid until req is answered. */
 TANDEM_EXPORT const char *tandem_request_traceparent(const struct tandem_http_request *req);
+
+/* req's request id: its X-Request-Id header (the gateway always sends one) when that is 1..128
+ * characters of letters, digits and "-_.:+/=@" (tandem/trace.h), else NULL (an id that is not
+ * safe is ignored, not logged). The access-log line and tandem_log_info lines carry it as
+ * "request_id"; pass it on to the calls the request makes (tandem_http_call_opts.request_id).
+ * Borrowed: valid until req is answered. */
+TANDEM_EXPORT const char *tandem_request_id(const struct tandem_http_request *req);
 
 /*
  * The request body parsed as JSON (a new reference: json_decref it). When the Content-Type is not
@@ -296,7 +306,11 @@ TANDEM_EXPORT void tandem_service_free(struct tandem_service *s);
 /*
  * Logs one JSON line at info level: {"ts":...,"level":"info","comp":<service>,"msg":msg,
  * "trace_id":..., fields}. req may be NULL (no trace id). fields_fmt is a printf format making
- * zero or more JSON members ("\"user\":%d"), or NULL; strings from outside must be escaped.
+ * zero or more JSON members ("\"user\":%d"), or NULL. The line is always one valid JSON object:
+ * msg is escaped (bytes that are not UTF-8 become U+FFFD), and members that do not come out as
+ * valid JSON (a "\"name\":\"%s\"" of a string holding a quote, a newline or bytes that are not
+ * UTF-8; a %f of NaN) are written as one escaped string, "fields_invalid":"<what was formatted>".
+ * So format a string from outside as a number or escape it yourself, or it lands there.
  */
 TANDEM_EXPORT void tandem_log_info(const struct tandem_http_request *req, const char *msg,
                                    const char *fields_fmt, ...)

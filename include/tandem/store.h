@@ -143,12 +143,13 @@ TANDEM_EXPORT void tandem_outbox_relay_stats(struct tandem_outbox_relay *r,
                                              struct tandem_outbox_stats *out);
 
 /*
- * Drains and frees r: a standby just stops; the lock holder publishes the rows unsent at this
- * moment, waits for the reports of everything in flight for at most timeout_ms (< 0: no limit),
- * marks the acknowledged rows sent, closes the connection and joins the thread. Returns 0, or
- * TANDEM_ETIMEDOUT when reports were still missing (those rows stay unsent and go out again at the
- * next start: same ids). The late reports are still received safely. The outbox lock is released
- * last. NULL is a no-op returning 0.
+ * Drains and frees r: a standby tries the outbox lock once more and, when another relay holds
+ * it, just stops; the lock holder (or a standby that found the lock free: the last relay
+ * standing) publishes the rows unsent at this moment, waits for the reports of everything in flight
+ * for at most timeout_ms (< 0: no limit), marks the acknowledged rows sent, closes the connection
+ * and joins the thread. Returns 0, or TANDEM_ETIMEDOUT when reports were still missing (those rows
+ * stay unsent and go out again at the next start: same ids). The late reports are still received
+ * safely. The outbox lock is released last. NULL is a no-op returning 0.
  */
 TANDEM_EXPORT int tandem_outbox_relay_stop(struct tandem_outbox_relay *r, int timeout_ms);
 

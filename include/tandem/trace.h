@@ -67,6 +67,17 @@ TANDEM_EXPORT int tandem_trace_new(bool sampled, struct tandem_traceparent *out)
 TANDEM_EXPORT int tandem_trace_child(const struct tandem_traceparent *parent,
                                      struct tandem_traceparent *child);
 
+/*
+ * Request ids: the gateway's X-Request-Id (the client's own, or nginx's $request_id, 32 hex
+ * digits), one key shared by the gateway's access log and the service's log lines. Services and
+ * the HTTP client take it only when it is 1..TANDEM_REQUEST_ID_MAX characters of letters, digits
+ * and "-_.:+/=@" (a UUID, a hex or base64 id), so it can go into a log line and a header as it is.
+ */
+#define TANDEM_REQUEST_ID_MAX 128
+
+/* True when s[0..len) is an acceptable request id (above). */
+TANDEM_EXPORT bool tandem_request_id_valid(const char *s, size_t len);
+
 /* Lowercase hex of a trace-id (32 characters + NUL) and of a span/parent id (16 + NUL), for logs.
  */
 TANDEM_EXPORT void tandem_trace_id_hex(const uint8_t id[16], char out[33]);

@@ -123,6 +123,11 @@ sqlite3_stmt *blog_stmt(sqlite3 *db, const char *sql);
  * thread opened). */
 void blog_stmt_forget(sqlite3 *db);
 
+/* Closes a connection a service opened itself (a consumer's), from any thread: finalizes every
+ * statement still prepared on it (the cache of the thread that used it included) and closes it.
+ * That thread must not use its cache again (it has stopped). NULL is a no-op. */
+void blog_db_close(sqlite3 *db);
+
 /* Text of column i, or "" for NULL. */
 const char *blog_col_text(sqlite3_stmt *st, int i);
 
@@ -151,8 +156,8 @@ const char *blog_json_str(const json_t *o, const char *name);
  * Tables kept from the users topic (its SQL is BLOG_PROFILES_SQL, part of both services'
  * schemas):
  *   blog_authors(user_id PRIMARY KEY, username UNIQUE, bio, image, version)
- *   blog_follows(follower_id, followee_id, following, version, PRIMARY KEY(follower_id, followee_id))
- * A row only moves forward: an event applies when its version is above the row's.
+ *   blog_follows(follower_id, followee_id, following, version, PRIMARY KEY(follower_id,
+ * followee_id)) A row only moves forward: an event applies when its version is above the row's.
  */
 extern const char BLOG_PROFILES_SQL[];
 

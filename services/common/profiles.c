@@ -118,7 +118,8 @@ int blog_profiles_apply(sqlite3 *db, const struct tandem_event *ev, bool *change
             rc = step_write(db, st, changed);
         }
     } else {
-        int64_t follower = blog_json_int(d, "followerId"), followee = blog_json_int(d, "followeeId");
+        int64_t follower = blog_json_int(d, "followerId"),
+                followee = blog_json_int(d, "followeeId");
         if (follower > 0 && followee > 0 && version > 0) {
             sqlite3_bind_int64(st, 1, follower);
             sqlite3_bind_int64(st, 2, followee);

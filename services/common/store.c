@@ -52,8 +52,8 @@ sqlite3_stmt *blog_stmt(sqlite3 *db, const char *sql)
             sqlite3_stmt *st = NULL;
             if (sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) !=
                 SQLITE_OK) {
-                tandem_log_error(NULL, "blog: cannot prepare a statement",
-                                 "\"error\":\"%s\"", sqlite3_errmsg(db));
+                tandem_log_error(NULL, "blog: cannot prepare a statement", "\"error\":\"%s\"",
+                                 sqlite3_errmsg(db));
                 return NULL;
             }
             s->db = db;
@@ -97,6 +97,18 @@ void blog_stmt_forget(sqlite3 *db)
     }
 }
 
+void blog_db_close(sqlite3 *db)
+{
+    if (db == NULL) {
+        return;
+    }
+    sqlite3_stmt *st;
+    while ((st = sqlite3_next_stmt(db, NULL)) != NULL) {
+        sqlite3_finalize(st);
+    }
+    sqlite3_close(db);
+}
+
 const char *blog_col_text(sqlite3_stmt *st, int i)
 {
     const unsigned char *t = sqlite3_column_text(st, i);
@@ -135,8 +147,8 @@ void blog_store_free(struct blog_store *st)
     }
     tandem_db_writer_free(st->writer); /* its last batches may add outbox rows */
     if (tandem_outbox_relay_stop(st->relay, 5000) != 0) {
-        tandem_log_warn(NULL, "blog: outbox relay stopped with reports missing",
-                        "\"db\":\"%s\"", st->path);
+        tandem_log_warn(NULL, "blog: outbox relay stopped with reports missing", "\"db\":\"%s\"",
+                        st->path);
     }
     free(st->path);
     free(st);
@@ -166,8 +178,8 @@ int blog_store_open(struct tandem_service *svc, const char *file, const char *sc
     if (rc != 0) {
         goto fail;
     }
-    struct tandem_db_writer_config wc = {.path = st->path, .schema_sql = schema,
-                                         .relay = st->relay};
+    struct tandem_db_writer_config wc = {
+        .path = st->path, .schema_sql = schema, .relay = st->relay};
     rc = tandem_db_writer_new(&wc, &st->writer);
     if (rc != 0) {
         goto fail;

@@ -26,28 +26,41 @@
 #define PW_MEMLIMIT (19u * 1024 * 1024)
 
 static const struct tandem_field REGISTER[] = {
-    {.path = "user.username", .type = TANDEM_FIELD_STRING,
-     .flags = TANDEM_FIELD_REQUIRED | TANDEM_FIELD_NOT_BLANK, .max = 60},
-    {.path = "user.email", .type = TANDEM_FIELD_STRING,
+    {.path = "user.username",
+     .type = TANDEM_FIELD_STRING,
+     .flags = TANDEM_FIELD_REQUIRED | TANDEM_FIELD_NOT_BLANK,
+     .max = 60},
+    {.path = "user.email",
+     .type = TANDEM_FIELD_STRING,
      .flags = TANDEM_FIELD_REQUIRED | TANDEM_FIELD_NOT_BLANK | TANDEM_FIELD_EMAIL},
-    {.path = "user.password", .type = TANDEM_FIELD_STRING, .flags = TANDEM_FIELD_REQUIRED,
-     .min = 8, .max = 256},
+    {.path = "user.password",
+     .type = TANDEM_FIELD_STRING,
+     .flags = TANDEM_FIELD_REQUIRED,
+     .min = 8,
+     .max = 256},
     TANDEM_FIELD_END,
 };
 
 static const struct tandem_field LOGIN[] = {
-    {.path = "user.email", .type = TANDEM_FIELD_STRING,
-     .flags = TANDEM_FIELD_REQUIRED | TANDEM_FIELD_NOT_BLANK, .max = 254},
-    {.path = "user.password", .type = TANDEM_FIELD_STRING,
-     .flags = TANDEM_FIELD_REQUIRED | TANDEM_FIELD_NOT_BLANK, .max = 256},
+    {.path = "user.email",
+     .type = TANDEM_FIELD_STRING,
+     .flags = TANDEM_FIELD_REQUIRED | TANDEM_FIELD_NOT_BLANK,
+     .max = 254},
+    {.path = "user.password",
+     .type = TANDEM_FIELD_STRING,
+     .flags = TANDEM_FIELD_REQUIRED | TANDEM_FIELD_NOT_BLANK,
+     .max = 256},
     TANDEM_FIELD_END,
 };
 
 static const struct tandem_field UPDATE[] = {
     {.path = "user", .type = TANDEM_FIELD_OBJECT, .flags = TANDEM_FIELD_REQUIRED},
-    {.path = "user.username", .type = TANDEM_FIELD_STRING, .flags = TANDEM_FIELD_NOT_BLANK,
+    {.path = "user.username",
+     .type = TANDEM_FIELD_STRING,
+     .flags = TANDEM_FIELD_NOT_BLANK,
      .max = 60},
-    {.path = "user.email", .type = TANDEM_FIELD_STRING,
+    {.path = "user.email",
+     .type = TANDEM_FIELD_STRING,
      .flags = TANDEM_FIELD_NOT_BLANK | TANDEM_FIELD_EMAIL},
     {.path = "user.password", .type = TANDEM_FIELD_STRING, .min = 8, .max = 256},
     {.path = "user.bio", .type = TANDEM_FIELD_STRING, .max = 2000},
@@ -63,9 +76,9 @@ struct account {
     char hash[crypto_pwhash_STRBYTES]; /* made (registration, update) or read (login) */
     bool hashed, verified;
     bool taken_username, taken_email;
-    char *token;     /* the request's own token (current user, update) */
-    json_t *user;    /* the answer's user object, without its token */
-    bool renamed;    /* the username changed: the answer carries a new token */
+    char *token;  /* the request's own token (current user, update) */
+    json_t *user; /* the answer's user object, without its token */
+    bool renamed; /* the username changed: the answer carries a new token */
     char traceparent[64];
 };
 
@@ -128,16 +141,16 @@ static bool username_ok(const char *s)
 json_t *users_event_profile(int64_t id, const char *username, const char *bio, const char *image,
                             int64_t version, int64_t at_ms)
 {
-    return json_pack("{s:I,s:s,s:s,s:s,s:I,s:o}", "id", (json_int_t)id, "username", username,
-                     "bio", bio, "image", image, "version", (json_int_t)version, "at",
+    return json_pack("{s:I,s:s,s:s,s:s,s:I,s:o}", "id", (json_int_t)id, "username", username, "bio",
+                     bio, "image", image, "version", (json_int_t)version, "at",
                      blog_time_json(at_ms));
 }
 
 static json_t *user_json(const char *email, const char *username, const char *bio,
                          const char *image)
 {
-    return json_pack("{s:s,s:s,s:s,s:s}", "email", email, "username", username, "bio", bio,
-                     "image", image);
+    return json_pack("{s:s,s:s,s:s,s:s}", "email", email, "username", username, "bio", bio, "image",
+                     image);
 }
 
 /* Answers {"user":{...,"token"}}: token as given, or a new one signed for (id, username). */
@@ -214,8 +227,8 @@ static bool taken(sqlite3 *db, struct account *a)
 static void hash_work(void *arg)
 {
     struct account *a = arg;
-    a->hashed = crypto_pwhash_str(a->hash, a->password, strlen(a->password), PW_OPSLIMIT,
-                                  PW_MEMLIMIT) == 0;
+    a->hashed =
+        crypto_pwhash_str(a->hash, a->password, strlen(a->password), PW_OPSLIMIT, PW_MEMLIMIT) == 0;
 }
 
 static void verify_work(void *arg)
@@ -316,8 +329,9 @@ void users_register(struct tandem_http_request *req, void *arg)
     if (!username_ok(username)) {
         json_decref(in);
         json_t *errors = json_object();
-        tandem_errors_add(errors, "username", "can only hold letters, digits and punctuation "
-                                              "other than / ? # % \\ \" < >");
+        tandem_errors_add(errors, "username",
+                          "can only hold letters, digits and punctuation "
+                          "other than / ? # % \\ \" < >");
         tandem_respond_invalid(req, errors);
         return;
     }
@@ -357,9 +371,9 @@ static void login_checked(struct tandem_http_request *req, void *arg)
         answer_user(req, 200, a->user, a->id, NULL);
     } else if (req != NULL) {
         tandem_respond_header(req, "WWW-Authenticate", "Token");
-        tandem_respond_problem_ext(req, 401, "e-mail or password is invalid",
-                                   json_pack("{s:{s:[s]}}", "errors", "email or password",
-                                             "is invalid"));
+        tandem_respond_problem_ext(
+            req, 401, "e-mail or password is invalid",
+            json_pack("{s:{s:[s]}}", "errors", "email or password", "is invalid"));
     }
     account_free(a);
 }
@@ -550,8 +564,9 @@ void users_update(struct tandem_http_request *req, void *arg)
     json_t *errors = json_object();
     const char *username = blog_json_str(u, "username");
     if (username != NULL && !username_ok(username)) {
-        tandem_errors_add(errors, "username", "can only hold letters, digits and punctuation "
-                                              "other than / ? # % \\ \" < >");
+        tandem_errors_add(errors, "username",
+                          "can only hold letters, digits and punctuation "
+                          "other than / ? # % \\ \" < >");
     }
     static const char *const FIELDS[] = {"username", "email", "password", "bio", "image"};
     bool any = false;
@@ -559,8 +574,9 @@ void users_update(struct tandem_http_request *req, void *arg)
         any = any || json_object_get(u, FIELDS[i]) != NULL;
     }
     if (!any) {
-        tandem_errors_add(errors, "user", "must change at least one of username, email, "
-                                          "password, bio, image");
+        tandem_errors_add(errors, "user",
+                          "must change at least one of username, email, "
+                          "password, bio, image");
     }
     struct account *a = json_object_size(errors) == 0 ? account_new(req) : NULL;
     if (a == NULL) {
@@ -579,7 +595,8 @@ void users_update(struct tandem_http_request *req, void *arg)
     a->email = email_dup(blog_json_str(u, "email"));
     a->password = dup_or_null(blog_json_str(u, "password"));
     /* null clears bio and image (the validator lets null through as absent) */
-    a->bio = json_is_null(json_object_get(u, "bio")) ? strdup("") : dup_or_null(blog_json_str(u, "bio"));
+    a->bio =
+        json_is_null(json_object_get(u, "bio")) ? strdup("") : dup_or_null(blog_json_str(u, "bio"));
     a->image = json_is_null(json_object_get(u, "image")) ? strdup("")
                                                          : dup_or_null(blog_json_str(u, "image"));
     json_decref(in);

@@ -41,7 +41,8 @@ int main(int argc, char **argv)
     if (tandem_service_new("users", argc, argv, &users.svc) != 0) {
         return 2; /* logged */
     }
-    int rc = tandem_service_option(users.svc, "db-file", "users.db", "the SQLite database file, "
+    int rc = tandem_service_option(users.svc, "db-file", "users.db",
+                                   "the SQLite database file, "
                                    "under --data-dir, shared by the instances");
     if (rc == 0) {
         rc = tandem_service_auth(users.svc, NULL);

@@ -83,9 +83,9 @@ static int follow_job(sqlite3 *db, void *arg)
         return JOB_NOT_FOUND;
     }
     int64_t followee = sqlite3_column_int64(t, 0);
-    f->profile = json_pack("{s:{s:s,s:s,s:s,s:b}}", "profile", "username", blog_col_text(t, 1),
-                           "bio", blog_col_text(t, 2), "image", blog_col_text(t, 3), "following",
-                           f->want);
+    f->profile =
+        json_pack("{s:{s:s,s:s,s:s,s:b}}", "profile", "username", blog_col_text(t, 1), "bio",
+                  blog_col_text(t, 2), "image", blog_col_text(t, 3), "following", f->want);
     sqlite3_reset(t);
     if (followee == f->follower) {
         return JOB_SELF;

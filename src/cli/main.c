@@ -75,11 +75,18 @@ static int cmd_check(const char *file)
         return 1;
     }
     int n = 0;
+    char signers[256] = "";
     for (size_t i = 0; i < m.n_services; i++) {
         n += m.services[i].instances;
+        if (m.services[i].jwt_sign) {
+            size_t len = strlen(signers);
+            snprintf(signers + len, sizeof(signers) - len, "%s%s", len > 0 ? ", " : "",
+                     m.services[i].name);
+        }
     }
-    printf("%s: ok (%zu service(s), %d instance(s)%s)\n", file, m.n_services, n,
-           m.broker.present ? ", a broker" : "");
+    printf("%s: ok (%zu service(s), %d instance(s)%s%s%s%s)\n", file, m.n_services, n,
+           m.broker.present ? ", a broker" : "", m.jwt.present ? ", tokens signed by " : "",
+           m.jwt.present && signers[0] == '\0' ? "no service" : "", signers);
     cli_manifest_cleanup(&m);
     return 0;
 }

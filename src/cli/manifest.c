@@ -420,9 +420,52 @@ static int parse_gateway(struct mf_ctx *c, const yaml_node_t *n)
     return rc;
 }
 
+/* The key paths a jwt: section left out (or both, when only a service's jwt: key turned tokens
+ * on). */
+static void jwt_defaults(struct cli_manifest *m)
+{
+    const char *def[2] = {"var/keys/jwt.key", "var/keys/jwt.pub"};
+    char **path[2] = {&m->jwt.private_key, &m->jwt.public_key};
+    for (size_t i = 0; i < 2 && m->jwt.present; i++) {
+        if (*path[i] == NULL) {
+            size_t len = strlen(m->dir) + strlen(def[i]) + 2;
+            *path[i] = xmalloc(len);
+            snprintf(*path[i], len, "%s/%s", m->dir, def[i]);
+        }
+    }
+}
+
+/* jwt: { private_key, public_key }, paths resolved against the manifest's directory. */
+static int parse_jwt(struct mf_ctx *c, const yaml_node_t *n)
+{
+    static const char *const keys[] = {"private_key", "public_key", NULL};
+    struct cli_jwt *j = &c->m->jwt;
+    int rc = mf_want(c, n, YAML_MAPPING_NODE, "jwt");
+    if (rc == 0) {
+        rc = mf_check_keys(c, n, "jwt", keys);
+    }
+    j->present = true;
+    const yaml_node_t *last = n;
+    yaml_node_t *v;
+    if (rc == 0 && (v = mf_get(c, n, "private_key")) != NULL) {
+        rc = mf_binary(c, v, "jwt.private_key", false, &j->private_key);
+        last = v;
+    }
+    if (rc == 0 && (v = mf_get(c, n, "public_key")) != NULL) {
+        rc = mf_binary(c, v, "jwt.public_key", false, &j->public_key);
+        last = v->start_mark.index > last->start_mark.index ? v : last;
+    }
+    jwt_defaults(c->m);
+    if (rc == 0 && strcmp(j->private_key, j->public_key) == 0) {
+        rc = manifest_fail(c->e, mf_mark(last), "jwt: private_key and public_key are one file (%s)",
+                           j->private_key);
+    }
+    return rc;
+}
+
 static int manifest_read_root(struct mf_ctx *c, const yaml_node_t *root)
 {
-    static const char *const keys[] = {"broker", "gateway", "services", NULL};
+    static const char *const keys[] = {"broker", "gateway", "jwt", "services", NULL};
     int rc = mf_want(c, root, YAML_MAPPING_NODE, "manifest");
     if (rc == 0) {
         rc = mf_check_keys(c, root, "manifest", keys);
@@ -440,12 +483,18 @@ static int manifest_read_root(struct mf_ctx *c, const yaml_node_t *root)
     if (rc == 0 && (v = mf_get(c, root, "gateway")) != NULL) {
         rc = parse_gateway(c, v);
     }
+    if (rc == 0 && (v = mf_get(c, root, "jwt")) != NULL) {
+        rc = parse_jwt(c, v);
+    }
     if (rc == 0) {
         v = mf_get(c, root, "services");
         if (v == NULL) {
             return manifest_fail(c->e, mf_mark(root), "manifest: missing required key 'services'");
         }
         rc = mf_parse_services(c, v);
+    }
+    if (rc == 0) {
+        jwt_defaults(c->m);
     }
     return rc;
 }
@@ -581,6 +630,8 @@ void cli_manifest_cleanup(struct cli_manifest *m)
     free(m->gateway.cache_size);
     free_list(m->gateway.cors.origins, m->gateway.cors.n_origins);
     free_list(m->gateway.cors.headers, m->gateway.cors.n_headers);
+    free(m->jwt.private_key);
+    free(m->jwt.public_key);
     free(m->path);
     free(m->dir);
     memset(m, 0, sizeof(*m));

@@ -20,7 +20,11 @@
  *   - route paths start with '/', are segments of [A-Za-z0-9_.~-] or a lone '*' (so they can be
  *     written into nginx.conf verbatim), are unique across the manifest, and no two routes let
  *     nginx choose a less specific one (route.c);
- *   - every binary path is absolute (resolved against the manifest's directory) and executable.
+ *   - every binary path is absolute (resolved against the manifest's directory) and executable;
+ *   - jwt.present is true when the manifest has a jwt: section or a service has a jwt: key, and
+ *     then both key paths are absolute and differ; no service's env names a variable the
+ *     supervisor sets (TANDEM_LISTEN, TANDEM_DATA_DIR, TANDEM_INSTANCE, TANDEM_INSTANCE_DIR,
+ *     TANDEM_JWT_PUBLIC_KEY, TANDEM_JWT_PRIVATE_KEY; TANDEM_BROKERS with a broker).
  */
 #ifndef TANDEM_CLI_MANIFEST_H
 #define TANDEM_CLI_MANIFEST_H
@@ -84,6 +88,7 @@ struct cli_service {
     size_t n_depends_on;
     struct cli_route *routes;
     size_t n_routes;
+    bool jwt_sign;             /* jwt: sign: gets the private key (TANDEM_JWT_PRIVATE_KEY) */
     struct cli_mark mark;      /* of the service's name */
     struct cli_mark port_mark; /* of its port value */
     struct cli_mark deps_mark; /* of its depends_on value */
@@ -132,11 +137,21 @@ struct cli_gateway {
     int nofile;
 };
 
+/* jwt: the ES256 key pair of the system's tokens (docs/tandem-cli.md). `up` creates it when
+ * neither file exists; every service gets the public key, only services with `jwt: sign` the
+ * private one. */
+struct cli_jwt {
+    bool present;      /* a jwt: section, or a service with a jwt: key */
+    char *private_key; /* absolute; default <dir>/var/keys/jwt.key */
+    char *public_key;  /* absolute; default <dir>/var/keys/jwt.pub */
+};
+
 struct cli_manifest {
     char *path; /* as given to cli_manifest_load */
     char *dir;  /* absolute directory of the manifest: the project prefix */
     struct cli_broker broker;
     struct cli_gateway gateway;
+    struct cli_jwt jwt;
     struct cli_service *services;
     size_t n_services;
 };

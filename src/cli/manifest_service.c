@@ -17,17 +17,31 @@
 #include "common/mem.h"
 #include "tandem/error.h"
 
-/* The variables the supervisor sets for every instance (proc.c): a manifest that set them would
- * move an instance off the port the supervisor probes and the gateway proxies to, or off its
- * data directory, and `up` would only fail 30 s later. TANDEM_BROKERS is the supervisor's only
- * when the manifest runs a broker; without one it is how services reach an external cluster. */
+/* The variables the supervisor sets for every instance (proc.c), and where their values come
+ * from. A manifest that set one would move an instance off the port the supervisor probes and the
+ * gateway proxies to, off its data directories, or hand a service a key the jwt: section did not
+ * give it; and `up` would only fail 30 s later, if at all. TANDEM_BROKERS is the supervisor's
+ * only when the manifest runs a broker; without one it is how services reach an external
+ * cluster. */
+static const struct {
+    const char *name, *from;
+} OWNED_ENV[] = {
+    {"TANDEM_LISTEN", "for each instance (127.0.0.1:port + i)"},
+    {"TANDEM_DATA_DIR", "for each service (var/services/NAME, shared by its instances)"},
+    {"TANDEM_INSTANCE", "for each instance (its number i)"},
+    {"TANDEM_INSTANCE_DIR", "for each instance (var/services/NAME/i)"},
+    {"TANDEM_JWT_PUBLIC_KEY", "from the manifest's jwt: section"},
+    {"TANDEM_JWT_PRIVATE_KEY", "from the manifest's jwt: section (for services with jwt: sign)"},
+};
+
 static int check_env_owner(struct mf_ctx *c, const yaml_node_t *k, const char *name)
 {
-    if (strcmp(name, "TANDEM_LISTEN") == 0 || strcmp(name, "TANDEM_DATA_DIR") == 0) {
-        return manifest_fail(c->e, mf_mark(k),
-                             "env: %s is set by tandem for each instance (port + i, "
-                             "var/services/NAME/I) and cannot be overridden",
-                             name);
+    for (size_t i = 0; i < sizeof(OWNED_ENV) / sizeof(OWNED_ENV[0]); i++) {
+        if (strcmp(name, OWNED_ENV[i].name) == 0) {
+            return manifest_fail(c->e, mf_mark(k),
+                                 "env: %s is set by tandem %s and cannot be overridden", name,
+                                 OWNED_ENV[i].from);
+        }
     }
     if (strcmp(name, "TANDEM_BROKERS") == 0 && c->m->broker.present) {
         return manifest_fail(c->e, mf_mark(k),
@@ -256,10 +270,25 @@ static int parse_route(struct mf_ctx *c, const yaml_node_t *n, struct cli_servic
     return rc;
 }
 
+/* A service's jwt: sign (it issues tokens: the private key too) or verify (the public key only,
+ * as every service gets once the manifest uses tokens). Either turns the manifest's jwt on. */
+static int parse_jwt_use(struct mf_ctx *c, const yaml_node_t *n, struct cli_service *s)
+{
+    bool scalar = n->type == YAML_SCALAR_NODE;
+    if (!scalar || (strcmp(mf_sval(n), "sign") != 0 && strcmp(mf_sval(n), "verify") != 0)) {
+        return manifest_fail(c->e, mf_mark(n), "jwt: expected sign or verify, found %s%s%s",
+                             scalar ? "'" : "", scalar ? mf_sval(n) : mf_type(n),
+                             scalar ? "'" : "");
+    }
+    s->jwt_sign = strcmp(mf_sval(n), "sign") == 0;
+    c->m->jwt.present = true;
+    return 0;
+}
+
 static int parse_service_body(struct mf_ctx *c, const yaml_node_t *n, struct cli_service *s)
 {
-    static const char *const keys[] = {"binary", "args",       "instances", "port",
-                                       "env",    "depends_on", "routes",    NULL};
+    static const char *const keys[] = {"binary",     "args",   "instances", "port", "env",
+                                       "depends_on", "routes", "jwt",       NULL};
     char where[96];
     snprintf(where, sizeof(where), "service '%s'", s->name);
     int rc = mf_want(c, n, YAML_MAPPING_NODE, s->name);
@@ -294,6 +323,9 @@ static int parse_service_body(struct mf_ctx *c, const yaml_node_t *n, struct cli
     }
     if (rc == 0 && (v = mf_get(c, n, "env")) != NULL) {
         rc = parse_env(c, v, s);
+    }
+    if (rc == 0 && (v = mf_get(c, n, "jwt")) != NULL) {
+        rc = parse_jwt_use(c, v, s);
     }
     if (rc == 0 && (v = mf_get(c, n, "depends_on")) != NULL) {
         s->deps_mark = mf_mark(v);

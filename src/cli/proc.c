@@ -8,8 +8,10 @@
  * armed), resets every signal disposition and unblocks the signals the supervisor keeps for its
  * signalfd, points stdin at /dev/null and stdout+stderr at var/tandem/logs/NAME.log (appended,
  * so a restarted instance continues its file), closes every other descriptor, sets the TANDEM_*
- * environment and the manifest's env (which wins) and execs. An exec that fails exits 127, which
- * the supervisor sees as a crash like any other.
+ * environment (TANDEM_LISTEN, the service's shared TANDEM_DATA_DIR, TANDEM_INSTANCE and its
+ * TANDEM_INSTANCE_DIR, TANDEM_BROKERS, the jwt: keys: data.c, jwt.c) and the manifest's env
+ * (which cannot name those) and execs. An exec that fails exits 127, which the supervisor sees as
+ * a crash like any other.
  *
  * Readiness is probed every 20 ms while starting, every 5 s once ready, by probe.c: a TCP
  * connect for the broker and nginx, `GET /readyz` answered 200 for services, on 127.0.0.1 (or
@@ -142,8 +144,7 @@ int sup_proc_port_check(struct sup *s, const struct sup_proc *p, char *err, size
     return rc;
 }
 
-/* mkdir -p for a relative or absolute path. */
-static int mkdirs(const char *path)
+int sup_mkdirs(const char *path, bool set_mode)
 {
     char buf[1024];
     int n = snprintf(buf, sizeof(buf), "%s", path);
@@ -162,7 +163,7 @@ static int mkdirs(const char *path)
     if (mkdir(buf, 0700) != 0 && errno != EEXIST) {
         return TANDEM_EIO;
     }
-    return chmod(buf, 0700) != 0 ? TANDEM_EIO : 0; /* also one an older run made 0755 */
+    return set_mode && chmod(buf, 0700) != 0 ? TANDEM_EIO : 0; /* one an older run made 0755 */
 }
 
 /* In the child: never returns. `parent` is the supervisor's pid. */
@@ -195,13 +196,27 @@ static void child_exec(struct sup *s, struct sup_proc *p, char **argv, pid_t par
     if (p->kind == SUP_GATEWAY) {
         setenv("TZ", "UTC0", 1); /* the access log's times in UTC, as the services' (gateway.c) */
     }
+    /* The keys come from the jwt: section only, never from the caller's environment: a private
+     * key exported in the shell that ran `tandem up` reaches no process but the signers. */
+    unsetenv("TANDEM_JWT_PUBLIC_KEY");
+    unsetenv("TANDEM_JWT_PRIVATE_KEY");
     if (p->kind == SUP_SERVICE) {
         const struct cli_service *svc = &s->m.services[p->svc];
         char v[256];
         snprintf(v, sizeof(v), "127.0.0.1:%d", p->port);
         setenv("TANDEM_LISTEN", v, 1);
-        snprintf(v, sizeof(v), "var/services/%s/%d", svc->name, p->idx);
+        sup_data_dir(s, p->svc, -1, v, sizeof(v));
         setenv("TANDEM_DATA_DIR", v, 1);
+        sup_data_dir(s, p->svc, p->idx, v, sizeof(v));
+        setenv("TANDEM_INSTANCE_DIR", v, 1);
+        snprintf(v, sizeof(v), "%d", p->idx);
+        setenv("TANDEM_INSTANCE", v, 1);
+        if (s->m.jwt.present) {
+            setenv("TANDEM_JWT_PUBLIC_KEY", s->m.jwt.public_key, 1);
+        }
+        if (s->m.jwt.present && svc->jwt_sign) {
+            setenv("TANDEM_JWT_PRIVATE_KEY", s->m.jwt.private_key, 1);
+        }
         if (s->brokers[0] != '\0') {
             setenv("TANDEM_BROKERS", s->brokers, 1);
         }
@@ -265,13 +280,16 @@ int sup_proc_spawn(struct sup *s, struct sup_proc *p)
         return rc;
     }
     if (p->kind == SUP_SERVICE) {
-        char dir[256];
-        snprintf(dir, sizeof(dir), "var/services/%s/%d", s->m.services[p->svc].name, p->idx);
-        if (mkdirs(dir) != 0) {
-            sup_log("%s: cannot create %s: %s", p->name, dir, strerror(errno));
-            return TANDEM_EIO;
+        char dir[2][256]; /* the shared data directory, then the instance's inside it */
+        sup_data_dir(s, p->svc, -1, dir[0], sizeof(dir[0]));
+        sup_data_dir(s, p->svc, p->idx, dir[1], sizeof(dir[1]));
+        for (int i = 0; i < 2; i++) {
+            if (sup_mkdirs(dir[i], true) != 0) {
+                sup_log("%s: cannot create %s: %s", p->name, dir[i], strerror(errno));
+                return TANDEM_EIO;
+            }
         }
-    } else if (p->kind == SUP_BROKER && mkdirs(s->m.broker.data_dir) != 0) {
+    } else if (p->kind == SUP_BROKER && sup_mkdirs(s->m.broker.data_dir, true) != 0) {
         sup_log("broker: cannot create %s: %s", s->m.broker.data_dir, strerror(errno));
         return TANDEM_EIO;
     }

@@ -44,7 +44,7 @@
 
 void sup_log(const char *fmt, ...)
 {
-    char line[512];
+    char line[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(line, sizeof(line), fmt, ap);
@@ -365,6 +365,10 @@ static int setup(struct sup *s)
     int rc = sup_perms_dirs(s);
     if (rc == 0) {
         rc = take_lock(s);
+    }
+    if (rc == 0) {
+        sup_data_layout();
+        rc = sup_jwt_prepare(s);
     }
     if (rc != 0) {
         return rc;

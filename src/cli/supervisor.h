@@ -143,6 +143,10 @@ void sup_proc_stop(struct sup_proc *p);
  * held by a stranger (or an orphan of a killed supervisor) is a clear error, not a crash loop, a
  * probe answered by the stranger, or (SO_REUSEPORT) two servers sharing the port. */
 int sup_proc_port_check(struct sup *s, const struct sup_proc *p, char *err, size_t err_len);
+/* mkdir -p of a relative or absolute path, each directory it creates 0700; with set_mode the last
+ * one is made 0700 also when it existed (tandem's own, which an older run may have left 0755).
+ * 0, TANDEM_EINVAL (longer than 1023 bytes) or TANDEM_EIO (errno says why). */
+int sup_mkdirs(const char *path, bool set_mode);
 /* The proc whose process `pid` is, or NULL. */
 struct sup_proc *sup_proc_find(struct sup *s, pid_t pid);
 /* The state change for the exit of `pid` (already reaped), if it is one of ours: a crash or the
@@ -208,6 +212,18 @@ int ctl_call(const char *dir, const char *request);
 void sup_perms_identity(struct sup *s);
 int sup_perms_dirs(struct sup *s);
 void sup_perms_gateway(struct sup *s);
+
+/* data.c: a service's directories. dir: var/services/NAME (its instances' shared
+ * TANDEM_DATA_DIR) when idx < 0, else var/services/NAME/IDX (instance idx's TANDEM_INSTANCE_DIR),
+ * relative to the manifest's directory. layout: the one-time note about per-instance data
+ * directories an older tandem left (data.c's opening comment), then var/tandem/layout. */
+void sup_data_dir(const struct sup *s, int svc, int idx, char *out, size_t len);
+void sup_data_layout(void);
+
+/* jwt.c: the manifest's jwt: key pair made (first start) or reused, and checked; 0, or an error
+ * already said on stderr ("tandem: up failed: jwt...") that fails `up`. Nothing to do without a
+ * jwt: section. */
+int sup_jwt_prepare(struct sup *s);
 
 /* logs.c */
 int logs_show(const char *dir, const char *service, bool follow);

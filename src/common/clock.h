@@ -5,7 +5,8 @@
  * (ns where a duration is measured finer than a millisecond: request latencies, start-up time).
  * Every part of tandem reads the time through these, except two that need what they are not: the
  * HTTP worker's once-per-iteration coarse clocks (src/lib/http/worker.c, CLOCK_*_COARSE on
- * purpose) and the log line's timestamp (src/common/log.c formats the timespec's fields).
+ * purpose, and the age of the log lines a worker buffers, src/common/log.c, on that same clock)
+ * and the log line's timestamp (src/common/log.c formats the timespec's fields).
  */
 #ifndef TANDEM_COMMON_CLOCK_H
 #define TANDEM_COMMON_CLOCK_H

@@ -7,17 +7,21 @@
  * problem+json included) before the next is parsed, until the stream ends or the parser refuses
  * it. Invariants checked, beyond "no crash, no sanitizer report":
  *   - hparse_feed returns 0, TANDEM_EAGAIN (having consumed every byte) or TANDEM_EPROTO with a
- *     status of 400, 413 or 431 and a detail the problem encoder takes (UTF-8), and never consumes
- *     more than it was given;
+ *     status of 400, 413, 431 or 505 and a detail the problem encoder takes (UTF-8), and never
+ *     consumes more than it was given;
+ *   - an accepted request is HTTP/1.0 or 1.1, has at most one Host header field (HTTP/1.1:
+ *     exactly one), and no header name holds white space (RFC 9112 sections 2.3, 3.2, 5.1);
  *   - an accepted request's strings are NUL-terminated inside its arena, its body is within the
  *     body limit, and its header count within HTTP_MAX_HEADERS;
  *   - a request is never complete before its header section ended within the header limit.
  * Seeds: tests/fuzz/corpus/http/ (one request of each shape: GET, pipelined, chunked, HEAD,
- * HTTP/1.0, and each limit).
+ * HTTP/1.0, each limit, and each RFC 9112 refusal: white space before the colon, no Host, two
+ * Hosts, versions 1.2, 2.0, 0.9-style and "HXYZ", a chunk size past the body limit).
  */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "http_int.h"
 #include "lib/core/core_int.h"
@@ -39,6 +43,17 @@ static void check_request(const struct hreq *r)
         }
     }
     if (strlen(r->view.path) >= r->head_cap || r->view.method[0] == '\0') {
+        abort();
+    }
+    int hosts = 0;
+    for (int i = 0; i < r->nhdr; i++) {
+        const char *name = r->head + r->hdr_name[i];
+        hosts += strcasecmp(name, "host") == 0;
+        if (strchr(name, ' ') != NULL || strchr(name, '\t') != NULL) {
+            abort();
+        }
+    }
+    if (r->view.http_minor > 1 || hosts > 1 || (r->view.http_minor == 1 && hosts != 1)) {
         abort();
     }
 }
@@ -72,7 +87,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             continue;
         }
         if (rc == TANDEM_EPROTO) {
-            if (hp.err_status != 400 && hp.err_status != 413 && hp.err_status != 431) {
+            if (hp.err_status != 400 && hp.err_status != 413 && hp.err_status != 431 &&
+                hp.err_status != 505) {
                 abort();
             }
             char buf[512], *body = NULL;

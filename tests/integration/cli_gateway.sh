@@ -18,13 +18,21 @@
 #     every answer, the service's own CORS header hidden, nothing for another origin;
 #   - nginx's own errors are problem documents: a service with no instance answering gives 503
 #     with Retry-After (GET and POST), one that hangs up mid-request 502, a rate limit 429 with
-#     Retry-After.
+#     Retry-After;
+#   - a service whose every instance crashed (both killed -9, then crash-looping): 503 with
+#     Retry-After for every request, never 502, until they are back; then 200 again.
 source "$(dirname "$0")/cli_lib.sh"
 
 pick_ports
 ECHO_P=$((HELLO_P + 8))
 WEB_P=$((HELLO_P + 9))
-write_manifest "  echo:
+CRASHY_P=$((HELLO_P + 4))
+write_manifest "  crashy:
+    binary: $TANDEM_IT_DIR/cli_echo_service.py
+    instances: 2
+    port: $CRASHY_P
+    routes: [ { path: /crashy } ]
+  echo:
     binary: $TANDEM_IT_DIR/cli_echo_service.py
     port: $ECHO_P
     routes:
@@ -229,6 +237,49 @@ problem() { # problem CURL-ARGS...: "STATUS CONTENT-TYPE RETRY-AFTER" and the bo
 }
 out=$(problem "$GW/echo/hangup")
 [ "$out" = "502 application/problem+json " ] || record_failure "a service hanging up: '$out'"
+
+# Every instance of crashy crashed and crash-looping (the echo service's crash switch, a file in
+# its shared data directory, makes each restart exit before it listens): every request gets 503
+# with Retry-After, never 502, until the instances are back.
+out=$(problem "$GW/crashy/x")
+[ "$out" = "200 application/json " ] || fail "GET /crashy/x before the crash: '$out'"
+touch "$PROJ/var/services/crashy/crash"
+kill -9 "$(psj pid crashy.0)" "$(psj pid crashy.1)"
+for i in $(seq 100); do # the supervisor saw both exits: their sockets are gone
+    [ "$(grep -cE 'crashy\.[01] exited \(signal 9\)' "$PROJ/var/tandem/supervisor.log")" = 2 ] &&
+        break
+    sleep 0.05
+done
+n503=0
+t_end=$((SECONDS + 2))
+while [ "$SECONDS" -lt "$t_end" ]; do
+    for m in GET POST; do
+        out=$(problem -X "$m" "$GW/crashy/x")
+        if [ "$out" = "503 application/problem+json 2" ]; then
+            n503=$((n503 + 1))
+        else
+            record_failure "$m with every crashy instance crashed: '$out'"
+        fi
+    done
+done
+log "crashy crash-looping ($(psj state crashy.0), $(psj state crashy.1)): $n503 answers 503"
+[ "$n503" -gt 0 ] || record_failure "no 503 while crashy was down"
+rm "$PROJ/var/services/crashy/crash"
+if [ "$(psj state crashy.0)" = failed ] || [ "$(psj state crashy.1)" = failed ]; then
+    tandem start crashy >/dev/null || fail "start crashy"
+fi
+wait_state crashy.0 ready 20
+wait_state crashy.1 ready 20
+t_back=$SECONDS
+while :; do # nginx tries them again after fail_timeout (2 s): 503 until then, never 502
+    out=$(problem "$GW/crashy/x")
+    [ "$out" = "200 application/json " ] && break
+    [ "$out" = "503 application/problem+json 2" ] || record_failure "crashy coming back: '$out'"
+    [ $((SECONDS - t_back)) -lt 10 ] || fail "crashy still not answering 10 s after ready"
+    sleep 0.1
+done
+log "crashy answers 200 again, $((SECONDS - t_back)) s after both were ready"
+
 tandem stop echo >/dev/null || fail "stop echo"
 for m in GET POST; do
     out=$(problem -X "$m" "$GW/echo/x")

@@ -10,6 +10,8 @@ if(TARGET tandem-cli AND TARGET example-hello AND HTTP_PARSER_LIBRARY AND TANDEM
   tandem_it_tests(tandem-cli "" "cli_load_scale 120 1" "cli_load_kill 120 1")
   unset(TANDEM_IT_ENV)
 else()
-  message(STATUS "integration/cli_load_*: needs the tandem command, example-hello, http-parser "
-                 "and nginx; not registered")
+  foreach(name cli_load_scale cli_load_kill)
+    tandem_skip_test(integration/${name} "needs the tandem command, example-hello, http-parser \
+and nginx (scripts/deps.sh)" integration)
+  endforeach()
 endif()

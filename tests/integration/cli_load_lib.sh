@@ -9,9 +9,14 @@
 # (bench/load/), which counts failures by kind and resends idempotent requests only after the
 # keep-alive race (counted as retried, allowed here).
 #
-# Invariants: everything is stopped at exit, whatever happens: `tandem down`, then SIGTERM and
-# SIGKILL to the supervisor named in var/tandem/lock (its children get SIGTERM when it dies);
-# every tandem call goes through `within`.
+# Every test ends with check_restarts (no process restarted but those the test killed, each
+# exactly as often as expected) and system_stop (`tandem down` exits 0, everything is gone, no
+# sanitizer report in any log): an instance crashing under load is a failure even when nginx
+# hid it from the client by retrying elsewhere.
+#
+# Invariants: everything is stopped at exit, whatever happens: if the test did not reach
+# system_stop, `tandem down`, then SIGTERM and SIGKILL to the supervisor named in
+# var/tandem/lock (its children get SIGTERM when it dies); every tandem call goes through `within`.
 #
 # Environment (tests/integration/cli_load.cmake): TANDEM_CLI (the tandem binary), TANDEM_LOAD
 # (tandem-load), EXAMPLE_HELLO, TANDEM_BROKER, plus lib.sh's.
@@ -82,11 +87,52 @@ supervisor_pid() {
     [ -s "$SYS/var/tandem/lock" ] && tr -d '[:space:]' <"$SYS/var/tandem/lock"
 }
 
+# The logs of every process of the system (the instances' logs are appended over restarts).
+system_logs() {
+    echo "$SYS"/var/tandem/logs/*.log "$SYS"/var/tandem/supervisor.log
+}
+
+# system_stop: the end of every test. `tandem down` must exit 0, the supervisor and every process
+# ps showed must be gone, and no log may hold a sanitizer report (an instance that aborted under
+# ASan and was restarted, with nginx retrying its requests elsewhere, leaves only that trace).
+SYSTEM_STOPPED=0
+system_stop() {
+    local pids rc=0 sup p
+    sup=$(supervisor_pid) || fail "no supervisor pid in $SYS/var/tandem/lock"
+    pids=$(ps_json | python3 -c '
+import json, sys
+print(" ".join(str(json.loads(l)["pid"]) for l in sys.stdin if l.strip() and json.loads(l)["pid"] > 0))') ||
+        fail "tandem ps --json failed"
+    tandem down >"$TMP_ROOT/down.out" 2>&1 || rc=$?
+    SYSTEM_STOPPED=1
+    if [ "$rc" -ne 0 ]; then
+        cat "$TMP_ROOT/down.out" >&2
+        dump_logs
+        fail "tandem down: exit $rc"
+    fi
+    for _ in $(seq 50); do # down answers just before the supervisor exits
+        kill -0 "$sup" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -0 "$sup" 2>/dev/null && record_failure "the supervisor $sup still runs 5 s after tandem down"
+    for p in $pids; do
+        kill -0 "$p" 2>/dev/null && record_failure "pid $p still runs after tandem down"
+    done
+    # shellcheck disable=SC2046 # the paths have no spaces (mktemp)
+    if sanitizer_reports $(system_logs); then
+        record_failure "a sanitizer report in the logs above"
+    fi
+    log "tandem down: $(echo "$pids" | wc -w) processes gone"
+}
+
+# The exit trap's stop, when the test failed before system_stop: best effort, `tandem down` then
+# SIGTERM and SIGKILL to the supervisor.
 system_down() {
-    [ -f "$MANIFEST" ] || return 0
+    [ -f "$MANIFEST" ] && [ "$SYSTEM_STOPPED" = 0 ] || return 0
     local pid
     pid=$(supervisor_pid || true)
-    within 60 "$TANDEM_CLI" -f "$MANIFEST" down >/dev/null 2>&1 || true
+    within 60 "$TANDEM_CLI" -f "$MANIFEST" down >/dev/null 2>&1 ||
+        log "tandem down failed in the exit trap"
     for _ in $(seq 50); do # down answers just before the supervisor exits
         if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then
             break
@@ -108,6 +154,37 @@ _on_exit() {
     _cleanup
 }
 trap _on_exit EXIT
+
+# check_restarts [NAME=COUNT...]: every process in ps (broker, gateway, each instance, removed
+# ones included) was restarted 0 times and is not failed or restarting, except each NAME (e.g.
+# hello.0), restarted exactly COUNT times.
+check_restarts() {
+    local rows bad
+    rows=$(ps_json) || fail "tandem ps --json failed"
+    bad=$(python3 -c '
+import json, sys
+want = dict(a.split("=", 1) for a in sys.argv[1:])
+seen = set()
+for line in sys.stdin:
+    if not line.strip():
+        continue
+    o = json.loads(line)
+    name = o["name"]
+    seen.add(name)
+    n, st, r = int(want.get(name, 0)), o["state"], o["restarts"]
+    if r != n or st in ("failed", "restarting"):
+        print(f"{name}: state {st}, restarts {r} (expected {n})")
+for name in want:
+    if name not in seen:
+        print(f"{name}: not in ps")
+' "$@" <<<"$rows") || fail "check_restarts: cannot read tandem ps --json"
+    if [ -n "$bad" ]; then
+        dump_logs
+        record_failure "unexpected restarts: $bad"
+        return 0
+    fi
+    log "restarts: as expected (${*:-none})"
+}
 
 # ps_json: `tandem ps --json`, one object per line.
 ps_json() {

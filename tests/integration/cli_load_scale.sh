@@ -7,7 +7,8 @@
 # drain, and nginx retries an idempotent request refused by an instance on another one. A
 # request resent by tandem-load after the keep-alive race (an old nginx worker closing an idle
 # client connection on reload) is allowed and reported as "retried". After each step ps shows
-# exactly the expected instances.
+# exactly the expected instances; at the end no process was ever restarted, `tandem down`
+# succeeds and no log holds a sanitizer report.
 # shellcheck source-path=SCRIPTDIR source=cli_load_lib.sh
 source "$(dirname "$0")/cli_load_lib.sh"
 
@@ -43,4 +44,6 @@ log "load: $requests requests, $ok answered 200, $failed failed, $retried retrie
 [ "$requests" -gt 1000 ] || record_failure "only $requests requests in the whole run"
 [ "$failed" -eq 0 ] || record_failure "$failed requests failed: $(load_field "$L" 'o["failures"]')"
 [ "$ok" -eq "$requests" ] || record_failure "not every answer was 200: $(load_field "$L" 'o["status"]')"
+check_restarts
+system_stop
 finish

@@ -8,6 +8,8 @@ if(TARGET tandem_events)
                                                  Threads::Threads)
   # name  timeout(s)  heavy(1: never two heavy tests at once; see CMakeLists.txt)
   tandem_it_tests(lib-events-check "" "lib_events 240 1")
+else()
+  tandem_skip_test(integration/lib_events "no tandem_events target (librdkafka-dev)" integration)
 endif()
 
 # A consumer's lag per partition in /metrics (lib_lag.sh): lib-lag-check is a tandem service whose

@@ -229,11 +229,22 @@ stop_broker() {
     log "broker stopped cleanly"
 }
 
+# sanitizer_reports FILE...: prints (on stderr, at most 40 lines) the ASan, LSan and UBSan reports
+# in those of the FILEs that exist; returns 0 when there is one, 1 when there is none.
+sanitizer_reports() {
+    local re='ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' f found=1
+    for f in "$@"; do
+        if [ -f "$f" ] && grep -qE "$re" "$f"; then
+            found=0
+            grep -HnE -A8 "$re" "$f" | head -40 >&2
+        fi
+    done
+    return $found
+}
+
 # Fails if any broker run so far printed a sanitizer report (runs killed with SIGKILL included).
 check_sanitizers() {
-    if grep -qE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$BROKER_LOG"; then
-        grep -nE -A8 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$BROKER_LOG" |
-            head -40 >&2
+    if sanitizer_reports "$BROKER_LOG"; then
         fail "the broker printed a sanitizer report"
     fi
 }
@@ -289,6 +300,30 @@ wait_metric() {
     done
     curl -sS --max-time 5 "$HB/metrics" | grep -E '^tandem_(events|consumer)' >&2 || true
     fail "$1 is '$v' after $3 s, want $2"
+}
+
+# first_offset TOPIC [PARTITION]: the offset of the first record a consumer reading PARTITION
+# (default 0) from the beginning gets, i.e. the log start offset as the broker answers it
+# (retention moves it); empty when the partition holds no record.
+first_offset() {
+    within 20 kcat -C -b "$BROKER" -t "$1" -p "${2:-0}" -o beginning -c 1 -e -f '%o\n' 2>/dev/null
+}
+
+# wait_retention TOPIC PARTITION SECS: until retention has deleted records from the front of the
+# partition (its first offset is above 0, or it is empty); fails after SECS with what it saw.
+# The broker must check retention often (--log-retention-check-interval-ms 500).
+wait_retention() {
+    local deadline=$((SECONDS + $3)) first
+    while :; do
+        first=$(first_offset "$1" "$2") || first="?"
+        if [ -z "$first" ] || { [ "$first" != "?" ] && [ "$first" -gt 0 ]; }; then
+            log "retention on $1 [$2]: first offset now ${first:-none (emptied)}"
+            return 0
+        fi
+        [ "$SECONDS" -lt "$deadline" ] ||
+            fail "$1 [$2]: no record deleted by retention within $3 s (first offset $first)"
+        sleep 0.2
+    done
 }
 
 # Checksums the stored record batches (*.log segment files) of one topic.

@@ -14,7 +14,8 @@
 #   - the logs show the COOPERATIVE protocol, a's incremental revocation of a strict subset of
 #     its partitions, and b holding partitions and handling records;
 #   - both exit 0 on SIGTERM with no sanitizer report, and the group's committed offsets are the
-#     ends of the 4 partitions.
+#     ends of the 4 partitions (group-check committed); a third member c, once it is assigned
+#     all 4 partitions (asserted from its log), handles no record.
 . "$(dirname "$0")/lib.sh"
 
 EXAMPLE_HELLO=${EXAMPLE_HELLO:?EXAMPLE_HELLO must name the example-hello binary}
@@ -144,10 +145,24 @@ n_assign=$(grep -c '"msg":"events: partitions assigned","protocol":"COOPERATIVE"
 [ "$n_assign" -ge 2 ] || fail "a was not assigned b's partitions after b left"
 
 # ---- the group committed everything -------------------------------------------------------------
-start_hello c # same group: must find nothing left to handle
-sleep 5
+within 30 "$TANDEM_TEST_BIN/group-check" committed -b "$BROKER" -t hello-events -g hello \
+    >"$TMP_ROOT/committed" || fail "group-check committed failed"
+want=$(for p in 0 1 2 3; do echo "$p $((N / 4))"; done)
+[ "$(sort -n "$TMP_ROOT/committed")" = "$want" ] ||
+    fail "the group's committed offsets are not the ends of the partitions: $(tr '\n' ';' <"$TMP_ROOT/committed")"
+# and a third member of the group (alone now: it is assigned all 4 partitions, the assignment is
+# asserted before its silence counts) resumes at those offsets: nothing left to handle
+start_hello c
+for i in $(seq 150); do
+    [ "$(held c)" = "hello-events/0 hello-events/1 hello-events/2 hello-events/3 " ] && break
+    sleep 0.1
+done
+[ "$(held c)" = "hello-events/0 hello-events/1 hello-events/2 hello-events/3 " ] ||
+    fail "c was not assigned the 4 partitions within 15 s: it holds '$(held c)'"
+held_c=$(held c)
+sleep 3 # c fetches from its committed offsets; any record past them would be handled now
 n_c=$(consumed c | wc -l)
 stop_hello c
 [ "$n_c" = 0 ] || fail "a third member of the group handled $n_c records: offsets were not committed"
-log "a third member finds every offset committed (0 records)"
+log "a third member, assigned ${held_c}, finds every offset committed (0 records)"
 finish

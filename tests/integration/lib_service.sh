@@ -4,9 +4,10 @@
 # log line): /hello body and headers, 304 on If-None-Match, 404 and 405 (+Allow) as
 # problem+json, /healthz, /readyz (503 "broker": no broker here, see lib_hello_events.sh),
 # /metrics counting exactly the requests made, traceparent echoed (and made when absent) and
-# logged, flags beating TANDEM_* variables, bad configuration refused, and SIGTERM with a request
-# in flight: the request completes, new connections are refused, exit status 0. Everything
-# started is killed on exit; every wait is bounded.
+# logged, a raw path that is not UTF-8 (GET /\xff...) leaving every log line valid JSON, flags
+# beating TANDEM_* variables, bad configuration refused, and SIGTERM with a request in flight:
+# the request completes, new connections are refused, exit status 0. Everything started is
+# killed on exit; every wait is bounded.
 set -euo pipefail
 
 : "${EXAMPLE_HELLO:?EXAMPLE_HELLO must name the example-hello binary}"
@@ -143,7 +144,23 @@ expect 'tandem_http_requests_total{route="/healthz",method="GET",status="200"} 1
 expect 'tandem_http_request_duration_seconds_count{route="/hello"} 6'
 expect 'tandem_http_request_duration_seconds_bucket{route="/hello",le="+Inf"} 6'
 expect '# TYPE tandem_http_request_duration_seconds histogram'
+
+# ---- a path that is not UTF-8 (raw bytes on the socket, as no client library sends them): the
+# access-log line stays valid JSON, the bytes logged as U+FFFD ---------------------------------
+exec 5<>"/dev/tcp/127.0.0.1/$PORT"
+printf 'GET /\xff\xfe\\x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n' >&5
+timeout 5 cat <&5 >"$TMP/raw" || true
+exec 5<&-
+head -1 "$TMP/raw" | grep -q '^HTTP/1.1 404' || fail "GET /\\xff: $(head -1 "$TMP/raw")"
 stop
+# (strict UTF-8: under a C locale sys.stdin would let bad bytes through as surrogates)
+python3 -c 'import json,sys;[json.loads(l) for l in sys.stdin.buffer.read().decode().splitlines()]' \
+    <"$TMP/main.log" || fail "a log line is not JSON"
+python3 - "$TMP/main.log" <<'PY' || fail "no access-log line for the path that is not UTF-8"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+assert any(l.get("path") == "/\ufffd\ufffd\\x" and l.get("status") == 404 for l in lines)
+PY
 log "endpoints ok"
 
 # ---- configuration: flags beat TANDEM_*, defaults, bad values ----------------------------------

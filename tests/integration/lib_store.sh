@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # libtandem store (include/tandem/store.h, src/lib/store/) against a real tandem-broker, through
 # lib-store-check (lib_store_check.c):
-#   outbox  a writer commits 200 state changes, each with its outbox event, while its relay
-#           publishes them; it is killed with kill -9 mid-way (some rows sent, some not); a
-#           restarted writer's relay publishes the rest and finishes the writes. Then a consumer
-#           reads the topic: every state change has its event id on the topic, none is missing,
-#           no event lacks its state change; duplicates of an id (published, not yet marked sent
-#           at the kill) are allowed and reported; per key the first occurrences are in order.
+#   outbox  a writer commits 400 state changes, each with its outbox event, while its relay
+#           publishes them; mid-way the broker stops, the writer goes on committing (those rows
+#           cannot be sent), and it is killed with kill -9: unsent rows exist, checked in the
+#           SQLite file. The broker restarts; a restarted writer's relay publishes the rest and
+#           finishes the writes. Then a consumer reads the topic: every state change has its
+#           event id on the topic, none is missing, no event lacks its state change; the ids of
+#           the rows committed with the broker down are there exactly once; other duplicates
+#           (published, not yet marked sent at the stop) are allowed and reported; per key the
+#           first occurrences are in order.
 #   dedup   100 events with ids, then 50 of them again (same ids): a consumer applying them
 #           through tandem_idempotent (with a RETRY on the first attempt of some) writes one row
 #           per id; and the same consumer killed with kill -9 mid-stream and restarted: the
@@ -16,15 +19,18 @@
 SC="$TANDEM_TEST_BIN/lib-store-check"
 GCHECK="$TANDEM_TEST_BIN/group-check"
 DB="$TMP_ROOT/outbox.db"
-N=200
+N=400
 
 start_broker --group-initial-rebalance-delay-ms 100
 wait_metadata 20
 within 20 "$GCHECK" create -b "$BROKER" -t outbox -p 3 || fail "create topic outbox"
 within 20 "$GCHECK" create -b "$BROKER" -t dups -p 2 || fail "create topic dups"
 
-# --- outbox: kill -9 while the relay publishes ------------------------------------------------
-"$SC" write -b "$BROKER" -t outbox -d "$DB" -n $N -w 10 >"$TMP_ROOT/w1.out" 2>"$TMP_ROOT/w1.err" &
+# --- outbox: kill -9 with rows unsent -------------------------------------------------------
+# The writer runs until its relay has had 40 rows acknowledged, then the broker stops (cleanly)
+# under it. PAST = the state rows committed by then: every row after PAST is committed while no
+# broker runs, so at the kill -9 such rows exist and none of them can have reached the topic.
+"$SC" write -b "$BROKER" -t outbox -d "$DB" -n $N -w 20 >"$TMP_ROOT/w1.out" 2>"$TMP_ROOT/w1.err" &
 pid=$!
 track $pid
 deadline=$((SECONDS + 40))
@@ -35,18 +41,39 @@ while :; do
     [ "$SECONDS" -lt "$deadline" ] || fail "fewer than 40 rows sent in 40 s"
     sleep 0.05
 done
+port=$BROKER_PORT
+stop_broker
+read -r _ past _ _ _ _ < <("$SC" status -d "$DB")
+log "broker stopped under the writer at $past state changes"
+deadline=$((SECONDS + 40))
+while :; do
+    read -r _ states _ _ _ _ < <("$SC" status -d "$DB")
+    [ "$states" -ge $((past + 20)) ] && break
+    kill -0 $pid 2>/dev/null || fail "the writer ended before the kill: $(cat "$TMP_ROOT/w1.err")"
+    [ "$SECONDS" -lt "$deadline" ] || fail "fewer than 20 rows written in 40 s with the broker down"
+    sleep 0.05
+done
 kill -KILL $pid
 wait $pid 2>/dev/null || true
 read -r _ states _ sent _ _ < <("$SC" status -d "$DB")
-log "killed the writer at $states state changes, $sent outbox rows marked sent"
+read -r _ unsent _ npast _ unsent_past < <("$SC" unsent -d "$DB" -a "$past") ||
+    fail "unsent rows query"
+log "killed the writer at $states state changes: $sent outbox rows marked sent, $unsent unsent," \
+    "$unsent_past of the $npast written with the broker down"
 [ "$states" -lt $N ] || fail "the writer finished before the kill"
-[ "$sent" -lt "$states" ] || log "note: every written row was already sent at the kill"
+[ "$npast" -ge 20 ] || fail "only $npast state changes written with the broker down"
+[ "$unsent_past" -eq "$npast" ] ||
+    fail "$((npast - unsent_past)) rows written with no broker running are marked sent"
 
+start_broker --data-dir "$BROKER_DIR" --listen "127.0.0.1:$port" --group-initial-rebalance-delay-ms 100
+wait_metadata 20
 within 90 "$SC" write -b "$BROKER" -t outbox -d "$DB" -n $N >"$TMP_ROOT/w2.out" \
     2>"$TMP_ROOT/w2.err" || record_failure "restarted writer: $(cat "$TMP_ROOT/w2.err")"
 log "restart: $(tr '\n' ' ' <"$TMP_ROOT/w2.out")"
 
-within 90 "$SC" verify -b "$BROKER" -t outbox -d "$DB" -g verify-group -n $N \
+# Every id on the topic; those of the rows past PAST (only the restarted relay can have published
+# them) exactly once.
+within 90 "$SC" verify -b "$BROKER" -t outbox -d "$DB" -g verify-group -n $N -a "$past" \
     >"$TMP_ROOT/v.out" 2>"$TMP_ROOT/v.err" || record_failure "verify: $(cat "$TMP_ROOT/v.err")"
 log "$(cat "$TMP_ROOT/v.out")"
 

@@ -12,7 +12,8 @@
  *   verify -b B -t T -d DB -g G    consumes T from the start: every state row's event id is on
  *                                  the topic (none missing, no foreign id); duplicates of an id
  *                                  are counted and reported (allowed); per key, the first
- *                                  occurrences come in seq order
+ *                                  occurrences come in seq order; with -a SEQ, the id of every
+ *                                  state row past SEQ is on the topic exactly once
  *   dedup  -b B -t T -d DB -g G -n N  publishes N events with ids e-0.., then the first N/2
  *                                  again (same ids), and consumes them with tandem_idempotent
  *                                  applying each to a table: N rows, one per id
@@ -20,6 +21,9 @@
  *                                  record) until N distinct ids are applied: N rows, one per id
  *                                  (run, kill -9, run again: the redelivered records are skipped)
  *   status -d DB                   prints "states S sent X applied A"
+ *   unsent -d DB -a SEQ            prints "unsent U past P unsent_past Q": outbox rows not marked
+ *                                  sent, state rows with seq > SEQ, and how many of those have
+ *                                  their outbox row not marked sent
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -35,7 +39,7 @@
 #include "tandem/store.h"
 
 static const char *brokers, *topic, *group, *dbpath;
-static int nevents = 200, wait_ms;
+static int nevents = 200, wait_ms, after_seq = -1;
 
 static const char STATE_SCHEMA[] = "CREATE TABLE IF NOT EXISTS state ("
                                    " seq INTEGER PRIMARY KEY, event_id TEXT NOT NULL);"
@@ -132,6 +136,32 @@ static int cmd_status(void)
     return 0;
 }
 
+static int cmd_unsent(void)
+{
+    sqlite3 *db = NULL;
+    char past[96], unsent_past[192];
+    if (sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
+        fprintf(stderr, "FAIL: open %s: %s\n", dbpath, sqlite3_errmsg(db));
+        sqlite3_close(db);
+        return 1;
+    }
+    sqlite3_busy_timeout(db, 2000);
+    snprintf(past, sizeof(past), "SELECT count(*) FROM state WHERE seq > %d", after_seq);
+    snprintf(unsent_past, sizeof(unsent_past),
+             "SELECT count(*) FROM state s JOIN tandem_outbox o USING (event_id)"
+             " WHERE s.seq > %d AND o.sent_at IS NULL",
+             after_seq);
+    int64_t u = scalar(db, "SELECT count(*) FROM tandem_outbox WHERE sent_at IS NULL");
+    int64_t p = scalar(db, past), q = scalar(db, unsent_past);
+    sqlite3_close(db);
+    if (u < 0 || p < 0 || q < 0) {
+        fprintf(stderr, "FAIL: query %s\n", dbpath);
+        return 1;
+    }
+    printf("unsent %" PRId64 " past %" PRId64 " unsent_past %" PRId64 "\n", u, p, q);
+    return 0;
+}
+
 struct verify_state {
     sqlite3 *db;
     int last_first[10]; /* per key: seq of the last id seen for the first time */
@@ -225,6 +255,20 @@ static int cmd_verify(void)
     CHECK(foreign == 0, "%" PRId64 " events without their state change", foreign);
     CHECK(wrong == 0, "%" PRId64 " events with another state's seq", wrong);
     CHECK(expected == nevents, "%" PRId64 " state rows, expected %d", expected, nevents);
+    if (after_seq >= 0) {
+        char sql[192];
+        snprintf(sql, sizeof(sql),
+                 "SELECT count(*) FROM state t JOIN temp.seen s USING (event_id)"
+                 " WHERE t.seq > %d AND s.n != 1",
+                 after_seq);
+        int64_t not_once = scalar(v.db, sql);
+        snprintf(sql, sizeof(sql), "SELECT count(*) FROM state WHERE seq > %d", after_seq);
+        int64_t past = scalar(v.db, sql);
+        printf("VERIFY past seq %d: %" PRId64 " state rows, %" PRId64 " ids not exactly once\n",
+               after_seq, past, not_once);
+        CHECK(not_once == 0, "%" PRId64 " ids past seq %d on the topic more than once", not_once,
+              after_seq);
+    }
     sqlite3_close(v.db);
     return failures ? 1 : 0;
 }
@@ -334,9 +378,10 @@ int main(int argc, char **argv)
     if (argc < 2) {
         goto usage;
     }
-    const struct store_flag flags[] = {
-        {"-b", &brokers, NULL}, {"-t", &topic, NULL},   {"-g", &group, NULL}, {"-d", &dbpath, NULL},
-        {"-n", NULL, &nevents}, {"-w", NULL, &wait_ms}, {NULL, NULL, NULL}};
+    const struct store_flag flags[] = {{"-b", &brokers, NULL},   {"-t", &topic, NULL},
+                                       {"-g", &group, NULL},     {"-d", &dbpath, NULL},
+                                       {"-n", NULL, &nevents},   {"-w", NULL, &wait_ms},
+                                       {"-a", NULL, &after_seq}, {NULL, NULL, NULL}};
     if (store_flags(argc, argv, 2, flags) != 0) {
         goto usage;
     }
@@ -346,6 +391,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "status") == 0) {
         return cmd_status();
+    }
+    if (strcmp(cmd, "unsent") == 0 && after_seq >= 0) {
+        return cmd_unsent();
     }
     if (brokers == NULL || topic == NULL) {
         goto usage;
@@ -364,7 +412,7 @@ int main(int argc, char **argv)
     }
 usage:
     fprintf(stderr,
-            "usage: lib-store-check write|status|verify|dedup|apply -d DB [-b B -t T -g G -n N "
-            "-w MS]\n");
+            "usage: lib-store-check write|status|unsent|verify|dedup|apply -d DB [-b B -t T -g G "
+            "-n N -w MS -a SEQ]\n");
     return 2;
 }

@@ -7,6 +7,9 @@ if(TARGET example-hello)
     TIMEOUT 120
     LABELS integration
     ENVIRONMENT "EXAMPLE_HELLO=$<TARGET_FILE:example-hello>;TEST_DEADLINE=110")
+else()
+  tandem_skip_test(integration/lib_service "example-hello is not built (libtandem's packages: \
+scripts/deps.sh)" integration)
 endif()
 
 # libtandem.so + tandem.pc installed, and the example built from them alone (lib_install.sh).
@@ -19,6 +22,8 @@ if(TARGET tandem)
     TIMEOUT 120
     LABELS integration
     ENVIRONMENT "TANDEM_BUILD_DIR=${CMAKE_BINARY_DIR};TANDEM_SRC_DIR=${CMAKE_SOURCE_DIR};CC=${CMAKE_C_COMPILER};TANDEM_SAN_CFLAGS=${san}")
+else()
+  tandem_skip_test(integration/lib_install "libtandem.so is not built (scripts/deps.sh)" integration)
 endif()
 
 # example-hello's events against a real tandem-broker (lib_hello_events.sh, on lib.sh): events
@@ -32,6 +37,9 @@ if(TARGET example-hello AND TARGET tandem_events AND TARGET kafka-check)
     LABELS integration
     RESOURCE_LOCK tandem_it_heavy
     ENVIRONMENT "EXAMPLE_HELLO=$<TARGET_FILE:example-hello>;TANDEM_BROKER=$<TARGET_FILE:tandem-broker>;TANDEM_TEST_BIN=$<TARGET_FILE_DIR:kafka-check>;TANDEM_IT_DIR=${CMAKE_CURRENT_SOURCE_DIR};TEST_DEADLINE=140")
+else()
+  tandem_skip_test(integration/lib_hello_events "example-hello or tandem_events is not built \
+(scripts/deps.sh)" integration)
 endif()
 
 # libtandem's consumer with cooperative-sticky (incremental) rebalancing (lib_cooperative.sh):
@@ -45,4 +53,7 @@ if(TARGET example-hello AND TARGET tandem_events AND TARGET kafka-check)
     LABELS integration
     RESOURCE_LOCK tandem_it_heavy
     ENVIRONMENT "EXAMPLE_HELLO=$<TARGET_FILE:example-hello>;TANDEM_BROKER=$<TARGET_FILE:tandem-broker>;TANDEM_TEST_BIN=$<TARGET_FILE_DIR:kafka-check>;TANDEM_IT_DIR=${CMAKE_CURRENT_SOURCE_DIR};TEST_DEADLINE=110")
+else()
+  tandem_skip_test(integration/lib_cooperative "example-hello or tandem_events is not built \
+(scripts/deps.sh)" integration)
 endif()

@@ -7,6 +7,9 @@ if(TARGET tandem_store)
   target_link_libraries(lib-store-check PRIVATE tandem_store)
   # name  timeout(s)  heavy(1: never two heavy tests at once; see CMakeLists.txt)
   tandem_it_tests(lib-store-check "" "lib_store 240 1")
+else()
+  tandem_skip_test(integration/lib_store "no tandem_store target (libsqlite3-dev, librdkafka-dev)"
+                   integration)
 endif()
 
 # lib_store_multi.sh: several instances on one database file (the outbox lock, tandem_db_writer,

@@ -266,6 +266,55 @@ static void test_external_brokers(void **state)
     cli_manifest_cleanup(&m);
 }
 
+/* jwt: the key paths resolved against the manifest's directory, var/keys/ by default; a service's
+ * jwt: key alone turns tokens on; without either, none. */
+static void test_jwt(void **state)
+{
+    struct cli_manifest m;
+    char err[512], want[256];
+    write_file(yaml_path,
+               "jwt: { private_key: keys/a.key, public_key: /etc/blog/a.pub }\n"
+               "services:\n"
+               "  users: { binary: bin/svc, port: 9000, jwt: sign }\n"
+               "  articles: { binary: bin/svc, port: 9010, jwt: verify }\n"
+               "  comments: { binary: bin/svc, port: 9020 }\n",
+               0644);
+    if (cli_manifest_load(yaml_path, &m, err, sizeof(err)) != 0) {
+        fail_msg("%s", err);
+    }
+    assert_true(m.jwt.present);
+    snprintf(want, sizeof(want), "%s/keys/a.key", m.dir);
+    assert_string_equal(m.jwt.private_key, want);
+    assert_string_equal(m.jwt.public_key, "/etc/blog/a.pub");
+    assert_true(m.services[0].jwt_sign);
+    assert_false(m.services[1].jwt_sign);
+    assert_false(m.services[2].jwt_sign);
+    cli_manifest_cleanup(&m);
+
+    write_file(yaml_path, "services:\n  users: { binary: bin/svc, port: 9000, jwt: sign }\n", 0644);
+    assert_int_equal(cli_manifest_load(yaml_path, &m, err, sizeof(err)), 0);
+    assert_true(m.jwt.present);
+    snprintf(want, sizeof(want), "%s/var/keys/jwt.key", m.dir);
+    assert_string_equal(m.jwt.private_key, want);
+    snprintf(want, sizeof(want), "%s/var/keys/jwt.pub", m.dir);
+    assert_string_equal(m.jwt.public_key, want);
+    cli_manifest_cleanup(&m);
+
+    write_file(yaml_path, "jwt: {}\nservices:\n  a: { binary: bin/svc, port: 9000 }\n", 0644);
+    assert_int_equal(cli_manifest_load(yaml_path, &m, err, sizeof(err)), 0);
+    assert_true(m.jwt.present);
+    assert_string_equal(m.jwt.public_key, want);
+    assert_false(m.services[0].jwt_sign);
+    cli_manifest_cleanup(&m);
+
+    write_file(yaml_path, "services:\n  a: { binary: bin/svc, port: 9000 }\n", 0644);
+    assert_int_equal(cli_manifest_load(yaml_path, &m, err, sizeof(err)), 0);
+    assert_false(m.jwt.present);
+    assert_null(m.jwt.private_key);
+    assert_null(m.jwt.public_key);
+    cli_manifest_cleanup(&m);
+}
+
 #define SVC "services:\n  a:\n    binary: bin/svc\n    port: 9000\n"
 
 static const struct {
@@ -301,11 +350,32 @@ static const struct {
     {SVC "    env: { 1X: y }\n", "5:12: env: '1X' is not a variable name"},
     {SVC "    env: { X: [1] }\n", "5:15: env: expected a string, found a sequence"},
     {SVC "    env: { A: b, TANDEM_LISTEN: \"127.0.0.1:1\" }\n",
-     "5:18: env: TANDEM_LISTEN is set by tandem for each instance (port + i, "
-     "var/services/NAME/I) and cannot be overridden"},
+     "5:18: env: TANDEM_LISTEN is set by tandem for each instance (127.0.0.1:port + i) and cannot "
+     "be overridden"},
     {SVC "    env:\n      TANDEM_DATA_DIR: /srv\n",
-     "6:7: env: TANDEM_DATA_DIR is set by tandem for each instance (port + i, "
-     "var/services/NAME/I) and cannot be overridden"},
+     "6:7: env: TANDEM_DATA_DIR is set by tandem for each service (var/services/NAME, shared by "
+     "its instances) and cannot be overridden"},
+    {SVC "    env: { TANDEM_INSTANCE: \"3\" }\n",
+     "5:12: env: TANDEM_INSTANCE is set by tandem for each instance (its number i) and cannot be "
+     "overridden"},
+    {SVC "    env: { TANDEM_INSTANCE_DIR: /tmp }\n",
+     "5:12: env: TANDEM_INSTANCE_DIR is set by tandem for each instance (var/services/NAME/i) and "
+     "cannot be overridden"},
+    {SVC "    env: { TANDEM_JWT_PUBLIC_KEY: k.pub }\n",
+     "5:12: env: TANDEM_JWT_PUBLIC_KEY is set by tandem from the manifest's jwt: section and "
+     "cannot be overridden"},
+    {SVC "    jwt: sign\n    env: { TANDEM_JWT_PRIVATE_KEY: k.key }\n",
+     "6:12: env: TANDEM_JWT_PRIVATE_KEY is set by tandem from the manifest's jwt: section (for "
+     "services with jwt: sign) and cannot be overridden"},
+    {SVC "    jwt: issue\n", "5:10: jwt: expected sign or verify, found 'issue'"},
+    {SVC "    jwt: [sign]\n", "5:10: jwt: expected sign or verify, found a sequence"},
+    {"jwt: var/keys\n" SVC, "1:6: jwt: expected a mapping, found a scalar"},
+    {"jwt: { private: k }\n" SVC, "1:8: jwt: unknown key 'private'"},
+    {"jwt: { private_key: \"\" }\n" SVC, "1:21: jwt.private_key: must not be empty"},
+    {"jwt: { private_key: k, public_key: k }\n" SVC,
+     "1:36: jwt: private_key and public_key are one file ({DIR}/k)"},
+    {"jwt: { public_key: var/keys/jwt.key }\n" SVC,
+     "1:20: jwt: private_key and public_key are one file ({DIR}/var/keys/jwt.key)"},
     {"broker: {}\n" SVC "    env: { TANDEM_BROKERS: \"kafka:9092\" }\n",
      "6:12: env: TANDEM_BROKERS is set by tandem to the manifest's broker; remove broker: to use "
      "another cluster"},
@@ -445,6 +515,7 @@ int main(void)
         cmocka_unit_test(test_external_brokers),
         cmocka_unit_test(test_patterns),
         cmocka_unit_test(test_cors),
+        cmocka_unit_test(test_jwt),
         cmocka_unit_test(test_bad),
         cmocka_unit_test(test_missing_file),
     };

@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,13 @@
 #include "tandem/http.h"
 #include "test_http_util.h"
 
+/* How long each deferred answer waits (its timer; the sleep of the thread that posts or writes
+ * the pipe): a lower bound for that answer, and the time the worker has to answer another
+ * request first, generous so that a loaded machine does not fail the test. */
+#define DEFER_MS 300
+
 static int cancelled_fired, stop_post_rc, timer_rc;
+static atomic_int holds; /* /hold requests that reached the handler */
 static pthread_t poster;
 static int pipefd[2];
 
@@ -42,7 +49,7 @@ static void never(void *arg)
 
 static void *post_later(void *arg)
 {
-    struct timespec ts = {0, 50 * 1000000};
+    struct timespec ts = {0, DEFER_MS * 1000000};
     nanosleep(&ts, NULL);
     void **a = arg;
     tandem_loop_post(a[0], answer, a[1]);
@@ -53,7 +60,7 @@ static void *post_later(void *arg)
 static void *write_later(void *arg)
 {
     (void)arg;
-    struct timespec ts = {0, 50 * 1000000};
+    struct timespec ts = {0, DEFER_MS * 1000000};
     nanosleep(&ts, NULL);
     ssize_t n = write(pipefd[1], "x", 1);
     (void)n;
@@ -84,7 +91,7 @@ static void handler(struct tandem_http_request *req, void *arg)
     assert_non_null(l);
     if (strcmp(req->path, "/timer") == 0) {
         struct tandem_loop_timer *t = NULL;
-        timer_rc = tandem_loop_timer_add(l, 100, answer, req, NULL);
+        timer_rc = tandem_loop_timer_add(l, DEFER_MS, answer, req, NULL);
         tandem_loop_timer_add(l, 50, never, NULL, &t);
         tandem_loop_timer_cancel(l, t);
     } else if (strcmp(req->path, "/post") == 0) {
@@ -98,6 +105,7 @@ static void handler(struct tandem_http_request *req, void *arg)
         pthread_create(&poster, NULL, write_later, NULL);
     } else if (strcmp(req->path, "/hold") == 0) {
         assert_int_equal(tandem_loop_on_stop(l, on_stop, req, NULL), 0);
+        atomic_fetch_add(&holds, 1);
     } else {
         tandem_http_respond(req, 200, "text/plain", "now", 3);
     }
@@ -131,6 +139,22 @@ static void test_current_is_null_off_worker(void **state)
     assert_int_equal(tandem_loop_post(NULL, answer, NULL), TANDEM_EINVAL);
 }
 
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* One tick of CLOCK_MONOTONIC_COARSE, the worker's clock, in ms (rounded up): its timers may fire
+ * that much before the test's precise clock has seen their delay pass. */
+static int64_t coarse_tick_ms(void)
+{
+    struct timespec r;
+    clock_getres(CLOCK_MONOTONIC_COARSE, &r);
+    return (int64_t)r.tv_sec * 1000 + (r.tv_nsec + 999999) / 1000000;
+}
+
 static void deferred(const char *path, const char *body)
 {
     struct tandem_http_server *s = start();
@@ -138,13 +162,18 @@ static void deferred(const char *path, const char *body)
     char buf[4096];
     char req[128];
     int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
+    int64_t t0 = mono_ms();
     assert_int_equal(send(a, req, (size_t)n, MSG_NOSIGNAL), n);
-    /* the worker serves b while a waits */
+    /* the worker serves b while a waits: b's answer comes before a's can */
     assert_true(get(b, "/now", buf, sizeof(buf), 2000) > 0);
+    int64_t tb = mono_ms() - t0;
     assert_non_null(strstr(buf, "\r\n\r\nnow"));
-    assert_int_equal(get(a, NULL, buf, sizeof(buf), 20), 0);
-    assert_true(get(a, NULL, buf, sizeof(buf), 2000) > 0);
+    assert_true(tb < DEFER_MS);
+    /* a's answer comes later, never before its timer, post or pipe */
+    assert_true(get(a, NULL, buf, sizeof(buf), 5000) > 0);
+    int64_t ta = mono_ms() - t0;
     assert_non_null(strstr(buf, body));
+    assert_true(ta >= DEFER_MS - coarse_tick_ms());
     if (strcmp(path, "/timer") != 0) {
         pthread_join(poster, NULL);
     }
@@ -180,7 +209,12 @@ static void test_stop_hook_answers_held_request(void **state)
     struct tandem_http_server *s = start();
     int a = dial(s);
     char buf[4096];
+    atomic_store(&holds, 0);
     assert_int_equal(send(a, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n", 31, MSG_NOSIGNAL), 31);
+    for (int i = 0; i < 500 && atomic_load(&holds) == 0; i++) { /* at the handler, however slow */
+        usleep(10000);
+    }
+    assert_int_equal(atomic_load(&holds), 1);
     assert_int_equal(get(a, NULL, buf, sizeof(buf), 100), 0);
     stop_post_rc = 0;
     tandem_http_server_stop(s);
@@ -193,6 +227,9 @@ static void test_stop_hook_answers_held_request(void **state)
 
 int main(void)
 {
+    if (http_io_uring_refused()) {
+        return TEST_SKIP;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_current_is_null_off_worker),
         cmocka_unit_test(test_timer_answers_later),

@@ -277,16 +277,17 @@ static void test_limits_problem_json(void **state)
     int n = snprintf(big, sizeof(big), "GET / HTTP/1.1\r\nX-Big: ");
     memset(big + n, 'a', sizeof(big) - (size_t)n);
     expect_problem(s, big, sizeof(big), "HTTP/1.1 431 Request Header Fields Too Large\r\n");
-    static const char too_long[] = "POST /echo HTTP/1.1\r\nContent-Length: 5000\r\n\r\nabc";
+    static const char too_long[] =
+        "POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n\r\nabc";
     expect_problem(s, too_long, sizeof(too_long) - 1, "HTTP/1.1 413 Content Too Large\r\n");
     char chunked[6000];
     n = snprintf(chunked, sizeof(chunked),
-                 "POST /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1388\r\n");
+                 "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1388\r\n");
     memset(chunked + n, 'b', sizeof(chunked) - (size_t)n);
     expect_problem(s, chunked, sizeof(chunked), "HTTP/1.1 413 Content Too Large\r\n");
-    static const char bad[] = "GET / HTTP/1.1\r\nContent-Length: x\r\n\r\n";
+    static const char bad[] = "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: x\r\n\r\n";
     expect_problem(s, bad, sizeof(bad) - 1, "HTTP/1.1 400 Bad Request\r\n");
-    static const char allow[] = "DELETE /allow HTTP/1.1\r\nConnection: close\r\n\r\n";
+    static const char allow[] = "DELETE /allow HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
     int fd = dial(s), closed;
     char buf[4096];
     send_str(fd, allow);
@@ -294,6 +295,34 @@ static void test_limits_problem_json(void **state)
     assert_non_null(strstr(buf, "HTTP/1.1 405 Method Not Allowed\r\n"));
     assert_non_null(strstr(buf, "\r\nAllow: GET, HEAD\r\n"));
     close(fd);
+    tandem_http_server_stop(s);
+}
+
+/* What RFC 9112 makes a server refuse and http-parser lets through, over a real connection:
+ * each answered as a problem with Connection: close, the connection closed. The chunk announcing
+ * more than the body limit (4096) is refused when its size line arrives: before the check it
+ * was read as far as its bytes came and, since they never come, answered 408 after the request
+ * timeout (10 s here; expect_problem waits 3 s). */
+static void test_rfc9112_wire(void **state)
+{
+    struct tandem_http_server *s = start(1, 0, 0);
+    static const struct {
+        const char *req, *status;
+    } rows[] = {
+        {"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length : 5\r\n\r\nhello",
+         "HTTP/1.1 400 Bad Request\r\n"},
+        {"GET / HTTP/1.1\r\n\r\n", "HTTP/1.1 400 Bad Request\r\n"},
+        {"GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", "HTTP/1.1 400 Bad Request\r\n"},
+        {"GET / HTTP/1.2\r\nHost: x\r\n\r\n", "HTTP/1.1 400 Bad Request\r\n"},
+        {"GET / HTTP/12.1\r\nHost: x\r\n\r\n", "HTTP/1.1 400 Bad Request\r\n"},
+        {"GET /\r\nHost: x\r\n\r\n", "HTTP/1.1 400 Bad Request\r\n"},
+        {"GET / HTTP/2.0\r\nHost: x\r\n\r\n", "HTTP/1.1 505 HTTP Version Not Supported\r\n"},
+        {"POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1001\r\nab",
+         "HTTP/1.1 413 Content Too Large\r\n"},
+    };
+    for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+        expect_problem(s, rows[i].req, strlen(rows[i].req), rows[i].status);
+    }
     tandem_http_server_stop(s);
 }
 
@@ -328,17 +357,17 @@ static void test_slowloris_408_and_idle(void **state)
 }
 
 /* A request that starts in the same read as the end of the previous one gets its own deadline:
- * request 1 takes 250 ms of a 400 ms budget, request 2 then takes 250 ms and must not be timed
- * out on request 1's deadline. */
+ * request 1 takes 600 ms of a 1000 ms budget, request 2 then takes 600 ms and must not be timed
+ * out on request 1's deadline (each sleep may overrun by 400 ms on a loaded machine). */
 static void test_pipelined_request_fresh_deadline(void **state)
 {
-    struct tandem_http_server *s = start(1, 400, 5000);
+    struct tandem_http_server *s = start(1, 1000, 5000);
     int fd = dial(s), closed;
     char buf[4096];
     send_str(fd, "GET /one HTTP/1.1\r\nHost: x\r\n");
-    usleep(250000);
+    usleep(600000);
     send_str(fd, "\r\nGET /two HTTP/1.1\r\nHost: x\r\n");
-    usleep(250000);
+    usleep(600000);
     send_str(fd, "\r\n");
     read_responses(fd, buf, sizeof(buf), 2, 2000, &closed);
     assert_null(strstr(buf, "408"));
@@ -572,11 +601,15 @@ static void test_many_connections_two_workers(void **state)
 
 int main(void)
 {
+    if (http_io_uring_refused()) {
+        return TEST_SKIP;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_keep_alive_query_header),
         cmocka_unit_test(test_pipelining_100_in_order),
         cmocka_unit_test(test_chunked_body_and_head),
         cmocka_unit_test(test_limits_problem_json),
+        cmocka_unit_test(test_rfc9112_wire),
         cmocka_unit_test(test_slowloris_408_and_idle),
         cmocka_unit_test(test_pipelined_request_fresh_deadline),
         cmocka_unit_test(test_connection_close_and_http10),

@@ -1,8 +1,9 @@
 /*
  * What the wire-level HTTP tests share: a blocking client socket to a tandem HTTP server, a
- * reader of one answer, and a problem answer made the way a program embedding the core alone
- * makes one. Static inline functions, included by each test (test_http_server.c,
- * test_http_loop.c, test_lib_client_loop.c); every socket is on 127.0.0.1.
+ * reader of one answer, a problem answer made the way a program embedding the core alone makes
+ * one, and the check that skips an io_uring run the kernel refuses. Static inline functions,
+ * included by each test (test_http_server.c, test_http_loop.c, test_lib_client_loop.c,
+ * test_http_drain.c, test_lib_store_writer.c); every socket is on 127.0.0.1.
  */
 #ifndef TANDEM_TEST_HTTP_UTIL_H
 #define TANDEM_TEST_HTTP_UTIL_H
@@ -10,12 +11,15 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "tandem/http.h"
 #include "tandem/problem.h"
+#include "test_skip.h"
 
 /* A connected socket to s's port on 127.0.0.1 (asserts the connect). */
 static inline int dial(struct tandem_http_server *s)
@@ -67,6 +71,37 @@ static inline void answer_problem(struct tandem_http_request *req, int status, c
     assert_int_equal(tandem_problem_body(status, detail, &body, &len), 0);
     tandem_http_respond(req, status, TANDEM_PROBLEM_CONTENT_TYPE, body, len);
     free(body);
+}
+
+static inline void http_io_probe_handler(struct tandem_http_request *req, void *arg)
+{
+    (void)req;
+    (void)arg;
+}
+
+/* True, after printing a "SKIP:" line, when the environment (TANDEM_HTTP_IO=uring, the _uring
+ * runs of tests/unit/CMakeLists.txt) asks for io_uring and the kernel refuses it: the library
+ * then serves with epoll, so the run would pass as io_uring while testing epoll. Decided by the
+ * library itself: a one-worker server started with the environment's backend, asked which one
+ * it uses. main() returns TEST_SKIP when this is true. */
+static inline bool http_io_uring_refused(void)
+{
+    const char *env = getenv("TANDEM_HTTP_IO");
+    struct tandem_http_config cfg = {.workers = 1, .handler = http_io_probe_handler};
+    struct tandem_http_server *s = NULL;
+    if (env == NULL || strcmp(env, "uring") != 0) {
+        return false;
+    }
+    if (tandem_http_server_start(&cfg, &s) != 0) {
+        return false; /* the tests will fail on their own, and say why */
+    }
+    bool refused = tandem_http_server_io(s) != TANDEM_HTTP_IO_URING;
+    tandem_http_server_stop(s);
+    if (refused) {
+        printf("SKIP: TANDEM_HTTP_IO=uring, but the kernel refuses io_uring (the server falls back "
+               "to epoll, which the epoll run tests)\n");
+    }
+    return refused;
 }
 
 #endif

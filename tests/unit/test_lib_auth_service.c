@@ -6,10 +6,13 @@
  * signature, "alg": "none", HS256 with the public key PEM as the secret and ES384 are each 401
  * application/problem+json with WWW-Authenticate: Token. GET /articles/{slug} has optional auth:
  * anonymous without a header, the user with a token, 401 with a bad one. The cache's counters are
- * in /metrics. A service without a verifier answers 500; bad --jwt-* options are refused.
+ * in /metrics. A request's claims stay valid until its answer is written, even when the cache
+ * has let go of them (an answer borrowing claims->username). A service without a verifier answers
+ * 500; bad --jwt-* options are refused.
  */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,6 +21,7 @@
 
 #include "auth_int.h"
 #include "tandem/auth.h"
+#include "tandem/pool.h"
 #include "test_auth_util.h"
 #include "test_service_util.h"
 
@@ -247,6 +251,108 @@ static void test_tokens_over_http(void **state)
     rmdir(dir);
 }
 
+/* ---- claims borrowed until the answer is written ------------------------------------------- */
+
+static atomic_int later_started, later_go;
+
+static void later_work(void *arg)
+{
+    (void)arg;
+    atomic_store(&later_started, 1);
+    for (int i = 0; i < 5000 && !atomic_load(&later_go); i++) {
+        usleep(1000);
+    }
+}
+
+/* Answers the user name itself, a string borrowed from the claims (auth.h: valid until req is
+ * answered), as the body. */
+static void later_done(struct tandem_http_request *req, void *arg)
+{
+    (void)arg;
+    if (req == NULL) {
+        return;
+    }
+    const struct tandem_claims *c =
+        tandem_require_auth(req); /* the request's, not verified again */
+    tandem_respond(req, 200, "text/plain", c->username, strlen(c->username));
+}
+
+static void me_later(struct tandem_http_request *req, void *arg)
+{
+    (void)arg;
+    if (tandem_require_auth(req) != NULL) {
+        tandem_offload(req, later_work, later_done, NULL);
+    }
+}
+
+/* A request's claims must outlive the writing of its answer: the runtime released them in
+ * on_done, which the core calls before it writes the body, so a handler answering
+ * claims->username answered freed memory once nothing else held the claims (ASan:
+ * heap-use-after-free). Here the cache holds one token: while the first request's work runs on
+ * the pool, a second user's request evicts its token, so the request's own reference is the
+ * last one when the answer goes out. */
+static void test_claims_outlive_answer(void **state)
+{
+    char dir[] = "/tmp/tandem-auth-svc-XXXXXX", kpriv[64], kpub[64];
+    key_files(dir, kpriv, kpub);
+    struct tsvc t;
+    const char *flags[] = {"--workers",
+                           "1",
+                           "--pool-threads",
+                           "1",
+                           "--jwt-public-key",
+                           kpub,
+                           "--jwt-private-key",
+                           kpriv,
+                           "--jwt-cache",
+                           "1",
+                           NULL};
+    tsvc_new(&t, "claims", flags);
+    svc = t.s;
+    port = t.port;
+    assert_int_equal(tandem_service_auth(t.s, NULL), 0);
+    assert_int_equal(tandem_route(t.s, "POST", "/login", login, NULL), 0);
+    assert_int_equal(tandem_route(t.s, "GET", "/user", user, NULL), 0);
+    assert_int_equal(tandem_route(t.s, "GET", "/me/later", me_later, NULL), 0);
+    tsvc_start(&t);
+
+    char auth[2][4200];
+    static const char *const names[] = {"jake", "anna"};
+    for (int i = 0; i < 2; i++) {
+        char body[128];
+        snprintf(body, sizeof(body), "{\"sub\":\"%d\",\"username\":\"%s\"}", i + 1, names[i]);
+        assert_int_equal(tsvc_http(port, "POST", "/login", NULL, body, out, sizeof(out), NULL),
+                         200);
+        json_t *doc = json_loads(tsvc_body(out), 0, NULL);
+        snprintf(auth[i], sizeof(auth[i]), "Authorization: Token %s\r\n",
+                 json_string_value(json_object_get(doc, "token")));
+        json_decref(doc);
+    }
+
+    int fd = tsvc_connect(port);
+    char raw[4400];
+    int n = snprintf(raw, sizeof(raw),
+                     "GET /me/later HTTP/1.1\r\nHost: t\r\n%sConnection: close\r\n\r\n", auth[0]);
+    assert_int_equal(send(fd, raw, (size_t)n, MSG_NOSIGNAL), n);
+    for (int i = 0; i < 500 && !atomic_load(&later_started); i++) {
+        usleep(10000); /* jake's token verified and cached, the work on the pool */
+    }
+    assert_int_equal(atomic_load(&later_started), 1);
+    assert_int_equal(tsvc_http(port, "GET", "/user", auth[1], NULL, out, sizeof(out), NULL), 200);
+    assert_non_null(strstr(tsvc_body(out), "\"username\":\"anna\""));
+    assert_int_equal(tsvc_http(port, "GET", "/metrics", NULL, NULL, out, sizeof(out), NULL), 200);
+    assert_non_null(strstr(out, "\ntandem_auth_cache_evictions_total 1\n")); /* jake's is out */
+
+    atomic_store(&later_go, 1);
+    assert_int_equal(tsvc_read(fd, out, sizeof(out)), 200);
+    assert_string_equal(tsvc_body(out), "jake");
+
+    tsvc_stop(&t);
+    unlink(kpriv);
+    unlink(kpub);
+    rmdir(dir);
+}
+
 static void needs(struct tandem_http_request *req, void *arg)
 {
     if (tandem_require_auth(req) != NULL) {
@@ -287,6 +393,7 @@ int main(void)
     tsvc_block_signals();
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tokens_over_http),
+        cmocka_unit_test(test_claims_outlive_answer),
         cmocka_unit_test(test_misconfigured),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -47,7 +47,7 @@ static struct srv {
     int close_n, fail_n, fail_status, delay_ms; /* the script */
     const char *retry_after;
     int conns, reqs; /* observed */
-    char last_method[16], last_tp[128];
+    char last_method[16], last_tp[128], last_rid[160];
     struct conn c[MAX_CONNS];
 } srv;
 
@@ -78,6 +78,11 @@ static void srv_request(struct conn *c, size_t used)
     srv.last_tp[0] = '\0';
     if (tp != NULL) {
         sscanf(tp + 15, "%127[^\r]", srv.last_tp);
+    }
+    const char *rid = strcasestr(c->buf, "\r\nx-request-id: ");
+    srv.last_rid[0] = '\0';
+    if (rid != NULL) {
+        sscanf(rid + 16, "%159[^\r]", srv.last_rid);
     }
     bool drop = srv.close_n > 0;
     int status = 200;
@@ -376,10 +381,12 @@ static void test_deadline(void **state)
     int64_t t0 = now_ms();
     struct tandem_http_response *r = call(c, "GET", 1000, 80, 1000);
     int64_t took = now_ms() - t0;
-    /* the last answer, or the deadline cutting the last attempt short */
+    /* the last answer, or the deadline cutting the last attempt short; without the deadline the
+     * 1000 attempts and their backoff (5..20 ms each) would take seconds: 400 ms of slack for a
+     * loaded machine keeps that apart */
     assert_true(r->status == 503 || r->err == TANDEM_ETIMEDOUT);
     assert_true(r->attempts > 1);
-    assert_true(took <= 80 + 30);
+    assert_true(took < 80 + 400);
     tandem_http_response_free(r);
     /* a slow answer: the deadline cuts the attempt below its own timeout */
     srv_script(0, 0, 0, NULL, 500);
@@ -387,7 +394,7 @@ static void test_deadline(void **state)
     r = call(c, "GET", 1000, 60, 5);
     took = now_ms() - t0;
     assert_int_equal(r->err, TANDEM_ETIMEDOUT);
-    assert_true(took >= 60 && took < 200);
+    assert_true(took >= 60 && took < 450); /* cut, not the answer at 500 ms */
     tandem_http_response_free(r);
     tandem_http_client_free(c);
     srv_stop();
@@ -402,14 +409,15 @@ static void test_retry_after(void **state)
     assert_int_equal(r->status, 200);
     assert_int_equal(r->attempts, 2);
     tandem_http_response_free(r);
-    /* Retry-After beyond the deadline: no retry, the 429 comes back at once */
+    /* Retry-After beyond the deadline: no retry, the 429 comes back at once (not at the
+     * deadline, 3 s) */
     srv_script(0, 1, 429, "5", 0);
     int64_t t0 = now_ms();
-    r = call(c, "GET", 1000, 300, 2);
+    r = call(c, "GET", 1000, 3000, 2);
     assert_int_equal(r->status, 429);
     assert_int_equal(r->attempts, 1);
     assert_string_equal(tandem_http_response_header(r, "retry-after"), "5");
-    assert_true(now_ms() - t0 < 200);
+    assert_true(now_ms() - t0 < 2000);
     tandem_http_response_free(r);
     /* no deadline, but Retry-After longer than backoff_max_ms: not waited for (a day would park
      * the call, and a sync caller's worker, for a day) */
@@ -418,7 +426,7 @@ static void test_retry_after(void **state)
     r = call(c, "GET", 1000, 0, 2);
     assert_int_equal(r->status, 429);
     assert_int_equal(r->attempts, 1);
-    assert_true(now_ms() - t0 < 200);
+    assert_true(now_ms() - t0 < 1000);
     tandem_http_response_free(r);
     tandem_http_client_free(c);
     srv_stop();
@@ -466,7 +474,7 @@ static void test_breaker(void **state)
     struct tandem_http_response *r = call(c, "GET", 1000, 0, 3);
     assert_int_equal(r->err, TANDEM_EUNSUPPORTED);
     assert_int_equal(r->attempts, 0);
-    assert_true(now_ms() - t0 < 50);
+    assert_true(now_ms() - t0 < 200); /* a retried rejection would also count in rejected */
     tandem_http_response_free(r);
     assert_int_equal(srv_get(&srv.reqs), 3);
     assert_int_equal(stats_of(c).rejected, 1);
@@ -477,9 +485,10 @@ static void test_breaker(void **state)
     assert_int_equal(r->status, 503);
     tandem_http_response_free(r);
     assert_int_equal(stats_of(c).breaker, TANDEM_BREAKER_OPEN);
-    /* half-open again: the slow probe is alone, a second call fails fast meanwhile */
+    /* half-open again: the slow probe (500 ms: the checks below have that long) is alone, a
+     * second call fails fast meanwhile */
     usleep(120 * 1000);
-    srv_script(0, 0, 0, NULL, 60);
+    srv_script(0, 0, 0, NULL, 500);
     struct waiter w = {.mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER};
     struct tandem_http_call_opts o = {.url = url, .timeout_ms = 1000};
     assert_int_equal(tandem_http_call(c, &o, on_done, &w), 0);
@@ -521,6 +530,16 @@ static void test_traceparent(void **state)
     assert_int_equal(tandem_http_call_sync(c, &o, &r), 0);
     assert_true(tandem_traceparent_valid(srv.last_tp, strlen(srv.last_tp)));
     assert_memory_not_equal(srv.last_tp + 3, parent + 3, 32);
+    assert_string_equal(srv.last_rid, ""); /* no request id given: none sent */
+    tandem_http_response_free(r);
+    /* the request id is passed on as X-Request-Id; one that is not safe is not sent */
+    o.request_id = "4f2c1b9e-7d3a-4e5f-9a8b-0c1d2e3f4a5b";
+    assert_int_equal(tandem_http_call_sync(c, &o, &r), 0);
+    assert_string_equal(srv.last_rid, o.request_id);
+    tandem_http_response_free(r);
+    o.request_id = "bad id\"";
+    assert_int_equal(tandem_http_call_sync(c, &o, &r), 0);
+    assert_string_equal(srv.last_rid, "");
     tandem_http_response_free(r);
     tandem_http_client_free(c);
     srv_stop();
@@ -551,7 +570,7 @@ static void test_free_in_flight(void **state)
     }
     int64_t t0 = now_ms();
     tandem_http_client_free(c);
-    assert_true(now_ms() - t0 < 500);
+    assert_true(now_ms() - t0 < 1500); /* not the calls' 2 s */
     assert_int_equal(w.n, 3);
     for (int i = 0; i < 3; i++) {
         assert_int_equal(w.err[i], TANDEM_ECLOSED);

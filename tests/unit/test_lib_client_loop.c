@@ -339,6 +339,9 @@ static void test_upstreams_shared_by_workers(void **state)
 
 int main(void)
 {
+    if (http_io_uring_refused()) {
+        return TEST_SKIP;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_async_call_answers_from_completion, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worker_serves_others_while_call_pending, setup,

@@ -182,11 +182,44 @@ static void test_relay_lock(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* The last relay standing drains: a standby stopped right after the holder stopped (before its
+ * 200 ms retry) finds the lock free at its stop, takes it and publishes what is unsent (no broker
+ * here: the publish stays in flight, so its stop ends with TANDEM_ETIMEDOUT where a standby that
+ * just stopped would answer 0 and leave the rows behind until some later start). */
+static void test_relay_last_standby_drains(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/tandem-relay-XXXXXX", path[96], cmd[128];
+    sqlite3 *db = NULL;
+    struct tandem_producer *p = fixture(dir, path, sizeof(path), &db);
+    struct tandem_event_out ev = {.topic = "t", .type = "com.example.x"};
+    assert_int_equal(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+    assert_int_equal(tandem_outbox_add(db, &ev, NULL), 0);
+    assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    struct tandem_outbox_relay *a = NULL, *b = NULL;
+    assert_int_equal(tandem_outbox_relay_start(path, p, 1000, &a), 0);
+    for (int t = 0; t < 200 && !holder_of(a); t++) {
+        usleep(10 * 1000);
+    }
+    assert_true(holder_of(a));
+    assert_int_equal(tandem_outbox_relay_start(path, p, 1000, &b), 0);
+    usleep(50 * 1000);
+    assert_int_equal(holder_of(b), 0);
+    assert_int_equal(tandem_outbox_relay_stop(a, 100), TANDEM_ETIMEDOUT); /* releases the lock */
+    assert_int_equal(tandem_outbox_relay_stop(b, 100), TANDEM_ETIMEDOUT); /* took it, published */
+    assert_int_equal(count(db, "SELECT count(*) FROM tandem_outbox WHERE sent_at IS NULL"), 1);
+    tandem_producer_free_timeout(p, 0); /* nothing will be delivered: drop at once */
+    sqlite3_close(db);
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_relay_unreachable),
         cmocka_unit_test(test_relay_lock),
+        cmocka_unit_test(test_relay_last_standby_drains),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -519,6 +519,9 @@ static void test_relay_woken(void **state)
 
 int main(void)
 {
+    if (http_io_uring_refused()) {
+        return TEST_SKIP;
+    }
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_savepoints, setup, teardown),
         cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),

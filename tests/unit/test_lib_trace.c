@@ -146,6 +146,33 @@ static int cmp16(const void *a, const void *b)
     return memcmp(a, b, 16);
 }
 
+/* X-Request-Id values: what the gateway makes (32 hex), UUIDs, base64 ids; nothing that could
+ * break a log line or a header, nothing empty or longer than TANDEM_REQUEST_ID_MAX. */
+static void test_request_id_valid(void **state)
+{
+    (void)state;
+    const char *good[] = {"0af7651916cd43dd8448eb211c80319c",
+                          "4f2c1b9e-7d3a-4e5f-9a8b-0c1d2e3f4a5b",
+                          "it-cli-up-1",
+                          "req_42.a:b",
+                          "YWJj+ZGVm/Zw==",
+                          "x@host"};
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        assert_true(tandem_request_id_valid(good[i], strlen(good[i])));
+    }
+    const char *bad[] = {"",     "a b", "a\"b", "a\\b", "a\nb", "a\rb", "caf\xc3\xa9",
+                         "\xff", "a,b", "a;b",  "<x>"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_false(tandem_request_id_valid(bad[i], strlen(bad[i])));
+    }
+    assert_false(tandem_request_id_valid(NULL, 0));
+    assert_false(tandem_request_id_valid("a\0b", 3)); /* a NUL inside */
+    char longest[TANDEM_REQUEST_ID_MAX + 2];
+    memset(longest, 'a', sizeof(longest));
+    assert_true(tandem_request_id_valid(longest, TANDEM_REQUEST_ID_MAX));
+    assert_false(tandem_request_id_valid(longest, TANDEM_REQUEST_ID_MAX + 1));
+}
+
 static void test_ids_unique_across_threads_and_fork(void **state)
 {
     pthread_t t[2];
@@ -189,6 +216,7 @@ int main(void)
         cmocka_unit_test(test_format_rejects_zero_ids),
         cmocka_unit_test(test_new_and_child),
         cmocka_unit_test(test_ids_unique_across_threads_and_fork),
+        cmocka_unit_test(test_request_id_valid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

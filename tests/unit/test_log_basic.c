@@ -165,12 +165,14 @@ static void test_roll_by_size(void **state)
 static void test_roll_by_age(void **state)
 {
     struct log_fx *f = *state;
-    const char *k[] = {"segment.ms"}, *v[] = {"20"};
+    /* 300 ms: the two appends (and the maintain right after the roll) fall well within it on a
+     * loaded machine; the sleep only has to be longer */
+    const char *k[] = {"segment.ms"}, *v[] = {"300"};
     log_fx_make_topic(f, 1, k, v);
     append(f, TBATCH(.nrec = 1, .ts = tnow_ms()), NULL, NULL);
     append(f, TBATCH(.nrec = 1, .ts = tnow_ms()), NULL, NULL);
     assert_int_equal(count_segments(f), 1);
-    usleep(40 * 1000);
+    usleep(400 * 1000);
     append(f, TBATCH(.nrec = 1, .ts = tnow_ms()), NULL, NULL); /* older than segment.ms */
     assert_int_equal(count_segments(f), 2);
     assert_int_equal(plog_maintain(f->l, tnow_ms()), 0);

@@ -534,11 +534,15 @@ static bool cli_backpressure(struct ctx *x)
         put_be32(f + 5, i);
         CHECK(send_frame(fd, f, sizeof(f)));
     }
-    usleep(300000);
-    int s1 = atomic_load(&x->frames);
-    usleep(200000);
-    int s2 = atomic_load(&x->frames);
-    CHECK(s1 == s2);  /* the server stopped reading... */
+    /* the server stops reading (the count holds still for 200 ms; however loaded the machine,
+     * within 10 s)... */
+    int s1 = -1, s2 = atomic_load(&x->frames);
+    for (int i = 0; i < 50 && s1 != s2; i++) {
+        s1 = s2;
+        usleep(200000);
+        s2 = atomic_load(&x->frames);
+    }
+    CHECK(s1 == s2);
     CHECK(s1 < BP_N); /* ...well before the end */
     for (uint32_t i = 0; i < BP_N; i++) {
         uint8_t *r = NULL;
@@ -568,12 +572,17 @@ static bool cli_inflight(struct ctx *x)
 {
     int fd = cli_connect(x->port);
     CHECK(fd >= 0);
-    /* 20 slow requests: with max_inflight 4 only 4 are read until answers go out */
+    /* 20 slow requests (answered 300 ms after they are read): with max_inflight 4 only 4 are
+     * read until answers go out; the 4 are awaited however slowly the server reads, then 100 ms
+     * more show no fifth (the first answer is due 200 ms after that) */
     for (int i = 0; i < 20; i++) {
-        uint8_t f[] = {'D', 10, (uint8_t)i};
+        uint8_t f[] = {'D', 30, (uint8_t)i};
         CHECK(send_frame(fd, f, 3));
     }
-    usleep(50000);
+    for (int i = 0; i < 500 && atomic_load(&x->frames) < 4; i++) {
+        usleep(10000);
+    }
+    usleep(100000);
     CHECK(atomic_load(&x->frames) == 4);
     for (int i = 0; i < 20; i++) {
         uint8_t *r = NULL;

@@ -138,8 +138,9 @@ static int16_t check_create(struct broker *b, struct request *req,
         memcpy(k, c->name.p, (size_t)c->name.len);
         memcpy(v, c->value.p, (size_t)c->value.len);
         if (config_ignored(k)) {
-            log_info("topic config accepted without effect", "\"topic\":\"%s\",\"config\":\"%s\"",
-                     name, k);
+            char e[128]; /* the client's bytes */
+            log_info("topic config accepted without effect", "\"topic\":\"%s\",\"config\":%s", name,
+                     log_json_str(e, sizeof(e), k));
             continue;
         }
         (*keys)[kept] = k;

@@ -364,7 +364,9 @@ static void remove_leftovers(struct logmgr *m)
         struct stat st;
         if (stat(path, &st) || !S_ISDIR(st.st_mode))
             continue;
-        log_warn("removing leftover partition directory", "\"dir\":\"%s\"", de->d_name);
+        char e[600];
+        log_warn("removing leftover partition directory", "\"dir\":%s",
+                 log_json_str(e, sizeof(e), de->d_name));
         remove_dir_flat(path);
     }
     closedir(d);
@@ -392,7 +394,9 @@ static int load_topics(struct logmgr *m)
         char name[256];
         snprintf(name, sizeof(name), "%.*s", (int)(n - 6), de->d_name);
         if (!topic_name_valid(name, n - 6)) {
-            log_warn("ignoring badly named topic file", "\"file\":\"%s\"", de->d_name);
+            char e[600];
+            log_warn("ignoring badly named topic file", "\"file\":%s",
+                     log_json_str(e, sizeof(e), de->d_name));
             continue;
         }
         rc = topic_load(m, name);
@@ -418,7 +422,9 @@ int logmgr_open(const char *data_dir, const struct log_config *defaults, struct 
     if (m->lock_fd < 0)
         goto fail;
     if (flock(m->lock_fd, LOCK_EX | LOCK_NB)) {
-        log_error("data dir is in use by another process", "\"dir\":\"%s\"", data_dir);
+        char e[600];
+        log_error("data dir is in use by another process", "\"dir\":%s",
+                  log_json_str(e, sizeof(e), data_dir));
         goto fail;
     }
     read_marker(m);
@@ -427,7 +433,9 @@ int logmgr_open(const char *data_dir, const struct log_config *defaults, struct 
     if (rc)
         goto fail;
     remove_leftovers(m);
-    log_info("data dir opened", "\"dir\":\"%s\",\"topics\":%d", data_dir, m->ntopics);
+    char e[600];
+    log_info("data dir opened", "\"dir\":%s,\"topics\":%d", log_json_str(e, sizeof(e), data_dir),
+             m->ntopics);
     *out = m;
     return 0;
 fail:
@@ -468,8 +476,11 @@ void logmgr_close(struct logmgr *m)
         topic_free(ti, false);
     }
     path_join(path, sizeof(path), m->dir, MARKER_NAME, "");
-    if (write_atomic(m->dir, path, buf, len))
-        log_error("could not write the clean-shutdown marker", "\"dir\":\"%s\"", m->dir);
+    if (write_atomic(m->dir, path, buf, len)) {
+        char e[600];
+        log_error("could not write the clean-shutdown marker", "\"dir\":%s",
+                  log_json_str(e, sizeof(e), m->dir));
+    }
     free(buf);
     free(m->topics);
     close(m->lock_fd);

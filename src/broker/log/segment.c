@@ -49,7 +49,7 @@ static char *seg_file(const struct segment *s, const char *ext, char *buf, size_
 
 int seg_open(const char *dir, int64_t base_offset, bool create, struct segment **out)
 {
-    char p[4096];
+    char p[4096], esc[600];
     struct segment *s = xcalloc(1, sizeof(*s));
     atomic_init(&s->refs, 1);
     s->base_offset = base_offset;
@@ -79,7 +79,8 @@ int seg_open(const char *dir, int64_t base_offset, bool create, struct segment *
     *out = s;
     return 0;
 fail:
-    log_error("segment open failed", "\"path\":\"%s\",\"errno\":%d", p, errno);
+    log_error("segment open failed", "\"path\":%s,\"errno\":%d", log_json_str(esc, sizeof(esc), p),
+              errno);
     seg_unref(s);
     return TANDEM_EIO;
 }
@@ -124,10 +125,12 @@ int seg_write(struct segment *s, const void *p, size_t len)
     if (file_pwrite_all(s->fd, p, len, (off_t)s->size) == 0)
         return 0;
     int err = errno;
+    char esc[600];
+    log_json_str(esc, sizeof(esc), s->path);
     if (ftruncate(s->fd, (off_t)s->size))
-        log_error("segment truncate after failed write failed", "\"path\":\"%s\",\"errno\":%d",
-                  s->path, errno);
-    log_error("segment write failed", "\"path\":\"%s\",\"errno\":%d", s->path, err);
+        log_error("segment truncate after failed write failed", "\"path\":%s,\"errno\":%d", esc,
+                  errno);
+    log_error("segment write failed", "\"path\":%s,\"errno\":%d", esc, err);
     return TANDEM_EIO;
 }
 

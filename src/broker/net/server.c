@@ -99,7 +99,7 @@ static int split_hostport(const char *s, char *host, size_t hostsz, char *port, 
 
 static int open_listener(const char *addr, int *port_out)
 {
-    char host[256], port[16];
+    char host[256], port[16], esc[40];
     struct addrinfo hints = {.ai_family = AF_UNSPEC,
                              .ai_socktype = SOCK_STREAM,
                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
@@ -123,7 +123,8 @@ static int open_listener(const char *addr, int *port_out)
     freeaddrinfo(res);
     return fd;
 fail:
-    log_error("listen failed", "\"errno\":%d,\"port\":\"%s\"", errno, port);
+    log_error("listen failed", "\"errno\":%d,\"port\":%s", errno,
+              log_json_str(esc, sizeof(esc), port));
     if (fd >= 0)
         close(fd);
     freeaddrinfo(res);

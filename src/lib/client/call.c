@@ -170,6 +170,12 @@ struct call *call_build(struct tandem_http_client *c, const struct tandem_http_c
         snprintf(line, sizeof line, "traceparent: %s", k->traceparent);
         k->headers = curl_slist_append(k->headers, line);
     }
+    const char *rid = opts->request_id;
+    if (rid != NULL && tandem_request_id_valid(rid, strlen(rid))) {
+        char line[16 + TANDEM_REQUEST_ID_MAX];
+        snprintf(line, sizeof line, "X-Request-Id: %s", rid);
+        k->headers = curl_slist_append(k->headers, line);
+    }
     k->headers = curl_slist_append(k->headers, "Expect:"); /* no 100-continue round trip */
     k->method = xstrndup(method, strlen(method));
     k->url = xstrndup(opts->url, strlen(opts->url));

@@ -9,6 +9,9 @@
  * forked child): the spec asks for random, unique ids (§3.2.2.3, §3.2.2.4), not secret ones, and
  * a getrandom call per id was two syscalls per HTTP request, most of the runtime's cost over
  * nginx in bench/http. An all-zero draw (probability 2^-64 or 2^-128) is drawn again.
+ *
+ * Request ids (X-Request-Id) are checked here too: not a standard, just a character set safe in
+ * a log line and a header.
  */
 #include "tandem/trace.h"
 
@@ -90,6 +93,20 @@ bool tandem_traceparent_valid(const char *s, size_t len)
 {
     struct tandem_traceparent tp;
     return tandem_traceparent_parse(s, len, &tp) == 0;
+}
+
+bool tandem_request_id_valid(const char *s, size_t len)
+{
+    if (s == NULL || len == 0 || len > TANDEM_REQUEST_ID_MAX)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  (c != '\0' && strchr("-_.:+/=@", c) != NULL);
+        if (!ok)
+            return false;
+    }
+    return true;
 }
 
 int tandem_traceparent_format(const struct tandem_traceparent *tp,

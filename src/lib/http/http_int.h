@@ -72,7 +72,11 @@ struct hparse {
     bool headers_done;
     bool done;            /* a complete request is in req */
     bool expect_continue; /* headers asked for "Expect: 100-continue" and a body follows */
-    int err_status;       /* 400, 413 or 431 once hparse_feed failed */
+    bool line_seen;       /* the request line's first byte was scanned (line_scan) */
+    bool line_done;       /* ... and its LF: the version token was checked */
+    uint8_t tail_len;
+    char tail[10];  /* the request line's last bytes scanned so far (" HTTP/1.1\r") */
+    int err_status; /* 400, 413, 431 or 505 once hparse_feed failed */
     const char *err_detail;
 };
 
@@ -83,8 +87,8 @@ void hparse_begin(struct hparse *hp, struct hreq *r);
 /* Feeds bytes. Returns 0 when a request is complete (*used: bytes consumed, the rest belongs to
  * the next request; call hparse_begin before feeding it), TANDEM_EAGAIN when every byte was
  * consumed and the request is not complete yet, or TANDEM_EPROTO when the bytes are not an
- * acceptable request: hp->err_status is then 400, 413 or 431 and hp->err_detail says why; the
- * connection cannot continue. */
+ * acceptable request: hp->err_status is then 400, 413, 431 or 505 and hp->err_detail says why;
+ * the connection cannot continue. */
 int hparse_feed(struct hparse *hp, const char *data, size_t len, size_t *used);
 
 /* ---- response.c ----------------------------------------------------------------------------- */

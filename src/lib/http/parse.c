@@ -20,9 +20,24 @@
  * Limits, each checked before memory is spent:
  *   - request line + headers: at most max_header_bytes raw bytes (counted as fed, so a header
  *     section is never read beyond the limit plus one byte) and HTTP_MAX_HEADERS headers -> 431;
- *   - body: a Content-Length above max_body_bytes is refused before any body byte is read,
- *     chunked bodies as soon as the sum of their chunks passes it -> 413;
+ *   - body: a Content-Length above max_body_bytes is refused before any body byte is read, a
+ *     chunk as soon as its chunk-size line says the body would pass it -> 413;
  *   - anything http-parser rejects -> 400.
+ *
+ * Where http-parser (built without HTTP_PARSER_STRICT, as Debian ships it) is more lenient than
+ * RFC 9112, this file refuses what it lets through:
+ *   - the HTTP-version token: http-parser checks only its 'H', the digits and the dot ("HXYZ/1.1"
+ *     passes) and takes a request line without one as HTTP/0.9. The last bytes of the request
+ *     line are kept as they are fed (line_scan) and must be " HTTP/" DIGIT "." DIGIT (section
+ *     2.3) -> 400. Of the versions that are well-formed, 1.0 and 1.1 are served; another major
+ *     version -> 505 (RFC 9110 section 15.6.6: the server does not support that major version);
+ *     1.2 to 1.9 -> 400 (RFC 9110 section 2.5 would have them served as 1.1; tandem refuses a
+ *     version it does not know rather than guess, as the review asked);
+ *   - white space between a field name and its colon is taken into the name (section 5.1: MUST
+ *     be refused with 400), so "Content-Length : 5" was a header nobody reads and the body that
+ *     followed it became the next request: -> 400;
+ *   - Host (section 3.2): an HTTP/1.1 request without one, any request with more than one, or
+ *     with a value that is not uri-host [ ":" port ] -> 400.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -32,6 +47,8 @@
 #include "http_int.h"
 
 enum { LAST_NONE, LAST_URL, LAST_FIELD, LAST_VALUE };
+
+#define VERSION_TOKEN " HTTP/x.y" /* the request line's tail: HTTP-version after its SP */
 
 struct hreq *hreq_new(const struct hlimits *lim)
 {
@@ -113,6 +130,9 @@ static int on_header_field(http_parser *p, const char *at, size_t n)
 {
     struct hparse *hp = hp_of(p);
     struct hreq *r = hp->req;
+    if (memchr(at, ' ', n) != NULL) { /* (a tab never gets here: http-parser refuses it) */
+        return fail(hp, 400, "white space in a header field name (RFC 9112 section 5.1)");
+    }
     if (hp->headers_done) {
         return 0; /* a chunked body's trailer section: not kept (RFC 9112 section 7.1.2) */
     }
@@ -150,6 +170,54 @@ static int on_header_value(http_parser *p, const char *at, size_t n)
     return head_put(hp, at, n, false);
 }
 
+/* A Host value is uri-host [ ":" port ] (RFC 9112 section 3.2, RFC 3986 section 3.2.2): an
+ * IP-literal in brackets, or reg-name / IPv4address characters; empty is allowed (section 3.2:
+ * a target without authority). A cheap character check, not a full grammar. */
+static bool host_valid(const char *v)
+{
+    for (; *v != '\0'; v++) {
+        unsigned char c = (unsigned char)*v;
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  strchr("-._~%!$&'()*+,;=:[]", c) != NULL;
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The checks RFC 9112 asks for once the header section is known: version and Host. Returns 0 or
+ * fail()'s -1. */
+static int head_check(struct hparse *hp, const http_parser *p)
+{
+    struct hreq *r = hp->req;
+    if (p->http_major != 1) {
+        return fail(hp, 505, "only HTTP/1.0 and HTTP/1.1 are served");
+    }
+    if (p->http_minor > 1) {
+        return fail(hp, 400, "unknown HTTP/1 minor version: only 1.0 and 1.1 are served");
+    }
+    int hosts = 0;
+    const char *host = NULL;
+    for (int i = 0; i < r->nhdr; i++) {
+        if (strcasecmp(r->head + r->hdr_name[i], "host") == 0) {
+            hosts++;
+            host = r->head + r->hdr_value[i];
+        }
+    }
+    if (hosts > 1) {
+        return fail(hp, 400, "more than one Host header field (RFC 9112 section 3.2)");
+    }
+    if (hosts == 0 && p->http_minor == 1) {
+        return fail(hp, 400,
+                    "an HTTP/1.1 request needs a Host header field (RFC 9112 section 3.2)");
+    }
+    if (host != NULL && !host_valid(host)) {
+        return fail(hp, 400, "the Host header field is not host[:port]");
+    }
+    return 0;
+}
+
 static int on_headers_complete(http_parser *p)
 {
     struct hparse *hp = hp_of(p);
@@ -165,6 +233,9 @@ static int on_headers_complete(http_parser *p)
         return -1;
     }
     hp->headers_done = true;
+    if (head_check(hp, p) != 0) {
+        return -1;
+    }
     if ((p->flags & F_CONTENTLENGTH) && p->content_length > hp->lim->max_body_bytes) {
         return fail(hp, 413, "request body exceeds the limit");
     }
@@ -192,6 +263,18 @@ static int on_headers_complete(http_parser *p)
     r->view.method = http_method_str((enum http_method)p->method);
     r->view.http_minor = p->http_minor;
     r->is_head = p->method == HTTP_HEAD;
+    return 0;
+}
+
+/* A chunk-size line was read (p->content_length is the chunk's size): a chunk that would take
+ * the body past the limit is refused now, not once its bytes have come (a client announcing a
+ * huge chunk and sending it slowly would otherwise hold the connection to the request timeout). */
+static int on_chunk_header(http_parser *p)
+{
+    struct hparse *hp = hp_of(p);
+    if (p->content_length > hp->lim->max_body_bytes - hp->req->body_len) {
+        return fail(hp, 413, "request body exceeds the limit");
+    }
     return 0;
 }
 
@@ -240,6 +323,7 @@ static const http_parser_settings settings = {
     .on_header_value = on_header_value,
     .on_headers_complete = on_headers_complete,
     .on_body = on_body,
+    .on_chunk_header = on_chunk_header,
     .on_message_complete = on_message_complete,
 };
 
@@ -258,6 +342,8 @@ void hparse_begin(struct hparse *hp, struct hreq *r)
     hp->head_raw = 0;
     hp->last = LAST_NONE;
     hp->started = hp->headers_done = hp->done = hp->expect_continue = false;
+    hp->line_seen = hp->line_done = false;
+    hp->tail_len = 0;
     r->head_len = 0;
     r->nhdr = 0;
     r->body_len = 0;
@@ -266,6 +352,40 @@ void hparse_begin(struct hparse *hp, struct hreq *r)
     r->view.method = r->view.path = r->view.query = "";
     r->view.body = "";
     r->view.body_len = 0;
+}
+
+/*
+ * Follows the request line through the bytes about to be fed: CR and LF before it are skipped
+ * (http-parser skips them too), its last bytes are kept in hp->tail, and at its LF the tail must
+ * be VERSION_TOKEN with "HTTP" spelt out and digits for x and y (http-parser already checked the
+ * digits and the dot, and that nothing follows them but CR LF). Returns 0 or fail()'s -1.
+ */
+static int line_scan(struct hparse *hp, const char *d, size_t n)
+{
+    const size_t keep = sizeof(hp->tail);
+    size_t i = 0;
+    while (!hp->line_seen && i < n) {
+        hp->line_seen = d[i] != '\r' && d[i] != '\n';
+        i += hp->line_seen ? 0 : 1;
+    }
+    const char *lf = memchr(d + i, '\n', n - i);
+    size_t end = lf != NULL ? (size_t)(lf - d) : n;
+    size_t take = end - i < keep ? end - i : keep; /* the newest bytes of the line */
+    size_t stay = hp->tail_len + take > keep ? keep - take : hp->tail_len;
+    memmove(hp->tail, hp->tail + hp->tail_len - stay, stay);
+    memcpy(hp->tail + stay, d + end - take, take);
+    hp->tail_len = (uint8_t)(stay + take);
+    if (lf == NULL) {
+        return 0;
+    }
+    hp->line_done = true;
+    size_t t = hp->tail_len;
+    t -= t > 0 && hp->tail[t - 1] == '\r';
+    const size_t vl = sizeof(VERSION_TOKEN) - 1;
+    if (t < vl || memcmp(hp->tail + t - vl, VERSION_TOKEN, vl - 3) != 0) {
+        return fail(hp, 400, "the request line does not end in HTTP/<digit>.<digit>");
+    }
+    return 0;
 }
 
 int hparse_feed(struct hparse *hp, const char *data, size_t len, size_t *used)
@@ -279,6 +399,9 @@ int hparse_feed(struct hparse *hp, const char *data, size_t len, size_t *used)
         size_t n = len - at;
         if (!hp->headers_done && n > hp->lim->max_header_bytes - hp->head_raw + 1) {
             n = hp->lim->max_header_bytes - hp->head_raw + 1; /* never read far past the limit */
+        }
+        if (!hp->line_done && line_scan(hp, data + at, n) != 0) {
+            return TANDEM_EPROTO;
         }
         size_t got = http_parser_execute(&hp->p, &settings, data + at, n);
         if (!hp->headers_done) {

@@ -14,11 +14,13 @@
  *              reading until the client closes:                    LINGER_MS        -> close
  *
  * A connection with a request at its handler is in no list (the handler owns the clock). One
- * iteration is: the backend waits (until the earliest head or loop timer) and handles what
- * happened -> the answers queued by it are handed to the backend (flush queue) -> loop timers ->
- * expire the list heads -> free the connections closed in this iteration (never earlier: an
- * event collected in the same batch may still name them; under io_uring not before the last
- * request in flight for them has completed: they wait in the zombie list).
+ * iteration is: the backend waits (until the earliest head, loop timer or log flush) and handles
+ * what happened -> the answers queued by it are handed to the backend (flush queue) -> loop
+ * timers -> expire the list heads -> free the connections closed in this iteration (never
+ * earlier: an event collected in the same batch may still name them; under io_uring not before
+ * the last request in flight for them has completed: they wait in the zombie list) -> write the
+ * thread's buffered log lines when the oldest is LOG_FLUSH_MS old (common/log.h: a worker
+ * buffers its lines, the access log's above all, instead of a write(2) per line).
  *
  * A CONNECTION feeds its input buffer to the parser; each complete request goes to the handler,
  * and the next one is parsed only after it was answered, so answers queue in request order in
@@ -39,6 +41,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "common/mem.h"
 #include "http_int.h"
 #include "lib/core/core_int.h"
@@ -435,6 +438,11 @@ static int next_timeout(const struct hworker *w)
         t = t == 0 ? 0 : t + 1;
         best = (best < 0 || t < best) ? t : best;
     }
+    t = log_buffer_due(w->now_ms); /* the oldest buffered log line's flush */
+    if (t >= 0) {
+        t = t == 0 ? 0 : t + 1;
+        best = (best < 0 || t < best) ? t : best;
+    }
     return best > 1000000 ? 1000000 : (int)best;
 }
 
@@ -477,6 +485,7 @@ void *hworker_main(void *arg)
 {
     struct hworker *w = arg;
     hloop_current = &w->loop;
+    log_buffer_open(); /* this thread's log lines (access log, handlers) are buffered */
     clock_update(w);
     w->io->start(w);
     while (!w->stopping) {
@@ -487,11 +496,13 @@ void *hworker_main(void *arg)
         expire(w);
         hloop_reap(&w->loop);
         bury(w);
+        log_buffer_tick(w->now_ms);
         atomic_store(&w->nconns_seen, w->nconns);
     }
     hloop_stop(&w->loop); /* posts, then stop hooks: held requests may still be answered */
     flush_queued(w);
     w->io->stop(w); /* what was queued goes out; the kernel lets go of the worker's memory */
+    log_buffer_close();
     hloop_current = NULL;
     return NULL;
 }

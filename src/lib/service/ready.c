@@ -12,6 +12,10 @@
  * successful probe) and it is not older than SVC_PROBE_STALE_MS (a check stuck in a call must
  * not keep an old "ready"). The answer shows each check's state and age.
  *
+ * The probe thread logs each check's first answer and every change (passing at info, failing at
+ * warn), so readiness stays visible in the log although successful /readyz probes (the
+ * supervisor's, every second) are logged at debug.
+ *
  * The probe thread is stopped right after the HTTP core (nothing reads the results any more)
  * and before the on_stop hooks, which may close what a check uses (the service's database).
  *
@@ -158,6 +162,17 @@ static void *probe_main(void *arg)
         for (size_t i = 0; i < pr->n; i++) {
             int (*check)(void *) = (int (*)(void *))pr->checks[i].fn;
             int r = check(pr->checks[i].arg);
+            bool first = atomic_load_explicit(&pr->st[i].at_ms, memory_order_relaxed) == 0;
+            int was = atomic_load_explicit(&pr->st[i].result, memory_order_relaxed);
+            if (first || (r == 0) != (was == 0)) { /* /readyz's own lines are debug when 200 */
+                char name[160];
+                log_json_str(name, sizeof(name), pr->checks[i].name);
+                if (r == 0) {
+                    log_info("ready check passing", "\"check\":%s", name);
+                } else {
+                    log_warn("ready check failing", "\"check\":%s,\"result\":%d", name, r);
+                }
+            }
             atomic_store_explicit(&pr->st[i].result, r, memory_order_relaxed);
             atomic_store_explicit(&pr->st[i].at_ms, clock_mono_ms(), memory_order_release);
         }

@@ -1,7 +1,7 @@
 /*
  * respond.c: what a handler calls: route parameters, the trace context, JSON bodies in, the
  * answering set (tandem_respond, _header, _json, _problem, _problem_ext, _cached: service.h's
- * one way to answer) and log lines carrying the request's trace id.
+ * one way to answer) and log lines carrying the request's trace id and request id.
  *
  * Every answer ends in tandem_respond, the runtime's one call into the HTTP core's primitive
  * (tandem_http_respond), so the runtime's on_done (service.c) sees each one: traceparent header,
@@ -31,6 +31,12 @@ const char *tandem_request_traceparent(const struct tandem_http_request *req)
 {
     const struct svc_req *x = svc_req_of(req);
     return x != NULL ? x->traceparent : NULL;
+}
+
+const char *tandem_request_id(const struct tandem_http_request *req)
+{
+    const struct svc_req *x = svc_req_of(req);
+    return x != NULL && x->request_id[0] != '\0' ? x->request_id : NULL;
 }
 
 /* application/json or application/<anything>+json, parameters (";charset=utf-8") ignored. */
@@ -166,24 +172,24 @@ int tandem_respond_cached(struct tandem_http_request *req, const char *content_t
     return tandem_respond(req, 200, content_type, body, len);
 }
 
-/* The three public loggers: the request's trace id, then the caller's members. */
+/* The three public loggers: the request's trace and request ids, then the caller's members. */
 static void log_req(enum log_level level, const struct tandem_http_request *req, const char *msg,
                     const char *fields_fmt, va_list ap)
 {
-    char fields[2048];
-    size_t n = 0;
-    fields[0] = '\0';
+    struct log_line l;
+    if (!log_line_begin(&l, level, msg)) {
+        return;
+    }
     const struct svc_req *x = req != NULL ? svc_req_of(req) : NULL;
     if (x != NULL) {
-        n = (size_t)snprintf(fields, sizeof(fields), "\"trace_id\":\"%s\"", x->trace_id);
-    }
-    if (fields_fmt != NULL && *fields_fmt != '\0') {
-        if (n > 0) {
-            fields[n++] = ',';
+        log_line_str(&l, "trace_id", x->trace_id);
+        if (x->request_id[0] != '\0') {
+            log_line_str(&l, "request_id", x->request_id);
         }
-        vsnprintf(fields + n, sizeof(fields) - n, fields_fmt, ap);
     }
-    log_write(level, msg, fields[0] != '\0' ? "%s" : NULL, fields);
+    /* checked: what is not valid JSON members is kept as one string, fields_invalid */
+    log_line_vmembers(&l, fields_fmt, ap);
+    log_line_end(&l);
 }
 
 void tandem_log_info(const struct tandem_http_request *req, const char *msg, const char *fields_fmt,

@@ -196,6 +196,7 @@ int tandem_service_run(struct tandem_service *s)
     }
     s->running = true; /* the configuration is final: tandem_service_option refuses from here */
     mkdirs(svc_config_get(&s->cfg, "data-dir"));
+    mkdirs(svc_config_get(&s->cfg, "instance-dir"));
     stats_setup(s);
     svc_pool_run(s);
     sigset_t set, old;

@@ -4,12 +4,14 @@
  *
  * THE REQUEST PATH. The http core (tandem/http.h) calls svc_dispatch on a worker thread for each
  * request. It allocates the request's context (struct svc_req, on req->user: the trace context,
- * the route match and its decoded parameters, the start time), takes the traceparent from the
- * request or starts a trace, and matches the router (tandem/router.h): a route's handler is
+ * the request id, the route match and its decoded parameters, the start time), takes the
+ * traceparent from the request or starts a trace, takes the X-Request-Id when it is a safe one
+ * (tandem_request_id_valid), and matches the router (tandem/router.h): a route's handler is
  * called, a miss is answered 404, a wrong method 405 with Allow, a bad path 400/414, all as
  * problem+json. Whenever the request is answered, by whichever function, the core calls
  * svc_done first: it adds the traceparent header, counts and times the request in this
- * worker's stats (metrics.c), writes the access-log line and frees the context.
+ * worker's stats (metrics.c), writes the access-log line (at debug for the built-in probes'
+ * answers below 400) and releases the context.
  *
  * SHUTDOWN. SIGTERM and SIGINT are blocked before the workers start (threads inherit the mask),
  * so only tandem_service_run's sigwait ever takes them. Then: tandem_http_server_drain (stop
@@ -51,6 +53,82 @@ static void trace_context(struct svc_req *x, const struct tandem_http_request *r
     }
     tandem_traceparent_format(&tp, x->traceparent);
     tandem_trace_id_hex(tp.trace_id, x->trace_id);
+    const char *id = tandem_http_header(req, "x-request-id");
+    size_t idl = id != NULL ? strlen(id) : 0;
+    if (tandem_request_id_valid(id, idl)) {
+        memcpy(x->request_id, id, idl + 1);
+    } else {
+        x->request_id[0] = '\0'; /* absent or unsafe: not logged, not passed on */
+    }
+}
+
+/*
+ * The context outlives svc_done: the core calls on_done before it writes the answer, and the
+ * answer's body may point into the context (a handler answering tandem_param(req, "id") or
+ * tandem_request_id(req) as it is; freeing it in svc_done was a use after free). So the context
+ * of the request answered last on a worker thread waits in svc_spare, and is reused (or freed)
+ * when that thread dispatches or finishes another request, by when that answer has been written;
+ * a stop hook on the worker's loop frees the last one. A request dropped unanswered (status 0,
+ * tandem_http_server_stop, not on a worker) has no answer to write: its context is freed at once.
+ * The token's claims the context holds (service_auth.c) go with it, for the same reason: an answer
+ * may borrow from them (claims->username as the body).
+ */
+static _Thread_local struct svc_req *svc_spare;
+static _Thread_local bool svc_spare_hooked;
+
+/* Releases what x holds beyond its own memory: the claims (NULL after this). */
+static void req_clear(struct svc_req *x)
+{
+#ifdef TANDEM_SERVICE_AUTH
+    svc_auth_done(x);
+#else
+    (void)x;
+#endif
+}
+
+/* Frees a context (NULL: no-op) whose answer has been written, or that has none. */
+static void req_free(struct svc_req *x)
+{
+    if (x != NULL) {
+        req_clear(x);
+        free(x);
+    }
+}
+
+static void spare_free(void *arg)
+{
+    (void)arg;
+    req_free(svc_spare);
+    svc_spare = NULL;
+    svc_spare_hooked = false;
+}
+
+static struct svc_req *req_alloc(size_t buf_len)
+{
+    struct svc_req *x = svc_spare;
+    svc_spare = NULL;
+    if (x != NULL && x->buf_cap >= buf_len) {
+        req_clear(x); /* its answer went out before this request was dispatched */
+        return x;
+    }
+    req_free(x);
+    size_t cap = buf_len < 256 ? 256 : buf_len; /* most paths: one allocation per worker */
+    x = xmalloc(sizeof(*x) + cap);
+    x->buf_cap = cap;
+    return x;
+}
+
+static void req_release(struct svc_req *x, int status)
+{
+    struct tandem_loop *l = tandem_loop_current();
+    if (status == 0 || l == NULL ||
+        (!svc_spare_hooked && tandem_loop_on_stop(l, spare_free, NULL, NULL) != 0)) {
+        req_free(x);
+        return;
+    }
+    svc_spare_hooked = true;
+    req_free(svc_spare); /* its answer went out before this request was dispatched */
+    svc_spare = x;
 }
 
 void svc_dispatch(struct tandem_http_request *req, void *arg)
@@ -58,7 +136,7 @@ void svc_dispatch(struct tandem_http_request *req, void *arg)
     struct tandem_service *s = arg;
     size_t plen = strlen(req->path);
     size_t buf_len = plen + TANDEM_ROUTE_MAX_PARAMS + 1;
-    struct svc_req *x = xmalloc(sizeof(*x) + buf_len);
+    struct svc_req *x = req_alloc(buf_len);
     x->svc = s;
     x->start_ns = (uint64_t)clock_mono_ns();
     x->method = svc_method_index(req->method);
@@ -99,19 +177,25 @@ void svc_done(struct tandem_http_request *req, int status, void *arg)
         tandem_http_add_header(req, "traceparent", x->traceparent);
         svc_stats_record(&s->stats[req->worker], x->route, x->method, status, ns);
     }
-    char route[256], path[512], method[64];
-    log_info("request",
-             "\"trace_id\":\"%s\",\"method\":%s,\"path\":%s,\"route\":%s,\"status\":%d,"
-             "\"duration_ms\":%.3f,\"worker\":%d",
-             x->trace_id, log_json_str(method, sizeof(method), req->method),
-             log_json_str(path, sizeof(path), req->path),
-             log_json_str(route, sizeof(route), s->route_names[x->route]), status, (double)ns / 1e6,
-             req->worker);
-#ifdef TANDEM_SERVICE_AUTH
-    svc_auth_done(x);
-#endif
+    /* probes and scrapes that succeed at debug: the supervisor asks every instance's /readyz
+     * every second; their failures stay at info */
+    bool quiet = x->route < (int)s->nroutes && s->routes[x->route]->quiet && status < 400;
+    struct log_line l; /* every string escaped: a path may hold any byte but CR and LF */
+    if (log_line_begin(&l, quiet ? LOG_DEBUG : LOG_INFO, "request")) {
+        log_line_str(&l, "trace_id", x->trace_id);
+        if (x->request_id[0] != '\0') {
+            log_line_str(&l, "request_id", x->request_id);
+        }
+        log_line_str(&l, "method", req->method);
+        log_line_str(&l, "path", req->path);
+        log_line_str(&l, "route", s->route_names[x->route]);
+        log_line_int(&l, "status", status);
+        log_line_ms(&l, "duration_ms", ns);
+        log_line_int(&l, "worker", req->worker);
+        log_line_end(&l);
+    }
     req->user = NULL;
-    free(x);
+    req_release(x, status);
 }
 
 /* The http core answered a request itself (400, 408, 413, 431): no context, no route, no
@@ -169,7 +253,14 @@ static int builtin_options(struct tandem_service *s)
     struct svc_config *c = &s->cfg;
     svc_config_declare(c, "listen", "127.0.0.1:8101", "address to serve HTTP on (host:port)");
     svc_config_declare(c, "brokers", "127.0.0.1:9092", "Kafka bootstrap servers");
-    svc_config_declare(c, "data-dir", data_dir, "directory for this service's data");
+    svc_config_declare(c, "data-dir", data_dir,
+                       "directory for the service's data (shared by its instances)");
+    svc_config_declare(c, "instance", "0", "this instance's number among the service's");
+    char inst_dir[4200];
+    snprintf(inst_dir, sizeof(inst_dir), "%s/%s", svc_config_get(c, "data-dir"),
+             svc_config_get(c, "instance"));
+    svc_config_declare(c, "instance-dir", inst_dir,
+                       "directory for what is this instance's own (default: DATA_DIR/INSTANCE)");
     svc_config_declare(c, "workers", "1", "event-loop threads serving HTTP (0: one per CPU)");
     svc_config_declare(c, "log-level", "info", "debug, info, warn or error");
     svc_config_declare(
@@ -200,6 +291,10 @@ static int builtin_options(struct tandem_service *s)
         bad = "pool-queue";
     } else if (*svc_config_get(c, "data-dir") == '\0') {
         bad = "data-dir";
+    } else if (svc_parse_int(svc_config_get(c, "instance"), 0, 65535, &v) != 0) {
+        bad = "instance";
+    } else if (*svc_config_get(c, "instance-dir") == '\0') {
+        bad = "instance-dir";
     }
     if (bad != NULL) {
         char esc[256];
@@ -238,6 +333,9 @@ int tandem_service_new(const char *name, int argc, char **argv, struct tandem_se
     tandem_route(s, "GET", "/healthz", healthz, s);
     tandem_route(s, "GET", "/readyz", svc_readyz, s);
     tandem_route(s, "GET", "/metrics", metrics, s);
+    for (size_t i = 0; i < s->nroutes; i++) {
+        s->routes[i]->quiet = true; /* the three above */
+    }
     *out = s;
     return 0;
 fail:

@@ -5,8 +5,11 @@
  *
  * A request's claims are verified once: the first tandem_require_auth / tandem_optional_auth
  * keeps the reference on the request's context (svc_req.claims) and later calls return it; the
- * runtime releases it when the request is done (svc_done -> svc_auth_done), answered or dropped.
- * So a handler that answers later (from a pool completion, a client callback) still reads them.
+ * runtime releases it with the context (service.c, svc_auth_done), once the answer has been
+ * written or the request dropped: not in svc_done, which the core calls before it writes the
+ * body, since an answer may borrow from the claims (claims->username as the body; the cache may
+ * have let go of them meanwhile). So a handler that answers later (from a pool completion, a
+ * client callback) still reads them, and may answer with them.
  */
 #include <stdio.h>
 #include <stdlib.h>

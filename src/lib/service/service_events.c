@@ -116,13 +116,15 @@ static int sub_start(struct tandem_service *s, struct svc_sub *sub)
         .assignment_strategy = svc_config_get(&s->cfg, "assignment-strategy"),
     };
     int rc = tandem_consumer_start(&cc, &sub->c);
+    char g[300];
+    log_json_str(g, sizeof(g), sub->group);
     if (rc != 0) {
         sub->c = NULL;
-        log_error("cannot start the event consumer", "\"group\":\"%s\",\"error\":\"%s\"",
-                  sub->group, tandem_strerror(rc));
+        log_error("cannot start the event consumer", "\"group\":%s,\"error\":\"%s\"", g,
+                  tandem_strerror(rc));
         return rc;
     }
-    log_info("consuming", "\"group\":\"%s\",\"topics\":%d", sub->group, sub->ntopics);
+    log_info("consuming", "\"group\":%s,\"topics\":%d", g, sub->ntopics);
     return 0;
 }
 
@@ -283,10 +285,12 @@ void svc_events_stop_consumers(struct tandem_service *s, int64_t deadline)
         }
         /* Returns once the handler call in progress has returned, even past the deadline:
          * nothing the handler reaches (the producer) is freed under it (events.h). */
+        char g[300];
+        log_json_str(g, sizeof(g), groups[i]);
         if (tandem_consumer_stop(cs[i], left_ms(deadline)) != 0) {
-            log_warn("consumer drain timeout", "\"group\":\"%s\"", groups[i]);
+            log_warn("consumer drain timeout", "\"group\":%s", g);
         } else {
-            log_info("consumer stopped", "\"group\":\"%s\"", groups[i]);
+            log_info("consumer stopped", "\"group\":%s", g);
         }
     }
     free(cs);
@@ -313,10 +317,13 @@ void svc_events_close_producer(struct tandem_service *s, int64_t deadline)
         tandem_producer_stats(p, &st);
         uint64_t done = st.delivered + st.delivery_failed;
         uint64_t pending = st.produced > done ? st.produced - done : 0;
-        int ms = left_ms(deadline);
-        tandem_producer_free_timeout(p, ms); /* flushes for what is left, drops the rest */
-        log_info("producer closed", "\"pending_at_drain\":%" PRIu64 ",\"flush_ms\":%d", pending,
-                 ms);
+        int budget = left_ms(deadline);
+        int64_t t0 = clock_mono_ms();
+        tandem_producer_free_timeout(p, budget); /* flushes for what is left, drops the rest */
+        /* flush_ms: the time the flush took (it used to report the budget: the time left) */
+        log_info("producer closed",
+                 "\"pending_at_drain\":%" PRIu64 ",\"flush_ms\":%" PRId64 ",\"budget_ms\":%d",
+                 pending, clock_mono_ms() - t0, budget);
     }
 }
 

@@ -15,7 +15,8 @@
  *              check and drain hook; built when librdkafka is (TANDEM_SERVICE_EVENTS).
  *
  * Per-request context (struct svc_req) hangs on tandem_http_request.user from dispatch until
- * the http core reports the request done (answered or dropped), where it is freed.
+ * the http core reports the request done (answered or dropped); it is freed, or reused, once the
+ * answer has been written (service.c, svc_spare).
  */
 #ifndef TANDEM_LIB_SERVICE_INT_H
 #define TANDEM_LIB_SERVICE_INT_H
@@ -164,6 +165,7 @@ struct svc_route {
     tandem_route_fn fn;
     void *arg;
     int index;
+    bool quiet; /* /healthz, /readyz, /metrics: probes and scrapes; answers below 400 at debug */
 };
 
 struct svc_req {
@@ -171,12 +173,14 @@ struct svc_req {
     struct tandem_route_match m;
     char traceparent[TANDEM_TRACEPARENT_SIZE];
     char trace_id[33];
-    int route;  /* index, or nroutes for unmatched */
-    int method; /* svc_method_index */
+    char request_id[TANDEM_REQUEST_ID_MAX + 1]; /* X-Request-Id when valid, else "" */
+    int route;                                  /* index, or nroutes for unmatched */
+    int method;                                 /* svc_method_index */
     uint64_t start_ns;
     const struct tandem_claims *claims; /* service_auth.c: the token's, once verified; released
-                                           when the request is done */
-    char buf[]; /* captured parameter values: path length + TANDEM_ROUTE_MAX_PARAMS + 1 */
+                                           with the context, once the answer is written */
+    size_t buf_cap;                     /* at least path length + TANDEM_ROUTE_MAX_PARAMS + 1 */
+    char buf[];                         /* captured parameter values */
 };
 
 struct svc_hook {
@@ -227,8 +231,8 @@ void svc_pool_drain(struct tandem_service *s, int64_t deadline);
 void svc_pool_free(struct tandem_service *s);
 
 /* service_auth.c (built with tandem_auth: TANDEM_SERVICE_AUTH): svc_auth_done releases a
- * request's claims (svc_done); svc_auth_free frees what tandem_service_auth made
- * (tandem_service_free). */
+ * request's claims and sets x->claims NULL (service.c, once the request's answer is written);
+ * svc_auth_free frees what tandem_service_auth made (tandem_service_free). */
 void svc_auth_done(struct svc_req *x);
 void svc_auth_free(struct tandem_service *s);
 

@@ -297,13 +297,16 @@ static void requeue(struct tandem_outbox_relay *r, int64_t *a, size_t n)
 /*
  * The standby: tries the outbox lock without blocking every RELAY_STANDBY_MS (poll_ms when
  * shorter) and at every wake, until it is this relay's (true) or the relay is stopping (false).
- * Called and returns with mu held.
+ * A stopping standby tries once more first: when the lock is free then, no other relay runs and
+ * this one drains what is unsent (a relay stopped before its thread ever tried, or the last
+ * instance to stop, still publishes). Called and returns with mu held.
  */
 static bool relay_take_lock(struct tandem_outbox_relay *r)
 {
     int64_t every = r->poll_ms < RELAY_STANDBY_MS ? r->poll_ms : RELAY_STANDBY_MS;
     bool told = false;
-    while (!r->stopping) {
+    for (;;) {
+        bool last_try = r->stopping;
         pthread_mutex_unlock(&r->mu);
         int rc = flock(r->lockfd, LOCK_EX | LOCK_NB);
         int err = rc == 0 ? 0 : errno;
@@ -312,6 +315,9 @@ static bool relay_take_lock(struct tandem_outbox_relay *r)
             r->stats.holder = 1;
             log_info("outbox: this relay holds the outbox lock and publishes", NULL);
             return true;
+        }
+        if (last_try) {
+            return false;
         }
         if (!told) {
             if (err == EWOULDBLOCK) {
@@ -327,7 +333,6 @@ static bool relay_take_lock(struct tandem_outbox_relay *r)
         }
         r->wake = false;
     }
-    return false;
 }
 
 static void *relay_main(void *arg)
