@@ -42,6 +42,15 @@ async function signUp(page, name) {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name }).waitFor();
 }
 
+// Signs user ({email, password}) in through the form.
+async function signIn(page, user) {
+    await page.goto(`${b.url}/login`);
+    await page.getByLabel('Email').fill(user.email);
+    await page.getByLabel('Password').fill(user.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('link', { name: 'New article' }).waitFor();
+}
+
 // Reloads until the locator shows (for what the services learn from events, a moment later).
 async function eventually(page, locator, what) {
     await waitFor(async () => {
@@ -231,11 +240,7 @@ test('edit and delete controls are only the author\'s', async () => {
     await api(b.url, 'POST', `/api/articles/${slug}/comments`, { token: other.token, body: { comment: { body: 'another speaks' } } });
 
     const page = await visitor();
-    await page.goto(`${b.url}/login`);
-    await page.getByLabel('Email').fill(other.email);
-    await page.getByLabel('Password').fill(other.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('link', { name: 'New article' }).waitFor();
+    await signIn(page, other);
     await page.goto(`${b.url}/article/${slug}`);
     await page.locator('.comment', { hasText: 'another speaks' }).waitFor();
     assert.equal(await page.getByRole('link', { name: 'Edit article' }).count(), 0);
@@ -254,11 +259,7 @@ test('edit and delete controls are only the author\'s', async () => {
     assert.equal(await page.getByLabel('Write a comment').count(), 0);
 
     // The author deletes the article from its page (a confirmation first, no dialog).
-    await page.goto(`${b.url}/login`);
-    await page.getByLabel('Email').fill(author.email);
-    await page.getByLabel('Password').fill(author.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('link', { name: 'New article' }).waitFor();
+    await signIn(page, author);
     await page.goto(`${b.url}/article/${slug}`);
     await page.getByRole('button', { name: 'Delete article' }).click();
     await page.getByRole('button', { name: 'Yes, delete it' }).click();
@@ -342,11 +343,7 @@ test('comments down: the article shows with a notice; back up: the list returns 
 
     await b.stop('comments');
     const page = await visitor();
-    await page.goto(`${b.url}/login`);
-    await page.getByLabel('Email').fill(u.email);
-    await page.getByLabel('Password').fill(u.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('link', { name: 'New article' }).waitFor();
+    await signIn(page, u);
     await page.goto(`${b.url}/article/${slug}`);
     await page.getByRole('heading', { level: 1, name: `Still here ${process.pid}` }).waitFor();
     assert.equal(await page.locator('.article-body strong').textContent(), 'body');

@@ -129,6 +129,26 @@ export function tagList(tags, { plain = false } = {}) {
     );
 }
 
+// A button that changes something on the server: a signed-out user is sent to /login; the click
+// is tracked; send() makes the request and draws its answer; a failure is a message.
+function onToggle(btn, slug, send) {
+    btn.addEventListener('click', async () => {
+        if (!session.user) {
+            navigate('/login');
+            return;
+        }
+        track('click', slug);
+        btn.disabled = true;
+        try {
+            await send();
+        } catch (err) {
+            notify(err.message);
+        } finally {
+            btn.disabled = false;
+        }
+    });
+}
+
 // The favorite toggle of an article; updates itself (and onChange(article)) from the answer.
 export function favoriteButton(article, { onChange, label = false } = {}) {
     const count = h('span', { class: 'count' });
@@ -142,24 +162,12 @@ export function favoriteButton(article, { onChange, label = false } = {}) {
         replace(count, String(a.favoritesCount));
     };
     draw(article);
-    btn.addEventListener('click', async () => {
-        if (!session.user) {
-            navigate('/login');
-            return;
-        }
-        track('click', article.slug);
-        btn.disabled = true;
-        try {
-            const method = article.favorited ? 'DELETE' : 'POST';
-            const res = await api(method, `/articles/${encodeURIComponent(article.slug)}/favorite`);
-            Object.assign(article, { favorited: res.article.favorited, favoritesCount: res.article.favoritesCount });
-            draw(article);
-            onChange?.(article);
-        } catch (err) {
-            notify(err.message);
-        } finally {
-            btn.disabled = false;
-        }
+    onToggle(btn, article.slug, async () => {
+        const method = article.favorited ? 'DELETE' : 'POST';
+        const res = await api(method, `/articles/${encodeURIComponent(article.slug)}/favorite`);
+        Object.assign(article, { favorited: res.article.favorited, favoritesCount: res.article.favoritesCount });
+        draw(article);
+        onChange?.(article);
     });
     return btn;
 }
@@ -172,24 +180,12 @@ export function followButton(profile, { onChange } = {}) {
         btn.classList.toggle('active', Boolean(profile.following));
     };
     draw();
-    btn.addEventListener('click', async () => {
-        if (!session.user) {
-            navigate('/login');
-            return;
-        }
-        track('click');
-        btn.disabled = true;
-        try {
-            const method = profile.following ? 'DELETE' : 'POST';
-            const res = await api(method, `/profiles/${encodeURIComponent(profile.username)}/follow`);
-            profile.following = res.profile.following;
-            draw();
-            onChange?.(profile);
-        } catch (err) {
-            notify(err.message);
-        } finally {
-            btn.disabled = false;
-        }
+    onToggle(btn, null, async () => {
+        const method = profile.following ? 'DELETE' : 'POST';
+        const res = await api(method, `/profiles/${encodeURIComponent(profile.username)}/follow`);
+        profile.following = res.profile.following;
+        draw();
+        onChange?.(profile);
     });
     return btn;
 }
