@@ -430,10 +430,15 @@ static bool marked(struct web_demo *d)
 /* Waits until GET /api/articles answers; its articlesCount, or -1 when stopped. */
 static json_int_t articles_count(struct web_demo *d)
 {
-    int64_t wait = 500;
+    int64_t wait = 500, next_log = now_ms() + 30000;
     for (;;) {
         json_t *ans = NULL;
         int st = call(d, "GET", "/api/articles?limit=1", NULL, NULL, &ans);
+        if (st != 200 && now_ms() >= next_log) {
+            tandem_log_warn(NULL, "demo data: still waiting for the API",
+                            "\"url\":\"%s\",\"status\":%d", d->gateway, st);
+            next_log = now_ms() + 30000;
+        }
         json_t *count = json_object_get(ans, "articlesCount");
         if (st == 200 && json_is_integer(count)) {
             json_int_t n = json_integer_value(count);
