@@ -476,7 +476,11 @@ static void *consumer_thread(void *arg)
         if (m != NULL && m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
             o = handle(c, m);
         } else if (m != NULL && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            log_warn("events: consumer error", "\"error\":\"%s\"", rd_kafka_err2name(m->err));
+            /* UNKNOWN_TOPIC_OR_PART names a subscribed topic not created yet (once per topic) */
+            const char *topic = m->rkt != NULL ? rd_kafka_topic_name(m->rkt) : NULL;
+            char t[TANDEM_TOPIC_MAX + 8];
+            log_warn("events: consumer error", "\"error\":\"%s\",\"topic\":%s",
+                     rd_kafka_err2name(m->err), log_json_str(t, sizeof(t), topic));
         }
         if (m != NULL)
             rd_kafka_message_destroy(m);
