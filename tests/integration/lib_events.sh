@@ -191,6 +191,10 @@ plate2=$!
 track $plate2
 # late-a's records handled: the member is in the group, consuming the part that exists
 wait_handled "$REC3" late-a 10 30 "a consumer of late-a,late-b"
+# ... and its own Metadata requests (AllowAutoTopicCreation=false, as a librdkafka consumer asks)
+# did not create late-b, as Kafka would not: the topic appears only with its producer below.
+topics=$(within 10 kcat -L -b "$BROKER" -m 5 2>/dev/null) || fail "kcat -L"
+! grep -q 'topic "late-b"' <<<"$topics" || fail "late-b exists before anyone produced to it"
 within 60 "$EC" produce -b "$BROKER" -t late-b -n 20 || fail "produce to late-b"
 t0=$(ms_now)
 wait_handled "$REC3" late-b 20 15 "a consumer of late-a and the later late-b"
