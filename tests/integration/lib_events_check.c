@@ -12,8 +12,9 @@
  *                                   records after them consumed
  *   produce   -b B -t T -n N [-k K]  N events, values {"seq":i}, keys k<i%K> (K: 10), then flush
  *   consume   -b B -t T -g G -o F [-d MS]  consumes until SIGTERM, appending "seq offset
- *                                   attempt" per handled record to F (MS ms per record); stops
- *                                   with tandem_consumer_stop and prints STOPPED
+ *                                   attempt topic" per handled record to F (MS ms per record);
+ *                                   stops with tandem_consumer_stop and prints STOPPED. T may
+ *                                   be several topics, comma-separated (one subscription)
  *   drain     -b B -t T -g G        stop() while a handler is in progress: it finishes and its
  *                                   offset is committed
  *   overrun   -b B -t T -g G        stop(200 ms) while a handler runs 1.5 s more and then
@@ -52,7 +53,11 @@ static int failures;
         }                                                        \
     } while (0)
 
+#define MAX_TOPICS 8
+
 static const char *brokers, *topic, *group, *outfile;
+static const char *topic_list[MAX_TOPICS]; /* -t split at commas; topic is the first */
+static int ntopic_list;
 static int nevents = 1000, delay_ms, partition, nkeys = 10;
 
 static int64_t now_ms(void)
@@ -222,11 +227,10 @@ static int roundtrip_handler(const struct tandem_event *ev, void *arg)
 static struct tandem_consumer *start(tandem_event_handler_fn fn, void *arg, int max_attempts,
                                      int64_t backoff_ms)
 {
-    const char *topics[] = {topic};
     struct tandem_consumer_config cfg = {.brokers = brokers,
                                          .group_id = group,
-                                         .topics = topics,
-                                         .ntopics = 1,
+                                         .topics = topic_list,
+                                         .ntopics = ntopic_list,
                                          .handler = fn,
                                          .arg = arg,
                                          .max_attempts = max_attempts,
@@ -568,7 +572,7 @@ static void on_term(int sig)
 
 static int consume_handler(const struct tandem_event *ev, void *arg)
 {
-    fprintf(out, "%d %" PRId64 " %d\n", seq_of(ev), ev->offset, ev->attempt);
+    fprintf(out, "%d %" PRId64 " %d %s\n", seq_of(ev), ev->offset, ev->attempt, ev->topic);
     fflush(out);
     if (delay_ms > 0)
         sleep_ms(delay_ms);
@@ -595,17 +599,32 @@ static int cmd_consume(void)
     return rc == 0 ? 0 : 1;
 }
 
+/* Splits "a,b,c" into topic_list, in place (v is argv's). Empty names are skipped. Returns 0, or
+ * -1 for no name or more than MAX_TOPICS. */
+static int split_topics(char *v)
+{
+    ntopic_list = 0;
+    for (char *save = NULL, *t = strtok_r(v, ",", &save); t != NULL;
+         t = strtok_r(NULL, ",", &save)) {
+        if (ntopic_list == MAX_TOPICS)
+            return -1;
+        topic_list[ntopic_list++] = t;
+    }
+    return ntopic_list > 0 ? 0 : -1;
+}
+
 int main(int argc, char **argv)
 {
     main_thread = pthread_self();
     if (argc < 2)
         goto usage;
     for (int i = 2; i + 1 < argc; i += 2) {
-        const char *f = argv[i], *v = argv[i + 1];
+        const char *f = argv[i];
+        char *v = argv[i + 1];
         if (strcmp(f, "-b") == 0)
             brokers = v;
-        else if (strcmp(f, "-t") == 0)
-            topic = v;
+        else if (strcmp(f, "-t") == 0 && split_topics(v) == 0)
+            topic = topic_list[0];
         else if (strcmp(f, "-g") == 0)
             group = v;
         else if (strcmp(f, "-o") == 0)
@@ -624,6 +643,8 @@ int main(int argc, char **argv)
     if (brokers == NULL || topic == NULL)
         goto usage;
     const char *cmd = argv[1];
+    if (ntopic_list > 1 && strcmp(cmd, "consume") != 0)
+        goto usage; /* the other scenarios are about one topic */
     if (strcmp(cmd, "unreachable") == 0)
         return cmd_unreachable();
     if (strcmp(cmd, "produce") == 0) {
@@ -653,6 +674,6 @@ int main(int argc, char **argv)
 usage:
     fprintf(stderr, "usage: lib-events-check roundtrip|retry|produce|consume|drain|overrun|abandon|"
                     "unreachable|committed "
-                    "-b B -t T [-g G] [-n N] [-k K] [-o FILE] [-d MS] [-p P]\n");
+                    "-b B -t T[,T...] [-g G] [-n N] [-k K] [-o FILE] [-d MS] [-p P]\n");
     return 2;
 }

@@ -40,6 +40,20 @@
  *     timeout: an orphaned thread only commits, closes and frees its own librdkafka handles, so
  *     nothing the handler reaches (its arg, a producer it publishes to) is touched after stop
  *     returns. The timeout bounds only that commit and close.
+ *
+ * Topics that do not exist yet. A service subscribes at start, and its topics appear when their
+ * owners first publish. librdkafka 2.0.2 joins with the subscribed topics that exist (its
+ * "effective subscription", which is also all it tells the coordinator in JoinGroup) and reports
+ * the others once as RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART. While none exists it retries its
+ * join every second, each time with a Metadata request, so a consumer of one missing topic sees
+ * it at once; but once one topic exists the member is steady, and nothing but the periodic
+ * refresh (topic.metadata.refresh.interval.ms, 300 s by default; rd_kafka_metadata_refresh_cb ->
+ * rd_kafka_metadata_refresh_consumer_topics) asks for the missing ones again. That refresh is
+ * set to METADATA_REFRESH_MS, so a topic created later is consumed about a second after it
+ * appears. The cost: one Metadata request per consumer per METADATA_REFRESH_MS, for its
+ * subscribed and assigned topics (a few hundred bytes each way), and the broker list refreshed
+ * as often. allow.auto.create.topics would not help: the join's Metadata requests never ask for
+ * creation (rd_kafka_cgrp_metadata_refresh), and creating a topic is its owner's business.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -56,11 +70,12 @@
 #include "events_int.h"
 #include "kafka_int.h"
 
-#define MAX_IN_HEADERS     64
-#define COMMIT_EVERY       100
-#define COMMIT_INTERVAL_MS 200
-#define STATS_INTERVAL_MS  "1000"
-#define DLQ_TIMEOUT_MS     "30000"
+#define MAX_IN_HEADERS      64
+#define COMMIT_EVERY        100
+#define COMMIT_INTERVAL_MS  200
+#define STATS_INTERVAL_MS   "1000"
+#define METADATA_REFRESH_MS "1000"
+#define DLQ_TIMEOUT_MS      "30000"
 
 struct tandem_consumer {
     rd_kafka_t *rk;
@@ -461,7 +476,11 @@ static void *consumer_thread(void *arg)
         if (m != NULL && m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
             o = handle(c, m);
         } else if (m != NULL && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            log_warn("events: consumer error", "\"error\":\"%s\"", rd_kafka_err2name(m->err));
+            /* UNKNOWN_TOPIC_OR_PART names a subscribed topic not created yet (once per topic) */
+            const char *topic = m->rkt != NULL ? rd_kafka_topic_name(m->rkt) : NULL;
+            char t[TANDEM_TOPIC_MAX + 8];
+            log_warn("events: consumer error", "\"error\":\"%s\",\"topic\":%s",
+                     rd_kafka_err2name(m->err), log_json_str(t, sizeof(t), topic));
         }
         if (m != NULL)
             rd_kafka_message_destroy(m);
@@ -566,6 +585,7 @@ int tandem_consumer_start(const struct tandem_consumer_config *cfg, struct tande
         {"session.timeout.ms", session},
         {"max.poll.interval.ms", poll},
         {"statistics.interval.ms", STATS_INTERVAL_MS},
+        {"topic.metadata.refresh.interval.ms", METADATA_REFRESH_MS}, /* late topics: see top */
         {"partition.assignment.strategy", cfg->assignment_strategy}, /* last: optional */
     };
     size_t nckv = sizeof(ckv) / sizeof(ckv[0]);
