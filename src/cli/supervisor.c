@@ -417,6 +417,14 @@ static void init(struct sup *s)
 
 static void finish(struct sup *s)
 {
+    /* Everything has stopped: give the project back before a `down` caller is let go. Its
+     * client returns at EOF on the control socket, which the exit closes together with the
+     * lock; closed in the exit's own order, the lock could still be held for a moment after the
+     * caller saw EOF, and an `up` run at once would find the project "already running". */
+    if (s->lock_fd >= 0) {
+        close(s->lock_fd);
+        s->lock_fd = -1;
+    }
     if (s->lsock >= 0) {
         close(s->lsock);
         unlink("var/tandem/ctl.sock");
