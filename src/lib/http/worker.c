@@ -156,6 +156,13 @@ static void conn_update(struct hconn *c)
     const struct tandem_http_config *cfg = &c->w->sh->cfg;
     if (c->lingering) {
         tl_enter(c, T_LINGER, LINGER_MS);
+    } else if (hstream_open(c) && hconn_unsent(c) > 0) {
+        /* a stream's output is blocked: idle_timeout_ms from the last byte the kernel took */
+        if (c->tl != T_IDLE || c->sent != c->sent_mark) {
+            tl_remove(c);
+            c->sent_mark = c->sent;
+            tl_enter(c, T_IDLE, cfg->idle_timeout_ms);
+        }
     } else if (c->pending) {
         tl_enter(c, T_NONE, 0);
     } else if (c->hp.started && !c->closing) {
@@ -198,7 +205,7 @@ void hconn_sent(struct hconn *c)
 void hconn_eof(struct hconn *c)
 {
     c->eof = true;
-    if (c->lingering || hconn_unsent(c) == 0 || c->hp.started) {
+    if (hstream_open(c) || c->lingering || hconn_unsent(c) == 0 || c->hp.started) {
         hconn_close(c); /* a lingering close ends here; a cut-off request is dropped */
     } else {
         c->closing = true; /* flushed by the caller, then closed (hconn_sent) */
@@ -289,8 +296,13 @@ void hworker_answer(struct hreq *r, const struct hresp *resp_in)
     resp.keep_alive_10 = !resp.close && r->view.http_minor == 0;
     resp.head_only = r->is_head;
     hresp_write(&c->out, &resp, c->w->date);
+    hconn_next(c, r, resp.close);
+}
+
+void hconn_next(struct hconn *c, struct hreq *r, bool close)
+{
     c->pending = false;
-    c->closing = c->closing || resp.close;
+    c->closing = c->closing || close;
     hparse_begin(&c->hp, r); /* the request object is re-used for the next request */
     if (!c->in_dispatch) {   /* answered later: carry on with this connection now */
         conn_process(c);
@@ -307,6 +319,11 @@ void hconn_input(struct hconn *c)
 
 void hconn_close(struct hconn *c)
 {
+    hconn_close_reason(c, TANDEM_ECLOSED);
+}
+
+void hconn_close_reason(struct hconn *c, int reason)
+{
     struct hworker *w = c->w;
     if (c->dead) {
         return;
@@ -314,13 +331,28 @@ void hconn_close(struct hconn *c)
     c->dead = true;
     tl_remove(c);
     w->io->close(c);
+    struct hreq *stream = NULL;
     if (c->pending) {
-        c->req->conn = NULL; /* the handler frees it when it answers */
+        if (c->req->stream == HSTREAM_OPEN) {
+            stream = c->req; /* ended below: nobody else will */
+        } else {
+            c->req->conn = NULL; /* the handler frees it when it answers */
+        }
         c->req = NULL;
     }
     alist_unlink(&w->all, c); /* from the live list to the graveyard */
     alist_push(&w->grave, c);
     w->nconns--;
+    if (stream != NULL) {
+        hstream_gone(w, stream, reason); /* last: on_close may do anything on this worker */
+    }
+}
+
+void hconn_rdhup(struct hconn *c)
+{
+    if (!c->dead && hstream_open(c)) {
+        hconn_close(c);
+    }
 }
 
 static void conn_free(struct hconn *c)
@@ -382,12 +414,19 @@ void hconn_discard(struct hconn *c)
     conn_free(c);
 }
 
-void hconn_settle(struct hconn *c)
+void hconn_queue_flush(struct hconn *c)
 {
-    if (!c->dead && hconn_unsent(c) > 0 && !c->flush_queued) {
+    if (!c->dead && !c->flush_queued) {
         c->flush_queued = true; /* written with the iteration's other answers */
         c->fnext = c->w->flushq;
         c->w->flushq = c;
+    }
+}
+
+void hconn_settle(struct hconn *c)
+{
+    if (!c->dead && hconn_unsent(c) > 0 && !c->flush_queued) {
+        hconn_queue_flush(c);
     } else {
         conn_update(c);
     }
@@ -417,7 +456,7 @@ static void expire(struct hworker *w)
     }
     for (int tl = T_IDLE; tl <= T_LINGER; tl++) {
         while ((c = w->lists[tl].head) != NULL && c->deadline <= w->now_ms) {
-            hconn_close(c);
+            hconn_close_reason(c, TANDEM_ETIMEDOUT); /* a stream's client read nothing */
         }
     }
 }
@@ -446,12 +485,22 @@ static int next_timeout(const struct hworker *w)
     return best > 1000000 ? 1000000 : (int)best;
 }
 
-/* Drain: stop accepting, close the connections that have no request under way; the others
- * close after their answer (resp.close in hworker_answer) or by their request timeout. */
+/* The server ends every open stream (drain, stop): last chunk, on_close(0), close. */
+static void streams_finish(struct hworker *w)
+{
+    while (w->streams != NULL) {
+        hstream_finish(w->streams->conn); /* unlinks it first */
+    }
+}
+
+/* Drain: stop accepting, end the open streams, close the connections that have no request under
+ * way; the others close after their answer (resp.close in hworker_answer) or by their request
+ * timeout. */
 static void drain_begin(struct hworker *w)
 {
     w->draining = true;
     w->io->unlisten(w);
+    streams_finish(w);
     struct hconn *next;
     for (struct hconn *c = w->all; c != NULL; c = next) {
         next = c->anext;
@@ -493,6 +542,7 @@ void *hworker_main(void *arg)
         clock_update(w);
         flush_queued(w);
         hloop_run_timers(&w->loop);
+        flush_queued(w); /* what the timers wrote (a stream's pieces) */
         expire(w);
         hloop_reap(&w->loop);
         bury(w);
@@ -500,6 +550,7 @@ void *hworker_main(void *arg)
         atomic_store(&w->nconns_seen, w->nconns);
     }
     hloop_stop(&w->loop); /* posts, then stop hooks: held requests may still be answered */
+    streams_finish(w);    /* on this thread: their owners hear of it here (on_close) */
     flush_queued(w);
     w->io->stop(w); /* what was queued goes out; the kernel lets go of the worker's memory */
     log_buffer_close();
@@ -556,7 +607,7 @@ void hworker_free(struct hworker *w)
     }
     while (w->all != NULL) {
         struct hconn *c = w->all;
-        bool pending = c->pending;
+        bool pending = c->pending; /* no open stream: the worker finished them */
         struct hreq *r = c->req;
         hconn_close(c);
         if (pending) {
