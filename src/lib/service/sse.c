@@ -113,7 +113,7 @@ static int sse_write(struct tandem_sse *e, const char *p, size_t n, bool event)
         if (event) {
             atomic_fetch_add_explicit(&e->wk->events, 1, memory_order_relaxed);
         }
-    } else if (rc == TANDEM_EAGAIN || rc == TANDEM_ETOOLARGE) {
+    } else if (event && (rc == TANDEM_EAGAIN || rc == TANDEM_ETOOLARGE)) {
         atomic_fetch_add_explicit(&e->wk->dropped, 1, memory_order_relaxed);
     }
     return rc;
