@@ -33,10 +33,14 @@
  *     stop hooks, on the worker thread) finish every open stream with its last chunk,
  *     on_close(0) and a close, so no stream keeps a connection the drain or stop cannot end.
  *
- * The worker keeps its open streams in a list (w->streams) for the drain and the stop. Every
+ * The worker keeps its open streams in a list (w->streams) for the drain and the stop. A stream
+ * with nothing pipelined behind it gives up its connection's input buffer (16 KiB, a page of it
+ * touched) until it ends (hconn_next allocates it again): an idle stream's memory is mostly
+ * what the connection and its request hold (docs/benchmarks.md). Every
  * end runs on_close (unless the owner ended it), then the config's on_done with the stream's
  * status, exactly once.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "http_int.h"
@@ -128,6 +132,11 @@ int tandem_http_stream_begin(struct tandem_http_request *req, int status, const 
         hconn_next(c, r, close);
         hconn_queue_flush(c);
         return TANDEM_ECLOSED;
+    }
+    if (c->in_off == c->in_len) { /* nothing pipelined: no input buffer while it streams */
+        free(c->in);
+        c->in = NULL;
+        c->in_cap = c->in_off = c->in_len = 0;
     }
     r->stream = HSTREAM_OPEN;
     r->chunked = !http10;

@@ -13,14 +13,17 @@
  *     linger   answered its last response, write side shut down,
  *              reading until the client closes:                    LINGER_MS        -> close
  *
- * A connection with a request at its handler is in no list (the handler owns the clock). One
+ * A connection with a request at its handler is in no list (the handler owns the clock), except
+ * one streaming an answer with bytes waiting unsent, which sits in the idle list, its deadline
+ * pushed back whenever the kernel takes some (stream.c: a client that reads nothing goes). One
  * iteration is: the backend waits (until the earliest head, loop timer or log flush) and handles
  * what happened -> the answers queued by it are handed to the backend (flush queue) -> loop
- * timers -> expire the list heads -> free the connections closed in this iteration (never
- * earlier: an event collected in the same batch may still name them; under io_uring not before
- * the last request in flight for them has completed: they wait in the zombie list) -> write the
- * thread's buffered log lines when the oldest is LOG_FLUSH_MS old (common/log.h: a worker
- * buffers its lines, the access log's above all, instead of a write(2) per line).
+ * timers -> what they queued (a stream's pieces) -> expire the list heads -> free the connections
+ * closed in this iteration (never earlier: an event collected in the same batch may still name
+ * them; under io_uring not before the last request in flight for them has completed: they wait in
+ * the zombie list) -> write the thread's buffered log lines when the oldest is LOG_FLUSH_MS old
+ * (common/log.h: a worker buffers its lines, the access log's above all, instead of a write(2) per
+ * line).
  *
  * A CONNECTION feeds its input buffer to the parser; each complete request goes to the handler,
  * and the next one is parsed only after it was answered, so answers queue in request order in
@@ -156,7 +159,7 @@ static void conn_update(struct hconn *c)
     const struct tandem_http_config *cfg = &c->w->sh->cfg;
     if (c->lingering) {
         tl_enter(c, T_LINGER, LINGER_MS);
-    } else if (hstream_open(c) && hconn_unsent(c) > 0) {
+    } else if (hconn_unsent(c) > 0 && hstream_open(c)) { /* (the cheap test first) */
         /* a stream's output is blocked: idle_timeout_ms from the last byte the kernel took */
         if (c->tl != T_IDLE || c->sent != c->sent_mark) {
             tl_remove(c);
@@ -301,6 +304,10 @@ void hworker_answer(struct hreq *r, const struct hresp *resp_in)
 
 void hconn_next(struct hconn *c, struct hreq *r, bool close)
 {
+    if (c->in == NULL) { /* a stream gave it up (stream.c) */
+        c->in_cap = HCONN_IN_CAP;
+        c->in = xmalloc(c->in_cap);
+    }
     c->pending = false;
     c->closing = c->closing || close;
     hparse_begin(&c->hp, r); /* the request object is re-used for the next request */
