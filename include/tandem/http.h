@@ -16,6 +16,9 @@
  * body for it comes from tandem/problem.h's tandem_problem_body). A service built on libtandem's
  * runtime answers with tandem/service.h's tandem_respond_* set instead, which is built on them.
  *
+ * An answer may also stay open and be written piece by piece (tandem_http_stream_*, below:
+ * chunked, with back-pressure; server-sent events are built on it in service.h).
+ *
  * Errors the core detects itself are answered with an RFC 9457 application/problem+json body
  * and the connection is closed: 400 malformed request (RFC 9112 strictly: no white space before
  * a field's colon, exactly one Host in HTTP/1.1, HTTP/1.0 or 1.1 only), 408 request not complete
