@@ -118,11 +118,11 @@ static void greetings_live(struct tandem_http_request *req, void *arg)
     const char *last = tandem_sse_last_event_id(sse);
     pthread_mutex_lock(&live.mu);
     uint64_t first = live.seq > KEPT ? live.seq - KEPT + 1 : 1, from = live.seq + 1;
-    for (uint64_t n = first; last != NULL && n <= live.seq; n++) {
-        from = strcmp(live.kept[n % KEPT]->id, last) == 0 ? n + 1 : from;
-    }
-    if (last != NULL && from > live.seq + 1) {
-        from = first; /* its last one is older than what is kept: all we have */
+    if (last != NULL) { /* after its last one; all we have when that is older than what is kept */
+        from = first;
+        for (uint64_t n = first; n <= live.seq; n++) {
+            from = strcmp(live.kept[n % KEPT]->id, last) == 0 ? n + 1 : from;
+        }
     }
     for (uint64_t n = from; n <= live.seq; n++) {
         send_greeting(sse, live.kept[n % KEPT]);
