@@ -132,11 +132,6 @@ static struct tandem_http_server *start_cfg(size_t queue, int64_t idle_ms)
     return s;
 }
 
-static struct tandem_http_server *start(void)
-{
-    return start_cfg(0, 0);
-}
-
 static void send_str(int fd, const char *p)
 {
     size_t n = strlen(p);
@@ -225,18 +220,86 @@ static void end_held(void *arg)
     held = NULL;
 }
 
+/* One test's server and client connection; read: everything read so far (NUL-terminated). */
+static struct tc {
+    struct tandem_http_server *s;
+    int fd;
+    char read[8192];
+    size_t len;
+    bool eof;
+} tc;
+
+/* A client with a small receive buffer (set before the connect, so the window is small from the
+ * start: the kernel's buffers fill sooner). */
+static int dial_small(struct tandem_http_server *s)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int small = 8192;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
+    struct sockaddr_in sa = {.sin_family = AF_INET,
+                             .sin_port = htons((uint16_t)tandem_http_server_port(s))};
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    return fd;
+}
+
+/* Starts a server (queue, idle_ms: the config's, 0 for the defaults), connects to it (with a
+ * small receive buffer when small) and sends request (NULL: nothing yet). */
+static struct tc *tc_open(size_t queue, int64_t idle_ms, bool small, const char *request)
+{
+    memset(&tc, 0, sizeof(tc));
+    tc.s = start_cfg(queue, idle_ms);
+    tc.fd = small ? dial_small(tc.s) : dial(tc.s);
+    if (request != NULL) {
+        send_str(tc.fd, request);
+    }
+    return &tc;
+}
+
+/* Reads until needle has come (true), or the peer closed or 3 s passed (false). */
+static bool tc_until(struct tc *t, const char *needle)
+{
+    return read_until(t->fd, t->read, sizeof(t->read), &t->len, needle, strlen(needle), 3000,
+                      &t->eof);
+}
+
+/* Reads until the server closes the connection (asserted), within 3 s. */
+static void tc_to_close(struct tc *t)
+{
+    assert_false(tc_until(t, "\x01(never sent)"));
+    assert_true(t->eof);
+}
+
+/* Forgets what was read so far. */
+static void tc_clear(struct tc *t)
+{
+    t->len = 0;
+    t->read[0] = '\0';
+}
+
+/* What follows the head in what was read. */
+static char *tc_body(struct tc *t)
+{
+    char *b = strstr(t->read, "\r\n\r\n");
+    assert_non_null(b);
+    return b + 4;
+}
+
+static void tc_close(struct tc *t)
+{
+    if (t->fd >= 0) {
+        close(t->fd);
+    }
+    tandem_http_server_stop(t->s);
+}
+
 /* The whole answer, byte for byte (but the Date), and the connection goes on. */
 static void test_chunked_framing_exact(void **state)
 {
     (void)state;
-    struct tandem_http_server *s = start();
-    int fd = dial(s);
-    char buf[4096];
-    size_t len = 0;
-    bool eof;
-    send_str(fd, "GET /s HTTP/1.1\r\nHost: x\r\n\r\n");
-    assert_true(read_until(fd, buf, sizeof(buf), &len, "0\r\n\r\n", 5, 2000, &eof));
-    char *date = strstr(buf, "Date: ");
+    struct tc *t = tc_open(0, 0, false, "GET /s HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_true(tc_until(t, "0\r\n\r\n"));
+    char *date = strstr(t->read, "Date: ");
     assert_non_null(date);
     memset(date + 6, '*', 29);
     const char want[] = "HTTP/1.1 200 OK\r\nServer: tandem\r\nDate: "
@@ -244,26 +307,25 @@ static void test_chunked_framing_exact(void **state)
                         "Content-Type: text/plain\r\nTransfer-Encoding: chunked\r\n"
                         "X-Stream: yes\r\n\r\n"
                         "5\r\nhello\r\n6\r\nworld!\r\n0\r\n\r\n";
-    assert_int_equal(len, sizeof(want) - 1);
-    assert_memory_equal(buf, want, sizeof(want) - 1);
+    assert_int_equal(t->len, sizeof(want) - 1);
+    assert_memory_equal(t->read, want, sizeof(want) - 1);
     assert_int_equal(atomic_load(&dones), 1);
     assert_int_equal(atomic_load(&done_status), 200);
 
     /* every byte value is framed by its length */
-    len = 0;
-    send_str(fd, "GET /bin HTTP/1.1\r\nHost: x\r\n\r\n");
-    assert_true(read_until(fd, buf, sizeof(buf), &len, "\r\n0\r\n\r\n", 7, 2000, &eof));
-    char *body = strstr(buf, "\r\n\r\n") + 4;
+    tc_clear(t);
+    send_str(t->fd, "GET /bin HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_true(tc_until(t, "\r\n0\r\n\r\n"));
+    char *body = tc_body(t);
     char out[512];
-    size_t out_len = 0, used = 0;
-    assert_int_equal(http_dechunk(body, len - (size_t)(body - buf), out, &out_len, &used), 1);
-    assert_int_equal(used, len - (size_t)(body - buf));
+    size_t out_len = 0, used = 0, n = t->len - (size_t)(body - t->read);
+    assert_int_equal(http_dechunk(body, n, out, &out_len, &used), 1);
+    assert_int_equal(used, n);
     assert_int_equal(out_len, 256);
     for (int i = 0; i < 256; i++) {
         assert_int_equal((unsigned char)out[i], i);
     }
-    close(fd);
-    tandem_http_server_stop(s);
+    tc_close(t);
 }
 
 /* A request pipelined behind a stream waits for its end, then is answered on the same
@@ -271,97 +333,74 @@ static void test_chunked_framing_exact(void **state)
 static void test_keep_alive_and_pipelining(void **state)
 {
     (void)state;
-    struct tandem_http_server *s = start();
-    int fd = dial(s);
-    char buf[8192];
-    size_t len = 0;
-    bool eof;
-    send_str(fd, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n");
+    struct tc *t = tc_open(
+        0, 0, false, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n");
     wait_for(&holds, 1);
-    assert_true(read_until(fd, buf, sizeof(buf), &len, "\r\n\r\n", 4, 2000, &eof));
-    on_worker(s, write_held, "data: one\n\n");
+    assert_true(tc_until(t, "\r\n\r\n"));
+    on_worker(t->s, write_held, "data: one\n\n");
     assert_int_equal(write_rc, 0);
-    assert_true(read_until(fd, buf, sizeof(buf), &len, "data: one\n\n\r\n", 13, 2000, &eof));
+    assert_true(tc_until(t, "data: one\n\n\r\n"));
     /* the pipelined request has not been answered: it waits behind the stream */
-    assert_null(strstr(buf, "ok"));
-    on_worker(s, end_held, NULL);
-    assert_true(read_until(fd, buf, sizeof(buf), &len, "\r\n\r\nok", 6, 2000, &eof));
-    const char *last = strstr(buf, "0\r\n\r\nHTTP/1.1 200 OK\r\n");
-    assert_non_null(last); /* the last chunk, then the next answer */
-    assert_null(strstr(buf, "Connection: close"));
+    assert_null(strstr(t->read, "ok"));
+    on_worker(t->s, end_held, NULL);
+    assert_true(tc_until(t, "\r\n\r\nok"));
+    /* the last chunk, then the next answer */
+    assert_non_null(strstr(t->read, "0\r\n\r\nHTTP/1.1 200 OK\r\n"));
+    assert_null(strstr(t->read, "Connection: close"));
     assert_int_equal(atomic_load(&closes), 0); /* ended by its owner: no on_close */
     wait_for(&dones, 2);
     /* still open for more */
-    len = 0;
-    send_str(fd, "GET /s HTTP/1.1\r\nHost: x\r\n\r\n");
-    assert_true(read_until(fd, buf, sizeof(buf), &len, "0\r\n\r\n", 5, 2000, &eof));
-    close(fd);
-    tandem_http_server_stop(s);
+    tc_clear(t);
+    send_str(t->fd, "GET /s HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_true(tc_until(t, "0\r\n\r\n"));
+    tc_close(t);
 }
 
 /* Pieces written from loop timers arrive as they are written, not at the end. */
 static void test_pieces_arrive_as_written(void **state)
 {
     (void)state;
-    struct tandem_http_server *s = start();
-    int fd = dial(s);
-    char buf[4096];
-    size_t len = 0;
-    bool eof;
-    send_str(fd, "GET /tick HTTP/1.1\r\nHost: x\r\n\r\n");
-    assert_true(read_until(fd, buf, sizeof(buf), &len, "tick 0\n", 7, 2000, &eof));
+    struct tc *t = tc_open(0, 0, false, "GET /tick HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_true(tc_until(t, "tick 0\n"));
     /* the first piece came while the stream was still being written */
     assert_true(atomic_load(&ticks_written) < 5);
-    assert_true(read_until(fd, buf, sizeof(buf), &len, "0\r\n\r\n", 5, 2000, &eof));
-    char *body = strstr(buf, "\r\n\r\n") + 4;
+    assert_true(tc_until(t, "0\r\n\r\n"));
+    char *body = tc_body(t);
     char out[256];
     size_t out_len;
-    assert_int_equal(http_dechunk(body, len - (size_t)(body - buf), out, &out_len, NULL), 1);
+    assert_int_equal(http_dechunk(body, t->len - (size_t)(body - t->read), out, &out_len, NULL), 1);
     out[out_len] = '\0';
     assert_string_equal(out, "tick 0\ntick 1\ntick 2\ntick 3\ntick 4\n");
-    close(fd);
-    tandem_http_server_stop(s);
+    tc_close(t);
 }
 
 /* HEAD of a streaming route: the head alone, the stream never opens, the connection goes on. */
 static void test_head(void **state)
 {
     (void)state;
-    struct tandem_http_server *s = start();
-    int fd = dial(s);
-    char buf[4096];
-    size_t len = 0;
-    bool eof;
-    send_str(fd, "HEAD /s HTTP/1.1\r\nHost: x\r\n\r\nGET /x HTTP/1.1\r\nHost: x\r\n\r\n");
-    assert_true(read_until(fd, buf, sizeof(buf), &len, "\r\n\r\nok", 6, 2000, &eof));
+    struct tc *t = tc_open(0, 0, false,
+                           "HEAD /s HTTP/1.1\r\nHost: x\r\n\r\nGET /x HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_true(tc_until(t, "\r\n\r\nok"));
     assert_int_equal(atomic_load(&begin_rc), TANDEM_ECLOSED);
-    assert_non_null(strstr(buf, "Transfer-Encoding: chunked\r\nX-Stream: yes\r\n\r\nHTTP/1.1 200"));
-    assert_null(strstr(buf, "hello"));
+    assert_non_null(
+        strstr(t->read, "Transfer-Encoding: chunked\r\nX-Stream: yes\r\n\r\nHTTP/1.1 200"));
+    assert_null(strstr(t->read, "hello"));
     assert_int_equal(atomic_load(&dones), 2);
-    close(fd);
-    tandem_http_server_stop(s);
+    tc_close(t);
 }
 
 /* HTTP/1.0: no chunks, no length, the body ends with the connection. */
 static void test_http10_close_delimited(void **state)
 {
     (void)state;
-    struct tandem_http_server *s = start();
-    int fd = dial(s);
-    char buf[4096];
-    size_t len = 0;
-    bool eof;
-    send_str(fd, "GET /s HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
-    assert_false(read_until(fd, buf, sizeof(buf), &len, "never", 5, 3000, &eof));
-    assert_true(eof);
-    assert_non_null(strstr(buf, "HTTP/1.1 200 OK\r\n"));
-    assert_non_null(strstr(buf, "Connection: close\r\n"));
-    assert_null(strstr(buf, "Transfer-Encoding"));
-    assert_null(strstr(buf, "Content-Length"));
-    const char *body = strstr(buf, "\r\n\r\n") + 4;
-    assert_string_equal(body, "helloworld!");
-    close(fd);
-    tandem_http_server_stop(s);
+    struct tc *t = tc_open(0, 0, false, "GET /s HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    tc_to_close(t);
+    assert_non_null(strstr(t->read, "HTTP/1.1 200 OK\r\n"));
+    assert_non_null(strstr(t->read, "Connection: close\r\n"));
+    assert_null(strstr(t->read, "Transfer-Encoding"));
+    assert_null(strstr(t->read, "Content-Length"));
+    assert_string_equal(tc_body(t), "helloworld!");
+    tc_close(t);
 }
 
 /* The client closes: on_close(TANDEM_ECLOSED) and on_done(200), once; nothing leaks (ASan). The
@@ -369,15 +408,14 @@ static void test_http10_close_delimited(void **state)
 static void test_client_goes_away(void **state)
 {
     (void)state;
-    struct tandem_http_server *s = start();
+    struct tc *t = tc_open(0, 0, false, NULL);
     for (int how = 0; how < 2; how++) {
-        int fd = dial(s);
-        char buf[2048];
-        size_t len = 0;
-        bool eof;
+        int fd = how == 0 ? t->fd : dial(t->s);
+        t->fd = fd;
+        tc_clear(t);
         send_str(fd, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
         wait_for(&holds, how + 1);
-        assert_true(read_until(fd, buf, sizeof(buf), &len, "\r\n\r\n", 4, 2000, &eof));
+        assert_true(tc_until(t, "\r\n\r\n"));
         if (how == 0) {
             close(fd);
         } else {
@@ -388,19 +426,17 @@ static void test_client_goes_away(void **state)
         wait_for(&dones, how + 1);
         assert_int_equal(atomic_load(&done_status), 200);
         if (how == 1) {
-            assert_false(read_until(fd, buf, sizeof(buf), &len, "never", 5, 2000, &eof));
-            assert_true(eof); /* closed by the server, no last chunk */
-            assert_null(strstr(buf, "0\r\n\r\n"));
+            tc_to_close(t); /* closed by the server, no last chunk */
+            assert_null(strstr(t->read, "0\r\n\r\n"));
             close(fd);
         }
     }
     /* a stream begun after the client shut its side never opens */
-    int fd = dial(s);
-    send_str(fd, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
-    shutdown(fd, SHUT_WR);
+    t->fd = dial(t->s);
+    send_str(t->fd, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
+    shutdown(t->fd, SHUT_WR);
     wait_for(&dones, 3);
-    close(fd);
-    tandem_http_server_stop(s);
+    tc_close(t);
 }
 
 /* Back-pressure: a client that reads nothing fills the queue; writes then answer TANDEM_EAGAIN
@@ -435,20 +471,6 @@ static void flood_fill(void *arg)
     }
 }
 
-/* A client with a small receive buffer (set before the connect, so the window is small from the
- * start: the kernel's buffers fill sooner). */
-static int dial_small(struct tandem_http_server *s)
-{
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    int small = 8192;
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, sizeof(small));
-    struct sockaddr_in sa = {.sin_family = AF_INET,
-                             .sin_port = htons((uint16_t)tandem_http_server_port(s))};
-    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
-    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    return fd;
-}
-
 /* Writes until the kernel's buffers are full too: ten rounds in a row accept nothing. */
 static void flood_until_full(struct tandem_http_server *s)
 {
@@ -472,24 +494,22 @@ static void flood_too_large(void *arg)
 static void test_back_pressure(void **state)
 {
     (void)state;
-    struct tandem_http_server *s = start_cfg(FLOOD_QUEUE, 0);
-    int fd = dial_small(s);
-    send_str(fd, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
+    struct tc *t = tc_open(FLOOD_QUEUE, 0, true, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
     wait_for(&holds, 1);
-    flood_until_full(s);
+    flood_until_full(t->s);
     assert_true(flood.max_queued <= FLOOD_QUEUE);
     assert_true(flood.max_queued > FLOOD_QUEUE / 2); /* it did fill */
     int rc = 0;
-    on_worker(s, flood_too_large, &rc);
+    on_worker(t->s, flood_too_large, &rc);
     assert_int_equal(rc, TANDEM_ETOOLARGE);
 
     /* read it all (with the end) and check every accepted piece came whole, in order */
     int accepted = flood.accepted;
-    on_worker(s, end_held, NULL);
+    on_worker(t->s, end_held, NULL);
     size_t cap = (size_t)accepted * 1100 + 65536, len = 0;
     char *buf = malloc(cap);
     bool eof;
-    assert_true(read_until(fd, buf, cap, &len, "\r\n0\r\n\r\n", 7, 10000, &eof));
+    assert_true(read_until(t->fd, buf, cap, &len, "\r\n0\r\n\r\n", 7, 10000, &eof));
     char *body = strstr(buf, "\r\n\r\n") + 4;
     char *out = malloc(cap);
     size_t out_len;
@@ -503,8 +523,7 @@ static void test_back_pressure(void **state)
     }
     free(out);
     free(buf);
-    close(fd);
-    tandem_http_server_stop(s);
+    tc_close(t);
 }
 
 /* A client that reads nothing while bytes wait is closed after idle_timeout_ms:
@@ -512,15 +531,12 @@ static void test_back_pressure(void **state)
 static void test_blocked_output_times_out(void **state)
 {
     (void)state;
-    struct tandem_http_server *s = start_cfg(FLOOD_QUEUE, 300);
-    int fd = dial_small(s);
-    send_str(fd, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
+    struct tc *t = tc_open(FLOOD_QUEUE, 300, true, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
     wait_for(&holds, 1);
-    flood_until_full(s);
+    flood_until_full(t->s);
     wait_for(&closes, 1); /* within 5 s; the deadline is 300 ms after the last progress */
     assert_int_equal(atomic_load(&close_reason), TANDEM_ETIMEDOUT);
-    close(fd);
-    tandem_http_server_stop(s);
+    tc_close(t);
 }
 
 /* Drain ends an open stream at once: the last chunk, on_close(0), the connection closes, and
@@ -540,29 +556,24 @@ static void *drain_thread(void *p)
 static void test_drain_ends_streams(void **state)
 {
     (void)state;
-    struct tandem_http_server *s = start();
-    int fd = dial(s);
-    char buf[2048];
-    size_t len = 0;
-    bool eof;
-    send_str(fd, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
+    struct tc *t = tc_open(0, 0, false, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
     wait_for(&holds, 1);
-    on_worker(s, write_held, "data: before\n\n");
-    struct drain_arg da = {.s = s};
+    on_worker(t->s, write_held, "data: before\n\n");
+    struct drain_arg da = {.s = t->s};
     double t0 = now_ms();
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, drain_thread, &da), 0);
-    assert_false(read_until(fd, buf, sizeof(buf), &len, "never", 5, 3000, &eof));
-    assert_true(eof);
-    assert_non_null(strstr(buf, "data: before\n\n\r\n0\r\n\r\n"));
-    close(fd); /* the server lingers until the client closes too */
+    tc_to_close(t);
+    assert_non_null(strstr(t->read, "data: before\n\n\r\n0\r\n\r\n"));
+    close(t->fd); /* the server lingers until the client closes too */
+    t->fd = -1;
     pthread_join(th, NULL);
     assert_int_equal(da.rc, 0);
     assert_true(now_ms() - t0 < 2000);
     assert_int_equal(atomic_load(&closes), 1);
     assert_int_equal(atomic_load(&close_reason), 0);
     assert_int_equal(atomic_load(&dones), 1);
-    tandem_http_server_stop(s);
+    tc_close(t);
 }
 
 /* Stop with a stream open: on_close(0) on the worker, the client gets the last chunk and the
@@ -570,36 +581,24 @@ static void test_drain_ends_streams(void **state)
 static void test_stop_ends_streams(void **state)
 {
     (void)state;
-    struct tandem_http_server *s = start();
-    int fd = dial(s);
-    char buf[2048];
-    size_t len = 0;
-    bool eof;
-    send_str(fd, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
+    struct tc *t = tc_open(0, 0, false, "GET /hold HTTP/1.1\r\nHost: x\r\n\r\n");
     wait_for(&holds, 1);
-    tandem_http_server_stop(s);
+    tandem_http_server_stop(t->s);
     assert_int_equal(atomic_load(&closes), 1);
     assert_int_equal(atomic_load(&close_reason), 0);
     assert_int_equal(atomic_load(&dones), 1);
-    assert_false(read_until(fd, buf, sizeof(buf), &len, "never", 5, 3000, &eof));
-    assert_true(eof);
-    assert_non_null(strstr(buf, "\r\n\r\n0\r\n\r\n"));
-    close(fd);
+    tc_to_close(t);
+    assert_non_null(strstr(t->read, "\r\n\r\n0\r\n\r\n"));
+    close(t->fd);
 }
 
 /* Misuse: statuses without a body, writes and ends of a request that has no stream. */
 static void test_misuse(void **state)
 {
     (void)state;
-    struct tandem_http_server *s = start();
-    int fd = dial(s);
-    char buf[2048];
-    size_t len = 0;
-    bool eof;
-    send_str(fd, "GET /bad HTTP/1.1\r\nHost: x\r\n\r\n");
-    assert_true(read_until(fd, buf, sizeof(buf), &len, "\r\n\r\nok", 6, 2000, &eof));
-    close(fd);
-    tandem_http_server_stop(s);
+    struct tc *t = tc_open(0, 0, false, "GET /bad HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_true(tc_until(t, "\r\n\r\nok"));
+    tc_close(t);
 }
 
 int main(void)

@@ -123,6 +123,18 @@ static void client_wait(struct client *c, struct sse_ref *r, int want)
     fail_msg("%d events, not %d, after 5 s", r->n, want);
 }
 
+/* Opens n streams on path (the last one on last when not NULL) and reads each one's first event:
+ * the stream is registered then. */
+static void open_streams(int port, struct client *c, int n, const char *path, const char *last)
+{
+    struct sse_ref r;
+    for (int i = 0; i < n; i++) {
+        client_open(&c[i], port, i == n - 1 && last != NULL ? last : path, "");
+        client_wait(&c[i], &r, 1);
+        sse_ref_free(&r);
+    }
+}
+
 static double metric(int port, const char *name)
 {
     static char out[65536];
@@ -206,11 +218,7 @@ static void test_broadcast(void **state)
     enum { N = 6 };
     static struct client c[N];
     struct sse_ref r;
-    for (int i = 0; i < N; i++) {
-        client_open(&c[i], t.port, i < N - 1 ? "/live" : "/other/live", "");
-        client_wait(&c[i], &r, 1); /* hello: the stream is registered */
-        sse_ref_free(&r);
-    }
+    open_streams(t.port, c, N, "/live", "/other/live");
     assert_true(metric(t.port, "tandem_sse_streams") == N);
     static const char *const data[] = {"plain", "two\nlines", "cr\rlf\r\nend\n",
                                        "",      "nul\0byte",  "\xff\xfe not utf-8 \xe2\x82"};
@@ -308,11 +316,7 @@ static void test_each_closes(void **state)
     enum { N = 4 };
     static struct client c[N];
     struct sse_ref r;
-    for (int i = 0; i < N; i++) {
-        client_open(&c[i], t.port, "/live", "");
-        client_wait(&c[i], &r, 1);
-        sse_ref_free(&r);
-    }
+    open_streams(t.port, c, N, "/live", NULL);
     assert_int_equal(tandem_sse_each(t.s, "/live", close_it, NULL, each_finished), 0);
     for (int i = 0; i < N; i++) {
         int rc = 0;
@@ -353,11 +357,7 @@ static void test_drain_ends_streams(void **state)
     enum { N = 3 };
     static struct client c[N];
     struct sse_ref r;
-    for (int i = 0; i < N; i++) {
-        client_open(&c[i], t.port, "/live", "");
-        client_wait(&c[i], &r, 1);
-        sse_ref_free(&r);
-    }
+    open_streams(t.port, c, N, "/live", NULL);
     double t0 = tsvc_now_ms();
     kill(getpid(), SIGTERM);
     for (int i = 0; i < N; i++) {
