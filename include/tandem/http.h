@@ -156,7 +156,7 @@ TANDEM_EXPORT int tandem_http_respond(struct tandem_http_request *req, int statu
  *   TANDEM_ETIMEDOUT   the client read nothing for idle_timeout_ms while bytes were waiting;
  *   0                  the server ended it: a drain (tandem_http_server_drain: the last chunk is
  *                      sent and the connection closes, so an SSE client reconnects elsewhere) or
- *                      tandem_http_server_stop (from the worker, after its stop hooks).
+ *                      tandem_http_server_stop (on the worker, before its stop hooks run).
  * After on_close returns, req is gone: the owner drops every reference to it there (inside
  * on_close, write and end answer TANDEM_ECLOSED and do nothing). The config's on_done runs once
  * for a streamed request too, when the stream ends (after on_close), with the stream's status.

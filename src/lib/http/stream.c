@@ -29,9 +29,9 @@
  *     bytes) or an error closes the connection (hconn_rdhup, hconn_close_reason), which ends the
  *     stream with on_close(TANDEM_ECLOSED): nginx's rule for a proxied request whose client shut
  *     its side, since a client that half-closes a stream it cannot end is leaving;
- *   - the server ends it: the drain (drain_begin) and the stop (hworker_main, after the loop's
- *     stop hooks, on the worker thread) finish every open stream with its last chunk,
- *     on_close(0) and a close, so no stream keeps a connection the drain or stop cannot end.
+ *   - the server ends it: the drain (drain_begin) and the stop (hworker_main, before the loop's
+ *     last posts and stop hooks, on the worker thread) finish every open stream with its last
+ * chunk, on_close(0) and a close, so no stream keeps a connection the drain or stop cannot end.
  *
  * The worker keeps its open streams in a list (w->streams) for the drain and the stop. A stream
  * with nothing pipelined behind it gives up its connection's input buffer (16 KiB, a page of it

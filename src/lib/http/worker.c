@@ -556,8 +556,8 @@ void *hworker_main(void *arg)
         log_buffer_tick(w->now_ms);
         atomic_store(&w->nconns_seen, w->nconns);
     }
+    streams_finish(w);    /* on this thread, their owners hear of it (on_close) before the hooks */
     hloop_stop(&w->loop); /* posts, then stop hooks: held requests may still be answered */
-    streams_finish(w);    /* on this thread: their owners hear of it here (on_close) */
     flush_queued(w);
     w->io->stop(w); /* what was queued goes out; the kernel lets go of the worker's memory */
     log_buffer_close();
