@@ -16,6 +16,9 @@
  * body for it comes from tandem/problem.h's tandem_problem_body). A service built on libtandem's
  * runtime answers with tandem/service.h's tandem_respond_* set instead, which is built on them.
  *
+ * An answer may also stay open and be written piece by piece (tandem_http_stream_*, below:
+ * chunked, with back-pressure; server-sent events are built on it in service.h).
+ *
  * Errors the core detects itself are answered with an RFC 9457 application/problem+json body
  * and the connection is closed: 400 malformed request (RFC 9112 strictly: no white space before
  * a field's colon, exactly one Host in HTTP/1.1, HTTP/1.0 or 1.1 only), 408 request not complete
@@ -93,6 +96,9 @@ struct tandem_http_config {
      * those answers too. */
     void (*on_error)(int worker, int status, void *arg);
     int io; /* TANDEM_HTTP_IO_*; every behaviour is the same on each (see docs/internals/http.md) */
+    /* Bytes a connection may hold unsent while it streams an answer (tandem_http_stream_write):
+     * a write that would queue more is refused with TANDEM_EAGAIN (0: 64 KiB). */
+    size_t max_stream_queue;
 };
 
 /* Binds cfg->workers listening sockets and starts the workers. cfg is copied. Returns 0,
@@ -134,6 +140,60 @@ TANDEM_EXPORT int tandem_http_add_header(struct tandem_http_request *req, const 
 TANDEM_EXPORT int tandem_http_respond(struct tandem_http_request *req, int status,
                                       const char *content_type, const void *body, size_t body_len);
 
+/* ---- streamed answers -----------------------------------------------------------------------
+ *
+ * An answer that stays open and is written piece by piece (server-sent events, a long export):
+ * tandem_http_stream_begin sends the status line and headers, tandem_http_stream_write sends
+ * pieces, tandem_http_stream_end finishes it. To an HTTP/1.1 client the body is chunked
+ * (Transfer-Encoding: chunked, RFC 9112 section 7.1) and the connection carries on afterwards
+ * (keep-alive, pipelined requests waiting meanwhile); to an HTTP/1.0 client the body ends with
+ * the connection (no Content-Length, Connection: close). Every call runs on req's worker thread,
+ * like tandem_http_respond; other threads hand data to it with tandem_loop_post.
+ *
+ * A stream ends in exactly one of two ways. Either its owner calls tandem_http_stream_end, or the
+ * core ends it and calls on_close(req, reason, arg) on the worker thread, once:
+ *   TANDEM_ECLOSED     the client went away (it closed its side, or the connection failed);
+ *   TANDEM_ETIMEDOUT   the client read nothing for idle_timeout_ms while bytes were waiting;
+ *   0                  the server ended it: a drain (tandem_http_server_drain: the last chunk is
+ *                      sent and the connection closes, so an SSE client reconnects elsewhere) or
+ *                      tandem_http_server_stop (on the worker, before its stop hooks run).
+ * After on_close returns, req is gone: the owner drops every reference to it there (inside
+ * on_close, write and end answer TANDEM_ECLOSED and do nothing). The config's on_done runs once
+ * for a streamed request too, when the stream ends (after on_close), with the stream's status.
+ */
+typedef void (*tandem_http_stream_close_fn)(struct tandem_http_request *req, int reason, void *arg);
+
+/* Begins a streamed answer to req: the status line, the headers added so far
+ * (tandem_http_add_header), Content-Type (when not NULL) and the framing above. on_close (may be
+ * NULL) and arg as above. Returns 0: the stream is open (write, then end). Otherwise there is no
+ * stream and req is gone (on_close never runs):
+ *   TANDEM_ECLOSED  the answer is complete already: a HEAD request (the head was sent, no body),
+ *                   a server draining or stopping (the head and the last chunk were sent: a
+ *                   client may come back), or a client that has gone away (or shut its side);
+ * or req is still to be answered: TANDEM_EINVAL (status outside 200..599, or 204 or 304, which
+ * have no body; req already answered; not on req's worker thread). */
+TANDEM_EXPORT int tandem_http_stream_begin(struct tandem_http_request *req, int status,
+                                           const char *content_type,
+                                           tandem_http_stream_close_fn on_close, void *arg);
+
+/* Queues data[0..len) (copied) as the next piece of req's stream; it goes out at the end of the
+ * loop's current step. A piece is queued whole or not at all. Returns 0 (len 0: nothing sent),
+ * TANDEM_EAGAIN (the connection holds too many unsent bytes already: max_stream_queue; drop the
+ * piece or try later: the client reads slowly), TANDEM_ETOOLARGE (the piece alone is larger than
+ * max_stream_queue), TANDEM_ECLOSED (inside on_close) or TANDEM_EINVAL (req has no open
+ * stream, or not on its worker thread). */
+TANDEM_EXPORT int tandem_http_stream_write(struct tandem_http_request *req, const void *data,
+                                           size_t len);
+
+/* Bytes of req's connection not yet taken by the kernel (0 without an open stream). */
+TANDEM_EXPORT size_t tandem_http_stream_queued(const struct tandem_http_request *req);
+
+/* Ends req's stream: the last chunk (HTTP/1.1; an HTTP/1.0 connection closes), then on_done; the
+ * connection goes on with the next request as after any answer. on_close does not run.
+ * Afterwards req is gone. Returns 0, TANDEM_ECLOSED (inside on_close: nothing done) or
+ * TANDEM_EINVAL (no open stream, or not on its worker thread). */
+TANDEM_EXPORT int tandem_http_stream_end(struct tandem_http_request *req);
+
 /* ---- the worker's event loop ----------------------------------------------------------------
  *
  * Each worker's epoll loop is open to code that has to wait for something without blocking the
@@ -172,6 +232,10 @@ TANDEM_EXPORT int tandem_loop_timer_add(struct tandem_loop *l, int64_t ms, tande
                                         void *arg, struct tandem_loop_timer **out);
 /* Cancels a timer that has not fired (its callback never runs). Worker thread only. */
 TANDEM_EXPORT void tandem_loop_timer_cancel(struct tandem_loop *l, struct tandem_loop_timer *t);
+
+/* The loop of worker index (0 .. workers-1) of s, for tandem_loop_post from any thread; NULL for
+ * an index out of range. Valid until tandem_http_server_stop. */
+TANDEM_EXPORT struct tandem_loop *tandem_http_server_loop(struct tandem_http_server *s, int index);
 
 /* From ANY thread: cb(arg) runs once on l's worker thread, soon (posts run in order). Returns 0,
  * or TANDEM_ECLOSED when the loop has stopped (cb never runs). A post accepted before the loop

@@ -19,6 +19,8 @@
  *   --pool-queue  TANDEM_POOL_QUEUE  "pool-queue" 256             (jobs waiting; beyond: 503)
  *   --assignment-strategy TANDEM_ASSIGNMENT_STRATEGY "assignment-strategy" unset (consumers'
  *                 partition.assignment.strategy; cooperative-sticky: incremental rebalancing)
+ *   --sse-heartbeat TANDEM_SSE_HEARTBEAT "sse-heartbeat" 15         (seconds, 1..3600: a comment
+ *                 on server-sent event streams quiet that long, see tandem_respond_sse)
  *
  * A flag beats the environment, which beats the default. Flags are written --name=value or
  * --name value. --help prints every option (with the service's own, tandem_service_option).
@@ -147,6 +149,7 @@ TANDEM_EXPORT json_t *tandem_json_body(struct tandem_http_request *req);
  *   tandem_respond_problem      an RFC 9457 problem (application/problem+json)
  *   tandem_respond_problem_ext  the same with extension members
  *   tandem_respond_cached       a cacheable 200 (ETag, Cache-Control), or 304/412
+ *   tandem_respond_sse          a stream of server-sent events that stays open (below)
  *
  * For example, RealWorld's 401 and 422:
  *
@@ -214,6 +217,96 @@ TANDEM_EXPORT int tandem_respond_invalid(struct tandem_http_request *req, json_t
  */
 TANDEM_EXPORT int tandem_respond_cached(struct tandem_http_request *req, const char *content_type,
                                         const void *body, size_t len, const char *cache_control);
+
+/*
+ * ---- server-sent events ---------------------------------------------------------------------
+ *
+ * An answer that stays open and carries events as they happen (the WHATWG HTML standard's
+ * text/event-stream, read by a browser's EventSource): tandem_respond_sse answers the request
+ * 200 with Content-Type: text/event-stream, Cache-Control: no-cache and X-Accel-Buffering: no (so
+ * nginx passes it through unbuffered) and returns the stream; tandem_sse_send writes events to it
+ * on the request's worker; tandem_sse_broadcast and tandem_sse_each reach every open stream of a
+ * route from any thread (a consumer's handler). A quiet stream gets the comment ":" (a heartbeat)
+ * every --sse-heartbeat seconds (15; never two beats without a byte), so proxies that time out a
+ * silent upstream keep it. The request's access-log line and metrics are written when the stream
+ * ends, its duration being the stream's life; /metrics has tandem_sse_streams (open now),
+ * tandem_sse_events_total and tandem_sse_dropped_total (events a slow client's full queue
+ * refused).
+ *
+ *   static void live(struct tandem_http_request *req, void *arg)   (GET /greetings/live)
+ *   {
+ *       struct tandem_sse *sse = tandem_respond_sse(req, NULL, NULL);
+ *       if (sse != NULL) {
+ *           tandem_sse_retry(sse, 2000);
+ *       }
+ *   }
+ *   ... from the consumer's thread:
+ *   tandem_sse_broadcast(svc, "/greetings/live", "greeted", "42", json, strlen(json));
+ *
+ * A stream lives on its request's worker thread: every tandem_sse_* call but broadcast and each
+ * runs there (a handler, a loop callback, an each callback). It ends in one of two ways: the
+ * service calls tandem_sse_close, or the stream ends without it (the client went away, read
+ * nothing for 60 s while events waited, or the service drains or stops: at SIGTERM every stream is
+ * ended at once with its last chunk, so a browser reconnects, to another instance behind the
+ * gateway) and on_close(sse, arg) runs on the worker; the stream is gone once tandem_sse_close
+ * has returned or on_close has. Inside on_close, sends answer TANDEM_ECLOSED and
+ * tandem_sse_close does nothing.
+ */
+struct tandem_sse;
+typedef void (*tandem_sse_close_fn)(struct tandem_sse *sse, void *arg);
+
+/* Answers req with an open event stream (above); on_close (may be NULL) and arg as above. Returns
+ * the stream, or NULL when there is none and req has been answered: a HEAD request (the head
+ * alone), a client that went away meanwhile, or a service draining (the stream begun and ended
+ * at once: the client reconnects); also NULL, logged, and req not answered, when called off
+ * req's worker (a bug). */
+TANDEM_EXPORT struct tandem_sse *tandem_respond_sse(struct tandem_http_request *req,
+                                                    tandem_sse_close_fn on_close, void *arg);
+
+/* Sends one event: "event: <event>" (NULL or "": none, the client's "message"), "id: <id>" (NULL:
+ * none; the client sends the last one back as Last-Event-ID when it reconnects), data[0..len)
+ * (any bytes; one "data:" line per line, split at CRLF, LF and CR, so the client reads every line
+ * break as LF), then the blank line. Copied; written whole or not at all. Returns 0,
+ * TANDEM_EAGAIN (the client reads too slowly: its queue, 64 KiB, is full; the event was not
+ * sent: drop it or throttle), TANDEM_ETOOLARGE (larger than the queue), TANDEM_EINVAL (CR or LF
+ * in event or id) or TANDEM_ECLOSED (inside on_close). */
+TANDEM_EXPORT int tandem_sse_send(struct tandem_sse *sse, const char *event, const char *id,
+                                  const void *data, size_t len);
+/* The same with data as compact JSON (one line). data is stolen (decref'd here, also on error);
+ * NULL: TANDEM_EINVAL. Returns as tandem_sse_send, or TANDEM_ENOMEM (not encodable). */
+TANDEM_EXPORT int tandem_sse_send_json(struct tandem_sse *sse, const char *event, const char *id,
+                                       json_t *data);
+/* Sends "retry: <ms>": how long the client waits before it reconnects. Returns as tandem_sse_send
+ * (TANDEM_EINVAL: ms < 0). */
+TANDEM_EXPORT int tandem_sse_retry(struct tandem_sse *sse, int64_t ms);
+/* The client's Last-Event-ID header (the id of the last event it got before it reconnected), or
+ * NULL. Borrowed: valid while the stream is. */
+TANDEM_EXPORT const char *tandem_sse_last_event_id(const struct tandem_sse *sse);
+/* The stream's request (tandem_param, tandem_log_info...), valid while the stream is, and the arg
+ * given to tandem_respond_sse. */
+TANDEM_EXPORT struct tandem_http_request *tandem_sse_request(const struct tandem_sse *sse);
+TANDEM_EXPORT void *tandem_sse_arg(const struct tandem_sse *sse);
+/* Ends the stream (its last chunk; the connection goes on) and frees it; on_close does not run.
+ * NULL, or a stream inside its on_close: no-op. */
+TANDEM_EXPORT void tandem_sse_close(struct tandem_sse *sse);
+
+/* From ANY thread: fn(sse, arg) runs on each worker, for every stream open there that was
+ * answered on route (the pattern as registered with tandem_route; NULL: every stream of the
+ * service); fn may send to sse or close it. Then done(arg) (may be NULL) runs once, on the last
+ * worker to finish or, when no worker had a stream open, on the calling thread before this
+ * returns. Returns 0; or, done not run: TANDEM_EINVAL (fn NULL), TANDEM_ENOENT (route not
+ * registered), TANDEM_ECLOSED (the service is not serving: before tandem_service_run has started
+ * HTTP, or from the drain on). */
+typedef void (*tandem_sse_each_fn)(struct tandem_sse *sse, void *arg);
+TANDEM_EXPORT int tandem_sse_each(struct tandem_service *s, const char *route,
+                                  tandem_sse_each_fn fn, void *arg, void (*done)(void *arg));
+/* From ANY thread: sends one event (as tandem_sse_send; formatted once, copied) to every stream
+ * open on route (NULL: every stream). Clients whose queue is full miss it (counted in
+ * tandem_sse_dropped_total). Returns 0, TANDEM_EINVAL (CR or LF in event or id), or as
+ * tandem_sse_each. */
+TANDEM_EXPORT int tandem_sse_broadcast(struct tandem_service *s, const char *route,
+                                       const char *event, const char *id, const void *data,
+                                       size_t len);
 
 /* Adds a ready check (0 = ready). Checks run on tandem_service_run's probe thread, one after the
  * other, every second, from before the workers start until the drain (after HTTP has stopped,

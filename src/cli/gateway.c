@@ -292,7 +292,11 @@ static void put_head(struct out *o, const struct cli_manifest *m)
     if (m->gateway.nofile > 0) {
         put(o, "worker_rlimit_nofile %d;\n", m->gateway.nofile);
     }
+    /* After a reload (or at SIGQUIT) old workers close what is still open after 5 s: a stream
+     * (server-sent events) never ends by itself, and would keep an old worker, and the
+     * supervisor's wait for the old workers (SUP_RELOAD_TIMEOUT_MS, 10 s), forever. */
     put(o,
+        "worker_shutdown_timeout 5s;\n"
         "pid var/gateway/nginx.pid;\n"
         "error_log var/gateway/error.log warn;\n"
         "\n"
@@ -360,6 +364,8 @@ static void put_server_head(struct out *o, const struct cli_manifest *m)
            "        proxy_next_upstream error timeout http_502 http_503;\n"
            "        proxy_next_upstream_tries 3;\n"
            "        proxy_next_upstream_timeout 10s;\n");
+    /* between two reads of an answer: a server-sent event stream lives on its heartbeats */
+    put(o, "        proxy_read_timeout %ds;\n", m->gateway.read_timeout);
 }
 
 static void put_location(struct out *o, const struct cli_manifest *m, const struct cli_service *s,

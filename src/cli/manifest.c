@@ -372,7 +372,8 @@ static int parse_cors(struct mf_ctx *c, const yaml_node_t *n)
 static int parse_gateway(struct mf_ctx *c, const yaml_node_t *n)
 {
     static const char *const keys[] = {
-        "listen", "workers", "cache", "expose_internal", "max_conns_per_client", "cors", NULL};
+        "listen",       "workers", "cache", "expose_internal", "max_conns_per_client",
+        "read_timeout", "cors",    NULL};
     static const char *const cache_keys[] = {"size", NULL};
     struct cli_gateway *g = &c->m->gateway;
     int rc = mf_want(c, n, YAML_MAPPING_NODE, "gateway");
@@ -396,6 +397,9 @@ static int parse_gateway(struct mf_ctx *c, const yaml_node_t *n)
     }
     if (rc == 0 && (v = mf_get(c, n, "max_conns_per_client")) != NULL) {
         rc = mf_int(c, v, "gateway.max_conns_per_client", 1, 1000000, &g->max_conns_per_client);
+    }
+    if (rc == 0 && (v = mf_get(c, n, "read_timeout")) != NULL) {
+        rc = mf_int(c, v, "gateway.read_timeout", 1, 86400, &g->read_timeout);
     }
     if (rc == 0 && (v = mf_get(c, n, "cors")) != NULL) {
         rc = parse_cors(c, v);
@@ -476,6 +480,7 @@ static int manifest_read_root(struct mf_ctx *c, const yaml_node_t *root)
     g->listen.mark = mf_mark(root);
     g->cache_size = xstrndup("64m", 3);
     g->max_conns_per_client = CLI_DEFAULT_CONNS_PER_CLIENT;
+    g->read_timeout = CLI_DEFAULT_READ_TIMEOUT;
     yaml_node_t *v;
     if (rc == 0 && (v = mf_get(c, root, "broker")) != NULL) {
         rc = parse_broker(c, v);

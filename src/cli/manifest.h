@@ -108,6 +108,7 @@ struct cli_broker {
 extern const char *const cli_internal_paths[];
 
 #define CLI_DEFAULT_CONNS_PER_CLIENT 256
+#define CLI_DEFAULT_READ_TIMEOUT     60 /* s: 4 x libtandem's server-sent event heartbeat */
 #define CLI_DEFAULT_CORS_MAX_AGE     600
 
 /* gateway.cors: cross-origin requests answered by nginx (docs/tandem-cli.md). */
@@ -126,6 +127,8 @@ struct cli_gateway {
     int workers;              /* nginx worker processes, 1..CLI_MAX_GATEWAY_WORKERS; 0 = "auto" */
     bool expose_internal;     /* route cli_internal_paths like any other path; default false */
     int max_conns_per_client; /* requests in progress per client address (limit_conn); 256 */
+    int read_timeout;         /* seconds the gateway waits between two reads of an answer from a
+                                 service (proxy_read_timeout); 60 */
     struct cli_cors cors;
     /* Not from the YAML, set by the supervisor (the renderer stays pure):
      * `user`: nginx's `user` directive ("USER GROUP") when tandem runs as root, so that the

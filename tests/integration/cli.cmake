@@ -16,7 +16,8 @@ if(TARGET tandem-cli AND TARGET example-hello AND TARGET tandem-broker)
       "cli_gateway 60 0"
       "cli_files 90 0"
       "cli_data 60 0"
-      "cli_jwt 60 0")
+      "cli_jwt 60 0"
+      "cli_sse 120 0")
   set(TANDEM_IT_ENV "TANDEM_CLI=$<TARGET_FILE:tandem-cli>;EXAMPLE_HELLO=$<TARGET_FILE:example-hello>")
   tandem_it_tests(tandem-cli "" ${TANDEM_CLI_TESTS})
   unset(TANDEM_IT_ENV)

@@ -4,12 +4,15 @@
 #   - 20 POST /greetings publish 20 hello.greeted events (the 20 GET /hello between them publish
 #     none: GET is safe); /metrics shows them produced, delivered and
 #     consumed by the group "hello" (lag 0), and the service logs each one it consumed;
+#   - GET /greetings/live with Last-Event-ID 0-17 replays greetings 0-18 and 0-19 (the live
+#     group, hello-live-0, consumed them too);
 #   - kcat reads 20 records from hello-events, each a binary-mode CloudEvent (ce_type
 #     hello.greeted, ce_source /hello) with a traceparent header; a request's own traceparent
 #     travels on its event;
 #   - /readyz is 200 with the broker, 503 naming "broker" once it is stopped, 200 again after it
 #     restarts on the same port;
-#   - SIGTERM: exit 0, the consumer stopped before the producer closed; the consumer's offsets
+#   - SIGTERM: exit 0, both consumers (hello, and the live stream's hello-live-0) stopped before
+#     the producer closed; the consumer's offsets
 #     were committed: a second run of the service consumes only the one event published then,
 #     not the 20 before.
 # No sanitizer report from any run.
@@ -91,6 +94,15 @@ n=$(grep -c '"msg":"greeting consumed"' "$TMP_ROOT/first.log" || true)
 [ "$n" = 20 ] || fail "$n 'greeting consumed' log lines, want 20"
 log "20 greetings produced and consumed"
 
+# ---- the live stream: a client reconnecting with Last-Event-ID gets what it missed ---------------
+wait_metric 'tandem_events_consumed_total{group="hello-live-0"}' 20 20
+"${CURL[@]}" -N --max-time 2 -H 'Last-Event-ID: 0-17' "$HB/greetings/live" >"$TMP_ROOT/live" || true
+ids=$(sed -n 's/^id: //p' "$TMP_ROOT/live" | paste -sd, -)
+[ "$ids" = "0-18,0-19" ] || fail "replay after Last-Event-ID 0-17: ids '$ids' ($(head -c 300 "$TMP_ROOT/live"))"
+grep -q '^data: {"partition":0,"offset":19,"greeting":{"greeting":"Hello, World!"}}$' \
+    "$TMP_ROOT/live" || fail "the replayed greeting's data: $(head -c 300 "$TMP_ROOT/live")"
+log "GET /greetings/live after Last-Event-ID 0-17: 0-18 and 0-19 replayed"
+
 # ---- the records, read by kcat ------------------------------------------------------------------
 within 20 kcat -C -b "$BROKER" -t hello-events -e -q -f '%h\n' >"$TMP_ROOT/records" ||
     fail "kcat -C hello-events"
@@ -119,7 +131,8 @@ sleep 2 # let the clients reconnect to the restarted broker
 stop_hello first
 order=$(grep -o '"msg":"\(draining\|consumer stopped\|producer closed\|stopped\)"' \
     "$TMP_ROOT/first.log" | cut -d'"' -f4 | paste -sd, -)
-[ "$order" = "draining,consumer stopped,producer closed,stopped" ] ||
+# two consumers: the group "hello" and the live stream's own, "hello-live-0"
+[ "$order" = "draining,consumer stopped,consumer stopped,producer closed,stopped" ] ||
     fail "drain order: $order"
 log "SIGTERM: exit 0, consumer stopped before the producer closed"
 

@@ -163,9 +163,10 @@ static void test_defaults(void **state)
     assert_int_equal(m.services[0].n_routes, 0);
     assert_false(m.gateway.expose_internal);
     assert_int_equal(m.gateway.max_conns_per_client, 256);
+    assert_int_equal(m.gateway.read_timeout, 60);
     cli_manifest_cleanup(&m);
     write_file(yaml_path,
-               "gateway: { expose_internal: true, max_conns_per_client: 9 }\n"
+               "gateway: { expose_internal: true, max_conns_per_client: 9, read_timeout: 5 }\n"
                "services:\n  a: { binary: bin/svc, port: 9000, routes: [ { path: /readyz } ] }\n",
                0644);
     if (cli_manifest_load(yaml_path, &m, err, sizeof(err)) != 0) {
@@ -173,6 +174,7 @@ static void test_defaults(void **state)
     }
     assert_true(m.gateway.expose_internal);
     assert_int_equal(m.gateway.max_conns_per_client, 9);
+    assert_int_equal(m.gateway.read_timeout, 5);
     assert_false(m.gateway.cors.present);
     assert_string_equal(m.services[0].routes[0].path, "/readyz");
     cli_manifest_cleanup(&m);
@@ -432,6 +434,8 @@ static const struct {
      "1:45: gateway.cors.max_age: 99999 is out of range 0..86400"},
     {"gateway: { max_conns_per_client: 0 }\n" SVC,
      "1:34: gateway.max_conns_per_client: 0 is out of range 1..1000000"},
+    {"gateway: { read_timeout: 0 }\n" SVC,
+     "1:26: gateway.read_timeout: 0 is out of range 1..86400"},
     {SVC "    routes: [ { methods: [GET] } ]\n", "5:15: route: missing required key 'path'"},
     {SVC "    routes: [ { path: /a, methods: [FETCH] } ]\n",
      "5:37: methods: unknown method 'FETCH'"},

@@ -1,9 +1,10 @@
 /*
  * What the wire-level HTTP tests share: a blocking client socket to a tandem HTTP server, a
- * reader of one answer, a problem answer made the way a program embedding the core alone makes
- * one, and the check that skips an io_uring run the kernel refuses. Static inline functions,
- * included by each test (test_http_server.c, test_http_loop.c, test_lib_client_loop.c,
- * test_http_drain.c, test_lib_store_writer.c); every socket is on 127.0.0.1.
+ * reader of one answer, a decoder of a chunked body, a problem answer made the way a program
+ * embedding the core alone makes one, and the check that skips an io_uring run the kernel refuses.
+ * Static inline functions, included by each test (test_http_server.c, test_http_loop.c,
+ * test_lib_client_loop.c, test_http_drain.c, test_lib_store_writer.c, test_http_stream.c,
+ * test_lib_service_sse.c); every socket is on 127.0.0.1.
  */
 #ifndef TANDEM_TEST_HTTP_UTIL_H
 #define TANDEM_TEST_HTTP_UTIL_H
@@ -58,6 +59,45 @@ static inline size_t read_answer(int fd, char *buf, size_t cap, int timeout_ms, 
         }
         len += (size_t)n;
         buf[len] = '\0';
+    }
+}
+
+/* Decodes the chunks of a chunked body (RFC 9112 section 7.1, no extensions or trailers) that
+ * are complete in p[0..n) into out (room for n bytes), *out_len bytes; *used (may be NULL): the
+ * bytes of p they took. Returns 1 once the last chunk (0, CRLF, CRLF) is in, 0 when more may
+ * come, -1 when the framing is broken. */
+static inline int http_dechunk(const char *p, size_t n, char *out, size_t *out_len, size_t *used)
+{
+    size_t at = 0;
+    *out_len = 0;
+    for (;;) {
+        if (used != NULL) {
+            *used = at;
+        }
+        size_t i = at, size = 0;
+        while (i < n && ((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f'))) {
+            size = size * 16 + (size_t)(p[i] <= '9' ? p[i] - '0' : p[i] - 'a' + 10);
+            i++;
+        }
+        if (i < n && i == at) {
+            return -1; /* no size */
+        }
+        if (i + 2 + size + 2 > n) {
+            return 0; /* not all here yet */
+        }
+        if (p[i] != '\r' || p[i + 1] != '\n' || p[i + 2 + size] != '\r' ||
+            p[i + 3 + size] != '\n') {
+            return -1;
+        }
+        memcpy(out + *out_len, p + i + 2, size);
+        *out_len += size;
+        at = i + 4 + size;
+        if (size == 0) {
+            if (used != NULL) {
+                *used = at;
+            }
+            return 1;
+        }
     }
 }
 

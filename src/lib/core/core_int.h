@@ -75,4 +75,15 @@ struct json_t;
 int core_problem_format(int status, const char *detail, const struct json_t *members, char *buf,
                         size_t cap, char **out, size_t *len);
 
+/*
+ * sse.c: one server-sent event (text/event-stream, WHATWG HTML section 9.2): "event: <event>\n"
+ * (event NULL or "": none), "id: <id>\n" (id NULL: none), one "data: <line>\n" per line of
+ * data[0..len) split at CRLF, LF and CR (data NULL: len ignored, one empty line), then "\n".
+ * Writes it into buf when it fits cap bytes (not NUL-terminated); *need is its length in every
+ * case but TANDEM_EINVAL. Returns 0, TANDEM_ETOOLARGE (call again with *need bytes) or
+ * TANDEM_EINVAL (CR or LF in event or id). Pure: no allocation.
+ */
+int core_sse_format(const char *event, const char *id, const void *data, size_t len, char *buf,
+                    size_t cap, size_t *need);
+
 #endif

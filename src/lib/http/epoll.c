@@ -80,6 +80,7 @@ static void ep_flush(struct hconn *c)
             return;
         }
         c->out.off += (size_t)n;
+        c->sent += (uint64_t)n;
     }
     c->out.off = c->out.len = 0;
     hconn_sent(c);
@@ -186,6 +187,9 @@ static void conn_event(struct hconn *c, uint32_t ev)
         }
     }
     ep_read(c);
+    if (c->rd_hup) {
+        hconn_rdhup(c); /* a stream's client left (its FIN raises no further edge) */
+    }
     hconn_settle(c);
 }
 

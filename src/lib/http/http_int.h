@@ -5,6 +5,8 @@
  *               HTTP/1.1 grammar; this file assembles the request object and enforces the
  *               limits). Pure: no sockets, no clocks; the fuzz target drives it directly.
  *   response.c  one answer -> bytes (status line, headers, body).
+ *   stream.c    a streamed answer: begun, written piece by piece (chunked), ended; its end when
+ *               the client goes away, the drain or the stop comes first.
  *   loop.c      what else a worker's loop runs: fd watches, timers, posts, stop hooks.
  *   worker.c    one thread: its connections (the HTTP/1.1 state machine), their timeouts, the
  *               iteration; the system calls go through an I/O backend (struct hio_ops):
@@ -55,7 +57,17 @@ struct hreq {
     bool keep_alive; /* after the response (http_should_keep_alive, no Upgrade) */
     bool is_head;
     bool answered;
+    /* a streamed answer (stream.c): */
+    uint8_t stream;    /* HSTREAM_NONE, HSTREAM_OPEN (begun), HSTREAM_CLOSING (in on_close) */
+    bool chunked;      /* HTTP/1.1: chunked body; HTTP/1.0: the body ends with the connection */
+    bool stream_close; /* the connection closes once the stream has ended */
+    int status;
+    tandem_http_stream_close_fn on_close;
+    void *close_arg;
+    struct hreq *sprev, *snext; /* in the worker's list of open streams */
 };
+
+enum { HSTREAM_NONE = 0, HSTREAM_OPEN = 1, HSTREAM_CLOSING = 2 };
 
 /* Allocates a request whose arena fits lim->max_header_bytes. Never fails (xmalloc). */
 struct hreq *hreq_new(const struct hlimits *lim);
@@ -112,7 +124,9 @@ struct hresp {
     const char *extra;
     size_t extra_len;
     bool close, keep_alive_10, head_only;
+    uint8_t framing; /* HRESP_LENGTH (Content-Length), or a stream's: no length, and */
 };
+enum { HRESP_LENGTH = 0, HRESP_CHUNKED = 1, HRESP_TO_CLOSE = 2 }; /* chunked / up to the close */
 void hresp_write(struct hbuf *out, const struct hresp *r, const char *date);
 /* Writes the IMF-fixdate of unix time t ("Sun, 06 Nov 1994 08:49:37 GMT", 29 bytes + NUL). */
 void hdate_format(char out[30], int64_t t);
@@ -230,12 +244,14 @@ struct hconn {
     bool rd_ready; /* the socket may hold unread bytes (edge seen, no short read since) */
     bool rd_hup;   /* the peer shut its write side: read on to EOF, short reads or not */
     /* io_uring backend */
-    bool rd_armed;  /* a multishot receive is in flight (until its last completion) */
-    bool rd_cancel; /* its cancellation was asked for */
-    bool rd_end;    /* the receive saw EOF: consumed (hconn_eof) when input is taken again */
-    bool wr_busy;   /* a send of wbuf is in flight */
-    bool zombie;    /* dead, in the worker's zombie list until its last completion */
-    int ops;        /* requests in flight that name this connection */
+    bool rd_armed;      /* a multishot receive is in flight (until its last completion) */
+    bool rd_cancel;     /* its cancellation was asked for */
+    bool rd_end;        /* the receive saw EOF: consumed (hconn_eof) when input is taken again */
+    bool wr_busy;       /* a send of wbuf is in flight */
+    bool zombie;        /* dead, in the worker's zombie list until its last completion */
+    int ops;            /* requests in flight that name this connection */
+    uint64_t sent;      /* bytes the kernel took (both backends count them) */
+    uint64_t sent_mark; /* sent when the stream's blocked-output deadline was last set */
     enum tlist tl;
     int64_t deadline;
     struct hconn *tprev, *tnext; /* in the list tl */
@@ -308,6 +324,7 @@ struct hworker {
     struct tlist_head lists[T_COUNT];
     struct hconn *all, *grave, *zombies;
     struct hconn *flushq;    /* answers to write at the end of this iteration */
+    struct hreq *streams;    /* requests whose streamed answer is open (stream.c) */
     struct tandem_loop loop; /* watches, timers, posts, stop hooks (loop.c) */
 };
 
@@ -328,6 +345,20 @@ void hworker_wake_stop(struct hworker *w);
 void hworker_free(struct hworker *w);
 /* Called by tandem_http_respond: queues the answer on req's connection. */
 void hworker_answer(struct hreq *r, const struct hresp *resp);
+/* The request on its connection is done (an answer, or a stream's end, was queued): its
+ * connection parses the next one, or closes when close is true. */
+void hconn_next(struct hconn *c, struct hreq *r, bool close);
+/* Queues c to be written with the iteration's other answers (the flush queue). */
+void hconn_queue_flush(struct hconn *c);
+
+/* stream.c, for worker.c. hstream_gone: the connection of r's open stream is closing (the client
+ * went away, or its output timed out: reason): r is unlinked, on_close and on_done run, r is
+ * freed. hstream_finish: the server ends the open stream on c (drain, stop): the last chunk,
+ * on_close(0), on_done; the connection closes after it. hstream_open: c's request has an open
+ * stream (the connection then waits for its owner, reading nothing). */
+void hstream_gone(struct hworker *w, struct hreq *r, int reason);
+void hstream_finish(struct hconn *c);
+bool hstream_open(const struct hconn *c);
 
 /* For the backends (worker.c). */
 /* A new connection on fd (accepted, non-blocking), in the idle list; NULL when the worker is at
@@ -341,6 +372,12 @@ bool hconn_wants_input(const struct hconn *c);
 void hconn_input(struct hconn *c);
 /* The peer closed its side and every byte before it was taken. */
 void hconn_eof(struct hconn *c);
+/* The peer shut its side (EPOLLRDHUP; a receive of 0 bytes), whatever is still unread: a
+ * connection streaming an answer ends it (the client went away); no-op otherwise. */
+void hconn_rdhup(struct hconn *c);
+/* Closes c; an open stream on it ends with on_close(reason). hconn_close: reason
+ * TANDEM_ECLOSED. */
+void hconn_close_reason(struct hconn *c, int reason);
 /* Everything queued was written: a closing connection shuts its write side and lingers. */
 void hconn_sent(struct hconn *c);
 /* After an event: queue the connection's answers for the end of the iteration, or re-derive

@@ -7,7 +7,9 @@
  *     Server: tandem\r\n
  *     Date: <IMF-fixdate, RFC 9110 section 5.6.7>\r\n
  *     Content-Type: <type>\r\n            (when given)
- *     Content-Length: <body length>\r\n    (always; for HEAD the length of the body not sent)
+ *     Content-Length: <body length>\r\n    (always; for HEAD the length of the body not sent;
+ *                                           a streamed answer has Transfer-Encoding: chunked,
+ *                                           or nothing to an HTTP/1.0 client: stream.c)
  *     Connection: close | keep-alive\r\n   (close when the connection ends after this answer;
  *                                           keep-alive only to an HTTP/1.0 client that asked)
  *     <handler-added headers>
@@ -84,7 +86,9 @@ void hresp_write(struct hbuf *out, const struct hresp *r, const char *date)
         hbuf_append(out, r->content_type, strlen(r->content_type));
     }
     bool no_body = r->status == 204 || r->status == 304; /* RFC 9110 section 8.6 */
-    if (!no_body) {
+    if (r->framing == HRESP_CHUNKED) {
+        PUT(out, "\r\nTransfer-Encoding: chunked");
+    } else if (!no_body && r->framing == HRESP_LENGTH) {
         PUT(out, "\r\nContent-Length: ");
         char digits[24];
         char *d = utoa_end(digits, r->body_len);

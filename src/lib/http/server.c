@@ -78,6 +78,7 @@ static void config_defaults(struct tandem_http_config *c)
     c->request_timeout_ms = c->request_timeout_ms > 0 ? c->request_timeout_ms : 10000;
     c->idle_timeout_ms = c->idle_timeout_ms > 0 ? c->idle_timeout_ms : 60000;
     c->max_connections = c->max_connections > 0 ? c->max_connections : 10000;
+    c->max_stream_queue = c->max_stream_queue > 0 ? c->max_stream_queue : 64 * 1024;
 }
 
 /* The backend cfg->io asks for; NULL for an unknown value. */
@@ -156,6 +157,14 @@ int tandem_http_server_port(const struct tandem_http_server *s)
 int tandem_http_server_io(const struct tandem_http_server *s)
 {
     return s->io == &hio_uring ? TANDEM_HTTP_IO_URING : TANDEM_HTTP_IO_EPOLL;
+}
+
+struct tandem_loop *tandem_http_server_loop(struct tandem_http_server *s, int index)
+{
+    if (index < 0 || index >= s->nthreads) {
+        return NULL;
+    }
+    return &s->workers[index]->loop;
 }
 
 int tandem_http_server_drain(struct tandem_http_server *s, int64_t timeout_ms)

@@ -256,6 +256,9 @@ static void on_recv(struct hconn *c, int res, unsigned flags)
         c->rd_cancel = true;
     }
     ur_read(c);
+    if (c->rd_end) {
+        hconn_rdhup(c); /* a stream's client left */
+    }
     hconn_settle(c);
 }
 
@@ -275,6 +278,7 @@ static void on_send(struct hconn *c, int res)
         return;
     }
     c->wbuf.off += (size_t)res;
+    c->sent += (uint64_t)res;
     if (c->wbuf.off < c->wbuf.len) {
         send_wbuf(c); /* the rest */
         return;

@@ -13,14 +13,17 @@
  *     linger   answered its last response, write side shut down,
  *              reading until the client closes:                    LINGER_MS        -> close
  *
- * A connection with a request at its handler is in no list (the handler owns the clock). One
+ * A connection with a request at its handler is in no list (the handler owns the clock), except
+ * one streaming an answer with bytes waiting unsent, which sits in the idle list, its deadline
+ * pushed back whenever the kernel takes some (stream.c: a client that reads nothing goes). One
  * iteration is: the backend waits (until the earliest head, loop timer or log flush) and handles
  * what happened -> the answers queued by it are handed to the backend (flush queue) -> loop
- * timers -> expire the list heads -> free the connections closed in this iteration (never
- * earlier: an event collected in the same batch may still name them; under io_uring not before
- * the last request in flight for them has completed: they wait in the zombie list) -> write the
- * thread's buffered log lines when the oldest is LOG_FLUSH_MS old (common/log.h: a worker
- * buffers its lines, the access log's above all, instead of a write(2) per line).
+ * timers -> what they queued (a stream's pieces) -> expire the list heads -> free the connections
+ * closed in this iteration (never earlier: an event collected in the same batch may still name
+ * them; under io_uring not before the last request in flight for them has completed: they wait in
+ * the zombie list) -> write the thread's buffered log lines when the oldest is LOG_FLUSH_MS old
+ * (common/log.h: a worker buffers its lines, the access log's above all, instead of a write(2) per
+ * line).
  *
  * A CONNECTION feeds its input buffer to the parser; each complete request goes to the handler,
  * and the next one is parsed only after it was answered, so answers queue in request order in
@@ -156,6 +159,13 @@ static void conn_update(struct hconn *c)
     const struct tandem_http_config *cfg = &c->w->sh->cfg;
     if (c->lingering) {
         tl_enter(c, T_LINGER, LINGER_MS);
+    } else if (hconn_unsent(c) > 0 && hstream_open(c)) { /* (the cheap test first) */
+        /* a stream's output is blocked: idle_timeout_ms from the last byte the kernel took */
+        if (c->tl != T_IDLE || c->sent != c->sent_mark) {
+            tl_remove(c);
+            c->sent_mark = c->sent;
+            tl_enter(c, T_IDLE, cfg->idle_timeout_ms);
+        }
     } else if (c->pending) {
         tl_enter(c, T_NONE, 0);
     } else if (c->hp.started && !c->closing) {
@@ -198,7 +208,7 @@ void hconn_sent(struct hconn *c)
 void hconn_eof(struct hconn *c)
 {
     c->eof = true;
-    if (c->lingering || hconn_unsent(c) == 0 || c->hp.started) {
+    if (hstream_open(c) || c->lingering || hconn_unsent(c) == 0 || c->hp.started) {
         hconn_close(c); /* a lingering close ends here; a cut-off request is dropped */
     } else {
         c->closing = true; /* flushed by the caller, then closed (hconn_sent) */
@@ -289,8 +299,17 @@ void hworker_answer(struct hreq *r, const struct hresp *resp_in)
     resp.keep_alive_10 = !resp.close && r->view.http_minor == 0;
     resp.head_only = r->is_head;
     hresp_write(&c->out, &resp, c->w->date);
+    hconn_next(c, r, resp.close);
+}
+
+void hconn_next(struct hconn *c, struct hreq *r, bool close)
+{
+    if (c->in == NULL) { /* a stream gave it up (stream.c) */
+        c->in_cap = HCONN_IN_CAP;
+        c->in = xmalloc(c->in_cap);
+    }
     c->pending = false;
-    c->closing = c->closing || resp.close;
+    c->closing = c->closing || close;
     hparse_begin(&c->hp, r); /* the request object is re-used for the next request */
     if (!c->in_dispatch) {   /* answered later: carry on with this connection now */
         conn_process(c);
@@ -307,6 +326,11 @@ void hconn_input(struct hconn *c)
 
 void hconn_close(struct hconn *c)
 {
+    hconn_close_reason(c, TANDEM_ECLOSED);
+}
+
+void hconn_close_reason(struct hconn *c, int reason)
+{
     struct hworker *w = c->w;
     if (c->dead) {
         return;
@@ -314,13 +338,28 @@ void hconn_close(struct hconn *c)
     c->dead = true;
     tl_remove(c);
     w->io->close(c);
+    struct hreq *stream = NULL;
     if (c->pending) {
-        c->req->conn = NULL; /* the handler frees it when it answers */
+        if (c->req->stream == HSTREAM_OPEN) {
+            stream = c->req; /* ended below: nobody else will */
+        } else {
+            c->req->conn = NULL; /* the handler frees it when it answers */
+        }
         c->req = NULL;
     }
     alist_unlink(&w->all, c); /* from the live list to the graveyard */
     alist_push(&w->grave, c);
     w->nconns--;
+    if (stream != NULL) {
+        hstream_gone(w, stream, reason); /* last: on_close may do anything on this worker */
+    }
+}
+
+void hconn_rdhup(struct hconn *c)
+{
+    if (!c->dead && hstream_open(c)) {
+        hconn_close(c);
+    }
 }
 
 static void conn_free(struct hconn *c)
@@ -382,12 +421,19 @@ void hconn_discard(struct hconn *c)
     conn_free(c);
 }
 
-void hconn_settle(struct hconn *c)
+void hconn_queue_flush(struct hconn *c)
 {
-    if (!c->dead && hconn_unsent(c) > 0 && !c->flush_queued) {
+    if (!c->dead && !c->flush_queued) {
         c->flush_queued = true; /* written with the iteration's other answers */
         c->fnext = c->w->flushq;
         c->w->flushq = c;
+    }
+}
+
+void hconn_settle(struct hconn *c)
+{
+    if (!c->dead && hconn_unsent(c) > 0 && !c->flush_queued) {
+        hconn_queue_flush(c);
     } else {
         conn_update(c);
     }
@@ -417,7 +463,7 @@ static void expire(struct hworker *w)
     }
     for (int tl = T_IDLE; tl <= T_LINGER; tl++) {
         while ((c = w->lists[tl].head) != NULL && c->deadline <= w->now_ms) {
-            hconn_close(c);
+            hconn_close_reason(c, TANDEM_ETIMEDOUT); /* a stream's client read nothing */
         }
     }
 }
@@ -446,12 +492,22 @@ static int next_timeout(const struct hworker *w)
     return best > 1000000 ? 1000000 : (int)best;
 }
 
-/* Drain: stop accepting, close the connections that have no request under way; the others
- * close after their answer (resp.close in hworker_answer) or by their request timeout. */
+/* The server ends every open stream (drain, stop): last chunk, on_close(0), close. */
+static void streams_finish(struct hworker *w)
+{
+    while (w->streams != NULL) {
+        hstream_finish(w->streams->conn); /* unlinks it first */
+    }
+}
+
+/* Drain: stop accepting, end the open streams, close the connections that have no request under
+ * way; the others close after their answer (resp.close in hworker_answer) or by their request
+ * timeout. */
 static void drain_begin(struct hworker *w)
 {
     w->draining = true;
     w->io->unlisten(w);
+    streams_finish(w);
     struct hconn *next;
     for (struct hconn *c = w->all; c != NULL; c = next) {
         next = c->anext;
@@ -493,12 +549,14 @@ void *hworker_main(void *arg)
         clock_update(w);
         flush_queued(w);
         hloop_run_timers(&w->loop);
+        flush_queued(w); /* what the timers wrote (a stream's pieces) */
         expire(w);
         hloop_reap(&w->loop);
         bury(w);
         log_buffer_tick(w->now_ms);
         atomic_store(&w->nconns_seen, w->nconns);
     }
+    streams_finish(w);    /* on this thread, their owners hear of it (on_close) before the hooks */
     hloop_stop(&w->loop); /* posts, then stop hooks: held requests may still be answered */
     flush_queued(w);
     w->io->stop(w); /* what was queued goes out; the kernel lets go of the worker's memory */
@@ -556,7 +614,7 @@ void hworker_free(struct hworker *w)
     }
     while (w->all != NULL) {
         struct hconn *c = w->all;
-        bool pending = c->pending;
+        bool pending = c->pending; /* no open stream: the worker finished them */
         struct hreq *r = c->req;
         hconn_close(c);
         if (pending) {

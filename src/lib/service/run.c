@@ -199,6 +199,9 @@ int tandem_service_run(struct tandem_service *s)
     mkdirs(svc_config_get(&s->cfg, "instance-dir"));
     stats_setup(s);
     svc_pool_run(s);
+    long beat = 15;
+    svc_parse_int(svc_config_get(&s->cfg, "sse-heartbeat"), 1, 3600, &beat);
+    svc_sse_run(s, (int64_t)beat * 1000);
     sigset_t set, old;
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
@@ -213,6 +216,9 @@ int tandem_service_run(struct tandem_service *s)
     }
     if (rc == 0) {
         rc = start_http(s);
+    }
+    if (rc == 0) {
+        svc_sse_serving(s, s->http); /* broadcasts reach the workers from here */
     }
     if (reserve_fd >= 0) {
         close(reserve_fd); /* the workers' sockets hold the port now */
@@ -238,6 +244,7 @@ int tandem_service_run(struct tandem_service *s)
     if (rc != 0) {
         log_warn("drain timeout: dropping the requests still open", NULL);
     }
+    svc_sse_serving(s, NULL); /* no broadcast reaches for the workers' loops after this */
     tandem_http_server_stop(s->http);
     s->http = NULL;
     svc_ready_stop(s); /* before the hooks: they may close what a check uses */
@@ -270,6 +277,7 @@ void tandem_service_free(struct tandem_service *s)
     if (s == NULL) {
         return;
     }
+    svc_sse_serving(s, NULL);
     tandem_http_server_stop(s->http);
     svc_ready_stop(s);
 #ifdef TANDEM_SERVICE_EVENTS
@@ -279,6 +287,7 @@ void tandem_service_free(struct tandem_service *s)
     svc_auth_free(s);
 #endif
     svc_pool_free(s); /* after HTTP: every worker's loop has let go of it */
+    svc_sse_free(s);  /* likewise: the streams ended when the workers stopped */
     for (size_t i = 0; i < s->nroutes; i++) {
         free(s->routes[i]->method);
         free(s->routes[i]->pattern);

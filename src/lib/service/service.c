@@ -142,6 +142,7 @@ void svc_dispatch(struct tandem_http_request *req, void *arg)
     x->method = svc_method_index(req->method);
     x->route = (int)s->nroutes;
     x->claims = NULL;
+    x->streamed = false;
     trace_context(x, req);
     req->user = x;
     int rc = tandem_router_match(s->router, req->method, strlen(req->method), req->path, plen,
@@ -174,7 +175,9 @@ void svc_done(struct tandem_http_request *req, int status, void *arg)
     }
     uint64_t ns = (uint64_t)clock_mono_ns() - x->start_ns;
     if (status != 0) {
-        tandem_http_add_header(req, "traceparent", x->traceparent);
+        if (!x->streamed) { /* a stream's head carried it (tandem_respond_sse) */
+            tandem_http_add_header(req, "traceparent", x->traceparent);
+        }
         svc_stats_record(&s->stats[req->worker], x->route, x->method, status, ns);
     }
     /* probes and scrapes that succeed at debug: the supervisor asks every instance's /readyz
@@ -269,6 +272,8 @@ static int builtin_options(struct tandem_service *s)
     svc_config_declare(c, "pool-threads", "0",
                        "threads for blocking work (tandem_offload; 0: one per CPU)");
     svc_config_declare(c, "pool-queue", "256", "jobs waiting for the pool at most; beyond: 503");
+    svc_config_declare(c, "sse-heartbeat", "15",
+                       "seconds between heartbeats on quiet server-sent event streams");
     svc_config_declare(c, "assignment-strategy", NULL,
                        "consumer groups' partition.assignment.strategy (cooperative-sticky: "
                        "incremental rebalancing; unset: librdkafka's default)");
@@ -289,6 +294,8 @@ static int builtin_options(struct tandem_service *s)
         bad = "pool-threads";
     } else if (svc_parse_int(svc_config_get(c, "pool-queue"), 1, 1000000, &v) != 0) {
         bad = "pool-queue";
+    } else if (svc_parse_int(svc_config_get(c, "sse-heartbeat"), 1, 3600, &v) != 0) {
+        bad = "sse-heartbeat";
     } else if (*svc_config_get(c, "data-dir") == '\0') {
         bad = "data-dir";
     } else if (svc_parse_int(svc_config_get(c, "instance"), 0, 65535, &v) != 0) {

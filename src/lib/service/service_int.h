@@ -13,6 +13,8 @@
  *              check.
  *   service_events.c  the service's producer and consumers (tandem/events.h): metrics, ready
  *              check and drain hook; built when librdkafka is (TANDEM_SERVICE_EVENTS).
+ *   sse.c      server-sent events (tandem_respond_sse, tandem_sse_*): each worker's streams,
+ *              heartbeats, broadcasts from any thread through the workers' loops.
  *
  * Per-request context (struct svc_req) hangs on tandem_http_request.user from dispatch until
  * the http core reports the request done (answered or dropped); it is freed, or reused, once the
@@ -21,6 +23,7 @@
 #ifndef TANDEM_LIB_SERVICE_INT_H
 #define TANDEM_LIB_SERVICE_INT_H
 
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -179,8 +182,9 @@ struct svc_req {
     uint64_t start_ns;
     const struct tandem_claims *claims; /* service_auth.c: the token's, once verified; released
                                            with the context, once the answer is written */
-    size_t buf_cap;                     /* at least path length + TANDEM_ROUTE_MAX_PARAMS + 1 */
-    char buf[];                         /* captured parameter values */
+    bool streamed;  /* answered with a stream (sse.c): its head went out before on_done */
+    size_t buf_cap; /* at least path length + TANDEM_ROUTE_MAX_PARAMS + 1 */
+    char buf[];     /* captured parameter values */
 };
 
 struct svc_hook {
@@ -205,8 +209,36 @@ struct tandem_service {
     struct svc_prober *prober; /* ready.c; set while tandem_service_run probes */
     struct svc_auth *auth;     /* service_auth.c; NULL until tandem_service_auth */
     struct svc_pool *pool;     /* service_pool.c; the pool's state, made before any thread */
+    struct svc_sse *sse;       /* sse.c; made by tandem_service_run before any thread */
     bool running;
 };
+
+/* sse.c: one worker's streams. head, cursor and beat belong to the worker's thread; open and the
+ * counters are read by any thread (/metrics, tandem_sse_each); loop is set before serving. */
+struct svc_sse_worker {
+    struct tandem_sse *head;        /* its open streams */
+    struct tandem_sse *cursor;      /* the next stream a walk visits (moved past an unlinked one) */
+    struct tandem_loop_timer *beat; /* the heartbeat timer, while streams are open */
+    int64_t beat_ms;
+    struct tandem_loop *loop;
+    atomic_int open;
+    _Atomic uint64_t events, dropped;
+};
+
+struct svc_sse {
+    pthread_mutex_t mu;
+    struct tandem_http_server *http; /* under mu: set while the workers serve (posts allowed) */
+    int nworkers;
+    struct svc_sse_worker *w; /* [nworkers] */
+};
+
+/* sse.c: svc_sse_run (run, before any thread) makes the workers' state with the heartbeat period
+ * and registers the metrics source; svc_sse_serving(s, http) once the workers serve, and
+ * svc_sse_serving(s, NULL) before they stop (no post after it); svc_sse_free (tandem_service_free,
+ * after HTTP has stopped). */
+void svc_sse_run(struct tandem_service *s, int64_t heartbeat_ms);
+void svc_sse_serving(struct tandem_service *s, struct tandem_http_server *http);
+void svc_sse_free(struct tandem_service *s);
 
 /* run.c: now + drain-timeout (default 10 s), in monotonic ms; *seconds (may be NULL) gets the
  * timeout. */
