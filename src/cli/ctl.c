@@ -36,7 +36,7 @@
 #include "common/clock.h"
 #include "tandem/error.h"
 
-#define CTL_PATH "var/tandem/ctl.sock"
+#define CTL_PATH SUP_CTL_PATH
 
 int ctl_listen(struct sup *s)
 {

@@ -24,7 +24,8 @@
  *   - jwt.present is true when the manifest has a jwt: section or a service has a jwt: key, and
  *     then both key paths are absolute and differ; no service's env names a variable the
  *     supervisor sets (TANDEM_LISTEN, TANDEM_DATA_DIR, TANDEM_INSTANCE, TANDEM_INSTANCE_DIR,
- *     TANDEM_JWT_PUBLIC_KEY, TANDEM_JWT_PRIVATE_KEY; TANDEM_BROKERS with a broker).
+ *     TANDEM_JWT_PUBLIC_KEY, TANDEM_JWT_PRIVATE_KEY, TANDEM_CONTROL_SOCKET,
+ *     TANDEM_CONSOLE_SECRET_FILE; TANDEM_BROKERS with a broker).
  */
 #ifndef TANDEM_CLI_MANIFEST_H
 #define TANDEM_CLI_MANIFEST_H
@@ -89,6 +90,8 @@ struct cli_service {
     struct cli_route *routes;
     size_t n_routes;
     bool jwt_sign;             /* jwt: sign: gets the private key (TANDEM_JWT_PRIVATE_KEY) */
+    bool control;              /* control: true: may drive the supervisor (the console): gets
+                                  TANDEM_CONTROL_SOCKET and TANDEM_CONSOLE_SECRET_FILE */
     struct cli_mark mark;      /* of the service's name */
     struct cli_mark port_mark; /* of its port value */
     struct cli_mark deps_mark; /* of its depends_on value */

@@ -32,6 +32,8 @@ static const struct {
     {"TANDEM_INSTANCE_DIR", "for each instance (var/services/NAME/i)"},
     {"TANDEM_JWT_PUBLIC_KEY", "from the manifest's jwt: section"},
     {"TANDEM_JWT_PRIVATE_KEY", "from the manifest's jwt: section (for services with jwt: sign)"},
+    {"TANDEM_CONTROL_SOCKET", "for services with control: true (the supervisor's socket)"},
+    {"TANDEM_CONSOLE_SECRET_FILE", "for services with control: true (var/tandem/console.secret)"},
 };
 
 static int check_env_owner(struct mf_ctx *c, const yaml_node_t *k, const char *name)
@@ -287,8 +289,8 @@ static int parse_jwt_use(struct mf_ctx *c, const yaml_node_t *n, struct cli_serv
 
 static int parse_service_body(struct mf_ctx *c, const yaml_node_t *n, struct cli_service *s)
 {
-    static const char *const keys[] = {"binary",     "args",   "instances", "port", "env",
-                                       "depends_on", "routes", "jwt",       NULL};
+    static const char *const keys[] = {"binary",     "args",   "instances", "port",    "env",
+                                       "depends_on", "routes", "jwt",       "control", NULL};
     char where[96];
     snprintf(where, sizeof(where), "service '%s'", s->name);
     int rc = mf_want(c, n, YAML_MAPPING_NODE, s->name);
@@ -326,6 +328,9 @@ static int parse_service_body(struct mf_ctx *c, const yaml_node_t *n, struct cli
     }
     if (rc == 0 && (v = mf_get(c, n, "jwt")) != NULL) {
         rc = parse_jwt_use(c, v, s);
+    }
+    if (rc == 0 && (v = mf_get(c, n, "control")) != NULL) {
+        rc = mf_bool(c, v, "control", &s->control);
     }
     if (rc == 0 && (v = mf_get(c, n, "depends_on")) != NULL) {
         s->deps_mark = mf_mark(v);

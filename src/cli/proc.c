@@ -9,7 +9,8 @@
  * signalfd, points stdin at /dev/null and stdout+stderr at var/tandem/logs/NAME.log (appended,
  * so a restarted instance continues its file), closes every other descriptor, sets the TANDEM_*
  * environment (TANDEM_LISTEN, the service's shared TANDEM_DATA_DIR, TANDEM_INSTANCE and its
- * TANDEM_INSTANCE_DIR, TANDEM_BROKERS, the jwt: keys: data.c, jwt.c) and the manifest's env
+ * TANDEM_INSTANCE_DIR, TANDEM_BROKERS, the jwt: keys: data.c, jwt.c; for a service with
+ * `control: true` the control socket and the console key's file: console.c) and the manifest's env
  * (which cannot name those) and execs. An exec that fails exits 127, which the supervisor sees as
  * a crash like any other.
  *
@@ -200,6 +201,8 @@ static void child_exec(struct sup *s, struct sup_proc *p, char **argv, pid_t par
      * key exported in the shell that ran `tandem up` reaches no process but the signers. */
     unsetenv("TANDEM_JWT_PUBLIC_KEY");
     unsetenv("TANDEM_JWT_PRIVATE_KEY");
+    unsetenv("TANDEM_CONTROL_SOCKET"); /* likewise: only a service with control: true */
+    unsetenv("TANDEM_CONSOLE_SECRET_FILE");
     if (p->kind == SUP_SERVICE) {
         const struct cli_service *svc = &s->m.services[p->svc];
         char v[256];
@@ -219,6 +222,13 @@ static void child_exec(struct sup *s, struct sup_proc *p, char **argv, pid_t par
         }
         if (s->brokers[0] != '\0') {
             setenv("TANDEM_BROKERS", s->brokers, 1);
+        }
+        if (svc->control) {
+            char abs[1200];
+            snprintf(abs, sizeof(abs), "%s/%s", s->m.dir, SUP_CTL_PATH);
+            setenv("TANDEM_CONTROL_SOCKET", abs, 1);
+            snprintf(abs, sizeof(abs), "%s/%s", s->m.dir, sup_console_key_path());
+            setenv("TANDEM_CONSOLE_SECRET_FILE", abs, 1);
         }
         for (size_t i = 0; i < svc->n_env; i++) {
             setenv(svc->env[i].name, svc->env[i].value, 1);

@@ -370,6 +370,9 @@ static int setup(struct sup *s)
         sup_data_layout();
         rc = sup_jwt_prepare(s);
     }
+    if (rc == 0) {
+        rc = sup_console_prepare(s);
+    }
     if (rc != 0) {
         return rc;
     }
@@ -538,6 +541,10 @@ int sup_up(const char *manifest, bool detach)
         if (rc == 0) {
             printf("tandem: up in %lld ms: http://%s:%d\n", (long long)(clock_mono_ms() - t0),
                    s.gateway.host, s.gateway.port);
+            if (sup_console_present(&s)) {
+                printf("tandem: console: http://%s:%d/console (actions need the key in %s)\n",
+                       s.gateway.host, s.gateway.port, sup_console_key_path());
+            }
             fflush(stdout);
             if (notify >= 0) {
                 detach_ready(notify);

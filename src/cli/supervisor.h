@@ -191,7 +191,8 @@ void sup_ps(struct sup *s, int out, bool json);
 /* Runs a request that changes something (scale, stop, start, restart); returns its exit code. */
 int sup_request(struct sup *s, int out, const struct ctl_request *req);
 
-/* ctl.c: the control socket, "var/tandem/ctl.sock" relative to the manifest's directory. */
+/* ctl.c: the control socket, relative to the manifest's directory. */
+#define SUP_CTL_PATH "var/tandem/ctl.sock"
 int ctl_listen(struct sup *s);
 void ctl_accept(struct sup *s);
 void ctl_client_input(struct sup *s, int slot);
@@ -224,6 +225,13 @@ void sup_data_layout(void);
  * already said on stderr ("tandem: up failed: jwt...") that fails `up`. Nothing to do without a
  * jwt: section. */
 int sup_jwt_prepare(struct sup *s);
+
+/* console.c: the console key. present: a service has control: true; prepare: writes a new random
+ * key to var/tandem/console.secret (0600) at every up when one is present (0, or an error said on
+ * stderr that fails up); key_path: that path, relative to the manifest's directory. */
+bool sup_console_present(const struct sup *s);
+int sup_console_prepare(struct sup *s);
+const char *sup_console_key_path(void);
 
 /* logs.c */
 int logs_show(const char *dir, const char *service, bool follow);
