@@ -349,17 +349,27 @@ json_t *admin_groups(struct admin *a, int timeout_ms, char *err, size_t err_len)
                            ? committed(a, q, json_string_value(json_object_get(g, "group")), parts,
                                        timeout_ms, e, sizeof(e))
                            : NULL;
-        /* the group's partitions: those it committed, and those of the topics it is assigned */
-        json_t *mine = json_array();
+        /* the group's topics: those it committed an offset of, or is assigned a partition of;
+         * every partition of them is the group's (one it never committed is read from its start:
+         * libtandem's consumers begin at the earliest offset) */
+        json_t *topics = json_object();
         size_t j;
         json_t *o;
         json_array_foreach(offs, j, o)
         {
-            if (json_integer_value(json_object_get(o, "committed")) >= 0 ||
-                assigned_topic(g, json_string_value(json_object_get(o, "topic")))) {
+            const char *t = json_string_value(json_object_get(o, "topic"));
+            if (json_integer_value(json_object_get(o, "committed")) >= 0 || assigned_topic(g, t)) {
+                json_object_set_new(topics, t, json_true());
+            }
+        }
+        json_t *mine = json_array();
+        json_array_foreach(offs, j, o)
+        {
+            if (json_object_get(topics, json_string_value(json_object_get(o, "topic"))) != NULL) {
                 json_array_append(mine, o);
             }
         }
+        json_decref(topics);
         json_object_set_new(g, "offsets", mine);
         if (offs == NULL) {
             json_object_set_new(g, "offsets_error", json_string(e));

@@ -12,8 +12,9 @@
  *   GET  /api/console/groups[/{group}]           consumer groups: members, assignments, lag
  *   POST /api/console/key                        204 when X-Console-Key is the key
  *   POST /api/console/services/{name}/stop       the same operations as `tandem stop|start|
- *   POST /api/console/services/{name}/start      scale` (key needed)
- *   POST /api/console/services/{name}/scale      {"instances": N}
+ *   POST /api/console/services/{name}/start      scale` (key needed): 202 at once, the end
+ *   POST /api/console/services/{name}/scale      as an "action" event ({"instances": N})
+ *   GET  /api/console/actions                    the recent actions and how they ended
  *   POST /api/console/groups/{group}/reset       {"to": "earliest|latest|offset|time", ...}
  *
  * The reads are open to whoever reaches the route (a browser's EventSource cannot send a
@@ -36,6 +37,8 @@
 #define BROWSE_MAX    200
 
 static struct console *C;
+
+static json_t *actions_recent(void);
 
 static void no_store(struct tandem_http_request *req)
 {
@@ -159,6 +162,7 @@ static void stream_get(struct tandem_http_request *req, void *arg)
         tandem_sse_send(sse, "status", NULL, text, strlen(text));
         free(text);
     }
+    tandem_sse_send_json(sse, "actions", NULL, json_pack("{s:o}", "actions", actions_recent()));
     tandem_sse_send_json(
         sse, "events", NULL,
         json_pack("{s:o,s:i,s:b}", "events", tail_recent(C->tail, 20), "more", 0, "initial", 1));
@@ -212,9 +216,8 @@ static void tail_get(struct tandem_http_request *req, void *arg)
  * ------------------------------------------------------------------ */
 
 struct job {
-    enum { JOB_BROWSE, JOB_CTL, JOB_RESET } kind;
-    char name[160];    /* topic, group */
-    char request[200]; /* the control line */
+    enum { JOB_BROWSE, JOB_RESET } kind;
+    char name[160]; /* topic, group */
     int32_t partition;
     char from[16];
     int64_t offset, time_ms;
@@ -232,25 +235,6 @@ static void job_work(void *arg)
                                  j->limit, &j->body);
     } else if (j->kind == JOB_RESET) {
         j->status = admin_reset(C->admin, j->name, j->spec, &j->body);
-    } else {
-        char *ans = NULL;
-        size_t len = 0;
-        if (ctl_request(C->ctl_path, j->request, CTL_ACTION_MS, &ans, &len) != 0) {
-            j->status = 502;
-            j->body = json_pack("{s:s}", "detail", "the supervisor did not answer");
-            return;
-        }
-        char out[4096], err[4096];
-        int code = ctl_answer_parse(ans, len, out, sizeof(out), err, sizeof(err));
-        free(ans);
-        if (code == 0) {
-            j->status = 200;
-            j->body = json_pack("{s:s,s:s}", "request", j->request, "output", out);
-        } else {
-            j->status = code == 2 ? 400 : code == -1 ? 502 : 409;
-            j->body = json_pack("{s:s,s:s,s:i}", "detail", err[0] ? err : "the request failed",
-                                "request", j->request, "exit", code);
-        }
     }
 }
 
@@ -367,6 +351,122 @@ static void key_post(struct tandem_http_request *req, void *arg)
     }
 }
 
+/* ---- actions: the supervisor's operations, run in the background ------------------------------
+ *
+ * A stop, a start or a scale makes the supervisor reload the gateway and wait until nginx's old
+ * workers are gone, and the request asking for it is itself served by one of those old workers:
+ * answered only when the operation ends, it would hold the worker the operation waits for (until
+ * nginx's worker_shutdown_timeout cuts it). So an action is answered at once, 202 with its record
+ * {"id", "request", "state": "running"}, and runs on the pool; its end is broadcast to the console
+ * streams as an "action" event (state "done" or "failed", the supervisor's output or error) and
+ * kept among the recent ones (GET /api/console/actions). */
+
+#define ACTIONS_KEPT 32
+
+struct action {
+    int id;
+    char request[200];
+    char state[16]; /* running, done, failed */
+    char output[2048];
+    int exit;
+};
+
+static pthread_mutex_t actions_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct action actions[ACTIONS_KEPT];
+static int actions_next = 1;
+
+static json_t *action_json(const struct action *a)
+{
+    return json_pack("{s:i,s:s,s:s,s:s,s:i}", "id", a->id, "request", a->request, "state", a->state,
+                     "output", a->output, "exit", a->exit);
+}
+
+static void action_work(void *arg)
+{
+    struct action *mine = arg; /* a private copy: the table's slot may be reused */
+    char *ans = NULL;
+    size_t len = 0;
+    if (ctl_request(C->ctl_path, mine->request, CTL_ACTION_MS, &ans, &len) != 0) {
+        snprintf(mine->state, sizeof(mine->state), "failed");
+        snprintf(mine->output, sizeof(mine->output), "the supervisor did not answer");
+        mine->exit = -1;
+    } else {
+        char out[2048], err[2048];
+        mine->exit = ctl_answer_parse(ans, len, out, sizeof(out), err, sizeof(err));
+        snprintf(mine->state, sizeof(mine->state), "%s", mine->exit == 0 ? "done" : "failed");
+        snprintf(mine->output, sizeof(mine->output), "%s", mine->exit == 0 ? out : err);
+        free(ans);
+    }
+    pthread_mutex_lock(&actions_mu);
+    struct action *slot = &actions[mine->id % ACTIONS_KEPT];
+    if (slot->id == mine->id) {
+        *slot = *mine;
+    }
+    pthread_mutex_unlock(&actions_mu);
+    json_t *j = action_json(mine);
+    char *text = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    if (text != NULL) {
+        tandem_sse_broadcast(C->svc, CONSOLE_STREAM, "action", NULL, text, strlen(text));
+        free(text);
+    }
+    tandem_log_info(NULL, "console action", "\"id\":%d,\"exit\":%d", mine->id, mine->exit);
+}
+
+static void action_free(void *arg, int status)
+{
+    (void)status;
+    free(arg);
+}
+
+/* Records request as a running action, queues it and answers 202 with its record. */
+static void action_start(struct tandem_http_request *req, const char *request)
+{
+    struct action *mine = calloc(1, sizeof(*mine));
+    struct tandem_pool *pool = tandem_service_pool(C->svc);
+    if (mine == NULL || pool == NULL) {
+        free(mine);
+        tandem_respond_problem(req, 503, "the console is shutting down");
+        return;
+    }
+    pthread_mutex_lock(&actions_mu);
+    mine->id = actions_next++;
+    snprintf(mine->request, sizeof(mine->request), "%s", request);
+    snprintf(mine->state, sizeof(mine->state), "running");
+    actions[mine->id % ACTIONS_KEPT] = *mine;
+    pthread_mutex_unlock(&actions_mu);
+    json_t *body = action_json(mine);
+    if (tandem_pool_submit(pool, action_work, action_free, mine) != 0) {
+        free(mine);
+        json_decref(body);
+        tandem_respond_header(req, "Retry-After", "1");
+        tandem_respond_problem(req, 503, "the console is busy: try again");
+        return;
+    }
+    tandem_log_info(req, "console action asked", "\"id\":%d",
+                    (int)json_integer_value(json_object_get(body, "id")));
+    no_store(req);
+    tandem_respond_json(req, 202, body);
+}
+
+static json_t *actions_recent(void)
+{
+    json_t *a = json_array();
+    pthread_mutex_lock(&actions_mu);
+    for (int id = actions_next - ACTIONS_KEPT; id < actions_next; id++) {
+        if (id > 0 && actions[id % ACTIONS_KEPT].id == id) {
+            json_array_append_new(a, action_json(&actions[id % ACTIONS_KEPT]));
+        }
+    }
+    pthread_mutex_unlock(&actions_mu);
+    return a;
+}
+
+static void actions_get(struct tandem_http_request *req, void *arg)
+{
+    answer(req, 200, json_pack("{s:o}", "actions", actions_recent()));
+}
+
 /* The service of an action's path: answered and NULL unless it is one the supervisor runs and not
  * the console itself. */
 static const char *action_service(struct tandem_http_request *req)
@@ -416,19 +516,13 @@ static void ctl_action(struct tandem_http_request *req, const char *verb)
             return;
         }
     }
-    struct job *j = calloc(1, sizeof(*j));
-    if (j == NULL) {
-        tandem_respond_problem(req, 503, "out of memory");
-        return;
-    }
-    j->kind = JOB_CTL;
+    char line[200];
     if (n >= 0) {
-        snprintf(j->request, sizeof(j->request), "scale %s=%d", name, (int)n);
+        snprintf(line, sizeof(line), "scale %s=%d", name, (int)n);
     } else {
-        snprintf(j->request, sizeof(j->request), "%s %s", verb, name);
+        snprintf(line, sizeof(line), "%s %s", verb, name);
     }
-    tandem_log_info(req, "console action asked", "\"request\":\"%s\"", j->request);
-    run_job(req, j);
+    action_start(req, line);
 }
 
 static void stop_post(struct tandem_http_request *req, void *arg)
@@ -520,6 +614,7 @@ int api_routes(struct console *c)
         {"GET", "/api/console/groups", groups_get},
         {"GET", "/api/console/groups/{group}", group_get},
         {"POST", "/api/console/key", key_post},
+        {"GET", "/api/console/actions", actions_get},
         {"POST", "/api/console/services/{name}/stop", stop_post},
         {"POST", "/api/console/services/{name}/start", start_post},
         {"POST", "/api/console/services/{name}/scale", scale_post},

@@ -25,6 +25,7 @@
  */
 #include <math.h>
 #include <stdatomic.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,6 +83,9 @@ struct poller {
         char group[128], service[64];
     } known[128];
     size_t n_known;
+    char gateway_conf[1100]; /* the gateway's nginx.conf, "" when not known */
+    struct timespec conf_mtime;
+    ino_t conf_ino;
     /* what the other threads read, under mu */
     pthread_mutex_t mu;
     char *status_text;
@@ -469,11 +473,46 @@ static void pub_seen(const char *topic, const char *source, double n, void *arg)
     ps->n++;
 }
 
+/* ---- the gateway's reloads ----------------------------------------------------------------------
+ *
+ * When the supervisor changes the gateway (a stop, start or scale, from here or from the tandem
+ * command), nginx's old workers keep the connections they hold until those end, or until
+ * worker_shutdown_timeout (5 s) cuts them: a browser's event stream through an old worker would
+ * be cut mid-chunk (the browser reports a broken answer), and the supervisor, which waits for the
+ * old workers to leave before it stops an instance, would wait those 5 s. So when nginx.conf
+ * changes (the supervisor writes it just before the reload: <project>/var/gateway/nginx.conf,
+ * beside the control socket's var/tandem/), the console ends its own streams cleanly; browsers
+ * reconnect (retry: 2 s) through the new workers and the old ones leave at once. */
+
+static void close_stream(struct tandem_sse *sse, void *arg)
+{
+    tandem_sse_close(sse);
+}
+
+static void watch_gateway(struct poller *p)
+{
+    struct stat st;
+    if (p->gateway_conf[0] == '\0' || stat(p->gateway_conf, &st) != 0) {
+        return;
+    }
+    bool changed = p->conf_ino != 0 &&
+                   (st.st_ino != p->conf_ino || st.st_mtim.tv_sec != p->conf_mtime.tv_sec ||
+                    st.st_mtim.tv_nsec != p->conf_mtime.tv_nsec);
+    p->conf_ino = st.st_ino;
+    p->conf_mtime = st.st_mtim;
+    if (changed) {
+        tandem_log_info(NULL, "console: the gateway reloads: streams end so browsers reconnect",
+                        NULL);
+        tandem_sse_each(p->c->svc, NULL, close_stream, NULL, NULL);
+    }
+}
+
 /* ---- the tick
  * ------------------------------------------------------------------------------------ */
 
 static void tick(struct poller *p)
 {
+    watch_gateway(p);
     int64_t now = mono_ms();
     struct ps_row *rows = calloc(MAX_ROWS, sizeof(*rows));
     struct scrape *scrapes = calloc(MAX_ROWS, sizeof(*scrapes));
@@ -656,6 +695,12 @@ int poller_start(struct console *c, struct poller **out)
         return TANDEM_ENOMEM;
     }
     p->c = c;
+    /* <project>/var/tandem/ctl.sock -> <project>/var/gateway/nginx.conf */
+    const char *slash = c->ctl_path != NULL ? strrchr(c->ctl_path, '/') : NULL;
+    if (slash != NULL && slash - c->ctl_path > 7 && strncmp(slash - 7, "/tandem", 7) == 0) {
+        snprintf(p->gateway_conf, sizeof(p->gateway_conf), "%.*s/gateway/nginx.conf",
+                 (int)(slash - 7 - c->ctl_path), c->ctl_path);
+    }
     pthread_mutex_init(&p->mu, NULL);
     pthread_mutex_init(&p->wait_mu, NULL);
     pthread_cond_init(&p->wait_cv, NULL);

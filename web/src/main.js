@@ -27,7 +27,7 @@ route('/editor/:slug', editor, { auth: true });
 route('/article/:slug', article);
 route('/profile/:username', profile);
 route('/profile/:username/favorites', (ctx) => profile(ctx, { favorites: true }));
-route('/console/*', consolePage);
+route('/console/*', consolePage); // the live console: its own chunk (pages/other.js)
 
 const nav = document.getElementById('nav');
 const main = document.getElementById('main');
@@ -73,7 +73,10 @@ function render({ push, first }) {
         target.tabIndex = -1;
         target.focus({ preventScroll: true });
     }
-    track('page_view', m?.params.slug && location.pathname.startsWith('/article/') ? m.params.slug : undefined);
+    // the console (operators watching the system) is not the blog's activity
+    if (!location.pathname.startsWith('/console')) {
+        track('page_view', m?.params.slug && location.pathname.startsWith('/article/') ? m.params.slug : undefined);
+    }
 }
 
 // Signed in or out (here, in a form, or by a refused token): redraw; a page that needs the

@@ -1,5 +1,6 @@
-// Pages with little in them: not found, and the console's place.
-import { h } from '../dom.js';
+// Pages with little in them: not found, and the door to the console.
+import { errorBox } from '../components.js';
+import { h, replace } from '../dom.js';
 
 function note(title, text) {
     document.title = `${title} — conduit`;
@@ -8,6 +9,13 @@ function note(title, text) {
 
 export const notFound = () => note('Page not found', 'There is nothing at this address. ');
 
-// /console is kept for the live console of the running system (a later part of the web UI).
-export const consolePage = () =>
-    note('Console', 'The live console of the running system is not part of this version of the web UI yet. ');
+// /console and below: the live console of the running system, a chunk of its own (with its own
+// stylesheet) loaded only here, so the blog's pages carry none of it.
+export function consolePage(ctx) {
+    document.title = 'Console — tandem console';
+    const box = h('div', { class: 'container console-loading' }, h('h1', null, 'System console'), h('p', { class: 'muted loading' }, 'Loading the console…'));
+    import('../console/console.js')
+        .then((m) => m.mount(box, ctx))
+        .catch(() => !ctx.signal.aborted && replace(box, h('h1', null, 'System console'), errorBox('The console could not be loaded.', () => location.reload())));
+    return box;
+}
