@@ -223,7 +223,8 @@ static rd_kafka_topic_partition_list_t *g_held;
 static void print_assignment(void)
 {
     rd_kafka_topic_partition_list_t *cur = rd_kafka_topic_partition_list_copy(g_held);
-    qsort(cur->elems, (size_t)cur->cnt, sizeof(cur->elems[0]), cmp_part);
+    if (cur->cnt > 1) /* an empty list has no elems array */
+        qsort(cur->elems, (size_t)cur->cnt, sizeof(cur->elems[0]), cmp_part);
     printf("ASSIGNED %" PRId64 " ", wall_ms());
     for (int i = 0; i < cur->cnt; i++)
         printf("%s%d", i ? "," : "", (int)cur->elems[i].partition);
