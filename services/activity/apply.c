@@ -1,0 +1,571 @@
+/*
+ * apply.c: the analytics, applied from every event of the users, articles, comments and
+ * activity topics (consumer group "activity").
+ *
+ * Each record runs in one SQLite transaction through tandem_idempotent: its CloudEvents
+ * (source, id) is recorded with its effects, so a redelivered event (a consumer restart, a
+ * rebalance, an outbox relay publishing a row again) changes nothing. Within the transaction:
+ *
+ *   1. the count of (its UTC day, its type) goes up by one, whatever the type (records that are
+ *      not CloudEvents count nowhere); the day is that of the event's own time: its data's "at",
+ *      else "updatedAt", else "createdAt", else its CloudEvents time, else now;
+ *   2. the read model of its type moves, only forward:
+ *
+ *   user.*                  the users read model of services/common (blog_profiles_apply: rows
+ *                           versioned per user and per follow edge); a follow that moved the edge
+ *                           is an item of the follower's recent activity
+ *   article.published/      slug, title, author (versioned by the article's version); the slug is
+ *     updated               claimed for the article (activity_slugs) and reads that waited for it
+ *                           are folded in; published: an item of the author's activity
+ *   article.deleted         deleted (versioned: an older update never brings it back)
+ *   article.favorited/      favorites = favoritesCount, versioned by the favorites version;
+ *     unfavorited           favorited: an item of the user's activity
+ *   comment.added/deleted   each comment's state (live or deleted, versioned 1 then 2) decides
+ *                           the article's live count: +1 when a comment becomes live, -1 when a
+ *                           live one is deleted, nothing otherwise; added: an item of its author's
+ *   activity.page_viewed    with a slug: one read of the article holding the slug
+ *   activity.article_read   one read of the article; an item of the reader's activity
+ *   activity.clicked        counted (1.) only
+ *
+ * Order. One entity's events share a key, hence a partition, hence their order; events of
+ * different topics (an article's comments and its deletion, a beacon and the article it reads)
+ * come in any order. So: an article row may be made by a comment or favorite event before its
+ * article.published (a placeholder, version 0, without slug or title, filled when the event
+ * comes); a comment.deleted before its comment.added leaves a deleted comment the added event
+ * cannot bring back (its version is lower); comments on a deleted article are counted as long as
+ * they live (the comments service deletes them after the article, each with comment.deleted);
+ * a read of a slug no article holds yet waits in activity_pending_reads (10,000 slugs at most:
+ * beacons are anyone's input) for the article that takes it.
+ *
+ * A record of a type we apply whose data lacks what it needs is a permanent failure (FAIL: the
+ * consumer dead-letters it); a busy or failing database is a RETRY.
+ *
+ * The connection is the consumer thread's own, opened at its first event; its statements are
+ * cached by blog_stmt on that thread. activity_consumer_close runs after the consumer has stopped
+ * and finalizes them through the connection itself (blog_stmt_forget works on the calling
+ * thread's cache only; the consumer thread's is never read again).
+ */
+#include <inttypes.h>
+#include <string.h>
+
+#include "activity.h"
+
+#define PRUNE_EVERY_MS    (3600 * 1000LL)      /* processed ids pruned this often... */
+#define PROCESSED_KEEP_MS (7 * 86400 * 1000LL) /* ...down to those of the last week */
+#define TYPE_MAX          128                  /* longer CloudEvents types are not counted */
+#define RECENT_MAX        "50"                 /* items kept per user */
+#define PENDING_SLUGS_MAX "10000"              /* slugs waiting for their article */
+
+/* The event being applied. */
+struct applying {
+    sqlite3 *db;
+    const struct tandem_event *ev;
+    json_t *d;  /* its data (a JSON object) */
+    int64_t at; /* its time, unix ms */
+};
+
+static const char DAILY_ADD[] =
+    "INSERT INTO activity_daily(day, type, count) VALUES(?1, ?2, 1) "
+    "ON CONFLICT(day, type) DO UPDATE SET count = activity_daily.count + 1";
+
+static const char ARTICLE_SET[] =
+    "INSERT INTO activity_articles(id, slug, title, author_id, version) VALUES(?1, ?2, ?3, ?4, ?5) "
+    "ON CONFLICT(id) DO UPDATE SET slug = excluded.slug, title = excluded.title, "
+    "author_id = excluded.author_id, version = excluded.version "
+    "WHERE excluded.version > activity_articles.version";
+
+static const char ARTICLE_DELETE[] =
+    "INSERT INTO activity_articles(id, slug, author_id, version, deleted) "
+    "VALUES(?1, ?2, ?3, ?4, 1) "
+    "ON CONFLICT(id) DO UPDATE SET deleted = 1, version = excluded.version, "
+    "slug = COALESCE(activity_articles.slug, excluded.slug) "
+    "WHERE excluded.version > activity_articles.version";
+
+static const char SLUG_CLAIM[] =
+    "INSERT INTO activity_slugs(slug, article_id, claimed_at) VALUES(?1, ?2, ?3) "
+    "ON CONFLICT(slug) DO UPDATE SET article_id = excluded.article_id, "
+    "claimed_at = excluded.claimed_at WHERE excluded.claimed_at >= activity_slugs.claimed_at";
+
+static const char PENDING_FOLD[] =
+    "UPDATE activity_articles SET reads = reads + "
+    "(SELECT reads FROM activity_pending_reads WHERE slug = ?2) "
+    "WHERE id = ?1 AND EXISTS (SELECT 1 FROM activity_pending_reads WHERE slug = ?2)";
+
+static const char PENDING_DROP[] = "DELETE FROM activity_pending_reads WHERE slug = ?1";
+
+static const char FAVORITES_SET[] =
+    "INSERT INTO activity_articles(id, version, favorites, favorites_version) "
+    "VALUES(?1, 0, ?2, ?3) "
+    "ON CONFLICT(id) DO UPDATE SET favorites = excluded.favorites, "
+    "favorites_version = excluded.favorites_version "
+    "WHERE excluded.favorites_version > activity_articles.favorites_version";
+
+static const char COMMENT_GET[] = "SELECT version, deleted FROM activity_comments WHERE id = ?1";
+
+static const char COMMENT_SET[] =
+    "INSERT INTO activity_comments(id, article_id, version, deleted) VALUES(?1, ?2, ?3, ?4) "
+    "ON CONFLICT(id) DO UPDATE SET version = excluded.version, deleted = excluded.deleted";
+
+static const char COMMENTS_ADD[] =
+    "INSERT INTO activity_articles(id, version, comments) VALUES(?1, 0, ?2) "
+    "ON CONFLICT(id) DO UPDATE SET comments = activity_articles.comments + excluded.comments";
+
+static const char SLUG_FIND[] = "SELECT article_id FROM activity_slugs WHERE slug = ?1";
+
+static const char READ_ADD[] = "UPDATE activity_articles SET reads = reads + 1 WHERE id = ?1";
+
+static const char PENDING_ADD[] =
+    "UPDATE activity_pending_reads SET reads = reads + 1 WHERE slug = ?1";
+
+static const char PENDING_NEW[] =
+    "INSERT INTO activity_pending_reads(slug, reads) SELECT ?1, 1 "
+    "WHERE (SELECT COUNT(*) FROM activity_pending_reads) < " PENDING_SLUGS_MAX;
+
+static const char RECENT_ADD[] =
+    "INSERT INTO activity_recent(user_id, type, at, article_id, slug, other_user_id, comment_id) "
+    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+
+static const char RECENT_TRIM[] =
+    "DELETE FROM activity_recent WHERE user_id = ?1 AND id NOT IN "
+    "(SELECT id FROM activity_recent WHERE user_id = ?1 ORDER BY at DESC, id DESC "
+    "LIMIT " RECENT_MAX ")";
+
+/* ---- statements ----------------------------------------------------------------------------- */
+
+/* The cached statement for sql on x's connection, or NULL (logged by blog_stmt). */
+static sqlite3_stmt *stmt(struct applying *x, const char *sql)
+{
+    return blog_stmt(x->db, sql);
+}
+
+/* A statement that failed (busy, I/O): logged with the record's place (its type is anyone's
+ * text, the topic a Kafka name), retried. */
+static int db_failed(struct applying *x, const char *msg)
+{
+    tandem_log_warn(NULL, msg,
+                    "\"topic\":\"%s\",\"partition\":%d,\"offset\":%" PRId64 ",\"error\":\"%s\"",
+                    x->ev->topic, (int)x->ev->partition, x->ev->offset, sqlite3_errmsg(x->db));
+    return TANDEM_EVENT_RETRY;
+}
+
+/* Steps a write once and resets it: TANDEM_EVENT_OK (and *changed, may be NULL: whether a row
+ * moved), or RETRY (logged). */
+static int run(struct applying *x, sqlite3_stmt *st, bool *changed)
+{
+    if (st == NULL) {
+        return TANDEM_EVENT_RETRY;
+    }
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        return db_failed(x, "activity: a read model write failed");
+    }
+    if (changed != NULL) {
+        *changed = sqlite3_changes(x->db) > 0;
+    }
+    return TANDEM_EVENT_OK;
+}
+
+/* Binds v, or NULL when v is 0 (an id that is absent). */
+static void bind_id(sqlite3_stmt *st, int i, int64_t v)
+{
+    if (v > 0) {
+        sqlite3_bind_int64(st, i, v);
+    } else {
+        sqlite3_bind_null(st, i);
+    }
+}
+
+/* Binds s, or NULL. */
+static void bind_str(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s != NULL) {
+        sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+    } else {
+        sqlite3_bind_null(st, i);
+    }
+}
+
+/* A record of a type we apply that lacks what it needs: logged, dead-lettered. */
+static int malformed(struct applying *x)
+{
+    tandem_log_warn(NULL, "activity: an event without the members it needs",
+                    "\"type\":\"%s\",\"topic\":\"%s\",\"partition\":%d,\"offset\":%" PRId64,
+                    x->ev->type, x->ev->topic, (int)x->ev->partition, x->ev->offset);
+    return TANDEM_EVENT_FAIL;
+}
+
+/* Adds an item to user's recent activity (the event's type and time) and keeps the last 50. */
+static int recent_add(struct applying *x, int64_t user, int64_t article, const char *slug,
+                      int64_t other_user, int64_t comment)
+{
+    if (user <= 0) {
+        return TANDEM_EVENT_OK;
+    }
+    sqlite3_stmt *st = stmt(x, RECENT_ADD);
+    if (st != NULL) {
+        sqlite3_bind_int64(st, 1, user);
+        sqlite3_bind_text(st, 2, x->ev->type, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, x->at);
+        bind_id(st, 4, article);
+        bind_str(st, 5, slug);
+        bind_id(st, 6, other_user);
+        bind_id(st, 7, comment);
+    }
+    int rc = run(x, st, NULL);
+    if (rc != TANDEM_EVENT_OK) {
+        return rc;
+    }
+    st = stmt(x, RECENT_TRIM);
+    if (st != NULL) {
+        sqlite3_bind_int64(st, 1, user);
+    }
+    return run(x, st, NULL);
+}
+
+/* ---- users ---------------------------------------------------------------------------------- */
+
+static int apply_user(struct applying *x)
+{
+    bool changed = false;
+    int rc = blog_profiles_apply(x->db, x->ev, &changed);
+    if (rc == TANDEM_EVENT_OK && changed && strcmp(x->ev->type, "user.followed") == 0) {
+        rc = recent_add(x, blog_json_int(x->d, "followerId"), 0, NULL,
+                        blog_json_int(x->d, "followeeId"), 0);
+    }
+    return rc;
+}
+
+/* ---- articles ------------------------------------------------------------------------------- */
+
+/* The article takes its slug; reads that waited for the slug become its own. */
+static int slug_claim(struct applying *x, int64_t id, const char *slug)
+{
+    int64_t claimed_at;
+    if (activity_time_parse(blog_json_str(x->d, "updatedAt"), &claimed_at) != 0) {
+        claimed_at = x->at;
+    }
+    sqlite3_stmt *st = stmt(x, SLUG_CLAIM);
+    if (st != NULL) {
+        sqlite3_bind_text(st, 1, slug, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, id);
+        sqlite3_bind_int64(st, 3, claimed_at);
+    }
+    bool taken = false;
+    int rc = run(x, st, &taken);
+    if (rc != TANDEM_EVENT_OK || !taken) {
+        return rc; /* an article that claimed it later holds it */
+    }
+    st = stmt(x, PENDING_FOLD);
+    if (st != NULL) {
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_text(st, 2, slug, -1, SQLITE_STATIC);
+    }
+    rc = run(x, st, NULL);
+    st = rc == TANDEM_EVENT_OK ? stmt(x, PENDING_DROP) : NULL;
+    if (rc == TANDEM_EVENT_OK && st != NULL) {
+        sqlite3_bind_text(st, 1, slug, -1, SQLITE_STATIC);
+    }
+    return rc == TANDEM_EVENT_OK ? run(x, st, NULL) : rc;
+}
+
+/* article.published, article.updated */
+static int apply_article(struct applying *x)
+{
+    int64_t id = blog_json_int(x->d, "id"), version = blog_json_int(x->d, "version");
+    int64_t author = blog_json_int(x->d, "authorId");
+    const char *slug = blog_json_str(x->d, "slug"), *title = blog_json_str(x->d, "title");
+    if (id <= 0 || version <= 0 || slug == NULL || slug[0] == '\0' || title == NULL) {
+        return malformed(x);
+    }
+    sqlite3_stmt *st = stmt(x, ARTICLE_SET);
+    if (st != NULL) {
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_text(st, 2, slug, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, title, -1, SQLITE_STATIC);
+        bind_id(st, 4, author);
+        sqlite3_bind_int64(st, 5, version);
+    }
+    bool changed = false;
+    int rc = run(x, st, &changed);
+    if (rc != TANDEM_EVENT_OK || !changed) {
+        return rc; /* an older version than the row's: nothing moves */
+    }
+    rc = slug_claim(x, id, slug);
+    if (rc == TANDEM_EVENT_OK && strcmp(x->ev->type, "article.published") == 0) {
+        rc = recent_add(x, author, id, NULL, 0, 0);
+    }
+    return rc;
+}
+
+static int apply_article_deleted(struct applying *x)
+{
+    int64_t id = blog_json_int(x->d, "id"), version = blog_json_int(x->d, "version");
+    if (id <= 0 || version <= 0) {
+        return malformed(x);
+    }
+    sqlite3_stmt *st = stmt(x, ARTICLE_DELETE);
+    if (st != NULL) {
+        sqlite3_bind_int64(st, 1, id);
+        bind_str(st, 2, blog_json_str(x->d, "slug"));
+        bind_id(st, 3, blog_json_int(x->d, "authorId"));
+        sqlite3_bind_int64(st, 4, version);
+    }
+    return run(x, st, NULL);
+}
+
+/* article.favorited, article.unfavorited */
+static int apply_favorite(struct applying *x)
+{
+    int64_t article = blog_json_int(x->d, "articleId"), user = blog_json_int(x->d, "userId");
+    int64_t version = blog_json_int(x->d, "version");
+    const json_t *count = json_object_get(x->d, "favoritesCount");
+    if (article <= 0 || version <= 0 || !json_is_integer(count) || json_integer_value(count) < 0) {
+        return malformed(x);
+    }
+    sqlite3_stmt *st = stmt(x, FAVORITES_SET);
+    if (st != NULL) {
+        sqlite3_bind_int64(st, 1, article);
+        sqlite3_bind_int64(st, 2, (int64_t)json_integer_value(count));
+        sqlite3_bind_int64(st, 3, version);
+    }
+    bool changed = false;
+    int rc = run(x, st, &changed);
+    if (rc == TANDEM_EVENT_OK && changed && strcmp(x->ev->type, "article.favorited") == 0) {
+        rc = recent_add(x, user, article, NULL, 0, 0);
+    }
+    return rc;
+}
+
+/* ---- comments ------------------------------------------------------------------------------- */
+
+/* comment.added, comment.deleted: the comment's new state, and the article's live count moved
+ * by the difference it makes. */
+static int apply_comment(struct applying *x)
+{
+    int64_t id = blog_json_int(x->d, "id"), article = blog_json_int(x->d, "articleId");
+    int64_t version = blog_json_int(x->d, "version");
+    bool added = strcmp(x->ev->type, "comment.added") == 0;
+    if (id <= 0 || article <= 0 || version <= 0) {
+        return malformed(x);
+    }
+    sqlite3_stmt *st = stmt(x, COMMENT_GET);
+    if (st == NULL) {
+        return TANDEM_EVENT_RETRY;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    int step = sqlite3_step(st);
+    bool known = step == SQLITE_ROW;
+    int64_t held = known ? sqlite3_column_int64(st, 0) : 0;
+    bool live_before = known && sqlite3_column_int(st, 1) == 0;
+    sqlite3_reset(st);
+    if (step != SQLITE_ROW && step != SQLITE_DONE) {
+        return db_failed(x, "activity: a read model read failed");
+    }
+    if (known && version <= held) {
+        return TANDEM_EVENT_OK; /* redelivered, or older than what we hold */
+    }
+    st = stmt(x, COMMENT_SET);
+    if (st != NULL) {
+        sqlite3_bind_int64(st, 1, id);
+        sqlite3_bind_int64(st, 2, article);
+        sqlite3_bind_int64(st, 3, version);
+        sqlite3_bind_int(st, 4, !added);
+    }
+    int rc = run(x, st, NULL);
+    int delta = (added ? 1 : 0) - (live_before ? 1 : 0);
+    if (rc == TANDEM_EVENT_OK && delta != 0) {
+        st = stmt(x, COMMENTS_ADD);
+        if (st != NULL) {
+            sqlite3_bind_int64(st, 1, article);
+            sqlite3_bind_int(st, 2, delta);
+        }
+        rc = run(x, st, NULL);
+    }
+    if (rc == TANDEM_EVENT_OK && added && !known) {
+        rc = recent_add(x, blog_json_int(x->d, "authorId"), article, NULL, 0, id);
+    }
+    return rc;
+}
+
+/* ---- beacons -------------------------------------------------------------------------------- */
+
+/* One read of the article holding slug, or of the slug until an article takes it. *article: the
+ * article's id, 0 when none holds the slug. */
+static int read_add(struct applying *x, const char *slug, int64_t *article)
+{
+    sqlite3_stmt *st = stmt(x, SLUG_FIND);
+    if (st == NULL) {
+        return TANDEM_EVENT_RETRY;
+    }
+    sqlite3_bind_text(st, 1, slug, -1, SQLITE_STATIC);
+    int step = sqlite3_step(st);
+    *article = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_reset(st);
+    if (step != SQLITE_ROW && step != SQLITE_DONE) {
+        return db_failed(x, "activity: a read model read failed");
+    }
+    st = stmt(x, *article > 0 ? READ_ADD : PENDING_ADD);
+    if (st != NULL && *article > 0) {
+        sqlite3_bind_int64(st, 1, *article);
+    } else if (st != NULL) {
+        sqlite3_bind_text(st, 1, slug, -1, SQLITE_STATIC);
+    }
+    bool counted = false;
+    int rc = run(x, st, &counted);
+    if (rc != TANDEM_EVENT_OK || counted) {
+        return rc;
+    }
+    st = stmt(x, PENDING_NEW); /* the slug's first read (dropped when 10,000 slugs wait) */
+    if (st != NULL) {
+        sqlite3_bind_text(st, 1, slug, -1, SQLITE_STATIC);
+    }
+    return run(x, st, NULL);
+}
+
+/* activity.page_viewed, activity.article_read */
+static int apply_beacon(struct applying *x)
+{
+    const json_t *slug = json_object_get(x->d, "slug");
+    bool read = strcmp(x->ev->type, "activity.article_read") == 0;
+    if (!json_is_string(json_object_get(x->d, "path")) || (read && !json_is_string(slug)) ||
+        (slug != NULL && !json_is_null(slug) && !json_is_string(slug))) {
+        return malformed(x);
+    }
+    if (!json_is_string(slug)) {
+        return TANDEM_EVENT_OK; /* a page that is no article's */
+    }
+    int64_t article = 0;
+    int rc = read_add(x, json_string_value(slug), &article);
+    if (rc == TANDEM_EVENT_OK && read) {
+        rc = recent_add(x, blog_json_int(x->d, "userId"), article, json_string_value(slug), 0, 0);
+    }
+    return rc;
+}
+
+/* ---- the handler ---------------------------------------------------------------------------- */
+
+/* What each (topic, type) does besides being counted. */
+static const struct {
+    const char *topic, *type;
+    int (*fn)(struct applying *x);
+} APPLY[] = {
+    {"users", "user.registered", apply_user},
+    {"users", "user.updated", apply_user},
+    {"users", "user.followed", apply_user},
+    {"users", "user.unfollowed", apply_user},
+    {"articles", "article.published", apply_article},
+    {"articles", "article.updated", apply_article},
+    {"articles", "article.deleted", apply_article_deleted},
+    {"articles", "article.favorited", apply_favorite},
+    {"articles", "article.unfavorited", apply_favorite},
+    {"comments", "comment.added", apply_comment},
+    {"comments", "comment.deleted", apply_comment},
+    {ACTIVITY_TOPIC, "activity.page_viewed", apply_beacon},
+    {ACTIVITY_TOPIC, "activity.article_read", apply_beacon},
+};
+
+/* The event's own time (see the top of the file). */
+static int64_t event_time(const json_t *d, const struct tandem_event *ev)
+{
+    static const char *const MEMBERS[] = {"at", "updatedAt", "createdAt"};
+    int64_t ms;
+    for (size_t i = 0; i < sizeof(MEMBERS) / sizeof(MEMBERS[0]); i++) {
+        if (activity_time_parse(blog_json_str(d, MEMBERS[i]), &ms) == 0) {
+            return ms;
+        }
+    }
+    return activity_time_parse(ev->time, &ms) == 0 ? ms : blog_now_ms();
+}
+
+/* tandem_idempotent's function: counts the event, then applies it. */
+static int apply_event(sqlite3 *db, const struct tandem_event *ev, void *arg)
+{
+    (void)arg;
+    json_error_t err;
+    json_t *d = ev->data != NULL ? json_loadb(ev->data, ev->data_len, 0, &err) : NULL;
+    struct applying x = {.db = db, .ev = ev, .d = json_is_object(d) ? d : NULL};
+    x.at = event_time(x.d, ev);
+    int rc = TANDEM_EVENT_OK;
+    if (strlen(ev->type) <= TYPE_MAX) {
+        char day[ACTIVITY_DAY_SIZE];
+        activity_day(x.at, day);
+        sqlite3_stmt *st = stmt(&x, DAILY_ADD);
+        if (st != NULL) {
+            sqlite3_bind_text(st, 1, day, -1, SQLITE_TRANSIENT);
+            sqlite3_bind_text(st, 2, ev->type, -1, SQLITE_STATIC);
+        }
+        rc = run(&x, st, NULL);
+    }
+    for (size_t i = 0; rc == TANDEM_EVENT_OK && i < sizeof(APPLY) / sizeof(APPLY[0]); i++) {
+        if (strcmp(ev->type, APPLY[i].type) == 0 && strcmp(ev->topic, APPLY[i].topic) == 0) {
+            rc = x.d != NULL ? APPLY[i].fn(&x) : malformed(&x);
+            break;
+        }
+    }
+    json_decref(d);
+    return rc;
+}
+
+/* Opens the consumer thread's connection (the writer made the schema at start). */
+static int consumer_open(struct activity *a)
+{
+    int rc = tandem_db_open(a->store->path, NULL, &a->db);
+    if (rc != 0) {
+        a->db = NULL;
+        return rc; /* logged */
+    }
+    if (a->sync_normal &&
+        sqlite3_exec(a->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) != SQLITE_OK) {
+        tandem_log_warn(NULL, "activity: cannot set synchronous=NORMAL", "\"error\":\"%s\"",
+                        sqlite3_errmsg(a->db));
+    }
+    return 0;
+}
+
+/* Drops the processed ids older than a week, once an hour (each its own short transactions:
+ * called outside tandem_idempotent's). */
+static void prune(struct activity *a)
+{
+    int64_t now = blog_now_ms(), deleted = 0;
+    if (now - a->last_prune_ms < PRUNE_EVERY_MS) {
+        return;
+    }
+    a->last_prune_ms = now;
+    int rc = tandem_idempotent_prune(a->db, PROCESSED_KEEP_MS, &deleted);
+    if (rc != 0) {
+        tandem_log_warn(NULL, "activity: cannot prune processed event ids", "\"error\":\"%s\"",
+                        tandem_strerror(rc));
+    } else if (deleted > 0) {
+        tandem_log_info(NULL, "activity: processed event ids pruned", "\"deleted\":%" PRId64,
+                        deleted);
+    }
+}
+
+int activity_on_event(const struct tandem_event *ev, void *arg)
+{
+    struct activity *a = arg;
+    if (ev->type == NULL || ev->topic == NULL) {
+        return TANDEM_EVENT_OK; /* not a CloudEvent: nothing to count or apply */
+    }
+    if (a->db == NULL && consumer_open(a) != 0) {
+        return TANDEM_EVENT_RETRY;
+    }
+    prune(a);
+    return tandem_idempotent(a->db, ACTIVITY_GROUP, ev, apply_event, a);
+}
+
+void activity_consumer_close(void *arg)
+{
+    struct activity *a = arg;
+    if (a->db == NULL) {
+        return;
+    }
+    sqlite3_stmt *st = sqlite3_next_stmt(a->db, NULL);
+    while (st != NULL) {
+        sqlite3_finalize(st);
+        st = sqlite3_next_stmt(a->db, NULL);
+    }
+    sqlite3_close(a->db);
+    a->db = NULL;
+}

@@ -1,0 +1,275 @@
+/*
+ * reads.c: the analytics' GET routes, answered from the service's own database through the
+ * calling worker's read connection (README.md documents each answer; the web UI's console and
+ * the chaos test read them, so their shapes stay as they are).
+ *
+ * Everything here is as of the events applied so far: the consumer may be behind the owners by
+ * its lag (tandem_consumer_lag in /metrics). The totals are read in one read transaction, so
+ * they are one consistent snapshot.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "activity.h"
+
+#define DAY_MS (86400 * 1000LL)
+
+/* Query parameter name: an integer in [min, max], def when absent. Returns 0 and *out, or -1
+ * after answering 422. */
+static int int_param(struct tandem_http_request *req, const char *name, int64_t def, int64_t min,
+                     int64_t max, int64_t *out)
+{
+    char buf[24];
+    bool answered = false;
+    const char *v = blog_query(req, name, buf, sizeof(buf), &answered);
+    if (answered) {
+        return -1;
+    }
+    *out = def;
+    if (v == NULL || (blog_parse_id(v, out) == 0 && *out >= min && *out <= max)) {
+        return 0;
+    }
+    char message[80];
+    snprintf(message, sizeof(message), "must be an integer from %lld to %lld", (long long)min,
+             (long long)max);
+    tandem_respond_invalid(req, json_pack("{s:[s]}", name, message));
+    return -1;
+}
+
+/* The statement for sql on a worker's reader, or NULL after answering 500. */
+static sqlite3_stmt *reader_stmt(struct tandem_http_request *req, sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = blog_stmt(db, sql);
+    if (st == NULL) {
+        tandem_respond_problem(req, 500, "storage failed");
+    }
+    return st;
+}
+
+/* Answers 200 with body, or 500 when a step failed (rc: the last sqlite3_step's). */
+static void answer(struct tandem_http_request *req, sqlite3 *db, int rc, json_t *body)
+{
+    if (rc != SQLITE_DONE) {
+        tandem_log_error(req, "activity: a read failed", "\"error\":\"%s\"", sqlite3_errmsg(db));
+        json_decref(body);
+        tandem_respond_problem(req, 500, "storage failed");
+        return;
+    }
+    tandem_respond_json(req, 200, body);
+}
+
+/* ---- GET /api/activity/daily ---------------------------------------------------------------- */
+
+static const char DAILY[] = "SELECT day, type, count FROM activity_daily "
+                            "WHERE day >= ?1 AND day <= ?2 ORDER BY day, type";
+
+void activity_daily(struct tandem_http_request *req, void *arg)
+{
+    (void)arg;
+    int64_t days;
+    if (int_param(req, "days", 7, 1, 90, &days) != 0) {
+        return;
+    }
+    sqlite3 *db = blog_reader(req, activity.store);
+    sqlite3_stmt *st = db != NULL ? reader_stmt(req, db, DAILY) : NULL;
+    if (st == NULL) {
+        return;
+    }
+    /* every day of the range, oldest first, today (UTC) last, with or without events */
+    int64_t first = blog_now_ms() - (days - 1) * DAY_MS;
+    json_t *list = json_array();
+    char day[ACTIVITY_DAY_SIZE], from[ACTIVITY_DAY_SIZE];
+    for (int64_t k = 0; k < days; k++) {
+        activity_day(first + k * DAY_MS, day);
+        json_array_append_new(list, json_pack("{s:s,s:i,s:{}}", "day", day, "total", 0, "counts"));
+    }
+    activity_day(first, from);
+    sqlite3_bind_text(st, 1, from, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, day, -1, SQLITE_TRANSIENT);
+    size_t at = 0; /* rows come by day: the day they fill moves forward only */
+    int rc = sqlite3_step(st);
+    for (; rc == SQLITE_ROW; rc = sqlite3_step(st)) {
+        const char *d = blog_col_text(st, 0);
+        while (at < (size_t)days &&
+               strcmp(json_string_value(json_object_get(json_array_get(list, at), "day")), d) < 0) {
+            at++;
+        }
+        json_t *o = json_array_get(list, at);
+        if (o == NULL) {
+            break; /* not reached: the range bounds the rows */
+        }
+        int64_t n = sqlite3_column_int64(st, 2);
+        json_object_set_new(json_object_get(o, "counts"), blog_col_text(st, 1), json_integer(n));
+        json_object_set_new(o, "total", json_integer(blog_json_int(o, "total") + n));
+    }
+    sqlite3_reset(st);
+    answer(req, db, rc, json_pack("{s:o}", "days", list));
+}
+
+/* ---- GET /api/activity/top-articles --------------------------------------------------------- */
+
+static const char TOP[] = "SELECT slug, title, reads, favorites, comments FROM activity_articles "
+                          "WHERE deleted = 0 AND version > 0 "
+                          "ORDER BY reads DESC, favorites DESC, id DESC LIMIT ?1";
+
+void activity_top_articles(struct tandem_http_request *req, void *arg)
+{
+    (void)arg;
+    int64_t limit;
+    if (int_param(req, "limit", 10, 1, 100, &limit) != 0) {
+        return;
+    }
+    sqlite3 *db = blog_reader(req, activity.store);
+    sqlite3_stmt *st = db != NULL ? reader_stmt(req, db, TOP) : NULL;
+    if (st == NULL) {
+        return;
+    }
+    sqlite3_bind_int64(st, 1, limit);
+    json_t *list = json_array();
+    int rc = sqlite3_step(st);
+    for (; rc == SQLITE_ROW; rc = sqlite3_step(st)) {
+        json_array_append_new(list, json_pack("{s:s,s:s,s:I,s:I,s:I}", "slug", blog_col_text(st, 0),
+                                              "title", blog_col_text(st, 1), "reads",
+                                              (json_int_t)sqlite3_column_int64(st, 2), "favorites",
+                                              (json_int_t)sqlite3_column_int64(st, 3), "comments",
+                                              (json_int_t)sqlite3_column_int64(st, 4)));
+    }
+    sqlite3_reset(st);
+    answer(req, db, rc, json_pack("{s:o}", "articles", list));
+}
+
+/* ---- GET /api/activity/users/{username} ----------------------------------------------------- */
+
+/* A user's items, newest first; the article (by id, else by the slug a read named) and the other
+ * user as they are now. */
+static const char RECENT[] =
+    "SELECT r.type, r.at, r.comment_id, r.article_id IS NOT NULL OR r.slug IS NOT NULL, "
+    "COALESCE(a.slug, r.slug), a.title, COALESCE(a.deleted, 0), r.other_user_id, u.username "
+    "FROM activity_recent r "
+    "LEFT JOIN activity_articles a ON a.id = COALESCE(r.article_id, "
+    "(SELECT s.article_id FROM activity_slugs s WHERE s.slug = r.slug)) "
+    "LEFT JOIN blog_authors u ON u.user_id = r.other_user_id "
+    "WHERE r.user_id = ?1 ORDER BY r.at DESC, r.id DESC LIMIT ?2";
+
+/* The column, or JSON null. */
+static json_t *text_or_null(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? json_null()
+                                                     : json_string(blog_col_text(st, i));
+}
+
+static json_t *recent_item(sqlite3_stmt *st)
+{
+    json_t *item = json_pack("{s:s,s:o}", "type", blog_col_text(st, 0), "at",
+                             blog_time_json(sqlite3_column_int64(st, 1)));
+    if (sqlite3_column_int(st, 3) != 0) {
+        json_object_set_new(item, "article",
+                            json_pack("{s:o,s:o,s:b}", "slug", text_or_null(st, 4), "title",
+                                      text_or_null(st, 5), "deleted",
+                                      sqlite3_column_int(st, 6) != 0));
+    }
+    if (sqlite3_column_type(st, 7) != SQLITE_NULL) {
+        json_object_set_new(item, "profile", json_pack("{s:o}", "username", text_or_null(st, 8)));
+    }
+    if (sqlite3_column_type(st, 2) != SQLITE_NULL) {
+        json_object_set_new(item, "commentId", json_integer(sqlite3_column_int64(st, 2)));
+    }
+    return item;
+}
+
+void activity_user(struct tandem_http_request *req, void *arg)
+{
+    (void)arg;
+    int64_t limit;
+    if (int_param(req, "limit", 20, 1, 50, &limit) != 0) {
+        return;
+    }
+    sqlite3 *db = blog_reader(req, activity.store);
+    if (db == NULL) {
+        return;
+    }
+    const char *username = tandem_param(req, "username");
+    int64_t user = blog_profiles_id_of(db, username);
+    if (user == 0) {
+        blog_not_found(req, "user");
+        return;
+    }
+    sqlite3_stmt *st = reader_stmt(req, db, RECENT);
+    if (st == NULL) {
+        return;
+    }
+    sqlite3_bind_int64(st, 1, user);
+    sqlite3_bind_int64(st, 2, limit);
+    json_t *list = json_array();
+    int rc = sqlite3_step(st);
+    for (; rc == SQLITE_ROW; rc = sqlite3_step(st)) {
+        json_array_append_new(list, recent_item(st));
+    }
+    sqlite3_reset(st);
+    answer(req, db, rc, json_pack("{s:s,s:o}", "username", username, "activity", list));
+}
+
+/* ---- GET /api/activity/totals --------------------------------------------------------------- */
+
+static const char TOTALS[] =
+    "SELECT (SELECT COUNT(*) FROM blog_authors WHERE version > 0), "
+    "(SELECT COUNT(*) FROM activity_articles WHERE version > 0 AND deleted = 0), "
+    "(SELECT COUNT(*) FROM activity_comments WHERE deleted = 0), "
+    "(SELECT COALESCE(SUM(favorites), 0) FROM activity_articles "
+    "WHERE version > 0 AND deleted = 0), "
+    "(SELECT COUNT(*) FROM blog_follows WHERE following = 1)";
+
+static const char EVENTS[] =
+    "SELECT type, SUM(count) FROM activity_daily GROUP BY type ORDER BY type";
+
+static const char BEGIN_READ[] = "BEGIN";
+static const char END_READ[] = "COMMIT";
+
+/* Runs a statement without rows (BEGIN, COMMIT) on the reader; SQLITE_DONE or the error. */
+static int exec_cached(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = blog_stmt(db, sql);
+    int rc = st != NULL ? sqlite3_step(st) : SQLITE_ERROR;
+    if (st != NULL) {
+        sqlite3_reset(st);
+    }
+    return rc;
+}
+
+void activity_totals(struct tandem_http_request *req, void *arg)
+{
+    (void)arg;
+    sqlite3 *db = blog_reader(req, activity.store);
+    if (db == NULL) {
+        return;
+    }
+    sqlite3_stmt *t = reader_stmt(req, db, TOTALS);
+    sqlite3_stmt *e = t != NULL ? reader_stmt(req, db, EVENTS) : NULL;
+    if (e == NULL) {
+        return;
+    }
+    int rc = exec_cached(db, BEGIN_READ); /* one snapshot for both statements */
+    json_t *body = NULL;
+    if (rc == SQLITE_DONE) {
+        rc = sqlite3_step(t) == SQLITE_ROW ? SQLITE_DONE : SQLITE_ERROR;
+    }
+    if (rc == SQLITE_DONE) {
+        body =
+            json_pack("{s:I,s:I,s:I,s:I,s:I,s:{}}", "users", (json_int_t)sqlite3_column_int64(t, 0),
+                      "articles", (json_int_t)sqlite3_column_int64(t, 1), "comments",
+                      (json_int_t)sqlite3_column_int64(t, 2), "favorites",
+                      (json_int_t)sqlite3_column_int64(t, 3), "follows",
+                      (json_int_t)sqlite3_column_int64(t, 4), "events");
+        rc = sqlite3_step(e);
+        for (; rc == SQLITE_ROW; rc = sqlite3_step(e)) {
+            json_object_set_new(json_object_get(body, "events"), blog_col_text(e, 0),
+                                json_integer(sqlite3_column_int64(e, 1)));
+        }
+    }
+    sqlite3_reset(t);
+    sqlite3_reset(e);
+    if (!sqlite3_get_autocommit(db) && exec_cached(db, END_READ) != SQLITE_DONE) {
+        rc = SQLITE_ERROR;
+    }
+    answer(req, db, rc, body);
+}
