@@ -56,11 +56,12 @@
 #include "events_int.h"
 #include "kafka_int.h"
 
-#define MAX_IN_HEADERS     64
-#define COMMIT_EVERY       100
-#define COMMIT_INTERVAL_MS 200
-#define STATS_INTERVAL_MS  "1000"
-#define DLQ_TIMEOUT_MS     "30000"
+#define MAX_IN_HEADERS      64
+#define COMMIT_EVERY        100
+#define COMMIT_INTERVAL_MS  200
+#define STATS_INTERVAL_MS   "1000"
+#define DLQ_TIMEOUT_MS      "30000"
+#define METADATA_REFRESH_MS "2000"
 
 struct tandem_consumer {
     rd_kafka_t *rk;
@@ -563,6 +564,14 @@ int tandem_consumer_start(const struct tandem_consumer_config *cfg, struct tande
         {"enable.auto.commit", "false"},
         {"enable.auto.offset.store", "false"},
         {"auto.offset.reset", "earliest"},
+        /* A subscribed topic that does not exist yet is found at librdkafka's next metadata
+         * refresh, 5 minutes by default: a system started fresh (`tandem up`), whose consumers
+         * subscribe before anyone has published, took five minutes to see its first events.
+         * allow.auto.create.topics=true would create the topic at once, but librdkafka (1.6 to
+         * at least 2.0.2, Debian 12's) does not send it on the group's metadata requests
+         * (confluentinc/librdkafka#3395; tried). So: refresh every 2 s (one small Metadata
+         * request to the broker per consumer), and a new topic is consumed within 2 s. */
+        {"topic.metadata.refresh.interval.ms", METADATA_REFRESH_MS},
         {"session.timeout.ms", session},
         {"max.poll.interval.ms", poll},
         {"statistics.interval.ms", STATS_INTERVAL_MS},
