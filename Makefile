@@ -1,7 +1,8 @@
 # tandem: the two commands of the quick start, and a few more.
 #   make          build (release, -O2) into build/, binaries in build/bin/
-#   make run      install missing packages, build, `tandem up` the default system (tandem.yaml:
-#                 broker, example-hello x2, nginx gateway on http://127.0.0.1:8080); Ctrl-C stops it
+#   make run      install missing packages, build, `tandem up` the blog (tandem.yaml: broker, users,
+#                 articles x2, comments, activity, nginx gateway on http://127.0.0.1:8080); Ctrl-C
+#                 stops it. MANIFEST=examples/hello/tandem.yaml runs the example system instead
 #   make test     install missing packages, build with ASan+UBSan into build-asan/, run every test;
 #                 a skipped test fails it (TANDEM_ALLOW_SKIPS=1 accepts skips: scripts/run-tests.sh)
 #   make fuzz     longer libFuzzer runs (FUZZ_SECONDS=300)
