@@ -250,12 +250,13 @@ export class Blog {
     }
 }
 
-// Counts from an owner's SQLite file, read-only (the sqlite3 command-line shell, Debian
-// `sqlite3`): one row of integers per query, as an array of numbers.
+// The rows a query answers from a service's SQLite file, opened read-only (the sqlite3
+// command-line shell, Debian `sqlite3`): an array of rows, each an array of column texts (the
+// columns must not hold tabs or newlines: ids, counts, names).
 export async function sqlite(file, sql) {
     const { stdout } = await run('sqlite3', ['-readonly', '-batch', '-noheader', '-separator', '\t',
-        file, sql], { timeout: 30000 });
-    return stdout.trim().split('\n').filter(Boolean).map((l) => l.split('\t').map(Number));
+        file, sql], { timeout: 30000, maxBuffer: 64 << 20 });
+    return stdout.split('\n').filter(Boolean).map((l) => l.split('\t'));
 }
 
 // Reads topics from the beginning in the background (kafkajs, a group of its own) and validates
@@ -284,4 +285,54 @@ export async function watchEvents(brokers, topics) {
         if (w.errors.length) throw new Error(`${w.errors.length} event(s) failed docs/asyncapi.yaml:\n${w.errors.slice(0, 10).join('\n')}`);
     };
     return w;
+}
+
+// Every record of topics, from the beginning up to the end they have now (the high watermarks
+// when called), each validated against docs/asyncapi.yaml: resolves [{topic, type, key,
+// headers, data}]; throws on a record that fails its schema.
+export async function readAll(brokers, topics, { timeout = 60000 } = {}) {
+    const { Kafka, logLevel } = await import('kafkajs');
+    const { validateEvent } = await import('./schemas.mjs');
+    const kafka = new Kafka({ brokers: [brokers], clientId: 'system-test-read', logLevel: logLevel.NOTHING });
+    const admin = kafka.admin();
+    await admin.connect();
+    const ends = new Map(); // "topic/partition" -> high watermark
+    try {
+        for (const topic of topics) {
+            for (const p of await admin.fetchTopicOffsets(topic)) ends.set(`${topic}/${p.partition}`, Number(p.high));
+        }
+    } finally {
+        await admin.disconnect();
+    }
+    const left = new Set([...ends].filter(([, high]) => high > 0).map(([k]) => k));
+    const out = [];
+    const errors = [];
+    if (left.size === 0) return out;
+    const consumer = kafka.consumer({ groupId: `read${process.pid}${Date.now()}${Math.random()}`, maxBytes: 16 << 20 });
+    await consumer.connect();
+    for (const topic of topics) await consumer.subscribe({ topic, fromBeginning: true });
+    let done;
+    const finished = new Promise((r) => (done = r));
+    await consumer.run({
+        eachMessage: async ({ topic, partition, message }) => {
+            const k = `${topic}/${partition}`;
+            if (Number(message.offset) >= ends.get(k)) return;
+            try {
+                out.push({ topic, ...validateEvent(topic, message) });
+            } catch (e) {
+                errors.push(`${topic}/${partition}@${message.offset}: ${e.message}`);
+            }
+            if (Number(message.offset) + 1 >= ends.get(k)) {
+                left.delete(k);
+                if (left.size === 0) done();
+            }
+        },
+    });
+    const timer = setTimeout(done, timeout);
+    await finished;
+    clearTimeout(timer);
+    await consumer.disconnect();
+    if (left.size) throw new Error(`readAll: ${[...left].join(', ')} not read to the end within ${timeout} ms`);
+    if (errors.length) throw new Error(`${errors.length} record(s) failed docs/asyncapi.yaml:\n${errors.slice(0, 10).join('\n')}`);
+    return out;
 }
