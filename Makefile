@@ -8,13 +8,14 @@
 #   make fuzz     longer libFuzzer runs (FUZZ_SECONDS=300)
 #   make bench    the benchmarks under bench/ (see docs/benchmarks.md)
 #   make bench-cli  tandem up to ready and the gateway's added latency (bench/cli/run.sh)
+#   make bench-blog the blog through the gateway: reads, comments, logins, event lag (bench/blog/run.sh)
 CC       ?= cc
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD    := build
 ASAN     := build-asan
 MANIFEST ?= tandem.yaml
 
-.PHONY: all deps build run test fuzz bench bench-cli format clean install
+.PHONY: all deps build run test fuzz bench bench-cli bench-blog format clean install
 
 all: build
 
@@ -48,6 +49,10 @@ bench:
 bench-cli: deps
 	@$(MAKE) --no-print-directory build
 	BUILD=$(BUILD) bench/cli/run.sh
+
+bench-blog: deps
+	@$(MAKE) --no-print-directory build
+	BUILD=$(BUILD) bench/blog/run.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
