@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building, running and testing tandem needs, and nothing that is already there.
-# Debian 12 packages through apt-get (sudo when not root); npm packages for the kafkajs tests.
+# Debian 12 packages through apt-get (sudo when not root); npm packages for the kafkajs tests and
+# for the web pages (web/: their bundler and libraries, and the browser tests' playwright-core and
+# axe-core, which drive Debian's chromium).
 #   scripts/deps.sh            build + run + test dependencies
 #   scripts/deps.sh bench      also what the benchmarks compare against (nats-server, wrk)
 set -euo pipefail
@@ -9,7 +11,7 @@ cd "$(dirname "$0")/.."
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
       libcmocka-dev librdkafka-dev kcat zlib1g-dev libzstd-dev liblz4-dev libjansson-dev
       python3 curl procps libhttp-parser-dev libcurl4-openssl-dev libsqlite3-dev
-      libyaml-dev liburing-dev nginx libjwt-dev libssl-dev libsodium-dev sqlite3)
+      libyaml-dev liburing-dev nginx libjwt-dev libssl-dev libsodium-dev chromium sqlite3)
 if [ "${1:-}" = bench ]; then
     pkgs+=(nats-server wrk libnats-dev nginx)
 fi
@@ -51,4 +53,12 @@ fi
 if [ -f tests/postman/package.json ] && [ ! -f tests/postman/node_modules/newman/package.json ]; then
     echo "deps: npm ci in tests/postman"
     (cd tests/postman && npm ci --no-audit --no-fund --loglevel=error)
+fi
+# The web pages (web/package.json): esbuild, marked, DOMPurify; playwright-core and axe-core for
+# the browser tests and bench/web. npm ci when the install is missing or older than the lock file
+# (the build runs the same rule: services/web/CMakeLists.txt).
+if [ -f web/package-lock.json ] && { [ ! -f web/node_modules/.package-lock.json ] ||
+    [ web/package-lock.json -nt web/node_modules/.package-lock.json ]; }; then
+    echo "deps: npm ci in web"
+    (cd web && npm ci --no-audit --no-fund --loglevel=error)
 fi

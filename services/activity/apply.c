@@ -561,11 +561,6 @@ void activity_consumer_close(void *arg)
     if (a->db == NULL) {
         return;
     }
-    sqlite3_stmt *st = sqlite3_next_stmt(a->db, NULL);
-    while (st != NULL) {
-        sqlite3_finalize(st);
-        st = sqlite3_next_stmt(a->db, NULL);
-    }
-    sqlite3_close(a->db);
+    blog_db_close(a->db); /* the consumer thread's statements with it: it has stopped */
     a->db = NULL;
 }
