@@ -296,13 +296,23 @@ test('activity: beacons 202 (fire-and-forget), then the analytics: daily, top ar
     assert.ok(totals.json.events['activity.clicked'] >= 1);
 });
 
-test('the gateway: unrouted paths and the instances\' own endpoints are 404 problems; request ids come back', async () => {
-    for (const p of ['/nothing', '/api', '/api/activityx', '/metrics', '/readyz', '/healthz', '/internal/articles/x']) {
+test('the gateway: the pages at /, unknown API paths and the instances\' own endpoints 404, request ids come back', async () => {
+    // / is the web service's (the pages); the API routes are more specific and win
+    const home = await api(base, 'GET', '/', { unchecked: true });
+    assert.equal(home.status, 200);
+    assert.match(home.headers.get('content-type'), /^text\/html/);
+    // unknown API paths fall to web, which answers them as problems; the instances' endpoints are
+    // the gateway's own 404s; articles' internal route is not routed to articles
+    for (const p of ['/api/nothing', '/api/activityx', '/api/articlesx', '/metrics', '/readyz', '/healthz']) {
         const r = await api(base, 'GET', p, { unchecked: true });
         assert.equal(r.status, 404, p);
         assert.match(r.headers.get('content-type'), /^application\/problem\+json/, p);
         assert.equal(r.json.status, 404);
     }
+    const internal = await api(base, 'GET', '/internal/articles/x', { unchecked: true });
+    assert.equal(internal.status, 404);
+    const articlesPorts = [blog.ports.articles, blog.ports.articles + 1].map((p) => `127.0.0.1:${p}`);
+    assert.ok(blog.accessLog().filter((l) => l.uri === '/internal/articles/x').every((l) => !articlesPorts.includes(l.upstream)));
     const r = await api(base, 'GET', '/api/tags', { headers: { 'x-request-id': 'conformance-1' } });
     assert.equal(r.headers.get('x-request-id'), 'conformance-1');
     assert.ok(blog.accessLog().some((l) => l.request_id === 'conformance-1' && l.status === 200));

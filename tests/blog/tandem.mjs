@@ -4,9 +4,10 @@
 // directory: the broker, the gateway and every service get free 127.0.0.1 ports (a service a
 // range of SPAN consecutive ones from scripts/free-ports, room to scale), the binaries are this
 // build's (TANDEM_TEST_BIN), and any "127.0.0.1:PORT" in a service's env that named a service's
-// port in the original (comments' TANDEM_ARTICLES_URL) names the new one. Nothing else changes:
-// routes, CORS, cache, jwt, depends_on are the real manifest's, so the tests judge the system
-// users get. `instances` overrides a service's count.
+// or the gateway's port in the original (comments' TANDEM_ARTICLES_URL, web's TANDEM_GATEWAY)
+// names the new one. Nothing else changes but web's demo data (off unless {demo: true}): routes,
+// CORS, cache, jwt, depends_on are the real manifest's, so the tests judge the system users get.
+// `instances` overrides a service's count.
 //
 //   const blog = new Blog('conformance', { instances: { articles: 2 } });
 //   await blog.up();                    // tandem -f MANIFEST up --detach; blog.url is the gateway
@@ -36,7 +37,7 @@ export const TANDEM = path.join(BIN, 'tandem');
 const SPAN = 8; // ports per service: instances 0..7
 
 export class Blog {
-    constructor(name, { instances = {}, manifest = MANIFEST, edit } = {}) {
+    constructor(name, { instances = {}, manifest = MANIFEST, edit, demo = false } = {}) {
         this.name = name;
         this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `tandem-sys-${name}-`));
         this.manifest = path.join(this.dir, 'tandem.yaml');
@@ -54,6 +55,7 @@ export class Blog {
         }
         doc.gateway = doc.gateway || {};
         this.ports.gateway = freePort();
+        moved.set(doc.gateway.listen || '127.0.0.1:8080', `127.0.0.1:${this.ports.gateway}`);
         doc.gateway.listen = `127.0.0.1:${this.ports.gateway}`;
         for (const [svc, s] of Object.entries(doc.services)) {
             const base = freePort(SPAN);
@@ -68,6 +70,9 @@ export class Blog {
                 s.env[k] = String(v).replace(/127\.0\.0\.1:\d+/g, (hp) => moved.get(hp) || hp);
             }
         }
+        // the web service's demo blog (docs/web.md) would land in the tests' systems while they
+        // run: off unless asked for
+        if (!demo && doc.services.web) doc.services.web.env = { ...doc.services.web.env, TANDEM_DEMO_DATA: 'off' };
         if (edit) edit(doc);
         this.doc = doc;
         fs.writeFileSync(this.manifest, YAML.stringify(doc));
