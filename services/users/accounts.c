@@ -9,8 +9,9 @@
  * through all of them; whoever runs last frees it.
  *
  * Passwords: argon2id (libsodium's crypto_pwhash_str) with OWASP's minimum for it, 19 MiB and 2
- * passes: a login costs about 10 ms of one core (15 ms with the request around it), which bounds a
- * 2-core machine to about a hundred logins a second, on purpose.
+ * passes: a login costs about 15 ms of one core (perf: two thirds argon2, one third the kernel's
+ * page faults of the 19 MiB libsodium maps afresh for each hash), which bounds a 2-core machine
+ * to about a hundred logins a second, on purpose.
  *
  * The pool threads that hash run at a lower priority (nice 10, per thread): a burst of logins
  * takes the CPU that the other requests leave, instead of an equal share of it. Measured through
