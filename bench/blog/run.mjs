@@ -22,6 +22,11 @@
 //             time from the rename's 200 until GET /api/articles/{slug} (articles' read model,
 //             fed by user.updated) shows the new name, polled every ms      p99 <= 50 ms
 //
+// Beside each measurement: the machine's CPU pressure during it (Linux PSI: the share of the time
+// in which some runnable task waited for a CPU; on a machine shared with other work it says how
+// much of a latency is queueing for a core), and for the reads beside logins the p99 nginx itself
+// logged (from its first read of a request to its answer's end).
+//
 // Prints a Markdown table (command, medians, target), writes the raw rows to
 // bench/results/blog-<UTC time>.csv and the table to .md.
 import { execFile, spawn } from 'node:child_process';
@@ -56,20 +61,7 @@ const quantile = (xs, q) => {
     return s[Math.min(s.length - 1, Math.floor(q * s.length))];
 };
 
-// ---- the system and its data ------------------------------------------------------------------
-
-const blog = new Blog('bench');
-await blog.up();
-const base = blog.url;
-console.error(`bench/blog: ${blog.upLine} (${blog.dir})`);
-let ok = false;
-try {
-    await main();
-    ok = true;
-} finally {
-    if (!ok) blog.failed = true;
-    await blog.down();
-}
+// ---- the data ---------------------------------------------------------------------------------
 
 async function must(method, p, opts, status) {
     const r = await api(base, method, p, opts);
@@ -108,6 +100,21 @@ async function seed() {
 
 // ---- tandem-load ------------------------------------------------------------------------------
 
+// The machine's CPU pressure (Linux PSI, /proc/pressure/cpu "some": the share of time in which
+// at least one runnable task waited for a CPU), between two readings: [total µs, at ms].
+const psiNow = () => {
+    try {
+        const m = /some .*total=(\d+)/.exec(fs.readFileSync('/proc/pressure/cpu', 'utf8'));
+        return [Number(m[1]), performance.now()];
+    } catch {
+        return null;
+    }
+};
+const psiSince = (a) => {
+    const b = psiNow();
+    return a && b ? (100 * (b[0] - a[0])) / ((b[1] - a[1]) * 1000) : NaN;
+};
+
 // One tandem-load run; resolves its JSON summary and the command line as a user would type it.
 async function load(p, { method = 'GET', body, token, conns = CONNS, secs = SECS, rate } = {}) {
     const args = ['-c', String(conns), '-d', String(secs), '--json', '--allow-failures'];
@@ -116,11 +123,13 @@ async function load(p, { method = 'GET', body, token, conns = CONNS, secs = SECS
     if (body) args.push('-b', body);
     if (token) args.push('-H', `Authorization: Token ${token}`);
     args.push(`${base}${p}`);
+    const psi = psiNow();
     const { stdout } = await run(LOAD, args, { maxBuffer: 1 << 20 });
+    const pressure = psiSince(psi);
     const cmd = `tandem-load ${args.filter((a) => a !== '--json' && a !== '--allow-failures')
         .map((a) => (a.startsWith('Authorization') ? "'Authorization: Token $TOKEN'" : /[ {"?&]/.test(a) ? `'${a}'` : a)).join(' ')}`
         .replace(base, 'http://GATEWAY');
-    return { ...JSON.parse(stdout), cmd };
+    return { ...JSON.parse(stdout), cmd, pressure };
 }
 
 // A tandem-load run in the background; stop() ends it (SIGINT: it prints its summary).
@@ -135,6 +144,16 @@ function loadInBackground(p, { token, conns = 16 } = {}) {
             child.kill('SIGINT');
         }),
     };
+}
+
+// The p99 of the request times nginx logged (µs: from its first read of a request to the last
+// byte of the answer) for the requests of uri since the ISO time from: what the gateway and the
+// service took, without the client's and the kernel's queues before nginx read the request.
+function gatewayP99(from, uri) {
+    const f = path.join(blog.dir, 'var', 'gateway', 'access.log');
+    const times = fs.readFileSync(f, 'utf8').split('\n').filter((l) => l.includes(`"uri":"${uri}"`))
+        .map((l) => JSON.parse(l)).filter((l) => l.ts >= from).map((l) => Number(l.duration_s) * 1e6);
+    return times.length ? quantile(times, 0.99) : NaN;
 }
 
 // ---- the event lag ----------------------------------------------------------------------------
@@ -173,8 +192,8 @@ async function main() {
     const loginBody = JSON.stringify({ user: { email: 'reader@example.com', password: 'password123' } });
     const rows = [];
     const add = (kind, round, s, extra = {}) => {
-        rows.push({ kind, round, rps: s.rps, p50: s.latency_us.p50, p99: s.latency_us.p99, failed: s.failed, requests: s.requests, cmd: s.cmd, ...extra });
-        console.error(`  ${kind} round ${round}: ${Math.round(s.rps)}/s p50 ${s.latency_us.p50} us p99 ${s.latency_us.p99} us failed ${s.failed} ${JSON.stringify(s.status)}`);
+        rows.push({ kind, round, rps: s.rps, p50: s.latency_us.p50, p99: s.latency_us.p99, failed: s.failed, requests: s.requests, cmd: s.cmd, pressure: s.pressure, ...extra });
+        console.error(`  ${kind} round ${round}: ${Math.round(s.rps)}/s p50 ${s.latency_us.p50} us p99 ${s.latency_us.p99} us failed ${s.failed} ${JSON.stringify(s.status)} cpu pressure ${s.pressure.toFixed(0)}%`);
     };
     // warm-up: caches, connections, prepared statements
     await load(`/api/articles/${slug}`, { token: reader.token, secs: 2 });
@@ -185,15 +204,20 @@ async function main() {
         add('comment', round, await load(`/api/articles/${commented}/comments`, {
             method: 'POST', token: reader.token, body: '{"comment":{"body":"Thank you for this article, it was a good read."}}', conns: 64,
         }));
+        let from = new Date().toISOString();
         const idle = await load(`/api/articles/${slug}`, { token: reader.token, rate: READ_RATE, conns: 32 });
-        add('reads idle', round, idle);
+        const idleGw = gatewayP99(from, `/api/articles/${slug}`);
+        add('reads idle', round, idle, { gw_p99: idleGw });
+        from = new Date().toISOString();
         const [busy, logins] = await Promise.all([
             load(`/api/articles/${slug}`, { token: reader.token, rate: READ_RATE, conns: 32 }),
             load('/api/users/login', { method: 'POST', body: loginBody, rate: 50, conns: 32 }),
         ]);
-        add('reads with logins', round, busy, { ratio: busy.latency_us.p99 / idle.latency_us.p99 });
+        const busyGw = gatewayP99(from, `/api/articles/${slug}`);
+        add('reads with logins', round, busy, { ratio: busy.latency_us.p99 / idle.latency_us.p99, gw_p99: busyGw, gw_ratio: busyGw / idleGw });
         add('logins', round, logins);
         const bg = loadInBackground(`/api/articles/${slug}`, { token: reader.token });
+        const psi = psiNow();
         let lags, during;
         try {
             await sleep(500);
@@ -201,7 +225,7 @@ async function main() {
         } finally {
             during = await bg.stop();
         }
-        rows.push({ kind: 'lag', round, p50: quantile(lags, 0.5) * 1000, p99: quantile(lags, 0.99) * 1000, max: Math.max(...lags) * 1000, requests: lags.length, rps: during.rps, failed: during.failed });
+        rows.push({ kind: 'lag', round, p50: quantile(lags, 0.5) * 1000, p99: quantile(lags, 0.99) * 1000, max: Math.max(...lags) * 1000, requests: lags.length, rps: during.rps, failed: during.failed, pressure: psiSince(psi) });
         console.error(`  lag round ${round}: ${lags.length} renames, p50 ${quantile(lags, 0.5).toFixed(1)} ms p99 ${quantile(lags, 0.99).toFixed(1)} ms max ${Math.max(...lags).toFixed(1)} ms (reads meanwhile ${Math.round(during.rps)}/s)`);
         if (round === ROUNDS) rows.lagAll = lags;
     }
@@ -213,7 +237,7 @@ function report(rows) {
     const dir = path.join(ROOT, 'bench', 'results');
     fs.mkdirSync(dir, { recursive: true });
     const csv = path.join(dir, `blog-${stamp}.csv`);
-    const cols = ['kind', 'round', 'rps', 'p50', 'p99', 'max', 'failed', 'requests', 'ratio', 'cmd'];
+    const cols = ['kind', 'round', 'rps', 'p50', 'p99', 'max', 'failed', 'requests', 'ratio', 'gw_p99', 'gw_ratio', 'pressure', 'cmd'];
     fs.writeFileSync(csv, `${cols.join(',')}\n${rows.map((r) => cols.map((c) => (r[c] === undefined ? '' : c === 'cmd' ? `"${r[c].replace(/"/g, '""')}"` : r[c])).join(',')).join('\n')}\n`);
     const of = (kind) => rows.filter((r) => r.kind === kind);
     const med = (kind, f) => median(of(kind).map((r) => r[f]));
@@ -221,20 +245,37 @@ function report(rows) {
     const failed = (kind) => of(kind).reduce((s, r) => s + (r.failed || 0), 0);
     const verdict = (ok) => (ok ? 'met' : '**missed**');
     const cmd = (kind) => `\`${of(kind)[0].cmd}\``;
+    const pct = (kind) => `${Math.round(med(kind, 'pressure'))} %`;
     const lines = [
-        `The blog through the gateway (${path.relative(ROOT, csv)}; ${ROUNDS} rounds of ${SECS} s, medians; load ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[0]} at the end)`,
+        `The blog through the gateway (${path.relative(ROOT, csv)}; ${ROUNDS} rounds of ${SECS} s, medians; load ${fs.readFileSync('/proc/loadavg', 'utf8').split(' ')[0]} at the end; ` +
+        'CPU pressure: the share of the run in which some runnable task of the machine waited for a CPU, /proc/pressure/cpu)',
         '',
-        '| measurement | command | median | p50 / p99 | failed | target |',
-        '|---|---|---:|---:|---:|---|',
-        `| \`GET /api/articles/{slug}\`, token | ${cmd('article')} | ${fmt(med('article', 'rps'))}/s | ${fmt(med('article', 'p50'))} / ${fmt(med('article', 'p99'))} µs | ${failed('article')} | >= 15,000/s: ${verdict(med('article', 'rps') >= 15000)} |`,
-        `| \`GET /api/articles?limit=20\`, token | ${cmd('list')} | ${fmt(med('list', 'rps'))}/s | ${fmt(med('list', 'p50'))} / ${fmt(med('list', 'p99'))} µs | ${failed('list')} | >= 5,000/s: ${verdict(med('list', 'rps') >= 5000)} |`,
-        `| \`POST /api/articles/{slug}/comments\`, durable | ${cmd('comment')} | ${fmt(med('comment', 'rps'))}/s | ${fmt(med('comment', 'p50'))} / ${fmt(med('comment', 'p99'))} µs | ${failed('comment')} | >= 3,000/s: ${verdict(med('comment', 'rps') >= 3000)} |`,
-        `| reads at ${fmt(READ_RATE)}/s, alone | ${cmd('reads idle')} | ${fmt(med('reads idle', 'rps'))}/s | ${fmt(med('reads idle', 'p50'))} / ${fmt(med('reads idle', 'p99'))} µs | ${failed('reads idle')} | |`,
-        `| the same reads beside 50 logins/s | ${cmd('logins')} | ${fmt(med('reads with logins', 'rps'))}/s | ${fmt(med('reads with logins', 'p50'))} / ${fmt(med('reads with logins', 'p99'))} µs | ${failed('reads with logins')} | p99 <= 2x alone: ${med('reads with logins', 'ratio').toFixed(2)}x, ${verdict(med('reads with logins', 'ratio') <= 2)} |`,
-        `| the logins themselves | | ${fmt(med('logins', 'rps'))}/s | ${fmt(med('logins', 'p50'))} / ${fmt(med('logins', 'p99'))} µs | ${failed('logins')} | |`,
-        `| rename -> articles' author (event lag), beside \`article\` load | PUT /api/user, then GET the article every ms | ${of('lag').reduce((s, r) => s + r.requests, 0)} renames | ${(med('lag', 'p50') / 1000).toFixed(1)} / ${(med('lag', 'p99') / 1000).toFixed(1)} ms | | p99 <= 50 ms: ${verdict(med('lag', 'p99') <= 50000)} |`,
+        '| measurement | command | median | p50 / p99 | failed | CPU pressure | target |',
+        '|---|---|---:|---:|---:|---:|---|',
+        `| \`GET /api/articles/{slug}\`, token | ${cmd('article')} | ${fmt(med('article', 'rps'))}/s | ${fmt(med('article', 'p50'))} / ${fmt(med('article', 'p99'))} µs | ${failed('article')} | ${pct('article')} | >= 15,000/s: ${verdict(med('article', 'rps') >= 15000)} |`,
+        `| \`GET /api/articles?limit=20\`, token | ${cmd('list')} | ${fmt(med('list', 'rps'))}/s | ${fmt(med('list', 'p50'))} / ${fmt(med('list', 'p99'))} µs | ${failed('list')} | ${pct('list')} | >= 5,000/s: ${verdict(med('list', 'rps') >= 5000)} |`,
+        `| \`POST /api/articles/{slug}/comments\`, durable | ${cmd('comment')} | ${fmt(med('comment', 'rps'))}/s | ${fmt(med('comment', 'p50'))} / ${fmt(med('comment', 'p99'))} µs | ${failed('comment')} | ${pct('comment')} | >= 3,000/s: ${verdict(med('comment', 'rps') >= 3000)} |`,
+        `| reads at ${fmt(READ_RATE)}/s, alone | ${cmd('reads idle')} | ${fmt(med('reads idle', 'rps'))}/s | ${fmt(med('reads idle', 'p50'))} / ${fmt(med('reads idle', 'p99'))} µs | ${failed('reads idle')} | ${pct('reads idle')} | |`,
+        `| the same reads beside 50 logins/s | ${cmd('logins')} | ${fmt(med('reads with logins', 'rps'))}/s | ${fmt(med('reads with logins', 'p50'))} / ${fmt(med('reads with logins', 'p99'))} µs | ${failed('reads with logins')} | ${pct('reads with logins')} | p99 <= 2x alone: ${med('reads with logins', 'ratio').toFixed(2)}x, ${verdict(med('reads with logins', 'ratio') <= 2)} (at the gateway: p99 ${fmt(med('reads idle', 'gw_p99'))} µs alone, ${fmt(med('reads with logins', 'gw_p99'))} µs beside logins, ${med('reads with logins', 'gw_ratio').toFixed(2)}x) |`,
+        `| the logins themselves | | ${fmt(med('logins', 'rps'))}/s | ${fmt(med('logins', 'p50'))} / ${fmt(med('logins', 'p99'))} µs | ${failed('logins')} | | |`,
+        `| rename -> articles' author (event lag), beside \`article\` load | PUT /api/user, then GET the article every ms | ${of('lag').reduce((s, r) => s + r.requests, 0)} renames | ${(med('lag', 'p50') / 1000).toFixed(1)} / ${(med('lag', 'p99') / 1000).toFixed(1)} ms | | ${pct('lag')} | p99 <= 50 ms: ${verdict(med('lag', 'p99') <= 50000)} |`,
     ];
     const md = lines.join('\n');
     fs.writeFileSync(csv.replace(/\.csv$/, '.md'), `${md}\n`);
     console.log(md);
+}
+
+// ---- the run ----------------------------------------------------------------------------------
+
+const blog = new Blog('bench');
+await blog.up();
+const base = blog.url;
+console.error(`bench/blog: ${blog.upLine} (${blog.dir})`);
+let ok = false;
+try {
+    await main();
+    ok = true;
+} finally {
+    if (!ok) blog.failed = true;
+    await blog.down();
 }
