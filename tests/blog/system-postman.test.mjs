@@ -33,6 +33,7 @@ const TESTED = new Set();
 let blog;
 
 before(async () => {
+    assert.ok(fs.existsSync(NEWMAN), `${NEWMAN} is missing: scripts/deps.sh installs it (npm ci in tests/postman)`);
     blog = new Blog('postman');
     await blog.up();
 });
