@@ -29,7 +29,7 @@ after(async () => {
 });
 
 // A request the way a browser sends it on a keep-alive connection: when the connection closes
-// before any byte of the answer ("other side closed": nginx's old workers close idle keep-alive
+// or is reset before any byte of the answer ("other side closed": nginx's old workers close idle keep-alive
 // connections at a reload, and the request was sent at that instant; nginx never read it, so it
 // is not in its access log), it is sent again, whatever its method (at most 3 times: the next
 // idle connection the client picks may be closing too). resent counts these.
@@ -39,7 +39,9 @@ async function send(method, p, opts) {
         try {
             return await api(base, method, p, opts);
         } catch (e) {
-            if (e.cause?.code !== 'UND_ERR_SOCKET' || attempt === 3) throw e;
+            /* "other side closed" (a FIN) or a reset: nginx's old worker closed the idle
+             * connection the request was written to (the reset when it came with unread data) */
+            if (!['UND_ERR_SOCKET', 'ECONNRESET'].includes(e.cause?.code) || attempt === 3) throw e;
             resent++;
         }
     }
