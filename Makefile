@@ -1,19 +1,21 @@
 # tandem: the two commands of the quick start, and a few more.
 #   make          build (release, -O2) into build/, binaries in build/bin/
-#   make run      install missing packages, build, `tandem up` the default system (tandem.yaml:
-#                 broker, example-hello x2, nginx gateway on http://127.0.0.1:8080); Ctrl-C stops it
+#   make run      install missing packages, build, `tandem up` the blog (tandem.yaml: broker, users,
+#                 articles x2, comments, activity, nginx gateway on http://127.0.0.1:8080); Ctrl-C
+#                 stops it. MANIFEST=examples/hello/tandem.yaml runs the example system instead
 #   make test     install missing packages, build with ASan+UBSan into build-asan/, run every test;
 #                 a skipped test fails it (TANDEM_ALLOW_SKIPS=1 accepts skips: scripts/run-tests.sh)
 #   make fuzz     longer libFuzzer runs (FUZZ_SECONDS=300)
 #   make bench    the benchmarks under bench/ (see docs/benchmarks.md)
 #   make bench-cli  tandem up to ready and the gateway's added latency (bench/cli/run.sh)
+#   make bench-blog the blog through the gateway: reads, comments, logins, event lag (bench/blog/run.sh)
 CC       ?= cc
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD    := build
 ASAN     := build-asan
 MANIFEST ?= tandem.yaml
 
-.PHONY: all deps build run test fuzz bench bench-cli format clean install
+.PHONY: all deps build run test fuzz bench bench-cli bench-blog format clean install
 
 all: build
 
@@ -47,6 +49,10 @@ bench:
 bench-cli: deps
 	@$(MAKE) --no-print-directory build
 	BUILD=$(BUILD) bench/cli/run.sh
+
+bench-blog: deps
+	@$(MAKE) --no-print-directory build
+	BUILD=$(BUILD) bench/blog/run.sh
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
       libcmocka-dev librdkafka-dev kcat zlib1g-dev libzstd-dev liblz4-dev libjansson-dev
       python3 curl procps libhttp-parser-dev libcurl4-openssl-dev libsqlite3-dev
-      libyaml-dev liburing-dev nginx libjwt-dev libssl-dev libsodium-dev chromium)
+      libyaml-dev liburing-dev nginx libjwt-dev libssl-dev libsodium-dev chromium sqlite3)
 if [ "${1:-}" = bench ]; then
     pkgs+=(nats-server wrk libnats-dev nginx)
 fi
@@ -48,6 +48,11 @@ if [ -f tests/blog/package.json ] && ! (cd tests/blog && node -e '
     process.exit(deps.every((d) => require("fs").existsSync(`node_modules/${d}/package.json`)) ? 0 : 1)'); then
     echo "deps: npm ci in tests/blog"
     (cd tests/blog && npm ci --no-audit --no-fund --loglevel=error)
+fi
+# RealWorld's Postman collection is run by newman (tests/blog/system-postman.test.mjs).
+if [ -f tests/postman/package.json ] && [ ! -f tests/postman/node_modules/newman/package.json ]; then
+    echo "deps: npm ci in tests/postman"
+    (cd tests/postman && npm ci --no-audit --no-fund --loglevel=error)
 fi
 # The web pages (web/package.json): esbuild, marked, DOMPurify; playwright-core and axe-core for
 # the browser tests and bench/web. npm ci when the install is missing or older than the lock file

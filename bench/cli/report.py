@@ -13,7 +13,7 @@ med = statistics.median
 up = [float(r["seconds"]) for r in rows if r["kind"] == "up"]
 if up:
     print("`tandem up --detach` until the broker, every instance and nginx are ready "
-          "(the repository's tandem.yaml, release build)")
+          "(examples/hello/tandem.yaml, release build)")
     print()
     print("| runs | median s | min s | max s | target |")
     print("|---:|---:|---:|---:|---|")

@@ -4,10 +4,11 @@
 #
 #   bench/cli/run.sh        RUNS=5 up rounds; RUNS_LAT=3 rounds x DURATION=5 s per latency cell;
 #                           CONNS=16 for the concurrent cells; BUILD=build (a release build);
-#                           MANIFEST=tandem.yaml (the default system)
+#                           MANIFEST=examples/hello/tandem.yaml (the example system; the
+#                           blog, the repository's tandem.yaml, works too)
 #
-# 1. Up to ready: the repository's tandem.yaml, copied into a temp dir with every port moved to
-#    a free one and its build/bin/ binaries taken from $BUILD, started with `tandem up --detach` (which
+# 1. Up to ready: MANIFEST, copied into a temp dir with every port moved to a free one and its
+#    binaries taken from $BUILD/bin, started with `tandem up --detach` (which
 #    returns once the broker, every instance and nginx are ready) and stopped with `tandem down`,
 #    RUNS times. Target: 2 s.
 # 2. Gateway latency: one system with one example-hello instance (one worker) behind nginx,
@@ -33,7 +34,7 @@ case "$BUILD" in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
 
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] ||
     { echo "bench/cli: nginx missing (scripts/deps.sh)" >&2; exit 1; }
-MANIFEST=${MANIFEST:-$ROOT/tandem.yaml}
+MANIFEST=${MANIFEST:-$ROOT/examples/hello/tandem.yaml}
 [ -f "$MANIFEST" ] || { echo "bench/cli: no $MANIFEST" >&2; exit 1; }
 
 # The release build the user runs (make build does the same).
@@ -63,9 +64,10 @@ free_range() { "$ROOT/scripts/free-ports" "$1"; }
 # shellcheck source-path=SCRIPTDIR source=../quiet.sh
 source "$ROOT/bench/quiet.sh"
 
-# The default system, moved to another directory: every "127.0.0.1:PORT" and every service
-# "port:" gets a free port (a service keeps room for 64 instances); `build` there is a symlink to
-# $BUILD, so the manifest's build/bin/... binaries are the release build's.
+# The system of $MANIFEST, moved to another directory: every "127.0.0.1:PORT" and every service
+# "port:" gets a free port (a service keeps room for 64 instances); every "binary:" becomes
+# build/bin/<its name>, and `build` there is a symlink to $BUILD, so the binaries (the broker's
+# default build/bin/tandem-broker too) are the release build's.
 default_copy() { # dir
     mkdir -p "$1"
     ln -sfn "$BUILD" "$1/build"
@@ -77,6 +79,8 @@ def free(n=1):
     return int(subprocess.check_output([free_ports, str(n)]))
 text = re.sub(r"127\.0\.0\.1:\d+", lambda m: f"127.0.0.1:{free()}", text)
 text = re.sub(r"(\bport:\s*)(\d+)", lambda m: f"{m.group(1)}{free(64)}", text)
+text = re.sub(r"(\bbinary:\s*)(\S+?)([,}\s])",
+              lambda m: f"{m.group(1)}build/bin/{m.group(2).rsplit('/', 1)[-1]}{m.group(3)}", text)
 open(dst, "w").write(text)
 PY
 }

@@ -251,6 +251,10 @@ static void put_preflight(struct out *o, const struct cli_manifest *m, const str
  * gateway of 1024 worker_connections). Bodies and answers time out between two reads or writes.
  * limit_conn counts a client address's requests in progress (only once their header is read, so
  * it is for slow readers and floods of requests, and the header timeout for slow senders).
+ * Bodies: 1 MiB (1,048,576 bytes, nginx's 1m), the limit of libtandem's HTTP server
+ * (tandem_http_config.max_body_bytes' default), written out so that the two are seen to agree: a
+ * larger body is refused 413 by the gateway before any of it is passed on, a problem document
+ * like the service's own 413 (put_error_pages).
  */
 static void put_limits(struct out *o, const struct cli_manifest *m)
 {
@@ -259,6 +263,7 @@ static void put_limits(struct out *o, const struct cli_manifest *m)
            "    send_timeout 10s;\n"
            "    keepalive_timeout 15s;\n"
            "    reset_timedout_connection on;\n"
+           "    client_max_body_size 1m;\n"
            "    limit_conn_zone $binary_remote_addr zone=tandem_conn:10m;\n"
            "    limit_conn_status 429;\n");
     put(o, "    limit_conn tandem_conn %d;\n", m->gateway.max_conns_per_client);
@@ -477,7 +482,8 @@ static void put_problem(struct out *o, const struct cli_manifest *m, const char 
  * the service is unavailable: 503 with Retry-After 2 (the passive health check's fail_timeout,
  * after which nginx tries an instance again), and nothing reached it, so even a POST may be sent
  * again. When one did connect and its answer failed, the request may have been acted on: 502, no
- * Retry-After. 504: no answer within proxy_read_timeout. 429: a rate or connection limit.
+ * Retry-After. 504: no answer within proxy_read_timeout. 429: a rate or connection limit. 413: a
+ * body above client_max_body_size (put_limits).
  * error_page sees only nginx's own statuses (proxy_intercept_errors is off): a service's own 502
  * or 503 passes through untouched.
  */
@@ -486,6 +492,7 @@ static void put_error_pages(struct out *o, const struct cli_manifest *m)
     put(o, "\n        error_page 502 = @tandem_502;\n"
            "        error_page 504 = @tandem_504;\n"
            "        error_page 429 = @tandem_429;\n"
+           "        error_page 413 = @tandem_413;\n"
            "\n        location @tandem_502 {\n"
            "            default_type application/problem+json;\n");
     put_answer_headers(o, m, "            ");
@@ -500,6 +507,8 @@ static void put_error_pages(struct out *o, const struct cli_manifest *m)
                 NULL);
     put_problem(o, m, "@tandem_429", 429, "Too Many Requests",
                 "too many requests from this address; retry later", "1");
+    put_problem(o, m, "@tandem_413", 413, "Content Too Large",
+                "the request body is larger than 1 MiB (1048576 bytes)", NULL);
 }
 
 /* Every instance's /healthz, /readyz and /metrics: exact locations, which nginx matches before any

@@ -202,13 +202,29 @@ static int cmp_part(const void *a, const void *b)
     return x->partition - y->partition;
 }
 
-/* Prints the consumer's whole current assignment: "ASSIGNED <ms> 0,3,4". */
-static void print_assignment(rd_kafka_t *rk)
+/*
+ * The assignment as the rebalance callback left it: this process's own copy, kept by the callback
+ * from the partitions it (un)assigns, so that nothing in the callback asks librdkafka after its
+ * (un)assign call.
+ *
+ * Why: in librdkafka 2.0.2 rd_kafka_rebalance_protocol() and rd_kafka_assignment() are requests
+ * to the consumer-group thread through the group's op queue (forwarded to rk_ops), waited for with
+ * no timeout. Inside rd_kafka_consumer_close, the unassign of the final revocation is what lets the
+ * group terminate (at once for a static member, which sends no LeaveGroup; after the LeaveGroup
+ * answer for a dynamic one), and rd_kafka_cgrp_terminated() disables and *purges* that queue: a
+ * request that reached it in between is destroyed without a reply and its caller waits forever
+ * (librdkafka issue #4041). group_manual_ack and group_restart hung there now and then, with
+ * rebalance_cb blocked in rd_kafka_rebalance_protocol() after rd_kafka_assign(rk, NULL). Asking
+ * before the (un)assign is safe: the group waits for that call and cannot terminate first.
+ */
+static rd_kafka_topic_partition_list_t *g_held;
+
+/* Prints the consumer's whole current assignment (g_held): "ASSIGNED <ms> 0,3,4". */
+static void print_assignment(void)
 {
-    rd_kafka_topic_partition_list_t *cur = NULL;
-    if (rd_kafka_assignment(rk, &cur) != RD_KAFKA_RESP_ERR_NO_ERROR)
-        return;
-    qsort(cur->elems, (size_t)cur->cnt, sizeof(cur->elems[0]), cmp_part);
+    rd_kafka_topic_partition_list_t *cur = rd_kafka_topic_partition_list_copy(g_held);
+    if (cur->cnt > 1) /* an empty list has no elems array */
+        qsort(cur->elems, (size_t)cur->cnt, sizeof(cur->elems[0]), cmp_part);
     printf("ASSIGNED %" PRId64 " ", wall_ms());
     for (int i = 0; i < cur->cnt; i++)
         printf("%s%d", i ? "," : "", (int)cur->elems[i].partition);
@@ -217,14 +233,37 @@ static void print_assignment(rd_kafka_t *rk)
     rd_kafka_topic_partition_list_destroy(cur);
 }
 
+/* g_held after the callback's (un)assign: eager replaces the whole assignment, cooperative adds
+ * or removes the partitions given. */
+static void held_update(const rd_kafka_topic_partition_list_t *parts, bool assign, bool cooperative)
+{
+    if (!cooperative) {
+        rd_kafka_topic_partition_list_destroy(g_held);
+        g_held = assign ? rd_kafka_topic_partition_list_copy(parts)
+                        : rd_kafka_topic_partition_list_new(0);
+        return;
+    }
+    for (int i = 0; i < parts->cnt; i++) {
+        const rd_kafka_topic_partition_t *p = &parts->elems[i];
+        bool have = rd_kafka_topic_partition_list_find(g_held, p->topic, p->partition) != NULL;
+        if (assign && !have)
+            rd_kafka_topic_partition_list_add(g_held, p->topic, p->partition);
+        else if (!assign && have)
+            rd_kafka_topic_partition_list_del(g_held, p->topic, p->partition);
+    }
+}
+
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     (void)opaque;
-    bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    /* The one question to the group thread, asked while it waits for our (un)assign. */
+    const char *protocol = rd_kafka_rebalance_protocol(rk);
+    bool cooperative = protocol && strcmp(protocol, "COOPERATIVE") == 0;
+    bool assign = err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS;
     rd_kafka_error_t *error = NULL;
     rd_kafka_resp_err_t aerr = RD_KAFKA_RESP_ERR_NO_ERROR;
-    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    if (assign) {
         if (cooperative)
             error = rd_kafka_incremental_assign(rk, parts);
         else
@@ -235,16 +274,18 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         else
             aerr = rd_kafka_assign(rk, NULL);
     }
+    /* From here on, no call that waits on the group thread (see g_held). */
     if (error) {
         fprintf(stderr, "group-check: incremental (un)assign: %s\n", rd_kafka_error_string(error));
         rd_kafka_error_destroy(error);
-    }
-    if (aerr)
+    } else if (aerr) {
         fprintf(stderr, "group-check: assign: %s\n", rd_kafka_err2str(aerr));
-    fprintf(stderr, "group-check: rebalance %s (%s), %d partitions\n",
-            err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS ? "assign" : "revoke",
-            rd_kafka_rebalance_protocol(rk), parts->cnt);
-    print_assignment(rk);
+    } else {
+        held_update(parts, assign, cooperative);
+    }
+    fprintf(stderr, "group-check: rebalance %s (%s), %d partitions\n", assign ? "assign" : "revoke",
+            protocol ? protocol : "NONE", parts->cnt);
+    print_assignment();
 }
 
 /* Synchronously commits the positions (next offset to consume) of the current assignment. */
@@ -302,6 +343,7 @@ static int cmd_consume(const struct opts *o)
         setvbuf(out, NULL, _IOFBF, 1 << 20);
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
+    g_held = rd_kafka_topic_partition_list_new(0);
     rd_kafka_t *rk = group_consumer(o);
     rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(sub, o->topic, RD_KAFKA_PARTITION_UA);
@@ -358,6 +400,7 @@ static int cmd_consume(const struct opts *o)
     if (err)
         fprintf(stderr, "group-check: close: %s\n", rd_kafka_err2str(err));
     rd_kafka_destroy(rk);
+    rd_kafka_topic_partition_list_destroy(g_held);
     if (out)
         fclose(out);
     printf("CLOSED %" PRId64 " %" PRId64 "\n", wall_ms(), total);

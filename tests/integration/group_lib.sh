@@ -22,6 +22,19 @@ gc_start() {
     log "started member $name (pid $!): $*"
 }
 
+# gc_stuck NAME: what a member that does not exit is doing, on stderr: the end of its stderr and,
+# when gdb is installed, every thread's stack (30 s at most).
+gc_stuck() {
+    local pid=${GC_PIDS[$1]}
+    log "member $1 (pid $pid): last lines of $1.err:"
+    tail -n 20 "$TMP_ROOT/$1.err" >&2 || true
+    if command -v gdb >/dev/null; then
+        log "member $1 (pid $pid): thread stacks:"
+        timeout -k 5 30 gdb -p "$pid" -batch -ex 'thread apply all bt' 2>&1 |
+            grep -E '^(Thread|#)' | head -n 80 >&2 || true
+    fi
+}
+
 # gc_kill9 NAME / gc_term NAME: a crash / a clean close (waits for the process to exit, 20 s).
 gc_kill9() {
     kill -KILL "${GC_PIDS[$1]}" 2>/dev/null || true
@@ -34,7 +47,10 @@ gc_term() {
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
-    kill -0 "$pid" 2>/dev/null && fail "member $1 did not close within 20 s of SIGTERM"
+    if kill -0 "$pid" 2>/dev/null; then
+        gc_stuck "$1"
+        fail "member $1 did not close within 20 s of SIGTERM"
+    fi
     wait "$pid" 2>/dev/null || true
     grep -q '^CLOSED' "$TMP_ROOT/$1.out" || fail "member $1 exited without closing"
 }

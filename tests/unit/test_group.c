@@ -278,6 +278,111 @@ static void test_static_member(void **state)
     gc_free(gc);
 }
 
+/* KIP-345, the leader's restart while the group is CompletingRebalance: the leader got its
+ * JoinGroup answer and was killed before its SyncGroup; it comes back under the same instance id.
+ * The generation's assignment can only come from a leader, so the group rebalances (Kafka's
+ * updateStaticMemberAndRebalance): the follower's waiting SyncGroup is told REBALANCE_IN_PROGRESS,
+ * the returning member waits in the new rebalance and leads it. Answering it at once as a
+ * follower of its own dead incarnation left every SyncGroup of the generation waiting for ever
+ * (members waiting on us are never expired). */
+static void test_static_leader_restart_completing(void **state)
+{
+    struct gc *gc = new_gc();
+    struct fake a, b, sb;
+    join(gc, &a, NULL, "inst-a", "range", true, 0);
+    join(gc, &b, NULL, "inst-b", "range", true, 10);
+    gc_tick(gc, 100);
+    assert_int_equal(a.generation, 1);
+    char ida[128], idb[128];
+    strcpy(ida, a.member_id);
+    strcpy(idb, b.member_id);
+    assert_string_equal(a.leader, ida);
+    sync_(gc, &sb, idb, 1, 0, NULL, 110); /* the follower waits for the leader's assignment */
+    assert_int_equal(sb.answered, 0);
+
+    struct fake r; /* a was killed before its SyncGroup; its restart: */
+    join(gc, &r, NULL, "inst-a", "range", true, 200);
+    assert_int_equal(r.answered, 0); /* waits for the rebalance */
+    assert_int_equal(sb.answered, 1);
+    assert_int_equal(sb.error, KAFKA_REBALANCE_IN_PROGRESS);
+    assert_int_equal(gc_heartbeat(gc, S("g"), 1, S(ida), S("inst-a"), 210),
+                     KAFKA_FENCED_INSTANCE_ID);
+    join(gc, &b, idb, "inst-b", "range", true, 220); /* b rejoins: everyone has joined */
+    assert_int_equal(r.answered, 1);
+    assert_int_equal(b.answered, 1);
+    assert_int_equal(r.error, KAFKA_NONE);
+    assert_int_equal(r.generation, 2);
+    assert_int_equal(b.generation, 2);
+    char idr[128];
+    strcpy(idr, r.member_id);
+    assert_string_not_equal(idr, ida);
+    assert_string_equal(r.leader, idr); /* the returning leader leads, with the member list */
+    assert_string_equal(b.leader, idr);
+    assert_int_equal(r.nmembers, 2);
+
+    struct fake sr;
+    sync_(gc, &sb, idb, 2, 0, NULL, 230);
+    struct gc_assignment as[2] = {{S(idr), {(const uint8_t *)"A", 1}},
+                                  {S(idb), {(const uint8_t *)"B", 1}}};
+    memset(&sr, 0, sizeof(sr));
+    gc_sync(gc, S("g"), 2, S(idr), S("inst-a"), 2, as, &sr, 240);
+    assert_int_equal(sr.answered, 1);
+    assert_int_equal(sb.answered, 1);
+    assert_string_equal(sr.assignment, "A");
+    assert_string_equal(sb.assignment, "B");
+    assert_int_equal(gc_heartbeat(gc, S("g"), 2, S(idb), S("inst-b"), 250), KAFKA_NONE);
+    gc_free(gc);
+}
+
+/* KIP-345, the leader's restart in a Stable group: the current generation at once, no rebalance,
+ * with the leader id as it was before (its dead incarnation's), so the new incarnation does not
+ * compute an assignment a Stable group would not hand out; but the group's leader is now the new
+ * incarnation (Kafka's replaceStaticMember), so when it rejoins later (a leader rejoins to have
+ * new partitions assigned) the group rebalances and it leads. */
+static void test_static_leader_restart_stable(void **state)
+{
+    struct gc *gc = new_gc();
+    struct fake a, b, sa, sb;
+    join(gc, &a, NULL, "inst-a", "range", true, 0);
+    join(gc, &b, NULL, "inst-b", "range", true, 10);
+    gc_tick(gc, 100);
+    char ida[128], idb[128];
+    strcpy(ida, a.member_id);
+    strcpy(idb, b.member_id);
+    assert_string_equal(a.leader, ida);
+    struct gc_assignment as[2] = {{S(ida), {(const uint8_t *)"A", 1}},
+                                  {S(idb), {(const uint8_t *)"B", 1}}};
+    sync_(gc, &sb, idb, 1, 0, NULL, 110);
+    sync_(gc, &sa, ida, 1, 2, as, 120);
+    assert_string_equal(sb.assignment, "B");
+
+    struct fake r, sr;
+    join(gc, &r, NULL, "inst-a", "range", true, 200);
+    assert_int_equal(r.answered, 1);
+    assert_int_equal(r.error, KAFKA_NONE);
+    assert_int_equal(r.generation, 1);
+    assert_string_equal(r.leader, ida); /* not its own id: it will not assign */
+    assert_int_equal(r.nmembers, 0);
+    char idr[128];
+    strcpy(idr, r.member_id);
+    memset(&sr, 0, sizeof(sr));
+    gc_sync(gc, S("g"), 1, S(idr), S("inst-a"), 0, NULL, &sr, 210);
+    assert_int_equal(sr.answered, 1);
+    assert_string_equal(sr.assignment, "A"); /* its stored assignment */
+    assert_int_equal(gc_heartbeat(gc, S("g"), 1, S(idb), S("inst-b"), 220), KAFKA_NONE);
+
+    join(gc, &r, idr, "inst-a", "range", true, 300); /* the (new) leader rejoins */
+    assert_int_equal(r.answered, 0);
+    assert_int_equal(gc_heartbeat(gc, S("g"), 1, S(idb), S("inst-b"), 310),
+                     KAFKA_REBALANCE_IN_PROGRESS);
+    join(gc, &b, idb, "inst-b", "range", true, 320);
+    assert_int_equal(r.answered, 1);
+    assert_int_equal(r.generation, 2);
+    assert_string_equal(r.leader, idr);
+    assert_int_equal(r.nmembers, 2);
+    gc_free(gc);
+}
+
 /* Review findings: a MEMBER_ID_REQUIRED id that never comes back expires without disturbing a
  * Stable group; a member waiting for its SyncGroup answer is not expired; a static member that
  * misses a rebalance keeps its place until its own session times out. */
@@ -497,6 +602,8 @@ int main(void)
         cmocka_unit_test(test_leave),
         cmocka_unit_test(test_inconsistent_protocol),
         cmocka_unit_test(test_static_member),
+        cmocka_unit_test(test_static_leader_restart_completing),
+        cmocka_unit_test(test_static_leader_restart_stable),
         cmocka_unit_test(test_pending_expiry_no_rebalance),
         cmocka_unit_test(test_sync_waiter_kept_alive),
         cmocka_unit_test(test_static_member_survives_rebalance),

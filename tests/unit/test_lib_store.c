@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -380,6 +381,50 @@ static void test_open_pragmas(void **state)
     assert_int_equal(tandem_db_open("/nonexistent-dir/x.db", NULL, &db2), TANDEM_EIO);
 }
 
+/* Instances of a service start together: processes opening one fresh file at the same moment all
+ * succeed (SQLite may answer the WAL switch SQLITE_BUSY without its busy handler while another
+ * process opens the file; tandem_db_open retries it). 3 rounds of 6 processes released at once. */
+static void test_open_concurrent(void **state)
+{
+    struct fixture *f = *state;
+    for (int round = 0; round < 3; round++) {
+        char path[160];
+        snprintf(path, sizeof(path), "%s/together-%d.db", f->dir, round);
+        int go[2];
+        assert_int_equal(pipe(go), 0);
+        pid_t kids[6];
+        for (int i = 0; i < 6; i++) {
+            kids[i] = fork();
+            assert_true(kids[i] >= 0);
+            if (kids[i] == 0) {
+                char c;
+                close(go[1]);
+                if (read(go[0], &c, 1) < 0) { /* released when the parent closes its end */
+                    _exit(3);
+                }
+                sqlite3 *db = NULL;
+                int rc = tandem_db_open(path, SCHEMA, &db);
+                sqlite3_close(db);
+                _exit(rc == 0 ? 0 : 1);
+            }
+        }
+        close(go[0]);
+        close(go[1]);
+        for (int i = 0; i < 6; i++) {
+            int st = 0;
+            assert_int_equal(waitpid(kids[i], &st, 0), kids[i]);
+            assert_true(WIFEXITED(st));
+            assert_int_equal(WEXITSTATUS(st), 0);
+        }
+        const char *sfx[] = {"", "-wal", "-shm"};
+        for (int i = 0; i < 3; i++) {
+            char p2[192];
+            snprintf(p2, sizeof(p2), "%s%s", path, sfx[i]);
+            unlink(p2);
+        }
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -393,6 +438,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_outbox_needs_transaction, setup, teardown),
         cmocka_unit_test_setup_teardown(test_outbox_atomic, setup, teardown),
         cmocka_unit_test_setup_teardown(test_open_pragmas, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_open_concurrent, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -411,6 +411,24 @@ static void test_worker_completion(void **state)
     assert_int_equal(count(f->path, "SELECT count(*) FROM t"), 21);
 }
 
+/* A worker that only wrote (its port has no reader: it is opened at the first tandem_db_reader)
+ * and then stops: the loop's stop hook closes the port without a reader. It crashed (NULL
+ * connection into sqlite3_next_stmt) when a service instance that had served only writes since
+ * its start was stopped (found by tests/blog/system-chaos: users.0 restarted, then SIGTERM). */
+static void test_writes_only_then_stop(void **state)
+{
+    struct fixture *f = *state;
+    struct srv s = {.next_id = 1};
+    s.w = writer(f, 0);
+    struct tandem_http_server *hs = serve(&s);
+    for (int i = 0; i < 3; i++) {
+        roundtrip(hs, "POST", "HTTP/1.1 201");
+    }
+    tandem_http_server_stop(hs);
+    tandem_db_writer_free(s.w);
+    assert_int_equal(count(f->path, "SELECT count(*) FROM t"), 3);
+}
+
 /* The writer freed while the server runs: the worker's port (its reader) is torn down on the
  * worker through a post; the server keeps answering, and new writes are refused. */
 static void test_free_before_server(void **state)
@@ -527,6 +545,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_queue_full, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_drains, setup, teardown),
         cmocka_unit_test_setup_teardown(test_worker_completion, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_writes_only_then_stop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_free_before_server, setup, teardown),
         cmocka_unit_test_setup_teardown(test_server_stops_first, setup, teardown),
         cmocka_unit_test_setup_teardown(test_relay_woken, setup, teardown),

@@ -490,17 +490,21 @@ static struct gmember *add_member(struct group *g, char *id, struct kstr instanc
 /* Answers a join at once with the current generation: Kafka does this for a known member that
  * rejoins with unchanged metadata a Stable group (a follower) or a CompletingRebalance group
  * (it may have lost the first answer). The leader gets the member list again, so it can still
- * compute and send the assignment of this generation. */
-static void answer_join_current(struct gc *gc, struct group *g, struct gmember *m, void *req)
+ * compute and send the assignment of this generation. shown_leader (NULL: g->leader) is the
+ * leader id the answer names; the member list goes only to the member it names. */
+static void answer_join_current(struct gc *gc, struct group *g, struct gmember *m, void *req,
+                                const char *shown_leader)
 {
-    bool leader = g->leader && strcmp(g->leader, m->id) == 0;
+    if (!shown_leader)
+        shown_leader = g->leader ? g->leader : "";
+    bool leader = strcmp(shown_leader, m->id) == 0;
     int n = 0;
     struct gc_member_info *infos = leader ? member_infos(g, &n) : NULL;
     struct gc_join_result r = {
         .error_code = KAFKA_NONE,
         .generation_id = g->generation,
         .protocol_name = g->protocol ? g->protocol : "",
-        .leader = g->leader ? g->leader : "",
+        .leader = shown_leader,
         .member_id = m->id,
         .nmembers = n,
         .members = infos,
@@ -523,12 +527,54 @@ static void member_join(struct gc *gc, struct group *g, struct gmember *m,
     bool leader = g->leader && strcmp(g->leader, m->id) == 0;
     if (unchanged &&
         ((g->state == GROUP_STABLE && !leader) || g->state == GROUP_COMPLETING_REBALANCE)) {
-        answer_join_current(gc, g, m, req);
+        answer_join_current(gc, g, m, req, NULL);
         return;
     }
     m->join_req = req;
     prepare_rebalance(gc, g, now, m->id, unchanged ? "member rejoined" : "member joined");
     maybe_complete_join(gc, g, now);
+}
+
+/* A static member came back (KIP-345): a JoinGroup with no member id and the group.instance.id
+ * of a current member. It takes over that member's place under a new member id (Kafka's
+ * replaceStaticMember): whatever the old incarnation still had waiting is fenced, and if it was
+ * the leader the group's leader id follows it. Then (Kafka's updateStaticMemberAndRebalance):
+ *   - Stable, unchanged metadata: the current generation at once, no rebalance, naming the leader
+ *     as it was before the replacement, so a returning leader does not compute an assignment that
+ *     a Stable group would never hand out (its SyncGroup gets its stored assignment instead);
+ *   - CompletingRebalance: a new rebalance. This generation's assignment can only come from its
+ *     leader; when the returning member was that leader, its dead incarnation will never send it,
+ *     and every SyncGroup of the generation would wait for it for ever (members waiting on us are
+ *     never expired, and CompletingRebalance has no deadline);
+ *   - otherwise (PreparingRebalance, changed metadata): it joins the rebalance like any member. */
+static void static_member_return(struct gc *gc, struct group *g, struct gmember *m,
+                                 const struct gc_join_params *p, void *req, int64_t now)
+{
+    if (m->join_req)
+        answer_join_error(gc, m->join_req, KAFKA_FENCED_INSTANCE_ID, m->id);
+    m->join_req = NULL;
+    if (m->sync_req)
+        answer_sync(gc, m, KAFKA_FENCED_INSTANCE_ID);
+    char *old_leader = g->leader ? xstrndup(g->leader, strlen(g->leader)) : NULL;
+    bool was_leader = old_leader && strcmp(old_leader, m->id) == 0;
+    free(m->id);
+    m->id = new_member_id(gc, p->client_id);
+    if (was_leader) {
+        free(g->leader);
+        g->leader = xstrndup(m->id, strlen(m->id));
+    }
+    log_group(g, "group static member returned", m->id, m->instance_id);
+    bool unchanged = m->nprotocols > 0 && same_protocols(m, p);
+    member_set_protocols(m, p);
+    m->deadline_ms = now + m->session_timeout_ms;
+    if (unchanged && g->state == GROUP_STABLE) {
+        answer_join_current(gc, g, m, req, old_leader ? old_leader : "");
+    } else {
+        m->join_req = req;
+        prepare_rebalance(gc, g, now, m->id, "static member returned");
+        maybe_complete_join(gc, g, now);
+    }
+    free(old_leader);
 }
 
 void gc_join(struct gc *gc, const struct gc_join_params *p, void *req, int64_t now)
@@ -561,18 +607,8 @@ void gc_join(struct gc *gc, const struct gc_join_params *p, void *req, int64_t n
     struct gmember *m;
     if (new_member) {
         m = find_instance(g, p->group_instance_id);
-        if (m) { /* a static member came back: it takes over its old identity (KIP-345) */
-            if (m->join_req)
-                answer_join_error(gc, m->join_req, KAFKA_FENCED_INSTANCE_ID, m->id);
-            m->join_req = NULL;
-            if (m->sync_req)
-                answer_sync(gc, m, KAFKA_FENCED_INSTANCE_ID);
-            /* g->leader keeps the old id: a returning static leader with unchanged metadata
-             * gets the current generation without a rebalance and, as in Kafka, a leader id
-             * that is not its own, so it does not recompute the assignment. */
-            free(m->id);
-            m->id = new_member_id(gc, p->client_id);
-            member_join(gc, g, m, p, req, now);
+        if (m) {
+            static_member_return(gc, g, m, p, req, now);
             return;
         }
         int npending = 0;

@@ -582,6 +582,8 @@ int tandem_consumer_start(const struct tandem_consumer_config *cfg, struct tande
         {"enable.auto.commit", "false"},
         {"enable.auto.offset.store", "false"},
         {"auto.offset.reset", "earliest"},
+        /* missing topics: see the opening comment */
+        {"topic.metadata.refresh.interval.ms", METADATA_REFRESH_MS},
         {"session.timeout.ms", session},
         {"max.poll.interval.ms", poll},
         {"statistics.interval.ms", STATS_INTERVAL_MS},

@@ -37,6 +37,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -163,6 +164,26 @@ static int store_schema(sqlite3 *db)
     return rc;
 }
 
+/* PRAGMA journal_mode=WAL, retried while another connection keeps the file busy. SQLite answers
+ * SQLITE_BUSY here without calling the busy handler when another process is opening the same
+ * file at that moment (running the WAL's recovery, or changing the journal mode itself): two
+ * instances of a service starting together met it. The busy timeout's length bounds the retries. */
+static int set_wal(sqlite3 *db)
+{
+    int64_t deadline = clock_mono_ms() + STORE_BUSY_MS;
+    for (;;) {
+        int rc = sqlite3_exec(db, "PRAGMA journal_mode=WAL", NULL, NULL, NULL);
+        if (rc == SQLITE_OK) {
+            return 0;
+        }
+        if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || clock_mono_ms() >= deadline) {
+            return store_fail(db, "store: journal_mode");
+        }
+        struct timespec pause = {.tv_sec = 0, .tv_nsec = 5 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+}
+
 int tandem_db_open(const char *path, const char *schema_sql, sqlite3 **out)
 {
     sqlite3 *db = NULL;
@@ -176,7 +197,7 @@ int tandem_db_open(const char *path, const char *schema_sql, sqlite3 **out)
     }
     sqlite3_busy_timeout(db, STORE_BUSY_MS);
     /* journal_mode answers a row ("wal"); exec ignores it. */
-    if (store_exec(db, "PRAGMA journal_mode=WAL", "store: journal_mode") != 0 ||
+    if (set_wal(db) != 0 ||
         store_exec(db, "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON", "store: pragmas") != 0) {
         goto fail;
     }

@@ -173,11 +173,13 @@ static void port_close(struct wport *p)
     pthread_cond_broadcast(&w->idle);
     pthread_mutex_unlock(&w->mu);
     jobs_complete(orphans);
-    sqlite3_stmt *st;
-    while ((st = sqlite3_next_stmt(p->reader, NULL)) != NULL) {
-        sqlite3_finalize(st); /* statements a handler kept prepared across requests */
+    if (p->reader != NULL) { /* NULL: the worker only wrote (the reader opens at first use) */
+        sqlite3_stmt *st;
+        while ((st = sqlite3_next_stmt(p->reader, NULL)) != NULL) {
+            sqlite3_finalize(st); /* statements a handler kept prepared across requests */
+        }
+        sqlite3_close(p->reader);
     }
-    sqlite3_close(p->reader);
     free(p);
 }
 

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The blog's benchmark (make bench-blog): the system of tandem.yaml, release build, measured
+# through the gateway by bench/blog/run.mjs (what and how: the comment at its top; results in
+# docs/benchmarks.md#the-blog-through-the-gateway).
+#
+#   bench/blog/run.sh        BUILD=build; ROUNDS=3 SECS=10 CONNS=32 ARTICLES=1000 READ_RATE=5000
+#                            LAG_N=200 (passed on); WAIT_QUIET=900
+#
+# Waits (up to WAIT_QUIET seconds) for the 1-minute load average to drop below 0.5, like the
+# other benchmarks, then prints a Markdown table of medians and writes
+# bench/results/blog-<UTC time>.{csv,md}.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+WAIT_QUIET=${WAIT_QUIET:-900}
+BUILD=${BUILD:-$ROOT/build}
+case "$BUILD" in /*) ;; *) BUILD=$ROOT/$BUILD ;; esac
+
+command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] ||
+    { echo "bench/blog: nginx missing (scripts/deps.sh)" >&2; exit 1; }
+cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang >/dev/null
+cmake --build "$BUILD" -j2 >/dev/null
+for b in tandem tandem-load tandem-broker tandem-users tandem-articles tandem-comments tandem-activity; do
+    [ -x "$BUILD/bin/$b" ] || { echo "bench/blog: $BUILD/bin/$b was not built" >&2; exit 1; }
+done
+
+# shellcheck source-path=SCRIPTDIR source=../quiet.sh
+source "$ROOT/bench/quiet.sh"
+wait_quiet bench/blog
+exec node "$ROOT/bench/blog/run.mjs" "$BUILD"
