@@ -16,7 +16,7 @@ const EVENTS_SHOWN = 6;
 // A process's state as a small labelled chip.
 function chip(inst) {
     const tip = inst.pid ? `pid ${inst.pid}, port ${inst.port}, up ${uptime(inst.uptime_ms)}, ${inst.restarts} restart(s)` : `port ${inst.port}`;
-    return h('span', { class: `chip state-${inst.state}`, title: tip }, `${inst.instance} ${inst.state}`);
+    return h('span', { class: `chip state-${inst.state}`, title: `instance ${inst.instance}: ${tip}` }, `#${inst.instance} ${inst.state}`);
 }
 
 const stopped = (svc) => svc.instances.length > 0 && svc.instances.every((i) => i.state === 'stopped');
