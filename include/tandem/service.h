@@ -54,6 +54,7 @@
 #ifndef TANDEM_SERVICE_H
 #define TANDEM_SERVICE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include <jansson.h>
@@ -96,6 +97,15 @@ TANDEM_EXPORT int tandem_service_option(struct tandem_service *s, const char *ke
  * "listen" with port 0 resolved to the port it reserved; from then on no option changes, so any
  * thread (a handler, a consumer) may read any option while the service runs. */
 TANDEM_EXPORT const char *tandem_service_config(const struct tandem_service *s, const char *key);
+
+/*
+ * True when the command line asked for --help (or -h): tandem_service_run then prints the options
+ * and returns 0 without starting anything. A service that does setup of its own between
+ * tandem_service_new and tandem_service_run (opening its database, connecting) skips it when this
+ * is true, after declaring its options, so that `tandem-NAME --help` lists them all and touches
+ * nothing. libtandem's own setup calls (tandem_service_auth) do the same by themselves.
+ */
+TANDEM_EXPORT bool tandem_service_help_asked(const struct tandem_service *s);
 
 /* A route handler: same contract as tandem_http_handler_fn (answer exactly once, now or later on
  * the same worker thread, here with the tandem_respond_* calls below), with the route's arg. */

@@ -157,6 +157,10 @@ void blog_store_free(struct blog_store *st)
 int blog_store_open(struct tandem_service *svc, const char *file, const char *schema,
                     struct blog_store **out)
 {
+    if (tandem_service_help_asked(svc)) {
+        *out = NULL; /* --help: tandem_service_run lists the options, nothing is opened */
+        return 0;
+    }
     const char *dir = tandem_service_config(svc, "data-dir");
     struct blog_store *st = calloc(1, sizeof(*st));
     size_t n = strlen(dir) + strlen(file) + 2;

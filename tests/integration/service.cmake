@@ -57,3 +57,12 @@ else()
   tandem_skip_test(integration/lib_cooperative "example-hello or tandem_events is not built \
 (scripts/deps.sh)" integration)
 endif()
+
+# Every service binary's --help touches nothing (services_help.sh: tandem_service_help_asked).
+if(TARGET tandem-users AND TARGET tandem-console)
+  add_test(NAME integration/services_help COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/services_help.sh)
+  set_tests_properties(integration/services_help PROPERTIES
+    TIMEOUT 60
+    LABELS integration
+    ENVIRONMENT "TANDEM_TEST_BIN=$<TARGET_FILE_DIR:tandem-users>")
+endif()

@@ -364,6 +364,11 @@ const char *tandem_service_config(const struct tandem_service *s, const char *ke
     return svc_config_get(&s->cfg, key);
 }
 
+bool tandem_service_help_asked(const struct tandem_service *s)
+{
+    return s->cfg.help;
+}
+
 int tandem_route(struct tandem_service *s, const char *method, const char *pattern,
                  tandem_route_fn fn, void *arg)
 {

@@ -26,8 +26,8 @@ struct svc_auth {
     bool owned; /* built here from the options: freed with the service */
 };
 
-/* Declares the --jwt-* options and builds the verifier from them. Returns 0 or an error (logged).
- */
+/* Declares the --jwt-* options and builds the verifier from them (none, *out NULL, when --help was
+ * asked: the options are listed, no key is read). Returns 0 or an error (logged). */
 static int auth_from_options(struct tandem_service *s, struct tandem_auth **out)
 {
     static const char *const opts[][3] = {
@@ -45,6 +45,10 @@ static int auth_from_options(struct tandem_service *s, struct tandem_auth **out)
                       opts[i][0], tandem_strerror(rc));
             return rc;
         }
+    }
+    if (s->cfg.help) {
+        *out = NULL;
+        return 0;
     }
     long lifetime = 0, cache = 0;
     const char *bad = NULL;
@@ -107,8 +111,8 @@ int tandem_service_auth(struct tandem_service *s, struct tandem_auth *auth)
     struct tandem_auth *a = auth;
     if (a == NULL) {
         int rc = auth_from_options(s, &a);
-        if (rc != 0) {
-            return rc;
+        if (rc != 0 || a == NULL) {
+            return rc; /* a NULL: --help, nothing to verify with */
         }
     }
     s->auth = xcalloc(1, sizeof(*s->auth));
