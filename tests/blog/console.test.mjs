@@ -23,7 +23,7 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { api, BIN, freePort, register, sleep, waitFor } from './lib.mjs';
-import { AXE, launchChromium, watch } from './web.mjs';
+import { axeViolations, launchChromium, watch } from './web.mjs';
 
 const run = promisify(execFile);
 const TANDEM = path.join(BIN, 'tandem');
@@ -378,13 +378,7 @@ for (const scheme of ['light', 'dark']) {
         const found = [];
         for (const p of PAGES) {
             const page = await open(context, p);
-            await page.addScriptTag({ path: AXE });
-            const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
-            for (const v of result.violations) {
-                if (v.impact === 'serious' || v.impact === 'critical') {
-                    found.push(`${p[0]}: ${v.id} (${v.impact}): ${v.help}: ${v.nodes.map((n) => n.target.join(' ')).slice(0, 4).join(', ')}`);
-                }
-            }
+            found.push(...(await axeViolations(page, p[0])));
             noProblems(page);
             await page.close();
         }

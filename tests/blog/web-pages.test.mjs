@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, test } from 'node:test';
 import { api, waitFor } from './lib.mjs';
-import { AXE, blog, launchChromium, saveScreenshot, SCREENSHOTS, watch } from './web.mjs';
+import { axeViolations, blog, launchChromium, saveScreenshot, SCREENSHOTS, watch } from './web.mjs';
 
 let b, browser, maya;
 
@@ -71,13 +71,7 @@ for (const scheme of ['light', 'dark']) {
         const found = [];
         for (const p of PAGES) {
             const page = await open(context, p);
-            await page.addScriptTag({ path: AXE });
-            const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
-            for (const v of result.violations) {
-                if (v.impact === 'serious' || v.impact === 'critical') {
-                    found.push(`${p[0]}: ${v.id} (${v.impact}): ${v.help}: ${v.nodes.map((n) => n.target.join(' ')).slice(0, 4).join(', ')}`);
-                }
-            }
+            found.push(...(await axeViolations(page, p[0])));
             assert.deepEqual(page.problems, [], `${p[0]}: page problems`);
             await page.close();
         }

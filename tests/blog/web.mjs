@@ -91,3 +91,13 @@ export function saveScreenshot(name) {
     fs.mkdirSync(SCREENSHOTS, { recursive: true });
     return path.join(SCREENSHOTS, `${name}.png`);
 }
+
+// The serious and critical axe-core violations on a loaded page, each as one readable line
+// prefixed by label (the page's name).
+export async function axeViolations(page, label) {
+    await page.addScriptTag({ path: AXE });
+    const result = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+    return result.violations
+        .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+        .map((v) => `${label}: ${v.id} (${v.impact}): ${v.help}: ${v.nodes.map((n) => n.target.join(' ')).slice(0, 4).join(', ')}`);
+}
