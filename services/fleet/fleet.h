@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -52,5 +53,206 @@ const char *fleet_pos_from_json(const json_t *o, struct fleet_pos *out);
 
 /* The same from JSON text ("json" when it is not one JSON text). */
 const char *fleet_pos_parse_json(const void *data, size_t len, struct fleet_pos *out);
+
+/* ---- the vehicle table (table.c), its spatial index (grid.c) and trails (trail.c) --------- */
+
+#define FLEET_PARTITIONS_MAX 256    /* partitions of the topic the fleet can hold */
+#define FLEET_CELL_E7        156250 /* a fine cell's side: 1/64 degree in 1e-7 degrees */
+#define FLEET_CELLS_X        23040  /* 360 * 64 */
+#define FLEET_CELLS_Y        11520  /* 180 * 64 */
+#define FLEET_STRIPES        4096   /* locks of the fine cells */
+
+enum fleet_source {
+    FLEET_SRC_EVENTS,
+    FLEET_SRC_REST,
+    FLEET_SRC_BATCH,
+    FLEET_SRC_SNAPSHOT,
+    FLEET_NSOURCES
+};
+
+/* What fleet_apply did. */
+enum fleet_result { FLEET_APPLIED = 0, FLEET_STALE = 1, FLEET_NOT_HELD = 2, FLEET_FULL = 3 };
+
+/*
+ * One vehicle (48 bytes). Written only by the thread holding its seqlock (seq odd), read by anyone
+ * through fleet_get's seqlock protocol; every field is accessed with relaxed atomics.
+ */
+struct fleet_slot {
+    uint32_t seq;     /* seqlock: odd while a writer holds it */
+    uint32_t cellpos; /* its entry's index in its fine cell (under that cell's stripe lock) */
+    uint64_t id;      /* set before the slot is published in the id table, never changed */
+    int64_t ts;       /* 0: no position (never had one, or its partition was given up) */
+    int32_t lat, lon;
+    uint32_t speed_mm;
+    uint16_t heading_cd;
+    uint8_t partition; /* the partition it came from */
+    uint8_t held;      /* 1 while it is in the index */
+    uint32_t trail;    /* trail.c's counter + 1 of its newest trail point; 0: none */
+    uint32_t stamp;    /* fleet_clock_ms when it last changed (the streams' "changed since") */
+};
+
+/* A fine cell: the slots of its vehicles, in no order; up to FLEET_CELL_INLINE of them inside the
+ * cell itself (most cells of a sparse fleet hold one or two: no allocation), more in an array. */
+#define FLEET_CELL_INLINE 2
+struct fleet_cell {
+    uint64_t key; /* ((uint64_t)cy << 32 | cx) + 1; 0: an empty place in the stripe's table */
+    union {
+        uint32_t *heap; /* cap > FLEET_CELL_INLINE */
+        uint32_t in[FLEET_CELL_INLINE];
+    } u;
+    uint32_t n, cap;
+};
+
+struct fleet_stripe {
+    pthread_mutex_t mu;
+    struct fleet_cell *cells; /* open addressing, linear probing, power-of-two cap */
+    uint32_t ncells, cap;
+    char pad[8];
+};
+
+struct fleet_trail_pt {
+    uint32_t tag; /* the point's counter + 1 once written; 0 while being written */
+    uint32_t slot;
+    uint32_t prev; /* the vehicle's previous point's counter + 1; 0: none */
+    int32_t lat, lon;
+    uint32_t unused;
+    int64_t ts;
+};
+
+struct fleet_partition {
+    pthread_rwlock_t lock; /* REST applies read-lock it; giving the partition up write-locks it */
+    bool held;             /* under lock (and read without it for statistics) */
+    int64_t next_offset;   /* atomic: the offset after the last record applied; -1: none */
+};
+
+/* A latency histogram and the counters of one source. */
+#define FLEET_NBUCKETS 28
+struct fleet_counters {
+    uint64_t applied, stale, rejected, not_held;
+    uint64_t buckets[FLEET_NBUCKETS + 1]; /* the last: above every bound */
+    uint64_t sum_us;
+    char pad[64];
+};
+extern const double fleet_buckets[FLEET_NBUCKETS]; /* seconds, ascending */
+
+struct fleet_table {
+    struct fleet_slot *slots; /* max slots, mmap'd: pages are touched as vehicles come */
+    uint32_t max, nslots;     /* nslots atomic: slots [0, nslots) are published */
+    uint32_t *ids;            /* open addressing: slot + 1, 0 empty; mask + 1 places */
+    uint32_t mask;
+    pthread_mutex_t insert_mu; /* inserts into ids */
+    uint64_t held;             /* atomic: vehicles in the index */
+    /* grid.c */
+    struct fleet_stripe *stripes; /* FLEET_STRIPES */
+    uint32_t *l1;                 /* vehicles per 1/8-degree cell (2880 x 1440), mmap'd */
+    uint32_t *l0;                 /* vehicles per 1-degree cell (360 x 180) */
+    /* trail.c */
+    struct fleet_trail_pt *trail;
+    uint32_t trail_mask;
+    uint32_t trail_next; /* atomic counter of points written */
+    /* partitions */
+    struct fleet_partition parts[FLEET_PARTITIONS_MAX];
+    struct fleet_counters counters[FLEET_NSOURCES];
+    int64_t start_ms; /* CLOCK_MONOTONIC at creation: fleet_clock_ms's zero */
+};
+
+/* Creates a table for at most max_vehicles vehicles (1..2^30) and trail_points trail points
+ * (rounded up to a power of two; 0: none). Memory is reserved, not touched: RSS grows with the
+ * vehicles. Returns 0, TANDEM_EINVAL or TANDEM_ENOMEM. */
+int fleet_table_init(struct fleet_table *t, uint32_t max_vehicles, uint32_t trail_points);
+void fleet_table_cleanup(struct fleet_table *t);
+
+/* Milliseconds since t was created (CLOCK_MONOTONIC_COARSE): the entries' stamps. */
+uint32_t fleet_clock_ms(const struct fleet_table *t);
+
+/*
+ * THE apply function: every position goes through it, whatever its source (the consumer's
+ * handler, a REST request, a batch, a snapshot being loaded). Makes p the vehicle's position
+ * unless its ts is not above the current one (FLEET_STALE), creating the vehicle when it is new
+ * (FLEET_FULL when max_vehicles are known), and moves it in the index. partition is the one its
+ * record came from (for REST: fleet_partition_of). Counts it in counters[src] with the visible
+ * latency (now - ts) unless src is FLEET_SRC_SNAPSHOT. Any thread; one vehicle's writers exclude
+ * each other (its seqlock), others' never wait for each other but on a shared index stripe.
+ * Does not check that partition is held: the consumer holds what it is handed; REST goes
+ * through fleet_apply_held.
+ */
+enum fleet_result fleet_apply(struct fleet_table *t, const struct fleet_pos *p, unsigned partition,
+                              enum fleet_source src);
+
+/* fleet_apply for REST: FLEET_NOT_HELD (and nothing changed) unless the partition is held, under
+ * its read lock so that it is not given up meanwhile. */
+enum fleet_result fleet_apply_held(struct fleet_table *t, const struct fleet_pos *p,
+                                   unsigned partition, enum fleet_source src);
+
+/* Counts a malformed position of source src. */
+void fleet_count_rejected(struct fleet_table *t, enum fleet_source src);
+
+/* The vehicle's position, read consistently: true and *out when it is held here. */
+bool fleet_get(const struct fleet_table *t, uint64_t id, struct fleet_pos *out);
+
+/* The same by slot (any thread); *partition its partition and *stamp when it last changed (each
+ * may be NULL). false when the slot holds nothing (its partition is not held). */
+bool fleet_read_slot(const struct fleet_table *t, uint32_t slot, struct fleet_pos *out,
+                     unsigned *partition, uint32_t *stamp);
+
+/* The slot of id, or UINT32_MAX. Lock-free. */
+uint32_t fleet_lookup(const struct fleet_table *t, uint64_t id);
+
+/* Marks partition p held (after its snapshot was loaded) or gives it up: every vehicle of it
+ * leaves the index and forgets its position (a later holder loads them from the snapshot).
+ * Giving up waits for REST applies in progress on p. Any thread (the consumer's, in practice). */
+void fleet_partition_hold(struct fleet_table *t, unsigned p);
+void fleet_partition_release(struct fleet_table *t, unsigned p);
+bool fleet_partition_held(const struct fleet_table *t, unsigned p);
+
+/* The partition of a vehicle id among n: murmur2 of its decimal key, as Kafka's Java client and
+ * librdkafka's murmur2 partitioner place a key (toPositive(murmur2(key)) % n). */
+unsigned fleet_partition_of(uint64_t id, unsigned n);
+uint32_t fleet_murmur2(const void *key, size_t len);
+
+/* ---- grid.c: the spatial index ------------------------------------------------------------ */
+
+/* A box in 1e-7 degrees, edges included: min <= max on both axes. */
+struct fleet_box {
+    int32_t min_lat, min_lon, max_lat, max_lon;
+};
+
+int fleet_grid_init(struct fleet_table *t);
+void fleet_grid_cleanup(struct fleet_table *t);
+
+/* Index updates, by apply (the slot's seqlock held): a vehicle enters at (lat, lon), moves from
+ * its old position to the new (nothing to do while it stays in its fine cell: the common case),
+ * or leaves. */
+int fleet_grid_add(struct fleet_table *t, uint32_t slot, int32_t lat, int32_t lon);
+int fleet_grid_move(struct fleet_table *t, uint32_t slot, int32_t olat, int32_t olon, int32_t lat,
+                    int32_t lon);
+void fleet_grid_remove(struct fleet_table *t, uint32_t slot, int32_t lat, int32_t lon);
+
+/*
+ * The vehicles inside box, at most limit (>= 1), in the order of the cells (rows of 1-degree
+ * cells, then 1/8, then 1/64, each west to east, south to north). Only vehicles whose stamp is
+ * at least since (0: all) are taken (the streams' "changed since"). Each is read from its slot
+ * and checked against the box, so every answer is inside the box; a vehicle that
+ * moves during the walk may be missed (no vehicle is given twice). Fills out[0..n) and returns
+ * n; *more is true when at least one more vehicle was inside. Any thread.
+ */
+size_t fleet_query(const struct fleet_table *t, const struct fleet_box *box, uint32_t since,
+                   struct fleet_pos *out, size_t limit, bool *more);
+
+/* ---- trail.c ------------------------------------------------------------------------------ */
+
+struct fleet_trail_point {
+    int32_t lat, lon;
+    int64_t ts;
+};
+
+/* Called by apply under the slot's seqlock: adds (lat, lon, ts) to the ring and returns the
+ * counter + 1 to keep in the slot's trail. */
+uint32_t fleet_trail_add(struct fleet_table *t, uint32_t slot, uint32_t prev, int32_t lat,
+                         int32_t lon, int64_t ts);
+
+/* The vehicle's newest points still in the ring, newest first, at most cap: returns how many. */
+size_t fleet_trail_get(const struct fleet_table *t, uint64_t id, struct fleet_trail_point *out,
+                       size_t cap);
 
 #endif
