@@ -366,6 +366,17 @@ TANDEM_EXPORT int tandem_service_subscribe(struct tandem_service *s, const char 
                                            const char *const *topics, int ntopics,
                                            tandem_event_handler_fn fn, void *arg);
 
+/*
+ * tandem_service_subscribe with the consumer's other settings (tandem/events.h): cfg's group_id,
+ * topics, ntopics, handler and arg as above, and its max_attempts, backoffs, dead_letter_suffix,
+ * session_timeout_ms, on_partitions (the assignment hook) and queued_records (the prefetch).
+ * brokers, client_id and assignment_strategy are the service's (--brokers, its name,
+ * --assignment-strategy): cfg's are ignored. Everything is copied. Returns as
+ * tandem_service_subscribe (TANDEM_EINVAL also for a negative setting or an empty suffix).
+ */
+TANDEM_EXPORT int tandem_service_subscribe_config(struct tandem_service *s,
+                                                  const struct tandem_consumer_config *cfg);
+
 /* Adds a metrics source: every scrape of /metrics calls emit(w, arg) after the HTTP metrics, on a
  * worker thread; emit writes its series with tandem_metrics_counter/gauge. */
 TANDEM_EXPORT void
