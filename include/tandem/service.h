@@ -390,6 +390,15 @@ TANDEM_EXPORT void tandem_metrics_counter(struct tandem_metrics_writer *w, const
                                           const char *help, const char *labels, double value);
 TANDEM_EXPORT void tandem_metrics_gauge(struct tandem_metrics_writer *w, const char *name,
                                         const char *help, const char *labels, double value);
+/* Writes one histogram series (its # HELP and # TYPE histogram lines first, shared as above):
+ * name_bucket{labels,le="<bounds[i]>"} with the cumulative counts for each of bounds[0..n)
+ * (ascending), name_bucket{labels,le="+Inf"}, name_sum{labels} sum and name_count{labels}.
+ * counts[0..n] are per bucket, not cumulative: counts[i] the observations in
+ * (bounds[i-1], bounds[i]], counts[n] those above bounds[n-1]. labels as above, or NULL. */
+TANDEM_EXPORT void tandem_metrics_histogram(struct tandem_metrics_writer *w, const char *name,
+                                            const char *help, const char *labels,
+                                            const double *bounds, const uint64_t *counts, size_t n,
+                                            double sum);
 
 /*
  * Serves until SIGTERM or SIGINT (blocked in every thread, taken with sigwait here), then drains:
