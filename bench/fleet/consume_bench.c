@@ -3,7 +3,7 @@
  * the payload choice of docs/fleet.md ("Why binary") and the consumer path's rate.
  *
  *   fleet-consume-bench --brokers H:P [--records N] [--vehicles V] [--rounds R]
- *                       [--cases bin-none,bin-ct,bin-ce,json-ce] [--paths tandem,rdkafka]
+ *                       [--cases bin-none,bin-ct,bin-ce,json-ce] [--paths tandem,rdkafka,fleet]
  *
  * For each case (payload x headers) it produces N positions of V vehicles, keyed by the id, into
  * a topic of its own (auto-created: run the broker with --num-partitions 4), then reads them
@@ -19,6 +19,10 @@
  * the payload (CloudEvents headers decoded by libtandem) rdkafka  librdkafka's high-level consumer
  * alone in a loop (poll, decode, store the offset every 1000 records): the floor under any consumer
  * of librdkafka
+ *
+ * and the fleet path (bin-none only): the fleet service's own handler (fleet_on_event: decode,
+ * key check, fleet_apply into a table, the partition's offset) on libtandem's consumer with the
+ * fleet's prefetch: the service's events side without HTTP, records applied per second.
  *
  * Output: one Markdown table (case, bytes per record on the wire, produce rate, each path's rate
  * as the median of the rounds). The topic names carry the process id, so runs do not share
@@ -221,6 +225,29 @@ static int handler(const struct tandem_event *ev, void *arg)
     return TANDEM_EVENT_OK;
 }
 
+/* The fleet path: the service's own handler (decode, key check, apply into the table, the
+ * partition's offset), then the count. */
+struct fleet_counter {
+    struct fleet f;
+    struct counter c;
+};
+
+static int fleet_handler(const struct tandem_event *ev, void *arg)
+{
+    struct fleet_counter *fc = arg;
+    if (fleet_on_event(ev, &fc->f) != TANDEM_EVENT_OK) {
+        fc->c.bad++;
+    }
+    long n = atomic_fetch_add(&fc->c.n, 1) + 1;
+    if (n == 1) {
+        atomic_store(&fc->c.first_ns, now_ns());
+    }
+    if (n == fc->c.target) {
+        atomic_store(&fc->c.last_ns, now_ns());
+    }
+    return TANDEM_EVENT_OK;
+}
+
 static double rate_of(struct counter *c)
 {
     double secs = (double)(atomic_load(&c->last_ns) - atomic_load(&c->first_ns)) / 1e9;
@@ -238,7 +265,8 @@ static double read_tandem(const struct opts *o, const char *topic, bool json, in
                                         .topics = topics,
                                         .ntopics = 1,
                                         .handler = handler,
-                                        .arg = &c};
+                                        .arg = &c,
+                                        .queued_records = 1000000}; /* as the fleet's */
     struct tandem_consumer *tc = NULL;
     if (tandem_consumer_start(&cc, &tc) != 0) {
         fprintf(stderr, "tandem_consumer_start failed\n");
@@ -255,6 +283,48 @@ static double read_tandem(const struct opts *o, const char *topic, bool json, in
         exit(1);
     }
     return rate_of(&c);
+}
+
+static double read_fleet(const struct opts *o, const char *topic, int round)
+{
+    char group[128];
+    snprintf(group, sizeof(group), "%s-fleet-%d", topic, round);
+    static struct fleet_counter fc; /* the table: 1.5 KB of partitions, the rest mmap'd */
+    memset(&fc, 0, sizeof(fc));
+    fc.c.target = o->records;
+    fc.f.nparts = 4;
+    if (fleet_table_init(&fc.f.t, (uint32_t)o->vehicles, 1u << 20) != 0) {
+        fprintf(stderr, "fleet_table_init failed\n");
+        exit(1);
+    }
+    const char *topics[] = {topic};
+    struct tandem_consumer_config cc = {.brokers = o->brokers,
+                                        .group_id = group,
+                                        .topics = topics,
+                                        .ntopics = 1,
+                                        .handler = fleet_handler,
+                                        .arg = &fc,
+                                        .queued_records = 1000000};
+    struct tandem_consumer *tc = NULL;
+    if (tandem_consumer_start(&cc, &tc) != 0) {
+        fprintf(stderr, "tandem_consumer_start failed\n");
+        exit(1);
+    }
+    int64_t end = now_ns() + 120 * (int64_t)1000000000;
+    while (atomic_load(&fc.c.n) < fc.c.target && now_ns() < end) {
+        usleep(2000);
+    }
+    tandem_consumer_stop(tc, 10000);
+    uint64_t applied = fc.f.t.counters[FLEET_SRC_EVENTS].applied;
+    uint64_t stale = fc.f.t.counters[FLEET_SRC_EVENTS].stale;
+    fleet_table_cleanup(&fc.f.t);
+    if (atomic_load(&fc.c.n) < fc.c.target || fc.c.bad > 0 ||
+        applied + stale != (uint64_t)o->records) {
+        fprintf(stderr, "fleet path: %ld of %ld records, %ld bad, %" PRIu64 " applied\n",
+                atomic_load(&fc.c.n), fc.c.target, fc.c.bad, applied);
+        exit(1);
+    }
+    return rate_of(&fc.c);
 }
 
 static double read_rdkafka(const struct opts *o, const char *topic, bool json, int round)
@@ -339,8 +409,10 @@ int main(int argc, char **argv)
     }
     bool do_tandem = strstr(o.paths, "tandem") != NULL;
     bool do_rdkafka = strstr(o.paths, "rdkafka") != NULL;
+    bool do_fleet = strstr(o.paths, "fleet") != NULL;
     printf("| case | bytes/record (key+value+headers) | produce, records/s | libtandem consumer, "
-           "records/s | librdkafka loop, records/s |\n|---|---|---|---|---|\n");
+           "records/s | librdkafka loop, records/s | the fleet's handler (applied), records/s "
+           "|\n|---|---|---|---|---|---|\n");
     char *cases = strdup(o.cases);
     char *save = NULL;
     for (char *c = strtok_r(cases, ",", &save); c != NULL; c = strtok_r(NULL, ",", &save)) {
@@ -350,13 +422,14 @@ int main(int argc, char **argv)
         snprintf(topic, sizeof(topic), "fleet-bench-%d-%s", (int)getpid(), c);
         double wire = 0;
         double prate = produce(&o, topic, json, hdr, &wire);
-        double rt[16], rr[16];
+        double rt[16], rr[16], rf[16];
         for (int r = 0; r < o.rounds; r++) {
             rt[r] = do_tandem ? read_tandem(&o, topic, json, r) : 0;
             rr[r] = do_rdkafka ? read_rdkafka(&o, topic, json, r) : 0;
+            rf[r] = do_fleet && !json && strcmp(hdr, "none") == 0 ? read_fleet(&o, topic, r) : 0;
         }
-        printf("| %s | %.0f | %.0f | %.0f | %.0f |\n", c, wire, prate, median(rt, o.rounds),
-               median(rr, o.rounds));
+        printf("| %s | %.0f | %.0f | %.0f | %.0f | %.0f |\n", c, wire, prate, median(rt, o.rounds),
+               median(rr, o.rounds), median(rf, o.rounds));
         fflush(stdout);
     }
     free(cases);

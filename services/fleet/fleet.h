@@ -1,7 +1,12 @@
 /*
  * services/fleet: vehicle tracking at volume (docs/fleet.md, README.md beside this file).
  *
- * (Being written: the position codec first.)
+ * The service keeps the latest position of every vehicle of the partitions it holds in memory
+ * (table.c: slots under seqlocks, a lock-free id table; grid.c: the spatial index; trail.c: the
+ * trails), fed by the topic vehicle-positions (service.c: the consumer, its assignment hook and
+ * the snapshots of snapshot.c) and by REST (routes.c), both through the one apply function. Other
+ * instances of the group hold the other partitions: members.c says who holds what, and routes.c
+ * forwards what is not held here. docs/fleet.md is the contract.
  */
 #ifndef FLEET_H
 #define FLEET_H
@@ -12,6 +17,8 @@
 #include <stdint.h>
 
 #include <jansson.h>
+
+#include "tandem/events.h"
 
 /* ---- position.c: a position on the wire ------------------------------------------------- */
 
@@ -203,6 +210,9 @@ uint32_t fleet_lookup(const struct fleet_table *t, uint64_t id);
  * Giving up waits for REST applies in progress on p. Any thread (the consumer's, in practice). */
 void fleet_partition_hold(struct fleet_table *t, unsigned p);
 void fleet_partition_release(struct fleet_table *t, unsigned p);
+/* Stops REST applies on p (they answer FLEET_NOT_HELD from here; waits for those in progress)
+ * and keeps its vehicles: what a snapshot of p taken before the release needs. */
+void fleet_partition_close(struct fleet_table *t, unsigned p);
 bool fleet_partition_held(const struct fleet_table *t, unsigned p);
 
 /* The partition of a vehicle id among n: murmur2 of its decimal key, as Kafka's Java client and
@@ -254,5 +264,108 @@ uint32_t fleet_trail_add(struct fleet_table *t, uint32_t slot, uint32_t prev, in
 /* The vehicle's newest points still in the ring, newest first, at most cap: returns how many. */
 size_t fleet_trail_get(const struct fleet_table *t, uint64_t id, struct fleet_trail_point *out,
                        size_t cap);
+
+/* ---- snapshot.c: a partition's vehicles on disk ------------------------------------------- */
+
+#define FLEET_SNAP_HEADER 48
+
+/*
+ * Writes the vehicles of partition p held in t, with next_offset (the offset after the last
+ * record they reflect; < 0: none, a replay starts at the beginning), to
+ * <dir>/vehicle-positions-<p>.snap atomically (a temporary file, fsync, rename, fsync of dir).
+ * *count (may be NULL) gets the number of vehicles written. The caller keeps p's vehicles from
+ * changing source under it (snapshot and release are serialized by the service). Returns 0,
+ * TANDEM_EIO (logged) or TANDEM_ENOMEM.
+ */
+int fleet_snapshot_write(const struct fleet_table *t, const char *dir, unsigned p, unsigned nparts,
+                         int64_t next_offset, size_t *count);
+
+/*
+ * Loads <dir>/vehicle-positions-<p>.snap into t: every position applied (FLEET_SRC_SNAPSHOT,
+ * partition p) once the whole file was read and checked (magic, partition, partition count,
+ * length, checksum, every position valid): a bad file applies nothing. *next_offset gets its
+ * offset (< 0: from the beginning), *count its vehicles. Returns 0, TANDEM_ENOENT (no file),
+ * TANDEM_EINVAL (a bad file, logged), TANDEM_EIO or TANDEM_ENOMEM.
+ */
+int fleet_snapshot_load(struct fleet_table *t, const char *dir, unsigned p, unsigned nparts,
+                        int64_t *next_offset, size_t *count);
+
+/* ---- the service (service.c, members.c, routes.c, stream.c) -------------------------------- */
+
+#define FLEET_TOPIC   "vehicle-positions"
+#define FLEET_GROUP   "fleet"
+#define FLEET_MEMBERS 16
+
+struct tandem_service;
+struct tandem_http_client;
+struct tandem_http_request;
+
+/* Another instance, as its member file says (members.c). */
+struct fleet_member {
+    int instance;
+    char listen[64];
+    int64_t at_ms; /* when it wrote the file (unix ms): the newest claim of a partition wins */
+    uint8_t parts[FLEET_PARTITIONS_MAX / 8];
+};
+
+struct fleet {
+    struct tandem_service *svc;
+    struct fleet_table t;
+    unsigned nparts;
+    int instance;
+    char listen[64];
+    char *snap_dir;    /* <data-dir>/snapshots */
+    char *members_dir; /* <data-dir>/members */
+    int64_t snapshot_ms;
+    pthread_mutex_t snap_mu; /* snapshots, loads, holds and releases of partitions */
+    pthread_mutex_t stop_mu;
+    pthread_cond_t stop_cv;
+    bool stopping, snap_started;
+    pthread_t snap_thread;
+    uint64_t snapshots, snapshot_vehicles; /* atomic */
+    int64_t last_snapshot_ms;              /* atomic: the last periodic round's duration */
+    uint64_t loaded_vehicles;              /* atomic */
+    int64_t last_warn_ms;                  /* atomic: rate of the rejected-record warnings */
+    struct tandem_http_client *http;       /* forwarding to the other instances */
+    pthread_mutex_t mem_mu;
+    struct fleet_member members[FLEET_MEMBERS]; /* under mem_mu: the others, as last read */
+    size_t nmembers;
+    int64_t members_read_ms;
+};
+
+/* Declares the options, creates the table and registers the consumer, routes, metrics and hooks
+ * on svc (before tandem_service_run). Returns 0 or a TANDEM_E* (logged). */
+int fleet_setup(struct fleet *f, struct tandem_service *svc);
+/* Stops the snapshot thread (a last snapshot of what is still held) and frees f's parts (after
+ * tandem_service_run returned, or instead of it). */
+void fleet_cleanup(struct fleet *f);
+
+/* The consumer's handler and assignment hook (service.c). */
+int fleet_on_event(const struct tandem_event *ev, void *arg);
+void fleet_on_partitions(bool assigned, struct tandem_partition *parts, size_t n, void *arg);
+/* Writes a snapshot of every partition held (snap_mu taken here). */
+void fleet_snapshot_all(struct fleet *f);
+
+/* members.c: this instance's member file (which partitions it holds, where it listens) and the
+ * others'. */
+void fleet_members_publish(struct fleet *f);
+void fleet_members_remove(struct fleet *f);
+/* The address ("127.0.0.1:8162") of the instance that holds p, into out; false when none is
+ * known. */
+bool fleet_owner_of(struct fleet *f, unsigned p, char out[64]);
+/* The addresses of the other instances that hold partitions: returns how many (at most cap). */
+size_t fleet_others(struct fleet *f, char (*out)[64], size_t cap);
+
+/* routes.c */
+int fleet_routes(struct fleet *f);
+/* "minLon,minLat,maxLon,maxLat" in degrees (min <= max, inside the globe) into *out; false when it
+ * is not such a box. */
+bool fleet_box_parse(const char *s, struct fleet_box *out);
+/* Writes a position as the JSON object of the REST API into buf (at least 200 bytes); returns its
+ * length. */
+size_t fleet_pos_json(const struct fleet_pos *p, char *buf, size_t cap);
+
+/* stream.c: GET /api/fleet/stream */
+void fleet_stream(struct tandem_http_request *req, void *arg);
 
 #endif

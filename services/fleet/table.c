@@ -335,6 +335,14 @@ void fleet_partition_hold(struct fleet_table *t, unsigned p)
     pthread_rwlock_unlock(&pt->lock);
 }
 
+void fleet_partition_close(struct fleet_table *t, unsigned p)
+{
+    struct fleet_partition *pt = &t->parts[p % FLEET_PARTITIONS_MAX];
+    pthread_rwlock_wrlock(&pt->lock); /* waits for the REST applies in progress on p */
+    pt->held = false;
+    pthread_rwlock_unlock(&pt->lock);
+}
+
 void fleet_partition_release(struct fleet_table *t, unsigned p)
 {
     struct fleet_partition *pt = &t->parts[p % FLEET_PARTITIONS_MAX];
