@@ -26,7 +26,8 @@
  * fleet's prefetch: the service's events side without HTTP, records applied per second.
  *
  * --topic T produces into T instead (--paths none: only that): vehicle-positions, for a
- * tandem-fleet to consume (docs/fleet.md, "Measured").
+ * tandem-fleet to consume (docs/fleet.md, "Measured"); --now 1 stamps each position with the
+ * clock at its production (for the fleet's visible latency) instead of a fixed past time.
  *
  * Output: one Markdown table (case, bytes per record on the wire, produce rate, each path's rate
  * as the median of the rounds). The topic names carry the process id, so runs do not share
@@ -63,6 +64,7 @@ struct opts {
     int rounds;
     const char *cases, *paths;
     const char *topic; /* --topic: produce there (vehicle-positions for a tandem-fleet) */
+    bool now;          /* --now 1: each position's ts is the clock's when it is produced */
 };
 
 struct counter {
@@ -155,6 +157,11 @@ static double produce(const struct opts *o, const char *topic, bool json, const 
     for (long i = 0; i < o->records; i++) {
         struct fleet_pos p;
         position_of(i, o->vehicles, &p);
+        if (o->now) { /* the fleet's visible latency is measured from ts */
+            struct timespec rt;
+            clock_gettime(CLOCK_REALTIME, &rt);
+            p.ts = (int64_t)rt.tv_sec * 1000 + rt.tv_nsec / 1000000;
+        }
         char key[24], js[160];
         uint8_t bin[FLEET_POS_BYTES];
         size_t kn = fleet_key_of(p.id, key);
@@ -407,6 +414,8 @@ int main(int argc, char **argv)
             o.paths = argv[i + 1];
         } else if (strcmp(argv[i], "--topic") == 0) {
             o.topic = argv[i + 1];
+        } else if (strcmp(argv[i], "--now") == 0) {
+            o.now = atoi(argv[i + 1]) != 0;
         } else {
             fprintf(stderr, "unknown option %s\n", argv[i]);
             return 2;
@@ -414,7 +423,8 @@ int main(int argc, char **argv)
     }
     if (o.brokers == NULL || o.records < 2 || o.vehicles < 1 || o.rounds < 1 || o.rounds > 15) {
         fprintf(stderr, "usage: fleet-consume-bench --brokers H:P [--records N] [--vehicles V] "
-                        "[--rounds R] [--cases ...] [--paths tandem,rdkafka,fleet] [--topic T]\n");
+                        "[--rounds R] [--cases ...] [--paths tandem,rdkafka,fleet] [--topic T] "
+                        "[--now 1]\n");
         return 2;
     }
     bool do_tandem = strstr(o.paths, "tandem") != NULL;
