@@ -12,6 +12,8 @@
 //   - a live tail shows records as they are published, key, CloudEvents attributes and JSON value
 //     readable; the map draws the routes, publishes and subscriptions that flowed;
 //   - a group's offsets reset only when the group is empty (409 while it has members);
+//   - the fleet page draws the vehicles the fleet service holds, follows them as they move, and
+//     shows only those of a box the reader sets;
 //   - axe-core finds no serious or critical violation on the console's pages (light and dark);
 //     none is wider than the screen; screenshots at desktop and phone size in
 //     <build>/screenshots-console/ (web-pages.test.mjs owns <build>/screenshots/).
@@ -66,7 +68,7 @@ before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tandem-console-'));
     manifest = path.join(dir, 'tandem.yaml');
     for (const k of ['broker', 'gateway']) ports[k] = freePort();
-    for (const k of ['users', 'articles', 'comments', 'web', 'console']) ports[k] = freePort(4);
+    for (const k of ['users', 'articles', 'comments', 'web', 'console', 'fleet']) ports[k] = freePort(4);
     const bin = (n) => path.join(BIN, n);
     // JSON is YAML: the manifest as the blog's (tandem.yaml), on this test's ports
     const doc = {
@@ -86,6 +88,7 @@ before(async () => {
             },
             web: { binary: bin('tandem-web'), port: ports.web, routes: [{ path: '/' }] },
             console: { binary: bin('tandem-console'), port: ports.console, control: true, depends_on: ['broker'], routes: [{ path: '/api/console' }] },
+            fleet: { binary: bin('tandem-fleet'), port: ports.fleet, depends_on: ['broker'], routes: [{ path: '/api/fleet' }] },
         },
     };
     fs.writeFileSync(manifest, JSON.stringify(doc, null, 1));
@@ -354,12 +357,75 @@ check('a group resets only when empty; the reset shows as lag', async () => {
     }, 'comments caught up again', { timeout: 40000, interval: 300 });
 });
 
+// The fleet's page: vehicles posted over REST (once the fleet holds the partitions of its topic,
+// which the test creates as an operator would: docs/fleet.md) are drawn on the canvas and counted
+// under it; the page follows them as they move.
+const FLEET_N = 60;
+const READY_FLEET = `.fleet p[aria-live]:has-text("${FLEET_N} vehicles in view")`;
+let fleetMoves = 0;
+
+async function postFleet() {
+    fleetMoves++;
+    const positions = [];
+    for (let i = 1; i <= FLEET_N; i++) {
+        const a = (i * 2 * Math.PI) / FLEET_N + fleetMoves * 0.05;
+        positions.push({ id: i, lat: 48.85 + 0.05 * Math.sin(a) * (1 + (i % 3) / 3), lon: 2.35 + 0.08 * Math.cos(a), speed: (i % 30) + 1, heading: (i * 37) % 360, ts: Date.now() });
+    }
+    return api(url, 'POST', '/api/fleet/positions/batch', { body: { positions }, unchecked: true });
+}
+
+check('the fleet page draws the vehicles the fleet holds, and follows them', async () => {
+    await run(path.join(BIN, 'group-check'), ['create', '-b', `127.0.0.1:${ports.broker}`, '-t', 'vehicle-positions', '-p', '4'], { timeout: 30000 });
+    const first = await waitFor(async () => {
+        const r = await postFleet();
+        return r.status === 200 && r;
+    }, 'the fleet applies a batch (it holds its partitions)', { timeout: 30000, interval: 500 });
+    assert.equal(first.json.applied + first.json.stale, FLEET_N);
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = watch(await context.newPage(), url);
+    await page.goto(`${url}/console/fleet`);
+    await page.locator(READY_FLEET).waitFor({ timeout: 20000 });
+    // something is drawn: pixels that are not the canvas's background
+    const drawn = () => page.evaluate(() => {
+        const c = document.querySelector('.fleet-canvas');
+        const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+        let n = 0;
+        for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+        return n;
+    });
+    assert.ok((await drawn()) > FLEET_N, 'the canvas shows the vehicles');
+    // they move: a new batch reaches the page through the stream (the rate line counts it)
+    const updates = async () => Number(await page.locator('.fleet-canvas').getAttribute('data-updates'));
+    const before = await updates();
+    assert.ok(before >= FLEET_N, `${before} updates at first`);
+    assert.equal((await postFleet()).status, 200);
+    await waitFor(async () => (await updates()) >= before + FLEET_N, 'the new positions on the page', { timeout: 10000, interval: 200 });
+    // a box of the reader's own: the vehicles outside it are not drawn
+    await page.fill('#fleet-box', '2.35,48.80,2.45,48.90');
+    await page.getByRole('button', { name: 'Show' }).click();
+    await page.waitForURL(/bbox=2\.35%2C48\.8/);
+    await postFleet();
+    // the stream of the box sends only the vehicles inside it (the line under the canvas is
+    // rewritten once a second)
+    const inView = await waitFor(async () => {
+        const m = (await page.locator('.fleet p[aria-live]').textContent()).match(/^(\d+) vehicles in view, (\d+) heard of/);
+        return m && Number(m[2]) < FLEET_N && Number(m[1]);
+    }, 'only the vehicles of the box', { timeout: 10000, interval: 200 });
+    assert.ok(inView > 0 && inView < FLEET_N, `${inView} of ${FLEET_N} in the east half of the ring`);
+    await page.fill('#fleet-box', 'not a box');
+    await page.getByRole('button', { name: 'Show' }).click();
+    await page.getByText('A box is four numbers').waitFor();
+    noProblems(page);
+    await context.close();
+});
+
 const PAGES = [
     ['console-overview', '/console', 'tr[data-service="comments"] .chip.state-ready'],
     ['console-topics', '/console/topics', 'tr[data-topic="articles"]'],
     ['console-topic', '/console/topics/articles', '.records .record', async (page) => page.locator('.records .record summary').first().click()],
     ['console-groups', '/console/groups', 'tr[data-group="comments"]'],
     ['console-group', '/console/groups/comments', '.reset-form'],
+    ['console-fleet', '/console/fleet', READY_FLEET, async () => postFleet()],
 ];
 
 async function open(context, [, p, ready, action]) {

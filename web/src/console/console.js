@@ -4,11 +4,13 @@
 //   /console                   the map, every process with its figures and actions, the events
 //   /console/topics[/<name>]   topics: partitions, offsets, records, a live tail
 //   /console/groups[/<name>]   consumer groups: members, assignments, lag, offset resets
+//   /console/fleet             the fleet's vehicles moving, from its stream (fleet.js)
 //
 // Everything comes from the console service (services/console) under /api/console: one
 // server-sent event stream (stream.js) for what changes, REST for what is asked. Actions need the
 // console key (key.js).
 import { h, replace } from '../dom.js';
+import { fleetPage } from './fleet.js';
 import { groupPage, groupsPage } from './groups.js';
 import { keyControl } from './key.js';
 import { overview } from './overview.js';
@@ -37,7 +39,8 @@ function tabs(here) {
     return h('nav', { class: 'tabs console-tabs', 'aria-label': 'Console' }, h('ul', null,
         item('/console', 'Overview', here === 'overview'),
         item('/console/topics', 'Topics', here === 'topics'),
-        item('/console/groups', 'Consumer groups', here === 'groups')));
+        item('/console/groups', 'Consumer groups', here === 'groups'),
+        item('/console/fleet', 'Fleet', here === 'fleet')));
 }
 
 function liveBadge(signal) {
@@ -74,6 +77,10 @@ export function render(ctx) {
         here = 'groups';
         body = parts[1] ? groupPage(parts[1], signal) : groupsPage(signal);
         title = parts[1] ? `Group ${parts[1]}` : 'Consumer groups';
+    } else if (parts[0] === 'fleet' && parts.length === 1) {
+        here = 'fleet';
+        body = fleetPage(signal);
+        title = 'Fleet';
     } else {
         body = h('p', null, 'There is no console page at this address. ', h('a', { href: '/console' }, 'Go to the overview'), '.');
         title = 'Not found';
