@@ -728,6 +728,38 @@ static void test_failed_run_stops_probe(void **state)
     close(hold);
 }
 
+/* A port another listener serves with SO_REUSEPORT (what a second instance of a libtandem service
+ * on the same port would be): the service refuses it instead of joining the group and sharing
+ * its connections. */
+static void test_port_shared_refused(void **state)
+{
+    (void)state;
+    int hold = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    assert_int_equal(setsockopt(hold, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)), 0);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t sl = sizeof(sa);
+    assert_int_equal(bind(hold, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    assert_int_equal(listen(hold, 1), 0);
+    assert_int_equal(getsockname(hold, (struct sockaddr *)&sa, &sl), 0);
+    char listen_at[32];
+    snprintf(listen_at, sizeof(listen_at), "127.0.0.1:%d", ntohs(sa.sin_port));
+    char *argv[] = {"t", "--listen", listen_at, "--data-dir", "/tmp/tandem-unit-svc", NULL};
+    struct tandem_service *s = NULL;
+    assert_int_equal(tandem_service_new("shared", 5, argv, &s), 0);
+    capture_begin();
+    int rc = tandem_service_run(s);
+    json_t *all = capture_end();
+    assert_int_equal(rc, TANDEM_EIO);
+    json_t *lines =
+        capture_lines_with(all, "cannot serve HTTP: the port is in use by another process", NULL);
+    assert_int_equal(json_array_size(lines), 1);
+    json_decref(lines);
+    json_decref(all);
+    tandem_service_free(s);
+    close(hold);
+}
+
 /* ---- the answering set (service.h): bytes, content types, headers, misuse ---------------- */
 
 static atomic_int answer_rc; /* what the last /answer handler's call returned; 1: not yet */
@@ -906,6 +938,7 @@ int main(void)
         cmocka_unit_test(test_request_id_logged),
         cmocka_unit_test(test_probe_logs_at_debug),
         cmocka_unit_test(test_failed_run_stops_probe),
+        cmocka_unit_test(test_port_shared_refused),
         cmocka_unit_test(test_answers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

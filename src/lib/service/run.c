@@ -74,6 +74,42 @@ static void mkdirs(const char *path)
 }
 
 /*
+ * 0 when nothing listens on host:port, else TANDEM_EIO (logged). The http core's sockets set
+ * SO_REUSEPORT (one per worker), and Linux lets any process of the same user join such a group:
+ * a second service started on a port already served would silently share its connections. A
+ * socket bound without SO_REUSEPORT cannot join the group, so its bind fails (EADDRINUSE) while
+ * anyone listens there, and succeeds over connections in TIME_WAIT (SO_REUSEADDR). It is closed
+ * at once: the window until the workers bind is a few microseconds.
+ */
+static int port_free(const char *host, int port)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+        return 0; /* not an address: the http core says so */
+    }
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    int err = 0;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        bind(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        err = errno != 0 ? errno : EIO;
+    }
+    if (fd >= 0) {
+        close(fd);
+    }
+    if (err == 0) {
+        return 0;
+    }
+    if (err == EADDRINUSE) {
+        log_error("cannot serve HTTP: the port is in use by another process",
+                  "\"listen\":\"%s:%d\"", host, port);
+    } else {
+        log_error("cannot serve HTTP", "\"listen\":\"%s:%d\",\"errno\":%d", host, port, err);
+    }
+    return TANDEM_EIO;
+}
+
+/*
  * Makes the "listen" option final before any thread starts: with port 0, binds a socket to
  * host:0 with SO_REUSEADDR and SO_REUSEPORT (what the http core's own sockets set, so they may
  * bind the same port) and rewrites the option to host:<the port>. The socket never listens, so
@@ -87,7 +123,7 @@ static int resolve_listen(struct tandem_service *s, int *reserve_fd)
     *reserve_fd = -1;
     svc_parse_listen(svc_config_get(&s->cfg, "listen"), host, sizeof(host), &port);
     if (port != 0) {
-        return 0;
+        return 0; /* start_http checks that nothing listens there (port_free) */
     }
     struct sockaddr_in sa = {.sin_family = AF_INET};
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -111,13 +147,17 @@ static int resolve_listen(struct tandem_service *s, int *reserve_fd)
     return 0;
 }
 
-/* Starts the http core on the resolved "listen" address (read only from here on). */
-static int start_http(struct tandem_service *s)
+/* Starts the http core on the resolved "listen" address (read only from here on); a port the
+ * caller did not reserve (given, not 0) must be free. */
+static int start_http(struct tandem_service *s, bool reserved)
 {
     char host[64];
     int port = 0;
     const char *listen = svc_config_get(&s->cfg, "listen");
     svc_parse_listen(listen, host, sizeof(host), &port);
+    if (!reserved && port_free(host, port) != 0) {
+        return TANDEM_EIO;
+    }
     struct tandem_http_config hc = {
         .host = host,
         .port = port,
@@ -215,7 +255,7 @@ int tandem_service_run(struct tandem_service *s)
         rc = svc_ready_start(s); /* every check is registered now, the events' one included */
     }
     if (rc == 0) {
-        rc = start_http(s);
+        rc = start_http(s, reserve_fd >= 0);
     }
     if (rc == 0) {
         svc_sse_serving(s, s->http); /* broadcasts reach the workers from here */
