@@ -31,16 +31,7 @@
 #include "fleet.h"
 #include "tandem/http_client.h"
 
-static int failures;
-#define CHECK(cond, ...)                                         \
-    do {                                                         \
-        if (!(cond)) {                                           \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
-            fprintf(stderr, __VA_ARGS__);                        \
-            fputc('\n', stderr);                                 \
-            failures++;                                          \
-        }                                                        \
-    } while (0)
+#include "it_check.h"
 
 #define MAXV 20000 /* vehicles fleet-check keeps (a linear scan: tests are small) */
 
