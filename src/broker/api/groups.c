@@ -115,6 +115,7 @@ int groups_init(struct broker *b)
     cfg.max_session_timeout_ms = (int32_t)b->cfg->group_max_session_timeout_ms;
     cfg.max_group_size = (int32_t)b->cfg->group_max_size;
     cfg.max_metadata_bytes = (int32_t)b->cfg->offset_metadata_max_bytes;
+    cfg.empty_group_retention_ms = b->cfg->offsets_retention_check_interval_ms;
     if (getrandom(&cfg.member_id_seed, sizeof(cfg.member_id_seed), 0) !=
         (ssize_t)sizeof(cfg.member_id_seed))
         cfg.member_id_seed = (uint64_t)clock_wall_ms() ^ ((uint64_t)getpid() << 32);
