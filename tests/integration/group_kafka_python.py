@@ -12,6 +12,10 @@ the script exits 1; it prints "OK ..." lines for what it verified.
   after    (after a broker restart) kp-offsets is still listed and described as Empty with no
            members; its committed offsets are there; it is deleted; an unknown group is
            GroupIdNotFoundError.
+  expiry   a member (JoinGroup v1, SyncGroup, one Heartbeat; session.timeout.ms 1000) stops
+           heartbeating; DescribeGroups every 20 ms sees it until its deadline and gone no later
+           than 300 ms after it (the coordinator arms a timer for the earliest deadline; a
+           periodic sweep would be up to its period late). Three rounds; prints each delay.
   disabled raw frames (SEEDS_DIR: tests/fuzz/corpus/security) of SaslHandshake,
            SaslAuthenticate, DescribeAcls, CreateAcls and DeleteAcls are each answered at once
            with ILLEGAL_SASL_STATE (34) or SECURITY_DISABLED (54); ApiVersions does not list
@@ -152,6 +156,66 @@ def after():
     a.close()
 
 
+def expiry():
+    from kafka.client_async import KafkaClient
+    from kafka.protocol.admin import DescribeGroupsRequest_v0
+    from kafka.protocol.group import (HeartbeatRequest_v0, JoinGroupRequest_v1,
+                                      SyncGroupRequest_v0)
+    kc = KafkaClient(bootstrap_servers=BROKER, client_id="kp-expiry")
+    node = None
+    deadline = time.time() + 20
+    while node is None and time.time() < deadline:
+        kc.poll(timeout_ms=100)
+        node = kc.least_loaded_node()
+    while not kc.ready(node) and time.time() < deadline:
+        kc.poll(timeout_ms=50)
+
+    def call(req):
+        f = kc.send(node, req)
+        kc.poll(future=f, timeout_ms=10000)
+        if not f.succeeded():
+            raise RuntimeError("request failed: %r" % (f.exception,))
+        return f.value
+
+    session_ms = 1000
+    for rnd in range(3):
+        group = "kp-expiry-%d" % rnd
+        j = call(JoinGroupRequest_v1(group, session_ms, 5000, "", "consumer", [("range", b"")]))
+        check(j.error_code == 0, "join %s" % group)
+        s = call(SyncGroupRequest_v0(group, j.generation_id, j.member_id, [(j.member_id, b"")]))
+        check(s.error_code == 0, "sync %s" % group)
+        sent = time.monotonic()
+        h = call(HeartbeatRequest_v0(group, j.generation_id, j.member_id))
+        answered = time.monotonic()
+        check(h.error_code == 0, "heartbeat %s" % group)
+        # the broker's deadline lies between sent + 1 s and answered + 1 s
+        early = sent + session_ms / 1000.0
+        late = answered + session_ms / 1000.0
+        last_seen = None
+        gone_at = None
+        while time.monotonic() < late + 3:
+            t0 = time.monotonic()
+            d = call(DescribeGroupsRequest_v0([group]))
+            members = len(d.groups[0][4])
+            if members == 0:
+                gone_at = time.monotonic()
+                break
+            last_seen = t0
+            time.sleep(0.02)
+        check(gone_at is not None, "%s: the silent member expired" % group)
+        if gone_at is None:
+            continue
+        check(last_seen is not None and last_seen >= early - 0.2,
+              "%s: the member was there until its deadline (last seen %.0f ms before it)"
+              % (group, (early - (last_seen or 0)) * 1000))
+        delay_ms = (gone_at - late) * 1000
+        print("EXPIRY %s gone %.0f ms after the deadline (at most; the deadline is known to "
+              "within %.0f ms)" % (group, delay_ms, (late - early) * 1000), flush=True)
+        check(gone_at <= late + 0.3, "%s: expired within deadline + 300 ms (%.0f ms)"
+              % (group, delay_ms))
+    kc.close()
+
+
 def frame_io(sock, frame):
     sock.sendall(struct.pack(">i", len(frame)) + frame)
     hdr = b""
@@ -227,6 +291,8 @@ if PHASE == "before":
     before()
 elif PHASE == "after":
     after()
+elif PHASE == "expiry":
+    expiry()
 elif PHASE == "disabled":
     disabled(sys.argv[3])
 else:

@@ -2,7 +2,8 @@
 # Groups as Kafka keeps them, seen by kafka-python 2.0.2 (Debian python3-kafka, an independent
 # third client implementation): list_consumer_groups, describe_consumer_groups and
 # delete_consumer_groups on groups that are empty with and without committed offsets, active, or
-# unknown, before and after a broker restart; and the disabled security APIs answered at once
+# unknown, before and after a broker restart; a silent member's session expiring within 300 ms of
+# its deadline; and the disabled security APIs answered at once
 # (group_kafka_python.py says exactly what each phase checks).
 . "$(dirname "$0")/lib.sh"
 
@@ -26,6 +27,10 @@ wait_metadata 20
 within 60 "$KPY" "$PY" after "$BROKER" >"$TMP_ROOT/after.txt" 2>"$TMP_ROOT/after.err" ||
     record_failure "after the restart: $(grep FAIL "$TMP_ROOT/after.txt" | tr '\n' ';') $(tail -n 5 "$TMP_ROOT/after.err" | tr '\n' ' ')"
 log "after: $(grep -c '^OK' "$TMP_ROOT/after.txt") checks passed"
+
+within 60 "$KPY" "$PY" expiry "$BROKER" >"$TMP_ROOT/expiry.txt" 2>"$TMP_ROOT/expiry.err" ||
+    record_failure "session expiry: $(grep FAIL "$TMP_ROOT/expiry.txt" | tr '\n' ';') $(tail -n 5 "$TMP_ROOT/expiry.err" | tr '\n' ' ')"
+log "expiry: $(grep '^EXPIRY' "$TMP_ROOT/expiry.txt" | tr '\n' ';')"
 
 within 60 "$KPY" "$PY" disabled "$BROKER" "$SEEDS" >"$TMP_ROOT/disabled.txt" 2>"$TMP_ROOT/disabled.err" ||
     record_failure "disabled APIs: $(grep FAIL "$TMP_ROOT/disabled.txt" | tr '\n' ';') $(tail -n 5 "$TMP_ROOT/disabled.err" | tr '\n' ' ')"
