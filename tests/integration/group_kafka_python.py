@@ -10,7 +10,7 @@ the script exits 1; it prints "OK ..." lines for what it verified.
            NonEmptyGroupError for kp-active, GroupIdNotFoundError for an unknown group, and
            deletes kp-empty (then not listed); describe_acls fails at once (not advertised).
   after    (after a broker restart) kp-offsets is still listed and described as Empty with no
-           members; its committed offsets are there; it is deleted; an unknown group is
+           members and protocol type "consumer"; its committed offsets are there; it is deleted; an unknown group is
            GroupIdNotFoundError.
   expiry   a member (JoinGroup v1, SyncGroup, one Heartbeat; session.timeout.ms 1000) stops
            heartbeating; DescribeGroups every 20 ms sees it until its deadline and gone no later
@@ -142,8 +142,9 @@ def after():
     check("kp-offsets" in groups and "kp-empty" not in groups,
           "after the restart kp-offsets is listed, kp-empty is not: %r" % groups)
     d = describe(a, "kp-offsets")
-    check(d.state == "Empty" and len(d.members) == 0,
-          "after the restart kp-offsets is Empty with no members: %r" % (d,))
+    check(d.state == "Empty" and len(d.members) == 0 and d.protocol_type == "consumer",
+          "after the restart kp-offsets is Empty, no members, consumer: %r" % (d,))
+    check(groups.get("kp-offsets") == "consumer", "listed as consumer after the restart")
     offs = a.list_consumer_group_offsets("kp-offsets")
     check(offs.get(TopicPartition(TOPIC, 0)) is not None
           and offs[TopicPartition(TOPIC, 0)].offset == 10,

@@ -351,6 +351,17 @@ void handle_offset_commit(struct request *req)
                 po->error_code = KAFKA_COORDINATOR_NOT_AVAILABLE;
             } else {
                 int64_t ts = pi->commit_timestamp >= 0 ? pi->commit_timestamp : now;
+                const char *ptype = gc_group_type_to_record(g); /* before its first commit */
+                if (ptype) {
+                    if (offsets_log_group_type(b->olog, in.group_id.p, (size_t)in.group_id.len,
+                                               ptype, &end)) {
+                        log_error("offsets log append failed", NULL);
+                        io_error = true;
+                        po->error_code = KAFKA_COORDINATOR_NOT_AVAILABLE;
+                        continue;
+                    }
+                    gc_group_type_recorded(g);
+                }
                 int rc =
                     offsets_log_commit(b->olog, in.group_id.p, (size_t)in.group_id.len, ti->name.p,
                                        (size_t)ti->name.len, pi->partition_index,

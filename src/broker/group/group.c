@@ -602,6 +602,8 @@ void gc_join(struct gc *gc, const struct gc_join_params *p, void *req, int64_t n
         return;
     }
     if (g->nmembers == 0) {
+        if (!str_eq(g->protocol_type, p->protocol_type))
+            g->type_recorded = false;
         free(g->protocol_type);
         g->protocol_type = kstr_dup(p->protocol_type);
     }

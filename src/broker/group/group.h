@@ -172,6 +172,15 @@ void gc_offset_foreach_all(struct gc *gc,
 void gc_offset_load(struct gc *gc, const char *group, const char *topic, int32_t partition,
                     int64_t offset, int32_t leader_epoch, int64_t commit_ts, const char *metadata,
                     int32_t metadata_len);
+/* The group's protocol type ("consumer"), so the offsets log can keep it beside the offsets
+ * (Kafka keeps it in its GroupMetadata record): returns it when it is set and not yet recorded
+ * since it last changed, else NULL. gc_group_type_recorded() says it was written. */
+const char *gc_group_type_to_record(const struct group *g);
+void gc_group_type_recorded(struct group *g);
+/* The protocol type of a group by name, NULL when unknown or none (snapshots). */
+const char *gc_group_protocol_type(struct gc *gc, const char *group);
+/* Loads a group's protocol type at start-up (from the offsets log), creating the group. */
+void gc_group_type_load(struct gc *gc, const char *group, const char *protocol_type);
 /* Drops every group's offsets of a topic (the topic was deleted: a new topic of the same name
  * must not resume at them, as in Kafka). Returns how many were dropped. */
 size_t gc_offsets_drop_topic(struct gc *gc, const char *topic);
