@@ -695,6 +695,47 @@ static void test_session_deadline_reported(void **state)
     gc_free(gc);
 }
 
+/* The protocol type is handed to the offsets log once, and again after it changed (a group
+ * emptied and rejoined by another kind of client). */
+static void test_protocol_type_to_record(void **state)
+{
+    struct gc *gc = new_gc();
+    struct fake a;
+    join(gc, &a, NULL, NULL, "range", false, 0);
+    gc_tick(gc, 100);
+    struct fake s;
+    sync_(gc, &s, a.member_id, 1, 0, NULL, 105);
+    struct group *g = NULL;
+    assert_int_equal(gc_commit_check(gc, S("g"), 1, S(a.member_id), KSTR_NULL, 110, &g),
+                     KAFKA_NONE);
+    assert_string_equal(gc_group_type_to_record(g), "consumer");
+    gc_group_type_recorded(g);
+    assert_null(gc_group_type_to_record(g));
+    assert_string_equal(gc_group_protocol_type(gc, "g"), "consumer");
+    assert_int_equal(gc_leave(gc, S("g"), S(a.member_id), KSTR_NULL, 200), KAFKA_NONE);
+    gc_tick(gc, 200);
+
+    struct gc_protocol p[1] = {{S("x"), {(const uint8_t *)"m", 1}}};
+    struct gc_join_params jp = {
+        .group_id = S("g"),
+        .member_id = S(""),
+        .group_instance_id = KSTR_NULL,
+        .client_id = S("c"),
+        .client_host = S("/127.0.0.1"),
+        .protocol_type = S("connect"),
+        .session_timeout_ms = 6000,
+        .rebalance_timeout_ms = 10000,
+        .nprotocols = 1,
+        .protocols = p,
+    };
+    memset(&a, 0, sizeof(a));
+    gc_join(gc, &jp, &a, 300);
+    gc_tick(gc, 400);
+    assert_int_equal(a.error, KAFKA_NONE);
+    assert_string_equal(gc_group_type_to_record(g), "connect");
+    gc_free(gc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -715,6 +756,7 @@ int main(void)
         cmocka_unit_test(test_offset_expiry),
         cmocka_unit_test(test_empty_group_lingers),
         cmocka_unit_test(test_session_deadline_reported),
+        cmocka_unit_test(test_protocol_type_to_record),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
