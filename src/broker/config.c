@@ -55,6 +55,8 @@ static const struct opt opts[] = {
     {"group.max.size", OPT_INT, OFF(group_max_size), "10000", "members per group"},
     {"offsets.retention.ms", OPT_INT, OFF(offsets_retention_ms), "604800000",
      "drop committed offsets of groups empty and idle this long; -1 = never"},
+    {"offsets.retention.check.interval.ms", OPT_INT, OFF(offsets_retention_check_interval_ms),
+     "600000", "an empty group without committed offsets is forgotten after this long"},
     {"offset.metadata.max.bytes", OPT_INT, OFF(offset_metadata_max_bytes), "4096",
      "largest metadata string of a committed offset"},
     {"log.segment.bytes", OPT_LOG, 0, "1073741824", "roll segments at this size"},

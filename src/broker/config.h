@@ -38,6 +38,7 @@ struct broker_config {
     int64_t group_max_session_timeout_ms;
     int64_t group_max_size;
     int64_t offsets_retention_ms;
+    int64_t offsets_retention_check_interval_ms; /* Empty groups without offsets linger so long */
     int64_t offset_metadata_max_bytes;
     struct log_config log; /* topic defaults: segment, retention, message size */
 };

@@ -34,7 +34,7 @@ int request_api_ranges(const struct api_entry *table, struct api_version_range *
 {
     int n = 0;
     for (int16_t k = 0; k < KAFKA_API_KEY_MAX; k++)
-        if (table[k].handler)
+        if (table[k].handler && !table[k].disabled)
             out[n++] = (struct api_version_range){k, table[k].min_version, table[k].max_version};
     return n;
 }

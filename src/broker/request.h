@@ -4,7 +4,8 @@
  *   net/ delivers a frame                                       request_on_frame
  *   -> the header is parsed (kafka_parse_request_header); a bad header closes the connection
  *   -> the API key is looked up in the one dispatch table (struct api_entry, api/table.c), the
- *      same table ApiVersions advertises; an unknown key closes the connection
+ *      same table ApiVersions advertises (less its disabled entries: SASL and ACLs, answered
+ *      with Kafka's feature-disabled errors); an unknown key closes the connection at once
  *   -> a response slot is reserved on the connection, so responses leave in request order
  *      whatever order they are completed in
  *   -> the version is checked against the table: an unsupported ApiVersions version is answered
@@ -47,12 +48,16 @@ typedef void (*request_handler)(struct request *req);
  * connection), answer with what there is. */
 typedef bool (*request_retry)(struct request *req, bool force);
 
-/* One entry of the dispatch table: [ApiKey] = { MinVersion, MaxVersion, handler, name }. */
+/* One entry of the dispatch table: [ApiKey] = { MinVersion, MaxVersion, handler, name,
+ * disabled }. A disabled entry is a feature tandem does not have (SASL, ACLs): its requests are
+ * answered with the error Kafka gives when that feature is off, and ApiVersions does not list
+ * it, since advertising an API says it is implemented. */
 struct api_entry {
     int16_t min_version;
     int16_t max_version;
     request_handler handler;
     const char *name;
+    bool disabled;
 };
 
 struct request {

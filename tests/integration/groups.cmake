@@ -19,6 +19,8 @@ set(TANDEM_GROUP_TESTS
     "group_kcat 60 0"
     "group_kafkajs 90 0"
     "group_restart 90 0"
-    "group_bad 60 0")
+    "group_bad 60 0"
+    "group_kafka_python 120 0"
+    "group_empty 90 0")
 
 tandem_it_tests(group-check "" ${TANDEM_GROUP_TESTS})

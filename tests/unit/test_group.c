@@ -592,6 +592,150 @@ static void test_rejoin_completing_rebalance(void **state)
     gc_free(gc);
 }
 
+/* ListGroups / DescribeGroups answers captured. */
+struct seen {
+    int n;
+    char id[64];
+    enum group_state state;
+    char protocol_type[32];
+    int nmembers;
+};
+
+static void seen_list(const struct gc_group_info *g, void *arg)
+{
+    struct seen *s = arg;
+    s->n++;
+    snprintf(s->id, sizeof(s->id), "%s", g->group_id);
+    s->state = g->state;
+    snprintf(s->protocol_type, sizeof(s->protocol_type), "%s", g->protocol_type);
+    s->nmembers = g->nmembers;
+}
+
+static void seen_describe(const struct gc_group_info *g, const struct gc_member_desc *m, void *arg)
+{
+    (void)m;
+    seen_list(g, arg);
+}
+
+/* The last member leaves a group that never committed: the group stays listed and describable
+ * as Empty, with its protocol type and no members, for empty_group_retention_ms (Kafka keeps it
+ * until its next cleanupGroupMetadata), can be deleted meanwhile, and is forgotten after. */
+static void test_empty_group_lingers(void **state)
+{
+    struct gc_config cfg;
+    gc_config_defaults(&cfg);
+    assert_int_equal(cfg.empty_group_retention_ms, 600000); /* Kafka's check interval */
+    cfg.empty_group_retention_ms = 5000;
+    struct gc_callbacks cb = {.join_done = join_done, .sync_done = sync_done};
+    struct gc *gc = gc_new(&cfg, &cb);
+    struct fake a, s;
+    join(gc, &a, NULL, NULL, "range", false, 0);
+    gc_tick(gc, 100);
+    assert_int_equal(a.answered, 1);
+    char ida[128];
+    snprintf(ida, sizeof(ida), "%s", a.member_id);
+    sync_(gc, &s, ida, 1, 0, NULL, 110);
+    assert_int_equal(gc_delete(gc, S("g")), KAFKA_NON_EMPTY_GROUP);
+    assert_int_equal(gc_delete(gc, S("nope")), KAFKA_GROUP_ID_NOT_FOUND);
+    assert_int_equal(gc_leave(gc, S("g"), S(ida), KSTR_NULL, 1000), KAFKA_NONE);
+
+    /* the next deadline the coordinator reports is the end of the group's linger */
+    assert_int_equal(gc_tick(gc, 1000), 5000);
+    struct seen l = {0};
+    gc_list(gc, seen_list, &l);
+    assert_int_equal(l.n, 1);
+    assert_string_equal(l.id, "g");
+    assert_int_equal(l.state, GROUP_EMPTY);
+    assert_string_equal(l.protocol_type, "consumer");
+    struct seen d = {0};
+    assert_int_equal(gc_describe(gc, S("g"), seen_describe, &d), 0);
+    assert_int_equal(d.n, 1);
+    assert_int_equal(d.state, GROUP_EMPTY);
+    assert_int_equal(d.nmembers, 0);
+    assert_string_equal(d.protocol_type, "consumer");
+    assert_int_equal(gc_tick(gc, 5999), 1);
+    assert_int_equal(gc_group_count(gc), 1);
+    assert_int_equal(gc_tick(gc, 6000), -1);
+    assert_int_equal(gc_group_count(gc), 0);
+    assert_int_equal(gc_describe(gc, S("g"), seen_describe, &d), TANDEM_ENOENT);
+
+    /* deleted while it lingers: gone at once; a rejoin starts it again */
+    join(gc, &a, NULL, NULL, "range", false, 7000);
+    gc_tick(gc, 7100);
+    snprintf(ida, sizeof(ida), "%s", a.member_id);
+    assert_int_equal(gc_leave(gc, S("g"), S(ida), KSTR_NULL, 7200), KAFKA_NONE);
+    gc_tick(gc, 7300);
+    assert_int_equal(gc_delete(gc, S("g")), KAFKA_NONE);
+    assert_int_equal(gc_delete(gc, S("g")), KAFKA_GROUP_ID_NOT_FOUND);
+    assert_int_equal(gc_group_count(gc), 0);
+    gc_free(gc);
+}
+
+/* gc_tick reports the exact time to the next session deadline, so a caller arming a timer for
+ * it expires a silent member at its deadline, not at a periodic sweep. */
+static void test_session_deadline_reported(void **state)
+{
+    struct gc *gc = new_gc();
+    struct fake a, s;
+    join(gc, &a, NULL, NULL, "range", false, 0);
+    assert_int_equal(gc_tick(gc, 0), 100); /* the initial rebalance delay */
+    gc_tick(gc, 100);
+    char ida[128];
+    snprintf(ida, sizeof(ida), "%s", a.member_id);
+    sync_(gc, &s, ida, 1, 0, NULL, 110);
+    assert_int_equal(gc_heartbeat(gc, S("g"), 1, S(ida), KSTR_NULL, 2000), KAFKA_NONE);
+    assert_int_equal(gc_tick(gc, 2000), 6000); /* session.timeout.ms 6000 from the heartbeat */
+    assert_int_equal(gc_tick(gc, 7999), 1);
+    gc_tick(gc, 8000);
+    assert_int_equal(gc_heartbeat(gc, S("g"), 1, S(ida), KSTR_NULL, 8001), KAFKA_UNKNOWN_MEMBER_ID);
+    struct seen l = {0};
+    gc_list(gc, seen_list, &l);
+    assert_int_equal(l.n, 1);
+    assert_int_equal(l.state, GROUP_EMPTY);
+    gc_free(gc);
+}
+
+/* The protocol type is handed to the offsets log once, and again after it changed (a group
+ * emptied and rejoined by another kind of client). */
+static void test_protocol_type_to_record(void **state)
+{
+    struct gc *gc = new_gc();
+    struct fake a;
+    join(gc, &a, NULL, NULL, "range", false, 0);
+    gc_tick(gc, 100);
+    struct fake s;
+    sync_(gc, &s, a.member_id, 1, 0, NULL, 105);
+    struct group *g = NULL;
+    assert_int_equal(gc_commit_check(gc, S("g"), 1, S(a.member_id), KSTR_NULL, 110, &g),
+                     KAFKA_NONE);
+    assert_string_equal(gc_group_type_to_record(g), "consumer");
+    gc_group_type_recorded(g);
+    assert_null(gc_group_type_to_record(g));
+    assert_string_equal(gc_group_protocol_type(gc, "g"), "consumer");
+    assert_int_equal(gc_leave(gc, S("g"), S(a.member_id), KSTR_NULL, 200), KAFKA_NONE);
+    gc_tick(gc, 200);
+
+    struct gc_protocol p[1] = {{S("x"), {(const uint8_t *)"m", 1}}};
+    struct gc_join_params jp = {
+        .group_id = S("g"),
+        .member_id = S(""),
+        .group_instance_id = KSTR_NULL,
+        .client_id = S("c"),
+        .client_host = S("/127.0.0.1"),
+        .protocol_type = S("connect"),
+        .session_timeout_ms = 6000,
+        .rebalance_timeout_ms = 10000,
+        .nprotocols = 1,
+        .protocols = p,
+    };
+    memset(&a, 0, sizeof(a));
+    gc_join(gc, &jp, &a, 300);
+    gc_tick(gc, 400);
+    assert_int_equal(a.error, KAFKA_NONE);
+    assert_string_equal(gc_group_type_to_record(g), "connect");
+    gc_free(gc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -610,6 +754,9 @@ int main(void)
         cmocka_unit_test(test_offsets),
         cmocka_unit_test(test_drop_topic_offsets),
         cmocka_unit_test(test_offset_expiry),
+        cmocka_unit_test(test_empty_group_lingers),
+        cmocka_unit_test(test_session_deadline_reported),
+        cmocka_unit_test(test_protocol_type_to_record),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 /*
  * The offsets log (group/offsets_log.c): commits survive a reopen, later records win, a clear
  * record drops a group, a torn tail is cut, and a group id of any length the format holds is
- * replayed (a long one once made replay stop and truncate every later commit).
+ * replayed (a long one once made replay stop and truncate every later commit); a group's protocol
+ * type is kept beside its offsets, through a reopen and through a compaction.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -108,10 +109,71 @@ static void test_reopen_long_group_and_clear(void **state)
     rmdir(dir);
 }
 
+static void seen_type(const struct gc_group_info *g, void *arg)
+{
+    if (strcmp(g->group_id, "kg") == 0)
+        snprintf(arg, 32, "%s %s", group_state_name(g->state), g->protocol_type);
+}
+
+/* The protocol type (record type 4) comes back with the offsets, also from a snapshot. */
+static void test_group_type(void **state)
+{
+    char dir[] = "/tmp/tandem-olog-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    struct gc *gc = new_gc();
+    struct offsets_log *l;
+    int64_t end;
+    assert_int_equal(offsets_log_open(dir, gc, &l), 0);
+    assert_int_equal(offsets_log_group_type(l, "kg", 2, "consumer", &end), 0);
+    commit(l, "kg", 0, 1);
+    commit(l, "other", 0, 1); /* no type recorded: none after the reopen */
+    assert_int_equal(offsets_log_sync(l), 0);
+    offsets_log_close(l);
+    gc_free(gc);
+
+    gc = new_gc();
+    assert_int_equal(offsets_log_open(dir, gc, &l), 0);
+    assert_string_equal(gc_group_protocol_type(gc, "kg"), "consumer");
+    assert_null(gc_group_protocol_type(gc, "other"));
+    char seen[32] = "";
+    gc_list(gc, seen_type, seen);
+    assert_string_equal(seen, "Empty consumer");
+    /* grow the file past the compaction threshold (16 MiB) with overwrites of one offset */
+    for (int64_t i = 2; offsets_log_size(l) < (17u << 20); i++)
+        commit(l, "kg", 0, i);
+    offsets_log_close(l); /* the commits were only logged: the reopen reads them back */
+    gc_free(gc);
+
+    gc = new_gc();
+    assert_int_equal(offsets_log_open(dir, gc, &l), 0);
+    int64_t last = offset_of(gc, "kg", "t", 0);
+    assert_true(last > 2);
+    assert_int_equal(offsets_log_compact(l, gc), 1);
+    assert_true(offsets_log_size(l) < 4096);
+    offsets_log_close(l);
+    gc_free(gc);
+
+    gc = new_gc();
+    assert_int_equal(offsets_log_open(dir, gc, &l), 0);
+    assert_string_equal(gc_group_protocol_type(gc, "kg"), "consumer");
+    assert_int_equal(offset_of(gc, "kg", "t", 0), last);
+    assert_int_equal(offset_of(gc, "other", "t", 0), 1);
+    offsets_log_close(l);
+    gc_free(gc);
+
+    char path[256];
+    snprintf(path, sizeof(path), "%s/__consumer_offsets/offsets.log", dir);
+    unlink(path);
+    snprintf(path, sizeof(path), "%s/__consumer_offsets", dir);
+    rmdir(path);
+    rmdir(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reopen_long_group_and_clear),
+        cmocka_unit_test(test_group_type),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

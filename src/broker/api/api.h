@@ -9,6 +9,7 @@
  *   list_offsets.c   ListOffsets
  *   admin.c          CreateTopics, DeleteTopics, CreatePartitions, InitProducerId
  *   groups.c         the consumer-group APIs, over the coordinator (group/) and the offsets log
+ *   security.c       SASL and ACL requests, answered as Kafka does when those features are off
  *
  * A handler gets a request whose header was parsed and whose version is in the table's range
  * (request.c), parses the body from req->body into req->arena, acts on the broker's state, and
@@ -69,6 +70,13 @@ void handle_offset_fetch(struct request *req);
 void handle_list_groups(struct request *req);
 void handle_describe_groups(struct request *req);
 void handle_delete_groups(struct request *req);
+/* security.c: disabled features (not advertised) */
+void handle_sasl_handshake(struct request *req);
+void handle_sasl_authenticate(struct request *req);
+void handle_describe_acls(struct request *req);
+void handle_create_acls(struct request *req);
+void handle_delete_acls(struct request *req);
+
 /* Opens the offsets log and the coordinator (b->gc, b->olog); closes them (answering pending
  * joins and syncs). Returns 0 or the offsets log's error. */
 int groups_init(struct broker *b);

@@ -115,6 +115,7 @@ int groups_init(struct broker *b)
     cfg.max_session_timeout_ms = (int32_t)b->cfg->group_max_session_timeout_ms;
     cfg.max_group_size = (int32_t)b->cfg->group_max_size;
     cfg.max_metadata_bytes = (int32_t)b->cfg->offset_metadata_max_bytes;
+    cfg.empty_group_retention_ms = b->cfg->offsets_retention_check_interval_ms;
     if (getrandom(&cfg.member_id_seed, sizeof(cfg.member_id_seed), 0) !=
         (ssize_t)sizeof(cfg.member_id_seed))
         cfg.member_id_seed = (uint64_t)clock_wall_ms() ^ ((uint64_t)getpid() << 32);
@@ -350,6 +351,17 @@ void handle_offset_commit(struct request *req)
                 po->error_code = KAFKA_COORDINATOR_NOT_AVAILABLE;
             } else {
                 int64_t ts = pi->commit_timestamp >= 0 ? pi->commit_timestamp : now;
+                const char *ptype = gc_group_type_to_record(g); /* before its first commit */
+                if (ptype) {
+                    if (offsets_log_group_type(b->olog, in.group_id.p, (size_t)in.group_id.len,
+                                               ptype, &end)) {
+                        log_error("offsets log append failed", NULL);
+                        io_error = true;
+                        po->error_code = KAFKA_COORDINATOR_NOT_AVAILABLE;
+                        continue;
+                    }
+                    gc_group_type_recorded(g);
+                }
                 int rc =
                     offsets_log_commit(b->olog, in.group_id.p, (size_t)in.group_id.len, ti->name.p,
                                        (size_t)ti->name.len, pi->partition_index,

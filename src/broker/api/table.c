@@ -2,8 +2,13 @@
  * The dispatch table: [ApiKey] = { MinVersion, MaxVersion, handler }.
  *
  * ApiVersions is answered from this same table, so what tandem advertises is exactly what it
- * implements. The request lifecycle (request.c) looks handlers up in it through struct broker
- * (broker.c sets b->apis = api_table), so it never depends on the handlers' files.
+ * implements; entries marked disabled (SASL, ACLs) are answered but not advertised. Apache Kafka
+ * lists them in ApiVersions even with no SASL listener and no authorizer; tandem does not, since
+ * a client reads an advertised API as a working one (librdkafka then reports "not supported by
+ * broker" locally, which fails as fast as the error answer). Any other API key closes the
+ * connection at once (request.c), as Kafka does for a request it cannot parse. The request
+ * lifecycle (request.c) looks handlers up in it through struct broker (broker.c sets b->apis =
+ * api_table), so it never depends on the handlers' files.
  *
  * Two rules from KAFKA-NOTES.md shape the numbers:
  *   - MinVersion is 0 for every API: librdkafka 2.0.2 checks features against single versions
@@ -18,25 +23,32 @@
 #include "api/api.h"
 
 const struct api_entry api_table[KAFKA_API_KEY_MAX] = {
-    [KAFKA_PRODUCE] = {0, 8, handle_produce, "Produce"},
-    [KAFKA_FETCH] = {0, 11, handle_fetch, "Fetch"},
-    [KAFKA_LIST_OFFSETS] = {0, 5, handle_list_offsets, "ListOffsets"},
-    [KAFKA_METADATA] = {0, 8, handle_metadata, "Metadata"},
-    [KAFKA_API_VERSIONS] = {0, 3, handle_api_versions, "ApiVersions"},
-    [KAFKA_CREATE_TOPICS] = {0, 4, handle_create_topics, "CreateTopics"},
-    [KAFKA_DELETE_TOPICS] = {0, 3, handle_delete_topics, "DeleteTopics"},
-    [KAFKA_INIT_PRODUCER_ID] = {0, 1, handle_init_producer_id, "InitProducerId"},
-    [KAFKA_CREATE_PARTITIONS] = {0, 1, handle_create_partitions, "CreatePartitions"},
-    [KAFKA_OFFSET_COMMIT] = {0, 7, handle_offset_commit, "OffsetCommit"},
-    [KAFKA_OFFSET_FETCH] = {0, 5, handle_offset_fetch, "OffsetFetch"},
-    [KAFKA_FIND_COORDINATOR] = {0, 2, handle_find_coordinator, "FindCoordinator"},
-    [KAFKA_JOIN_GROUP] = {0, 5, handle_join_group, "JoinGroup"},
-    [KAFKA_HEARTBEAT] = {0, 3, handle_heartbeat, "Heartbeat"},
-    [KAFKA_LEAVE_GROUP] = {0, 3, handle_leave_group, "LeaveGroup"},
-    [KAFKA_SYNC_GROUP] = {0, 3, handle_sync_group, "SyncGroup"},
-    [KAFKA_DESCRIBE_GROUPS] = {0, 4, handle_describe_groups, "DescribeGroups"},
-    [KAFKA_LIST_GROUPS] = {0, 2, handle_list_groups, "ListGroups"},
-    [KAFKA_DELETE_GROUPS] = {0, 1, handle_delete_groups, "DeleteGroups"},
+    [KAFKA_PRODUCE] = {0, 8, handle_produce, "Produce", false},
+    [KAFKA_FETCH] = {0, 11, handle_fetch, "Fetch", false},
+    [KAFKA_LIST_OFFSETS] = {0, 5, handle_list_offsets, "ListOffsets", false},
+    [KAFKA_METADATA] = {0, 8, handle_metadata, "Metadata", false},
+    [KAFKA_API_VERSIONS] = {0, 3, handle_api_versions, "ApiVersions", false},
+    [KAFKA_CREATE_TOPICS] = {0, 4, handle_create_topics, "CreateTopics", false},
+    [KAFKA_DELETE_TOPICS] = {0, 3, handle_delete_topics, "DeleteTopics", false},
+    [KAFKA_INIT_PRODUCER_ID] = {0, 1, handle_init_producer_id, "InitProducerId", false},
+    [KAFKA_CREATE_PARTITIONS] = {0, 1, handle_create_partitions, "CreatePartitions", false},
+    [KAFKA_OFFSET_COMMIT] = {0, 7, handle_offset_commit, "OffsetCommit", false},
+    [KAFKA_OFFSET_FETCH] = {0, 5, handle_offset_fetch, "OffsetFetch", false},
+    [KAFKA_FIND_COORDINATOR] = {0, 2, handle_find_coordinator, "FindCoordinator", false},
+    [KAFKA_JOIN_GROUP] = {0, 5, handle_join_group, "JoinGroup", false},
+    [KAFKA_HEARTBEAT] = {0, 3, handle_heartbeat, "Heartbeat", false},
+    [KAFKA_LEAVE_GROUP] = {0, 3, handle_leave_group, "LeaveGroup", false},
+    [KAFKA_SYNC_GROUP] = {0, 3, handle_sync_group, "SyncGroup", false},
+    [KAFKA_DESCRIBE_GROUPS] = {0, 4, handle_describe_groups, "DescribeGroups", false},
+    [KAFKA_LIST_GROUPS] = {0, 2, handle_list_groups, "ListGroups", false},
+    [KAFKA_DELETE_GROUPS] = {0, 1, handle_delete_groups, "DeleteGroups", false},
+    /* Disabled features (security.c): answered with Kafka's error for a PLAINTEXT listener
+     * without an authorizer, so clients fail at once, and not advertised by ApiVersions. */
+    [KAFKA_SASL_HANDSHAKE] = {0, 1, handle_sasl_handshake, "SaslHandshake", true},
+    [KAFKA_SASL_AUTHENTICATE] = {0, 2, handle_sasl_authenticate, "SaslAuthenticate", true},
+    [KAFKA_DESCRIBE_ACLS] = {0, 3, handle_describe_acls, "DescribeAcls", true},
+    [KAFKA_CREATE_ACLS] = {0, 3, handle_create_acls, "CreateAcls", true},
+    [KAFKA_DELETE_ACLS] = {0, 3, handle_delete_acls, "DeleteAcls", true},
 };
 
 /*

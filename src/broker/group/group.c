@@ -30,6 +30,7 @@ void gc_config_defaults(struct gc_config *c)
     c->initial_rebalance_delay_ms = 100;
     c->max_metadata_bytes = 4096;
     c->max_group_size = 10000;
+    c->empty_group_retention_ms = 600000;
     c->member_id_seed = 0;
 }
 
@@ -601,6 +602,8 @@ void gc_join(struct gc *gc, const struct gc_join_params *p, void *req, int64_t n
         return;
     }
     if (g->nmembers == 0) {
+        if (!str_eq(g->protocol_type, p->protocol_type))
+            g->type_recorded = false;
         free(g->protocol_type);
         g->protocol_type = kstr_dup(p->protocol_type);
     }
@@ -820,10 +823,18 @@ int64_t gc_tick(struct gc *gc, int64_t now)
             if (g->initial_delay_until > now)
                 NEXT(g->initial_delay_until);
         }
-        /* A group that holds nothing (no member, no pending id, no offset) is forgotten, so
-         * joins that failed or never completed do not accumulate groups. */
-        if (g->state == GROUP_EMPTY && g->nmembers == 0 && !g->pending && g->noffsets == 0)
-            gc_remove_group(gc, g);
+        /* A group that holds nothing (no member, no pending id, no offset) stays listed as
+         * Empty for empty_group_retention_ms, then is forgotten (Kafka's cleanupGroupMetadata:
+         * Empty and no offsets -> Dead), so joins that failed or never completed do not
+         * accumulate groups. */
+        if (g->state == GROUP_EMPTY && g->nmembers == 0 && !g->pending && g->noffsets == 0) {
+            if (g->empty_since < 0)
+                g->empty_since = now;
+            if (now - g->empty_since >= gc->cfg.empty_group_retention_ms)
+                gc_remove_group(gc, g);
+            else
+                NEXT(g->empty_since + gc->cfg.empty_group_retention_ms);
+        }
     }
 #undef NEXT
     return next;

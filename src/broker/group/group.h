@@ -11,6 +11,8 @@
  *   Stable | CompletingRebalance --join of a new/changed member, leave, session expiry-->
  *       PreparingRebalance
  *   PreparingRebalance --no member left--> Empty;   Empty --DeleteGroups--> Dead (removed)
+ *   Empty, no offsets, for empty_group_retention_ms --> Dead (removed by gc_tick)
+ *   Empty with offsets, for the offsets retention --> Dead (removed by gc_expire_offsets)
  *
  * JoinGroup and SyncGroup answers may be delayed (until the rebalance completes, until the leader
  * syncs); the coordinator keeps the caller's opaque request pointer and calls back through
@@ -48,7 +50,13 @@ struct gc_config {
     int32_t initial_rebalance_delay_ms; /* group.initial.rebalance.delay.ms */
     int32_t max_metadata_bytes;         /* offset.metadata.max.bytes */
     int32_t max_group_size;             /* group.max.size */
-    uint64_t member_id_seed;            /* random per start, so member ids never repeat */
+    /* An Empty group without committed offsets is forgotten this long after it became Empty
+     * (offsets.retention.check.interval.ms: Kafka's cleanupGroupMetadata turns such a group Dead
+     * at its next check, at most that long later). Until then ListGroups lists it as Empty and
+     * DescribeGroups / DeleteGroups find it. A group with offsets stays until offsets retention
+     * (gc_expire_offsets). */
+    int64_t empty_group_retention_ms;
+    uint64_t member_id_seed; /* random per start, so member ids never repeat */
 };
 
 void gc_config_defaults(struct gc_config *c);
@@ -122,8 +130,10 @@ int16_t gc_heartbeat(struct gc *gc, struct kstr group_id, int32_t generation_id,
 /* LeaveGroup for one member (member_id may be "" when group_instance_id is given). */
 int16_t gc_leave(struct gc *gc, struct kstr group_id, struct kstr member_id,
                  struct kstr group_instance_id, int64_t now);
-/* Expires sessions, pending members and rebalance deadlines. Returns the ms until the next
- * deadline (or -1 when nothing is waiting). */
+/* Expires sessions, pending members and rebalance deadlines, and forgets Empty groups without
+ * offsets after empty_group_retention_ms. Returns the ms until the next deadline (or -1 when
+ * nothing is waiting). The caller runs it again at that deadline: expiry is as late as the
+ * caller's timer, no later. */
 int64_t gc_tick(struct gc *gc, int64_t now);
 
 /* ---- offsets ------------------------------------------------------------------------------ */
@@ -162,6 +172,15 @@ void gc_offset_foreach_all(struct gc *gc,
 void gc_offset_load(struct gc *gc, const char *group, const char *topic, int32_t partition,
                     int64_t offset, int32_t leader_epoch, int64_t commit_ts, const char *metadata,
                     int32_t metadata_len);
+/* The group's protocol type ("consumer"), so the offsets log can keep it beside the offsets
+ * (Kafka keeps it in its GroupMetadata record): returns it when it is set and not yet recorded
+ * since it last changed, else NULL. gc_group_type_recorded() says it was written. */
+const char *gc_group_type_to_record(const struct group *g);
+void gc_group_type_recorded(struct group *g);
+/* The protocol type of a group by name, NULL when unknown or none (snapshots). */
+const char *gc_group_protocol_type(struct gc *gc, const char *group);
+/* Loads a group's protocol type at start-up (from the offsets log), creating the group. */
+void gc_group_type_load(struct gc *gc, const char *group, const char *protocol_type);
 /* Drops every group's offsets of a topic (the topic was deleted: a new topic of the same name
  * must not resume at them, as in Kafka). Returns how many were dropped. */
 size_t gc_offsets_drop_topic(struct gc *gc, const char *topic);

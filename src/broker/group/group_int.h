@@ -45,8 +45,9 @@ struct group {
     enum group_state state;
     int32_t generation;
     char *protocol_type;
-    char *protocol; /* chosen protocol name */
-    char *leader;   /* leader member id */
+    bool type_recorded; /* protocol_type is in the offsets log (gc_group_type_to_record) */
+    char *protocol;     /* chosen protocol name */
+    char *leader;       /* leader member id */
     struct gmember *members;
     int nmembers;
     struct gmember *pending;

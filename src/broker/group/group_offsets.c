@@ -190,6 +190,32 @@ void gc_offset_load(struct gc *gc, const char *group, const char *topic, int32_t
                   metadata_len);
 }
 
+const char *gc_group_type_to_record(const struct group *g)
+{
+    if (!g->protocol_type || !g->protocol_type[0] || g->type_recorded)
+        return NULL;
+    return g->protocol_type;
+}
+
+void gc_group_type_recorded(struct group *g)
+{
+    g->type_recorded = true;
+}
+
+const char *gc_group_protocol_type(struct gc *gc, const char *group)
+{
+    struct group *g = gc_find(gc, (struct kstr){group, (int32_t)strlen(group)});
+    return g && g->protocol_type && g->protocol_type[0] ? g->protocol_type : NULL;
+}
+
+void gc_group_type_load(struct gc *gc, const char *group, const char *protocol_type)
+{
+    struct group *g = gc_find_or_create(gc, (struct kstr){group, (int32_t)strlen(group)});
+    free(g->protocol_type);
+    g->protocol_type = xstrndup(protocol_type, strlen(protocol_type));
+    g->type_recorded = true;
+}
+
 void gc_offsets_clear(struct gc *gc, const char *group)
 {
     struct group *g = gc_find(gc, (struct kstr){group, (int32_t)strlen(group)});

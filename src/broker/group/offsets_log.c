@@ -26,6 +26,7 @@
 #define REC_COMMIT      1
 #define REC_CLEAR       2
 #define REC_CLEAR_TOPIC 3 /* the "group" field names the topic */
+#define REC_GROUP       4 /* the group's protocol type */
 #define REC_HEADER      8
 #define REC_MAX_BODY    (1 << 20)
 #define COMPACT_MIN     (16u << 20)
@@ -57,6 +58,8 @@ static void encode_record(struct kw *w, int type, const char *group, size_t grou
         kw_i32(w, leader_epoch);
         kw_i64(w, ts);
         kw_string(w, mlen >= 0 ? (struct kstr){metadata, mlen} : KSTR_NULL);
+    } else if (type == REC_GROUP) {
+        kw_string(w, (struct kstr){topic, (int32_t)topic_len}); /* the protocol type */
     }
     size_t body = w->len - start - REC_HEADER;
     kw_put_i32_at(w, start, (int32_t)body);
@@ -82,6 +85,14 @@ static int replay(struct gc *gc, const uint8_t *p, size_t n)
                 gc_offsets_clear(gc, gname);
             else
                 gc_offsets_drop_topic(gc, gname);
+            rc = 0;
+        }
+    } else if (type == REC_GROUP) {
+        struct kstr ptype = kr_string(&r);
+        if (!r.err && kr_left(&r) == 0 && ptype.len >= 0) {
+            char *t = xstrndup(ptype.p, (size_t)ptype.len);
+            gc_group_type_load(gc, gname, t);
+            free(t);
             rc = 0;
         }
     } else if (type == REC_COMMIT) {
@@ -209,6 +220,18 @@ int offsets_log_commit(struct offsets_log *l, const char *group, size_t group_le
     return rc;
 }
 
+int offsets_log_group_type(struct offsets_log *l, const char *group, size_t group_len,
+                           const char *protocol_type, int64_t *end)
+{
+    struct kw w;
+    size_t tlen = strlen(protocol_type);
+    kw_init(&w, 64 + group_len + tlen);
+    encode_record(&w, REC_GROUP, group, group_len, protocol_type, tlen, 0, 0, 0, 0, NULL, -1);
+    int rc = append(l, &w, end);
+    kw_cleanup(&w);
+    return rc;
+}
+
 int offsets_log_clear_group(struct offsets_log *l, const char *group, int64_t *end)
 {
     struct kw w;
@@ -257,11 +280,25 @@ uint64_t offsets_log_size(const struct offsets_log *l)
     return l->size;
 }
 
+struct snapshot {
+    struct kw w;
+    struct gc *gc;
+    const char *last_group; /* offsets come group by group */
+};
+
 static void snapshot_one(const char *group, const char *topic, int32_t partition,
                          const struct gc_offset *o, void *arg)
 {
-    encode_record(arg, REC_COMMIT, group, strlen(group), topic, strlen(topic), partition, o->offset,
-                  o->leader_epoch, o->commit_timestamp, o->metadata,
+    struct snapshot *sn = arg;
+    if (sn->last_group != group) { /* a group's first offset: its protocol type first */
+        sn->last_group = group;
+        const char *ptype = gc_group_protocol_type(sn->gc, group);
+        if (ptype)
+            encode_record(&sn->w, REC_GROUP, group, strlen(group), ptype, strlen(ptype), 0, 0, 0, 0,
+                          NULL, -1);
+    }
+    encode_record(&sn->w, REC_COMMIT, group, strlen(group), topic, strlen(topic), partition,
+                  o->offset, o->leader_epoch, o->commit_timestamp, o->metadata,
                   o->metadata ? (int32_t)strlen(o->metadata) : -1);
 }
 
@@ -269,9 +306,10 @@ int offsets_log_compact(struct offsets_log *l, struct gc *gc)
 {
     if (l->size < COMPACT_MIN)
         return 0;
-    struct kw w;
-    kw_init(&w, 1 << 16);
-    gc_offset_foreach_all(gc, snapshot_one, &w);
+    struct snapshot sn = {.gc = gc};
+    kw_init(&sn.w, 1 << 16);
+    gc_offset_foreach_all(gc, snapshot_one, &sn);
+    struct kw w = sn.w;
     if ((uint64_t)w.len * 4 > l->size) {
         kw_cleanup(&w);
         return 0;

@@ -6,8 +6,15 @@
  *   OFFSET SIZE FIELD
  *   0      4    length N of the record body that follows the CRC (big-endian)
  *   4      4    CRC-32C of the N body bytes
- *   8      1    type: 1 = commit, 2 = clear a group's offsets, 3 = clear a topic's offsets
+ *   8      1    type: 1 = commit, 2 = clear a group's offsets, 3 = clear a topic's offsets,
+ *                     4 = the group's protocol type
  *   9      2    group id length G, then G bytes (type 3: the topic name)
+ *   type 4 only:
+ *   ..     2    protocol type length P, then P bytes ("consumer"; Kafka keeps it in its
+ *               GroupMetadata record, so an empty group describes the same after a restart).
+ *               Written before a group's first commit since its protocol type last changed, and
+ *               before its offsets in a snapshot. A broker older than type 4 reads it as a
+ *               corrupt record and truncates the log there: do not downgrade past it.
  *   commit only:
  *   ..     2    topic length T, then T bytes
  *   ..     4    partition
@@ -43,6 +50,9 @@ int offsets_log_commit(struct offsets_log *l, const char *group, size_t group_le
                        int32_t leader_epoch, int64_t commit_ts, const char *metadata,
                        int32_t metadata_len, int64_t *end);
 int offsets_log_clear_group(struct offsets_log *l, const char *group, int64_t *end);
+/* Records a group's protocol type (record type 4). */
+int offsets_log_group_type(struct offsets_log *l, const char *group, size_t group_len,
+                           const char *protocol_type, int64_t *end);
 /* Records that every group's offsets of a deleted topic are gone. */
 int offsets_log_clear_topic(struct offsets_log *l, const char *topic, int64_t *end);
 

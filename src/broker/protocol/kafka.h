@@ -24,10 +24,15 @@ enum kafka_api_key {
     KAFKA_SYNC_GROUP = 14,
     KAFKA_DESCRIBE_GROUPS = 15,
     KAFKA_LIST_GROUPS = 16,
+    KAFKA_SASL_HANDSHAKE = 17,
     KAFKA_API_VERSIONS = 18,
     KAFKA_CREATE_TOPICS = 19,
     KAFKA_DELETE_TOPICS = 20,
     KAFKA_INIT_PRODUCER_ID = 22,
+    KAFKA_DESCRIBE_ACLS = 29,
+    KAFKA_CREATE_ACLS = 30,
+    KAFKA_DELETE_ACLS = 31,
+    KAFKA_SASL_AUTHENTICATE = 36,
     KAFKA_CREATE_PARTITIONS = 37,
     KAFKA_DELETE_GROUPS = 42,
     KAFKA_API_KEY_MAX = 68, /* exclusive bound of the dispatch table */
@@ -61,6 +66,8 @@ enum kafka_api_key {
     X(REBALANCE_IN_PROGRESS, 27)          \
     X(INVALID_COMMIT_OFFSET_SIZE, 28)     \
     X(INVALID_TIMESTAMP, 32)              \
+    X(UNSUPPORTED_SASL_MECHANISM, 33)     \
+    X(ILLEGAL_SASL_STATE, 34)             \
     X(UNSUPPORTED_VERSION, 35)            \
     X(TOPIC_ALREADY_EXISTS, 36)           \
     X(INVALID_PARTITIONS, 37)             \
@@ -77,6 +84,7 @@ enum kafka_api_key {
     X(INVALID_TXN_STATE, 48)              \
     X(INVALID_PRODUCER_ID_MAPPING, 49)    \
     X(INVALID_TRANSACTION_TIMEOUT, 50)    \
+    X(SECURITY_DISABLED, 54)              \
     X(KAFKA_STORAGE_ERROR, 56)            \
     X(UNKNOWN_PRODUCER_ID, 59)            \
     X(NON_EMPTY_GROUP, 68)                \

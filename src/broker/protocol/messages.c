@@ -18,7 +18,8 @@
  * Encoders append a response body for one version to a kw, writing only the fields that version
  * has, in the spec's order. The flexible encodings (compact lengths, tagged fields) are used only
  * where a version is flexible: among the versions tandem implements, that is ApiVersions v3
- * alone (request body and response body; the response header stays v0).
+ * (request body and response body; the response header stays v0), and among the security APIs
+ * it answers as disabled (messages_security.c), SaslAuthenticate v2 and the ACL APIs v2-3.
  *
  * Spec: Apache Kafka clients/src/main/resources/common/message/<Name>{Request,Response}.json;
  * each codec names its file.
@@ -75,7 +76,7 @@ static const struct {
     {KAFKA_SYNC_GROUP, 4},
     {KAFKA_DESCRIBE_GROUPS, 5},
     {KAFKA_LIST_GROUPS, 3},
-    {17 /* SaslHandshake */, -1},
+    {KAFKA_SASL_HANDSHAKE, -1},
     {KAFKA_API_VERSIONS, 3},
     {KAFKA_CREATE_TOPICS, 5},
     {KAFKA_DELETE_TOPICS, 4},
@@ -86,9 +87,12 @@ static const struct {
     {25 /* AddOffsetsToTxn */, 3},
     {26 /* EndTxn */, 3},
     {28 /* TxnOffsetCommit */, 3},
+    {KAFKA_DESCRIBE_ACLS, 2},
+    {KAFKA_CREATE_ACLS, 2},
+    {KAFKA_DELETE_ACLS, 2},
     {32 /* DescribeConfigs */, 4},
     {33 /* AlterConfigs */, 2},
-    {36 /* SaslAuthenticate */, 2},
+    {KAFKA_SASL_AUTHENTICATE, 2},
     {KAFKA_CREATE_PARTITIONS, 2},
     {KAFKA_DELETE_GROUPS, 2},
 };
@@ -147,6 +151,12 @@ static const struct {
     {KAFKA_LIST_GROUPS, 0, 2},
     {KAFKA_DESCRIBE_GROUPS, 0, 4},
     {KAFKA_DELETE_GROUPS, 0, 1},
+    /* answered as disabled, never advertised: messages_security.c */
+    {KAFKA_SASL_HANDSHAKE, 0, 1},
+    {KAFKA_SASL_AUTHENTICATE, 0, 2},
+    {KAFKA_DESCRIBE_ACLS, 0, 3},
+    {KAFKA_CREATE_ACLS, 0, 3},
+    {KAFKA_DELETE_ACLS, 0, 3},
 };
 
 int kafka_codec_versions(int16_t api_key, int16_t *min_version, int16_t *max_version)
