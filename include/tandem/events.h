@@ -30,6 +30,7 @@
 #ifndef TANDEM_EVENTS_H
 #define TANDEM_EVENTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -138,6 +139,32 @@ enum tandem_event_result {
 /* Handles one record; runs on the consumer's thread, one call at a time. */
 typedef int (*tandem_event_handler_fn)(const struct tandem_event *ev, void *arg);
 
+/* Where an assigned partition's consumption starts (struct tandem_partition.offset). */
+#define TANDEM_OFFSET_COMMITTED (-1000) /* the group's committed offset, else the earliest */
+#define TANDEM_OFFSET_BEGINNING (-2)    /* the partition's first record kept */
+#define TANDEM_OFFSET_END       (-1)    /* the records appended from now on */
+
+/* One partition of an assignment change (tandem_consumer_config.on_partitions). */
+struct tandem_partition {
+    const char *topic; /* valid during the call */
+    int32_t partition;
+    int64_t offset; /* assigned: TANDEM_OFFSET_COMMITTED, which the callback may replace by an
+                       offset (>= 0) or another TANDEM_OFFSET_*; taken away: unused (-1) */
+};
+
+/*
+ * An assignment change, on the consumer's thread, never during a handler call, with the handler's
+ * arg. assigned: parts are now the consumer's, and none of their records has been handed to the
+ * handler yet; the callback may set where each starts (a service that keeps its state and the
+ * offsets it reflects elsewhere, a snapshot, resumes there). Not assigned: parts are taken away
+ * (a rebalance, or the consumer stopping): the records handled from them have been committed
+ * (unless the assignment was lost: the group went on without this member) and no record of them is
+ * handed to the handler after this call. Once tandem_consumer_stop has returned it is never called
+ * again.
+ */
+typedef void (*tandem_partitions_fn)(bool assigned, struct tandem_partition *parts, size_t n,
+                                     void *arg);
+
 /* Consumer settings; strings and the topic list are copied by tandem_consumer_start. */
 struct tandem_consumer_config {
     const char *brokers;  /* required */
@@ -157,6 +184,13 @@ struct tandem_consumer_config {
      * rebalancing (KIP-429: only the partitions that move are revoked, the others are consumed
      * on). Offsets of revoked partitions are committed before they are given up, either way. */
     const char *assignment_strategy;
+    tandem_partitions_fn on_partitions; /* NULL: none */
+    /* Records librdkafka fetches ahead into its queue before it stops fetching (its
+     * queued.min.messages; 0: librdkafka's 100,000). librdkafka 2.0.2 looks again only a second
+     * after it stopped, so a handler faster than that many records a second idles: a consumer of
+     * high-volume topics raises it, at the price of librdkafka's memory while it is behind (about
+     * 300 bytes per record queued, on top of the records themselves: docs/events.md). */
+    int queued_records;
 };
 
 struct tandem_consumer;

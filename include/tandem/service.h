@@ -366,6 +366,17 @@ TANDEM_EXPORT int tandem_service_subscribe(struct tandem_service *s, const char 
                                            const char *const *topics, int ntopics,
                                            tandem_event_handler_fn fn, void *arg);
 
+/*
+ * tandem_service_subscribe with the consumer's other settings (tandem/events.h): cfg's group_id,
+ * topics, ntopics, handler and arg as above, and its max_attempts, backoffs, dead_letter_suffix,
+ * session_timeout_ms, on_partitions (the assignment hook) and queued_records (the prefetch).
+ * brokers, client_id and assignment_strategy are the service's (--brokers, its name,
+ * --assignment-strategy): cfg's are ignored. Everything is copied. Returns as
+ * tandem_service_subscribe (TANDEM_EINVAL also for a negative setting or an empty suffix).
+ */
+TANDEM_EXPORT int tandem_service_subscribe_config(struct tandem_service *s,
+                                                  const struct tandem_consumer_config *cfg);
+
 /* Adds a metrics source: every scrape of /metrics calls emit(w, arg) after the HTTP metrics, on a
  * worker thread; emit writes its series with tandem_metrics_counter/gauge. */
 TANDEM_EXPORT void
@@ -379,6 +390,15 @@ TANDEM_EXPORT void tandem_metrics_counter(struct tandem_metrics_writer *w, const
                                           const char *help, const char *labels, double value);
 TANDEM_EXPORT void tandem_metrics_gauge(struct tandem_metrics_writer *w, const char *name,
                                         const char *help, const char *labels, double value);
+/* Writes one histogram series (its # HELP and # TYPE histogram lines first, shared as above):
+ * name_bucket{labels,le="<bounds[i]>"} with the cumulative counts for each of bounds[0..n)
+ * (ascending), name_bucket{labels,le="+Inf"}, name_sum{labels} sum and name_count{labels}.
+ * counts[0..n] are per bucket, not cumulative: counts[i] the observations in
+ * (bounds[i-1], bounds[i]], counts[n] those above bounds[n-1]. labels as above, or NULL. */
+TANDEM_EXPORT void tandem_metrics_histogram(struct tandem_metrics_writer *w, const char *name,
+                                            const char *help, const char *labels,
+                                            const double *bounds, const uint64_t *counts, size_t n,
+                                            double sum);
 
 /*
  * Serves until SIGTERM or SIGINT (blocked in every thread, taken with sigwait here), then drains:

@@ -11,6 +11,9 @@
 #   overrun    tandem_consumer_stop times out while a handler runs: stop still returns only after
 #              the handler, so what it uses (a producer, its arg) can be freed at once
 #   abandon    tandem_consumer_stop while a record waits for a retry: no wait, no commit
+#   hook       the assignment hook sets where a partition starts (an offset, the beginning, the
+#              committed offset), runs before any record, never during a handler, and at stop
+#              after the final commit
 #   unreachable a producer with no broker: flush times out, free reports TANDEM_ECLOSED
 # and here: a consumer killed with kill -9 mid-stream; a new one resumes at the committed offset,
 # handles again what had been handled but not committed, and nothing is lost. And a second member
@@ -26,7 +29,7 @@ wait_metadata 20
 
 within 20 "$GCHECK" create -b "$BROKER" -t rt -p 4 || fail "create topic rt"
 within 20 "$GCHECK" create -b "$BROKER" -t reb -p 4 || fail "create topic reb"
-for t in retry drain overrun abandon crash; do
+for t in retry drain overrun abandon hook crash; do
     within 20 "$GCHECK" create -b "$BROKER" -t $t -p 1 || fail "create topic $t"
 done
 
@@ -40,6 +43,8 @@ log "stop timing out inside a handler"
 within 60 "$EC" overrun -b "$BROKER" -t overrun -g overrun-group || record_failure "overrun"
 log "stop during a retry's backoff"
 within 60 "$EC" abandon -b "$BROKER" -t abandon -g abandon-group || record_failure "abandon"
+log "the assignment hook: where a partition starts"
+within 90 "$EC" hook -b "$BROKER" -t hook -g hook-group || record_failure "hook"
 log "a producer with no broker"
 within 40 "$EC" unreachable -b 127.0.0.1:1 -t nowhere || record_failure "unreachable"
 

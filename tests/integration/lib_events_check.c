@@ -25,6 +25,11 @@
  *                                   once, the record is not retried nor committed
  *   unreachable -b B -t T           a producer whose broker never answers: flush times out, free
  *                                   drops the records and each callback gets TANDEM_ECLOSED
+ *   hook      -b B -t T -g G        the assignment hook (on_partitions) sets where the
+ *                                   partition starts (an offset, the beginning, the committed
+ *                                   offset), is called before any record and never during a
+ *                                   handler, and at stop after the final commit; a 3-record
+ *                                   prefetch (queued_records) still delivers every record
  *   committed -b B -t T -g G -p P   prints the group's committed offset of partition P
  */
 #include <inttypes.h>
@@ -497,6 +502,104 @@ static int cmd_overrun(void)
     return failures ? 1 : 0;
 }
 
+/* --- the assignment hook (on_partitions) and the prefetch setting ------------------------- */
+
+struct hook_state {
+    int64_t start_at; /* what the hook sets on assignment (an offset, or a TANDEM_OFFSET_*) */
+    atomic_int assigned, revoked, handled, first_seq, handled_before_hook;
+    atomic_int in_hook_during_handler;
+    atomic_int in_hook;
+    int64_t committed_at_revoke;
+    rd_kafka_t *offsets;
+};
+
+static void hook_partitions(bool assigned, struct tandem_partition *parts, size_t n, void *arg)
+{
+    struct hook_state *s = arg;
+    atomic_store(&s->in_hook, 1);
+    CHECK(n == 1 && parts[0].partition == 0 && strcmp(parts[0].topic, topic) == 0,
+          "hook: %zu partitions, want %s/0", n, topic);
+    if (assigned) {
+        CHECK(parts[0].offset == TANDEM_OFFSET_COMMITTED, "hook: assigned offset %" PRId64,
+              parts[0].offset);
+        if (atomic_load(&s->handled) != 0)
+            atomic_fetch_add(&s->handled_before_hook, 1);
+        parts[0].offset = s->start_at;
+        atomic_fetch_add(&s->assigned, 1);
+    } else {
+        /* revoked at stop: every handled offset is committed before the hook runs */
+        s->committed_at_revoke = committed_of(s->offsets, 0);
+        atomic_fetch_add(&s->revoked, 1);
+    }
+    atomic_store(&s->in_hook, 0);
+}
+
+static int hook_handler(const struct tandem_event *ev, void *arg)
+{
+    struct hook_state *s = arg;
+    if (atomic_load(&s->in_hook))
+        atomic_fetch_add(&s->in_hook_during_handler, 1);
+    if (atomic_fetch_add(&s->handled, 1) == 0)
+        atomic_store(&s->first_seq, seq_of(ev));
+    return TANDEM_EVENT_OK;
+}
+
+/* One consumer of the group whose hook starts at start_at: handles want records, the first
+ * being first_seq, then stops. */
+static void hook_round(int64_t start_at, int want, int first_seq, int64_t committed_after)
+{
+    struct hook_state s = {.start_at = start_at, .offsets = offsets_handle()};
+    atomic_store(&s.first_seq, -1);
+    struct tandem_consumer_config cfg = {.brokers = brokers,
+                                         .group_id = group,
+                                         .topics = topic_list,
+                                         .ntopics = 1,
+                                         .handler = hook_handler,
+                                         .arg = &s,
+                                         .session_timeout_ms = 6000,
+                                         .client_id = "it",
+                                         .on_partitions = hook_partitions,
+                                         .queued_records = 3};
+    struct tandem_consumer *c;
+    int rc = tandem_consumer_start(&cfg, &c);
+    if (rc != 0) {
+        fprintf(stderr, "tandem_consumer_start: %s\n", tandem_strerror(rc));
+        exit(2);
+    }
+    int64_t deadline = now_ms() + 30000;
+    while (atomic_load(&s.handled) < want && now_ms() < deadline)
+        sleep_ms(20);
+    sleep_ms(300); /* nothing more comes */
+    CHECK(tandem_consumer_stop(c, 20000) == 0, "stop timed out");
+    CHECK(atomic_load(&s.handled) == want, "start %" PRId64 ": handled %d, want %d", start_at,
+          s.handled, want);
+    CHECK(atomic_load(&s.first_seq) == first_seq, "start %" PRId64 ": first seq %d, want %d",
+          start_at, s.first_seq, first_seq);
+    CHECK(atomic_load(&s.assigned) == 1 && atomic_load(&s.revoked) == 1,
+          "hook called %d times assigned, %d revoked; want 1 and 1", s.assigned, s.revoked);
+    CHECK(atomic_load(&s.handled_before_hook) == 0, "a record was handled before the hook");
+    CHECK(atomic_load(&s.in_hook_during_handler) == 0, "the hook ran during a handler call");
+    CHECK(s.committed_at_revoke == committed_after,
+          "committed %" PRId64 " when the revoke hook ran, want %" PRId64, s.committed_at_revoke,
+          committed_after);
+    rd_kafka_destroy(s.offsets);
+}
+
+/* The hook sets where the partition starts: an offset (6 of 10), the beginning (all 10 again),
+ * or leaves the committed offset (only the 2 published after). The revoke hook at stop sees
+ * every handled offset committed. A 3-record prefetch (queued_records) still delivers all. */
+static int cmd_hook(void)
+{
+    publish_n(10, false);
+    hook_round(6, 4, 6, 10);
+    hook_round(TANDEM_OFFSET_BEGINNING, 10, 0, 10);
+    delivered_ok = 0;
+    publish_n(2, false); /* seq 0, 1 again, at offsets 10 and 11 */
+    hook_round(TANDEM_OFFSET_COMMITTED, 2, 0, 12);
+    printf("hook: ok\n");
+    return failures ? 1 : 0;
+}
+
 /* --- stop during a retry's backoff; a producer that cannot reach its broker --------------- */
 
 static atomic_int waiting;
@@ -663,6 +766,8 @@ int main(int argc, char **argv)
         return cmd_abandon();
     if (strcmp(cmd, "overrun") == 0)
         return cmd_overrun();
+    if (strcmp(cmd, "hook") == 0)
+        return cmd_hook();
     if (strcmp(cmd, "consume") == 0 && outfile != NULL)
         return cmd_consume();
     if (strcmp(cmd, "committed") == 0) {
@@ -673,7 +778,7 @@ int main(int argc, char **argv)
     }
 usage:
     fprintf(stderr, "usage: lib-events-check roundtrip|retry|produce|consume|drain|overrun|abandon|"
-                    "unreachable|committed "
+                    "hook|unreachable|committed "
                     "-b B -t T[,T...] [-g G] [-n N] [-k K] [-o FILE] [-d MS] [-p P]\n");
     return 2;
 }

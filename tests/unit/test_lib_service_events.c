@@ -108,6 +108,30 @@ static void test_arguments(void **state)
     assert_int_equal(tandem_service_subscribe(s, "g.1_x-y", topics, 2, handler, NULL), 0);
     assert_int_equal(tandem_service_subscribe(s, "g.1_x-y", topics, 1, handler, NULL),
                      TANDEM_EEXIST);
+    /* tandem_service_subscribe_config: the same checks, and the consumer's own settings */
+    struct tandem_consumer_config cfg = {
+        .group_id = "cfg", .topics = topics, .ntopics = 1, .handler = handler};
+    assert_int_equal(tandem_service_subscribe_config(s, NULL), TANDEM_EINVAL);
+    cfg.queued_records = -1;
+    assert_int_equal(tandem_service_subscribe_config(s, &cfg), TANDEM_EINVAL);
+    cfg.queued_records = 0;
+    cfg.dead_letter_suffix = "";
+    assert_int_equal(tandem_service_subscribe_config(s, &cfg), TANDEM_EINVAL);
+    cfg.dead_letter_suffix = NULL;
+    cfg.max_attempts = -1;
+    assert_int_equal(tandem_service_subscribe_config(s, &cfg), TANDEM_EINVAL);
+    cfg.max_attempts = 0;
+    cfg.group_id = "a b";
+    assert_int_equal(tandem_service_subscribe_config(s, &cfg), TANDEM_EINVAL);
+    cfg.group_id = "g.1_x-y";
+    assert_int_equal(tandem_service_subscribe_config(s, &cfg), TANDEM_EEXIST);
+    char suffix[] = ".dead";
+    cfg.group_id = "cfg";
+    cfg.dead_letter_suffix = suffix;
+    cfg.queued_records = 1000000;
+    cfg.brokers = "ignored:1"; /* the service's */
+    assert_int_equal(tandem_service_subscribe_config(s, &cfg), 0);
+    suffix[0] = 'X'; /* copied */
     struct tandem_producer *p = tandem_service_producer(s);
     assert_non_null(p);
     assert_ptr_equal(tandem_service_producer(s), p);

@@ -131,7 +131,7 @@ int events_consumer_settings(const struct tandem_consumer_config *cfg,
     if (cfg == NULL || cfg->brokers == NULL || cfg->brokers[0] == '\0' || cfg->group_id == NULL ||
         cfg->group_id[0] == '\0' || cfg->topics == NULL || cfg->ntopics < 1 ||
         cfg->handler == NULL || cfg->max_attempts < 0 || cfg->backoff_initial_ms < 0 ||
-        cfg->backoff_max_ms < 0 || cfg->session_timeout_ms < 0)
+        cfg->backoff_max_ms < 0 || cfg->session_timeout_ms < 0 || cfg->queued_records < 0)
         return TANDEM_EINVAL;
     for (int i = 0; i < cfg->ntopics; i++)
         if (cfg->topics[i] == NULL || cfg->topics[i][0] == '\0')

@@ -35,6 +35,11 @@
  *     waits for it. The table holds only the partitions in the assignment, which the rebalance
  *     callback keeps (also under lag_mu). The stats thread stops after the consumer closed,
  *     before librdkafka is destroyed; the consumer thread serves what is left once more.
+ *   - on_partitions (the assignment hook) runs inside the rebalance callback, so on this thread
+ *     and never during a handler: on assignment before rd_kafka_assign, with the offsets it sets
+ *     given to librdkafka (TANDEM_OFFSET_COMMITTED stays RD_KAFKA_OFFSET_INVALID: the committed
+ *     offset); on revocation after the synchronous commit, before the partitions are given up.
+ *     It is waited for and fenced off like a handler call (in_handler, orphaned).
  *   - The handler is never started once stop is asked (the check and in_handler are under mu),
  *     and tandem_consumer_stop always waits for the call in progress to return, whatever its
  *     timeout: an orphaned thread only commits, closes and frees its own librdkafka handles, so
@@ -83,12 +88,13 @@ struct tandem_consumer {
     struct events_consumer_settings s;
     char *suffix;
     tandem_event_handler_fn handler;
+    tandem_partitions_fn on_partitions;
     void *arg;
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool stop, done, orphaned; /* under mu */
-    bool in_handler;           /* under mu: a handler call is in progress */
+    bool in_handler;           /* under mu: a handler (or on_partitions) call is in progress */
     uint64_t rng;
     unsigned uncommitted; /* records stored since the last commit; thread only */
     int64_t last_commit_ms;
@@ -269,6 +275,46 @@ static void *stats_thread(void *arg)
     return NULL;
 }
 
+/* Calls on_partitions for parts (on the consumer thread, inside the rebalance callback), as a
+ * handler call is made: not once the stopper has given up waiting (orphaned), and the stopper
+ * waits for a call in progress (in_handler). An assignment takes the offsets the hook set. */
+static void partitions_hook(struct tandem_consumer *c, bool assigned,
+                            rd_kafka_topic_partition_list_t *parts)
+{
+    if (c->on_partitions == NULL || parts->cnt == 0)
+        return;
+    pthread_mutex_lock(&c->mu);
+    bool go = !c->orphaned;
+    c->in_handler = go;
+    pthread_mutex_unlock(&c->mu);
+    if (!go)
+        return;
+    struct tandem_partition *tp = calloc((size_t)parts->cnt, sizeof(*tp));
+    if (tp != NULL) {
+        for (int i = 0; i < parts->cnt; i++) {
+            tp[i].topic = parts->elems[i].topic;
+            tp[i].partition = parts->elems[i].partition;
+            tp[i].offset = assigned ? TANDEM_OFFSET_COMMITTED : -1;
+        }
+        c->on_partitions(assigned, tp, (size_t)parts->cnt, c->arg);
+        for (int i = 0; assigned && i < parts->cnt; i++) {
+            int64_t o = tp[i].offset;
+            parts->elems[i].offset =
+                o == TANDEM_OFFSET_COMMITTED ? RD_KAFKA_OFFSET_INVALID
+                : o >= 0 || o == TANDEM_OFFSET_BEGINNING || o == TANDEM_OFFSET_END
+                    ? o
+                    : RD_KAFKA_OFFSET_INVALID;
+        }
+        free(tp);
+    } else {
+        log_error("events: out of memory for the partitions hook", NULL);
+    }
+    pthread_mutex_lock(&c->mu);
+    c->in_handler = false;
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
+}
+
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -280,6 +326,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                   protocol != NULL ? protocol : "NONE", parts);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         track_assignment(c, parts, true, !coop);
+        partitions_hook(c, true, parts);
         if (coop)
             error_free(rd_kafka_incremental_assign(rk, parts));
         else
@@ -290,6 +337,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     /* Revoked (or lost): commit what was handled before anyone else may read these. */
     if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS && !rd_kafka_assignment_lost(rk))
         commit(c, true);
+    partitions_hook(c, false, parts);
     if (coop)
         error_free(rd_kafka_incremental_unassign(rk, parts));
     else
@@ -564,6 +612,7 @@ int tandem_consumer_start(const struct tandem_consumer_config *cfg, struct tande
     pthread_cond_init(&c->cv, NULL);
     c->s = s;
     c->handler = cfg->handler;
+    c->on_partitions = cfg->on_partitions;
     c->arg = cfg->arg;
     int rc = TANDEM_ENOMEM;
     c->suffix = strdup(s.dead_letter_suffix);
@@ -571,9 +620,10 @@ int tandem_consumer_start(const struct tandem_consumer_config *cfg, struct tande
         goto fail;
     if (getrandom(&c->rng, sizeof(c->rng), 0) != (ssize_t)sizeof(c->rng) || c->rng == 0)
         c->rng = 0x9e3779b97f4a7c15u;
-    char session[16], poll[16];
+    char session[16], poll[16], queued[16];
     snprintf(session, sizeof(session), "%d", s.session_timeout_ms);
     snprintf(poll, sizeof(poll), "%d", s.max_poll_interval_ms);
+    snprintf(queued, sizeof(queued), "%d", cfg->queued_records > 0 ? cfg->queued_records : 100000);
     const char *client = cfg->client_id ? cfg->client_id : "tandem";
     const char *ckv[][2] = {
         {"bootstrap.servers", cfg->brokers},
@@ -588,6 +638,7 @@ int tandem_consumer_start(const struct tandem_consumer_config *cfg, struct tande
         {"max.poll.interval.ms", poll},
         {"statistics.interval.ms", STATS_INTERVAL_MS},
         {"topic.metadata.refresh.interval.ms", METADATA_REFRESH_MS}, /* late topics: see top */
+        {"queued.min.messages", queued}, /* the prefetch: events.h, queued_records */
         {"partition.assignment.strategy", cfg->assignment_strategy}, /* last: optional */
     };
     size_t nckv = sizeof(ckv) / sizeof(ckv[0]);

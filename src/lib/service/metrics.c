@@ -173,6 +173,29 @@ void tandem_metrics_gauge(struct tandem_metrics_writer *w, const char *name, con
     sample(w, name, help, "gauge", labels, value);
 }
 
+void tandem_metrics_histogram(struct tandem_metrics_writer *w, const char *name, const char *help,
+                              const char *labels, const double *bounds, const uint64_t *counts,
+                              size_t n, double sum)
+{
+    svc_metrics_header(w, name, help, "histogram");
+    const char *sep = labels != NULL && *labels != '\0' ? "," : "";
+    const char *l = labels != NULL ? labels : "";
+    uint64_t cum = 0;
+    for (size_t i = 0; i < n; i++) {
+        cum += counts[i];
+        wprintf(w, "%s_bucket{%s%sle=\"%g\"} %llu\n", name, l, sep, bounds[i],
+                (unsigned long long)cum);
+    }
+    cum += counts[n];
+    wprintf(w, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, l, sep, (unsigned long long)cum);
+    if (*l != '\0') {
+        wprintf(w, "%s_sum{%s} %.9f\n%s_count{%s} %llu\n", name, l, sum, name, l,
+                (unsigned long long)cum);
+    } else {
+        wprintf(w, "%s_sum %.9f\n%s_count %llu\n", name, sum, name, (unsigned long long)cum);
+    }
+}
+
 void svc_metrics_emit(struct tandem_metrics_writer *w, const struct svc_metric *m, size_t n)
 {
     for (size_t i = 0; i < n; i++) {

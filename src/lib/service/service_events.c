@@ -54,7 +54,9 @@ struct svc_sub {
     int ntopics;
     tandem_event_handler_fn fn;
     void *arg;
-    struct tandem_consumer *c; /* NULL until started, and again once stopped */
+    struct tandem_consumer_config more; /* tandem_service_subscribe_config's other settings */
+    char *dead_letter_suffix;           /* its copy, or NULL */
+    struct tandem_consumer *c;          /* NULL until started, and again once stopped */
 };
 
 struct svc_events {
@@ -105,16 +107,16 @@ struct tandem_producer *tandem_service_producer(struct tandem_service *s)
 /* Starts sub's consumer (mu held). */
 static int sub_start(struct tandem_service *s, struct svc_sub *sub)
 {
-    struct tandem_consumer_config cc = {
-        .brokers = svc_config_get(&s->cfg, "brokers"),
-        .group_id = sub->group,
-        .topics = (const char *const *)sub->topics,
-        .ntopics = sub->ntopics,
-        .handler = sub->fn,
-        .arg = sub->arg,
-        .client_id = s->name,
-        .assignment_strategy = svc_config_get(&s->cfg, "assignment-strategy"),
-    };
+    struct tandem_consumer_config cc = sub->more; /* the settings the service does not own */
+    cc.brokers = svc_config_get(&s->cfg, "brokers");
+    cc.group_id = sub->group;
+    cc.topics = (const char *const *)sub->topics;
+    cc.ntopics = sub->ntopics;
+    cc.handler = sub->fn;
+    cc.arg = sub->arg;
+    cc.client_id = s->name;
+    cc.assignment_strategy = svc_config_get(&s->cfg, "assignment-strategy");
+    cc.dead_letter_suffix = sub->dead_letter_suffix;
     int rc = tandem_consumer_start(&cc, &sub->c);
     char g[300];
     log_json_str(g, sizeof(g), sub->group);
@@ -141,11 +143,24 @@ static bool group_valid(const char *g)
 int tandem_service_subscribe(struct tandem_service *s, const char *group, const char *const *topics,
                              int ntopics, tandem_event_handler_fn fn, void *arg)
 {
-    if (!group_valid(group) || topics == NULL || ntopics < 1 || fn == NULL) {
+    struct tandem_consumer_config cfg = {
+        .group_id = group, .topics = topics, .ntopics = ntopics, .handler = fn, .arg = arg};
+    return tandem_service_subscribe_config(s, &cfg);
+}
+
+int tandem_service_subscribe_config(struct tandem_service *s,
+                                    const struct tandem_consumer_config *cfg)
+{
+    if (cfg == NULL || !group_valid(cfg->group_id) || cfg->topics == NULL || cfg->ntopics < 1 ||
+        cfg->handler == NULL || cfg->max_attempts < 0 || cfg->backoff_initial_ms < 0 ||
+        cfg->backoff_max_ms < 0 || cfg->session_timeout_ms < 0 || cfg->queued_records < 0 ||
+        (cfg->dead_letter_suffix != NULL && cfg->dead_letter_suffix[0] == '\0')) {
         return TANDEM_EINVAL;
     }
+    const char *group = cfg->group_id;
+    int ntopics = cfg->ntopics;
     for (int i = 0; i < ntopics; i++) {
-        if (topics[i] == NULL || topics[i][0] == '\0') {
+        if (cfg->topics[i] == NULL || cfg->topics[i][0] == '\0') {
             return TANDEM_EINVAL;
         }
     }
@@ -165,11 +180,22 @@ int tandem_service_subscribe(struct tandem_service *s, const char *group, const 
     struct svc_sub sub = {.group = xstrndup(group, strlen(group)),
                           .topics = xcalloc((size_t)ntopics, sizeof(char *)),
                           .ntopics = ntopics,
-                          .fn = fn,
-                          .arg = arg};
-    for (int i = 0; i < ntopics; i++) {
-        sub.topics[i] = xstrndup(topics[i], strlen(topics[i]));
+                          .fn = cfg->handler,
+                          .arg = cfg->arg,
+                          .more = *cfg};
+    if (cfg->dead_letter_suffix != NULL) {
+        sub.dead_letter_suffix = xstrndup(cfg->dead_letter_suffix, strlen(cfg->dead_letter_suffix));
     }
+    for (int i = 0; i < ntopics; i++) {
+        sub.topics[i] = xstrndup(cfg->topics[i], strlen(cfg->topics[i]));
+    }
+    /* the borrowed pointers are not kept: sub_start sets them from the copies */
+    sub.more.group_id = NULL;
+    sub.more.topics = NULL;
+    sub.more.brokers = NULL;
+    sub.more.client_id = NULL;
+    sub.more.assignment_strategy = NULL;
+    sub.more.dead_letter_suffix = NULL;
     if (e->started) {
         rc = sub_start(s, &sub);
     }
@@ -364,6 +390,7 @@ void svc_events_free(struct tandem_service *s)
         }
         free(e->subs[i].topics);
         free(e->subs[i].group);
+        free(e->subs[i].dead_letter_suffix);
     }
     free(e->subs);
     pthread_mutex_destroy(&e->mu);
