@@ -24,6 +24,7 @@
  */
 #include <librdkafka/rdkafka.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ingest_io.h"
@@ -214,4 +215,140 @@ int events_run(const struct run_config *c)
     rd_kafka_destroy(rk);
     atomic_store(&st->phase, 2);
     return rc;
+}
+
+int events_topic_ensure(const char *brokers, int timeout_ms, int *partitions)
+{
+    *partitions = 0;
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    int rc = set(conf, "bootstrap.servers", brokers);
+    rc = rc != 0 ? rc : set(conf, "allow.auto.create.topics", "true");
+    if (rc != 0) {
+        rd_kafka_conf_destroy(conf);
+        return rc;
+    }
+    char err[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+    if (rk == NULL) {
+        fprintf(stderr, "tandem-ingest: events: %s\n", err);
+        rd_kafka_conf_destroy(conf);
+        return TANDEM_EIO;
+    }
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, FLEET_TOPIC, NULL);
+    uint64_t end = ingest_now_ns() + (uint64_t)timeout_ms * 1000000ull;
+    rc = TANDEM_ETIMEDOUT;
+    while (rkt != NULL && ingest_now_ns() < end) {
+        const struct rd_kafka_metadata *md = NULL;
+        if (rd_kafka_metadata(rk, 0, rkt, &md, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            bool ok = md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+                      md->topics[0].partition_cnt > 0;
+            *partitions = ok ? md->topics[0].partition_cnt : 0;
+            rd_kafka_metadata_destroy(md);
+            if (ok) {
+                rc = 0;
+                break;
+            }
+        }
+        rd_kafka_poll(rk, 200); /* the broker creates it (auto-create) meanwhile */
+    }
+    if (rkt != NULL) {
+        rd_kafka_topic_destroy(rkt);
+    }
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
+/* ---- the group's lag, as the broker sees it ----------------------------------------------------
+ */
+
+struct group_lag {
+    rd_kafka_t *rk; /* a consumer of the group that never joins it: it only asks */
+    rd_kafka_topic_partition_list_t *parts;
+};
+
+int group_lag_new(const char *brokers, const char *group, struct group_lag **out)
+{
+    struct group_lag *g = calloc(1, sizeof(*g));
+    if (g == NULL) {
+        return TANDEM_ENOMEM;
+    }
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    int rc = set(conf, "bootstrap.servers", brokers);
+    rc = rc != 0 ? rc : set(conf, "group.id", group);
+    rc = rc != 0 ? rc : set(conf, "enable.auto.commit", "false");
+    rc = rc != 0 ? rc : set(conf, "client.id", "tandem-ingest-lag");
+    char err[512];
+    g->rk = rc == 0 ? rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err)) : NULL;
+    if (g->rk == NULL) {
+        if (rc == 0) {
+            fprintf(stderr, "tandem-ingest: lag: %s\n", err);
+        }
+        rd_kafka_conf_destroy(conf);
+        free(g);
+        return TANDEM_EIO;
+    }
+    *out = g;
+    return 0;
+}
+
+void group_lag_free(struct group_lag *g)
+{
+    if (g != NULL) {
+        if (g->parts != NULL) {
+            rd_kafka_topic_partition_list_destroy(g->parts);
+        }
+        rd_kafka_destroy(g->rk);
+        free(g);
+    }
+}
+
+/* The topic's partitions, once. */
+static int group_lag_parts(struct group_lag *g)
+{
+    if (g->parts != NULL) {
+        return 0;
+    }
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(g->rk, FLEET_TOPIC, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    int rc = TANDEM_EIO;
+    if (rkt != NULL && rd_kafka_metadata(g->rk, 0, rkt, &md, 1000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (md->topic_cnt == 1 && md->topics[0].partition_cnt > 0) {
+            g->parts = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
+            for (int i = 0; i < md->topics[0].partition_cnt; i++) {
+                rd_kafka_topic_partition_list_add(g->parts, FLEET_TOPIC,
+                                                  md->topics[0].partitions[i].id);
+            }
+            rc = 0;
+        }
+        rd_kafka_metadata_destroy(md);
+    }
+    if (rkt != NULL) {
+        rd_kafka_topic_destroy(rkt);
+    }
+    return rc;
+}
+
+int group_lag_read(struct group_lag *g, double *lag)
+{
+    *lag = -1;
+    int rc = group_lag_parts(g);
+    if (rc != 0) {
+        return rc;
+    }
+    if (rd_kafka_committed(g->rk, g->parts, 1000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        return TANDEM_EIO;
+    }
+    double sum = 0;
+    for (int i = 0; i < g->parts->cnt; i++) {
+        const rd_kafka_topic_partition_t *p = &g->parts->elems[i];
+        int64_t lo = 0, hi = 0;
+        if (rd_kafka_query_watermark_offsets(g->rk, FLEET_TOPIC, p->partition, &lo, &hi, 1000) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR) {
+            return TANDEM_EIO;
+        }
+        int64_t at = p->offset >= 0 ? p->offset : lo; /* nothing committed: from the start */
+        sum += (double)(hi > at ? hi - at : 0);
+    }
+    *lag = sum;
+    return 0;
 }

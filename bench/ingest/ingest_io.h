@@ -26,6 +26,7 @@
 #define FLEET_STALE        "fleet_positions_stale_total"
 #define FLEET_REJECTED     "fleet_positions_rejected_total"
 #define CONSUMER_LAG       "tandem_consumer_lag"
+#define FLEET_GROUP        "fleet"
 
 /* The activity service's (services/activity/README.md). */
 #define ACTIVITY_POST      "/api/activity/events"
@@ -169,6 +170,23 @@ struct run_config {
  * flushes for at most drain_s. Returns 0, or an error (the producer could not start). */
 int events_run(const struct run_config *c);
 
+/* Makes sure the topic vehicle-positions exists: asks the broker for its metadata, which creates
+ * it with the broker's default partition count when it does not exist (the fleet does not create
+ * it: docs/fleet.md), within timeout_ms. Returns 0 and *partitions, or an error. */
+int events_topic_ensure(const char *brokers, int timeout_ms, int *partitions);
+
+/*
+ * The consumer group's lag as the broker sees it: the sum over the topic's partitions of the log
+ * end offset minus the group's committed offset (the figure of kafka-consumer-groups), read with
+ * a consumer of the group that never joins it. Unlike the fleet's own tandem_consumer_lag it is
+ * known while the fleet is down, which is when it grows. group_lag_read: 0 and *lag, or an error
+ * (*lag -1).
+ */
+struct group_lag;
+int group_lag_new(const char *brokers, const char *group, struct group_lag **out);
+int group_lag_read(struct group_lag *g, double *lag);
+void group_lag_free(struct group_lag *g);
+
 /* Runs the REST sender likewise. Returns 0 or an error (epoll, memory). */
 int rest_run(const struct run_config *c);
 
@@ -199,6 +217,7 @@ struct sample {
     double applied;        /* the fleet's applied + stale, this mode's source */
     double backlog;        /* the client's, at the end of the interval */
     double lag;            /* sum of the fleet's tandem_consumer_lag; -1 unknown */
+    double glag;           /* the group\'s committed lag at the broker; -1 unknown */
     double p50, p99, p999; /* visible latency of the updates applied in the interval */
     double cpu_client, cpu_service, cpu_broker, cpu_gateway; /* seconds used in the interval
                                                                 (service: the fleet's instances,
@@ -246,7 +265,8 @@ struct totals {
     double applied, stale, rejected;
     double cpu_client, cpu_service, cpu_broker, cpu_gateway;
     double wire_bytes, wire_segs, lo_bytes, lo_packets;
-    double lag_peak;
+    double lag_peak;  /* of the fleet's metric */
+    double glag_peak; /* of the group's committed lag at the broker */
 };
 void sampler_stop(struct sampler *s, struct series *series, struct totals *totals);
 

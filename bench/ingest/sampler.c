@@ -74,6 +74,7 @@ struct sampler {
     struct cpu_seen cpu[CPU_PIDS];
     int ncpu;
     struct wire_meter *wire;
+    struct group_lag *glag; /* fleet: the group's lag at the broker */
     double lo_b, lo_p;
     double prev_sent, prev_acked, prev_failed, prev_retried, prev_lost;
     double act_base; /* activity: the totals' page views at the start */
@@ -294,7 +295,10 @@ static double take(_Atomic uint64_t *v, double *prev)
 
 static void sample_take(struct sampler *s, bool record)
 {
-    struct sample x = {.lag = -1, .p50 = NAN, .p99 = NAN, .p999 = NAN};
+    struct sample x = {.lag = -1, .glag = -1, .p50 = NAN, .p99 = NAN, .p999 = NAN};
+    if (s->glag != NULL) {
+        group_lag_read(s->glag, &x.glag);
+    }
     struct hist lat = {0};
     pthread_mutex_lock(&s->lock);
     if (s->wl == WL_FLEET) {
@@ -346,6 +350,7 @@ static void sample_take(struct sampler *s, bool record)
     s->lo_b = lb;
     s->lo_p = lp;
     t->lag_peak = x.lag > t->lag_peak ? x.lag : t->lag_peak;
+    t->glag_peak = x.glag > t->glag_peak ? x.glag : t->glag_peak;
     if (s->series.n == s->series.cap) {
         size_t cap = s->series.cap ? s->series.cap * 2 : 256;
         struct sample *p = realloc(s->series.s, cap * sizeof(*p));
@@ -362,8 +367,9 @@ static void sample_take(struct sampler *s, bool record)
         fprintf(stderr,
                 "%s[%-10s] %5.1fs  sent %9.0f/s  applied %9.0f/s  p99 %7.1f ms  lag %8.0f  "
                 "backlog %8.0f  failed %6.0f  lost %6.0f  up %d%s",
-                s->tty ? "\r" : "", s->mode_name, x.t, x.sent / dt, x.applied / dt, x.p99, x.lag,
-                x.backlog, x.failed, x.lost, x.fleet_up, s->tty ? "\033[K" : "\n");
+                s->tty ? "\r" : "", s->mode_name, x.t, x.sent / dt, x.applied / dt, x.p99,
+                x.glag >= 0 ? x.glag : x.lag, x.backlog, x.failed, x.lost, x.fleet_up,
+                s->tty ? "\033[K" : "\n");
         fflush(stderr);
     }
 }
@@ -446,6 +452,14 @@ int sampler_start(struct system *sys, enum workload wl, const char *source, stru
     s->tty = isatty(2);
     s->outage = outage;
     s->tot.lag_peak = -1;
+    s->tot.glag_peak = -1;
+    if (wl == WL_FLEET) {
+        char brokers[32];
+        snprintf(brokers, sizeof(brokers), "127.0.0.1:%u", (unsigned)sys->broker);
+        if (group_lag_new(brokers, FLEET_GROUP, &s->glag) != 0) {
+            s->glag = NULL; /* said on stderr; the fleet's own lag metric stays */
+        }
+    }
     for (int i = 0; i < MAX_INSTANCES; i++) {
         hconn_init(&s->conn[i], 0);
     }
@@ -511,6 +525,7 @@ void sampler_stop(struct sampler *s, struct series *series, struct totals *total
     }
     hconn_cleanup(&s->gw);
     wire_meter_free(s->wire);
+    group_lag_free(s->glag);
     free(s->curve);
     pthread_mutex_destroy(&s->lock);
     free(s);

@@ -121,7 +121,9 @@ assert modes["rest"]["final_state"]["lost_last"] > 0, modes["rest"]["final_state
 assert ev["lost"] == 0 and ev["left"] == 0, ev
 assert modes["events"]["final_state"]["lost_last"] == 0, modes["events"]["final_state"]
 f = modes["events"]["figures"]
+# the broker kept the outage's records: the group's lag grew, then fell back after the start
 assert f["consumer_lag_peak"] > 0 and f["catchup_s"] is not None, f
+assert f["visible_p99_ms"] > 1000, f  # the outage's records became visible after it
 root = ET.parse(svg).getroot()
 shaded = [r for r in root.iter("{http://www.w3.org/2000/svg}rect") if r.get("fill") == "#bbbbbb"]
 assert len(shaded) == 2, len(shaded)  # the outage in both panels

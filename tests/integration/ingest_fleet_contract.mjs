@@ -21,9 +21,10 @@
 //     fleet_vehicles, and tandem_consumer_lag{group,topic,partition} as libtandem's consumer
 //     exports it.
 // Restarts: SIGTERM writes the state to TANDEM_INSTANCE_DIR/state.json; a start loads it and then
-// replays the whole topic from the beginning in a fresh consumer group (the stale rule makes the
-// replay change nothing but what the state has not seen: the outage's records). /readyz answers
-// 200 once the consumer has joined its group.
+// replays the whole topic from the beginning (the stale rule makes the replay change nothing but
+// what the state has not seen: the outage's records), in the consumer group `fleet`, committing
+// as it goes (the bench reads the group's lag at the broker). /readyz answers 200 once the
+// consumer has joined its group.
 // Environment (from `tandem up`): TANDEM_LISTEN, TANDEM_BROKERS, TANDEM_INSTANCE_DIR.
 import fs from 'node:fs';
 import http from 'node:http';
@@ -121,7 +122,7 @@ async function consume() {
     await admin.connect();
     await admin.createTopics({ topics: [{ topic: TOPIC, numPartitions: 4 }] }).catch(() => {});
     await watermarks();
-    group = `fleet-contract-${process.pid}`;
+    group = 'fleet';
     consumer = kafka.consumer({ groupId: group, maxWaitTimeInMs: 20 });
     consumer.on(consumer.events.GROUP_JOIN, () => {
         ready = true;
@@ -129,6 +130,11 @@ async function consume() {
     });
     await consumer.connect();
     await consumer.subscribe({ topic: TOPIC, fromBeginning: true });
+    const replay = () => {
+        for (const [p, low] of next) {
+            consumer.seek({ topic: TOPIC, partition: p, offset: String(low) });
+        }
+    };
     await consumer.run({
         eachBatch: async ({ batch }) => {
             for (const m of batch.messages) {
@@ -142,6 +148,7 @@ async function consume() {
             }
         },
     });
+    replay(); // the whole topic again, whatever the group committed before
     setInterval(() => watermarks().catch(() => {}), 200).unref();
 }
 
