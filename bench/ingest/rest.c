@@ -24,11 +24,12 @@
  * an older or equal one), so resending is always safe.
  *
  * What a failure means for the ledger: a request that never reached the service (connect refused,
- * a 503 or 429, a reset before the request was written, the keep-alive race: a reused connection
- * closed before any byte of the answer) surely was not applied; a 4xx but 429 is a refusal (lost,
- * not retried); anything else after the request was written (a timeout, a reset or close
- * mid-answer, a 500, 502 or 504) may have been applied: its updates are "unknown" in the ledger
- * until a retry is acknowledged.
+ * the gateway's own 503 "no instance ... running", a 429, a reset before the request was written,
+ * the keep-alive race: a reused connection closed before any byte of the answer) surely was not
+ * applied; a 4xx but 429 is a refusal (lost, not retried); anything else after the request was
+ * written (a timeout, a reset or close mid-answer, a 500, 502 or 504, and the service's own 503:
+ * the fleet's may follow a partly applied batch) may have been applied: its updates are
+ * "unknown" in the ledger until a retry is acknowledged.
  *
  * Batches: with batch > 1 a connection takes what is waiting, up to batch; it waits for more at
  * most linger_ms (5 ms, librdkafka's linger) when fewer than batch wait. The drain: after the
@@ -73,6 +74,7 @@ struct conn {
     size_t req_off, req_len, woff, rx;
     uint64_t t_sent;
     struct load_resp resp;
+    char answer[256]; /* the answer's first body bytes (whose 503 it is) */
 };
 
 struct ring {
@@ -377,6 +379,8 @@ static void send_request(struct rrun *r, struct conn *c)
     c->rx = 0;
     c->t_sent = r->now;
     load_resp_begin(&c->resp, false);
+    c->resp.body = c->answer;
+    c->resp.body_cap = sizeof(c->answer);
     c->st = C_WRITING;
     r->inflight++;
     do_write(r, c);
@@ -412,6 +416,17 @@ static void dispatch(struct rrun *r, struct conn *c)
     if (c->n > 0) {
         send_request(r, c);
     }
+}
+
+/* The 503 on c is the gateway's own "no instance of the service is running and accepting
+ * connections" (docs/tandem-cli.md: nothing reached the service). A service's own 503 may follow
+ * work done: the fleet answers 503 to a batch whose forward to another instance failed after it
+ * applied the positions it holds itself. */
+static bool gateway_unavailable(const struct conn *c)
+{
+    static const char GW[] = "no instance of the service is running";
+    size_t n = c->resp.body_bytes < sizeof(c->answer) ? c->resp.body_bytes : sizeof(c->answer);
+    return memmem(c->answer, n, GW, sizeof(GW) - 1) != NULL;
 }
 
 static void on_answer(struct rrun *r, struct conn *c, size_t extra)
@@ -455,8 +470,9 @@ static void on_answer(struct rrun *r, struct conn *c, size_t extra)
             conn_close(r, c, r->now);
         }
     } else {
-        /* 429, 503: not applied; other 5xx (500, 502, 504): perhaps applied */
-        request_failed(r, c, status != 429 && status != 503, keep);
+        /* 429, and the gateway's 503 (no instance connected): not applied; any other 5xx,
+         * the service's own 503 included, perhaps applied */
+        request_failed(r, c, status != 429 && !(status == 503 && gateway_unavailable(c)), keep);
     }
 }
 
