@@ -4,6 +4,7 @@
  *
  *   fleet-consume-bench --brokers H:P [--records N] [--vehicles V] [--rounds R]
  *                       [--cases bin-none,bin-ct,bin-ce,json-ce] [--paths tandem,rdkafka,fleet]
+ *                       [--topic T]
  *
  * For each case (payload x headers) it produces N positions of V vehicles, keyed by the id, into
  * a topic of its own (auto-created: run the broker with --num-partitions 4), then reads them
@@ -23,6 +24,10 @@
  * and the fleet path (bin-none only): the fleet service's own handler (fleet_on_event: decode,
  * key check, fleet_apply into a table, the partition's offset) on libtandem's consumer with the
  * fleet's prefetch: the service's events side without HTTP, records applied per second.
+ *
+ * --topic T produces into T instead (--paths none: only that): vehicle-positions, for a
+ * tandem-fleet to consume (docs/fleet.md, "Measured"); --now 1 stamps each position with the
+ * clock at its production (for the fleet's visible latency) instead of a fixed past time.
  *
  * Output: one Markdown table (case, bytes per record on the wire, produce rate, each path's rate
  * as the median of the rounds). The topic names carry the process id, so runs do not share
@@ -58,6 +63,8 @@ struct opts {
     long records, vehicles;
     int rounds;
     const char *cases, *paths;
+    const char *topic; /* --topic: produce there (vehicle-positions for a tandem-fleet) */
+    bool now;          /* --now 1: each position's ts is the clock's when it is produced */
 };
 
 struct counter {
@@ -140,13 +147,21 @@ static double produce(const struct opts *o, const char *topic, bool json, const 
                                  {"linger.ms", "5"},
                                  {"batch.size", "1000000"},
                                  {"queue.buffering.max.messages", "2000000"},
-                                 {"enable.idempotence", "true"}};
+                                 {"enable.idempotence", "true"},
+                                 /* the contract's partitioner (docs/fleet.md), Kafka's Java
+                                    client's and tandem_publish's */
+                                 {"partitioner", "murmur2_random"}};
     rd_kafka_t *rk = kafka_new(RD_KAFKA_PRODUCER, kv, sizeof(kv) / sizeof(kv[0]));
     long bytes = 0;
     int64_t t0 = now_ns();
     for (long i = 0; i < o->records; i++) {
         struct fleet_pos p;
         position_of(i, o->vehicles, &p);
+        if (o->now) { /* the fleet's visible latency is measured from ts */
+            struct timespec rt;
+            clock_gettime(CLOCK_REALTIME, &rt);
+            p.ts = (int64_t)rt.tv_sec * 1000 + rt.tv_nsec / 1000000;
+        }
         char key[24], js[160];
         uint8_t bin[FLEET_POS_BYTES];
         size_t kn = fleet_key_of(p.id, key);
@@ -397,6 +412,10 @@ int main(int argc, char **argv)
             o.cases = argv[i + 1];
         } else if (strcmp(argv[i], "--paths") == 0) {
             o.paths = argv[i + 1];
+        } else if (strcmp(argv[i], "--topic") == 0) {
+            o.topic = argv[i + 1];
+        } else if (strcmp(argv[i], "--now") == 0) {
+            o.now = atoi(argv[i + 1]) != 0;
         } else {
             fprintf(stderr, "unknown option %s\n", argv[i]);
             return 2;
@@ -404,7 +423,8 @@ int main(int argc, char **argv)
     }
     if (o.brokers == NULL || o.records < 2 || o.vehicles < 1 || o.rounds < 1 || o.rounds > 15) {
         fprintf(stderr, "usage: fleet-consume-bench --brokers H:P [--records N] [--vehicles V] "
-                        "[--rounds R] [--cases ...] [--paths tandem,rdkafka]\n");
+                        "[--rounds R] [--cases ...] [--paths tandem,rdkafka,fleet] [--topic T] "
+                        "[--now 1]\n");
         return 2;
     }
     bool do_tandem = strstr(o.paths, "tandem") != NULL;
@@ -420,6 +440,9 @@ int main(int argc, char **argv)
         const char *hdr = strchr(c, '-') != NULL ? strchr(c, '-') + 1 : "none";
         char topic[128];
         snprintf(topic, sizeof(topic), "fleet-bench-%d-%s", (int)getpid(), c);
+        if (o.topic != NULL) {
+            snprintf(topic, sizeof(topic), "%s", o.topic);
+        }
         double wire = 0;
         double prate = produce(&o, topic, json, hdr, &wire);
         double rt[16], rr[16], rf[16];

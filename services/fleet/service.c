@@ -318,7 +318,9 @@ int fleet_setup(struct fleet *f, struct tandem_service *svc)
         {"snapshot-interval", "10",
          "seconds between snapshots of the partitions held (0: only "
          "when a partition is given up and at the stop)"},
-        {"queued-records", "1000000", "records the consumer fetches ahead (its prefetch)"},
+        {"queued-records", "500000",
+         "records the consumer fetches ahead (its prefetch: "
+         "docs/fleet.md, the consumer path)"},
     };
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < sizeof(OPTS) / sizeof(OPTS[0]); i++) {

@@ -148,10 +148,20 @@ const ASYNCAPI_SHAPE = {
                     type: 'object',
                     additionalProperties: {
                         type: 'object',
-                        required: ['name', 'contentType', 'headers', 'payload', 'bindings', 'x-blog-key'],
+                        // the fleet's binary positions (x-fleet-binary, docs/fleet.md) are not the
+                        // blog's CloudEvents: the loader below skips their channel
+                        if: { required: ['x-fleet-binary'] },
+                        then: { required: ['name', 'contentType', 'payload', 'bindings'] },
+                        else: {
+                            required: ['name', 'contentType', 'headers', 'payload', 'bindings', 'x-blog-key'],
+                            properties: {
+                                contentType: { const: 'application/json' },
+                                examples: { type: 'array', items: { type: 'object', required: ['headers', 'payload'] } },
+                            },
+                        },
                         properties: {
                             name: { type: 'string', pattern: '^[a-z]+\\.[a-z_]+$' },
-                            contentType: { const: 'application/json' },
+                            contentType: { enum: ['application/json', 'application/vnd.tandem.position.v1'] },
                             headers: { type: 'object' },
                             payload: { type: 'object' },
                             bindings: {
@@ -161,8 +171,9 @@ const ASYNCAPI_SHAPE = {
                             'x-blog-key': { type: 'array', minItems: 1, items: { type: 'string' } },
                             examples: {
                                 type: 'array',
-                                items: { type: 'object', required: ['headers', 'payload'] },
+                                items: { type: 'object', required: ['payload'] },
                             },
+                            'x-fleet-binary': { const: true },
                         },
                     },
                 },

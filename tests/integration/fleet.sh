@@ -11,9 +11,11 @@
 #   restart   SIGTERM writes the snapshots; the restarted service answers the same, applies no
 #             record of the topic again (applied{events} 0) and loads the vehicles from the
 #             snapshots (applied{snapshot}); then it consumes what was published since
+#   kill -9   after a periodic snapshot and more positions: the restarted service loads the
+#             snapshots and replays the topic from their offsets, ending as a replay implies
 #   instances a second instance joins the group: the partitions split, each instance answers
-#             every vehicle (forwarding to the holder), every box (asking the other), and REST
-#             positions sent to either
+#             every vehicle (forwarding to the holder), every box (asking the other), REST
+#             positions sent to either, and a stream through one shows the vehicles of both
 # No sanitizer report from any run; every process stopped with SIGTERM exits 0.
 . "$(dirname "$0")/lib.sh"
 
@@ -119,6 +121,22 @@ sn=$(fmetric 0 'fleet_positions_applied_total{source="snapshot"}')
 within 60 "$FC" produce -b "$BROKER" -n 500 -v 300 -k 0 -e "$EXPECT" -s 11 || fail "produce 2"
 within 60 "$FC" verify -u "${FB[0]}" -e "$EXPECT" -w 30 || record_failure "after the restart"
 
+log "kill -9 after a periodic snapshot: the restart replays the topic from the snapshot's offsets"
+snaps=$(fmetric 0 fleet_snapshots_total)
+deadline=$((SECONDS + 15))
+while [ "$(fmetric 0 fleet_snapshots_total)" -lt $((snaps + 4)) ]; do
+    [ "$SECONDS" -lt "$deadline" ] || fail "no periodic snapshot within 15 s (had $snaps)"
+    sleep 0.2
+done
+within 60 "$FC" produce -b "$BROKER" -n 500 -v 300 -k 0 -e "$EXPECT" -s 13 || fail "produce 3"
+kill -KILL "${FPID[0]}"
+wait "${FPID[0]}" 2>/dev/null || true
+sanitizer_reports "${FLOG[0]}" && fail "tandem-fleet 0 printed a sanitizer report before its kill"
+start_fleet 0
+within 60 "$FC" verify -u "${FB[0]}" -e "$EXPECT" -w 40 || record_failure "after kill -9"
+log "after kill -9: $(fmetric 0 'fleet_positions_applied_total{source="snapshot"}') vehicles" \
+    "loaded, $(fmetric 0 'fleet_positions_applied_total{source="events"}') positions replayed"
+
 log "two instances in one group"
 start_fleet 1
 deadline=$((SECONDS + 40))
@@ -134,6 +152,13 @@ sleep 0.5 # the member files
 within 60 "$FC" verify -u "${FB[0]}" -e "$EXPECT" -w 20 || record_failure "reads through 0"
 within 60 "$FC" verify -u "${FB[1]}" -e "$EXPECT" -w 20 || record_failure "reads through 1"
 within 60 "$FC" rest -u "${FB[1]}" -e "$EXPECT" || record_failure "rest through 1"
+# one stream shows both instances' vehicles: every vehicle of the box in its first event
+curl -sS -N --max-time 2 "${FB[1]}/api/fleet/stream?bbox=2.3,48.8,2.6,49.0&interval=200" \
+    >"$TMP_ROOT/stream1" 2>/dev/null || true
+want=$(awk '$2 >= 488000000 && $2 <= 490000000 && $3 >= 23000000 && $3 <= 26000000' "$EXPECT" |
+    wc -l)
+got=$(grep -m1 '^data: ' "$TMP_ROOT/stream1" | grep -o '"id":' | wc -l)
+[ "$got" = "$want" ] || record_failure "the stream through 1 showed $got vehicles, want $want"
 within 60 "$FC" verify -u "${FB[0]}" -e "$EXPECT" -w 20 || record_failure "after rest through 1"
 stop_fleet 1
 stop_fleet 0

@@ -120,6 +120,11 @@ static void test_metrics_merge(void **state)
     tandem_metrics_counter(&w, "x_total", "X.", "k=\"1\"", 1);
     tandem_metrics_counter(&w, "x_total", "X.", "k=\"2\"", 2);
     tandem_metrics_gauge(&w, "lag", "Lag.", NULL, 7);
+    static const double bounds[] = {0.001, 0.01, 0.1};
+    static const uint64_t per[][4] = {{1, 0, 2, 1}, {0, 0, 0, 0}}; /* per bucket, + above */
+    tandem_metrics_histogram(&w, "lat_seconds", "Lat.", "source=\"a\"", bounds, per[0], 3, 1.5);
+    tandem_metrics_histogram(&w, "lat_seconds", "Lat.", "source=\"b\"", bounds, per[1], 3, 0);
+    tandem_metrics_histogram(&w, "bare_seconds", "Bare.", NULL, bounds, per[0], 3, 0.25);
     const char *want[] = {
         "# TYPE tandem_http_requests_total counter\n",
         "tandem_http_requests_total{route=\"/a/{id}\",method=\"GET\",status=\"200\"} 2\n",
@@ -134,6 +139,17 @@ static void test_metrics_merge(void **state)
         "tandem_http_request_duration_seconds_count{route=\"/a/{id}\"} 2\n",
         "# HELP x_total X.\n# TYPE x_total counter\nx_total{k=\"1\"} 1\nx_total{k=\"2\"} 2\n",
         "# TYPE lag gauge\nlag 7\n",
+        "# HELP lat_seconds Lat.\n# TYPE lat_seconds histogram\n"
+        "lat_seconds_bucket{source=\"a\",le=\"0.001\"} 1\n"
+        "lat_seconds_bucket{source=\"a\",le=\"0.01\"} 1\n"
+        "lat_seconds_bucket{source=\"a\",le=\"0.1\"} 3\n"
+        "lat_seconds_bucket{source=\"a\",le=\"+Inf\"} 4\n"
+        "lat_seconds_sum{source=\"a\"} 1.500000000\n"
+        "lat_seconds_count{source=\"a\"} 4\n"
+        "lat_seconds_bucket{source=\"b\",le=\"0.001\"} 0\n", /* one # TYPE for both */
+        "lat_seconds_count{source=\"b\"} 0\n",
+        "# TYPE bare_seconds histogram\nbare_seconds_bucket{le=\"0.001\"} 1\n",
+        "bare_seconds_bucket{le=\"+Inf\"} 4\nbare_seconds_sum 0.250000000\nbare_seconds_count 4\n",
     };
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
         if (strstr(w.p, want[i]) == NULL) {
