@@ -160,7 +160,7 @@ void report_table(FILE *f, const struct report_config *c, const struct result *r
     fputc('\n', f);
     row(f, "updates made", r, n, g_gen, 0);
     row(f, "  acknowledged (2xx / delivered)", r, n, g_acked, 0);
-    row(f, "sent/s (first tries)", r, n, g_sent_rate, 0);
+    row(f, "first tries / window seconds", r, n, g_sent_rate, 0);
     row(f, "applied/s during the window", r, n, g_applied_rate, 0);
     row(f, "all applied after (s)", r, n, g_settled, 2);
     row(f, fleet ? "visible latency p50 (ms)" : "visible latency p50 (ms, at most)", r, n, g_p50,
@@ -190,8 +190,10 @@ void report_table(FILE *f, const struct report_config *c, const struct result *r
     row(f, "unknown (sent, no answer)", r, n, g_unknown, 0);
     row(f, "peak client backlog", r, n, g_backlog, 0);
     row(f, "producer queue-full stalls", r, n, g_stalls, 0);
-    row(f, "peak consumer lag (broker)", r, n, g_glag, 0);
-    row(f, "  (the fleet's metric, 1 s stats)", r, n, g_lag, 0);
+    if (fleet) {
+        row(f, "peak consumer lag (broker)", r, n, g_glag, 0);
+        row(f, "  (the fleet's metric, 1 s stats)", r, n, g_lag, 0);
+    }
     if (fleet) {
         row(f, "fleet applied+stale (metrics)", r, n, g_applied, 0);
         row(f, "final state: vehicles read", r, n, g_v_checked, 0);
