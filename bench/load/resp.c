@@ -41,7 +41,10 @@ static int on_headers_complete(http_parser *p)
 static int on_body(http_parser *p, const char *at, size_t len)
 {
     struct load_resp *r = p->data;
-    (void)at;
+    if (r->body != NULL && r->body_bytes < r->body_cap) {
+        size_t room = r->body_cap - r->body_bytes;
+        memcpy(r->body + r->body_bytes, at, len < room ? len : room);
+    }
     r->body_bytes += len;
     return 0;
 }

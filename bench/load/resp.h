@@ -4,7 +4,8 @@
  * A thin layer over Debian's http-parser (the parser libtandem's server uses for requests), run
  * in response mode: status line, headers, Content-Length, chunked and read-until-close bodies
  * (RFC 9112 sections 4, 6, 7.1), HEAD answers without a body, 204/304 without a body, interim
- * 1xx answers skipped. The body is counted, never stored.
+ * 1xx answers skipped. The body is counted, and its first bytes copied when the caller gives a
+ * buffer (tandem-ingest reads answers; tandem-load only counts).
  *
  * Model: the caller sends one request, calls load_resp_begin, then feeds every byte it reads
  * until load_resp_feed says the answer is complete. Bytes after the answer are not consumed
@@ -29,6 +30,8 @@ struct load_resp {
     bool done;         /* the final answer is complete */
     bool keep_alive;   /* the connection may carry another request (valid once done) */
     size_t body_bytes; /* body bytes seen (after chunked decoding) */
+    char *body;        /* set after load_resp_begin to keep the body: its first body_cap bytes */
+    size_t body_cap;   /* are copied there (NULL: counted only) */
 };
 
 /* Prepares r for the answer to one request (head_request: the request's method is HEAD). */

@@ -7,7 +7,9 @@
  *             UI. Validated, published fire-and-forget (tandem_publish through the service's
  *             producer: no outbox, no database) on the topic "activity", keyed by the user id
  *             or the anonymous id, and answered 202 at once; 503 with Retry-After when the
- *             producer's local queue is full.
+ *             producer's local queue is full. With ?sync=1 the beacons are applied instead, in
+ *             one writer job (group commit) through the consumer's own code, and answered 200
+ *             once on disk: the synchronous write the ingest benchmark compares with.
  *   analytics one consumer (group "activity") of every domain topic and of "activity" that
  *             applies each event once (tandem_idempotent) to read models kept in the service's
  *             own SQLite database: counts per UTC day and event type, per article (slug, title,
@@ -18,7 +20,7 @@
  *
  * Threads: handlers on the HTTP workers (their read connections), the consumer's handler on the
  * consumer thread (its own write connection, struct activity.db, opened there at the first
- * event), nothing else.
+ * event), ?sync=1's jobs on the store's writer thread (the writer's connection).
  */
 #ifndef ACTIVITY_H
 #define ACTIVITY_H
@@ -70,6 +72,12 @@ int activity_beacons_check(const json_t *in, int64_t now,
 /* apply.c: the consumer's handler (tandem_event_handler_fn) and its connection's end (an
  * on_stop hook: the runtime has stopped the consumer when it runs). */
 int activity_on_event(const struct tandem_event *ev, void *arg);
+
+/* Counts ev and applies it to the read models on db, inside the caller's transaction (the
+ * consumer's tandem_idempotent, or a writer job of ?sync=1). Returns TANDEM_EVENT_OK,
+ * TANDEM_EVENT_RETRY (the database is busy or failed) or TANDEM_EVENT_FAIL (data it cannot
+ * apply). Uses blog_stmt's cache of the calling thread. */
+int activity_apply(sqlite3 *db, const struct tandem_event *ev);
 void activity_consumer_close(void *arg);
 
 /* reads.c: the GET routes */

@@ -40,6 +40,10 @@
  * A record of a type we apply whose data lacks what it needs is a permanent failure (FAIL: the
  * consumer dead-letters it); a busy or failing database is a RETRY.
  *
+ * activity_apply is also what POST /api/activity/events?sync=1 runs (beacons.c), in a writer job
+ * on the writer's connection, for each beacon built as the event the 202 route would publish: the
+ * synchronous write the ingest benchmark compares with the events, through the same code.
+ *
  * The connection is the consumer thread's own, opened at its first event; its statements are
  * cached by blog_stmt on that thread. activity_consumer_close runs after the consumer has stopped
  * and finalizes them through the connection itself (blog_stmt_forget works on the calling
@@ -478,10 +482,8 @@ static int64_t event_time(const json_t *d, const struct tandem_event *ev)
     return activity_time_parse(ev->time, &ms) == 0 ? ms : blog_now_ms();
 }
 
-/* tandem_idempotent's function: counts the event, then applies it. */
-static int apply_event(sqlite3 *db, const struct tandem_event *ev, void *arg)
+int activity_apply(sqlite3 *db, const struct tandem_event *ev)
 {
-    (void)arg;
     json_error_t err;
     json_t *d = ev->data != NULL ? json_loadb(ev->data, ev->data_len, 0, &err) : NULL;
     struct applying x = {.db = db, .ev = ev, .d = json_is_object(d) ? d : NULL};
@@ -505,6 +507,13 @@ static int apply_event(sqlite3 *db, const struct tandem_event *ev, void *arg)
     }
     json_decref(d);
     return rc;
+}
+
+/* tandem_idempotent's function: activity_apply. */
+static int apply_event(sqlite3 *db, const struct tandem_event *ev, void *arg)
+{
+    (void)arg;
+    return activity_apply(db, ev);
 }
 
 /* Opens the consumer thread's connection (the writer made the schema at start). */

@@ -17,6 +17,14 @@
  * Who: the anonymous id the body always carries (the UI keeps one per browser), and the user of
  * the token when one is sent (a bad token is 401, as everywhere). The event's key is the user id,
  * else the anonymous id: one visitor's beacons stay in order.
+ *
+ * ?sync=1 is the other way, for the ingest benchmark's comparison (tandem bench ingest
+ * --workload activity): the same beacons, built into the same events, are applied by the
+ * consumer's own code (activity_apply) in one job of the store's writer (group commit,
+ * synchronous=FULL) and answered 200 {"applied":n} once on disk; 503 with Retry-After when the
+ * writer's queue is full or the database stays busy. Nothing is published. What it skips is what
+ * only a consumer needs: the processed-event record of tandem_idempotent (a request is not
+ * redelivered).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -24,6 +32,7 @@
 #include <string.h>
 
 #include "activity.h"
+#include "tandem/validate.h"
 
 /* The event data of b: {"v":1,"userId","anonymousId","path","slug","at"}. */
 static char *beacon_data(const struct activity_beacon *b, int64_t user_id, const char *anon)
@@ -89,6 +98,92 @@ static json_t *batch_read(struct tandem_http_request *req,
     return in;
 }
 
+/* ---- ?sync=1 ------------------------------------------------------------------------------ */
+
+struct sync_write {
+    struct tandem_http_request *req;
+    size_t n;
+    char key[ACTIVITY_ANON_ID_MAX + 1];
+    char time[BLOG_TIME_SIZE];
+    const char *type[ACTIVITY_BEACONS_MAX];
+    char *data[ACTIVITY_BEACONS_MAX];
+};
+
+static void sync_free(struct sync_write *w)
+{
+    for (size_t i = 0; i < w->n; i++) {
+        free(w->data[i]);
+    }
+    free(w);
+}
+
+/* The writer job: every beacon as the event the 202 route would publish, through activity_apply
+ * (one savepoint: all of the batch or nothing). */
+static int sync_job(sqlite3 *db, void *arg)
+{
+    struct sync_write *w = arg;
+    for (size_t i = 0; i < w->n; i++) {
+        struct tandem_event ev = {
+            .topic = ACTIVITY_TOPIC,
+            .partition = -1,
+            .offset = -1,
+            .key = w->key,
+            .key_len = strlen(w->key),
+            .data = w->data[i],
+            .data_len = strlen(w->data[i]),
+            .type = w->type[i],
+            .source = "/activity",
+            .subject = w->key,
+            .time = w->time,
+            .attempt = 1,
+        };
+        int rc = activity_apply(db, &ev);
+        if (rc != TANDEM_EVENT_OK) {
+            return rc == TANDEM_EVENT_RETRY ? TANDEM_EAGAIN : TANDEM_EINVAL;
+        }
+    }
+    return 0;
+}
+
+/* On the request's worker, once the batch committed (or not). */
+static void sync_done(int status, void *arg)
+{
+    struct sync_write *w = arg;
+    if (status == 0) {
+        tandem_respond_json(w->req, 200, json_pack("{s:I}", "applied", (json_int_t)w->n));
+    } else {
+        blog_store_failed(w->req, status);
+    }
+    sync_free(w);
+}
+
+static void apply_now(struct tandem_http_request *req, const struct activity_beacon *beacons,
+                      size_t n, const char *key, int64_t user_id, const char *anon)
+{
+    struct sync_write *w = calloc(1, sizeof(*w));
+    if (w == NULL) {
+        tandem_respond_problem(req, 500, "out of memory");
+        return;
+    }
+    w->req = req;
+    snprintf(w->key, sizeof(w->key), "%s", key);
+    blog_time_format(blog_now_ms(), w->time);
+    for (; w->n < n; w->n++) {
+        w->type[w->n] = beacons[w->n].event_type; /* static strings (checks.c) */
+        w->data[w->n] = beacon_data(&beacons[w->n], user_id, anon);
+        if (w->data[w->n] == NULL) {
+            sync_free(w);
+            tandem_respond_problem(req, 500, "out of memory");
+            return;
+        }
+    }
+    int rc = tandem_db_write(activity.store->writer, sync_job, sync_done, w);
+    if (rc != 0) {
+        blog_store_failed(req, rc);
+        sync_free(w);
+    }
+}
+
 void activity_post_events(struct tandem_http_request *req, void *arg)
 {
     (void)arg;
@@ -109,6 +204,23 @@ void activity_post_events(struct tandem_http_request *req, void *arg)
         snprintf(key, sizeof(key), "%" PRId64, user_id);
     } else {
         snprintf(key, sizeof(key), "%s", anon);
+    }
+    char sync[8];
+    bool answered = false;
+    const char *mode = blog_query(req, "sync", sync, sizeof(sync), &answered);
+    if (answered || (mode != NULL && strcmp(mode, "1") != 0 && strcmp(mode, "0") != 0)) {
+        if (!answered) {
+            json_t *errors = json_object();
+            tandem_errors_add(errors, "sync", "must be 0 or 1");
+            tandem_respond_invalid(req, errors);
+        }
+        json_decref(in);
+        return;
+    }
+    if (mode != NULL && strcmp(mode, "1") == 0) {
+        apply_now(req, beacons, n, key, user_id, anon); /* the data is copied: in can go */
+        json_decref(in);
+        return;
     }
     int rc = 0;
     size_t queued = publish(req, beacons, n, key, user_id, anon, &rc);

@@ -9,10 +9,13 @@
  *     tandem [-f FILE] scale NAME=N...   start or stop instances behind the gateway
  *     tandem [-f FILE] stop|start|restart NAME
  *     tandem [-f FILE] check             validate the manifest
+ *     tandem [-f FILE] bench ingest ...  REST against events, measured on the running system
  *
  * `up` becomes the supervisor (supervisor.c); ps, scale, stop, start, restart and down are
  * requests to it over var/tandem/ctl.sock in the manifest's directory (ctl.c), which is all they
  * need to know, so they work even when the manifest has been edited into something invalid.
+ * `bench ingest` execs tandem-ingest, the program beside this one (bench/ingest/), with this
+ * command's path and the manifest, so a benchmark never grows the supervisor.
  * Exit codes: 0 done, 1 failed (or nothing runs), 2 bad usage. docs/tandem-cli.md has the rest.
  */
 #include <errno.h>
@@ -21,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/manifest.h"
 #include "cli/supervisor.h"
@@ -39,6 +43,8 @@ static const char USAGE[] =
     "  start NAME           start a stopped service and put it back in the gateway\n"
     "  restart NAME         rolling restart, one instance at a time\n"
     "  check                validate the manifest (errors as FILE:LINE:COLUMN: problem)\n"
+    "  bench ingest [...]   fleet tracking over REST and over events, side by side, against\n"
+    "                       the running system (tandem bench ingest --help)\n"
     "  help                 this text\n"
     "\n"
     "  -f FILE              the manifest (default ./tandem.yaml); everything tandem writes goes\n"
@@ -138,6 +144,44 @@ static int cmd_request(const char *dir, const char *cmd, int argc, char **argv)
     return ctl_call(dir, req);
 }
 
+/* bench ingest ARGS: execs tandem-ingest (beside this binary) with --tandem and -f. */
+static int cmd_bench(const char *file, int argc, char **argv)
+{
+    if (argc == 0 || strcmp(argv[0], "ingest") != 0) {
+        return usage_error("bench: expected 'ingest', found '%s'", argc > 0 ? argv[0] : "");
+    }
+    char self[PATH_MAX], prog[PATH_MAX + 16];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    if (n <= 0) {
+        fprintf(stderr, "tandem: bench: cannot find this program's path: %s\n", strerror(errno));
+        return 1;
+    }
+    self[n] = '\0';
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof(dir), "%s", self);
+    snprintf(prog, sizeof(prog), "%s/tandem-ingest", dirname(dir));
+    char **args = calloc((size_t)argc + 6, sizeof(*args));
+    if (args == NULL) {
+        return 1;
+    }
+    int k = 0;
+    args[k++] = prog;
+    args[k++] = "--tandem";
+    args[k++] = self;
+    args[k++] = "-f";
+    args[k++] = (char *)file;
+    for (int i = 1; i < argc; i++) {
+        args[k++] = argv[i];
+    }
+    execv(prog, args);
+    fprintf(stderr,
+            "tandem: bench: cannot run %s: %s (built with librdkafka, jansson and "
+            "http-parser: scripts/deps.sh)\n",
+            prog, strerror(errno));
+    free(args);
+    return 1;
+}
+
 int main(int argc, char **argv)
 {
     const char *file = "tandem.yaml";
@@ -166,6 +210,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "check") == 0) {
         return rest == 0 ? cmd_check(file) : usage_error("check: unexpected '%s'", args[0]);
+    }
+    if (strcmp(cmd, "bench") == 0) {
+        return cmd_bench(file, rest, args);
     }
     if (strcmp(cmd, "up") == 0) {
         bool detach = false;

@@ -395,6 +395,51 @@ test('analytics: a scripted sequence with redeliveries, older versions and cross
     assert.equal((await get('/api/activity/daily')).days.length, 7);
 });
 
+test('sync=1: beacons applied before the answer by the consumer\'s code, nothing published', async () => {
+    const u = await register(users.url, 'syncreader');
+    const id = 5000 + (process.pid % 1000);
+    const slug = `sync-${run}`;
+    await emit('articles', 'article.published', id, article(id, slug, 'Read at once', 1, 1));
+    const before = await settle(); // the reader and the article are known
+    const batch = {
+        anonymousId: `sync-${run}`,
+        events: [
+            { type: 'page_view', path: `/article/${slug}`, slug },
+            { type: 'article_read', path: `/article/${slug}`, slug },
+            { type: 'click', path: `/sync-${run}` },
+        ],
+    };
+    const r = await api(act.url, 'POST', '/api/activity/events?sync=1', { body: batch, token: u.token });
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json, { applied: 3 });
+    // visible at once: no settle, no consumer
+    const t = await get('/api/activity/totals');
+    for (const type of ['activity.page_viewed', 'activity.article_read', 'activity.clicked']) {
+        assert.equal((t.events[type] ?? 0) - (before.events[type] ?? 0), 1, type);
+    }
+    assert.equal((await get('/api/activity/top-articles?limit=100')).articles.find((x) => x.slug === slug).reads, 2);
+    const mine = (await get(`/api/activity/users/${u.username}`)).activity;
+    assert.equal(mine[0].type, 'activity.article_read');
+    assert.equal(mine[0].article.slug, slug);
+    // checked as the 202 route checks; a bad sync value is 422; nothing applied then
+    const bad = await api(act.url, 'POST', '/api/activity/events?sync=2', { body: batch });
+    assert.equal(bad.status, 422);
+    assert.deepEqual(bad.json.errors, { sync: ['must be 0 or 1'] });
+    const invalid = await api(act.url, 'POST', '/api/activity/events?sync=1',
+        { body: { anonymousId: 'a1', events: [{ type: 'scroll', path: '/' }] } });
+    assert.equal(invalid.status, 422);
+    const forged = Object.values(forgedTokens(sys, String(subOf(u.token)), u.username))[0];
+    assert.equal((await api(act.url, 'POST', '/api/activity/events?sync=1', { body: batch, token: forged })).status, 401);
+    // sync=0 is the 202 route
+    const zero = await api(act.url, 'POST', '/api/activity/events?sync=0', { body: { anonymousId: 'a1', events: [batch.events[2]] } });
+    assert.equal(zero.status, 202);
+    accepted += zero.json.accepted;
+    // settle checks the topic holds exactly the 202 beacons: the synchronous ones were never published
+    const after = await settle();
+    assert.equal(after.events['activity.clicked'] - before.events['activity.clicked'], 2);
+    assert.equal(after.events['activity.page_viewed'] - before.events['activity.page_viewed'], 1);
+});
+
 test('reads: parameters are checked (422), an unknown user is 404', async () => {
     for (const p of ['/api/activity/daily?days=0', '/api/activity/daily?days=91', '/api/activity/daily?days=abc',
         '/api/activity/daily?days=-1', '/api/activity/daily?days=07', '/api/activity/top-articles?limit=0',

@@ -57,8 +57,12 @@ export class Blog {
         this.ports.gateway = freePort();
         moved.set(doc.gateway.listen || '127.0.0.1:8080', `127.0.0.1:${this.ports.gateway}`);
         doc.gateway.listen = `127.0.0.1:${this.ports.gateway}`;
+        // one range for all the services: ranges probed one by one may overlap (each is free
+        // when probed, none is held until up), which failed an up now and then
+        let next = freePort(SPAN * Object.keys(doc.services).length);
         for (const [svc, s] of Object.entries(doc.services)) {
-            const base = freePort(SPAN);
+            const base = next;
+            next += SPAN;
             for (let i = 0; i < SPAN; i++) moved.set(`127.0.0.1:${s.port + i}`, `127.0.0.1:${base + i}`);
             s.port = base;
             s.binary = path.join(BIN, path.basename(s.binary));

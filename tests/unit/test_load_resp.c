@@ -153,6 +153,31 @@ static void test_eof_cuts_answer(void **state)
     }
 }
 
+/* A caller's buffer gets the decoded body (chunks joined), cut at its size; the count is whole. */
+static void test_body_kept(void **state)
+{
+    const char *text = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                       "5\r\nhello\r\n7\r\n, world\r\n0\r\n\r\n";
+    size_t len = strlen(text);
+    for (size_t step = 1; step <= len; step++) {
+        char big[64], small[8];
+        struct load_resp r;
+        load_resp_begin(&r, false);
+        r.body = big;
+        r.body_cap = sizeof(big);
+        size_t used = 0;
+        assert_int_equal(feed_steps(&r, text, len, step, &used), 0);
+        assert_int_equal(r.body_bytes, 12);
+        assert_memory_equal(big, "hello, world", 12);
+        load_resp_begin(&r, false);
+        r.body = small;
+        r.body_cap = sizeof(small);
+        assert_int_equal(feed_steps(&r, text, len, step, &used), 0);
+        assert_int_equal(r.body_bytes, 12);
+        assert_memory_equal(small, "hello, w", 8);
+    }
+}
+
 static void test_malformed(void **state)
 {
     static const char *const bad[] = {
@@ -190,6 +215,7 @@ int main(void)
         cmocka_unit_test(test_stops_at_answer_end),
         cmocka_unit_test(test_body_until_close),
         cmocka_unit_test(test_eof_cuts_answer),
+        cmocka_unit_test(test_body_kept),
         cmocka_unit_test(test_malformed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
