@@ -438,7 +438,8 @@ int report_svg(const char *path, const struct report_config *c, const struct res
             "height=\"%d\" viewBox=\"0 0 %d %d\" font-family=\"sans-serif\" font-size=\"12\">\n"
             "<rect width=\"%d\" height=\"%d\" fill=\"white\"/>\n",
             W, H, W, H, W, H);
-    fprintf(f, "<text x=\"%d\" y=\"24\" font-size=\"15\" font-weight=\"bold\">", LEFT);
+    /* the title from the left edge, at a size that keeps its longest form inside W */
+    fputs("<text x=\"10\" y=\"24\" font-size=\"13\" font-weight=\"bold\">", f);
     fprintf(f, "tandem bench ingest: %s, %llu %s, %.0f updates/s offered, %.0f s a mode%s",
             c->workload == WL_FLEET ? "fleet positions" : "activity beacons",
             (unsigned long long)c->vehicles, c->workload == WL_FLEET ? "vehicles" : "visitors",
