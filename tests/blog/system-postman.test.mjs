@@ -59,6 +59,12 @@ async function newman(user) {
     return JSON.parse(fs.readFileSync(report, 'utf8')).run;
 }
 
+// A response's body as text, for a failure's message (newman's JSON report keeps it as a Buffer).
+function body(res) {
+    const data = res?.stream?.data;
+    return Array.isArray(data) ? Buffer.from(data).toString('utf8').slice(0, 500) : '';
+}
+
 function verdict(r) {
     const failures = r.failures.map((f) => `${f.source?.name}: ${f.error?.test || ''} ${f.error?.message}`);
     assert.deepEqual(failures, [], 'failed assertions');
@@ -71,7 +77,7 @@ function verdict(r) {
     assert.equal(s.requests.total, 32);
     assert.ok(s.assertions.total >= 300, `only ${s.assertions.total} assertions ran`);
     for (const e of r.executions) {
-        assert.ok(e.response && e.response.code >= 200 && e.response.code < 300, `${e.item.name}: ${e.response?.code}`);
+        assert.ok(e.response && e.response.code >= 200 && e.response.code < 300, `${e.item.name}: ${e.response?.code} ${body(e.response)}`);
         if (TESTED.has(e.item.name)) assert.ok((e.assertions || []).length > 0, `${e.item.name}: no assertion ran`);
     }
     return s;
