@@ -22,6 +22,30 @@ CREATE TABLE IF NOT EXISTS articles (
 );
 CREATE INDEX IF NOT EXISTS articles_author ON articles(author_id, id);
 
+-- Every slug an article ever had, kept after its article was deleted or renamed: a slug names one
+-- article forever (as an id does), and a new article whose title gives a slug used before gets a
+-- suffix (write.c). The other services map slugs to ids from events that arrive late: comments,
+-- seeing a new article take the slug of a deleted one before the deletion's event, would put a
+-- comment on the deleted article (its deletion then deleting the comment). The triggers claim
+-- the slug in the same statement that writes it, so the UNIQUE refusal is the INSERT's or the
+-- UPDATE's own, which write.c answers with a suffix; an article taking back a slug of its own is
+-- no conflict.
+CREATE TABLE IF NOT EXISTS article_slugs (
+  slug TEXT NOT NULL UNIQUE,
+  article_id INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO article_slugs(slug, article_id) SELECT slug, id FROM articles;
+CREATE TRIGGER IF NOT EXISTS article_slug_new AFTER INSERT ON articles
+BEGIN
+  INSERT INTO article_slugs(slug, article_id) VALUES (NEW.slug, NEW.id);
+END;
+CREATE TRIGGER IF NOT EXISTS article_slug_renamed AFTER UPDATE OF slug ON articles
+  WHEN NEW.slug <> OLD.slug
+BEGIN
+  INSERT INTO article_slugs(slug, article_id) SELECT NEW.slug, NEW.id
+    WHERE NOT EXISTS (SELECT 1 FROM article_slugs WHERE slug = NEW.slug AND article_id = NEW.id);
+END;
+
 -- The tags' index: the tag filter and GET /api/tags (an answer's tagList is articles.tag_list).
 CREATE TABLE IF NOT EXISTS article_tags (
   article_id INTEGER NOT NULL REFERENCES articles(id) ON DELETE CASCADE,

@@ -220,6 +220,30 @@ test('slugs: one title twice gives two working slugs; a new title a new slug, th
     assert.match(odd.slug, /^article(-[0-9a-z]{6})?$/);
 });
 
+test('slugs are never given to another article: not after a deletion, not after a rename; an article may take back its own', async () => {
+    const u = await register(users.url);
+    const title = `Once Only ${process.pid}`;
+    const base = `once-only-${process.pid}`;
+    const first = await publish(u.token, fresh({ title }));
+    assert.equal(first.slug, base);
+    assert.equal((await api(art.url, 'DELETE', `/api/articles/${base}`, { token: u.token })).status, 204);
+    assert.equal((await api(art.url, 'GET', `/api/articles/${base}`)).status, 404);
+    // the same title after the deletion: the slug of the deleted article is not given again (the
+    // other services may still map it to the deleted article's id)
+    const second = await publish(u.token, fresh({ title }));
+    assert.match(second.slug, new RegExp(`^${base}-[0-9a-z]{6}$`));
+    // a renamed article's old slug is not given to another article either
+    const r = await publish(u.token, fresh({ title: `Renamed From ${process.pid}` }));
+    const up = await api(art.url, 'PUT', `/api/articles/${r.slug}`, { token: u.token, body: { article: { title: `Renamed To ${process.pid}` } } });
+    assert.equal(up.json.article.slug, `renamed-to-${process.pid}`);
+    const taker = await publish(u.token, fresh({ title: `Renamed From ${process.pid}` }));
+    assert.match(taker.slug, new RegExp(`^renamed-from-${process.pid}-[0-9a-z]{6}$`));
+    // ...but the article that had it may take it back
+    const back = await api(art.url, 'PUT', `/api/articles/renamed-to-${process.pid}`, { token: u.token, body: { article: { title: `Renamed From ${process.pid}` } } });
+    assert.equal(back.status, 200);
+    assert.equal(back.json.article.slug, `renamed-from-${process.pid}`);
+});
+
 test('update: the author only (403), 404, partial changes, tagList replaced, no change publishes nothing', async () => {
     const u = await register(users.url);
     const intruder = await register(users.url);
