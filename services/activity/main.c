@@ -37,19 +37,6 @@ static const struct {
     {"GET", "/api/activity/totals", activity_totals},
 };
 
-/* The service's schema and the users read model's, as one text (freed by the caller). */
-static char *schema_text(void)
-{
-    size_t a = strlen(SCHEMA_SQL), b = strlen(BLOG_PROFILES_SQL);
-    char *s = malloc(a + b + 2);
-    if (s != NULL) {
-        memcpy(s, SCHEMA_SQL, a);
-        s[a] = '\n';
-        memcpy(s + a + 1, BLOG_PROFILES_SQL, b + 1);
-    }
-    return s;
-}
-
 static int setup(void)
 {
     int rc = tandem_service_option(activity.svc, "db-file", "activity.db",
@@ -73,7 +60,7 @@ static int setup(void)
     for (size_t i = 0; rc == 0 && i < sizeof(ROUTES) / sizeof(ROUTES[0]); i++) {
         rc = tandem_route(activity.svc, ROUTES[i].method, ROUTES[i].pattern, ROUTES[i].fn, NULL);
     }
-    char *schema = rc == 0 ? schema_text() : NULL;
+    char *schema = rc == 0 ? blog_schema_with_profiles(SCHEMA_SQL) : NULL;
     if (rc == 0 && schema == NULL) {
         rc = TANDEM_ENOMEM;
     }

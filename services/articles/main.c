@@ -76,18 +76,6 @@ static void consumer_close(void *arg)
     articles.consumer_db = NULL;
 }
 
-/* The service's schema: the users read model, then the articles' own tables. */
-static char *schema_text(void)
-{
-    size_t a = strlen(BLOG_PROFILES_SQL), b = strlen(SCHEMA_SQL);
-    char *s = malloc(a + b + 1);
-    if (s != NULL) {
-        memcpy(s, BLOG_PROFILES_SQL, a);
-        memcpy(s + a, SCHEMA_SQL, b + 1);
-    }
-    return s;
-}
-
 int main(int argc, char **argv)
 {
     /* SQLite's multi-thread mode: no mutex around every call on a connection. libtandem uses
@@ -109,7 +97,7 @@ int main(int argc, char **argv)
     if (tandem_service_new("articles", argc, argv, &articles.svc) != 0) {
         return 2; /* logged */
     }
-    char *schema = schema_text();
+    char *schema = blog_schema_with_profiles(SCHEMA_SQL);
     int rc = schema != NULL ? 0 : TANDEM_ENOMEM;
     if (rc == 0) {
         rc = tandem_service_option(articles.svc, "db-file", "articles.db",

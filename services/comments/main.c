@@ -51,18 +51,6 @@ static int articles_url_setup(void)
     return 0;
 }
 
-/* The database's schema: the users read model of services/common, then comments' own tables. */
-static char *schema_make(void)
-{
-    size_t a = strlen(BLOG_PROFILES_SQL), b = strlen(SCHEMA_SQL);
-    char *s = malloc(a + b + 1);
-    if (s != NULL) {
-        memcpy(s, BLOG_PROFILES_SQL, a);
-        memcpy(s + a, SCHEMA_SQL, b + 1);
-    }
-    return s;
-}
-
 int main(int argc, char **argv)
 {
     static const char *const TOPICS[] = {"users", "articles"};
@@ -70,7 +58,7 @@ int main(int argc, char **argv)
     if (tandem_service_new("comments", argc, argv, &comments.svc) != 0) {
         return 2; /* logged */
     }
-    char *schema = schema_make();
+    char *schema = blog_schema_with_profiles(SCHEMA_SQL);
     int rc = schema != NULL ? 0 : TANDEM_ENOMEM;
     if (rc == 0) {
         rc = tandem_service_option(comments.svc, "db-file", "comments.db",

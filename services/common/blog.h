@@ -161,6 +161,11 @@ const char *blog_json_str(const json_t *o, const char *name);
  */
 extern const char BLOG_PROFILES_SQL[];
 
+/* The schema of a service that keeps the users read model: BLOG_PROFILES_SQL, then own (the
+ * service's SCHEMA_SQL), as one text for blog_store_open. Freed by the caller; NULL when out of
+ * memory. */
+char *blog_schema_with_profiles(const char *own);
+
 /* Applies one event of the users topic (user.registered, user.updated, user.followed,
  * user.unfollowed; other types are ignored) inside the caller's transaction (tandem_idempotent).
  * Returns TANDEM_EVENT_OK, TANDEM_EVENT_RETRY (SQLite busy or failed) or TANDEM_EVENT_FAIL (a

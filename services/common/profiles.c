@@ -16,6 +16,7 @@
  * The SQL is plain (upserts with ON CONFLICT ... DO UPDATE ... WHERE, as SQLite and PostgreSQL
  * both have them).
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "blog.h"
@@ -37,6 +38,18 @@ const char BLOG_PROFILES_SQL[] =
     "  PRIMARY KEY (follower_id, followee_id)\n"
     ");\n"
     "CREATE INDEX IF NOT EXISTS blog_follows_followee ON blog_follows(followee_id);\n";
+
+char *blog_schema_with_profiles(const char *own)
+{
+    size_t a = strlen(BLOG_PROFILES_SQL), b = strlen(own);
+    char *s = malloc(a + b + 2);
+    if (s != NULL) {
+        memcpy(s, BLOG_PROFILES_SQL, a);
+        s[a] = '\n';
+        memcpy(s + a + 1, own, b + 1);
+    }
+    return s;
+}
 
 static const char UPSERT_AUTHOR[] =
     "INSERT INTO blog_authors(user_id, username, bio, image, version) VALUES(?1, ?2, ?3, ?4, ?5) "
