@@ -700,20 +700,33 @@ static int counting_check(void *arg)
     return 0;
 }
 
-/* The port is held by a plain listening socket (no SO_REUSEPORT), so the core cannot bind it and
- * run returns TANDEM_EIO. The probe thread it had started must be gone by then: the caller may
- * release what a check uses (close its database) as soon as run has failed, before free. */
-static void test_failed_run_stops_probe(void **state)
+/* A socket listening on a free 127.0.0.1 port, with SO_REUSEPORT when reuseport; its address
+ * ("127.0.0.1:PORT") in listen_at. The caller closes it. */
+static int hold_port(bool reuseport, char listen_at[32])
 {
-    (void)state;
     int hold = socket(AF_INET, SOCK_STREAM, 0);
+    int one = 1;
+    if (reuseport) {
+        assert_int_equal(setsockopt(hold, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)), 0);
+    }
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     socklen_t sl = sizeof(sa);
     assert_int_equal(bind(hold, (struct sockaddr *)&sa, sizeof(sa)), 0);
     assert_int_equal(listen(hold, 1), 0);
     assert_int_equal(getsockname(hold, (struct sockaddr *)&sa, &sl), 0);
+    snprintf(listen_at, 32, "127.0.0.1:%d", ntohs(sa.sin_port));
+    return hold;
+}
+
+/* The port is held by a plain listening socket (no SO_REUSEPORT), so the service refuses it (the
+ * port check before the core binds) and run returns TANDEM_EIO. The probe thread it had started
+ * must be gone by then: the caller may release what a check uses (close its database) as soon as
+ * run has failed, before free. */
+static void test_failed_run_stops_probe(void **state)
+{
+    (void)state;
     char listen_at[32];
-    snprintf(listen_at, sizeof(listen_at), "127.0.0.1:%d", ntohs(sa.sin_port));
+    int hold = hold_port(false, listen_at);
     char *argv[] = {"t", "--listen", listen_at, "--data-dir", "/tmp/tandem-unit-svc", NULL};
     struct tandem_service *s = NULL;
     assert_int_equal(tandem_service_new("busy", 5, argv, &s), 0);
@@ -734,16 +747,8 @@ static void test_failed_run_stops_probe(void **state)
 static void test_port_shared_refused(void **state)
 {
     (void)state;
-    int hold = socket(AF_INET, SOCK_STREAM, 0);
-    int one = 1;
-    assert_int_equal(setsockopt(hold, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)), 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t sl = sizeof(sa);
-    assert_int_equal(bind(hold, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    assert_int_equal(listen(hold, 1), 0);
-    assert_int_equal(getsockname(hold, (struct sockaddr *)&sa, &sl), 0);
     char listen_at[32];
-    snprintf(listen_at, sizeof(listen_at), "127.0.0.1:%d", ntohs(sa.sin_port));
+    int hold = hold_port(true, listen_at);
     char *argv[] = {"t", "--listen", listen_at, "--data-dir", "/tmp/tandem-unit-svc", NULL};
     struct tandem_service *s = NULL;
     assert_int_equal(tandem_service_new("shared", 5, argv, &s), 0);
