@@ -34,7 +34,9 @@ CREATE TABLE IF NOT EXISTS article_slugs (
   slug TEXT NOT NULL UNIQUE,
   article_id INTEGER NOT NULL
 );
-INSERT OR IGNORE INTO article_slugs(slug, article_id) SELECT slug, id FROM articles;
+-- once, when the table is new (the triggers keep it whole from then on): not a scan per start
+INSERT OR IGNORE INTO article_slugs(slug, article_id) SELECT slug, id FROM articles
+  WHERE NOT EXISTS (SELECT 1 FROM article_slugs);
 CREATE TRIGGER IF NOT EXISTS article_slug_new AFTER INSERT ON articles
 BEGIN
   INSERT INTO article_slugs(slug, article_id) VALUES (NEW.slug, NEW.id);
