@@ -63,8 +63,11 @@ static rd_kafka_t *client(const struct opts *o, rd_kafka_type_t type, const char
     return rk;
 }
 
-/* Waits for the admin result of type on q; dies on a request-level error. */
-static rd_kafka_event_t *wait_result(rd_kafka_queue_t *q, rd_kafka_event_type_t type)
+/* Waits for the admin result of type on q; dies on a request-level error, unless soft: then
+ * prints "RESULT <ERROR_NAME>" and returns NULL (librdkafka reports OffsetDelete's group-level
+ * error that way). */
+static rd_kafka_event_t *wait_result_soft(rd_kafka_queue_t *q, rd_kafka_event_type_t type,
+                                          bool soft)
 {
     rd_kafka_event_t *ev = rd_kafka_queue_poll(q, TIMEOUT_MS);
     if (!ev)
@@ -73,12 +76,23 @@ static rd_kafka_event_t *wait_result(rd_kafka_queue_t *q, rd_kafka_event_type_t 
         fprintf(stderr, "config-check: unexpected event %s\n", rd_kafka_event_name(ev));
         exit(1);
     }
+    if (rd_kafka_event_error(ev) && soft) {
+        printf("RESULT %s %s\n", rd_kafka_err2name(rd_kafka_event_error(ev)),
+               rd_kafka_event_error_string(ev));
+        rd_kafka_event_destroy(ev);
+        return NULL;
+    }
     if (rd_kafka_event_error(ev)) {
         fprintf(stderr, "config-check: request failed: %s: %s\n",
                 rd_kafka_err2name(rd_kafka_event_error(ev)), rd_kafka_event_error_string(ev));
         exit(1);
     }
     return ev;
+}
+
+static rd_kafka_event_t *wait_result(rd_kafka_queue_t *q, rd_kafka_event_type_t type)
+{
+    return wait_result_soft(q, type, false);
 }
 
 static rd_kafka_ResourceType_t res_type(const char *s)
@@ -251,8 +265,11 @@ static void delete_offsets(const struct opts *o, const char *topic, const char *
     char err[256];
     rd_kafka_AdminOptions_set_request_timeout(ao, TIMEOUT_MS, err, sizeof(err));
     rd_kafka_DeleteConsumerGroupOffsets(rk, &d, 1, ao, q);
-    rd_kafka_event_t *ev = wait_result(q, RD_KAFKA_EVENT_DELETECONSUMERGROUPOFFSETS_RESULT);
+    rd_kafka_event_t *ev =
+        wait_result_soft(q, RD_KAFKA_EVENT_DELETECONSUMERGROUPOFFSETS_RESULT, true);
     size_t n = 0;
+    if (!ev)
+        goto out;
     const rd_kafka_group_result_t **g = rd_kafka_DeleteConsumerGroupOffsets_result_groups(
         rd_kafka_event_DeleteConsumerGroupOffsets_result(ev), &n);
     for (size_t i = 0; i < n; i++) {
@@ -263,8 +280,9 @@ static void delete_offsets(const struct opts *o, const char *topic, const char *
             printf("PARTITION %s/%d %s\n", pl->elems[j].topic, (int)pl->elems[j].partition,
                    rd_kafka_err2name(pl->elems[j].err));
     }
-    fflush(stdout);
     rd_kafka_event_destroy(ev);
+out:
+    fflush(stdout);
     rd_kafka_AdminOptions_destroy(ao);
     rd_kafka_DeleteConsumerGroupOffsets_destroy(d);
     rd_kafka_topic_partition_list_destroy(l);
