@@ -17,9 +17,10 @@
  *   - MaxVersion stays below each API's first flexible version (Produce 9, Fetch 12, ListOffsets 6,
  *     Metadata 9, CreateTopics 5, DeleteTopics 4, InitProducerId 2, CreatePartitions 2,
  *     OffsetCommit 8, OffsetFetch 6, FindCoordinator 3, JoinGroup 6, Heartbeat 4, LeaveGroup 4,
- *     SyncGroup 4, DescribeGroups 5, ListGroups 3, DeleteGroups 2, DescribeConfigs 4, AlterConfigs
- * 2, IncrementalAlterConfigs 1, DeleteRecords 2; OffsetDelete v0 is never flexible), except
- * ApiVersions v3, whose request is flexible and whose response header still has no tagged fields.
+ *     SyncGroup 4, DescribeGroups 5, ListGroups 3, DeleteGroups 2, DescribeConfigs 4,
+ *     AlterConfigs 2, IncrementalAlterConfigs 1, DeleteRecords 2; OffsetDelete is never
+ *     flexible at v0), except ApiVersions v3, whose request is flexible and whose response
+ *     header still has no tagged fields.
  */
 #include "api/api.h"
 
