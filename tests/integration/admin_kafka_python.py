@@ -184,6 +184,11 @@ def before(admin, bootstrap):
           "a broker setting: INVALID_CONFIG (not dynamic)")
     check(incremental(admin, "7", [], rtype=4) == 42, "another broker id: INVALID_REQUEST")
     check(incremental(admin, "x", [], rtype=8) == 42, "BROKER_LOGGER: INVALID_REQUEST")
+    r = send(admin, IncrementalAlterConfigsRequest(
+        resources=[(2, "py-cfg", [("segment.bytes", SET, "2048")]),
+                   (2, "py-cfg", [("segment.bytes", SET, "1024")])], validate_only=False))
+    check([x[0] for x in r.resources] == [42, 42],
+          "a resource named twice: INVALID_REQUEST for both (%r)" % (r.resources,))
     err, c = topic_configs(admin, "py-cfg")
     check(c["segment.bytes"][1] == "4096" and c["retention.ms"][3] == 5 and
           c["cleanup.policy"][3] == 1, "after the incremental changes: %r" %

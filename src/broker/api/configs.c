@@ -29,8 +29,9 @@
  *
  * Errors per resource, as Kafka answers them: an unknown topic UNKNOWN_TOPIC_OR_PARTITION, a bad
  * topic name INVALID_TOPIC_EXCEPTION, a broker name that is neither "" nor this node's id, or a
- * resource type other than topic and broker, INVALID_REQUEST; duplicate keys and null values
- * INVALID_REQUEST; an operation APPEND/SUBTRACT on a non-list config INVALID_CONFIG.
+ * resource type other than topic and broker, INVALID_REQUEST; duplicate keys, null values and a
+ * resource named twice in one alter request INVALID_REQUEST; an operation APPEND/SUBTRACT on a
+ * non-list config INVALID_CONFIG.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -500,6 +501,21 @@ static int16_t alter_broker(struct request *req, const struct alter_configs_req_
     return KAFKA_NONE;
 }
 
+/* Whether resource i appears again in the request (same type and name): Kafka answers every
+ * copy INVALID_REQUEST and changes none of them (ConfigAdminManager.preprocess). */
+static bool alter_duplicate(const struct alter_configs_req *in, int32_t i)
+{
+    const struct alter_configs_req_resource *a = &in->resources[i];
+    for (int32_t j = 0; j < in->nresources; j++) {
+        const struct alter_configs_req_resource *b = &in->resources[j];
+        if (j != i && a->resource_type == b->resource_type &&
+            a->resource_name.len == b->resource_name.len &&
+            memcmp(a->resource_name.p, b->resource_name.p, (size_t)a->resource_name.len) == 0)
+            return true;
+    }
+    return false;
+}
+
 static void alter(struct request *req, bool incremental)
 {
     int16_t ver = req->hdr.request_api_version;
@@ -522,7 +538,10 @@ static void alter(struct request *req, bool incremental)
         struct alter_configs_resp_resource *out = &resp.responses[i];
         char msg[512] = "";
         int16_t err;
-        if (res->resource_type == KAFKA_RESOURCE_TOPIC) {
+        if (alter_duplicate(&in, i)) {
+            err = KAFKA_INVALID_REQUEST;
+            snprintf(msg, sizeof(msg), "Each resource must appear at most once.");
+        } else if (res->resource_type == KAFKA_RESOURCE_TOPIC) {
             err = alter_topic(req, res, incremental, in.validate_only, msg, sizeof(msg));
         } else if (res->resource_type == KAFKA_RESOURCE_BROKER) {
             err = alter_broker(req, res, msg, sizeof(msg));
