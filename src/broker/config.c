@@ -149,10 +149,54 @@ void broker_config_cleanup(struct broker_config *c)
 
 int broker_config_set(struct broker_config *c, const char *key, const char *value)
 {
-    for (size_t i = 0; i < NOPTS; i++)
-        if (strcmp(opts[i].key, key) == 0)
-            return set_opt(c, &opts[i], value);
+    for (size_t i = 0; i < NOPTS; i++) {
+        if (strcmp(opts[i].key, key) == 0) {
+            int rc = set_opt(c, &opts[i], value);
+            if (rc == 0)
+                c->set_mask |= 1ull << i;
+            return rc;
+        }
+    }
     return TANDEM_ENOENT;
+}
+
+_Static_assert(sizeof(opts) / sizeof(opts[0]) <= 64, "set_mask has one bit per setting");
+
+bool broker_config_entry(const struct broker_config *c, size_t i, struct broker_config_entry *e)
+{
+    if (i >= NOPTS)
+        return false;
+    const struct opt *o = &opts[i];
+    const char *base = (const char *)c;
+    memset(e, 0, sizeof(*e));
+    e->key = o->key;
+    e->doc = o->doc;
+    e->def = o->def;
+    e->is_set = (c->set_mask >> i) & 1;
+    switch (o->type) {
+    case OPT_STR: {
+        const char *v = *(char *const *)(base + o->off);
+        e->type = 's';
+        snprintf(e->value, sizeof(e->value), "%s", v ? v : "");
+        break;
+    }
+    case OPT_INT:
+        e->type = 'l';
+        snprintf(e->value, sizeof(e->value), "%lld", (long long)*(const int64_t *)(base + o->off));
+        break;
+    case OPT_BOOL:
+        e->type = 'b';
+        snprintf(e->value, sizeof(e->value), "%s",
+                 *(const bool *)(base + o->off) ? "true" : "false");
+        break;
+    case OPT_LOG:
+        e->topic_key = log_key(o->key);
+        e->type = strcmp(e->topic_key, "message.timestamp.type") == 0 ? 's' : 'l';
+        if (log_config_get(&c->log, e->topic_key, e->value, sizeof(e->value)))
+            e->value[0] = '\0';
+        break;
+    }
+    return true;
 }
 
 static char *trim(char *s)
@@ -219,8 +263,8 @@ static void apply_env(struct broker_config *c)
             name[n++] = *k == '.' ? '_' : (char)toupper((unsigned char)*k);
         name[n] = '\0';
         const char *v = getenv(name);
-        if (v)
-            (void)set_opt(c, &opts[i], v);
+        if (v && set_opt(c, &opts[i], v) == 0)
+            c->set_mask |= 1ull << i;
     }
 }
 

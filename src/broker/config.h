@@ -41,7 +41,22 @@ struct broker_config {
     int64_t offsets_retention_check_interval_ms; /* Empty groups without offsets linger so long */
     int64_t offset_metadata_max_bytes;
     struct log_config log; /* topic defaults: segment, retention, message size */
+    uint64_t set_mask;     /* bit i: setting i of the table was given (file, environment, flag) */
 };
+
+/* One setting as DescribeConfigs reports it for the broker resource. */
+struct broker_config_entry {
+    const char *key;       /* Kafka's name ("log.retention.ms") */
+    const char *doc;       /* the --help line */
+    const char *def;       /* the default, as text */
+    const char *topic_key; /* the topic-level name it is the default of ("retention.ms"), or NULL */
+    char type;             /* 's' string, 'l' long, 'b' boolean */
+    bool is_set;     /* given by the config file, the environment or a flag, not the default */
+    char value[512]; /* the value the broker runs with, as text */
+};
+
+/* Fills e with setting i of the table (0, 1, ... in --help order); returns false past the end. */
+bool broker_config_entry(const struct broker_config *c, size_t i, struct broker_config_entry *e);
 
 /* Fills defaults. */
 void broker_config_init(struct broker_config *c);

@@ -8,6 +8,8 @@
  *   fetch.c          Fetch: whole batches by sendfile, long-polling when short of MinBytes
  *   list_offsets.c   ListOffsets
  *   admin.c          CreateTopics, DeleteTopics, CreatePartitions, InitProducerId
+ *   configs.c        DescribeConfigs, AlterConfigs, IncrementalAlterConfigs
+ *   records.c        DeleteRecords, OffsetDelete
  *   groups.c         the consumer-group APIs, over the coordinator (group/) and the offsets log
  *   security.c       SASL and ACL requests, answered as Kafka does when those features are off
  *
@@ -58,6 +60,14 @@ void handle_create_topics(struct request *req);
 void handle_delete_topics(struct request *req);
 void handle_create_partitions(struct request *req);
 void handle_init_producer_id(struct request *req);
+
+/* configs.c: DescribeConfigs, AlterConfigs, IncrementalAlterConfigs (topics and the broker) */
+void handle_describe_configs(struct request *req);
+void handle_alter_configs(struct request *req);
+void handle_incremental_alter_configs(struct request *req);
+/* records.c: DeleteRecords, OffsetDelete */
+void handle_delete_records(struct request *req);
+void handle_offset_delete(struct request *req);
 
 /* groups.c */
 void handle_find_coordinator(struct request *req);

@@ -17,8 +17,10 @@
  *   - MaxVersion stays below each API's first flexible version (Produce 9, Fetch 12, ListOffsets 6,
  *     Metadata 9, CreateTopics 5, DeleteTopics 4, InitProducerId 2, CreatePartitions 2,
  *     OffsetCommit 8, OffsetFetch 6, FindCoordinator 3, JoinGroup 6, Heartbeat 4, LeaveGroup 4,
- *     SyncGroup 4, DescribeGroups 5, ListGroups 3, DeleteGroups 2), except ApiVersions v3, whose
- *     request is flexible and whose response header still has no tagged fields.
+ *     SyncGroup 4, DescribeGroups 5, ListGroups 3, DeleteGroups 2, DescribeConfigs 4,
+ *     AlterConfigs 2, IncrementalAlterConfigs 1, DeleteRecords 2; OffsetDelete is never
+ *     flexible at v0), except ApiVersions v3, whose request is flexible and whose response
+ *     header still has no tagged fields.
  */
 #include "api/api.h"
 
@@ -42,6 +44,13 @@ const struct api_entry api_table[KAFKA_API_KEY_MAX] = {
     [KAFKA_DESCRIBE_GROUPS] = {0, 4, handle_describe_groups, "DescribeGroups", false},
     [KAFKA_LIST_GROUPS] = {0, 2, handle_list_groups, "ListGroups", false},
     [KAFKA_DELETE_GROUPS] = {0, 1, handle_delete_groups, "DeleteGroups", false},
+    /* configs and record admin (configs.c, records.c) */
+    [KAFKA_DESCRIBE_CONFIGS] = {0, 3, handle_describe_configs, "DescribeConfigs", false},
+    [KAFKA_ALTER_CONFIGS] = {0, 1, handle_alter_configs, "AlterConfigs", false},
+    [KAFKA_INCREMENTAL_ALTER_CONFIGS] = {0, 0, handle_incremental_alter_configs,
+                                         "IncrementalAlterConfigs", false},
+    [KAFKA_DELETE_RECORDS] = {0, 1, handle_delete_records, "DeleteRecords", false},
+    [KAFKA_OFFSET_DELETE] = {0, 0, handle_offset_delete, "OffsetDelete", false},
     /* Disabled features (security.c): answered with Kafka's error for a PLAINTEXT listener
      * without an authorizer, so clients fail at once, and not advertised by ApiVersions. */
     [KAFKA_SASL_HANDSHAKE] = {0, 1, handle_sasl_handshake, "SaslHandshake", true},

@@ -184,6 +184,10 @@ void gc_group_type_load(struct gc *gc, const char *group, const char *protocol_t
 /* Drops every group's offsets of a topic (the topic was deleted: a new topic of the same name
  * must not resume at them, as in Kafka). Returns how many were dropped. */
 size_t gc_offsets_drop_topic(struct gc *gc, const char *topic);
+/* Drops one committed offset of a group (OffsetDelete, and its replay at start-up); returns
+ * whether there was one. The group stays (an Empty group left without offsets is forgotten by
+ * gc_tick as usual). */
+bool gc_offset_delete(struct gc *gc, struct kstr group_id, const char *topic, int32_t partition);
 /* Drops every offset of a group (start-up replay of a tombstone). */
 void gc_offsets_clear(struct gc *gc, const char *group);
 /* Expires the offsets of groups that have been Empty for retention_ms (monotonic `now`; a group

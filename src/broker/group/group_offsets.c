@@ -3,9 +3,9 @@
  *
  * Each group keeps its offsets in an open-addressing hash table keyed by (topic, partition)
  * (FNV-1a over the topic name mixed with the partition; linear probing; grown at 70% load;
- * entries are only ever removed all at once, when the group's offsets are cleared, so no
- * tombstones are needed). Durability is the offsets log's job (offsets_log.c); this file is
- * memory only.
+ * entries are removed by clearing the table or by rebuilding it from what stays (a topic's
+ * offsets dropped, one offset deleted), so no tombstones are needed). Durability is the offsets
+ * log's job (offsets_log.c); this file is memory only.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -144,41 +144,53 @@ void group_offsets_free(struct group *g)
     g->offsets_cap = g->noffsets = 0;
 }
 
+/* Removes the offsets of topic in g (one partition, or all when partition < 0). The table has
+ * no tombstones: it is rebuilt from what stays. Returns how many were removed. */
+static size_t group_drop(struct group *g, const char *topic, int32_t partition)
+{
+    size_t keep = 0, dropped = 0;
+    for (size_t i = 0; i < g->offsets_cap; i++)
+        if (g->offsets[i].hash && (strcmp(g->offsets[i].topic, topic) != 0 ||
+                                   (partition >= 0 && g->offsets[i].partition != partition)))
+            keep++;
+    if (keep == g->noffsets)
+        return 0;
+    struct offset_entry *old = g->offsets;
+    size_t oldcap = g->offsets_cap;
+    g->offsets = NULL;
+    g->offsets_cap = g->noffsets = 0;
+    for (size_t i = 0; i < oldcap; i++) {
+        if (!old[i].hash)
+            continue;
+        if (strcmp(old[i].topic, topic) == 0 && (partition < 0 || old[i].partition == partition)) {
+            dropped++;
+            free(old[i].topic);
+            free(old[i].o.metadata);
+            continue;
+        }
+        if ((g->noffsets + 1) * 10 >= g->offsets_cap * 7)
+            grow(g);
+        struct offset_entry *e =
+            slot_for(g, old[i].topic, strlen(old[i].topic), old[i].partition, old[i].hash);
+        *e = old[i];
+        g->noffsets++;
+    }
+    free(old);
+    return dropped;
+}
+
 size_t gc_offsets_drop_topic(struct gc *gc, const char *topic)
 {
     size_t dropped = 0;
-    for (struct group *g = gc->groups; g; g = g->next) {
-        size_t keep = 0;
-        for (size_t i = 0; i < g->offsets_cap; i++)
-            if (g->offsets[i].hash && strcmp(g->offsets[i].topic, topic) != 0)
-                keep++;
-        if (keep == g->noffsets)
-            continue;
-        /* open addressing without tombstones: rebuild the table from what stays */
-        struct offset_entry *old = g->offsets;
-        size_t oldcap = g->offsets_cap;
-        g->offsets = NULL;
-        g->offsets_cap = g->noffsets = 0;
-        for (size_t i = 0; i < oldcap; i++) {
-            if (!old[i].hash)
-                continue;
-            if (strcmp(old[i].topic, topic) == 0) {
-                dropped++;
-            } else {
-                if ((g->noffsets + 1) * 10 >= g->offsets_cap * 7)
-                    grow(g);
-                struct offset_entry *e =
-                    slot_for(g, old[i].topic, strlen(old[i].topic), old[i].partition, old[i].hash);
-                *e = old[i];
-                g->noffsets++;
-                continue;
-            }
-            free(old[i].topic);
-            free(old[i].o.metadata);
-        }
-        free(old);
-    }
+    for (struct group *g = gc->groups; g; g = g->next)
+        dropped += group_drop(g, topic, -1);
     return dropped;
+}
+
+bool gc_offset_delete(struct gc *gc, struct kstr group_id, const char *topic, int32_t partition)
+{
+    struct group *g = gc_find(gc, group_id);
+    return g && partition >= 0 && group_drop(g, topic, partition) > 0;
 }
 
 void gc_offset_load(struct gc *gc, const char *group, const char *topic, int32_t partition,

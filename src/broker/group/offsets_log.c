@@ -27,6 +27,7 @@
 #define REC_CLEAR       2
 #define REC_CLEAR_TOPIC 3 /* the "group" field names the topic */
 #define REC_GROUP       4 /* the group's protocol type */
+#define REC_DELETE      5 /* one partition's offset of a group is deleted (OffsetDelete) */
 #define REC_HEADER      8
 #define REC_MAX_BODY    (1 << 20)
 #define COMPACT_MIN     (16u << 20)
@@ -60,6 +61,9 @@ static void encode_record(struct kw *w, int type, const char *group, size_t grou
         kw_string(w, mlen >= 0 ? (struct kstr){metadata, mlen} : KSTR_NULL);
     } else if (type == REC_GROUP) {
         kw_string(w, (struct kstr){topic, (int32_t)topic_len}); /* the protocol type */
+    } else if (type == REC_DELETE) {
+        kw_string(w, (struct kstr){topic, (int32_t)topic_len});
+        kw_i32(w, partition);
     }
     size_t body = w->len - start - REC_HEADER;
     kw_put_i32_at(w, start, (int32_t)body);
@@ -93,6 +97,15 @@ static int replay(struct gc *gc, const uint8_t *p, size_t n)
             char *t = xstrndup(ptype.p, (size_t)ptype.len);
             gc_group_type_load(gc, gname, t);
             free(t);
+            rc = 0;
+        }
+    } else if (type == REC_DELETE) {
+        struct kstr topic = kr_string(&r);
+        int32_t partition = kr_i32(&r);
+        if (!r.err && kr_left(&r) == 0 && topic.len > 0) {
+            char *tname = xstrndup(topic.p, (size_t)topic.len);
+            gc_offset_delete(gc, group, tname, partition);
+            free(tname);
             rc = 0;
         }
     } else if (type == REC_COMMIT) {
@@ -227,6 +240,17 @@ int offsets_log_group_type(struct offsets_log *l, const char *group, size_t grou
     size_t tlen = strlen(protocol_type);
     kw_init(&w, 64 + group_len + tlen);
     encode_record(&w, REC_GROUP, group, group_len, protocol_type, tlen, 0, 0, 0, 0, NULL, -1);
+    int rc = append(l, &w, end);
+    kw_cleanup(&w);
+    return rc;
+}
+
+int offsets_log_delete_offset(struct offsets_log *l, const char *group, size_t group_len,
+                              const char *topic, size_t topic_len, int32_t partition, int64_t *end)
+{
+    struct kw w;
+    kw_init(&w, 64 + group_len + topic_len);
+    encode_record(&w, REC_DELETE, group, group_len, topic, topic_len, partition, 0, 0, 0, NULL, -1);
     int rc = append(l, &w, end);
     kw_cleanup(&w);
     return rc;

@@ -7,7 +7,7 @@
  *   0      4    length N of the record body that follows the CRC (big-endian)
  *   4      4    CRC-32C of the N body bytes
  *   8      1    type: 1 = commit, 2 = clear a group's offsets, 3 = clear a topic's offsets,
- *                     4 = the group's protocol type
+ *                     4 = the group's protocol type, 5 = delete one partition's offset
  *   9      2    group id length G, then G bytes (type 3: the topic name)
  *   type 4 only:
  *   ..     2    protocol type length P, then P bytes ("consumer"; Kafka keeps it in its
@@ -15,6 +15,9 @@
  *               Written before a group's first commit since its protocol type last changed, and
  *               before its offsets in a snapshot. A broker older than type 4 reads it as a
  *               corrupt record and truncates the log there: do not downgrade past it.
+ *   type 5 only (one partition's offset deleted, OffsetDelete; same downgrade note as type 4):
+ *   ..     2    topic length T, then T bytes
+ *   ..     4    partition
  *   commit only:
  *   ..     2    topic length T, then T bytes
  *   ..     4    partition
@@ -50,6 +53,9 @@ int offsets_log_commit(struct offsets_log *l, const char *group, size_t group_le
                        int32_t leader_epoch, int64_t commit_ts, const char *metadata,
                        int32_t metadata_len, int64_t *end);
 int offsets_log_clear_group(struct offsets_log *l, const char *group, int64_t *end);
+/* Records that a group's offset of one partition is deleted (record type 5). */
+int offsets_log_delete_offset(struct offsets_log *l, const char *group, size_t group_len,
+                              const char *topic, size_t topic_len, int32_t partition, int64_t *end);
 /* Records a group's protocol type (record type 4). */
 int offsets_log_group_type(struct offsets_log *l, const char *group, size_t group_len,
                            const char *protocol_type, int64_t *end);

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -84,6 +85,34 @@ int log_config_set(struct log_config *cfg, const char *key, const char *value)
     } else {
         return TANDEM_EINVAL;
     }
+    return 0;
+}
+
+int log_config_get(const struct log_config *cfg, const char *key, char *buf, size_t len)
+{
+    long long v;
+    if (strcmp(key, "retention.ms") == 0)
+        v = cfg->retention_ms;
+    else if (strcmp(key, "retention.bytes") == 0)
+        v = cfg->retention_bytes;
+    else if (strcmp(key, "segment.bytes") == 0)
+        v = (long long)cfg->segment_bytes;
+    else if (strcmp(key, "segment.ms") == 0)
+        v = cfg->segment_ms;
+    else if (strcmp(key, "max.message.bytes") == 0)
+        v = cfg->max_message_bytes;
+    else if (strcmp(key, "index.interval.bytes") == 0)
+        v = cfg->index_interval_bytes;
+    else if (strcmp(key, "message.timestamp.type") == 0) {
+        snprintf(buf, len, "%s", cfg->log_append_time ? "LogAppendTime" : "CreateTime");
+        return 0;
+    } else if (strcmp(key, "cleanup.policy") == 0) {
+        snprintf(buf, len, "delete");
+        return 0;
+    } else {
+        return TANDEM_EINVAL;
+    }
+    snprintf(buf, len, "%lld", v);
     return 0;
 }
 

@@ -16,7 +16,8 @@
  * the flusher may use it: the broker stops the flusher from touching a partition before it
  * deletes its topic, see logmgr_delete_topic.)
  *
- * Offsets: log start offset (first offset still stored), log end offset (next offset to be
+ * Offsets: log start offset (first offset still served: the first segment's base offset, or above
+ * it after DeleteRecords), log end offset (next offset to be
  * assigned; on one node this is also the high watermark and the last stable offset).
  */
 #ifndef TANDEM_LOG_LOG_H
@@ -46,6 +47,10 @@ void log_config_defaults(struct log_config *cfg);
  * "segment.ms", "max.message.bytes", "message.timestamp.type", "cleanup.policy" (only
  * "delete"), "index.interval.bytes"); unknown keys or bad values return TANDEM_EINVAL. */
 int log_config_set(struct log_config *cfg, const char *key, const char *value);
+
+/* Writes the value of one topic config (a key log_config_set knows) as text into buf; returns
+ * 0, or TANDEM_EINVAL for a key it does not know. */
+int log_config_get(const struct log_config *cfg, const char *key, char *buf, size_t len);
 
 /* ---- one partition's log --------------------------------------------------------------------- */
 
@@ -118,6 +123,14 @@ int plog_sync(struct plog *l, int64_t *durable);
 /* The highest end offset known to be on stable storage. Thread-safe. */
 int64_t plog_durable_offset(struct plog *l);
 
+/* DeleteRecords: moves the log start offset up to offset (0 <= offset <= log end offset, else
+ * TANDEM_ERANGE), durably: the records below it are synced, then "<dir>/log-start-offset" is
+ * replaced atomically, and only then does the start move and are the segments wholly below it
+ * (never the active one) removed. An offset at or below the current start changes nothing.
+ * *low_watermark gets the log start offset after the call. TANDEM_EIO when the sync or the
+ * file write failed (nothing changed). Loop thread. */
+int plog_delete_records(struct plog *l, int64_t offset, int64_t *low_watermark);
+
 /* Deletes whole segments past retention (never the active one); rolls an aged active segment.
  * Returns how many segments were deleted. */
 int plog_maintain(struct plog *l, int64_t now_ms);
@@ -159,6 +172,21 @@ int logmgr_create_topic(struct logmgr *m, const char *name, int32_t npartitions,
  * unchanged on disk and in memory. TANDEM_ENOENT (unknown topic), TANDEM_EINVAL (npartitions not
  * above the current count, above 100000, or a directory name too long), TANDEM_EIO. */
 int logmgr_add_partitions(struct logmgr *m, const char *name, int32_t npartitions);
+/* A topic's config overrides (the key=value lines of its .topic file): returns their count and
+ * points *keys and *values at them, borrowed until the next logmgr_set_topic_configs. */
+int logmgr_topic_overrides(const struct topic *t, const char *const **keys,
+                           const char *const **values);
+/* The settings a topic's overrides apply over (the broker's log.* settings). */
+const struct log_config *logmgr_defaults(const struct logmgr *m);
+/* Replaces the overrides of topic `name` with the n pairs given (AlterConfigs; an empty set
+ * means every setting follows the defaults). Each pair is checked with log_config_set over the
+ * defaults first: on a bad key or value returns TANDEM_EINVAL with *bad its index, changing
+ * nothing. Then, unless validate_only, the .topic file is replaced atomically (the commit point,
+ * so the change survives a restart) and the new settings take effect at once: the topic's
+ * partitions read t->cfg on every append and retention pass. TANDEM_ENOENT (unknown topic),
+ * TANDEM_EIO (the file could not be written: nothing changed). */
+int logmgr_set_topic_configs(struct logmgr *m, const char *name, const char *const *keys,
+                             const char *const *values, int n, bool validate_only, int *bad);
 /* Removes a topic and its files. TANDEM_ENOENT if unknown. */
 int logmgr_delete_topic(struct logmgr *m, const char *name);
 

@@ -96,6 +96,9 @@ struct plog {
     struct segment **segs;
     int nsegs, segs_cap;
     int64_t end_offset;
+    /* Loop thread: the log start offset, >= segs[0]->base_offset (DeleteRecords moves it inside
+     * a segment; retention moves it to the first segment kept). Durable in LOG_START_FILE. */
+    int64_t log_start;
     uint64_t total_bytes;
     _Atomic int64_t durable;
     struct producer_table producers;
@@ -136,6 +139,15 @@ int seg_rebuild_index(struct segment *s, uint32_t interval);
 /* Empties both indexes, in memory and on disk. */
 int seg_index_reset(struct segment *s);
 void seg_close_index_fds(struct segment *s);
+
+/* "<dir>/log-start-offset": the log start offset DeleteRecords set, one decimal line, replaced
+ * atomically (through "log-start-offset.tmp", which recovery removes as a leftover). Absent: the
+ * first segment's base offset. */
+#define LOG_START_FILE "log-start-offset"
+
+/* ---- plog.c ---- */
+/* Removes the segments that lie wholly below the log start offset (never the active one). */
+void plog_drop_below_start(struct plog *l);
 
 /* ---- recover.c ---- */
 /* Validates every batch of the segment (CRC, lengths, contiguous offsets), truncates a bad

@@ -623,3 +623,69 @@ int logmgr_add_partitions(struct logmgr *m, const char *name, int32_t npartition
              npartitions);
     return 0;
 }
+
+int logmgr_topic_overrides(const struct topic *t, const char *const **keys,
+                           const char *const **values)
+{
+    const struct topic_int *ti = (const struct topic_int *)t;
+    *keys = (const char *const *)ti->keys;
+    *values = (const char *const *)ti->values;
+    return ti->nconf;
+}
+
+const struct log_config *logmgr_defaults(const struct logmgr *m)
+{
+    return &m->defaults;
+}
+
+int logmgr_set_topic_configs(struct logmgr *m, const char *name, const char *const *keys,
+                             const char *const *values, int n, bool validate_only, int *bad)
+{
+    bool found;
+    int i = find_index(m, name, strlen(name), &found);
+    *bad = -1;
+    if (!found)
+        return TANDEM_ENOENT;
+    struct topic_int *ti = m->topics[i];
+    struct log_config cfg = m->defaults;
+    if (n > 64) { /* what topic_load reads back */
+        *bad = 64;
+        return TANDEM_EINVAL;
+    }
+    for (int k = 0; k < n; k++) {
+        if (log_config_set(&cfg, keys[k], values[k])) {
+            *bad = k;
+            return TANDEM_EINVAL;
+        }
+    }
+    if (validate_only)
+        return 0;
+    /* The new override set, built aside; it replaces the old one only once the file is written. */
+    struct topic_int next = *ti;
+    next.nconf = n;
+    next.keys = xcalloc((size_t)n + 1, sizeof(char *));
+    next.values = xcalloc((size_t)n + 1, sizeof(char *));
+    for (int k = 0; k < n; k++) {
+        next.keys[k] = xstrndup(keys[k], strlen(keys[k]));
+        next.values[k] = xstrndup(values[k], strlen(values[k]));
+    }
+    int rc = topic_file_write(m, &next, ti->t.npartitions);
+    struct topic_int *drop = rc ? &next : ti;
+    for (int k = 0; k < drop->nconf; k++) {
+        free(drop->keys[k]);
+        free(drop->values[k]);
+    }
+    free(drop->keys);
+    free(drop->values);
+    if (rc) {
+        log_error("topic config not written", "\"topic\":\"%s\",\"error\":\"%s\"", name,
+                  tandem_strerror(rc));
+        return rc;
+    }
+    ti->nconf = next.nconf;
+    ti->keys = next.keys;
+    ti->values = next.values;
+    ti->t.cfg = cfg; /* the partitions point at t.cfg: in effect from their next append */
+    log_info("topic config changed", "\"topic\":\"%s\",\"overrides\":%d", name, n);
+    return 0;
+}

@@ -43,7 +43,7 @@ static struct segment *active_seg(const struct plog *l)
 
 int64_t plog_start_offset(const struct plog *l)
 {
-    return l->segs[0]->base_offset;
+    return l->log_start;
 }
 
 int64_t plog_end_offset(const struct plog *l)
@@ -334,7 +334,18 @@ static int batch_find_timestamp(struct segment *s, uint64_t pos, const struct kb
     return rc;
 }
 
+static int offset_for_time(struct plog *l, int64_t ts, int64_t *offset, int64_t *timestamp);
+
+/* Below the log start offset nothing is served: an answer there is moved up to it. */
 int plog_offset_for_time(struct plog *l, int64_t ts, int64_t *offset, int64_t *timestamp)
+{
+    int rc = offset_for_time(l, ts, offset, timestamp);
+    if (rc == 0 && *offset < l->log_start)
+        *offset = l->log_start;
+    return rc;
+}
+
+static int offset_for_time(struct plog *l, int64_t ts, int64_t *offset, int64_t *timestamp)
 {
     for (int i = 0; i < l->nsegs; i++) {
         struct segment *s = l->segs[i];
@@ -414,6 +425,61 @@ static int64_t seg_age_ts(const struct segment *s)
     return (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
 }
 
+/* Takes the first segment out of the array (the caller checked nsegs > 1), moves the log start
+ * offset up to the next one when it was below it, unlinks the files. */
+static void drop_first_segment(struct plog *l, const char *reason)
+{
+    struct segment *s = l->segs[0];
+    pthread_mutex_lock(&l->lock);
+    memmove(l->segs, l->segs + 1, (size_t)(l->nsegs - 1) * sizeof(*l->segs));
+    l->nsegs--;
+    l->total_bytes -= s->size;
+    pthread_mutex_unlock(&l->lock);
+    if (l->log_start < l->segs[0]->base_offset)
+        l->log_start = l->segs[0]->base_offset;
+    log_info("segment deleted",
+             "\"partition\":\"%s\",\"base_offset\":%" PRId64 ",\"bytes\":%" PRIu64
+             ",\"reason\":\"%s\",\"log_start_offset\":%" PRId64,
+             l->name, s->base_offset, s->size, reason, l->log_start);
+    seg_unlink(s);
+    seg_unref(s);
+}
+
+void plog_drop_below_start(struct plog *l)
+{
+    while (l->nsegs > 1 && l->segs[0]->next_offset <= l->log_start)
+        drop_first_segment(l, "log start offset");
+}
+
+int plog_delete_records(struct plog *l, int64_t offset, int64_t *low_watermark)
+{
+    char path[4096], tmp[4096], line[32];
+    *low_watermark = l->log_start;
+    if (offset < 0 || offset > l->end_offset)
+        return TANDEM_ERANGE;
+    if (offset <= l->log_start)
+        return 0;
+    /* The records below the new start must be durable before the start is: after a crash the
+     * file must never name an offset the log lost. */
+    int64_t durable = 0;
+    if (plog_durable_offset(l) < offset && plog_sync(l, &durable))
+        return TANDEM_EIO;
+    snprintf(path, sizeof(path), "%s/%s", l->dir, LOG_START_FILE);
+    snprintf(tmp, sizeof(tmp), "%s/%s.tmp", l->dir, LOG_START_FILE);
+    int n = snprintf(line, sizeof(line), "%" PRId64 "\n", offset);
+    if (file_write_atomic(path, tmp, line, (size_t)n)) {
+        log_error("log start offset not written", "\"partition\":\"%s\",\"errno\":%d", l->name,
+                  errno);
+        return TANDEM_EIO;
+    }
+    l->log_start = offset;
+    log_info("records deleted", "\"partition\":\"%s\",\"log_start_offset\":%" PRId64, l->name,
+             offset);
+    plog_drop_below_start(l);
+    *low_watermark = offset;
+    return 0;
+}
+
 int plog_maintain(struct plog *l, int64_t now_ms)
 {
     const struct log_config *cfg = l->cfg;
@@ -428,18 +494,7 @@ int plog_maintain(struct plog *l, int64_t now_ms)
         bool by_time = cfg->retention_ms >= 0 && now_ms - seg_age_ts(s) > cfg->retention_ms;
         if (!by_size && !by_time)
             break;
-        pthread_mutex_lock(&l->lock);
-        memmove(l->segs, l->segs + 1, (size_t)(l->nsegs - 1) * sizeof(*l->segs));
-        l->nsegs--;
-        l->total_bytes -= s->size;
-        pthread_mutex_unlock(&l->lock);
-        log_info("segment deleted by retention",
-                 "\"partition\":\"%s\",\"base_offset\":%" PRId64 ",\"bytes\":%" PRIu64
-                 ",\"reason\":\"%s\",\"log_start_offset\":%" PRId64,
-                 l->name, s->base_offset, s->size, by_size ? "retention.bytes" : "retention.ms",
-                 l->segs[0]->base_offset);
-        seg_unlink(s);
-        seg_unref(s);
+        drop_first_segment(l, by_size ? "retention.bytes" : "retention.ms");
         deleted++;
     }
     return deleted;

@@ -118,6 +118,27 @@ static int list_dir(const char *dir, struct offsets *logs, struct offsets *snaps
     return 0;
 }
 
+/* The log start offset: LOG_START_FILE's when it is above the first segment's base offset (it
+ * may name an offset inside a segment), never past the end offset (records above what was
+ * durable may be gone after a crash). */
+static int64_t read_log_start(const struct plog *l)
+{
+    char path[4096], line[64];
+    int64_t start = l->segs[0]->base_offset;
+    snprintf(path, sizeof(path), "%s/%s", l->dir, LOG_START_FILE);
+    FILE *f = fopen(path, "re");
+    if (!f)
+        return start;
+    if (fgets(line, sizeof(line), f)) {
+        char *end = NULL;
+        long long v = strtoll(line, &end, 10);
+        if (end != line && (*end == '\n' || *end == '\0') && v > start)
+            start = v < l->end_offset ? v : l->end_offset;
+    }
+    fclose(f);
+    return start;
+}
+
 /* Checks a batch too large for the scan buffer: header rules and a streamed CRC. */
 static int validate_streamed(struct segment *s, uint64_t pos, const struct kbatch *b, uint8_t *buf)
 {
@@ -351,15 +372,16 @@ int plog_open(const char *dir, const char *name, const struct log_config *cfg,
     }
     atomic_init(&l->durable, l->end_offset);
     int64_t pscanned = load_producers(l, &snaps);
+    l->log_start = read_log_start(l);
+    plog_drop_below_start(l);
     log_info("partition opened",
              "\"partition\":\"%s\",\"segments\":%d,\"log_start_offset\":%" PRId64
              ",\"log_end_offset\":%" PRId64 ",\"clean\":%s,\"batches_scanned\":%" PRId64
              ",\"bytes_truncated\":%" PRIu64
              ",\"indexes_rebuilt\":%d,\"producer_headers_read\":%" PRId64
              ",\"producers\":%u,\"duration_ms\":%" PRId64,
-             name, l->nsegs, l->segs[0]->base_offset, l->end_offset,
-             hint && hint->clean ? "true" : "false", scanned, truncated, rebuilt, pscanned,
-             l->producers.count, clock_wall_ms() - t0);
+             name, l->nsegs, l->log_start, l->end_offset, hint && hint->clean ? "true" : "false",
+             scanned, truncated, rebuilt, pscanned, l->producers.count, clock_wall_ms() - t0);
     free(logs.v);
     free(snaps.v);
     *out = l;

@@ -28,13 +28,18 @@ enum kafka_api_key {
     KAFKA_API_VERSIONS = 18,
     KAFKA_CREATE_TOPICS = 19,
     KAFKA_DELETE_TOPICS = 20,
+    KAFKA_DELETE_RECORDS = 21,
     KAFKA_INIT_PRODUCER_ID = 22,
     KAFKA_DESCRIBE_ACLS = 29,
     KAFKA_CREATE_ACLS = 30,
     KAFKA_DELETE_ACLS = 31,
+    KAFKA_DESCRIBE_CONFIGS = 32,
+    KAFKA_ALTER_CONFIGS = 33,
     KAFKA_SASL_AUTHENTICATE = 36,
     KAFKA_CREATE_PARTITIONS = 37,
     KAFKA_DELETE_GROUPS = 42,
+    KAFKA_INCREMENTAL_ALTER_CONFIGS = 44,
+    KAFKA_OFFSET_DELETE = 47,
     KAFKA_API_KEY_MAX = 68, /* exclusive bound of the dispatch table */
 };
 
@@ -94,6 +99,7 @@ enum kafka_api_key {
     X(MEMBER_ID_REQUIRED, 79)             \
     X(GROUP_MAX_SIZE_REACHED, 81)         \
     X(FENCED_INSTANCE_ID, 82)             \
+    X(GROUP_SUBSCRIBED_TO_TOPIC, 86)      \
     X(INVALID_RECORD, 87)
 
 enum kafka_error {

@@ -151,6 +151,12 @@ static const struct {
     {KAFKA_LIST_GROUPS, 0, 2},
     {KAFKA_DESCRIBE_GROUPS, 0, 4},
     {KAFKA_DELETE_GROUPS, 0, 1},
+    /* configs and record admin: messages_config.c */
+    {KAFKA_DESCRIBE_CONFIGS, 0, 3},
+    {KAFKA_ALTER_CONFIGS, 0, 1},
+    {KAFKA_INCREMENTAL_ALTER_CONFIGS, 0, 0},
+    {KAFKA_DELETE_RECORDS, 0, 1},
+    {KAFKA_OFFSET_DELETE, 0, 0},
     /* answered as disabled, never advertised: messages_security.c */
     {KAFKA_SASL_HANDSHAKE, 0, 1},
     {KAFKA_SASL_AUTHENTICATE, 0, 2},
