@@ -549,9 +549,6 @@ int sup_up(const char *manifest, bool detach)
         if (rc == 0) {
             printf("tandem: up in %lld ms: http://%s:%d\n", (long long)(clock_mono_ms() - t0),
                    s.gateway.host, s.gateway.port);
-            if (s.m.broker.external != NULL) {
-                printf("tandem: events: the external broker %s\n", s.m.broker.external);
-            }
             if (sup_console_present(&s)) {
                 printf("tandem: console: http://%s:%d/console (actions need the key in %s)\n",
                        s.gateway.host, s.gateway.port, sup_console_key_path());
