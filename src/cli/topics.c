@@ -14,8 +14,11 @@
  *
  * Topics that exist already are left as they are (Kafka changes no replication factor in place);
  * a different replication factor or fewer partitions than asked is logged, not refused. A cluster
- * that does not take CreateTopics (librdkafka's mock cluster of 2.0.2: its brokers answer no
- * admin API) leaves a missing topic to its auto-creation, logged as such.
+ * whose controller does not take CreateTopics (too old a Kafka: librdkafka says
+ * _UNSUPPORTED_FEATURE) leaves a missing topic to its auto-creation, logged as such. A cluster
+ * with no controller at all (librdkafka's mock cluster of 2.0.2 names broker 0, which it does not
+ * have, and answers no admin API) makes CreateTopics wait for one until the deadline: `up` fails,
+ * saying to create the topics beforehand (tandem-mock-cluster's `create`).
  *
  * All of it is synchronous, bounded by the caller's timeout: it runs before any process starts.
  */
@@ -211,7 +214,10 @@ int sup_topics_ensure(const struct cli_broker *b, int timeout_ms, char *err, siz
     if (n_missing > 0) {
         rc = topics_create(rk, missing, n_missing, b->partitions, rf, deadline, err, err_len);
         if (rc == TANDEM_ETIMEDOUT) {
-            snprintf(err, err_len, "the external broker %s did not create the topics within %d s",
+            snprintf(err, err_len,
+                     "the external broker %s did not create the topics within %d s (a cluster "
+                     "with no controller, as librdkafka's mock cluster, never does: create them "
+                     "beforehand)",
                      b->external, timeout_ms / 1000);
         }
     }
