@@ -6,11 +6,22 @@
 #     with broker.partitions partitions and the default replication factor, min(3, brokers) = 1,
 #     which the supervisor's log states; the services get the cluster as TANDEM_BROKERS: a POST
 #     /greetings through the gateway lands in the topic, and is consumed back (hello's count);
+#   - the console (through the gateway) shows the cluster's topics and hello's consumer group;
 #   - down stops what tandem started and leaves the cluster running; a second up finds the topics
 #     there and leaves them as they are;
 #   - replication_factor above the cluster's brokers fails `up` with a clear message, before any
 #     process starts.
 source "$(dirname "$0")/cli_lib.sh"
+
+# cli_lib.sh's up, for a manifest with a console: its line follows up's
+up() {
+    local out rc=0
+    out=$(tandem up --detach 2>"$TMP_ROOT/up.err") || rc=$?
+    [ "$rc" -eq 0 ] || fail "tandem up --detach: exit $rc: $(cat "$TMP_ROOT/up.err")"
+    [[ "$(head -n 1 <<<"$out")" == "tandem: up in "*" ms: $GW" ]] || fail "up said: $out"
+    SUP_PID=$(tr -d '[:space:]' <"$PROJ/var/tandem/lock")
+    track "$SUP_PID"
+}
 
 start_broker --auto-create-topics-enable false
 pick_ports
@@ -28,6 +39,12 @@ services:
     routes:
       - { path: /hello }
       - { path: /greetings, methods: [POST] }
+  console:
+    binary: $TANDEM_TEST_BIN/tandem-console
+    port: $((HELLO_P + 4))
+    control: true
+    depends_on: [broker]
+    routes: [ { path: /api/console } ]
 YAML
 }
 # what the supervisor logged: before it detaches, on up's stderr
@@ -39,7 +56,7 @@ out=$(tandem check) || fail "tandem check: $out"
 up
 rows=$(tandem ps --json)
 echo "$rows" >&2
-[ "$(echo "$rows" | wc -l)" -eq 3 ] || fail "ps --json: expected 3 rows (no broker)"
+[ "$(echo "$rows" | wc -l)" -eq 4 ] || fail "ps --json: expected 4 rows (no broker)"
 echo "$rows" | grep -q '"name":"broker"' && fail "ps shows a broker"
 suplog | grep -q "broker: external $BROKER: 1 broker(s); topics get 3 partition(s), replication factor 1" ||
     fail "no cluster line in the supervisor's log"
@@ -58,6 +75,19 @@ for _ in $(seq 100); do # published after the answer (fire-and-forget): wait for
     sleep 0.1
 done
 [[ "$got" == *"ce_type=hello.greeted"* ]] || fail "the record is not a greeting: $got"
+# the console reads the external cluster: its topics, and hello's group once it has consumed
+for _ in $(seq 100); do
+    topics=$("${CURL[@]}" "$GW/api/console/topics") || true
+    groups=$("${CURL[@]}" "$GW/api/console/groups") || true
+    [[ "$topics" == *'"hello-events"'* && "$groups" == *'"hello"'* ]] && break
+    sleep 0.2
+done
+echo "$topics" | python3 -c '
+import json, sys
+t = {x["name"]: x for x in json.load(sys.stdin)["topics"]}
+assert len(t["hello-events"]["partitions"]) == 3, t["hello-events"]' ||
+    fail "console topics: $topics"
+[[ "$groups" == *'"hello"'* ]] || fail "console groups: $groups"
 down_and_check
 kill -0 "$BROKER_PID" || fail "down stopped the external broker"
 
