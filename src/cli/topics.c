@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/supervisor.h"
 #include "common/clock.h"
@@ -68,6 +69,10 @@ static int topics_metadata(rd_kafka_t *rk, int64_t deadline, const rd_kafka_meta
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
             rd_kafka_metadata_destroy(*out);
         }
+        *out = NULL;
+        /* an error that came back at once (no broker resolved yet...) is not retried in a spin */
+        struct timespec pause = {0, 200 * 1000 * 1000};
+        nanosleep(&pause, NULL);
     }
 }
 
