@@ -264,7 +264,7 @@ static bool valid_topic(const char *t)
            strcmp(t, ".") != 0 && strcmp(t, "..") != 0;
 }
 
-/* A bootstrap list: HOST:PORT[,HOST:PORT...], hosts of [A-Za-z0-9.-], ports 1..65535, no spaces,
+/* A bootstrap list: HOST:PORT[,HOST:PORT...], hosts of [A-Za-z0-9.-], ports 1..65535, no spaces.
  * On failure `bad` holds the first wrong entry (cut to bad_len). */
 static bool valid_bootstrap(const char *s, char *bad, size_t bad_len)
 {
@@ -364,10 +364,10 @@ static int parse_broker(struct mf_ctx *c, const yaml_node_t *n)
     if (rc == 0 && mf_get(c, n, "external") != NULL) {
         return parse_external(c, n);
     }
-    yaml_node_t *v;
     for (size_t i = 0; rc == 0 && external_only[i] != NULL; i++) {
-        if ((v = mf_get(c, n, external_only[i])) != NULL) {
-            rc = manifest_fail(c->e, mf_mark(v),
+        const yaml_node_t *only = mf_get(c, n, external_only[i]);
+        if (only != NULL) {
+            rc = manifest_fail(c->e, mf_mark(only),
                                "broker.%s: only with broker.external (tandem-broker is one "
                                "node, and creates topics as its args say)",
                                external_only[i]);
@@ -376,6 +376,7 @@ static int parse_broker(struct mf_ctx *c, const yaml_node_t *n)
     b->listen.host = xstrndup("127.0.0.1", 9);
     b->listen.port = 9092;
     b->listen.mark = mf_mark(n);
+    yaml_node_t *v;
     if (rc == 0 && (v = mf_get(c, n, "listen")) != NULL) {
         rc = get_listen(c, v, "broker.listen", &b->listen);
     }

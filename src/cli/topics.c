@@ -30,6 +30,7 @@
 
 #include "cli/supervisor.h"
 #include "common/clock.h"
+#include "common/mem.h"
 #include "tandem/error.h"
 
 /* librdkafka's own complaints (connection refused while the cluster starts...) into the
@@ -85,14 +86,14 @@ static int topics_create(rd_kafka_t *rk, char **names, size_t n, int partitions,
     char es[256];
     char isr[4];
     snprintf(isr, sizeof(isr), "%d", rf >= 3 ? 2 : 1);
-    rd_kafka_NewTopic_t **nt = calloc(n, sizeof(*nt));
+    rd_kafka_NewTopic_t **nt = xcalloc(n, sizeof(*nt));
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
     rd_kafka_AdminOptions_t *o = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
     rd_kafka_event_t *ev = NULL;
     int rc = 0;
     int64_t left = deadline - clock_mono_ms();
-    if (nt == NULL || left <= 0) {
-        rc = nt == NULL ? TANDEM_ENOMEM : TANDEM_ETIMEDOUT;
+    if (left <= 0) {
+        rc = TANDEM_ETIMEDOUT;
         goto fail;
     }
     rd_kafka_AdminOptions_set_request_timeout(o, (int)left, es, sizeof(es));
@@ -149,7 +150,7 @@ fail:
     if (ev != NULL) {
         rd_kafka_event_destroy(ev);
     }
-    for (size_t i = 0; nt != NULL && i < n; i++) {
+    for (size_t i = 0; i < n; i++) {
         if (nt[i] != NULL) {
             rd_kafka_NewTopic_destroy(nt[i]);
         }
@@ -198,11 +199,7 @@ int sup_topics_ensure(const struct cli_broker *b, int timeout_ms, char *err, siz
         rc = TANDEM_EINVAL;
         goto fail;
     }
-    missing = calloc(b->n_topics + 1, sizeof(*missing));
-    if (missing == NULL) {
-        rc = TANDEM_ENOMEM;
-        goto fail;
-    }
+    missing = xcalloc(b->n_topics + 1, sizeof(*missing));
     for (size_t i = 0; i < b->n_topics; i++) {
         const rd_kafka_metadata_topic_t *t = md_topic(md, b->topics[i]);
         if (t == NULL) {
