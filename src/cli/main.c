@@ -90,8 +90,12 @@ static int cmd_check(const char *file)
                      m.services[i].name);
         }
     }
-    printf("%s: ok (%zu service(s), %d instance(s)%s%s%s%s)\n", file, m.n_services, n,
-           m.broker.present ? ", a broker" : "", m.jwt.present ? ", tokens signed by " : "",
+    printf("%s: ok (%zu service(s), %d instance(s)%s%s%s%s%s)\n", file, m.n_services, n,
+           cli_broker_runs(&m.broker) ? ", a broker"
+           : m.broker.present         ? ", the external broker "
+                                      : "",
+           m.broker.external != NULL ? m.broker.external : "",
+           m.jwt.present ? ", tokens signed by " : "",
            m.jwt.present && signers[0] == '\0' ? "no service" : "", signers);
     cli_manifest_cleanup(&m);
     return 0;

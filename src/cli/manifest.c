@@ -254,15 +254,125 @@ int mf_binary(struct mf_ctx *c, const yaml_node_t *n, const char *key, bool chec
     return 0;
 }
 
+/* The topic names Kafka accepts: 1..249 of [A-Za-z0-9._-], not "." nor "..". */
+static bool valid_topic(const char *t)
+{
+    size_t n = strlen(t);
+    return n > 0 && n <= 249 &&
+           strspn(t, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                     "0123456789._-") == n &&
+           strcmp(t, ".") != 0 && strcmp(t, "..") != 0;
+}
+
+/* A bootstrap list: HOST:PORT[,HOST:PORT...], hosts of [A-Za-z0-9.-], ports 1..65535, no spaces.
+ * On failure `bad` holds the first wrong entry (cut to bad_len). */
+static bool valid_bootstrap(const char *s, char *bad, size_t bad_len)
+{
+    const char *p = s;
+    for (;;) {
+        size_t len = strcspn(p, ",");
+        const char *colon = memrchr(p, ':', len);
+        size_t host = colon == NULL ? 0 : (size_t)(colon - p);
+        size_t digits = colon == NULL ? 0 : len - host - 1;
+        bool ok = host > 0 && digits > 0 && digits <= 5;
+        for (size_t i = 0; ok && i < host; i++) {
+            ok = isalnum((unsigned char)p[i]) || p[i] == '.' || p[i] == '-';
+        }
+        for (size_t i = host + 1; ok && i < len; i++) {
+            ok = isdigit((unsigned char)p[i]) != 0;
+        }
+        long port = ok ? strtol(colon + 1, NULL, 10) : 0;
+        if (!ok || port < 1 || port > 65535) {
+            snprintf(bad, bad_len, "%.*s", (int)len, p);
+            return false;
+        }
+        if (p[len] == '\0') {
+            return true;
+        }
+        p += len + 1;
+    }
+}
+
+/* broker: { external, replication_factor, partitions, topics } (the caller saw `external`). */
+static int parse_external(struct mf_ctx *c, const yaml_node_t *n)
+{
+    static const char *const embedded[] = {"listen", "data_dir", "args", "binary", NULL};
+    struct cli_broker *b = &c->m->broker;
+    b->partitions = CLI_DEFAULT_PARTITIONS;
+    for (size_t i = 0; embedded[i] != NULL; i++) {
+        yaml_node_t *v = mf_get(c, n, embedded[i]);
+        if (v != NULL) {
+            return manifest_fail(c->e, mf_mark(v),
+                                 "broker.%s: configures tandem-broker, which does not run with "
+                                 "broker.external",
+                                 embedded[i]);
+        }
+    }
+    yaml_node_t *ext = mf_get(c, n, "external");
+    char bad[CLI_MAX_BOOTSTRAP + 2];
+    int rc = mf_str(c, ext, "broker.external", &b->external);
+    if (rc == 0 && strlen(b->external) > CLI_MAX_BOOTSTRAP) {
+        rc = manifest_fail(c->e, mf_mark(ext), "broker.external: longer than %d bytes",
+                           CLI_MAX_BOOTSTRAP);
+    } else if (rc == 0 && !valid_bootstrap(b->external, bad, sizeof(bad))) {
+        rc = manifest_fail(c->e, mf_mark(ext),
+                           "broker.external: expected HOST:PORT[,HOST:PORT...] (ports 1..65535, "
+                           "no spaces), found '%s'",
+                           bad);
+    }
+    yaml_node_t *v;
+    if (rc == 0 && (v = mf_get(c, n, "replication_factor")) != NULL) {
+        rc = mf_int(c, v, "broker.replication_factor", 1, 32767, &b->replication_factor);
+    }
+    if (rc == 0 && (v = mf_get(c, n, "partitions")) != NULL) {
+        rc = mf_int(c, v, "broker.partitions", 1, 100000, &b->partitions);
+    }
+    if (rc == 0 && (v = mf_get(c, n, "topics")) != NULL) {
+        rc = mf_str_list(c, v, "broker.topics", &b->topics, &b->n_topics);
+        for (size_t i = 0; rc == 0 && i < b->n_topics; i++) {
+            struct cli_mark at = mf_mark(mf_node(c, v->data.sequence.items.start[i]));
+            if (!valid_topic(b->topics[i])) {
+                rc = manifest_fail(c->e, at,
+                                   "broker.topics: '%s' is not a topic name (1..249 of "
+                                   "[A-Za-z0-9._-], not . or ..)",
+                                   b->topics[i]);
+            }
+            for (size_t j = 0; rc == 0 && j < i; j++) {
+                if (strcmp(b->topics[i], b->topics[j]) == 0) {
+                    rc = manifest_fail(c->e, at, "broker.topics: '%s' is listed twice",
+                                       b->topics[i]);
+                }
+            }
+        }
+    }
+    return rc;
+}
+
 static int parse_broker(struct mf_ctx *c, const yaml_node_t *n)
 {
-    static const char *const keys[] = {"listen", "data_dir", "args", "binary", NULL};
+    static const char *const keys[] = {"listen",     "data_dir", "args",
+                                       "binary",     "external", "replication_factor",
+                                       "partitions", "topics",   NULL};
+    static const char *const external_only[] = {"replication_factor", "partitions", "topics", NULL};
     struct cli_broker *b = &c->m->broker;
     int rc = mf_want(c, n, YAML_MAPPING_NODE, "broker");
     if (rc == 0) {
         rc = mf_check_keys(c, n, "broker", keys);
     }
     b->present = true;
+    b->mark = mf_mark(n);
+    if (rc == 0 && mf_get(c, n, "external") != NULL) {
+        return parse_external(c, n);
+    }
+    for (size_t i = 0; rc == 0 && external_only[i] != NULL; i++) {
+        const yaml_node_t *only = mf_get(c, n, external_only[i]);
+        if (only != NULL) {
+            rc = manifest_fail(c->e, mf_mark(only),
+                               "broker.%s: only with broker.external (tandem-broker is one "
+                               "node, and creates topics as its args say)",
+                               external_only[i]);
+        }
+    }
     b->listen.host = xstrndup("127.0.0.1", 9);
     b->listen.port = 9092;
     b->listen.mark = mf_mark(n);
@@ -627,6 +737,8 @@ void cli_manifest_cleanup(struct cli_manifest *m)
         free(s->routes);
     }
     free(m->services);
+    free(m->broker.external);
+    free_list(m->broker.topics, m->broker.n_topics);
     free(m->broker.listen.host);
     free(m->broker.binary);
     free(m->broker.data_dir);

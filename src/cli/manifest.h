@@ -15,8 +15,10 @@
  *   - service names match [a-z0-9][a-z0-9_-]* and are unique; "broker" is not a service name;
  *   - every depends_on names a service or "broker" (only when a broker is configured), and the
  *     dependency graph has no cycle;
- *   - the ports [port, port + instances) of all services, the broker's and the gateway's port
- *     are pairwise distinct and within 1..65535;
+ *   - the ports [port, port + instances) of all services, the broker's (when tandem runs it) and
+ *     the gateway's port are pairwise distinct and within 1..65535;
+ *   - an external broker's bootstrap list is HOST:PORT[,HOST:PORT...] and its topic names are
+ *     valid Kafka names, unique;
  *   - route paths start with '/', are segments of [A-Za-z0-9_.~-] or a lone '*' (so they can be
  *     written into nginx.conf verbatim), are unique across the manifest, and no two routes let
  *     nginx choose a less specific one (route.c);
@@ -97,9 +99,23 @@ struct cli_service {
     struct cli_mark deps_mark; /* of its depends_on value */
 };
 
+#define CLI_MAX_BOOTSTRAP      1000 /* bytes of broker.external */
+#define CLI_DEFAULT_PARTITIONS 4
+
+/* broker: either tandem-broker, which `up` runs (listen, binary, data_dir, args), or an external
+ * Kafka cluster (external, replication_factor, partitions, topics), which `up` only points the
+ * services at, after creating the topics (docs/scale-out.md). */
 struct cli_broker {
-    bool present;
-    struct cli_listen listen; /* default 127.0.0.1:9092 */
+    bool present;           /* a broker: section, either kind: services get TANDEM_BROKERS */
+    char *external;         /* the cluster's bootstrap list, "h1:9092,h2:9092" (HOST:PORT, comma
+                               separated, at most CLI_MAX_BOOTSTRAP bytes); NULL: tandem-broker,
+                               and the five fields below are unset */
+    int replication_factor; /* of the topics `up` creates; 0: min(3, the cluster's brokers) */
+    int partitions;         /* of the topics `up` creates; default CLI_DEFAULT_PARTITIONS */
+    char **topics;          /* created by `up` when missing; NULL-terminated, may be empty */
+    size_t n_topics;
+    struct cli_mark mark;     /* of the broker: value */
+    struct cli_listen listen; /* default 127.0.0.1:9092; unset (host NULL) when external */
     char *binary;             /* absolute; default <dir>/build/bin/tandem-broker (not checked) */
     char *data_dir;           /* as written, relative to the manifest's dir; default var/broker */
     char **args;
@@ -186,6 +202,12 @@ bool cli_route_is_pattern(const char *p);
 bool cli_route_takes(const struct cli_route *r, const char *path);
 bool cli_routes_overlap(const struct cli_route *a, const struct cli_route *b);
 int cli_route_regex(const struct cli_route *r, char *out, size_t len);
+
+/* Whether `up` runs tandem-broker (a broker: section that is not external). */
+static inline bool cli_broker_runs(const struct cli_broker *b)
+{
+    return b->present && b->external == NULL;
+}
 
 /* Index of the service named `name`, or -1. */
 int cli_manifest_find(const struct cli_manifest *m, const char *name);

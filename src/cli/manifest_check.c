@@ -30,7 +30,7 @@ static int check_ports(const struct cli_manifest *m, struct manifest_err *e)
     struct owner *o = xcalloc(m->n_services + 2, sizeof(*o));
     char(*names)[64] = xcalloc(m->n_services + 1, sizeof(*names));
     int rc = 0;
-    if (m->broker.present) {
+    if (cli_broker_runs(&m->broker)) {
         o[n++] = (struct owner){"the broker", m->broker.listen.port, m->broker.listen.port,
                                 m->broker.listen.mark};
     }

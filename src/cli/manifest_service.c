@@ -21,8 +21,8 @@
  * from. A manifest that set one would move an instance off the port the supervisor probes and the
  * gateway proxies to, off its data directories, or hand a service a key the jwt: section did not
  * give it; and `up` would only fail 30 s later, if at all. TANDEM_BROKERS is the supervisor's
- * only when the manifest runs a broker; without one it is how services reach an external
- * cluster. */
+ * when the manifest has a broker: section (tandem-broker's address, or broker.external); without
+ * one a service's env may name a cluster itself. */
 static const struct {
     const char *name, *from;
 } OWNED_ENV[] = {
@@ -48,7 +48,7 @@ static int check_env_owner(struct mf_ctx *c, const yaml_node_t *k, const char *n
     if (strcmp(name, "TANDEM_BROKERS") == 0 && c->m->broker.present) {
         return manifest_fail(c->e, mf_mark(k),
                              "env: TANDEM_BROKERS is set by tandem to the manifest's broker; "
-                             "remove broker: to use another cluster");
+                             "name another cluster in broker.external");
     }
     return 0;
 }

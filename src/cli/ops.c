@@ -299,7 +299,7 @@ void sup_ps(struct sup *s, int out, bool json)
         ctl_say(out, 'o', "%-16s %-8s %-10s %-8s %-6s %-8s %-8s %s", "SERVICE", "INSTANCE", "STATE",
                 "PID", "PORT", "RESTARTS", "UPTIME", "READY");
     }
-    if (s->m.broker.present) {
+    if (cli_broker_runs(&s->m.broker)) {
         ps_row(out, &s->broker, "broker", json, now);
     }
     for (size_t i = 0; i < s->m.n_services; i++) {
@@ -327,7 +327,7 @@ static int check_ports(struct sup *s, int out, size_t svc, int n)
             return TANDEM_EEXIST;
         }
     }
-    int fixed[2] = {s->m.broker.present ? s->broker.port : 0, s->gateway.port};
+    int fixed[2] = {cli_broker_runs(&s->m.broker) ? s->broker.port : 0, s->gateway.port};
     for (int k = 0; k < 2 && n > 0; k++) {
         if (fixed[k] >= lo && fixed[k] <= hi) {
             ctl_say(out, 'e', "tandem: %s=%d needs ports %d-%d: %d is the %s's",

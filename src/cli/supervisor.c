@@ -243,7 +243,7 @@ static void shutdown_all(struct sup *s)
 /* Every port the manifest needs, checked before anything starts. */
 static int check_all_ports(struct sup *s, char *err, size_t err_len)
 {
-    if (s->m.broker.present && sup_proc_port_check(s, &s->broker, err, err_len) != 0) {
+    if (cli_broker_runs(&s->m.broker) && sup_proc_port_check(s, &s->broker, err, err_len) != 0) {
         return TANDEM_EEXIST;
     }
     for (size_t i = 0; i < s->m.n_services; i++) {
@@ -263,7 +263,13 @@ static int start_all(struct sup *s, char *err, size_t err_len)
     if (rc != 0) {
         return rc;
     }
-    if (s->m.broker.present) {
+    if (s->m.broker.external != NULL) {
+        rc = sup_topics_ensure(&s->m.broker, SUP_START_TIMEOUT_MS, err, err_len);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    if (cli_broker_runs(&s->m.broker)) {
         ps[0] = &s->broker;
         if (sup_proc_spawn(s, &s->broker) != 0) {
             snprintf(err, err_len, "cannot start the broker");
@@ -413,7 +419,9 @@ static void init(struct sup *s)
         order_visit(s, i, seen, &n);
     }
     free(seen);
-    if (s->m.broker.present) {
+    if (s->m.broker.external != NULL) {
+        snprintf(s->brokers, sizeof(s->brokers), "%s", s->m.broker.external);
+    } else if (s->m.broker.present) {
         snprintf(s->brokers, sizeof(s->brokers), "%s:%d", s->broker.host, s->broker.port);
     }
 }
@@ -495,7 +503,7 @@ int sup_up(const char *manifest, bool detach)
         cli_manifest_cleanup(&s.m);
         return 1;
     }
-    if (s.m.broker.present && access(s.m.broker.binary, X_OK) != 0) {
+    if (cli_broker_runs(&s.m.broker) && access(s.m.broker.binary, X_OK) != 0) {
         fprintf(stderr, "tandem: broker binary %s not found (build it: make)\n", s.m.broker.binary);
         cli_manifest_cleanup(&s.m);
         return 1;

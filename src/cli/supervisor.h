@@ -114,10 +114,10 @@ struct sup_client {
 struct sup {
     struct cli_manifest m;
     struct sup_proc broker, gateway;
-    struct sup_svc *svcs; /* m.n_services */
-    int *order;           /* service indexes in dependency order */
-    char brokers[128];    /* TANDEM_BROKERS for the services ("" without a broker) */
-    char nginx[256];      /* the nginx binary */
+    struct sup_svc *svcs;                /* m.n_services */
+    int *order;                          /* service indexes in dependency order */
+    char brokers[CLI_MAX_BOOTSTRAP + 1]; /* TANDEM_BROKERS for the services ("": no broker) */
+    char nginx[256];                     /* the nginx binary */
     int sigfd, lsock, lock_fd;
     struct sup_client clients[SUP_MAX_CLIENTS];
     int queue[SUP_MAX_CLIENTS]; /* client slots with a request waiting, FIFO */
@@ -235,5 +235,12 @@ const char *sup_console_key_path(void);
 
 /* logs.c */
 int logs_show(const char *dir, const char *service, bool follow);
+
+/* topics.c: with broker.external, connects to the cluster, logs what it has, and creates the
+ * manifest's broker.topics that are missing (partitions, replication factor: docs/scale-out.md).
+ * Blocks for at most timeout_ms. Returns 0; TANDEM_ETIMEDOUT (the cluster did not answer);
+ * TANDEM_EINVAL (a replication factor above the cluster's brokers, a topic the cluster refused);
+ * with a message in err. */
+int sup_topics_ensure(const struct cli_broker *b, int timeout_ms, char *err, size_t err_len);
 
 #endif

@@ -268,6 +268,52 @@ static void test_external_brokers(void **state)
     cli_manifest_cleanup(&m);
 }
 
+/* broker.external: the bootstrap list, the topics' settings and their defaults; no listen, binary
+ * or data_dir (tandem runs no broker), and no port of its own to clash. */
+static void test_external_broker(void **state)
+{
+    struct cli_manifest m;
+    char err[512];
+    write_file(yaml_path,
+               "broker:\n"
+               "  external: kafka-1.example:9092,kafka-2:19092,10.0.0.3:9092\n"
+               "  replication_factor: 3\n"
+               "  partitions: 12\n"
+               "  topics: [users, articles.dlq, vehicle-positions]\n"
+               "services:\n  a: { binary: bin/svc, port: 9092, depends_on: [broker] }\n",
+               0644);
+    if (cli_manifest_load(yaml_path, &m, err, sizeof(err)) != 0) {
+        fail_msg("%s", err);
+    }
+    assert_true(m.broker.present);
+    assert_false(cli_broker_runs(&m.broker));
+    assert_string_equal(m.broker.external, "kafka-1.example:9092,kafka-2:19092,10.0.0.3:9092");
+    assert_int_equal(m.broker.replication_factor, 3);
+    assert_int_equal(m.broker.partitions, 12);
+    assert_int_equal(m.broker.n_topics, 3);
+    assert_string_equal(m.broker.topics[1], "articles.dlq");
+    assert_null(m.broker.topics[3]);
+    assert_null(m.broker.listen.host);
+    assert_null(m.broker.binary);
+    assert_null(m.broker.data_dir);
+    cli_manifest_cleanup(&m);
+
+    write_file(yaml_path,
+               "broker: { external: k:9092 }\nservices:\n  a: { binary: bin/svc, port: 1 }\n",
+               0644);
+    assert_int_equal(cli_manifest_load(yaml_path, &m, err, sizeof(err)), 0);
+    assert_int_equal(m.broker.replication_factor, 0); /* min(3, the cluster's brokers) at up */
+    assert_int_equal(m.broker.partitions, CLI_DEFAULT_PARTITIONS);
+    assert_int_equal(m.broker.n_topics, 0);
+    cli_manifest_cleanup(&m);
+
+    write_file(yaml_path, "broker: {}\nservices:\n  a: { binary: bin/svc, port: 1 }\n", 0644);
+    assert_int_equal(cli_manifest_load(yaml_path, &m, err, sizeof(err)), 0);
+    assert_true(cli_broker_runs(&m.broker));
+    assert_null(m.broker.external);
+    cli_manifest_cleanup(&m);
+}
+
 /* jwt: the key paths resolved against the manifest's directory, var/keys/ by default; a service's
  * jwt: key alone turns tokens on; without either, none. */
 static void test_jwt(void **state)
@@ -379,8 +425,45 @@ static const struct {
     {"jwt: { public_key: var/keys/jwt.key }\n" SVC,
      "1:20: jwt: private_key and public_key are one file ({DIR}/var/keys/jwt.key)"},
     {"broker: {}\n" SVC "    env: { TANDEM_BROKERS: \"kafka:9092\" }\n",
-     "6:12: env: TANDEM_BROKERS is set by tandem to the manifest's broker; remove broker: to use "
-     "another cluster"},
+     "6:12: env: TANDEM_BROKERS is set by tandem to the manifest's broker; name another cluster "
+     "in broker.external"},
+    {"broker: { external: \"k1:9092, k2:9092\" }\n" SVC,
+     "1:21: broker.external: expected HOST:PORT[,HOST:PORT...] (ports 1..65535, no spaces), "
+     "found ' k2:9092'"},
+    {"broker: { external: \"k1:9092,,k2:9092\" }\n" SVC,
+     "1:21: broker.external: expected HOST:PORT[,HOST:PORT...] (ports 1..65535, no spaces), "
+     "found ''"},
+    {"broker: { external: k1:65536 }\n" SVC,
+     "1:21: broker.external: expected HOST:PORT[,HOST:PORT...] (ports 1..65535, no spaces), "
+     "found 'k1:65536'"},
+    {"broker: { external: \"PLAINTEXT://k1:9092\" }\n" SVC,
+     "1:21: broker.external: expected HOST:PORT[,HOST:PORT...] (ports 1..65535, no spaces), "
+     "found 'PLAINTEXT://k1:9092'"},
+    {"broker: { external: k1 }\n" SVC,
+     "1:21: broker.external: expected HOST:PORT[,HOST:PORT...] (ports 1..65535, no spaces), "
+     "found 'k1'"},
+    {"broker: { external: \"\" }\n" SVC, "1:21: broker.external: must not be empty"},
+    {"broker: { external: [k1:9092] }\n" SVC,
+     "1:21: broker.external: expected a string, found a sequence"},
+    {"broker: { external: k:1, listen: 127.0.0.1:9092 }\n" SVC,
+     "1:34: broker.listen: configures tandem-broker, which does not run with broker.external"},
+    {"broker: { external: k:1, replication_factor: 0 }\n" SVC,
+     "1:46: broker.replication_factor: 0 is out of range 1..32767"},
+    {"broker: { external: k:1, partitions: \"4\" }\n" SVC,
+     "1:38: broker.partitions: expected an integer, found a string"},
+    {"broker: { external: k:1, topics: [users, a/b] }\n" SVC,
+     "1:42: broker.topics: 'a/b' is not a topic name (1..249 of [A-Za-z0-9._-], not . or ..)"},
+    {"broker: { external: k:1, topics: [users, users] }\n" SVC,
+     "1:42: broker.topics: 'users' is listed twice"},
+    {"broker: { replication_factor: 3 }\n" SVC,
+     "1:31: broker.replication_factor: only with broker.external (tandem-broker is one node, and "
+     "creates topics as its args say)"},
+    {"broker: { topics: [users] }\n" SVC,
+     "1:19: broker.topics: only with broker.external (tandem-broker is one node, and creates "
+     "topics as its args say)"},
+    {"broker: { external: k:1 }\n" SVC "    env: { TANDEM_BROKERS: \"kafka:9092\" }\n",
+     "6:12: env: TANDEM_BROKERS is set by tandem to the manifest's broker; name another cluster "
+     "in broker.external"},
     {SVC "    routes: [ { path: hello } ]\n",
      "5:23: path: 'hello' must be / or /-separated segments of A-Z a-z 0-9 _ . ~ - (not . or ..) "
      "or a lone *"},
@@ -517,6 +600,7 @@ int main(void)
         cmocka_unit_test(test_good),
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_external_brokers),
+        cmocka_unit_test(test_external_broker),
         cmocka_unit_test(test_patterns),
         cmocka_unit_test(test_cors),
         cmocka_unit_test(test_jwt),
