@@ -40,7 +40,9 @@ struct broker_config {
     int64_t offsets_retention_ms;
     int64_t offsets_retention_check_interval_ms; /* Empty groups without offsets linger so long */
     int64_t offset_metadata_max_bytes;
-    struct log_config log; /* topic defaults: segment, retention, message size */
+    int64_t transaction_max_timeout_ms;    /* largest TransactionTimeoutMs (InitProducerId) */
+    int64_t transaction_abort_interval_ms; /* how often timed-out transactions are aborted */
+    struct log_config log;                 /* topic defaults: segment, retention, message size */
 };
 
 /* Fills defaults. */

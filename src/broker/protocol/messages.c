@@ -151,6 +151,11 @@ static const struct {
     {KAFKA_LIST_GROUPS, 0, 2},
     {KAFKA_DESCRIBE_GROUPS, 0, 4},
     {KAFKA_DELETE_GROUPS, 0, 1},
+    /* transactions: messages_txn.c */
+    {KAFKA_ADD_PARTITIONS_TO_TXN, 0, 2},
+    {KAFKA_ADD_OFFSETS_TO_TXN, 0, 2},
+    {KAFKA_END_TXN, 0, 2},
+    {KAFKA_TXN_OFFSET_COMMIT, 0, 2},
     /* answered as disabled, never advertised: messages_security.c */
     {KAFKA_SASL_HANDSHAKE, 0, 1},
     {KAFKA_SASL_AUTHENTICATE, 0, 2},
