@@ -18,6 +18,8 @@
  *       transaction is aborted on purpose (its offsets must not become visible), and the offsets
  *       of an open transaction must not be visible before its commit. Then O must hold each
  *       input exactly once (read_committed) and the group's committed offsets the end of I.
+ *   ctp-offset -b B --in I -g G -n N
+ *       The group's committed offset of I partition 0 must be N (after a restart).
  *   crash-produce -b B -t T -p N --log F --stop S
  *       Runs transactions of 20 records over N partitions until the file S exists, aborting
  *       every 5th; appends "C <txn>" to F when a commit returned success and "A <txn>" when an
@@ -460,9 +462,9 @@ static int cmd_ctp(void)
         failf("output has %d distinct values, want %d", out.n, nrecords);
     if (group_committed(0) != nrecords)
         failf("group offset %" PRId64 " at the end, want %d", group_committed(0), nrecords);
-    seen_free(&out);
     fprintf(stderr, "kafka-txn: ctp: %d records in %d transactions (one aborted), output %d\n",
             nrecords, batches, out.n);
+    seen_free(&out);
     return failures ? 1 : 0;
 }
 
@@ -635,6 +637,29 @@ static int cmd_timeout(void)
 {
     char id[256];
     snprintf(id, sizeof(id), "%s-timeout", topic);
+    /* above transaction.max.timeout.ms (the test's broker has 60000) */
+    {
+        char err[512];
+        rd_kafka_conf_t *c = rd_kafka_conf_new();
+        set(c, "bootstrap.servers", brokers);
+        set(c, "transactional.id", id);
+        set(c, "transaction.timeout.ms", "120000");
+        rd_kafka_t *big = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof(err));
+        if (!big)
+            die("producer: %s", err);
+        rd_kafka_error_t *e = rd_kafka_init_transactions(big, 30000);
+        if (!e)
+            failf("a transaction timeout above the broker's maximum was accepted");
+        else if (!strstr(rd_kafka_error_string(e), "timeout") &&
+                 !strstr(rd_kafka_error_string(e), "Timeout"))
+            failf("too long a timeout: unexpected error %s", rd_kafka_error_string(e));
+        else
+            fprintf(stderr, "kafka-txn: too long a timeout refused: %s\n",
+                    rd_kafka_error_string(e));
+        if (e)
+            rd_kafka_error_destroy(e);
+        rd_kafka_destroy(big);
+    }
     rd_kafka_t *rk = txn_producer(id, "2000");
     check_error(rd_kafka_begin_transaction(rk), "begin");
     for (int j = 0; j < 10; j++)
@@ -709,6 +734,12 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "ctp") && in_topic && out_topic && group)
         return cmd_ctp();
+    if (!strcmp(cmd, "ctp-offset") && in_topic && group) {
+        int64_t off = group_committed(0);
+        if (off != nrecords)
+            failf("group %s: committed offset %" PRId64 ", want %d", group, off, nrecords);
+        return failures ? 1 : 0;
+    }
     if (!strcmp(cmd, "crash-produce") && topic && log_path && stop_path)
         return cmd_crash_produce();
     if (!strcmp(cmd, "verify") && topic && log_path)
