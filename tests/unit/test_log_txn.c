@@ -209,8 +209,8 @@ static void test_txn_log_file(void **state)
     assert_int_equal(txn_log_open(dir, on_rec, &rp, &l), 0);
     assert_int_equal(rp.n, 0);
     struct txn_record r1 = sample("tx", TXN_ONGOING, 1), r2 = sample("tx", TXN_PREPARE_COMMIT, 2);
-    assert_int_equal(txn_log_append(l, &r1), 0);
-    assert_int_equal(txn_log_append(l, &r2), 0);
+    assert_int_equal(txn_log_append(l, &r1, true), 0);
+    assert_int_equal(txn_log_append(l, &r2, false), 0);
     uint64_t size = txn_log_size(l);
     txn_log_close(l);
     /* a torn tail: half a record appended */
@@ -233,7 +233,7 @@ static void test_txn_log_file(void **state)
     assert_int_equal(txn_log_rewrite_commit(l), 0);
     assert_true(txn_log_size(l) < size);
     struct txn_record r4 = sample("ty", TXN_EMPTY, 4);
-    assert_int_equal(txn_log_append(l, &r4), 0);
+    assert_int_equal(txn_log_append(l, &r4, true), 0);
     txn_log_close(l);
     rp = (struct replayed){0};
     assert_int_equal(txn_log_open(dir, on_rec, &rp, &l), 0);

@@ -19,8 +19,11 @@
  *   EndTxn             -> PrepareCommit|PrepareAbort (synced; with the pending offsets for a
  *                         commit), then a marker (log/txn.c) on every partition of the
  *                         transaction, the offsets applied (commit) or dropped (abort), then
- *                         CompleteCommit|CompleteAbort (not synced: redoing it is harmless). The
- *                         answer is held until the markers and offsets are durable.
+ *                         CompleteCommit|CompleteAbort in memory. As in Kafka the answer goes
+ *                         once the decision (Prepare) is durable; the markers are synced by the
+ *                         flusher, and the Prepare record stays the one on disk until they are
+ *                         (txn_settle syncs them, if need be, before the next record of the id),
+ *                         so recovery can always complete them.
  *   timeout            -> a transaction Ongoing longer than its TransactionTimeoutMs is aborted
  *                         with the epoch bumped, so its producer is fenced (as Kafka does).
  *
@@ -70,6 +73,13 @@ struct txn_offset {
     int32_t metadata_len;
 };
 
+/* A marker written by the last commit or abort, not yet known to be durable. */
+struct txn_mark {
+    char *topic;
+    int32_t partition;
+    int64_t end; /* the marker's offset + 1 */
+};
+
 struct txn {
     struct txn *next;
     char *id;
@@ -84,6 +94,11 @@ struct txn {
     int ngroups, groups_cap;
     struct txn_offset *offs;
     int noffs, offs_cap;
+    /* The last end's markers and offsets (until durable: txn_settle), the on-disk state being
+     * its Prepare record until then. */
+    struct txn_mark *marks;
+    int nmarks, marks_cap;
+    int64_t olog_end; /* offsets log position of its offsets, -1 when none */
 };
 
 struct txn_coord {
@@ -121,6 +136,7 @@ static struct txn *txn_add(struct txn_coord *c, struct kstr id)
     t->id = xstrndup(id.p, (size_t)id.len);
     t->producer_id = -1;
     t->start_ms = -1;
+    t->olog_end = -1;
     t->next = c->head;
     c->head = t;
     return t;
@@ -148,9 +164,19 @@ static void txn_clear(struct txn *t)
     t->start_ms = -1;
 }
 
+static void txn_clear_marks(struct txn *t)
+{
+    for (int i = 0; i < t->nmarks; i++)
+        free(t->marks[i].topic);
+    t->nmarks = 0;
+    t->olog_end = -1;
+}
+
 static void txn_free(struct txn *t)
 {
     txn_clear(t);
+    txn_clear_marks(t);
+    free(t->marks);
     free(t->parts);
     free(t->groups);
     free(t->offs);
@@ -267,13 +293,40 @@ static bool txn_record_of(const struct txn *t, struct arena *a, struct txn_recor
     return true;
 }
 
-/* Writes t's state to the transaction log (durable when it returns 0). */
-static int txn_persist(struct txn_coord *c, const struct txn *t)
+/* Makes the last end's markers and offsets durable (syncing what the flusher has not synced
+ * yet, normally nothing), before a record replaces its Prepare record: until then the Prepare
+ * record is what recovery completes them from. Returns 0 or TANDEM_EIO. */
+static int txn_settle(struct broker *b, struct txn *t)
 {
+    for (int i = 0; i < t->nmarks; i++) {
+        const struct txn_mark *m = &t->marks[i];
+        struct topic *tp = logmgr_find(b->logs, m->topic, strlen(m->topic));
+        if (!tp || m->partition >= tp->npartitions)
+            continue;
+        struct plog *l = tp->partitions[m->partition];
+        int64_t durable;
+        if (plog_durable_offset(l) < m->end && plog_sync(l, &durable))
+            return TANDEM_EIO;
+    }
+    if (t->olog_end >= 0 && offsets_log_durable(b->olog) < t->olog_end && offsets_log_sync(b->olog))
+        return TANDEM_EIO;
+    txn_clear_marks(t);
+    return 0;
+}
+
+/* Writes t's state to the transaction log, durable when it returns 0 (after txn_settle). */
+static int txn_persist(struct broker *b, struct txn *t)
+{
+    struct txn_coord *c = b->txn;
     struct arena a;
     struct txn_record rec;
+    int rc = txn_settle(b, t);
+    if (rc) {
+        log_error("transaction markers could not be synced", "\"transactional_id\":\"%s\"", t->id);
+        return rc;
+    }
     arena_init(&a, 0);
-    int rc = txn_record_of(t, &a, &rec) ? txn_log_append(c->log, &rec) : TANDEM_ENOMEM;
+    rc = txn_record_of(t, &a, &rec) ? txn_log_append(c->log, &rec, true) : TANDEM_ENOMEM;
     arena_cleanup(&a);
     if (rc)
         log_error("transaction log append failed", "\"transactional_id\":\"%s\",\"error\":\"%s\"",
@@ -306,8 +359,12 @@ static void txn_replay(const struct txn_record *rec, void *arg)
 }
 
 /* Rewrites the log as one record per transactional id. */
-static int txn_compact(struct txn_coord *c)
+static int txn_compact(struct broker *b)
 {
+    struct txn_coord *c = b->txn;
+    for (struct txn *t = c->head; t; t = t->next)
+        if (txn_settle(b, t))
+            return TANDEM_EIO;
     struct arena a;
     arena_init(&a, 0);
     txn_log_rewrite_begin(c->log);
@@ -333,30 +390,30 @@ static int txn_compact(struct txn_coord *c)
 
 /* ---- ending a transaction ------------------------------------------------------------------ */
 
-/* Where an ending transaction's durability is waited for: a held answer's needs, or (no
- * request: recovery, timeouts) the flusher, or a direct sync before the flusher runs. */
-struct txn_needs {
-    struct durable_need *v;
-    int n, cap;
-};
-
-static void need_plog(struct broker *b, struct txn_needs *nd, struct plog *l, int64_t end)
+/* Remembers a marker until it is durable (txn_settle), and asks the flusher to sync it (or,
+ * before the flusher runs, at recovery, syncs it now). */
+static void txn_add_mark(struct broker *b, struct txn *t, struct plog *l, const char *topic,
+                         int32_t partition, int64_t end)
 {
-    if (nd && nd->n < nd->cap) {
-        nd->v[nd->n++] = (struct durable_need){DURABLE_PLOG, l, end};
-    } else if (b->flusher) {
-        flusher_mark(b->flusher, l);
-    } else {
+    if (!b->flusher) {
         int64_t durable;
-        if (plog_sync(l, &durable))
-            log_error("partition sync failed after a transaction marker", NULL);
+        if (plog_sync(l, &durable) == 0)
+            return;
+        log_error("partition sync failed after a transaction marker", NULL);
+    } else {
+        flusher_mark(b->flusher, l);
     }
+    if (t->nmarks == t->marks_cap) {
+        t->marks_cap = t->marks_cap ? t->marks_cap * 2 : 8;
+        t->marks = xrealloc(t->marks, (size_t)t->marks_cap * sizeof(*t->marks));
+    }
+    t->marks[t->nmarks++] = (struct txn_mark){xstrndup(topic, strlen(topic)), partition, end};
 }
 
 /* Writes t's markers and, for a commit, applies its offsets; then Complete. t is in a Prepare
  * state (durably). Returns 0, or TANDEM_EIO with t left in its Prepare state (retried by the
  * timer; the client's EndTxn retries get CONCURRENT_TRANSACTIONS meanwhile). */
-static int txn_finish(struct broker *b, struct txn *t, struct txn_needs *nd)
+static int txn_finish(struct broker *b, struct txn *t)
 {
     bool commit = t->state == TXN_PREPARE_COMMIT;
     int rc = 0;
@@ -373,7 +430,7 @@ static int txn_finish(struct broker *b, struct txn *t, struct txn_needs *nd)
                       t->parts[i].topic, t->parts[i].partition);
             return TANDEM_EIO;
         }
-        need_plog(b, nd, l, off + 1);
+        txn_add_mark(b, t, l, t->parts[i].topic, t->parts[i].partition, off + 1);
     }
     int64_t end = -1;
     for (int i = 0; commit && i < t->noffs; i++) {
@@ -390,36 +447,39 @@ static int txn_finish(struct broker *b, struct txn *t, struct txn_needs *nd)
                        o->metadata, o->metadata_len);
     }
     if (end >= 0) {
-        if (nd && nd->n < nd->cap)
-            nd->v[nd->n++] = (struct durable_need){.kind = DURABLE_OFFSETS, .end = end};
-        else if (b->flusher)
+        if (b->flusher) {
             flusher_mark_offsets(b->flusher);
-        else if (offsets_log_sync(b->olog))
+            t->olog_end = end;
+        } else if (offsets_log_sync(b->olog)) {
             log_error("offsets log sync failed (transaction commit)", NULL);
+            t->olog_end = end;
+        }
     }
     log_info(commit ? "transaction committed" : "transaction aborted",
              "\"transactional_id\":\"%s\",\"producer_id\":%" PRId64 ",\"epoch\":%d"
              ",\"partitions\":%d,\"offsets\":%d",
              t->id, t->producer_id, t->epoch, t->nparts, commit ? t->noffs : 0);
     txn_clear(t);
+    /* Complete in memory; on disk the Prepare record stands until the next record of this id,
+     * written only once these markers are durable (txn_persist), so a crash before that makes
+     * recovery write the same markers again, which changes nothing. */
     t->state = commit ? TXN_COMPLETE_COMMIT : TXN_COMPLETE_ABORT;
-    (void)txn_persist(b->txn, t); /* recovery redoes the markers if this is lost */
-    request_poke_parked(b);       /* read_committed fetches may move past the markers */
+    request_poke_parked(b); /* read_committed fetches may move past the markers */
     return 0;
 }
 
 /* Ends t's ongoing transaction: Prepare (durable), then txn_finish. */
-static int txn_end(struct broker *b, struct txn *t, bool commit, struct txn_needs *nd)
+static int txn_end(struct broker *b, struct txn *t, bool commit)
 {
     t->state = commit ? TXN_PREPARE_COMMIT : TXN_PREPARE_ABORT;
     if (!commit)
         txn_clear_offsets(t);
-    int rc = txn_persist(b->txn, t);
+    int rc = txn_persist(b, t);
     if (rc) {
         t->state = TXN_ONGOING;
         return rc;
     }
-    return txn_finish(b, t, nd);
+    return txn_finish(b, t);
 }
 
 /* ---- start-up, timeouts, shutdown ---------------------------------------------------------- */
@@ -444,7 +504,7 @@ static void on_txn_timer(void *arg)
     for (struct txn *t = c->head; t; t = t->next) {
         live++;
         if (t->state == TXN_PREPARE_COMMIT || t->state == TXN_PREPARE_ABORT) {
-            (void)txn_finish(b, t, NULL);
+            (void)txn_finish(b, t);
         } else if (t->state == TXN_ONGOING && t->start_ms >= 0 &&
                    now - t->start_ms > t->timeout_ms) {
             log_warn("transaction timed out: aborting it and fencing its producer",
@@ -453,12 +513,12 @@ static void on_txn_timer(void *arg)
             int16_t old = t->epoch;
             if (t->epoch < INT16_MAX - 1)
                 t->epoch++;
-            if (txn_end(b, t, false, NULL) && t->state == TXN_ONGOING)
+            if (txn_end(b, t, false) && t->state == TXN_ONGOING)
                 t->epoch = old;
         }
     }
     if (txn_log_size(c->log) > (16u << 20) && txn_log_size(c->log) > (uint64_t)live * 4096)
-        (void)txn_compact(c);
+        (void)txn_compact(b);
     txn_schedule(b);
 }
 
@@ -476,21 +536,21 @@ int txn_init(struct broker *b)
              * first part was aborted (it would commit the rest) */
             if (t->epoch < INT16_MAX - 1)
                 t->epoch++;
-            rc = txn_end(b, t, false, NULL);
+            rc = txn_end(b, t, false);
             aborted++;
         } else if (t->state == TXN_PREPARE_ABORT || t->state == TXN_PREPARE_COMMIT) {
             if (t->state == TXN_PREPARE_COMMIT)
                 committed++;
             else
                 aborted++;
-            rc = txn_finish(b, t, NULL);
+            rc = txn_finish(b, t);
         }
         if (rc)
             return rc;
     }
     if (committed || aborted)
         log_info("transactions recovered", "\"committed\":%d,\"aborted\":%d", committed, aborted);
-    return txn_compact(c);
+    return txn_compact(b);
 }
 
 void txn_start_timer(struct broker *b)
@@ -505,6 +565,11 @@ void txn_cleanup(struct broker *b)
         return;
     if (c->timer && b->loop)
         loop_timer_cancel(b->loop, c->timer);
+    /* a clean stop records the ends whose Prepare record still stands (see txn_finish), so the
+     * next start has no markers to write again */
+    for (struct txn *t = c->head; t && c->log && b->logs; t = t->next)
+        if (t->nmarks > 0 || t->olog_end >= 0)
+            (void)txn_persist(b, t);
     while (c->head) {
         struct txn *t = c->head;
         c->head = t->next;
@@ -554,8 +619,7 @@ int16_t txn_init_producer(struct broker *b, struct kstr id, int32_t timeout_ms, 
     if (timeout_ms <= 0 || timeout_ms > b->cfg->transaction_max_timeout_ms)
         return KAFKA_INVALID_TRANSACTION_TIMEOUT;
     struct txn *t = txn_find(c, id);
-    if (t && (t->state == TXN_PREPARE_COMMIT || t->state == TXN_PREPARE_ABORT) &&
-        txn_finish(b, t, NULL))
+    if (t && (t->state == TXN_PREPARE_COMMIT || t->state == TXN_PREPARE_ABORT) && txn_finish(b, t))
         return KAFKA_CONCURRENT_TRANSACTIONS;
     int64_t saved_pid = -1;
     int16_t saved_epoch = 0;
@@ -565,7 +629,7 @@ int16_t txn_init_producer(struct broker *b, struct kstr id, int32_t timeout_ms, 
         bool new_pid = t->epoch >= INT16_MAX - 1; /* the epoch would overflow */
         if (!new_pid)
             t->epoch++;
-        if (t->state == TXN_ONGOING && txn_end(b, t, false, NULL)) {
+        if (t->state == TXN_ONGOING && txn_end(b, t, false)) {
             /* the previous incarnation's transaction is aborted first, with the new epoch */
             if (t->state != TXN_ONGOING)
                 return KAFKA_CONCURRENT_TRANSACTIONS; /* prepared: the timer finishes it */
@@ -592,7 +656,7 @@ int16_t txn_init_producer(struct broker *b, struct kstr id, int32_t timeout_ms, 
     t->state = TXN_EMPTY;
     int32_t old_timeout = t->timeout_ms;
     t->timeout_ms = timeout_ms;
-    if (txn_persist(c, t)) {
+    if (txn_persist(b, t)) {
         t->state = old_state;
         t->timeout_ms = old_timeout;
         if (saved_pid >= 0) {
@@ -669,7 +733,7 @@ void handle_add_partitions_to_txn(struct request *req)
         for (int32_t i = 0; i < in.ntopics; i++)
             for (int32_t j = 0; j < in.topics[i].npartitions; j++)
                 added |= txn_add_part(t, in.topics[i].name, in.topics[i].partitions[j]);
-        if ((added || before != TXN_ONGOING) && txn_persist(b->txn, t)) {
+        if ((added || before != TXN_ONGOING) && txn_persist(b, t)) {
             err = KAFKA_COORDINATOR_NOT_AVAILABLE;
             if (before != TXN_ONGOING) {
                 txn_clear(t);
@@ -711,7 +775,7 @@ void handle_add_offsets_to_txn(struct request *req)
         int64_t before_start = t->start_ms;
         txn_begin(t);
         bool added = txn_add_group(t, in.group_id);
-        if ((added || before != TXN_ONGOING) && txn_persist(b->txn, t)) {
+        if ((added || before != TXN_ONGOING) && txn_persist(b, t)) {
             resp.error_code = KAFKA_COORDINATOR_NOT_AVAILABLE;
             if (before != TXN_ONGOING) {
                 txn_clear(t);
@@ -737,16 +801,11 @@ void handle_end_txn(struct request *req)
     }
     struct txn *t = txn_find(b->txn, in.transactional_id);
     struct txn_simple_resp resp = {0};
-    struct txn_needs nd = {0};
     resp.error_code = txn_check(t, in.producer_id, in.producer_epoch, ver);
     if (!resp.error_code) {
         switch (t->state) {
         case TXN_ONGOING:
-            nd.cap = t->nparts + 1;
-            nd.v = arena_array(&req->arena, (size_t)nd.cap, sizeof(*nd.v));
-            if (!nd.v)
-                nd.cap = 0;
-            if (txn_end(b, t, in.committed, &nd))
+            if (txn_end(b, t, in.committed))
                 resp.error_code = t->state == TXN_ONGOING ? KAFKA_COORDINATOR_NOT_AVAILABLE
                                                           : KAFKA_CONCURRENT_TRANSACTIONS;
             break;
@@ -764,11 +823,7 @@ void handle_end_txn(struct request *req)
     struct kw w;
     request_begin_response(req, &w);
     kafka_encode_end_txn_response(&w, ver, &resp);
-    if (nd.n == 0) {
-        request_respond(req, &w);
-        return;
-    }
-    request_hold_until_durable(req, &w, nd.v, nd.n);
+    request_respond(req, &w);
 }
 
 void handle_txn_offset_commit(struct request *req)

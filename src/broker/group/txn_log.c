@@ -1,8 +1,8 @@
 /*
  * The transaction log (format and model in txn_log.h). Loop thread only: unlike the offsets
- * log, every append is synced before it returns, since the coordinator answers (and writes
- * markers) only after its state change is durable; appends are few (a handful per
- * transaction).
+ * log, an append the coordinator depends on is synced before it returns (it answers, and writes
+ * markers, only after the state change is durable); appends are few (a handful per
+ * transaction), so the sync is done here rather than by the flusher thread.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -211,14 +211,14 @@ void txn_log_close(struct txn_log *l)
     free(l);
 }
 
-int txn_log_append(struct txn_log *l, const struct txn_record *rec)
+int txn_log_append(struct txn_log *l, const struct txn_record *rec, bool sync)
 {
     struct kw w;
     kw_init(&w, 256);
     frame_record(&w, rec);
     int rc = 0;
     ssize_t wr = write(l->fd, w.buf, w.len);
-    if (wr != (ssize_t)w.len || fdatasync(l->fd) != 0) {
+    if (wr != (ssize_t)w.len || (sync && fdatasync(l->fd) != 0)) {
         if (wr > 0 && ftruncate(l->fd, (off_t)l->size) != 0)
             log_error("transaction log: cannot undo a partial write", NULL);
         rc = TANDEM_EIO;

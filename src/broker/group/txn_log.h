@@ -22,8 +22,8 @@
  *               makes visible): group STRING, topic STRING, partition INT32, offset INT64,
  *               leader epoch INT32, metadata NULLABLE_STRING
  *
- * (STRING = INT16 length + bytes, as on the Kafka wire.) Every append is written and
- * fdatasync'ed before it returns (the coordinator's answers depend on it). Open replays every good
+ * (STRING = INT16 length + bytes, as on the Kafka wire.) An append is written and, when the
+ * coordinator's next step depends on it, fdatasync'ed before it returns. Open replays every good
  * record through a callback and truncates a torn or corrupt tail. txn_log_rewrite_* replace the
  * file by a snapshot (temporary file, fsync, rename, fsync of the directory), which the
  * coordinator does at start-up and when the file has grown past its live data.
@@ -31,6 +31,7 @@
 #ifndef TANDEM_GROUP_TXN_LOG_H
 #define TANDEM_GROUP_TXN_LOG_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "base/arena.h"
@@ -83,8 +84,9 @@ typedef void (*txn_log_replay_fn)(const struct txn_record *rec, void *arg);
 /* Opens (creating) the log under data_dir, replaying it through fn. 0, TANDEM_EIO. */
 int txn_log_open(const char *data_dir, txn_log_replay_fn fn, void *arg, struct txn_log **out);
 void txn_log_close(struct txn_log *l);
-/* Appends one record and makes it durable. 0 or TANDEM_EIO (the file is as before). */
-int txn_log_append(struct txn_log *l, const struct txn_record *rec);
+/* Appends one record, durable when it returns if sync (fdatasync; else it reaches the disk with
+ * the next synced append, or the OS's writeback). 0 or TANDEM_EIO (the file is as before). */
+int txn_log_append(struct txn_log *l, const struct txn_record *rec, bool sync);
 /* Bytes in the file. */
 uint64_t txn_log_size(const struct txn_log *l);
 
