@@ -35,6 +35,8 @@
 #   T1. TXN_COUNT records (default COUNT) with acks=all by the plain idempotent producer and by a
 #       transactional producer committing every TXN_EVERY (1,000) records, in alternating order
 #       per repetition; txn_ratio_pct is transactional / idempotent throughput (target >= 70 %).
+#       The same pair into librdkafka's mock cluster gives the client's own ratio (column
+#       "librdkafka mock").
 # ONLY=base runs steps 3-5 without the group steps, ONLY=group the group steps without 3-5,
 # ONLY=txn only T1.
 # Every step runs under `timeout`. Raw results go to bench/results/broker-<stamp>.csv (one row per
@@ -423,10 +425,33 @@ mock_ceiling() {
     done
 }
 
+# T1's client ceiling: the same two producers into librdkafka's mock cluster (which implements
+# the transaction APIs in memory): what librdkafka's transactional producer itself allows.
+mock_txn_ceiling() {
+    local rep=$1 mode
+    [ -x "$BIN/kbench" ] || return 0
+    for mode in idem txn; do
+        local extra=(--idempotent 1) out kv
+        [ "$mode" = idem ] || extra=(--txn-every "$TXN_EVERY")
+        R=()
+        out=$(timeout -k 5 "$STEP_TIMEOUT" "$BIN/kbench" produce --mock --topic "m$mode" \
+            --count "$TXN_COUNT" --size "$SIZE" --acks all --linger-ms "$LINGER_MS" "${extra[@]}" \
+            --timeout $((STEP_TIMEOUT - 15)) 2>/dev/null) || { log "mock produce-$mode failed"; continue; }
+        for kv in $out; do
+            R[${kv%%=*}]=${kv#*=}
+        done
+        log "mock produce-$mode: $out"
+        emit mock "$rep" "produce_${mode}_rps" "${R[records_per_s]}" records/s
+        [ "$mode" = idem ] && local idem=${R[records_per_s]} ||
+            emit mock "$rep" txn_ratio_pct "$(awk -v a="${R[records_per_s]}" -v b="${idem:-0}" 'BEGIN { printf "%.1f", b > 0 ? 100 * a / b : 0 }')" "%"
+    done
+}
+
 t_start=$(now_us)
 for ((rep = 1; rep <= REPEAT; rep++)); do
     log "repetition $rep/$REPEAT: librdkafka mock (client ceiling)"
     [ "$ONLY" = group ] || [ "$ONLY" = txn ] || mock_ceiling "$rep"
+    [ "$ONLY" = group ] || [ "$ONLY" = base ] || mock_txn_ceiling "$rep"
     for server in $SERVERS; do
         log "repetition $rep/$REPEAT: $server"
         run_server "$server" "$rep"

@@ -77,6 +77,12 @@ static void test_lso_and_aborted(void **state)
     assert_int_equal(txn_batch(l, 10, 0, 1, 2), 6); /* 6-7 */
     assert_int_equal(plain_batch(l), 8);            /* 8-9, non-transactional */
     assert_int_equal(plog_last_stable_offset(l), 2);
+    assert_int_equal(plog_txn_first_offset(l, 10), 2);
+    assert_int_equal(plog_txn_first_offset(l, 11), 3);
+    assert_int_equal(plog_txn_first_offset(l, 12), -1);
+    int64_t pids[1];
+    assert_int_equal(plog_open_txns(l, pids, 1), 2);
+    assert_true(pids[0] == 10 || pids[0] == 11);
     /* a read_committed read stops before the first open transaction */
     struct file_slice s;
     assert_int_equal(plog_read_upto(l, 0, 1 << 20, plog_last_stable_offset(l), &s), 0);
@@ -133,7 +139,7 @@ static void test_lso_and_aborted(void **state)
 
 static struct txn_record sample(const char *id, int8_t state, int64_t pid)
 {
-    static struct txn_rec_partition parts[2] = {{KSTR("a"), 0}, {KSTR("bb"), 3}};
+    static struct txn_rec_partition parts[2] = {{KSTR("a"), 0, -1}, {KSTR("bb"), 3, 77}};
     static struct kstr groups[1] = {KSTR("g")};
     static struct txn_rec_offset offs[1] = {{KSTR("g"), KSTR("in"), 2, 42, 5, KSTR_NULL}};
     return (struct txn_record){
@@ -171,6 +177,8 @@ static void test_txn_record_roundtrip(void **state)
     assert_int_equal(out.npartitions, 2);
     assert_true(kstr_eq(out.partitions[1].topic, "bb"));
     assert_int_equal(out.partitions[1].partition, 3);
+    assert_int_equal(out.partitions[1].end, 77);
+    assert_int_equal(out.partitions[0].end, -1);
     assert_int_equal(out.ngroups, 1);
     assert_int_equal(out.noffsets, 1);
     assert_int_equal(out.offsets[0].offset, 42);

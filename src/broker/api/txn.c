@@ -28,12 +28,13 @@
  *                         with the epoch bumped, so its producer is fenced (as Kafka does).
  *
  * Recovery (txn_init, at start-up, before the listener opens): the log is replayed; a
- * transaction left in PrepareCommit has its markers and offsets written again (a marker for a
- * producer with nothing open on a partition changes nothing there), one left in PrepareAbort is
- * aborted, and one left Ongoing is aborted with its epoch bumped, so its producer is fenced and
- * cannot go on to commit the rest of a transaction whose first part is gone; then the log is
- * rewritten as a snapshot of the live states. So after a crash at any point every transaction ends
- * committed or aborted.
+ * transaction left in PrepareCommit has its markers written where it is still open (begun below
+ * the end offset its Prepare record noted) and its offsets applied again, one left in
+ * PrepareAbort is aborted, and one left Ongoing is aborted with its epoch bumped, so its producer
+ * is fenced and cannot go on to commit the rest of a transaction whose first part is gone; any
+ * transaction still open on a partition after that (one the log lost) is aborted and its producer
+ * fenced; then the log is rewritten as a snapshot of the live states. So after a crash at any point
+ * every transaction ends committed or aborted.
  *
  * Errors at these versions are Kafka's: an older epoch is INVALID_PRODUCER_EPOCH (PRODUCER_FENCED
  * only from AddPartitionsToTxn, AddOffsetsToTxn, EndTxn and TxnOffsetCommit v2, as KafkaApis
@@ -62,6 +63,7 @@
 struct txn_part {
     char *topic;
     int32_t partition;
+    int64_t end; /* the partition's end offset at Prepare, else -1 (txn_log.h) */
 };
 
 struct txn_offset {
@@ -99,6 +101,7 @@ struct txn {
     struct txn_mark *marks;
     int nmarks, marks_cap;
     int64_t olog_end; /* offsets log position of its offsets, -1 when none */
+    bool fenced;      /* recovery bumped the epoch already */
 };
 
 struct txn_coord {
@@ -201,7 +204,7 @@ static bool txn_add_part(struct txn *t, struct kstr topic, int32_t partition)
         t->parts_cap = t->parts_cap ? t->parts_cap * 2 : 8;
         t->parts = xrealloc(t->parts, (size_t)t->parts_cap * sizeof(*t->parts));
     }
-    t->parts[t->nparts++] = (struct txn_part){xstrndup(topic.p, (size_t)topic.len), partition};
+    t->parts[t->nparts++] = (struct txn_part){xstrndup(topic.p, (size_t)topic.len), partition, -1};
     return true;
 }
 
@@ -278,8 +281,8 @@ static bool txn_record_of(const struct txn *t, struct arena *a, struct txn_recor
     if (!rec->partitions || !rec->groups || !rec->offsets)
         return false;
     for (int i = 0; i < t->nparts; i++)
-        rec->partitions[i] =
-            (struct txn_rec_partition){cs(t->parts[i].topic), t->parts[i].partition};
+        rec->partitions[i] = (struct txn_rec_partition){cs(t->parts[i].topic),
+                                                        t->parts[i].partition, t->parts[i].end};
     for (int i = 0; i < t->ngroups; i++)
         rec->groups[i] = cs(t->groups[i]);
     for (int i = 0; i < rec->noffsets; i++) {
@@ -314,8 +317,11 @@ static int txn_settle(struct broker *b, struct txn *t)
     return 0;
 }
 
-/* Writes t's state to the transaction log, durable when it returns 0 (after txn_settle). */
-static int txn_persist(struct broker *b, struct txn *t)
+/* Writes t's state to the transaction log (after txn_settle), durable when it returns 0 if sync.
+ * AddPartitionsToTxn and AddOffsetsToTxn do not sync: a kill -9 keeps the write, and after a
+ * power loss recovery finds the partitions such a lost record named by their open transactions
+ * (txn_init). */
+static int txn_persist(struct broker *b, struct txn *t, bool sync)
 {
     struct txn_coord *c = b->txn;
     struct arena a;
@@ -326,7 +332,7 @@ static int txn_persist(struct broker *b, struct txn *t)
         return rc;
     }
     arena_init(&a, 0);
-    rc = txn_record_of(t, &a, &rec) ? txn_log_append(c->log, &rec, true) : TANDEM_ENOMEM;
+    rc = txn_record_of(t, &a, &rec) ? txn_log_append(c->log, &rec, sync) : TANDEM_ENOMEM;
     arena_cleanup(&a);
     if (rc)
         log_error("transaction log append failed", "\"transactional_id\":\"%s\",\"error\":\"%s\"",
@@ -348,7 +354,8 @@ static void txn_replay(const struct txn_record *rec, void *arg)
     t->timeout_ms = rec->timeout_ms;
     t->start_ms = rec->start_ms;
     for (int32_t i = 0; i < rec->npartitions; i++)
-        txn_add_part(t, rec->partitions[i].topic, rec->partitions[i].partition);
+        if (txn_add_part(t, rec->partitions[i].topic, rec->partitions[i].partition))
+            t->parts[t->nparts - 1].end = rec->partitions[i].end;
     for (int32_t i = 0; i < rec->ngroups; i++)
         txn_add_group(t, rec->groups[i]);
     for (int32_t i = 0; i < rec->noffsets; i++) {
@@ -413,7 +420,7 @@ static void txn_add_mark(struct broker *b, struct txn *t, struct plog *l, const 
 /* Writes t's markers and, for a commit, applies its offsets; then Complete. t is in a Prepare
  * state (durably). Returns 0, or TANDEM_EIO with t left in its Prepare state (retried by the
  * timer; the client's EndTxn retries get CONCURRENT_TRANSACTIONS meanwhile). */
-static int txn_finish(struct broker *b, struct txn *t)
+static int txn_finish(struct broker *b, struct txn *t, bool recovering)
 {
     bool commit = t->state == TXN_PREPARE_COMMIT;
     int rc = 0;
@@ -422,6 +429,13 @@ static int txn_finish(struct broker *b, struct txn *t)
         if (!tp || t->parts[i].partition >= tp->npartitions)
             continue; /* deleted since: nothing to close */
         struct plog *l = tp->partitions[t->parts[i].partition];
+        if (recovering) {
+            /* only what this transaction left open: its marker may be there already, and a
+             * transaction begun after the Prepare is a later one's (the orphan scan aborts it) */
+            int64_t first = plog_txn_first_offset(l, t->producer_id);
+            if (first < 0 || (t->parts[i].end >= 0 && first >= t->parts[i].end))
+                continue;
+        }
         int64_t off;
         rc = plog_append_marker(l, t->producer_id, t->epoch, commit, 0, &off);
         if (rc) {
@@ -474,12 +488,18 @@ static int txn_end(struct broker *b, struct txn *t, bool commit)
     t->state = commit ? TXN_PREPARE_COMMIT : TXN_PREPARE_ABORT;
     if (!commit)
         txn_clear_offsets(t);
-    int rc = txn_persist(b, t);
+    for (int i = 0; i < t->nparts; i++) {
+        struct topic *tp = logmgr_find(b->logs, t->parts[i].topic, strlen(t->parts[i].topic));
+        t->parts[i].end = tp && t->parts[i].partition < tp->npartitions
+                              ? plog_end_offset(tp->partitions[t->parts[i].partition])
+                              : -1;
+    }
+    int rc = txn_persist(b, t, true);
     if (rc) {
         t->state = TXN_ONGOING;
         return rc;
     }
-    return txn_finish(b, t);
+    return txn_finish(b, t, false);
 }
 
 /* ---- start-up, timeouts, shutdown ---------------------------------------------------------- */
@@ -504,7 +524,7 @@ static void on_txn_timer(void *arg)
     for (struct txn *t = c->head; t; t = t->next) {
         live++;
         if (t->state == TXN_PREPARE_COMMIT || t->state == TXN_PREPARE_ABORT) {
-            (void)txn_finish(b, t);
+            (void)txn_finish(b, t, false);
         } else if (t->state == TXN_ONGOING && t->start_ms >= 0 &&
                    now - t->start_ms > t->timeout_ms) {
             log_warn("transaction timed out: aborting it and fencing its producer",
@@ -520,6 +540,35 @@ static void on_txn_timer(void *arg)
     if (txn_log_size(c->log) > (16u << 20) && txn_log_size(c->log) > (uint64_t)live * 4096)
         (void)txn_compact(b);
     txn_schedule(b);
+}
+
+/* Recovery, after every transaction of the log was completed: a transaction still open on a
+ * partition is one the log lost (an AddPartitionsToTxn record not yet on disk at a power loss, or
+ * one begun after a Prepare record that stands): it is aborted, and its producer fenced. */
+static void abort_orphans(struct topic *tp, void *arg)
+{
+    struct broker *b = arg;
+    for (int32_t p = 0; p < tp->npartitions; p++) {
+        struct plog *l = tp->partitions[p];
+        int64_t pid;
+        while (plog_open_txns(l, &pid, 1) > 0) {
+            struct txn *t = txn_find_pid(b->txn, pid);
+            if (t && !t->fenced && t->epoch < INT16_MAX - 1) {
+                t->epoch++;
+                t->fenced = true;
+            }
+            int64_t off, durable;
+            if (plog_append_marker(l, pid, t ? t->epoch : 0, false, 0, &off) ||
+                plog_sync(l, &durable)) {
+                log_error("cannot abort an orphaned transaction",
+                          "\"topic\":\"%s\",\"partition\":%d", tp->name, p);
+                break;
+            }
+            log_warn("orphaned transaction aborted",
+                     "\"topic\":\"%s\",\"partition\":%d,\"producer_id\":%" PRId64, tp->name, p,
+                     pid);
+        }
+    }
 }
 
 int txn_init(struct broker *b)
@@ -543,11 +592,12 @@ int txn_init(struct broker *b)
                 committed++;
             else
                 aborted++;
-            rc = txn_finish(b, t);
+            rc = txn_finish(b, t, true);
         }
         if (rc)
             return rc;
     }
+    logmgr_foreach(b->logs, abort_orphans, b);
     if (committed || aborted)
         log_info("transactions recovered", "\"committed\":%d,\"aborted\":%d", committed, aborted);
     return txn_compact(b);
@@ -569,7 +619,7 @@ void txn_cleanup(struct broker *b)
      * next start has no markers to write again */
     for (struct txn *t = c->head; t && c->log && b->logs; t = t->next)
         if (t->nmarks > 0 || t->olog_end >= 0)
-            (void)txn_persist(b, t);
+            (void)txn_persist(b, t, true);
     while (c->head) {
         struct txn *t = c->head;
         c->head = t->next;
@@ -619,7 +669,8 @@ int16_t txn_init_producer(struct broker *b, struct kstr id, int32_t timeout_ms, 
     if (timeout_ms <= 0 || timeout_ms > b->cfg->transaction_max_timeout_ms)
         return KAFKA_INVALID_TRANSACTION_TIMEOUT;
     struct txn *t = txn_find(c, id);
-    if (t && (t->state == TXN_PREPARE_COMMIT || t->state == TXN_PREPARE_ABORT) && txn_finish(b, t))
+    if (t && (t->state == TXN_PREPARE_COMMIT || t->state == TXN_PREPARE_ABORT) &&
+        txn_finish(b, t, false))
         return KAFKA_CONCURRENT_TRANSACTIONS;
     int64_t saved_pid = -1;
     int16_t saved_epoch = 0;
@@ -656,7 +707,7 @@ int16_t txn_init_producer(struct broker *b, struct kstr id, int32_t timeout_ms, 
     t->state = TXN_EMPTY;
     int32_t old_timeout = t->timeout_ms;
     t->timeout_ms = timeout_ms;
-    if (txn_persist(b, t)) {
+    if (txn_persist(b, t, true)) {
         t->state = old_state;
         t->timeout_ms = old_timeout;
         if (saved_pid >= 0) {
@@ -733,7 +784,7 @@ void handle_add_partitions_to_txn(struct request *req)
         for (int32_t i = 0; i < in.ntopics; i++)
             for (int32_t j = 0; j < in.topics[i].npartitions; j++)
                 added |= txn_add_part(t, in.topics[i].name, in.topics[i].partitions[j]);
-        if ((added || before != TXN_ONGOING) && txn_persist(b, t)) {
+        if ((added || before != TXN_ONGOING) && txn_persist(b, t, false)) {
             err = KAFKA_COORDINATOR_NOT_AVAILABLE;
             if (before != TXN_ONGOING) {
                 txn_clear(t);
@@ -775,7 +826,7 @@ void handle_add_offsets_to_txn(struct request *req)
         int64_t before_start = t->start_ms;
         txn_begin(t);
         bool added = txn_add_group(t, in.group_id);
-        if ((added || before != TXN_ONGOING) && txn_persist(b, t)) {
+        if ((added || before != TXN_ONGOING) && txn_persist(b, t, false)) {
             resp.error_code = KAFKA_COORDINATOR_NOT_AVAILABLE;
             if (before != TXN_ONGOING) {
                 txn_clear(t);

@@ -43,6 +43,7 @@ void txn_record_encode(struct kw *w, const struct txn_record *rec)
     for (int32_t i = 0; i < rec->npartitions; i++) {
         kw_string(w, rec->partitions[i].topic);
         kw_i32(w, rec->partitions[i].partition);
+        kw_i64(w, rec->partitions[i].end);
     }
     kw_array(w, rec->ngroups);
     for (int32_t i = 0; i < rec->ngroups; i++)
@@ -72,7 +73,7 @@ int txn_record_decode(const uint8_t *p, size_t n, struct arena *a, struct txn_re
     out->state = kr_i8(&r);
     out->timeout_ms = kr_i32(&r);
     out->start_ms = kr_i64(&r);
-    out->npartitions = kr_array(&r, 2 + 4);
+    out->npartitions = kr_array(&r, 2 + 4 + 8);
     if (r.err || out->transactional_id.len <= 0 || out->state < TXN_EMPTY ||
         out->state > TXN_COMPLETE_ABORT || out->npartitions < 0)
         return TANDEM_ECORRUPT;
@@ -82,6 +83,7 @@ int txn_record_decode(const uint8_t *p, size_t n, struct arena *a, struct txn_re
     for (int32_t i = 0; i < out->npartitions; i++) {
         out->partitions[i].topic = kr_string(&r);
         out->partitions[i].partition = kr_i32(&r);
+        out->partitions[i].end = kr_i64(&r);
         if (out->partitions[i].topic.len <= 0)
             return TANDEM_ECORRUPT;
     }

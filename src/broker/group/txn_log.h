@@ -16,7 +16,9 @@
  *   ..     1    state (enum txn_state)
  *   ..     4    transaction timeout ms
  *   ..     8    transaction start, wall-clock ms (-1 when none)
- *   ..     4    partition count, then each: topic STRING, partition INT32
+ *   ..     4    partition count, then each: topic STRING, partition INT32, end INT64 (the
+ *               partition's end offset when a Prepare record was written, else -1: recovery
+ *               closes only a transaction that began below it)
  *   ..     4    group count, then each: group id STRING
  *   ..     4    offset count, then each (only in PrepareCommit records: the offsets the commit
  *               makes visible): group STRING, topic STRING, partition INT32, offset INT64,
@@ -50,6 +52,7 @@ enum txn_state {
 struct txn_rec_partition {
     struct kstr topic;
     int32_t partition;
+    int64_t end; /* the partition's end offset when the transaction was prepared, else -1 */
 };
 
 struct txn_rec_offset {

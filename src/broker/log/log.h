@@ -129,6 +129,11 @@ int64_t plog_last_stable_offset(const struct plog *l);
  * in marker order. Copies at most cap of them to out and returns how many there are. */
 size_t plog_aborted_txns(const struct plog *l, int64_t from, int64_t to,
                          struct log_aborted_txn *out, size_t cap);
+/* The first offset of producer pid's open transaction on this partition, or -1 when it has
+ * none. */
+int64_t plog_txn_first_offset(const struct plog *l, int64_t pid);
+/* Copies the producer ids of at most cap open transactions to pids; returns how many there are. */
+int plog_open_txns(const struct plog *l, int64_t *pids, int cap);
 /* Appends a transaction marker (a control batch, attributes transactional + control, one record
  * of Kafka's EndTransactionMarker) for producer pid at epoch: commit or abort. *offset gets its
  * offset. Returns plog_append's errors (TANDEM_EIO). */

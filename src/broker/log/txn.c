@@ -122,6 +122,19 @@ void ptxn_on_batch(struct ptxn_state *t, const struct kbatch *b, const uint8_t *
     t->open[i] = t->open[--t->nopen];
 }
 
+int64_t plog_txn_first_offset(const struct plog *l, int64_t pid)
+{
+    int i = find_open(&l->txns, pid);
+    return i < 0 ? -1 : l->txns.open[i].first_offset;
+}
+
+int plog_open_txns(const struct plog *l, int64_t *pids, int cap)
+{
+    for (int i = 0; i < l->txns.nopen && i < cap; i++)
+        pids[i] = l->txns.open[i].producer_id;
+    return l->txns.nopen;
+}
+
 int64_t plog_last_stable_offset(const struct plog *l)
 {
     int64_t lso = l->end_offset;

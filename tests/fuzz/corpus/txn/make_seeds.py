@@ -30,7 +30,7 @@ for api, name, fn in [(24, 'AddPartitionsToTxn', add_partitions), (25, 'AddOffse
             f.write(hdr(api, v) + fn(v))
 
 rec = (struct.pack('>b', 1) + s('tx') + struct.pack('>qhbiq', 5, 1, 2, 60000, 1000) +
-       struct.pack('>i', 1) + s('t') + struct.pack('>i', 0) + struct.pack('>i', 1) + s('g') +
+       struct.pack('>i', 1) + s('t') + struct.pack('>iq', 0, 17) + struct.pack('>i', 1) + s('g') +
        struct.pack('>i', 1) + s('g') + s('t') + struct.pack('>iqi', 0, 42, -1) + struct.pack('>h', -1))
 with open('record-prepare-commit.bin', 'wb') as f:
     f.write(rec)
