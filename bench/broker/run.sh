@@ -443,7 +443,7 @@ mock_txn_ceiling() {
         log "mock produce-$mode: $out"
         emit mock "$rep" "produce_${mode}_rps" "${R[records_per_s]}" records/s
         [ "$mode" = idem ] && local idem=${R[records_per_s]} ||
-            emit mock "$rep" txn_ratio_pct "$(awk -v a="${R[records_per_s]}" -v b="${idem:-0}" 'BEGIN { printf "%.1f", b > 0 ? 100 * a / b : 0 }')" "%"
+            emit mock "$rep" txn_ratio_pct "$(awk -v a="${R[records_per_s]}" -v b="${idem:-0}" 'BEGIN { printf "%.1f", (b > 0 ? 100 * a / b : 0) }')" "%"
     done
 }
 
