@@ -77,6 +77,8 @@ struct bench_opts {
     const char *group;     /* group modes: group.id (NATS: durable name); default per run */
     long long session_timeout_ms;    /* Kafka group modes: 0 = librdkafka's default */
     long long heartbeat_interval_ms; /* Kafka group modes: 0 = librdkafka's default */
+    long long idempotent;            /* Kafka produce: enable.idempotence (acks=all) */
+    long long txn_every;             /* Kafka produce: transactional, commit every N records */
 };
 
 static inline void bench_opts_init(struct bench_opts *o)
@@ -171,6 +173,10 @@ static inline int bench_opts_parse(struct bench_opts *o, int argc, char **argv)
             rc = bench_parse_ll(v, 1, &o->session_timeout_ms);
         else if (strcmp(k, "--heartbeat-interval-ms") == 0)
             rc = bench_parse_ll(v, 1, &o->heartbeat_interval_ms);
+        else if (strcmp(k, "--idempotent") == 0)
+            rc = bench_parse_ll(v, 0, &o->idempotent);
+        else if (strcmp(k, "--txn-every") == 0)
+            rc = bench_parse_ll(v, 1, &o->txn_every);
         else
             rc = TANDEM_EINVAL;
         if (rc != 0) {

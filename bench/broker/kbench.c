@@ -2,7 +2,7 @@
  * kbench: the Kafka side of the broker benchmark, a librdkafka client in several modes.
  *
  *   kbench produce --server H:P --topic T --count N --size S --acks 1|all [--linger-ms L]
- *                  [--batch-size B]
+ *                  [--batch-size B] [--idempotent 1] [--txn-every K]
  *   kbench consume --server H:P --topic T --count N
  *   kbench latency --server H:P --topic T --rate R --seconds D [--warmup W] [--linger-ms L]
  *   kbench group-catchup | group-failover ...   consumer groups: kbench_group.c,
@@ -12,6 +12,11 @@
  * produce --partitions P first creates the topic with P partitions (CreateTopics) and sends
  * record i to partition i % P (the consumer-group benchmarks' backlog); without it the topic is
  * auto-created and librdkafka's partitioner chooses.
+ *
+ * --idempotent 1 enables idempotence (acks=all); --txn-every K makes the producer transactional
+ * (KIP-98): the records go in transactions of K, each ended by rd_kafka_commit_transaction (which
+ * waits for every delivery and for the broker's markers), and the figure runs to the end of the
+ * last commit. The two side by side are what a transaction costs.
  *
  * produce: one producer, compression none, no keys. One warm-up record is produced and
  * flushed first (connection, metadata and topic auto-creation are not part of the figure);
@@ -36,6 +41,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <unistd.h>
 
@@ -86,6 +92,13 @@ int producer_new(const struct bench_opts *o, struct produce_state *st, rd_kafka_
     rc = rc ? rc : conf_set(conf, "compression.codec", "none");
     rc = rc ? rc : conf_set(conf, "queue.buffering.max.messages", "500000");
     rc = rc ? rc : conf_set(conf, "message.timeout.ms", "60000");
+    if (o->idempotent || o->txn_every > 0)
+        rc = rc ? rc : conf_set(conf, "enable.idempotence", "true");
+    if (o->txn_every > 0) {
+        char id[64];
+        snprintf(id, sizeof(id), "kbench-%ld", (long)getpid());
+        rc = rc ? rc : conf_set(conf, "transactional.id", id);
+    }
     if (rc != 0)
         goto fail;
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
@@ -94,6 +107,16 @@ int producer_new(const struct bench_opts *o, struct produce_state *st, rd_kafka_
     if (*out == NULL) {
         fprintf(stderr, "kbench: producer: %s\n", err);
         return TANDEM_EINVAL; /* rd_kafka_new failed: conf is still ours */
+    }
+    if (o->txn_every > 0) {
+        rd_kafka_error_t *e = rd_kafka_init_transactions(*out, (int)(o->timeout * 1000));
+        if (e) {
+            fprintf(stderr, "kbench: init_transactions: %s\n", rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+            rd_kafka_destroy(*out);
+            *out = NULL;
+            return TANDEM_EIO;
+        }
     }
     return 0;
 fail:
@@ -118,10 +141,27 @@ int produce_one(rd_kafka_t *rk, const struct bench_opts *o, const uint8_t *buf, 
     }
 }
 
+/* Transactional mode: begins (begin) or commits a transaction; 0 or TANDEM_EIO. */
+static int txn_step(rd_kafka_t *rk, const struct bench_opts *o, bool begin)
+{
+    if (o->txn_every <= 0)
+        return 0;
+    rd_kafka_error_t *e = begin ? rd_kafka_begin_transaction(rk)
+                                : rd_kafka_commit_transaction(rk, (int)(o->timeout * 1000));
+    if (!e)
+        return 0;
+    fprintf(stderr, "kbench: %s: %s\n", begin ? "begin_transaction" : "commit_transaction",
+            rd_kafka_error_string(e));
+    rd_kafka_error_destroy(e);
+    return TANDEM_EIO;
+}
+
 int produce_warmup(rd_kafka_t *rk, const struct bench_opts *o, struct produce_state *st,
                    const uint8_t *buf)
 {
-    int rc = produce_one(rk, o, buf, o->partitions > 0 ? 0 : RD_KAFKA_PARTITION_UA);
+    int rc = txn_step(rk, o, true);
+    rc = rc ? rc : produce_one(rk, o, buf, o->partitions > 0 ? 0 : RD_KAFKA_PARTITION_UA);
+    rc = rc ? rc : txn_step(rk, o, false);
     if (rc != 0)
         return rc;
     rd_kafka_flush(rk, (int)(o->timeout * 1000));
@@ -147,7 +187,8 @@ static int run_produce(const struct bench_opts *o)
     if (rc != 0)
         goto fail;
     uint64_t start = bench_now_ns();
-    for (long long i = 0; i < o->count; i++) {
+    rc = txn_step(rk, o, true);
+    for (long long i = 0; rc == 0 && i < o->count; i++) {
         int32_t part = o->partitions > 0 ? (int32_t)(i % o->partitions) : RD_KAFKA_PARTITION_UA;
         bench_payload_stamp(buf, 0, (uint64_t)i);
         rc = produce_one(rk, o, buf, part);
@@ -155,12 +196,24 @@ static int run_produce(const struct bench_opts *o)
             goto fail;
         if ((i & 1023) == 0)
             rd_kafka_poll(rk, 0);
+        if (o->txn_every > 0 && (i + 1) % o->txn_every == 0) {
+            rc = txn_step(rk, o, false);
+            if (rc == 0 && i + 1 < o->count)
+                rc = txn_step(rk, o, true);
+        }
     }
+    if (rc == 0 && o->txn_every > 0 && o->count % o->txn_every != 0)
+        rc = txn_step(rk, o, false);
+    if (rc != 0)
+        goto fail;
     uint64_t deadline = start + (uint64_t)(o->timeout * 1e9);
     while (rd_kafka_outq_len(rk) > 0 && bench_now_ns() < deadline)
         rd_kafka_poll(rk, 10);
     uint64_t ok = atomic_load(&st.delivered), bad = atomic_load(&st.errors);
-    double secs = (double)(atomic_load(&st.last_dr_ns) - start) / 1e9;
+    uint64_t end = atomic_load(&st.last_dr_ns);
+    if (o->txn_every > 0 && bench_now_ns() > end)
+        end = bench_now_ns(); /* the last commit's markers came after the last delivery */
+    double secs = (double)(end - start) / 1e9;
     bench_print_throughput("produce", o, ok, bad, secs);
     rc = (ok == (uint64_t)o->count && bad == 0) ? 0 : TANDEM_EIO;
 fail:

@@ -31,7 +31,14 @@
 #       FAILOVER_SESSION_MS and heartbeat.interval.ms FAILOVER_HEARTBEAT_MS; FAILOVER_DEFAULT=1
 #       also runs it with librdkafka's defaults (45 s session, adds about a minute per
 #       repetition).
-# ONLY=base runs steps 3-5 without the group steps, ONLY=group the group steps without 3-5.
+# Transactions (KIP-98), tandem only, after the group steps:
+#   T1. TXN_COUNT records (default COUNT) with acks=all by the plain idempotent producer and by a
+#       transactional producer committing every TXN_EVERY (1,000) records, in alternating order
+#       per repetition; txn_ratio_pct is transactional / idempotent throughput (target >= 70 %).
+#       The same pair into librdkafka's mock cluster gives the client's own ratio (column
+#       "librdkafka mock").
+# ONLY=base runs steps 3-5 without the group steps, ONLY=group the group steps without 3-5,
+# ONLY=txn only T1.
 # Every step runs under `timeout`. Raw results go to bench/results/broker-<stamp>.csv (one row per
 # measurement) and the table of medians (report.py) to bench/results/broker-<stamp>.md.
 # PERF=1 also records `perf record -g` of tandem-broker during the first repetition's produce
@@ -65,6 +72,8 @@ FAILOVER_SESSION_MS=${FAILOVER_SESSION_MS:-6000}
 FAILOVER_HEARTBEAT_MS=${FAILOVER_HEARTBEAT_MS:-1000}
 FAILOVER_SETTLE=${FAILOVER_SETTLE:-6}
 FAILOVER_DEFAULT=${FAILOVER_DEFAULT:-0}
+TXN_COUNT=${TXN_COUNT:-$COUNT}
+TXN_EVERY=${TXN_EVERY:-1000}
 PERF=${PERF:-0}
 BROKER_ARGS=${BROKER_ARGS:-} # extra tandem-broker flags, e.g. "--log-flush-interval-ms 0"
 RESULTS=${RESULTS:-$ROOT/bench/results}
@@ -107,8 +116,8 @@ if ! need "$BIN/nbench" "libnats-dev; run make bench" || ! command -v nats-serve
 fi
 [ -n "${SERVERS// /}" ] || { log "nothing to run"; exit 1; }
 case $ONLY in
-"" | base | group) ;;
-*) log "ONLY=$ONLY: expected base or group"; exit 2 ;;
+"" | base | group | txn) ;;
+*) log "ONLY=$ONLY: expected base, group or txn"; exit 2 ;;
 esac
 
 free_port() { "$ROOT/scripts/free-ports"; }
@@ -262,8 +271,9 @@ run_server() {
     "start_$server" "$rep" || { emit "$server" "$rep" start_failed 1 flag; return 0; }
     sleep 0.5
     emit "$server" "$rep" rss_idle_kb "$(rss_kb "$server_pid")" kB
-    [ "$ONLY" = group ] || run_base "$server" "$rep"
-    [ "$ONLY" = base ] || run_group "$server" "$rep"
+    [ "$ONLY" = group ] || [ "$ONLY" = txn ] || run_base "$server" "$rep"
+    [ "$ONLY" = base ] || [ "$ONLY" = txn ] || run_group "$server" "$rep"
+    [ "$ONLY" = base ] || [ "$ONLY" = group ] || run_txn "$server" "$rep"
     sleep 1
     emit "$server" "$rep" rss_after_kb "$(rss_kb "$server_pid")" kB
     emit "$server" "$rep" rss_peak_kb "$(rss_kb "$server_pid" VmHWM)" kB
@@ -321,6 +331,25 @@ run_base() {
     done
 }
 
+# T1 (see the header): the idempotent producer, then the transactional one committing every
+# TXN_EVERY records, alternating which goes first per repetition; the ratio of the two.
+run_txn() {
+    local server=$1 rep=$2 mode idem="" txn=""
+    [ "$server" = tandem ] || return 0 # NATS has no transactions to compare
+    local order="idem txn"
+    ((rep % 2 == 1)) || order="txn idem"
+    for mode in $order; do
+        local extra=(--idempotent 1)
+        [ "$mode" = idem ] || extra=(--txn-every "$TXN_EVERY")
+        client "$server" "produce-$mode" produce --topic "t$mode$rep" --count "$TXN_COUNT" \
+            --size "$SIZE" --acks all --linger-ms "$LINGER_MS" "${extra[@]}" || continue
+        emit "$server" "$rep" "produce_${mode}_rps" "${R[records_per_s]}" records/s
+        [ "$mode" = idem ] && idem=${R[records_per_s]} || txn=${R[records_per_s]}
+    done
+    [ -n "$idem" ] && [ -n "$txn" ] || return 0
+    emit "$server" "$rep" txn_ratio_pct "$(awk -v a="$txn" -v b="$idem" 'BEGIN { printf "%.1f", 100 * a / b }')" "%"
+}
+
 # G1 and G2 (see the header).
 run_group() {
     local server=$1 rep=$2 who m order
@@ -370,6 +399,7 @@ echo "run,server,rep,metric,value,unit" >"$csv"
     echo "machine: $(nproc) CPUs, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), kernel $(uname -r)"
     echo "data dirs: $(df -P "$work" | awk 'NR == 2 { print $1 }') ($(stat -f -c %T "$work"))"
     echo "clients: librdkafka $(pkg-config --modversion rdkafka 2>/dev/null || echo '?'), nats.c $(pkg-config --modversion libnats 2>/dev/null || echo '?'); server: $(nats-server --version 2>/dev/null || echo 'nats-server ?')"
+    echo "transactions: TXN_COUNT=$TXN_COUNT TXN_EVERY=$TXN_EVERY"
     echo "groups: ONLY=${ONLY:-all} GROUP_COUNT=$GROUP_COUNT GROUP_PARTITIONS=$GROUP_PARTITIONS GROUP_MEMBERS=$GROUP_MEMBERS FAILOVER_RATE=$FAILOVER_RATE FAILOVER_SESSION_MS=$FAILOVER_SESSION_MS FAILOVER_HEARTBEAT_MS=$FAILOVER_HEARTBEAT_MS FAILOVER_SETTLE=$FAILOVER_SETTLE FAILOVER_DEFAULT=$FAILOVER_DEFAULT"
     echo "workload: COUNT=$COUNT SIZE=$SIZE PARTITIONS=$PARTITIONS LINGER_MS=$LINGER_MS LAT_LINGER_MS=$LAT_LINGER_MS LAT_SECONDS=$LAT_SECONDS LAT_WARMUP=$LAT_WARMUP HALF_TARGET_RATE=$HALF_TARGET_RATE FIXED_RATE=$FIXED_RATE MAX_PENDING=$MAX_PENDING REPEAT=$REPEAT${BROKER_ARGS:+ BROKER_ARGS=\"$BROKER_ARGS\"}"
 } >"$md"
@@ -395,10 +425,33 @@ mock_ceiling() {
     done
 }
 
+# T1's client ceiling: the same two producers into librdkafka's mock cluster (which implements
+# the transaction APIs in memory): what librdkafka's transactional producer itself allows.
+mock_txn_ceiling() {
+    local rep=$1 mode
+    [ -x "$BIN/kbench" ] || return 0
+    for mode in idem txn; do
+        local extra=(--idempotent 1) out kv
+        [ "$mode" = idem ] || extra=(--txn-every "$TXN_EVERY")
+        R=()
+        out=$(timeout -k 5 "$STEP_TIMEOUT" "$BIN/kbench" produce --mock --topic "m$mode" \
+            --count "$TXN_COUNT" --size "$SIZE" --acks all --linger-ms "$LINGER_MS" "${extra[@]}" \
+            --timeout $((STEP_TIMEOUT - 15)) 2>/dev/null) || { log "mock produce-$mode failed"; continue; }
+        for kv in $out; do
+            R[${kv%%=*}]=${kv#*=}
+        done
+        log "mock produce-$mode: $out"
+        emit mock "$rep" "produce_${mode}_rps" "${R[records_per_s]}" records/s
+        [ "$mode" = idem ] && local idem=${R[records_per_s]} ||
+            emit mock "$rep" txn_ratio_pct "$(awk -v a="${R[records_per_s]}" -v b="${idem:-0}" 'BEGIN { printf "%.1f", (b > 0 ? 100 * a / b : 0) }')" "%"
+    done
+}
+
 t_start=$(now_us)
 for ((rep = 1; rep <= REPEAT; rep++)); do
     log "repetition $rep/$REPEAT: librdkafka mock (client ceiling)"
-    [ "$ONLY" = group ] || mock_ceiling "$rep"
+    [ "$ONLY" = group ] || [ "$ONLY" = txn ] || mock_ceiling "$rep"
+    [ "$ONLY" = group ] || [ "$ONLY" = base ] || mock_txn_ceiling "$rep"
     for server in $SERVERS; do
         log "repetition $rep/$REPEAT: $server"
         run_server "$server" "$rep"

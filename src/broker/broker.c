@@ -165,6 +165,11 @@ int broker_init(struct broker *b, struct broker_config *cfg)
         snprintf(err, sizeof(err), "cannot open the offsets log: %s", tandem_strerror(rc));
         goto fail_msg;
     }
+    rc = txn_init(b);
+    if (rc) {
+        snprintf(err, sizeof(err), "cannot open the transaction log: %s", tandem_strerror(rc));
+        goto fail_msg;
+    }
     rc = loop_new(&b->loop);
     if (rc)
         goto fail;
@@ -192,6 +197,7 @@ int broker_init(struct broker *b, struct broker_config *cfg)
     loop_set_before_sleep(b->loop, request_before_sleep, b);
     b->maintain_timer =
         loop_timer_add(b->loop, cfg->retention_check_interval_ms, on_maintain_timer, b);
+    txn_start_timer(b);
     if (cfg->flush_interval_ms > 0)
         b->flush_timer = loop_timer_add(b->loop, cfg->flush_interval_ms, on_flush_timer, b);
     if (*cfg->port_file) {
@@ -224,6 +230,7 @@ void broker_cleanup(struct broker *b)
         b->flusher = NULL;
     }
     durable_complete(&b->held); /* the final sync made them durable; their conns are closing */
+    txn_cleanup(b);
     groups_cleanup(b);
     if (b->server) {
         server_free(b->server);

@@ -40,8 +40,10 @@ struct broker_config {
     int64_t offsets_retention_ms;
     int64_t offsets_retention_check_interval_ms; /* Empty groups without offsets linger so long */
     int64_t offset_metadata_max_bytes;
-    struct log_config log; /* topic defaults: segment, retention, message size */
-    uint64_t set_mask;     /* bit i: setting i of the table was given (file, environment, flag) */
+    int64_t transaction_max_timeout_ms;    /* largest TransactionTimeoutMs (InitProducerId) */
+    int64_t transaction_abort_interval_ms; /* how often timed-out transactions are aborted */
+    struct log_config log;                 /* topic defaults: segment, retention, message size */
+    uint64_t set_mask; /* bit i: setting i of the table was given (file, environment, flag) */
 };
 
 /* One setting as DescribeConfigs reports it for the broker resource. */

@@ -34,6 +34,7 @@ struct flusher;
 struct gc;
 struct offsets_log;
 struct request;
+struct txn_coord;
 
 struct broker {
     struct broker_config *cfg;
@@ -49,6 +50,7 @@ struct broker {
 
     struct gc *gc;            /* the group coordinator */
     struct offsets_log *olog; /* committed offsets on disk */
+    struct txn_coord *txn;    /* the transaction coordinator (api/txn.c) */
     uint64_t group_timer;
     int64_t group_timer_at;
     struct request *parked; /* long-polling requests (Fetch) */

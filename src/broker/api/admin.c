@@ -5,8 +5,9 @@
  * ReplicationFactor must be -1 or 1 (INVALID_REPLICATION_FACTOR otherwise); manual Assignments
  * are accepted when every replica is this node; Configs are topic configs (retention.ms, ...)
  * validated by log_config_set (INVALID_CONFIG); ValidateOnly checks without creating.
- * InitProducerId hands out a new producer id with epoch 0 for idempotent producers;
- * transactional ids are refused, since tandem-broker has no transaction coordinator.
+ * InitProducerId hands out a new producer id with epoch 0 for idempotent producers; with a
+ * transactional id it asks the transaction coordinator (txn.c) for that id's producer id and a
+ * new epoch.
  *
  * CreatePartitions grows topics with Kafka's rules and messages (ZkAdminManager.createPartitions
  * and AdminZkClient.createNewPartitionsAssignment): unknown topic, a count not above the current
@@ -257,7 +258,12 @@ void handle_init_producer_id(struct request *req)
     }
     struct init_producer_id_resp resp = {.producer_id = -1, .producer_epoch = -1};
     if (in.transactional_id.len >= 0) {
-        resp.error_code = KAFKA_INVALID_REQUEST; /* no transaction coordinator here */
+        resp.error_code = txn_init_producer(b, in.transactional_id, in.transaction_timeout_ms,
+                                            &resp.producer_id, &resp.producer_epoch);
+        if (resp.error_code) {
+            resp.producer_id = -1;
+            resp.producer_epoch = -1;
+        }
     } else {
         int64_t id;
         int rc = identity_next_producer_id(b, &id);

@@ -12,6 +12,9 @@
  *   records.c        DeleteRecords, OffsetDelete
  *   groups.c         the consumer-group APIs, over the coordinator (group/) and the offsets log
  *   security.c       SASL and ACL requests, answered as Kafka does when those features are off
+ *   txn.c            the transaction coordinator: AddPartitionsToTxn, AddOffsetsToTxn, EndTxn,
+ *                    TxnOffsetCommit, InitProducerId with a transactional id, the transaction
+ *                    log, markers, timeouts, recovery
  *
  * A handler gets a request whose header was parsed and whose version is in the table's range
  * (request.c), parses the body from req->body into req->arena, acts on the broker's state, and
@@ -68,6 +71,28 @@ void handle_incremental_alter_configs(struct request *req);
 /* records.c: DeleteRecords, OffsetDelete */
 void handle_delete_records(struct request *req);
 void handle_offset_delete(struct request *req);
+/* txn.c: the transaction coordinator */
+void handle_add_partitions_to_txn(struct request *req);
+void handle_add_offsets_to_txn(struct request *req);
+void handle_end_txn(struct request *req);
+void handle_txn_offset_commit(struct request *req);
+/* InitProducerId with a transactional id: the producer id and a new epoch for id (fencing older
+ * ones; an ongoing transaction of the older epoch is aborted). Returns the Kafka error. */
+int16_t txn_init_producer(struct broker *b, struct kstr id, int32_t timeout_ms, int64_t *pid,
+                          int16_t *epoch);
+/* Produce's check of a transactional batch of producer pid at epoch for topic/partition: the
+ * partition must belong to the producer's ongoing transaction (AddPartitionsToTxn). Returns
+ * NONE, INVALID_PRODUCER_EPOCH (older epoch), INVALID_PRODUCER_ID_MAPPING (unknown producer) or
+ * INVALID_TXN_STATE. */
+int16_t txn_produce_check(struct broker *b, int64_t pid, int16_t epoch, struct kstr topic,
+                          int32_t partition);
+/* Opens the transaction log (b->txn) and completes every transaction a crash left open: prepared
+ * commits are finished, ongoing transactions aborted. Needs the logs, the group coordinator and
+ * the offsets log; call before the listener serves. Returns 0 or a TANDEM_E* error. */
+int txn_init(struct broker *b);
+/* Starts the timeout timer (needs b->loop). */
+void txn_start_timer(struct broker *b);
+void txn_cleanup(struct broker *b);
 
 /* groups.c */
 void handle_find_coordinator(struct request *req);

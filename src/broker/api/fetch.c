@@ -12,8 +12,12 @@
  * (request_keep), re-parses it, and waits on the broker's parked list (request_park) with
  * fetch_try as its re-try. Appends poke the parked list; the loop's before-sleep hook then
  * re-evaluates parked fetches, and a timer answers with whatever is there when MaxWaitMs (capped
- * by fetch.max.wait.cap.ms) runs out. On one node the high watermark and the
- * last stable offset are the log end offset (KAFKA-NOTES: kafkajs reads READ_COMMITTED).
+ * by fetch.max.wait.cap.ms) runs out. On one node the high watermark is the log end offset; the
+ * last stable offset is below every open transaction (log/txn.c). With IsolationLevel 1
+ * (read_committed, KIP-98) no batch at or past the LSO is returned, and the partition lists the
+ * aborted transactions (producer id, first offset) overlapping the range from the fetch offset
+ * to the LSO, so the client drops their records; with 0 every batch is returned and the list is
+ * null.
  * Fetch sessions (KIP-227) are declined by answering SessionId 0: clients keep sending full
  * fetches, which is what librdkafka 2.0.2 does anyway.
  */
@@ -37,8 +41,28 @@ static void release_slices(struct fetch_resp *resp)
         }
 }
 
-static void fill_partition(struct broker *b, const struct fetch_req_partition *pi, struct topic *t,
-                           struct fetch_resp_partition *po, int64_t *total, int64_t limit)
+/* read_committed: the aborted transactions overlapping [from, lso), for the client to drop
+ * (Kafka answers those of the fetched range; from the fetch offset to the LSO covers it). */
+static void fill_aborted(struct request *req, struct plog *l, int64_t from, int64_t lso,
+                         struct fetch_resp_partition *po)
+{
+    size_t n = plog_aborted_txns(l, from, lso, NULL, 0);
+    if (n == 0)
+        return;
+    struct log_aborted_txn *v = arena_array(&req->arena, n, sizeof(*v));
+    struct fetch_aborted_txn *out = arena_array(&req->arena, n, sizeof(*out));
+    if (!v || !out)
+        return;
+    plog_aborted_txns(l, from, lso, v, n);
+    for (size_t i = 0; i < n; i++)
+        out[i] = (struct fetch_aborted_txn){v[i].producer_id, v[i].first_offset};
+    po->aborted_transactions = out;
+    po->naborted = (int32_t)n;
+}
+
+static void fill_partition(struct request *req, const struct fetch_req_partition *pi,
+                           struct topic *t, struct fetch_resp_partition *po, int64_t *total,
+                           int64_t limit, bool committed)
 {
     po->partition_index = pi->partition;
     po->high_watermark = -1;
@@ -53,14 +77,15 @@ static void fill_partition(struct broker *b, const struct fetch_req_partition *p
     }
     struct plog *l = t->partitions[pi->partition];
     po->high_watermark = plog_end_offset(l);
-    po->last_stable_offset = po->high_watermark;
+    po->last_stable_offset = plog_last_stable_offset(l);
     po->log_start_offset = plog_start_offset(l);
     if (pi->partition_max_bytes <= 0 || (*total > 0 && *total >= limit))
         return; /* with nothing yet, even MaxBytes 0 returns one batch (KIP-74) */
     int64_t room = limit - *total;
     uint32_t max = (uint32_t)(room < pi->partition_max_bytes ? room : pi->partition_max_bytes);
     struct file_slice s;
-    int rc = plog_read(l, pi->fetch_offset, max, &s);
+    int64_t upto = committed ? po->last_stable_offset : INT64_MAX;
+    int rc = plog_read_upto(l, pi->fetch_offset, max, upto, &s);
     if (rc == TANDEM_ERANGE) {
         po->error_code = KAFKA_OFFSET_OUT_OF_RANGE;
         return;
@@ -79,7 +104,10 @@ static void fill_partition(struct broker *b, const struct fetch_req_partition *p
     po->records_ext = heap;
     po->records_ext_len = s.len;
     *total += s.len;
-    (void)b;
+    if (committed) {
+        po->naborted = 0;
+        fill_aborted(req, l, pi->fetch_offset, po->last_stable_offset, po);
+    }
 }
 
 /* A Fetch's parsed request and its response arrays, allocated once: a parked fetch is
@@ -128,7 +156,8 @@ static bool fetch_try(struct request *req, bool force)
         struct topic *t = api_topic(b, ti->topic, false, &err);
         memset(to->partitions, 0, (size_t)to->npartitions * sizeof(*to->partitions));
         for (int32_t j = 0; j < to->npartitions; j++) {
-            fill_partition(b, &ti->partitions[j], t, &to->partitions[j], &total, limit);
+            fill_partition(req, &ti->partitions[j], t, &to->partitions[j], &total, limit,
+                           in->isolation_level == 1);
             if (to->partitions[j].error_code)
                 error = true;
         }

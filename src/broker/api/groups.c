@@ -178,9 +178,9 @@ void handle_find_coordinator(struct request *req)
         .host = cstr(b->host),
         .port = b->port,
     };
-    if (in.key_type != 0) { /* transactions: no coordinator here */
-        resp.error_code = KAFKA_COORDINATOR_NOT_AVAILABLE;
-        resp.error_message = KSTR("tandem-broker has no transaction coordinator");
+    if (in.key_type != 0 && in.key_type != 1) { /* 0 group, 1 transaction: both are here */
+        resp.error_code = KAFKA_INVALID_REQUEST;
+        resp.error_message = KSTR("unknown coordinator key type");
         resp.node_id = -1;
         resp.host = KSTR("");
         resp.port = -1;

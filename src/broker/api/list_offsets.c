@@ -1,5 +1,6 @@
 /*
- * ListOffsets: the offsets a consumer starts from. LATEST (-1) is the log end offset, EARLIEST
+ * ListOffsets: the offsets a consumer starts from. LATEST (-1) is the log end offset (the last
+ * stable offset with IsolationLevel 1, read_committed, v2+), EARLIEST
  * (-2) the log start offset; a timestamp >= 0 gives the first record at or after it, with its
  * timestamp (plog_offset_for_time), or -1 when there is none; any other negative timestamp (-3,
  * max timestamp, v7+) answers INVALID_REQUEST. v0 answers with the array old_style_offsets, here
@@ -45,7 +46,9 @@ void handle_list_offsets(struct request *req)
             }
             struct plog *l = t->partitions[pi->partition_index];
             if (pi->timestamp == KAFKA_TIMESTAMP_LATEST) {
-                po->offset = plog_end_offset(l);
+                /* read_committed (KIP-98): the last stable offset */
+                po->offset =
+                    in.isolation_level == 1 ? plog_last_stable_offset(l) : plog_end_offset(l);
             } else if (pi->timestamp == KAFKA_TIMESTAMP_EARLIEST) {
                 po->offset = plog_start_offset(l);
             } else if (pi->timestamp >= 0) {

@@ -4,14 +4,19 @@
  *
  * Per partition (produce_partition): one walk over the records validates every batch
  * (kbatch_validate: magic 2, lengths, CRC-32C, record count, records; then max.message.bytes and
- * no control or transactional batch) and keeps each batch's header; storage appends by those
+ * no control batch) and keeps each batch's header; storage appends by those
  * headers without parsing again (plog_append). The partition's batches are appended all or
  * nothing, as in Kafka: a bad batch, an idempotent producer's sequence error in any batch (the
  * sequences are checked across the request's batches), or a failed write leaves the partition's
  * log as it was and answers the error for the whole partition.
  *
+ * Transactional batches (KIP-98) are checked first against the transaction coordinator (txn.c):
+ * the partition must be in the producer's ongoing transaction (INVALID_TXN_STATE otherwise), with
+ * the current epoch (INVALID_PRODUCER_EPOCH); then they take the idempotent path below.
+ *
  * Kafka's error codes: CORRUPT_MESSAGE (bad CRC/length/record), UNSUPPORTED_FOR_MESSAGE_FORMAT
- * (magic 0/1), MESSAGE_TOO_LARGE, INVALID_RECORD (control or transactional batches from a client),
+ * (magic 0/1), MESSAGE_TOO_LARGE, INVALID_RECORD (control batches from a client, or a
+ * transactional request's non-transactional batch),
  * UNKNOWN_TOPIC_OR_PARTITION, INVALID_TOPIC_EXCEPTION, INVALID_REQUIRED_ACKS, KAFKA_STORAGE_ERROR
  * (I/O), and for idempotent producers OUT_OF_ORDER_SEQUENCE_NUMBER and INVALID_PRODUCER_EPOCH (a
  * duplicate is success with the original offset, as in Kafka).
@@ -86,12 +91,37 @@ static int16_t validate_records(struct kbytes recs, const struct log_config *cfg
             *msg = "control batches may not be produced by clients";
             return KAFKA_INVALID_RECORD;
         }
-        if (kb.attributes & KBATCH_ATTR_TRANSACTIONAL) {
-            *msg = "transactions are not supported by tandem-broker";
-            return KAFKA_INVALID_RECORD;
-        }
         batch_list_push(bl, &kb);
         off += used;
+    }
+    return KAFKA_NONE;
+}
+
+/* The transaction check of one partition's batches (before validation, which catches what this
+ * cannot read): a transactional batch must come from a producer whose ongoing transaction has
+ * this partition (txn.c); a request with a transactional id carries only transactional batches
+ * (Kafka's INVALID_RECORD otherwise). */
+static int16_t check_transactional(struct broker *b, struct kstr topic, int32_t partition,
+                                   struct kbytes recs, bool txn_request, const char **msg)
+{
+    size_t off = 0;
+    while (recs.len > 0 && off < (size_t)recs.len) {
+        struct kbatch kb;
+        if (kbatch_parse_header(recs.p + off, (size_t)recs.len - off, &kb))
+            return KAFKA_NONE;
+        if (kb.attributes & KBATCH_ATTR_TRANSACTIONAL) {
+            int16_t err = txn_produce_check(b, kb.producer_id, kb.producer_epoch, topic, partition);
+            if (err) {
+                *msg = err == KAFKA_INVALID_TXN_STATE
+                           ? "the partition is not part of the producer's ongoing transaction"
+                           : "transactional batch from an unknown or fenced producer";
+                return err;
+            }
+        } else if (txn_request) {
+            *msg = "a transactional producer's batches must be transactional";
+            return KAFKA_INVALID_RECORD;
+        }
+        off += kbatch_size(&kb);
     }
     return KAFKA_NONE;
 }
@@ -179,7 +209,7 @@ void handle_produce(struct request *req)
         }
         int16_t terr = KAFKA_NONE;
         struct topic *t = NULL;
-        if (!bad_acks && in.transactional_id.len < 0)
+        if (!bad_acks)
             t = api_topic(b, ti->name, true, &terr);
         for (int32_t j = 0; j < ti->npartitions; j++) {
             const struct produce_req_partition *pi = &ti->partitions[j];
@@ -192,13 +222,15 @@ void handle_produce(struct request *req)
                 po->error_code = KAFKA_INVALID_REQUIRED_ACKS;
                 continue;
             }
-            if (in.transactional_id.len >= 0) {
-                po->error_code = KAFKA_INVALID_REQUEST;
-                po->error_message = KSTR("transactions are not supported by tandem-broker");
-                continue;
-            }
             if (!t || pi->index < 0 || pi->index >= t->npartitions) {
                 po->error_code = t ? KAFKA_UNKNOWN_TOPIC_OR_PARTITION : terr;
+                continue;
+            }
+            const char *msg = NULL;
+            po->error_code = check_transactional(b, ti->name, pi->index, pi->records,
+                                                 in.transactional_id.len >= 0, &msg);
+            if (po->error_code) {
+                po->error_message = (struct kstr){msg, (int32_t)strlen(msg)};
                 continue;
             }
             if (!produce_partition(t, pi->index, pi->records, po))

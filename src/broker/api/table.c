@@ -18,9 +18,10 @@
  *     Metadata 9, CreateTopics 5, DeleteTopics 4, InitProducerId 2, CreatePartitions 2,
  *     OffsetCommit 8, OffsetFetch 6, FindCoordinator 3, JoinGroup 6, Heartbeat 4, LeaveGroup 4,
  *     SyncGroup 4, DescribeGroups 5, ListGroups 3, DeleteGroups 2, DescribeConfigs 4,
- *     AlterConfigs 2, IncrementalAlterConfigs 1, DeleteRecords 2; OffsetDelete is never
- *     flexible at v0), except ApiVersions v3, whose request is flexible and whose response
- *     header still has no tagged fields.
+ *     AlterConfigs 2, IncrementalAlterConfigs 1, DeleteRecords 2, AddPartitionsToTxn 3,
+ *     AddOffsetsToTxn 3, EndTxn 3, TxnOffsetCommit 3; OffsetDelete is never flexible at v0),
+ *     except ApiVersions v3, whose request is flexible and whose response header still has no
+ *     tagged fields.
  */
 #include "api/api.h"
 
@@ -51,6 +52,12 @@ const struct api_entry api_table[KAFKA_API_KEY_MAX] = {
                                          "IncrementalAlterConfigs", false},
     [KAFKA_DELETE_RECORDS] = {0, 1, handle_delete_records, "DeleteRecords", false},
     [KAFKA_OFFSET_DELETE] = {0, 0, handle_offset_delete, "OffsetDelete", false},
+    /* transactions (txn.c) */
+    [KAFKA_ADD_PARTITIONS_TO_TXN] = {0, 2, handle_add_partitions_to_txn, "AddPartitionsToTxn",
+                                     false},
+    [KAFKA_ADD_OFFSETS_TO_TXN] = {0, 2, handle_add_offsets_to_txn, "AddOffsetsToTxn", false},
+    [KAFKA_END_TXN] = {0, 2, handle_end_txn, "EndTxn", false},
+    [KAFKA_TXN_OFFSET_COMMIT] = {0, 2, handle_txn_offset_commit, "TxnOffsetCommit", false},
     /* Disabled features (security.c): answered with Kafka's error for a PLAINTEXT listener
      * without an authorizer, so clients fail at once, and not advertised by ApiVersions. */
     [KAFKA_SASL_HANDSHAKE] = {0, 1, handle_sasl_handshake, "SaslHandshake", true},

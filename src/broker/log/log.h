@@ -17,8 +17,9 @@
  * deletes its topic, see logmgr_delete_topic.)
  *
  * Offsets: log start offset (first offset still served: the first segment's base offset, or above
- * it after DeleteRecords), log end offset (next offset to be
- * assigned; on one node this is also the high watermark and the last stable offset).
+ * it after DeleteRecords), log end offset (next offset to be assigned; on one node this is also
+ * the high watermark), last stable offset (below the first offset of every open transaction; the
+ * log end offset when none is open).
  */
 #ifndef TANDEM_LOG_LOG_H
 #define TANDEM_LOG_LOG_H
@@ -108,6 +109,41 @@ int plog_append(struct plog *l, uint8_t *buf, size_t len, const struct kbatch *h
  * TANDEM_ERANGE when offset < log start offset or > log end offset.
  */
 int plog_read(struct plog *l, int64_t offset, uint32_t max_bytes, struct file_slice *s);
+
+/* plog_read, but only batches whose base offset is below upto (read_committed fetches pass the
+ * last stable offset): s->len == 0 when the batch holding offset starts at or after upto. */
+int plog_read_upto(struct plog *l, int64_t offset, uint32_t max_bytes, int64_t upto,
+                   struct file_slice *s);
+
+/* ---- transactions (KIP-98; log/txn.c) ---------------------------------------------------------
+ *
+ * Every partition tracks, from the batches appended (and, at open, from a scan of every batch
+ * header), which producers have a transaction open on it (transactional batches since their last
+ * control batch) and which transactions were aborted (an abort marker closed them). */
+
+struct log_aborted_txn {
+    int64_t producer_id;
+    int64_t first_offset; /* the transaction's first batch on this partition */
+    int64_t last_offset;  /* its abort marker's offset */
+};
+
+/* The last stable offset: the first offset of the earliest open transaction, else the log end
+ * offset (the high watermark, on one node). */
+int64_t plog_last_stable_offset(const struct plog *l);
+/* The aborted transactions that overlap [from, to): last_offset >= from and first_offset < to,
+ * in marker order. Copies at most cap of them to out and returns how many there are. */
+size_t plog_aborted_txns(const struct plog *l, int64_t from, int64_t to,
+                         struct log_aborted_txn *out, size_t cap);
+/* The first offset of producer pid's open transaction on this partition, or -1 when it has
+ * none. */
+int64_t plog_txn_first_offset(const struct plog *l, int64_t pid);
+/* Copies the producer ids of at most cap open transactions to pids; returns how many there are. */
+int plog_open_txns(const struct plog *l, int64_t *pids, int cap);
+/* Appends a transaction marker (a control batch, attributes transactional + control, one record
+ * of Kafka's EndTransactionMarker) for producer pid at epoch: commit or abort. *offset gets its
+ * offset. Returns plog_append's errors (TANDEM_EIO). */
+int plog_append_marker(struct plog *l, int64_t pid, int16_t epoch, bool commit,
+                       int32_t coordinator_epoch, int64_t *offset);
 
 /* Offset for ListOffsets by time: the first offset whose batch maxTimestamp >= ts, and that
  * batch's timestamp. TANDEM_ENOENT when none (caller answers -1). */

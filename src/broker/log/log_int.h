@@ -88,6 +88,21 @@ struct producer_table {
     uint32_t count;
 };
 
+/* A transaction open on a partition: its producer's first offset since its last marker. */
+struct ptxn_open {
+    int64_t producer_id;
+    int64_t first_offset;
+};
+
+/* The transactions of a partition (log/txn.c): the open ones, and the aborted ones in marker
+ * order (so also in order of last_offset), Kafka's .txnindex kept in memory. */
+struct ptxn_state {
+    struct ptxn_open *open;
+    int nopen, open_cap;
+    struct log_aborted_txn *aborted;
+    size_t naborted, aborted_cap;
+};
+
 struct plog {
     char *dir;
     char *name; /* "<topic>-<partition>", for log lines */
@@ -102,6 +117,7 @@ struct plog {
     uint64_t total_bytes;
     _Atomic int64_t durable;
     struct producer_table producers;
+    struct ptxn_state txns;
 };
 
 /* What the clean-shutdown marker said about a partition. */
@@ -165,6 +181,15 @@ void plog_free(struct plog *l);
 int plog_roll(struct plog *l);
 /* Removes the "<dir>/<offset>.snapshot" files with an offset below keep_from. */
 void plog_prune_snapshots(const char *dir, int64_t keep_from);
+
+/* ---- txn.c ---- */
+void ptxn_cleanup(struct ptxn_state *t);
+/* Notes an appended batch (base_offset set; bytes = the whole batch, for a control batch's
+ * marker type) in the partition's transaction state. */
+void ptxn_on_batch(struct ptxn_state *t, const struct kbatch *b, const uint8_t *bytes);
+/* Rebuilds the transaction state by reading every batch header of the log (recovery). Returns
+ * the count of control batches read. */
+int64_t ptxn_rebuild(struct plog *l);
 
 /* ---- producer.c ---- */
 void producers_init(struct producer_table *t);

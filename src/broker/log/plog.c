@@ -203,7 +203,7 @@ int plog_append(struct plog *l, uint8_t *buf, size_t len, const struct kbatch *h
     }
     place_batches(l, buf, hdr, n, steps, now);
     struct segment *s = active_seg(l);
-    uint64_t pos = s->size;
+    uint64_t pos = s->size, pos0 = pos;
     rc = seg_write(s, buf, wlen); /* one write; on failure the segment is cut back to pos */
     if (rc)
         goto out;
@@ -224,6 +224,7 @@ int plog_append(struct plog *l, uint8_t *buf, size_t len, const struct kbatch *h
             b.max_timestamp = now;
         seg_index_batch(s, &b, pos, kbatch_size(&b), l->cfg->index_interval_bytes);
         producers_update(&l->producers, &b);
+        ptxn_on_batch(&l->txns, &b, buf + (pos - pos0));
         pos += kbatch_size(&b);
     }
     if (l->cfg->log_append_time)
@@ -267,6 +268,12 @@ static uint64_t index_pos_floor(const struct segment *s, uint64_t limit)
 
 int plog_read(struct plog *l, int64_t offset, uint32_t max_bytes, struct file_slice *out)
 {
+    return plog_read_upto(l, offset, max_bytes, INT64_MAX, out);
+}
+
+int plog_read_upto(struct plog *l, int64_t offset, uint32_t max_bytes, int64_t upto,
+                   struct file_slice *out)
+{
     struct kbatch b;
     out->fd = -1;
     out->pos = 0;
@@ -286,13 +293,17 @@ int plog_read(struct plog *l, int64_t offset, uint32_t max_bytes, struct file_sl
             break;
         pos += kbatch_size(&b);
     }
+    if (b.base_offset >= upto)
+        return 0;
     uint64_t start = pos, end = pos + kbatch_size(&b);
     uint64_t limit = start + max_bytes;
-    uint64_t jump = index_pos_floor(s, limit); /* batches before it all fit */
-    if (jump > end)
-        end = jump;
+    if (upto >= l->end_offset) {
+        uint64_t jump = index_pos_floor(s, limit); /* batches before it all fit */
+        if (jump > end)
+            end = jump;
+    }
     while (end < s->size) {
-        if (seg_read_header(s, end, &b) || end + kbatch_size(&b) > limit)
+        if (seg_read_header(s, end, &b) || end + kbatch_size(&b) > limit || b.base_offset >= upto)
             break;
         end += kbatch_size(&b);
     }
@@ -508,6 +519,7 @@ void plog_free(struct plog *l)
         seg_unref(l->segs[i]);
     free(l->segs);
     producers_cleanup(&l->producers);
+    ptxn_cleanup(&l->txns);
     pthread_mutex_destroy(&l->lock);
     free(l->dir);
     free(l->name);

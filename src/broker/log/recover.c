@@ -374,14 +374,17 @@ int plog_open(const char *dir, const char *name, const struct log_config *cfg,
     int64_t pscanned = load_producers(l, &snaps);
     l->log_start = read_log_start(l);
     plog_drop_below_start(l);
+    int64_t markers = ptxn_rebuild(l);
     log_info("partition opened",
              "\"partition\":\"%s\",\"segments\":%d,\"log_start_offset\":%" PRId64
              ",\"log_end_offset\":%" PRId64 ",\"clean\":%s,\"batches_scanned\":%" PRId64
              ",\"bytes_truncated\":%" PRIu64
              ",\"indexes_rebuilt\":%d,\"producer_headers_read\":%" PRId64
-             ",\"producers\":%u,\"duration_ms\":%" PRId64,
+             ",\"producers\":%u,\"txn_markers\":%" PRId64 ",\"open_txns\":%d"
+             ",\"aborted_txns\":%zu,\"duration_ms\":%" PRId64,
              name, l->nsegs, l->log_start, l->end_offset, hint && hint->clean ? "true" : "false",
-             scanned, truncated, rebuilt, pscanned, l->producers.count, clock_wall_ms() - t0);
+             scanned, truncated, rebuilt, pscanned, l->producers.count, markers, l->txns.nopen,
+             l->txns.naborted, clock_wall_ms() - t0);
     free(logs.v);
     free(snaps.v);
     *out = l;

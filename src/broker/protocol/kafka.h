@@ -30,6 +30,10 @@ enum kafka_api_key {
     KAFKA_DELETE_TOPICS = 20,
     KAFKA_DELETE_RECORDS = 21,
     KAFKA_INIT_PRODUCER_ID = 22,
+    KAFKA_ADD_PARTITIONS_TO_TXN = 24,
+    KAFKA_ADD_OFFSETS_TO_TXN = 25,
+    KAFKA_END_TXN = 26,
+    KAFKA_TXN_OFFSET_COMMIT = 28,
     KAFKA_DESCRIBE_ACLS = 29,
     KAFKA_CREATE_ACLS = 30,
     KAFKA_DELETE_ACLS = 31,
@@ -89,7 +93,9 @@ enum kafka_api_key {
     X(INVALID_TXN_STATE, 48)              \
     X(INVALID_PRODUCER_ID_MAPPING, 49)    \
     X(INVALID_TRANSACTION_TIMEOUT, 50)    \
+    X(CONCURRENT_TRANSACTIONS, 51)        \
     X(SECURITY_DISABLED, 54)              \
+    X(OPERATION_NOT_ATTEMPTED, 55)        \
     X(KAFKA_STORAGE_ERROR, 56)            \
     X(UNKNOWN_PRODUCER_ID, 59)            \
     X(NON_EMPTY_GROUP, 68)                \
@@ -100,7 +106,8 @@ enum kafka_api_key {
     X(GROUP_MAX_SIZE_REACHED, 81)         \
     X(FENCED_INSTANCE_ID, 82)             \
     X(GROUP_SUBSCRIBED_TO_TOPIC, 86)      \
-    X(INVALID_RECORD, 87)
+    X(INVALID_RECORD, 87)                 \
+    X(PRODUCER_FENCED, 90)
 
 enum kafka_error {
 #define KAFKA_ERROR_ENUM(name, code) KAFKA_##name = (code),

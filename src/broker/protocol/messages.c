@@ -157,6 +157,11 @@ static const struct {
     {KAFKA_INCREMENTAL_ALTER_CONFIGS, 0, 0},
     {KAFKA_DELETE_RECORDS, 0, 1},
     {KAFKA_OFFSET_DELETE, 0, 0},
+    /* transactions: messages_txn.c */
+    {KAFKA_ADD_PARTITIONS_TO_TXN, 0, 2},
+    {KAFKA_ADD_OFFSETS_TO_TXN, 0, 2},
+    {KAFKA_END_TXN, 0, 2},
+    {KAFKA_TXN_OFFSET_COMMIT, 0, 2},
     /* answered as disabled, never advertised: messages_security.c */
     {KAFKA_SASL_HANDSHAKE, 0, 1},
     {KAFKA_SASL_AUTHENTICATE, 0, 2},
