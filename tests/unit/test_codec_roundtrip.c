@@ -130,7 +130,7 @@ static void sample_request(int16_t api, int16_t v, union codec_req *o)
                                  : (struct api_versions_req){KSTR_NULL, KSTR_NULL};
         break;
     case KAFKA_METADATA:
-        o->metadata = (struct metadata_req){2, md_req_topics, v < 4, v >= 8, v >= 8};
+        o->metadata = (struct metadata_req){2, md_req_topics, v < 4, v >= 8 && v <= 10, v >= 8};
         break;
     case KAFKA_PRODUCE:
         o->produce = (struct produce_req){v >= 3 ? KSTR("txn") : KSTR_NULL, -1, 1500, 1, pq_topics};

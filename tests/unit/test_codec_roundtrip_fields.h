@@ -42,7 +42,8 @@ static void check_metadata_resp(int16_t v, const struct metadata_resp *in,
                 EQ(q->isr_nodes[k], p->isr_nodes[k]);
         }
     }
-    EQ(o->cluster_authorized_operations, v >= 8 ? in->cluster_authorized_operations : INT32_MIN);
+    EQ(o->cluster_authorized_operations,
+       v >= 8 && v <= 10 ? in->cluster_authorized_operations : INT32_MIN);
 }
 
 static void check_produce_resp(int16_t v, const struct produce_resp *in,

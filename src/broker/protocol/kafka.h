@@ -94,7 +94,8 @@ enum kafka_api_key {
     X(MEMBER_ID_REQUIRED, 79)             \
     X(GROUP_MAX_SIZE_REACHED, 81)         \
     X(FENCED_INSTANCE_ID, 82)             \
-    X(INVALID_RECORD, 87)
+    X(INVALID_RECORD, 87)                 \
+    X(UNKNOWN_TOPIC_ID, 100)
 
 enum kafka_error {
 #define KAFKA_ERROR_ENUM(name, code) KAFKA_##name = (code),

@@ -10,6 +10,7 @@
 
 #include "kafka_client/messages_client.h"
 #include "protocol/messages_int.h"
+#include "protocol/schema_msgs.h"
 #include "tandem/error.h"
 
 /* ---- framing and headers ----------------------------------------------------------------------
@@ -53,40 +54,13 @@ int kafka_parse_response_header(struct kr *r, int header_version, int32_t *corre
 void kafka_encode_api_versions_request(struct kw *w, int16_t version,
                                        const struct api_versions_req *req)
 {
-    if (version >= 3) {
-        kw_compact_string(w, req->client_software_name);
-        kw_compact_string(w, req->client_software_version);
-        kw_empty_tagged_fields(w);
-    }
+    schema_encode(&schema_api_versions_request, w, version, req);
 }
 
 int kafka_parse_api_versions_response(struct kr *r, int16_t version, struct arena *a,
                                       struct api_versions_resp *out)
 {
-    int rc = 0;
-    bool flex = version >= 3;
-    if (version < 0 || version > 3)
-        return TANDEM_EUNSUPPORTED;
-    memset(out, 0, sizeof(*out));
-    out->error_code = kr_i16(r);
-    out->napi_keys = flex ? msg_compact_array(r, 3 * W_I16 + 1) : msg_array(r, 3 * W_I16);
-    struct api_version_range *keys;
-    MSG_ALLOC(a, out->napi_keys, keys, rc);
-    if (rc)
-        return rc;
-    for (int32_t i = 0; i < out->napi_keys; i++) {
-        keys[i].api_key = kr_i16(r);
-        keys[i].min_version = kr_i16(r);
-        keys[i].max_version = kr_i16(r);
-        if (flex)
-            kr_tagged_fields(r);
-    }
-    out->api_keys = keys;
-    if (version >= 1)
-        out->throttle_time_ms = kr_i32(r);
-    if (flex)
-        kr_tagged_fields(r);
-    return msg_end(r);
+    return schema_decode(&schema_api_versions_response, r, version, a, out);
 }
 
 /* ---- Metadata ---------------------------------------------------------------------------------
@@ -94,100 +68,13 @@ int kafka_parse_api_versions_response(struct kr *r, int16_t version, struct aren
 
 void kafka_encode_metadata_request(struct kw *w, int16_t version, const struct metadata_req *req)
 {
-    if (req->ntopics < 0)
-        kw_array(w, version == 0 ? 0 : -1);
-    else
-        kw_array(w, req->ntopics);
-    for (int32_t i = 0; i < req->ntopics; i++)
-        kw_string(w, req->topics[i]);
-    if (version >= 4)
-        kw_bool(w, req->allow_auto_topic_creation);
-    if (version >= 8) {
-        kw_bool(w, req->include_cluster_authorized_operations);
-        kw_bool(w, req->include_topic_authorized_operations);
-    }
-}
-
-static int parse_metadata_partition(struct kr *r, int16_t version, struct arena *a,
-                                    struct metadata_partition *p)
-{
-    int rc;
-    int32_t *v = NULL;
-    p->error_code = kr_i16(r);
-    p->partition_index = kr_i32(r);
-    p->leader_id = kr_i32(r);
-    p->leader_epoch = version >= 7 ? kr_i32(r) : -1;
-    rc = msg_read_i32_array(r, a, &p->nreplica_nodes, &v);
-    p->replica_nodes = v;
-    if (rc)
-        return rc;
-    rc = msg_read_i32_array(r, a, &p->nisr_nodes, &v);
-    p->isr_nodes = v;
-    if (rc)
-        return rc;
-    if (version >= 5) {
-        rc = msg_read_i32_array(r, a, &p->noffline_replicas, &v);
-        p->offline_replicas = v;
-    }
-    return rc;
-}
-
-static int parse_metadata_topics(struct kr *r, int16_t version, struct arena *a,
-                                 struct metadata_resp *out)
-{
-    int rc = 0;
-    size_t tmin = W_I16 + W_STR + (version >= 1 ? 1 : 0) + W_ARR + (version >= 8 ? W_I32 : 0);
-    size_t pmin =
-        W_I16 + 2 * W_I32 + (version >= 7 ? W_I32 : 0) + 2 * W_ARR + (version >= 5 ? W_ARR : 0);
-    out->ntopics = msg_array(r, tmin);
-    MSG_ALLOC(a, out->ntopics, out->topics, rc);
-    if (rc)
-        return rc;
-    for (int32_t i = 0; i < out->ntopics; i++) {
-        struct metadata_topic *t = &out->topics[i];
-        t->error_code = kr_i16(r);
-        t->name = msg_string(r);
-        t->is_internal = version >= 1 ? kr_bool(r) : false;
-        t->npartitions = msg_array(r, pmin);
-        MSG_ALLOC(a, t->npartitions, t->partitions, rc);
-        if (rc)
-            return rc;
-        for (int32_t j = 0; j < t->npartitions; j++) {
-            rc = parse_metadata_partition(r, version, a, &t->partitions[j]);
-            if (rc)
-                return rc;
-        }
-        t->topic_authorized_operations = version >= 8 ? kr_i32(r) : INT32_MIN;
-    }
-    return 0;
+    schema_encode(&schema_metadata_request, w, version, req);
 }
 
 int kafka_parse_metadata_response(struct kr *r, int16_t version, struct arena *a,
                                   struct metadata_resp *out)
 {
-    int rc = 0;
-    if (version < 0 || version > 8)
-        return TANDEM_EUNSUPPORTED;
-    memset(out, 0, sizeof(*out));
-    out->throttle_time_ms = version >= 3 ? kr_i32(r) : 0;
-    out->nbrokers = msg_array(r, W_I32 + W_STR + W_I32 + (version >= 1 ? W_STR : 0));
-    MSG_ALLOC(a, out->nbrokers, out->brokers, rc);
-    if (rc)
-        return rc;
-    for (int32_t i = 0; i < out->nbrokers; i++) {
-        struct metadata_broker *b = &out->brokers[i];
-        b->node_id = kr_i32(r);
-        b->host = msg_string(r);
-        b->port = kr_i32(r);
-        b->rack = version >= 1 ? kr_string(r) : KSTR_NULL;
-    }
-    out->cluster_id = version >= 2 ? kr_string(r) : KSTR_NULL;
-    out->controller_id = version >= 1 ? kr_i32(r) : -1;
-    rc = parse_metadata_topics(r, version, a, out);
-    if (rc)
-        return rc;
-    out->cluster_authorized_operations = version >= 8 ? kr_i32(r) : INT32_MIN;
-    return msg_end(r);
+    return schema_decode(&schema_metadata_response, r, version, a, out);
 }
 
 /* ---- CreateTopics -----------------------------------------------------------------------------
