@@ -15,6 +15,13 @@ extern const struct schema_message schema_metadata_request, schema_metadata_resp
 extern const struct schema_message schema_produce_request, schema_produce_response;
 extern const struct schema_message schema_fetch_request, schema_fetch_response;
 extern const struct schema_message schema_list_offsets_request, schema_list_offsets_response;
+/* messages_admin.c */
+extern const struct schema_message schema_create_topics_request, schema_create_topics_response;
+extern const struct schema_message schema_delete_topics_request, schema_delete_topics_response;
+extern const struct schema_message schema_init_producer_id_request,
+    schema_init_producer_id_response;
+extern const struct schema_message schema_create_partitions_request,
+    schema_create_partitions_response;
 /* messages_group.c */
 extern const struct schema_message schema_find_coordinator_request,
     schema_find_coordinator_response;
