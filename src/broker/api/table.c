@@ -10,15 +10,22 @@
  * lifecycle (request.c) looks handlers up in it through struct broker (broker.c sets b->apis =
  * api_table), so it never depends on the handlers' files.
  *
- * Two rules from KAFKA-NOTES.md shape the numbers:
- *   - MinVersion is 0 for every API: librdkafka 2.0.2 checks features against single versions
- *     (Produce v0 for compression, FindCoordinator v0 for groups, ...) and silently disables them
- *     otherwise.
- *   - MaxVersion stays below each API's first flexible version (Produce 9, Fetch 12, ListOffsets 6,
- *     Metadata 9, CreateTopics 5, DeleteTopics 4, InitProducerId 2, CreatePartitions 2,
- *     OffsetCommit 8, OffsetFetch 6, FindCoordinator 3, JoinGroup 6, Heartbeat 4, LeaveGroup 4,
- *     SyncGroup 4, DescribeGroups 5, ListGroups 3, DeleteGroups 2), except ApiVersions v3, whose
- *     request is flexible and whose response header still has no tagged fields.
+ * What shapes the numbers:
+ *   - MinVersion is 0 for every API (KAFKA-NOTES.md): librdkafka 2.0.2 checks features against
+ *     single versions (Produce v0 for compression, FindCoordinator v0 for groups, ...) and
+ *     silently disables them otherwise.
+ *   - MaxVersion goes into each API's flexible versions (KIP-482; first flexible: Produce 9,
+ *     Fetch 12, ListOffsets 6, Metadata 9, CreateTopics 5, DeleteTopics 4, InitProducerId 2,
+ *     CreatePartitions 2, OffsetCommit 8, OffsetFetch 6, FindCoordinator 3, JoinGroup 6,
+ *     Heartbeat 4, LeaveGroup 4, SyncGroup 4, DescribeGroups 5, ListGroups 3, DeleteGroups 2,
+ *     ApiVersions 3, whose response header alone keeps no tagged fields), up to the last version
+ *     whose fields tandem answers truthfully: it stops before topic ids are needed (Fetch 13,
+ *     CreateTopics 7, DeleteTopics 6; Metadata 10-12 answer the zero topic id), before
+ *     InitProducerId 3 (resuming a producer id, KIP-360), JoinGroup 7 / SyncGroup 5 (protocol
+ *     echoes), ListOffsets 7 (max timestamp), Produce 10 and the KIP-848 versions. The codecs
+ *     (protocol/schema.h tables) may describe more (kafka_codec_versions), never less.
+ *   - The clients pick the highest shared version: librdkafka 2.0.2 uses flexible ApiVersions 3,
+ *     InitProducerId 2 and OffsetFetch 7 of these; kafkajs 2.2.4 none (docs/broker.md).
  */
 #include "api/api.h"
 

@@ -1,28 +1,24 @@
 /*
- * Kafka message codecs, part 1: the request and response headers, and the ApiVersions and
- * Metadata messages. Produce, Fetch and ListOffsets are in messages_data.c; CreateTopics,
- * DeleteTopics, InitProducerId and CreatePartitions in messages_admin.c; the consumer-group APIs
- * in messages_group.c.
+ * Kafka message codecs, part 1: the request and response headers, the version tables, and the
+ * ApiVersions and Metadata messages. Produce, Fetch and ListOffsets are in messages_data.c;
+ * CreateTopics, DeleteTopics, InitProducerId and CreatePartitions in messages_admin.c; the
+ * consumer-group APIs in messages_group.c; the security APIs answered as disabled, still written
+ * by hand, in messages_security.c.
  *
  * Model. A frame on the wire is INT32 size, then a header, then a body. The network loop cuts
  * frames; kafka_parse_request_header() reads the header and tells the header's size; the
  * dispatcher then hands the body to the parser of that API and version. Every parser is a pure
  * function over borrowed bytes: strings and byte ranges in the output point into the frame, so
  * the frame must outlive the parsed struct; arrays are carved from a per-request arena that is
- * freed at once when the response is sent. Parsers read the body straight down with kbuf's
- * sticky-error reader and check once at the end, so a truncated body, a negative length, a
- * count larger than the bytes left, a null where the spec does not allow one, or bytes left
- * over after the last field all give TANDEM_EPROTO, and none of them can make a parser read out
- * of bounds or allocate more than the frame justifies.
+ * freed at once when the response is sent. A truncated body, a negative length, a count larger
+ * than the bytes left, a null where the spec does not allow one, or bytes left over after the
+ * last field all give TANDEM_EPROTO, and none of them can make a parser read out of bounds or
+ * allocate more than the frame justifies.
  *
- * Encoders append a response body for one version to a kw, writing only the fields that version
- * has, in the spec's order. The flexible encodings (compact lengths, tagged fields) are used only
- * where a version is flexible: among the versions tandem implements, that is ApiVersions v3
- * (request body and response body; the response header stays v0), and among the security APIs
- * it answers as disabled (messages_security.c), SaslAuthenticate v2 and the ACL APIs v2-3.
- *
- * Spec: Apache Kafka clients/src/main/resources/common/message/<Name>{Request,Response}.json;
- * each codec names its file.
+ * The codecs are schema tables, one per message, transcribed from Apache Kafka
+ * clients/src/main/resources/common/message/<Name>{Request,Response}.json, and run by one engine
+ * (schema.h, schema.c) that reads and writes any version, with the flexible encodings (compact
+ * lengths, tagged fields) from each message's first flexible version.
  */
 #include <string.h>
 

@@ -3,9 +3,9 @@
  *
  * Source of truth: Apache Kafka clients/src/main/resources/common/message/<Name>Request.json and
  * <Name>Response.json. Field names follow the spec (snake_case of the JSON names) so the code can
- * be read against it; a comment "vN+" marks a field present from version N. Versions handled here
- * are the ones tandem advertises (see api/table.c): all below each API's first flexible
- * version, except ApiVersions v3 (flexible request; its response header has no tagged fields).
+ * be read against it; a comment "vN+" marks a field present from version N. The versions handled
+ * (kafka_codec_versions) include each API's first flexible versions (KIP-482); api/table.c
+ * advertises them or fewer. Every codec below is a schema table run by one engine (schema.h).
  *
  * Decoding: kafka_parse_<api>_request(r, version, arena, out) reads the body that follows the
  * request header. Strings and byte ranges in `out` borrow from the frame; arrays are allocated

@@ -1,10 +1,10 @@
 /*
  * Client-side codecs, part 1: framing, headers, ApiVersions, Metadata, CreateTopics,
- * DeleteTopics, InitProducerId and CreatePartitions (request encoders, response parsers). The wire
- * layouts are drawn next to the server-side codecs in messages.c and messages_admin.c; this file
- * walks the same fields in the other direction, so a round trip (encode here, parse there, or the
- * reverse) checks both against each other, and the captured frames in tests/vectors check both
- * against real clients and librdkafka's mock broker.
+ * DeleteTopics, InitProducerId and CreatePartitions (request encoders, response parsers). They run
+ * the broker's schema tables (messages.c, messages_admin.c) through the engine in the other
+ * direction; the captured frames in tests/vectors check both directions against real clients and
+ * librdkafka's mock broker, and test_codec_schema.c checks the engine against frames assembled by
+ * hand from the spec.
  */
 #include <string.h>
 

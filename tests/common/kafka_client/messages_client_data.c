@@ -1,7 +1,7 @@
 /*
  * Client-side codecs, part 2: Produce, Fetch and ListOffsets (request encoders, response
- * parsers). The layouts are drawn in messages_data.c. A parsed Fetch response borrows its record
- * bytes from the input (records), never records_ext.
+ * parsers), through the schema tables of messages_data.c. A parsed Fetch response borrows its
+ * record bytes from the input (records), never records_ext.
  */
 #include <string.h>
 
