@@ -296,6 +296,45 @@ static void test_known_tag(void **state)
     arena_cleanup(&a);
 }
 
+/* librdkafka 2.0.2's ListGroups v4 (captured): its body's tag section is written twice, so it
+ * ends in one extra 0x00, which Kafka ignores and tandem accepts for this API alone. */
+static void test_list_groups_quirk(void **state)
+{
+    (void)state;
+    char path[512];
+    size_t n, used;
+    snprintf(path, sizeof(path), "%s/flex/quirks/librdkafka-listgroups-v4.req.bin",
+             TANDEM_VECTORS_DIR);
+    uint8_t *f = codec_load(path, &n);
+    assert_non_null(f);
+    struct kafka_req_header h;
+    assert_int_equal(kafka_parse_request_header(f, n, &h, &used), 0);
+    assert_int_equal(h.request_api_key, KAFKA_LIST_GROUPS);
+    assert_int_equal(h.request_api_version, 4);
+    const uint8_t body[] = {0x01, 0x00, 0x00}; /* StatesFilter [], tags, tags again */
+    assert_int_equal(n - used, sizeof(body));
+    assert_memory_equal(f + used, body, sizeof(body));
+    struct arena a;
+    struct kr r;
+    struct list_groups_req q;
+    arena_init(&a, 0);
+    kr_init(&r, body, sizeof(body));
+    assert_int_equal(kafka_parse_list_groups_request(&r, 4, &a, &q), 0);
+    assert_int_equal(q.nstates_filter, 0);
+    const uint8_t other[] = {0x01, 0x00, 0x01}, two[] = {0x01, 0x00, 0x00, 0x00};
+    kr_init(&r, other, sizeof(other));
+    assert_int_equal(kafka_parse_list_groups_request(&r, 4, &a, &q), TANDEM_EPROTO);
+    kr_init(&r, two, sizeof(two));
+    assert_int_equal(kafka_parse_list_groups_request(&r, 4, &a, &q), TANDEM_EPROTO);
+    const uint8_t v3[] = {0x00, 0x00};
+    kr_init(&r, v3, sizeof(v3));
+    assert_int_equal(kafka_parse_list_groups_request(&r, 3, &a, &q), 0);
+    kr_init(&r, v3, sizeof(v3)); /* v2 is not flexible: its body is empty */
+    assert_int_equal(kafka_parse_list_groups_request(&r, 2, &a, &q), TANDEM_EPROTO);
+    arena_cleanup(&a);
+    free(f);
+}
+
 /* ---- frames captured from real clients -------------------------------------------------------
  */
 
@@ -411,6 +450,7 @@ int main(void)
         cmocka_unit_test(test_metadata_flexible_requests),
         cmocka_unit_test(test_fetch_v12_by_hand),
         cmocka_unit_test(test_known_tag),
+        cmocka_unit_test(test_list_groups_quirk),
         cmocka_unit_test(test_captured),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

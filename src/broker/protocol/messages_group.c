@@ -422,10 +422,22 @@ static const struct schema_field lgr_resp_f[] = {
 const struct schema_message schema_list_groups_response = {
     "ListGroupsResponse", 16, 0, 4, 3, SCHEMA_STRUCT(struct list_groups_resp, lgr_resp_f)};
 
+/* librdkafka 2.0.x writes the body's tagged-field section of ListGroups v3+ twice (an explicit
+ * rd_kafka_buf_write_tags() and the one every flexible request gets), so its request ends in one
+ * extra 0x00. Apache Kafka ignores bytes after a request's last field; tandem rejects them
+ * everywhere else, and accepts exactly this one here. */
 int kafka_parse_list_groups_request(struct kr *r, int16_t version, struct arena *a,
                                     struct list_groups_req *out)
 {
-    return schema_decode(&schema_list_groups_request, r, version, a, out);
+    struct kr again = *r;
+    int rc = schema_decode(&schema_list_groups_request, r, version, a, out);
+    if (rc != TANDEM_EPROTO || version < 3 || kr_left(&again) < 2 || again.end[-1] != 0)
+        return rc;
+    again.end--;
+    if (schema_decode(&schema_list_groups_request, &again, version, a, out) != 0)
+        return rc;
+    *r = again;
+    return 0;
 }
 
 void kafka_encode_list_groups_response(struct kw *w, int16_t version,
