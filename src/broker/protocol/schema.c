@@ -15,6 +15,10 @@
 
 #include "tandem/error.h"
 
+/* The per-field functions are inlined into the struct walks: one call per struct, not per field
+ * (what keeps the engine's cost near the hand-written codecs', bench/broker/codec_bench.c). */
+#define SCHEMA_INLINE static inline __attribute__((always_inline))
+
 #define AT(base, off, type)  ((type *)((char *)(base) + (off)))
 #define CAT(base, off, type) ((const type *)((const char *)(base) + (off)))
 
@@ -144,7 +148,7 @@ static struct kstr decode_string(struct dec *d, const struct schema_field *f)
     return s;
 }
 
-static void decode_field(struct dec *d, const struct schema_field *f, void *out)
+SCHEMA_INLINE void decode_field(struct dec *d, const struct schema_field *f, void *out)
 {
     struct kr *r = d->r;
     bool keep = f->off != SCHEMA_NONE;
@@ -360,7 +364,7 @@ static void encode_count(const struct enc *e, const struct schema_field *f, int3
 }
 
 /* Writes field f of in; a field not stored (SCHEMA_NONE) is written as its default. */
-static void encode_field(const struct enc *e, const struct schema_field *f, const void *in)
+SCHEMA_INLINE void encode_field(const struct enc *e, const struct schema_field *f, const void *in)
 {
     struct kw *w = e->w;
     bool have = f->off != SCHEMA_NONE;
