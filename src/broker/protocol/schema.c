@@ -290,6 +290,9 @@ static void decode_tagged(struct dec *d, const struct schema_struct *s, void *ou
         struct dec sd = *d;
         sd.r = &sub;
         decode_field(&sd, f, out);
+        d->rc = sd.rc;
+        if (d->rc)
+            return;
         if (sub.err || kr_left(&sub) != 0) {
             fail(r);
             return;
