@@ -8,7 +8,6 @@
  * (messages_group.h) and the client's request encoder (messages_group_client.h), or the client's
  * response parser and the broker's response encoder. A parser returns what the codec returns, or
  * TANDEM_ENOENT for an API key that is not a group API; an encoder ignores such a key.
- * ListGroups requests have no fields, hence no member in union group_req.
  */
 #ifndef TANDEM_TEST_CODEC_GROUP_DISPATCH_H
 #define TANDEM_TEST_CODEC_GROUP_DISPATCH_H
@@ -29,6 +28,7 @@ union group_req {
     struct leave_group_req leave_group;
     struct offset_commit_req offset_commit;
     struct offset_fetch_req offset_fetch;
+    struct list_groups_req list_groups;
     struct describe_groups_req describe_groups;
     struct delete_groups_req delete_groups;
 };
@@ -49,10 +49,10 @@ union group_resp {
 static const struct {
     int16_t api, max;
 } group_apis[] = {
-    {KAFKA_FIND_COORDINATOR, 2}, {KAFKA_JOIN_GROUP, 5},  {KAFKA_SYNC_GROUP, 3},
-    {KAFKA_HEARTBEAT, 3},        {KAFKA_LEAVE_GROUP, 3}, {KAFKA_OFFSET_COMMIT, 7},
-    {KAFKA_OFFSET_FETCH, 5},     {KAFKA_LIST_GROUPS, 2}, {KAFKA_DESCRIBE_GROUPS, 4},
-    {KAFKA_DELETE_GROUPS, 1},
+    {KAFKA_FIND_COORDINATOR, 4}, {KAFKA_JOIN_GROUP, 6},  {KAFKA_SYNC_GROUP, 4},
+    {KAFKA_HEARTBEAT, 4},        {KAFKA_LEAVE_GROUP, 5}, {KAFKA_OFFSET_COMMIT, 8},
+    {KAFKA_OFFSET_FETCH, 8},     {KAFKA_LIST_GROUPS, 4}, {KAFKA_DESCRIBE_GROUPS, 5},
+    {KAFKA_DELETE_GROUPS, 2},
 };
 
 static inline int group_parse_req(int16_t api, int16_t v, struct kr *r, struct arena *a,
@@ -74,7 +74,7 @@ static inline int group_parse_req(int16_t api, int16_t v, struct kr *r, struct a
     case KAFKA_OFFSET_FETCH:
         return kafka_parse_offset_fetch_request(r, v, a, &o->offset_fetch);
     case KAFKA_LIST_GROUPS:
-        return kafka_parse_list_groups_request(r, v, a);
+        return kafka_parse_list_groups_request(r, v, a, &o->list_groups);
     case KAFKA_DESCRIBE_GROUPS:
         return kafka_parse_describe_groups_request(r, v, a, &o->describe_groups);
     case KAFKA_DELETE_GROUPS:
@@ -108,7 +108,7 @@ static inline void group_encode_req(int16_t api, int16_t v, struct kw *w, const 
         kafka_encode_offset_fetch_request(w, v, &o->offset_fetch);
         break;
     case KAFKA_LIST_GROUPS:
-        kafka_encode_list_groups_request(w, v);
+        kafka_encode_list_groups_request(w, v, &o->list_groups);
         break;
     case KAFKA_DESCRIBE_GROUPS:
         kafka_encode_describe_groups_request(w, v, &o->describe_groups);

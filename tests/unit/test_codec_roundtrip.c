@@ -50,9 +50,15 @@ static const int64_t old_offsets[] = {12, 0};
 static struct list_offsets_resp_partition lo_parts[] = {{0, 0, 2, old_offsets, 1234, 12, 4},
                                                         {1, 3, 0, NULL, -1, -1, -1}};
 static struct list_offsets_resp_topic lo_topics[] = {{KSTR("orders"), 2, lo_parts}};
+static struct create_topics_resp_config ct_resp_configs[] = {
+    {KSTR("cleanup.policy"), KSTR("compact"), false, 1, false},
+    {KSTR("sasl.secret"), KSTR_NULL, true, 5, true}};
+/* b's TopicConfigErrorCode is not 0, so v5+ write it as tagged field 0 */
 static struct create_topics_resp_topic ct_topics[] = {
-    {KSTR("a"), 0, KSTR_NULL}, {KSTR("b"), 36, KSTR("Topic 'b' already exists.")}};
-static struct delete_topics_resp_topic dt_topics[] = {{KSTR("a"), 0}, {KSTR("zz"), 3}};
+    {KSTR("a"), 0, KSTR_NULL, 0, 3, 1, 2, ct_resp_configs},
+    {KSTR("b"), 36, KSTR("Topic 'b' already exists."), 29, -1, -1, -1, NULL}};
+static struct delete_topics_resp_topic dt_topics[] = {{KSTR("a"), 0, KSTR_NULL},
+                                                      {KSTR("zz"), 3, KSTR("no such topic")}};
 static struct create_partitions_resp_result cp_results[] = {
     {KSTR("grow"), 0, KSTR_NULL},
     {KSTR("same"), 37, KSTR("Topic already has 3 partitions.")},
@@ -130,7 +136,7 @@ static void sample_request(int16_t api, int16_t v, union codec_req *o)
                                  : (struct api_versions_req){KSTR_NULL, KSTR_NULL};
         break;
     case KAFKA_METADATA:
-        o->metadata = (struct metadata_req){2, md_req_topics, v < 4, v >= 8, v >= 8};
+        o->metadata = (struct metadata_req){2, md_req_topics, v < 4, v >= 8 && v <= 10, v >= 8};
         break;
     case KAFKA_PRODUCE:
         o->produce = (struct produce_req){v >= 3 ? KSTR("txn") : KSTR_NULL, -1, 1500, 1, pq_topics};
@@ -167,7 +173,8 @@ static void sample_request(int16_t api, int16_t v, union codec_req *o)
         o->delete_topics = (struct delete_topics_req){3, dq_names, 15000};
         break;
     case KAFKA_INIT_PRODUCER_ID:
-        o->init_producer_id = (struct init_producer_id_req){KSTR("txn-1"), 60000};
+        o->init_producer_id = (struct init_producer_id_req){KSTR("txn-1"), 60000,
+                                                            v >= 3 ? 4000 : -1, v >= 3 ? 2 : -1};
         break;
     case KAFKA_CREATE_PARTITIONS:
         o->create_partitions = (struct create_partitions_req){3, cpq_topics, 25000, true};
@@ -353,7 +360,7 @@ static void test_create_partitions_nulls(void **s)
     kr_init(&r, bad, sizeof(bad));
     assert_int_equal(kafka_parse_create_partitions_request(&r, 0, &a, &q), TANDEM_EPROTO);
     kr_init(&r, body, sizeof(body));
-    assert_int_equal(kafka_parse_create_partitions_request(&r, 2, &a, &q), TANDEM_EUNSUPPORTED);
+    assert_int_equal(kafka_parse_create_partitions_request(&r, 4, &a, &q), TANDEM_EUNSUPPORTED);
     arena_cleanup(&a);
 }
 

@@ -42,7 +42,8 @@ static void check_metadata_resp(int16_t v, const struct metadata_resp *in,
                 EQ(q->isr_nodes[k], p->isr_nodes[k]);
         }
     }
-    EQ(o->cluster_authorized_operations, v >= 8 ? in->cluster_authorized_operations : INT32_MIN);
+    EQ(o->cluster_authorized_operations,
+       v >= 8 && v <= 10 ? in->cluster_authorized_operations : INT32_MIN);
 }
 
 static void check_produce_resp(int16_t v, const struct produce_resp *in,
@@ -147,12 +148,29 @@ static void check_response_fields(int16_t api, int16_t v, const union codec_resp
         EQ(out->create_topics.topics[1].error_code, 36);
         assert_same_kstr(out->create_topics.topics[1].error_message,
                          v >= 1 ? in->create_topics.topics[1].error_message : KSTR_NULL);
+        for (int i = 0; i < 2; i++) { /* v5+ (KIP-525); TopicConfigErrorCode is tagged */
+            const struct create_topics_resp_topic *ti = &in->create_topics.topics[i];
+            const struct create_topics_resp_topic *to = &out->create_topics.topics[i];
+            EQ(to->topic_config_error_code, v >= 5 ? ti->topic_config_error_code : 0);
+            EQ(to->num_partitions, v >= 5 ? ti->num_partitions : -1);
+            EQ(to->replication_factor, v >= 5 ? ti->replication_factor : -1);
+            EQ(to->nconfigs, v >= 5 ? ti->nconfigs : 0);
+            for (int j = 0; j < to->nconfigs; j++) {
+                assert_same_kstr(to->configs[j].name, ti->configs[j].name);
+                assert_same_kstr(to->configs[j].value, ti->configs[j].value);
+                EQ(to->configs[j].read_only, ti->configs[j].read_only);
+                EQ(to->configs[j].config_source, ti->configs[j].config_source);
+                EQ(to->configs[j].is_sensitive, ti->configs[j].is_sensitive);
+            }
+        }
         break;
     case KAFKA_DELETE_TOPICS:
         EQ(out->delete_topics.throttle_time_ms, v >= 1 ? in->delete_topics.throttle_time_ms : 0);
         EQ(out->delete_topics.nresponses, 2);
         assert_same_kstr(out->delete_topics.responses[1].name, KSTR("zz"));
         EQ(out->delete_topics.responses[1].error_code, 3);
+        assert_same_kstr(out->delete_topics.responses[1].error_message,
+                         v >= 5 ? in->delete_topics.responses[1].error_message : KSTR_NULL);
         break;
     case KAFKA_INIT_PRODUCER_ID:
         EQ(out->init_producer_id.throttle_time_ms, 18);
@@ -265,6 +283,8 @@ static void check_request_fields(int16_t api, int16_t v, const union codec_req *
     case KAFKA_INIT_PRODUCER_ID:
         assert_same_kstr(out->init_producer_id.transactional_id, KSTR("txn-1"));
         EQ(out->init_producer_id.transaction_timeout_ms, 60000);
+        EQ(out->init_producer_id.producer_id, v >= 3 ? 4000 : -1);
+        EQ(out->init_producer_id.producer_epoch, v >= 3 ? 2 : -1);
         break;
     case KAFKA_CREATE_PARTITIONS: {
         const struct create_partitions_req *o = &out->create_partitions;

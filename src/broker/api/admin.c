@@ -156,6 +156,31 @@ static int16_t check_create(struct broker *b, struct request *req,
     return KAFKA_NONE;
 }
 
+/* CreateTopics v5+ (KIP-525) answers with the topic's shape and configs: here the partition
+ * count, replication factor 1, and the topic-level configs it was created with (source
+ * DYNAMIC_TOPIC_CONFIG); the broker defaults are DescribeConfigs' to list. -1 on error. */
+static void create_topic_result(struct request *req, struct create_topics_resp_topic *to,
+                                int32_t nparts, const char **keys, const char **values,
+                                int32_t nconfigs)
+{
+    to->num_partitions = -1;
+    to->replication_factor = -1;
+    to->nconfigs = -1;
+    if (to->error_code != KAFKA_NONE)
+        return;
+    to->num_partitions = nparts;
+    to->replication_factor = 1;
+    to->configs =
+        nconfigs > 0 ? arena_array(&req->arena, (size_t)nconfigs, sizeof(*to->configs)) : NULL;
+    to->nconfigs = to->configs ? nconfigs : 0;
+    for (int32_t i = 0; i < to->nconfigs; i++)
+        to->configs[i] = (struct create_topics_resp_config){
+            .name = {keys[i], (int32_t)strlen(keys[i])},
+            .value = {values[i], (int32_t)strlen(values[i])},
+            .config_source = 1, /* DYNAMIC_TOPIC_CONFIG */
+        };
+}
+
 void handle_create_topics(struct request *req)
 {
     struct broker *b = req->b;
@@ -192,6 +217,7 @@ void handle_create_topics(struct request *req)
             }
         }
         to->error_message = msg ? (struct kstr){msg, (int32_t)strlen(msg)} : KSTR_NULL;
+        create_topic_result(req, to, nparts, keys, values, nconfigs);
     }
     struct kw w;
     request_begin_response(req, &w);

@@ -13,6 +13,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -184,6 +185,20 @@ void handle_find_coordinator(struct request *req)
         resp.node_id = -1;
         resp.host = KSTR("");
         resp.port = -1;
+    }
+    if (ver >= 4) { /* batched keys (KIP-699): the same answer for each key */
+        resp.coordinators =
+            arena_array(&req->arena, (size_t)in.ncoordinator_keys, sizeof(*resp.coordinators));
+        resp.ncoordinators = resp.coordinators ? in.ncoordinator_keys : 0;
+        for (int32_t i = 0; i < resp.ncoordinators; i++)
+            resp.coordinators[i] = (struct find_coordinator_coordinator){
+                .key = in.coordinator_keys[i],
+                .node_id = resp.node_id,
+                .host = resp.host,
+                .port = resp.port,
+                .error_code = resp.error_code,
+                .error_message = resp.error_message,
+            };
     }
     struct kw w;
     request_begin_response(req, &w);
@@ -432,15 +447,15 @@ static void fetch_all_fill(const char *topic, int32_t partition, const struct gc
     t->npartitions++;
 }
 
-void handle_offset_fetch(struct request *req)
+/* The committed offsets of one group: the topics asked for (ntopics >= 0) or all of them (-1),
+ * into *ntopics_out / *topics_out; returns the group-level error code. */
+static int16_t offset_fetch_group(struct request *req, struct kstr group_id, int32_t ntopics,
+                                  struct offset_fetch_req_topic *topics, int32_t *ntopics_out,
+                                  struct offset_fetch_resp_topic **topics_out)
 {
     struct broker *b = req->b;
     int16_t ver = req->hdr.request_api_version;
-    struct offset_fetch_req in;
-    if (kafka_parse_offset_fetch_request(&req->body, ver, &req->arena, &in)) {
-        request_fail(req, "malformed OffsetFetch request");
-        return;
-    }
+    struct offset_fetch_req in = {.group_id = group_id, .ntopics = ntopics, .topics = topics};
     struct offset_fetch_resp resp = {.error_code = KAFKA_NONE};
     int16_t gerr = in.group_id.len <= 0 ? KAFKA_INVALID_GROUP_ID : KAFKA_NONE;
     if (gerr && (ver >= 2 || in.ntopics < 0)) {
@@ -482,6 +497,36 @@ void handle_offset_fetch(struct request *req)
             }
         }
     }
+    *ntopics_out = resp.ntopics;
+    *topics_out = resp.topics;
+    return resp.error_code;
+}
+
+/* OffsetFetch. v8 asks for several groups at once (KIP-709), each answered as v0-7 answer one.
+ * RequireStable (v7+) needs no wait: tandem keeps no pending transactional offsets. */
+void handle_offset_fetch(struct request *req)
+{
+    int16_t ver = req->hdr.request_api_version;
+    struct offset_fetch_req in;
+    if (kafka_parse_offset_fetch_request(&req->body, ver, &req->arena, &in)) {
+        request_fail(req, "malformed OffsetFetch request");
+        return;
+    }
+    struct offset_fetch_resp resp = {.error_code = KAFKA_NONE};
+    if (ver >= 8) {
+        resp.groups = arena_array(&req->arena, (size_t)in.ngroups, sizeof(*resp.groups));
+        resp.ngroups = resp.groups ? in.ngroups : 0;
+        for (int32_t i = 0; i < resp.ngroups; i++) {
+            const struct offset_fetch_req_group *gi = &in.groups[i];
+            struct offset_fetch_resp_group *go = &resp.groups[i];
+            go->group_id = gi->group_id;
+            go->error_code = offset_fetch_group(req, gi->group_id, gi->ntopics, gi->topics,
+                                                &go->ntopics, &go->topics);
+        }
+    } else {
+        resp.error_code = offset_fetch_group(req, in.group_id, in.ntopics, in.topics, &resp.ntopics,
+                                             &resp.topics);
+    }
     struct kw w;
     request_begin_response(req, &w);
     kafka_encode_offset_fetch_response(&w, ver, &resp);
@@ -494,14 +539,30 @@ struct list_acc {
     struct request *req;
     struct list_groups_group *out;
     int32_t n, cap;
+    const struct list_groups_req *in;
 };
+
+/* ListGroups v4 StatesFilter: is the state named (case-insensitively, as Kafka parses it)? */
+static bool list_state_wanted(const struct list_groups_req *in, const char *state)
+{
+    if (in->nstates_filter <= 0)
+        return true;
+    size_t n = strlen(state);
+    for (int32_t i = 0; i < in->nstates_filter; i++)
+        if ((size_t)in->states_filter[i].len == n &&
+            strncasecmp(in->states_filter[i].p, state, n) == 0)
+            return true;
+    return false;
+}
 
 static void list_one(const struct gc_group_info *g, void *arg)
 {
     struct list_acc *acc = arg;
-    if (acc->n < acc->cap) {
+    const char *state = group_state_name(g->state);
+    if (acc->n < acc->cap && list_state_wanted(acc->in, state)) {
         acc->out[acc->n].group_id = cstr(g->group_id);
         acc->out[acc->n].protocol_type = cstr(g->protocol_type);
+        acc->out[acc->n].group_state = cstr(state);
         acc->n++;
     }
 }
@@ -510,11 +571,12 @@ void handle_list_groups(struct request *req)
 {
     struct broker *b = req->b;
     int16_t ver = req->hdr.request_api_version;
-    if (kafka_parse_list_groups_request(&req->body, ver, &req->arena)) {
+    struct list_groups_req in;
+    if (kafka_parse_list_groups_request(&req->body, ver, &req->arena, &in)) {
         request_fail(req, "malformed ListGroups request");
         return;
     }
-    struct list_acc acc = {.req = req, .cap = gc_group_count(b->gc)};
+    struct list_acc acc = {.req = req, .cap = gc_group_count(b->gc), .in = &in};
     acc.out = arena_array(&req->arena, (size_t)(acc.cap ? acc.cap : 1), sizeof(*acc.out));
     if (acc.out)
         gc_list(b->gc, list_one, &acc);

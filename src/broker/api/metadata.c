@@ -119,8 +119,10 @@ void handle_metadata(struct request *req)
         resp.topics = arena_array(&req->arena, (size_t)in.ntopics, sizeof(*resp.topics));
         resp.ntopics = resp.topics ? in.ntopics : 0;
         for (int32_t i = 0; i < resp.ntopics; i++) {
-            int16_t err = KAFKA_NONE;
-            struct topic *t = api_topic(b, in.topics[i], in.allow_auto_topic_creation, &err);
+            int16_t err = KAFKA_UNKNOWN_TOPIC_ID; /* v10+: a null name asks by topic id */
+            struct topic *t = in.topics[i].len < 0
+                                  ? NULL
+                                  : api_topic(b, in.topics[i], in.allow_auto_topic_creation, &err);
             if (t) {
                 fill_topic(b, req, t, &resp.topics[i], ver);
             } else {

@@ -10,41 +10,49 @@
  * lifecycle (request.c) looks handlers up in it through struct broker (broker.c sets b->apis =
  * api_table), so it never depends on the handlers' files.
  *
- * Two rules from KAFKA-NOTES.md shape the numbers:
- *   - MinVersion is 0 for every API: librdkafka 2.0.2 checks features against single versions
- *     (Produce v0 for compression, FindCoordinator v0 for groups, ...) and silently disables them
- *     otherwise.
- *   - MaxVersion stays below each API's first flexible version (Produce 9, Fetch 12, ListOffsets 6,
- *     Metadata 9, CreateTopics 5, DeleteTopics 4, InitProducerId 2, CreatePartitions 2,
- *     OffsetCommit 8, OffsetFetch 6, FindCoordinator 3, JoinGroup 6, Heartbeat 4, LeaveGroup 4,
- *     SyncGroup 4, DescribeGroups 5, ListGroups 3, DeleteGroups 2, DescribeConfigs 4,
- *     AlterConfigs 2, IncrementalAlterConfigs 1, DeleteRecords 2, AddPartitionsToTxn 3,
- *     AddOffsetsToTxn 3, EndTxn 3, TxnOffsetCommit 3; OffsetDelete is never flexible at v0),
- *     except ApiVersions v3, whose request is flexible and whose response header still has no
- *     tagged fields.
+ * What shapes the numbers:
+ *   - MinVersion is 0 for every API (KAFKA-NOTES.md): librdkafka 2.0.2 checks features against
+ *     single versions (Produce v0 for compression, FindCoordinator v0 for groups, ...) and
+ *     silently disables them otherwise.
+ *   - MaxVersion goes into each API's flexible versions (KIP-482; first flexible: Produce 9,
+ *     Fetch 12, ListOffsets 6, Metadata 9, CreateTopics 5, DeleteTopics 4, InitProducerId 2,
+ *     CreatePartitions 2, OffsetCommit 8, OffsetFetch 6, FindCoordinator 3, JoinGroup 6,
+ *     Heartbeat 4, LeaveGroup 4, SyncGroup 4, DescribeGroups 5, ListGroups 3, DeleteGroups 2,
+ *     ApiVersions 3, whose response header alone keeps no tagged fields), up to the last version
+ *     whose fields tandem answers truthfully: it stops before topic ids are needed (Fetch 13,
+ *     CreateTopics 7, DeleteTopics 6; Metadata 10-12 answer the zero topic id), before
+ *     InitProducerId 3 (resuming a producer id, KIP-360), JoinGroup 7 / SyncGroup 5 (protocol
+ *     echoes), ListOffsets 7 (max timestamp), Produce 10 and the KIP-848 versions. The codecs
+ *     (protocol/schema.h tables) may describe more (kafka_codec_versions), never less.
+ *   - The clients pick the highest shared version: librdkafka 2.0.2 uses flexible ApiVersions 3,
+ *     InitProducerId 2 and OffsetFetch 7 of these; kafkajs 2.2.4 none (docs/broker.md).
+ *   - The configuration, record and transaction APIs stay below their first flexible versions
+ *     (DescribeConfigs 4, AlterConfigs 2, IncrementalAlterConfigs 1, DeleteRecords 2,
+ *     AddPartitionsToTxn 3, AddOffsetsToTxn 3, EndTxn 3, TxnOffsetCommit 3; OffsetDelete has no
+ *     flexible version): their codecs (messages_config.c, messages_txn.c) are still hand-written.
  */
 #include "api/api.h"
 
 const struct api_entry api_table[KAFKA_API_KEY_MAX] = {
-    [KAFKA_PRODUCE] = {0, 8, handle_produce, "Produce", false},
-    [KAFKA_FETCH] = {0, 11, handle_fetch, "Fetch", false},
-    [KAFKA_LIST_OFFSETS] = {0, 5, handle_list_offsets, "ListOffsets", false},
-    [KAFKA_METADATA] = {0, 8, handle_metadata, "Metadata", false},
+    [KAFKA_PRODUCE] = {0, 9, handle_produce, "Produce", false},
+    [KAFKA_FETCH] = {0, 12, handle_fetch, "Fetch", false},
+    [KAFKA_LIST_OFFSETS] = {0, 6, handle_list_offsets, "ListOffsets", false},
+    [KAFKA_METADATA] = {0, 12, handle_metadata, "Metadata", false},
     [KAFKA_API_VERSIONS] = {0, 3, handle_api_versions, "ApiVersions", false},
-    [KAFKA_CREATE_TOPICS] = {0, 4, handle_create_topics, "CreateTopics", false},
-    [KAFKA_DELETE_TOPICS] = {0, 3, handle_delete_topics, "DeleteTopics", false},
-    [KAFKA_INIT_PRODUCER_ID] = {0, 1, handle_init_producer_id, "InitProducerId", false},
-    [KAFKA_CREATE_PARTITIONS] = {0, 1, handle_create_partitions, "CreatePartitions", false},
-    [KAFKA_OFFSET_COMMIT] = {0, 7, handle_offset_commit, "OffsetCommit", false},
-    [KAFKA_OFFSET_FETCH] = {0, 5, handle_offset_fetch, "OffsetFetch", false},
-    [KAFKA_FIND_COORDINATOR] = {0, 2, handle_find_coordinator, "FindCoordinator", false},
-    [KAFKA_JOIN_GROUP] = {0, 5, handle_join_group, "JoinGroup", false},
-    [KAFKA_HEARTBEAT] = {0, 3, handle_heartbeat, "Heartbeat", false},
-    [KAFKA_LEAVE_GROUP] = {0, 3, handle_leave_group, "LeaveGroup", false},
-    [KAFKA_SYNC_GROUP] = {0, 3, handle_sync_group, "SyncGroup", false},
-    [KAFKA_DESCRIBE_GROUPS] = {0, 4, handle_describe_groups, "DescribeGroups", false},
-    [KAFKA_LIST_GROUPS] = {0, 2, handle_list_groups, "ListGroups", false},
-    [KAFKA_DELETE_GROUPS] = {0, 1, handle_delete_groups, "DeleteGroups", false},
+    [KAFKA_CREATE_TOPICS] = {0, 6, handle_create_topics, "CreateTopics", false},
+    [KAFKA_DELETE_TOPICS] = {0, 5, handle_delete_topics, "DeleteTopics", false},
+    [KAFKA_INIT_PRODUCER_ID] = {0, 2, handle_init_producer_id, "InitProducerId", false},
+    [KAFKA_CREATE_PARTITIONS] = {0, 3, handle_create_partitions, "CreatePartitions", false},
+    [KAFKA_OFFSET_COMMIT] = {0, 8, handle_offset_commit, "OffsetCommit", false},
+    [KAFKA_OFFSET_FETCH] = {0, 8, handle_offset_fetch, "OffsetFetch", false},
+    [KAFKA_FIND_COORDINATOR] = {0, 4, handle_find_coordinator, "FindCoordinator", false},
+    [KAFKA_JOIN_GROUP] = {0, 6, handle_join_group, "JoinGroup", false},
+    [KAFKA_HEARTBEAT] = {0, 4, handle_heartbeat, "Heartbeat", false},
+    [KAFKA_LEAVE_GROUP] = {0, 5, handle_leave_group, "LeaveGroup", false},
+    [KAFKA_SYNC_GROUP] = {0, 4, handle_sync_group, "SyncGroup", false},
+    [KAFKA_DESCRIBE_GROUPS] = {0, 5, handle_describe_groups, "DescribeGroups", false},
+    [KAFKA_LIST_GROUPS] = {0, 4, handle_list_groups, "ListGroups", false},
+    [KAFKA_DELETE_GROUPS] = {0, 2, handle_delete_groups, "DeleteGroups", false},
     /* configs and record admin (configs.c, records.c) */
     [KAFKA_DESCRIBE_CONFIGS] = {0, 3, handle_describe_configs, "DescribeConfigs", false},
     [KAFKA_ALTER_CONFIGS] = {0, 1, handle_alter_configs, "AlterConfigs", false},

@@ -107,7 +107,8 @@ enum kafka_api_key {
     X(FENCED_INSTANCE_ID, 82)             \
     X(GROUP_SUBSCRIBED_TO_TOPIC, 86)      \
     X(INVALID_RECORD, 87)                 \
-    X(PRODUCER_FENCED, 90)
+    X(PRODUCER_FENCED, 90)                \
+    X(UNKNOWN_TOPIC_ID, 100)
 
 enum kafka_error {
 #define KAFKA_ERROR_ENUM(name, code) KAFKA_##name = (code),

@@ -1,34 +1,32 @@
 /*
- * Kafka message codecs, part 1: the request and response headers, and the ApiVersions and
- * Metadata messages. Produce, Fetch and ListOffsets are in messages_data.c; CreateTopics,
- * DeleteTopics, InitProducerId and CreatePartitions in messages_admin.c; the consumer-group APIs
- * in messages_group.c.
+ * Kafka message codecs, part 1: the request and response headers, the version tables, and the
+ * ApiVersions and Metadata messages. Produce, Fetch and ListOffsets are in messages_data.c;
+ * CreateTopics, DeleteTopics, InitProducerId and CreatePartitions in messages_admin.c; the
+ * consumer-group APIs in messages_group.c; the security APIs answered as disabled, still written
+ * by hand, in messages_security.c.
  *
  * Model. A frame on the wire is INT32 size, then a header, then a body. The network loop cuts
  * frames; kafka_parse_request_header() reads the header and tells the header's size; the
  * dispatcher then hands the body to the parser of that API and version. Every parser is a pure
  * function over borrowed bytes: strings and byte ranges in the output point into the frame, so
  * the frame must outlive the parsed struct; arrays are carved from a per-request arena that is
- * freed at once when the response is sent. Parsers read the body straight down with kbuf's
- * sticky-error reader and check once at the end, so a truncated body, a negative length, a
- * count larger than the bytes left, a null where the spec does not allow one, or bytes left
- * over after the last field all give TANDEM_EPROTO, and none of them can make a parser read out
- * of bounds or allocate more than the frame justifies.
+ * freed at once when the response is sent. A truncated body, a negative length, a count larger
+ * than the bytes left, a null where the spec does not allow one, or bytes left over after the
+ * last field all give TANDEM_EPROTO, and none of them can make a parser read out of bounds or
+ * allocate more than the frame justifies.
  *
- * Encoders append a response body for one version to a kw, writing only the fields that version
- * has, in the spec's order. The flexible encodings (compact lengths, tagged fields) are used only
- * where a version is flexible: among the versions tandem implements, that is ApiVersions v3
- * (request body and response body; the response header stays v0), and among the security APIs
- * it answers as disabled (messages_security.c), SaslAuthenticate v2 and the ACL APIs v2-3.
- *
- * Spec: Apache Kafka clients/src/main/resources/common/message/<Name>{Request,Response}.json;
- * each codec names its file.
+ * The codecs are schema tables, one per message, transcribed from Apache Kafka
+ * clients/src/main/resources/common/message/<Name>{Request,Response}.json, and run by one engine
+ * (schema.h, schema.c) that reads and writes any version, with the flexible encodings (compact
+ * lengths, tagged fields) from each message's first flexible version.
  */
 #include <string.h>
 
 #include "protocol/kafka.h"
 #include "protocol/messages.h"
 #include "protocol/messages_int.h"
+#include "protocol/schema_int.h"
+#include "protocol/schema_msgs.h"
 #include "tandem/error.h"
 
 /* ---- helpers shared with the other codec files -------------------------------------------------
@@ -80,21 +78,23 @@ static const struct {
     {KAFKA_API_VERSIONS, 3},
     {KAFKA_CREATE_TOPICS, 5},
     {KAFKA_DELETE_TOPICS, 4},
-    {21 /* DeleteRecords */, 2},
+    {KAFKA_DELETE_RECORDS, 2},
     {KAFKA_INIT_PRODUCER_ID, 2},
     {23 /* OffsetForLeaderEpoch */, 4},
-    {24 /* AddPartitionsToTxn */, 3},
-    {25 /* AddOffsetsToTxn */, 3},
-    {26 /* EndTxn */, 3},
-    {28 /* TxnOffsetCommit */, 3},
+    {KAFKA_ADD_PARTITIONS_TO_TXN, 3},
+    {KAFKA_ADD_OFFSETS_TO_TXN, 3},
+    {KAFKA_END_TXN, 3},
+    {KAFKA_TXN_OFFSET_COMMIT, 3},
     {KAFKA_DESCRIBE_ACLS, 2},
     {KAFKA_CREATE_ACLS, 2},
     {KAFKA_DELETE_ACLS, 2},
-    {32 /* DescribeConfigs */, 4},
-    {33 /* AlterConfigs */, 2},
+    {KAFKA_DESCRIBE_CONFIGS, 4},
+    {KAFKA_ALTER_CONFIGS, 2},
     {KAFKA_SASL_AUTHENTICATE, 2},
     {KAFKA_CREATE_PARTITIONS, 2},
     {KAFKA_DELETE_GROUPS, 2},
+    {KAFKA_INCREMENTAL_ALTER_CONFIGS, 1},
+    {KAFKA_OFFSET_DELETE, -1},
 };
 
 static int16_t flexible_from(int16_t api_key)
@@ -131,26 +131,26 @@ static const struct {
     int16_t min;
     int16_t max;
 } codec_versions[] = {
-    {KAFKA_PRODUCE, 0, 8},
-    {KAFKA_FETCH, 0, 11},
-    {KAFKA_LIST_OFFSETS, 0, 5},
-    {KAFKA_METADATA, 0, 8},
+    {KAFKA_PRODUCE, 0, 9},
+    {KAFKA_FETCH, 0, 12},
+    {KAFKA_LIST_OFFSETS, 0, 6},
+    {KAFKA_METADATA, 0, 12},
     {KAFKA_API_VERSIONS, 0, 3},
-    {KAFKA_CREATE_TOPICS, 0, 4},
-    {KAFKA_DELETE_TOPICS, 0, 3},
-    {KAFKA_INIT_PRODUCER_ID, 0, 1},
-    {KAFKA_CREATE_PARTITIONS, 0, 1},
+    {KAFKA_CREATE_TOPICS, 0, 6},
+    {KAFKA_DELETE_TOPICS, 0, 5},
+    {KAFKA_INIT_PRODUCER_ID, 0, 4},
+    {KAFKA_CREATE_PARTITIONS, 0, 3},
     /* consumer groups: messages_group.c */
-    {KAFKA_FIND_COORDINATOR, 0, 2},
-    {KAFKA_JOIN_GROUP, 0, 5},
-    {KAFKA_SYNC_GROUP, 0, 3},
-    {KAFKA_HEARTBEAT, 0, 3},
-    {KAFKA_LEAVE_GROUP, 0, 3},
-    {KAFKA_OFFSET_COMMIT, 0, 7},
-    {KAFKA_OFFSET_FETCH, 0, 5},
-    {KAFKA_LIST_GROUPS, 0, 2},
-    {KAFKA_DESCRIBE_GROUPS, 0, 4},
-    {KAFKA_DELETE_GROUPS, 0, 1},
+    {KAFKA_FIND_COORDINATOR, 0, 4},
+    {KAFKA_JOIN_GROUP, 0, 6},
+    {KAFKA_SYNC_GROUP, 0, 4},
+    {KAFKA_HEARTBEAT, 0, 4},
+    {KAFKA_LEAVE_GROUP, 0, 5},
+    {KAFKA_OFFSET_COMMIT, 0, 8},
+    {KAFKA_OFFSET_FETCH, 0, 8},
+    {KAFKA_LIST_GROUPS, 0, 4},
+    {KAFKA_DESCRIBE_GROUPS, 0, 5},
+    {KAFKA_DELETE_GROUPS, 0, 2},
     /* configs and record admin: messages_config.c */
     {KAFKA_DESCRIBE_CONFIGS, 0, 3},
     {KAFKA_ALTER_CONFIGS, 0, 1},
@@ -225,146 +225,127 @@ void kafka_encode_response_header(struct kw *w, int header_version, int32_t corr
         kw_empty_tagged_fields(w);
 }
 
-/* ---- ApiVersions (ApiVersionsRequest.json / ApiVersionsResponse.json) --------------------------
+/* ---- ApiVersions: ApiVersionsRequest.json / ApiVersionsResponse.json (flexibleVersions 3+) -----
  *
- * Request v0-2: empty body. v3 (flexible):
- *   client_software_name     COMPACT_STRING
- *   client_software_version  COMPACT_STRING
- *   tagged fields
- * Response v0-2: error_code INT16, api_keys ARRAY of {api_key, min_version, max_version INT16},
- * v1+ throttle_time_ms INT32. v3: the same with a COMPACT_ARRAY whose entries each end in a
- * tagged-field section, and a tagged-field section at the end (SupportedFeatures etc. are
- * tagged and omitted).
+ * The response header stays v0 at every version (kafka_response_header_version). The tagged
+ * SupportedFeatures (0), FinalizedFeaturesEpoch (1), FinalizedFeatures (2) and ZkMigrationReady
+ * (3) are never written: tandem has no feature flags.
  */
+
+static const struct schema_field api_versions_req_f[] = {
+    FLD(ST_STRING, 3, V, NEVER, struct api_versions_req, client_software_name, 0),
+    FLD(ST_STRING, 3, V, NEVER, struct api_versions_req, client_software_version, 0),
+};
+const struct schema_message schema_api_versions_request = {
+    "ApiVersionsRequest", 18, 0, 3, 3, SCHEMA_STRUCT(struct api_versions_req, api_versions_req_f)};
+
+static const struct schema_field api_version_range_f[] = {
+    FLD(ST_I16, 0, V, NEVER, struct api_version_range, api_key, 0),
+    FLD(ST_I16, 0, V, NEVER, struct api_version_range, min_version, 0),
+    FLD(ST_I16, 0, V, NEVER, struct api_version_range, max_version, 0),
+};
+static const struct schema_struct api_version_range_s =
+    SCHEMA_STRUCT(struct api_version_range, api_version_range_f);
+
+static const struct schema_field api_versions_resp_f[] = {
+    FLD(ST_I16, 0, V, NEVER, struct api_versions_resp, error_code, 0),
+    ARR(0, V, NEVER, struct api_versions_resp, api_keys, napi_keys, api_version_range_s),
+    FLD(ST_I32, 1, V, NEVER, struct api_versions_resp, throttle_time_ms, 0),
+};
+const struct schema_message schema_api_versions_response = {
+    "ApiVersionsResponse",
+    18,
+    0,
+    3,
+    3,
+    SCHEMA_STRUCT(struct api_versions_resp, api_versions_resp_f)};
 
 int kafka_parse_api_versions_request(struct kr *r, int16_t version, struct arena *a,
                                      struct api_versions_req *out)
 {
-    (void)a;
-    if (version < 0 || version > 3)
-        return TANDEM_EUNSUPPORTED;
-    out->client_software_name = KSTR_NULL;
-    out->client_software_version = KSTR_NULL;
-    if (version >= 3) {
-        out->client_software_name = msg_compact_string(r);
-        out->client_software_version = msg_compact_string(r);
-        kr_tagged_fields(r);
-    }
-    return msg_end(r);
+    return schema_decode(&schema_api_versions_request, r, version, a, out);
 }
 
 void kafka_encode_api_versions_response(struct kw *w, int16_t version,
                                         const struct api_versions_resp *resp)
 {
-    bool flex = version >= 3;
-    kw_i16(w, resp->error_code);
-    if (flex)
-        kw_compact_array(w, resp->napi_keys);
-    else
-        kw_array(w, resp->napi_keys);
-    for (int32_t i = 0; i < resp->napi_keys; i++) {
-        kw_i16(w, resp->api_keys[i].api_key);
-        kw_i16(w, resp->api_keys[i].min_version);
-        kw_i16(w, resp->api_keys[i].max_version);
-        if (flex)
-            kw_empty_tagged_fields(w);
-    }
-    if (version >= 1)
-        kw_i32(w, resp->throttle_time_ms);
-    if (flex)
-        kw_empty_tagged_fields(w);
+    schema_encode(&schema_api_versions_response, w, version, resp);
 }
 
-/* ---- Metadata (MetadataRequest.json / MetadataResponse.json), v0-8 -----------------------------
+/* ---- Metadata: MetadataRequest.json / MetadataResponse.json (flexibleVersions 9+), v0-12 -------
  *
- * Request:
- *   topics                                ARRAY of name STRING; v0: empty = all topics;
- *                                         v1+: nullable, null = all topics, empty = none
- *   allow_auto_topic_creation             BOOLEAN, v4+ (default true)
- *   include_cluster_authorized_operations BOOLEAN, v8+
- *   include_topic_authorized_operations   BOOLEAN, v8+
+ * Request topics: v0 an empty array means all topics (SF_EMPTY_IS_NULL), v1+ null means all.
+ * v10+ each topic has a TopicId (dropped: tandem names topics only) and a nullable Name; the
+ * handler answers a null name with UNKNOWN_TOPIC_ID. Response TopicId (v10+) is the zero UUID:
+ * tandem topics have no ids, and the Fetch versions offered (up to 12) name topics.
  */
+
+static const struct schema_field metadata_req_topic_f[] = {
+    DROP(ST_UUID, 10, V, NEVER, 0),                                                 /* TopicId */
+    {.type = ST_STRING, .vmin = 0, .vmax = V, .nullable = 10, .tag = -1, .off = 0}, /* Name */
+};
+static const struct schema_struct metadata_req_topic_s =
+    SCHEMA_STRUCT(struct kstr, metadata_req_topic_f);
+
+static const struct schema_field metadata_req_f[] = {
+    ARRF(0, V, 1, SF_EMPTY_IS_NULL, struct metadata_req, topics, ntopics, metadata_req_topic_s),
+    FLD(ST_BOOL, 4, V, NEVER, struct metadata_req, allow_auto_topic_creation, 1),
+    FLD(ST_BOOL, 8, 10, NEVER, struct metadata_req, include_cluster_authorized_operations, 0),
+    FLD(ST_BOOL, 8, V, NEVER, struct metadata_req, include_topic_authorized_operations, 0),
+};
+const struct schema_message schema_metadata_request = {
+    "MetadataRequest", 3, 0, 12, 9, SCHEMA_STRUCT(struct metadata_req, metadata_req_f)};
+
+static const struct schema_field metadata_broker_f[] = {
+    FLD(ST_I32, 0, V, NEVER, struct metadata_broker, node_id, 0),
+    FLD(ST_STRING, 0, V, NEVER, struct metadata_broker, host, 0),
+    FLD(ST_I32, 0, V, NEVER, struct metadata_broker, port, 0),
+    FLD(ST_STRING, 1, V, 1, struct metadata_broker, rack, 0),
+};
+static const struct schema_struct metadata_broker_s =
+    SCHEMA_STRUCT(struct metadata_broker, metadata_broker_f);
+
+static const struct schema_field metadata_partition_f[] = {
+    FLD(ST_I16, 0, V, NEVER, struct metadata_partition, error_code, 0),
+    FLD(ST_I32, 0, V, NEVER, struct metadata_partition, partition_index, 0),
+    FLD(ST_I32, 0, V, NEVER, struct metadata_partition, leader_id, 0),
+    FLD(ST_I32, 7, V, NEVER, struct metadata_partition, leader_epoch, -1),
+    PARR(ST_ARRAY_I32, 0, V, NEVER, struct metadata_partition, replica_nodes, nreplica_nodes),
+    PARR(ST_ARRAY_I32, 0, V, NEVER, struct metadata_partition, isr_nodes, nisr_nodes),
+    PARR(ST_ARRAY_I32, 5, V, NEVER, struct metadata_partition, offline_replicas, noffline_replicas),
+};
+static const struct schema_struct metadata_partition_s =
+    SCHEMA_STRUCT(struct metadata_partition, metadata_partition_f);
+
+static const struct schema_field metadata_topic_f[] = {
+    FLD(ST_I16, 0, V, NEVER, struct metadata_topic, error_code, 0),
+    FLD(ST_STRING, 0, V, 12, struct metadata_topic, name, 0),
+    DROP(ST_UUID, 10, V, NEVER, 0), /* TopicId: zero */
+    FLD(ST_BOOL, 1, V, NEVER, struct metadata_topic, is_internal, 0),
+    ARR(0, V, NEVER, struct metadata_topic, partitions, npartitions, metadata_partition_s),
+    FLD(ST_I32, 8, V, NEVER, struct metadata_topic, topic_authorized_operations, INT32_MIN),
+};
+static const struct schema_struct metadata_topic_s =
+    SCHEMA_STRUCT(struct metadata_topic, metadata_topic_f);
+
+static const struct schema_field metadata_resp_f[] = {
+    FLD(ST_I32, 3, V, NEVER, struct metadata_resp, throttle_time_ms, 0),
+    ARR(0, V, NEVER, struct metadata_resp, brokers, nbrokers, metadata_broker_s),
+    FLD(ST_STRING, 2, V, 2, struct metadata_resp, cluster_id, 0),
+    FLD(ST_I32, 1, V, NEVER, struct metadata_resp, controller_id, -1),
+    ARR(0, V, NEVER, struct metadata_resp, topics, ntopics, metadata_topic_s),
+    FLD(ST_I32, 8, 10, NEVER, struct metadata_resp, cluster_authorized_operations, INT32_MIN),
+};
+const struct schema_message schema_metadata_response = {
+    "MetadataResponse", 3, 0, 12, 9, SCHEMA_STRUCT(struct metadata_resp, metadata_resp_f)};
 
 int kafka_parse_metadata_request(struct kr *r, int16_t version, struct arena *a,
                                  struct metadata_req *out)
 {
-    int rc = 0;
-    if (version < 0 || version > 8)
-        return TANDEM_EUNSUPPORTED;
-    memset(out, 0, sizeof(*out));
-    out->ntopics = version >= 1 ? kr_array(r, W_STR) : msg_array(r, W_STR);
-    MSG_ALLOC(a, out->ntopics, out->topics, rc);
-    if (rc)
-        return rc;
-    for (int32_t i = 0; i < out->ntopics; i++)
-        out->topics[i] = msg_string(r);
-    if (version == 0 && out->ntopics == 0 && !r->err)
-        out->ntopics = -1;
-    out->allow_auto_topic_creation = version >= 4 ? kr_bool(r) : true;
-    if (version >= 8) {
-        out->include_cluster_authorized_operations = kr_bool(r);
-        out->include_topic_authorized_operations = kr_bool(r);
-    }
-    return msg_end(r);
-}
-
-/*
- * Response:
- *   throttle_time_ms INT32, v3+
- *   brokers ARRAY: node_id INT32, host STRING, port INT32, rack NULLABLE_STRING (v1+)
- *   cluster_id NULLABLE_STRING, v2+
- *   controller_id INT32, v1+
- *   topics ARRAY: error_code INT16, name STRING, is_internal BOOLEAN (v1+),
- *     partitions ARRAY: error_code INT16, partition_index INT32, leader_id INT32,
- *       leader_epoch INT32 (v7+), replica_nodes [INT32], isr_nodes [INT32],
- *       offline_replicas [INT32] (v5+)
- *     topic_authorized_operations INT32, v8+
- *   cluster_authorized_operations INT32, v8+
- */
-
-static void encode_metadata_topic(struct kw *w, int16_t version, const struct metadata_topic *t)
-{
-    kw_i16(w, t->error_code);
-    kw_string(w, t->name);
-    if (version >= 1)
-        kw_bool(w, t->is_internal);
-    kw_array(w, t->npartitions);
-    for (int32_t j = 0; j < t->npartitions; j++) {
-        const struct metadata_partition *p = &t->partitions[j];
-        kw_i16(w, p->error_code);
-        kw_i32(w, p->partition_index);
-        kw_i32(w, p->leader_id);
-        if (version >= 7)
-            kw_i32(w, p->leader_epoch);
-        msg_write_i32_array(w, p->nreplica_nodes, p->replica_nodes);
-        msg_write_i32_array(w, p->nisr_nodes, p->isr_nodes);
-        if (version >= 5)
-            msg_write_i32_array(w, p->noffline_replicas, p->offline_replicas);
-    }
-    if (version >= 8)
-        kw_i32(w, t->topic_authorized_operations);
+    return schema_decode(&schema_metadata_request, r, version, a, out);
 }
 
 void kafka_encode_metadata_response(struct kw *w, int16_t version, const struct metadata_resp *resp)
 {
-    if (version >= 3)
-        kw_i32(w, resp->throttle_time_ms);
-    kw_array(w, resp->nbrokers);
-    for (int32_t i = 0; i < resp->nbrokers; i++) {
-        const struct metadata_broker *b = &resp->brokers[i];
-        kw_i32(w, b->node_id);
-        kw_string(w, b->host);
-        kw_i32(w, b->port);
-        if (version >= 1)
-            kw_string(w, b->rack);
-    }
-    if (version >= 2)
-        kw_string(w, resp->cluster_id);
-    if (version >= 1)
-        kw_i32(w, resp->controller_id);
-    kw_array(w, resp->ntopics);
-    for (int32_t i = 0; i < resp->ntopics; i++)
-        encode_metadata_topic(w, version, &resp->topics[i]);
-    if (version >= 8)
-        kw_i32(w, resp->cluster_authorized_operations);
+    schema_encode(&schema_metadata_response, w, version, resp);
 }

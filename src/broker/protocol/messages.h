@@ -3,9 +3,9 @@
  *
  * Source of truth: Apache Kafka clients/src/main/resources/common/message/<Name>Request.json and
  * <Name>Response.json. Field names follow the spec (snake_case of the JSON names) so the code can
- * be read against it; a comment "vN+" marks a field present from version N. Versions handled here
- * are the ones tandem advertises (see api/table.c): all below each API's first flexible
- * version, except ApiVersions v3 (flexible request; its response header has no tagged fields).
+ * be read against it; a comment "vN+" marks a field present from version N. The versions handled
+ * (kafka_codec_versions) include each API's first flexible versions (KIP-482); api/table.c
+ * advertises them or fewer. Every codec below is a schema table run by one engine (schema.h).
  *
  * Decoding: kafka_parse_<api>_request(r, version, arena, out) reads the body that follows the
  * request header. Strings and byte ranges in `out` borrow from the frame; arrays are allocated
@@ -86,7 +86,7 @@ int kafka_parse_api_versions_request(struct kr *r, int16_t version, struct arena
 void kafka_encode_api_versions_response(struct kw *w, int16_t version,
                                         const struct api_versions_resp *resp);
 
-/* ---- Metadata (3), v0-8 -----------------------------------------------------------------------
+/* ---- Metadata (3), v0-12 -----------------------------------------------------------------------
  */
 
 struct metadata_req {
@@ -142,7 +142,7 @@ int kafka_parse_metadata_request(struct kr *r, int16_t version, struct arena *a,
 void kafka_encode_metadata_response(struct kw *w, int16_t version,
                                     const struct metadata_resp *resp);
 
-/* ---- Produce (0), v0-8 ------------------------------------------------------------------------
+/* ---- Produce (0), v0-9 ------------------------------------------------------------------------
  */
 
 struct produce_req_partition {
@@ -196,7 +196,7 @@ int kafka_parse_produce_request(struct kr *r, int16_t version, struct arena *a,
                                 struct produce_req *out);
 void kafka_encode_produce_response(struct kw *w, int16_t version, const struct produce_resp *resp);
 
-/* ---- Fetch (1), v0-11 -------------------------------------------------------------------------
+/* ---- Fetch (1), v0-12 -------------------------------------------------------------------------
  */
 
 struct fetch_req_partition {
@@ -274,7 +274,7 @@ int kafka_parse_fetch_request(struct kr *r, int16_t version, struct arena *a,
                               struct fetch_req *out);
 void kafka_encode_fetch_response(struct kw *w, int16_t version, const struct fetch_resp *resp);
 
-/* ---- ListOffsets (2), v0-5 --------------------------------------------------------------------
+/* ---- ListOffsets (2), v0-6 --------------------------------------------------------------------
  */
 
 #define KAFKA_TIMESTAMP_LATEST   (-1)
@@ -327,7 +327,7 @@ int kafka_parse_list_offsets_request(struct kr *r, int16_t version, struct arena
 void kafka_encode_list_offsets_response(struct kw *w, int16_t version,
                                         const struct list_offsets_resp *resp);
 
-/* ---- CreateTopics (19), v0-4 ------------------------------------------------------------------
+/* ---- CreateTopics (19), v0-6 ------------------------------------------------------------------
  */
 
 struct create_topics_assignment {
@@ -358,10 +358,23 @@ struct create_topics_req {
     bool validate_only; /* v1+ */
 };
 
+struct create_topics_resp_config { /* v5+ (KIP-525) */
+    struct kstr name;
+    struct kstr value; /* nullable */
+    bool read_only;
+    int8_t config_source; /* -1 unknown, 1 DYNAMIC_TOPIC_CONFIG, 5 DEFAULT_CONFIG, ... */
+    bool is_sensitive;
+};
+
 struct create_topics_resp_topic {
     struct kstr name;
     int16_t error_code;
-    struct kstr error_message; /* v1+, nullable */
+    struct kstr error_message;       /* v1+, nullable */
+    int16_t topic_config_error_code; /* v5+, tagged (0): written only when not 0 */
+    int32_t num_partitions;          /* v5+, -1 unknown */
+    int16_t replication_factor;      /* v5+, -1 unknown */
+    int32_t nconfigs;                /* v5+, -1 = null (configs not described) */
+    struct create_topics_resp_config *configs;
 };
 
 struct create_topics_resp {
@@ -375,7 +388,7 @@ int kafka_parse_create_topics_request(struct kr *r, int16_t version, struct aren
 void kafka_encode_create_topics_response(struct kw *w, int16_t version,
                                          const struct create_topics_resp *resp);
 
-/* ---- DeleteTopics (20), v0-3 ------------------------------------------------------------------
+/* ---- DeleteTopics (20), v0-5 ------------------------------------------------------------------
  */
 
 struct delete_topics_req {
@@ -387,6 +400,7 @@ struct delete_topics_req {
 struct delete_topics_resp_topic {
     struct kstr name;
     int16_t error_code;
+    struct kstr error_message; /* v5+, nullable */
 };
 
 struct delete_topics_resp {
@@ -400,12 +414,14 @@ int kafka_parse_delete_topics_request(struct kr *r, int16_t version, struct aren
 void kafka_encode_delete_topics_response(struct kw *w, int16_t version,
                                          const struct delete_topics_resp *resp);
 
-/* ---- InitProducerId (22), v0-1 ----------------------------------------------------------------
+/* ---- InitProducerId (22), v0-4 ----------------------------------------------------------------
  */
 
 struct init_producer_id_req {
     struct kstr transactional_id; /* nullable */
     int32_t transaction_timeout_ms;
+    int64_t producer_id;    /* v3+ (KIP-360: resume with this id), else -1 */
+    int16_t producer_epoch; /* v3+, else -1 */
 };
 
 struct init_producer_id_resp {
@@ -420,7 +436,7 @@ int kafka_parse_init_producer_id_request(struct kr *r, int16_t version, struct a
 void kafka_encode_init_producer_id_response(struct kw *w, int16_t version,
                                             const struct init_producer_id_resp *resp);
 
-/* ---- CreatePartitions (37), v0-1 --------------------------------------------------------------
+/* ---- CreatePartitions (37), v0-3 --------------------------------------------------------------
  */
 
 struct create_partitions_assignment {

@@ -1,217 +1,217 @@
 /*
- * Kafka message codecs, part 3: the admin and producer-setup messages, CreateTopics (v0-4),
- * DeleteTopics (v0-3), InitProducerId (v0-1) and CreatePartitions (v0-1). See messages.c for the
- * model. None of these versions is flexible (CreateTopics becomes flexible at v5, DeleteTopics
- * at v4, InitProducerId and CreatePartitions at v2).
+ * Kafka message codecs, part 4: the admin APIs, as schema tables (schema.h) read and written by
+ * the one engine (schema.c): CreateTopics v0-6, DeleteTopics v0-5, InitProducerId v0-4 and
+ * CreatePartitions v0-3, flexible from CreateTopics 5, DeleteTopics 4, InitProducerId 2 and
+ * CreatePartitions 2. The structs are in messages.h; each table transcribes Apache Kafka
+ * clients/src/main/resources/common/message/<Name>Request.json / <Name>Response.json.
+ *
+ * Not described: CreateTopics v7 and DeleteTopics v6 (topic ids).
  */
-#include <string.h>
+#include <stddef.h>
 
 #include "protocol/messages.h"
-#include "protocol/messages_int.h"
-#include "tandem/error.h"
+#include "protocol/schema_int.h"
+#include "protocol/schema_msgs.h"
 
-/* ---- CreateTopics (CreateTopicsRequest.json / CreateTopicsResponse.json) -----------------------
- *
- * Request:
- *   topics ARRAY: name STRING, num_partitions INT32 (-1: default, v4+), replication_factor INT16,
- *     assignments ARRAY: partition_index INT32, broker_ids [INT32]
- *     configs ARRAY: name STRING, value NULLABLE_STRING
- *   timeout_ms INT32
- *   validate_only BOOLEAN, v1+
+/* ---- CreateTopics (flexibleVersions 5+) -------------------------------------------------------
  */
 
-#define CT_TOPIC_MIN (W_STR + W_I32 + W_I16 + W_ARR + W_ARR)
+static const struct schema_field ct_assignment_f[] = {
+    FLD(ST_I32, 0, V, NEVER, struct create_topics_assignment, partition_index, 0),
+    PARR(ST_ARRAY_I32, 0, V, NEVER, struct create_topics_assignment, broker_ids, nbroker_ids),
+};
+static const struct schema_struct ct_assignment_s =
+    SCHEMA_STRUCT(struct create_topics_assignment, ct_assignment_f);
 
-static int parse_create_topic(struct kr *r, struct arena *a, struct create_topics_req_topic *t)
-{
-    int rc = 0;
-    t->name = msg_string(r);
-    t->num_partitions = kr_i32(r);
-    t->replication_factor = kr_i16(r);
-    t->nassignments = msg_array(r, W_I32 + W_ARR);
-    MSG_ALLOC(a, t->nassignments, t->assignments, rc);
-    if (rc)
-        return rc;
-    for (int32_t j = 0; j < t->nassignments; j++) {
-        struct create_topics_assignment *as = &t->assignments[j];
-        as->partition_index = kr_i32(r);
-        rc = msg_read_i32_array(r, a, &as->nbroker_ids, &as->broker_ids);
-        if (rc)
-            return rc;
-    }
-    t->nconfigs = msg_array(r, W_STR + W_STR);
-    MSG_ALLOC(a, t->nconfigs, t->configs, rc);
-    if (rc)
-        return rc;
-    for (int32_t j = 0; j < t->nconfigs; j++) {
-        t->configs[j].name = msg_string(r);
-        t->configs[j].value = kr_string(r);
-    }
-    return 0;
-}
+static const struct schema_field ct_config_f[] = {
+    FLD(ST_STRING, 0, V, NEVER, struct create_topics_config, name, 0),
+    FLD(ST_STRING, 0, V, 0, struct create_topics_config, value, 0),
+};
+static const struct schema_struct ct_config_s =
+    SCHEMA_STRUCT(struct create_topics_config, ct_config_f);
+
+static const struct schema_field ct_req_topic_f[] = {
+    FLD(ST_STRING, 0, V, NEVER, struct create_topics_req_topic, name, 0),
+    FLD(ST_I32, 0, V, NEVER, struct create_topics_req_topic, num_partitions, 0),
+    FLD(ST_I16, 0, V, NEVER, struct create_topics_req_topic, replication_factor, 0),
+    ARR(0, V, NEVER, struct create_topics_req_topic, assignments, nassignments, ct_assignment_s),
+    ARR(0, V, NEVER, struct create_topics_req_topic, configs, nconfigs, ct_config_s),
+};
+static const struct schema_struct ct_req_topic_s =
+    SCHEMA_STRUCT(struct create_topics_req_topic, ct_req_topic_f);
+
+static const struct schema_field ct_req_f[] = {
+    ARR(0, V, NEVER, struct create_topics_req, topics, ntopics, ct_req_topic_s),
+    FLD(ST_I32, 0, V, NEVER, struct create_topics_req, timeout_ms, 60000),
+    FLD(ST_BOOL, 1, V, NEVER, struct create_topics_req, validate_only, 0),
+};
+const struct schema_message schema_create_topics_request = {
+    "CreateTopicsRequest", 19, 0, 6, 5, SCHEMA_STRUCT(struct create_topics_req, ct_req_f)};
+
+static const struct schema_field ct_resp_config_f[] = {
+    FLD(ST_STRING, 5, V, NEVER, struct create_topics_resp_config, name, 0),
+    FLD(ST_STRING, 5, V, 5, struct create_topics_resp_config, value, 0),
+    FLD(ST_BOOL, 5, V, NEVER, struct create_topics_resp_config, read_only, 0),
+    FLD(ST_I8, 5, V, NEVER, struct create_topics_resp_config, config_source, -1),
+    FLD(ST_BOOL, 5, V, NEVER, struct create_topics_resp_config, is_sensitive, 0),
+};
+static const struct schema_struct ct_resp_config_s =
+    SCHEMA_STRUCT(struct create_topics_resp_config, ct_resp_config_f);
+
+static const struct schema_field ct_resp_topic_f[] = {
+    FLD(ST_STRING, 0, V, NEVER, struct create_topics_resp_topic, name, 0),
+    FLD(ST_I16, 0, V, NEVER, struct create_topics_resp_topic, error_code, 0),
+    FLD(ST_STRING, 1, V, 0, struct create_topics_resp_topic, error_message, 0),
+    TAG(ST_I16, 5, V, NEVER, 0, struct create_topics_resp_topic, topic_config_error_code, 0),
+    FLD(ST_I32, 5, V, NEVER, struct create_topics_resp_topic, num_partitions, -1),
+    FLD(ST_I16, 5, V, NEVER, struct create_topics_resp_topic, replication_factor, -1),
+    ARR(5, V, 5, struct create_topics_resp_topic, configs, nconfigs, ct_resp_config_s),
+};
+static const struct schema_struct ct_resp_topic_s =
+    SCHEMA_STRUCT(struct create_topics_resp_topic, ct_resp_topic_f);
+
+static const struct schema_field ct_resp_f[] = {
+    FLD(ST_I32, 2, V, NEVER, struct create_topics_resp, throttle_time_ms, 0),
+    ARR(0, V, NEVER, struct create_topics_resp, topics, ntopics, ct_resp_topic_s),
+};
+const struct schema_message schema_create_topics_response = {
+    "CreateTopicsResponse", 19, 0, 6, 5, SCHEMA_STRUCT(struct create_topics_resp, ct_resp_f)};
 
 int kafka_parse_create_topics_request(struct kr *r, int16_t version, struct arena *a,
                                       struct create_topics_req *out)
 {
-    int rc = 0;
-    if (version < 0 || version > 4)
-        return TANDEM_EUNSUPPORTED;
-    memset(out, 0, sizeof(*out));
-    out->ntopics = msg_array(r, CT_TOPIC_MIN);
-    MSG_ALLOC(a, out->ntopics, out->topics, rc);
-    if (rc)
-        return rc;
-    for (int32_t i = 0; i < out->ntopics; i++) {
-        rc = parse_create_topic(r, a, &out->topics[i]);
-        if (rc)
-            return rc;
-    }
-    out->timeout_ms = kr_i32(r);
-    out->validate_only = version >= 1 ? kr_bool(r) : false;
-    return msg_end(r);
+    return schema_decode(&schema_create_topics_request, r, version, a, out);
 }
 
-/*
- * Response:
- *   throttle_time_ms INT32 (v2+)
- *   topics ARRAY: name STRING, error_code INT16, error_message NULLABLE_STRING (v1+)
- */
 void kafka_encode_create_topics_response(struct kw *w, int16_t version,
                                          const struct create_topics_resp *resp)
 {
-    if (version >= 2)
-        kw_i32(w, resp->throttle_time_ms);
-    kw_array(w, resp->ntopics);
-    for (int32_t i = 0; i < resp->ntopics; i++) {
-        kw_string(w, resp->topics[i].name);
-        kw_i16(w, resp->topics[i].error_code);
-        if (version >= 1)
-            kw_string(w, resp->topics[i].error_message);
-    }
+    schema_encode(&schema_create_topics_response, w, version, resp);
 }
 
-/* ---- DeleteTopics (DeleteTopicsRequest.json / DeleteTopicsResponse.json) -----------------------
- *
- * Request: topic_names [STRING], timeout_ms INT32.
- * Response: throttle_time_ms INT32 (v1+), responses ARRAY: name STRING, error_code INT16.
+/* ---- DeleteTopics (flexibleVersions 4+) -------------------------------------------------------
  */
+
+static const struct schema_field dt_req_f[] = {
+    PARR(ST_ARRAY_STR, 0, 5, NEVER, struct delete_topics_req, topic_names, ntopic_names),
+    FLD(ST_I32, 0, V, NEVER, struct delete_topics_req, timeout_ms, 0),
+};
+const struct schema_message schema_delete_topics_request = {
+    "DeleteTopicsRequest", 20, 0, 5, 4, SCHEMA_STRUCT(struct delete_topics_req, dt_req_f)};
+
+static const struct schema_field dt_resp_topic_f[] = {
+    FLD(ST_STRING, 0, V, 6, struct delete_topics_resp_topic, name, 0),
+    FLD(ST_I16, 0, V, NEVER, struct delete_topics_resp_topic, error_code, 0),
+    FLD(ST_STRING, 5, V, 5, struct delete_topics_resp_topic, error_message, 0),
+};
+static const struct schema_struct dt_resp_topic_s =
+    SCHEMA_STRUCT(struct delete_topics_resp_topic, dt_resp_topic_f);
+
+static const struct schema_field dt_resp_f[] = {
+    FLD(ST_I32, 1, V, NEVER, struct delete_topics_resp, throttle_time_ms, 0),
+    ARR(0, V, NEVER, struct delete_topics_resp, responses, nresponses, dt_resp_topic_s),
+};
+const struct schema_message schema_delete_topics_response = {
+    "DeleteTopicsResponse", 20, 0, 5, 4, SCHEMA_STRUCT(struct delete_topics_resp, dt_resp_f)};
 
 int kafka_parse_delete_topics_request(struct kr *r, int16_t version, struct arena *a,
                                       struct delete_topics_req *out)
 {
-    int rc = 0;
-    if (version < 0 || version > 3)
-        return TANDEM_EUNSUPPORTED;
-    memset(out, 0, sizeof(*out));
-    out->ntopic_names = msg_array(r, W_STR);
-    MSG_ALLOC(a, out->ntopic_names, out->topic_names, rc);
-    if (rc)
-        return rc;
-    for (int32_t i = 0; i < out->ntopic_names; i++)
-        out->topic_names[i] = msg_string(r);
-    out->timeout_ms = kr_i32(r);
-    return msg_end(r);
+    return schema_decode(&schema_delete_topics_request, r, version, a, out);
 }
 
 void kafka_encode_delete_topics_response(struct kw *w, int16_t version,
                                          const struct delete_topics_resp *resp)
 {
-    if (version >= 1)
-        kw_i32(w, resp->throttle_time_ms);
-    kw_array(w, resp->nresponses);
-    for (int32_t i = 0; i < resp->nresponses; i++) {
-        kw_string(w, resp->responses[i].name);
-        kw_i16(w, resp->responses[i].error_code);
-    }
+    schema_encode(&schema_delete_topics_response, w, version, resp);
 }
 
-/* ---- InitProducerId (InitProducerIdRequest.json / InitProducerIdResponse.json) -----------------
- *
- * Request:  transactional_id NULLABLE_STRING, transaction_timeout_ms INT32.
- * Response: throttle_time_ms INT32, error_code INT16, producer_id INT64, producer_epoch INT16.
+/* ---- InitProducerId (flexibleVersions 2+) -----------------------------------------------------
  */
+
+static const struct schema_field ip_req_f[] = {
+    FLD(ST_STRING, 0, V, 0, struct init_producer_id_req, transactional_id, 0),
+    FLD(ST_I32, 0, V, NEVER, struct init_producer_id_req, transaction_timeout_ms, 0),
+    FLD(ST_I64, 3, V, NEVER, struct init_producer_id_req, producer_id, -1),
+    FLD(ST_I16, 3, V, NEVER, struct init_producer_id_req, producer_epoch, -1),
+};
+const struct schema_message schema_init_producer_id_request = {
+    "InitProducerIdRequest", 22, 0, 4, 2, SCHEMA_STRUCT(struct init_producer_id_req, ip_req_f)};
+
+static const struct schema_field ip_resp_f[] = {
+    FLD(ST_I32, 0, V, NEVER, struct init_producer_id_resp, throttle_time_ms, 0),
+    FLD(ST_I16, 0, V, NEVER, struct init_producer_id_resp, error_code, 0),
+    FLD(ST_I64, 0, V, NEVER, struct init_producer_id_resp, producer_id, -1),
+    FLD(ST_I16, 0, V, NEVER, struct init_producer_id_resp, producer_epoch, 0),
+};
+const struct schema_message schema_init_producer_id_response = {
+    "InitProducerIdResponse", 22, 0, 4, 2, SCHEMA_STRUCT(struct init_producer_id_resp, ip_resp_f)};
 
 int kafka_parse_init_producer_id_request(struct kr *r, int16_t version, struct arena *a,
                                          struct init_producer_id_req *out)
 {
-    (void)a;
-    if (version < 0 || version > 1)
-        return TANDEM_EUNSUPPORTED;
-    out->transactional_id = kr_string(r);
-    out->transaction_timeout_ms = kr_i32(r);
-    return msg_end(r);
+    return schema_decode(&schema_init_producer_id_request, r, version, a, out);
 }
 
 void kafka_encode_init_producer_id_response(struct kw *w, int16_t version,
                                             const struct init_producer_id_resp *resp)
 {
-    (void)version;
-    kw_i32(w, resp->throttle_time_ms);
-    kw_i16(w, resp->error_code);
-    kw_i64(w, resp->producer_id);
-    kw_i16(w, resp->producer_epoch);
+    schema_encode(&schema_init_producer_id_response, w, version, resp);
 }
 
-/* ---- CreatePartitions (CreatePartitionsRequest.json / CreatePartitionsResponse.json) -----------
- *
- * v1 is the same as v0 (v1 only changes when a throttled response is sent); v2 is flexible.
- *
- * Request:
- *   topics ARRAY:
- *     name STRING
- *     count INT32                   the new total partition count
- *     assignments NULLABLE ARRAY:   one entry per NEW partition, null = the broker chooses
- *       broker_ids [INT32]
- *   timeout_ms INT32
- *   validate_only BOOLEAN
- *
- * Response:
- *   throttle_time_ms INT32
- *   results ARRAY: name STRING, error_code INT16, error_message NULLABLE_STRING
+/* ---- CreatePartitions (flexibleVersions 2+) ---------------------------------------------------
  */
 
-#define CP_TOPIC_MIN (W_STR + W_I32 + W_ARR)
+static const struct schema_field cp_assignment_f[] = {
+    PARR(ST_ARRAY_I32, 0, V, NEVER, struct create_partitions_assignment, broker_ids, nbroker_ids),
+};
+static const struct schema_struct cp_assignment_s =
+    SCHEMA_STRUCT(struct create_partitions_assignment, cp_assignment_f);
+
+static const struct schema_field cp_req_topic_f[] = {
+    FLD(ST_STRING, 0, V, NEVER, struct create_partitions_req_topic, name, 0),
+    FLD(ST_I32, 0, V, NEVER, struct create_partitions_req_topic, count, 0),
+    ARR(0, V, 0, struct create_partitions_req_topic, assignments, nassignments, cp_assignment_s),
+};
+static const struct schema_struct cp_req_topic_s =
+    SCHEMA_STRUCT(struct create_partitions_req_topic, cp_req_topic_f);
+
+static const struct schema_field cp_req_f[] = {
+    ARR(0, V, NEVER, struct create_partitions_req, topics, ntopics, cp_req_topic_s),
+    FLD(ST_I32, 0, V, NEVER, struct create_partitions_req, timeout_ms, 0),
+    FLD(ST_BOOL, 0, V, NEVER, struct create_partitions_req, validate_only, 0),
+};
+const struct schema_message schema_create_partitions_request = {
+    "CreatePartitionsRequest", 37, 0, 3, 2, SCHEMA_STRUCT(struct create_partitions_req, cp_req_f)};
+
+static const struct schema_field cp_result_f[] = {
+    FLD(ST_STRING, 0, V, NEVER, struct create_partitions_resp_result, name, 0),
+    FLD(ST_I16, 0, V, NEVER, struct create_partitions_resp_result, error_code, 0),
+    FLD(ST_STRING, 0, V, 0, struct create_partitions_resp_result, error_message, 0),
+};
+static const struct schema_struct cp_result_s =
+    SCHEMA_STRUCT(struct create_partitions_resp_result, cp_result_f);
+
+static const struct schema_field cp_resp_f[] = {
+    FLD(ST_I32, 0, V, NEVER, struct create_partitions_resp, throttle_time_ms, 0),
+    ARR(0, V, NEVER, struct create_partitions_resp, results, nresults, cp_result_s),
+};
+const struct schema_message schema_create_partitions_response = {
+    "CreatePartitionsResponse",
+    37,
+    0,
+    3,
+    2,
+    SCHEMA_STRUCT(struct create_partitions_resp, cp_resp_f)};
 
 int kafka_parse_create_partitions_request(struct kr *r, int16_t version, struct arena *a,
                                           struct create_partitions_req *out)
 {
-    int rc = 0;
-    if (version < 0 || version > 1)
-        return TANDEM_EUNSUPPORTED;
-    memset(out, 0, sizeof(*out));
-    out->ntopics = msg_array(r, CP_TOPIC_MIN);
-    MSG_ALLOC(a, out->ntopics, out->topics, rc);
-    if (rc)
-        return rc;
-    for (int32_t i = 0; i < out->ntopics; i++) {
-        struct create_partitions_req_topic *t = &out->topics[i];
-        t->name = msg_string(r);
-        t->count = kr_i32(r);
-        t->nassignments = kr_array(r, W_ARR); /* nullable: -1 stays -1 */
-        MSG_ALLOC(a, t->nassignments, t->assignments, rc);
-        if (rc)
-            return rc;
-        for (int32_t j = 0; j < t->nassignments; j++) {
-            struct create_partitions_assignment *as = &t->assignments[j];
-            rc = msg_read_i32_array(r, a, &as->nbroker_ids, &as->broker_ids);
-            if (rc)
-                return rc;
-        }
-    }
-    out->timeout_ms = kr_i32(r);
-    out->validate_only = kr_bool(r);
-    return msg_end(r);
+    return schema_decode(&schema_create_partitions_request, r, version, a, out);
 }
 
 void kafka_encode_create_partitions_response(struct kw *w, int16_t version,
                                              const struct create_partitions_resp *resp)
 {
-    (void)version;
-    kw_i32(w, resp->throttle_time_ms);
-    kw_array(w, resp->nresults);
-    for (int32_t i = 0; i < resp->nresults; i++) {
-        kw_string(w, resp->results[i].name);
-        kw_i16(w, resp->results[i].error_code);
-        kw_string(w, resp->results[i].error_message);
-    }
+    schema_encode(&schema_create_partitions_response, w, version, resp);
 }

@@ -1,7 +1,8 @@
 /*
- * Consumer-group messages: FindCoordinator v0-2, JoinGroup v0-5, SyncGroup v0-3, Heartbeat v0-3,
- * LeaveGroup v0-3, OffsetCommit v0-7, OffsetFetch v0-5, ListGroups v0-2, DescribeGroups v0-4,
- * DeleteGroups v0-1 — every one below its first flexible version.
+ * Consumer-group messages: FindCoordinator v0-4, JoinGroup v0-6, SyncGroup v0-4, Heartbeat v0-4,
+ * LeaveGroup v0-5, OffsetCommit v0-8, OffsetFetch v0-8, ListGroups v0-4, DescribeGroups v0-5,
+ * DeleteGroups v0-2, flexible from FindCoordinator 3, JoinGroup 6, SyncGroup 4, Heartbeat 4,
+ * LeaveGroup 4, OffsetCommit 8, OffsetFetch 6, ListGroups 3, DescribeGroups 5, DeleteGroups 2.
  *
  * Same conventions as messages.h (Apache Kafka clients/src/main/resources/common/message/
  * <Name>Request.json and <Name>Response.json; "vN+" marks a field present from version N;
@@ -12,12 +13,23 @@
 
 #include "protocol/messages.h"
 
-/* ---- FindCoordinator (10), v0-2 ---------------------------------------------------------------
+/* ---- FindCoordinator (10), v0-4 ---------------------------------------------------------------
  */
 
 struct find_coordinator_req {
+    struct kstr key;           /* v0-3 */
+    int8_t key_type;           /* v1+: 0 group, 1 transaction */
+    int32_t ncoordinator_keys; /* v4+: the keys, batched (KIP-699) */
+    struct kstr *coordinator_keys;
+};
+
+struct find_coordinator_coordinator { /* v4+: one per key */
     struct kstr key;
-    int8_t key_type; /* v1+: 0 group, 1 transaction */
+    int32_t node_id;
+    struct kstr host;
+    int32_t port;
+    int16_t error_code;
+    struct kstr error_message; /* nullable */
 };
 
 struct find_coordinator_resp {
@@ -27,9 +39,12 @@ struct find_coordinator_resp {
     int32_t node_id;
     struct kstr host;
     int32_t port;
+    /* v4+: the fields above (but throttle_time_ms) are gone; one answer per key instead */
+    int32_t ncoordinators;
+    struct find_coordinator_coordinator *coordinators;
 };
 
-/* ---- JoinGroup (11), v0-5 ---------------------------------------------------------------------
+/* ---- JoinGroup (11), v0-6 ---------------------------------------------------------------------
  */
 
 struct join_group_protocol {
@@ -65,7 +80,7 @@ struct join_group_resp {
     struct join_group_member *members;
 };
 
-/* ---- SyncGroup (14), v0-3 ---------------------------------------------------------------------
+/* ---- SyncGroup (14), v0-4 ---------------------------------------------------------------------
  */
 
 struct sync_group_assignment {
@@ -88,7 +103,7 @@ struct sync_group_resp {
     struct kbytes assignment;
 };
 
-/* ---- Heartbeat (12), v0-3 ---------------------------------------------------------------------
+/* ---- Heartbeat (12), v0-4 ---------------------------------------------------------------------
  */
 
 struct heartbeat_req {
@@ -103,7 +118,7 @@ struct heartbeat_resp {
     int16_t error_code;
 };
 
-/* ---- LeaveGroup (13), v0-3 --------------------------------------------------------------------
+/* ---- LeaveGroup (13), v0-5 --------------------------------------------------------------------
  */
 
 struct leave_group_member {
@@ -117,6 +132,7 @@ struct leave_group_req {
     /* v0-2: one member (member_id), given as members[0]; v3+: the members array. */
     int32_t nmembers;
     struct leave_group_member *members;
+    struct kstr member_id; /* v0-2 on the wire; the codec moves it to members[0] */
 };
 
 struct leave_group_resp {
@@ -126,7 +142,7 @@ struct leave_group_resp {
     struct leave_group_member *members;
 };
 
-/* ---- OffsetCommit (8), v0-7 -------------------------------------------------------------------
+/* ---- OffsetCommit (8), v0-8 -------------------------------------------------------------------
  */
 
 struct offset_commit_req_partition {
@@ -170,7 +186,7 @@ struct offset_commit_resp {
     struct offset_commit_resp_topic *topics;
 };
 
-/* ---- OffsetFetch (9), v0-5 --------------------------------------------------------------------
+/* ---- OffsetFetch (9), v0-8 --------------------------------------------------------------------
  */
 
 struct offset_fetch_req_topic {
@@ -179,10 +195,19 @@ struct offset_fetch_req_topic {
     int32_t *partition_indexes;
 };
 
-struct offset_fetch_req {
+struct offset_fetch_req_group { /* v8+ */
     struct kstr group_id;
-    int32_t ntopics; /* v2+: -1 (null) = every committed partition of the group */
+    int32_t ntopics; /* -1 (null) = every committed partition of the group */
     struct offset_fetch_req_topic *topics;
+};
+
+struct offset_fetch_req {
+    struct kstr group_id; /* v0-7 */
+    int32_t ntopics;      /* v0-7; v2+: -1 (null) = every committed partition of the group */
+    struct offset_fetch_req_topic *topics;
+    int32_t ngroups; /* v8+: several groups in one request (KIP-709) */
+    struct offset_fetch_req_group *groups;
+    bool require_stable; /* v7+ (KIP-447); tandem has no pending transactional offsets */
 };
 
 struct offset_fetch_resp_partition {
@@ -199,19 +224,34 @@ struct offset_fetch_resp_topic {
     struct offset_fetch_resp_partition *partitions;
 };
 
-struct offset_fetch_resp {
-    int32_t throttle_time_ms; /* v3+ */
+struct offset_fetch_resp_group { /* v8+ */
+    struct kstr group_id;
     int32_t ntopics;
     struct offset_fetch_resp_topic *topics;
-    int16_t error_code; /* v2+ */
+    int16_t error_code;
 };
 
-/* ---- ListGroups (16), v0-2 --------------------------------------------------------------------
+struct offset_fetch_resp {
+    int32_t throttle_time_ms; /* v3+ */
+    int32_t ntopics;          /* v0-7 */
+    struct offset_fetch_resp_topic *topics;
+    int16_t error_code; /* v2-7 */
+    int32_t ngroups;    /* v8+ */
+    struct offset_fetch_resp_group *groups;
+};
+
+/* ---- ListGroups (16), v0-4 --------------------------------------------------------------------
  */
+
+struct list_groups_req {
+    int32_t nstates_filter; /* v4+: only groups in these states; none = all */
+    struct kstr *states_filter;
+};
 
 struct list_groups_group {
     struct kstr group_id;
     struct kstr protocol_type;
+    struct kstr group_state; /* v4+ */
 };
 
 struct list_groups_resp {
@@ -221,7 +261,7 @@ struct list_groups_resp {
     struct list_groups_group *groups;
 };
 
-/* ---- DescribeGroups (15), v0-4 ----------------------------------------------------------------
+/* ---- DescribeGroups (15), v0-5 ----------------------------------------------------------------
  */
 
 struct describe_groups_req {
@@ -256,7 +296,7 @@ struct describe_groups_resp {
     struct describe_groups_group *groups;
 };
 
-/* ---- DeleteGroups (42), v0-1 ------------------------------------------------------------------
+/* ---- DeleteGroups (42), v0-2 ------------------------------------------------------------------
  */
 
 struct delete_groups_req {
@@ -306,8 +346,8 @@ int kafka_parse_offset_fetch_request(struct kr *r, int16_t version, struct arena
                                      struct offset_fetch_req *out);
 void kafka_encode_offset_fetch_response(struct kw *w, int16_t version,
                                         const struct offset_fetch_resp *resp);
-/* ListGroups v0-2 has an empty request body; the parser only checks that. */
-int kafka_parse_list_groups_request(struct kr *r, int16_t version, struct arena *a);
+int kafka_parse_list_groups_request(struct kr *r, int16_t version, struct arena *a,
+                                    struct list_groups_req *out);
 void kafka_encode_list_groups_response(struct kw *w, int16_t version,
                                        const struct list_groups_resp *resp);
 int kafka_parse_describe_groups_request(struct kr *r, int16_t version, struct arena *a,

@@ -58,7 +58,8 @@ int kafka_parse_offset_fetch_response(struct kr *r, int16_t version, struct aren
                                       struct offset_fetch_resp *out);
 
 /* ListGroups v0-2 requests have an empty body: the encoder writes nothing. */
-void kafka_encode_list_groups_request(struct kw *w, int16_t version);
+void kafka_encode_list_groups_request(struct kw *w, int16_t version,
+                                      const struct list_groups_req *req);
 int kafka_parse_list_groups_response(struct kr *r, int16_t version, struct arena *a,
                                      struct list_groups_resp *out);
 

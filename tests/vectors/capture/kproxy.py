@@ -25,6 +25,11 @@ broker that does not exist, so that the admin client finds its controller, the p
 controller_id in Metadata responses to the first broker's id. The recorded requests are still what
 the real client sent; the recorded responses are the proxy's.
 
+--swap-port N: for an upstream that advertises its own port N (tandem-broker), Metadata and
+FindCoordinator responses of every version, flexible ones included, get each big-endian INT32 N
+replaced by the proxy's port instead of the per-version rewriting above (captures check that N
+appears only as a port).
+
 Only ever binds 127.0.0.1. Stops on SIGTERM or SIGINT.
 """
 import argparse
@@ -38,7 +43,8 @@ import threading
 API_NAMES = {0: "Produce", 1: "Fetch", 2: "ListOffsets", 3: "Metadata", 8: "OffsetCommit",
              9: "OffsetFetch", 10: "FindCoordinator", 11: "JoinGroup", 12: "Heartbeat",
              13: "LeaveGroup", 14: "SyncGroup", 18: "ApiVersions", 19: "CreateTopics",
-             20: "DeleteTopics", 22: "InitProducerId", 37: "CreatePartitions"}
+             15: "DescribeGroups", 16: "ListGroups", 20: "DeleteTopics", 22: "InitProducerId",
+             37: "CreatePartitions", 42: "DeleteGroups"}
 FAKE_APIS = {19: (0, 4), 20: (0, 3), 37: (0, 1)}
 
 
@@ -235,7 +241,9 @@ def handle(client, args, rec, port):
                 (corr,) = struct.unpack_from(">i", frame, 0)
                 with lock:
                     api, ver, name = pending.pop(corr, (None, None, None))
-                if api == 3:
+                if args.swap_port and api in (3, 10):
+                    frame = frame.replace(struct.pack(">i", args.swap_port), struct.pack(">i", port))
+                elif api == 3:
                     frame = patch_metadata(frame, ver, port, args.fake_admin)
                 elif api == 10 and ver <= 2:
                     frame = patch_find_coordinator(frame, ver, port)
@@ -286,6 +294,7 @@ def main():
     ap.add_argument("--listen-port", type=int, default=0)
     ap.add_argument("--max-per-api", type=int, default=2)
     ap.add_argument("--fake-admin", action="store_true")
+    ap.add_argument("--swap-port", type=int, default=0)
     args = ap.parse_args()
     host, p = args.upstream.rsplit(":", 1)
     args.up_host, args.up_port = host, int(p)
