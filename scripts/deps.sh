@@ -50,6 +50,14 @@ if [ -f tests/blog/package.json ] && ! (cd tests/blog && node -e '
     echo "deps: npm ci in tests/blog"
     (cd tests/blog && npm ci --no-audit --no-fund --loglevel=error)
 fi
+# `tandem export kubernetes`'s test (tests/kube): kubernetes-models (the Kubernetes API schemas,
+# validated offline) and yaml. npm ci when a dependency is missing.
+if [ -f tests/kube/package.json ] && ! (cd tests/kube && node -e '
+    const deps = Object.keys(require("./package.json").dependencies);
+    process.exit(deps.every((d) => require("fs").existsSync(`node_modules/${d}/package.json`)) ? 0 : 1)'); then
+    echo "deps: npm ci in tests/kube"
+    (cd tests/kube && npm ci --no-audit --no-fund --loglevel=error)
+fi
 # RealWorld's Postman collection is run by newman (tests/blog/system-postman.test.mjs).
 if [ -f tests/postman/package.json ] && [ ! -f tests/postman/node_modules/newman/package.json ]; then
     echo "deps: npm ci in tests/postman"

@@ -251,6 +251,35 @@ fail:
     return 1;
 }
 
+/* What the gateway does that the objects cannot (docs/scale-out.md), said once per route. */
+static void print_notes(const struct cli_manifest *m)
+{
+    for (size_t i = 0; i < m->n_services; i++) {
+        const struct cli_service *s = &m->services[i];
+        for (size_t j = 0; j < s->n_routes; j++) {
+            const struct cli_route *r = &s->routes[j];
+            if (r->cache) {
+                fprintf(stderr,
+                        "tandem: export: note: route %s: not cached (ingress-nginx has no cache "
+                        "annotation)\n",
+                        r->path);
+            }
+            if (r->methods != 0) {
+                fprintf(stderr,
+                        "tandem: export: note: route %s: other methods reach %s (ingress-nginx "
+                        "cannot answer them 405)\n",
+                        r->path, s->name);
+            }
+        }
+        if (s->control) {
+            fprintf(stderr,
+                    "tandem: export: note: %s: control: true needs tandem's supervisor, which "
+                    "Kubernetes replaces: it runs without its actions\n",
+                    s->name);
+        }
+    }
+}
+
 struct export_args {
     const char *dir;
     struct cli_kube_opts o;
@@ -352,6 +381,7 @@ int cli_export_main(const char *manifest, int argc, char **argv)
             goto fail;
         }
     }
+    print_notes(&m);
     printf("tandem: export: %zu files in %s (kubectl apply -k %s)%s\n", n, a.dir, a.dir,
            m.jwt.present ? "; jwt-secrets.yaml holds the private key: keep it out of git" : "");
     rc = 0;
