@@ -432,7 +432,9 @@ static void put_container(struct out *o, const struct cli_manifest *m,
         "            readOnlyRootFilesystem: true\n"
         "          volumeMounts:\n"
         "            - name: data\n"
-        "              mountPath: /var/lib/tandem/data\n",
+        "              mountPath: /var/lib/tandem/data\n"
+        "            - name: tmp\n"
+        "              mountPath: /tmp\n",
         CLI_KUBE_PRESTOP_S, s->jwt_sign ? "256Mi" : "128Mi");
     if (!stateful) {
         put(o, "            - name: instance\n"
@@ -453,7 +455,10 @@ static void put_container(struct out *o, const struct cli_manifest *m,
 static void put_volumes(struct out *o, const struct cli_manifest *m, const struct cli_service *s,
                         bool stateful)
 {
-    put(o, "      volumes:\n");
+    /* the root file system is read-only: SQLite's temporary files go to /tmp */
+    put(o, "      volumes:\n"
+           "        - name: tmp\n"
+           "          emptyDir: {}\n");
     if (stateful) {
         put(o,
             "        - name: data\n"

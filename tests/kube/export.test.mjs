@@ -275,6 +275,7 @@ function checkService(objects, m, name, { brokers }) {
     `${name}: grace ${pod.terminationGracePeriodSeconds} s covers the pause and the ${drain} s drain`,
   );
   assert.ok(c.resources.requests.cpu && c.resources.requests.memory, `${name}: requests`);
+  assert.equal(c.securityContext.readOnlyRootFilesystem, true);
 
   // the token keys: the public one everywhere, the private one only where the manifest signs
   const tokens = m.jwt !== undefined || Object.values(m.services).some((x) => x.jwt);
@@ -296,6 +297,9 @@ function checkService(objects, m, name, { brokers }) {
 
   // the data: SQLite on a claim all replicas share (on one node), or scratch with PostgreSQL
   assert.equal(mounts.data.mountPath, e.TANDEM_DATA_DIR.value, `${name}: data dir mounted`);
+  assert.equal(mounts.tmp.mountPath, "/tmp", `${name}: a writable /tmp`);
+  assert.ok(volumes.tmp.emptyDir);
+  if (stateless) assert.equal(mounts.instance.mountPath, e.TANDEM_INSTANCE_DIR.value);
   if (stateless) {
     assert.ok(volumes.data.emptyDir, `${name}: scratch data`);
     assert.ok(!objects.some((x) => x.obj.kind === "PersistentVolumeClaim" && x.obj.metadata.name === `${name}-data`));
