@@ -98,7 +98,7 @@ fi
 (cd "$root" && tar --sort=name --mtime="@$EPOCH" "${owners[@]}" --numeric-owner \
     --pax-option=exthdr.name=%d/PaxHeaders/%f,delete=atime,delete=ctime -cf "$layer" .)
 diff_id=$(sha256sum "$layer" | cut -d' ' -f1)
-gzip -n -9 "$layer"
+gzip -n "$layer"
 
 rm -rf "$OUT"
 mkdir -p "$OUT/blobs/sha256"
