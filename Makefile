@@ -9,13 +9,15 @@
 #   make bench    the benchmarks under bench/ (see docs/benchmarks.md)
 #   make bench-cli  tandem up to ready and the gateway's added latency (bench/cli/run.sh)
 #   make bench-blog the blog through the gateway: reads, comments, logins, event lag (bench/blog/run.sh)
+#   make image    the container image as an OCI image layout in build/image (no container runtime
+#                 needed: scripts/image.sh), checked by scripts/image-check.sh (docs/scale-out.md)
 CC       ?= cc
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 BUILD    := build
 ASAN     := build-asan
 MANIFEST ?= tandem.yaml
 
-.PHONY: all deps build run test fuzz bench bench-cli bench-blog format clean install
+.PHONY: all deps build run test fuzz bench bench-cli bench-blog image format clean install
 
 all: build
 
@@ -53,6 +55,11 @@ bench-cli: deps
 bench-blog: deps
 	@$(MAKE) --no-print-directory build
 	BUILD=$(BUILD) bench/blog/run.sh
+
+image: deps
+	@$(MAKE) --no-print-directory build
+	scripts/image.sh $(BUILD) $(BUILD)/image
+	scripts/image-check.sh $(BUILD)/image
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

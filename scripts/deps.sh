@@ -12,7 +12,7 @@ pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
       libcmocka-dev librdkafka-dev kcat zlib1g-dev libzstd-dev liblz4-dev libjansson-dev
       python3 curl procps libhttp-parser-dev libcurl4-openssl-dev libsqlite3-dev
       libyaml-dev liburing-dev nginx libjwt-dev libssl-dev libsodium-dev chromium sqlite3
-      python3-kafka)
+      python3-kafka skopeo umoci)
 if [ "${1:-}" = bench ]; then
     pkgs+=(nats-server wrk libnats-dev nginx)
 fi
@@ -49,6 +49,14 @@ if [ -f tests/blog/package.json ] && ! (cd tests/blog && node -e '
     process.exit(deps.every((d) => require("fs").existsSync(`node_modules/${d}/package.json`)) ? 0 : 1)'); then
     echo "deps: npm ci in tests/blog"
     (cd tests/blog && npm ci --no-audit --no-fund --loglevel=error)
+fi
+# `tandem export kubernetes`'s test (tests/kube): kubernetes-models (the Kubernetes API schemas,
+# validated offline) and yaml. npm ci when a dependency is missing.
+if [ -f tests/kube/package.json ] && ! (cd tests/kube && node -e '
+    const deps = Object.keys(require("./package.json").dependencies);
+    process.exit(deps.every((d) => require("fs").existsSync(`node_modules/${d}/package.json`)) ? 0 : 1)'); then
+    echo "deps: npm ci in tests/kube"
+    (cd tests/kube && npm ci --no-audit --no-fund --loglevel=error)
 fi
 # RealWorld's Postman collection is run by newman (tests/blog/system-postman.test.mjs).
 if [ -f tests/postman/package.json ] && [ ! -f tests/postman/node_modules/newman/package.json ]; then

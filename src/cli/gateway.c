@@ -167,9 +167,8 @@ static void methods_list(unsigned methods, const char *sep, char *buf, size_t le
  * the allowed request headers and Access-Control-Max-Age. No credentials: the blog's API
  * authenticates with an Authorization header, which a CORS request may send once allowed.
  */
-static const char CORS_HEADERS[] =
-    "Authorization, Content-Type, If-Match, If-None-Match, X-Request-Id, traceparent, tracestate";
-static const char CORS_EXPOSE[] = "X-Request-Id, ETag, Location, Retry-After";
+static const char CORS_HEADERS[] = CLI_CORS_HEADERS;
+static const char CORS_EXPOSE[] = CLI_CORS_EXPOSE;
 static const char *const CORS_HIDE[] = {
     "Access-Control-Allow-Origin",   "Access-Control-Allow-Credentials",
     "Access-Control-Allow-Methods",  "Access-Control-Allow-Headers",

@@ -21,6 +21,12 @@
  * itself, unlogged. Under .invalid (RFC 2606): never a real site's name. */
 #define CLI_GATEWAY_PROBE_HOST "tandem-probe.invalid"
 
+/* CORS: the request headers a page may always send, and the answer headers a script may read
+ * (the Kubernetes export's Ingress says the same: kube.c). */
+#define CLI_CORS_HEADERS \
+    "Authorization, Content-Type, If-Match, If-None-Match, X-Request-Id, traceparent, tracestate"
+#define CLI_CORS_EXPOSE "X-Request-Id, ETag, Location, Retry-After"
+
 /* The ports of one service's running instances (what `tandem scale` changes). */
 struct cli_instances {
     const int *ports;

@@ -10,6 +10,7 @@
  *     tandem [-f FILE] stop|start|restart NAME
  *     tandem [-f FILE] check             validate the manifest
  *     tandem [-f FILE] bench ingest ...  REST against events, measured on the running system
+ *     tandem [-f FILE] export kubernetes -o DIR   the system as Kubernetes objects (kube.c)
  *
  * `up` becomes the supervisor (supervisor.c); ps, scale, stop, start, restart and down are
  * requests to it over var/tandem/ctl.sock in the manifest's directory (ctl.c), which is all they
@@ -26,6 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cli/kube.h"
 #include "cli/manifest.h"
 #include "cli/supervisor.h"
 
@@ -45,6 +47,9 @@ static const char USAGE[] =
     "  check                validate the manifest (errors as FILE:LINE:COLUMN: problem)\n"
     "  bench ingest [...]   fleet tracking over REST and over events, side by side, against\n"
     "                       the running system (tandem bench ingest --help)\n"
+    "  export kubernetes -o DIR [...]\n"
+    "                       write the system as Kubernetes objects for ingress-nginx\n"
+    "                       (tandem export --help; docs/scale-out.md)\n"
     "  help                 this text\n"
     "\n"
     "  -f FILE              the manifest (default ./tandem.yaml); everything tandem writes goes\n"
@@ -217,6 +222,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "bench") == 0) {
         return cmd_bench(file, rest, args);
+    }
+    if (strcmp(cmd, "export") == 0) {
+        return cli_export_main(file, rest, args);
     }
     if (strcmp(cmd, "up") == 0) {
         bool detach = false;
