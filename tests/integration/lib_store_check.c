@@ -499,7 +499,7 @@ static int cmd_kwrite(void)
         int64_t v = sql_scalar(db, sql);
         CHECK(v == 0 || v == 111, "write %d half applied or applied twice: a,b,outbox = %03d", i,
               (int)v);
-        CHECK(result[i] != 0 || v == 0 || result[i] == TANDEM_ETIMEDOUT,
+        CHECK(result[i] == 0 || result[i] == TANDEM_ETIMEDOUT || v == 0,
               "write %d failed (%s) but is there", i, tandem_strerror(result[i]));
         CHECK(result[i] != 0 || v == 111, "write %d succeeded but is not there", i);
         there += v == 111;
