@@ -146,6 +146,44 @@ typedef int (*tandem_sql_write_fn)(struct tandem_sql *db, void *arg);
  */
 TANDEM_EXPORT int tandem_sql_write(struct tandem_sql *db, tandem_sql_write_fn fn, void *arg);
 
+/* ---- a pool of connections ----------------------------------------------------------------
+ *
+ * A service's HTTP workers (and its other threads) share a pool: a handler takes a connection
+ * for the length of its request and gives it back, so a pool of as many connections as workers
+ * gives each worker its own without opening one per request. Connections are opened on demand,
+ * up to max, and kept open (a lost PostgreSQL connection is made again at its next use, see
+ * tandem_sql_begin). On SQLite the pool's connections are readers and writers of one file like
+ * any other (WAL).
+ */
+struct tandem_sql_pool;
+
+/* A pool of at most max (> 0) connections to location, each opened with tandem_sql_open
+ * (schema_sql, schema_pg: the first open runs them; the strings are copied). Opens one at once
+ * to check the location and the schema. Returns 0 and *out; TANDEM_EINVAL; TANDEM_EIO. */
+TANDEM_EXPORT int tandem_sql_pool_new(const char *location, const char *schema_sql,
+                                      const char *schema_pg, int max, struct tandem_sql_pool **out);
+
+/* Takes an idle connection, opening one when none is idle and fewer than max are open, else
+ * waiting up to timeout_ms (< 0: no limit) for one to come back. Any thread. Returns 0 and *out;
+ * TANDEM_ETIMEDOUT (all busy: answer 503); TANDEM_EIO (an open failed; logged); TANDEM_ECLOSED
+ * (the pool is being freed). */
+TANDEM_EXPORT int tandem_sql_pool_take(struct tandem_sql_pool *pool, int timeout_ms,
+                                       struct tandem_sql **out);
+
+/* Gives db back (statements finalized). A transaction left open is rolled back. */
+TANDEM_EXPORT void tandem_sql_pool_give(struct tandem_sql_pool *pool, struct tandem_sql *db);
+
+/* Counters: connections open now, taken now, takes that waited, takes that timed out. */
+struct tandem_sql_pool_stats {
+    uint64_t open, taken, waited, timeouts;
+};
+TANDEM_EXPORT void tandem_sql_pool_stats(struct tandem_sql_pool *pool,
+                                         struct tandem_sql_pool_stats *out);
+
+/* Closes every connection and frees pool; every taken connection must have been given back.
+ * NULL is a no-op. */
+TANDEM_EXPORT void tandem_sql_pool_free(struct tandem_sql_pool *pool);
+
 #ifdef __cplusplus
 }
 #endif
