@@ -158,6 +158,13 @@ struct tandem_outbox_relay;
  * poll_ms bounds their events' delay. Do not fork without exec while a relay runs (the child
  * would share the lock). Returns 0 and *out; TANDEM_EINVAL; TANDEM_EIO (the database, the lock
  * file or the thread).
+ *
+ * db_path may instead be a PostgreSQL URL (postgres://..., tandem_sql_is_postgres): then the
+ * relay has its own PostgreSQL connection, instances on any hosts elect the publisher with a
+ * session advisory lock instead of the lock file, and each round claims its rows with
+ * SELECT ... FOR UPDATE SKIP LOCKED, publishes them, waits for their reports and marks them in
+ * the same transaction (docs/internals/sql.md). The contracts above hold, the "machine" being
+ * the database server; a lost connection sends the relay back to standby.
  */
 TANDEM_EXPORT int tandem_outbox_relay_start(const char *db_path, struct tandem_producer *p,
                                             int poll_ms, struct tandem_outbox_relay **out);

@@ -46,7 +46,7 @@
 
 /* The outbox's advisory lock key (the ASCII of "tadoutbx"; any fixed value will do). */
 #define RELAY_PG_LOCK  "8386094411015283320"
-#define RELAY_PG_BATCH RELAY_MAX_INFLIGHT
+#define RELAY_PG_BATCH 5000
 
 /* Tries the advisory lock once: 1 taken, 0 held by another session, TANDEM_EIO. */
 static int pg_try_lock(struct tandem_sql *db)
