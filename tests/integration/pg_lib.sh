@@ -74,10 +74,15 @@ start_pg() {
         while kill -0 "$me" 2>/dev/null && kill -0 "$ppid" 2>/dev/null; do
             sleep 0.5
         done
-        kill -QUIT "$ppid" 2>/dev/null
-        sleep 3
-        kill -KILL "$ppid" 2>/dev/null
+        if kill -0 "$ppid" 2>/dev/null; then
+            kill -QUIT "$ppid" 2>/dev/null
+            sleep 3
+            kill -KILL "$ppid" 2>/dev/null
+        fi
     ) >/dev/null 2>&1 </dev/null &
+    if declare -p _WATCHDOG_PIDS >/dev/null 2>&1; then
+        _WATCHDOG_PIDS+=($!) # lib.sh's exit trap stops it
+    fi
     local deadline=$((SECONDS + ${START_TIMEOUT:-30}))
     until "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT"; do
         if ! kill -0 "$PG_PID" 2>/dev/null; then
@@ -108,7 +113,11 @@ pg_backend_pids() {
 }
 
 stop_pg() {
-    [ -n "$PG_PID" ] || return 0
+    if [ -z "$PG_PID" ]; then
+        [ -z "$PG_DIR" ] || [ "${KEEP_TMP:-0}" = 1 ] || rm -rf "$PG_DIR" # initdb failed
+        PG_DIR=""
+        return 0
+    fi
     local pid=$PG_PID i
     PG_PID=""
     kill -INT "$pid" 2>/dev/null || true
