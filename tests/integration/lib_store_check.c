@@ -25,7 +25,8 @@
  *                                  (run, kill -9, run again: the redelivered records are skipped)
  *   race   -b B -t T -d DB -n N -k K -m M  like write, for the state rows i in 1..N with
  *                                  i % M == K (M processes racing on one outbox, each with its
- *                                  own relay); no resuming
+ *                                  own relay); no resuming; -H MS keeps the relay running MS ms
+ *                                  after the last write
  *   kwrite -d DB -n N [-w MS]      N writes through tandem_sql_write, each: count += 1, kv row
  *                                  (i, 'a'), a pause of MS ms in the database (pg_sleep), kv row
  *                                  (i, 'b'), an outbox row; meant to have its PostgreSQL backend
@@ -33,7 +34,8 @@
  *                                  connection: every write that returned 0 is there, every one
  *                                  that returned TANDEM_EIO is not, each write is whole or
  *                                  absent (a, b and its outbox row), none twice (count = writes
- *                                  there); prints "KWRITE ok= failed= unknown= there="
+ *                                  there); prints "WRITES DONE" after the writes, then
+ *                                  "KWRITE ok= failed= unknown= there="
  *   status -d DB                   prints "states S sent X applied A"
  *   unsent -d DB -a SEQ            prints "unsent U past P unsent_past Q": outbox rows not marked
  *                                  sent, state rows with seq > SEQ, and how many of those have
@@ -54,7 +56,7 @@
 #include "tandem/store.h"
 
 static const char *brokers, *topic, *group, *dbpath;
-static int nevents = 200, wait_ms, after_seq = -1, race_k = -1, race_m = 1;
+static int nevents = 200, wait_ms, after_seq = -1, race_k = -1, race_m = 1, hold_ms;
 static pthread_mutex_t dbmu = PTHREAD_MUTEX_INITIALIZER;
 
 /* sql_scalar under dbmu. */
@@ -125,6 +127,9 @@ static int cmd_write(void)
         if (wait_ms > 0) {
             usleep((useconds_t)wait_ms * 1000);
         }
+    }
+    if (hold_ms > 0) {
+        usleep((useconds_t)hold_ms * 1000); /* race -H: keep the relay running that long */
     }
     /* no waiting here: relay_stop must drain (publish what is unsent, wait for the reports,
      * mark the rows); when racing, the other process's rows may be left to its relay */
@@ -483,7 +488,13 @@ static int cmd_kwrite(void)
               "write %d: %s", i, tandem_strerror(result[i]));
     }
     tandem_sql_close(db);
-    CHECK(tandem_sql_open(dbpath, NULL, KILL_SCHEMA, &db) == 0, "reopen");
+    printf("WRITES DONE\n");
+    fflush(stdout);
+    /* checked on a connection of another application_name: the test kills only kwrite's */
+    char url[1024];
+    snprintf(url, sizeof(url), "%s%capplication_name=kwrite-verify", dbpath,
+             strchr(dbpath, '?') != NULL ? '&' : '?');
+    CHECK(tandem_sql_open(url, NULL, KILL_SCHEMA, &db) == 0, "reopen");
     if (db == NULL) {
         free(result);
         return 1;
@@ -518,11 +529,11 @@ int main(int argc, char **argv)
     if (argc < 2) {
         goto usage;
     }
-    const struct store_flag flags[] = {{"-b", &brokers, NULL},   {"-t", &topic, NULL},
-                                       {"-g", &group, NULL},     {"-d", &dbpath, NULL},
-                                       {"-n", NULL, &nevents},   {"-w", NULL, &wait_ms},
-                                       {"-a", NULL, &after_seq}, {"-k", NULL, &race_k},
-                                       {"-m", NULL, &race_m},    {NULL, NULL, NULL}};
+    const struct store_flag flags[] = {
+        {"-b", &brokers, NULL},   {"-t", &topic, NULL},   {"-g", &group, NULL},
+        {"-d", &dbpath, NULL},    {"-n", NULL, &nevents}, {"-w", NULL, &wait_ms},
+        {"-a", NULL, &after_seq}, {"-k", NULL, &race_k},  {"-m", NULL, &race_m},
+        {"-H", NULL, &hold_ms},   {NULL, NULL, NULL}};
     if (store_flags(argc, argv, 2, flags) != 0) {
         goto usage;
     }

@@ -28,6 +28,10 @@ endif()
 #   lib_store_pg_kill  the backend of a writer's connection killed (pg_terminate_backend, kill -9)
 #                      mid-write: every write whole or absent, none applied twice
 if(TARGET tandem_store AND EXISTS /usr/lib/postgresql/15/bin/postgres)
+  if(TARGET tandem_service)
+    add_executable(lib-store-pg-service lib_store_pg_service.c)
+    target_link_libraries(lib-store-pg-service PRIVATE tandem_service tandem_store)
+  endif()
   tandem_it_tests(lib-store-check "" "lib_store_pg 240 1" "lib_store_pg_race 180 1"
                   "lib_store_pg_kill 180 1")
 elseif(TARGET tandem_store)
