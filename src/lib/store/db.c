@@ -7,6 +7,10 @@
  * state change whose event the relay may already have published). tandem_db_open also creates
  * tandem's two tables, next to the service's schema.
  *
+ * The idempotent consumer and the prunes are written once, on tandem_sql (sql.h), and run on
+ * SQLite or PostgreSQL; the sqlite3 functions of store.h call them over the caller's connection
+ * (sql_lite_init). The rest of this essay is the SQLite case; sql.md has PostgreSQL's.
+ *
  * Idempotent consumer. tandem_idempotent wraps a handler in BEGIN IMMEDIATE ... COMMIT; the
  * write lock is taken up front, so the "already processed?" read and the "processed" insert
  * cannot race with another connection doing the same. Invariant: a row (group, source, id)

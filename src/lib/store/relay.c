@@ -1,5 +1,8 @@
 /*
- * tandem store: the outbox relay, which moves committed outbox rows to Kafka.
+ * tandem store: the outbox relay, which moves committed outbox rows to Kafka. This file holds the
+ * relay's life (start, wake, stats, stop), its delivery reports and the SQLite relay; a relay
+ * given a postgres:// URL runs relay_pg.c's thread instead (an advisory lock, rows claimed with
+ * FOR UPDATE SKIP LOCKED, no cursor).
  *
  * Model. One thread with its own SQLite connection (WAL: its reads never block the service's
  * writer). It keeps a cursor, the highest seq it has handed to tandem_publish, and each round

@@ -71,7 +71,7 @@ char *sql_placeholders_pg(const char *sql, int *nparams);
 /* Connects to a PostgreSQL URL. Returns 0 and *out; TANDEM_EIO (logged). */
 int sql_pg_open(const char *url, struct tandem_sql **out);
 
-/* 1 when err is a connection failure on db (the write may be retried on a new connection). */
+/* 1 when db's connection is lost (PostgreSQL; the write may be run again on a new one). */
 static inline int sql_lost(struct tandem_sql *db)
 {
     return db->ops->lost(db);
