@@ -139,7 +139,8 @@ stop_pg() {
     log "postgres stopped"
 }
 
-# Chain stop_pg before the EXIT trap already set (lib.sh's _cleanup reads $? first: keep it).
+# Chain stop_pg before the EXIT trap already set (lib.sh's _cleanup reads $? first: keep it; set +e
+# first, or the (exit rc) of a failed test would end the trap before _cleanup).
 _pg_prev_trap=$(trap -p EXIT | sed "s/^trap -- '\(.*\)' EXIT$/\1/")
 # shellcheck disable=SC2064
-trap "_pg_rc=\$?; stop_pg; (exit \$_pg_rc); ${_pg_prev_trap:-:}" EXIT
+trap "_pg_rc=\$?; set +e; stop_pg; (exit \$_pg_rc); ${_pg_prev_trap:-:}" EXIT
