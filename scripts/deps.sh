@@ -12,7 +12,7 @@ pkgs=(build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
       libcmocka-dev librdkafka-dev kcat zlib1g-dev libzstd-dev liblz4-dev libjansson-dev
       python3 curl procps libhttp-parser-dev libcurl4-openssl-dev libsqlite3-dev
       libyaml-dev liburing-dev nginx libjwt-dev libssl-dev libsodium-dev chromium sqlite3
-      python3-kafka skopeo umoci)
+      python3-kafka skopeo umoci postgresql-15 libpq-dev)
 if [ "${1:-}" = bench ]; then
     pkgs+=(nats-server wrk libnats-dev nginx)
 fi

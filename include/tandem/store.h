@@ -39,6 +39,7 @@
 
 #include "tandem/error.h"
 #include "tandem/events.h"
+#include "tandem/sql.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -101,6 +102,41 @@ TANDEM_EXPORT int tandem_outbox_add(sqlite3 *db, const struct tandem_event_out *
  */
 TANDEM_EXPORT int tandem_outbox_prune(sqlite3 *db, int64_t max_age_ms, int64_t *deleted);
 
+/* ---- the same on either backend, through tandem_sql (sql.h) ---------------------------------
+ *
+ * The functions above take an SQLite connection; these take a struct tandem_sql, SQLite or
+ * PostgreSQL (tandem_sql_open), and behave the same, with these differences on PostgreSQL:
+ *   - tandem_sql_idempotent runs in a READ COMMITTED transaction. Two consumers handling the same
+ *     event at once (a rebalance's overlap) both may start the handler; the "processed" row is
+ *     inserted first, so the second waits for the first and then rolls its work back, and
+ *     the event counts as handled (TANDEM_EVENT_OK), or when the first rolled back goes on.
+ *   - A statement that fails inside a handler fails the transaction (PostgreSQL refuses all but
+ *     ROLLBACK then): the event is retried (TANDEM_EVENT_RETRY) even when the handler returned OK.
+ * The sqlite3 functions above are these over the given connection.
+ */
+
+/* A handler run by tandem_sql_idempotent inside its transaction: returns a tandem_event_result. */
+typedef int (*tandem_sql_idempotent_fn)(struct tandem_sql *db, const struct tandem_event *ev,
+                                        void *arg);
+
+/* tandem_idempotent on either backend (see above). */
+TANDEM_EXPORT int tandem_sql_idempotent(struct tandem_sql *db, const char *group,
+                                        const struct tandem_event *ev, tandem_sql_idempotent_fn fn,
+                                        void *arg);
+
+/* tandem_idempotent_prune on either backend. */
+TANDEM_EXPORT int tandem_sql_idempotent_prune(struct tandem_sql *db, int64_t max_age_ms,
+                                              int64_t *deleted);
+
+/* tandem_outbox_add on either backend: inside the caller's transaction (tandem_sql_begin or
+ * tandem_sql_write; checked with tandem_sql_txn_state). */
+TANDEM_EXPORT int tandem_sql_outbox_add(struct tandem_sql *db, const struct tandem_event_out *ev,
+                                        char id_out[37]);
+
+/* tandem_outbox_prune on either backend. */
+TANDEM_EXPORT int tandem_sql_outbox_prune(struct tandem_sql *db, int64_t max_age_ms,
+                                          int64_t *deleted);
+
 struct tandem_outbox_relay;
 
 /*
@@ -122,6 +158,13 @@ struct tandem_outbox_relay;
  * poll_ms bounds their events' delay. Do not fork without exec while a relay runs (the child
  * would share the lock). Returns 0 and *out; TANDEM_EINVAL; TANDEM_EIO (the database, the lock
  * file or the thread).
+ *
+ * db_path may instead be a PostgreSQL URL (postgres://..., tandem_sql_is_postgres): then the
+ * relay has its own PostgreSQL connection, instances on any hosts elect the publisher with a
+ * session advisory lock instead of the lock file, and each round claims its rows with
+ * SELECT ... FOR UPDATE SKIP LOCKED, publishes them, waits for their reports and marks them in
+ * the same transaction (docs/internals/sql.md). The contracts above hold, the "machine" being
+ * the database server; a lost connection sends the relay back to standby.
  */
 TANDEM_EXPORT int tandem_outbox_relay_start(const char *db_path, struct tandem_producer *p,
                                             int poll_ms, struct tandem_outbox_relay **out);

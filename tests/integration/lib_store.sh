@@ -4,7 +4,7 @@
 #   outbox  a writer commits 400 state changes, each with its outbox event, while its relay
 #           publishes them; mid-way the broker stops, the writer goes on committing (those rows
 #           cannot be sent), and it is killed with kill -9: unsent rows exist, checked in the
-#           SQLite file. The broker restarts; a restarted writer's relay publishes the rest and
+#           database. The broker restarts; a restarted writer's relay publishes the rest and
 #           finishes the writes. Then a consumer reads the topic: every state change has its
 #           event id on the topic, none is missing, no event lacks its state change; the ids of
 #           the rows committed with the broker down are there exactly once; other duplicates
@@ -14,12 +14,25 @@
 #           through tandem_idempotent (with a RETRY on the first attempt of some) writes one row
 #           per id; and the same consumer killed with kill -9 mid-stream and restarted: the
 #           records redelivered (handled but not committed) are skipped, still one row per id.
+#
+# STORE_BACKEND=postgres (lib_store_pg.sh) runs the same on PostgreSQL: a server from pg_lib.sh,
+# one database per part instead of one file.
 . "$(dirname "$0")/lib.sh"
 
 SC="$TANDEM_TEST_BIN/lib-store-check"
 GCHECK="$TANDEM_TEST_BIN/group-check"
-DB="$TMP_ROOT/outbox.db"
 N=400
+if [ "${STORE_BACKEND:-sqlite}" = postgres ]; then
+    . "$(dirname "$0")/pg_lib.sh"
+    start_pg
+    DB=$(pg_new_db outbox)
+    DEDUP_DB=$(pg_new_db dedup)
+    ADB=$(pg_new_db apply)
+else
+    DB="$TMP_ROOT/outbox.db"
+    DEDUP_DB="$TMP_ROOT/dedup.db"
+    ADB="$TMP_ROOT/apply.db"
+fi
 
 start_broker --group-initial-rebalance-delay-ms 100
 wait_metadata 20
@@ -78,12 +91,11 @@ within 90 "$SC" verify -b "$BROKER" -t outbox -d "$DB" -g verify-group -n $N -a 
 log "$(cat "$TMP_ROOT/v.out")"
 
 # --- idempotent consumer over duplicated ids ----------------------------------------------------
-within 90 "$SC" dedup -b "$BROKER" -t dups -d "$TMP_ROOT/dedup.db" -g dedup-group -n 100 \
+within 90 "$SC" dedup -b "$BROKER" -t dups -d "$DEDUP_DB" -g dedup-group -n 100 \
     >"$TMP_ROOT/d.out" 2>"$TMP_ROOT/d.err" || record_failure "dedup: $(cat "$TMP_ROOT/d.err")"
 log "$(cat "$TMP_ROOT/d.out")"
 
 # --- idempotent consumer killed with kill -9: the redelivered records change nothing -----------
-ADB="$TMP_ROOT/apply.db"
 "$SC" apply -b "$BROKER" -t dups -d "$ADB" -g crash-group -n 100 -w 20 >"$TMP_ROOT/a1.out" \
     2>"$TMP_ROOT/a1.err" &
 pid=$!

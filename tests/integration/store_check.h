@@ -16,6 +16,7 @@
 #include <sqlite3.h>
 
 #include "tandem/events.h"
+#include "tandem/sql.h"
 
 #include "it_check.h"
 
@@ -35,6 +36,18 @@ static inline int64_t scalar(sqlite3 *db, const char *sql)
         v = sqlite3_column_int64(st, 0);
     }
     sqlite3_finalize(st);
+    return v;
+}
+
+/* scalar on either backend (tandem_sql). */
+static inline int64_t sql_scalar(struct tandem_sql *db, const char *sql)
+{
+    struct tandem_sql_stmt *st = NULL;
+    int64_t v = -1;
+    if (tandem_sql_prepare(db, sql, &st) == 0 && tandem_sql_step(st) == TANDEM_SQL_ROW) {
+        v = tandem_sql_column_int64(st, 0);
+    }
+    tandem_sql_finalize(st);
     return v;
 }
 

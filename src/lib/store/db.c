@@ -7,6 +7,10 @@
  * state change whose event the relay may already have published). tandem_db_open also creates
  * tandem's two tables, next to the service's schema.
  *
+ * The idempotent consumer and the prunes are written once, on tandem_sql (sql.h), and run on
+ * SQLite or PostgreSQL; the sqlite3 functions of store.h call them over the caller's connection
+ * (sql_lite_init). The rest of this essay is the SQLite case; sql.md has PostgreSQL's.
+ *
  * Idempotent consumer. tandem_idempotent wraps a handler in BEGIN IMMEDIATE ... COMMIT; the
  * write lock is taken up front, so the "already processed?" read and the "processed" insert
  * cannot race with another connection doing the same. Invariant: a row (group, source, id)
@@ -41,6 +45,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "sql_int.h"
 #include "store_int.h"
 #include "tandem/store.h"
 
@@ -236,98 +241,131 @@ static const char *event_key(const struct tandem_event *ev, char buf[STORE_ID_MA
 
 /* 1 when (group, source, id) is recorded, or (group, id) by a schema 1 row (source NULL);
  * 0 when not; TANDEM_EIO on error. */
-static int processed_lookup(sqlite3 *db, const char *group, const char *source, const char *id)
+static int processed_lookup(struct tandem_sql *db, const char *group, const char *source,
+                            const char *id)
 {
-    sqlite3_stmt *st = NULL;
-    int rc = TANDEM_EIO;
-    if (sqlite3_prepare_v2(db,
+    struct tandem_sql_stmt *st = NULL;
+    if (tandem_sql_prepare(db,
                            "SELECT 1 FROM tandem_processed_events"
                            " WHERE consumer_group = ?1 AND event_id = ?3"
                            " AND (event_source = ?2 OR event_source IS NULL) LIMIT 1",
-                           -1, &st, NULL) != SQLITE_OK) {
-        return store_fail(db, "store: lookup");
+                           &st) != 0) {
+        return TANDEM_EIO;
     }
-    sqlite3_bind_text(st, 1, group, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, source, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
-    int s = sqlite3_step(st);
-    if (s == SQLITE_ROW) {
-        rc = 1;
-    } else if (s == SQLITE_DONE) {
-        rc = 0;
-    } else {
-        rc = store_fail(db, "store: lookup");
-    }
-    sqlite3_finalize(st);
+    tandem_sql_bind_text(st, 1, group);
+    tandem_sql_bind_text(st, 2, source);
+    tandem_sql_bind_text(st, 3, id);
+    int s = tandem_sql_step(st);
+    int rc = s == TANDEM_SQL_ROW ? 1 : s == TANDEM_SQL_DONE ? 0 : TANDEM_EIO;
+    tandem_sql_finalize(st);
     return rc;
 }
 
-static int processed_insert(sqlite3 *db, const char *group, const char *source, const char *id)
+/* Records (group, source, id): 0; TANDEM_EEXIST (another connection recorded it meanwhile: on
+ * PostgreSQL the insert waited for that transaction to commit); TANDEM_EIO. */
+static int processed_insert(struct tandem_sql *db, const char *group, const char *source,
+                            const char *id)
 {
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db,
+    struct tandem_sql_stmt *st = NULL;
+    if (tandem_sql_prepare(db,
                            "INSERT INTO tandem_processed_events"
                            " (consumer_group, event_source, event_id, processed_at)"
                            " VALUES (?1, ?2, ?3, ?4)",
-                           -1, &st, NULL) != SQLITE_OK) {
-        return store_fail(db, "store: record processed id");
+                           &st) != 0) {
+        return TANDEM_EIO;
     }
-    sqlite3_bind_text(st, 1, group, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, source, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, clock_wall_ms());
-    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(db, "store: record processed id");
-    sqlite3_finalize(st);
+    tandem_sql_bind_text(st, 1, group);
+    tandem_sql_bind_text(st, 2, source);
+    tandem_sql_bind_text(st, 3, id);
+    tandem_sql_bind_int64(st, 4, clock_wall_ms());
+    int rc = tandem_sql_step(st);
+    tandem_sql_finalize(st);
     return rc;
 }
 
-int tandem_idempotent(sqlite3 *db, const char *group, const struct tandem_event *ev,
-                      tandem_idempotent_fn fn, void *arg)
+/*
+ * The idempotent consumer on either backend. On SQLite, BEGIN IMMEDIATE serializes it with every
+ * other writer. On PostgreSQL (READ COMMITTED) two consumers may run the same event at once (a
+ * rebalance's overlap): the "processed" row is inserted before the handler runs, so the second
+ * insert waits for the first transaction and then conflicts (TANDEM_EEXIST): the second rolls
+ * back everything and the event counts as handled (the first committed it), or, when the first
+ * rolled back, goes on as the only one.
+ */
+int tandem_sql_idempotent(struct tandem_sql *db, const char *group, const struct tandem_event *ev,
+                          tandem_sql_idempotent_fn fn, void *arg)
 {
     char buf[STORE_ID_MAX];
     if (db == NULL || group == NULL || ev == NULL || fn == NULL) {
         return TANDEM_EINVAL;
     }
-    if (!sqlite3_get_autocommit(db)) {
+    if (tandem_sql_txn_state(db) != TANDEM_SQL_IDLE) {
         return TANDEM_EINVAL; /* the caller's transaction would swallow ours */
     }
     const char *source = NULL;
     const char *id = event_key(ev, buf, &source);
-    if (store_exec(db, "BEGIN IMMEDIATE", "store: begin") != 0) {
+    if (tandem_sql_begin(db) != 0) {
         return TANDEM_EVENT_RETRY;
     }
     int rc = processed_lookup(db, group, source, id);
     if (rc < 0) {
         goto retry;
     }
-    if (rc == 1) { /* a redelivery: nothing to do */
-        if (sqlite3_get_autocommit(db) || store_exec(db, "COMMIT", "store: commit") != 0) {
+    if (rc == 0) {
+        rc = processed_insert(db, group, source, id);
+        if (rc == TANDEM_EEXIST) {
+            rc = 1; /* another consumer committed it meanwhile */
+        } else if (rc != 0) {
             goto retry;
         }
+    }
+    if (rc == 1) { /* a redelivery: nothing was written, nothing to do */
+        tandem_sql_rollback(db);
         return TANDEM_EVENT_OK;
     }
     rc = fn(db, ev, arg);
     if (rc != TANDEM_EVENT_OK) {
-        store_exec(db, "ROLLBACK", "store: rollback");
+        tandem_sql_rollback(db);
         return rc;
     }
     /* A statement inside fn may have made SQLite roll the whole transaction back on its own
-     * (ON CONFLICT ROLLBACK, RAISE(ROLLBACK), SQLITE_FULL, ...) while fn still returned OK.
-     * Recording the id now would commit it alone and lose the event's effects for good. */
-    if (sqlite3_get_autocommit(db)) {
-        log_warn("store: the handler's transaction was rolled back by SQLite; will retry", NULL);
-        return TANDEM_EVENT_RETRY;
+     * (ON CONFLICT ROLLBACK, RAISE(ROLLBACK), SQLITE_FULL, ...), or failed on PostgreSQL (which
+     * then refuses everything but ROLLBACK), while fn still returned OK. Committing now would
+     * record the id alone and lose the event's effects for good. */
+    if (tandem_sql_txn_state(db) != TANDEM_SQL_ACTIVE) {
+        log_warn("store: the handler's transaction was rolled back or failed; will retry", NULL);
+        goto retry;
     }
-    if (processed_insert(db, group, source, id) != 0 ||
-        store_exec(db, "COMMIT", "store: commit") != 0) {
+    if (tandem_sql_commit(db) != 0) {
         goto retry;
     }
     return TANDEM_EVENT_OK;
 retry:
-    if (!sqlite3_get_autocommit(db)) {
-        store_exec(db, "ROLLBACK", "store: rollback");
-    }
+    tandem_sql_rollback(db);
     return TANDEM_EVENT_RETRY;
+}
+
+/* The sqlite3 handler of tandem_idempotent, called through tandem_sql_idempotent. */
+struct lite_handler {
+    tandem_idempotent_fn fn;
+    void *arg;
+};
+
+static int lite_handler_call(struct tandem_sql *db, const struct tandem_event *ev, void *arg)
+{
+    struct lite_handler *h = arg;
+    return h->fn(tandem_sql_sqlite(db), ev, h->arg);
+}
+
+int tandem_idempotent(sqlite3 *db, const char *group, const struct tandem_event *ev,
+                      tandem_idempotent_fn fn, void *arg)
+{
+    if (db == NULL || fn == NULL) {
+        return TANDEM_EINVAL;
+    }
+    struct sql_lite s;
+    sql_lite_init(&s, db, false);
+    struct lite_handler h = {.fn = fn, .arg = arg};
+    return tandem_sql_idempotent(&s.base, group, ev, lite_handler_call, &h);
 }
 
 /* Rows deleted per statement by the prune functions. */
@@ -339,50 +377,81 @@ retry:
  * lock in short turns: the service's writer, and the other instances of the service on the same
  * file, get it between chunks instead of waiting behind one long DELETE.
  */
-static int prune(sqlite3 *db, const char *sql, int64_t max_age_ms, int64_t *deleted)
+static int prune(struct tandem_sql *db, const char *sql, int64_t max_age_ms, int64_t *deleted)
 {
-    sqlite3_stmt *st = NULL;
+    struct tandem_sql_stmt *st = NULL;
     int64_t total = 0;
     if (db == NULL || max_age_ms < 0) {
         return TANDEM_EINVAL;
     }
-    if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
-        return store_fail(db, "store: prune");
+    if (tandem_sql_prepare(db, sql, &st) != 0) {
+        return TANDEM_EIO;
     }
-    sqlite3_bind_int64(st, 1, clock_wall_ms() - max_age_ms);
-    sqlite3_bind_int(st, 2, PRUNE_CHUNK);
+    tandem_sql_bind_int64(st, 1, clock_wall_ms() - max_age_ms);
+    tandem_sql_bind_int64(st, 2, PRUNE_CHUNK);
     int rc = 0;
     for (;;) {
-        if (sqlite3_step(st) != SQLITE_DONE) {
-            rc = store_fail(db, "store: prune");
+        if (tandem_sql_step(st) != TANDEM_SQL_DONE) {
+            rc = TANDEM_EIO;
             break;
         }
-        int64_t n = sqlite3_changes64(db);
+        int64_t n = tandem_sql_changes(db);
         total += n;
-        sqlite3_reset(st);
+        tandem_sql_reset(st);
         if (n < PRUNE_CHUNK) {
             break;
         }
     }
-    sqlite3_finalize(st);
+    tandem_sql_finalize(st);
     if (rc == 0 && deleted != NULL) {
         *deleted = total;
     }
     return rc;
 }
 
-int tandem_idempotent_prune(sqlite3 *db, int64_t max_age_ms, int64_t *deleted)
+/* The one statement of the store whose SQL differs: a row's physical id is rowid on SQLite,
+ * ctid on PostgreSQL (neither has DELETE ... LIMIT in its default build). */
+int tandem_sql_idempotent_prune(struct tandem_sql *db, int64_t max_age_ms, int64_t *deleted)
 {
+    if (db == NULL) {
+        return TANDEM_EINVAL;
+    }
+    if (tandem_sql_backend(db) == TANDEM_SQL_POSTGRES) {
+        return prune(db,
+                     "DELETE FROM tandem_processed_events WHERE ctid = ANY(ARRAY(SELECT ctid"
+                     " FROM tandem_processed_events WHERE processed_at < ?1 LIMIT ?2))",
+                     max_age_ms, deleted);
+    }
     return prune(db,
                  "DELETE FROM tandem_processed_events WHERE rowid IN (SELECT rowid FROM"
                  " tandem_processed_events WHERE processed_at < ?1 LIMIT ?2)",
                  max_age_ms, deleted);
 }
 
-int tandem_outbox_prune(sqlite3 *db, int64_t max_age_ms, int64_t *deleted)
+int tandem_sql_outbox_prune(struct tandem_sql *db, int64_t max_age_ms, int64_t *deleted)
 {
     return prune(db,
                  "DELETE FROM tandem_outbox WHERE seq IN (SELECT seq FROM tandem_outbox"
                  " WHERE sent_at IS NOT NULL AND sent_at < ?1 LIMIT ?2)",
                  max_age_ms, deleted);
+}
+
+int tandem_idempotent_prune(sqlite3 *db, int64_t max_age_ms, int64_t *deleted)
+{
+    if (db == NULL) {
+        return TANDEM_EINVAL;
+    }
+    struct sql_lite s;
+    sql_lite_init(&s, db, false);
+    return tandem_sql_idempotent_prune(&s.base, max_age_ms, deleted);
+}
+
+int tandem_outbox_prune(sqlite3 *db, int64_t max_age_ms, int64_t *deleted)
+{
+    if (db == NULL) {
+        return TANDEM_EINVAL;
+    }
+    struct sql_lite s;
+    sql_lite_init(&s, db, false);
+    return tandem_sql_outbox_prune(&s.base, max_age_ms, deleted);
 }

@@ -26,6 +26,7 @@
 
 #include "common/clock.h"
 #include "events_int.h"
+#include "sql_int.h"
 #include "store_int.h"
 #include "tandem/cloudevents.h"
 #include "tandem/store.h"
@@ -56,30 +57,12 @@ static int event_check(const struct tandem_event_out *ev)
     return 0;
 }
 
-static void bind_opt_text(sqlite3_stmt *st, int i, const char *s)
-{
-    if (s != NULL) {
-        sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
-    } else {
-        sqlite3_bind_null(st, i);
-    }
-}
-
-static void bind_opt_blob(sqlite3_stmt *st, int i, const void *p, size_t n)
-{
-    if (p != NULL) {
-        sqlite3_bind_blob64(st, i, n > 0 ? p : "", n, SQLITE_STATIC);
-    } else {
-        sqlite3_bind_null(st, i);
-    }
-}
-
-int tandem_outbox_add(sqlite3 *db, const struct tandem_event_out *ev, char id_out[37])
+int tandem_sql_outbox_add(struct tandem_sql *db, const struct tandem_event_out *ev, char id_out[37])
 {
     char uuid[EVENTS_UUID_SIZE];
-    sqlite3_stmt *st = NULL;
-    if (db == NULL || ev == NULL || sqlite3_get_autocommit(db)) {
-        return TANDEM_EINVAL; /* autocommit on: no transaction to share the fate of */
+    struct tandem_sql_stmt *st = NULL;
+    if (db == NULL || ev == NULL || tandem_sql_txn_state(db) != TANDEM_SQL_ACTIVE) {
+        return TANDEM_EINVAL; /* no transaction to share the fate of */
     }
     if (event_check(ev) != 0) {
         return TANDEM_EINVAL;
@@ -93,22 +76,22 @@ int tandem_outbox_add(sqlite3 *db, const struct tandem_event_out *ev, char id_ou
         events_uuid_format(rnd, uuid);
         id = uuid;
     }
-    if (sqlite3_prepare_v2(db,
+    if (tandem_sql_prepare(db,
                            "INSERT INTO tandem_outbox (topic, key, type, subject, event_id,"
                            " traceparent, data, created_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
-                           -1, &st, NULL) != SQLITE_OK) {
-        return store_fail(db, "store: outbox insert");
+                           &st) != 0) {
+        return TANDEM_EIO;
     }
-    sqlite3_bind_text(st, 1, ev->topic, -1, SQLITE_STATIC);
-    bind_opt_blob(st, 2, ev->key, ev->key_len);
-    sqlite3_bind_text(st, 3, ev->type, -1, SQLITE_STATIC);
-    bind_opt_text(st, 4, ev->subject);
-    sqlite3_bind_text(st, 5, id, -1, SQLITE_STATIC);
-    bind_opt_text(st, 6, ev->traceparent);
-    bind_opt_blob(st, 7, ev->data, ev->data_len);
-    sqlite3_bind_int64(st, 8, clock_wall_ms());
-    int rc = sqlite3_step(st) == SQLITE_DONE ? 0 : store_fail(db, "store: outbox insert");
-    sqlite3_finalize(st);
+    tandem_sql_bind_text(st, 1, ev->topic);
+    tandem_sql_bind_blob(st, 2, ev->key, ev->key_len);
+    tandem_sql_bind_text(st, 3, ev->type);
+    tandem_sql_bind_text(st, 4, ev->subject);
+    tandem_sql_bind_text(st, 5, id);
+    tandem_sql_bind_text(st, 6, ev->traceparent);
+    tandem_sql_bind_blob(st, 7, ev->data, ev->data_len);
+    tandem_sql_bind_int64(st, 8, clock_wall_ms());
+    int rc = tandem_sql_step(st) == TANDEM_SQL_DONE ? 0 : TANDEM_EIO;
+    tandem_sql_finalize(st);
     if (rc == 0) {
         store_outbox_added++;
     }
@@ -119,4 +102,14 @@ int tandem_outbox_add(sqlite3 *db, const struct tandem_event_out *ev, char id_ou
         id_out[n] = '\0';
     }
     return rc;
+}
+
+int tandem_outbox_add(sqlite3 *db, const struct tandem_event_out *ev, char id_out[37])
+{
+    if (db == NULL) {
+        return TANDEM_EINVAL;
+    }
+    struct sql_lite s;
+    sql_lite_init(&s, db, false);
+    return tandem_sql_outbox_add(&s.base, ev, id_out);
 }

@@ -1,5 +1,8 @@
 /*
- * tandem store: the outbox relay, which moves committed outbox rows to Kafka.
+ * tandem store: the outbox relay, which moves committed outbox rows to Kafka. This file holds the
+ * relay's life (start, wake, stats, stop), its delivery reports and the SQLite relay; a relay
+ * given a postgres:// URL runs relay_pg.c's thread instead (an advisory lock, rows claimed with
+ * FOR UPDATE SKIP LOCKED, no cursor).
  *
  * Model. One thread with its own SQLite connection (WAL: its reads never block the service's
  * writer). It keeps a cursor, the highest seq it has handed to tandem_publish, and each round
@@ -67,38 +70,12 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/mem.h"
+#include "relay_int.h"
+#include "sql_int.h"
 #include "store_int.h"
 #include "tandem/store.h"
 
-#define RELAY_MAX_INFLIGHT 1000
-#define RELAY_DEFAULT_POLL 1000
-#define RELAY_STANDBY_MS   200 /* a standby tries the outbox lock this often */
-
-struct tandem_outbox_relay {
-    sqlite3 *db; /* the relay thread's only */
-    int lockfd;  /* "<db>-outbox.lock", open from start to the thread's end */
-    struct tandem_producer *p;
-    int poll_ms;
-    pthread_t thread;
-    atomic_int refs;
-    pthread_mutex_t mu;
-    pthread_cond_t cv; /* wakes the relay thread */
-    /* under mu */
-    bool wake, stopping, rewind;
-    int64_t deadline_ms; /* monotonic; < 0: none */
-    int64_t *acked;      /* seqs acknowledged, not yet marked */
-    size_t nacked, capacked;
-    uint64_t inflight;
-    struct tandem_outbox_stats stats;
-    int stop_rc;
-};
-
-struct relay_msg {
-    struct tandem_outbox_relay *r;
-    int64_t seq;
-};
-
-static void relay_unref(struct tandem_outbox_relay *r)
+void relay_unref(struct tandem_outbox_relay *r)
 {
     if (atomic_fetch_sub(&r->refs, 1) != 1) {
         return;
@@ -110,8 +87,7 @@ static void relay_unref(struct tandem_outbox_relay *r)
 }
 
 /* The delivery report of one row, on the producer's delivery thread. */
-static void relay_delivered(int err, const char *topic, int32_t partition, int64_t offset,
-                            void *opaque)
+void relay_delivered(int err, const char *topic, int32_t partition, int64_t offset, void *opaque)
 {
     struct relay_msg *m = opaque;
     struct tandem_outbox_relay *r = m->r;
@@ -269,7 +245,7 @@ static int64_t last_seq(sqlite3 *db)
 }
 
 /* Takes the queued acknowledged seqs out of r (caller holds mu). */
-static int64_t *take_acked(struct tandem_outbox_relay *r, size_t *n)
+int64_t *relay_take_acked(struct tandem_outbox_relay *r, size_t *n)
 {
     int64_t *a = r->acked;
     *n = r->nacked;
@@ -279,7 +255,7 @@ static int64_t *take_acked(struct tandem_outbox_relay *r, size_t *n)
 }
 
 /* Puts seqs that could not be marked back in front of the queue (caller holds mu). */
-static void requeue(struct tandem_outbox_relay *r, int64_t *a, size_t n)
+void relay_requeue(struct tandem_outbox_relay *r, int64_t *a, size_t n)
 {
     if (n == 0) {
         free(a);
@@ -348,7 +324,7 @@ static void *relay_main(void *arg)
     }
     while (r->stats.holder) {
         size_t nacked = 0;
-        int64_t *acked = take_acked(r, &nacked);
+        int64_t *acked = relay_take_acked(r, &nacked);
         bool rewind = r->rewind && r->inflight == 0;
         if (rewind) {
             r->rewind = false;
@@ -385,7 +361,7 @@ static void *relay_main(void *arg)
             r->stats.marked += nacked;
             free(acked);
         } else {
-            requeue(r, acked, nacked);
+            relay_requeue(r, acked, nacked);
         }
         if (r->stopping && drained && r->inflight == 0 && r->nacked == 0) {
             r->stop_rc = 0;
@@ -412,7 +388,7 @@ static void *relay_main(void *arg)
     }
     /* the last acknowledgements, best effort */
     size_t nacked = 0;
-    int64_t *acked = take_acked(r, &nacked);
+    int64_t *acked = relay_take_acked(r, &nacked);
     pthread_mutex_unlock(&r->mu);
     if (nacked > 0 && mark_sent(r->db, acked, nacked, clock_wall_ms()) == 0) {
         pthread_mutex_lock(&r->mu);
@@ -455,16 +431,21 @@ int tandem_outbox_relay_start(const char *db_path, struct tandem_producer *p, in
     }
     *out = NULL;
     struct tandem_outbox_relay *r = xcalloc(1, sizeof(*r));
-    int rc = tandem_db_open(db_path, NULL, &r->db);
+    r->lockfd = -1;
+    bool pg = tandem_sql_is_postgres(db_path);
+    int rc =
+        pg ? tandem_sql_open(db_path, NULL, NULL, &r->pg) : tandem_db_open(db_path, NULL, &r->db);
     if (rc != 0) {
         free(r);
         return rc;
     }
-    r->lockfd = relay_lock_open(db_path);
-    if (r->lockfd < 0) {
-        sqlite3_close(r->db);
-        free(r);
-        return TANDEM_EIO;
+    if (!pg) {
+        r->lockfd = relay_lock_open(db_path);
+        if (r->lockfd < 0) {
+            sqlite3_close(r->db);
+            free(r);
+            return TANDEM_EIO;
+        }
     }
     r->p = p;
     r->poll_ms = poll_ms > 0 ? poll_ms : RELAY_DEFAULT_POLL;
@@ -472,9 +453,12 @@ int tandem_outbox_relay_start(const char *db_path, struct tandem_producer *p, in
     atomic_init(&r->refs, 1);
     pthread_mutex_init(&r->mu, NULL);
     pthread_cond_init(&r->cv, NULL);
-    if (pthread_create(&r->thread, NULL, relay_main, r) != 0) {
+    if (pthread_create(&r->thread, NULL, pg ? relay_pg_main : relay_main, r) != 0) {
         sqlite3_close(r->db);
-        close(r->lockfd);
+        tandem_sql_close(r->pg);
+        if (r->lockfd >= 0) {
+            close(r->lockfd);
+        }
         relay_unref(r);
         return TANDEM_EIO;
     }
