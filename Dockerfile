@@ -11,7 +11,7 @@
 FROM debian:12-slim
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
-       libcurl4 libhttp-parser2.9 libjansson4 libjwt0 librdkafka1 libsodium23 libsqlite3-0 \
+       libcurl4 libhttp-parser2.9 libjansson4 libjwt0 libpq5 librdkafka1 libsodium23 libsqlite3-0 \
        libssl3 liburing2 libyaml-0-2 \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd -g 10001 tandem \

@@ -305,7 +305,8 @@ static void wire_sock(struct wire_meter *w, const struct inet_diag_msg *m, size_
     if (!counted_port(w, ntohs(m->id.idiag_sport)) && !counted_port(w, ntohs(m->id.idiag_dport))) {
         return;
     }
-    const struct tcp_info *ti = NULL;
+    const void *ti_data = NULL; /* netlink attributes are 4-byte aligned: tcp_info's 64-bit
+                                   counters are read through a copy, never in place */
     size_t ti_len = 0;
     size_t off = NLMSG_ALIGN(sizeof(*m));
     while (off + sizeof(struct rtattr) <= len) {
@@ -314,14 +315,17 @@ static void wire_sock(struct wire_meter *w, const struct inet_diag_msg *m, size_
             break;
         }
         if (a->rta_type == INET_DIAG_INFO) {
-            ti = RTA_DATA(a);
+            ti_data = RTA_DATA(a);
             ti_len = RTA_PAYLOAD(a);
         }
         off += RTA_ALIGN(a->rta_len);
     }
-    if (ti == NULL || ti_len < offsetof(struct tcp_info, tcpi_bytes_sent) + 8) {
+    if (ti_data == NULL || ti_len < offsetof(struct tcp_info, tcpi_bytes_sent) + 8) {
         return; /* a time-wait socket, or a kernel before 4.19 */
     }
+    struct tcp_info info = {0};
+    memcpy(&info, ti_data, ti_len < sizeof(info) ? ti_len : sizeof(info));
+    const struct tcp_info *ti = &info;
     uint64_t cookie = (uint64_t)m->id.idiag_cookie[0] | (uint64_t)m->id.idiag_cookie[1] << 32;
     if (cookie == 0 || w->next_n * 2 >= w->cap) {
         return; /* the table is full: grown at the end of this read */
