@@ -64,7 +64,7 @@ ROWS = [
     ("fo_default_recovered_ms", "failover, defaults: kill to all partitions consumed again, ms",
      1, "{:,.0f}", ("fo_default_session_ms", 1000), "le"),
     ("produce_idem_rps", "idempotent producer, acks=all, records/s", 1, "{:,.0f}", None, None),
-    ("produce_txn_rps", "transactional producer, commit every 1,000, records/s", 1, "{:,.0f}",
+    ("produce_txn_rps", "transactional producer, commit every TXN_EVERY records (header), records/s", 1, "{:,.0f}",
      None, None),
     ("txn_ratio_pct", "transactional / idempotent throughput, %", 1, "{:,.1f}", 70, "ge"),
     ("rss_idle_kb", "RSS idle after start, MB", 1 / 1024, "{:,.1f}", 5, "le"),
