@@ -35,6 +35,9 @@ export async function differences(blog) {
     const liveIds = new Set(live.map((r) => r.split('\u0001')[0]));
     const orphans = (await rowsOf('comments', 'SELECT id, article_id FROM comments')).filter((r) => !liveIds.has(r.split('\u0001')[1]));
     if (orphans.length) diffs.push(`${orphans.length} comment(s) of deleted articles: ${orphans.slice(0, 3).join(' | ')}`);
+    const userIds = new Set(users.map((r) => r.split('\u0001')[0]));
+    const strangers = (await rowsOf('comments', 'SELECT id, author_id FROM comments')).filter((r) => !userIds.has(r.split('\u0001')[1]));
+    if (strangers.length) diffs.push(`${strangers.length} comment(s) by no user: ${strangers.slice(0, 3).join(' | ')}`);
     // favorites: each article's count is its favorites' rows
     const badCounts = await rowsOf('articles', 'SELECT a.id, a.favorites_count, (SELECT COUNT(*) FROM favorites f WHERE f.article_id = a.id) AS n FROM articles a WHERE a.favorites_count != n');
     if (badCounts.length) diffs.push(`favorites_count differs from the favorites of ${badCounts.length} article(s): ${badCounts.slice(0, 3).join(' | ')}`);
@@ -70,7 +73,8 @@ export async function differences(blog) {
 
 // Every record of topics read back (validated against docs/asyncapi.yaml): each owner's event
 // type has as many distinct events (source + id) in the topics as in its outbox (last.types,
-// from differences()), and activity counted each beacon event once. Resolves the records read.
+// from differences()), and activity counted each beacon event once. Resolves {records, distinct}:
+// the records read and the distinct events among them.
 export async function topicEventsMatch(blog, last, topics) {
     const events = await readAll(blog.brokers, topics);
     const ids = new Map();
@@ -85,5 +89,5 @@ export async function topicEventsMatch(blog, last, topics) {
     for (const type of ['activity.page_viewed', 'activity.article_read']) {
         assert.equal(last.totals.events[type] || 0, ids.get(type)?.size || 0, `${type}: activity's count vs the topic's distinct events`);
     }
-    return events.length;
+    return { records: events.length, distinct: [...ids.values()].reduce((n, x) => n + x.size, 0) };
 }
