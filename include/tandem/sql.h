@@ -69,7 +69,7 @@ TANDEM_EXPORT int tandem_sql_open(const char *location, const char *schema_sql,
  * bridge from the sqlite3-based functions of store.h. Returns 0 and *out; TANDEM_EINVAL. */
 TANDEM_EXPORT int tandem_sql_wrap_sqlite(struct sqlite3 *db, struct tandem_sql **out);
 
-/* Finalizes nothing (finalize statements first) and closes the connection. NULL is a no-op. */
+/* Finalizes every statement still prepared on db and closes the connection. NULL is a no-op. */
 TANDEM_EXPORT void tandem_sql_close(struct tandem_sql *db);
 
 /* TANDEM_SQL_SQLITE or TANDEM_SQL_POSTGRES. */
