@@ -50,7 +50,20 @@ static const char STORE[] =
     "ON CONFLICT(id) DO UPDATE SET slug = excluded.slug, author_id = excluded.author_id, "
     "version = excluded.version WHERE excluded.version > articles.version";
 
+/*
+ * The writer job's check that an article is live, which must exclude a comment landing on an
+ * article whose deletion (and so the deletion of its comments, events.c) commits beside it. On
+ * SQLite the writer's transaction holds the database's write lock, so the consumer's deletion
+ * commits wholly before or wholly after it. On PostgreSQL both run at once in READ COMMITTED,
+ * and a plain read would let each miss the other's uncommitted row (the job sees the article
+ * live, the consumer sees no new comment: a comment left on a deleted article). So there the
+ * check takes a share lock on the article's row, the one place where the two texts differ: the
+ * consumer's tombstone (an update of that row) waits for the job's commit and then sees its
+ * comment, or the job waits for the tombstone's commit and then reads deleted = 1. Share locks do
+ * not exclude each other: the writers of several instances still run side by side.
+ */
 static const char LIVE[] = "SELECT deleted FROM articles WHERE id = ?1";
+static const char LIVE_PG[] = "SELECT deleted FROM articles WHERE id = ?1 FOR SHARE";
 
 enum comments_find comments_article_find(struct tandem_sql *db, const char *slug,
                                          struct comments_article *out)
@@ -95,7 +108,8 @@ int comments_article_store(struct tandem_sql *db, const struct comments_article 
 
 int comments_article_live(struct tandem_sql *db, int64_t id)
 {
-    struct tandem_sql_stmt *st = blog_stmt(db, LIVE);
+    struct tandem_sql_stmt *st =
+        blog_stmt(db, tandem_sql_backend(db) == TANDEM_SQL_POSTGRES ? LIVE_PG : LIVE);
     if (st == NULL) {
         return TANDEM_EIO;
     }

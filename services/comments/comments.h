@@ -63,7 +63,9 @@ enum comments_find comments_article_find(struct tandem_sql *db, const char *slug
  * or newer. Returns 0 or TANDEM_EIO. */
 int comments_article_store(struct tandem_sql *db, const struct comments_article *a);
 
-/* Whether article id is in db's read model and not deleted: 1 yes, 0 no, TANDEM_EIO. */
+/* A writer job's step: whether article id is in db's read model and not deleted: 1 yes, 0 no,
+ * TANDEM_EIO. The answer holds until the job's transaction ends: an article.deleted applied
+ * meanwhile commits before the read or after the transaction (articles.c). */
 int comments_article_live(struct tandem_sql *db, int64_t id);
 
 /* The outcome of asking articles about a slug. */
