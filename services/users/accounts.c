@@ -439,15 +439,22 @@ void users_login(struct tandem_http_request *req, void *arg)
     json_decref(in);
     snprintf(a->hash, sizeof(a->hash), "%s", users.dummy_hash);
     struct tandem_sql_stmt *st = blog_stmt(db, BY_EMAIL);
+    int rc = TANDEM_EIO;
     if (st != NULL) {
         tandem_sql_bind_text(st, 1, a->email);
-        if (tandem_sql_step(st) == TANDEM_SQL_ROW) {
+        rc = tandem_sql_step(st);
+        if (rc == TANDEM_SQL_ROW) {
             a->id = tandem_sql_column_int64(st, 0);
             snprintf(a->hash, sizeof(a->hash), "%s", blog_col_text(st, 2));
             a->user = user_json(a->email, blog_col_text(st, 1), blog_col_text(st, 3),
                                 blog_col_text(st, 4));
         }
         tandem_sql_reset(st);
+    }
+    if (rc != TANDEM_SQL_ROW && rc != TANDEM_SQL_DONE) { /* a failed read is no unknown e-mail */
+        tandem_respond_problem(req, 500, "storage failed");
+        account_free(a);
+        return;
     }
     if (tandem_offload(req, verify_work, login_checked, a) != 0) {
         account_free(a);
@@ -475,11 +482,16 @@ void users_current(struct tandem_http_request *req, void *arg)
     }
     tandem_sql_bind_int64(st, 1, blog_user_id(c));
     json_t *user = NULL;
-    if (tandem_sql_step(st) == TANDEM_SQL_ROW) {
+    int rc = tandem_sql_step(st);
+    if (rc == TANDEM_SQL_ROW) {
         user = user_json(blog_col_text(st, 0), blog_col_text(st, 1), blog_col_text(st, 2),
                          blog_col_text(st, 3));
     }
     tandem_sql_reset(st);
+    if (rc != TANDEM_SQL_ROW && rc != TANDEM_SQL_DONE) {
+        tandem_respond_problem(req, 500, "storage failed");
+        return;
+    }
     if (user == NULL) {
         blog_not_found(req, "user");
         return;

@@ -43,8 +43,13 @@ void users_profile(struct tandem_http_request *req, void *arg)
     int64_t viewer = blog_user_id(c);
     tandem_sql_bind_text(st, 1, tandem_param(req, "username"));
     tandem_sql_bind_int64(st, 2, viewer);
-    json_t *body = tandem_sql_step(st) == TANDEM_SQL_ROW ? profile_json(st, viewer) : NULL;
+    int rc = tandem_sql_step(st);
+    json_t *body = rc == TANDEM_SQL_ROW ? profile_json(st, viewer) : NULL;
     tandem_sql_reset(st);
+    if (rc != TANDEM_SQL_ROW && rc != TANDEM_SQL_DONE) { /* a failed read is no unknown user */
+        tandem_respond_problem(req, 500, "storage failed");
+        return;
+    }
     if (body == NULL) {
         blog_not_found(req, "profile");
         return;
