@@ -271,6 +271,8 @@ static const struct sql_ops lite_ops = {
 void sql_lite_init(struct sql_lite *s, sqlite3 *db, bool owned)
 {
     s->base.ops = &lite_ops;
+    s->base.stmts = NULL;
+    s->base.reconnects = 0;
     s->base.backend = TANDEM_SQL_SQLITE;
     s->db = db;
     s->owned = owned;
@@ -369,9 +371,13 @@ int tandem_sql_wrap_sqlite(struct sqlite3 *db, struct tandem_sql **out)
 
 void tandem_sql_close(struct tandem_sql *db)
 {
-    if (db != NULL) {
-        db->ops->close(db);
+    if (db == NULL) {
+        return;
     }
+    while (db->stmts != NULL) {
+        tandem_sql_finalize(db->stmts);
+    }
+    db->ops->close(db);
 }
 
 int tandem_sql_backend(const struct tandem_sql *db)
@@ -398,7 +404,17 @@ int tandem_sql_prepare(struct tandem_sql *db, const char *sql, struct tandem_sql
         return TANDEM_EINVAL;
     }
     *out = NULL;
-    return db->ops->prepare(db, sql, out);
+    int rc = db->ops->prepare(db, sql, out);
+    if (rc == 0) {
+        struct tandem_sql_stmt *st = *out;
+        st->prev = NULL;
+        st->next = db->stmts;
+        if (db->stmts != NULL) {
+            db->stmts->prev = st;
+        }
+        db->stmts = st;
+    }
+    return rc;
 }
 
 int tandem_sql_bind_int64(struct tandem_sql_stmt *st, int i, int64_t v)
@@ -459,9 +475,18 @@ void tandem_sql_reset(struct tandem_sql_stmt *st)
 
 void tandem_sql_finalize(struct tandem_sql_stmt *st)
 {
-    if (st != NULL) {
-        st->db->ops->finalize(st);
+    if (st == NULL) {
+        return;
     }
+    if (st->prev != NULL) {
+        st->prev->next = st->next;
+    } else {
+        st->db->stmts = st->next;
+    }
+    if (st->next != NULL) {
+        st->next->prev = st->prev;
+    }
+    st->db->ops->finalize(st);
 }
 
 int64_t tandem_sql_changes(struct tandem_sql *db)

@@ -42,6 +42,8 @@ struct sql_ops {
 
 struct tandem_sql {
     const struct sql_ops *ops;
+    struct tandem_sql_stmt
+        *stmts;          /* prepared and not finalized (tandem_sql_close finalizes them) */
     int backend;         /* enum tandem_sql_backend */
     uint64_t reconnects; /* PostgreSQL: times the connection was made again (a new session: its
                             advisory locks are gone) */
@@ -49,6 +51,7 @@ struct tandem_sql {
 
 struct tandem_sql_stmt {
     struct tandem_sql *db;
+    struct tandem_sql_stmt *prev, *next; /* db->stmts */
 };
 
 /* The SQLite backend over db; owned: tandem_sql_close closes db. The struct may live on the
