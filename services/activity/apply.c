@@ -245,7 +245,9 @@ static int recent_add(struct applying *x, int64_t user, int64_t article, const c
 /* Serializes the transactions that read or move what a slug leads to (its claim, its waiting
  * reads): on SQLite every writer holds the database's write lock (BEGIN IMMEDIATE) already; on
  * PostgreSQL (READ COMMITTED, consumers of other partitions writing at once) a read could
- * otherwise miss a claim not yet committed and wait as a pending read for ever. */
+ * otherwise miss a claim not yet committed and wait as a pending read for ever. Taken before any
+ * row of activity_articles, by an article's event as by a read, so that the two never wait for
+ * each other in a cycle (a deadlock PostgreSQL would break by failing one after a second). */
 static int slug_lock(struct applying *x, const char *slug)
 {
     if (tandem_sql_backend(x->db) != TANDEM_SQL_POSTGRES) {
@@ -280,16 +282,12 @@ static int apply_user(struct applying *x)
 
 /* ---- articles ------------------------------------------------------------------------------- */
 
-/* The article takes its slug; reads that waited for the slug become its own. */
+/* The article takes its slug (under slug_lock); reads that waited for the slug become its own. */
 static int slug_claim(struct applying *x, int64_t id, const char *slug)
 {
     int64_t claimed_at;
     if (activity_time_parse(blog_json_str(x->d, "updatedAt"), &claimed_at) != 0) {
         claimed_at = x->at;
-    }
-    int rc = slug_lock(x, slug);
-    if (rc != TANDEM_EVENT_OK) {
-        return rc;
     }
     struct tandem_sql_stmt *st = stmt(x, SLUG_CLAIM);
     if (st != NULL) {
@@ -298,7 +296,7 @@ static int slug_claim(struct applying *x, int64_t id, const char *slug)
         tandem_sql_bind_int64(st, 3, claimed_at);
     }
     bool taken = false;
-    rc = run(x, st, &taken);
+    int rc = run(x, st, &taken);
     if (rc != TANDEM_EVENT_OK || !taken) {
         return rc; /* an article that claimed it later holds it */
     }
@@ -324,6 +322,11 @@ static int apply_article(struct applying *x)
     if (id <= 0 || version <= 0 || slug == NULL || slug[0] == '\0' || title == NULL) {
         return malformed(x);
     }
+    /* the slug's lock before the article's row: a read of the slug takes them in this order */
+    int rc = slug_lock(x, slug);
+    if (rc != TANDEM_EVENT_OK) {
+        return rc;
+    }
     struct tandem_sql_stmt *st = stmt(x, ARTICLE_SET);
     if (st != NULL) {
         tandem_sql_bind_int64(st, 1, id);
@@ -333,7 +336,7 @@ static int apply_article(struct applying *x)
         tandem_sql_bind_int64(st, 5, version);
     }
     bool changed = false;
-    int rc = run(x, st, &changed);
+    rc = run(x, st, &changed);
     if (rc != TANDEM_EVENT_OK || !changed) {
         return rc; /* an older version than the row's: nothing moves */
     }
