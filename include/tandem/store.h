@@ -283,7 +283,9 @@ TANDEM_EXPORT int tandem_db_reader(struct tandem_db_writer *w, sqlite3 **out);
  * COMMIT) on its own PostgreSQL connection, inside tandem_sql_write: a batch interrupted by a lost
  * connection is run again on a new one (every job of it, from the first: a job may be run more
  * than once and must keep no effect of an attempt outside db), and a batch whose COMMIT went
- * unanswered is never applied twice (the commit token). Its jobs are tandem_sql jobs; the
+ * unanswered is never applied twice (the commit token); when the database stays away after such a
+ * COMMIT, the batch's completions get TANDEM_ETIMEDOUT (each job whole or absent, unknown which).
+ * Its jobs are tandem_sql jobs; the
  * sqlite3 ones above are refused there (TANDEM_EINVAL). On PostgreSQL a statement that fails
  * inside a job fails the job's SAVEPOINT: the job must return nonzero at once (its writes are
  * rolled back, its batch-mates' kept).

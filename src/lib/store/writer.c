@@ -148,6 +148,7 @@ static void conn_close(struct tandem_sql *db)
     if (db == NULL) {
         return;
     }
+    db->closing = true;
     while (db->stmts != NULL) {
         tandem_sql_finalize(db->stmts);
     }
@@ -376,10 +377,10 @@ static int64_t batch_run_pg(struct tandem_sql *db, struct wjob **jobs, size_t n)
     if (rc != 0) {
         if (rc == TANDEM_ETIMEDOUT) {
             log_error("db writer: a batch's COMMIT went unanswered and PostgreSQL stayed away: "
-                      "its jobs fail, though they may have committed",
+                      "its jobs' outcome is unknown (TANDEM_ETIMEDOUT)",
                       "\"jobs\":%zu", n);
         }
-        batch_fail(jobs, n, TANDEM_EIO);
+        batch_fail(jobs, n, rc == TANDEM_ETIMEDOUT ? TANDEM_ETIMEDOUT : TANDEM_EIO);
         return -1;
     }
     return now_us() - b.body_end_us;
