@@ -468,6 +468,68 @@ static int kwrite_txn(struct tandem_sql *db, void *arg)
     return tandem_sql_outbox_add(db, &ev, NULL);
 }
 
+/* One row of a prepared statement that selects (?1 + 1, the backend's pid): the value, or -1. */
+static int64_t prepared_run(struct tandem_sql_stmt *st, int64_t v, int64_t *pid)
+{
+    tandem_sql_bind_int64(st, 1, v);
+    int rc = tandem_sql_step(st);
+    int64_t out = rc == TANDEM_SQL_ROW ? tandem_sql_column_int64(st, 0) : -1;
+    if (rc == TANDEM_SQL_ROW && pid != NULL) {
+        *pid = tandem_sql_column_int64(st, 1);
+    }
+    tandem_sql_reset(st);
+    return out;
+}
+
+/*
+ * prepared: a statement run again and again (reset, not finalized) is prepared on the server at
+ * its second run and then executed by name; when its backend is terminated, the next run fails
+ * (the loss is seen: a statement is never run again behind the caller's back), and the run after
+ * it reconnects and prepares it again on the new session. Finalizing deallocates it. Prints
+ * "PREPARED OK".
+ */
+static int cmd_prepared(void)
+{
+    struct tandem_sql *db = NULL, *admin = NULL;
+    struct tandem_sql_stmt *st = NULL;
+    int64_t pid = 0, pid2 = 0;
+    if (!tandem_sql_is_postgres(dbpath) || tandem_sql_open(dbpath, NULL, NULL, &db) != 0 ||
+        tandem_sql_open(dbpath, NULL, NULL, &admin) != 0) {
+        fprintf(stderr, "FAIL: prepared needs a PostgreSQL database\n");
+        return 1;
+    }
+    CHECK(tandem_sql_prepare(db, "SELECT CAST(?1 AS BIGINT) + 1, pg_backend_pid()", &st) == 0,
+          "prepare");
+    if (st == NULL) {
+        return 1;
+    }
+    for (int64_t i = 1; i <= 3; i++) {
+        CHECK(prepared_run(st, i, &pid) == i + 1, "run %" PRId64, i);
+    }
+    CHECK(sql_scalar(db, "SELECT count(*) FROM pg_prepared_statements") == 1,
+          "the statement is not prepared on the server after three runs");
+    char sql[96];
+    snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%" PRId64 ")", pid);
+    CHECK(tandem_sql_exec(admin, sql) == 0, "terminate the backend");
+    usleep(200 * 1000);
+    CHECK(prepared_run(st, 10, NULL) == -1, "a run on the lost connection did not fail");
+    CHECK(prepared_run(st, 20, &pid2) == 21, "the run after the loss did not answer");
+    CHECK(pid2 != pid, "the same backend answered after it was terminated");
+    CHECK(prepared_run(st, 30, NULL) == 31, "the second run on the new session");
+    CHECK(sql_scalar(db, "SELECT count(*) FROM pg_prepared_statements") == 1,
+          "not prepared again on the new session");
+    tandem_sql_finalize(st);
+    CHECK(sql_scalar(db, "SELECT count(*) FROM pg_prepared_statements") == 0,
+          "finalize did not deallocate the statement");
+    tandem_sql_close(admin);
+    tandem_sql_close(db);
+    if (failures > 0) {
+        return 1;
+    }
+    printf("PREPARED OK\n");
+    return 0;
+}
+
 static int cmd_kwrite(void)
 {
     struct tandem_sql *db = NULL;
@@ -550,6 +612,9 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "kwrite") == 0) {
         return cmd_kwrite();
     }
+    if (strcmp(cmd, "prepared") == 0) {
+        return cmd_prepared();
+    }
     if (brokers == NULL || topic == NULL) {
         goto usage;
     }
@@ -570,8 +635,9 @@ int main(int argc, char **argv)
         return cmd_apply();
     }
 usage:
-    fprintf(stderr, "usage: lib-store-check write|race|kwrite|status|unsent|verify|dedup|apply -d "
-                    "DB [-b B -t T -g G "
-                    "-n N -w MS -a SEQ -k K -m M]\n");
+    fprintf(stderr,
+            "usage: lib-store-check write|race|kwrite|prepared|status|unsent|verify|dedup|apply -d "
+            "DB [-b B -t T -g G "
+            "-n N -w MS -a SEQ -k K -m M]\n");
     return 2;
 }

@@ -25,6 +25,11 @@ N=${KILL_N:-300}
 
 start_pg
 DB=$(pg_new_db kill)
+# a statement prepared on the server, its backend terminated under it (lib-store-check prepared)
+"$SC" prepared -d "$DB" >"$TMP_ROOT/p.out" 2>"$TMP_ROOT/p.err" ||
+    record_failure "prepared: $(grep FAIL "$TMP_ROOT/p.err" | head -5)"
+grep -q "PREPARED OK" "$TMP_ROOT/p.out" || record_failure "prepared did not finish"
+
 PGAPPNAME=kwrite "$SC" kwrite -d "$DB" -n $N -w 20 >"$TMP_ROOT/k.out" 2>"$TMP_ROOT/k.err" &
 pid=$!
 track $pid

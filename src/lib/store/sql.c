@@ -273,6 +273,7 @@ void sql_lite_init(struct sql_lite *s, sqlite3 *db, bool owned)
     s->base.ops = &lite_ops;
     s->base.stmts = NULL;
     s->base.reconnects = 0;
+    s->base.closing = false;
     s->base.backend = TANDEM_SQL_SQLITE;
     s->db = db;
     s->owned = owned;
@@ -374,6 +375,7 @@ void tandem_sql_close(struct tandem_sql *db)
     if (db == NULL) {
         return;
     }
+    db->closing = true; /* the server's statements go with the session: no DEALLOCATE */
     while (db->stmts != NULL) {
         tandem_sql_finalize(db->stmts);
     }

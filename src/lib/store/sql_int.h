@@ -42,9 +42,10 @@ struct sql_ops {
 
 struct tandem_sql {
     const struct sql_ops *ops;
-    struct tandem_sql_stmt
-        *stmts;          /* prepared and not finalized (tandem_sql_close finalizes them) */
+    /* prepared and not finalized (tandem_sql_close finalizes them) */
+    struct tandem_sql_stmt *stmts;
     int backend;         /* enum tandem_sql_backend */
+    bool closing;        /* tandem_sql_close is finalizing the statements left */
     uint64_t reconnects; /* PostgreSQL: times the connection was made again (a new session: its
                             advisory locks are gone) */
 };

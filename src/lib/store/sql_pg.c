@@ -6,8 +6,17 @@
  * text and text as is, both with type 0 (the server infers it from the context, as SQLite would
  * take any value), blobs in binary format typed bytea. tandem_sql_step runs it with
  * PQexecParams at the first step and then walks the rows of the result (text format; a bytea
- * column is unescaped with PQunescapeBytea when read as a blob). A statement is parsed at every
- * run: simple, and cheap next to the round trip for the store's short statements.
+ * column is unescaped with PQunescapeBytea when read as a blob).
+ *
+ * Server-side prepared statements. A statement run once (most of the store's: prepared, stepped,
+ * finalized) is sent with PQexecParams: one round trip, parsed and planned there. A statement
+ * run again (reset and stepped: the services' cached statements) is prepared on the server at
+ * its second run (PQprepare, named "t<n>" by a per-connection counter) and run with
+ * PQexecPrepared from then on, so the server parses it once per connection instead of at every
+ * request. A reconnection loses the server's statements: the connection's generation (its
+ * reconnects) tells a statement to prepare again. Finalizing a prepared statement sends
+ * DEALLOCATE when the connection is usable and no transaction failed (else the name is left to
+ * the session's end: names are never reused).
  *
  * Lost connections. libpq marks a connection CONNECTION_BAD once the server is gone (the backend
  * killed, the server restarted, the network cut). Outside a transaction, the next statement or
@@ -37,7 +46,8 @@
 struct sql_pg {
     struct tandem_sql base;
     PGconn *conn;
-    bool in_txn; /* BEGIN sent, no COMMIT or ROLLBACK since */
+    uint64_t names; /* server-side statements named so far ("t<n>") */
+    bool in_txn;    /* BEGIN sent, no COMMIT or ROLLBACK since */
     int64_t changes;
 };
 
@@ -50,6 +60,9 @@ struct sql_pg_stmt {
     int fmts[SQL_MAX_PARAMS];
     Oid types[SQL_MAX_PARAMS];
     PGresult *res; /* NULL: not run since the last reset */
+    uint64_t runs; /* executions so far */
+    char name[24]; /* the server-side statement's name; "" when not prepared there */
+    uint64_t gen;  /* the connection's reconnects when it was prepared there */
     int row, nrows;
     unsigned char **blobs; /* the current row's unescaped bytea columns, by column */
     size_t *blob_lens;
@@ -203,8 +216,25 @@ static int pg_step(struct tandem_sql_stmt *st)
     if (pg_ensure(p) != 0) {
         return TANDEM_EIO;
     }
-    PGresult *res = PQexecParams(p->conn, s->sql, s->nparams, s->types,
-                                 (const char *const *)s->vals, s->lens, s->fmts, 0);
+    PGresult *res = NULL;
+    if (s->runs++ == 0) {
+        res = PQexecParams(p->conn, s->sql, s->nparams, s->types, (const char *const *)s->vals,
+                           s->lens, s->fmts, 0);
+    } else {
+        if (s->name[0] == '\0' || s->gen != p->base.reconnects) {
+            char name[sizeof(s->name)];
+            snprintf(name, sizeof(name), "t%" PRIu64, ++p->names);
+            PGresult *pr = PQprepare(p->conn, name, s->sql, s->nparams, s->types);
+            if (PQresultStatus(pr) != PGRES_COMMAND_OK) {
+                return pg_fail(p, pr, "sql: prepare");
+            }
+            PQclear(pr);
+            memcpy(s->name, name, sizeof(name));
+            s->gen = p->base.reconnects;
+        }
+        res = PQexecPrepared(p->conn, s->name, s->nparams, (const char *const *)s->vals, s->lens,
+                             s->fmts, 0);
+    }
     ExecStatusType rs = PQresultStatus(res);
     if (rs != PGRES_COMMAND_OK && rs != PGRES_TUPLES_OK) {
         return pg_fail(p, res, "sql: step");
@@ -281,7 +311,14 @@ static const void *pg_column_blob(struct tandem_sql_stmt *st, int i, size_t *len
 static void pg_finalize(struct tandem_sql_stmt *st)
 {
     struct sql_pg_stmt *s = pst(st);
+    struct sql_pg *p = pg_of(st->db);
     pg_reset(st);
+    if (s->name[0] != '\0' && !p->base.closing && s->gen == p->base.reconnects &&
+        PQstatus(p->conn) == CONNECTION_OK && PQtransactionStatus(p->conn) != PQTRANS_INERROR) {
+        char sql[40];
+        snprintf(sql, sizeof(sql), "DEALLOCATE %s", s->name);
+        PQclear(PQexec(p->conn, sql));
+    }
     for (int i = 0; i < SQL_MAX_PARAMS; i++) {
         free(s->vals[i]);
     }

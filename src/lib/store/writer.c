@@ -148,6 +148,7 @@ static void conn_close(struct tandem_sql *db)
     if (db == NULL) {
         return;
     }
+    db->closing = true;
     while (db->stmts != NULL) {
         tandem_sql_finalize(db->stmts);
     }
