@@ -86,14 +86,14 @@ echo "$topics" | python3 -c '
 import json, sys
 t = {x["name"]: x for x in json.load(sys.stdin)["topics"]}
 assert len(t["hello-events"]["partitions"]) == 3, t["hello-events"]' ||
-    fail "console topics: $topics"
+    fail "console topics: $topics; up said: $(suplog | grep -E 'broker:|kafka:' | head -8)"
 [[ "$groups" == *'"hello"'* ]] || fail "console groups: $groups"
 down_and_check
 kill -0 "$BROKER_PID" || fail "down stopped the external broker"
 
 up
 suplog | grep -q "broker: topic hello-events exists: 3 partition(s), replication factor 1$" ||
-    fail "second up: no 'exists' line"
+    fail "second up: no 'exists' line: $(suplog | grep 'broker: topic' | head -5)"
 down_and_check
 
 external_manifest ", replication_factor: 3"
