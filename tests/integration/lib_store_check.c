@@ -481,12 +481,24 @@ static int64_t prepared_run(struct tandem_sql_stmt *st, int64_t v, int64_t *pid)
     return out;
 }
 
+/* The session's plan_cache_mode (SHOW), into out. */
+static void plan_cache_mode(struct tandem_sql *db, char *out, size_t cap)
+{
+    struct tandem_sql_stmt *st = NULL;
+    snprintf(out, cap, "?");
+    if (tandem_sql_prepare(db, "SHOW plan_cache_mode", &st) == 0 &&
+        tandem_sql_step(st) == TANDEM_SQL_ROW) {
+        snprintf(out, cap, "%s", tandem_sql_column_text(st, 0));
+    }
+    tandem_sql_finalize(st);
+}
+
 /*
  * prepared: a statement run again and again (reset, not finalized) is prepared on the server at
  * its second run and then executed by name; when its backend is terminated while the connection
  * is idle, the next run finds the connection dropped before sending, reconnects, prepares the
- * statement again on the new session and answers. Finalizing deallocates it. Prints
- * "PREPARED OK".
+ * statement again on the new session and answers. Finalizing deallocates it. The session forces
+ * generic plans, also after the reconnection. Prints "PREPARED OK".
  */
 static int cmd_prepared(void)
 {
@@ -515,6 +527,9 @@ static int cmd_prepared(void)
     CHECK(prepared_run(st, 10, &pid2) == 11, "the run after the loss did not answer");
     CHECK(pid2 != pid, "the same backend answered after it was terminated");
     CHECK(prepared_run(st, 20, NULL) == 21, "the second run on the new session");
+    char mode[64];
+    plan_cache_mode(db, mode, sizeof(mode));
+    CHECK(strcmp(mode, "force_generic_plan") == 0, "plan_cache_mode %s after a reconnection", mode);
     CHECK(sql_scalar(db, "SELECT count(*) FROM pg_prepared_statements") == 1,
           "not prepared again on the new session");
     tandem_sql_finalize(st);

@@ -53,6 +53,7 @@ struct sql_pg {
     uint64_t names; /* server-side statements named so far ("t<n>") */
     bool in_txn;    /* BEGIN sent, no COMMIT or ROLLBACK since */
     bool fatal;     /* the server said FATAL outside a query: it ends the session (pg_notice) */
+    bool generic;   /* the session forces generic plans (pg_session) */
     int64_t changes;
 };
 
@@ -90,6 +91,20 @@ static void pg_log(const char *msg, const char *err)
     log_error(msg, "\"postgres\":%s", log_json_str(buf, sizeof(buf), err ? err : "?"));
 }
 
+/* A session's settings, at connect and after a reconnection: warnings and worse only, and
+ * (generic) plan_cache_mode = force_generic_plan. The statements libtandem prepares on the server
+ * are a service's short OLTP queries; with the default (auto) PostgreSQL plans each of the first
+ * five runs, then keeps planning at every run whenever the generic plan's estimate looks dearer,
+ * which a page with LIMIT/OFFSET and subqueries always does: bench/blog measured a list page's
+ * backend CPU at 314 us a request, and 136 with generic plans (docs/benchmarks.md). A URL that
+ * names plan_cache_mode itself (options=-c plan_cache_mode=auto) keeps its own. */
+static void pg_session(PGconn *conn, bool generic)
+{
+    PQclear(PQexec(conn, generic ? "SET client_min_messages = warning;"
+                                   " SET plan_cache_mode = force_generic_plan"
+                                 : "SET client_min_messages = warning"));
+}
+
 /* Reconnects a lost connection outside a transaction. Returns 0 when connected. */
 static int pg_ensure(struct sql_pg *p)
 {
@@ -117,7 +132,7 @@ static int pg_ensure(struct sql_pg *p)
         return TANDEM_EIO;
     }
     p->base.reconnects++;
-    PQclear(PQexec(p->conn, "SET client_min_messages = warning")); /* a new session */
+    pg_session(p->conn, p->generic); /* a new session */
     log_info("sql: reconnected to PostgreSQL", NULL);
     return 0;
 }
@@ -461,9 +476,9 @@ int sql_pg_open(const char *url, struct tandem_sql **out)
         PQfinish(conn);
         return TANDEM_EIO;
     }
-    PGresult *res = PQexec(conn, "SET client_min_messages = warning");
-    PQclear(res);
     struct sql_pg *p = xcalloc(1, sizeof(*p));
+    p->generic = strstr(url, "plan_cache_mode") == NULL;
+    pg_session(conn, p->generic);
     PQsetNoticeProcessor(conn, pg_notice, p);
     p->base.ops = &pg_ops;
     p->base.backend = TANDEM_SQL_POSTGRES;
