@@ -478,6 +478,7 @@ int sql_pg_open(const char *url, struct tandem_sql **out)
     }
     struct sql_pg *p = xcalloc(1, sizeof(*p));
     p->generic = strstr(url, "plan_cache_mode") == NULL;
+    p->base.cacheable = true;
     pg_session(conn, p->generic);
     PQsetNoticeProcessor(conn, pg_notice, p);
     p->base.ops = &pg_ops;

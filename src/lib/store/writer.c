@@ -608,6 +608,7 @@ static int reader_open(struct tandem_db_writer *w, struct tandem_sql **out)
     struct sql_lite *s = xcalloc(1, sizeof(*s));
     sql_lite_init(s, db, true);
     s->heap = true;
+    s->base.cacheable = true;
     *out = &s->base;
     return 0;
 }
