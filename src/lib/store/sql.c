@@ -275,6 +275,7 @@ void sql_lite_init(struct sql_lite *s, sqlite3 *db, bool owned)
     s->base.reconnects = 0;
     s->base.closing = false;
     s->base.cacheable = false; /* set by the owners of connections that live on */
+    s->base.retryable = false;
     memset(s->base.cache, 0, sizeof(s->base.cache));
     s->base.backend = TANDEM_SQL_SQLITE;
     s->db = db;
@@ -690,6 +691,7 @@ int tandem_sql_write(struct tandem_sql *db, tandem_sql_write_fn fn, void *arg)
     }
     int64_t deadline = clock_mono_ms() + WRITE_RETRY_MS;
     bool sent_commit = false; /* an attempt's COMMIT went unanswered */
+    bool raced = false;       /* the last attempt lost a deadlock or a serialization failure */
     for (int attempt = 1;; attempt++) {
         if (attempt > 1) {
             if (clock_mono_ms() >= deadline) {
@@ -698,9 +700,13 @@ int tandem_sql_write(struct tandem_sql *db, tandem_sql_write_fn fn, void *arg)
                           sent_commit ? "false" : "true");
                 return sent_commit ? TANDEM_ETIMEDOUT : TANDEM_EIO;
             }
-            log_warn("sql: connection lost during a write; running it again",
-                     "\"attempt\":%d,\"commit_sent\":%s", attempt, sent_commit ? "true" : "false");
-            pause_ms(attempt == 2 ? 0 : WRITE_PAUSE_MS);
+            if (!raced) {
+                log_warn("sql: connection lost during a write; running it again",
+                         "\"attempt\":%d,\"commit_sent\":%s", attempt,
+                         sent_commit ? "true" : "false");
+            }
+            pause_ms(attempt == 2 || raced ? 0 : WRITE_PAUSE_MS);
+            raced = false;
         }
         int rc = tandem_sql_begin(db);
         if (rc != 0) {
@@ -726,8 +732,14 @@ int tandem_sql_write(struct tandem_sql *db, tandem_sql_write_fn fn, void *arg)
         }
         rc = fn(db, arg);
         if (rc != 0 || tandem_sql_txn_state(db) != TANDEM_SQL_ACTIVE) {
+            bool race = db->retryable;
             tandem_sql_rollback(db);
             if (sql_lost(db)) {
+                continue;
+            }
+            if (race) { /* lost a deadlock: nothing of it stays; again, after the winner */
+                log_info("sql: a write lost a deadlock; running it again", NULL);
+                raced = true;
                 continue;
             }
             return rc != 0 ? rc : TANDEM_EIO;
@@ -743,8 +755,9 @@ int tandem_sql_write(struct tandem_sql *db, tandem_sql_write_fn fn, void *arg)
         if (unknown) {
             sent_commit = true;
         }
-        if (!sql_lost(db)) {
+        if (!sql_lost(db) && !db->retryable) {
             return TANDEM_EIO;
         }
+        raced = !sql_lost(db); /* a serialization failure at COMMIT: again */
     }
 }

@@ -48,6 +48,8 @@ struct tandem_sql {
     bool closing;        /* tandem_sql_close is finalizing the statements left */
     uint64_t reconnects; /* PostgreSQL: times the connection was made again (a new session: its
                             advisory locks are gone) */
+    bool retryable;      /* the last statement failed as a deadlock's victim or a serialization
+                            failure (PostgreSQL): running the work again is the remedy */
     bool cacheable;      /* a connection that lives on (not one borrowed for a call): libtandem's
                             own statements are kept prepared on it (sql_stmt_get) */
     struct tandem_sql_stmt *cache[4]; /* enum sql_cached */

@@ -143,7 +143,14 @@ static int pg_fail(struct sql_pg *p, PGresult *res, const char *msg)
 {
     const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     int rc = state != NULL && strncmp(state, "23", 2) == 0 ? TANDEM_EEXIST : TANDEM_EIO;
-    if (rc == TANDEM_EIO) {
+    /* deadlock_detected, serialization_failure: the transaction lost a race, and running it
+     * again is the remedy (tandem_sql_write, the writer): a warning, not an error */
+    p->base.retryable =
+        state != NULL && (strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0);
+    if (p->base.retryable) {
+        char buf[512];
+        log_warn(msg, "\"postgres\":%s", log_json_str(buf, sizeof(buf), PQresultErrorMessage(res)));
+    } else if (rc == TANDEM_EIO) {
         pg_log(msg, res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(p->conn));
     }
     PQclear(res);
@@ -159,6 +166,7 @@ static void pg_close(struct tandem_sql *db)
 static int pg_exec(struct tandem_sql *db, const char *sql)
 {
     struct sql_pg *p = pg_of(db);
+    p->base.retryable = false;
     if (pg_ensure(p) != 0) {
         return TANDEM_EIO;
     }
@@ -249,6 +257,7 @@ static int pg_step(struct tandem_sql_stmt *st)
     if (pg_ensure(p) != 0) {
         return TANDEM_EIO;
     }
+    p->base.retryable = false;
     PGresult *res = NULL;
     if (s->runs++ == 0) {
         res = PQexecParams(p->conn, s->sql, s->nparams, s->types, (const char *const *)s->vals,
@@ -386,6 +395,7 @@ static int pg_commit(struct tandem_sql *db, bool *unknown)
         return TANDEM_EINVAL;
     }
     p->in_txn = false;
+    p->base.retryable = false;
     if (PQstatus(p->conn) != CONNECTION_OK) {
         return TANDEM_EIO; /* lost before COMMIT could be sent: not committed */
     }
