@@ -12,7 +12,9 @@
 // TANDEM_TEST_PG=1: one server, users, articles, comments and activity a database each in
 // TANDEM_DATABASE_URL), started with fsync on (TANDEM_PG_FSYNC=on; checked with SHOW fsync before
 // measuring) and synchronous_commit on: a comment's 200 means it is on disk, as SQLite's
-// synchronous=FULL means on the other.
+// synchronous=FULL means on the other. PG_SET="name=value ..." changes server settings for an
+// experiment before the seeding (ALTER SYSTEM and a reload; the tables name them), e.g.
+// PG_SET=plan_cache_mode=force_generic_plan.
 //
 // The system is the repository's tandem.yaml as `make run` starts it (tests/blog/tandem.mjs
 // moves it to free ports and this build's binaries; no gateway cache), under BUILD_DIR/blog-bench
@@ -408,9 +410,20 @@ async function backendInfo() {
     if (!blog.pg) return { engine: 'SQLite (WAL, synchronous=FULL)' };
     const url = blog.databases.articles;
     const show = async (what) => (await blog.pg.sql(url, `SHOW ${what}`))[0][0];
+    // PG_SET="name=value ...": server settings for an experiment (ALTER SYSTEM, then a reload:
+    // every session takes them), e.g. PG_SET=plan_cache_mode=force_generic_plan
+    const set = (process.env.PG_SET || '').split(/\s+/).filter(Boolean).map((kv) => {
+        const m = /^([a-z_]+)=([A-Za-z0-9_.]+)$/.exec(kv);
+        if (!m) throw new Error(`bench/blog: PG_SET: not name=value: ${kv}`);
+        return m;
+    });
+    for (const [, name, value] of set) await blog.pg.sql(url, `ALTER SYSTEM SET ${name} = '${value}'`);
+    if (set.length) await blog.pg.sql(url, 'SELECT pg_reload_conf()');
     const info = { fsync: await show('fsync'), synchronous_commit: await show('synchronous_commit'), version: await show('server_version') };
     if (info.fsync !== 'on') throw new Error(`bench/blog: PostgreSQL runs with fsync ${info.fsync} (TANDEM_PG_FSYNC=on not honoured)`);
-    info.engine = `PostgreSQL ${info.version} (fsync ${info.fsync}, synchronous_commit ${info.synchronous_commit})`;
+    const extra = [];
+    for (const [, name] of set) extra.push(`, ${name} ${await show(name)}`);
+    info.engine = `PostgreSQL ${info.version} (fsync ${info.fsync}, synchronous_commit ${info.synchronous_commit}${extra.join('')})`;
     return info;
 }
 

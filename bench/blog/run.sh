@@ -6,7 +6,7 @@
 #
 #   bench/blog/run.sh        BUILD=build; BACKENDS="sqlite postgres" (the default when Debian's
 #                            postgresql-15 is installed, else sqlite); ROUNDS=3 SECS=10 CONNS=32
-#                            ARTICLES=1000 READ_RATE=5000 LAG_N=200 (passed on); WAIT_QUIET=900
+#                            ARTICLES=1000 READ_RATE=5000 LAG_N=200 PG_SET (passed on); WAIT_QUIET=900
 #
 # Waits (up to WAIT_QUIET seconds) for the 1-minute load average to drop below 0.5, like the
 # other benchmarks, then runs the whole benchmark once per backend and prints Markdown tables: each
