@@ -59,7 +59,9 @@ TANDEM_EXPORT int tandem_sql_is_postgres(const char *location);
  * for that backend (schema_sql on SQLite, schema_pg on PostgreSQL; NULL: none; it runs at every
  * open, so write it with IF NOT EXISTS) and creates tandem's tables (store.h) in that backend's
  * dialect. On PostgreSQL the schema runs under an advisory lock, so instances opening together
- * do not race on CREATE. Returns 0 and *out (tandem_sql_close); TANDEM_EINVAL (no location or
+ * do not race on CREATE, and only once per database and schema text (its digest is recorded in
+ * tandem_schemas): an open that finds it applied runs nothing, and takes no lock that running
+ * writers could deadlock with. Returns 0 and *out (tandem_sql_close); TANDEM_EINVAL (no location or
  * out); TANDEM_EIO (cannot connect or the schema failed: logged).
  */
 TANDEM_EXPORT int tandem_sql_open(const char *location, const char *schema_sql,

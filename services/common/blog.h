@@ -2,17 +2,17 @@
  * services/common/blog.h: what the blog's services (users, articles, comments, activity) share.
  *
  * The blog is the RealWorld ("Conduit") API served by four separately deployed services on
- * libtandem (docs/blog.md). Each service owns its SQLite database (one file shared by its
- * instances; or a PostgreSQL database), writes its state changes together with their events (the outbox), and keeps read
- * models of the others' data from their events. This library holds only what several of them
- * need: RealWorld's dates and slugs, the paging parameters, the author profiles and follows that
- * articles and comments keep from the users topic, the store set-up (writer, relay, readers) and
- * the domain events' envelope. Nothing here is specific to one service, and nothing here belongs
- * in libtandem (it is RealWorld's, not the platform's).
+ * libtandem (docs/blog.md). Each service owns its database (an SQLite file shared by its
+ * instances, or a PostgreSQL database), writes its state changes together with their events (the
+ * outbox), and keeps read models of the others' data from their events. This library holds only
+ * what several of them need: RealWorld's dates and slugs, the paging parameters, the author
+ * profiles and follows that articles and comments keep from the users topic, the store set-up
+ * (writer, relay, readers) and the domain events' envelope. Nothing here is specific to one
+ * service, and nothing here belongs in libtandem (it is RealWorld's, not the platform's).
  *
  * Threads: every function is safe on any thread unless it says otherwise; a struct tandem_sql is
- * used by one thread at a time (libtandem's store rules: the writer's connection on the writer thread,
- * a reader on its HTTP worker, a consumer's connection on its consumer thread).
+ * used by one thread at a time (libtandem's store rules: the writer's connection on the writer
+ * thread, a reader on its HTTP worker, a consumer's connection on its consumer thread).
  */
 #ifndef BLOG_H
 #define BLOG_H
@@ -163,8 +163,8 @@ const char *blog_col_text(struct tandem_sql_stmt *st, int i);
  * = the entity's id in decimal, CloudEvents type, data = the payload object (stolen; "v":1 is
  * added), traceparent of the request that caused it (NULL: a new trace). Returns 0 or an error.
  */
-int blog_event_add(struct tandem_sql *db, const char *topic, int64_t key_id, const char *type, json_t *data,
-                   const char *traceparent);
+int blog_event_add(struct tandem_sql *db, const char *topic, int64_t key_id, const char *type,
+                   json_t *data, const char *traceparent);
 
 /* The payload of a received event as a JSON object (a new reference), or NULL when it is not one
  * (logged). */

@@ -295,8 +295,9 @@ int tandem_sql_is_postgres(const char *location)
 }
 
 /* tandem's tables on PostgreSQL: store.h's, in PostgreSQL's dialect (BIGSERIAL, BYTEA, BIGINT),
- * and tandem_commits, the commit tokens of tandem_sql_write (see below). The SQLite ones are in
- * db.c. Run in one transaction under an advisory lock (instances opening at once). */
+ * tandem_commits, the commit tokens of tandem_sql_write (see below), and tandem_schemas, the
+ * digests of the schema texts applied (pg_schema). The SQLite ones are in db.c. Run in one
+ * transaction under an advisory lock (instances opening at once), once per text (pg_schema). */
 static const char STORE_SCHEMA_PG[] =
     "CREATE TABLE IF NOT EXISTS tandem_processed_events ("
     " consumer_group TEXT NOT NULL, event_source TEXT, event_id TEXT NOT NULL,"
@@ -309,19 +310,85 @@ static const char STORE_SCHEMA_PG[] =
     " created_at BIGINT NOT NULL, sent_at BIGINT);"
     "CREATE INDEX IF NOT EXISTS tandem_outbox_unsent ON tandem_outbox(seq)"
     " WHERE sent_at IS NULL;"
-    "CREATE TABLE IF NOT EXISTS tandem_commits (token TEXT PRIMARY KEY, at BIGINT NOT NULL);";
+    "CREATE TABLE IF NOT EXISTS tandem_commits (token TEXT PRIMARY KEY, at BIGINT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS tandem_schemas (digest TEXT PRIMARY KEY, at BIGINT NOT NULL);";
 
 /* The advisory lock key of schema creation ("tandem" in ASCII). */
 #define SQL_SCHEMA_LOCK "116971110100101109"
 
+/* The digest of the schema text a connection would run: FNV-1a 64 of tandem's and the caller's,
+ * in hex. */
+static void schema_digest(const char *schema_pg, char out[17])
+{
+    uint64_t h = 0xcbf29ce484222325u;
+    const char *parts[2] = {STORE_SCHEMA_PG, schema_pg != NULL ? schema_pg : ""};
+    for (int k = 0; k < 2; k++) {
+        for (const unsigned char *p = (const unsigned char *)parts[k]; *p != '\0'; p++) {
+            h = (h ^ *p) * 0x100000001b3u;
+        }
+        h = (h ^ 0xff) * 0x100000001b3u; /* between the parts */
+    }
+    snprintf(out, 17, "%016" PRIx64, h);
+}
+
+/* 1 when a schema of this digest was applied (tandem_schemas has it), else 0 (not applied, or
+ * the table does not exist yet: a fresh database). Outside a transaction. */
+static int schema_applied(struct tandem_sql *db, const char *digest)
+{
+    struct tandem_sql_stmt *st = NULL;
+    if (tandem_sql_prepare(db, "SELECT 1 WHERE to_regclass('tandem_schemas') IS NOT NULL", &st) !=
+        0) {
+        return 0;
+    }
+    int exists = tandem_sql_step(st) == TANDEM_SQL_ROW;
+    tandem_sql_finalize(st);
+    st = NULL;
+    if (!exists ||
+        tandem_sql_prepare(db, "SELECT 1 FROM tandem_schemas WHERE digest = ?1", &st) != 0) {
+        return 0;
+    }
+    tandem_sql_bind_text(st, 1, digest);
+    int found = tandem_sql_step(st) == TANDEM_SQL_ROW;
+    tandem_sql_finalize(st);
+    return found;
+}
+
+/*
+ * Runs tandem's tables and schema_pg once per schema text and database. Running them at every
+ * open, as on SQLite, deadlocks on PostgreSQL: CREATE INDEX IF NOT EXISTS takes a SHARE lock on
+ * its table even when the index exists, so an instance starting beside running ones (a restart,
+ * a scale-out) held one table's SHARE lock while waiting for another's, which a running writer
+ * batch held while waiting for the first. So the digest of the text is recorded in
+ * tandem_schemas with it, and an open that finds it there runs nothing: a first open (or a new
+ * schema: an upgrade) is the only one that takes locks, under the advisory lock that keeps
+ * instances from creating together.
+ */
 static int pg_schema(struct tandem_sql *db, const char *schema_pg)
 {
+    char digest[17];
+    schema_digest(schema_pg, digest);
+    if (schema_applied(db, digest)) {
+        return 0;
+    }
+    struct tandem_sql_stmt *st = NULL;
     if (tandem_sql_begin(db) != 0 ||
         tandem_sql_exec(db, "SELECT pg_advisory_xact_lock(" SQL_SCHEMA_LOCK ")") != 0 ||
         tandem_sql_exec(db, STORE_SCHEMA_PG) != 0 ||
-        (schema_pg != NULL && tandem_sql_exec(db, schema_pg) != 0)) {
+        (schema_pg != NULL && tandem_sql_exec(db, schema_pg) != 0) ||
+        tandem_sql_prepare(db,
+                           "INSERT INTO tandem_schemas (digest, at) VALUES (?1, ?2)"
+                           " ON CONFLICT (digest) DO NOTHING",
+                           &st) != 0) {
         tandem_sql_rollback(db);
         return TANDEM_EIO;
+    }
+    tandem_sql_bind_text(st, 1, digest);
+    tandem_sql_bind_int64(st, 2, clock_wall_ms());
+    int rc = tandem_sql_step(st) == TANDEM_SQL_DONE ? 0 : TANDEM_EIO;
+    tandem_sql_finalize(st);
+    if (rc != 0) {
+        tandem_sql_rollback(db);
+        return rc;
     }
     return tandem_sql_commit(db);
 }

@@ -21,8 +21,12 @@
  * Lost connections. libpq marks a connection CONNECTION_BAD once the server is gone (the backend
  * killed, the server restarted, the network cut). Outside a transaction, the next statement or
  * BEGIN reconnects first (PQreset): a statement that failed that way is not run again here, its
- * outcome being unknown (tandem_sql_write runs a whole transaction again, safely). Inside one,
- * the transaction is gone: the state reads FAILED until rollback, which only forgets it.
+ * outcome being unknown (tandem_sql_write runs a whole transaction again, safely). A session the
+ * server ended while the connection sat idle (a terminated backend sends FATAL, then closes; a
+ * killed one just closes) is found before the next statement is sent: pg_ensure reads and parses
+ * what arrived (without blocking), so that statement runs on a new connection rather than fail.
+ * Inside a transaction, the transaction is gone: the state reads FAILED until rollback, which
+ * only forgets it. libpq's notices go to the log as JSON lines (pg_notice).
  *
  *   parameters   FORMAT  TYPE
  *   int64        text    0 (inferred)
@@ -48,6 +52,7 @@ struct sql_pg {
     PGconn *conn;
     uint64_t names; /* server-side statements named so far ("t<n>") */
     bool in_txn;    /* BEGIN sent, no COMMIT or ROLLBACK since */
+    bool fatal;     /* the server said FATAL outside a query: it ends the session (pg_notice) */
     int64_t changes;
 };
 
@@ -88,9 +93,21 @@ static void pg_log(const char *msg, const char *err)
 /* Reconnects a lost connection outside a transaction. Returns 0 when connected. */
 static int pg_ensure(struct sql_pg *p)
 {
-    if (PQstatus(p->conn) == CONNECTION_OK) {
+    if (!p->in_txn && PQstatus(p->conn) == CONNECTION_OK &&
+        PQtransactionStatus(p->conn) == PQTRANS_IDLE) {
+        /* Read what the server sent while the connection sat idle (it does not block): a
+         * backend terminated or killed leaves a FATAL message (logged by pg_notice) or an end of
+         * file there, so a connection the server already dropped is found bad and made again
+         * before a statement is sent on it, and that statement runs once, on the new one, instead
+         * of failing. */
+        if (PQconsumeInput(p->conn)) {
+            PQisBusy(p->conn); /* parses what was read: a FATAL reaches pg_notice */
+        }
+    }
+    if (PQstatus(p->conn) == CONNECTION_OK && !p->fatal) {
         return 0;
     }
+    p->fatal = false;
     if (p->in_txn) {
         return TANDEM_EIO; /* the transaction is gone: roll back first */
     }
@@ -100,6 +117,7 @@ static int pg_ensure(struct sql_pg *p)
         return TANDEM_EIO;
     }
     p->base.reconnects++;
+    PQclear(PQexec(p->conn, "SET client_min_messages = warning")); /* a new session */
     log_info("sql: reconnected to PostgreSQL", NULL);
     return 0;
 }
@@ -422,6 +440,19 @@ static const struct sql_ops pg_ops = {
     .lost = pg_lost,
 };
 
+/* libpq's notices and the server's messages outside a query (a FATAL before it drops the
+ * session) into the service's log, as JSON lines, instead of libpq's default: bare lines on
+ * stderr. The message ends with a newline, which the JSON string escapes. */
+static void pg_notice(void *arg, const char *message)
+{
+    struct sql_pg *p = arg;
+    if (strncmp(message, "FATAL", 5) == 0) {
+        p->fatal = true; /* the end of file follows: reconnect now rather than fail a statement */
+    }
+    char buf[512];
+    log_warn("sql: PostgreSQL says", "\"postgres\":%s", log_json_str(buf, sizeof(buf), message));
+}
+
 int sql_pg_open(const char *url, struct tandem_sql **out)
 {
     PGconn *conn = PQconnectdb(url);
@@ -433,6 +464,7 @@ int sql_pg_open(const char *url, struct tandem_sql **out)
     PGresult *res = PQexec(conn, "SET client_min_messages = warning");
     PQclear(res);
     struct sql_pg *p = xcalloc(1, sizeof(*p));
+    PQsetNoticeProcessor(conn, pg_notice, p);
     p->base.ops = &pg_ops;
     p->base.backend = TANDEM_SQL_POSTGRES;
     p->conn = conn;
