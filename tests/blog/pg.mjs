@@ -175,18 +175,20 @@ export async function startPostgres({ log, timeout = 30000 } = {}) {
     // The watchdog: while this process, the runner above it and the postmaster live, sleep; then
     // (this process gone) SIGQUIT, SIGKILL the postmaster and remove the directory. Detached: a
     // session of its own, so neither our death nor a signal to our process group ends it first.
+    // Alive is "in /proc" (kill -0 fails with EPERM on another user's process: a runner that is
+    // root when the test is not).
     const script = `
-        while kill -0 "$1" 2>/dev/null && kill -0 "$2" 2>/dev/null && kill -0 "$3" 2>/dev/null; do
+        alive() { [ -d "/proc/$1" ]; }
+        while alive "$1" && alive "$2" && alive "$3"; do
             sleep 0.5
         done
-        kill -0 "$3" 2>/dev/null || exit 0
+        alive "$3" || exit 0
         kill -QUIT "$3" 2>/dev/null
-        for i in 1 2 3 4 5 6; do kill -0 "$3" 2>/dev/null || break; sleep 0.5; done
+        for i in 1 2 3 4 5 6; do alive "$3" || break; sleep 0.5; done
         kill -KILL "$3" 2>/dev/null
         sleep 0.5
         [ "$5" = 1 ] || rm -rf "$4"`;
-    // (a parent pid 1 is no runner: a watchdog not root may not signal it, so it watches us twice)
-    const runner = process.ppid > 1 ? process.ppid : process.pid;
+    const runner = process.ppid > 1 ? process.ppid : process.pid; // pid 1 is no runner
     const watchdog = spawn('sh', ['-c', script, 'tandem-pg-watchdog', String(process.pid), String(runner),
         String(proc.pid), dir, process.env.TANDEM_KEEP ? '1' : '0'], { detached: true, stdio: 'ignore' });
     watchdog.unref();
