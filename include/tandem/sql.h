@@ -140,7 +140,9 @@ typedef int (*tandem_sql_write_fn)(struct tandem_sql *db, void *arg);
  * but not answered, the commit token (a random id inserted into tandem_commits first thing in
  * every attempt) decides: the next attempt's token insert conflicts with a committed one (so
  * the write is done: 0 is returned without running fn again), or waits for and outlives an
- * aborted one. Returns 0 (committed); fn's nonzero value (rolled back); TANDEM_EIO (a database
+ * aborted one. A transaction that loses a deadlock or a serialization failure (PostgreSQL's
+ * SQLSTATE 40P01, 40001: fn failed, or COMMIT did) is rolled back and run again at once, within
+ * the same 10 s. Returns 0 (committed); fn's nonzero value (rolled back); TANDEM_EIO (a database
  * error, or the database unreachable for 10 s: nothing is stored); TANDEM_ETIMEDOUT (COMMIT was
  * sent, then the database stayed unreachable: the outcome is unknown to this call, and the
  * write is either wholly there or wholly absent); TANDEM_EINVAL (a transaction is already

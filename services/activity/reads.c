@@ -193,7 +193,7 @@ void activity_user(struct tandem_http_request *req, void *arg)
         return;
     }
     const char *username = tandem_param(req, "username");
-    int64_t user = blog_profiles_id_of(db, username);
+    int64_t user = blog_utf8_valid(username) ? blog_profiles_id_of(db, username) : 0;
     if (user == 0) {
         blog_not_found(req, "user");
         return;

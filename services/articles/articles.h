@@ -71,11 +71,6 @@ void jsonw_time(struct jsonw *w, int64_t unix_ms);
 /* The text as a malloc'd NUL-terminated copy (*len its length), or NULL (failed, out of memory). */
 char *jsonw_take(struct jsonw *w, size_t *len);
 
-/* Whether s is UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing above U+10FFFF). A
- * slug or tag of a request that is not names nothing: it is answered so without asking the
- * database (PostgreSQL refuses such text as a parameter; SQLite would just find nothing). */
-bool utf8_valid(const char *s);
-
 /* ---- tags.c -------------------------------------------------------------------------------- */
 
 /* The tags of a request, as stored: each trimmed of white space (Unicode's), duplicates dropped,

@@ -263,7 +263,7 @@ void articles_get(struct tandem_http_request *req, void *arg)
     if (tandem_optional_auth(req, &c) != 0) {
         return; /* a token was sent but is not valid: 401 */
     }
-    if (!utf8_valid(tandem_param(req, "slug"))) {
+    if (!blog_utf8_valid(tandem_param(req, "slug"))) {
         blog_not_found(req, "article"); /* no slug is (PostgreSQL would refuse it) */
         return;
     }
@@ -393,15 +393,15 @@ void articles_list(struct tandem_http_request *req, void *arg)
     if (db == NULL) {
         return;
     }
-    bool nobody = f.tag != NULL && !utf8_valid(f.tag); /* not UTF-8: no tag or name is */
+    bool nobody = f.tag != NULL && !blog_utf8_valid(f.tag); /* not UTF-8: no tag or name is */
     f.mask =
         (f.tag != NULL ? F_TAG : 0) | (by != NULL ? F_AUTHOR : 0) | (fav != NULL ? F_FAVORITED : 0);
     if (by != NULL) {
-        f.author = utf8_valid(by) ? blog_profiles_id_of(db, by) : 0;
+        f.author = blog_utf8_valid(by) ? blog_profiles_id_of(db, by) : 0;
         nobody = nobody || f.author == 0;
     }
     if (fav != NULL) {
-        f.favoriter = utf8_valid(fav) ? blog_profiles_id_of(db, fav) : 0;
+        f.favoriter = blog_utf8_valid(fav) ? blog_profiles_id_of(db, fav) : 0;
         nobody = nobody || f.favoriter == 0;
     }
     if (nobody) { /* a tag or an author or favoriter nobody has: nothing matches */
@@ -464,7 +464,7 @@ void articles_tags(struct tandem_http_request *req, void *arg)
 void articles_internal(struct tandem_http_request *req, void *arg)
 {
     (void)arg;
-    if (!utf8_valid(tandem_param(req, "slug"))) {
+    if (!blog_utf8_valid(tandem_param(req, "slug"))) {
         blog_not_found(req, "article"); /* no slug is (PostgreSQL would refuse it) */
         return;
     }

@@ -111,7 +111,7 @@ struct op *op_new(struct tandem_http_request *req, const struct tandem_claims *c
 struct op *op_of_slug(struct tandem_http_request *req, const struct tandem_claims *c)
 {
     struct op *o = op_new(req, c);
-    if (o != NULL && !utf8_valid(tandem_param(req, "slug"))) {
+    if (o != NULL && !blog_utf8_valid(tandem_param(req, "slug"))) {
         blog_not_found(req, "article");
         op_free(o);
         return NULL;

@@ -73,7 +73,8 @@ static struct op *op_new(struct tandem_http_request *req, enum op_kind kind,
                          const struct tandem_claims *c)
 {
     const char *slug = tandem_param(req, "slug");
-    if (slug == NULL || slug[0] == '\0' || strlen(slug) > COMMENTS_SLUG_MAX) {
+    if (slug == NULL || slug[0] == '\0' || strlen(slug) > COMMENTS_SLUG_MAX ||
+        !blog_utf8_valid(slug)) {
         blog_not_found(req, "article");
         return NULL;
     }

@@ -73,6 +73,11 @@ const char *blog_query(struct tandem_http_request *req, const char *name, char *
 /* The user id of verified claims (sub is a decimal user id), or 0 when sub is not one. */
 int64_t blog_user_id(const struct tandem_claims *c);
 
+/* true when s (NUL-terminated) is valid UTF-8 (RFC 3629: no overlong forms, no surrogates,
+ * nothing above U+10FFFF). A path or query value that is not names nothing: PostgreSQL refuses
+ * such text (SQLite would compare it), so a service checks before it asks. */
+bool blog_utf8_valid(const char *s);
+
 /* A positive decimal int64 (no sign, no leading zeros beyond "0", at most 18 digits): 0 and *out,
  * or -1. */
 int blog_parse_id(const char *s, int64_t *out);

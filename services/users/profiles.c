@@ -40,6 +40,11 @@ void users_profile(struct tandem_http_request *req, void *arg)
         }
         return;
     }
+    if (!blog_utf8_valid(tandem_param(req, "username"))) {
+        tandem_sql_reset(st);
+        blog_not_found(req, "profile");
+        return;
+    }
     int64_t viewer = blog_user_id(c);
     tandem_sql_bind_text(st, 1, tandem_param(req, "username"));
     tandem_sql_bind_int64(st, 2, viewer);
@@ -155,6 +160,10 @@ static void follow_set(struct tandem_http_request *req, bool want)
 {
     const struct tandem_claims *c = tandem_require_auth(req);
     if (c == NULL) {
+        return;
+    }
+    if (!blog_utf8_valid(tandem_param(req, "username"))) {
+        blog_not_found(req, "profile");
         return;
     }
     struct follow *f = calloc(1, sizeof(*f));

@@ -111,6 +111,31 @@ export async function api(base, method, p, { body, token, headers = {}, raw, unc
     return answer;
 }
 
+// A reaper: a detached shell loop (a session of its own) that waits while this test process and
+// the node --test runner above it live, then runs script (sh; args are $1...) to stop what the
+// test started. A test killed by CTest's timeout is SIGKILLed and runs no exit handler: without
+// this its services (and a `tandem up` supervisor with them) would run on, with nobody to stop
+// them. cancel() ends the loop once the test stopped everything itself.
+export function reaper(script, args = []) {
+    const loop = `alive() { [ -d "/proc/$1" ]; }
+        while alive "$1" && alive "$2"; do sleep 0.5; done
+        shift 2
+        ${script}`;
+    const runner = process.ppid > 1 ? process.ppid : process.pid; // pid 1 is no runner
+    const p = spawn('sh', ['-c', loop, 'tandem-test-reaper', String(process.pid), String(runner), ...args],
+        { detached: true, stdio: 'ignore' });
+    p.unref();
+    return {
+        cancel() {
+            try {
+                process.kill(-p.pid, 'SIGKILL');
+            } catch {
+                // already gone
+            }
+        },
+    };
+}
+
 export class System {
     constructor(name) {
         this.name = name;
@@ -135,6 +160,10 @@ export class System {
             stdio: ['ignore', fd, fd],
         });
         fs.closeSync(fd);
+        // every process started, for the reaper (SIGKILL if the test dies without close())
+        const pids = path.join(this.dir, 'pids');
+        fs.appendFileSync(pids, `${proc.pid}\n`);
+        this.reaper ||= reaper('kill -KILL $(cat "$1") 2>/dev/null; exit 0', [pids]);
         const entry = { label, proc, log, exited: null };
         proc.on('exit', (code, signal) => (entry.exited = { code, signal }));
         this.procs.push(entry);
@@ -256,6 +285,7 @@ export class System {
                 problems.push(`PostgreSQL: ${e.message}`);
             }
         }
+        this.reaper?.cancel(); // every process is stopped
         if (problems.length || this.failed || process.env.TANDEM_KEEP) {
             console.error(`kept ${this.dir}`);
         } else {

@@ -36,7 +36,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import YAML from 'yaml';
 
-import { BIN, DATA_TABLES, ON_PG, ROOT, freePort, pgTablesMissing, sleep, sqlite } from './lib.mjs';
+import { BIN, DATA_TABLES, ON_PG, ROOT, freePort, pgTablesMissing, reaper, sleep, sqlite } from './lib.mjs';
 import { startPostgres } from './pg.mjs';
 
 const run = promisify(execFile);
@@ -147,6 +147,8 @@ export class Blog {
 
     async up() {
         if (ON_PG) await this.#postgres();
+        // `tandem down` if this test dies before down() (a CTest timeout SIGKILLs it)
+        this.reaper ||= reaper('timeout 60 "$1" -f "$2" down >/dev/null 2>&1; exit 0', [TANDEM, this.manifest]);
         const r = await this.cli('up', '--detach', { ok: [0, 1] });
         if (r.code !== 0) {
             this.failed = true;
@@ -229,6 +231,7 @@ export class Blog {
         }
         try {
             await this.cli('down');
+            this.reaper?.cancel();
         } catch (e) {
             problems.push(e.message);
         }

@@ -29,6 +29,14 @@ DB=$(pg_new_db kill)
 "$SC" prepared -d "$DB" >"$TMP_ROOT/p.out" 2>"$TMP_ROOT/p.err" ||
     record_failure "prepared: $(grep FAIL "$TMP_ROOT/p.err" | head -5)"
 grep -q "PREPARED OK" "$TMP_ROOT/p.out" || record_failure "prepared did not finish"
+# two writes that cross: the deadlock's victim is run again (lib-store-check deadlock)
+"$SC" deadlock -d "$(pg_new_db deadlock)" >"$TMP_ROOT/d.out" 2>"$TMP_ROOT/d.err" ||
+    record_failure "deadlock: $(grep FAIL "$TMP_ROOT/d.err" | head -5)"
+grep -q "DEADLOCK OK" "$TMP_ROOT/d.out" || record_failure "deadlock did not finish"
+grep -q "a write lost a deadlock; running it again" "$TMP_ROOT/d.err" ||
+    record_failure "no write lost the deadlock (the two did not cross)"
+grep -q "db writer: a job lost a deadlock; its batch runs again" "$TMP_ROOT/d.err" ||
+    record_failure "no writer's job lost the deadlock (the two writers' jobs did not cross)"
 
 PGAPPNAME=kwrite "$SC" kwrite -d "$DB" -n $N -w 20 >"$TMP_ROOT/k.out" 2>"$TMP_ROOT/k.err" &
 pid=$!

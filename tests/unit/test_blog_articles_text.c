@@ -193,7 +193,7 @@ static void tags_trimmed_deduplicated_sorted(void **state)
     json_decref(blank);
 }
 
-/* utf8_valid agrees with jansson's check of a string (RFC 3629: no overlong forms, no
+/* blog_utf8_valid agrees with jansson's check of a string (RFC 3629: no overlong forms, no
  * surrogates, nothing above U+10FFFF) on every string of one and two bytes, on every lead and
  * second byte of three and four, and on a few whole texts. */
 static bool janssons_utf8(const char *s)
@@ -214,27 +214,27 @@ static void utf8_valid_is_janssons(void **state)
             s[0] = (char)a;
             s[1] = (char)b;
             s[2] = s[3] = s[4] = '\0';
-            assert_int_equal(utf8_valid(s), janssons_utf8(s));
+            assert_int_equal(blog_utf8_valid(s), janssons_utf8(s));
             for (size_t c = 0; c < sizeof(ENDS); c++) {
                 s[2] = (char)ENDS[c];
                 s[3] = '\0';
-                assert_int_equal(utf8_valid(s), janssons_utf8(s));
+                assert_int_equal(blog_utf8_valid(s), janssons_utf8(s));
                 for (size_t d = 0; d < sizeof(ENDS); d++) {
                     s[3] = (char)ENDS[d];
-                    assert_int_equal(utf8_valid(s), janssons_utf8(s));
+                    assert_int_equal(blog_utf8_valid(s), janssons_utf8(s));
                 }
             }
         }
     }
-    assert_true(utf8_valid(""));
-    assert_true(utf8_valid("how-to-train-your-dragon-x1y2z3"));
+    assert_true(blog_utf8_valid(""));
+    assert_true(blog_utf8_valid("how-to-train-your-dragon-x1y2z3"));
     assert_true(
-        utf8_valid("caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x90\x89 \xf4\x8f\xbf\xbf"));
-    assert_false(utf8_valid("caf\xc3"));             /* cut */
-    assert_false(utf8_valid("\xed\xa0\x80"));        /* a surrogate */
-    assert_false(utf8_valid("\xc0\xaf"));            /* overlong '/' */
-    assert_false(utf8_valid("\xf4\x90\x80\x80"));    /* above U+10FFFF */
-    assert_false(utf8_valid("latin-1 caf\xe9 end")); /* what %E9 in a URL gives */
+        blog_utf8_valid("caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x90\x89 \xf4\x8f\xbf\xbf"));
+    assert_false(blog_utf8_valid("caf\xc3"));             /* cut */
+    assert_false(blog_utf8_valid("\xed\xa0\x80"));        /* a surrogate */
+    assert_false(blog_utf8_valid("\xc0\xaf"));            /* overlong '/' */
+    assert_false(blog_utf8_valid("\xf4\x90\x80\x80"));    /* above U+10FFFF */
+    assert_false(blog_utf8_valid("latin-1 caf\xe9 end")); /* what %E9 in a URL gives */
 }
 
 int main(void)

@@ -274,6 +274,9 @@ void sql_lite_init(struct sql_lite *s, sqlite3 *db, bool owned)
     s->base.stmts = NULL;
     s->base.reconnects = 0;
     s->base.closing = false;
+    s->base.cacheable = false; /* set by the owners of connections that live on */
+    s->base.retryable = false;
+    memset(s->base.cache, 0, sizeof(s->base.cache));
     s->base.backend = TANDEM_SQL_SQLITE;
     s->db = db;
     s->owned = owned;
@@ -419,6 +422,7 @@ int tandem_sql_open(const char *location, const char *schema_sql, const char *sc
     struct sql_lite *s = xcalloc(1, sizeof(*s));
     sql_lite_init(s, lite, true);
     s->heap = true;
+    s->base.cacheable = true;
     *out = &s->base;
     return 0;
 }
@@ -431,6 +435,7 @@ int tandem_sql_wrap_sqlite(struct sqlite3 *db, struct tandem_sql **out)
     struct sql_lite *s = xcalloc(1, sizeof(*s));
     sql_lite_init(s, db, false);
     s->heap = true;
+    s->base.cacheable = true;
     *out = &s->base;
     return 0;
 }
@@ -542,10 +547,42 @@ void tandem_sql_reset(struct tandem_sql_stmt *st)
     st->db->ops->reset(st);
 }
 
+int sql_stmt_get(struct tandem_sql *db, enum sql_cached slot, const char *sql,
+                 struct tandem_sql_stmt **out)
+{
+    if (db->cacheable && db->cache[slot] != NULL) {
+        *out = db->cache[slot];
+        tandem_sql_reset(*out);
+        return 0;
+    }
+    int rc = tandem_sql_prepare(db, sql, out);
+    if (rc == 0 && db->cacheable) {
+        db->cache[slot] = *out;
+    }
+    return rc;
+}
+
+void sql_stmt_put(struct tandem_sql_stmt *st)
+{
+    if (st == NULL) {
+        return;
+    }
+    if (st->db->cacheable) {
+        tandem_sql_reset(st);
+    } else {
+        tandem_sql_finalize(st);
+    }
+}
+
 void tandem_sql_finalize(struct tandem_sql_stmt *st)
 {
     if (st == NULL) {
         return;
+    }
+    for (size_t i = 0; i < sizeof(st->db->cache) / sizeof(st->db->cache[0]); i++) {
+        if (st->db->cache[i] == st) {
+            st->db->cache[i] = NULL;
+        }
     }
     if (st->prev != NULL) {
         st->prev->next = st->next;
@@ -607,14 +644,15 @@ static _Thread_local uint64_t write_count;
 static int token_insert(struct tandem_sql *db, const char *token)
 {
     struct tandem_sql_stmt *st = NULL;
-    int rc = tandem_sql_prepare(db, "INSERT INTO tandem_commits (token, at) VALUES (?1, ?2)", &st);
+    int rc = sql_stmt_get(db, SQL_CACHED_COMMIT_TOKEN,
+                          "INSERT INTO tandem_commits (token, at) VALUES (?1, ?2)", &st);
     if (rc != 0) {
         return rc;
     }
     tandem_sql_bind_text(st, 1, token);
     tandem_sql_bind_int64(st, 2, clock_wall_ms());
     rc = tandem_sql_step(st);
-    tandem_sql_finalize(st);
+    sql_stmt_put(st);
     return rc;
 }
 
@@ -653,6 +691,7 @@ int tandem_sql_write(struct tandem_sql *db, tandem_sql_write_fn fn, void *arg)
     }
     int64_t deadline = clock_mono_ms() + WRITE_RETRY_MS;
     bool sent_commit = false; /* an attempt's COMMIT went unanswered */
+    bool raced = false;       /* the last attempt lost a deadlock or a serialization failure */
     for (int attempt = 1;; attempt++) {
         if (attempt > 1) {
             if (clock_mono_ms() >= deadline) {
@@ -661,9 +700,13 @@ int tandem_sql_write(struct tandem_sql *db, tandem_sql_write_fn fn, void *arg)
                           sent_commit ? "false" : "true");
                 return sent_commit ? TANDEM_ETIMEDOUT : TANDEM_EIO;
             }
-            log_warn("sql: connection lost during a write; running it again",
-                     "\"attempt\":%d,\"commit_sent\":%s", attempt, sent_commit ? "true" : "false");
-            pause_ms(attempt == 2 ? 0 : WRITE_PAUSE_MS);
+            if (!raced) {
+                log_warn("sql: connection lost during a write; running it again",
+                         "\"attempt\":%d,\"commit_sent\":%s", attempt,
+                         sent_commit ? "true" : "false");
+            }
+            pause_ms(attempt == 2 || raced ? 0 : WRITE_PAUSE_MS);
+            raced = false;
         }
         int rc = tandem_sql_begin(db);
         if (rc != 0) {
@@ -689,8 +732,14 @@ int tandem_sql_write(struct tandem_sql *db, tandem_sql_write_fn fn, void *arg)
         }
         rc = fn(db, arg);
         if (rc != 0 || tandem_sql_txn_state(db) != TANDEM_SQL_ACTIVE) {
+            bool race = db->retryable;
             tandem_sql_rollback(db);
             if (sql_lost(db)) {
+                continue;
+            }
+            if (race) { /* lost a deadlock: nothing of it stays; again, after the winner */
+                log_info("sql: a write lost a deadlock; running it again", NULL);
+                raced = true;
                 continue;
             }
             return rc != 0 ? rc : TANDEM_EIO;
@@ -706,8 +755,9 @@ int tandem_sql_write(struct tandem_sql *db, tandem_sql_write_fn fn, void *arg)
         if (unknown) {
             sent_commit = true;
         }
-        if (!sql_lost(db)) {
+        if (!sql_lost(db) && !db->retryable) {
             return TANDEM_EIO;
         }
+        raced = !sql_lost(db); /* a serialization failure at COMMIT: again */
     }
 }

@@ -53,6 +53,7 @@ struct sql_pg {
     uint64_t names; /* server-side statements named so far ("t<n>") */
     bool in_txn;    /* BEGIN sent, no COMMIT or ROLLBACK since */
     bool fatal;     /* the server said FATAL outside a query: it ends the session (pg_notice) */
+    bool generic;   /* the session forces generic plans (pg_session) */
     int64_t changes;
 };
 
@@ -90,6 +91,20 @@ static void pg_log(const char *msg, const char *err)
     log_error(msg, "\"postgres\":%s", log_json_str(buf, sizeof(buf), err ? err : "?"));
 }
 
+/* A session's settings, at connect and after a reconnection: warnings and worse only, and
+ * (generic) plan_cache_mode = force_generic_plan. The statements libtandem prepares on the server
+ * are a service's short OLTP queries; with the default (auto) PostgreSQL plans each of the first
+ * five runs, then keeps planning at every run whenever the generic plan's estimate looks dearer,
+ * which a page with LIMIT/OFFSET and subqueries always does: bench/blog measured a list page's
+ * backend CPU at 314 us a request, and 136 with generic plans (docs/benchmarks.md). A URL that
+ * names plan_cache_mode itself (options=-c plan_cache_mode=auto) keeps its own. */
+static void pg_session(PGconn *conn, bool generic)
+{
+    PQclear(PQexec(conn, generic ? "SET client_min_messages = warning;"
+                                   " SET plan_cache_mode = force_generic_plan"
+                                 : "SET client_min_messages = warning"));
+}
+
 /* Reconnects a lost connection outside a transaction. Returns 0 when connected. */
 static int pg_ensure(struct sql_pg *p)
 {
@@ -117,7 +132,7 @@ static int pg_ensure(struct sql_pg *p)
         return TANDEM_EIO;
     }
     p->base.reconnects++;
-    PQclear(PQexec(p->conn, "SET client_min_messages = warning")); /* a new session */
+    pg_session(p->conn, p->generic); /* a new session */
     log_info("sql: reconnected to PostgreSQL", NULL);
     return 0;
 }
@@ -128,7 +143,14 @@ static int pg_fail(struct sql_pg *p, PGresult *res, const char *msg)
 {
     const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     int rc = state != NULL && strncmp(state, "23", 2) == 0 ? TANDEM_EEXIST : TANDEM_EIO;
-    if (rc == TANDEM_EIO) {
+    /* deadlock_detected, serialization_failure: the transaction lost a race, and running it
+     * again is the remedy (tandem_sql_write, the writer): a warning, not an error */
+    p->base.retryable =
+        state != NULL && (strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0);
+    if (p->base.retryable) {
+        char buf[512];
+        log_warn(msg, "\"postgres\":%s", log_json_str(buf, sizeof(buf), PQresultErrorMessage(res)));
+    } else if (rc == TANDEM_EIO) {
         pg_log(msg, res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(p->conn));
     }
     PQclear(res);
@@ -144,6 +166,7 @@ static void pg_close(struct tandem_sql *db)
 static int pg_exec(struct tandem_sql *db, const char *sql)
 {
     struct sql_pg *p = pg_of(db);
+    p->base.retryable = false;
     if (pg_ensure(p) != 0) {
         return TANDEM_EIO;
     }
@@ -234,6 +257,7 @@ static int pg_step(struct tandem_sql_stmt *st)
     if (pg_ensure(p) != 0) {
         return TANDEM_EIO;
     }
+    p->base.retryable = false;
     PGresult *res = NULL;
     if (s->runs++ == 0) {
         res = PQexecParams(p->conn, s->sql, s->nparams, s->types, (const char *const *)s->vals,
@@ -371,6 +395,7 @@ static int pg_commit(struct tandem_sql *db, bool *unknown)
         return TANDEM_EINVAL;
     }
     p->in_txn = false;
+    p->base.retryable = false;
     if (PQstatus(p->conn) != CONNECTION_OK) {
         return TANDEM_EIO; /* lost before COMMIT could be sent: not committed */
     }
@@ -461,9 +486,10 @@ int sql_pg_open(const char *url, struct tandem_sql **out)
         PQfinish(conn);
         return TANDEM_EIO;
     }
-    PGresult *res = PQexec(conn, "SET client_min_messages = warning");
-    PQclear(res);
     struct sql_pg *p = xcalloc(1, sizeof(*p));
+    p->generic = strstr(url, "plan_cache_mode") == NULL;
+    p->base.cacheable = true;
+    pg_session(conn, p->generic);
     PQsetNoticeProcessor(conn, pg_notice, p);
     p->base.ops = &pg_ops;
     p->base.backend = TANDEM_SQL_POSTGRES;

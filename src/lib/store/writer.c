@@ -272,12 +272,14 @@ static int job_end(struct tandem_sql *db, bool keep)
 }
 
 #define BATCH_ABORTED 1 /* SQLite rolled the whole transaction back inside a job */
+#define BATCH_RACE    2 /* a job lost a deadlock (PostgreSQL): run the whole batch again */
 
 /*
  * Runs the jobs of a batch inside the open transaction, each in its SAVEPOINT, setting each
  * job's status. Returns 0 (commit the batch), BATCH_ABORTED (the engine rolled the transaction
- * back inside a job: that job is final, the others run again in a new transaction), or
- * TANDEM_EIO (a savepoint failed or could not be undone: nothing of the batch may commit).
+ * back inside a job: that job is final, the others run again in a new transaction), BATCH_RACE
+ * (a job lost a deadlock: every job runs again in a new transaction), or TANDEM_EIO (a savepoint
+ * failed or could not be undone: nothing of the batch may commit).
  */
 static int batch_body(struct tandem_sql *db, struct wjob **jobs, size_t n)
 {
@@ -291,6 +293,15 @@ static int batch_body(struct tandem_sql *db, struct wjob **jobs, size_t n)
         }
         int rc = j->fn != NULL ? j->fn(tandem_sql_sqlite(db), j->arg) : j->sql_fn(db, j->arg);
         reset_statements(db);
+        if (rc != 0 && db->retryable) {
+            /* A statement of the job lost a deadlock (or a serialization failure) against
+             * another transaction: two instances' writers inserting the same new rows in
+             * opposite orders, say. The locks the batch's earlier jobs hold are part of the
+             * cycle, so running the job again in this transaction would meet it again: the whole
+             * batch runs again, in a new transaction (tandem_sql_write), after the other. */
+            log_info("db writer: a job lost a deadlock; its batch runs again", NULL);
+            return BATCH_RACE;
+        }
         bool aborted = tandem_sql_txn_state(db) == TANDEM_SQL_IDLE;
         int end = aborted ? JOB_STUCK : job_end(db, rc == 0);
         if (end != JOB_KEPT) {
@@ -333,7 +344,7 @@ static int64_t batch_run_sqlite(struct tandem_sql *db, struct wjob **jobs, size_
         }
         int rc = batch_body(db, jobs, n);
         if (rc == BATCH_ABORTED) {
-            continue;
+            continue; /* (BATCH_RACE is PostgreSQL's only) */
         }
         if (rc != 0) {
             break;
@@ -365,6 +376,9 @@ static int pg_batch_attempt(struct tandem_sql *db, void *arg)
     }
     int rc = batch_body(db, b->jobs, b->n);
     b->body_end_us = now_us();
+    if (rc == BATCH_RACE) {
+        db->retryable = true; /* tandem_sql_write runs the attempt again */
+    }
     return rc == 0 ? 0 : TANDEM_EIO;
 }
 
@@ -608,6 +622,7 @@ static int reader_open(struct tandem_db_writer *w, struct tandem_sql **out)
     struct sql_lite *s = xcalloc(1, sizeof(*s));
     sql_lite_init(s, db, true);
     s->heap = true;
+    s->base.cacheable = true;
     *out = &s->base;
     return 0;
 }
