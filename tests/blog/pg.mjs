@@ -11,7 +11,8 @@
 // exists, else nobody) through setpriv, in a directory made with mktemp under /tmp and chowned to
 // that user. Authentication is trust (the superuser is "tandem") on 127.0.0.1 and on the unix
 // socket, which lives in the temporary directory: a throwaway cluster nobody else can reach. fsync
-// is off (the tests do not survive power cuts). The server's run time is bounded twice: stop() by
+// is off (the tests do not survive power cuts) unless TANDEM_PG_FSYNC=on (pg_lib.sh's PG_FSYNC:
+// bench/blog turns it on, so a commit is as durable as SQLite's synchronous=FULL). The server's run time is bounded twice: stop() by
 // the test, and a watchdog (a detached shell loop) that SIGQUITs then SIGKILLs the postmaster and
 // removes the directory once the test's process (or the node --test runner above it) is gone,
 // even when it was SIGKILLed (a CTest timeout) and ran no exit handler.
@@ -167,7 +168,7 @@ export async function startPostgres({ log, timeout = 30000 } = {}) {
     const fd = fs.openSync(log, 'a');
     const argv = as(user, [path.join(PG_BIN, 'postgres'), '-D', data, '-c', 'listen_addresses=127.0.0.1',
         '-c', `port=${port}`, '-c', `unix_socket_directories=${dir}`, '-c', 'max_connections=100',
-        '-c', 'fsync=off', '-c', 'shared_buffers=64MB', '-c', 'log_min_messages=warning',
+        '-c', `fsync=${process.env.TANDEM_PG_FSYNC === 'on' ? 'on' : 'off'}`, '-c', 'shared_buffers=64MB', '-c', 'log_min_messages=warning',
         '-c', 'log_line_prefix=%m [%p] %a ']);
     const proc = spawn(argv[0], argv.slice(1), { cwd: dir, stdio: ['ignore', fd, fd] });
     fs.closeSync(fd);
