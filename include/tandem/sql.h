@@ -59,7 +59,9 @@ TANDEM_EXPORT int tandem_sql_is_postgres(const char *location);
  * for that backend (schema_sql on SQLite, schema_pg on PostgreSQL; NULL: none; it runs at every
  * open, so write it with IF NOT EXISTS) and creates tandem's tables (store.h) in that backend's
  * dialect. On PostgreSQL the schema runs under an advisory lock, so instances opening together
- * do not race on CREATE. Returns 0 and *out (tandem_sql_close); TANDEM_EINVAL (no location or
+ * do not race on CREATE, and only once per database and schema text (its digest is recorded in
+ * tandem_schemas): an open that finds it applied runs nothing, and takes no lock that running
+ * writers could deadlock with. Returns 0 and *out (tandem_sql_close); TANDEM_EINVAL (no location or
  * out); TANDEM_EIO (cannot connect or the schema failed: logged).
  */
 TANDEM_EXPORT int tandem_sql_open(const char *location, const char *schema_sql,
@@ -69,7 +71,7 @@ TANDEM_EXPORT int tandem_sql_open(const char *location, const char *schema_sql,
  * bridge from the sqlite3-based functions of store.h. Returns 0 and *out; TANDEM_EINVAL. */
 TANDEM_EXPORT int tandem_sql_wrap_sqlite(struct sqlite3 *db, struct tandem_sql **out);
 
-/* Finalizes nothing (finalize statements first) and closes the connection. NULL is a no-op. */
+/* Finalizes every statement still prepared on db and closes the connection. NULL is a no-op. */
 TANDEM_EXPORT void tandem_sql_close(struct tandem_sql *db);
 
 /* TANDEM_SQL_SQLITE or TANDEM_SQL_POSTGRES. */
@@ -138,7 +140,9 @@ typedef int (*tandem_sql_write_fn)(struct tandem_sql *db, void *arg);
  * but not answered, the commit token (a random id inserted into tandem_commits first thing in
  * every attempt) decides: the next attempt's token insert conflicts with a committed one (so
  * the write is done: 0 is returned without running fn again), or waits for and outlives an
- * aborted one. Returns 0 (committed); fn's nonzero value (rolled back); TANDEM_EIO (a database
+ * aborted one. A transaction that loses a deadlock or a serialization failure (PostgreSQL's
+ * SQLSTATE 40P01, 40001: fn failed, or COMMIT did) is rolled back and run again at once, within
+ * the same 10 s. Returns 0 (committed); fn's nonzero value (rolled back); TANDEM_EIO (a database
  * error, or the database unreachable for 10 s: nothing is stored); TANDEM_ETIMEDOUT (COMMIT was
  * sent, then the database stayed unreachable: the outcome is unknown to this call, and the
  * write is either wholly there or wholly absent); TANDEM_EINVAL (a transaction is already

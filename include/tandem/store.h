@@ -236,8 +236,10 @@ typedef int (*tandem_db_job_fn)(sqlite3 *db, void *arg);
 typedef void (*tandem_db_done_fn)(int status, void *arg);
 
 struct tandem_db_writer_config {
-    const char *path;       /* the database (required); opened with tandem_db_open */
-    const char *schema_sql; /* the service's schema, run at open (NULL: none) */
+    const char *path;       /* the database (required): an SQLite file (tandem_db_open) or a
+                               PostgreSQL URL (tandem_sql_open; tandem_sql_location gives it) */
+    const char *schema_sql; /* the service's schema on SQLite, run at open (NULL: none) */
+    const char *schema_pg;  /* the same on PostgreSQL (NULL: none) */
     int queue_max;          /* jobs waiting at most (0: 1024); beyond, tandem_db_write answers
                                TANDEM_EAGAIN (the handler answers 503) */
     struct tandem_outbox_relay *relay; /* woken after each commit that added outbox rows (NULL:
@@ -274,6 +276,34 @@ TANDEM_EXPORT int tandem_db_write(struct tandem_db_writer *w, tandem_db_job_fn j
  * being freed); TANDEM_EIO (the open failed; logged; the next call tries again).
  */
 TANDEM_EXPORT int tandem_db_reader(struct tandem_db_writer *w, sqlite3 **out);
+
+/* ---- the same writer on either backend (tandem_sql) ------------------------------------------
+ *
+ * A writer opened on a PostgreSQL URL runs the same batches (BEGIN, a SAVEPOINT per job, one
+ * COMMIT) on its own PostgreSQL connection, inside tandem_sql_write: a batch interrupted by a lost
+ * connection is run again on a new one (every job of it, from the first: a job may be run more
+ * than once and must keep no effect of an attempt outside db), and a batch whose COMMIT went
+ * unanswered is never applied twice (the commit token); when the database stays away after such a
+ * COMMIT, the batch's completions get TANDEM_ETIMEDOUT (each job whole or absent, unknown which).
+ * Its jobs are tandem_sql jobs; the
+ * sqlite3 ones above are refused there (TANDEM_EINVAL). On PostgreSQL a statement that fails
+ * inside a job fails the job's SAVEPOINT: the job must return nonzero at once (its writes are
+ * rolled back, its batch-mates' kept).
+ */
+
+/* A job on either backend: as tandem_db_job_fn, on db (tandem_sql_sqlite(db) is the SQLite
+ * connection of an SQLite writer). */
+typedef int (*tandem_sql_job_fn)(struct tandem_sql *db, void *arg);
+
+/* tandem_db_write for a tandem_sql job: same contract, on either backend. */
+TANDEM_EXPORT int tandem_db_write_sql(struct tandem_db_writer *w, tandem_sql_job_fn job,
+                                      tandem_db_done_fn done, void *arg);
+
+/* tandem_db_reader on either backend: the calling HTTP worker's own connection (SQLite:
+ * read-only; PostgreSQL: a connection of its own, reconnected at its next use when lost).
+ * Statements prepared on it (kept across requests or not) are finalized when it closes. Same
+ * returns as tandem_db_reader. */
+TANDEM_EXPORT int tandem_db_reader_sql(struct tandem_db_writer *w, struct tandem_sql **out);
 
 /* Counters of a writer (for /metrics): mean batch size = jobs / batches, mean commit latency =
  * commit_us / batches. */

@@ -11,12 +11,13 @@
  *             one writer job (group commit) through the consumer's own code, and answered 200
  *             once on disk: the synchronous write the ingest benchmark compares with.
  *   analytics one consumer (group "activity") of every domain topic and of "activity" that
- *             applies each event once (tandem_idempotent) to read models kept in the service's
- *             own SQLite database: counts per UTC day and event type, per article (slug, title,
- *             reads, favorites, live comments, deleted), per user (the last 50 things they did)
- *             and the users read model of services/common (blog_profiles_apply). Read models
- *             only move forward: each row holds the version of the entity it was built from.
- *             The GET routes answer from the database through the workers' read connections.
+ *             applies each event once (tandem_sql_idempotent) to read models kept in the
+ *             service's own database (SQLite, or PostgreSQL with TANDEM_DATABASE_URL): counts
+ *             per UTC day and event type, per article (slug, title, reads, favorites, live
+ *             comments, deleted), per user (the last 50 things they did) and the users read
+ *             model of services/common (blog_profiles_apply). Read models only move forward:
+ *             each row holds the version of the entity it was built from. The GET routes
+ *             answer from the database through the workers' read connections.
  *
  * Threads: handlers on the HTTP workers (their read connections), the consumer's handler on the
  * consumer thread (its own write connection, struct activity.db, opened there at the first
@@ -34,8 +35,8 @@ struct activity {
     struct tandem_service *svc;
     struct blog_store *store;
     /* the consumer thread's own: */
-    sqlite3 *db;           /* its write connection (NULL until the first event) */
-    bool sync_normal;      /* --consumer-sync normal: PRAGMA synchronous=NORMAL on db */
+    struct tandem_sql *db; /* its write connection (NULL until the first event) */
+    bool sync_normal;      /* --consumer-sync normal: commits that do not wait for the disk */
     int64_t last_prune_ms; /* when processed event ids were last pruned */
 };
 
@@ -74,10 +75,10 @@ int activity_beacons_check(const json_t *in, int64_t now,
 int activity_on_event(const struct tandem_event *ev, void *arg);
 
 /* Counts ev and applies it to the read models on db, inside the caller's transaction (the
- * consumer's tandem_idempotent, or a writer job of ?sync=1). Returns TANDEM_EVENT_OK,
+ * consumer's tandem_sql_idempotent, or a writer job of ?sync=1). Returns TANDEM_EVENT_OK,
  * TANDEM_EVENT_RETRY (the database is busy or failed) or TANDEM_EVENT_FAIL (data it cannot
  * apply). Uses blog_stmt's cache of the calling thread. */
-int activity_apply(sqlite3 *db, const struct tandem_event *ev);
+int activity_apply(struct tandem_sql *db, const struct tandem_event *ev);
 void activity_consumer_close(void *arg);
 
 /* reads.c: the GET routes */

@@ -2,7 +2,7 @@
  * apply.c: the analytics, applied from every event of the users, articles, comments and
  * activity topics (consumer group "activity").
  *
- * Each record runs in one SQLite transaction through tandem_idempotent: its CloudEvents
+ * Each record runs in one database transaction through tandem_sql_idempotent: its CloudEvents
  * (source, id) is recorded with its effects, so a redelivered event (a consumer restart, a
  * rebalance, an outbox relay publishing a row again) changes nothing. Within the transaction:
  *
@@ -40,6 +40,15 @@
  * A record of a type we apply whose data lacks what it needs is a permanent failure (FAIL: the
  * consumer dead-letters it); a busy or failing database is a RETRY.
  *
+ * The two engines. On SQLite the writers of the database (every instance's consumer, the writer
+ * of ?sync=1) take turns: one transaction writes at a time. On PostgreSQL they write at once, at
+ * READ COMMITTED, so every counter moves by an upsert or an UPDATE of itself (never a value read
+ * earlier and written back; a comment's state, read then written, is written only by the events
+ * of its own key, one after the other), a row made by two transactions at once is an ON CONFLICT,
+ * and what follows a slug (its claim, the reads waiting for it) is serialized per slug
+ * (slug_lock). A statement that fails ends the event's work at once (PostgreSQL refuses all but
+ * ROLLBACK then).
+ *
  * activity_apply is also what POST /api/activity/events?sync=1 runs (beacons.c), in a writer job
  * on the writer's connection, for each beacon built as the event the 202 route would publish: the
  * synchronous write the ingest benchmark compares with the events, through the same code.
@@ -62,7 +71,7 @@
 
 /* The event being applied. */
 struct applying {
-    sqlite3 *db;
+    struct tandem_sql *db;
     const struct tandem_event *ev;
     json_t *d;  /* its data (a JSON object) */
     int64_t at; /* its time, unix ms */
@@ -122,8 +131,13 @@ static const char PENDING_ADD[] =
     "UPDATE activity_pending_reads SET reads = reads + 1 WHERE slug = ?1";
 
 static const char PENDING_NEW[] =
-    "INSERT INTO activity_pending_reads(slug, reads) SELECT ?1, 1 "
-    "WHERE (SELECT COUNT(*) FROM activity_pending_reads) < " PENDING_SLUGS_MAX;
+    "INSERT INTO activity_pending_reads(slug, reads) SELECT CAST(?1 AS TEXT), 1 "
+    "WHERE (SELECT COUNT(*) FROM activity_pending_reads) < " PENDING_SLUGS_MAX " "
+    "ON CONFLICT(slug) DO UPDATE SET reads = activity_pending_reads.reads + 1";
+
+/* PostgreSQL only: the slug's lock until the transaction ends (two 32-bit keys: this service's
+ * class, 'actv', and the slug's hash; a collision only makes two slugs wait for each other). */
+static const char SLUG_LOCK[] = "SELECT pg_advisory_xact_lock(1633907830, hashtext(?1))";
 
 static const char RECENT_ADD[] =
     "INSERT INTO activity_recent(user_id, type, at, article_id, slug, other_user_id, comment_id) "
@@ -137,56 +151,57 @@ static const char RECENT_TRIM[] =
 /* ---- statements ----------------------------------------------------------------------------- */
 
 /* The cached statement for sql on x's connection, or NULL (logged by blog_stmt). */
-static sqlite3_stmt *stmt(struct applying *x, const char *sql)
+static struct tandem_sql_stmt *stmt(struct applying *x, const char *sql)
 {
     return blog_stmt(x->db, sql);
 }
 
-/* A statement that failed (busy, I/O): logged with the record's place (its type is anyone's
- * text, the topic a Kafka name), retried. */
-static int db_failed(struct applying *x, const char *msg)
+/* A statement that failed (busy, I/O, a constraint: rc; the database's message is logged by
+ * tandem_sql): logged with the record's place (its type is anyone's text, the topic a Kafka
+ * name), retried. On PostgreSQL the transaction can then only roll back: nothing runs after. */
+static int db_failed(struct applying *x, const char *msg, int rc)
 {
     tandem_log_warn(NULL, msg,
                     "\"topic\":\"%s\",\"partition\":%d,\"offset\":%" PRId64 ",\"error\":\"%s\"",
-                    x->ev->topic, (int)x->ev->partition, x->ev->offset, sqlite3_errmsg(x->db));
+                    x->ev->topic, (int)x->ev->partition, x->ev->offset, tandem_strerror(rc));
     return TANDEM_EVENT_RETRY;
 }
 
 /* Steps a write once and resets it: TANDEM_EVENT_OK (and *changed, may be NULL: whether a row
  * moved), or RETRY (logged). */
-static int run(struct applying *x, sqlite3_stmt *st, bool *changed)
+static int run(struct applying *x, struct tandem_sql_stmt *st, bool *changed)
 {
     if (st == NULL) {
         return TANDEM_EVENT_RETRY;
     }
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
-        return db_failed(x, "activity: a read model write failed");
+    int rc = tandem_sql_step(st);
+    tandem_sql_reset(st);
+    if (rc != TANDEM_SQL_DONE) {
+        return db_failed(x, "activity: a read model write failed", rc < 0 ? rc : TANDEM_EIO);
     }
     if (changed != NULL) {
-        *changed = sqlite3_changes(x->db) > 0;
+        *changed = tandem_sql_changes(x->db) > 0;
     }
     return TANDEM_EVENT_OK;
 }
 
 /* Binds v, or NULL when v is 0 (an id that is absent). */
-static void bind_id(sqlite3_stmt *st, int i, int64_t v)
+static void bind_id(struct tandem_sql_stmt *st, int i, int64_t v)
 {
     if (v > 0) {
-        sqlite3_bind_int64(st, i, v);
+        tandem_sql_bind_int64(st, i, v);
     } else {
-        sqlite3_bind_null(st, i);
+        tandem_sql_bind_null(st, i);
     }
 }
 
 /* Binds s, or NULL. */
-static void bind_str(sqlite3_stmt *st, int i, const char *s)
+static void bind_str(struct tandem_sql_stmt *st, int i, const char *s)
 {
     if (s != NULL) {
-        sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+        tandem_sql_bind_text(st, i, s);
     } else {
-        sqlite3_bind_null(st, i);
+        tandem_sql_bind_null(st, i);
     }
 }
 
@@ -206,11 +221,11 @@ static int recent_add(struct applying *x, int64_t user, int64_t article, const c
     if (user <= 0) {
         return TANDEM_EVENT_OK;
     }
-    sqlite3_stmt *st = stmt(x, RECENT_ADD);
+    struct tandem_sql_stmt *st = stmt(x, RECENT_ADD);
     if (st != NULL) {
-        sqlite3_bind_int64(st, 1, user);
-        sqlite3_bind_text(st, 2, x->ev->type, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 3, x->at);
+        tandem_sql_bind_int64(st, 1, user);
+        tandem_sql_bind_text(st, 2, x->ev->type);
+        tandem_sql_bind_int64(st, 3, x->at);
         bind_id(st, 4, article);
         bind_str(st, 5, slug);
         bind_id(st, 6, other_user);
@@ -222,9 +237,34 @@ static int recent_add(struct applying *x, int64_t user, int64_t article, const c
     }
     st = stmt(x, RECENT_TRIM);
     if (st != NULL) {
-        sqlite3_bind_int64(st, 1, user);
+        tandem_sql_bind_int64(st, 1, user);
     }
     return run(x, st, NULL);
+}
+
+/* Serializes the transactions that read or move what a slug leads to (its claim, its waiting
+ * reads): on SQLite every writer holds the database's write lock (BEGIN IMMEDIATE) already; on
+ * PostgreSQL (READ COMMITTED, consumers of other partitions writing at once) a read could
+ * otherwise miss a claim not yet committed and wait as a pending read for ever. Taken before any
+ * row of activity_articles, by an article's event as by a read, so that the two never wait for
+ * each other in a cycle (a deadlock PostgreSQL would break by failing one after a second). */
+static int slug_lock(struct applying *x, const char *slug)
+{
+    if (tandem_sql_backend(x->db) != TANDEM_SQL_POSTGRES) {
+        return TANDEM_EVENT_OK;
+    }
+    struct tandem_sql_stmt *st = stmt(x, SLUG_LOCK);
+    if (st == NULL) {
+        return TANDEM_EVENT_RETRY;
+    }
+    tandem_sql_bind_text(st, 1, slug);
+    int rc = tandem_sql_step(st);
+    while (rc == TANDEM_SQL_ROW) {
+        rc = tandem_sql_step(st);
+    }
+    tandem_sql_reset(st);
+    return rc == TANDEM_SQL_DONE ? TANDEM_EVENT_OK
+                                 : db_failed(x, "activity: a slug lock failed", rc);
 }
 
 /* ---- users ---------------------------------------------------------------------------------- */
@@ -242,18 +282,18 @@ static int apply_user(struct applying *x)
 
 /* ---- articles ------------------------------------------------------------------------------- */
 
-/* The article takes its slug; reads that waited for the slug become its own. */
+/* The article takes its slug (under slug_lock); reads that waited for the slug become its own. */
 static int slug_claim(struct applying *x, int64_t id, const char *slug)
 {
     int64_t claimed_at;
     if (activity_time_parse(blog_json_str(x->d, "updatedAt"), &claimed_at) != 0) {
         claimed_at = x->at;
     }
-    sqlite3_stmt *st = stmt(x, SLUG_CLAIM);
+    struct tandem_sql_stmt *st = stmt(x, SLUG_CLAIM);
     if (st != NULL) {
-        sqlite3_bind_text(st, 1, slug, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 2, id);
-        sqlite3_bind_int64(st, 3, claimed_at);
+        tandem_sql_bind_text(st, 1, slug);
+        tandem_sql_bind_int64(st, 2, id);
+        tandem_sql_bind_int64(st, 3, claimed_at);
     }
     bool taken = false;
     int rc = run(x, st, &taken);
@@ -262,13 +302,13 @@ static int slug_claim(struct applying *x, int64_t id, const char *slug)
     }
     st = stmt(x, PENDING_FOLD);
     if (st != NULL) {
-        sqlite3_bind_int64(st, 1, id);
-        sqlite3_bind_text(st, 2, slug, -1, SQLITE_STATIC);
+        tandem_sql_bind_int64(st, 1, id);
+        tandem_sql_bind_text(st, 2, slug);
     }
     rc = run(x, st, NULL);
     st = rc == TANDEM_EVENT_OK ? stmt(x, PENDING_DROP) : NULL;
     if (rc == TANDEM_EVENT_OK && st != NULL) {
-        sqlite3_bind_text(st, 1, slug, -1, SQLITE_STATIC);
+        tandem_sql_bind_text(st, 1, slug);
     }
     return rc == TANDEM_EVENT_OK ? run(x, st, NULL) : rc;
 }
@@ -282,16 +322,21 @@ static int apply_article(struct applying *x)
     if (id <= 0 || version <= 0 || slug == NULL || slug[0] == '\0' || title == NULL) {
         return malformed(x);
     }
-    sqlite3_stmt *st = stmt(x, ARTICLE_SET);
+    /* the slug's lock before the article's row: a read of the slug takes them in this order */
+    int rc = slug_lock(x, slug);
+    if (rc != TANDEM_EVENT_OK) {
+        return rc;
+    }
+    struct tandem_sql_stmt *st = stmt(x, ARTICLE_SET);
     if (st != NULL) {
-        sqlite3_bind_int64(st, 1, id);
-        sqlite3_bind_text(st, 2, slug, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 3, title, -1, SQLITE_STATIC);
+        tandem_sql_bind_int64(st, 1, id);
+        tandem_sql_bind_text(st, 2, slug);
+        tandem_sql_bind_text(st, 3, title);
         bind_id(st, 4, author);
-        sqlite3_bind_int64(st, 5, version);
+        tandem_sql_bind_int64(st, 5, version);
     }
     bool changed = false;
-    int rc = run(x, st, &changed);
+    rc = run(x, st, &changed);
     if (rc != TANDEM_EVENT_OK || !changed) {
         return rc; /* an older version than the row's: nothing moves */
     }
@@ -308,12 +353,12 @@ static int apply_article_deleted(struct applying *x)
     if (id <= 0 || version <= 0) {
         return malformed(x);
     }
-    sqlite3_stmt *st = stmt(x, ARTICLE_DELETE);
+    struct tandem_sql_stmt *st = stmt(x, ARTICLE_DELETE);
     if (st != NULL) {
-        sqlite3_bind_int64(st, 1, id);
+        tandem_sql_bind_int64(st, 1, id);
         bind_str(st, 2, blog_json_str(x->d, "slug"));
         bind_id(st, 3, blog_json_int(x->d, "authorId"));
-        sqlite3_bind_int64(st, 4, version);
+        tandem_sql_bind_int64(st, 4, version);
     }
     return run(x, st, NULL);
 }
@@ -327,11 +372,11 @@ static int apply_favorite(struct applying *x)
     if (article <= 0 || version <= 0 || !json_is_integer(count) || json_integer_value(count) < 0) {
         return malformed(x);
     }
-    sqlite3_stmt *st = stmt(x, FAVORITES_SET);
+    struct tandem_sql_stmt *st = stmt(x, FAVORITES_SET);
     if (st != NULL) {
-        sqlite3_bind_int64(st, 1, article);
-        sqlite3_bind_int64(st, 2, (int64_t)json_integer_value(count));
-        sqlite3_bind_int64(st, 3, version);
+        tandem_sql_bind_int64(st, 1, article);
+        tandem_sql_bind_int64(st, 2, (int64_t)json_integer_value(count));
+        tandem_sql_bind_int64(st, 3, version);
     }
     bool changed = false;
     int rc = run(x, st, &changed);
@@ -353,36 +398,36 @@ static int apply_comment(struct applying *x)
     if (id <= 0 || article <= 0 || version <= 0) {
         return malformed(x);
     }
-    sqlite3_stmt *st = stmt(x, COMMENT_GET);
+    struct tandem_sql_stmt *st = stmt(x, COMMENT_GET);
     if (st == NULL) {
         return TANDEM_EVENT_RETRY;
     }
-    sqlite3_bind_int64(st, 1, id);
-    int step = sqlite3_step(st);
-    bool known = step == SQLITE_ROW;
-    int64_t held = known ? sqlite3_column_int64(st, 0) : 0;
-    bool live_before = known && sqlite3_column_int(st, 1) == 0;
-    sqlite3_reset(st);
-    if (step != SQLITE_ROW && step != SQLITE_DONE) {
-        return db_failed(x, "activity: a read model read failed");
+    tandem_sql_bind_int64(st, 1, id);
+    int step = tandem_sql_step(st);
+    bool known = step == TANDEM_SQL_ROW;
+    int64_t held = known ? tandem_sql_column_int64(st, 0) : 0;
+    bool live_before = known && tandem_sql_column_int64(st, 1) == 0;
+    tandem_sql_reset(st);
+    if (step != TANDEM_SQL_ROW && step != TANDEM_SQL_DONE) {
+        return db_failed(x, "activity: a read model read failed", step < 0 ? step : TANDEM_EIO);
     }
     if (known && version <= held) {
         return TANDEM_EVENT_OK; /* redelivered, or older than what we hold */
     }
     st = stmt(x, COMMENT_SET);
     if (st != NULL) {
-        sqlite3_bind_int64(st, 1, id);
-        sqlite3_bind_int64(st, 2, article);
-        sqlite3_bind_int64(st, 3, version);
-        sqlite3_bind_int(st, 4, !added);
+        tandem_sql_bind_int64(st, 1, id);
+        tandem_sql_bind_int64(st, 2, article);
+        tandem_sql_bind_int64(st, 3, version);
+        tandem_sql_bind_int64(st, 4, !added);
     }
     int rc = run(x, st, NULL);
     int delta = (added ? 1 : 0) - (live_before ? 1 : 0);
     if (rc == TANDEM_EVENT_OK && delta != 0) {
         st = stmt(x, COMMENTS_ADD);
         if (st != NULL) {
-            sqlite3_bind_int64(st, 1, article);
-            sqlite3_bind_int(st, 2, delta);
+            tandem_sql_bind_int64(st, 1, article);
+            tandem_sql_bind_int64(st, 2, delta);
         }
         rc = run(x, st, NULL);
     }
@@ -398,31 +443,36 @@ static int apply_comment(struct applying *x)
  * article's id, 0 when none holds the slug. */
 static int read_add(struct applying *x, const char *slug, int64_t *article)
 {
-    sqlite3_stmt *st = stmt(x, SLUG_FIND);
+    *article = 0;
+    int rc = slug_lock(x, slug);
+    if (rc != TANDEM_EVENT_OK) {
+        return rc;
+    }
+    struct tandem_sql_stmt *st = stmt(x, SLUG_FIND);
     if (st == NULL) {
         return TANDEM_EVENT_RETRY;
     }
-    sqlite3_bind_text(st, 1, slug, -1, SQLITE_STATIC);
-    int step = sqlite3_step(st);
-    *article = step == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_reset(st);
-    if (step != SQLITE_ROW && step != SQLITE_DONE) {
-        return db_failed(x, "activity: a read model read failed");
+    tandem_sql_bind_text(st, 1, slug);
+    int step = tandem_sql_step(st);
+    *article = step == TANDEM_SQL_ROW ? tandem_sql_column_int64(st, 0) : 0;
+    tandem_sql_reset(st);
+    if (step != TANDEM_SQL_ROW && step != TANDEM_SQL_DONE) {
+        return db_failed(x, "activity: a read model read failed", step < 0 ? step : TANDEM_EIO);
     }
     st = stmt(x, *article > 0 ? READ_ADD : PENDING_ADD);
     if (st != NULL && *article > 0) {
-        sqlite3_bind_int64(st, 1, *article);
+        tandem_sql_bind_int64(st, 1, *article);
     } else if (st != NULL) {
-        sqlite3_bind_text(st, 1, slug, -1, SQLITE_STATIC);
+        tandem_sql_bind_text(st, 1, slug);
     }
     bool counted = false;
-    int rc = run(x, st, &counted);
+    rc = run(x, st, &counted);
     if (rc != TANDEM_EVENT_OK || counted) {
         return rc;
     }
     st = stmt(x, PENDING_NEW); /* the slug's first read (dropped when 10,000 slugs wait) */
     if (st != NULL) {
-        sqlite3_bind_text(st, 1, slug, -1, SQLITE_STATIC);
+        tandem_sql_bind_text(st, 1, slug);
     }
     return run(x, st, NULL);
 }
@@ -482,7 +532,7 @@ static int64_t event_time(const json_t *d, const struct tandem_event *ev)
     return activity_time_parse(ev->time, &ms) == 0 ? ms : blog_now_ms();
 }
 
-int activity_apply(sqlite3 *db, const struct tandem_event *ev)
+int activity_apply(struct tandem_sql *db, const struct tandem_event *ev)
 {
     json_error_t err;
     json_t *d = ev->data != NULL ? json_loadb(ev->data, ev->data_len, 0, &err) : NULL;
@@ -492,10 +542,10 @@ int activity_apply(sqlite3 *db, const struct tandem_event *ev)
     if (strlen(ev->type) <= TYPE_MAX) {
         char day[ACTIVITY_DAY_SIZE];
         activity_day(x.at, day);
-        sqlite3_stmt *st = stmt(&x, DAILY_ADD);
+        struct tandem_sql_stmt *st = stmt(&x, DAILY_ADD);
         if (st != NULL) {
-            sqlite3_bind_text(st, 1, day, -1, SQLITE_TRANSIENT);
-            sqlite3_bind_text(st, 2, ev->type, -1, SQLITE_STATIC);
+            tandem_sql_bind_text(st, 1, day);
+            tandem_sql_bind_text(st, 2, ev->type);
         }
         rc = run(&x, st, NULL);
     }
@@ -509,31 +559,40 @@ int activity_apply(sqlite3 *db, const struct tandem_event *ev)
     return rc;
 }
 
-/* tandem_idempotent's function: activity_apply. */
-static int apply_event(sqlite3 *db, const struct tandem_event *ev, void *arg)
+/* tandem_sql_idempotent's function: activity_apply. */
+static int apply_event(struct tandem_sql *db, const struct tandem_event *ev, void *arg)
 {
     (void)arg;
     return activity_apply(db, ev);
 }
 
-/* Opens the consumer thread's connection (the writer made the schema at start). */
+/* Opens the consumer thread's connection (the writer made the schema at start). With
+ * --consumer-sync normal, commits stop waiting for the disk: SQLite's synchronous=NORMAL (WAL),
+ * PostgreSQL's synchronous_commit=off for this session (the same trade: a crash of the machine,
+ * or of the server, may lose the last events applied, never half of one; a connection tandem_sql
+ * makes again after a loss has the server's default back, the safe side). */
 static int consumer_open(struct activity *a)
 {
-    int rc = tandem_db_open(a->store->path, NULL, &a->db);
+    int rc = blog_store_connect(a->store, &a->db);
     if (rc != 0) {
         a->db = NULL;
         return rc; /* logged */
     }
-    if (a->sync_normal &&
-        sqlite3_exec(a->db, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) != SQLITE_OK) {
-        tandem_log_warn(NULL, "activity: cannot set synchronous=NORMAL", "\"error\":\"%s\"",
-                        sqlite3_errmsg(a->db));
+    if (a->sync_normal) {
+        const char *sql = tandem_sql_backend(a->db) == TANDEM_SQL_POSTGRES
+                              ? "SET synchronous_commit = off"
+                              : "PRAGMA synchronous=NORMAL";
+        rc = tandem_sql_exec(a->db, sql);
+        if (rc != 0) {
+            tandem_log_warn(NULL, "activity: cannot set --consumer-sync normal", "\"error\":\"%s\"",
+                            tandem_strerror(rc));
+        }
     }
     return 0;
 }
 
 /* Drops the processed ids older than a week, once an hour (each its own short transactions:
- * called outside tandem_idempotent's). */
+ * called outside tandem_sql_idempotent's). */
 static void prune(struct activity *a)
 {
     int64_t now = blog_now_ms(), deleted = 0;
@@ -541,7 +600,7 @@ static void prune(struct activity *a)
         return;
     }
     a->last_prune_ms = now;
-    int rc = tandem_idempotent_prune(a->db, PROCESSED_KEEP_MS, &deleted);
+    int rc = tandem_sql_idempotent_prune(a->db, PROCESSED_KEEP_MS, &deleted);
     if (rc != 0) {
         tandem_log_warn(NULL, "activity: cannot prune processed event ids", "\"error\":\"%s\"",
                         tandem_strerror(rc));
@@ -561,7 +620,7 @@ int activity_on_event(const struct tandem_event *ev, void *arg)
         return TANDEM_EVENT_RETRY;
     }
     prune(a);
-    return tandem_idempotent(a->db, ACTIVITY_GROUP, ev, apply_event, a);
+    return tandem_sql_idempotent(a->db, ACTIVITY_GROUP, ev, apply_event, a);
 }
 
 void activity_consumer_close(void *arg)

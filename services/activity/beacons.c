@@ -21,10 +21,10 @@
  * ?sync=1 is the other way, for the ingest benchmark's comparison (tandem bench ingest
  * --workload activity): the same beacons, built into the same events, are applied by the
  * consumer's own code (activity_apply) in one job of the store's writer (group commit,
- * synchronous=FULL) and answered 200 {"applied":n} once on disk; 503 with Retry-After when the
- * writer's queue is full or the database stays busy. Nothing is published. What it skips is what
- * only a consumer needs: the processed-event record of tandem_idempotent (a request is not
- * redelivered).
+ * durable: SQLite's synchronous=FULL, PostgreSQL's commit) and answered 200 {"applied":n} once on
+ * disk; 503 with Retry-After when the writer's queue is full or the database stays busy. Nothing is
+ * published. What it skips is what only a consumer needs: the processed-event record of
+ * tandem_sql_idempotent (a request is not redelivered).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -118,8 +118,9 @@ static void sync_free(struct sync_write *w)
 }
 
 /* The writer job: every beacon as the event the 202 route would publish, through activity_apply
- * (one savepoint: all of the batch or nothing). */
-static int sync_job(sqlite3 *db, void *arg)
+ * (one savepoint: all of the batch or nothing). It may run more than once (PostgreSQL, a lost
+ * connection): it changes nothing but the database. */
+static int sync_job(struct tandem_sql *db, void *arg)
 {
     struct sync_write *w = arg;
     for (size_t i = 0; i < w->n; i++) {
@@ -177,7 +178,7 @@ static void apply_now(struct tandem_http_request *req, const struct activity_bea
             return;
         }
     }
-    int rc = tandem_db_write(activity.store->writer, sync_job, sync_done, w);
+    int rc = blog_write(activity.store, sync_job, sync_done, w);
     if (rc != 0) {
         blog_store_failed(req, rc);
         sync_free(w);

@@ -37,20 +37,23 @@ static int int_param(struct tandem_http_request *req, const char *name, int64_t 
 }
 
 /* The statement for sql on a worker's reader, or NULL after answering 500. */
-static sqlite3_stmt *reader_stmt(struct tandem_http_request *req, sqlite3 *db, const char *sql)
+static struct tandem_sql_stmt *reader_stmt(struct tandem_http_request *req, struct tandem_sql *db,
+                                           const char *sql)
 {
-    sqlite3_stmt *st = blog_stmt(db, sql);
+    struct tandem_sql_stmt *st = blog_stmt(db, sql);
     if (st == NULL) {
         tandem_respond_problem(req, 500, "storage failed");
     }
     return st;
 }
 
-/* Answers 200 with body, or 500 when a step failed (rc: the last sqlite3_step's). */
-static void answer(struct tandem_http_request *req, sqlite3 *db, int rc, json_t *body)
+/* Answers 200 with body, or 500 when a step failed (rc: the last tandem_sql_step's; the
+ * database's message is logged by tandem_sql). */
+static void answer(struct tandem_http_request *req, int rc, json_t *body)
 {
-    if (rc != SQLITE_DONE) {
-        tandem_log_error(req, "activity: a read failed", "\"error\":\"%s\"", sqlite3_errmsg(db));
+    if (rc != TANDEM_SQL_DONE) {
+        tandem_log_error(req, "activity: a read failed", "\"error\":\"%s\"",
+                         tandem_strerror(rc < 0 ? rc : TANDEM_EIO));
         json_decref(body);
         tandem_respond_problem(req, 500, "storage failed");
         return;
@@ -70,8 +73,8 @@ void activity_daily(struct tandem_http_request *req, void *arg)
     if (int_param(req, "days", 7, 1, 90, &days) != 0) {
         return;
     }
-    sqlite3 *db = blog_reader(req, activity.store);
-    sqlite3_stmt *st = db != NULL ? reader_stmt(req, db, DAILY) : NULL;
+    struct tandem_sql *db = blog_reader(req, activity.store);
+    struct tandem_sql_stmt *st = db != NULL ? reader_stmt(req, db, DAILY) : NULL;
     if (st == NULL) {
         return;
     }
@@ -84,11 +87,11 @@ void activity_daily(struct tandem_http_request *req, void *arg)
         json_array_append_new(list, json_pack("{s:s,s:i,s:{}}", "day", day, "total", 0, "counts"));
     }
     activity_day(first, from);
-    sqlite3_bind_text(st, 1, from, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(st, 2, day, -1, SQLITE_TRANSIENT);
+    tandem_sql_bind_text(st, 1, from);
+    tandem_sql_bind_text(st, 2, day);
     size_t at = 0; /* rows come by day: the day they fill moves forward only */
-    int rc = sqlite3_step(st);
-    for (; rc == SQLITE_ROW; rc = sqlite3_step(st)) {
+    int rc = tandem_sql_step(st);
+    for (; rc == TANDEM_SQL_ROW; rc = tandem_sql_step(st)) {
         const char *d = blog_col_text(st, 0);
         while (at < (size_t)days &&
                strcmp(json_string_value(json_object_get(json_array_get(list, at), "day")), d) < 0) {
@@ -98,12 +101,12 @@ void activity_daily(struct tandem_http_request *req, void *arg)
         if (o == NULL) {
             break; /* not reached: the range bounds the rows */
         }
-        int64_t n = sqlite3_column_int64(st, 2);
+        int64_t n = tandem_sql_column_int64(st, 2);
         json_object_set_new(json_object_get(o, "counts"), blog_col_text(st, 1), json_integer(n));
         json_object_set_new(o, "total", json_integer(blog_json_int(o, "total") + n));
     }
-    sqlite3_reset(st);
-    answer(req, db, rc, json_pack("{s:o}", "days", list));
+    tandem_sql_reset(st);
+    answer(req, rc, json_pack("{s:o}", "days", list));
 }
 
 /* ---- GET /api/activity/top-articles --------------------------------------------------------- */
@@ -119,23 +122,24 @@ void activity_top_articles(struct tandem_http_request *req, void *arg)
     if (int_param(req, "limit", 10, 1, 100, &limit) != 0) {
         return;
     }
-    sqlite3 *db = blog_reader(req, activity.store);
-    sqlite3_stmt *st = db != NULL ? reader_stmt(req, db, TOP) : NULL;
+    struct tandem_sql *db = blog_reader(req, activity.store);
+    struct tandem_sql_stmt *st = db != NULL ? reader_stmt(req, db, TOP) : NULL;
     if (st == NULL) {
         return;
     }
-    sqlite3_bind_int64(st, 1, limit);
+    tandem_sql_bind_int64(st, 1, limit);
     json_t *list = json_array();
-    int rc = sqlite3_step(st);
-    for (; rc == SQLITE_ROW; rc = sqlite3_step(st)) {
-        json_array_append_new(list, json_pack("{s:s,s:s,s:I,s:I,s:I}", "slug", blog_col_text(st, 0),
-                                              "title", blog_col_text(st, 1), "reads",
-                                              (json_int_t)sqlite3_column_int64(st, 2), "favorites",
-                                              (json_int_t)sqlite3_column_int64(st, 3), "comments",
-                                              (json_int_t)sqlite3_column_int64(st, 4)));
+    int rc = tandem_sql_step(st);
+    for (; rc == TANDEM_SQL_ROW; rc = tandem_sql_step(st)) {
+        json_array_append_new(list,
+                              json_pack("{s:s,s:s,s:I,s:I,s:I}", "slug", blog_col_text(st, 0),
+                                        "title", blog_col_text(st, 1), "reads",
+                                        (json_int_t)tandem_sql_column_int64(st, 2), "favorites",
+                                        (json_int_t)tandem_sql_column_int64(st, 3), "comments",
+                                        (json_int_t)tandem_sql_column_int64(st, 4)));
     }
-    sqlite3_reset(st);
-    answer(req, db, rc, json_pack("{s:o}", "articles", list));
+    tandem_sql_reset(st);
+    answer(req, rc, json_pack("{s:o}", "articles", list));
 }
 
 /* ---- GET /api/activity/users/{username} ----------------------------------------------------- */
@@ -152,27 +156,27 @@ static const char RECENT[] =
     "WHERE r.user_id = ?1 ORDER BY r.at DESC, r.id DESC LIMIT ?2";
 
 /* The column, or JSON null. */
-static json_t *text_or_null(sqlite3_stmt *st, int i)
+static json_t *text_or_null(struct tandem_sql_stmt *st, int i)
 {
-    return sqlite3_column_type(st, i) == SQLITE_NULL ? json_null()
-                                                     : json_string(blog_col_text(st, i));
+    const char *s = tandem_sql_column_text(st, i);
+    return s == NULL ? json_null() : json_string(s);
 }
 
-static json_t *recent_item(sqlite3_stmt *st)
+static json_t *recent_item(struct tandem_sql_stmt *st)
 {
     json_t *item = json_pack("{s:s,s:o}", "type", blog_col_text(st, 0), "at",
-                             blog_time_json(sqlite3_column_int64(st, 1)));
-    if (sqlite3_column_int(st, 3) != 0) {
+                             blog_time_json(tandem_sql_column_int64(st, 1)));
+    if (tandem_sql_column_int64(st, 3) != 0) {
         json_object_set_new(item, "article",
                             json_pack("{s:o,s:o,s:b}", "slug", text_or_null(st, 4), "title",
                                       text_or_null(st, 5), "deleted",
-                                      sqlite3_column_int(st, 6) != 0));
+                                      tandem_sql_column_int64(st, 6) != 0));
     }
-    if (sqlite3_column_type(st, 7) != SQLITE_NULL) {
+    if (!tandem_sql_column_null(st, 7)) {
         json_object_set_new(item, "profile", json_pack("{s:o}", "username", text_or_null(st, 8)));
     }
-    if (sqlite3_column_type(st, 2) != SQLITE_NULL) {
-        json_object_set_new(item, "commentId", json_integer(sqlite3_column_int64(st, 2)));
+    if (!tandem_sql_column_null(st, 2)) {
+        json_object_set_new(item, "commentId", json_integer(tandem_sql_column_int64(st, 2)));
     }
     return item;
 }
@@ -184,29 +188,29 @@ void activity_user(struct tandem_http_request *req, void *arg)
     if (int_param(req, "limit", 20, 1, 50, &limit) != 0) {
         return;
     }
-    sqlite3 *db = blog_reader(req, activity.store);
+    struct tandem_sql *db = blog_reader(req, activity.store);
     if (db == NULL) {
         return;
     }
     const char *username = tandem_param(req, "username");
-    int64_t user = blog_profiles_id_of(db, username);
+    int64_t user = blog_utf8_valid(username) ? blog_profiles_id_of(db, username) : 0;
     if (user == 0) {
         blog_not_found(req, "user");
         return;
     }
-    sqlite3_stmt *st = reader_stmt(req, db, RECENT);
+    struct tandem_sql_stmt *st = reader_stmt(req, db, RECENT);
     if (st == NULL) {
         return;
     }
-    sqlite3_bind_int64(st, 1, user);
-    sqlite3_bind_int64(st, 2, limit);
+    tandem_sql_bind_int64(st, 1, user);
+    tandem_sql_bind_int64(st, 2, limit);
     json_t *list = json_array();
-    int rc = sqlite3_step(st);
-    for (; rc == SQLITE_ROW; rc = sqlite3_step(st)) {
+    int rc = tandem_sql_step(st);
+    for (; rc == TANDEM_SQL_ROW; rc = tandem_sql_step(st)) {
         json_array_append_new(list, recent_item(st));
     }
-    sqlite3_reset(st);
-    answer(req, db, rc, json_pack("{s:s,s:o}", "username", username, "activity", list));
+    tandem_sql_reset(st);
+    answer(req, rc, json_pack("{s:s,s:o}", "username", username, "activity", list));
 }
 
 /* ---- GET /api/activity/totals --------------------------------------------------------------- */
@@ -222,16 +226,21 @@ static const char TOTALS[] =
 static const char EVENTS[] =
     "SELECT type, SUM(count) FROM activity_daily GROUP BY type ORDER BY type";
 
+/* One snapshot for both statements: SQLite's read transaction (deferred: no write lock), and on
+ * PostgreSQL REPEATABLE READ (its READ COMMITTED takes a snapshot per statement). */
 static const char BEGIN_READ[] = "BEGIN";
+static const char BEGIN_READ_PG[] = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
 static const char END_READ[] = "COMMIT";
+static const char ABORT_READ[] = "ROLLBACK";
 
-/* Runs a statement without rows (BEGIN, COMMIT) on the reader; SQLITE_DONE or the error. */
-static int exec_cached(sqlite3 *db, const char *sql)
+/* Runs a statement without rows (BEGIN, COMMIT, ROLLBACK) on the reader; TANDEM_SQL_DONE or the
+ * error. */
+static int exec_cached(struct tandem_sql *db, const char *sql)
 {
-    sqlite3_stmt *st = blog_stmt(db, sql);
-    int rc = st != NULL ? sqlite3_step(st) : SQLITE_ERROR;
+    struct tandem_sql_stmt *st = blog_stmt(db, sql);
+    int rc = st != NULL ? tandem_sql_step(st) : TANDEM_EIO;
     if (st != NULL) {
-        sqlite3_reset(st);
+        tandem_sql_reset(st);
     }
     return rc;
 }
@@ -239,37 +248,44 @@ static int exec_cached(sqlite3 *db, const char *sql)
 void activity_totals(struct tandem_http_request *req, void *arg)
 {
     (void)arg;
-    sqlite3 *db = blog_reader(req, activity.store);
+    struct tandem_sql *db = blog_reader(req, activity.store);
     if (db == NULL) {
         return;
     }
-    sqlite3_stmt *t = reader_stmt(req, db, TOTALS);
-    sqlite3_stmt *e = t != NULL ? reader_stmt(req, db, EVENTS) : NULL;
+    struct tandem_sql_stmt *t = reader_stmt(req, db, TOTALS);
+    struct tandem_sql_stmt *e = t != NULL ? reader_stmt(req, db, EVENTS) : NULL;
     if (e == NULL) {
         return;
     }
-    int rc = exec_cached(db, BEGIN_READ); /* one snapshot for both statements */
+    int rc =
+        exec_cached(db, tandem_sql_backend(db) == TANDEM_SQL_POSTGRES ? BEGIN_READ_PG : BEGIN_READ);
     json_t *body = NULL;
-    if (rc == SQLITE_DONE) {
-        rc = sqlite3_step(t) == SQLITE_ROW ? SQLITE_DONE : SQLITE_ERROR;
+    if (rc == TANDEM_SQL_DONE) {
+        rc = tandem_sql_step(t);
+        rc = rc == TANDEM_SQL_ROW ? TANDEM_SQL_DONE : rc < 0 ? rc : TANDEM_EIO;
     }
-    if (rc == SQLITE_DONE) {
-        body =
-            json_pack("{s:I,s:I,s:I,s:I,s:I,s:{}}", "users", (json_int_t)sqlite3_column_int64(t, 0),
-                      "articles", (json_int_t)sqlite3_column_int64(t, 1), "comments",
-                      (json_int_t)sqlite3_column_int64(t, 2), "favorites",
-                      (json_int_t)sqlite3_column_int64(t, 3), "follows",
-                      (json_int_t)sqlite3_column_int64(t, 4), "events");
-        rc = sqlite3_step(e);
-        for (; rc == SQLITE_ROW; rc = sqlite3_step(e)) {
+    if (rc == TANDEM_SQL_DONE) {
+        body = json_pack("{s:I,s:I,s:I,s:I,s:I,s:{}}", "users",
+                         (json_int_t)tandem_sql_column_int64(t, 0), "articles",
+                         (json_int_t)tandem_sql_column_int64(t, 1), "comments",
+                         (json_int_t)tandem_sql_column_int64(t, 2), "favorites",
+                         (json_int_t)tandem_sql_column_int64(t, 3), "follows",
+                         (json_int_t)tandem_sql_column_int64(t, 4), "events");
+        rc = tandem_sql_step(e);
+        for (; rc == TANDEM_SQL_ROW; rc = tandem_sql_step(e)) {
             json_object_set_new(json_object_get(body, "events"), blog_col_text(e, 0),
-                                json_integer(sqlite3_column_int64(e, 1)));
+                                json_integer(tandem_sql_column_int64(e, 1)));
         }
     }
-    sqlite3_reset(t);
-    sqlite3_reset(e);
-    if (!sqlite3_get_autocommit(db) && exec_cached(db, END_READ) != SQLITE_DONE) {
-        rc = SQLITE_ERROR;
+    tandem_sql_reset(t);
+    tandem_sql_reset(e);
+    if (tandem_sql_txn_state(db) == TANDEM_SQL_ACTIVE &&
+        exec_cached(db, END_READ) != TANDEM_SQL_DONE) {
+        rc = TANDEM_EIO;
     }
-    answer(req, db, rc, body);
+    if (tandem_sql_txn_state(db) != TANDEM_SQL_IDLE) {
+        (void)exec_cached(db, ABORT_READ); /* failed (PostgreSQL) or not committed */
+        rc = rc == TANDEM_SQL_DONE ? TANDEM_EIO : rc;
+    }
+    answer(req, rc, body);
 }

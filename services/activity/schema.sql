@@ -1,6 +1,7 @@
 -- activity: analytics kept from every domain event and the beacons (services/activity/README.md).
--- Written only by the consumer (group "activity"), each event once (tandem_idempotent); read by
--- the GET routes. The users read model (blog_authors, blog_follows: services/common's
+-- Written only by the consumer (group "activity"), each event once (tandem_sql_idempotent); read
+-- by the GET routes. One text for SQLite and PostgreSQL (blog_schema_dialect translates it:
+-- INTEGER is BIGINT there, AUTOINCREMENT an identity). The users read model (blog_authors, blog_follows: services/common's
 -- BLOG_PROFILES_SQL) is created beside these tables at start.
 
 -- Events seen per UTC day and CloudEvents type (domain events and beacons alike).
@@ -56,7 +57,7 @@ CREATE TABLE IF NOT EXISTS activity_comments (
 -- favorited, followed, read. The article and the other user are resolved when read, so renamed
 -- slugs and usernames show as they are now.
 CREATE TABLE IF NOT EXISTS activity_recent (
-  id INTEGER PRIMARY KEY,         -- order of arrival (ties of at)
+  id INTEGER PRIMARY KEY AUTOINCREMENT, -- order of arrival (ties of at): the database numbers it
   user_id INTEGER NOT NULL,
   type TEXT NOT NULL,             -- the CloudEvents type that made it
   at INTEGER NOT NULL,            -- unix ms

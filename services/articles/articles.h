@@ -28,7 +28,8 @@
 struct articles {
     struct tandem_service *svc;
     struct blog_store *store;
-    sqlite3 *consumer_db; /* the users consumer's connection: its thread only, closed at stop */
+    struct tandem_sql *consumer_db; /* the users consumer's own connection (blog_store_connect):
+                                       its thread only, closed at stop */
 };
 
 extern struct articles articles;
@@ -47,8 +48,8 @@ enum { JOB_NOT_FOUND = 1, JOB_FORBIDDEN = 2 };
  * A growing buffer of JSON text. Starts in its own array (a struct on the stack costs no
  * allocation) and moves to the heap when it outgrows it. A failed allocation sets failed and
  * drops further writes; check it once at the end. Strings given to jsonw_str must be valid UTF-8
- * (everything here came through jansson or SQLite from jansson): they are written as they are,
- * with '"', '\\' and the control characters escaped.
+ * (everything here came through jansson, or the database from jansson): they are written as
+ * they are, with '"', '\\' and the control characters escaped.
  */
 struct jsonw {
     char *p;
@@ -96,7 +97,7 @@ void articles_internal(struct tandem_http_request *req, void *arg);
 
 /* Renders {"article":{...}} of article id as viewer sees it (0: anonymous), read from db (a
  * reader, or the writer's connection inside a job). Returns 0, JOB_NOT_FOUND or TANDEM_EIO. */
-int articles_render_id(sqlite3 *db, int64_t id, int64_t viewer, struct jsonw *w);
+int articles_render_id(struct tandem_sql *db, int64_t id, int64_t viewer, struct jsonw *w);
 
 /* ---- write.c ------------------------------------------------------------------------------- */
 
@@ -123,17 +124,23 @@ struct op {
 /* A new op for req from its verified claims; NULL after answering (500; 401 when they do not
  * name a user: a numeric sub and a username). */
 struct op *op_new(struct tandem_http_request *req, const struct tandem_claims *c);
-/* The same with o->slug the route's {slug}. */
+/* The same with o->slug the route's {slug}; NULL after answering 404 as well when the slug is
+ * not UTF-8 (no article has it). */
 struct op *op_of_slug(struct tandem_http_request *req, const struct tandem_claims *c);
 void op_free(struct op *o);
 /* Queues job with op_done as its completion; answers 503/500 and frees o when refused. */
-void op_write(struct op *o, tandem_db_job_fn job);
+void op_write(struct op *o, tandem_sql_job_fn job);
 /* Inside a job: makes sure o's user is in the read model (from the claims: version 0). */
-int op_author_known(sqlite3 *db, const struct op *o);
+int op_author_known(struct tandem_sql *db, const struct op *o);
 /* Inside a job: renders the answer of article id for o's user into o->answer. */
-int op_render(sqlite3 *db, struct op *o, int64_t id);
+int op_render(struct tandem_sql *db, struct op *o, int64_t id);
+/* Inside a job: the text to read an article with, sql on SQLite, for_update (the same SELECT
+ * ending FOR UPDATE) on PostgreSQL: there the instances' writers run at the same time, and the
+ * lock keeps another one from changing the row between this read and the job's writes (SQLite's
+ * writers take turns). Both must live for the whole run (blog_stmt's key). */
+const char *locked_sql(struct tandem_sql *db, const char *sql, const char *for_update);
 /* Adds an event of topic "articles" keyed by article id (data stolen). */
-int op_event(sqlite3 *db, const struct op *o, int64_t id, const char *type, json_t *data);
+int op_event(struct tandem_sql *db, const struct op *o, int64_t id, const char *type, json_t *data);
 
 void articles_create(struct tandem_http_request *req, void *arg);
 void articles_update(struct tandem_http_request *req, void *arg);

@@ -12,7 +12,8 @@
  * Consumes the users topic (group "articles") into the users read model. Listens on
  * 127.0.0.1:8111 unless --listen or TANDEM_LISTEN says otherwise. Settings besides the runtime's
  * (docs/libtandem.md): --jwt-public-key and the other token options of tandem_service_auth,
- * --db-file (articles.db under --data-dir).
+ * --db-file (articles.db under --data-dir), or TANDEM_DATABASE_URL: a PostgreSQL database of the
+ * service's own instead (blog_store_open).
  */
 #include <sodium.h>
 #include <stdio.h>
@@ -45,22 +46,23 @@ static const struct {
 
 /* ---- the users topic ----------------------------------------------------------------------- */
 
-static int users_apply(sqlite3 *db, const struct tandem_event *ev, void *arg)
+static int users_apply(struct tandem_sql *db, const struct tandem_event *ev, void *arg)
 {
     (void)arg;
     return blog_profiles_apply(db, ev, NULL);
 }
 
-/* On the consumer's thread: applies one event of the users topic, once (tandem_idempotent). */
+/* On the consumer's thread: applies one event of the users topic, once
+ * (tandem_sql_idempotent), on the consumer's own connection (opened at its first event). */
 static int users_event(const struct tandem_event *ev, void *arg)
 {
     (void)arg;
     if (articles.consumer_db == NULL &&
-        tandem_db_open(articles.store->path, NULL, &articles.consumer_db) != 0) {
+        blog_store_connect(articles.store, &articles.consumer_db) != 0) {
         articles.consumer_db = NULL;
         return TANDEM_EVENT_RETRY; /* logged */
     }
-    return tandem_idempotent(articles.consumer_db, ARTICLES_GROUP, ev, users_apply, NULL);
+    return tandem_sql_idempotent(articles.consumer_db, ARTICLES_GROUP, ev, users_apply, NULL);
 }
 
 /* The on_stop hook (the consumer has stopped: its thread no longer uses the connection). The
@@ -78,15 +80,6 @@ static void consumer_close(void *arg)
 
 int main(int argc, char **argv)
 {
-    /* SQLite's multi-thread mode: no mutex around every call on a connection. libtandem uses
-     * each connection on one thread only (a reader on its worker, the writer's on the writer
-     * thread; tandem_db_open's connections ask for their mutex themselves), and under serialized
-     * mode a list page spent an eighth of its time locking and unlocking its reader around each
-     * sqlite3_column_* call. Must come before SQLite is first used. */
-    if (sqlite3_config(SQLITE_CONFIG_MULTITHREAD) != SQLITE_OK) {
-        fprintf(stderr, "tandem-articles: SQLite is in use already\n");
-        return 2;
-    }
     if (sodium_init() < 0) { /* the slugs' random suffixes */
         fprintf(stderr, "tandem-articles: libsodium cannot start\n");
         return 2;
@@ -102,7 +95,7 @@ int main(int argc, char **argv)
     if (rc == 0) {
         rc = tandem_service_option(articles.svc, "db-file", "articles.db",
                                    "the SQLite database file, under --data-dir, shared by the "
-                                   "instances");
+                                   "instances (TANDEM_DATABASE_URL replaces it)");
     }
     if (rc == 0) {
         rc = tandem_service_auth(articles.svc, NULL);

@@ -2,17 +2,25 @@
  * write.c: creating, updating and deleting articles, and what every write shares (struct op).
  *
  * A write is validated on its HTTP worker, then runs as one job of the group-commit writer
- * (tandem_db_write): inside the job's transaction it makes sure its user is in the read model
+ * (blog_write): inside the job's transaction it makes sure its user is in the read model
  * (from the token's claims, when their user.registered has not arrived: a version-0 row the
  * event overwrites), changes the tables, adds its event to the outbox and renders its answer
  * from the writer's connection, so the answer is exactly the state the event announces. The
  * completion answers on the worker.
  *
  * Slugs. blog_slugify(title); when another article has it, the slug gets "-" and six random
- * base-36 characters, tried again until the database's UNIQUE constraint accepts one (it is the
- * judge, across the instances sharing the database, whatever the timing). A new title gives a
- * new slug, except when it slugifies as the old one did ("Hello" to "hello!"): the article keeps
- * its slug then, suffix included. The old slug is gone at once (404).
+ * base-36 characters, tried again until the database accepts one (it is the judge, across the
+ * instances sharing the database, whatever the timing): on SQLite the UNIQUE constraint of
+ * article_slugs refuses a slug taken (the statement fails, alone), on PostgreSQL the trigger that
+ * claims it skips the row (no id comes back: a failed statement would fail the job's whole
+ * SAVEPOINT there). schema.sql has both. A new title gives a new slug, except when it slugifies
+ * as the old one did ("Hello" to "hello!"): the article keeps its slug then, suffix included.
+ * The old slug is gone at once (404).
+ *
+ * Several instances on one PostgreSQL database write at the same time (SQLite's writers take
+ * turns, BEGIN IMMEDIATE): there an update, a deletion or a favorite reads its article with
+ * FOR UPDATE, so that the version it computes is the latest, not one another instance is
+ * replacing (locked_sql).
  *
  * Versions. An article is version 1 when published and +1 per update that changes something
  * (an update that changes nothing answers the article, writes nothing and publishes nothing);
@@ -88,7 +96,6 @@ struct op *op_new(struct tandem_http_request *req, const struct tandem_claims *c
     char *username = o != NULL ? strdup(c->username) : NULL;
     if (username == NULL) {
         free(o);
-        free(o);
         tandem_respond_problem(req, 500, "out of memory");
         return NULL;
     }
@@ -104,6 +111,11 @@ struct op *op_new(struct tandem_http_request *req, const struct tandem_claims *c
 struct op *op_of_slug(struct tandem_http_request *req, const struct tandem_claims *c)
 {
     struct op *o = op_new(req, c);
+    if (o != NULL && !blog_utf8_valid(tandem_param(req, "slug"))) {
+        blog_not_found(req, "article");
+        op_free(o);
+        return NULL;
+    }
     if (o != NULL) {
         o->slug = strdup(tandem_param(req, "slug"));
     }
@@ -145,16 +157,16 @@ static void op_done(int status, void *arg)
     op_free(o);
 }
 
-void op_write(struct op *o, tandem_db_job_fn job)
+void op_write(struct op *o, tandem_sql_job_fn job)
 {
-    int rc = tandem_db_write(articles.store->writer, job, op_done, o);
+    int rc = blog_write(articles.store, job, op_done, o);
     if (rc != 0) {
         blog_store_failed(o->req, rc);
         op_free(o);
     }
 }
 
-int op_author_known(sqlite3 *db, const struct op *o)
+int op_author_known(struct tandem_sql *db, const struct op *o)
 {
     char sub[24];
     snprintf(sub, sizeof(sub), "%" PRId64, o->user);
@@ -162,9 +174,10 @@ int op_author_known(sqlite3 *db, const struct op *o)
     return blog_profiles_from_claims(db, &c);
 }
 
-int op_render(sqlite3 *db, struct op *o, int64_t id)
+int op_render(struct tandem_sql *db, struct op *o, int64_t id)
 {
-    free(o->answer); /* a job may run twice (after a batch-mate aborted the transaction) */
+    free(o->answer); /* a job may run twice (after a batch-mate aborted the transaction, or a
+                        lost PostgreSQL connection) */
     o->answer = NULL;
     struct jsonw w;
     jsonw_init(&w);
@@ -177,7 +190,7 @@ int op_render(sqlite3 *db, struct op *o, int64_t id)
     return o->answer != NULL ? 0 : TANDEM_ENOMEM;
 }
 
-int op_event(sqlite3 *db, const struct op *o, int64_t id, const char *type, json_t *data)
+int op_event(struct tandem_sql *db, const struct op *o, int64_t id, const char *type, json_t *data)
 {
     return blog_event_add(db, ARTICLES_TOPIC, id, type, data,
                           o->traceparent[0] != '\0' ? o->traceparent : NULL);
@@ -201,17 +214,19 @@ static json_t *state_json(int64_t id, const char *slug, const char *title, const
 #define SLUG_SIZE (BLOG_SLUG_MAX + 8) /* a slug, '-', six characters, NUL */
 
 /*
- * Steps st (an INSERT or UPDATE whose parameter param is the slug; the others bound) with the
- * slug of title, then with random suffixes while the UNIQUE constraint refuses them; keep (not
- * NULL) is a slug to use as it is instead. The slug used is left in slug. Returns 0 or
- * TANDEM_EIO.
+ * Steps st (an INSERT or UPDATE ... RETURNING id whose parameter param is the slug; the others
+ * bound) with the slug of title, then with random suffixes while the slug is taken; keep (not
+ * NULL) is a slug to use as it is instead. Taken is a UNIQUE refusal on SQLite (the statement
+ * alone failed), no row back on PostgreSQL (schema.sql's trigger skipped it). The slug used is
+ * left in slug, the row's id in *id. Returns 0 or TANDEM_EIO.
  */
-static int step_with_slug(sqlite3 *db, sqlite3_stmt *st, int param, const char *title,
-                          const char *keep, char slug[SLUG_SIZE])
+static int step_with_slug(struct tandem_sql *db, struct tandem_sql_stmt *st, int param,
+                          const char *title, const char *keep, char slug[SLUG_SIZE], int64_t *id)
 {
     static const char B36[] = "0123456789abcdefghijklmnopqrstuvwxyz";
     size_t base = keep != NULL ? (size_t)snprintf(slug, SLUG_SIZE, "%s", keep)
                                : blog_slugify(title, slug, BLOG_SLUG_MAX + 1);
+    bool pg = tandem_sql_backend(db) == TANDEM_SQL_POSTGRES;
     for (int attempt = 0; attempt <= SLUG_TRIES; attempt++) {
         if (attempt > 0) {
             slug[base] = '-';
@@ -220,18 +235,21 @@ static int step_with_slug(sqlite3 *db, sqlite3_stmt *st, int param, const char *
             }
             slug[base + 7] = '\0';
         }
-        sqlite3_bind_text(st, param, slug, -1, SQLITE_STATIC);
-        int rc = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (rc == SQLITE_DONE) {
+        tandem_sql_bind_text(st, param, slug);
+        int rc = tandem_sql_step(st);
+        if (rc == TANDEM_SQL_ROW) {
+            *id = tandem_sql_column_int64(st, 0);
+        }
+        tandem_sql_reset(st);
+        if (rc == TANDEM_SQL_ROW) {
             return 0;
         }
-        if (keep != NULL || sqlite3_extended_errcode(db) != SQLITE_CONSTRAINT_UNIQUE) {
+        bool taken = pg ? rc == TANDEM_SQL_DONE : rc == TANDEM_EEXIST;
+        if (keep != NULL || !taken) {
             break;
         }
     }
-    tandem_log_error(NULL, "articles: cannot store an article", "\"error\":\"%s\"",
-                     sqlite3_errmsg(db));
+    tandem_log_error(NULL, "articles: cannot store an article", "\"slug\":\"%s\"", slug);
     return TANDEM_EIO;
 }
 
@@ -239,18 +257,18 @@ static const char INSERT_TAG[] = "INSERT INTO article_tags(article_id, tag) VALU
 static const char DELETE_TAGS[] = "DELETE FROM article_tags WHERE article_id = ?1";
 
 /* Writes t as article id's rows of article_tags (after its old ones, if any, were deleted). */
-static int tags_store(sqlite3 *db, int64_t id, const struct tags *t)
+static int tags_store(struct tandem_sql *db, int64_t id, const struct tags *t)
 {
-    sqlite3_stmt *st = blog_stmt(db, INSERT_TAG);
+    struct tandem_sql_stmt *st = blog_stmt(db, INSERT_TAG);
     if (st == NULL) {
         return TANDEM_EIO;
     }
     for (size_t i = 0; i < t->n; i++) {
-        sqlite3_bind_int64(st, 1, id);
-        sqlite3_bind_text(st, 2, t->v[i], -1, SQLITE_STATIC);
-        int rc = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (rc != SQLITE_DONE) {
+        tandem_sql_bind_int64(st, 1, id);
+        tandem_sql_bind_text(st, 2, t->v[i]);
+        int rc = tandem_sql_step(st);
+        tandem_sql_reset(st);
+        if (rc != TANDEM_SQL_DONE) {
             return TANDEM_EIO;
         }
     }
@@ -311,30 +329,29 @@ static json_t *body_of(struct tandem_http_request *req, const struct tandem_fiel
 static const char INSERT[] =
     "INSERT INTO articles(slug, title, description, body, tag_list, author_id, created_at, "
     "updated_at, favorites_count, favorites_version, version) "
-    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, 0, 0, 1)";
+    "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7, 0, 0, 1) RETURNING id";
 
-static int create_job(sqlite3 *db, void *arg)
+static int create_job(struct tandem_sql *db, void *arg)
 {
     struct op *o = arg;
     int rc = op_author_known(db, o);
-    sqlite3_stmt *st = rc == 0 ? blog_stmt(db, INSERT) : NULL;
+    struct tandem_sql_stmt *st = rc == 0 ? blog_stmt(db, INSERT) : NULL;
     if (st == NULL) {
         return rc != 0 ? rc : TANDEM_EIO;
     }
     const char *tag_list = o->tag_list != NULL ? o->tag_list : "[]";
-    int64_t now = blog_now_ms();
-    sqlite3_bind_text(st, 2, o->title, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, o->description, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, o->body, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 5, tag_list, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 6, o->user);
-    sqlite3_bind_int64(st, 7, now);
+    int64_t now = blog_now_ms(), id = 0;
+    tandem_sql_bind_text(st, 2, o->title);
+    tandem_sql_bind_text(st, 3, o->description);
+    tandem_sql_bind_text(st, 4, o->body);
+    tandem_sql_bind_text(st, 5, tag_list);
+    tandem_sql_bind_int64(st, 6, o->user);
+    tandem_sql_bind_int64(st, 7, now);
     char slug[SLUG_SIZE];
-    rc = step_with_slug(db, st, 1, o->title, NULL, slug);
+    rc = step_with_slug(db, st, 1, o->title, NULL, slug, &id);
     if (rc != 0) {
         return rc;
     }
-    int64_t id = sqlite3_last_insert_rowid(db);
     rc = tags_store(db, id, &o->tags);
     if (rc == 0) {
         rc = op_event(
@@ -366,9 +383,17 @@ void articles_create(struct tandem_http_request *req, void *arg)
 static const char CURRENT[] =
     "SELECT id, author_id, slug, title, description, body, tag_list, created_at, version "
     "FROM articles WHERE slug = ?1";
+static const char CURRENT_LOCKED[] =
+    "SELECT id, author_id, slug, title, description, body, tag_list, created_at, version "
+    "FROM articles WHERE slug = ?1 FOR UPDATE";
 static const char UPDATE_ARTICLE[] =
     "UPDATE articles SET slug = ?2, title = ?3, description = ?4, body = COALESCE(?5, body), "
-    "tag_list = ?6, updated_at = ?7, version = ?8 WHERE id = ?1";
+    "tag_list = ?6, updated_at = ?7, version = ?8 WHERE id = ?1 RETURNING id";
+
+const char *locked_sql(struct tandem_sql *db, const char *sql, const char *for_update)
+{
+    return tandem_sql_backend(db) == TANDEM_SQL_POSTGRES ? for_update : sql;
+}
 
 /* The article an update or deletion names, as it is now (copied out of the row). */
 struct current {
@@ -386,32 +411,34 @@ static void current_free(struct current *c)
 }
 
 /* Inside a job: makes sure o's user is known (op_author_known), then reads o->slug's article
- * into *cur. Returns 0, JOB_NOT_FOUND, JOB_FORBIDDEN (another user's) or TANDEM_E*. */
-static int current_of(sqlite3 *db, const struct op *o, struct current *cur)
+ * into *cur (locked on PostgreSQL). Returns 0, JOB_NOT_FOUND, JOB_FORBIDDEN (another user's) or
+ * TANDEM_E*. */
+static int current_of(struct tandem_sql *db, const struct op *o, struct current *cur)
 {
     int known = op_author_known(db, o);
-    sqlite3_stmt *st = known == 0 ? blog_stmt(db, CURRENT) : NULL;
+    struct tandem_sql_stmt *st =
+        known == 0 ? blog_stmt(db, locked_sql(db, CURRENT, CURRENT_LOCKED)) : NULL;
     if (st == NULL) {
         return known != 0 ? known : TANDEM_EIO;
     }
-    sqlite3_bind_text(st, 1, o->slug, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        sqlite3_reset(st);
-        return rc == SQLITE_DONE ? JOB_NOT_FOUND : TANDEM_EIO;
+    tandem_sql_bind_text(st, 1, o->slug);
+    int rc = tandem_sql_step(st);
+    if (rc != TANDEM_SQL_ROW) {
+        tandem_sql_reset(st);
+        return rc == TANDEM_SQL_DONE ? JOB_NOT_FOUND : TANDEM_EIO;
     }
     *cur = (struct current){
-        .id = sqlite3_column_int64(st, 0),
-        .author = sqlite3_column_int64(st, 1),
+        .id = tandem_sql_column_int64(st, 0),
+        .author = tandem_sql_column_int64(st, 1),
         .slug = strdup(blog_col_text(st, 2)),
         .title = strdup(blog_col_text(st, 3)),
         .description = strdup(blog_col_text(st, 4)),
         .body_differs = o->body != NULL && strcmp(o->body, blog_col_text(st, 5)) != 0,
         .tag_list = strdup(blog_col_text(st, 6)),
-        .created = sqlite3_column_int64(st, 7),
-        .version = sqlite3_column_int64(st, 8),
+        .created = tandem_sql_column_int64(st, 7),
+        .version = tandem_sql_column_int64(st, 8),
     };
-    sqlite3_reset(st);
+    tandem_sql_reset(st);
     if (cur->slug == NULL || cur->title == NULL || cur->description == NULL ||
         cur->tag_list == NULL) {
         current_free(cur);
@@ -429,7 +456,7 @@ static bool differs(const char *given, const char *now)
     return given != NULL && strcmp(given, now) != 0;
 }
 
-static int update_job(sqlite3 *db, void *arg)
+static int update_job(struct tandem_sql *db, void *arg)
 {
     struct op *o = arg;
     struct current cur;
@@ -453,26 +480,29 @@ static int update_job(sqlite3 *db, void *arg)
     blog_slugify(title, new_base, sizeof(new_base));
     const char *keep = !retitled || strcmp(old_base, new_base) == 0 ? cur.slug : NULL;
     int64_t now = blog_now_ms(), version = cur.version + 1;
-    sqlite3_stmt *st = blog_stmt(db, UPDATE_ARTICLE);
-    sqlite3_stmt *del = retagged ? blog_stmt(db, DELETE_TAGS) : NULL;
+    struct tandem_sql_stmt *st = blog_stmt(db, UPDATE_ARTICLE);
+    struct tandem_sql_stmt *del = retagged ? blog_stmt(db, DELETE_TAGS) : NULL;
     char slug[SLUG_SIZE];
+    int64_t id = 0;
     rc = st != NULL && (del != NULL || !retagged) ? 0 : TANDEM_EIO;
     if (rc == 0) {
-        sqlite3_bind_int64(st, 1, cur.id);
-        sqlite3_bind_text(st, 3, title, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 4, description, -1, SQLITE_STATIC);
+        tandem_sql_bind_int64(st, 1, cur.id);
+        tandem_sql_bind_text(st, 3, title);
+        tandem_sql_bind_text(st, 4, description);
         if (cur.body_differs) {
-            sqlite3_bind_text(st, 5, o->body, -1, SQLITE_STATIC);
+            tandem_sql_bind_text(st, 5, o->body);
+        } else {
+            tandem_sql_bind_null(st, 5); /* the body as it is */
         }
-        sqlite3_bind_text(st, 6, tag_list, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 7, now);
-        sqlite3_bind_int64(st, 8, version);
-        rc = step_with_slug(db, st, 2, title, keep, slug);
+        tandem_sql_bind_text(st, 6, tag_list);
+        tandem_sql_bind_int64(st, 7, now);
+        tandem_sql_bind_int64(st, 8, version);
+        rc = step_with_slug(db, st, 2, title, keep, slug, &id);
     }
     if (rc == 0 && retagged) {
-        sqlite3_bind_int64(del, 1, cur.id);
-        rc = sqlite3_step(del) == SQLITE_DONE ? 0 : TANDEM_EIO;
-        sqlite3_reset(del);
+        tandem_sql_bind_int64(del, 1, cur.id);
+        rc = tandem_sql_step(del) == TANDEM_SQL_DONE ? 0 : TANDEM_EIO;
+        tandem_sql_reset(del);
         rc = rc != 0 ? rc : tags_store(db, cur.id, &o->tags);
     }
     if (rc == 0) {
@@ -522,7 +552,7 @@ void articles_update(struct tandem_http_request *req, void *arg)
 static const char DELETE_FAVORITES[] = "DELETE FROM favorites WHERE article_id = ?1";
 static const char DELETE_ARTICLE[] = "DELETE FROM articles WHERE id = ?1";
 
-static int delete_job(sqlite3 *db, void *arg)
+static int delete_job(struct tandem_sql *db, void *arg)
 {
     struct op *o = arg;
     struct current cur;
@@ -532,14 +562,14 @@ static int delete_job(sqlite3 *db, void *arg)
     }
     static const char *const DELETES[] = {DELETE_TAGS, DELETE_FAVORITES, DELETE_ARTICLE};
     for (size_t i = 0; rc == 0 && i < sizeof(DELETES) / sizeof(DELETES[0]); i++) {
-        sqlite3_stmt *st = blog_stmt(db, DELETES[i]);
+        struct tandem_sql_stmt *st = blog_stmt(db, DELETES[i]);
         if (st == NULL) {
             rc = TANDEM_EIO;
             break;
         }
-        sqlite3_bind_int64(st, 1, cur.id);
-        rc = sqlite3_step(st) == SQLITE_DONE ? 0 : TANDEM_EIO;
-        sqlite3_reset(st);
+        tandem_sql_bind_int64(st, 1, cur.id);
+        rc = tandem_sql_step(st) == TANDEM_SQL_DONE ? 0 : TANDEM_EIO;
+        tandem_sql_reset(st);
     }
     if (rc == 0) {
         json_t *data =

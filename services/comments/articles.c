@@ -40,8 +40,9 @@
 #define BREAKER_FAILURES    5    /* failed attempts in a row that open the breaker */
 #define BREAKER_COOLDOWN_MS 3000 /* how long it stays open (Retry-After while it is) */
 
+/* (id breaks a tie of two rows: the same answer on both engines) */
 static const char FIND[] = "SELECT id, author_id, version, deleted FROM articles WHERE slug = ?1 "
-                           "ORDER BY deleted ASC, version DESC LIMIT 1";
+                           "ORDER BY deleted ASC, version DESC, id DESC LIMIT 1";
 
 /* deleted is never written here: a tombstone stays one (only article.deleted makes it). */
 static const char STORE[] =
@@ -49,59 +50,74 @@ static const char STORE[] =
     "ON CONFLICT(id) DO UPDATE SET slug = excluded.slug, author_id = excluded.author_id, "
     "version = excluded.version WHERE excluded.version > articles.version";
 
+/*
+ * The writer job's check that an article is live, which must exclude a comment landing on an
+ * article whose deletion (and so the deletion of its comments, events.c) commits beside it. On
+ * SQLite the writer's transaction holds the database's write lock, so the consumer's deletion
+ * commits wholly before or wholly after it. On PostgreSQL both run at once in READ COMMITTED,
+ * and a plain read would let each miss the other's uncommitted row (the job sees the article
+ * live, the consumer sees no new comment: a comment left on a deleted article). So there the
+ * check takes a share lock on the article's row, the one place where the two texts differ: the
+ * consumer's tombstone (an update of that row) waits for the job's commit and then sees its
+ * comment, or the job waits for the tombstone's commit and then reads deleted = 1. Share locks do
+ * not exclude each other: the writers of several instances still run side by side.
+ */
 static const char LIVE[] = "SELECT deleted FROM articles WHERE id = ?1";
+static const char LIVE_PG[] = "SELECT deleted FROM articles WHERE id = ?1 FOR SHARE";
 
-enum comments_find comments_article_find(sqlite3 *db, const char *slug,
+enum comments_find comments_article_find(struct tandem_sql *db, const char *slug,
                                          struct comments_article *out)
 {
-    sqlite3_stmt *st = blog_stmt(db, FIND);
+    struct tandem_sql_stmt *st = blog_stmt(db, FIND);
     if (st == NULL) {
         return COMMENTS_FIND_ERROR;
     }
-    sqlite3_bind_text(st, 1, slug, -1, SQLITE_STATIC);
+    tandem_sql_bind_text(st, 1, slug);
     enum comments_find found = COMMENTS_FIND_UNKNOWN;
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        out->id = sqlite3_column_int64(st, 0);
-        out->author_id = sqlite3_column_int64(st, 1);
-        out->version = sqlite3_column_int64(st, 2);
+    int rc = tandem_sql_step(st);
+    if (rc == TANDEM_SQL_ROW) {
+        out->id = tandem_sql_column_int64(st, 0);
+        out->author_id = tandem_sql_column_int64(st, 1);
+        out->version = tandem_sql_column_int64(st, 2);
         snprintf(out->slug, sizeof(out->slug), "%s", slug);
-        found = sqlite3_column_int(st, 3) != 0 ? COMMENTS_FIND_DELETED : COMMENTS_FIND_LIVE;
-    } else if (rc != SQLITE_DONE) {
+        found = tandem_sql_column_int64(st, 3) != 0 ? COMMENTS_FIND_DELETED : COMMENTS_FIND_LIVE;
+    } else if (rc != TANDEM_SQL_DONE) {
+        /* (the database's message is logged by tandem_sql) */
         tandem_log_error(NULL, "comments: reading an article failed", "\"error\":\"%s\"",
-                         sqlite3_errmsg(db));
+                         tandem_strerror(rc));
         found = COMMENTS_FIND_ERROR;
     }
-    sqlite3_reset(st);
+    tandem_sql_reset(st);
     return found;
 }
 
-int comments_article_store(sqlite3 *db, const struct comments_article *a)
+int comments_article_store(struct tandem_sql *db, const struct comments_article *a)
 {
-    sqlite3_stmt *st = blog_stmt(db, STORE);
+    struct tandem_sql_stmt *st = blog_stmt(db, STORE);
     if (st == NULL) {
         return TANDEM_EIO;
     }
-    sqlite3_bind_int64(st, 1, a->id);
-    sqlite3_bind_text(st, 2, a->slug, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, a->author_id);
-    sqlite3_bind_int64(st, 4, a->version);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : TANDEM_EIO;
+    tandem_sql_bind_int64(st, 1, a->id);
+    tandem_sql_bind_text(st, 2, a->slug);
+    tandem_sql_bind_int64(st, 3, a->author_id);
+    tandem_sql_bind_int64(st, 4, a->version);
+    int rc = tandem_sql_step(st);
+    tandem_sql_reset(st);
+    return rc == TANDEM_SQL_DONE ? 0 : TANDEM_EIO;
 }
 
-int comments_article_live(sqlite3 *db, int64_t id)
+int comments_article_live(struct tandem_sql *db, int64_t id)
 {
-    sqlite3_stmt *st = blog_stmt(db, LIVE);
+    struct tandem_sql_stmt *st =
+        blog_stmt(db, tandem_sql_backend(db) == TANDEM_SQL_POSTGRES ? LIVE_PG : LIVE);
     if (st == NULL) {
         return TANDEM_EIO;
     }
-    sqlite3_bind_int64(st, 1, id);
-    int rc = sqlite3_step(st);
-    int live = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) == 0 : 0;
-    sqlite3_reset(st);
-    return rc == SQLITE_ROW || rc == SQLITE_DONE ? live : TANDEM_EIO;
+    tandem_sql_bind_int64(st, 1, id);
+    int rc = tandem_sql_step(st);
+    int live = rc == TANDEM_SQL_ROW ? tandem_sql_column_int64(st, 0) == 0 : 0;
+    tandem_sql_reset(st);
+    return rc == TANDEM_SQL_ROW || rc == TANDEM_SQL_DONE ? live : TANDEM_EIO;
 }
 
 /* ---- the internal call ---------------------------------------------------------------------- */

@@ -50,21 +50,23 @@ enum comments_find {
     COMMENTS_FIND_LIVE,    /* a live article has it: *out */
     COMMENTS_FIND_DELETED, /* only deleted articles had it */
     COMMENTS_FIND_UNKNOWN, /* never heard of */
-    COMMENTS_FIND_ERROR,   /* SQLite failed (logged) */
+    COMMENTS_FIND_ERROR,   /* the database failed (logged) */
 };
 
 /* Looks slug up in db's read model (any connection of this thread): the live article with that
  * slug and the highest version (slugs of different articles may collide for a moment: their
  * events travel in different partitions). */
-enum comments_find comments_article_find(sqlite3 *db, const char *slug,
+enum comments_find comments_article_find(struct tandem_sql *db, const char *slug,
                                          struct comments_article *out);
 
 /* A writer job's step: stores a (from the internal call) unless the row holds a version as new
  * or newer. Returns 0 or TANDEM_EIO. */
-int comments_article_store(sqlite3 *db, const struct comments_article *a);
+int comments_article_store(struct tandem_sql *db, const struct comments_article *a);
 
-/* Whether article id is in db's read model and not deleted: 1 yes, 0 no, TANDEM_EIO. */
-int comments_article_live(sqlite3 *db, int64_t id);
+/* A writer job's step: whether article id is in db's read model and not deleted: 1 yes, 0 no,
+ * TANDEM_EIO. The answer holds until the job's transaction ends: an article.deleted applied
+ * meanwhile commits before the read or after the transaction (articles.c). */
+int comments_article_live(struct tandem_sql *db, int64_t id);
 
 /* The outcome of asking articles about a slug. */
 enum comments_fetch {
@@ -107,6 +109,7 @@ void comments_events_close(void *arg);
 
 /* The comment.deleted event of comment id of article article_id, added to the outbox inside the
  * caller's transaction. Returns 0 or an error. */
-int comments_event_deleted(sqlite3 *db, int64_t id, int64_t article_id, const char *traceparent);
+int comments_event_deleted(struct tandem_sql *db, int64_t id, int64_t article_id,
+                           const char *traceparent);
 
 #endif

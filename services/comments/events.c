@@ -2,10 +2,10 @@
  * events.c: what comments consumes (the users and articles topics, group "comments") and the
  * comment.deleted event it publishes from more than one place.
  *
- * Every consumed event is applied with tandem_idempotent on the consumer thread's own
- * connection: its writes and the "processed" mark commit together, and a redelivered event (same
- * source and id) changes nothing. Read-model rows move only forward by version, so a replayed or
- * reordered event changes nothing either.
+ * Every consumed event is applied with tandem_sql_idempotent on the consumer thread's own
+ * connection (SQLite or PostgreSQL, blog_store_connect): its writes and the "processed" mark commit
+ * together, and a redelivered event (same source and id) changes nothing. Read-model rows move only
+ * forward by version, so a replayed or reordered event changes nothing either.
  *
  *   users     user.registered, user.updated, user.followed, user.unfollowed: the profiles read
  *             model of services/common (blog_profiles_apply)
@@ -27,7 +27,7 @@
 
 #include "comments.h"
 
-static sqlite3 *consumer_db; /* the consumer thread's connection */
+static struct tandem_sql *consumer_db; /* the consumer thread's connection */
 
 static const char TOMBSTONE[] =
     "INSERT INTO articles(id, slug, author_id, version, deleted) VALUES(?1, ?2, ?3, ?4, 1) "
@@ -36,7 +36,8 @@ static const char TOMBSTONE[] =
 static const char COMMENTS_OF[] = "SELECT id FROM comments WHERE article_id = ?1";
 static const char DELETE_ALL[] = "DELETE FROM comments WHERE article_id = ?1";
 
-int comments_event_deleted(sqlite3 *db, int64_t id, int64_t article_id, const char *traceparent)
+int comments_event_deleted(struct tandem_sql *db, int64_t id, int64_t article_id,
+                           const char *traceparent)
 {
     json_t *data =
         json_pack("{s:I,s:I,s:i,s:o}", "id", (json_int_t)id, "articleId", (json_int_t)article_id,
@@ -46,13 +47,13 @@ int comments_event_deleted(sqlite3 *db, int64_t id, int64_t article_id, const ch
 
 /* article.deleted: the tombstone, then the comments with their events. *published tells whether
  * outbox rows were added. */
-static int article_deleted(sqlite3 *db, const struct tandem_event *ev, const json_t *d,
+static int article_deleted(struct tandem_sql *db, const struct tandem_event *ev, const json_t *d,
                            bool *published)
 {
     int64_t id = blog_json_int(d, "id");
     const char *slug = blog_json_str(d, "slug");
-    sqlite3_stmt *t = blog_stmt(db, TOMBSTONE), *of = blog_stmt(db, COMMENTS_OF);
-    sqlite3_stmt *del = blog_stmt(db, DELETE_ALL);
+    struct tandem_sql_stmt *t = blog_stmt(db, TOMBSTONE), *of = blog_stmt(db, COMMENTS_OF);
+    struct tandem_sql_stmt *del = blog_stmt(db, DELETE_ALL);
     if (id <= 0) {
         tandem_log_warn(NULL, "comments: an article.deleted event without an id", NULL);
         return TANDEM_EVENT_FAIL;
@@ -60,31 +61,31 @@ static int article_deleted(sqlite3 *db, const struct tandem_event *ev, const jso
     if (t == NULL || of == NULL || del == NULL) {
         return TANDEM_EVENT_RETRY;
     }
-    sqlite3_bind_int64(t, 1, id);
-    sqlite3_bind_text(t, 2, slug != NULL ? slug : "", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(t, 3, blog_json_int(d, "authorId"));
-    sqlite3_bind_int64(t, 4, blog_json_int(d, "version"));
-    int rc = sqlite3_step(t);
-    sqlite3_reset(t);
-    if (rc != SQLITE_DONE) {
+    tandem_sql_bind_int64(t, 1, id);
+    tandem_sql_bind_text(t, 2, slug != NULL ? slug : "");
+    tandem_sql_bind_int64(t, 3, blog_json_int(d, "authorId"));
+    tandem_sql_bind_int64(t, 4, blog_json_int(d, "version"));
+    int rc = tandem_sql_step(t);
+    tandem_sql_reset(t);
+    if (rc != TANDEM_SQL_DONE) {
         return TANDEM_EVENT_RETRY;
     }
-    sqlite3_bind_int64(of, 1, id);
+    tandem_sql_bind_int64(of, 1, id);
     int added = 0;
-    for (rc = sqlite3_step(of); rc == SQLITE_ROW; rc = sqlite3_step(of)) {
-        if (comments_event_deleted(db, sqlite3_column_int64(of, 0), id, ev->traceparent) != 0) {
+    for (rc = tandem_sql_step(of); rc == TANDEM_SQL_ROW; rc = tandem_sql_step(of)) {
+        if (comments_event_deleted(db, tandem_sql_column_int64(of, 0), id, ev->traceparent) != 0) {
             break;
         }
         added++;
     }
-    sqlite3_reset(of);
-    if (rc != SQLITE_DONE) {
+    tandem_sql_reset(of);
+    if (rc != TANDEM_SQL_DONE) {
         return TANDEM_EVENT_RETRY;
     }
-    sqlite3_bind_int64(del, 1, id);
-    rc = sqlite3_step(del);
-    sqlite3_reset(del);
-    if (rc != SQLITE_DONE) {
+    tandem_sql_bind_int64(del, 1, id);
+    rc = tandem_sql_step(del);
+    tandem_sql_reset(del);
+    if (rc != TANDEM_SQL_DONE) {
         return TANDEM_EVENT_RETRY;
     }
     *published = added > 0;
@@ -95,7 +96,7 @@ static int article_deleted(sqlite3 *db, const struct tandem_event *ev, const jso
     return TANDEM_EVENT_OK;
 }
 
-static int apply_article(sqlite3 *db, const struct tandem_event *ev, bool *published)
+static int apply_article(struct tandem_sql *db, const struct tandem_event *ev, bool *published)
 {
     bool upsert =
         strcmp(ev->type, "article.published") == 0 || strcmp(ev->type, "article.updated") == 0;
@@ -130,7 +131,7 @@ static int apply_article(sqlite3 *db, const struct tandem_event *ev, bool *publi
     return rc;
 }
 
-static int apply(sqlite3 *db, const struct tandem_event *ev, void *arg)
+static int apply(struct tandem_sql *db, const struct tandem_event *ev, void *arg)
 {
     if (ev->type == NULL) {
         return TANDEM_EVENT_OK; /* not a CloudEvent: nothing of ours */
@@ -147,12 +148,12 @@ static int apply(sqlite3 *db, const struct tandem_event *ev, void *arg)
 int comments_on_event(const struct tandem_event *ev, void *arg)
 {
     (void)arg;
-    if (consumer_db == NULL && tandem_db_open(comments.store->path, NULL, &consumer_db) != 0) {
+    if (consumer_db == NULL && blog_store_connect(comments.store, &consumer_db) != 0) {
         consumer_db = NULL;
         return TANDEM_EVENT_RETRY; /* logged */
     }
     bool published = false;
-    int rc = tandem_idempotent(consumer_db, COMMENTS_GROUP, ev, apply, &published);
+    int rc = tandem_sql_idempotent(consumer_db, COMMENTS_GROUP, ev, apply, &published);
     if (rc == TANDEM_EVENT_OK && published) {
         tandem_outbox_relay_wake(comments.store->relay);
     }

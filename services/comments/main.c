@@ -63,7 +63,8 @@ int main(int argc, char **argv)
     if (rc == 0) {
         rc = tandem_service_option(comments.svc, "db-file", "comments.db",
                                    "the SQLite database file, under --data-dir, shared by the "
-                                   "instances");
+                                   "instances (TANDEM_DATABASE_URL, when set, names a "
+                                   "PostgreSQL database instead)");
     }
     if (rc == 0) {
         rc = tandem_service_option(comments.svc, "articles-url", "http://127.0.0.1:8111",

@@ -73,7 +73,8 @@ static struct op *op_new(struct tandem_http_request *req, enum op_kind kind,
                          const struct tandem_claims *c)
 {
     const char *slug = tandem_param(req, "slug");
-    if (slug == NULL || slug[0] == '\0' || strlen(slug) > COMMENTS_SLUG_MAX) {
+    if (slug == NULL || slug[0] == '\0' || strlen(slug) > COMMENTS_SLUG_MAX ||
+        !blog_utf8_valid(slug)) {
         blog_not_found(req, "article");
         return NULL;
     }
@@ -112,8 +113,8 @@ static json_t *comment_json(int64_t id, int64_t created, int64_t updated, const 
 /* Answers {"comments":[...]} of op's article from the worker's reader, and frees op. */
 static void answer_list(struct op *op)
 {
-    sqlite3 *db = blog_reader(op->req, comments.store);
-    sqlite3_stmt *st = db != NULL ? blog_stmt(db, LIST) : NULL;
+    struct tandem_sql *db = blog_reader(op->req, comments.store);
+    struct tandem_sql_stmt *st = db != NULL ? blog_stmt(db, LIST) : NULL;
     if (st == NULL) {
         if (db != NULL) {
             tandem_respond_problem(op->req, 500, "storage failed");
@@ -121,24 +122,24 @@ static void answer_list(struct op *op)
         op_free(op);
         return;
     }
-    sqlite3_bind_int64(st, 1, op->art.id);
-    sqlite3_bind_int64(st, 2, op->viewer);
+    tandem_sql_bind_int64(st, 1, op->art.id);
+    tandem_sql_bind_int64(st, 2, op->viewer);
     json_t *list = json_array();
     int rc;
-    for (rc = sqlite3_step(st); rc == SQLITE_ROW; rc = sqlite3_step(st)) {
+    for (rc = tandem_sql_step(st); rc == TANDEM_SQL_ROW; rc = tandem_sql_step(st)) {
         json_t *author = json_pack("{s:s,s:s,s:s,s:b}", "username", blog_col_text(st, 4), "bio",
                                    blog_col_text(st, 5), "image", blog_col_text(st, 6), "following",
-                                   op->viewer > 0 && sqlite3_column_int(st, 7) != 0);
+                                   op->viewer > 0 && tandem_sql_column_int64(st, 7) != 0);
         json_array_append_new(
-            list, comment_json(sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 1),
-                               sqlite3_column_int64(st, 2), blog_col_text(st, 3), author));
+            list, comment_json(tandem_sql_column_int64(st, 0), tandem_sql_column_int64(st, 1),
+                               tandem_sql_column_int64(st, 2), blog_col_text(st, 3), author));
     }
-    if (rc != SQLITE_DONE) {
+    if (rc != TANDEM_SQL_DONE) { /* (the database's message is logged by tandem_sql) */
         tandem_log_error(op->req, "comments: listing failed", "\"error\":\"%s\"",
-                         sqlite3_errmsg(db));
+                         tandem_strerror(rc));
     }
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
+    tandem_sql_reset(st);
+    if (rc != TANDEM_SQL_DONE) {
         json_decref(list);
         tandem_respond_problem(op->req, 500, "storage failed");
     } else {
@@ -149,31 +150,32 @@ static void answer_list(struct op *op)
 
 /* ---- the writer job ------------------------------------------------------------------------- */
 
+/* The database numbers the id (AUTOINCREMENT; an identity column on PostgreSQL). */
 static const char INSERT[] = "INSERT INTO comments(article_id, author_id, body, created_at, "
-                             "updated_at) VALUES(?1, ?2, ?3, ?4, ?4)";
+                             "updated_at) VALUES(?1, ?2, ?3, ?4, ?4) RETURNING id";
 static const char OWNER[] = "SELECT author_id, article_id FROM comments WHERE id = ?1";
 static const char DELETE[] = "DELETE FROM comments WHERE id = ?1";
 
-static int add_job(sqlite3 *db, struct op *op)
+static int add_job(struct tandem_sql *db, struct op *op)
 {
     if (blog_profiles_from_claims(db, op->claims) != 0) {
         return TANDEM_EIO;
     }
-    sqlite3_stmt *st = blog_stmt(db, INSERT);
+    struct tandem_sql_stmt *st = blog_stmt(db, INSERT);
     if (st == NULL) {
         return TANDEM_EIO;
     }
     int64_t now = blog_now_ms();
-    sqlite3_bind_int64(st, 1, op->art.id);
-    sqlite3_bind_int64(st, 2, op->viewer);
-    sqlite3_bind_text(st, 3, op->body, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, now);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
+    tandem_sql_bind_int64(st, 1, op->art.id);
+    tandem_sql_bind_int64(st, 2, op->viewer);
+    tandem_sql_bind_text(st, 3, op->body);
+    tandem_sql_bind_int64(st, 4, now);
+    int rc = tandem_sql_step(st);
+    int64_t id = rc == TANDEM_SQL_ROW ? tandem_sql_column_int64(st, 0) : 0;
+    tandem_sql_reset(st);
+    if (rc != TANDEM_SQL_ROW || id <= 0) {
         return TANDEM_EIO;
     }
-    int64_t id = sqlite3_last_insert_rowid(db);
     json_t *author = blog_profile_json(db, op->viewer, op->viewer);
     if (author == NULL) {
         return TANDEM_EIO;
@@ -189,39 +191,40 @@ static int add_job(sqlite3 *db, struct op *op)
     return blog_event_add(db, COMMENTS_TOPIC, op->art.id, "comment.added", data, op->traceparent);
 }
 
-static int delete_job(sqlite3 *db, struct op *op)
+static int delete_job(struct tandem_sql *db, struct op *op)
 {
-    sqlite3_stmt *owner = blog_stmt(db, OWNER), *del = blog_stmt(db, DELETE);
+    struct tandem_sql_stmt *owner = blog_stmt(db, OWNER), *del = blog_stmt(db, DELETE);
     if (owner == NULL || del == NULL) {
         return TANDEM_EIO;
     }
-    sqlite3_bind_int64(owner, 1, op->comment_id);
-    int rc = sqlite3_step(owner);
-    int64_t author = rc == SQLITE_ROW ? sqlite3_column_int64(owner, 0) : 0;
-    int64_t article = rc == SQLITE_ROW ? sqlite3_column_int64(owner, 1) : 0;
-    sqlite3_reset(owner);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    tandem_sql_bind_int64(owner, 1, op->comment_id);
+    int rc = tandem_sql_step(owner);
+    int64_t author = rc == TANDEM_SQL_ROW ? tandem_sql_column_int64(owner, 0) : 0;
+    int64_t article = rc == TANDEM_SQL_ROW ? tandem_sql_column_int64(owner, 1) : 0;
+    tandem_sql_reset(owner);
+    if (rc != TANDEM_SQL_ROW && rc != TANDEM_SQL_DONE) {
         return TANDEM_EIO;
     }
-    if (rc == SQLITE_DONE || article != op->art.id) {
+    if (rc == TANDEM_SQL_DONE || article != op->art.id) {
         return JOB_NO_COMMENT; /* none, or another article's */
     }
     if (author != op->viewer) {
         return JOB_FORBIDDEN;
     }
-    sqlite3_bind_int64(del, 1, op->comment_id);
-    rc = sqlite3_step(del);
-    sqlite3_reset(del);
-    if (rc != SQLITE_DONE) {
+    tandem_sql_bind_int64(del, 1, op->comment_id);
+    rc = tandem_sql_step(del);
+    tandem_sql_reset(del);
+    if (rc != TANDEM_SQL_DONE) {
         return TANDEM_EIO;
     }
     return comments_event_deleted(db, op->comment_id, op->art.id, op->traceparent);
 }
 
-static int op_job(sqlite3 *db, void *arg)
+static int op_job(struct tandem_sql *db, void *arg)
 {
     struct op *op = arg;
-    json_decref(op->answer); /* a job may run again after a batch-mate aborted the batch */
+    json_decref(op->answer); /* a job may run again (a batch-mate aborted the batch, a lost
+                                PostgreSQL connection): set, not add */
     op->answer = NULL;
     if (op->fetched && comments_article_store(db, &op->art) != 0) {
         return TANDEM_EIO;
@@ -275,7 +278,7 @@ static void op_proceed(struct op *op)
         answer_list(op);
         return;
     }
-    int rc = tandem_db_write(comments.store->writer, op_job, op_done, op);
+    int rc = blog_write(comments.store, op_job, op_done, op);
     if (rc != 0) {
         blog_store_failed(op->req, rc);
         op_free(op);
@@ -316,7 +319,7 @@ static void op_fetched(enum comments_fetch outcome, const struct comments_articl
 /* Step 2: finds op's article, then proceeds (now or from the call's completion). */
 static void op_resolve(struct op *op)
 {
-    sqlite3 *db = blog_reader(op->req, comments.store);
+    struct tandem_sql *db = blog_reader(op->req, comments.store);
     if (db == NULL) {
         op_free(op); /* answered 503 */
         return;

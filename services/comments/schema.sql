@@ -18,7 +18,8 @@ CREATE INDEX IF NOT EXISTS articles_slug ON articles(slug);
 
 -- AUTOINCREMENT: an id is never given twice, even after the newest comment was deleted (the
 -- events carry it, and a consumer that saw comment.deleted (version 2) of an id would ignore a
--- new comment.added (version 1) of the same id). PostgreSQL: GENERATED ALWAYS AS IDENTITY.
+-- new comment.added (version 1) of the same id). PostgreSQL: an identity column (the translation
+-- of blog_schema_dialect); the inserts take the id back with RETURNING.
 CREATE TABLE IF NOT EXISTS comments (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   article_id INTEGER NOT NULL REFERENCES articles(id),

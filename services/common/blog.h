@@ -2,17 +2,17 @@
  * services/common/blog.h: what the blog's services (users, articles, comments, activity) share.
  *
  * The blog is the RealWorld ("Conduit") API served by four separately deployed services on
- * libtandem (docs/blog.md). Each service owns its SQLite database (one file shared by its
- * instances), writes its state changes together with their events (the outbox), and keeps read
- * models of the others' data from their events. This library holds only what several of them
- * need: RealWorld's dates and slugs, the paging parameters, the author profiles and follows that
- * articles and comments keep from the users topic, the store set-up (writer, relay, readers) and
- * the domain events' envelope. Nothing here is specific to one service, and nothing here belongs
- * in libtandem (it is RealWorld's, not the platform's).
+ * libtandem (docs/blog.md). Each service owns its database (an SQLite file shared by its
+ * instances, or a PostgreSQL database), writes its state changes together with their events (the
+ * outbox), and keeps read models of the others' data from their events. This library holds only
+ * what several of them need: RealWorld's dates and slugs, the paging parameters, the author
+ * profiles and follows that articles and comments keep from the users topic, the store set-up
+ * (writer, relay, readers) and the domain events' envelope. Nothing here is specific to one
+ * service, and nothing here belongs in libtandem (it is RealWorld's, not the platform's).
  *
- * Threads: every function is safe on any thread unless it says otherwise; a sqlite3* is used by
- * one thread at a time (libtandem's store rules: the writer's connection on the writer thread,
- * a reader on its HTTP worker, a consumer's connection on its consumer thread).
+ * Threads: every function is safe on any thread unless it says otherwise; a struct tandem_sql is
+ * used by one thread at a time (libtandem's store rules: the writer's connection on the writer
+ * thread, a reader on its HTTP worker, a consumer's connection on its consumer thread).
  */
 #ifndef BLOG_H
 #define BLOG_H
@@ -22,12 +22,12 @@
 #include <stdint.h>
 
 #include <jansson.h>
-#include <sqlite3.h>
 
 #include "tandem/auth.h"
 #include "tandem/pool.h"
 #include "tandem/events.h"
 #include "tandem/service.h"
+#include "tandem/sql.h"
 #include "tandem/store.h"
 
 /* ---- time --------------------------------------------------------------------------------- */
@@ -73,6 +73,11 @@ const char *blog_query(struct tandem_http_request *req, const char *name, char *
 /* The user id of verified claims (sub is a decimal user id), or 0 when sub is not one. */
 int64_t blog_user_id(const struct tandem_claims *c);
 
+/* true when s (NUL-terminated) is valid UTF-8 (RFC 3629: no overlong forms, no surrogates,
+ * nothing above U+10FFFF). A path or query value that is not names nothing: PostgreSQL refuses
+ * such text (SQLite would compare it), so a service checks before it asks. */
+bool blog_utf8_valid(const char *s);
+
 /* A positive decimal int64 (no sign, no leading zeros beyond "0", at most 18 digits): 0 and *out,
  * or -1. */
 int blog_parse_id(const char *s, int64_t *out);
@@ -87,49 +92,74 @@ void blog_store_failed(struct tandem_http_request *req, int rc);
 /* ---- the store ---------------------------------------------------------------------------- */
 
 /*
- * The database of a service: <data-dir>/<file>, shared by the service's instances. Opening it
- * starts the writer (group commit) and the outbox relay (one publishing relay among the
- * instances), and registers the service's on_stop hook that stops both in the right order
- * (after HTTP and the consumers, before the producer is freed). Handlers read through
- * blog_reader (their worker's read connection) and write through tandem_db_write(store->writer).
+ * The database of a service: TANDEM_DATABASE_URL when the environment sets it (a PostgreSQL
+ * database of the service's own: postgres://...), else the SQLite file <data-dir>/<file>; either
+ * is shared by the service's instances. Opening it starts the writer (group commit) and the
+ * outbox relay (one publishing relay among the instances), and registers the service's on_stop
+ * hook that stops both in the right order (after HTTP and the consumers, before the producer is
+ * freed). Handlers read through blog_reader (their worker's read connection) and write through
+ * blog_write (a writer job).
+ *
+ * Schemas. A service's schema.sql is written once, for both engines, and translated for
+ * PostgreSQL by blog_schema_dialect (the one place where the two differ; docs/blog.md).
  */
 struct blog_store {
-    char *path; /* the database file */
+    char *location; /* the database: a PostgreSQL URL or the SQLite file's path */
     struct tandem_db_writer *writer;
     struct tandem_outbox_relay *relay;
 };
 
-/* Opens the store; schema is the service's SQL (run at every open: IF NOT EXISTS). Returns 0 and
- * *out (freed by the stop hook; blog_store_free only when the service never ran), or an error
- * (logged). */
+/* Opens the store; schema is the service's SQL (schema.sql, run at every open: IF NOT EXISTS),
+ * translated for the backend by blog_schema_dialect. Returns 0 and *out (freed by the stop hook;
+ * blog_store_free only when the service never ran), or an error (logged). With --help, opens
+ * nothing: 0 and *out NULL. */
 int blog_store_open(struct tandem_service *svc, const char *file, const char *schema,
                     struct blog_store **out);
 void blog_store_free(struct blog_store *st);
 
-/* The calling HTTP worker's read connection (tandem_db_reader). Answers 503 and returns NULL when
- * there is none. */
-sqlite3 *blog_reader(struct tandem_http_request *req, struct blog_store *st);
+/*
+ * The schema text for a backend (TANDEM_SQL_SQLITE or TANDEM_SQL_POSTGRES), a new string (NULL
+ * when out of memory). The text is split into blocks by lines "-- dialect: sqlite",
+ * "-- dialect: postgres" and "-- dialect: all" (the start is "all"): a backend gets the "all"
+ * blocks and its own. In the "all" blocks PostgreSQL gets INTEGER PRIMARY KEY AUTOINCREMENT as
+ * BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, and every other upper-case word INTEGER as
+ * BIGINT and BLOB as BYTEA (SQLite's INTEGER is 64-bit; PostgreSQL's is 32). A column the
+ * database numbers (inserted without a value) is declared INTEGER PRIMARY KEY AUTOINCREMENT.
+ */
+char *blog_schema_dialect(const char *schema, int backend);
+
+/* The calling HTTP worker's read connection (tandem_db_reader_sql). Answers 503 and returns NULL
+ * when there is none. */
+struct tandem_sql *blog_reader(struct tandem_http_request *req, struct blog_store *st);
+
+/* A writer job (tandem_db_write_sql on st's writer). Same returns. */
+int blog_write(struct blog_store *st, tandem_sql_job_fn job, tandem_db_done_fn done, void *arg);
+
+/* A connection of the caller's own (a consumer thread's) to st's database; its schema is there
+ * already. Close it with blog_db_close. Returns 0 and *out, or an error (logged). */
+int blog_store_connect(struct blog_store *st, struct tandem_sql **out);
 
 /*
  * A prepared statement for sql on db, from the calling thread's cache (prepared once per
  * connection and text; sql must be a string literal or otherwise live for the whole run: its
- * address is the key). Bindings cleared, ready to bind and step. Call sqlite3_reset when done
- * (before the handler returns: an open read holds back the WAL checkpoint). NULL after logging
- * when SQLite refuses the text (a bug).
+ * address is the key). Reset, ready to bind and step; its previous bindings are kept, so bind
+ * every parameter (tandem_sql_bind_null for none). Call tandem_sql_reset when done (before the
+ * handler returns: an open SQLite read holds back the WAL checkpoint). NULL after logging when
+ * the database refuses the text (a bug).
  */
-sqlite3_stmt *blog_stmt(sqlite3 *db, const char *sql);
+struct tandem_sql_stmt *blog_stmt(struct tandem_sql *db, const char *sql);
 
-/* Finalizes the calling thread's cached statements of db (call before closing a connection this
- * thread opened). */
-void blog_stmt_forget(sqlite3 *db);
+/* Forgets the calling thread's cached statements of db (call before closing a connection this
+ * thread opened; tandem_sql_close finalizes them). */
+void blog_stmt_forget(struct tandem_sql *db);
 
-/* Closes a connection a service opened itself (a consumer's), from any thread: finalizes every
- * statement still prepared on it (the cache of the thread that used it included) and closes it.
- * That thread must not use its cache again (it has stopped). NULL is a no-op. */
-void blog_db_close(sqlite3 *db);
+/* Closes a connection a service opened itself (a consumer's, blog_store_connect), from any
+ * thread: forgets the calling thread's cache of it and closes it (every statement with it). The
+ * thread that used it must not use its cache again (it has stopped). NULL is a no-op. */
+void blog_db_close(struct tandem_sql *db);
 
 /* Text of column i, or "" for NULL. */
-const char *blog_col_text(sqlite3_stmt *st, int i);
+const char *blog_col_text(struct tandem_sql_stmt *st, int i);
 
 /* ---- events ------------------------------------------------------------------------------- */
 
@@ -138,8 +168,8 @@ const char *blog_col_text(sqlite3_stmt *st, int i);
  * = the entity's id in decimal, CloudEvents type, data = the payload object (stolen; "v":1 is
  * added), traceparent of the request that caused it (NULL: a new trace). Returns 0 or an error.
  */
-int blog_event_add(sqlite3 *db, const char *topic, int64_t key_id, const char *type, json_t *data,
-                   const char *traceparent);
+int blog_event_add(struct tandem_sql *db, const char *topic, int64_t key_id, const char *type,
+                   json_t *data, const char *traceparent);
 
 /* The payload of a received event as a JSON object (a new reference), or NULL when it is not one
  * (logged). */
@@ -168,21 +198,21 @@ char *blog_schema_with_profiles(const char *own);
 
 /* Applies one event of the users topic (user.registered, user.updated, user.followed,
  * user.unfollowed; other types are ignored) inside the caller's transaction (tandem_idempotent).
- * Returns TANDEM_EVENT_OK, TANDEM_EVENT_RETRY (SQLite busy or failed) or TANDEM_EVENT_FAIL (a
+ * Returns TANDEM_EVENT_OK, TANDEM_EVENT_RETRY (the database busy or failed) or TANDEM_EVENT_FAIL (a
  * payload that cannot be applied: dead-lettered). *changed (may be NULL) tells whether a row
  * moved. */
-int blog_profiles_apply(sqlite3 *db, const struct tandem_event *ev, bool *changed);
+int blog_profiles_apply(struct tandem_sql *db, const struct tandem_event *ev, bool *changed);
 
 /* A writer job's step: makes sure the author of a write is known, from the token's claims, when
  * the user.registered event has not arrived yet (a version-0 row the event will overwrite).
  * Returns 0 or an error. */
-int blog_profiles_from_claims(sqlite3 *db, const struct tandem_claims *c);
+int blog_profiles_from_claims(struct tandem_sql *db, const struct tandem_claims *c);
 
 /* RealWorld's profile object of author_id as seen by viewer_id (0: anonymous) read from db's
  * read model: {"username","bio","image","following"}; NULL when the author is unknown. */
-json_t *blog_profile_json(sqlite3 *db, int64_t author_id, int64_t viewer_id);
+json_t *blog_profile_json(struct tandem_sql *db, int64_t author_id, int64_t viewer_id);
 
 /* The user id of a username in the read model, or 0. */
-int64_t blog_profiles_id_of(sqlite3 *db, const char *username);
+int64_t blog_profiles_id_of(struct tandem_sql *db, const char *username);
 
 #endif

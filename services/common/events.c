@@ -14,8 +14,8 @@
 
 #include "blog.h"
 
-int blog_event_add(sqlite3 *db, const char *topic, int64_t key_id, const char *type, json_t *data,
-                   const char *traceparent)
+int blog_event_add(struct tandem_sql *db, const char *topic, int64_t key_id, const char *type,
+                   json_t *data, const char *traceparent)
 {
     char key[24];
     int klen = snprintf(key, sizeof(key), "%" PRId64, key_id);
@@ -38,7 +38,7 @@ int blog_event_add(sqlite3 *db, const char *topic, int64_t key_id, const char *t
         .data = text,
         .data_len = strlen(text),
     };
-    int rc = tandem_outbox_add(db, &ev, NULL);
+    int rc = tandem_sql_outbox_add(db, &ev, NULL);
     free(text);
     return rc;
 }

@@ -76,27 +76,27 @@ static const char ID_OF[] =
     "SELECT user_id FROM blog_authors WHERE username = ?1 ORDER BY version DESC LIMIT 1";
 
 /* Steps a write statement once; TANDEM_EVENT_OK, or RETRY (busy or failed, logged). */
-static int step_write(sqlite3 *db, sqlite3_stmt *st, bool *changed)
+static int step_write(struct tandem_sql *db, struct tandem_sql_stmt *st, bool *changed)
 {
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc != SQLITE_DONE) {
+    int rc = tandem_sql_step(st);
+    tandem_sql_reset(st);
+    if (rc != TANDEM_SQL_DONE) {
         tandem_log_warn(NULL, "blog: read model write failed", "\"error\":\"%s\"",
-                        sqlite3_errmsg(db));
+                        tandem_strerror(rc));
         return TANDEM_EVENT_RETRY;
     }
     if (changed != NULL) {
-        *changed = sqlite3_changes(db) > 0;
+        *changed = tandem_sql_changes(db) > 0;
     }
     return TANDEM_EVENT_OK;
 }
 
-static void bind_text(sqlite3_stmt *st, int i, const char *s)
+static void bind_text(struct tandem_sql_stmt *st, int i, const char *s)
 {
-    sqlite3_bind_text(st, i, s != NULL ? s : "", -1, SQLITE_TRANSIENT);
+    tandem_sql_bind_text(st, i, s != NULL ? s : "");
 }
 
-int blog_profiles_apply(sqlite3 *db, const struct tandem_event *ev, bool *changed)
+int blog_profiles_apply(struct tandem_sql *db, const struct tandem_event *ev, bool *changed)
 {
     if (changed != NULL) {
         *changed = false;
@@ -115,7 +115,7 @@ int blog_profiles_apply(sqlite3 *db, const struct tandem_event *ev, bool *change
         return TANDEM_EVENT_FAIL;
     }
     int rc = TANDEM_EVENT_FAIL;
-    sqlite3_stmt *st = blog_stmt(db, user ? UPSERT_AUTHOR : UPSERT_FOLLOW);
+    struct tandem_sql_stmt *st = blog_stmt(db, user ? UPSERT_AUTHOR : UPSERT_FOLLOW);
     int64_t version = blog_json_int(d, "version");
     if (st == NULL) {
         rc = TANDEM_EVENT_RETRY;
@@ -123,21 +123,21 @@ int blog_profiles_apply(sqlite3 *db, const struct tandem_event *ev, bool *change
         int64_t id = blog_json_int(d, "id");
         const char *username = blog_json_str(d, "username");
         if (id > 0 && username != NULL && version > 0) {
-            sqlite3_bind_int64(st, 1, id);
+            tandem_sql_bind_int64(st, 1, id);
             bind_text(st, 2, username);
             bind_text(st, 3, blog_json_str(d, "bio"));
             bind_text(st, 4, blog_json_str(d, "image"));
-            sqlite3_bind_int64(st, 5, version);
+            tandem_sql_bind_int64(st, 5, version);
             rc = step_write(db, st, changed);
         }
     } else {
         int64_t follower = blog_json_int(d, "followerId"),
                 followee = blog_json_int(d, "followeeId");
         if (follower > 0 && followee > 0 && version > 0) {
-            sqlite3_bind_int64(st, 1, follower);
-            sqlite3_bind_int64(st, 2, followee);
-            sqlite3_bind_int(st, 3, strcmp(ev->type, "user.followed") == 0);
-            sqlite3_bind_int64(st, 4, version);
+            tandem_sql_bind_int64(st, 1, follower);
+            tandem_sql_bind_int64(st, 2, followee);
+            tandem_sql_bind_int64(st, 3, strcmp(ev->type, "user.followed") == 0);
+            tandem_sql_bind_int64(st, 4, version);
             rc = step_write(db, st, changed);
         }
     }
@@ -149,46 +149,47 @@ int blog_profiles_apply(sqlite3 *db, const struct tandem_event *ev, bool *change
     return rc;
 }
 
-int blog_profiles_from_claims(sqlite3 *db, const struct tandem_claims *c)
+int blog_profiles_from_claims(struct tandem_sql *db, const struct tandem_claims *c)
 {
     int64_t id = blog_user_id(c);
-    sqlite3_stmt *st = id > 0 && c->username != NULL ? blog_stmt(db, AUTHOR_FROM_CLAIMS) : NULL;
+    struct tandem_sql_stmt *st =
+        id > 0 && c->username != NULL ? blog_stmt(db, AUTHOR_FROM_CLAIMS) : NULL;
     if (st == NULL) {
         return TANDEM_EINVAL;
     }
-    sqlite3_bind_int64(st, 1, id);
+    tandem_sql_bind_int64(st, 1, id);
     bind_text(st, 2, c->username);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    return rc == SQLITE_DONE ? 0 : TANDEM_EIO;
+    int rc = tandem_sql_step(st);
+    tandem_sql_reset(st);
+    return rc == TANDEM_SQL_DONE ? 0 : TANDEM_EIO;
 }
 
-json_t *blog_profile_json(sqlite3 *db, int64_t author_id, int64_t viewer_id)
+json_t *blog_profile_json(struct tandem_sql *db, int64_t author_id, int64_t viewer_id)
 {
-    sqlite3_stmt *st = blog_stmt(db, PROFILE);
+    struct tandem_sql_stmt *st = blog_stmt(db, PROFILE);
     if (st == NULL) {
         return NULL;
     }
-    sqlite3_bind_int64(st, 1, author_id);
-    sqlite3_bind_int64(st, 2, viewer_id);
+    tandem_sql_bind_int64(st, 1, author_id);
+    tandem_sql_bind_int64(st, 2, viewer_id);
     json_t *p = NULL;
-    if (sqlite3_step(st) == SQLITE_ROW) {
+    if (tandem_sql_step(st) == TANDEM_SQL_ROW) {
         p = json_pack("{s:s,s:s,s:s,s:b}", "username", blog_col_text(st, 0), "bio",
                       blog_col_text(st, 1), "image", blog_col_text(st, 2), "following",
-                      viewer_id > 0 && sqlite3_column_int(st, 3) != 0);
+                      viewer_id > 0 && tandem_sql_column_int64(st, 3) != 0);
     }
-    sqlite3_reset(st);
+    tandem_sql_reset(st);
     return p;
 }
 
-int64_t blog_profiles_id_of(sqlite3 *db, const char *username)
+int64_t blog_profiles_id_of(struct tandem_sql *db, const char *username)
 {
-    sqlite3_stmt *st = blog_stmt(db, ID_OF);
+    struct tandem_sql_stmt *st = blog_stmt(db, ID_OF);
     if (st == NULL) {
         return 0;
     }
     bind_text(st, 1, username);
-    int64_t id = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
-    sqlite3_reset(st);
+    int64_t id = tandem_sql_step(st) == TANDEM_SQL_ROW ? tandem_sql_column_int64(st, 0) : 0;
+    tandem_sql_reset(st);
     return id;
 }

@@ -76,3 +76,40 @@ size_t blog_slugify(const char *title, char *out, size_t cap)
     out[n] = '\0';
     return n;
 }
+
+bool blog_utf8_valid(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    while (*p != 0) {
+        unsigned c = *p;
+        size_t n;
+        unsigned lo = 0x80, hi = 0xbf; /* the second byte's range (RFC 3629 section 4) */
+        if (c < 0x80) {
+            p++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf) {
+            n = 1;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            n = 2;
+            lo = c == 0xe0 ? 0xa0 : 0x80; /* no overlong forms */
+            hi = c == 0xed ? 0x9f : 0xbf; /* no surrogates */
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            n = 3;
+            lo = c == 0xf0 ? 0x90 : 0x80;
+            hi = c == 0xf4 ? 0x8f : 0xbf; /* nothing above U+10FFFF */
+        } else {
+            return false;
+        }
+        if (p[1] < lo || p[1] > hi) {
+            return false;
+        }
+        for (size_t i = 2; i <= n; i++) {
+            if (p[i] < 0x80 || p[i] > 0xbf) {
+                return false;
+            }
+        }
+        p += n + 1;
+    }
+    return true;
+}

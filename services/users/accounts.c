@@ -4,9 +4,9 @@
  * A request that needs a password hashed or checked goes through three threads: its HTTP worker
  * validates the body and reads what it can (its reader connection), the service's pool runs
  * argon2id (tandem_offload: tens of milliseconds of CPU that no other request waits behind), the
- * writer commits the change with its event (tandem_db_write: one fsync shared by every write of
- * the batch), and the answer is given back on the worker. One struct account carries the request
- * through all of them; whoever runs last frees it.
+ * writer commits the change with its event (blog_write: one fsync shared by every write of the
+ * batch on SQLite, one COMMIT on PostgreSQL), and the answer is given back on the worker. One
+ * struct account carries the request through all of them; whoever runs last frees it.
  *
  * Passwords: argon2id (libsodium's crypto_pwhash_str) with OWASP's minimum for it, 19 MiB and 2
  * passes: a login costs about 15 ms of one core (perf: two thirds argon2, one third the kernel's
@@ -213,22 +213,30 @@ static void answer_taken(struct tandem_http_request *req, const struct account *
 static const char TAKEN[] = "SELECT EXISTS(SELECT 1 FROM users WHERE username = ?1 AND id != ?3), "
                             "EXISTS(SELECT 1 FROM users WHERE email = ?2 AND id != ?3)";
 
-/* Who has a's username or e-mail (another user than a->id). Returns true when either is taken. */
-static bool taken(sqlite3 *db, struct account *a)
+/* Who has a's username or e-mail (another user than a->id): sets a->taken_*. Returns 1 when
+ * either is taken, 0 when neither, TANDEM_EIO when the read failed (logged; inside a writer job
+ * on PostgreSQL the job must then stop). */
+static int taken(struct tandem_sql *db, struct account *a)
 {
-    sqlite3_stmt *st = blog_stmt(db, TAKEN);
+    a->taken_username = false;
+    a->taken_email = false;
+    struct tandem_sql_stmt *st = blog_stmt(db, TAKEN);
     if (st == NULL) {
-        return false;
+        return TANDEM_EIO;
     }
-    sqlite3_bind_text(st, 1, a->username != NULL ? a->username : "", -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, a->email != NULL ? a->email : "", -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 3, a->id);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        a->taken_username = a->username != NULL && sqlite3_column_int(st, 0) != 0;
-        a->taken_email = a->email != NULL && sqlite3_column_int(st, 1) != 0;
+    tandem_sql_bind_text(st, 1, a->username != NULL ? a->username : "");
+    tandem_sql_bind_text(st, 2, a->email != NULL ? a->email : "");
+    tandem_sql_bind_int64(st, 3, a->id);
+    int rc = tandem_sql_step(st);
+    if (rc == TANDEM_SQL_ROW) {
+        a->taken_username = a->username != NULL && tandem_sql_column_int64(st, 0) != 0;
+        a->taken_email = a->email != NULL && tandem_sql_column_int64(st, 1) != 0;
     }
-    sqlite3_reset(st);
-    return a->taken_username || a->taken_email;
+    tandem_sql_reset(st);
+    if (rc != TANDEM_SQL_ROW) {
+        return TANDEM_EIO;
+    }
+    return a->taken_username || a->taken_email ? 1 : 0;
 }
 
 /* ---- the pool's work: argon2id -------------------------------------------------------------- */
@@ -278,31 +286,38 @@ int users_hash_setup(void)
 
 /* ---- POST /api/users ------------------------------------------------------------------------ */
 
+/* A username or e-mail someone has is no error (no row back): on PostgreSQL a failed statement
+ * would fail the job's SAVEPOINT, and taken() could not run after it. The database numbers the
+ * id (AUTOINCREMENT; an identity column on PostgreSQL). */
 static const char INSERT_USER[] =
     "INSERT INTO users(username, email, password_hash, bio, image, version, created_at, "
-    "updated_at) VALUES(?1, ?2, ?3, '', '', 1, ?4, ?4)";
+    "updated_at) VALUES(?1, ?2, ?3, '', '', 1, ?4, ?4) ON CONFLICT DO NOTHING RETURNING id";
 
-static int register_job(sqlite3 *db, void *arg)
+static int register_job(struct tandem_sql *db, void *arg)
 {
     struct account *a = arg;
-    sqlite3_stmt *st = blog_stmt(db, INSERT_USER);
+    json_decref(a->user); /* a job may run again (a lost PostgreSQL connection): set, not add */
+    a->user = NULL;
+    a->id = 0;
+    struct tandem_sql_stmt *st = blog_stmt(db, INSERT_USER);
     if (st == NULL) {
         return TANDEM_EIO;
     }
     int64_t now = blog_now_ms();
-    sqlite3_bind_text(st, 1, a->username, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, a->email, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 3, a->hash, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, now);
-    int rc = sqlite3_step(st);
-    sqlite3_reset(st);
-    if (rc == SQLITE_CONSTRAINT) {
-        return taken(db, a) ? JOB_TAKEN : TANDEM_EIO;
+    tandem_sql_bind_text(st, 1, a->username);
+    tandem_sql_bind_text(st, 2, a->email);
+    tandem_sql_bind_text(st, 3, a->hash);
+    tandem_sql_bind_int64(st, 4, now);
+    int rc = tandem_sql_step(st);
+    int64_t id = rc == TANDEM_SQL_ROW ? tandem_sql_column_int64(st, 0) : 0;
+    tandem_sql_reset(st);
+    if (rc == TANDEM_SQL_DONE) { /* a conflict: who has what */
+        return taken(db, a) == 1 ? JOB_TAKEN : TANDEM_EIO;
     }
-    if (rc != SQLITE_DONE) {
+    if (rc != TANDEM_SQL_ROW || id <= 0) {
         return TANDEM_EIO;
     }
-    a->id = sqlite3_last_insert_rowid(db);
+    a->id = id;
     a->user = user_json(a->email, a->username, "", "");
     return blog_event_add(db, USERS_TOPIC, a->id, "user.registered",
                           users_event_profile(a->id, a->username, "", "", 1, now),
@@ -334,7 +349,7 @@ static void register_hashed(struct tandem_http_request *req, void *arg)
         account_free(a);
         return;
     }
-    int rc = tandem_db_write(users.store->writer, register_job, register_done, a);
+    int rc = blog_write(users.store, register_job, register_done, a);
     if (rc != 0) {
         blog_store_failed(req, rc);
         account_free(a);
@@ -368,12 +383,12 @@ void users_register(struct tandem_http_request *req, void *arg)
     a->email = email_dup(blog_json_str(u, "email"));
     a->password = strdup(blog_json_str(u, "password"));
     json_decref(in);
-    sqlite3 *db = blog_reader(req, users.store);
+    struct tandem_sql *db = blog_reader(req, users.store);
     if (db == NULL) {
         account_free(a);
         return;
     }
-    if (taken(db, a)) { /* spare a hash; the insert checks again */
+    if (taken(db, a) == 1) { /* spare a hash; the insert checks again */
         answer_taken(req, a);
         account_free(a);
         return;
@@ -410,7 +425,7 @@ void users_login(struct tandem_http_request *req, void *arg)
         return;
     }
     struct account *a = account_new(req);
-    sqlite3 *db = a != NULL ? blog_reader(req, users.store) : NULL;
+    struct tandem_sql *db = a != NULL ? blog_reader(req, users.store) : NULL;
     if (db == NULL) {
         json_decref(in);
         if (a != NULL) {
@@ -423,16 +438,23 @@ void users_login(struct tandem_http_request *req, void *arg)
     a->password = strdup(blog_json_str(u, "password"));
     json_decref(in);
     snprintf(a->hash, sizeof(a->hash), "%s", users.dummy_hash);
-    sqlite3_stmt *st = blog_stmt(db, BY_EMAIL);
+    struct tandem_sql_stmt *st = blog_stmt(db, BY_EMAIL);
+    int rc = TANDEM_EIO;
     if (st != NULL) {
-        sqlite3_bind_text(st, 1, a->email, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW) {
-            a->id = sqlite3_column_int64(st, 0);
+        tandem_sql_bind_text(st, 1, a->email);
+        rc = tandem_sql_step(st);
+        if (rc == TANDEM_SQL_ROW) {
+            a->id = tandem_sql_column_int64(st, 0);
             snprintf(a->hash, sizeof(a->hash), "%s", blog_col_text(st, 2));
             a->user = user_json(a->email, blog_col_text(st, 1), blog_col_text(st, 3),
                                 blog_col_text(st, 4));
         }
-        sqlite3_reset(st);
+        tandem_sql_reset(st);
+    }
+    if (rc != TANDEM_SQL_ROW && rc != TANDEM_SQL_DONE) { /* a failed read is no unknown e-mail */
+        tandem_respond_problem(req, 500, "storage failed");
+        account_free(a);
+        return;
     }
     if (tandem_offload(req, verify_work, login_checked, a) != 0) {
         account_free(a);
@@ -450,21 +472,26 @@ void users_current(struct tandem_http_request *req, void *arg)
     if (c == NULL) {
         return;
     }
-    sqlite3 *db = blog_reader(req, users.store);
-    sqlite3_stmt *st = db != NULL ? blog_stmt(db, BY_ID) : NULL;
+    struct tandem_sql *db = blog_reader(req, users.store);
+    struct tandem_sql_stmt *st = db != NULL ? blog_stmt(db, BY_ID) : NULL;
     if (st == NULL) {
         if (db != NULL) {
             tandem_respond_problem(req, 500, "storage failed");
         }
         return;
     }
-    sqlite3_bind_int64(st, 1, blog_user_id(c));
+    tandem_sql_bind_int64(st, 1, blog_user_id(c));
     json_t *user = NULL;
-    if (sqlite3_step(st) == SQLITE_ROW) {
+    int rc = tandem_sql_step(st);
+    if (rc == TANDEM_SQL_ROW) {
         user = user_json(blog_col_text(st, 0), blog_col_text(st, 1), blog_col_text(st, 2),
                          blog_col_text(st, 3));
     }
-    sqlite3_reset(st);
+    tandem_sql_reset(st);
+    if (rc != TANDEM_SQL_ROW && rc != TANDEM_SQL_DONE) {
+        tandem_respond_problem(req, 500, "storage failed");
+        return;
+    }
     if (user == NULL) {
         blog_not_found(req, "user");
         return;
@@ -484,22 +511,37 @@ static const char UPDATE_USER[] =
     "bio = ?5, image = ?6, version = ?7, updated_at = ?8 WHERE id = ?1";
 
 /* s when given, else the column's current text. */
-static const char *given_or(const char *s, sqlite3_stmt *st, int col)
+static const char *given_or(const char *s, struct tandem_sql_stmt *st, int col)
 {
     return s != NULL ? s : blog_col_text(st, col);
 }
 
-static int update_job(sqlite3 *db, void *arg)
+/*
+ * The username and e-mail are checked before the UPDATE, not from its failure: on PostgreSQL a
+ * failed statement fails the job's SAVEPOINT (nothing can run after it). The check is the whole
+ * answer on SQLite (the writer holds the database's write lock); on PostgreSQL another instance
+ * may commit the same name between the check and the UPDATE, which then fails: 503, and the
+ * client's retry gets the 422.
+ */
+static int update_job(struct tandem_sql *db, void *arg)
 {
     struct account *a = arg;
-    sqlite3_stmt *cur = blog_stmt(db, CURRENT), *up = blog_stmt(db, UPDATE_USER);
+    json_decref(a->user); /* a job may run again (a lost PostgreSQL connection): set, not add */
+    a->user = NULL;
+    struct tandem_sql_stmt *cur = blog_stmt(db, CURRENT), *up = blog_stmt(db, UPDATE_USER);
     if (cur == NULL || up == NULL) {
         return TANDEM_EIO;
     }
-    sqlite3_bind_int64(cur, 1, a->id);
-    if (sqlite3_step(cur) != SQLITE_ROW) {
-        sqlite3_reset(cur);
-        return JOB_NOT_FOUND;
+    tandem_sql_bind_int64(cur, 1, a->id);
+    int rc = tandem_sql_step(cur);
+    if (rc != TANDEM_SQL_ROW) {
+        tandem_sql_reset(cur);
+        return rc == TANDEM_SQL_DONE ? JOB_NOT_FOUND : TANDEM_EIO;
+    }
+    rc = a->username != NULL || a->email != NULL ? taken(db, a) : 0;
+    if (rc != 0) {
+        tandem_sql_reset(cur);
+        return rc == 1 ? JOB_TAKEN : TANDEM_EIO;
     }
     const char *username = given_or(a->username, cur, 0), *email = given_or(a->email, cur, 1);
     const char *bio = given_or(a->bio, cur, 2), *image = given_or(a->image, cur, 3);
@@ -507,29 +549,28 @@ static int update_job(sqlite3 *db, void *arg)
                    strcmp(bio, blog_col_text(cur, 2)) != 0 ||
                    strcmp(image, blog_col_text(cur, 3)) != 0;
     a->renamed = strcmp(username, blog_col_text(cur, 0)) != 0;
-    int64_t version = sqlite3_column_int64(cur, 4) + (changed ? 1 : 0), now = blog_now_ms();
-    sqlite3_bind_int64(up, 1, a->id);
-    sqlite3_bind_text(up, 2, username, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(up, 3, email, -1, SQLITE_TRANSIENT);
+    int64_t version = tandem_sql_column_int64(cur, 4) + (changed ? 1 : 0), now = blog_now_ms();
+    tandem_sql_bind_int64(up, 1, a->id);
+    tandem_sql_bind_text(up, 2, username); /* (copied: cur's texts go with its reset) */
+    tandem_sql_bind_text(up, 3, email);
     if (a->hashed) {
-        sqlite3_bind_text(up, 4, a->hash, -1, SQLITE_STATIC);
+        tandem_sql_bind_text(up, 4, a->hash);
+    } else {
+        tandem_sql_bind_null(up, 4); /* the hash stays */
     }
-    sqlite3_bind_text(up, 5, bio, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_text(up, 6, image, -1, SQLITE_TRANSIENT);
-    sqlite3_bind_int64(up, 7, version);
-    sqlite3_bind_int64(up, 8, now);
+    tandem_sql_bind_text(up, 5, bio);
+    tandem_sql_bind_text(up, 6, image);
+    tandem_sql_bind_int64(up, 7, version);
+    tandem_sql_bind_int64(up, 8, now);
     a->user = user_json(email, username, bio, image);
     json_t *ev = changed ? users_event_profile(a->id, username, bio, image, version, now) : NULL;
-    sqlite3_reset(cur);
-    int rc = sqlite3_step(up);
-    sqlite3_reset(up);
-    if (rc == SQLITE_CONSTRAINT) {
+    tandem_sql_reset(cur);
+    rc = tandem_sql_step(up);
+    tandem_sql_reset(up);
+    if (rc != TANDEM_SQL_DONE) {
         json_decref(ev);
-        return taken(db, a) ? JOB_TAKEN : TANDEM_EIO;
-    }
-    if (rc != SQLITE_DONE) {
-        json_decref(ev);
-        return TANDEM_EIO;
+        /* a constraint after the check: another instance's commit (PostgreSQL) */
+        return rc == TANDEM_EEXIST ? TANDEM_EAGAIN : TANDEM_EIO;
     }
     return ev == NULL ? 0
                       : blog_event_add(db, USERS_TOPIC, a->id, "user.updated", ev,
@@ -553,7 +594,7 @@ static void update_done(int status, void *arg)
 
 static void update_write(struct tandem_http_request *req, struct account *a)
 {
-    int rc = tandem_db_write(users.store->writer, update_job, update_done, a);
+    int rc = blog_write(users.store, update_job, update_done, a);
     if (rc != 0) {
         blog_store_failed(req, rc);
         account_free(a);

@@ -43,7 +43,9 @@ int main(int argc, char **argv)
     }
     int rc = tandem_service_option(users.svc, "db-file", "users.db",
                                    "the SQLite database file, "
-                                   "under --data-dir, shared by the instances");
+                                   "under --data-dir, shared by the instances "
+                                   "(TANDEM_DATABASE_URL, when set, names a "
+                                   "PostgreSQL database instead)");
     if (rc == 0) {
         rc = tandem_service_auth(users.svc, NULL);
     }

@@ -18,11 +18,11 @@ static const char PROFILE[] =
     "COALESCE((SELECT following FROM follows WHERE follower_id = ?2 AND followee_id = u.id), 0) "
     "FROM users u WHERE u.username = ?1";
 
-static json_t *profile_json(sqlite3_stmt *st, int64_t viewer)
+static json_t *profile_json(struct tandem_sql_stmt *st, int64_t viewer)
 {
     return json_pack("{s:{s:s,s:s,s:s,s:b}}", "profile", "username", blog_col_text(st, 0), "bio",
                      blog_col_text(st, 1), "image", blog_col_text(st, 2), "following",
-                     viewer > 0 && sqlite3_column_int(st, 3) != 0);
+                     viewer > 0 && tandem_sql_column_int64(st, 3) != 0);
 }
 
 void users_profile(struct tandem_http_request *req, void *arg)
@@ -32,19 +32,29 @@ void users_profile(struct tandem_http_request *req, void *arg)
     if (tandem_optional_auth(req, &c) != 0) {
         return; /* a token was sent but is not valid: 401 */
     }
-    sqlite3 *db = blog_reader(req, users.store);
-    sqlite3_stmt *st = db != NULL ? blog_stmt(db, PROFILE) : NULL;
+    struct tandem_sql *db = blog_reader(req, users.store);
+    struct tandem_sql_stmt *st = db != NULL ? blog_stmt(db, PROFILE) : NULL;
     if (st == NULL) {
         if (db != NULL) {
             tandem_respond_problem(req, 500, "storage failed");
         }
         return;
     }
+    if (!blog_utf8_valid(tandem_param(req, "username"))) {
+        tandem_sql_reset(st);
+        blog_not_found(req, "profile");
+        return;
+    }
     int64_t viewer = blog_user_id(c);
-    sqlite3_bind_text(st, 1, tandem_param(req, "username"), -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, viewer);
-    json_t *body = sqlite3_step(st) == SQLITE_ROW ? profile_json(st, viewer) : NULL;
-    sqlite3_reset(st);
+    tandem_sql_bind_text(st, 1, tandem_param(req, "username"));
+    tandem_sql_bind_int64(st, 2, viewer);
+    int rc = tandem_sql_step(st);
+    json_t *body = rc == TANDEM_SQL_ROW ? profile_json(st, viewer) : NULL;
+    tandem_sql_reset(st);
+    if (rc != TANDEM_SQL_ROW && rc != TANDEM_SQL_DONE) { /* a failed read is no unknown user */
+        tandem_respond_problem(req, 500, "storage failed");
+        return;
+    }
     if (body == NULL) {
         blog_not_found(req, "profile");
         return;
@@ -70,46 +80,54 @@ static const char SET_EDGE[] =
     "ON CONFLICT(follower_id, followee_id) DO UPDATE SET following = excluded.following, "
     "version = excluded.version";
 
-static int follow_job(sqlite3 *db, void *arg)
+static int follow_job(struct tandem_sql *db, void *arg)
 {
     struct follow *f = arg;
-    sqlite3_stmt *t = blog_stmt(db, TARGET), *e = blog_stmt(db, EDGE), *s = blog_stmt(db, SET_EDGE);
+    json_decref(f->profile); /* a job may run again (a lost PostgreSQL connection): set, not add */
+    f->profile = NULL;
+    struct tandem_sql_stmt *t = blog_stmt(db, TARGET), *e = blog_stmt(db, EDGE);
+    struct tandem_sql_stmt *s = blog_stmt(db, SET_EDGE);
     if (t == NULL || e == NULL || s == NULL) {
         return TANDEM_EIO;
     }
-    sqlite3_bind_text(t, 1, f->username, -1, SQLITE_STATIC);
-    if (sqlite3_step(t) != SQLITE_ROW) {
-        sqlite3_reset(t);
-        return JOB_NOT_FOUND;
+    tandem_sql_bind_text(t, 1, f->username);
+    int rc = tandem_sql_step(t);
+    if (rc != TANDEM_SQL_ROW) {
+        tandem_sql_reset(t);
+        return rc == TANDEM_SQL_DONE ? JOB_NOT_FOUND : TANDEM_EIO;
     }
-    int64_t followee = sqlite3_column_int64(t, 0);
+    int64_t followee = tandem_sql_column_int64(t, 0);
     f->profile =
         json_pack("{s:{s:s,s:s,s:s,s:b}}", "profile", "username", blog_col_text(t, 1), "bio",
                   blog_col_text(t, 2), "image", blog_col_text(t, 3), "following", f->want);
-    sqlite3_reset(t);
+    tandem_sql_reset(t);
     if (followee == f->follower) {
         return JOB_SELF;
     }
-    sqlite3_bind_int64(e, 1, f->follower);
-    sqlite3_bind_int64(e, 2, followee);
+    tandem_sql_bind_int64(e, 1, f->follower);
+    tandem_sql_bind_int64(e, 2, followee);
     bool was = false;
     int64_t version = 0;
-    if (sqlite3_step(e) == SQLITE_ROW) {
-        was = sqlite3_column_int(e, 0) != 0;
-        version = sqlite3_column_int64(e, 1);
+    rc = tandem_sql_step(e);
+    if (rc == TANDEM_SQL_ROW) {
+        was = tandem_sql_column_int64(e, 0) != 0;
+        version = tandem_sql_column_int64(e, 1);
     }
-    sqlite3_reset(e);
+    tandem_sql_reset(e);
+    if (rc != TANDEM_SQL_ROW && rc != TANDEM_SQL_DONE) {
+        return TANDEM_EIO;
+    }
     if (was == f->want) {
         return 0; /* nothing changes, nothing is published */
     }
     version++;
-    sqlite3_bind_int64(s, 1, f->follower);
-    sqlite3_bind_int64(s, 2, followee);
-    sqlite3_bind_int(s, 3, f->want);
-    sqlite3_bind_int64(s, 4, version);
-    int rc = sqlite3_step(s);
-    sqlite3_reset(s);
-    if (rc != SQLITE_DONE) {
+    tandem_sql_bind_int64(s, 1, f->follower);
+    tandem_sql_bind_int64(s, 2, followee);
+    tandem_sql_bind_int64(s, 3, f->want ? 1 : 0);
+    tandem_sql_bind_int64(s, 4, version);
+    rc = tandem_sql_step(s);
+    tandem_sql_reset(s);
+    if (rc != TANDEM_SQL_DONE) {
         return TANDEM_EIO;
     }
     json_t *data = json_pack("{s:I,s:I,s:b,s:I,s:o}", "followerId", (json_int_t)f->follower,
@@ -144,6 +162,10 @@ static void follow_set(struct tandem_http_request *req, bool want)
     if (c == NULL) {
         return;
     }
+    if (!blog_utf8_valid(tandem_param(req, "username"))) {
+        blog_not_found(req, "profile");
+        return;
+    }
     struct follow *f = calloc(1, sizeof(*f));
     if (f == NULL || (f->username = strdup(tandem_param(req, "username"))) == NULL) {
         free(f);
@@ -155,7 +177,7 @@ static void follow_set(struct tandem_http_request *req, bool want)
     f->want = want;
     const char *tp = tandem_request_traceparent(req);
     snprintf(f->traceparent, sizeof(f->traceparent), "%s", tp != NULL ? tp : "");
-    int rc = tandem_db_write(users.store->writer, follow_job, follow_done, f);
+    int rc = blog_write(users.store, follow_job, follow_done, f);
     if (rc != 0) {
         blog_store_failed(req, rc);
         free(f->username);

@@ -1,7 +1,11 @@
 -- users: accounts, password hashes and follows. Owned by the users service alone; other services
--- learn the public part (username, bio, image) and the follows from the users topic.
+-- learn the public part (username, bio, image) and the follows from the users topic. One text
+-- for SQLite and PostgreSQL (services/common's blog_schema_dialect translates it).
+
+-- AUTOINCREMENT: the database numbers the id (RETURNING gives it back); on PostgreSQL an identity
+-- column (SQLite's bare rowid alias would number nothing there). An id is never given twice.
 CREATE TABLE IF NOT EXISTS users (
-  id INTEGER PRIMARY KEY,
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
   username TEXT NOT NULL,
   email TEXT NOT NULL,          -- lower-cased
   password_hash TEXT NOT NULL,  -- argon2id, libsodium's crypto_pwhash_str format

@@ -1,7 +1,8 @@
 // The articles service with the real users service (tokens, user events): every route and
 // filter, paging, favorites, the feed, tags, slugs, refusals, unicode and metacharacters, the
 // 1 MiB limit, the events it publishes, the users read model (claims before the events, events
-// out of order, redelivered, malformed), the internal route, and a restart.
+// out of order, redelivered, malformed), the internal route, slugs and filters that are not
+// UTF-8, and a restart.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -526,6 +527,28 @@ test('the internal route: id, slug, authorId, version; 404 once unknown', async 
     await api(art.url, 'PUT', `/api/articles/${a.slug}`, { token: u.token, body: { article: { description: 'changed' } } });
     assert.equal((await internal(a.slug)).version, 2);
     assert.equal((await api(art.url, 'GET', '/internal/articles/never-was')).status, 404);
+});
+
+test('a slug or filter that is not UTF-8 names nothing: 404 and empty lists, also on PostgreSQL (which refuses such text)', async () => {
+    const u = await register(users.url);
+    await publish(u.token, fresh({ tagList: ['caf\u00e9'] }));
+    const bad = ['%FF', 'caf%E9', '%C0%AF', '%ED%A0%80', '%F4%90%80%80']; // latin-1, overlong, surrogate, > U+10FFFF
+    for (const b of bad) {
+        for (const p of [`/api/articles/${b}`, `/internal/articles/${b}`]) {
+            const r = await api(art.url, 'GET', p);
+            assert.equal(r.status, 404, p);
+        }
+        for (const [m, p, body] of [['PUT', `/api/articles/${b}`, { article: { title: 'x' } }], ['DELETE', `/api/articles/${b}`], ['POST', `/api/articles/${b}/favorite`], ['DELETE', `/api/articles/${b}/favorite`]]) {
+            const r = await api(art.url, m, p, { token: u.token, body });
+            assert.equal(r.status, 404, `${m} ${p}`);
+        }
+        for (const q of [`tag=${b}`, `author=${b}`, `favorited=${b}`, `tag=caf%C3%A9&author=${b}`]) {
+            const r = await api(art.url, 'GET', `/api/articles?${q}`);
+            assert.equal(r.status, 200, q);
+            assert.deepEqual(r.json, { articles: [], articlesCount: 0 }, q);
+        }
+    }
+    assert.ok((await api(art.url, 'GET', '/api/articles?tag=caf%C3%A9')).json.articlesCount >= 1);
 });
 
 test('events: published, updated, favorited, unfavorited, deleted, in order, with their versions; repeats publish nothing', async () => {

@@ -275,6 +275,12 @@ test('unicode and metacharacters are data', async () => {
     assert.equal(decodeURIComponent(fake.hits[0].url.replace('/internal/articles/', '')), odd);
     assert.equal((await api(svc.url, 'GET', `/api/articles/${'x'.repeat(300)}/comments`)).status, 404);
     assert.equal(fake.hits.length, 1, 'a slug longer than any article\'s is not looked up');
+    for (const bad of ['%FF', 'caf%E9', '%C0%AF', '%ED%A0%80']) { // not UTF-8: PostgreSQL refuses it
+        assert.equal((await api(svc.url, 'GET', `/api/articles/${bad}/comments`)).status, 404, bad);
+        const post = await api(svc.url, 'POST', `/api/articles/${bad}/comments`, { token: u.token, body: { comment: { body: 'x' } } });
+        assert.equal(post.status, 404, bad);
+    }
+    assert.equal(fake.hits.length, 1, 'a slug that is not UTF-8 is not looked up');
 });
 
 test('DELETE: the author only (403), 204 once, then 404; ids that name no comment of the article 404', async () => {

@@ -8,12 +8,12 @@
 import assert from 'node:assert/strict';
 
 import { api } from './lib.mjs';
-import { readAll, sqlite } from './tandem.mjs';
+import { readAll } from './tandem.mjs';
 
 // The owners' data against the read models: an empty diffs when converged. Each entry of diffs
 // says what differs; types counts the owners' outbox events by CloudEvents type.
 export async function differences(blog) {
-    const rowsOf = async (svc, sql) => (await sqlite(blog.db(svc), sql)).map((r) => r.join('\u0001'));
+    const rowsOf = async (svc, sql) => (await blog.query(svc, sql)).map((r) => r.join('\u0001'));
     const diffs = [];
     const same = (what, a, b) => {
         const x = [...a].sort(), y = [...b].sort();
@@ -39,11 +39,11 @@ export async function differences(blog) {
     const strangers = (await rowsOf('comments', 'SELECT id, author_id FROM comments')).filter((r) => !userIds.has(r.split('\u0001')[1]));
     if (strangers.length) diffs.push(`${strangers.length} comment(s) by no user: ${strangers.slice(0, 3).join(' | ')}`);
     // favorites: each article's count is its favorites' rows
-    const badCounts = await rowsOf('articles', 'SELECT a.id, a.favorites_count, (SELECT COUNT(*) FROM favorites f WHERE f.article_id = a.id) AS n FROM articles a WHERE a.favorites_count != n');
+    const badCounts = await rowsOf('articles', 'SELECT id, favorites_count, n FROM (SELECT a.id, a.favorites_count, (SELECT COUNT(*) FROM favorites f WHERE f.article_id = a.id) AS n FROM articles a) x WHERE favorites_count != n');
     if (badCounts.length) diffs.push(`favorites_count differs from the favorites of ${badCounts.length} article(s): ${badCounts.slice(0, 3).join(' | ')}`);
     // nothing left to publish
     for (const svc of ['users', 'articles', 'comments']) {
-        const unsent = Number((await sqlite(blog.db(svc), 'SELECT COUNT(*) FROM tandem_outbox WHERE sent_at IS NULL'))[0][0]);
+        const unsent = Number((await blog.query(svc, 'SELECT COUNT(*) FROM tandem_outbox WHERE sent_at IS NULL'))[0][0]);
         if (unsent) diffs.push(`${svc}: ${unsent} event(s) not yet published`);
     }
     // activity's totals against the owners
@@ -52,7 +52,7 @@ export async function differences(blog) {
         diffs.push(`activity totals: ${t.status}`);
         return { diffs };
     }
-    const one = async (svc, sql) => Number((await sqlite(blog.db(svc), sql))[0][0]);
+    const one = async (svc, sql) => Number((await blog.query(svc, sql))[0][0]);
     const want = {
         users: await one('users', 'SELECT COUNT(*) FROM users'),
         articles: await one('articles', 'SELECT COUNT(*) FROM articles'),
@@ -63,7 +63,7 @@ export async function differences(blog) {
     for (const k of Object.keys(want)) if (t.json[k] !== want[k]) diffs.push(`activity totals.${k} ${t.json[k]}, the owners' ${want[k]}`);
     const types = {};
     for (const svc of ['users', 'articles', 'comments']) {
-        for (const [type, n] of await sqlite(blog.db(svc), 'SELECT type, COUNT(*) FROM tandem_outbox GROUP BY type')) types[type] = Number(n);
+        for (const [type, n] of await blog.query(svc, 'SELECT type, COUNT(*) FROM tandem_outbox GROUP BY type')) types[type] = Number(n);
     }
     for (const [type, n] of Object.entries(types)) {
         if ((t.json.events[type] || 0) !== n) diffs.push(`activity totals.events[${type}] ${t.json.events[type] || 0}, the owners' outbox ${n}`);

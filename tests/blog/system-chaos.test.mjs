@@ -4,12 +4,12 @@
 // clients that retry 5xx answers and lost connections as a client would, while service instances
 // and the broker are killed with SIGKILL at random (tandem restarts them). Afterwards every read
 // model must equal what the owners' data implies, read from their SQLite files (read-only, the
-// sqlite3 shell): articles', comments' and activity's authors (names, bios, versions) and
-// follows against users; comments' articles against articles, and no comment left on a deleted
-// article; favorites counts; activity's totals against the owners' rows and the topics' events
-// (every record of every topic validated against docs/asyncapi.yaml). Bounded in time; the seed
-// is printed (TANDEM_CHAOS_SEED=N replays its choices; timing still varies), and so are the
-// kills and the figures.
+// sqlite3 shell) or, with TANDEM_TEST_PG=1, their PostgreSQL databases: articles', comments' and
+// activity's authors (names, bios, versions) and follows against users; comments' articles
+// against articles, and no comment left on a deleted article; favorites counts; activity's
+// totals against the owners' rows and the topics' events (every record of every topic validated
+// against docs/asyncapi.yaml). Bounded in time; the seed is printed (TANDEM_CHAOS_SEED=N replays
+// its choices; timing still varies), and so are the kills and the figures.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 

@@ -25,7 +25,7 @@ import { after, before, test } from 'node:test';
 import { differences, topicEventsMatch } from './convergence.mjs';
 import { BIN, api, sleep } from './lib.mjs';
 import { checkResponses } from './schemas.mjs';
-import { Blog, sqlite } from './tandem.mjs';
+import { Blog } from './tandem.mjs';
 
 checkResponses();
 
@@ -335,12 +335,12 @@ test('cluster: the blog through leader moves and a broker restart loses nothing'
     assert.equal(events.length, 4);
 
     // every acknowledged write is in its owner's data
-    const names = new Set((await sqlite(blog.db('users'), 'SELECT username FROM users')).map((x) => x[0]));
+    const names = new Set((await blog.query('users', 'SELECT username FROM users')).map((x) => x[0]));
     const lostUsers = model.users.filter((u) => !names.has(u.username));
     assert.deepEqual(lostUsers.map((u) => u.username), [], 'acknowledged users missing');
-    const slugs = new Set((await sqlite(blog.db('articles'), 'SELECT slug FROM articles')).map((x) => x[0]));
+    const slugs = new Set((await blog.query('articles', 'SELECT slug FROM articles')).map((x) => x[0]));
     assert.deepEqual(model.articles.filter((a) => !slugs.has(a.slug)).map((a) => a.slug), [], 'acknowledged articles missing');
-    const ids = new Set((await sqlite(blog.db('comments'), 'SELECT id FROM comments')).map((x) => x[0]));
+    const ids = new Set((await blog.query('comments', 'SELECT id FROM comments')).map((x) => x[0]));
     assert.deepEqual(model.comments.filter((c) => !ids.has(String(c.id))).map((c) => c.id), [], 'acknowledged comments missing');
 
     // the read models converge on the owners' data

@@ -1,7 +1,8 @@
 // The blog exactly as `make run` starts it, demo data on (the web service fills an empty system
 // with the demo blog through the gateway: docs/web.md): the pages answer at /, the demo lands
 // once, and every service's view of it agrees: articles' authors, comments' articles and
-// activity's totals against the owners' databases (read-only, the sqlite3 shell).
+// activity's totals against the owners' databases (read-only: the sqlite3 shell, or psql on
+// PostgreSQL).
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -9,7 +10,7 @@ import { after, before, test } from 'node:test';
 
 import { api, waitFor } from './lib.mjs';
 import { checkResponses } from './schemas.mjs';
-import { Blog, sqlite } from './tandem.mjs';
+import { Blog } from './tandem.mjs';
 
 checkResponses();
 
@@ -25,7 +26,7 @@ after(async () => {
     await blog.down();
 });
 
-const one = async (svc, sql) => Number((await sqlite(blog.db(svc), sql))[0][0]);
+const one = async (svc, sql) => Number((await blog.query(svc, sql))[0][0]);
 
 test('make run opens on a living blog: the demo is loaded once, and every read model agrees with its owner', async () => {
     const home = await api(base, 'GET', '/', { unchecked: true });
@@ -52,8 +53,8 @@ test('make run opens on a living blog: the demo is loaded once, and every read m
     }, 'activity\'s totals to equal the owners\'', { timeout: 30000, interval: 200 });
     assert.ok(totals.events['article.published'] >= articles);
     for (const svc of ['articles', 'comments']) {
-        await waitFor(async () => (await sqlite(blog.db(svc), 'SELECT user_id, username, version FROM blog_authors ORDER BY user_id')).join(';') ===
-            (await sqlite(blog.db('users'), 'SELECT id, username, version FROM users ORDER BY id')).join(';'), `${svc}' authors`);
+        await waitFor(async () => (await blog.query(svc, 'SELECT user_id, username, version FROM blog_authors ORDER BY user_id')).join(';') ===
+            (await blog.query('users', 'SELECT id, username, version FROM users ORDER BY id')).join(';'), `${svc}' authors`);
     }
     for (const a of list.json.articles) {
         const c = await api(base, 'GET', `/api/articles/${a.slug}/comments`);

@@ -22,6 +22,13 @@
 // (kill()), or at most as often for a process the test said may restart (allowRestarts(): the
 // services whose broker the test killed may or may not be restarted). The project directory is
 // removed unless the test failed or TANDEM_KEEP=1.
+//
+// On PostgreSQL (TANDEM_TEST_PG set: lib.mjs's ON_PG), up() first starts one PostgreSQL 15
+// (pg.mjs; its log is the project's postgres.log) and gives each of the blog's services that keep
+// data (users, articles, comments, activity) a database of its own, named after the service,
+// through TANDEM_DATABASE_URL in the manifest's env; down() then checks that each database holds
+// its service's tables (the run really used PostgreSQL) and stops the server. query(svc, sql)
+// reads an owner's data on either engine (the SQLite file read-only, or its database).
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -29,7 +36,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import YAML from 'yaml';
 
-import { BIN, ROOT, freePort, sleep } from './lib.mjs';
+import { BIN, DATA_TABLES, ON_PG, ROOT, freePort, pgTablesMissing, reaper, sleep, sqlite } from './lib.mjs';
+import { startPostgres } from './pg.mjs';
 
 const run = promisify(execFile);
 export const MANIFEST = path.join(ROOT, 'tandem.yaml');
@@ -96,6 +104,14 @@ export class Blog {
         return path.join(this.dir, 'var', 'services', svc, `${svc}.db`);
     }
 
+    // The rows query sql answers from service svc's data: its SQLite file read-only, or on
+    // PostgreSQL its database. Rows are arrays of column texts, NULL as "" on both (the columns
+    // must not hold tabs or newlines: ids, counts, names).
+    async query(svc, sql) {
+        if (this.pg) return this.pg.sql(this.databases[svc], sql);
+        return sqlite(this.db(svc), sql);
+    }
+
     // Runs `tandem -f MANIFEST ...args`; resolves {code, stdout, stderr}; throws unless the exit
     // code is one of ok.
     async cli(...args) {
@@ -115,7 +131,24 @@ export class Blog {
         return { code, stdout, stderr };
     }
 
+    // On PostgreSQL: the server, a database per service that keeps data, their URLs in the
+    // manifest (once; a second up reuses them).
+    async #postgres() {
+        if (this.pg) return;
+        this.pg = await startPostgres({ log: path.join(this.dir, 'postgres.log') });
+        this.databases = {};
+        for (const [svc, s] of Object.entries(this.doc.services)) {
+            if (!DATA_TABLES[svc]) continue;
+            this.databases[svc] = await this.pg.database(svc);
+            s.env = { ...s.env, TANDEM_DATABASE_URL: this.databases[svc] };
+        }
+        fs.writeFileSync(this.manifest, YAML.stringify(this.doc));
+    }
+
     async up() {
+        if (ON_PG) await this.#postgres();
+        // `tandem down` if this test dies before down() (a CTest timeout SIGKILLs it)
+        this.reaper ||= reaper('timeout 60 "$1" -f "$2" down >/dev/null 2>&1; exit 0', [TANDEM, this.manifest]);
         const r = await this.cli('up', '--detach', { ok: [0, 1] });
         if (r.code !== 0) {
             this.failed = true;
@@ -198,10 +231,19 @@ export class Blog {
         }
         try {
             await this.cli('down');
+            this.reaper?.cancel();
         } catch (e) {
             problems.push(e.message);
         }
         problems.push(...this.logProblems());
+        if (this.pg) {
+            try {
+                for (const [svc, url] of Object.entries(this.databases)) problems.push(...await pgTablesMissing(this.pg, url, svc));
+                await this.pg.stop(); // its log is <dir>/postgres.log, kept with the directory
+            } catch (e) {
+                problems.push(`PostgreSQL: ${e.message}`);
+            }
+        }
         if (problems.length || this.failed || process.env.TANDEM_KEEP) {
             console.error(`kept ${this.dir}`);
         } else {
@@ -259,14 +301,9 @@ export class Blog {
     }
 }
 
-// The rows a query answers from a service's SQLite file, opened read-only (the sqlite3
-// command-line shell, Debian `sqlite3`): an array of rows, each an array of column texts (the
-// columns must not hold tabs or newlines: ids, counts, names).
-export async function sqlite(file, sql) {
-    const { stdout } = await run('sqlite3', ['-readonly', '-batch', '-noheader', '-separator', '\t',
-        file, sql], { timeout: 30000, maxBuffer: 64 << 20 });
-    return stdout.split('\n').filter(Boolean).map((l) => l.split('\t'));
-}
+// sqlite(file, sql): the rows of a query on an SQLite file, read-only (lib.mjs's; Blog.query reads
+// an owner's data on either engine).
+export { sqlite };
 
 // Reads topics from the beginning in the background (kafkajs, a group of its own) and validates
 // every record against docs/asyncapi.yaml (schemas.mjs's validateEvent); events holds what was

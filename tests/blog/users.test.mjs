@@ -140,6 +140,10 @@ test('profiles and follows', async () => {
     assert.equal(un.json.profile.following, false);
     assert.equal((await api(a.url, 'GET', '/api/profiles/nobody-at-all')).status, 404);
     assert.equal((await api(a.url, 'POST', '/api/profiles/nobody-at-all/follow', { token: fan.token })).status, 404);
+    for (const bad of ['%FF', 'caf%E9', '%C0%AF', '%ED%A0%80']) { // not UTF-8: PostgreSQL refuses it
+        assert.equal((await api(a.url, 'GET', `/api/profiles/${bad}`)).status, 404, bad);
+        assert.equal((await api(a.url, 'POST', `/api/profiles/${bad}/follow`, { token: fan.token })).status, 404, bad);
+    }
     assert.equal((await api(a.url, 'POST', `/api/profiles/${fan.username}/follow`, { token: fan.token })).status, 422);
     assert.equal((await api(a.url, 'POST', `/api/profiles/${star.username}/follow`)).status, 401);
 });

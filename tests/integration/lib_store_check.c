@@ -468,6 +468,204 @@ static int kwrite_txn(struct tandem_sql *db, void *arg)
     return tandem_sql_outbox_add(db, &ev, NULL);
 }
 
+/* One row of a prepared statement that selects (?1 + 1, the backend's pid): the value, or -1. */
+static int64_t prepared_run(struct tandem_sql_stmt *st, int64_t v, int64_t *pid)
+{
+    tandem_sql_bind_int64(st, 1, v);
+    int rc = tandem_sql_step(st);
+    int64_t out = rc == TANDEM_SQL_ROW ? tandem_sql_column_int64(st, 0) : -1;
+    if (rc == TANDEM_SQL_ROW && pid != NULL) {
+        *pid = tandem_sql_column_int64(st, 1);
+    }
+    tandem_sql_reset(st);
+    return out;
+}
+
+/* deadlock: one writer of two that cross (see cmd_deadlock). */
+struct crossing {
+    const char *url, *first, *second, *who;
+    int rc;
+};
+
+static int crossing_txn(struct tandem_sql *db, void *arg)
+{
+    struct crossing *c = arg;
+    char sql[256];
+    snprintf(sql, sizeof(sql),
+             "INSERT INTO dl_keys VALUES ('%s') ON CONFLICT DO NOTHING; SELECT pg_sleep(0.3);"
+             " INSERT INTO dl_keys VALUES ('%s') ON CONFLICT DO NOTHING;"
+             " INSERT INTO dl_writers VALUES ('%s')",
+             c->first, c->second, c->who);
+    return tandem_sql_exec(db, sql);
+}
+
+static void *crossing_main(void *arg)
+{
+    struct crossing *c = arg;
+    struct tandem_sql *db = NULL;
+    c->rc = tandem_sql_open(c->url, NULL, NULL, &db);
+    if (c->rc == 0) {
+        c->rc = tandem_sql_write(db, crossing_txn, c);
+    }
+    tandem_sql_close(db);
+    return NULL;
+}
+
+/* A writer job's completion: its status, and a semaphore-like flag under dbmu. */
+struct crossing_job {
+    struct crossing c;
+    int status;
+    bool done;
+};
+
+static int crossing_job_run(struct tandem_sql *db, void *arg)
+{
+    return crossing_txn(db, &((struct crossing_job *)arg)->c);
+}
+
+static void crossing_job_done(int status, void *arg)
+{
+    struct crossing_job *j = arg;
+    pthread_mutex_lock(&dbmu);
+    j->status = status;
+    j->done = true;
+    pthread_mutex_unlock(&dbmu);
+}
+
+/* The same crossing through two group-commit writers (two instances' writers on one database):
+ * the batch of the deadlock's victim runs again. 0 when both jobs committed. */
+static int crossing_writers(void)
+{
+    struct tandem_db_writer *w[2] = {NULL, NULL};
+    struct crossing_job j[2] = {{.c = {dbpath, "w1", "w2", "writer-a", 0}},
+                                {.c = {dbpath, "w2", "w1", "writer-b", 0}}};
+    for (int i = 0; i < 2; i++) {
+        struct tandem_db_writer_config wc = {.path = dbpath};
+        CHECK(tandem_db_writer_new(&wc, &w[i]) == 0, "writer %d", i);
+    }
+    for (int i = 0; i < 2 && w[i] != NULL; i++) {
+        CHECK(tandem_db_write_sql(w[i], crossing_job_run, crossing_job_done, &j[i]) == 0,
+              "submit %d", i);
+    }
+    for (int waited = 0; waited < 200; waited++) {
+        pthread_mutex_lock(&dbmu);
+        bool both = j[0].done && j[1].done;
+        pthread_mutex_unlock(&dbmu);
+        if (both) {
+            break;
+        }
+        usleep(50 * 1000);
+    }
+    tandem_db_writer_free(w[0]);
+    tandem_db_writer_free(w[1]);
+    CHECK(j[0].done && j[1].done, "the writers' jobs did not complete within 10 s");
+    CHECK(j[0].status == 0 && j[1].status == 0, "the crossing jobs: %s, %s",
+          tandem_strerror(j[0].status), tandem_strerror(j[1].status));
+    return j[0].status == 0 && j[1].status == 0 ? 0 : 1;
+}
+
+/*
+ * deadlock: two tandem_sql_write transactions cross on PostgreSQL (each inserts its key, waits,
+ * then inserts the other's: each waits for the other), so the server kills one as a deadlock's
+ * victim; tandem_sql_write runs that one again, and both succeed, each once. Then the same with
+ * two group-commit writers' jobs: the victim's batch runs again. Prints "DEADLOCK OK".
+ */
+static int cmd_deadlock(void)
+{
+    struct tandem_sql *db = NULL;
+    if (!tandem_sql_is_postgres(dbpath) ||
+        tandem_sql_open(dbpath, NULL,
+                        "CREATE TABLE IF NOT EXISTS dl_keys (k TEXT PRIMARY KEY);"
+                        "CREATE TABLE IF NOT EXISTS dl_writers (who TEXT NOT NULL)",
+                        &db) != 0) {
+        fprintf(stderr, "FAIL: deadlock needs a PostgreSQL database\n");
+        return 1;
+    }
+    struct crossing a = {dbpath, "k1", "k2", "a", -1}, b = {dbpath, "k2", "k1", "b", -1};
+    pthread_t ta, tb;
+    pthread_create(&ta, NULL, crossing_main, &a);
+    pthread_create(&tb, NULL, crossing_main, &b);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    CHECK(a.rc == 0 && b.rc == 0, "the crossing writes: %s, %s", tandem_strerror(a.rc),
+          tandem_strerror(b.rc));
+    CHECK(sql_scalar(db, "SELECT count(*) FROM dl_writers") == 2, "each writer once");
+    CHECK(sql_scalar(db, "SELECT count(DISTINCT who) FROM dl_writers") == 2, "both writers");
+    CHECK(sql_scalar(db, "SELECT count(*) FROM dl_keys") == 2, "both keys");
+    crossing_writers();
+    CHECK(sql_scalar(db, "SELECT count(*) FROM dl_writers") == 4, "each writer's job once");
+    CHECK(sql_scalar(db, "SELECT count(*) FROM dl_keys") == 4, "the writers' keys");
+    tandem_sql_close(db);
+    if (failures > 0) {
+        return 1;
+    }
+    printf("DEADLOCK OK\n");
+    return 0;
+}
+
+/* The session's plan_cache_mode (SHOW), into out. */
+static void plan_cache_mode(struct tandem_sql *db, char *out, size_t cap)
+{
+    struct tandem_sql_stmt *st = NULL;
+    snprintf(out, cap, "?");
+    if (tandem_sql_prepare(db, "SHOW plan_cache_mode", &st) == 0 &&
+        tandem_sql_step(st) == TANDEM_SQL_ROW) {
+        snprintf(out, cap, "%s", tandem_sql_column_text(st, 0));
+    }
+    tandem_sql_finalize(st);
+}
+
+/*
+ * prepared: a statement run again and again (reset, not finalized) is prepared on the server at
+ * its second run and then executed by name; when its backend is terminated while the connection
+ * is idle, the next run finds the connection dropped before sending, reconnects, prepares the
+ * statement again on the new session and answers. Finalizing deallocates it. The session forces
+ * generic plans, also after the reconnection. Prints "PREPARED OK".
+ */
+static int cmd_prepared(void)
+{
+    struct tandem_sql *db = NULL, *admin = NULL;
+    struct tandem_sql_stmt *st = NULL;
+    int64_t pid = 0, pid2 = 0;
+    if (!tandem_sql_is_postgres(dbpath) || tandem_sql_open(dbpath, NULL, NULL, &db) != 0 ||
+        tandem_sql_open(dbpath, NULL, NULL, &admin) != 0) {
+        fprintf(stderr, "FAIL: prepared needs a PostgreSQL database\n");
+        return 1;
+    }
+    CHECK(tandem_sql_prepare(db, "SELECT CAST(?1 AS BIGINT) + 1, pg_backend_pid()", &st) == 0,
+          "prepare");
+    if (st == NULL) {
+        return 1;
+    }
+    for (int64_t i = 1; i <= 3; i++) {
+        CHECK(prepared_run(st, i, &pid) == i + 1, "run %" PRId64, i);
+    }
+    CHECK(sql_scalar(db, "SELECT count(*) FROM pg_prepared_statements") == 1,
+          "the statement is not prepared on the server after three runs");
+    char sql[96];
+    snprintf(sql, sizeof(sql), "SELECT pg_terminate_backend(%" PRId64 ")", pid);
+    CHECK(tandem_sql_exec(admin, sql) == 0, "terminate the backend");
+    usleep(200 * 1000);
+    CHECK(prepared_run(st, 10, &pid2) == 11, "the run after the loss did not answer");
+    CHECK(pid2 != pid, "the same backend answered after it was terminated");
+    CHECK(prepared_run(st, 20, NULL) == 21, "the second run on the new session");
+    char mode[64];
+    plan_cache_mode(db, mode, sizeof(mode));
+    CHECK(strcmp(mode, "force_generic_plan") == 0, "plan_cache_mode %s after a reconnection", mode);
+    CHECK(sql_scalar(db, "SELECT count(*) FROM pg_prepared_statements") == 1,
+          "not prepared again on the new session");
+    tandem_sql_finalize(st);
+    CHECK(sql_scalar(db, "SELECT count(*) FROM pg_prepared_statements") == 0,
+          "finalize did not deallocate the statement");
+    tandem_sql_close(admin);
+    tandem_sql_close(db);
+    if (failures > 0) {
+        return 1;
+    }
+    printf("PREPARED OK\n");
+    return 0;
+}
+
 static int cmd_kwrite(void)
 {
     struct tandem_sql *db = NULL;
@@ -550,6 +748,12 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "kwrite") == 0) {
         return cmd_kwrite();
     }
+    if (strcmp(cmd, "prepared") == 0) {
+        return cmd_prepared();
+    }
+    if (strcmp(cmd, "deadlock") == 0) {
+        return cmd_deadlock();
+    }
     if (brokers == NULL || topic == NULL) {
         goto usage;
     }
@@ -570,7 +774,8 @@ int main(int argc, char **argv)
         return cmd_apply();
     }
 usage:
-    fprintf(stderr, "usage: lib-store-check write|race|kwrite|status|unsent|verify|dedup|apply -d "
+    fprintf(stderr, "usage: lib-store-check "
+                    "write|race|kwrite|prepared|deadlock|status|unsent|verify|dedup|apply -d "
                     "DB [-b B -t T -g G "
                     "-n N -w MS -a SEQ -k K -m M]\n");
     return 2;

@@ -13,7 +13,10 @@
 # Then the same through HTTP: lib-store-pg-service (a tandem service, TANDEM_DATABASE_URL, a pool
 # of connections, two workers) is sent POST /writes/1..M one after the other while its backends
 # are terminated and killed with kill -9: every request is answered 201 (the write is there,
-# once), 503 (it is not) or 504 (outcome unknown: whole or absent); none half applied.
+# once), 503 (it is not) or 504 (outcome unknown: whole or absent); none half applied. Then the
+# same through the service's group-commit writer (POST /batched: tandem_db_write_sql, several
+# requests' jobs in one transaction), from 4 clients at once: a batch cut by a lost connection
+# is run again on a new one, and the same answers and checks hold.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pg_lib.sh"
 
@@ -22,6 +25,19 @@ N=${KILL_N:-300}
 
 start_pg
 DB=$(pg_new_db kill)
+# a statement prepared on the server, its backend terminated under it (lib-store-check prepared)
+"$SC" prepared -d "$DB" >"$TMP_ROOT/p.out" 2>"$TMP_ROOT/p.err" ||
+    record_failure "prepared: $(grep FAIL "$TMP_ROOT/p.err" | head -5)"
+grep -q "PREPARED OK" "$TMP_ROOT/p.out" || record_failure "prepared did not finish"
+# two writes that cross: the deadlock's victim is run again (lib-store-check deadlock)
+"$SC" deadlock -d "$(pg_new_db deadlock)" >"$TMP_ROOT/d.out" 2>"$TMP_ROOT/d.err" ||
+    record_failure "deadlock: $(grep FAIL "$TMP_ROOT/d.err" | head -5)"
+grep -q "DEADLOCK OK" "$TMP_ROOT/d.out" || record_failure "deadlock did not finish"
+grep -q "a write lost a deadlock; running it again" "$TMP_ROOT/d.err" ||
+    record_failure "no write lost the deadlock (the two did not cross)"
+grep -q "db writer: a job lost a deadlock; its batch runs again" "$TMP_ROOT/d.err" ||
+    record_failure "no writer's job lost the deadlock (the two writers' jobs did not cross)"
+
 PGAPPNAME=kwrite "$SC" kwrite -d "$DB" -n $N -w 20 >"$TMP_ROOT/k.out" 2>"$TMP_ROOT/k.err" &
 pid=$!
 track $pid
@@ -91,7 +107,7 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 [ -n "$port" ] || fail "the service was not ready within 10 s"
-(
+killer_loop() {
     for j in $(seq 30); do
         sleep 0.$((RANDOM % 3 + 3))
         b=$(pg_backend_pids "$PG_URL" pgkill 2>/dev/null | shuf -n 1 || true)
@@ -103,7 +119,8 @@ done
             pg_sql "$PG_URL" "SELECT pg_terminate_backend($b)" >/dev/null 2>&1 && echo terminated
         fi
     done
-) >"$TMP_ROOT/killer.out" 2>/dev/null &
+}
+killer_loop >"$TMP_ROOT/killer.out" 2>/dev/null &
 killer=$!
 track $killer
 : >"$TMP_ROOT/codes"
@@ -114,16 +131,36 @@ for n in $(seq "$M"); do
 done
 kill "$killer" 2>/dev/null || true
 wait "$killer" 2>/dev/null || true
+
+# ---- through the group-commit writer (tandem_db_write_sql) -------------------------------------
+# POST /batched/M+1..M+B from 4 clients at once (their jobs share batches), the backends killed
+# again: a batch cut before COMMIT answered runs again on a new connection, so a job is answered
+# 201 (there, once), 503 (not there) or 504 (COMMIT unanswered, whole or absent); none half
+# applied.
+B=${KILL_B:-200}
+killer_loop >"$TMP_ROOT/killer2.out" 2>/dev/null &
+killer=$!
+track $killer
+seq $((M + 1)) $((M + B)) | xargs -P 4 -I{} sh -c \
+    'echo "{} $(curl -sS --max-time 30 -o /dev/null -w "%{http_code}" -X POST \
+        "http://127.0.0.1:'"$port"'/batched/{}" 2>/dev/null || true)"' >>"$TMP_ROOT/codes"
+kill "$killer" 2>/dev/null || true
+wait "$killer" 2>/dev/null || true
+log "batched: $(awk -v m="$M" '$1 > m { print $2 }' "$TMP_ROOT/codes" | sort | uniq -c |
+    tr '\n' ' ')after $(grep -c . "$TMP_ROOT/killer2.out") kills of its backends"
+grep -q "connection lost during a write; running it again" "$TMP_ROOT/svc.log" ||
+    record_failure "no batch of the writer was run again after a lost connection"
 kill -TERM $spid
 wait $spid || record_failure "the service exited with status $? after SIGTERM"
-log "HTTP: $(cut -d' ' -f2 "$TMP_ROOT/codes" | sort | uniq -c | tr '\n' ' ')after" \
+log "HTTP: $(awk -v m="$M" '$1 <= m { print $2 }' "$TMP_ROOT/codes" | sort | uniq -c |
+    tr '\n' ' ')after" \
     "$(grep -c terminated "$TMP_ROOT/killer.out") terminations and" \
     "$(grep -c kill9 "$TMP_ROOT/killer.out") kill -9 of its backends"
 # per write: a, b, outbox rows, as one number abo (111 whole, 000 absent)
 pg_sql "$SDB" "SELECT s.n, (SELECT count(*) FROM kv WHERE seq = s.n AND part = 'a') * 100 +
     (SELECT count(*) FROM kv WHERE seq = s.n AND part = 'b') * 10 +
     (SELECT count(*) FROM tandem_outbox WHERE subject = s.n::text)
-    FROM generate_series(1, $M) AS s(n) ORDER BY s.n" | tr '|' ' ' >"$TMP_ROOT/state"
+    FROM generate_series(1, $((M + B))) AS s(n) ORDER BY s.n" | tr '|' ' ' >"$TMP_ROOT/state"
 bad=$(awk 'NR == FNR { code[$1] = $2; next }
     { c = code[$1] }
     $2 != 0 && $2 != 111 { print "write " $1 ": half applied or twice: " $2; next }
@@ -138,4 +175,6 @@ count=$(pg_sql "$SDB" "SELECT n FROM kcount")
 [ "$(grep -c . "$TMP_ROOT/killer.out")" -ge 3 ] || record_failure "fewer than 3 backends killed"
 grep -q kill9 "$TMP_ROOT/killer.out" || record_failure "no backend of the service was killed with kill -9"
 grep -q ' 201$' "$TMP_ROOT/codes" || record_failure "no request succeeded"
+awk -v m="$M" '$1 > m && $2 == 201' "$TMP_ROOT/codes" | grep -q . ||
+    record_failure "no batched write succeeded"
 finish

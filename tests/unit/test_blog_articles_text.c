@@ -2,7 +2,8 @@
  * test_blog_articles_text.c: the articles service's JSON text writer and tags
  * (services/articles/jsonw.c, tags.c, #included), against the references they must agree with:
  * jansson's own encoding of a string, blog_time_format's dates (every day of four centuries),
- * printf's integers; and the tags' trimming, deduplication and order.
+ * printf's integers; the tags' trimming, deduplication and order; and the UTF-8 check of a
+ * request's slugs and tags (against jansson's).
  */
 #include <inttypes.h>
 #include <setjmp.h>
@@ -192,6 +193,50 @@ static void tags_trimmed_deduplicated_sorted(void **state)
     json_decref(blank);
 }
 
+/* blog_utf8_valid agrees with jansson's check of a string (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF) on every string of one and two bytes, on every lead and
+ * second byte of three and four, and on a few whole texts. */
+static bool janssons_utf8(const char *s)
+{
+    json_t *j = json_string(s);
+    json_decref(j);
+    return j != NULL;
+}
+
+static void utf8_valid_is_janssons(void **state)
+{
+    (void)state;
+    static const unsigned char ENDS[] = {0x00, 0x41, 0x7f, 0x80, 0x8f,
+                                         0x90, 0x9f, 0xa0, 0xbf, 0xc0};
+    char s[5] = {0};
+    for (unsigned a = 1; a < 256; a++) {
+        for (unsigned b = 0; b < 256; b++) {
+            s[0] = (char)a;
+            s[1] = (char)b;
+            s[2] = s[3] = s[4] = '\0';
+            assert_int_equal(blog_utf8_valid(s), janssons_utf8(s));
+            for (size_t c = 0; c < sizeof(ENDS); c++) {
+                s[2] = (char)ENDS[c];
+                s[3] = '\0';
+                assert_int_equal(blog_utf8_valid(s), janssons_utf8(s));
+                for (size_t d = 0; d < sizeof(ENDS); d++) {
+                    s[3] = (char)ENDS[d];
+                    assert_int_equal(blog_utf8_valid(s), janssons_utf8(s));
+                }
+            }
+        }
+    }
+    assert_true(blog_utf8_valid(""));
+    assert_true(blog_utf8_valid("how-to-train-your-dragon-x1y2z3"));
+    assert_true(
+        blog_utf8_valid("caf\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x90\x89 \xf4\x8f\xbf\xbf"));
+    assert_false(blog_utf8_valid("caf\xc3"));             /* cut */
+    assert_false(blog_utf8_valid("\xed\xa0\x80"));        /* a surrogate */
+    assert_false(blog_utf8_valid("\xc0\xaf"));            /* overlong '/' */
+    assert_false(blog_utf8_valid("\xf4\x90\x80\x80"));    /* above U+10FFFF */
+    assert_false(blog_utf8_valid("latin-1 caf\xe9 end")); /* what %E9 in a URL gives */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -200,6 +245,7 @@ int main(void)
         cmocka_unit_test(time_is_blog_time_format),
         cmocka_unit_test(grows_beyond_the_stack),
         cmocka_unit_test(tags_trimmed_deduplicated_sorted),
+        cmocka_unit_test(utf8_valid_is_janssons),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

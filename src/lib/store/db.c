@@ -245,11 +245,11 @@ static int processed_lookup(struct tandem_sql *db, const char *group, const char
                             const char *id)
 {
     struct tandem_sql_stmt *st = NULL;
-    if (tandem_sql_prepare(db,
-                           "SELECT 1 FROM tandem_processed_events"
-                           " WHERE consumer_group = ?1 AND event_id = ?3"
-                           " AND (event_source = ?2 OR event_source IS NULL) LIMIT 1",
-                           &st) != 0) {
+    if (sql_stmt_get(db, SQL_CACHED_PROCESSED_LOOKUP,
+                     "SELECT 1 FROM tandem_processed_events"
+                     " WHERE consumer_group = ?1 AND event_id = ?3"
+                     " AND (event_source = ?2 OR event_source IS NULL) LIMIT 1",
+                     &st) != 0) {
         return TANDEM_EIO;
     }
     tandem_sql_bind_text(st, 1, group);
@@ -257,7 +257,7 @@ static int processed_lookup(struct tandem_sql *db, const char *group, const char
     tandem_sql_bind_text(st, 3, id);
     int s = tandem_sql_step(st);
     int rc = s == TANDEM_SQL_ROW ? 1 : s == TANDEM_SQL_DONE ? 0 : TANDEM_EIO;
-    tandem_sql_finalize(st);
+    sql_stmt_put(st);
     return rc;
 }
 
@@ -267,11 +267,11 @@ static int processed_insert(struct tandem_sql *db, const char *group, const char
                             const char *id)
 {
     struct tandem_sql_stmt *st = NULL;
-    if (tandem_sql_prepare(db,
-                           "INSERT INTO tandem_processed_events"
-                           " (consumer_group, event_source, event_id, processed_at)"
-                           " VALUES (?1, ?2, ?3, ?4)",
-                           &st) != 0) {
+    if (sql_stmt_get(db, SQL_CACHED_PROCESSED_INSERT,
+                     "INSERT INTO tandem_processed_events"
+                     " (consumer_group, event_source, event_id, processed_at)"
+                     " VALUES (?1, ?2, ?3, ?4)",
+                     &st) != 0) {
         return TANDEM_EIO;
     }
     tandem_sql_bind_text(st, 1, group);
@@ -279,7 +279,7 @@ static int processed_insert(struct tandem_sql *db, const char *group, const char
     tandem_sql_bind_text(st, 3, id);
     tandem_sql_bind_int64(st, 4, clock_wall_ms());
     int rc = tandem_sql_step(st);
-    tandem_sql_finalize(st);
+    sql_stmt_put(st);
     return rc;
 }
 

@@ -76,10 +76,10 @@ int tandem_sql_outbox_add(struct tandem_sql *db, const struct tandem_event_out *
         events_uuid_format(rnd, uuid);
         id = uuid;
     }
-    if (tandem_sql_prepare(db,
-                           "INSERT INTO tandem_outbox (topic, key, type, subject, event_id,"
-                           " traceparent, data, created_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
-                           &st) != 0) {
+    if (sql_stmt_get(db, SQL_CACHED_OUTBOX_ADD,
+                     "INSERT INTO tandem_outbox (topic, key, type, subject, event_id,"
+                     " traceparent, data, created_at) VALUES (?1,?2,?3,?4,?5,?6,?7,?8)",
+                     &st) != 0) {
         return TANDEM_EIO;
     }
     tandem_sql_bind_text(st, 1, ev->topic);
@@ -91,7 +91,7 @@ int tandem_sql_outbox_add(struct tandem_sql *db, const struct tandem_event_out *
     tandem_sql_bind_blob(st, 7, ev->data, ev->data_len);
     tandem_sql_bind_int64(st, 8, clock_wall_ms());
     int rc = tandem_sql_step(st) == TANDEM_SQL_DONE ? 0 : TANDEM_EIO;
-    tandem_sql_finalize(st);
+    sql_stmt_put(st);
     if (rc == 0) {
         store_outbox_added++;
     }

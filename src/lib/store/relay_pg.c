@@ -156,12 +156,34 @@ static int pg_publish_row(struct tandem_outbox_relay *r, struct tandem_sql_stmt 
  * ones -1) and commits. Returns the rows claimed, or TANDEM_EIO (the transaction is rolled back:
  * the rows stay unsent; acknowledged ones go out again later, same ids).
  */
+/* 1 when an unsent row up to last is committed, 0 when none, TANDEM_EIO. One autocommit
+ * statement on the partial index of unsent rows: an idle outbox costs a round trip a poll, not a
+ * claim transaction's three. */
+static int pg_pending(struct tandem_sql *db, int64_t last)
+{
+    struct tandem_sql_stmt *st = NULL;
+    if (tandem_sql_prepare(db,
+                           "SELECT 1 FROM tandem_outbox WHERE sent_at IS NULL AND seq <= ?1"
+                           " LIMIT 1",
+                           &st) != 0) {
+        return TANDEM_EIO;
+    }
+    tandem_sql_bind_int64(st, 1, last);
+    int rc = tandem_sql_step(st);
+    tandem_sql_finalize(st);
+    return rc == TANDEM_SQL_ROW ? 1 : rc == TANDEM_SQL_DONE ? 0 : TANDEM_EIO;
+}
+
 static int pg_round(struct tandem_outbox_relay *r, int64_t last, uint64_t epoch, int64_t *refused)
 {
     struct tandem_sql *db = r->pg;
     struct tandem_sql_stmt *st = NULL;
     size_t nrefused = 0;
     int claimed = 0;
+    int pending = pg_pending(db, last);
+    if (pending <= 0 || db->reconnects != epoch) {
+        return pending == 0 && db->reconnects == epoch ? 0 : TANDEM_EIO;
+    }
     if (tandem_sql_begin(db) != 0) {
         return TANDEM_EIO;
     }

@@ -271,6 +271,12 @@ static const struct sql_ops lite_ops = {
 void sql_lite_init(struct sql_lite *s, sqlite3 *db, bool owned)
 {
     s->base.ops = &lite_ops;
+    s->base.stmts = NULL;
+    s->base.reconnects = 0;
+    s->base.closing = false;
+    s->base.cacheable = false; /* set by the owners of connections that live on */
+    s->base.retryable = false;
+    memset(s->base.cache, 0, sizeof(s->base.cache));
     s->base.backend = TANDEM_SQL_SQLITE;
     s->db = db;
     s->owned = owned;
@@ -292,8 +298,9 @@ int tandem_sql_is_postgres(const char *location)
 }
 
 /* tandem's tables on PostgreSQL: store.h's, in PostgreSQL's dialect (BIGSERIAL, BYTEA, BIGINT),
- * and tandem_commits, the commit tokens of tandem_sql_write (see below). The SQLite ones are in
- * db.c. Run in one transaction under an advisory lock (instances opening at once). */
+ * tandem_commits, the commit tokens of tandem_sql_write (see below), and tandem_schemas, the
+ * digests of the schema texts applied (pg_schema). The SQLite ones are in db.c. Run in one
+ * transaction under an advisory lock (instances opening at once), once per text (pg_schema). */
 static const char STORE_SCHEMA_PG[] =
     "CREATE TABLE IF NOT EXISTS tandem_processed_events ("
     " consumer_group TEXT NOT NULL, event_source TEXT, event_id TEXT NOT NULL,"
@@ -306,19 +313,85 @@ static const char STORE_SCHEMA_PG[] =
     " created_at BIGINT NOT NULL, sent_at BIGINT);"
     "CREATE INDEX IF NOT EXISTS tandem_outbox_unsent ON tandem_outbox(seq)"
     " WHERE sent_at IS NULL;"
-    "CREATE TABLE IF NOT EXISTS tandem_commits (token TEXT PRIMARY KEY, at BIGINT NOT NULL);";
+    "CREATE TABLE IF NOT EXISTS tandem_commits (token TEXT PRIMARY KEY, at BIGINT NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS tandem_schemas (digest TEXT PRIMARY KEY, at BIGINT NOT NULL);";
 
 /* The advisory lock key of schema creation ("tandem" in ASCII). */
 #define SQL_SCHEMA_LOCK "116971110100101109"
 
+/* The digest of the schema text a connection would run: FNV-1a 64 of tandem's and the caller's,
+ * in hex. */
+static void schema_digest(const char *schema_pg, char out[17])
+{
+    uint64_t h = 0xcbf29ce484222325u;
+    const char *parts[2] = {STORE_SCHEMA_PG, schema_pg != NULL ? schema_pg : ""};
+    for (int k = 0; k < 2; k++) {
+        for (const unsigned char *p = (const unsigned char *)parts[k]; *p != '\0'; p++) {
+            h = (h ^ *p) * 0x100000001b3u;
+        }
+        h = (h ^ 0xff) * 0x100000001b3u; /* between the parts */
+    }
+    snprintf(out, 17, "%016" PRIx64, h);
+}
+
+/* 1 when a schema of this digest was applied (tandem_schemas has it), else 0 (not applied, or
+ * the table does not exist yet: a fresh database). Outside a transaction. */
+static int schema_applied(struct tandem_sql *db, const char *digest)
+{
+    struct tandem_sql_stmt *st = NULL;
+    if (tandem_sql_prepare(db, "SELECT 1 WHERE to_regclass('tandem_schemas') IS NOT NULL", &st) !=
+        0) {
+        return 0;
+    }
+    int exists = tandem_sql_step(st) == TANDEM_SQL_ROW;
+    tandem_sql_finalize(st);
+    st = NULL;
+    if (!exists ||
+        tandem_sql_prepare(db, "SELECT 1 FROM tandem_schemas WHERE digest = ?1", &st) != 0) {
+        return 0;
+    }
+    tandem_sql_bind_text(st, 1, digest);
+    int found = tandem_sql_step(st) == TANDEM_SQL_ROW;
+    tandem_sql_finalize(st);
+    return found;
+}
+
+/*
+ * Runs tandem's tables and schema_pg once per schema text and database. Running them at every
+ * open, as on SQLite, deadlocks on PostgreSQL: CREATE INDEX IF NOT EXISTS takes a SHARE lock on
+ * its table even when the index exists, so an instance starting beside running ones (a restart,
+ * a scale-out) held one table's SHARE lock while waiting for another's, which a running writer
+ * batch held while waiting for the first. So the digest of the text is recorded in
+ * tandem_schemas with it, and an open that finds it there runs nothing: a first open (or a new
+ * schema: an upgrade) is the only one that takes locks, under the advisory lock that keeps
+ * instances from creating together.
+ */
 static int pg_schema(struct tandem_sql *db, const char *schema_pg)
 {
+    char digest[17];
+    schema_digest(schema_pg, digest);
+    if (schema_applied(db, digest)) {
+        return 0;
+    }
+    struct tandem_sql_stmt *st = NULL;
     if (tandem_sql_begin(db) != 0 ||
         tandem_sql_exec(db, "SELECT pg_advisory_xact_lock(" SQL_SCHEMA_LOCK ")") != 0 ||
         tandem_sql_exec(db, STORE_SCHEMA_PG) != 0 ||
-        (schema_pg != NULL && tandem_sql_exec(db, schema_pg) != 0)) {
+        (schema_pg != NULL && tandem_sql_exec(db, schema_pg) != 0) ||
+        tandem_sql_prepare(db,
+                           "INSERT INTO tandem_schemas (digest, at) VALUES (?1, ?2)"
+                           " ON CONFLICT (digest) DO NOTHING",
+                           &st) != 0) {
         tandem_sql_rollback(db);
         return TANDEM_EIO;
+    }
+    tandem_sql_bind_text(st, 1, digest);
+    tandem_sql_bind_int64(st, 2, clock_wall_ms());
+    int rc = tandem_sql_step(st) == TANDEM_SQL_DONE ? 0 : TANDEM_EIO;
+    tandem_sql_finalize(st);
+    if (rc != 0) {
+        tandem_sql_rollback(db);
+        return rc;
     }
     return tandem_sql_commit(db);
 }
@@ -349,6 +422,7 @@ int tandem_sql_open(const char *location, const char *schema_sql, const char *sc
     struct sql_lite *s = xcalloc(1, sizeof(*s));
     sql_lite_init(s, lite, true);
     s->heap = true;
+    s->base.cacheable = true;
     *out = &s->base;
     return 0;
 }
@@ -361,6 +435,7 @@ int tandem_sql_wrap_sqlite(struct sqlite3 *db, struct tandem_sql **out)
     struct sql_lite *s = xcalloc(1, sizeof(*s));
     sql_lite_init(s, db, false);
     s->heap = true;
+    s->base.cacheable = true;
     *out = &s->base;
     return 0;
 }
@@ -369,9 +444,14 @@ int tandem_sql_wrap_sqlite(struct sqlite3 *db, struct tandem_sql **out)
 
 void tandem_sql_close(struct tandem_sql *db)
 {
-    if (db != NULL) {
-        db->ops->close(db);
+    if (db == NULL) {
+        return;
     }
+    db->closing = true; /* the server's statements go with the session: no DEALLOCATE */
+    while (db->stmts != NULL) {
+        tandem_sql_finalize(db->stmts);
+    }
+    db->ops->close(db);
 }
 
 int tandem_sql_backend(const struct tandem_sql *db)
@@ -398,7 +478,17 @@ int tandem_sql_prepare(struct tandem_sql *db, const char *sql, struct tandem_sql
         return TANDEM_EINVAL;
     }
     *out = NULL;
-    return db->ops->prepare(db, sql, out);
+    int rc = db->ops->prepare(db, sql, out);
+    if (rc == 0) {
+        struct tandem_sql_stmt *st = *out;
+        st->prev = NULL;
+        st->next = db->stmts;
+        if (db->stmts != NULL) {
+            db->stmts->prev = st;
+        }
+        db->stmts = st;
+    }
+    return rc;
 }
 
 int tandem_sql_bind_int64(struct tandem_sql_stmt *st, int i, int64_t v)
@@ -457,11 +547,52 @@ void tandem_sql_reset(struct tandem_sql_stmt *st)
     st->db->ops->reset(st);
 }
 
+int sql_stmt_get(struct tandem_sql *db, enum sql_cached slot, const char *sql,
+                 struct tandem_sql_stmt **out)
+{
+    if (db->cacheable && db->cache[slot] != NULL) {
+        *out = db->cache[slot];
+        tandem_sql_reset(*out);
+        return 0;
+    }
+    int rc = tandem_sql_prepare(db, sql, out);
+    if (rc == 0 && db->cacheable) {
+        db->cache[slot] = *out;
+    }
+    return rc;
+}
+
+void sql_stmt_put(struct tandem_sql_stmt *st)
+{
+    if (st == NULL) {
+        return;
+    }
+    if (st->db->cacheable) {
+        tandem_sql_reset(st);
+    } else {
+        tandem_sql_finalize(st);
+    }
+}
+
 void tandem_sql_finalize(struct tandem_sql_stmt *st)
 {
-    if (st != NULL) {
-        st->db->ops->finalize(st);
+    if (st == NULL) {
+        return;
     }
+    for (size_t i = 0; i < sizeof(st->db->cache) / sizeof(st->db->cache[0]); i++) {
+        if (st->db->cache[i] == st) {
+            st->db->cache[i] = NULL;
+        }
+    }
+    if (st->prev != NULL) {
+        st->prev->next = st->next;
+    } else {
+        st->db->stmts = st->next;
+    }
+    if (st->next != NULL) {
+        st->next->prev = st->prev;
+    }
+    st->db->ops->finalize(st);
 }
 
 int64_t tandem_sql_changes(struct tandem_sql *db)
@@ -513,14 +644,15 @@ static _Thread_local uint64_t write_count;
 static int token_insert(struct tandem_sql *db, const char *token)
 {
     struct tandem_sql_stmt *st = NULL;
-    int rc = tandem_sql_prepare(db, "INSERT INTO tandem_commits (token, at) VALUES (?1, ?2)", &st);
+    int rc = sql_stmt_get(db, SQL_CACHED_COMMIT_TOKEN,
+                          "INSERT INTO tandem_commits (token, at) VALUES (?1, ?2)", &st);
     if (rc != 0) {
         return rc;
     }
     tandem_sql_bind_text(st, 1, token);
     tandem_sql_bind_int64(st, 2, clock_wall_ms());
     rc = tandem_sql_step(st);
-    tandem_sql_finalize(st);
+    sql_stmt_put(st);
     return rc;
 }
 
@@ -559,6 +691,7 @@ int tandem_sql_write(struct tandem_sql *db, tandem_sql_write_fn fn, void *arg)
     }
     int64_t deadline = clock_mono_ms() + WRITE_RETRY_MS;
     bool sent_commit = false; /* an attempt's COMMIT went unanswered */
+    bool raced = false;       /* the last attempt lost a deadlock or a serialization failure */
     for (int attempt = 1;; attempt++) {
         if (attempt > 1) {
             if (clock_mono_ms() >= deadline) {
@@ -567,9 +700,13 @@ int tandem_sql_write(struct tandem_sql *db, tandem_sql_write_fn fn, void *arg)
                           sent_commit ? "false" : "true");
                 return sent_commit ? TANDEM_ETIMEDOUT : TANDEM_EIO;
             }
-            log_warn("sql: connection lost during a write; running it again",
-                     "\"attempt\":%d,\"commit_sent\":%s", attempt, sent_commit ? "true" : "false");
-            pause_ms(attempt == 2 ? 0 : WRITE_PAUSE_MS);
+            if (!raced) {
+                log_warn("sql: connection lost during a write; running it again",
+                         "\"attempt\":%d,\"commit_sent\":%s", attempt,
+                         sent_commit ? "true" : "false");
+            }
+            pause_ms(attempt == 2 || raced ? 0 : WRITE_PAUSE_MS);
+            raced = false;
         }
         int rc = tandem_sql_begin(db);
         if (rc != 0) {
@@ -595,8 +732,14 @@ int tandem_sql_write(struct tandem_sql *db, tandem_sql_write_fn fn, void *arg)
         }
         rc = fn(db, arg);
         if (rc != 0 || tandem_sql_txn_state(db) != TANDEM_SQL_ACTIVE) {
+            bool race = db->retryable;
             tandem_sql_rollback(db);
             if (sql_lost(db)) {
+                continue;
+            }
+            if (race) { /* lost a deadlock: nothing of it stays; again, after the winner */
+                log_info("sql: a write lost a deadlock; running it again", NULL);
+                raced = true;
                 continue;
             }
             return rc != 0 ? rc : TANDEM_EIO;
@@ -612,8 +755,9 @@ int tandem_sql_write(struct tandem_sql *db, tandem_sql_write_fn fn, void *arg)
         if (unknown) {
             sent_commit = true;
         }
-        if (!sql_lost(db)) {
+        if (!sql_lost(db) && !db->retryable) {
             return TANDEM_EIO;
         }
+        raced = !sql_lost(db); /* a serialization failure at COMMIT: again */
     }
 }

@@ -42,13 +42,39 @@ struct sql_ops {
 
 struct tandem_sql {
     const struct sql_ops *ops;
+    /* prepared and not finalized (tandem_sql_close finalizes them) */
+    struct tandem_sql_stmt *stmts;
     int backend;         /* enum tandem_sql_backend */
+    bool closing;        /* tandem_sql_close is finalizing the statements left */
     uint64_t reconnects; /* PostgreSQL: times the connection was made again (a new session: its
                             advisory locks are gone) */
+    bool retryable;      /* the last statement failed as a deadlock's victim or a serialization
+                            failure (PostgreSQL): running the work again is the remedy */
+    bool cacheable;      /* a connection that lives on (not one borrowed for a call): libtandem's
+                            own statements are kept prepared on it (sql_stmt_get) */
+    struct tandem_sql_stmt *cache[4]; /* enum sql_cached */
 };
+
+/* libtandem's statements run at every write or event: kept prepared per connection. */
+enum sql_cached {
+    SQL_CACHED_OUTBOX_ADD,
+    SQL_CACHED_COMMIT_TOKEN,
+    SQL_CACHED_PROCESSED_LOOKUP,
+    SQL_CACHED_PROCESSED_INSERT,
+};
+
+/* libtandem's statement of that slot and text on db, ready to bind (bindings of the last run
+ * kept: bind every parameter): kept prepared on a cacheable connection (so PostgreSQL prepares it
+ * on the server at its second run; tandem_sql_close finalizes it), prepared anew on one borrowed
+ * for a call. Give it back with sql_stmt_put. 0 and *out, or an error. */
+int sql_stmt_get(struct tandem_sql *db, enum sql_cached slot, const char *sql,
+                 struct tandem_sql_stmt **out);
+/* Resets st (kept) or finalizes it (borrowed connection). */
+void sql_stmt_put(struct tandem_sql_stmt *st);
 
 struct tandem_sql_stmt {
     struct tandem_sql *db;
+    struct tandem_sql_stmt *prev, *next; /* db->stmts */
 };
 
 /* The SQLite backend over db; owned: tandem_sql_close closes db. The struct may live on the

@@ -6,14 +6,27 @@
  * text and text as is, both with type 0 (the server infers it from the context, as SQLite would
  * take any value), blobs in binary format typed bytea. tandem_sql_step runs it with
  * PQexecParams at the first step and then walks the rows of the result (text format; a bytea
- * column is unescaped with PQunescapeBytea when read as a blob). A statement is parsed at every
- * run: simple, and cheap next to the round trip for the store's short statements.
+ * column is unescaped with PQunescapeBytea when read as a blob).
+ *
+ * Server-side prepared statements. A statement run once (most of the store's: prepared, stepped,
+ * finalized) is sent with PQexecParams: one round trip, parsed and planned there. A statement
+ * run again (reset and stepped: the services' cached statements) is prepared on the server at
+ * its second run (PQprepare, named "t<n>" by a per-connection counter) and run with
+ * PQexecPrepared from then on, so the server parses it once per connection instead of at every
+ * request. A reconnection loses the server's statements: the connection's generation (its
+ * reconnects) tells a statement to prepare again. Finalizing a prepared statement sends
+ * DEALLOCATE when the connection is usable and no transaction failed (else the name is left to
+ * the session's end: names are never reused).
  *
  * Lost connections. libpq marks a connection CONNECTION_BAD once the server is gone (the backend
  * killed, the server restarted, the network cut). Outside a transaction, the next statement or
  * BEGIN reconnects first (PQreset): a statement that failed that way is not run again here, its
- * outcome being unknown (tandem_sql_write runs a whole transaction again, safely). Inside one,
- * the transaction is gone: the state reads FAILED until rollback, which only forgets it.
+ * outcome being unknown (tandem_sql_write runs a whole transaction again, safely). A session the
+ * server ended while the connection sat idle (a terminated backend sends FATAL, then closes; a
+ * killed one just closes) is found before the next statement is sent: pg_ensure reads and parses
+ * what arrived (without blocking), so that statement runs on a new connection rather than fail.
+ * Inside a transaction, the transaction is gone: the state reads FAILED until rollback, which
+ * only forgets it. libpq's notices go to the log as JSON lines (pg_notice).
  *
  *   parameters   FORMAT  TYPE
  *   int64        text    0 (inferred)
@@ -37,7 +50,10 @@
 struct sql_pg {
     struct tandem_sql base;
     PGconn *conn;
-    bool in_txn; /* BEGIN sent, no COMMIT or ROLLBACK since */
+    uint64_t names; /* server-side statements named so far ("t<n>") */
+    bool in_txn;    /* BEGIN sent, no COMMIT or ROLLBACK since */
+    bool fatal;     /* the server said FATAL outside a query: it ends the session (pg_notice) */
+    bool generic;   /* the session forces generic plans (pg_session) */
     int64_t changes;
 };
 
@@ -50,6 +66,9 @@ struct sql_pg_stmt {
     int fmts[SQL_MAX_PARAMS];
     Oid types[SQL_MAX_PARAMS];
     PGresult *res; /* NULL: not run since the last reset */
+    uint64_t runs; /* executions so far */
+    char name[24]; /* the server-side statement's name; "" when not prepared there */
+    uint64_t gen;  /* the connection's reconnects when it was prepared there */
     int row, nrows;
     unsigned char **blobs; /* the current row's unescaped bytea columns, by column */
     size_t *blob_lens;
@@ -72,12 +91,38 @@ static void pg_log(const char *msg, const char *err)
     log_error(msg, "\"postgres\":%s", log_json_str(buf, sizeof(buf), err ? err : "?"));
 }
 
+/* A session's settings, at connect and after a reconnection: warnings and worse only, and
+ * (generic) plan_cache_mode = force_generic_plan. The statements libtandem prepares on the server
+ * are a service's short OLTP queries; with the default (auto) PostgreSQL plans each of the first
+ * five runs, then keeps planning at every run whenever the generic plan's estimate looks dearer,
+ * which a page with LIMIT/OFFSET and subqueries always does: bench/blog measured a list page's
+ * backend CPU at 314 us a request, and 136 with generic plans (docs/benchmarks.md). A URL that
+ * names plan_cache_mode itself (options=-c plan_cache_mode=auto) keeps its own. */
+static void pg_session(PGconn *conn, bool generic)
+{
+    PQclear(PQexec(conn, generic ? "SET client_min_messages = warning;"
+                                   " SET plan_cache_mode = force_generic_plan"
+                                 : "SET client_min_messages = warning"));
+}
+
 /* Reconnects a lost connection outside a transaction. Returns 0 when connected. */
 static int pg_ensure(struct sql_pg *p)
 {
-    if (PQstatus(p->conn) == CONNECTION_OK) {
+    if (!p->in_txn && PQstatus(p->conn) == CONNECTION_OK &&
+        PQtransactionStatus(p->conn) == PQTRANS_IDLE) {
+        /* Read what the server sent while the connection sat idle (it does not block): a
+         * backend terminated or killed leaves a FATAL message (logged by pg_notice) or an end of
+         * file there, so a connection the server already dropped is found bad and made again
+         * before a statement is sent on it, and that statement runs once, on the new one, instead
+         * of failing. */
+        if (PQconsumeInput(p->conn)) {
+            PQisBusy(p->conn); /* parses what was read: a FATAL reaches pg_notice */
+        }
+    }
+    if (PQstatus(p->conn) == CONNECTION_OK && !p->fatal) {
         return 0;
     }
+    p->fatal = false;
     if (p->in_txn) {
         return TANDEM_EIO; /* the transaction is gone: roll back first */
     }
@@ -87,6 +132,7 @@ static int pg_ensure(struct sql_pg *p)
         return TANDEM_EIO;
     }
     p->base.reconnects++;
+    pg_session(p->conn, p->generic); /* a new session */
     log_info("sql: reconnected to PostgreSQL", NULL);
     return 0;
 }
@@ -97,7 +143,14 @@ static int pg_fail(struct sql_pg *p, PGresult *res, const char *msg)
 {
     const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     int rc = state != NULL && strncmp(state, "23", 2) == 0 ? TANDEM_EEXIST : TANDEM_EIO;
-    if (rc == TANDEM_EIO) {
+    /* deadlock_detected, serialization_failure: the transaction lost a race, and running it
+     * again is the remedy (tandem_sql_write, the writer): a warning, not an error */
+    p->base.retryable =
+        state != NULL && (strcmp(state, "40P01") == 0 || strcmp(state, "40001") == 0);
+    if (p->base.retryable) {
+        char buf[512];
+        log_warn(msg, "\"postgres\":%s", log_json_str(buf, sizeof(buf), PQresultErrorMessage(res)));
+    } else if (rc == TANDEM_EIO) {
         pg_log(msg, res != NULL ? PQresultErrorMessage(res) : PQerrorMessage(p->conn));
     }
     PQclear(res);
@@ -113,6 +166,7 @@ static void pg_close(struct tandem_sql *db)
 static int pg_exec(struct tandem_sql *db, const char *sql)
 {
     struct sql_pg *p = pg_of(db);
+    p->base.retryable = false;
     if (pg_ensure(p) != 0) {
         return TANDEM_EIO;
     }
@@ -203,8 +257,26 @@ static int pg_step(struct tandem_sql_stmt *st)
     if (pg_ensure(p) != 0) {
         return TANDEM_EIO;
     }
-    PGresult *res = PQexecParams(p->conn, s->sql, s->nparams, s->types,
-                                 (const char *const *)s->vals, s->lens, s->fmts, 0);
+    p->base.retryable = false;
+    PGresult *res = NULL;
+    if (s->runs++ == 0) {
+        res = PQexecParams(p->conn, s->sql, s->nparams, s->types, (const char *const *)s->vals,
+                           s->lens, s->fmts, 0);
+    } else {
+        if (s->name[0] == '\0' || s->gen != p->base.reconnects) {
+            char name[sizeof(s->name)];
+            snprintf(name, sizeof(name), "t%" PRIu64, ++p->names);
+            PGresult *pr = PQprepare(p->conn, name, s->sql, s->nparams, s->types);
+            if (PQresultStatus(pr) != PGRES_COMMAND_OK) {
+                return pg_fail(p, pr, "sql: prepare");
+            }
+            PQclear(pr);
+            memcpy(s->name, name, sizeof(name));
+            s->gen = p->base.reconnects;
+        }
+        res = PQexecPrepared(p->conn, s->name, s->nparams, (const char *const *)s->vals, s->lens,
+                             s->fmts, 0);
+    }
     ExecStatusType rs = PQresultStatus(res);
     if (rs != PGRES_COMMAND_OK && rs != PGRES_TUPLES_OK) {
         return pg_fail(p, res, "sql: step");
@@ -281,7 +353,14 @@ static const void *pg_column_blob(struct tandem_sql_stmt *st, int i, size_t *len
 static void pg_finalize(struct tandem_sql_stmt *st)
 {
     struct sql_pg_stmt *s = pst(st);
+    struct sql_pg *p = pg_of(st->db);
     pg_reset(st);
+    if (s->name[0] != '\0' && !p->base.closing && s->gen == p->base.reconnects &&
+        PQstatus(p->conn) == CONNECTION_OK && PQtransactionStatus(p->conn) != PQTRANS_INERROR) {
+        char sql[40];
+        snprintf(sql, sizeof(sql), "DEALLOCATE %s", s->name);
+        PQclear(PQexec(p->conn, sql));
+    }
     for (int i = 0; i < SQL_MAX_PARAMS; i++) {
         free(s->vals[i]);
     }
@@ -316,6 +395,7 @@ static int pg_commit(struct tandem_sql *db, bool *unknown)
         return TANDEM_EINVAL;
     }
     p->in_txn = false;
+    p->base.retryable = false;
     if (PQstatus(p->conn) != CONNECTION_OK) {
         return TANDEM_EIO; /* lost before COMMIT could be sent: not committed */
     }
@@ -385,6 +465,19 @@ static const struct sql_ops pg_ops = {
     .lost = pg_lost,
 };
 
+/* libpq's notices and the server's messages outside a query (a FATAL before it drops the
+ * session) into the service's log, as JSON lines, instead of libpq's default: bare lines on
+ * stderr. The message ends with a newline, which the JSON string escapes. */
+static void pg_notice(void *arg, const char *message)
+{
+    struct sql_pg *p = arg;
+    if (strncmp(message, "FATAL", 5) == 0) {
+        p->fatal = true; /* the end of file follows: reconnect now rather than fail a statement */
+    }
+    char buf[512];
+    log_warn("sql: PostgreSQL says", "\"postgres\":%s", log_json_str(buf, sizeof(buf), message));
+}
+
 int sql_pg_open(const char *url, struct tandem_sql **out)
 {
     PGconn *conn = PQconnectdb(url);
@@ -393,9 +486,11 @@ int sql_pg_open(const char *url, struct tandem_sql **out)
         PQfinish(conn);
         return TANDEM_EIO;
     }
-    PGresult *res = PQexec(conn, "SET client_min_messages = warning");
-    PQclear(res);
     struct sql_pg *p = xcalloc(1, sizeof(*p));
+    p->generic = strstr(url, "plan_cache_mode") == NULL;
+    p->base.cacheable = true;
+    pg_session(conn, p->generic);
+    PQsetNoticeProcessor(conn, pg_notice, p);
     p->base.ops = &pg_ops;
     p->base.backend = TANDEM_SQL_POSTGRES;
     p->conn = conn;

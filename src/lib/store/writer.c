@@ -34,6 +34,14 @@
  * to each port's loop and waits for every port to be gone (a refused post needs nothing: the
  * loop's stop hook is about to do it); a port of the loop free runs on is torn down in place.
  *
+ * Backends. The write connection and the readers are struct tandem_sql (sql.h): an SQLite file or
+ * a PostgreSQL database. On SQLite a batch is run as above, between BEGIN IMMEDIATE and COMMIT
+ * done here. On PostgreSQL the same body (the SAVEPOINT per job) runs inside tandem_sql_write,
+ * which runs it again on a new connection when the connection is lost before COMMIT answered,
+ * and knows by the commit token whether an unanswered COMMIT committed: every job's status is
+ * then that of the attempt that committed. sqlite3 jobs (tandem_db_write) exist on SQLite only;
+ * tandem_sql jobs (tandem_db_write_sql) on both.
+ *
  * Invariants (w->mu guards the queue, the ports list, each port's inflight and orphans, stats).
  *   - A job accepted by tandem_db_write completes exactly once: in a post, from a port's orphans,
  *     or on the writer thread.
@@ -49,6 +57,7 @@
 
 #include "common/log.h"
 #include "common/mem.h"
+#include "sql_int.h"
 #include "store_int.h"
 #include "tandem/http.h"
 #include "tandem/store.h"
@@ -59,7 +68,8 @@
 struct wport;
 
 struct wjob {
-    tandem_db_job_fn fn;
+    tandem_db_job_fn fn;      /* an sqlite3 job (SQLite writers only), or */
+    tandem_sql_job_fn sql_fn; /* a tandem_sql job */
     tandem_db_done_fn done;
     void *arg;
     struct wport *port; /* NULL: completes on the writer thread */
@@ -72,7 +82,7 @@ struct wport {
     struct tandem_db_writer *w;
     struct tandem_loop *loop;
     struct tandem_loop_hook *hook; /* NULL once the loop runs (and frees) it */
-    sqlite3 *reader;               /* the worker's only; NULL until its first tandem_db_reader */
+    struct tandem_sql *reader;     /* the worker's only; NULL until its first reader call */
     size_t inflight;               /* under mu */
     struct wjob *orphans;          /* under mu; in completion order */
     struct wjob **orphans_tail;
@@ -81,7 +91,8 @@ struct wport {
 
 struct tandem_db_writer {
     char *path;
-    sqlite3 *db; /* the writer thread's only */
+    struct tandem_sql *db; /* the writer thread's only */
+    bool pg;               /* db is PostgreSQL */
     struct tandem_outbox_relay *relay;
     int queue_max;
     pthread_t thread;
@@ -129,6 +140,26 @@ static void jobs_posted(void *arg)
 
 static void port_stopped(void *arg);
 
+/* Closes a connection of the writer or a reader with every statement left prepared on it:
+ * tandem_sql ones, and on SQLite the sqlite3 ones a caller of tandem_db_reader or a
+ * tandem_db_write job kept across requests. NULL is a no-op. */
+static void conn_close(struct tandem_sql *db)
+{
+    if (db == NULL) {
+        return;
+    }
+    db->closing = true;
+    while (db->stmts != NULL) {
+        tandem_sql_finalize(db->stmts);
+    }
+    sqlite3 *lite = tandem_sql_sqlite(db);
+    sqlite3_stmt *st;
+    while (lite != NULL && (st = sqlite3_next_stmt(lite, NULL)) != NULL) {
+        sqlite3_finalize(st);
+    }
+    tandem_sql_close(db);
+}
+
 /* The port of loop l, made when absent (on l's thread, which registers its stop hook). NULL when
  * the writer is closing and l has none. Caller holds mu. */
 static struct wport *port_of(struct tandem_db_writer *w, struct tandem_loop *l)
@@ -173,13 +204,7 @@ static void port_close(struct wport *p)
     pthread_cond_broadcast(&w->idle);
     pthread_mutex_unlock(&w->mu);
     jobs_complete(orphans);
-    if (p->reader != NULL) { /* NULL: the worker only wrote (the reader opens at first use) */
-        sqlite3_stmt *st;
-        while ((st = sqlite3_next_stmt(p->reader, NULL)) != NULL) {
-            sqlite3_finalize(st); /* statements a handler kept prepared across requests */
-        }
-        sqlite3_close(p->reader);
-    }
+    conn_close(p->reader); /* NULL: the worker only wrote (the reader opens at first use) */
     free(p);
 }
 
@@ -204,96 +229,182 @@ static void port_teardown(void *arg)
 
 /* ---- the writer thread ----------------------------------------------------------------------- */
 
-static int exec_quiet(sqlite3 *db, const char *sql)
+/* Resets every SQLite statement of db still running (a job that stopped stepping a query early,
+ * or keeps its prepared statements): a running statement would make ROLLBACK TO or COMMIT fail.
+ * PostgreSQL statements hold their whole result on the client: nothing to do. */
+static void reset_statements(struct tandem_sql *db)
 {
-    return sqlite3_exec(db, sql, NULL, NULL, NULL) == SQLITE_OK ? 0 : TANDEM_EIO;
-}
-
-/* Resets every statement of db still running (a job that stopped stepping a query early, or
- * keeps its prepared statements): a running statement would make ROLLBACK TO or COMMIT fail. */
-static void reset_statements(sqlite3 *db)
-{
-    for (sqlite3_stmt *st = sqlite3_next_stmt(db, NULL); st != NULL;
-         st = sqlite3_next_stmt(db, st)) {
+    sqlite3 *lite = tandem_sql_sqlite(db);
+    if (lite == NULL) {
+        return;
+    }
+    for (sqlite3_stmt *st = sqlite3_next_stmt(lite, NULL); st != NULL;
+         st = sqlite3_next_stmt(lite, st)) {
         if (sqlite3_stmt_busy(st)) {
             sqlite3_reset(st);
         }
     }
 }
 
+static int exec_quiet(struct tandem_sql *db, const char *sql)
+{
+    return tandem_sql_exec(db, sql);
+}
+
 enum { JOB_KEPT, JOB_UNDONE, JOB_STUCK };
 
 /* Ends the current job's SAVEPOINT: kept (RELEASE), or rolled back (ROLLBACK TO, RELEASE) when
- * keep is false or the RELEASE failed. Returns JOB_KEPT, JOB_UNDONE, or JOB_STUCK when SQLite
- * refused to undo it (logged). */
-static int job_end(sqlite3 *db, bool keep)
+ * keep is false, a statement of the job failed the transaction (PostgreSQL) or the RELEASE
+ * failed. Returns JOB_KEPT, JOB_UNDONE, or JOB_STUCK when the database refused to undo it (or
+ * the connection is gone). */
+static int job_end(struct tandem_sql *db, bool keep)
 {
-    if (keep && exec_quiet(db, "RELEASE tandem_job") == 0) {
+    if (keep && tandem_sql_txn_state(db) == TANDEM_SQL_ACTIVE &&
+        exec_quiet(db, "RELEASE tandem_job") == 0) {
         return JOB_KEPT;
     }
     if (exec_quiet(db, "ROLLBACK TO tandem_job") != 0 ||
         exec_quiet(db, "RELEASE tandem_job") != 0) {
-        store_fail(db, "db writer: savepoint");
+        log_error("db writer: cannot undo a failed job's savepoint", NULL);
         return JOB_STUCK;
     }
     return JOB_UNDONE;
 }
 
+#define BATCH_ABORTED 1 /* SQLite rolled the whole transaction back inside a job */
+#define BATCH_RACE    2 /* a job lost a deadlock (PostgreSQL): run the whole batch again */
+
 /*
- * Runs jobs[0..n) in one transaction (see the essay), setting each job's status. Returns the
- * COMMIT's duration in microseconds, or -1 when the batch failed (every job not already failed
- * gets TANDEM_EIO).
+ * Runs the jobs of a batch inside the open transaction, each in its SAVEPOINT, setting each
+ * job's status. Returns 0 (commit the batch), BATCH_ABORTED (the engine rolled the transaction
+ * back inside a job: that job is final, the others run again in a new transaction), BATCH_RACE
+ * (a job lost a deadlock: every job runs again in a new transaction), or TANDEM_EIO (a savepoint
+ * failed or could not be undone: nothing of the batch may commit).
  */
-static int64_t batch_run(struct tandem_db_writer *w, struct wjob **jobs, size_t n)
+static int batch_body(struct tandem_sql *db, struct wjob **jobs, size_t n)
 {
-    sqlite3 *db = w->db;
-restart:
-    if (store_exec(db, "BEGIN IMMEDIATE", "db writer: begin") != 0) {
-        goto fail;
-    }
     for (size_t i = 0; i < n; i++) {
         struct wjob *j = jobs[i];
         if (j->final) {
             continue;
         }
-        if (store_exec(db, "SAVEPOINT tandem_job", "db writer: savepoint") != 0) {
-            goto fail;
+        if (exec_quiet(db, "SAVEPOINT tandem_job") != 0) {
+            return TANDEM_EIO;
         }
-        int rc = j->fn(db, j->arg);
+        int rc = j->fn != NULL ? j->fn(tandem_sql_sqlite(db), j->arg) : j->sql_fn(db, j->arg);
         reset_statements(db);
-        int end = sqlite3_get_autocommit(db) ? JOB_STUCK : job_end(db, rc == 0);
+        if (rc != 0 && db->retryable) {
+            /* A statement of the job lost a deadlock (or a serialization failure) against
+             * another transaction: two instances' writers inserting the same new rows in
+             * opposite orders, say. The locks the batch's earlier jobs hold are part of the
+             * cycle, so running the job again in this transaction would meet it again: the whole
+             * batch runs again, in a new transaction (tandem_sql_write), after the other. */
+            log_info("db writer: a job lost a deadlock; its batch runs again", NULL);
+            return BATCH_RACE;
+        }
+        bool aborted = tandem_sql_txn_state(db) == TANDEM_SQL_IDLE;
+        int end = aborted ? JOB_STUCK : job_end(db, rc == 0);
         if (end != JOB_KEPT) {
             j->status = rc != 0 ? rc : TANDEM_EIO;
             j->final = true;
         } else {
             j->status = 0;
         }
-        if (sqlite3_get_autocommit(db)) {
+        if (tandem_sql_txn_state(db) == TANDEM_SQL_IDLE) {
             /* SQLite aborted the whole transaction inside this job (or while ending it): its
              * batch-mates' writes are gone too. It fails; the others run again. */
             log_warn("db writer: a job aborted its batch's transaction; the batch runs again",
                      NULL);
-            goto restart;
+            return BATCH_ABORTED;
         }
         if (end == JOB_STUCK) {
-            goto fail; /* its writes could not be undone: nothing of the batch may commit */
+            return TANDEM_EIO; /* its writes could not be undone */
         }
     }
-    int64_t t0 = now_us();
-    if (store_exec(db, "COMMIT", "db writer: commit") != 0) {
-        goto fail;
-    }
-    return now_us() - t0;
-fail:
-    if (!sqlite3_get_autocommit(db)) {
-        store_exec(db, "ROLLBACK", "db writer: rollback");
-    }
+    return 0;
+}
+
+/* Every job not already failed gets status. */
+static void batch_fail(struct wjob **jobs, size_t n, int status)
+{
     for (size_t i = 0; i < n; i++) {
         if (!jobs[i]->final) {
-            jobs[i]->status = TANDEM_EIO;
+            jobs[i]->status = status;
         }
     }
+}
+
+/* SQLite: BEGIN IMMEDIATE, the body, COMMIT; again after an abort. Returns the COMMIT's
+ * duration in microseconds, or -1 when the batch failed. */
+static int64_t batch_run_sqlite(struct tandem_sql *db, struct wjob **jobs, size_t n)
+{
+    for (;;) {
+        if (tandem_sql_begin(db) != 0) {
+            break;
+        }
+        int rc = batch_body(db, jobs, n);
+        if (rc == BATCH_ABORTED) {
+            continue; /* (BATCH_RACE is PostgreSQL's only) */
+        }
+        if (rc != 0) {
+            break;
+        }
+        int64_t t0 = now_us();
+        if (tandem_sql_commit(db) != 0) {
+            break;
+        }
+        return now_us() - t0;
+    }
+    tandem_sql_rollback(db);
+    batch_fail(jobs, n, TANDEM_EIO);
     return -1;
+}
+
+struct pg_batch {
+    struct wjob **jobs;
+    size_t n;
+    int64_t body_end_us;
+};
+
+/* tandem_sql_write's function: one attempt of the batch on PostgreSQL. */
+static int pg_batch_attempt(struct tandem_sql *db, void *arg)
+{
+    struct pg_batch *b = arg;
+    for (size_t i = 0; i < b->n; i++) { /* a new attempt runs every job again */
+        b->jobs[i]->final = false;
+        b->jobs[i]->status = 0;
+    }
+    int rc = batch_body(db, b->jobs, b->n);
+    b->body_end_us = now_us();
+    if (rc == BATCH_RACE) {
+        db->retryable = true; /* tandem_sql_write runs the attempt again */
+    }
+    return rc == 0 ? 0 : TANDEM_EIO;
+}
+
+/* PostgreSQL: the body inside tandem_sql_write. Returns the COMMIT's duration (from the end of
+ * the last attempt's body), or -1 when the batch failed. */
+static int64_t batch_run_pg(struct tandem_sql *db, struct wjob **jobs, size_t n)
+{
+    struct pg_batch b = {.jobs = jobs, .n = n};
+    int rc = tandem_sql_write(db, pg_batch_attempt, &b);
+    if (rc != 0) {
+        if (rc == TANDEM_ETIMEDOUT) {
+            log_error("db writer: a batch's COMMIT went unanswered and PostgreSQL stayed away: "
+                      "its jobs' outcome is unknown (TANDEM_ETIMEDOUT)",
+                      "\"jobs\":%zu", n);
+        }
+        batch_fail(jobs, n, rc == TANDEM_ETIMEDOUT ? TANDEM_ETIMEDOUT : TANDEM_EIO);
+        return -1;
+    }
+    return now_us() - b.body_end_us;
+}
+
+/* Runs jobs[0..n) in one transaction (see the essay), setting each job's status. Returns the
+ * COMMIT's duration in microseconds, or -1 when the batch failed. */
+static int64_t batch_run(struct tandem_db_writer *w, struct wjob **jobs, size_t n)
+{
+    return w->pg ? batch_run_pg(w->db, jobs, n) : batch_run_sqlite(w->db, jobs, n);
 }
 
 /* Delivers the completions of jobs[0..n): each worker's jobs in one post to its loop (or to its
@@ -406,11 +517,12 @@ int tandem_db_writer_new(const struct tandem_db_writer_config *cfg, struct tande
     }
     *out = NULL;
     struct tandem_db_writer *w = xcalloc(1, sizeof(*w));
-    int rc = tandem_db_open(cfg->path, cfg->schema_sql, &w->db);
+    int rc = tandem_sql_open(cfg->path, cfg->schema_sql, cfg->schema_pg, &w->db);
     if (rc != 0) {
         free(w);
         return rc;
     }
+    w->pg = tandem_sql_backend(w->db) == TANDEM_SQL_POSTGRES;
     w->path = xstrndup(cfg->path, strlen(cfg->path));
     w->relay = cfg->relay;
     w->queue_max = cfg->queue_max > 0 ? cfg->queue_max : WRITER_QUEUE_DEFAULT;
@@ -420,7 +532,7 @@ int tandem_db_writer_new(const struct tandem_db_writer_config *cfg, struct tande
     pthread_cond_init(&w->idle, NULL);
     if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
         log_error("db writer: cannot start its thread", NULL);
-        sqlite3_close(w->db);
+        tandem_sql_close(w->db);
         pthread_mutex_destroy(&w->mu);
         pthread_cond_destroy(&w->cv);
         pthread_cond_destroy(&w->idle);
@@ -432,12 +544,10 @@ int tandem_db_writer_new(const struct tandem_db_writer_config *cfg, struct tande
     return 0;
 }
 
-int tandem_db_write(struct tandem_db_writer *w, tandem_db_job_fn job, tandem_db_done_fn done,
-                    void *arg)
+/* Queues a job: fn or sql_fn. See tandem_db_write. */
+static int writer_submit(struct tandem_db_writer *w, tandem_db_job_fn fn, tandem_sql_job_fn sql_fn,
+                         tandem_db_done_fn done, void *arg)
 {
-    if (w == NULL || job == NULL) {
-        return TANDEM_EINVAL;
-    }
     struct tandem_loop *l = tandem_loop_current();
     pthread_mutex_lock(&w->mu);
     if (w->closing) {
@@ -459,7 +569,8 @@ int tandem_db_write(struct tandem_db_writer *w, tandem_db_job_fn job, tandem_db_
         p->inflight++;
     }
     struct wjob *j = xcalloc(1, sizeof(*j));
-    j->fn = job;
+    j->fn = fn;
+    j->sql_fn = sql_fn;
     j->done = done;
     j->arg = arg;
     j->port = p;
@@ -472,7 +583,51 @@ int tandem_db_write(struct tandem_db_writer *w, tandem_db_job_fn job, tandem_db_
     return 0;
 }
 
-int tandem_db_reader(struct tandem_db_writer *w, sqlite3 **out)
+int tandem_db_write(struct tandem_db_writer *w, tandem_db_job_fn job, tandem_db_done_fn done,
+                    void *arg)
+{
+    if (w == NULL || job == NULL || w->pg) {
+        return TANDEM_EINVAL;
+    }
+    return writer_submit(w, job, NULL, done, arg);
+}
+
+int tandem_db_write_sql(struct tandem_db_writer *w, tandem_sql_job_fn job, tandem_db_done_fn done,
+                        void *arg)
+{
+    if (w == NULL || job == NULL) {
+        return TANDEM_EINVAL;
+    }
+    return writer_submit(w, NULL, job, done, arg);
+}
+
+/* Opens a reader: SQLite read-only with the busy timeout, or a PostgreSQL connection of its own
+ * (no schema: the writer ran it). The SQLite one has no mutex (NOMUTEX: SQLite's multi-thread
+ * mode for this connection alone): it is its worker's only, and under the default serialized
+ * mode a list page of the articles service spent an eighth of its time locking and unlocking it
+ * around each column read (that service used to set the mode process-wide with sqlite3_config). */
+static int reader_open(struct tandem_db_writer *w, struct tandem_sql **out)
+{
+    if (w->pg) {
+        return sql_pg_open(w->path, out);
+    }
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(w->path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK) {
+        int rc = store_fail(db, "db reader: open");
+        sqlite3_close(db);
+        return rc;
+    }
+    sqlite3_busy_timeout(db, WRITER_BUSY_MS);
+    struct sql_lite *s = xcalloc(1, sizeof(*s));
+    sql_lite_init(s, db, true);
+    s->heap = true;
+    s->base.cacheable = true;
+    *out = &s->base;
+    return 0;
+}
+
+int tandem_db_reader_sql(struct tandem_db_writer *w, struct tandem_sql **out)
 {
     struct tandem_loop *l = tandem_loop_current();
     if (w == NULL || out == NULL || l == NULL) {
@@ -486,17 +641,27 @@ int tandem_db_reader(struct tandem_db_writer *w, sqlite3 **out)
         return TANDEM_ECLOSED;
     }
     if (p->reader == NULL) { /* this worker's own field: no lock */
-        sqlite3 *db = NULL;
-        if (sqlite3_open_v2(w->path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-            int rc = store_fail(db, "db reader: open");
-            sqlite3_close(db);
+        int rc = reader_open(w, &p->reader);
+        if (rc != 0) {
             return rc;
         }
-        sqlite3_busy_timeout(db, WRITER_BUSY_MS);
-        p->reader = db;
     }
     *out = p->reader;
     return 0;
+}
+
+int tandem_db_reader(struct tandem_db_writer *w, sqlite3 **out)
+{
+    if (w == NULL || out == NULL || w->pg) {
+        return TANDEM_EINVAL;
+    }
+    *out = NULL;
+    struct tandem_sql *db = NULL;
+    int rc = tandem_db_reader_sql(w, &db);
+    if (rc == 0) {
+        *out = tandem_sql_sqlite(db);
+    }
+    return rc;
 }
 
 void tandem_db_writer_stats(struct tandem_db_writer *w, struct tandem_db_writer_stats *out)
@@ -537,11 +702,7 @@ void tandem_db_writer_free(struct tandem_db_writer *w)
     }
     pthread_mutex_unlock(&w->mu);
 
-    sqlite3_stmt *st;
-    while ((st = sqlite3_next_stmt(w->db, NULL)) != NULL) {
-        sqlite3_finalize(st); /* the jobs' kept statements */
-    }
-    sqlite3_close(w->db);
+    conn_close(w->db); /* with the jobs' kept statements */
     pthread_mutex_destroy(&w->mu);
     pthread_cond_destroy(&w->cv);
     pthread_cond_destroy(&w->idle);
