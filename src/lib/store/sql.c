@@ -283,6 +283,15 @@ void sql_lite_init(struct sql_lite *s, sqlite3 *db, bool owned)
     s->heap = false;
 }
 
+struct tandem_sql *sql_lite_new(sqlite3 *db, bool owned)
+{
+    struct sql_lite *s = xcalloc(1, sizeof(*s));
+    sql_lite_init(s, db, owned);
+    s->heap = true;
+    s->base.cacheable = true;
+    return &s->base;
+}
+
 /* ---- opening ------------------------------------------------------------------------------ */
 
 const char *tandem_sql_location(const char *sqlite_path)
@@ -419,11 +428,7 @@ int tandem_sql_open(const char *location, const char *schema_sql, const char *sc
     if (rc != 0) {
         return rc;
     }
-    struct sql_lite *s = xcalloc(1, sizeof(*s));
-    sql_lite_init(s, lite, true);
-    s->heap = true;
-    s->base.cacheable = true;
-    *out = &s->base;
+    *out = sql_lite_new(lite, true);
     return 0;
 }
 
@@ -432,11 +437,7 @@ int tandem_sql_wrap_sqlite(struct sqlite3 *db, struct tandem_sql **out)
     if (db == NULL || out == NULL) {
         return TANDEM_EINVAL;
     }
-    struct sql_lite *s = xcalloc(1, sizeof(*s));
-    sql_lite_init(s, db, false);
-    s->heap = true;
-    s->base.cacheable = true;
-    *out = &s->base;
+    *out = sql_lite_new(db, false);
     return 0;
 }
 

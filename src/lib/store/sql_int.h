@@ -87,6 +87,10 @@ struct sql_lite {
 };
 void sql_lite_init(struct sql_lite *s, sqlite3 *db, bool owned);
 
+/* The same on the heap, for a connection that lives on (closed by tandem_sql_close; its
+ * statements cacheable). */
+struct tandem_sql *sql_lite_new(sqlite3 *db, bool owned);
+
 /*
  * Rewrites SQLite placeholders ("?NNN", "?") into PostgreSQL's ("$NNN") outside '...' strings,
  * "..." identifiers and -- or / * comments. Returns a malloc'd string and the highest parameter

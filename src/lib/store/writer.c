@@ -619,11 +619,7 @@ static int reader_open(struct tandem_db_writer *w, struct tandem_sql **out)
         return rc;
     }
     sqlite3_busy_timeout(db, WRITER_BUSY_MS);
-    struct sql_lite *s = xcalloc(1, sizeof(*s));
-    sql_lite_init(s, db, true);
-    s->heap = true;
-    s->base.cacheable = true;
-    *out = &s->base;
+    *out = sql_lite_new(db, true);
     return 0;
 }
 
