@@ -246,11 +246,6 @@ static void reset_statements(struct tandem_sql *db)
     }
 }
 
-static int exec_quiet(struct tandem_sql *db, const char *sql)
-{
-    return tandem_sql_exec(db, sql);
-}
-
 enum { JOB_KEPT, JOB_UNDONE, JOB_STUCK };
 
 /* Ends the current job's SAVEPOINT: kept (RELEASE), or rolled back (ROLLBACK TO, RELEASE) when
@@ -260,11 +255,11 @@ enum { JOB_KEPT, JOB_UNDONE, JOB_STUCK };
 static int job_end(struct tandem_sql *db, bool keep)
 {
     if (keep && tandem_sql_txn_state(db) == TANDEM_SQL_ACTIVE &&
-        exec_quiet(db, "RELEASE tandem_job") == 0) {
+        tandem_sql_exec(db, "RELEASE tandem_job") == 0) {
         return JOB_KEPT;
     }
-    if (exec_quiet(db, "ROLLBACK TO tandem_job") != 0 ||
-        exec_quiet(db, "RELEASE tandem_job") != 0) {
+    if (tandem_sql_exec(db, "ROLLBACK TO tandem_job") != 0 ||
+        tandem_sql_exec(db, "RELEASE tandem_job") != 0) {
         log_error("db writer: cannot undo a failed job's savepoint", NULL);
         return JOB_STUCK;
     }
@@ -288,7 +283,7 @@ static int batch_body(struct tandem_sql *db, struct wjob **jobs, size_t n)
         if (j->final) {
             continue;
         }
-        if (exec_quiet(db, "SAVEPOINT tandem_job") != 0) {
+        if (tandem_sql_exec(db, "SAVEPOINT tandem_job") != 0) {
             return TANDEM_EIO;
         }
         int rc = j->fn != NULL ? j->fn(tandem_sql_sqlite(db), j->arg) : j->sql_fn(db, j->arg);
