@@ -6,6 +6,8 @@ if(TARGET tandem_events)
   add_executable(lib-events-check lib_events_check.c)
   target_link_libraries(lib-events-check PRIVATE tandem_events PkgConfig::RDKAFKA
                                                  Threads::Threads)
+  # the rewind scenario reaches the consumer's librdkafka handle (events_consumer_kafka)
+  target_include_directories(lib-events-check PRIVATE ${PROJECT_SOURCE_DIR}/src/lib/events)
   # name  timeout(s)  heavy(1: never two heavy tests at once; see CMakeLists.txt)
   tandem_it_tests(lib-events-check "" "lib_events 240 1")
 else()

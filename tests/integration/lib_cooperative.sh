@@ -123,7 +123,15 @@ got=$(wc -l <"$TMP_ROOT/all")
 distinct=$(uniq <"$TMP_ROOT/all" | wc -l)
 dups=$(uniq -d <"$TMP_ROOT/all" | head -5 | tr '\n' ';')
 [ "$distinct" = "$N" ] || fail "$distinct distinct records handled, want $N"
-[ "$got" = "$N" ] || fail "$got records handled for $N distinct: handled twice: $dups"
+if [ "$got" != "$N" ]; then # who handled them, and the rebalance steps and rewinds around
+    for m in a b; do
+        consumed "$m" | sort -n -k1,1 -k2,2 | uniq -c | awk -v m="$m" '$1 > 1 { print m " twice: " $2 "/" $3 }' | head -5 >&2
+        consumed "$m" | sort -u >"$TMP_ROOT/$m.once" # comm wants the plain order
+        grep -E '"msg":"events: (partitions|fetch)' "$TMP_ROOT/$m.log" | sed "s/^/$m: /" >&2
+    done
+    comm -12 "$TMP_ROOT/a.once" "$TMP_ROOT/b.once" | head -5 | sed 's/^/a and b: /' >&2
+    fail "$got records handled for $N distinct: handled twice: $dups"
+fi
 for p in 0 1 2 3; do # offsets 0 .. N/4-1 in each partition
     c=$(awk -v p="$p" '$1 == p' "$TMP_ROOT/all" | wc -l)
     last=$(awk -v p="$p" '$1 == p { o = $2 } END { print o }' "$TMP_ROOT/all")

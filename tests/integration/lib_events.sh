@@ -14,6 +14,8 @@
 #   hook       the assignment hook sets where a partition starts (an offset, the beginning, the
 #              committed offset), runs before any record, never during a handler, and at stop
 #              after the final commit
+#   rewind     a partition resumed though not paused: librdkafka (before 2.3.1) fetches it again
+#              from the start; the records already handled are skipped, each handled once
 #   unreachable a producer with no broker: flush times out, free reports TANDEM_ECLOSED
 # and here: a consumer killed with kill -9 mid-stream; a new one resumes at the committed offset,
 # handles again what had been handled but not committed, and nothing is lost. And a second member
@@ -29,7 +31,7 @@ wait_metadata 20
 
 within 20 "$GCHECK" create -b "$BROKER" -t rt -p 4 || fail "create topic rt"
 within 20 "$GCHECK" create -b "$BROKER" -t reb -p 4 || fail "create topic reb"
-for t in retry drain overrun abandon hook crash; do
+for t in retry drain overrun abandon hook rewind crash; do
     within 20 "$GCHECK" create -b "$BROKER" -t $t -p 1 || fail "create topic $t"
 done
 
@@ -45,6 +47,8 @@ log "stop during a retry's backoff"
 within 60 "$EC" abandon -b "$BROKER" -t abandon -g abandon-group || record_failure "abandon"
 log "the assignment hook: where a partition starts"
 within 90 "$EC" hook -b "$BROKER" -t hook -g hook-group || record_failure "hook"
+log "a fetch that goes back over handled records"
+within 90 "$EC" rewind -b "$BROKER" -t rewind -g rewind-group -n 400 || record_failure "rewind"
 log "a producer with no broker"
 within 40 "$EC" unreachable -b 127.0.0.1:1 -t nowhere || record_failure "unreachable"
 

@@ -169,6 +169,7 @@ static void test_run_and_drain(void **state)
                                 "tandem_events_consumed_total{group=\"second\"} 0\n"));
     assert_non_null(strstr(out, "\ntandem_events_retried_total{group=\"second\"} 0\n"));
     assert_non_null(strstr(out, "\ntandem_events_dead_lettered_total{group=\"first\"} 0\n"));
+    assert_non_null(strstr(out, "\ntandem_events_rewound_total{group=\"second\"} 0\n"));
     /* the lag is per partition, and no partition is assigned without a broker: no sample (the
      * summed tandem_consumer_lag{group} of old is gone) */
     assert_null(strstr(out, "tandem_consumer_lag{"));

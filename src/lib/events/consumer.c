@@ -19,6 +19,9 @@
  *     is COOPERATIVE: an assignment adds partitions (rd_kafka_incremental_assign) and a
  *     revocation removes only the partitions that move (rd_kafka_incremental_unassign), after
  *     the same synchronous commit; the partitions kept are consumed on. Each step is logged.
+ *   - A record is handled at most once per assignment of its partition: a fetch that goes back
+ *     over records this member handled since the partition was assigned (librdkafka's, see
+ *     already_handled) is skipped up to where it had got.
  *   - A dead letter goes through a private idempotent producer (acks=all) whose reports this
  *     thread polls; the offset is stored only once the broker acknowledged it. When that fails
  *     it is retried (backoff) until it succeeds or stop is asked; an abandoned record stays
@@ -60,6 +63,7 @@
  * as often. allow.auto.create.topics would not help: the join's Metadata requests never ask for
  * creation (rd_kafka_cgrp_metadata_refresh), and creating a topic is its owner's business.
  */
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdatomic.h>
@@ -98,7 +102,7 @@ struct tandem_consumer {
     uint64_t rng;
     unsigned uncommitted; /* records stored since the last commit; thread only */
     int64_t last_commit_ms;
-    atomic_uint_fast64_t consumed, retried, dead_lettered, committed;
+    atomic_uint_fast64_t consumed, retried, dead_lettered, committed, rewound;
     pthread_t stats_thread;
     bool stats_started;
     atomic_bool stats_stop;
@@ -112,6 +116,11 @@ struct tandem_consumer {
 struct assigned {
     char topic[TANDEM_TOPIC_MAX + 1];
     int32_t partition;
+    /* The consumer thread's alone (the stats thread reads only the fields above): the records
+     * handled since the partition was assigned are the offsets [first, next); -1, -1 before the
+     * first. rewinding: the record before this one was skipped (see already_handled). */
+    int64_t first, next;
+    bool rewinding;
 };
 
 enum outcome { DONE, ABANDON };
@@ -194,18 +203,24 @@ static void log_rebalance(const char *msg, const char *protocol,
              log_json_str(esc, sizeof(esc), list));
 }
 
-static bool is_assigned(const char *topic, int32_t partition, void *arg)
+static struct assigned *find_assigned(const struct tandem_consumer *c, const char *topic,
+                                      int32_t partition)
 {
-    const struct tandem_consumer *c = arg;
     for (size_t i = 0; i < c->nassigned; i++) {
         if (c->assigned[i].partition == partition && strcmp(c->assigned[i].topic, topic) == 0)
-            return true;
+            return &c->assigned[i];
     }
-    return false;
+    return NULL;
 }
 
-/* Keeps the assignment for the lag table: parts added (assigned) or removed; replace: the eager
- * protocol's assignment is the whole set (and its revocation everything). */
+static bool is_assigned(const char *topic, int32_t partition, void *arg)
+{
+    return find_assigned(arg, topic, partition) != NULL;
+}
+
+/* Keeps the assignment for the lag table and the handled ranges: parts added (assigned, their
+ * ranges start empty) or removed; replace: the eager protocol's assignment is the whole set (and
+ * its revocation everything). */
 static void track_assignment(struct tandem_consumer *c,
                              const rd_kafka_topic_partition_list_t *parts, bool add, bool replace)
 {
@@ -214,14 +229,20 @@ static void track_assignment(struct tandem_consumer *c,
         c->nassigned = 0;
     for (int i = 0; add && i < parts->cnt; i++) {
         const rd_kafka_topic_partition_t *p = &parts->elems[i];
-        if (strlen(p->topic) > TANDEM_TOPIC_MAX || is_assigned(p->topic, p->partition, c))
+        if (strlen(p->topic) > TANDEM_TOPIC_MAX)
             continue;
-        struct assigned *grown = realloc(c->assigned, (c->nassigned + 1) * sizeof(*grown));
-        if (grown == NULL)
-            break; /* the partition shows no lag; consumption is not affected */
-        c->assigned = grown;
-        snprintf(grown[c->nassigned].topic, sizeof(grown->topic), "%s", p->topic);
-        grown[c->nassigned++].partition = p->partition;
+        struct assigned *a = find_assigned(c, p->topic, p->partition);
+        if (a == NULL) {
+            struct assigned *grown = realloc(c->assigned, (c->nassigned + 1) * sizeof(*grown));
+            if (grown == NULL)
+                break; /* no lag shown and no rewind skipped; consumption is not affected */
+            c->assigned = grown;
+            a = &grown[c->nassigned++];
+            snprintf(a->topic, sizeof(a->topic), "%s", p->topic);
+            a->partition = p->partition;
+        }
+        a->first = a->next = -1;
+        a->rewinding = false;
     }
     for (int i = 0; !add && !replace && i < parts->cnt; i++) {
         for (size_t k = 0; k < c->nassigned; k++) {
@@ -515,6 +536,50 @@ static void stats_thread_stop(struct tandem_consumer *c)
     }
 }
 
+/*
+ * True when m was handled already since its partition was assigned here: its offset lies in the
+ * partition's handled range [first, next). librdkafka before 2.3.1 can restart a partition's fetch
+ * at an older offset while the partition stays assigned: a resume (which every rebalance step
+ * does to the whole assignment, the partitions kept in a cooperative rebalance included) bumps
+ * the partition's op version even when it was not paused, and a fetch at a new version starts
+ * over at rktp_next_offset, left wherever the last pause or fetch start put it (librdkafka
+ * #4636; rd_kafka_toppar_pause_resume and rd_kafka_toppar_fetch_decide in 2.0.2). Without this
+ * check those records are handled again: integration/lib_cooperative, under CI's load, saw 20
+ * records of a partition that member a kept through a rebalance handled twice. Records are handled in offset order, one at a
+ * time, so every offset in the range was handled (or dead-lettered) by this member; an offset
+ * below first (a reset to the log start) is handled as usual. A skipped record is counted
+ * (rewound) and its offset not stored; each rewind is logged once.
+ */
+static bool already_handled(struct tandem_consumer *c, const rd_kafka_message_t *m)
+{
+    struct assigned *a = find_assigned(c, rd_kafka_topic_name(m->rkt), m->partition);
+    if (a == NULL || m->offset < a->first || m->offset >= a->next) {
+        if (a != NULL)
+            a->rewinding = false;
+        return false;
+    }
+    atomic_fetch_add(&c->rewound, 1);
+    if (!a->rewinding) {
+        char t[TANDEM_TOPIC_MAX + 8];
+        log_info("events: fetch rewound, records already handled are skipped",
+                 "\"topic\":%s,\"partition\":%d,\"offset\":%" PRId64 ",\"next\":%" PRId64,
+                 log_json_str(t, sizeof(t), a->topic), (int)a->partition, m->offset, a->next);
+        a->rewinding = true;
+    }
+    return true;
+}
+
+/* Extends the handled range of m's partition with m, done. */
+static void handled(struct tandem_consumer *c, const rd_kafka_message_t *m)
+{
+    struct assigned *a = find_assigned(c, rd_kafka_topic_name(m->rkt), m->partition);
+    if (a == NULL)
+        return;
+    if (a->first < 0 || m->offset < a->first)
+        a->first = m->offset;
+    a->next = m->offset + 1;
+}
+
 static void *consumer_thread(void *arg)
 {
     struct tandem_consumer *c = arg;
@@ -522,7 +587,11 @@ static void *consumer_thread(void *arg)
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 100);
         enum outcome o = DONE;
         if (m != NULL && m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-            o = handle(c, m);
+            if (!already_handled(c, m)) {
+                o = handle(c, m);
+                if (o == DONE)
+                    handled(c, m);
+            }
         } else if (m != NULL && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             /* UNKNOWN_TOPIC_OR_PART names a subscribed topic not created yet (once per topic) */
             const char *topic = m->rkt != NULL ? rd_kafka_topic_name(m->rkt) : NULL;
@@ -733,10 +802,16 @@ void tandem_consumer_stats(struct tandem_consumer *c, struct tandem_event_stats 
     out->retried = atomic_load(&c->retried);
     out->dead_lettered = atomic_load(&c->dead_lettered);
     out->committed = atomic_load(&c->committed);
+    out->rewound = atomic_load(&c->rewound);
     pthread_mutex_lock(&c->lag_mu);
     for (size_t i = 0; i < c->nlags; i++)
         out->lag += c->lags[i].lag;
     pthread_mutex_unlock(&c->lag_mu);
+}
+
+rd_kafka_t *events_consumer_kafka(struct tandem_consumer *c)
+{
+    return c->rk;
 }
 
 size_t tandem_consumer_lags(struct tandem_consumer *c, struct tandem_partition_lag *out, size_t cap)

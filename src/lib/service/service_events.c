@@ -262,6 +262,8 @@ static void events_emit(struct tandem_metrics_writer *w, void *arg)
         {"tandem_events_consumed_total", "Events handed to the handler (first attempts)."},
         {"tandem_events_retried_total", "Handler calls that were retries."},
         {"tandem_events_dead_lettered_total", "Events written to a dead-letter topic."},
+        {"tandem_events_rewound_total",
+         "Events delivered again by a fetch that went back, skipped: already handled."},
     };
     for (size_t k = 0; k < sizeof(series) / sizeof(series[0]); k++) {
         for (size_t i = 0; i < e->nsubs; i++) {
@@ -269,7 +271,8 @@ static void events_emit(struct tandem_metrics_writer *w, void *arg)
             if (e->subs[i].c != NULL) {
                 tandem_consumer_stats(e->subs[i].c, &st);
             }
-            double v[] = {(double)st.consumed, (double)st.retried, (double)st.dead_lettered};
+            double v[] = {(double)st.consumed, (double)st.retried, (double)st.dead_lettered,
+                          (double)st.rewound};
             snprintf(label, sizeof(label), "group=\"%s\"", e->subs[i].group);
             tandem_metrics_counter(w, series[k].name, series[k].help, label, v[k]);
         }
