@@ -20,8 +20,24 @@
  * groups, once a second) or a pool thread (a reset, a browse). The browse consumer is one
  * librdkafka handle shared by every browse, one at a time (browse_mu): assigned the partitions
  * at their start offsets, read up to the ends they had when the browse began, unassigned.
+ *
+ * The admin handle is replaced after a coordinator call timed out (DescribeConsumerGroups,
+ * ListConsumerGroupOffsets, AlterConsumerGroupOffsets). In librdkafka 2.0.2 such a call waits for
+ * its group's coordinator in a coordinator request (rdkafka_coord.c) that outlives the call's
+ * timeout: its own timeout is never checked. When the coordinator comes back (the broker
+ * restarted), the request finds its admin call gone, releases the call's enqueue-once object,
+ * fails, and releases it again from the failure's response callback: the assertion
+ * `eonce->refcnt > 0` in rd_kafka_enq_once_del_source_return aborts the process. A call made
+ * while the broker is down, the broker back a few seconds later, was enough (the console died
+ * once in system-chaos-pg). Destroying the handle instead fails the waiting requests on the
+ * terminating path, which releases the object once. So the call that saw the timeout marks the
+ * handle stale, and the last call to give the handle back replaces it at once, while the broker
+ * is still away; a call that finds it stale replaces it before going on (rk_lock: calls hold it
+ * shared, the swap exclusively).
  */
 #include <librdkafka/rdkafka.h>
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +51,12 @@
 #define ADMIN_LOOKUP_MS 2000
 
 struct admin {
-    rd_kafka_t *rk;     /* admin requests (a producer handle: it never produces) */
+    rd_kafka_t *rk;            /* admin requests (a producer handle: it never produces); under
+                                  rk_lock: shared to use it, exclusive to replace it */
+    pthread_rwlock_t rk_lock;
+    atomic_bool stale;         /* a coordinator call on rk timed out: replace rk */
+    atomic_uint_fast64_t renewed; /* times rk was replaced (the log says each) */
+    char *brokers;
     rd_kafka_t *browse; /* the topic browser's consumer */
     pthread_mutex_t browse_mu;
 };
@@ -76,6 +97,64 @@ rd_kafka_conf_t *console_kafka_conf(const char *brokers, const char *client_id, 
     return conf;
 }
 
+/* A new admin handle, or NULL. */
+static rd_kafka_t *admin_handle(const char *brokers)
+{
+    char err[512];
+    rd_kafka_conf_t *conf = console_kafka_conf(brokers, "tandem-console-admin", err, sizeof(err));
+    rd_kafka_t *rk = conf != NULL ? rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err)) : NULL;
+    if (rk == NULL && conf != NULL) {
+        rd_kafka_conf_destroy(conf);
+    }
+    return rk;
+}
+
+/* Replaces a stale admin handle: waiting for the calls in flight (wait), or only when none is. */
+static void renew(struct admin *a, bool wait)
+{
+    if (wait ? pthread_rwlock_wrlock(&a->rk_lock) != 0
+             : pthread_rwlock_trywrlock(&a->rk_lock) != 0) {
+        return; /* a call is in flight: its release or the next hold renews */
+    }
+    rd_kafka_t *fresh = atomic_load(&a->stale) ? admin_handle(a->brokers) : NULL;
+    if (fresh != NULL) { /* else the old one serves on, and the next call tries again */
+        rd_kafka_destroy(a->rk); /* fails the coordinator requests still waiting */
+        a->rk = fresh;
+        atomic_store(&a->stale, false);
+        uint64_t n = atomic_fetch_add(&a->renewed, 1) + 1;
+        tandem_log_info(NULL, "console: admin client replaced after a coordinator timeout",
+                        "\"times\":%llu", (unsigned long long)n);
+    }
+    pthread_rwlock_unlock(&a->rk_lock);
+}
+
+/* Takes the admin handle for a call (shared), replacing it first when it is stale. */
+static void admin_hold(struct admin *a)
+{
+    if (atomic_load(&a->stale)) {
+        renew(a, true);
+    }
+    pthread_rwlock_rdlock(&a->rk_lock);
+}
+
+/* Gives the handle back; the last call out replaces it at once when a call made it stale, so
+ * that no coordinator request is left waiting for the broker to come back. */
+static void admin_release(struct admin *a)
+{
+    pthread_rwlock_unlock(&a->rk_lock);
+    if (atomic_load(&a->stale)) {
+        renew(a, false);
+    }
+}
+
+/* Marks the handle stale when a coordinator call ended in a timeout (see the top). */
+static void coordinator_outcome(struct admin *a, rd_kafka_resp_err_t err)
+{
+    if (err == RD_KAFKA_RESP_ERR__TIMED_OUT) {
+        atomic_store(&a->stale, true);
+    }
+}
+
 int admin_new(const char *brokers, struct admin **out)
 {
     char err[512];
@@ -84,12 +163,10 @@ int admin_new(const char *brokers, struct admin **out)
         return TANDEM_ENOMEM;
     }
     pthread_mutex_init(&a->browse_mu, NULL);
-    rd_kafka_conf_t *conf = console_kafka_conf(brokers, "tandem-console-admin", err, sizeof(err));
-    a->rk = conf != NULL ? rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err)) : NULL;
-    if (a->rk == NULL && conf != NULL) {
-        rd_kafka_conf_destroy(conf);
-    }
-    conf = console_kafka_conf(brokers, "tandem-console-browse", err, sizeof(err));
+    pthread_rwlock_init(&a->rk_lock, NULL);
+    a->brokers = strdup(brokers);
+    a->rk = a->brokers != NULL ? admin_handle(brokers) : NULL;
+    rd_kafka_conf_t *conf = console_kafka_conf(brokers, "tandem-console-browse", err, sizeof(err));
     const char *set[][2] = {
         {"group.id", "tandem-console-browse"}, /* never joined, never committed */
         {"enable.auto.commit", "false"},       {"enable.auto.offset.store", "false"},
@@ -127,19 +204,29 @@ void admin_free(struct admin *a)
     if (a->rk != NULL) {
         rd_kafka_destroy(a->rk);
     }
+    pthread_rwlock_destroy(&a->rk_lock);
     pthread_mutex_destroy(&a->browse_mu);
+    free(a->brokers);
     free(a);
 }
 
-/* Waits for the result event of an admin call on q; NULL with err set on timeout or error. */
-static rd_kafka_event_t *admin_wait(rd_kafka_queue_t *q, int timeout_ms, char *err, size_t err_len)
+/* Waits for the result event of an admin call on q; NULL with err set on timeout or error. A
+ * coordinator call's timeout (coord: true) marks the handle stale. */
+static rd_kafka_event_t *admin_wait(struct admin *a, bool coord, rd_kafka_queue_t *q,
+                                    int timeout_ms, char *err, size_t err_len)
 {
     rd_kafka_event_t *ev = rd_kafka_queue_poll(q, timeout_ms + 1000);
     if (ev == NULL) {
+        if (coord) {
+            coordinator_outcome(a, RD_KAFKA_RESP_ERR__TIMED_OUT);
+        }
         snprintf(err, err_len, "the broker did not answer within %d ms", timeout_ms);
         return NULL;
     }
     if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (coord) {
+            coordinator_outcome(a, rd_kafka_event_error(ev));
+        }
         snprintf(err, err_len, "%s", rd_kafka_event_error_string(ev));
         rd_kafka_event_destroy(ev);
         return NULL;
@@ -162,7 +249,7 @@ static json_t *list_groups(struct admin *a, rd_kafka_queue_t *q, int timeout_ms,
     rd_kafka_AdminOptions_t *o = options(a, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPS, timeout_ms);
     rd_kafka_ListConsumerGroups(a->rk, o, q);
     rd_kafka_AdminOptions_destroy(o);
-    rd_kafka_event_t *ev = admin_wait(q, timeout_ms, err, err_len);
+    rd_kafka_event_t *ev = admin_wait(a, false, q, timeout_ms, err, err_len);
     if (ev == NULL) {
         return NULL;
     }
@@ -210,7 +297,7 @@ static json_t *describe(struct admin *a, rd_kafka_queue_t *q, json_t *names, int
     rd_kafka_DescribeConsumerGroups(a->rk, ids, n, o, q);
     rd_kafka_AdminOptions_destroy(o);
     free(ids);
-    rd_kafka_event_t *ev = admin_wait(q, timeout_ms, err, err_len);
+    rd_kafka_event_t *ev = admin_wait(a, true, q, timeout_ms, err, err_len);
     if (ev == NULL) {
         return NULL;
     }
@@ -228,6 +315,7 @@ static json_t *describe(struct admin *a, rd_kafka_queue_t *q, json_t *names, int
             "simple", rd_kafka_ConsumerGroupDescription_is_simple_consumer_group(d), "assignor",
             assignor != NULL ? assignor : "");
         if (e != NULL) {
+            coordinator_outcome(a, rd_kafka_error_code(e));
             json_object_set_new(g, "error", json_string(rd_kafka_error_string(e)));
         }
         json_t *members = json_array();
@@ -273,7 +361,7 @@ static json_t *committed(struct admin *a, rd_kafka_queue_t *q, const char *group
     rd_kafka_ListConsumerGroupOffsets(a->rk, &req, 1, o, q);
     rd_kafka_AdminOptions_destroy(o);
     rd_kafka_ListConsumerGroupOffsets_destroy(req);
-    rd_kafka_event_t *ev = admin_wait(q, timeout_ms, err, err_len);
+    rd_kafka_event_t *ev = admin_wait(a, true, q, timeout_ms, err, err_len);
     if (ev == NULL) {
         return NULL;
     }
@@ -284,8 +372,11 @@ static json_t *committed(struct admin *a, rd_kafka_queue_t *q, const char *group
     if (n == 1 && rd_kafka_group_result_error(gr[0]) == NULL) {
         out = partitions_json(rd_kafka_group_result_partitions(gr[0]), true);
     } else {
-        snprintf(err, err_len, "%s",
-                 n == 1 ? rd_kafka_error_string(rd_kafka_group_result_error(gr[0])) : "no result");
+        const rd_kafka_error_t *e = n == 1 ? rd_kafka_group_result_error(gr[0]) : NULL;
+        if (e != NULL) {
+            coordinator_outcome(a, rd_kafka_error_code(e));
+        }
+        snprintf(err, err_len, "%s", e != NULL ? rd_kafka_error_string(e) : "no result");
     }
     rd_kafka_event_destroy(ev);
     return out;
@@ -330,6 +421,7 @@ static bool assigned_topic(json_t *g, const char *topic)
 
 json_t *admin_groups(struct admin *a, int timeout_ms, char *err, size_t err_len)
 {
+    admin_hold(a);
     rd_kafka_queue_t *q = rd_kafka_queue_new(a->rk);
     json_t *out = NULL;
     json_t *names = list_groups(a, q, timeout_ms, err, err_len);
@@ -381,6 +473,7 @@ json_t *admin_groups(struct admin *a, int timeout_ms, char *err, size_t err_len)
     }
     json_decref(names);
     rd_kafka_queue_destroy(q);
+    admin_release(a);
     return out;
 }
 
@@ -459,6 +552,7 @@ int admin_reset(struct admin *a, const char *group, json_t *spec, json_t **body)
     json_int_t partition = json_is_integer(jp) ? json_integer_value(jp) : -1;
     json_int_t offset = json_integer_value(json_object_get(spec, "offset"));
     json_int_t time_ms = json_integer_value(json_object_get(spec, "time"));
+    admin_hold(a);
     rd_kafka_queue_t *q = rd_kafka_queue_new(a->rk);
     json_t *names = json_pack("[s]", group);
     json_t *d = describe(a, q, names, ADMIN_LOOKUP_MS, err, sizeof(err));
@@ -468,8 +562,9 @@ int admin_reset(struct admin *a, const char *group, json_t *spec, json_t **body)
     size_t members = json_array_size(json_object_get(g, "members"));
     int status = 0;
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(16);
-    if (g == NULL) {
-        *body = problem(err[0] ? err : "the broker did not describe the group");
+    const char *gerr = json_string_value(json_object_get(g, "error"));
+    if (g == NULL || gerr != NULL) {
+        *body = problem(gerr != NULL ? gerr : err[0] ? err : "the broker did not describe the group");
         status = 502;
     } else if (state == NULL || strcmp(state, "Dead") == 0) {
         *body = problem("no such consumer group");
@@ -530,12 +625,15 @@ int admin_reset(struct admin *a, const char *group, json_t *spec, json_t **body)
         rd_kafka_AlterConsumerGroupOffsets(a->rk, &req, 1, o, q);
         rd_kafka_AdminOptions_destroy(o);
         rd_kafka_AlterConsumerGroupOffsets_destroy(req);
-        rd_kafka_event_t *ev = admin_wait(q, ADMIN_LOOKUP_MS, err, sizeof(err));
+        rd_kafka_event_t *ev = admin_wait(a, true, q, ADMIN_LOOKUP_MS, err, sizeof(err));
         size_t n = 0;
         const rd_kafka_group_result_t **gr =
             ev != NULL ? rd_kafka_AlterConsumerGroupOffsets_result_groups(
                              rd_kafka_event_AlterConsumerGroupOffsets_result(ev), &n)
                        : NULL;
+        if (n == 1 && rd_kafka_group_result_error(gr[0]) != NULL) {
+            coordinator_outcome(a, rd_kafka_error_code(rd_kafka_group_result_error(gr[0])));
+        }
         const rd_kafka_topic_partition_list_t *done =
             n == 1 ? rd_kafka_group_result_partitions(gr[0]) : NULL;
         rd_kafka_resp_err_t perr = RD_KAFKA_RESP_ERR_NO_ERROR;
@@ -573,6 +671,7 @@ int admin_reset(struct admin *a, const char *group, json_t *spec, json_t **body)
     rd_kafka_topic_partition_list_destroy(l);
     json_decref(d);
     rd_kafka_queue_destroy(q);
+    admin_release(a);
     return status;
 }
 

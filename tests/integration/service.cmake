@@ -66,3 +66,21 @@ if(TARGET tandem-users AND TARGET tandem-console)
     LABELS integration
     ENVIRONMENT "TANDEM_TEST_BIN=$<TARGET_FILE_DIR:tandem-users>")
 endif()
+
+# The console's admin client across a broker outage (console_admin.sh, console_admin_check.c,
+# which #includes services/console/admin.c): a coordinator call's timeout replaces the handle,
+# and the process survives the broker's return.
+if(TARGET tandem-console)
+  add_executable(console-admin-check console_admin_check.c)
+  target_include_directories(console-admin-check PRIVATE ${PROJECT_SOURCE_DIR}/services/console)
+  target_link_libraries(console-admin-check PRIVATE tandem_service tandem_client
+                                                    PkgConfig::RDKAFKA)
+  add_test(NAME integration/console_admin COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/console_admin.sh)
+  set_tests_properties(integration/console_admin PROPERTIES
+    TIMEOUT 120
+    LABELS integration
+    ENVIRONMENT "CONSOLE_ADMIN_CHECK=$<TARGET_FILE:console-admin-check>;TANDEM_BROKER=$<TARGET_FILE:tandem-broker>")
+else()
+  tandem_skip_test(integration/console_admin "the console is not built (librdkafka-dev missing)"
+                   integration)
+endif()
