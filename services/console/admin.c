@@ -51,10 +51,10 @@
 #define ADMIN_LOOKUP_MS 2000
 
 struct admin {
-    rd_kafka_t *rk;            /* admin requests (a producer handle: it never produces); under
-                                  rk_lock: shared to use it, exclusive to replace it */
+    rd_kafka_t *rk; /* admin requests (a producer handle: it never produces); under
+                       rk_lock: shared to use it, exclusive to replace it */
     pthread_rwlock_t rk_lock;
-    atomic_bool stale;         /* a coordinator call on rk timed out: replace rk */
+    atomic_bool stale;            /* a coordinator call on rk timed out: replace rk */
     atomic_uint_fast64_t renewed; /* times rk was replaced (the log says each) */
     char *brokers;
     rd_kafka_t *browse; /* the topic browser's consumer */
@@ -117,7 +117,7 @@ static void renew(struct admin *a, bool wait)
         return; /* a call is in flight: its release or the next hold renews */
     }
     rd_kafka_t *fresh = atomic_load(&a->stale) ? admin_handle(a->brokers) : NULL;
-    if (fresh != NULL) { /* else the old one serves on, and the next call tries again */
+    if (fresh != NULL) {         /* else the old one serves on, and the next call tries again */
         rd_kafka_destroy(a->rk); /* fails the coordinator requests still waiting */
         a->rk = fresh;
         atomic_store(&a->stale, false);
@@ -564,7 +564,9 @@ int admin_reset(struct admin *a, const char *group, json_t *spec, json_t **body)
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(16);
     const char *gerr = json_string_value(json_object_get(g, "error"));
     if (g == NULL || gerr != NULL) {
-        *body = problem(gerr != NULL ? gerr : err[0] ? err : "the broker did not describe the group");
+        *body = problem(gerr != NULL ? gerr
+                        : err[0]     ? err
+                                     : "the broker did not describe the group");
         status = 502;
     } else if (state == NULL || strcmp(state, "Dead") == 0) {
         *body = problem("no such consumer group");

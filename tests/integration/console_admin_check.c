@@ -129,7 +129,8 @@ int main(int argc, char **argv)
     kill(broker, SIGTERM);
     waitpid(broker, NULL, 0);
     if (failures == 0) {
-        printf("console admin: ok (the handle replaced once, no abort after the broker returned)\n");
+        printf(
+            "console admin: ok (the handle replaced once, no abort after the broker returned)\n");
     }
     return failures ? 1 : 0;
 }

@@ -545,10 +545,12 @@ static void stats_thread_stop(struct tandem_consumer *c)
  * over at rktp_next_offset, left wherever the last pause or fetch start put it (librdkafka
  * #4636; rd_kafka_toppar_pause_resume and rd_kafka_toppar_fetch_decide in 2.0.2). Without this
  * check those records are handled again: integration/lib_cooperative, under CI's load, saw 20
- * records of a partition that member a kept through a rebalance handled twice. Records are handled in offset order, one at a
- * time, so every offset in the range was handled (or dead-lettered) by this member; an offset
- * below first (a reset to the log start) is handled as usual. A skipped record is counted
- * (rewound) and its offset not stored; each rewind is logged once.
+ * records of a partition that member a kept through a rebalance handled twice. Records are
+ * handled in offset order, one at a time, so every offset in the range was handled (or
+ * dead-lettered) by this member; an offset below first (a reset to the log start) is handled as
+ * usual. A skipped record is counted (rewound) and its offset not stored; each rewind is logged
+ * once. The group's committed offset identifies records the same way: a broker that lost a tail
+ * and wrote other records at its offsets is skipped past by a restarted member as well.
  */
 static bool already_handled(struct tandem_consumer *c, const rd_kafka_message_t *m)
 {
