@@ -51,8 +51,9 @@
 #define ADMIN_LOOKUP_MS 2000
 
 struct admin {
-    rd_kafka_t *rk; /* admin requests (a producer handle: it never produces); under
-                       rk_lock: shared to use it, exclusive to replace it */
+    /* admin requests (a producer handle: it never produces); under rk_lock: shared to use it,
+     * exclusive to replace it */
+    rd_kafka_t *rk;
     pthread_rwlock_t rk_lock;
     atomic_bool stale;            /* a coordinator call on rk timed out: replace rk */
     atomic_uint_fast64_t renewed; /* times rk was replaced (the log says each) */
@@ -117,7 +118,8 @@ static void renew(struct admin *a, bool wait)
         return; /* a call is in flight: its release or the next hold renews */
     }
     rd_kafka_t *fresh = atomic_load(&a->stale) ? admin_handle(a->brokers) : NULL;
-    if (fresh != NULL) {         /* else the old one serves on, and the next call tries again */
+    /* without a new one the old one serves on, and the next call tries again */
+    if (fresh != NULL) {
         rd_kafka_destroy(a->rk); /* fails the coordinator requests still waiting */
         a->rk = fresh;
         atomic_store(&a->stale, false);
