@@ -240,7 +240,7 @@ struct tandem_event_stats {
                                  partitions; 0 for a producer */
     uint64_t rewound;         /* consumer: records delivered again by a fetch that went back
                                  while their partition stayed assigned, skipped: they had been
-                                 handled (librdkafka before 2.3.1, its issue #4636) */
+                                 handled (librdkafka before 2.4.0, its issue #4636) */
 };
 
 /* Fills *out with p's counters (the consumer fields are 0). Thread-safe, any thread. */

@@ -14,7 +14,7 @@
 #   hook       the assignment hook sets where a partition starts (an offset, the beginning, the
 #              committed offset), runs before any record, never during a handler, and at stop
 #              after the final commit
-#   rewind     a partition resumed though not paused: librdkafka (before 2.3.1) fetches it again
+#   rewind     a partition resumed though not paused: librdkafka (before 2.4.0) fetches it again
 #              from the start; the records already handled are skipped, each handled once
 #   unreachable a producer with no broker: flush times out, free reports TANDEM_ECLOSED
 # and here: a consumer killed with kill -9 mid-stream; a new one resumes at the committed offset,

@@ -32,7 +32,7 @@
  *                                   prefetch (queued_records) still delivers every record
  *   rewind    -b B -t T -g G -n N   N records in partition 0; when half are handled, the
  *                                   partition is resumed though not paused (librdkafka before
- *                                   2.3.1 then fetches it again from the start): each record is
+ *                                   2.4.0 then fetches it again from the start): each record is
  *                                   handled once, the rewind is counted (stats.rewound) when
  *                                   this librdkafka has the bug, and committed = N
  *   committed -b B -t T -g G -p P   prints the group's committed offset of partition P
@@ -505,9 +505,9 @@ static int cmd_rewind(void)
     CHECK(missing == 0, "%d records never handled", missing);
     CHECK(twice == 0, "%d records handled more than once, the first at offset %d", twice,
           first_twice);
-    /* librdkafka 2.3.1 fixed its rewind (#4636); before it, the resume must have rewound, or
+    /* librdkafka 2.4.0 fixed its rewind (#4636); before it, the resume must have rewound, or
      * this scenario proved nothing about the skipping */
-    if (rd_kafka_version() < 0x020301ff)
+    if (rd_kafka_version() < 0x020400ff)
         CHECK(st.rewound > 0, "librdkafka %s did not rewind: nothing was skipped",
               rd_kafka_version_str());
     CHECK(st.consumed == (uint64_t)nevents, "stats.consumed %" PRIu64 ", want %d", st.consumed,

@@ -538,7 +538,7 @@ static void stats_thread_stop(struct tandem_consumer *c)
 
 /*
  * True when m was handled already since its partition was assigned here: its offset lies in the
- * partition's handled range [first, next). librdkafka before 2.3.1 can restart a partition's fetch
+ * partition's handled range [first, next). librdkafka before 2.4.0 can restart a partition's fetch
  * at an older offset while the partition stays assigned: a resume (which every rebalance step
  * does to the whole assignment, the partitions kept in a cooperative rebalance included) bumps
  * the partition's op version even when it was not paused, and a fetch at a new version starts

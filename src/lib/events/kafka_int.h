@@ -18,7 +18,7 @@ int events_conf_set(rd_kafka_conf_t *conf, const char *name, const char *value);
 struct tandem_consumer;
 
 /* The consumer's librdkafka handle, for tests alone: lib-events-check's rewind scenario resumes
- * a partition that is not paused, which makes librdkafka before 2.3.1 fetch it again from an
+ * a partition that is not paused, which makes librdkafka before 2.4.0 fetch it again from an
  * older offset (consumer.c, already_handled). */
 rd_kafka_t *events_consumer_kafka(struct tandem_consumer *c);
 
