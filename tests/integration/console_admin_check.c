@@ -20,7 +20,6 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "../../services/console/admin.c"
@@ -30,13 +29,6 @@
 
 static const char *broker_bin, *data_dir;
 static char listen_addr[64];
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static int free_port(void)
 {
@@ -68,7 +60,7 @@ static pid_t start_broker(void)
 /* admin_groups until it answers or ms pass: whether it answered. */
 static bool groups_answer(struct admin *a, int ms)
 {
-    int64_t deadline = now_ms() + ms;
+    int64_t deadline = mono_ms() + ms;
     do {
         char err[256] = "";
         json_t *g = admin_groups(a, 800, err, sizeof(err));
@@ -77,7 +69,7 @@ static bool groups_answer(struct admin *a, int ms)
             return true;
         }
         usleep(200 * 1000);
-    } while (now_ms() < deadline);
+    } while (mono_ms() < deadline);
     return false;
 }
 
@@ -104,11 +96,11 @@ int main(int argc, char **argv)
     waitpid(broker, NULL, 0);
     json_t *spec = json_pack("{s:s,s:s}", "to", "earliest", "topic", "t");
     json_t *body = NULL;
-    int64_t t0 = now_ms();
+    int64_t t0 = mono_ms();
     int status = admin_reset(a, "g", spec, &body);
     char *text = body != NULL ? json_dumps(body, JSON_COMPACT) : NULL;
     fprintf(stderr, "reset with the broker down: %d %s after %lld ms\n", status,
-            text != NULL ? text : "", (long long)(now_ms() - t0));
+            text != NULL ? text : "", (long long)(mono_ms() - t0));
     CHECK(status == 502, "reset with the broker down answered %d, want 502", status);
     CHECK(text != NULL && strstr(text, "imed out") != NULL, "the 502 does not say timed out: %s",
           text != NULL ? text : "(none)");
@@ -120,8 +112,8 @@ int main(int argc, char **argv)
 
     broker = start_broker(); /* the waiting coordinator request would now find its coordinator */
     CHECK(groups_answer(a, 15000), "the groups were not listed within 15 s of the restart");
-    int64_t until = now_ms() + 3000;
-    while (now_ms() < until) {
+    int64_t until = mono_ms() + 3000;
+    while (mono_ms() < until) {
         groups_answer(a, 0);
         usleep(300 * 1000);
     }
