@@ -537,24 +537,24 @@ static void stats_thread_stop(struct tandem_consumer *c)
 }
 
 /*
- * True when m was handled already since its partition was assigned here: its offset lies in the
- * partition's handled range [first, next). librdkafka before 2.4.0 can restart a partition's fetch
- * at an older offset while the partition stays assigned: a resume (which every rebalance step
- * does to the whole assignment, the partitions kept in a cooperative rebalance included) bumps
- * the partition's op version even when it was not paused, and a fetch at a new version starts
- * over at rktp_next_offset, left wherever the last pause or fetch start put it (librdkafka
- * #4636; rd_kafka_toppar_pause_resume and rd_kafka_toppar_fetch_decide in 2.0.2). Without this
- * check those records are handled again: integration/lib_cooperative, under CI's load, saw 20
- * records of a partition that member a kept through a rebalance handled twice. Records are
+ * True when m was handled already since its partition (a, NULL when untracked) was assigned
+ * here: its offset lies in the partition's handled range [first, next). librdkafka before 2.4.0 can
+ * restart a partition's fetch at an older offset while the partition stays assigned: a resume
+ * (which every rebalance step does to the whole assignment, the partitions kept in a cooperative
+ * rebalance included) bumps the partition's op version even when it was not paused, and a fetch at
+ * a new version starts over at rktp_next_offset, left wherever the last pause or fetch start put it
+ * (librdkafka #4636; rd_kafka_toppar_pause_resume and rd_kafka_toppar_fetch_decide in 2.0.2).
+ * Without this check those records are handled again: integration/lib_cooperative, under CI's load,
+ * saw 20 records of a partition that member a kept through a rebalance handled twice. Records are
  * handled in offset order, one at a time, so every offset in the range was handled (or
  * dead-lettered) by this member; an offset below first (a reset to the log start) is handled as
  * usual. A skipped record is counted (rewound) and its offset not stored; each rewind is logged
  * once. The group's committed offset identifies records the same way: a broker that lost a tail
  * and wrote other records at its offsets is skipped past by a restarted member as well.
  */
-static bool already_handled(struct tandem_consumer *c, const rd_kafka_message_t *m)
+static bool already_handled(struct tandem_consumer *c, struct assigned *a,
+                            const rd_kafka_message_t *m)
 {
-    struct assigned *a = find_assigned(c, rd_kafka_topic_name(m->rkt), m->partition);
     if (a == NULL || m->offset < a->first || m->offset >= a->next) {
         if (a != NULL)
             a->rewinding = false;
@@ -571,10 +571,9 @@ static bool already_handled(struct tandem_consumer *c, const rd_kafka_message_t 
     return true;
 }
 
-/* Extends the handled range of m's partition with m, done. */
-static void handled(struct tandem_consumer *c, const rd_kafka_message_t *m)
+/* Extends the handled range of m's partition (a, NULL when untracked) with m, done. */
+static void handled(struct assigned *a, const rd_kafka_message_t *m)
 {
-    struct assigned *a = find_assigned(c, rd_kafka_topic_name(m->rkt), m->partition);
     if (a == NULL)
         return;
     if (a->first < 0 || m->offset < a->first)
@@ -589,10 +588,13 @@ static void *consumer_thread(void *arg)
         rd_kafka_message_t *m = rd_kafka_consumer_poll(c->rk, 100);
         enum outcome o = DONE;
         if (m != NULL && m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-            if (!already_handled(c, m)) {
+            /* a stays valid through handle(): only a rebalance callback, which runs inside
+             * this thread's poll, changes the assignment */
+            struct assigned *a = find_assigned(c, rd_kafka_topic_name(m->rkt), m->partition);
+            if (!already_handled(c, a, m)) {
                 o = handle(c, m);
                 if (o == DONE)
-                    handled(c, m);
+                    handled(a, m);
             }
         } else if (m != NULL && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             /* UNKNOWN_TOPIC_OR_PART names a subscribed topic not created yet (once per topic) */
