@@ -15,11 +15,12 @@
  *               ASSIGNED <wall ms> <partitions sorted, comma separated, or ->
  *             and CLOSED at the end; FILE gets one line per record, "PARTITION OFFSET VALUE",
  *             flushed after every poll batch (a last line that a killed member left without its
- *             newline is dropped at the start, see open_records). --manual-commit: enable.auto.commit=false and a
- *             synchronous rd_kafka_commit of the consumed positions after every batch, after the
- *             batch reached FILE (at-least-once: a kill -9 between the two gives duplicates,
- *             never a gap). SIGTERM/SIGINT, --max records or --idle-exit ms without a record
- *             (once assigned) end the loop with rd_kafka_consumer_close (a clean leave).
+ *             newline is dropped at the start, see open_records). --manual-commit:
+ *             enable.auto.commit=false and a synchronous rd_kafka_commit of the consumed positions
+ *             after every batch, after the batch reached FILE (at-least-once: a kill -9 between
+ *             the two gives duplicates, never a gap). SIGTERM/SIGINT, --max records or
+ *             --idle-exit ms without a record (once assigned) end the loop with
+ *             rd_kafka_consumer_close (a clean leave).
  *   committed -b B -t T -g G                 "PARTITION OFFSET" per partition (rd_kafka_committed;
  *                                            -1 when nothing is committed)
  *   ends      -b B -t T                      "PARTITION HIGH_WATERMARK" per partition
