@@ -258,11 +258,12 @@ TANDEM_EXPORT void tandem_consumer_stats(struct tandem_consumer *c, struct tande
  *   end            the log end offset the consumer reads to (the last stable offset; the high
  *                  watermark without transactions)
  *   position       the next offset to hand to the handler: the record being handled + 1, or,
- *                  before the first record, the committed offset (else the log start)
+ *                  before the first record, the offset the partitions hook started it at (else
+ *                  the committed offset, else the log start)
  *   committed      the group's committed offset, -1 before the first commit
  *   lag            end - position: records not yet handed to the handler
- *   committed_lag  end - committed (the log start before any commit): records not yet
- *                  committed, which a crash would have handled again
+ *   committed_lag  end - committed (before any commit: from the hook's start offset, else the
+ *                  log start): records not yet committed, which a crash would have handled again
  */
 struct tandem_partition_lag {
     char topic[TANDEM_TOPIC_MAX + 1];

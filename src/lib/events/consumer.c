@@ -116,6 +116,9 @@ struct tandem_consumer {
 struct assigned {
     char topic[TANDEM_TOPIC_MAX + 1];
     int32_t partition;
+    /* The offset this assignment began at when the partitions hook named one, else -1: the
+     * lag's position until a record is handed out (lag.c). */
+    int64_t start;
     /* The consumer thread's alone (the stats thread reads only the fields above): the records
      * handled since the partition was assigned are the offsets [first, next); -1, -1 before the
      * first. rewinding: the record before this one was skipped (see already_handled). */
@@ -213,9 +216,14 @@ static struct assigned *find_assigned(const struct tandem_consumer *c, const cha
     return NULL;
 }
 
-static bool is_assigned(const char *topic, int32_t partition, void *arg)
+/* events_stats_lags' filter, on the stats thread under lag_mu: an assigned partition, and where
+ * the service started it. */
+static bool lag_keep(const char *topic, int32_t partition, void *arg, int64_t *start)
 {
-    return find_assigned(arg, topic, partition) != NULL;
+    const struct assigned *a = find_assigned(arg, topic, partition);
+    if (a != NULL)
+        *start = a->start;
+    return a != NULL;
 }
 
 /* Keeps the assignment for the lag table and the handled ranges: parts added (assigned, their
@@ -241,7 +249,7 @@ static void track_assignment(struct tandem_consumer *c,
             snprintf(a->topic, sizeof(a->topic), "%s", p->topic);
             a->partition = p->partition;
         }
-        a->first = a->next = -1;
+        a->start = a->first = a->next = -1;
         a->rewinding = false;
     }
     for (int i = 0; !add && !replace && i < parts->cnt; i++) {
@@ -255,7 +263,7 @@ static void track_assignment(struct tandem_consumer *c,
     }
     size_t kept = 0; /* a partition that left has no lag here any more */
     for (size_t i = 0; i < c->nlags; i++) {
-        if (is_assigned(c->lags[i].topic, c->lags[i].partition, c))
+        if (find_assigned(c, c->lags[i].topic, c->lags[i].partition) != NULL)
             c->lags[kept++] = c->lags[i];
     }
     c->nlags = kept;
@@ -270,7 +278,7 @@ static int on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
     struct tandem_partition_lag *lags = NULL;
     size_t n = 0;
     pthread_mutex_lock(&c->lag_mu);
-    if (events_stats_lags(json, len, is_assigned, c, &lags, &n) == 0) {
+    if (events_stats_lags(json, len, lag_keep, c, &lags, &n) == 0) {
         free(c->lags);
         c->lags = lags;
         c->nlags = n;
@@ -336,6 +344,20 @@ static void partitions_hook(struct tandem_consumer *c, bool assigned,
     pthread_mutex_unlock(&c->mu);
 }
 
+/* Keeps the offsets the partitions hook started parts at (absolute ones: a logical offset has no
+ * position yet) for the lag: a partition started at the log end by a service that already holds
+ * everything before it has nothing to hand out, and no committed offset in the statistics. */
+static void track_starts(struct tandem_consumer *c, const rd_kafka_topic_partition_list_t *parts)
+{
+    pthread_mutex_lock(&c->lag_mu);
+    for (int i = 0; i < parts->cnt; i++) {
+        struct assigned *a = find_assigned(c, parts->elems[i].topic, parts->elems[i].partition);
+        if (a != NULL)
+            a->start = parts->elems[i].offset >= 0 ? parts->elems[i].offset : -1;
+    }
+    pthread_mutex_unlock(&c->lag_mu);
+}
+
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -348,6 +370,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         track_assignment(c, parts, true, !coop);
         partitions_hook(c, true, parts);
+        track_starts(c, parts);
         if (coop)
             error_free(rd_kafka_incremental_assign(rk, parts));
         else

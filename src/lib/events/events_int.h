@@ -102,6 +102,9 @@ void events_dlq_headers(struct events_dlq *d, const char *topic, int32_t partiti
 /* One partition's offsets as librdkafka's statistics give them (-1 or below: unknown). */
 struct events_lag_offsets {
     int64_t lo, hi, ls, app, committed;
+    /* Not from the statistics: where this assignment of the partition began when the service
+     * named the offset (its partitions hook), else -1. */
+    int64_t start;
 };
 
 /* Fills out's end, position, committed and both lags from o (lag.c's essay has the rules).
@@ -110,12 +113,13 @@ bool events_lag_compute(const struct events_lag_offsets *o, struct tandem_partit
 
 /*
  * Reads librdkafka's statistics JSON text: for each partition (id >= 0) of each topic for which
- * keep(topic, partition, arg) is true and whose end is known, one entry. Returns 0 with *out
- * (malloc'd, free() it; NULL when *n is 0) and *n, TANDEM_EINVAL (not statistics JSON) or
- * TANDEM_ENOMEM.
+ * keep(topic, partition, arg, &start) is true and whose end is known, one entry; keep also gives
+ * the partition's start offset (events_lag_offsets.start, -1 when the service named none).
+ * Returns 0 with *out (malloc'd, free() it; NULL when *n is 0) and *n, TANDEM_EINVAL (not
+ * statistics JSON) or TANDEM_ENOMEM.
  */
 int events_stats_lags(const char *json, size_t len,
-                      bool (*keep)(const char *topic, int32_t partition, void *arg), void *arg,
-                      struct tandem_partition_lag **out, size_t *n);
+                      bool (*keep)(const char *topic, int32_t partition, void *arg, int64_t *start),
+                      void *arg, struct tandem_partition_lag **out, size_t *n);
 
 #endif

@@ -15,11 +15,15 @@
  *
  *   end        ls_offset when known, else hi_offset (the consumer reads read_committed, so the
  *              last stable offset is where it can read to; librdkafka's own consumer_lag uses it)
- *   position   app_offset once a record was handed to the handler; before that the committed
- *              offset (where consumption resumes), else lo_offset (auto.offset.reset=earliest)
+ *   position   app_offset once a record was handed to the handler; before that the offset the
+ *              service started the assignment at (its partitions hook, say from a snapshot: the
+ *              consumer then never asks the group for its committed offset, so the statistics
+ *              have none), else the committed offset (where consumption resumes), else lo_offset
+ *              (auto.offset.reset=earliest)
  *   lag            end - position   records not yet handed to the handler
- *   committed_lag  end - committed  records not yet committed (the committed offset, or the low
- *                                   watermark before any commit): what a crash would redeliver
+ *   committed_lag  end - committed  records not yet committed (the committed offset, else the
+ *                                   service's start offset, else the low watermark before any
+ *                                   commit): what a crash would hand out again
  *
  * A partition whose end is not known yet (no fetch answer so far) is left out. Both lags are
  * clamped at 0 (watermarks and positions come from different moments).
@@ -44,8 +48,11 @@ bool events_lag_compute(const struct events_lag_offsets *o, struct tandem_partit
         return false;
     }
     int64_t base = o->lo >= 0 ? o->lo : 0;
-    int64_t position = o->app >= 0 ? o->app : o->committed >= 0 ? o->committed : base;
-    int64_t committed = o->committed >= 0 ? o->committed : base;
+    int64_t position = o->app >= 0         ? o->app
+                       : o->start >= 0     ? o->start
+                       : o->committed >= 0 ? o->committed
+                                           : base;
+    int64_t committed = o->committed >= 0 ? o->committed : o->start >= 0 ? o->start : base;
     out->end = end;
     out->position = position;
     out->committed = o->committed >= 0 ? o->committed : -1;
@@ -55,8 +62,8 @@ bool events_lag_compute(const struct events_lag_offsets *o, struct tandem_partit
 }
 
 int events_stats_lags(const char *json, size_t len,
-                      bool (*keep)(const char *topic, int32_t partition, void *arg), void *arg,
-                      struct tandem_partition_lag **out, size_t *n)
+                      bool (*keep)(const char *topic, int32_t partition, void *arg, int64_t *start),
+                      void *arg, struct tandem_partition_lag **out, size_t *n)
 {
     *out = NULL;
     *n = 0;
@@ -83,10 +90,12 @@ int events_stats_lags(const char *json, size_t len,
         {
             const json_t *pv = json_object_get(part, "partition");
             int64_t p = json_is_integer(pv) ? (int64_t)json_integer_value(pv) : -1;
-            if (p < 0 || p > INT32_MAX || !keep(tname, (int32_t)p, arg)) {
+            int64_t start = -1;
+            if (p < 0 || p > INT32_MAX || !keep(tname, (int32_t)p, arg, &start)) {
                 continue; /* -1: librdkafka's internal unassigned partition */
             }
             struct events_lag_offsets o = {
+                .start = start,
                 .lo = offset_of(part, "lo_offset"),
                 .hi = offset_of(part, "hi_offset"),
                 .ls = offset_of(part, "ls_offset"),
