@@ -383,15 +383,14 @@ static void sleep_s(double s)
 }
 
 /* Events: until every instance answers with lag 0 twice, 1.1 s apart, and the applied count no
- * longer moves; at most settle_s. Returns whether it settled. Called once the outage is over:
- * sys no longer changes. */
+ * longer moves; at most settle_s. Returns whether it settled, and says on stderr what the last
+ * scrape showed when it did not. Called once the outage is over: sys no longer changes. */
 static bool settle_events(struct system *sys, const char *source, double settle_s)
 {
     uint64_t end = ingest_now_ns() + (uint64_t)(settle_s * 1e9);
     int zeros = 0;
-    double last_applied = -1;
+    double lag = -1, applied = -1, last_applied = -1;
     while (ingest_now_ns() < end) {
-        double lag, applied;
         if (fleet_scrape(sys, source, &lag, &applied) == 0 && lag == 0 && applied == last_applied) {
             if (++zeros >= 2) {
                 return true;
@@ -402,6 +401,10 @@ static bool settle_events(struct system *sys, const char *source, double settle_
         last_applied = applied;
         sleep_s(1.1);
     }
+    fprintf(stderr,
+            "tandem bench ingest: events: the fleet did not settle within %.0f s; last scrape: "
+            "lag %.0f (-1: an instance did not answer), applied+stale %.0f\n",
+            settle_s, lag, applied);
     return false;
 }
 

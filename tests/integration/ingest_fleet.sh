@@ -55,7 +55,15 @@ bench() { # bench NAME ARGS...: runs the bench, its table into OUT/NAME.txt
         --connections 8 --json "$OUT/$name.json" --svg "$OUT/$name.svg" "$@" \
         >"$OUT/$name.txt" 2>"$OUT/$name.err" || rc=$?
     cat "$OUT/$name.txt" >&2
-    [ "$rc" -eq 0 ] || { cat "$OUT/$name.err" >&2; fail "bench $name: exit $rc"; }
+    [ "$rc" -eq 0 ] || { cat "$OUT/$name.err" >&2; fleet_state; fail "bench $name: exit $rc"; }
+}
+
+fleet_state() { # what the fleet says about its consumer now: its metrics and its log, not requests
+    log "the fleet's consumer metrics now:"
+    curl -s -m 5 "http://127.0.0.1:$FLEET_P/metrics" | grep -E '^tandem_(consumer|events)_' >&2 ||
+        true
+    log "the fleet's log, without its request lines:"
+    grep -hv '"msg":"request"' "$PROJ"/var/tandem/logs/fleet.*.log | tail -n 60 >&2 || true
 }
 
 replay() {
