@@ -3,12 +3,12 @@
 # a reset made while the broker is down times out (502), the admin handle is replaced, and the
 # console's process survives the broker's return (librdkafka 2.0.2 aborted it there: admin.c).
 set -euo pipefail
-: "${CONSOLE_ADMIN_CHECK:?CONSOLE_ADMIN_CHECK must name console-admin-check}"
+: "${TANDEM_TEST_BIN:?TANDEM_TEST_BIN must name the test programs directory}"
 : "${TANDEM_BROKER:?TANDEM_BROKER must name tandem-broker}"
 d=$(mktemp -d "${TMPDIR:-/tmp}/tandem-it-console_admin.XXXXXX")
 trap 'rm -rf "$d"' EXIT
 rc=0
-"$CONSOLE_ADMIN_CHECK" "$d/data" 2>"$d/check.log" || rc=$?
+"$TANDEM_TEST_BIN/console-admin-check" "$d/data" 2>"$d/check.log" || rc=$?
 if [ "$rc" != 0 ]; then
     tail -n 60 "$d/check.log" >&2
     echo "FAIL: console-admin-check exited with $rc" >&2

@@ -75,11 +75,7 @@ if(TARGET tandem-console)
   target_include_directories(console-admin-check PRIVATE ${PROJECT_SOURCE_DIR}/services/console)
   target_link_libraries(console-admin-check PRIVATE tandem_service tandem_client
                                                     PkgConfig::RDKAFKA)
-  add_test(NAME integration/console_admin COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/console_admin.sh)
-  set_tests_properties(integration/console_admin PROPERTIES
-    TIMEOUT 120
-    LABELS integration
-    ENVIRONMENT "CONSOLE_ADMIN_CHECK=$<TARGET_FILE:console-admin-check>;TANDEM_BROKER=$<TARGET_FILE:tandem-broker>")
+  tandem_it_tests(console-admin-check "" "console_admin 120 0")
 else()
   tandem_skip_test(integration/console_admin "the console is not built (librdkafka-dev missing)"
                    integration)
