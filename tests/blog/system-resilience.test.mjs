@@ -67,7 +67,7 @@ test('comments stopped: the rest answers, comment routes 503 + Retry-After; star
         assert.equal(r.json.status, 503);
     }
     // answered by nginx itself: no instance in the upstream (upstream "svc_comments", no address)
-    const refused = blog.accessLog().filter((l) => l.status === 503);
+    const refused = await blog.logged((l) => l.status === 503, 3, 'the three 503s in the access log');
     assert.equal(refused.length, 3);
     for (const l of refused) assert.equal(l.upstream, 'svc_comments', JSON.stringify(l));
 

@@ -36,7 +36,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import YAML from 'yaml';
 
-import { BIN, DATA_TABLES, ON_PG, ROOT, freePort, pgTablesMissing, reaper, sleep, sqlite } from './lib.mjs';
+import { BIN, DATA_TABLES, ON_PG, ROOT, freePort, pgTablesMissing, reaper, sleep, sqlite, waitFor } from './lib.mjs';
 import { startPostgres } from './pg.mjs';
 
 const run = promisify(execFile);
@@ -282,6 +282,17 @@ export class Blog {
     accessLog() {
         const f = path.join(this.dir, 'var', 'gateway', 'access.log');
         return fs.readFileSync(f, 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    }
+
+    // The access-log lines that match pred, once there are at least `count` of them. nginx writes
+    // a request's line in its log phase, after the answer went out, so a client that has its
+    // answer may read the log before the line is there: a check of the latest requests' lines
+    // waits for them (5 s at most) rather than reading the file once.
+    async logged(pred, count = 1, what = `${count} access-log line(s)`) {
+        return waitFor(() => {
+            const lines = this.accessLog().filter(pred);
+            return lines.length >= count && lines;
+        }, what, { timeout: 5000 });
     }
 
     // One instance's /metrics sample (a Prometheus text line's value), by metric name and an
