@@ -1,14 +1,11 @@
-# The order ctest -j starts the tests in, and which tests may run side by side.
-#   tandem_it_heavy   the tests that start a broker and services and time something or kill them
-#                     mid-run, drive chromium, or time deadlines (tests/unit): one at a time.
-#   tandem_cpu        the fuzzers (a whole core each) and the unit tests that time things: one at
-#                     a time, so a fuzzer never runs beside a timing unit test.
-#   tandem_blog_light the blog's tests that only check answers (tests/blog/CMakeLists.txt): one at
-#                     a time, beside a heavy test.
-# With ctest -j2 the heavy tests are the suite's longest chain, so the suite takes as long as they
-# do. CTest starts tests in descending COST (a fresh checkout has no timings of its own yet, so
-# every cost is 0 and the order is the order of declaration). With COST 1000 on the heavy tests the
-# chain starts at once and never waits, and the other tests fill the second core beside it.
+# The order ctest -j starts the tests in. Tests that hold the tandem_it_heavy lock (the blog's,
+# the heavy integration tests, the image, and the unit tests that time things) run one at a time,
+# so together they are the suite's longest chain: about two thirds of its CPU seconds. CTest
+# starts tests in descending COST (a fresh checkout has no timings of its own yet, so every cost
+# is 0 and the order is the order of declaration, which put the blog's tests last: the other
+# tests were done within a few minutes and the second core then idled for ten, while the chain
+# ran alone). With COST 1000 the chain starts at once and the other tests fill the second core
+# beside it.
 #   tandem_heavy_first(): sets COST 1000 on the tests of the current directory that hold
 #     tandem_it_heavy; call it at the end of a directory's CMakeLists.txt.
 include_guard(GLOBAL)
