@@ -13,7 +13,7 @@ if(TARGET tandem-cli AND TARGET example-hello AND TARGET tandem-broker)
       "cli_harden 60 0"
       "cli_reload 90 0"
       "cli_slowloris 90 1"
-      "cli_gateway 60 0"
+      "cli_gateway 120 0"
       "cli_files 90 0"
       "cli_data 60 0"
       "cli_jwt 60 0"
